@@ -1,0 +1,48 @@
+/* checkpoint/codec.h -- page codec: ZERO, RAW, LZ4, XOR deltas.
+ *
+ * The primary keeps a bounded cache of the last content it sent for each
+ * page, so the next send of that page can be an XOR delta against what the
+ * backup holds.  The backup needs no cache: it decodes against its replica.
+ * A page whose encoding does not shrink it goes RAW; an all-zero page costs
+ * only its header.
+ */
+#ifndef REMUS_CODEC_H
+#define REMUS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct codec;
+
+struct codec_stats {
+	uint64_t	pages[8];	/* per enum stream_page_enc */
+	uint64_t	cache_hits, cache_misses, cache_evictions;
+	uint64_t	raw_bytes, wire_bytes;
+};
+
+/* PAGE_SIZE: guest page size.  CACHE_BYTES: XOR cache budget (0 = none).
+ * COMPRESS: 0 means ZERO/RAW only (remus -u).  NULL with errno on failure. */
+struct codec	*codec_new(uint32_t page_size, size_t cache_bytes, int compress);
+void		 codec_free(struct codec *);
+
+/* Encode page PFN whose current content is SRC into DST (at least
+ * codec_bound() bytes).  Sets *ENC and *LEN and remembers SRC for the next
+ * delta.  0, or -1 with errno set. */
+int	codec_encode(struct codec *, uint64_t pfn, const void *src,
+	    void *dst, uint32_t *len, uint16_t *enc);
+
+/* Forget every cached page (the backup's copy is no longer known, e.g.
+ * after a new full checkpoint to a new backup). */
+void	codec_reset(struct codec *);
+
+size_t	codec_bound(uint32_t page_size);
+void	codec_get_stats(const struct codec *, struct codec_stats *);
+
+/* Decode DATA (LEN bytes, encoding ENC) into OUT (PAGE_SIZE bytes).  BASE
+ * is the backup's committed copy of the page, used by the XOR encodings;
+ * OUT may equal BASE.  Never writes outside OUT, whatever the input:
+ * 0, or -1 with errno = EINVAL on malformed data. */
+int	codec_decode(uint16_t enc, const void *data, uint32_t len,
+	    const void *base, void *out, uint32_t page_size);
+
+#endif /* REMUS_CODEC_H */

@@ -1,0 +1,146 @@
+/* checkpoint/stream-format.h -- the wire format, mirroring
+ * docs/stream-format.md (normative; change both together).
+ *
+ * Everything is little-endian, naturally aligned, and padded to 8 bytes.
+ * Every struct here has its size pinned by _Static_assert.
+ */
+#ifndef REMUS_STREAM_FORMAT_H
+#define REMUS_STREAM_FORMAT_H
+
+#include <stdint.h>
+
+/* ---- Stream header (primary -> backup, once) ---------------------- */
+
+#define STREAM_MAGIC		"\x89RMS\r\n\x1a\n"	/* 8 bytes, no NUL */
+#define STREAM_VERSION		1u
+#define STREAM_BYTE_ORDER	0x01020304u	/* reads back 0x04030201 if swapped */
+#define STREAM_DRIVER_LEN	16
+#define STREAM_CONFIG_MAX	(64u << 10)
+
+/* Feature bits.  Unknown bits are an error: a feature changes meaning. */
+#define STREAM_FEAT_COMPRESS	(1u << 0)	/* LZ4 / XOR encodings may appear */
+#define STREAM_FEAT_KNOWN	(STREAM_FEAT_COMPRESS)
+
+struct stream_hdr {
+	uint8_t		magic[8];
+	uint32_t	version;
+	uint32_t	byte_order;
+	uint32_t	page_size;	/* 4096 .. 65536, a power of two */
+	uint32_t	features;
+	uint64_t	nr_pages;	/* guest pfns 0 .. nr_pages - 1 */
+	char		driver[STREAM_DRIVER_LEN];	/* NUL-padded */
+	uint32_t	config_len;	/* opaque driver config follows, padded to 8 */
+	uint32_t	crc;		/* CRC32C of header (crc = 0) + config + pad */
+};
+_Static_assert(sizeof(struct stream_hdr) == 56, "stream_hdr is 56 bytes");
+
+/* ---- Records (both directions) ------------------------------------ */
+
+struct stream_rhdr {
+	uint32_t	type;
+	uint32_t	length;		/* body bytes, excluding padding */
+};
+_Static_assert(sizeof(struct stream_rhdr) == 8, "stream_rhdr is 8 bytes");
+
+#define STREAM_REC_ALIGN	8u
+#define STREAM_REC_LENGTH_MAX	(64u << 20)
+#define STREAM_REC_OPTIONAL	0x80000000u
+
+/* Primary -> backup. */
+#define STREAM_REC_EPOCH_BEGIN	0x00000001u
+#define STREAM_REC_PAGE_BATCH	0x00000002u
+#define STREAM_REC_GUEST_STATE	0x00000003u
+#define STREAM_REC_DEVICE_STATE	0x00000004u
+#define STREAM_REC_DISK_WRITE	0x00000005u
+#define STREAM_REC_EPOCH_END	0x00000006u
+#define STREAM_REC_HEARTBEAT	0x00000007u
+#define STREAM_REC_END		0x00000008u
+/* Backup -> primary (the back channel). */
+#define STREAM_REC_READY	0x00000101u
+#define STREAM_REC_ACK		0x00000102u
+#define STREAM_REC_BC_HEARTBEAT	0x00000103u
+#define STREAM_REC_ERROR	0x00000104u
+
+#define STREAM_EPOCH_FULL	(1u << 0)	/* EPOCH_BEGIN flag: all pages */
+
+struct stream_epoch_begin {
+	uint64_t	epoch;		/* 1, 2, 3, ... strictly +1 */
+	uint32_t	flags;		/* STREAM_EPOCH_* */
+	uint32_t	reserved;	/* must be 0 */
+};
+_Static_assert(sizeof(struct stream_epoch_begin) == 16, "epoch_begin is 16 bytes");
+
+/* PAGE_BATCH body: this header, COUNT stream_page entries, then the page
+ * data of each entry concatenated in entry order (no per-page padding). */
+#define STREAM_BATCH_MAX	1024u
+
+struct stream_page_batch {
+	uint32_t	count;		/* 1 .. STREAM_BATCH_MAX */
+	uint32_t	reserved;
+};
+_Static_assert(sizeof(struct stream_page_batch) == 8, "page_batch is 8 bytes");
+
+enum stream_page_enc {
+	STREAM_ENC_ZERO = 0,	/* length 0: the page is all zero */
+	STREAM_ENC_RAW = 1,	/* length page_size */
+	STREAM_ENC_LZ4 = 2,	/* LZ4 block of the page; < page_size */
+	STREAM_ENC_XOR_LZ4 = 3,	/* LZ4 block of (page XOR backup's copy) */
+	STREAM_ENC_XOR_RLE = 4,	/* run-coded XOR delta, see the spec */
+	STREAM_ENC_MAX
+};
+
+struct stream_page {
+	uint64_t	pfn;
+	uint32_t	length;		/* bytes of data for this page */
+	uint16_t	encoding;	/* enum stream_page_enc */
+	uint16_t	reserved;	/* must be 0 */
+};
+_Static_assert(sizeof(struct stream_page) == 16, "stream_page is 16 bytes");
+
+/* DISK_WRITE body: this header, then LENGTH data bytes for WRITE. */
+#define STREAM_DISK_WRITE	0u
+#define STREAM_DISK_ZERO	1u	/* no data bytes */
+#define STREAM_DISK_TRIM	2u	/* no data bytes */
+#define STREAM_DISK_FLAG_FUA	(1u << 0)
+
+struct stream_disk_write {
+	uint64_t	offset;		/* bytes */
+	uint32_t	length;		/* bytes affected */
+	uint16_t	disk;		/* disk index */
+	uint8_t		op;		/* STREAM_DISK_* */
+	uint8_t		flags;
+};
+_Static_assert(sizeof(struct stream_disk_write) == 16, "disk_write is 16 bytes");
+
+/* EPOCH_END: CRC32C over every byte (headers, bodies, padding) from the
+ * EPOCH_BEGIN record header up to, not including, this record's header;
+ * NR_RECORDS counts those records, EPOCH_BEGIN included.  The backup
+ * applies epoch N only when this validates. */
+struct stream_epoch_end {
+	uint64_t	epoch;
+	uint32_t	nr_records;
+	uint32_t	crc;
+};
+_Static_assert(sizeof(struct stream_epoch_end) == 16, "epoch_end is 16 bytes");
+
+/* Small control records outside epochs carry their own CRC32C over the
+ * body bytes before the crc field: HEARTBEAT, END, READY, ACK,
+ * BC_HEARTBEAT. */
+struct stream_ctl {
+	uint64_t	value;		/* HEARTBEAT/BC_HEARTBEAT: sequence;
+					 * END: last epoch sent; ACK: epoch;
+					 * READY: protocol version */
+	uint32_t	reserved;	/* must be 0 */
+	uint32_t	crc;
+};
+_Static_assert(sizeof(struct stream_ctl) == 16, "stream_ctl is 16 bytes");
+
+/* ERROR body: this header, then LEN bytes of UTF-8 reason (no NUL). */
+#define STREAM_ERROR_REASON_MAX	1024u
+struct stream_error {
+	uint32_t	code;		/* errno-style */
+	uint32_t	crc;		/* CRC32C of code + reason */
+};
+_Static_assert(sizeof(struct stream_error) == 8, "stream_error is 8 bytes");
+
+#endif /* REMUS_STREAM_FORMAT_H */

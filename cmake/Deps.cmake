@@ -1,0 +1,25 @@
+# Every dependency is a Debian 12 package found through pkg-config
+# (scripts/setup installs them).  Each is an imported target.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
+pkg_check_modules(NL REQUIRED IMPORTED_TARGET libnl-3.0 libnl-route-3.0 libnl-nf-3.0)
+pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
+
+# libev ships no .pc file in Debian 12.
+pkg_check_modules(LIBEV QUIET IMPORTED_TARGET libev)
+if(NOT LIBEV_FOUND)
+  find_path(LIBEV_INCLUDE_DIR ev.h REQUIRED)
+  find_library(LIBEV_LIBRARY ev REQUIRED)
+  add_library(PkgConfig::LIBEV UNKNOWN IMPORTED)
+  set_target_properties(PkgConfig::LIBEV PROPERTIES
+    IMPORTED_LOCATION ${LIBEV_LIBRARY}
+    INTERFACE_INCLUDE_DIRECTORIES ${LIBEV_INCLUDE_DIR})
+endif()
+
+if(REMUS_WITH_XEN)
+  pkg_check_modules(XEN IMPORTED_TARGET xencontrol xenguest xenstore xenevtchn xenforeignmemory xentoollog)
+  if(NOT XEN_FOUND)
+    message(WARNING "libxen not found: the Xen guest driver is not built")
+    set(REMUS_WITH_XEN OFF)
+  endif()
+endif()

@@ -1,0 +1,58 @@
+/* common/fault.c -- parse REMUS_FAULT. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault.h"
+#include "util.h"
+
+uint32_t fault_mask;
+uint64_t fault_epoch;
+
+static const char *const names[FI_MAX] = {
+	[FI_NONE] = "none",
+	[FI_STREAM_CORRUPT] = "stream-corrupt",
+	[FI_STREAM_TRUNCATE] = "stream-truncate",
+	[FI_ACK_DROP] = "ack-drop",
+	[FI_DISKBUF_EIO] = "diskbuf-eio",
+	[FI_PLUG_FAIL] = "plug-fail",
+};
+
+const char *
+fault_name(enum remus_fault f)
+{
+	return f < FI_MAX ? names[f] : "?";
+}
+
+int
+fault_init(void)
+{
+	const char *env = getenv("REMUS_FAULT");
+	const char *ep = getenv("REMUS_FAULT_EPOCH");
+	char buf[256], *tok, *save;
+	int i;
+
+	fault_mask = 0;
+	fault_epoch = 0;
+	if (ep && parse_uint(ep, 0, UINT64_MAX, &fault_epoch) == -1)
+		return -1;
+	if (env == NULL || *env == '\0')
+		return 0;
+	if (strlen(env) >= sizeof buf) {
+		errno = EINVAL;
+		return -1;
+	}
+	strcpy(buf, env);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	    tok = strtok_r(NULL, ",", &save)) {
+		for (i = 1; i < FI_MAX; i++)
+			if (strcmp(tok, names[i]) == 0)
+				break;
+		if (i == FI_MAX) {
+			errno = EINVAL;
+			return -1;
+		}
+		fault_mask |= 1u << i;
+	}
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* common/fault.h -- fault injection points (STYLE T6, after CRIU_FAULT).
+ *
+ * REMUS_FAULT=<name>[,<name>...] in the environment switches points on;
+ * REMUS_FAULT_EPOCH=<n> limits epoch-scoped faults to epoch n.  Code checks
+ * fault_injected(FI_X) at the point; it costs one load when unset.
+ */
+#ifndef REMUS_FAULT_H
+#define REMUS_FAULT_H
+
+#include <stdint.h>
+
+enum remus_fault {
+	FI_NONE = 0,
+	FI_STREAM_CORRUPT,	/* primary: flip one byte of an epoch on the wire */
+	FI_STREAM_TRUNCATE,	/* primary: stop mid-epoch and exit */
+	FI_ACK_DROP,		/* backup: apply but never send ACK */
+	FI_DISKBUF_EIO,		/* backup: disk apply fails with EIO */
+	FI_PLUG_FAIL,		/* netbuf: buffer/release fails */
+	FI_MAX
+};
+
+extern uint32_t fault_mask;	/* bit per enum remus_fault; 0 = none */
+extern uint64_t fault_epoch;	/* 0 = any epoch */
+
+/* Read REMUS_FAULT / REMUS_FAULT_EPOCH.  Unknown names are an error:
+ * 0, or -1 with errno = EINVAL (the caller says which name). */
+int	fault_init(void);
+const char *fault_name(enum remus_fault f);
+
+static inline int
+fault_injected(enum remus_fault f)
+{
+	return (fault_mask >> f) & 1;
+}
+
+static inline int
+fault_injected_epoch(enum remus_fault f, uint64_t epoch)
+{
+	return fault_injected(f) && (fault_epoch == 0 || fault_epoch == epoch);
+}
+
+#endif /* REMUS_FAULT_H */

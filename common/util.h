@@ -1,0 +1,32 @@
+/* common/util.h -- I/O and time helpers used by every module. */
+#ifndef REMUS_UTIL_H
+#define REMUS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Monotonic clock in microseconds / nanoseconds. */
+uint64_t	now_us(void);
+uint64_t	now_ns(void);
+
+/* Read or write exactly LEN bytes, retrying on EINTR and short transfers.
+ * Return 0, or -1 with errno set; read_full sets errno = EPIPE (and returns
+ * -1) on EOF before LEN bytes, and stores what it got in *got if non-NULL. */
+int	read_full(int fd, void *buf, size_t len, size_t *got);
+int	write_full(int fd, const void *buf, size_t len);
+
+/* Parse an unsigned size with an optional K/M/G suffix (powers of 1024).
+ * Return 0, or -1 with errno = EINVAL / ERANGE. */
+int	parse_size(const char *s, uint64_t *out);
+
+/* Parse an unsigned integer in [min, max].  0, or -1 with errno set. */
+int	parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Set or clear O_NONBLOCK.  0, or -1 with errno set. */
+int	fd_set_nonblock(int fd, int on);
+
+/* Percentile P (0..100) of N samples; sorts V in place.  0 if N == 0. */
+uint64_t	percentile_u64(uint64_t *v, size_t n, double p);
+
+#endif /* REMUS_UTIL_H */

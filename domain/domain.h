@@ -1,0 +1,119 @@
+/* domain/domain.h -- the guest driver ops tables.
+ *
+ * A guest driver ("proc", "xen", ...) is one file implementing two tables:
+ * struct domain_ops for the primary (attach, dirty log, suspend, copy,
+ * resume) and struct replica_ops for the backup (hold committed memory,
+ * activate on failover).  The epoch engine and the backup receiver drive
+ * guests only through these tables; nothing above domain/ knows which
+ * driver runs (STYLE L3).  This header depends on nothing but libc so that
+ * checkpoint/ may include it.
+ *
+ * Primary, one epoch (all calls from the engine's thread):
+ *
+ *   suspend -> dirty_read_clear -> copy_pages (+ save_state) -> resume
+ *   '------------------- guest paused ---------------------'
+ *
+ * The first epoch sends every page: the engine calls dirty_read_clear once
+ * to reset the log, then copies all pages while the guest runs, then runs a
+ * normal paused epoch for what changed meanwhile.
+ *
+ * Every int function returns 0, or -1 with errno set and the reason
+ * already logged (E1, E4).
+ */
+#ifndef REMUS_DOMAIN_H
+#define REMUS_DOMAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct domain;			/* per-driver private state */
+struct replica;			/* per-driver private state */
+
+struct domain_info {
+	uint32_t	page_size;	/* bytes, a power of two */
+	uint64_t	nr_pages;	/* pfns are 0 .. nr_pages - 1 */
+};
+
+struct domain_ops {
+	const char	*name;		/* "proc", "xen": the spec prefix */
+
+	/* Attach to the guest named by SPEC (the part after "name:").
+	 * Returns the driver state, or NULL with errno set (ENOENT: no
+	 * such guest; ENOTSUP: kernel or hypervisor lacks a feature). */
+	struct domain	*(*open)(const char *spec);
+
+	void	(*info)(struct domain *, struct domain_info *);
+
+	/* Opaque configuration the backup needs to build the replica
+	 * (carried in the stream header).  *LEN is in/out: buffer size in,
+	 * bytes used out.  ENOSPC if the buffer is too small. */
+	int	(*get_config)(struct domain *, void *buf, size_t *len);
+
+	/* Start dirty tracking (and clear the log). */
+	int	(*logdirty_enable)(struct domain *);
+
+	/* Bring the guest to a safe point and keep it there.  Bounded: a
+	 * guest that does not acknowledge within the driver's timeout is an
+	 * error (ETIMEDOUT). */
+	int	(*suspend)(struct domain *);
+
+	/* Fill BITMAP (nr_pages bits, caller-allocated and zeroed) with the
+	 * pages written since the last call, and clear the log.  Returns
+	 * the number of dirty pages in *COUNT. */
+	int	(*dirty_read_clear)(struct domain *, uint64_t *bitmap,
+		    uint64_t *count);
+
+	/* Copy N pages (pfns ascending) into DST, N * page_size bytes.
+	 * Called while suspended for dirty epochs, and while running for
+	 * the first, full epoch. */
+	int	(*copy_pages)(struct domain *, const uint64_t *pfns, size_t n,
+		    void *dst);
+
+	/* Guest state other than memory (vCPU context, ...) while
+	 * suspended.  *LEN in/out as for get_config; 0 bytes is fine. */
+	int	(*save_state)(struct domain *, void *buf, size_t *len);
+
+	/* Let the guest run again. */
+	int	(*resume)(struct domain *);
+
+	/* Stop dirty tracking and detach; the guest keeps running.  NULL
+	 * ok.  Safe after any failure, including a failed open. */
+	void	(*close)(struct domain *);
+};
+
+/*
+ * Backup.  The receiver buffers epoch n in its own memory, validates
+ * EPOCH_END(n), and only then writes pages into the replica and calls
+ * commit(n).  A failure before commit leaves the replica at n - 1.
+ */
+struct replica_ops {
+	const char	*name;
+
+	/* Build an empty replica from the stream header's fields.  DIR is
+	 * the backup's state directory (remusd -D). */
+	struct replica	*(*create)(const char *dir, const void *config,
+		    size_t config_len, const struct domain_info *);
+
+	/* Committed content of page PFN, for XOR-delta decoding and for
+	 * applying: the pointer stays valid until close. */
+	void	*(*page)(struct replica *, uint64_t pfn);
+
+	/* Epoch N has been written into the pages (and STATE, if any, is
+	 * its guest state): make it the committed checkpoint. */
+	int	(*commit)(struct replica *, uint64_t epoch, const void *state,
+		    size_t state_len);
+
+	/* Failover: start the guest from the last committed checkpoint.
+	 * Returns once it runs; its identity (pid, domid) is logged. */
+	int	(*activate)(struct replica *);
+
+	void	(*close)(struct replica *);
+};
+
+/* Drivers built into this binary, looked up by spec prefix ("proc:123",
+ * "xen:guest1").  Returns NULL with errno = ENOENT for an unknown prefix;
+ * *REST points past the colon. */
+const struct domain_ops	 *domain_ops_lookup(const char *spec, const char **rest);
+const struct replica_ops *replica_ops_lookup(const char *name);
+
+#endif /* REMUS_DOMAIN_H */
