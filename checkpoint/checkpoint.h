@@ -67,4 +67,89 @@ struct ckpt_backup_device_ops {
 	void	(*teardown)(void *dev);
 };
 
+/* ---- The epoch engine (checkpoint/ckpt.c) -------------------------- */
+
+struct ev_loop;
+struct domain;
+struct domain_ops;
+struct transport;
+struct ckpt;
+
+struct ckpt_config {
+	uint32_t	interval_ms;	/* suspend-to-suspend period (-i) */
+	int		compress;	/* 0: ZERO/RAW pages only (-u) */
+	uint32_t	timeout_ms;	/* backup silent this long: lost */
+	size_t		cache_bytes;	/* codec XOR cache budget */
+	uint32_t	full_chunk_pages; /* full epoch: pages per chunk; 0 = default */
+	const char	*guest_name;	/* for messages ("proc:123") */
+};
+
+/* One epoch's figures, reported once it is acknowledged. */
+struct ckpt_epoch_stats {
+	uint64_t	epoch;
+	uint32_t	full;		/* 1 for the first, full epoch */
+	uint64_t	start_us;	/* suspend time, monotonic clock */
+	uint64_t	period_us;	/* since the previous suspend (0: first) */
+	uint64_t	pause_us;	/* suspend .. resume */
+	uint64_t	dirty_pages;	/* pages sent (full: all + dirty) */
+	uint64_t	raw_bytes;	/* pages * page size */
+	uint64_t	wire_bytes;	/* stream bytes of this epoch */
+	uint64_t	encode_us;	/* codec + writer, after resume */
+	uint64_t	send_us;	/* first byte queued .. last byte written */
+	uint64_t	ack_rtt_us;	/* last byte written .. ACK received */
+	uint64_t	waits;		/* times this epoch waited for an ACK */
+	uint64_t	wait_us;	/* time it waited */
+};
+
+enum ckpt_result {
+	CKPT_RUNNING = 0,
+	CKPT_STOPPED,		/* orderly shutdown (ckpt_stop), END sent */
+	CKPT_HANDSHAKE_FAILED,	/* backup never became READY */
+	CKPT_BACKUP_LOST,	/* guest continues unprotected */
+	CKPT_GUEST_FAILED,	/* suspend/copy/resume failed */
+	CKPT_INTERNAL,		/* out of memory, bug */
+};
+
+typedef void	ckpt_stats_fn(const struct ckpt_epoch_stats *, void *arg);
+/* Called once when the engine stops for good (any result but RUNNING). */
+typedef void	ckpt_done_fn(struct ckpt *, enum ckpt_result, void *arg);
+
+/* Build an engine for the guest DOM (driven through OPS) and the
+ * transport TP, in LOOP.  DOM, TP and CFG's strings are borrowed and must
+ * outlive the engine.  Returns NULL with errno set. */
+struct ckpt	*ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
+		    struct domain *dom, struct transport *tp,
+		    const struct ckpt_config *cfg);
+
+/* Register a device; hooks run in registration order.  The engine calls
+ * teardown(dev) in ckpt_free (also when ckpt_start failed). */
+int	ckpt_add_device(struct ckpt *, const struct ckpt_device_ops *,
+	    void *dev);
+
+void	ckpt_set_callbacks(struct ckpt *, ckpt_stats_fn *, ckpt_done_fn *,
+	    void *arg);
+
+/* Enable dirty logging, send the stream header and start the loop's
+ * watchers: the handshake, the full epoch 1 and the periodic epochs then
+ * run from LOOP.  0, or -1 with errno set (logged). */
+int	ckpt_start(struct ckpt *);
+
+/* Orderly shutdown (SIGINT/SIGTERM): stop epochs, send END after the
+ * last complete epoch, release every device.  Idempotent. */
+void	ckpt_stop(struct ckpt *);
+
+enum ckpt_result ckpt_get_result(const struct ckpt *);
+const char	*ckpt_result_str(enum ckpt_result);
+uint64_t	 ckpt_last_acked(const struct ckpt *);
+
+/* Teardown devices and free.  The domain and transport stay the caller's.
+ * NULL ok. */
+void	ckpt_free(struct ckpt *);
+
+/* Microseconds until the next suspend: the period runs suspend to suspend
+ * (LAST_SUSPEND_US, 0 = none yet), so work after resume does not stretch
+ * it.  Exposed for the unit test. */
+uint64_t ckpt_next_delay_us(uint64_t last_suspend_us, uint32_t interval_ms,
+	    uint64_t now);
+
 #endif /* REMUS_CHECKPOINT_H */

@@ -1,0 +1,67 @@
+/* checkpoint/backup.h -- the receiving end of a protected guest.
+ *
+ * One struct backup per stream (remusd --receive: stdin/stdout;
+ * remusd --listen: one per accepted connection).  It parses the stream
+ * with the pure reader, holds the open epoch in its own memory, and only
+ * when EPOCH_END(n) validates writes the pages into the replica, commits
+ * the replica and every backup device, and then sends ACK(n):
+ *
+ *   header -> replica_ops->create -> READY
+ *   EPOCH_BEGIN(n) .. PAGE_BATCH* .. GUEST_STATE? .. DISK_WRITE* ..
+ *   EPOCH_END(n) ok -> apply -> replica commit(n) -> devices commit(n)
+ *                   -> ACK(n)
+ *
+ * EOF, any stream error, or silence longer than the timeout: drop the open
+ * epoch and fail over (replica_ops->activate from the last committed
+ * epoch).  END (clean primary shutdown): keep the replica, do not
+ * activate.
+ */
+#ifndef REMUS_BACKUP_H
+#define REMUS_BACKUP_H
+
+#include <stdint.h>
+
+struct ev_loop;
+struct backup;
+struct ckpt_backup_device_ops;
+
+struct backup_config {
+	const char	*state_dir;	/* replica files (remusd -D) */
+	uint32_t	 timeout_ms;	/* heartbeat timeout, default 1000 */
+	int		 no_activate;	/* failover keeps the replica only */
+};
+
+enum backup_result {
+	BACKUP_RUNNING = 0,
+	BACKUP_END,		/* clean END from the primary */
+	BACKUP_FAILED_OVER,	/* guest activated from a committed epoch */
+	BACKUP_NOTHING,		/* stream lost before any epoch committed */
+	BACKUP_FAILOVER_FAILED,	/* activation failed */
+};
+
+/* Called once when the session is over (the fds are closed by then). */
+typedef void	backup_done_fn(struct backup *, enum backup_result, void *arg);
+
+/* A session reading RFD and answering on WFD (may be equal; both taken
+ * over and closed by backup_free).  NULL with errno set. */
+struct backup	*backup_new(struct ev_loop *loop, int rfd, int wfd,
+		    const struct backup_config *cfg, backup_done_fn *done,
+		    void *arg);
+
+/* Register a device that consumes the record types it lists.  teardown is
+ * called by backup_free.  0 / -1 + errno. */
+int	backup_add_device(struct backup *,
+	    const struct ckpt_backup_device_ops *, void *dev);
+
+/* Start the watchers (and the heartbeat timeout). */
+int	backup_start(struct backup *);
+
+enum backup_result backup_get_result(const struct backup *);
+const char	*backup_result_str(enum backup_result);
+uint64_t	 backup_committed(const struct backup *);	/* last epoch */
+const char	*backup_peer(const struct backup *);
+
+/* NULL ok.  Frees the replica (closes it, the files stay). */
+void	backup_free(struct backup *);
+
+#endif /* REMUS_BACKUP_H */

@@ -1,0 +1,54 @@
+/* remusd/devices.h -- how device adapters plug into remus and remusd.
+ *
+ * The engine (checkpoint/) drives devices only through ckpt_device_ops and
+ * ckpt_backup_device_ops.  Each device module (netbuf/, diskbuf/) gets one
+ * adapter file here, remusd/dev-<name>.c, that builds its module object
+ * from struct remus_devopts and registers it with ckpt_add_device() (primary)
+ * or backup_add_device() (backup).  remusd/main.cmake compiles every
+ * remusd/dev-*.c into both programs; a fragment remusd/dev-<name>.cmake
+ * (included before main.cmake) may `list(APPEND REMUS_DEV_LIBS <lib>)` to
+ * link its module library.  Until an adapter exists, the weak defaults in
+ * devices-weak.c attach nothing and return 0, so the build works at every
+ * step.
+ *
+ * All functions run in the loop thread, before the first epoch.  They
+ * return 0 (also when the options ask for nothing, e.g. netbuf_if == NULL
+ * or no_net), or -1 with errno set and the reason already logged; remus
+ * then exits with its "internal error" status after tearing down what was
+ * attached (teardown is called for every registered device).
+ */
+#ifndef REMUS_DEVICES_H
+#define REMUS_DEVICES_H
+
+#include <stdint.h>
+
+struct ckpt;
+struct backup;
+struct ev_loop;
+
+struct remus_devopts {
+	struct ev_loop	*loop;		/* the one EV_DEFAULT loop */
+	const char	*guest;		/* domain spec, for messages */
+	uint32_t	 interval_ms;	/* -i */
+	/* Network buffering (primary). */
+	const char	*netbuf_if;	/* --netbuf-if IFNAME; NULL = none */
+	const char	*netbuf_driver;	/* --netbuf-driver plug|nfqueue|auto */
+	uint64_t	 netbuf_limit;	/* --netbuf-limit BYTES; 0 = default */
+	int		 no_net;	/* -n (with -F): no network buffering */
+	/* Disk replication. */
+	const char	*disk_image;	/* --disk IMAGE (primary or backup) */
+	const char	*nbd_listen;	/* --nbd-listen ADDR (primary) */
+	int		 no_disk;	/* -d (with -F): no disk replication */
+	/* Backup only. */
+	const char	*state_dir;	/* remusd -D STATEDIR */
+};
+
+/* Primary: register the netbuf / diskbuf device with the engine. */
+int	dev_netbuf_attach(struct ckpt *, const struct remus_devopts *);
+int	dev_diskbuf_attach(struct ckpt *, const struct remus_devopts *);
+
+/* Backup: register the diskbuf backup device with one receiver session
+ * (remusd --listen runs one session per connection). */
+int	dev_diskbuf_backup_attach(struct backup *, const struct remus_devopts *);
+
+#endif /* REMUS_DEVICES_H */
