@@ -1,8 +1,10 @@
 /* checkpoint/stream-format.h -- the wire format, mirroring
  * docs/stream-format.md (normative; change both together).
  *
- * Everything is little-endian, naturally aligned, and padded to 8 bytes.
- * Every struct here has its size pinned by _Static_assert.
+ * Everything is little-endian, and every record is padded to 8 bytes with
+ * zero bytes.  Every struct here has its size pinned by _Static_assert; the
+ * structs are naturally aligned so their layout is the same on every ABI,
+ * but input buffers are not aligned: readers memcpy them out.
  */
 #ifndef REMUS_STREAM_FORMAT_H
 #define REMUS_STREAM_FORMAT_H
@@ -12,12 +14,17 @@
 /* ---- Stream header (primary -> backup, once) ---------------------- */
 
 #define STREAM_MAGIC		"\x89RMS\r\n\x1a\n"	/* 8 bytes, no NUL */
+#define STREAM_MAGIC_LEN	8
 #define STREAM_VERSION		1u
 #define STREAM_BYTE_ORDER	0x01020304u	/* reads back 0x04030201 if swapped */
 #define STREAM_DRIVER_LEN	16
 #define STREAM_CONFIG_MAX	(64u << 10)
+#define STREAM_PAGE_SIZE_MIN	4096u
+#define STREAM_PAGE_SIZE_MAX	65536u
+#define STREAM_NR_PAGES_MAX	(1ull << 40)	/* 4 PiB of 4 KiB pages */
 
-/* Feature bits.  Unknown bits are an error: a feature changes meaning. */
+/* Feature bits.  Unknown bits are an error: a feature changes meaning.
+ * (Compatible additions use optional records instead.) */
 #define STREAM_FEAT_COMPRESS	(1u << 0)	/* LZ4 / XOR encodings may appear */
 #define STREAM_FEAT_KNOWN	(STREAM_FEAT_COMPRESS)
 
@@ -44,6 +51,9 @@ _Static_assert(sizeof(struct stream_rhdr) == 8, "stream_rhdr is 8 bytes");
 
 #define STREAM_REC_ALIGN	8u
 #define STREAM_REC_LENGTH_MAX	(64u << 20)
+/* Set on types a reader may skip.  OPTIONAL | <a defined type> is
+ * reserved and an error, so one flipped bit cannot turn a defined record
+ * into a skippable one. */
 #define STREAM_REC_OPTIONAL	0x80000000u
 
 /* Primary -> backup. */
@@ -62,35 +72,38 @@ _Static_assert(sizeof(struct stream_rhdr) == 8, "stream_rhdr is 8 bytes");
 #define STREAM_REC_ERROR	0x00000104u
 
 #define STREAM_EPOCH_FULL	(1u << 0)	/* EPOCH_BEGIN flag: all pages */
+#define STREAM_EPOCH_FLAGS_KNOWN (STREAM_EPOCH_FULL)
 
 struct stream_epoch_begin {
-	uint64_t	epoch;		/* 1, 2, 3, ... strictly +1 */
-	uint32_t	flags;		/* STREAM_EPOCH_* */
+	uint64_t	epoch;		/* first >= 1 (FULL), then strictly +1 */
+	uint32_t	flags;		/* STREAM_EPOCH_*; other bits must be 0 */
 	uint32_t	reserved;	/* must be 0 */
 };
 _Static_assert(sizeof(struct stream_epoch_begin) == 16, "epoch_begin is 16 bytes");
 
 /* PAGE_BATCH body: this header, COUNT stream_page entries, then the page
- * data of each entry concatenated in entry order (no per-page padding). */
+ * data of each entry concatenated in entry order (no per-page padding).
+ * Body length == 8 + 16 * count + sum(entry lengths). */
 #define STREAM_BATCH_MAX	1024u
 
 struct stream_page_batch {
 	uint32_t	count;		/* 1 .. STREAM_BATCH_MAX */
-	uint32_t	reserved;
+	uint32_t	reserved;	/* must be 0 */
 };
 _Static_assert(sizeof(struct stream_page_batch) == 8, "page_batch is 8 bytes");
 
 enum stream_page_enc {
 	STREAM_ENC_ZERO = 0,	/* length 0: the page is all zero */
 	STREAM_ENC_RAW = 1,	/* length page_size */
-	STREAM_ENC_LZ4 = 2,	/* LZ4 block of the page; < page_size */
+	STREAM_ENC_LZ4 = 2,	/* LZ4 block of the page; 1 .. page_size - 1 */
 	STREAM_ENC_XOR_LZ4 = 3,	/* LZ4 block of (page XOR backup's copy) */
-	STREAM_ENC_XOR_RLE = 4,	/* run-coded XOR delta, see the spec */
+	STREAM_ENC_XOR_RLE = 4,	/* run-coded XOR delta, 0 .. page_size - 1
+				 * (0: unchanged), see the spec */
 	STREAM_ENC_MAX
 };
 
 struct stream_page {
-	uint64_t	pfn;
+	uint64_t	pfn;		/* < nr_pages */
 	uint32_t	length;		/* bytes of data for this page */
 	uint16_t	encoding;	/* enum stream_page_enc */
 	uint16_t	reserved;	/* must be 0 */
@@ -101,14 +114,16 @@ _Static_assert(sizeof(struct stream_page) == 16, "stream_page is 16 bytes");
 #define STREAM_DISK_WRITE	0u
 #define STREAM_DISK_ZERO	1u	/* no data bytes */
 #define STREAM_DISK_TRIM	2u	/* no data bytes */
+#define STREAM_DISK_OP_MAX	3u
 #define STREAM_DISK_FLAG_FUA	(1u << 0)
+#define STREAM_DISK_FLAGS_KNOWN	(STREAM_DISK_FLAG_FUA)
 
 struct stream_disk_write {
-	uint64_t	offset;		/* bytes */
-	uint32_t	length;		/* bytes affected */
+	uint64_t	offset;		/* bytes; offset + length <= 2^64 */
+	uint32_t	length;		/* bytes affected, >= 1 */
 	uint16_t	disk;		/* disk index */
 	uint8_t		op;		/* STREAM_DISK_* */
-	uint8_t		flags;
+	uint8_t		flags;		/* STREAM_DISK_FLAG_*; others 0 */
 };
 _Static_assert(sizeof(struct stream_disk_write) == 16, "disk_write is 16 bytes");
 
@@ -117,29 +132,31 @@ _Static_assert(sizeof(struct stream_disk_write) == 16, "disk_write is 16 bytes")
  * NR_RECORDS counts those records, EPOCH_BEGIN included.  The backup
  * applies epoch N only when this validates. */
 struct stream_epoch_end {
-	uint64_t	epoch;
+	uint64_t	epoch;		/* == the open epoch */
 	uint32_t	nr_records;
 	uint32_t	crc;
 };
 _Static_assert(sizeof(struct stream_epoch_end) == 16, "epoch_end is 16 bytes");
 
-/* Small control records outside epochs carry their own CRC32C over the
- * body bytes before the crc field: HEARTBEAT, END, READY, ACK,
- * BC_HEARTBEAT. */
+/* Small control records outside epochs carry their own CRC32C: over the
+ * record header (8 bytes) and the 12 body bytes before the crc field.
+ * HEARTBEAT, END, READY, ACK, BC_HEARTBEAT. */
 struct stream_ctl {
 	uint64_t	value;		/* HEARTBEAT/BC_HEARTBEAT: sequence;
-					 * END: last epoch sent; ACK: epoch;
-					 * READY: protocol version */
+					 * END: last epoch sent (0: none);
+					 * ACK: epoch; READY: STREAM_VERSION */
 	uint32_t	reserved;	/* must be 0 */
 	uint32_t	crc;
 };
 _Static_assert(sizeof(struct stream_ctl) == 16, "stream_ctl is 16 bytes");
 
-/* ERROR body: this header, then LEN bytes of UTF-8 reason (no NUL). */
+/* ERROR body: this header, then 1 .. STREAM_ERROR_REASON_MAX bytes of
+ * UTF-8 reason text (no NUL, no control characters).  crc is CRC32C of
+ * the record header, CODE and the reason (padding excluded). */
 #define STREAM_ERROR_REASON_MAX	1024u
 struct stream_error {
 	uint32_t	code;		/* errno-style */
-	uint32_t	crc;		/* CRC32C of code + reason */
+	uint32_t	crc;
 };
 _Static_assert(sizeof(struct stream_error) == 8, "stream_error is 8 bytes");
 

@@ -1,0 +1,619 @@
+/* checkpoint/stream-read.c -- the pure stream reader.
+ *
+ * No I/O, no logging, no allocation (STYLE E3): the caller hands in bytes,
+ * the reader answers with a status.  Every length is checked against the
+ * bytes actually present before anything is read from them, and a length
+ * that can never be valid for the record type is rejected from the 8-byte
+ * record header alone, so a hostile peer cannot make a caller buffer
+ * 64 MiB for a record that is then refused.  Input buffers may have any
+ * alignment: every field is loaded with memcpy.  An error is sticky: a
+ * stream that went wrong once is never trusted again.
+ *
+ * The rules implemented here are docs/stream-format.md; the order of the
+ * checks follows it (framing, then sequence, then body, then CRC).
+ */
+#include <endian.h>
+#include <string.h>
+
+#include "stream.h"
+
+static uint16_t
+ld16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le16toh(v);
+}
+
+static uint32_t
+ld32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static uint64_t
+ld64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static size_t
+pad8(size_t n)
+{
+	return (n + STREAM_REC_ALIGN - 1) & ~(size_t)(STREAM_REC_ALIGN - 1);
+}
+
+static enum stream_status
+fail(struct stream_reader *r, enum stream_status st)
+{
+	r->err = st;
+	return st;
+}
+
+static int
+all_zero(const uint8_t *p, size_t n)
+{
+	while (n-- > 0)
+		if (*p++ != 0)
+			return 0;
+	return 1;
+}
+
+static const char *const status_text[STREAM_ERR_MAX] = {
+	[STREAM_OK]		= "ok",
+	[STREAM_NEED_MORE]	= "truncated",
+	[STREAM_SKIPPED]	= "unknown optional record skipped",
+	[STREAM_ERR_MAGIC]	= "bad magic: not a remus stream",
+	[STREAM_ERR_VERSION]	= "unsupported stream version",
+	[STREAM_ERR_BYTE_ORDER]	= "wrong byte order",
+	[STREAM_ERR_PAGE_SIZE]	= "bad page size",
+	[STREAM_ERR_FEATURES]	= "unknown feature bits",
+	[STREAM_ERR_RESERVED]	= "reserved field or flag not zero",
+	[STREAM_ERR_TOO_LONG]	= "length over the limit",
+	[STREAM_ERR_LENGTH]	= "length does not fit the record type",
+	[STREAM_ERR_PADDING]	= "padding not zero",
+	[STREAM_ERR_UNKNOWN]	= "unknown mandatory record type",
+	[STREAM_ERR_SEQUENCE]	= "record out of sequence",
+	[STREAM_ERR_CRC]	= "CRC mismatch",
+	[STREAM_ERR_COUNT]	= "epoch record count mismatch",
+	[STREAM_ERR_ENCODING]	= "bad page encoding or length",
+	[STREAM_ERR_PFN]	= "pfn out of range",
+	[STREAM_ERR_DRIVER]	= "bad driver name",
+	[STREAM_ERR_TEXT]	= "bad error reason text",
+	[STREAM_ERR_DISK]	= "bad disk write",
+};
+
+const char *
+stream_strerror(enum stream_status st)
+{
+	if ((unsigned)st >= STREAM_ERR_MAX || status_text[st] == NULL)
+		return "unknown stream status";
+	return status_text[st];
+}
+
+const char *
+stream_rec_name(uint32_t type)
+{
+	switch (type) {
+	case STREAM_REC_EPOCH_BEGIN:	return "EPOCH_BEGIN";
+	case STREAM_REC_PAGE_BATCH:	return "PAGE_BATCH";
+	case STREAM_REC_GUEST_STATE:	return "GUEST_STATE";
+	case STREAM_REC_DEVICE_STATE:	return "DEVICE_STATE";
+	case STREAM_REC_DISK_WRITE:	return "DISK_WRITE";
+	case STREAM_REC_EPOCH_END:	return "EPOCH_END";
+	case STREAM_REC_HEARTBEAT:	return "HEARTBEAT";
+	case STREAM_REC_END:		return "END";
+	case STREAM_REC_READY:		return "READY";
+	case STREAM_REC_ACK:		return "ACK";
+	case STREAM_REC_BC_HEARTBEAT:	return "BC_HEARTBEAT";
+	case STREAM_REC_ERROR:		return "ERROR";
+	default:			return NULL;
+	}
+}
+
+const char *
+stream_enc_name(unsigned enc)
+{
+	switch (enc) {
+	case STREAM_ENC_ZERO:		return "ZERO";
+	case STREAM_ENC_RAW:		return "RAW";
+	case STREAM_ENC_LZ4:		return "LZ4";
+	case STREAM_ENC_XOR_LZ4:	return "XOR_LZ4";
+	case STREAM_ENC_XOR_RLE:	return "XOR_RLE";
+	default:			return NULL;
+	}
+}
+
+static int
+is_forward_type(uint32_t type)
+{
+	return type >= STREAM_REC_EPOCH_BEGIN && type <= STREAM_REC_END;
+}
+
+static int
+is_back_type(uint32_t type)
+{
+	return type >= STREAM_REC_READY && type <= STREAM_REC_ERROR;
+}
+
+void
+stream_reader_init(struct stream_reader *r, enum stream_dir dir)
+{
+	memset(r, 0, sizeof(*r));
+	r->dir = dir;
+}
+
+/* Checks the driver name: 1..16 printable, non-space ASCII characters,
+ * then NUL bytes only (so it prints safely and compares bytewise). */
+static int
+driver_ok(const char *d)
+{
+	size_t i = 0;
+
+	while (i < STREAM_DRIVER_LEN && d[i] != '\0') {
+		if (d[i] < 0x21 || d[i] > 0x7e)
+			return 0;
+		i++;
+	}
+	if (i == 0)
+		return 0;
+	return all_zero((const uint8_t *)d + i, STREAM_DRIVER_LEN - i);
+}
+
+enum stream_status
+stream_read_header(struct stream_reader *r, const uint8_t *buf, size_t len,
+    size_t *used, struct stream_header_info *info)
+{
+	const size_t hlen = sizeof(struct stream_hdr);
+	const uint32_t zero = 0;
+	uint32_t byte_order, version, page_size, features, config_len, crc;
+	uint64_t nr_pages;
+	size_t total;
+	char driver[STREAM_DRIVER_LEN];
+
+	if (r->err != STREAM_OK)
+		return r->err;
+	if (r->dir != STREAM_DIR_FORWARD || r->have_header)
+		return fail(r, STREAM_ERR_SEQUENCE);
+	/* A wrong magic is reported as soon as a byte of it is wrong. */
+	if (len > 0 && memcmp(buf, STREAM_MAGIC, len < STREAM_MAGIC_LEN ?
+	    len : STREAM_MAGIC_LEN) != 0)
+		return fail(r, STREAM_ERR_MAGIC);
+	if (len < hlen) {
+		r->need = hlen;
+		return STREAM_NEED_MORE;
+	}
+	byte_order = ld32(buf + offsetof(struct stream_hdr, byte_order));
+	if (byte_order != STREAM_BYTE_ORDER)
+		return fail(r, STREAM_ERR_BYTE_ORDER);
+	version = ld32(buf + offsetof(struct stream_hdr, version));
+	if (version != STREAM_VERSION)
+		return fail(r, STREAM_ERR_VERSION);
+	config_len = ld32(buf + offsetof(struct stream_hdr, config_len));
+	if (config_len > STREAM_CONFIG_MAX)
+		return fail(r, STREAM_ERR_TOO_LONG);
+	total = hlen + pad8(config_len);
+	if (len < total) {
+		r->need = total;
+		return STREAM_NEED_MORE;
+	}
+	if (!all_zero(buf + hlen + config_len, total - hlen - config_len))
+		return fail(r, STREAM_ERR_PADDING);
+	/* The CRC before the fields' meaning: a corrupted header is
+	 * reported as corrupted, not as a strange page size. */
+	crc = stream_crc32c(0, buf, offsetof(struct stream_hdr, crc));
+	crc = stream_crc32c(crc, &zero, sizeof(zero));
+	crc = stream_crc32c(crc, buf + hlen, total - hlen);
+	if (crc != ld32(buf + offsetof(struct stream_hdr, crc)))
+		return fail(r, STREAM_ERR_CRC);
+
+	page_size = ld32(buf + offsetof(struct stream_hdr, page_size));
+	if (page_size < STREAM_PAGE_SIZE_MIN || page_size > STREAM_PAGE_SIZE_MAX ||
+	    (page_size & (page_size - 1)) != 0)
+		return fail(r, STREAM_ERR_PAGE_SIZE);
+	features = ld32(buf + offsetof(struct stream_hdr, features));
+	if ((features & ~STREAM_FEAT_KNOWN) != 0)
+		return fail(r, STREAM_ERR_FEATURES);
+	nr_pages = ld64(buf + offsetof(struct stream_hdr, nr_pages));
+	if (nr_pages == 0 || nr_pages > STREAM_NR_PAGES_MAX)
+		return fail(r, STREAM_ERR_PFN);
+	memcpy(driver, buf + offsetof(struct stream_hdr, driver), sizeof(driver));
+	if (!driver_ok(driver))
+		return fail(r, STREAM_ERR_DRIVER);
+
+	r->have_header = 1;
+	r->page_size = page_size;
+	r->features = features;
+	r->nr_pages = nr_pages;
+	r->offset += total;
+	r->need = 0;
+	if (info != NULL) {
+		memset(info, 0, sizeof(*info));
+		info->page_size = page_size;
+		info->features = features;
+		info->nr_pages = nr_pages;
+		memcpy(info->driver, driver, sizeof(driver));
+		info->config = buf + hlen;
+		info->config_len = config_len;
+	}
+	*used = total;
+	return STREAM_OK;
+}
+
+/* What the 8-byte record header alone allows us to decide: the record's
+ * direction, its place in the sequence, and whether its length can be
+ * valid.  Runs before the body is waited for. */
+static enum stream_status
+check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
+{
+	if (length > STREAM_REC_LENGTH_MAX)
+		return STREAM_ERR_TOO_LONG;
+	if (r->ended)
+		return STREAM_ERR_SEQUENCE;
+	if ((type & STREAM_REC_OPTIONAL) != 0) {
+		uint32_t base = type & ~STREAM_REC_OPTIONAL;
+
+		/* OPTIONAL | <defined type> is reserved: one flipped bit
+		 * must not turn an ACK or END into a skippable record. */
+		if (is_forward_type(base) || is_back_type(base))
+			return STREAM_ERR_RESERVED;
+		return STREAM_SKIPPED;
+	}
+	if (!is_forward_type(type) && !is_back_type(type))
+		return STREAM_ERR_UNKNOWN;
+	if (r->dir == STREAM_DIR_FORWARD ? !is_forward_type(type) :
+	    !is_back_type(type))
+		return STREAM_ERR_SEQUENCE;
+
+	switch (type) {
+	case STREAM_REC_EPOCH_BEGIN:
+		if (r->in_epoch)
+			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_epoch_begin) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_PAGE_BATCH:
+		if (!r->in_epoch)
+			return STREAM_ERR_SEQUENCE;
+		return length >= sizeof(struct stream_page_batch) +
+		    sizeof(struct stream_page) ? STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_GUEST_STATE:
+	case STREAM_REC_DEVICE_STATE:
+		return r->in_epoch ? STREAM_OK : STREAM_ERR_SEQUENCE;
+	case STREAM_REC_DISK_WRITE:
+		if (!r->in_epoch)
+			return STREAM_ERR_SEQUENCE;
+		return length >= sizeof(struct stream_disk_write) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_EPOCH_END:
+		if (!r->in_epoch)
+			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_epoch_end) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_HEARTBEAT:
+	case STREAM_REC_END:
+		if (r->in_epoch)
+			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_ctl) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_READY:
+		if (r->have_ready)
+			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_ctl) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_ACK:
+	case STREAM_REC_BC_HEARTBEAT:
+		if (!r->have_ready)
+			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_ctl) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_ERROR:
+		if (length <= sizeof(struct stream_error))
+			return STREAM_ERR_LENGTH;
+		return length <= sizeof(struct stream_error) +
+		    STREAM_ERROR_REASON_MAX ? STREAM_OK : STREAM_ERR_TOO_LONG;
+	}
+	return STREAM_ERR_UNKNOWN;	/* not reached */
+}
+
+static enum stream_status
+parse_batch(const struct stream_reader *r, const uint8_t *body,
+    uint32_t length, struct stream_rec *rec)
+{
+	const size_t ehdr = sizeof(struct stream_page_batch);
+	const uint8_t *e;
+	uint32_t count;
+	uint64_t sum = 0;
+
+	count = ld32(body + offsetof(struct stream_page_batch, count));
+	if (count == 0)
+		return STREAM_ERR_LENGTH;
+	if (count > STREAM_BATCH_MAX)
+		return STREAM_ERR_TOO_LONG;
+	if (ld32(body + offsetof(struct stream_page_batch, reserved)) != 0)
+		return STREAM_ERR_RESERVED;
+	/* count <= 1024, so this cannot overflow. */
+	if (ehdr + (size_t)count * sizeof(struct stream_page) > length)
+		return STREAM_ERR_LENGTH;
+	e = body + ehdr;
+	for (uint32_t i = 0; i < count; i++, e += sizeof(struct stream_page)) {
+		uint64_t pfn = ld64(e + offsetof(struct stream_page, pfn));
+		uint32_t plen = ld32(e + offsetof(struct stream_page, length));
+		uint16_t enc = ld16(e + offsetof(struct stream_page, encoding));
+
+		if (ld16(e + offsetof(struct stream_page, reserved)) != 0)
+			return STREAM_ERR_RESERVED;
+		if (pfn >= r->nr_pages)
+			return STREAM_ERR_PFN;
+		switch (enc) {
+		case STREAM_ENC_ZERO:
+			if (plen != 0)
+				return STREAM_ERR_ENCODING;
+			break;
+		case STREAM_ENC_RAW:
+			if (plen != r->page_size)
+				return STREAM_ERR_ENCODING;
+			break;
+		case STREAM_ENC_LZ4:
+		case STREAM_ENC_XOR_LZ4:
+		case STREAM_ENC_XOR_RLE:
+			/* An encoding that does not shrink the page must
+			 * be sent RAW; compressed ones need the feature.
+			 * An empty XOR_RLE is "unchanged from the base" (a
+			 * page written with the bytes it had). */
+			if ((plen == 0 && enc != STREAM_ENC_XOR_RLE) ||
+			    plen >= r->page_size ||
+			    (r->features & STREAM_FEAT_COMPRESS) == 0)
+				return STREAM_ERR_ENCODING;
+			break;
+		default:
+			return STREAM_ERR_ENCODING;
+		}
+		sum += plen;
+	}
+	if (ehdr + (uint64_t)count * sizeof(struct stream_page) + sum != length)
+		return STREAM_ERR_LENGTH;
+	rec->u.batch.count = count;
+	rec->u.batch.pages = (const struct stream_page *)(const void *)(body + ehdr);
+	rec->u.batch.data = body + ehdr + count * sizeof(struct stream_page);
+	return STREAM_OK;
+}
+
+static enum stream_status
+parse_disk(const uint8_t *body, uint32_t length, struct stream_rec *rec)
+{
+	struct stream_disk_write *dw = &rec->u.disk;
+
+	dw->offset = ld64(body + offsetof(struct stream_disk_write, offset));
+	dw->length = ld32(body + offsetof(struct stream_disk_write, length));
+	dw->disk = ld16(body + offsetof(struct stream_disk_write, disk));
+	dw->op = body[offsetof(struct stream_disk_write, op)];
+	dw->flags = body[offsetof(struct stream_disk_write, flags)];
+	if ((dw->flags & ~STREAM_DISK_FLAGS_KNOWN) != 0)
+		return STREAM_ERR_RESERVED;
+	if (dw->op >= STREAM_DISK_OP_MAX || dw->length == 0 ||
+	    dw->offset > UINT64_MAX - dw->length)
+		return STREAM_ERR_DISK;
+	if (length != sizeof(*dw) + (dw->op == STREAM_DISK_WRITE ? dw->length : 0))
+		return STREAM_ERR_LENGTH;
+	return STREAM_OK;
+}
+
+/* Control records: CRC over the record header and the body before crc. */
+static enum stream_status
+parse_ctl(const uint8_t *rbuf, struct stream_rec *rec)
+{
+	const uint8_t *body = rbuf + sizeof(struct stream_rhdr);
+	struct stream_ctl *c = &rec->u.ctl;
+
+	c->value = ld64(body + offsetof(struct stream_ctl, value));
+	c->reserved = ld32(body + offsetof(struct stream_ctl, reserved));
+	c->crc = ld32(body + offsetof(struct stream_ctl, crc));
+	if (stream_crc32c(0, rbuf, sizeof(struct stream_rhdr) +
+	    offsetof(struct stream_ctl, crc)) != c->crc)
+		return STREAM_ERR_CRC;
+	if (c->reserved != 0)
+		return STREAM_ERR_RESERVED;
+	return STREAM_OK;
+}
+
+static enum stream_status
+parse_error(const uint8_t *rbuf, uint32_t length, struct stream_rec *rec)
+{
+	const uint8_t *body = rbuf + sizeof(struct stream_rhdr);
+	const uint8_t *reason = body + sizeof(struct stream_error);
+	uint32_t rlen = length - sizeof(struct stream_error), crc;
+
+	rec->u.error.code = ld32(body + offsetof(struct stream_error, code));
+	crc = stream_crc32c(0, rbuf, sizeof(struct stream_rhdr) +
+	    offsetof(struct stream_error, crc));
+	crc = stream_crc32c(crc, reason, rlen);
+	if (crc != ld32(body + offsetof(struct stream_error, crc)))
+		return STREAM_ERR_CRC;
+	/* Text for a log line: no control characters (UTF-8 bytes >= 0x80
+	 * pass through). */
+	for (uint32_t i = 0; i < rlen; i++)
+		if (reason[i] < 0x20 || reason[i] == 0x7f)
+			return STREAM_ERR_TEXT;
+	rec->u.error.reason = (const char *)reason;
+	rec->u.error.reason_len = rlen;
+	return STREAM_OK;
+}
+
+enum stream_status
+stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
+    size_t *used, struct stream_rec *rec)
+{
+	const size_t rh = sizeof(struct stream_rhdr);
+	const uint8_t *body;
+	enum stream_status st, pre;
+	uint32_t type, length;
+	size_t total;
+
+	if (r->err != STREAM_OK)
+		return r->err;
+	if (r->dir == STREAM_DIR_FORWARD && !r->have_header)
+		return fail(r, STREAM_ERR_SEQUENCE);
+	if (len < rh) {
+		r->need = rh;
+		return STREAM_NEED_MORE;
+	}
+	type = ld32(buf);
+	length = ld32(buf + 4);
+	pre = check_rhdr(r, type, length);
+	if (pre != STREAM_OK && pre != STREAM_SKIPPED)
+		return fail(r, pre);
+	total = rh + pad8(length);
+	if (len < total) {
+		r->need = total;
+		return STREAM_NEED_MORE;
+	}
+	body = buf + rh;
+	if (!all_zero(body + length, total - rh - length))
+		return fail(r, STREAM_ERR_PADDING);
+
+	memset(rec, 0, sizeof(*rec));
+	rec->type = type;
+	rec->length = length;
+	rec->body = body;
+
+	switch (pre == STREAM_SKIPPED ? 0 : type) {
+	case 0:
+		st = STREAM_SKIPPED;
+		break;
+	case STREAM_REC_EPOCH_BEGIN: {
+		struct stream_epoch_begin *b = &rec->u.begin;
+
+		b->epoch = ld64(body + offsetof(struct stream_epoch_begin, epoch));
+		b->flags = ld32(body + offsetof(struct stream_epoch_begin, flags));
+		b->reserved = ld32(body +
+		    offsetof(struct stream_epoch_begin, reserved));
+		if (b->reserved != 0 || (b->flags & ~STREAM_EPOCH_FLAGS_KNOWN) != 0)
+			return fail(r, STREAM_ERR_RESERVED);
+		/* The first epoch may have any number (a new backup joins a
+		 * running primary) but must be full; then strictly +1. */
+		if (b->epoch == 0 ||
+		    (r->epoch == 0 && (b->flags & STREAM_EPOCH_FULL) == 0) ||
+		    (r->epoch != 0 && b->epoch != r->epoch + 1))
+			return fail(r, STREAM_ERR_SEQUENCE);
+		r->in_epoch = 1;
+		r->epoch = b->epoch;
+		r->nr_records = 0;
+		r->crc = 0;
+		st = STREAM_OK;
+		break;
+	}
+	case STREAM_REC_PAGE_BATCH:
+		st = parse_batch(r, body, length, rec);
+		break;
+	case STREAM_REC_GUEST_STATE:
+	case STREAM_REC_DEVICE_STATE:
+		st = STREAM_OK;
+		break;
+	case STREAM_REC_DISK_WRITE:
+		st = parse_disk(body, length, rec);
+		break;
+	case STREAM_REC_EPOCH_END: {
+		struct stream_epoch_end *e = &rec->u.end;
+
+		e->epoch = ld64(body + offsetof(struct stream_epoch_end, epoch));
+		e->nr_records = ld32(body +
+		    offsetof(struct stream_epoch_end, nr_records));
+		e->crc = ld32(body + offsetof(struct stream_epoch_end, crc));
+		if (e->epoch != r->epoch)
+			return fail(r, STREAM_ERR_SEQUENCE);
+		if (e->crc != r->crc)
+			return fail(r, STREAM_ERR_CRC);
+		if (e->nr_records != r->nr_records)
+			return fail(r, STREAM_ERR_COUNT);
+		r->in_epoch = 0;
+		r->nr_epochs++;
+		r->offset += total;
+		r->need = 0;
+		*used = total;
+		return STREAM_OK;	/* not part of its own CRC */
+	}
+	case STREAM_REC_HEARTBEAT:
+	case STREAM_REC_BC_HEARTBEAT:
+		st = parse_ctl(buf, rec);
+		break;
+	case STREAM_REC_END:
+		st = parse_ctl(buf, rec);
+		if (st == STREAM_OK && rec->u.ctl.value != r->epoch)
+			st = STREAM_ERR_SEQUENCE;
+		if (st == STREAM_OK)
+			r->ended = 1;
+		break;
+	case STREAM_REC_READY:
+		st = parse_ctl(buf, rec);
+		if (st == STREAM_OK && rec->u.ctl.value != STREAM_VERSION)
+			st = STREAM_ERR_VERSION;
+		if (st == STREAM_OK)
+			r->have_ready = 1;
+		break;
+	case STREAM_REC_ACK:
+		st = parse_ctl(buf, rec);
+		/* ACK(n) is cumulative: epochs <= n are committed. */
+		if (st == STREAM_OK && rec->u.ctl.value <= r->last_ack)
+			st = STREAM_ERR_SEQUENCE;
+		if (st == STREAM_OK)
+			r->last_ack = rec->u.ctl.value;
+		break;
+	case STREAM_REC_ERROR:
+		st = parse_error(buf, length, rec);
+		if (st == STREAM_OK)
+			r->ended = 1;
+		break;
+	default:
+		st = STREAM_ERR_UNKNOWN;	/* check_rhdr let it through? */
+		break;
+	}
+	if (st != STREAM_OK && st != STREAM_SKIPPED)
+		return fail(r, st);
+
+	/* Every byte inside an epoch, EPOCH_BEGIN's header first, goes into
+	 * the epoch CRC, skipped records included. */
+	if (r->in_epoch) {
+		r->crc = stream_crc32c(r->crc, buf, total);
+		r->nr_records++;
+	}
+	r->offset += total;
+	r->need = 0;
+	*used = total;
+	return st;
+}
+
+void
+stream_batch_iter_init(struct stream_batch_iter *it, const struct stream_rec *rec)
+{
+	it->rec = rec;
+	it->i = 0;
+	it->data_off = 0;
+}
+
+int
+stream_batch_next(struct stream_batch_iter *it, struct stream_page *page,
+    const uint8_t **data)
+{
+	const struct stream_rec *rec = it->rec;
+	const uint8_t *e;
+
+	if (rec->type != STREAM_REC_PAGE_BATCH || it->i >= rec->u.batch.count)
+		return 0;
+	e = (const uint8_t *)(const void *)rec->u.batch.pages +
+	    (size_t)it->i * sizeof(struct stream_page);
+	page->pfn = ld64(e + offsetof(struct stream_page, pfn));
+	page->length = ld32(e + offsetof(struct stream_page, length));
+	page->encoding = ld16(e + offsetof(struct stream_page, encoding));
+	page->reserved = ld16(e + offsetof(struct stream_page, reserved));
+	*data = rec->u.batch.data + it->data_off;
+	it->data_off += page->length;
+	it->i++;
+	return 1;
+}
