@@ -12,6 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Page sizes the codec handles: powers of two in this range (the stream
+ * format's range). */
+#define CODEC_PAGE_MIN	4096u
+#define CODEC_PAGE_MAX	65536u
+
+/* Default XOR cache budget. */
+#define CODEC_CACHE_DEFAULT	((size_t)64 << 20)
+
 struct codec;
 
 struct codec_stats {
@@ -20,14 +28,19 @@ struct codec_stats {
 	uint64_t	raw_bytes, wire_bytes;
 };
 
-/* PAGE_SIZE: guest page size.  CACHE_BYTES: XOR cache budget (0 = none).
- * COMPRESS: 0 means ZERO/RAW only (remus -u).  NULL with errno on failure. */
+/* PAGE_SIZE: guest page size.  CACHE_BYTES: XOR cache budget (0 = none;
+ * it holds CACHE_BYTES / PAGE_SIZE pages, evicted CLOCK-wise).
+ * COMPRESS: 0 means ZERO/RAW only (remus -u; no cache then).  NULL with
+ * errno on failure (EINVAL: bad page size).  Caller frees with codec_free
+ * (NULL ok).  One codec is not thread-safe; use one per encoding thread. */
 struct codec	*codec_new(uint32_t page_size, size_t cache_bytes, int compress);
 void		 codec_free(struct codec *);
 
 /* Encode page PFN whose current content is SRC into DST (at least
- * codec_bound() bytes).  Sets *ENC and *LEN and remembers SRC for the next
- * delta.  0, or -1 with errno set. */
+ * codec_bound() bytes).  Sets *ENC and *LEN (LEN <= page_size) and
+ * remembers SRC for the next delta: the backup must apply the encoded
+ * pages in encode order, and a page not delivered means codec_reset().
+ * 0, or -1 with errno set (EINVAL: NULL argument). */
 int	codec_encode(struct codec *, uint64_t pfn, const void *src,
 	    void *dst, uint32_t *len, uint16_t *enc);
 
@@ -35,13 +48,18 @@ int	codec_encode(struct codec *, uint64_t pfn, const void *src,
  * after a new full checkpoint to a new backup). */
 void	codec_reset(struct codec *);
 
+/* Largest encoded size of one page (page_size: RAW). */
 size_t	codec_bound(uint32_t page_size);
+/* Counters since codec_new (codec_reset keeps them). */
 void	codec_get_stats(const struct codec *, struct codec_stats *);
 
 /* Decode DATA (LEN bytes, encoding ENC) into OUT (PAGE_SIZE bytes).  BASE
- * is the backup's committed copy of the page, used by the XOR encodings;
- * OUT may equal BASE.  Never writes outside OUT, whatever the input:
- * 0, or -1 with errno = EINVAL on malformed data. */
+ * is the backup's committed copy of the page, used by the XOR encodings
+ * (may be NULL for the others); OUT may equal BASE.  Never writes outside
+ * OUT, whatever the input, and leaves OUT untouched on error: 0, or -1
+ * with errno = EINVAL on malformed data (unknown encoding, wrong length
+ * for it, bad LZ4 block or one not decoding to exactly PAGE_SIZE bytes,
+ * bad runs, trailing bytes) or a bad PAGE_SIZE.  Thread-safe. */
 int	codec_decode(uint16_t enc, const void *data, uint32_t len,
 	    const void *base, void *out, uint32_t page_size);
 
