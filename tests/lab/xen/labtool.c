@@ -1,0 +1,192 @@
+/* tests/lab/xen/labtool.c -- the lab's guest workload and stream meter.
+ *
+ * Built static on the host and dropped into the initramfs images, so it
+ * needs nothing from the guest's userland.
+ *
+ *   labtool serve PORT MIB RATE  (in the domU) write RATE random pages a
+ *                            second in MIB MiB of memory,
+ *                            print "@@DOMU-TICK n" each second, and answer
+ *                            TCP lines: "INC" -> counter + 1, "GET" ->
+ *                            counter; each reply is "count=C tick=T".
+ *   labtool count FILE       copy stdin to stdout, keeping the running byte
+ *                            total in FILE (for measuring a stream's size).
+ *
+ * The counter lives in guest memory only, so after a failover GET tells
+ * which checkpoint the replica resumed from.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile uint64_t counter;
+static volatile uint64_t ticks;
+
+static unsigned dirty_mib, dirty_rate;
+
+static void *
+dirtier(void *arg)
+{
+	size_t len = (size_t)dirty_mib << 20, off = 0;
+	uint8_t *mem;
+	uint64_t x = 88172645463325252ull;
+
+	mem = malloc(len);
+	if (mem == NULL)
+		return NULL;
+	memset(mem, 1, len);
+	/* Write one word in RATE / 100 random pages every 10 ms: scattered
+	 * small writes over the whole area, the pattern of a busy guest
+	 * rather than a streaming one. */
+	(void)arg;
+	for (;;) {
+		for (unsigned i = 0; i < dirty_rate / 100; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			off = (x % (len / 4096)) * 4096;
+			*(volatile uint64_t *)(mem + off) = x;
+		}
+		usleep(10000);
+	}
+	return NULL;
+}
+
+static void *
+ticker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		sleep(1);
+		ticks++;
+		printf("@@DOMU-TICK %llu count=%llu\n",
+		    (unsigned long long)ticks, (unsigned long long)counter);
+		fflush(stdout);
+	}
+	return NULL;
+}
+
+static void
+serve_one(int fd)
+{
+	char buf[128], out[96];
+	ssize_t n;
+	size_t have = 0;
+
+	for (;;) {
+		n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		char *nl;
+		while ((nl = strchr(buf, '\n')) != NULL) {
+			*nl = '\0';
+			if (strncmp(buf, "INC", 3) == 0)
+				counter++;
+			int len = snprintf(out, sizeof(out),
+			    "count=%llu tick=%llu\n",
+			    (unsigned long long)counter,
+			    (unsigned long long)ticks);
+			if (write(fd, out, (size_t)len) != len)
+				return;
+			have -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, have + 1);
+		}
+		if (have == sizeof(buf) - 1)
+			break;
+	}
+}
+
+static int
+serve(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)port) };
+	pthread_t t;
+	int s, one = 1;
+
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) < 0 || bind(s, (struct sockaddr *)&sin,
+	    sizeof(sin)) < 0 || listen(s, 16) < 0) {
+		perror("labtool: listen");
+		return 1;
+	}
+	if (dirty_mib > 0 && dirty_rate >= 100)
+		pthread_create(&t, NULL, dirtier, NULL);
+	pthread_create(&t, NULL, ticker, NULL);
+	printf("@@DOMU-SERVICE port=%d mib=%u rate=%u\n", port, dirty_mib,
+	    dirty_rate);
+	fflush(stdout);
+	for (;;) {
+		int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		serve_one(c);
+		close(c);
+	}
+}
+
+static int
+count(const char *file)
+{
+	static char buf[1 << 16];
+	unsigned long long total = 0;
+	time_t last = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(0, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t w = 0, k; w < n; w += k) {
+			k = write(1, buf + w, (size_t)(n - w));
+			if (k < 0 && errno == EINTR) {
+				k = 0;
+				continue;
+			}
+			if (k <= 0)
+				return 1;
+		}
+		total += (unsigned long long)n;
+		if (time(NULL) != last) {
+			last = time(NULL);
+			FILE *f = fopen(file, "w");
+			if (f) {
+				fprintf(f, "%llu\n", total);
+				fclose(f);
+			}
+		}
+	}
+	FILE *f = fopen(file, "w");
+	if (f) {
+		fprintf(f, "%llu\n", total);
+		fclose(f);
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 5 && strcmp(argv[1], "serve") == 0) {
+		dirty_mib = (unsigned)atoi(argv[3]);
+		dirty_rate = (unsigned)atoi(argv[4]);
+		return serve(atoi(argv[2]));
+	}
+	if (argc == 3 && strcmp(argv[1], "count") == 0)
+		return count(argv[2]);
+	fprintf(stderr, "usage: labtool serve PORT MIB RATE | labtool count FILE\n");
+	return 2;
+}
