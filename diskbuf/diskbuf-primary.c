@@ -1,0 +1,499 @@
+/* diskbuf/diskbuf-primary.c -- the primary half: apply each guest write to
+ * the image and log it for the backup, tagged with its epoch.
+ *
+ * Epoch tagging: a write belongs to the epoch whose postsuspend comes
+ * after it was applied.  p->lock is held across "apply to the image +
+ * append to the open log", and epoch_close() takes the same lock, so the
+ * cut is exact: every write applied before postsuspend(n) is in log n,
+ * every later one in n + 1, and the image content under the lock at
+ * postsuspend(n) is exactly what the backup holds once n commits.  A
+ * request still in flight when the guest was paused (issued but not yet
+ * applied) lands in n + 1; the guest in checkpoint n has not seen it
+ * complete, and a block frontend reissues unfinished requests after a
+ * failover, so that is consistent too.
+ *
+ * Locks: p->lock (this file) protects cur, closed, protect, lost and the
+ * statistics, and orders writes to the image.  The NBD server's list lock
+ * is never held while calling into this file; the two never nest.  FUA
+ * and FLUSH fdatasync outside p->lock, so a flush never blocks other
+ * clients' writes or a checkpoint.
+ */
+#define LOG_PREFIX "diskbuf: "
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+
+#include "diskbuf.h"
+#include "diskbuf-int.h"
+#include "log.h"
+
+struct diskbuf_primary {
+	int		fd;
+	uint64_t	size;
+	uint16_t	disk;
+	char		*image;
+	char		*spill_dir;
+	uint64_t	mem_limit;
+	struct nbd_server *srv;
+
+	pthread_mutex_t	lock;		/* see the comment at the top */
+	int		protect;	/* writes are logged */
+	int		lost;		/* protection lost on an error */
+	struct wlog	*cur;		/* open epoch */
+	struct wlog	*closed;	/* closed, not yet saved; oldest first */
+	uint64_t	acked;
+	struct diskbuf_stats st;
+};
+
+static uint32_t
+nbd_errno(int err)
+{
+	switch (err) {
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		return NBD_ENOSPC;
+	case ENOMEM:
+		return NBD_ENOMEM;
+	case EINVAL:
+		return NBD_EINVAL;
+	default:
+		return NBD_EIO;
+	}
+}
+
+/* Called with p->lock held.  Protection degrades loudly; the guest keeps
+ * its disk. */
+static void
+lose_protection_locked(struct diskbuf_primary *p, const char *why)
+{
+	struct wlog *w;
+
+	if (!p->protect)
+		return;
+	p->protect = 0;
+	p->lost = 1;
+	wlog_free(p->cur);
+	p->cur = NULL;
+	while ((w = p->closed) != NULL) {
+		p->closed = w->next;
+		wlog_free(w);
+	}
+	log_warnx("%s: disk protection LOST: %s; the primary keeps serving "
+	    "the disk unprotected", p->image, why);
+}
+
+/* Log one applied change (p->lock held).  A failure here costs the
+ * protection, never the guest's write. */
+static void
+log_change_locked(struct diskbuf_primary *p, uint8_t op, uint64_t off,
+    uint32_t len, int fua, const void *data)
+{
+	struct stream_disk_write h = {
+		.offset = off, .length = len, .disk = p->disk, .op = op,
+		.flags = fua ? STREAM_DISK_FLAG_FUA : 0,
+	};
+	char why[160];
+	uint64_t spilled;
+
+	if (!p->protect)
+		return;
+	spilled = p->cur->spill_len;
+	if (wlog_append(p->cur, &h, data) == -1) {
+		snprintf(why, sizeof why, "epoch %" PRIu64 ": logging a %u-byte "
+		    "%s at offset %" PRIu64 " failed: %s", p->cur->epoch, len,
+		    diskbuf_op_name(op), off, strerror(errno));
+		lose_protection_locked(p, why);
+		return;
+	}
+	p->st.logged_records++;
+	if (op == STREAM_DISK_WRITE)
+		p->st.logged_bytes += len;
+	p->st.spilled_bytes += p->cur->spill_len - spilled;
+}
+
+static uint64_t
+be_size(struct diskbuf_primary *p)
+{
+	return p->size;
+}
+
+static uint32_t
+be_pread(struct diskbuf_primary *p, void *buf, uint32_t len, uint64_t off)
+{
+	if (pread_full(p->fd, buf, len, off) == -1) {
+		log_warn("%s: read %u bytes at %" PRIu64, p->image, len, off);
+		return nbd_errno(errno);
+	}
+	pthread_mutex_lock(&p->lock);
+	p->st.reads++;
+	p->st.bytes_read += len;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static uint32_t
+sync_if(struct diskbuf_primary *p, int fua)
+{
+	/* The guest is told "durable" only once the primary's storage
+	 * says so; the backup's copy becomes durable when the epoch is
+	 * acknowledged (docs/diskbuf.md). */
+	if (fua && fdatasync(p->fd) == -1) {
+		log_warn("%s: fdatasync", p->image);
+		return nbd_errno(errno);
+	}
+	return 0;
+}
+
+static uint32_t
+be_pwrite(struct diskbuf_primary *p, const void *buf, uint32_t len,
+    uint64_t off, int fua)
+{
+	pthread_mutex_lock(&p->lock);
+	if (pwrite_full(p->fd, buf, len, off) == -1) {
+		int err = errno;
+
+		pthread_mutex_unlock(&p->lock);
+		errno = err;
+		log_warn("%s: write %u bytes at %" PRIu64, p->image, len, off);
+		return nbd_errno(err);
+	}
+	log_change_locked(p, STREAM_DISK_WRITE, off, len, fua, buf);
+	p->st.writes++;
+	p->st.bytes_written += len;
+	if (fua)
+		p->st.fua++;
+	pthread_mutex_unlock(&p->lock);
+	return sync_if(p, fua);
+}
+
+static uint32_t
+be_zero(struct diskbuf_primary *p, uint32_t len, uint64_t off, int may_trim,
+    int fua)
+{
+	struct stream_disk_write h = {
+		.offset = off, .length = len, .op = STREAM_DISK_ZERO,
+	};
+
+	(void)may_trim;		/* zero_range keeps allocation when it can */
+	pthread_mutex_lock(&p->lock);
+	if (diskbuf_apply(p->fd, &h, NULL) == -1) {
+		int err = errno;
+
+		pthread_mutex_unlock(&p->lock);
+		errno = err;
+		log_warn("%s: zero %u bytes at %" PRIu64, p->image, len, off);
+		return nbd_errno(err);
+	}
+	log_change_locked(p, STREAM_DISK_ZERO, off, len, fua, NULL);
+	p->st.zeroes++;
+	pthread_mutex_unlock(&p->lock);
+	return sync_if(p, fua);
+}
+
+static uint32_t
+be_trim(struct diskbuf_primary *p, uint32_t len, uint64_t off, int fua)
+{
+	pthread_mutex_lock(&p->lock);
+	if (len > 0 && fallocate(p->fd, FALLOC_FL_PUNCH_HOLE |
+	    FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == -1) {
+		int err = errno;
+
+		pthread_mutex_unlock(&p->lock);
+		/* TRIM is advisory: if the file system cannot punch, the
+		 * data stays and nothing changed that the backup needs. */
+		if (err == EOPNOTSUPP || err == ENOSYS)
+			return 0;
+		errno = err;
+		log_warn("%s: trim %u bytes at %" PRIu64, p->image, len, off);
+		return nbd_errno(err);
+	}
+	log_change_locked(p, STREAM_DISK_TRIM, off, len, fua, NULL);
+	p->st.trims++;
+	pthread_mutex_unlock(&p->lock);
+	return sync_if(p, fua);
+}
+
+static uint32_t
+be_flush(struct diskbuf_primary *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->st.flushes++;
+	pthread_mutex_unlock(&p->lock);
+	return sync_if(p, 1);
+}
+
+static void
+be_bad_request(struct diskbuf_primary *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->st.bad_requests++;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void
+be_client(struct diskbuf_primary *p, int connected)
+{
+	pthread_mutex_lock(&p->lock);
+	if (connected)
+		p->st.clients++;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static const struct nbd_backend primary_backend = {
+	.size = be_size,
+	.pread = be_pread,
+	.pwrite = be_pwrite,
+	.zero = be_zero,
+	.trim = be_trim,
+	.flush = be_flush,
+	.bad_request = be_bad_request,
+	.client = be_client,
+};
+
+struct diskbuf_primary *
+diskbuf_primary_new(const struct diskbuf_primary_cfg *cfg)
+{
+	struct diskbuf_primary *p;
+	struct stat st;
+	int err;
+
+	p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return NULL;
+	p->fd = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	p->disk = cfg->disk;
+	p->mem_limit = cfg->mem_limit ? cfg->mem_limit : DISKBUF_MEM_LIMIT_DEFAULT;
+	p->image = strdup(cfg->image);
+	if (p->image == NULL)
+		goto err;
+	if (cfg->spill_dir && (p->spill_dir = strdup(cfg->spill_dir)) == NULL)
+		goto err;
+	p->fd = open(cfg->image, O_RDWR | O_CLOEXEC);
+	if (p->fd == -1) {
+		log_warn("image %s", cfg->image);
+		goto err;
+	}
+	if (fstat(p->fd, &st) == -1) {
+		log_warn("image %s", cfg->image);
+		goto err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("image %s: not a regular file", cfg->image);
+		errno = EINVAL;
+		goto err;
+	}
+	p->size = (uint64_t)st.st_size;
+	if (cfg->protect) {
+		p->cur = wlog_new(1, p->mem_limit, p->spill_dir);
+		if (p->cur == NULL)
+			goto err;
+		p->protect = 1;
+	}
+	p->srv = nbd_server_new(&primary_backend, p,
+	    cfg->export_name ? cfg->export_name : "disk");
+	if (p->srv == NULL)
+		goto err;
+	log_info("%s: %" PRIu64 " bytes, disk %u, %s", p->image, p->size,
+	    p->disk, p->protect ? "protected (writes logged from epoch 1)" :
+	    "unprotected");
+	return p;
+err:
+	err = errno;
+	diskbuf_primary_free(p);
+	errno = err;
+	return NULL;
+}
+
+int
+diskbuf_primary_listen(struct diskbuf_primary *p, const char *addr)
+{
+	return nbd_server_listen(p->srv, addr);
+}
+
+int
+diskbuf_primary_serve_fd(struct diskbuf_primary *p, int fd)
+{
+	return nbd_server_serve_fd(p->srv, fd);
+}
+
+uint64_t
+diskbuf_primary_size(const struct diskbuf_primary *p)
+{
+	return p->size;
+}
+
+int
+diskbuf_primary_protected(struct diskbuf_primary *p)
+{
+	int r;
+
+	pthread_mutex_lock(&p->lock);
+	r = p->protect;
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+int
+diskbuf_primary_epoch_close(struct diskbuf_primary *p, uint64_t epoch)
+{
+	struct wlog *w, **pp;
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->protect) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	/* Whatever number the engine starts from, the writes since the
+	 * last close are this epoch's. */
+	w = wlog_new(epoch + 1, p->mem_limit, p->spill_dir);
+	if (w == NULL) {
+		lose_protection_locked(p, "no memory for the next epoch's log");
+		pthread_mutex_unlock(&p->lock);
+		return 0;	/* save() reports it with the epoch */
+	}
+	p->cur->epoch = epoch;
+	for (pp = &p->closed; *pp; pp = &(*pp)->next)
+		;
+	*pp = p->cur;
+	p->cur = w;
+	log_debug("epoch %" PRIu64 ": log closed, %zu records, %" PRIu64
+	    " bytes", epoch, (*pp)->n, (*pp)->bytes);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+int
+diskbuf_primary_save(struct diskbuf_primary *p, uint64_t epoch,
+    diskbuf_emit_fn emit, void *arg)
+{
+	struct wlog *w = NULL, **pp;
+	uint8_t *scratch = NULL;
+	size_t scratch_len = 0, i;
+	const void *data;
+	int lost, rc = -1, err;
+
+	pthread_mutex_lock(&p->lock);
+	for (pp = &p->closed; *pp; pp = &(*pp)->next)
+		if ((*pp)->epoch == epoch) {
+			w = *pp;
+			*pp = w->next;
+			break;
+		}
+	lost = p->lost;
+	pthread_mutex_unlock(&p->lock);
+	if (w == NULL) {
+		if (lost)
+			log_warnx("%s: epoch %" PRIu64 ": the write log was "
+			    "lost with the protection, cannot send its disk "
+			    "writes", p->image, epoch);
+		else
+			log_warnx("%s: epoch %" PRIu64 ": no closed write log "
+			    "(postsuspend not called?)", p->image, epoch);
+		errno = lost ? EIO : EINVAL;
+		return -1;
+	}
+	for (i = 0; i < w->n; i++) {
+		if (wlog_data(w, i, &data, &scratch, &scratch_len) == -1) {
+			log_warn("%s: epoch %" PRIu64 ": read spilled write log",
+			    p->image, epoch);
+			goto out;
+		}
+		if (emit(arg, &w->ents[i].hdr, data) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	err = errno;
+	free(scratch);
+	wlog_free(w);
+	errno = err;
+	return rc;
+}
+
+int
+diskbuf_primary_commit(struct diskbuf_primary *p, uint64_t epoch)
+{
+	pthread_mutex_lock(&p->lock);
+	if (epoch > p->acked)
+		p->acked = epoch;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+void
+diskbuf_primary_unprotect(struct diskbuf_primary *p, const char *reason)
+{
+	struct wlog *w;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->protect || p->closed) {
+		log_statechange(p->image, "protected", "unprotected", reason);
+		p->protect = 0;
+		wlog_free(p->cur);
+		p->cur = NULL;
+		while ((w = p->closed) != NULL) {
+			p->closed = w->next;
+			wlog_free(w);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+int
+diskbuf_primary_digest(struct diskbuf_primary *p, uint8_t out[16])
+{
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	rc = diskbuf_hash_fd(p->fd, p->size, out);
+	pthread_mutex_unlock(&p->lock);
+	if (rc == -1)
+		log_warn("%s: digest", p->image);
+	return rc;
+}
+
+void
+diskbuf_primary_stats(struct diskbuf_primary *p, struct diskbuf_stats *st)
+{
+	pthread_mutex_lock(&p->lock);
+	*st = p->st;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+diskbuf_primary_free(struct diskbuf_primary *p)
+{
+	struct wlog *w;
+
+	if (p == NULL)
+		return;
+	/* Server first: no client thread may touch p after this. */
+	nbd_server_free(p->srv);
+	p->srv = NULL;
+	wlog_free(p->cur);
+	while ((w = p->closed) != NULL) {
+		p->closed = w->next;
+		wlog_free(w);
+	}
+	if (p->fd != -1) {
+		if (fdatasync(p->fd) == -1)
+			log_warn("%s: fdatasync", p->image);
+		close(p->fd);
+	}
+	pthread_mutex_destroy(&p->lock);
+	free(p->image);
+	free(p->spill_dir);
+	free(p);
+}

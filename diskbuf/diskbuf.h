@@ -1,0 +1,176 @@
+/* diskbuf/diskbuf.h -- replicate the guest's disk with per-epoch buffering.
+ *
+ * Primary: an NBD server (fixed newstyle) exports a local image file to the
+ * guest's block backend (QEMU nbd://, Linux nbd-client, libnbd).  Every
+ * write is applied to the image and appended to the write log of the open
+ * epoch; postsuspend(n) closes epoch n's log; save(n) hands its records to
+ * the stream (DISK_WRITE records inside epoch n).
+ *
+ *   guest write --> pwrite(image) + log[n] --(postsuspend n)--> log[n] closed
+ *                                         save(n) --> DISK_WRITE records
+ *
+ * Backup: records of the open epoch are buffered (memory, then a spill file
+ * past a limit); commit(n) applies them to the backup image in order and
+ * fdatasyncs before the ACK; discard / activate drop the open epoch, so
+ * the activated guest's disk is the committed state.
+ *
+ * Threads: the NBD server runs its own threads (one accepting, one per
+ * client) with blocking I/O, so the engine's libev loop never waits on a
+ * guest request and a slow client never delays a checkpoint.  Every other
+ * function here is called from the engine's thread.
+ *
+ * Every int function returns 0, or -1 with errno set and the reason
+ * already logged.  Pointers are borrowed unless said otherwise.
+ */
+#ifndef REMUS_DISKBUF_H
+#define REMUS_DISKBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct stream_disk_write;
+
+#define DISKBUF_MEM_LIMIT_DEFAULT	(64ull << 20)	/* per epoch, then spill */
+#define DISKBUF_NBD_MAX_LEN		(32u << 20)	/* largest request */
+
+/* ---- Primary ------------------------------------------------------ */
+
+struct diskbuf_primary;
+
+struct diskbuf_primary_cfg {
+	const char	*image;		/* existing image file (raw) */
+	const char	*export_name;	/* NULL: "disk"; "" is always accepted */
+	uint16_t	disk;		/* disk index in DISK_WRITE records */
+	int		protect;	/* 0: serve only, log nothing */
+	uint64_t	mem_limit;	/* log bytes in memory per epoch; 0 = default */
+	const char	*spill_dir;	/* NULL: $TMPDIR or /tmp */
+};
+
+/* Open the image and start logging writes into epoch 1 (every write from
+ * now on reaches the backup, which is what lets the initial sync copy a
+ * disk that is in use: see docs/diskbuf.md).  NULL with errno set. */
+struct diskbuf_primary	*diskbuf_primary_new(const struct diskbuf_primary_cfg *);
+
+/* Serve NBD on ADDR: "HOST:PORT", "[V6]:PORT", ":PORT" or "unix:PATH".
+ * Starts the server threads; returns once the socket listens. */
+int	diskbuf_primary_listen(struct diskbuf_primary *, const char *addr);
+
+/* Serve one already connected client (takes ownership of FD); tests use
+ * a socketpair. */
+int	diskbuf_primary_serve_fd(struct diskbuf_primary *, int fd);
+
+/* Bytes of the image (the export size). */
+uint64_t diskbuf_primary_size(const struct diskbuf_primary *);
+
+/* postsuspend(N): close epoch N's log; later writes belong to N + 1. */
+int	diskbuf_primary_epoch_close(struct diskbuf_primary *, uint64_t epoch);
+
+/* Hand each record of closed epoch N to EMIT in the order the writes were
+ * applied, then free the log.  DATA is NULL for ZERO and TRIM, valid only
+ * during the call.  EMIT returns 0 or -1 (then this returns -1).  Fails
+ * with EIO when protection was lost (the records are gone). */
+typedef int (*diskbuf_emit_fn)(void *arg, const struct stream_disk_write *,
+	    const void *data);
+int	diskbuf_primary_save(struct diskbuf_primary *, uint64_t epoch,
+	    diskbuf_emit_fn emit, void *arg);
+
+/* The backup acknowledged epoch N (bookkeeping and statistics only: the
+ * primary's image already holds the writes). */
+int	diskbuf_primary_commit(struct diskbuf_primary *, uint64_t epoch);
+
+/* Protection ended: stop logging, drop every log, keep serving.  Logged
+ * once as a state change with REASON.  Idempotent. */
+void	diskbuf_primary_unprotect(struct diskbuf_primary *, const char *reason);
+
+/* 1 while writes are logged for the backup. */
+int	diskbuf_primary_protected(struct diskbuf_primary *);
+
+/* Test hook: digest of the whole image taken under the write lock, so it
+ * is exactly the content as of the writes logged so far.  Call it right
+ * after epoch_close(N) to record what the backup must hold once N
+ * commits. */
+int	diskbuf_primary_digest(struct diskbuf_primary *, uint8_t out[16]);
+
+struct diskbuf_stats {
+	uint64_t	reads, writes, zeroes, trims, flushes, fua;
+	uint64_t	bytes_read, bytes_written;
+	uint64_t	bad_requests, clients;
+	uint64_t	logged_records, logged_bytes, spilled_bytes;
+};
+void	diskbuf_primary_stats(struct diskbuf_primary *, struct diskbuf_stats *);
+
+/* Stop the server (disconnects clients, joins threads), free the logs,
+ * close the image.  NULL ok. */
+void	diskbuf_primary_free(struct diskbuf_primary *);
+
+/* ---- Backup ------------------------------------------------------- */
+
+struct diskbuf_backup;
+
+struct diskbuf_backup_cfg {
+	const char	*image;		/* backup image (created if missing) */
+	uint16_t	disk;		/* records for other disks are ignored */
+	uint64_t	size;		/* expected size; 0 = take the file's */
+	uint64_t	mem_limit;	/* per epoch; 0 = default */
+	const char	*spill_dir;	/* NULL: $TMPDIR or /tmp */
+};
+
+/* Open (or create with SIZE) the backup image.  A size that differs from
+ * SIZE is an error (EINVAL, "image size mismatch").  NULL with errno. */
+struct diskbuf_backup	*diskbuf_backup_new(const struct diskbuf_backup_cfg *);
+
+/* Buffer one DISK_WRITE record of open epoch N (DATA: LEN bytes, the
+ * record's data after the header).  Validates op, flags, range and LEN;
+ * applies nothing.  A new epoch number drops an uncommitted older one. */
+int	diskbuf_backup_record(struct diskbuf_backup *, uint64_t epoch,
+	    const struct stream_disk_write *, const void *data, size_t len);
+
+/* EPOCH_END(N) validated: apply N's writes in order, fdatasync, then the
+ * caller may ACK.  If applying fails (ENOSPC, EIO, short write) the
+ * writes already applied are rolled back from an undo log, so the image
+ * stays at N - 1 (the committed state) and -1 is returned. */
+int	diskbuf_backup_commit(struct diskbuf_backup *, uint64_t epoch);
+
+/* Epoch N will never commit: drop its buffer. */
+void	diskbuf_backup_discard(struct diskbuf_backup *, uint64_t epoch);
+
+/* Failover: drop the open epoch, fdatasync; the image is then exactly the
+ * last committed epoch's disk. */
+int	diskbuf_backup_activate(struct diskbuf_backup *);
+
+uint64_t diskbuf_backup_committed(const struct diskbuf_backup *);
+uint64_t diskbuf_backup_size(const struct diskbuf_backup *);
+void	diskbuf_backup_free(struct diskbuf_backup *);
+
+/* ---- Helpers ------------------------------------------------------ */
+
+/* 128-bit non-cryptographic digest (two XXH64 lanes) of LEN bytes; used for
+ * block comparison in the initial sync and by the tests.  The backup
+ * trusts the primary anyway, so collisions only need to be unlikely for
+ * accidental differences. */
+void	diskbuf_hash(const void *buf, size_t len, uint8_t out[16]);
+/* Digest of a whole file, read in blocks; 0 or -1 with errno. */
+int	diskbuf_hash_fd(int fd, uint64_t size, uint8_t out[16]);
+/* 32 hex digits + NUL. */
+void	diskbuf_hash_hex(const uint8_t in[16], char out[33]);
+
+/* ---- Initial sync (sync.c) ----------------------------------------- */
+
+/* Sender side: make the peer's copy of image FD (SIZE bytes) equal to
+ * ours.  SOCK is a connected stream socket.  The receiver sends the hash
+ * of each BLOCK of its copy, the sender answers with the blocks that
+ * differ, so a resumed or repeated sync moves only what changed.  With
+ * PROGRESS, a progress line goes to stderr about once a second. */
+struct diskbuf_sync_stats {
+	uint64_t	blocks, blocks_sent, bytes_sent;
+};
+int	diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
+	    int progress, struct diskbuf_sync_stats *);
+
+/* Receiver side: FD is the backup image (opened read-write).  SIZE is its
+ * size; a sender with another size is refused ("image size mismatch")
+ * unless CREATE, which then resizes the file. */
+int	diskbuf_sync_recv(int sock, int fd, uint64_t size, int create,
+	    struct diskbuf_sync_stats *);
+
+#endif /* REMUS_DISKBUF_H */
