@@ -265,7 +265,8 @@ static void __dead
 usage(void)
 {
 	fprintf(stderr, "usage: bench-codec [--size BYTES] [--reps N] "
-	    "[--page-size BYTES] [--wall]\n");
+	    "[--page-size BYTES] [--wall]\n"
+	    "                   [--case 0|1|10|50|100|random]\n");
 	exit(2);
 }
 
@@ -277,6 +278,7 @@ main(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "page-size", required_argument, NULL, 'p' },
 		{ "wall", no_argument, NULL, 'w' },
+		{ "case", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -285,10 +287,10 @@ main(int argc, char **argv)
 	struct bench b = { .ps = 4096, .size = 64u << 20, .reps = 3 };
 	uint64_t v;
 	size_t i;
-	int ch;
+	int ch, only = -2;
 
 	log_init("bench-codec", 1, 0);
-	while ((ch = getopt_long(argc, argv, "s:r:p:wh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:r:p:wc:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			if (parse_size(optarg, &v) == -1 || v == 0 ||
@@ -312,6 +314,15 @@ main(int argc, char **argv)
 			break;
 		case 'w':
 			bench_clock = CLOCK_MONOTONIC;
+			break;
+		case 'c':
+			if (strcmp(optarg, "random") == 0)
+				only = -1;
+			else if (parse_uint(optarg, 0, 100, &v) == 0)
+				only = (int)v;
+			else
+				fatalx("--case %s: want 0 .. 100 or random",
+				    optarg);
 			break;
 		default:
 			usage();
@@ -355,6 +366,8 @@ main(int argc, char **argv)
 		struct result *r = &res[i];
 		char name[16];
 
+		if (only != -2 && cases[i] != only)
+			continue;
 		run_case(&b, cases[i], r);
 		if (cases[i] < 0)
 			snprintf(name, sizeof(name), "random");

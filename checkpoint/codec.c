@@ -75,6 +75,7 @@
 #define BLK		32u		/* compare granularity, bytes */
 #define MASK_WORDS	(CODEC_PAGE_MAX / BLK / 64)
 #define SLOT_NONE	UINT64_MAX	/* pfn of an unused slot */
+#define LZ4_BACKOFF_MAX	6		/* try at least 1 in 64 candidates */
 
 _Static_assert(STREAM_ENC_MAX <= 8, "codec_stats.pages has 8 entries");
 _Static_assert(CODEC_PAGE_MIN % (BLK * 64) == 0, "mask words are whole");
@@ -111,6 +112,11 @@ struct codec {
 	uint8_t		*delta;		/* page_size, XOR delta scratch */
 	uint8_t		*tmp;		/* page_size, XOR_LZ4 output */
 	uint64_t	mask[MASK_WORDS];
+	/* XOR_LZ4 back-off: after an attempt that did not win, skip the
+	 * next 2^shift - 1 candidates (shift <= LZ4_BACKOFF_MAX), so random
+	 * deltas cost little LZ4 time and compressible ones are found fast. */
+	uint32_t	xlz4_skip;
+	unsigned	xlz4_shift;
 
 	struct codec_stats stats;
 };
@@ -525,9 +531,13 @@ codec_encode(struct codec *c, uint64_t pfn, const void *srcv, void *dstv,
 		changed += (size_t)__builtin_popcountll(c->mask[w]);
 	/* Beyond 1/8 of the page changed, an LZ4 block of the delta may
 	 * beat the runs (compressible new content); below, runs win. */
-	bool try_lz4 = changed * BLK > ps / 8;
+	bool try_lz4 = nonzero && changed * BLK > ps / 8;
 
-	len = encode_rle(c, src, old, dst, ps - 1, try_lz4 && nonzero);
+	if (try_lz4 && c->xlz4_skip > 0) {
+		c->xlz4_skip--;
+		try_lz4 = false;
+	}
+	len = encode_rle(c, src, old, dst, ps - 1, try_lz4);
 	if (!nonzero) {
 		enc = STREAM_ENC_ZERO;
 		len = 0;
@@ -542,6 +552,11 @@ codec_encode(struct codec *c, uint64_t pfn, const void *srcv, void *dstv,
 			memcpy(dst, c->tmp, (size_t)n);
 			len = (uint32_t)n;
 			enc = STREAM_ENC_XOR_LZ4;
+			c->xlz4_shift = 0;
+		} else {
+			if (c->xlz4_shift < LZ4_BACKOFF_MAX)
+				c->xlz4_shift++;
+			c->xlz4_skip = (1u << c->xlz4_shift) - 1;
 		}
 	}
 	if (len == UINT32_MAX) {

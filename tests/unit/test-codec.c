@@ -219,6 +219,40 @@ Test(codec, large_compressible_delta_goes_xor_lz4)
 	codec_free(c);
 }
 
+Test(codec, xor_lz4_backs_off_on_random_deltas_and_recovers)
+{
+	struct codec *c = codec_new(PS, 1 << 20, 1);
+	uint8_t base[PS], p[PS], dst[PS];
+	uint32_t len;
+	uint16_t enc;
+	int i, first = -1;
+
+	/* Many random rewrites: LZ4 of the delta never wins. */
+	for (i = 0; i < 200; i++) {
+		fill_random(p, PS);
+		cr_assert(eq(int, codec_encode(c, 1, p, dst, &len, &enc), 0));
+		cr_assert(eq(u16, enc, STREAM_ENC_RAW));
+	}
+	/* Then compressible deltas: found within one back-off period, and
+	 * every later one goes XOR_LZ4 at once. */
+	for (i = 0; i < 100; i++) {
+		memcpy(base, p, PS);
+		for (unsigned k = 0; k < PS; k++)
+			p[k] ^= 0x08;
+		cr_assert(eq(int, codec_encode(c, 1, p, dst, &len, &enc), 0));
+		cr_assert(eq(int, codec_decode(enc, dst, len, base, base, PS),
+		    0));
+		cr_assert(eq(int, memcmp(base, p, PS), 0));
+		if (first < 0 && enc == STREAM_ENC_XOR_LZ4)
+			first = i;
+		else if (first >= 0)
+			cr_assert(eq(u16, enc, STREAM_ENC_XOR_LZ4), "i %d", i);
+	}
+	cr_assert(ge(int, first, 0));
+	cr_assert(lt(int, first, 64));
+	codec_free(c);
+}
+
 Test(codec, large_random_delta_goes_raw)
 {
 	struct codec *c = codec_new(PS, 1 << 20, 1);
