@@ -36,10 +36,11 @@ struct codec_stats {
 struct codec	*codec_new(uint32_t page_size, size_t cache_bytes, int compress);
 void		 codec_free(struct codec *);
 
-/* Encode page PFN whose current content is SRC into DST (at least
- * codec_bound() bytes).  Sets *ENC and *LEN (LEN <= page_size) and
- * remembers SRC for the next delta: the backup must apply the encoded
- * pages in encode order, and a page not delivered means codec_reset().
+/* Encode page PFN whose current content is SRC (page_size bytes, borrowed
+ * for the call) into DST (caller's, at least codec_bound() bytes).  Sets
+ * *ENC and *LEN (LEN <= page_size) and remembers SRC for the next delta:
+ * the backup must apply the encoded pages in encode order, and pages
+ * encoded but never applied (lost epoch, new backup) need codec_reset().
  * 0, or -1 with errno set (EINVAL: NULL argument). */
 int	codec_encode(struct codec *, uint64_t pfn, const void *src,
 	    void *dst, uint32_t *len, uint16_t *enc);

@@ -658,6 +658,25 @@ Test(codec, malformed_runs_are_rejected)
 		    cases[i].ok ? 0 : -1), "case %zu", i);
 }
 
+Test(codec, runs_at_the_largest_page_size)
+{
+	static const uint8_t ok[] = { 0xff, 0xff, 0x03, 0x01, 0xaa };
+	static const uint8_t over[] = { 0x80, 0x80, 0x04, 0x01, 0xaa };
+	uint8_t *base = calloc(1, CODEC_PAGE_MAX);
+	uint8_t *data = malloc(sizeof(ok));
+
+	/* ZLEN 65535, LLEN 1: the last byte of the page. */
+	memcpy(data, ok, sizeof(ok));
+	cr_assert(eq(int, decode_checked(STREAM_ENC_XOR_RLE, data, sizeof(ok),
+	    base, CODEC_PAGE_MAX), 0));
+	/* ZLEN 65536: past the page. */
+	memcpy(data, over, sizeof(over));
+	cr_assert(eq(int, decode_checked(STREAM_ENC_XOR_RLE, data,
+	    sizeof(over), base, CODEC_PAGE_MAX), -1));
+	free(base);
+	free(data);
+}
+
 Test(codec, lz4_blocks_of_the_wrong_size_are_rejected)
 {
 	uint8_t in[2 * PS], lz[LZ4_COMPRESSBOUND(2 * PS)], base[PS] = { 0 };
