@@ -1,0 +1,875 @@
+/* tests/unit/test-diskbuf.c -- diskbuf without the engine.
+ *
+ * The backup is fed DISK_WRITE records epoch by epoch and compared with a
+ * model; the primary is driven over a socketpair by a minimal NBD client
+ * written here, so malformed requests can be sent byte by byte.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diskbuf.h"
+#include "diskbuf-int.h"
+#include "fault.h"
+#include "log.h"
+#include "util.h"
+
+#define SZ	(1u << 20)
+
+static char dir[64];
+
+static void
+setup(void)
+{
+	strcpy(dir, "/tmp/test-diskbuf-XXXXXX");
+	cr_assert(mkdtemp(dir) != NULL);
+	log_init("test-diskbuf", 1, 0);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert(system(cmd) == 0);
+}
+
+static char *
+path(const char *name)
+{
+	static char buf[4][128];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+	return buf[i];
+}
+
+static void
+make_image(const char *p, uint64_t size, uint8_t fill)
+{
+	uint8_t *b = malloc(size);
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert(b && fd != -1);
+	memset(b, fill, size);
+	cr_assert(write_full(fd, b, size) == 0);
+	close(fd);
+	free(b);
+}
+
+static void
+read_image(const char *p, uint8_t *out, uint64_t size)
+{
+	int fd = open(p, O_RDONLY);
+
+	cr_assert(fd != -1);
+	cr_assert(pread_full(fd, out, size, 0) == 0);
+	close(fd);
+}
+
+/* ---- Backup, driven with records ---------------------------------- */
+
+struct model {
+	uint8_t	committed[SZ];
+	uint8_t	open[SZ];
+};
+
+static void
+rec(struct diskbuf_backup *b, struct model *m, uint64_t epoch, uint8_t op,
+    uint64_t off, uint32_t len, uint8_t fill)
+{
+	struct stream_disk_write h = { .offset = off, .length = len, .op = op };
+	uint8_t *d = NULL;
+
+	if (op == STREAM_DISK_WRITE) {
+		d = malloc(len);
+		memset(d, fill, len);
+		memcpy(m->open + off, d, len);
+	} else
+		memset(m->open + off, 0, len);
+	cr_assert(eq(int, diskbuf_backup_record(b, epoch, &h, d,
+	    op == STREAM_DISK_WRITE ? len : 0), 0));
+	free(d);
+}
+
+static void
+check_image(const char *p, const uint8_t *want)
+{
+	static uint8_t got[SZ];
+
+	read_image(p, got, SZ);
+	cr_assert(memcmp(got, want, SZ) == 0, "backup image differs");
+}
+
+static void
+epochs_commit_discard(uint64_t mem_limit)
+{
+	struct diskbuf_backup_cfg cfg = { .image = path("b.img"), .size = SZ,
+	    .mem_limit = mem_limit, .spill_dir = dir };
+	static struct model m;
+	struct diskbuf_backup *b;
+	uint64_t e;
+
+	make_image(cfg.image, SZ, 0x5a);
+	memset(m.committed, 0x5a, SZ);
+	memcpy(m.open, m.committed, SZ);
+	b = diskbuf_backup_new(&cfg);
+	cr_assert(b != NULL);
+	for (e = 1; e <= 6; e++) {
+		rec(b, &m, e, STREAM_DISK_WRITE, (e * 4096 * 7) % SZ, 8192,
+		    (uint8_t)e);
+		rec(b, &m, e, STREAM_DISK_WRITE, 100 + e, 3000, (uint8_t)(e + 100));
+		/* Overlapping writes in one epoch: order matters. */
+		rec(b, &m, e, STREAM_DISK_WRITE, 1000, 5000, (uint8_t)(e + 50));
+		rec(b, &m, e, STREAM_DISK_ZERO, 2000, 1000, 0);
+		if (e % 2)
+			rec(b, &m, e, STREAM_DISK_TRIM, 65536, 65536, 0);
+		check_image(cfg.image, m.committed);	/* nothing applied */
+		cr_assert(eq(int, diskbuf_backup_commit(b, e), 0));
+		memcpy(m.committed, m.open, SZ);
+		check_image(cfg.image, m.committed);
+	}
+	/* Epoch 7 is open when the stream dies. */
+	rec(b, &m, 7, STREAM_DISK_WRITE, 0, SZ / 2, 0xee);
+	cr_assert(eq(int, diskbuf_backup_activate(b), 0));
+	check_image(cfg.image, m.committed);
+	cr_assert(eq(u64, diskbuf_backup_committed(b), 6));
+	diskbuf_backup_free(b);
+}
+
+Test(diskbuf, backup_applies_only_committed_epochs, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	epochs_commit_discard(0);
+}
+
+Test(diskbuf, backup_spills_past_the_memory_limit, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	epochs_commit_discard(4096);
+}
+
+Test(diskbuf, backup_discard_drops_the_open_epoch, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_backup_cfg cfg = { .image = path("b.img"), .size = SZ };
+	static struct model m;
+	struct diskbuf_backup *b;
+
+	make_image(cfg.image, SZ, 0);
+	memset(&m, 0, sizeof m);
+	b = diskbuf_backup_new(&cfg);
+	cr_assert(b != NULL);
+	rec(b, &m, 1, STREAM_DISK_WRITE, 0, 4096, 1);
+	cr_assert(eq(int, diskbuf_backup_commit(b, 1), 0));
+	memcpy(m.committed, m.open, SZ);
+	rec(b, &m, 2, STREAM_DISK_WRITE, 0, 4096, 2);
+	diskbuf_backup_discard(b, 2);
+	/* The epoch is resent after the discard, differently. */
+	memcpy(m.open, m.committed, SZ);
+	rec(b, &m, 2, STREAM_DISK_WRITE, 8192, 4096, 3);
+	cr_assert(eq(int, diskbuf_backup_commit(b, 2), 0));
+	memcpy(m.committed, m.open, SZ);
+	check_image(cfg.image, m.committed);
+	/* An epoch without disk writes commits too. */
+	cr_assert(eq(int, diskbuf_backup_commit(b, 3), 0));
+	cr_assert(eq(int, diskbuf_backup_commit(b, 3), -1));
+	diskbuf_backup_free(b);
+}
+
+Test(diskbuf, backup_rejects_malformed_records, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_backup_cfg cfg = { .image = path("b.img"), .size = SZ };
+	struct diskbuf_backup *b;
+	struct stream_disk_write h = { .offset = SZ - 10, .length = 20,
+	    .op = STREAM_DISK_WRITE };
+	uint8_t d[64] = { 0 };
+
+	make_image(cfg.image, SZ, 0);
+	b = diskbuf_backup_new(&cfg);
+	cr_assert(b != NULL);
+	/* Beyond the end. */
+	errno = 0;
+	cr_assert(eq(int, diskbuf_backup_record(b, 1, &h, d, 20), -1));
+	cr_assert(eq(int, errno, EINVAL));
+	/* Offset overflow. */
+	h.offset = UINT64_MAX - 5;
+	cr_assert(eq(int, diskbuf_backup_record(b, 1, &h, d, 20), -1));
+	/* Data length does not match. */
+	h.offset = 0;
+	cr_assert(eq(int, diskbuf_backup_record(b, 1, &h, d, 19), -1));
+	/* ZERO with data. */
+	h.op = STREAM_DISK_ZERO;
+	cr_assert(eq(int, diskbuf_backup_record(b, 1, &h, d, 20), -1));
+	/* Unknown op, unknown flag. */
+	h.op = 9;
+	cr_assert(eq(int, diskbuf_backup_record(b, 1, &h, NULL, 0), -1));
+	h.op = STREAM_DISK_TRIM;
+	h.flags = 0x80;
+	cr_assert(eq(int, diskbuf_backup_record(b, 1, &h, NULL, 0), -1));
+	/* Another disk's record is not ours: ignored. */
+	h.flags = 0;
+	h.disk = 1;
+	h.op = 9;
+	cr_assert(eq(int, diskbuf_backup_record(b, 1, &h, NULL, 0), 0));
+	diskbuf_backup_free(b);
+}
+
+Test(diskbuf, backup_refuses_an_image_size_mismatch, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_backup_cfg cfg = { .image = path("b.img"), .size = SZ };
+
+	make_image(cfg.image, SZ / 2, 0);
+	errno = 0;
+	cr_assert(diskbuf_backup_new(&cfg) == NULL);
+	cr_assert(eq(int, errno, EINVAL));
+	/* A missing image is created with the primary's size. */
+	cfg.image = path("new.img");
+	struct diskbuf_backup *b = diskbuf_backup_new(&cfg);
+
+	cr_assert(b != NULL);
+	cr_assert(eq(u64, diskbuf_backup_size(b), SZ));
+	diskbuf_backup_free(b);
+}
+
+Test(diskbuf, backup_failed_apply_rolls_back_to_the_committed_epoch,
+    .init = setup, .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_backup_cfg cfg = { .image = path("b.img"), .size = SZ };
+	static struct model m;
+	struct diskbuf_backup *b;
+	int i;
+
+	make_image(cfg.image, SZ, 0x33);
+	memset(m.committed, 0x33, SZ);
+	memcpy(m.open, m.committed, SZ);
+	b = diskbuf_backup_new(&cfg);
+	cr_assert(b != NULL);
+	rec(b, &m, 1, STREAM_DISK_WRITE, 0, 65536, 1);
+	cr_assert(eq(int, diskbuf_backup_commit(b, 1), 0));
+	memcpy(m.committed, m.open, SZ);
+	for (i = 0; i < 8; i++)
+		rec(b, &m, 2, i % 3 == 2 ? STREAM_DISK_ZERO : STREAM_DISK_WRITE,
+		    (uint64_t)i * 30000, 40000, (uint8_t)(0x80 + i));
+	fault_mask = 1u << FI_DISKBUF_EIO;	/* fails half-way */
+	errno = 0;
+	cr_assert(eq(int, diskbuf_backup_commit(b, 2), -1));
+	cr_assert(eq(int, errno, EIO));
+	fault_mask = 0;
+	check_image(cfg.image, m.committed);
+	cr_assert(eq(u64, diskbuf_backup_committed(b), 1));
+	cr_assert(eq(int, diskbuf_backup_activate(b), 0));
+	check_image(cfg.image, m.committed);
+	diskbuf_backup_free(b);
+}
+
+Test(diskbuf, write_log_round_trips_through_the_spill_file, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct wlog *w = wlog_new(3, 10000, dir);
+	struct stream_disk_write h = { .op = STREAM_DISK_WRITE };
+	uint8_t d[6000], *scratch = NULL;
+	size_t sl = 0, i;
+	const void *p;
+
+	cr_assert(w != NULL);
+	for (i = 0; i < 5; i++) {
+		memset(d, (int)i + 1, sizeof d);
+		h.offset = i * 6000;
+		h.length = 6000;
+		cr_assert(eq(int, wlog_append(w, &h, d), 0));
+	}
+	cr_assert(w->spill_len > 0, "past the limit, data spills");
+	for (i = 0; i < 5; i++) {
+		cr_assert(eq(int, wlog_data(w, i, &p, &scratch, &sl), 0));
+		memset(d, (int)i + 1, sizeof d);
+		cr_assert(memcmp(p, d, sizeof d) == 0);
+		cr_assert(eq(u64, w->ents[i].hdr.offset, i * 6000));
+	}
+	free(scratch);
+	wlog_free(w);
+}
+
+/* ---- A minimal NBD client ----------------------------------------- */
+
+struct cli {
+	int	fd;
+	struct diskbuf_primary *p;
+};
+
+static uint64_t
+rd_be64(int fd)
+{
+	uint64_t v;
+
+	cr_assert(read_full(fd, &v, 8, NULL) == 0);
+	return be64toh(v);
+}
+
+static void
+opt_send(int fd, uint32_t opt, const void *data, uint32_t len)
+{
+	struct nbd_opt_hdr h = { htobe64(NBD_IHAVEOPT), htobe32(opt),
+	    htobe32(len) };
+
+	cr_assert(write_full(fd, &h, sizeof h) == 0);
+	if (len)
+		cr_assert(write_full(fd, data, len) == 0);
+}
+
+/* Read one option reply; returns its type, data into BUF. */
+static uint32_t
+opt_recv(int fd, uint32_t opt, void *buf, uint32_t *len)
+{
+	struct nbd_opt_reply r;
+
+	cr_assert(read_full(fd, &r, sizeof r, NULL) == 0);
+	cr_assert(eq(u64, be64toh(r.magic), NBD_REP_MAGIC));
+	cr_assert(eq(u32, be32toh(r.option), opt));
+	uint32_t n = be32toh(r.length);
+
+	cr_assert(n <= 512);
+	if (n)
+		cr_assert(read_full(fd, buf, n, NULL) == 0);
+	*len = n;
+	return be32toh(r.type);
+}
+
+/* Connect a client up to the option phase. */
+static int
+cli_open(struct diskbuf_primary *p)
+{
+	int sv[2];
+	uint16_t hf;
+	uint32_t cf = htobe32(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	cr_assert(diskbuf_primary_serve_fd(p, sv[0]) == 0);
+	cr_assert(eq(u64, rd_be64(sv[1]), NBD_MAGIC));
+	cr_assert(eq(u64, rd_be64(sv[1]), NBD_IHAVEOPT));
+	cr_assert(read_full(sv[1], &hf, 2, NULL) == 0);
+	cr_assert(be16toh(hf) & NBD_FLAG_FIXED_NEWSTYLE);
+	cr_assert(write_full(sv[1], &cf, 4) == 0);
+	return sv[1];
+}
+
+/* NBD_OPT_GO with NAME; returns the export size. */
+static uint64_t
+cli_go(int fd, const char *name)
+{
+	uint8_t b[512];
+	uint32_t n = (uint32_t)strlen(name), nbe = htobe32(n), len, type;
+	uint16_t zero = 0;
+	uint64_t size = 0;
+
+	memcpy(b, &nbe, 4);
+	memcpy(b + 4, name, n);
+	memcpy(b + 4 + n, &zero, 2);
+	opt_send(fd, NBD_OPT_GO, b, 6 + n);
+	while ((type = opt_recv(fd, NBD_OPT_GO, b, &len)) == NBD_REP_INFO) {
+		if (len == 12 && b[1] == NBD_INFO_EXPORT) {
+			memcpy(&size, b + 2, 8);
+			size = be64toh(size);
+		}
+	}
+	cr_assert(eq(u32, type, NBD_REP_ACK));
+	return size;
+}
+
+static int
+cli_connect(struct diskbuf_primary *p)
+{
+	int fd = cli_open(p);
+
+	cr_assert(eq(u64, cli_go(fd, ""), diskbuf_primary_size(p)));
+	return fd;
+}
+
+static void
+req_send(int fd, uint16_t type, uint16_t flags, uint64_t off, uint32_t len,
+    uint32_t magic)
+{
+	struct nbd_request r = { htobe32(magic), htobe16(flags), htobe16(type),
+	    0x1122334455667788ull, htobe64(off), htobe32(len) };
+
+	cr_assert(write_full(fd, &r, sizeof r) == 0);
+}
+
+/* Read a simple reply; returns its error, or -1 on EOF. */
+static int
+reply_recv(int fd, void *data, uint32_t len)
+{
+	struct nbd_simple_reply r;
+
+	if (read_full(fd, &r, sizeof r, NULL) == -1)
+		return -1;
+	cr_assert(eq(u32, be32toh(r.magic), NBD_SIMPLE_REPLY_MAGIC));
+	cr_assert(eq(u64, r.handle, 0x1122334455667788ull));
+	if (r.error == 0 && len)
+		cr_assert(read_full(fd, data, len, NULL) == 0);
+	return (int)be32toh(r.error);
+}
+
+static int
+cli_write(int fd, uint64_t off, uint32_t len, uint8_t fill, uint16_t flags)
+{
+	uint8_t *d = malloc(len);
+
+	memset(d, fill, len);
+	req_send(fd, NBD_CMD_WRITE, flags, off, len, NBD_REQUEST_MAGIC);
+	cr_assert(write_full(fd, d, len) == 0);
+	free(d);
+	return reply_recv(fd, NULL, 0);
+}
+
+static int
+cli_read(int fd, uint64_t off, uint32_t len, void *out)
+{
+	req_send(fd, NBD_CMD_READ, 0, off, len, NBD_REQUEST_MAGIC);
+	return reply_recv(fd, out, len);
+}
+
+static int
+is_closed(int fd)
+{
+	char c;
+
+	return read(fd, &c, 1) == 0;
+}
+
+static struct diskbuf_primary *
+primary(int protect)
+{
+	struct diskbuf_primary_cfg cfg = { .image = path("p.img"),
+	    .protect = protect, .spill_dir = dir };
+	struct diskbuf_primary *p;
+
+	make_image(cfg.image, SZ, 0);
+	p = diskbuf_primary_new(&cfg);
+	cr_assert(p != NULL);
+	return p;
+}
+
+/* ---- Primary -> backup, no engine ---------------------------------- */
+
+struct feed {
+	struct diskbuf_backup *b;
+	uint64_t epoch;
+	int n;
+};
+
+static int
+feed_backup(void *arg, const struct stream_disk_write *h, const void *data)
+{
+	struct feed *f = arg;
+
+	f->n++;
+	return diskbuf_backup_record(f->b, f->epoch, h, data,
+	    h->op == STREAM_DISK_WRITE ? h->length : 0);
+}
+
+static void
+save_into(struct diskbuf_primary *p, struct diskbuf_backup *b, uint64_t e,
+    int *n)
+{
+	struct feed f = { b, e, 0 };
+
+	cr_assert(eq(int, diskbuf_primary_save(p, e, feed_backup, &f), 0));
+	*n = f.n;
+}
+
+Test(diskbuf, primary_tags_writes_with_their_epoch, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(1);
+	struct diskbuf_backup_cfg bc = { .image = path("b.img"), .size = SZ };
+	struct diskbuf_backup *b;
+	static uint8_t img[SZ];
+	uint8_t dg[16], want[16];
+	int fd, n;
+
+	make_image(bc.image, SZ, 0);
+	b = diskbuf_backup_new(&bc);
+	cr_assert(b != NULL);
+	fd = cli_connect(p);
+	cr_assert(eq(int, cli_write(fd, 0, 4096, 1, 0), 0));
+	cr_assert(eq(int, cli_write(fd, 8192, 4096, 2, NBD_CMD_FLAG_FUA), 0));
+	req_send(fd, NBD_CMD_WRITE_ZEROES, 0, 0, 1024, NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), 0));
+	cr_assert(eq(int, diskbuf_primary_epoch_close(p, 1), 0));
+	cr_assert(eq(int, diskbuf_primary_digest(p, want), 0));
+	/* Epoch 2's writes are not epoch 1's. */
+	cr_assert(eq(int, cli_write(fd, 65536, 4096, 3, 0), 0));
+	req_send(fd, NBD_CMD_TRIM, 0, 0, 4096, NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), 0));
+	req_send(fd, NBD_CMD_FLUSH, 0, 0, 0, NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), 0));
+	save_into(p, b, 1, &n);
+	cr_assert(eq(int, n, 3));
+	cr_assert(eq(int, diskbuf_backup_commit(b, 1), 0));
+	read_image(bc.image, img, SZ);
+	diskbuf_hash_fd(open(bc.image, O_RDONLY), SZ, dg);
+	cr_assert(memcmp(dg, want, 16) == 0, "backup = primary at epoch 1");
+	cr_assert(eq(u8, img[0], 0));		/* zeroed */
+	cr_assert(eq(u8, img[2000], 1));
+	cr_assert(eq(u8, img[8192], 2));
+	cr_assert(eq(u8, img[65536], 0));	/* epoch 2, not applied */
+	/* Epoch 2 open, primary dies: the backup stays at epoch 1. */
+	cr_assert(eq(int, diskbuf_primary_epoch_close(p, 2), 0));
+	save_into(p, b, 2, &n);
+	cr_assert(eq(int, n, 2));
+	cr_assert(eq(int, diskbuf_backup_activate(b), 0));
+	diskbuf_hash_fd(open(bc.image, O_RDONLY), SZ, dg);
+	cr_assert(memcmp(dg, want, 16) == 0, "activated = epoch 1");
+	req_send(fd, NBD_CMD_DISC, 0, 0, 0, NBD_REQUEST_MAGIC);
+	cr_assert(is_closed(fd));
+	close(fd);
+	diskbuf_primary_free(p);
+	diskbuf_backup_free(b);
+}
+
+Test(diskbuf, unprotect_keeps_serving_and_save_fails_loudly, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(1);
+	uint8_t d[4096];
+	int fd = cli_connect(p), n;
+
+	cr_assert(eq(int, cli_write(fd, 0, 4096, 7, 0), 0));
+	cr_assert(eq(int, diskbuf_primary_epoch_close(p, 1), 0));
+	diskbuf_primary_unprotect(p, "test");
+	cr_assert(eq(int, diskbuf_primary_protected(p), 0));
+	cr_assert(eq(int, cli_write(fd, 4096, 4096, 8, 0), 0));
+	cr_assert(eq(int, cli_read(fd, 4096, 4096, d), 0));
+	cr_assert(eq(u8, d[100], 8));
+	errno = 0;
+	cr_assert(eq(int, diskbuf_primary_save(p, 1, feed_backup, &n), -1));
+	close(fd);
+	diskbuf_primary_free(p);
+}
+
+/* ---- Malformed requests ------------------------------------------- */
+
+/* After each bad client, a fresh client must still be served. */
+static void
+still_serving(struct diskbuf_primary *p)
+{
+	uint8_t d[512];
+	int fd = cli_connect(p);
+
+	cr_assert(eq(int, cli_write(fd, 512, 512, 0x42, 0), 0));
+	cr_assert(eq(int, cli_read(fd, 512, 512, d), 0));
+	cr_assert(eq(u8, d[0], 0x42));
+	close(fd);
+}
+
+Test(nbd, bad_request_magic_disconnects_only_that_client, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(0);
+	int fd = cli_connect(p), other = cli_connect(p);
+	struct diskbuf_stats st;
+
+	req_send(fd, NBD_CMD_READ, 0, 0, 512, 0xdeadbeef);
+	cr_assert(is_closed(fd));
+	close(fd);
+	uint8_t d[512];
+
+	cr_assert(eq(int, cli_read(other, 0, 512, d), 0));
+	close(other);
+	still_serving(p);
+	diskbuf_primary_stats(p, &st);
+	cr_assert(eq(u64, st.bad_requests, 1));
+	diskbuf_primary_free(p);
+}
+
+Test(nbd, oversize_write_disconnects, .init = setup, .fini = teardown,
+    .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(0);
+	int fd = cli_connect(p);
+
+	req_send(fd, NBD_CMD_WRITE, 0, 0, DISKBUF_NBD_MAX_LEN + 1,
+	    NBD_REQUEST_MAGIC);
+	cr_assert(is_closed(fd));
+	close(fd);
+	still_serving(p);
+	diskbuf_primary_free(p);
+}
+
+Test(nbd, oversize_read_is_an_error_reply, .init = setup, .fini = teardown,
+    .timeout = 20)
+{
+	struct diskbuf_primary_cfg cfg = { .image = path("big.img") };
+	struct diskbuf_primary *p;
+	int fd;
+
+	/* Sparse 64 MiB so the length fits the export but not the limit. */
+	cr_assert(eq(int, truncate((make_image(cfg.image, 1, 0), cfg.image),
+	    64u << 20), 0));
+	p = diskbuf_primary_new(&cfg);
+	cr_assert(p != NULL);
+	fd = cli_connect(p);
+	req_send(fd, NBD_CMD_READ, 0, 0, DISKBUF_NBD_MAX_LEN + 1,
+	    NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), NBD_EINVAL));
+	close(fd);
+	diskbuf_primary_free(p);
+}
+
+Test(nbd, requests_beyond_the_end_fail_and_the_client_stays, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(1);
+	int fd = cli_connect(p), n = 0;
+	uint8_t d[4096];
+
+	cr_assert(eq(int, cli_write(fd, SZ - 100, 4096, 1, 0), NBD_ENOSPC));
+	cr_assert(eq(int, cli_read(fd, SZ, 1, d), NBD_EINVAL));
+	req_send(fd, NBD_CMD_READ, 0, UINT64_MAX - 10, 100, NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), NBD_EINVAL));
+	req_send(fd, NBD_CMD_WRITE_ZEROES, 0, SZ, 1, NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), NBD_ENOSPC));
+	req_send(fd, NBD_CMD_TRIM, 0, SZ - 1, 2, NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), NBD_EINVAL));
+	/* The same connection still works, and nothing was logged. */
+	cr_assert(eq(int, cli_read(fd, SZ - 4096, 4096, d), 0));
+	cr_assert(eq(int, diskbuf_primary_epoch_close(p, 1), 0));
+	cr_assert(eq(int, diskbuf_primary_save(p, 1, feed_backup, &n), 0));
+	close(fd);
+	diskbuf_primary_free(p);
+}
+
+Test(nbd, unknown_command_and_flags_fail_and_the_client_stays,
+    .init = setup, .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(0);
+	int fd = cli_connect(p);
+	uint8_t d[16];
+
+	req_send(fd, 77, 0, 0, 0, NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), NBD_EINVAL));
+	req_send(fd, NBD_CMD_CACHE, 0, 0, 16, NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), NBD_EINVAL));
+	req_send(fd, NBD_CMD_FLUSH, NBD_CMD_FLAG_FUA, 0, 0, NBD_REQUEST_MAGIC);
+	cr_assert(eq(int, reply_recv(fd, NULL, 0), NBD_EINVAL));
+	cr_assert(eq(int, cli_write(fd, 0, 16, 1, 0x80), NBD_EINVAL));
+	cr_assert(eq(int, cli_read(fd, 0, 16, d), 0));
+	cr_assert(eq(u8, d[0], 0), "the write with a bad flag did nothing");
+	close(fd);
+	diskbuf_primary_free(p);
+}
+
+Test(nbd, client_vanishing_mid_request_is_survived, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(1);
+	int fd = cli_connect(p);
+
+	/* Half a header, then half a payload on another client. */
+	cr_assert(write_full(fd, "\x25\x60\x95", 3) == 0);
+	close(fd);
+	fd = cli_connect(p);
+	req_send(fd, NBD_CMD_WRITE, 0, 0, 4096, NBD_REQUEST_MAGIC);
+	cr_assert(write_full(fd, "abc", 3) == 0);
+	close(fd);
+	/* A client gone before the handshake ended. */
+	fd = cli_open(p);
+	close(fd);
+	still_serving(p);
+	diskbuf_primary_free(p);
+}
+
+Test(nbd, handshake_options, .init = setup, .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(0);
+	uint8_t b[512], big[NBD_OPT_MAX_LEN + 1] = { 0 };
+	uint32_t len;
+	int fd = cli_open(p);
+
+	/* LIST names the export. */
+	opt_send(fd, NBD_OPT_LIST, NULL, 0);
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_LIST, b, &len), NBD_REP_SERVER));
+	cr_assert(eq(u32, len, 8));
+	cr_assert(memcmp(b + 4, "disk", 4) == 0);
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_LIST, b, &len), NBD_REP_ACK));
+	/* Unsupported options. */
+	opt_send(fd, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_STRUCTURED_REPLY, b, &len),
+	    NBD_REP_ERR_UNSUP));
+	opt_send(fd, NBD_OPT_STARTTLS, NULL, 0);
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_STARTTLS, b, &len),
+	    NBD_REP_ERR_UNSUP));
+	/* Malformed INFO (name length past the data). */
+	memcpy(b, "\0\0\1\0\0\0", 6);
+	opt_send(fd, NBD_OPT_INFO, b, 6);
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_INFO, b, &len),
+	    NBD_REP_ERR_INVALID));
+	/* Oversize option: skipped, answered. */
+	opt_send(fd, 42, big, sizeof big);
+	cr_assert(eq(u32, opt_recv(fd, 42, b, &len), NBD_REP_ERR_TOO_BIG));
+	/* Unknown export. */
+	memcpy(b, "\0\0\0\3abc\0\0", 9);
+	opt_send(fd, NBD_OPT_GO, b, 9);
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_GO, b, &len),
+	    NBD_REP_ERR_UNKNOWN));
+	/* The export by its name works; INFO then GO. */
+	memcpy(b, "\0\0\0\4disk\0\1\0\3", 12);
+	opt_send(fd, NBD_OPT_INFO, b, 12);
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_INFO, b, &len), NBD_REP_INFO));
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_INFO, b, &len), NBD_REP_INFO));
+	cr_assert(eq(u32, len, 14), "block size info was asked for");
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_INFO, b, &len), NBD_REP_ACK));
+	cr_assert(eq(u64, cli_go(fd, "disk"), SZ));
+	close(fd);
+
+	/* ABORT is acknowledged and closes. */
+	fd = cli_open(p);
+	opt_send(fd, NBD_OPT_ABORT, NULL, 0);
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_ABORT, b, &len), NBD_REP_ACK));
+	cr_assert(is_closed(fd));
+	close(fd);
+
+	/* Bad option magic closes. */
+	fd = cli_open(p);
+	struct nbd_opt_hdr h = { htobe64(0x1234), htobe32(NBD_OPT_GO), 0 };
+
+	cr_assert(write_full(fd, &h, sizeof h) == 0);
+	cr_assert(is_closed(fd));
+	close(fd);
+
+	/* Oldstyle EXPORT_NAME with an unknown name closes. */
+	fd = cli_open(p);
+	opt_send(fd, NBD_OPT_EXPORT_NAME, "nope", 4);
+	cr_assert(is_closed(fd));
+	close(fd);
+
+	/* EXPORT_NAME "" enters transmission: size + flags (NO_ZEROES). */
+	fd = cli_open(p);
+	opt_send(fd, NBD_OPT_EXPORT_NAME, NULL, 0);
+	cr_assert(eq(u64, rd_be64(fd), SZ));
+	cr_assert(read_full(fd, b, 2, NULL) == 0);
+	cr_assert(eq(u16, (uint16_t)((b[0] << 8 | b[1]) & NBD_FLAG_SEND_FLUSH),
+	    NBD_FLAG_SEND_FLUSH), "flags 0x%02x%02x", b[0], b[1]);
+	close(fd);
+	still_serving(p);
+	diskbuf_primary_free(p);
+}
+
+Test(nbd, unknown_client_flags_disconnect, .init = setup, .fini = teardown,
+    .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(0);
+	int sv[2];
+	uint8_t hello[18];
+	uint32_t cf = htobe32(0x80);
+
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	cr_assert(diskbuf_primary_serve_fd(p, sv[0]) == 0);
+	cr_assert(read_full(sv[1], hello, sizeof hello, NULL) == 0);
+	cr_assert(write_full(sv[1], &cf, 4) == 0);
+	cr_assert(is_closed(sv[1]));
+	close(sv[1]);
+	still_serving(p);
+	diskbuf_primary_free(p);
+}
+
+/* ---- Initial sync -------------------------------------------------- */
+
+struct recv_arg {
+	int sock, fd, create, rc;
+	uint64_t size;
+	struct diskbuf_sync_stats st;
+};
+
+static void *
+recv_thread(void *a)
+{
+	struct recv_arg *r = a;
+
+	r->rc = diskbuf_sync_recv(r->sock, r->fd, r->size, r->create, &r->st);
+	return NULL;
+}
+
+static int
+run_sync(const char *src, const char *dst, int create,
+    struct diskbuf_sync_stats *st)
+{
+	struct recv_arg ra = { .create = create };
+	struct stat s;
+	pthread_t t;
+	int sv[2], sfd, rc;
+
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	sfd = open(src, O_RDONLY);
+	ra.fd = open(dst, O_RDWR | O_CREAT, 0600);
+	cr_assert(sfd != -1 && ra.fd != -1);
+	fstat(ra.fd, &s);
+	ra.size = (uint64_t)s.st_size;
+	ra.sock = sv[1];
+	fstat(sfd, &s);
+	pthread_create(&t, NULL, recv_thread, &ra);
+	rc = diskbuf_sync_send(sv[0], sfd, (uint64_t)s.st_size, 65536, 0, st);
+	close(sv[0]);
+	pthread_join(t, NULL);
+	close(sv[1]);
+	close(sfd);
+	close(ra.fd);
+	return rc == 0 && ra.rc == 0 ? 0 : -1;
+}
+
+Test(sync, full_copy_then_only_differing_blocks, .init = setup,
+    .fini = teardown, .timeout = 30)
+{
+	static uint8_t a[SZ], b[SZ];
+	struct diskbuf_sync_stats st;
+	int fd, i;
+
+	for (i = 0; i < (int)SZ; i++)
+		a[i] = (uint8_t)(i * 7 + i / 4096);
+	fd = open(path("src"), O_RDWR | O_CREAT, 0600);
+	cr_assert(write_full(fd, a, SZ) == 0);
+	cr_assert(run_sync(path("src"), path("dst"), 1, &st) == 0);
+	cr_assert(eq(u64, st.blocks, SZ / 65536));
+	cr_assert(eq(u64, st.blocks_sent, SZ / 65536));
+	read_image(path("dst"), b, SZ);
+	cr_assert(memcmp(a, b, SZ) == 0);
+	/* Change two blocks: only they move. */
+	cr_assert(pwrite_full(fd, "x", 1, 5) == 0);
+	cr_assert(pwrite_full(fd, "y", 1, SZ - 1) == 0);
+	close(fd);
+	cr_assert(run_sync(path("src"), path("dst"), 0, &st) == 0);
+	cr_assert(eq(u64, st.blocks_sent, 2));
+	read_image(path("src"), a, SZ);
+	read_image(path("dst"), b, SZ);
+	cr_assert(memcmp(a, b, SZ) == 0);
+	/* Identical: nothing moves. */
+	cr_assert(run_sync(path("src"), path("dst"), 0, &st) == 0);
+	cr_assert(eq(u64, st.blocks_sent, 0));
+}
+
+Test(sync, size_mismatch_is_refused, .init = setup, .fini = teardown,
+    .timeout = 30)
+{
+	struct diskbuf_sync_stats st;
+
+	make_image(path("src"), SZ, 1);
+	make_image(path("dst"), SZ / 2, 1);
+	cr_assert(run_sync(path("src"), path("dst"), 0, &st) == -1);
+}
