@@ -79,6 +79,8 @@
 
 _Static_assert(STREAM_ENC_MAX <= 8, "codec_stats.pages has 8 entries");
 _Static_assert(CODEC_PAGE_MIN % (BLK * 64) == 0, "mask words are whole");
+/* first_nonzero/last_nonzero_end read bytes out of little-endian words. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian only");
 
 /* Per-CPU-feature kernels, chosen once in codec_new. */
 struct codec_kernels {
@@ -277,6 +279,8 @@ static const struct codec_kernels kernels_avx2 = {
 };
 #endif
 
+/* AVX2 when the CPU has it; REMUS_CODEC_GENERIC=1 forces the portable
+ * kernels (the unit tests use it to cover them on any machine). */
 static const struct codec_kernels *
 pick_kernels(void)
 {

@@ -455,6 +455,37 @@ Test(codec, cache_smaller_than_working_set_evicts_and_round_trips)
 	cr_assert(eq(u64, st.cache_hits + st.cache_misses, 30 * 64));
 }
 
+Test(codec, cache_table_survives_churn_with_sparse_pfns)
+{
+	enum { NP = 40, SLOTS = 8, ROUNDS = 4000 };
+	struct codec *c = codec_new(PS, SLOTS * PS, 1);
+	uint8_t *guest = calloc(NP, PS), *replica = calloc(NP, PS), dst[PS];
+	uint64_t pfns[NP];
+	struct codec_stats st;
+	uint32_t len;
+	uint16_t enc;
+
+	for (int i = 0; i < NP; i++)
+		pfns[i] = i < 2 ? (i ? UINT64_MAX : 0) : rnd();
+	for (int r = 0; r < ROUNDS; r++) {
+		/* Skewed: a hot set that stays cached, a cold tail that churns. */
+		int i = (int)(rnd() % 4 ? rnd() % 6 : rnd() % NP);
+		uint8_t *g = guest + (size_t)i * PS, *rep = replica + (size_t)i * PS;
+
+		g[rnd() % PS] = (uint8_t)rnd();
+		cr_assert(eq(int, codec_encode(c, pfns[i], g, dst, &len, &enc),
+		    0));
+		cr_assert(eq(int, codec_decode(enc, dst, len, rep, rep, PS), 0));
+		cr_assert(eq(int, memcmp(g, rep, PS), 0), "round %d", r);
+	}
+	codec_get_stats(c, &st);
+	cr_assert(gt(u64, st.cache_evictions, 100));
+	cr_assert(gt(u64, st.cache_hits, ROUNDS / 2));
+	codec_free(c);
+	free(guest);
+	free(replica);
+}
+
 Test(codec, cache_of_one_page_round_trips)
 {
 	struct codec_stats st;
