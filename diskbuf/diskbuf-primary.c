@@ -50,6 +50,7 @@ struct diskbuf_primary {
 	struct wlog	*cur;		/* open epoch */
 	struct wlog	*closed;	/* closed, not yet saved; oldest first */
 	uint64_t	acked;
+	unsigned	connected;	/* clients in transmission now */
 	struct diskbuf_stats st;
 };
 
@@ -104,7 +105,9 @@ log_change_locked(struct diskbuf_primary *p, uint8_t op, uint64_t off,
 	char why[160];
 	uint64_t spilled;
 
-	if (!p->protect)
+	/* The stream has no zero-length records; such a request changes
+	 * nothing anyway. */
+	if (!p->protect || len == 0)
 		return;
 	spilled = p->cur->spill_len;
 	if (wlog_append(p->cur, &h, data) == -1) {
@@ -243,8 +246,11 @@ static void
 be_client(struct diskbuf_primary *p, int connected)
 {
 	pthread_mutex_lock(&p->lock);
-	if (connected)
+	if (connected) {
 		p->st.clients++;
+		p->connected++;
+	} else
+		p->connected--;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -462,6 +468,17 @@ diskbuf_primary_digest(struct diskbuf_primary *p, uint8_t out[16])
 	if (rc == -1)
 		log_warn("%s: digest", p->image);
 	return rc;
+}
+
+unsigned
+diskbuf_primary_clients(struct diskbuf_primary *p)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->connected;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 void

@@ -99,6 +99,9 @@ struct diskbuf_stats {
 };
 void	diskbuf_primary_stats(struct diskbuf_primary *, struct diskbuf_stats *);
 
+/* NBD clients connected right now (past the handshake). */
+unsigned diskbuf_primary_clients(struct diskbuf_primary *);
+
 /* Stop the server (disconnects clients, joins threads), free the logs,
  * close the image.  NULL ok. */
 void	diskbuf_primary_free(struct diskbuf_primary *);

@@ -1,0 +1,201 @@
+/* remusd/dev-diskbuf.c -- diskbuf as a checkpoint device.
+ *
+ * Primary (remus --disk IMAGE --nbd-listen ADDR): the NBD server starts at
+ * attach time and logs every write into epoch 1 from then on, so the
+ * backup's copy must equal IMAGE as it is now (remus-disksync before
+ * remus; docs/diskbuf.md).  postsuspend closes the epoch's log, save
+ * appends its DISK_WRITE records to the epoch in the stream.
+ *
+ * Backup (remusd --disk IMAGE): DISK_WRITE records are buffered per epoch
+ * (spilling into the state directory), applied and fdatasync'ed on commit
+ * before the ACK, dropped on discard and failover.
+ */
+#define LOG_PREFIX "diskbuf: "
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "backup.h"
+#include "checkpoint.h"
+#include "devices.h"
+#include "diskbuf.h"
+#include "log.h"
+#include "stream.h"
+
+#define NBD_LISTEN_DEFAULT	"127.0.0.1:10809"
+
+/* ---- Primary ------------------------------------------------------ */
+
+static int
+pri_postsuspend(void *dev, uint64_t epoch)
+{
+	return diskbuf_primary_epoch_close(dev, epoch);
+}
+
+static int
+emit_record(void *arg, const struct stream_disk_write *h, const void *data)
+{
+	if (stream_write_disk(arg, h, data) == -1) {
+		log_warn("DISK_WRITE record (offset %" PRIu64 ", length %u)",
+		    h->offset, h->length);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+pri_save(void *dev, uint64_t epoch, struct stream_writer *w)
+{
+	return diskbuf_primary_save(dev, epoch, emit_record, w);
+}
+
+static int
+pri_commit(void *dev, uint64_t epoch)
+{
+	return diskbuf_primary_commit(dev, epoch);
+}
+
+static void
+pri_release_all(void *dev)
+{
+	diskbuf_primary_unprotect(dev, "protection ended");
+}
+
+static void
+pri_teardown(void *dev)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	unsigned n;
+
+	if (dev == NULL)
+		return;
+	/* The guest's disk lives in this process: while the guest still
+	 * has it open, closing the export would pull the disk from under a
+	 * running guest.  Serve on, unprotected, until it lets go. */
+	n = diskbuf_primary_clients(dev);
+	if (n > 0) {
+		log_warnx("the guest still uses the disk (%u NBD clients): "
+		    "serving it unprotected until they disconnect", n);
+		while (diskbuf_primary_clients(dev) > 0)
+			nanosleep(&ts, NULL);
+	}
+	diskbuf_primary_free(dev);
+}
+
+static const struct ckpt_device_ops diskbuf_primary_ops = {
+	.name = "diskbuf",
+	.postsuspend = pri_postsuspend,
+	.save = pri_save,
+	.commit = pri_commit,
+	.release_all = pri_release_all,
+	.teardown = pri_teardown,
+};
+
+int
+dev_diskbuf_attach(struct ckpt *c, const struct remus_devopts *o)
+{
+	struct diskbuf_primary_cfg cfg = { .protect = 1 };
+	struct diskbuf_primary *p;
+	const char *addr = o->nbd_listen ? o->nbd_listen : NBD_LISTEN_DEFAULT;
+
+	if (o->no_disk || o->disk_image == NULL)
+		return 0;
+	cfg.image = o->disk_image;
+	p = diskbuf_primary_new(&cfg);
+	if (p == NULL)
+		return -1;
+	if (diskbuf_primary_listen(p, addr) == -1) {
+		diskbuf_primary_free(p);
+		return -1;
+	}
+	if (ckpt_add_device(c, &diskbuf_primary_ops, p) == -1) {
+		log_warn("register the disk device");
+		diskbuf_primary_free(p);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- Backup ------------------------------------------------------- */
+
+static const uint32_t backup_rec_types[] = { STREAM_REC_DISK_WRITE, 0 };
+
+static int
+bak_record(void *dev, uint64_t epoch, const struct stream_rec *rec)
+{
+	/* The reader checked that the body holds the header and exactly
+	 * the data a WRITE needs; check again, cheaply, before use. */
+	if (rec->length < sizeof(struct stream_disk_write)) {
+		log_warnx("epoch %" PRIu64 ": DISK_WRITE record of %u bytes "
+		    "is too short", epoch, rec->length);
+		errno = EINVAL;
+		return -1;
+	}
+	return diskbuf_backup_record(dev, epoch, &rec->u.disk,
+	    rec->body + sizeof(struct stream_disk_write),
+	    rec->length - sizeof(struct stream_disk_write));
+}
+
+static int
+bak_commit(void *dev, uint64_t epoch)
+{
+	return diskbuf_backup_commit(dev, epoch);
+}
+
+static void
+bak_discard(void *dev, uint64_t epoch)
+{
+	diskbuf_backup_discard(dev, epoch);
+}
+
+static int
+bak_activate(void *dev)
+{
+	return diskbuf_backup_activate(dev);
+}
+
+static void
+bak_teardown(void *dev)
+{
+	diskbuf_backup_free(dev);
+}
+
+static const struct ckpt_backup_device_ops diskbuf_backup_ops = {
+	.name = "diskbuf",
+	.rec_types = backup_rec_types,
+	.record = bak_record,
+	.commit = bak_commit,
+	.discard = bak_discard,
+	.activate = bak_activate,
+	.teardown = bak_teardown,
+};
+
+int
+dev_diskbuf_backup_attach(struct backup *b, const struct remus_devopts *o)
+{
+	struct diskbuf_backup_cfg cfg = { 0 };
+	struct diskbuf_backup *db;
+
+	if (o->no_disk || o->disk_image == NULL)
+		return 0;
+	cfg.image = o->disk_image;
+	cfg.spill_dir = o->state_dir;
+	db = diskbuf_backup_new(&cfg);
+	if (db == NULL)
+		return -1;
+	if (diskbuf_backup_size(db) == 0) {
+		log_warnx("backup image %s is empty: run remus-disksync recv "
+		    "first", o->disk_image);
+		diskbuf_backup_free(db);
+		errno = EINVAL;
+		return -1;
+	}
+	if (backup_add_device(b, &diskbuf_backup_ops, db) == -1) {
+		log_warn("register the disk device");
+		diskbuf_backup_free(db);
+		return -1;
+	}
+	return 0;
+}
