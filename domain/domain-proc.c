@@ -1,0 +1,1019 @@
+/* domain/domain-proc.c -- the "proc" guest driver: a cooperating Linux
+ * process whose whole state lives in a memfd arena (guest/proc-guest.h).
+ *
+ * Primary (domain_proc_ops): connect to the guest's control socket
+ * (proc-proto.h), receive its arena memfd and map it read-only here; the
+ * dirty log is read and cleared from this process through /proc/PID
+ * (proc-dirty.h); copy_pages is memcpy from our own mapping.  Suspend is
+ * cooperative: the guest stops at its next safe point and says so.
+ *
+ * Backup (replica_proc_ops): the replica is a file DIR/proc-arena.img
+ * mapped shared; the receiver writes committed pages straight into it.
+ * commit() records the epoch in DIR/proc-epoch (write + rename).  No msync
+ * or fsync: the replica only has to outlive the primary, not this host.
+ * The failover that reads it runs on this host, through the page cache
+ * (the restarted guest read()s the file), so the page cache is coherent by
+ * definition; if this host dies, the primary carries on unprotected and the
+ * replica is worthless anyway.  activate() starts the guest's program in
+ * resume mode on the file.
+ *
+ * Environment:
+ *   REMUS_PROC_DIRTY=pagemap-scan|softdirty  force a tracking method
+ *   REMUS_PROC_TIMEOUT_MS    suspend acknowledgement / hello timeout (3000)
+ *   REMUS_PROC_RUNDIR        where guests listen (/run/remus)
+ *   REMUS_PROC_LISTEN=ADDR   backup only: activate() appends
+ *                            "--listen ADDR" when the guest's command line
+ *                            had a --listen (two guests on one host)
+ *   REMUS_PROC_ACTIVATE_TIMEOUT_MS  wait for the activated guest (10000)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <endian.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "proc: "
+#include "log.h"
+#include "util.h"
+#include "domain.h"
+#include "drivers.h"
+#include "proc-dirty.h"
+#include "proc-proto.h"
+
+#define PROC_TIMEOUT_MS_DEFAULT		3000
+#define PROC_ACTIVATE_MS_DEFAULT	10000
+/* Runs at least this long are checked for holes (never-written parts of
+ * the memfd) so that a full copy does not allocate them. */
+#define HOLE_CHECK_PAGES		256
+
+struct domain {
+	char			name[32];	/* "pid N", for messages */
+	pid_t			pid;
+	int			sock;
+	int			memfd;
+	const uint8_t		*map;		/* arena, read-only, ours */
+	uint64_t		size;
+	uint64_t		base;		/* in the guest */
+	uint32_t		page_size;
+	unsigned		page_shift;
+	uint64_t		nr_pages;
+	uint32_t		flags;		/* PROC_HELLO_* */
+	struct proc_dirty	*dirty;
+	uint64_t		seq;		/* suspends sent */
+	int			suspended;
+	int			timeout_ms;
+	uint8_t			*config;
+	size_t			config_len;
+};
+
+static int
+env_ms(const char *name, int def)
+{
+	const char *s = getenv(name);
+	uint64_t v;
+
+	if (s == NULL || *s == '\0')
+		return def;
+	if (parse_uint(s, 1, 3600 * 1000, &v) == -1) {
+		log_warnx("%s=%s: not a number of milliseconds; using %d",
+		    name, s, def);
+		return def;
+	}
+	return (int)v;
+}
+
+/* ---- Primary -------------------------------------------------------- */
+
+static int
+connect_guest(struct domain *d, const char *spec)
+{
+	struct sockaddr_un sun;
+	char path[sizeof sun.sun_path];
+	uint64_t pid;
+	int fd;
+
+	if (spec[0] == '/') {
+		if (strlen(spec) >= sizeof path) {
+			log_warnx("proc:%s: socket path too long", spec);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		strcpy(path, spec);
+	} else {
+		if (parse_uint(spec, 1, INT_MAX, &pid) == -1) {
+			log_warnx("proc:%s: expected a pid or a socket path",
+			    spec);
+			errno = EINVAL;
+			return -1;
+		}
+		if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) {
+			log_warnx("proc:%s: no such process", spec);
+			errno = ENOENT;
+			return -1;
+		}
+		if (proc_sock_path((pid_t)pid, path, sizeof path) == -1) {
+			log_warn("proc:%s: control socket path", spec);
+			return -1;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED) {
+			log_warnx("proc:%s: no proc guest listens on %s", spec,
+			    path);
+			errno = ENOENT;
+		} else
+			log_warn("proc:%s: connect %s", spec, path);
+		close(fd);
+		return -1;
+	}
+	d->sock = fd;
+	return 0;
+}
+
+/* Wait up to D->timeout_ms for the socket to become readable. */
+static int
+wait_readable(struct domain *d, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = d->sock, .events = POLLIN };
+	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000, now;
+	int rc;
+
+	for (;;) {
+		now = now_us();
+		if (now >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		rc = poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
+		if (rc == 1)
+			return 0;
+		if (rc == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+check_cmd(const char *cmd, uint32_t len, uint32_t argc)
+{
+	uint32_t strings = 0, i;
+
+	if (len == 0 || len > PROC_CMD_MAX || cmd[len - 1] != '\0')
+		return -1;
+	for (i = 0; i < len; i++)
+		if (cmd[i] == '\0')
+			strings++;
+	/* The executable, then argv[0 .. argc-1]; no empty exe. */
+	if (argc < 1 || argc > PROC_ARGC_MAX || strings != argc + 1 ||
+	    cmd[0] == '\0')
+		return -1;
+	return 0;
+}
+
+static int
+recv_hello(struct domain *d, const char *spec)
+{
+	uint8_t buf[PROC_HELLO_MAX];
+	struct proc_hello h;
+	struct msghdr msg;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+	union {
+		char		b[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr	align;
+	} u;
+	struct cmsghdr *cm;
+	struct ucred cred;
+	socklen_t clen = sizeof cred;
+	struct proc_config *cfg;
+	struct stat st;
+	long ps = sysconf(_SC_PAGESIZE);
+	ssize_t n;
+	int fds[4], nfds = 0, i;
+
+	if (wait_readable(d, d->timeout_ms) == -1) {
+		if (errno == ETIMEDOUT)
+			log_warnx("proc:%s: no hello within %d ms (is the "
+			    "guest stuck outside its safe points?)", spec,
+			    d->timeout_ms);
+		else
+			log_warn("proc:%s: poll", spec);
+		return -1;
+	}
+	memset(&msg, 0, sizeof msg);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.b;
+	msg.msg_controllen = sizeof u.b;
+	do
+		n = recvmsg(d->sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		log_warn("proc:%s: receive hello", spec);
+		return -1;
+	}
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (i = 0; (size_t)i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) &&
+		    nfds < 4; i++)
+			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
+			    sizeof(int));
+	}
+	/* Keep the first fd, close anything else we were sent. */
+	for (i = 1; i < nfds; i++)
+		close(fds[i]);
+	if (nfds > 0)
+		d->memfd = fds[0];
+	if (n == 0) {
+		log_warnx("proc:%s: the guest closed the connection", spec);
+		errno = ECONNRESET;
+		return -1;
+	}
+	if ((size_t)n == sizeof(struct proc_msg) &&
+	    ((struct proc_msg *)(void *)buf)->type == PROC_MSG_BUSY) {
+		log_warnx("proc:%s: the guest is already protected by "
+		    "another remus", spec);
+		errno = EBUSY;
+		return -1;
+	}
+	if ((size_t)n < sizeof h || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		log_warnx("proc:%s: bad hello (%zd bytes)", spec, n);
+		errno = EPROTO;
+		return -1;
+	}
+	memcpy(&h, buf, sizeof h);
+	if (h.type != PROC_MSG_HELLO || h.magic != PROC_PROTO_MAGIC ||
+	    h.version != PROC_PROTO_VERSION) {
+		log_warnx("proc:%s: not a proc guest hello (type %u, magic "
+		    "%#x, version %u)", spec, h.type, h.magic, h.version);
+		errno = EPROTO;
+		return -1;
+	}
+	if (h.page_size != (uint32_t)ps || h.arena_size == 0 ||
+	    h.arena_size % h.page_size != 0 || h.arena_base % h.page_size ||
+	    h.cmd_len != (size_t)n - sizeof h ||
+	    check_cmd((const char *)buf + sizeof h, h.cmd_len, h.argc) == -1) {
+		log_warnx("proc:%s: inconsistent hello (page size %u, arena "
+		    "%llu bytes, command %u bytes)", spec, h.page_size,
+		    (unsigned long long)h.arena_size, h.cmd_len);
+		errno = EPROTO;
+		return -1;
+	}
+	if (d->memfd == -1) {
+		log_warnx("proc:%s: hello without the arena memfd", spec);
+		errno = EPROTO;
+		return -1;
+	}
+	if (fstat(d->memfd, &st) == -1 || (uint64_t)st.st_size < h.arena_size) {
+		log_warnx("proc:%s: the arena memfd is smaller than the "
+		    "announced %llu bytes", spec,
+		    (unsigned long long)h.arena_size);
+		errno = EPROTO;
+		return -1;
+	}
+	/* Trust the kernel, not the message, about who the guest is. */
+	if (getsockopt(d->sock, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
+		log_warn("proc:%s: SO_PEERCRED", spec);
+		return -1;
+	}
+	d->pid = cred.pid;
+	snprintf(d->name, sizeof d->name, "pid %d", (int)d->pid);
+	d->size = h.arena_size;
+	d->base = h.arena_base;
+	d->page_size = h.page_size;
+	d->page_shift = (unsigned)__builtin_ctz(h.page_size);
+	d->nr_pages = h.arena_size / h.page_size;
+	d->flags = h.flags;
+
+	d->config_len = sizeof *cfg + h.cmd_len;
+	d->config = calloc(1, d->config_len);
+	if (d->config == NULL)
+		return -1;
+	cfg = (struct proc_config *)(void *)d->config;
+	cfg->magic = htole32(PROC_CONFIG_MAGIC);
+	cfg->version = htole32(PROC_PROTO_VERSION);
+	cfg->page_size = htole32(h.page_size);
+	cfg->argc = htole32(h.argc);
+	cfg->arena_size = htole64(h.arena_size);
+	cfg->arena_base = htole64(h.arena_base);
+	cfg->cmd_len = htole32(h.cmd_len);
+	memcpy(d->config + sizeof *cfg, buf + sizeof h, h.cmd_len);
+	return 0;
+}
+
+static void proc_close(struct domain *);
+
+static struct domain *
+proc_open(const char *spec)
+{
+	struct domain *d;
+	enum proc_dirty_method m;
+	void *p;
+	int saved;
+
+	if (proc_dirty_forced(&m) == -1)
+		return NULL;
+	d = calloc(1, sizeof *d);
+	if (d == NULL)
+		return NULL;
+	d->sock = d->memfd = -1;
+	d->map = MAP_FAILED;
+	d->timeout_ms = env_ms("REMUS_PROC_TIMEOUT_MS", PROC_TIMEOUT_MS_DEFAULT);
+	if (connect_guest(d, spec) == -1 || recv_hello(d, spec) == -1)
+		goto err;
+	p = mmap(NULL, d->size, PROT_READ, MAP_SHARED, d->memfd, 0);
+	if (p == MAP_FAILED) {
+		log_warn("%s: map the arena (%llu bytes)", d->name,
+		    (unsigned long long)d->size);
+		goto err;
+	}
+	d->map = p;
+	d->dirty = proc_dirty_open(d->pid, d->base, d->nr_pages, d->page_size,
+	    m);
+	if (d->dirty == NULL)
+		goto err;
+	log_info("%s: attached, arena %llu MiB at %#llx, dirty tracking %s",
+	    d->name, (unsigned long long)(d->size >> 20),
+	    (unsigned long long)d->base,
+	    proc_dirty_name(proc_dirty_method(d->dirty)));
+	return d;
+err:
+	saved = errno;
+	proc_close(d);
+	errno = saved;
+	return NULL;
+}
+
+static void
+proc_info(struct domain *d, struct domain_info *info)
+{
+	info->page_size = d->page_size;
+	info->nr_pages = d->nr_pages;
+}
+
+static int
+proc_get_config(struct domain *d, void *buf, size_t *len)
+{
+	if (*len < d->config_len) {
+		*len = d->config_len;
+		errno = ENOSPC;
+		return -1;
+	}
+	memcpy(buf, d->config, d->config_len);
+	*len = d->config_len;
+	return 0;
+}
+
+static int
+proc_logdirty_enable(struct domain *d)
+{
+	return proc_dirty_clear(d->dirty);
+}
+
+static int
+send_ctl(struct domain *d, uint32_t type, uint64_t seq)
+{
+	struct proc_msg m;
+	ssize_t n;
+
+	memset(&m, 0, sizeof m);
+	m.type = type;
+	m.seq = seq;
+	do
+		n = send(d->sock, &m, sizeof m, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)sizeof m)
+		return 0;
+	if (n == -1 && (errno == EPIPE || errno == ECONNRESET)) {
+		log_warnx("%s: the guest died (control socket closed)",
+		    d->name);
+		errno = ESRCH;
+	} else
+		log_warn("%s: send to the guest", d->name);
+	return -1;
+}
+
+static int
+proc_suspend(struct domain *d)
+{
+	struct proc_msg m;
+	uint64_t seq = ++d->seq;
+	ssize_t n;
+
+	if (send_ctl(d, PROC_MSG_SUSPEND, seq) == -1)
+		return -1;
+	for (;;) {
+		if (wait_readable(d, d->timeout_ms) == -1) {
+			if (errno != ETIMEDOUT) {
+				log_warn("%s: poll", d->name);
+				return -1;
+			}
+			/* Cancel: the guest finds RESUME queued behind
+			 * our SUSPEND when it gets there. */
+			log_warnx("%s: no suspend acknowledgement within "
+			    "%d ms (suspend %llu)", d->name, d->timeout_ms,
+			    (unsigned long long)seq);
+			send_ctl(d, PROC_MSG_RESUME, seq);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		do
+			n = recv(d->sock, &m, sizeof m, MSG_TRUNC);
+		while (n == -1 && errno == EINTR);
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+			log_warnx("%s: the guest died (control socket "
+			    "closed)", d->name);
+			errno = ESRCH;
+			return -1;
+		}
+		if (n == -1) {
+			log_warn("%s: receive from the guest", d->name);
+			return -1;
+		}
+		if (n != (ssize_t)sizeof m) {
+			log_warnx("%s: control message of %zd bytes", d->name,
+			    n);
+			errno = EPROTO;
+			return -1;
+		}
+		/* An answer to an earlier, timed-out suspend is stale. */
+		if (m.type == PROC_MSG_SUSPENDED && m.seq == seq)
+			break;
+		log_debug("%s: ignored message %u seq %llu", d->name, m.type,
+		    (unsigned long long)m.seq);
+	}
+	d->suspended = 1;
+	return 0;
+}
+
+static int
+proc_dirty_read_clear_op(struct domain *d, uint64_t *bitmap, uint64_t *count)
+{
+	return proc_dirty_read_clear(d->dirty, bitmap, count);
+}
+
+/* Copy COUNT pages from PFN to DST; holes of the memfd (never written)
+ * read as zeroes without faulting them in. */
+static void
+copy_run(struct domain *d, uint64_t pfn, uint64_t count, uint8_t *dst)
+{
+	off_t off = (off_t)(pfn << d->page_shift);
+	off_t end = off + (off_t)(count << d->page_shift);
+	off_t data, hole;
+
+	if (count < HOLE_CHECK_PAGES) {
+		memcpy(dst, d->map + off, (size_t)(end - off));
+		return;
+	}
+	while (off < end) {
+		data = lseek(d->memfd, off, SEEK_DATA);
+		if (data == -1)	/* ENXIO: only a hole up to EOF */
+			data = errno == ENXIO ? end : off;
+		if (data > end)
+			data = end;
+		if (data > off) {
+			memset(dst, 0, (size_t)(data - off));
+			dst += data - off;
+			off = data;
+			if (off >= end)
+				break;
+		}
+		hole = lseek(d->memfd, off, SEEK_HOLE);
+		if (hole == -1 || hole > end)
+			hole = end;
+		if (hole <= off)	/* cannot happen; copy to be safe */
+			hole = end;
+		memcpy(dst, d->map + off, (size_t)(hole - off));
+		dst += hole - off;
+		off = hole;
+	}
+}
+
+static int
+proc_copy_pages(struct domain *d, const uint64_t *pfns, size_t n, void *dst)
+{
+	uint8_t *out = dst;
+	size_t i = 0, j;
+
+	while (i < n) {
+		if (pfns[i] >= d->nr_pages) {
+			log_warnx("%s: copy of pfn %llu beyond the arena "
+			    "(%llu pages)", d->name,
+			    (unsigned long long)pfns[i],
+			    (unsigned long long)d->nr_pages);
+			errno = EINVAL;
+			return -1;
+		}
+		for (j = i + 1; j < n && pfns[j] == pfns[j - 1] + 1 &&
+		    pfns[j] < d->nr_pages; j++)
+			;
+		copy_run(d, pfns[i], j - i, out);
+		out += (j - i) << d->page_shift;
+		i = j;
+	}
+	return 0;
+}
+
+static int
+proc_save_state(struct domain *d, void *buf, size_t *len)
+{
+	(void)d;
+	(void)buf;
+	*len = 0;	/* everything is in the arena */
+	return 0;
+}
+
+static int
+proc_resume(struct domain *d)
+{
+	if (send_ctl(d, PROC_MSG_RESUME, d->seq) == -1)
+		return -1;
+	d->suspended = 0;
+	return 0;
+}
+
+static void
+proc_close(struct domain *d)
+{
+	if (d == NULL)
+		return;
+	/* Closing the socket releases a suspended guest too; RESUME just
+	 * says it explicitly. */
+	if (d->suspended && d->sock != -1)
+		(void)send_ctl(d, PROC_MSG_RESUME, d->seq);
+	if (d->sock != -1)
+		close(d->sock);
+	proc_dirty_close(d->dirty);
+	if (d->map != MAP_FAILED)
+		munmap((void *)d->map, d->size);
+	if (d->memfd != -1)
+		close(d->memfd);
+	free(d->config);
+	free(d);
+}
+
+const struct domain_ops domain_proc_ops = {
+	.name = "proc",
+	.open = proc_open,
+	.info = proc_info,
+	.get_config = proc_get_config,
+	.logdirty_enable = proc_logdirty_enable,
+	.suspend = proc_suspend,
+	.dirty_read_clear = proc_dirty_read_clear_op,
+	.copy_pages = proc_copy_pages,
+	.save_state = proc_save_state,
+	.resume = proc_resume,
+	.close = proc_close,
+};
+
+/* ---- Backup --------------------------------------------------------- */
+
+struct replica {
+	char		*dir;
+	char		*img;		/* DIR/proc-arena.img */
+	int		fd;
+	uint8_t		*map;
+	uint64_t	size;
+	uint32_t	page_size;
+	uint64_t	nr_pages;
+	char		*cmd;		/* exe\0argv0\0... */
+	uint32_t	cmd_len;
+	uint32_t	argc;
+	int		committed;
+	uint64_t	epoch;
+	pid_t		guest;		/* after activate */
+};
+
+static char *
+path_in(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) == -1)
+		return NULL;
+	return p;
+}
+
+static void replica_proc_close(struct replica *);
+
+static struct replica *
+replica_proc_create(const char *dir, const void *config, size_t config_len,
+    const struct domain_info *info)
+{
+	struct proc_config cfg;
+	struct replica *r;
+	char *epoch_path = NULL;
+	void *p;
+	int saved;
+
+	if (config_len < sizeof cfg) {
+		log_warnx("replica: config of %zu bytes, want at least %zu",
+		    config_len, sizeof cfg);
+		errno = EINVAL;
+		return NULL;
+	}
+	memcpy(&cfg, config, sizeof cfg);
+	cfg.magic = le32toh(cfg.magic);
+	cfg.version = le32toh(cfg.version);
+	cfg.page_size = le32toh(cfg.page_size);
+	cfg.argc = le32toh(cfg.argc);
+	cfg.arena_size = le64toh(cfg.arena_size);
+	cfg.arena_base = le64toh(cfg.arena_base);
+	cfg.cmd_len = le32toh(cfg.cmd_len);
+	if (cfg.magic != PROC_CONFIG_MAGIC || cfg.version != PROC_PROTO_VERSION ||
+	    cfg.reserved != 0 || cfg.cmd_len != config_len - sizeof cfg ||
+	    check_cmd((const char *)config + sizeof cfg, cfg.cmd_len,
+	    cfg.argc) == -1) {
+		log_warnx("replica: not a proc guest config");
+		errno = EINVAL;
+		return NULL;
+	}
+	if (cfg.page_size != info->page_size || cfg.page_size == 0 ||
+	    cfg.arena_size / cfg.page_size != info->nr_pages ||
+	    cfg.arena_size % cfg.page_size != 0 ||
+	    cfg.page_size != (uint32_t)sysconf(_SC_PAGESIZE)) {
+		log_warnx("replica: config (%llu bytes in pages of %u) does "
+		    "not match the stream (%llu pages of %u) or this host",
+		    (unsigned long long)cfg.arena_size, cfg.page_size,
+		    (unsigned long long)info->nr_pages, info->page_size);
+		errno = EINVAL;
+		return NULL;
+	}
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	r->fd = -1;
+	r->map = MAP_FAILED;
+	r->size = cfg.arena_size;
+	r->page_size = cfg.page_size;
+	r->nr_pages = info->nr_pages;
+	r->argc = cfg.argc;
+	r->cmd_len = cfg.cmd_len;
+	r->cmd = malloc(cfg.cmd_len);
+	r->dir = strdup(dir);
+	if (r->cmd == NULL || r->dir == NULL)
+		goto err;
+	memcpy(r->cmd, (const char *)config + sizeof cfg, cfg.cmd_len);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("replica: mkdir %s", dir);
+		goto err;
+	}
+	r->img = path_in(dir, "proc-arena.img");
+	epoch_path = path_in(dir, "proc-epoch");
+	if (r->img == NULL || epoch_path == NULL)
+		goto err;
+	/* No epoch is committed in the new file. */
+	if (unlink(epoch_path) == -1 && errno != ENOENT) {
+		log_warn("replica: remove %s", epoch_path);
+		goto err;
+	}
+	r->fd = open(r->img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (r->fd == -1) {
+		log_warn("replica: %s", r->img);
+		goto err;
+	}
+	if (ftruncate(r->fd, (off_t)r->size) == -1) {
+		log_warn("replica: size %s to %llu bytes", r->img,
+		    (unsigned long long)r->size);
+		goto err;
+	}
+	p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (p == MAP_FAILED) {
+		log_warn("replica: map %s", r->img);
+		goto err;
+	}
+	r->map = p;
+	free(epoch_path);
+	log_info("replica: %s, %llu MiB, guest %s", r->img,
+	    (unsigned long long)(r->size >> 20), r->cmd);
+	return r;
+err:
+	saved = errno;
+	free(epoch_path);
+	replica_proc_close(r);
+	errno = saved;
+	return NULL;
+}
+
+static void *
+replica_proc_page(struct replica *r, uint64_t pfn)
+{
+	if (pfn >= r->nr_pages) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return r->map + pfn * r->page_size;
+}
+
+static int
+replica_proc_commit(struct replica *r, uint64_t epoch, const void *state,
+    size_t state_len)
+{
+	char *path = NULL, *tmp = NULL, buf[32];
+	int fd = -1, n, rc = -1, saved;
+
+	(void)state;
+	if (state_len != 0)
+		log_warnx_once("replica: ignoring %zu bytes of guest state "
+		    "(a proc guest has none)", state_len);
+	path = path_in(r->dir, "proc-epoch");
+	tmp = path_in(r->dir, "proc-epoch.tmp");
+	if (path == NULL || tmp == NULL)
+		goto out;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		log_warn("replica: epoch %llu: %s", (unsigned long long)epoch,
+		    tmp);
+		goto out;
+	}
+	n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)epoch);
+	if (write_full(fd, buf, (size_t)n) == -1 || close(fd) == -1) {
+		fd = -1;
+		log_warn("replica: epoch %llu: write %s",
+		    (unsigned long long)epoch, tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		log_warn("replica: epoch %llu: rename %s", (unsigned long long)epoch,
+		    tmp);
+		goto out;
+	}
+	r->epoch = epoch;
+	r->committed = 1;
+	rc = 0;
+out:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	free(path);
+	free(tmp);
+	errno = saved;
+	return rc;
+}
+
+/* Has the guest's command line a --listen option (so the backup may move
+ * it with REMUS_PROC_LISTEN)? */
+static int
+has_listen(char **argv)
+{
+	for (; *argv; argv++)
+		if (strcmp(*argv, "--listen") == 0 ||
+		    strncmp(*argv, "--listen=", 9) == 0)
+			return 1;
+	return 0;
+}
+
+/* Child side of activate, between fork and exec: async-signal-safe calls
+ * only (remusd may have threads), everything else is prepared before. */
+static void __dead
+exec_guest(const char *exe, char **argv, char **envp, int ready)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int e, sig;
+
+	/* The guest must not inherit our mask or handlers (STYLE V6). */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+	/* READY is a CLOEXEC duplicate made for the guest: keep it. */
+	if (fcntl(ready, F_SETFD, 0) == -1)
+		goto fail;
+	execve(exe, argv, envp);
+fail:
+	e = errno;
+	(void)!write(ready, "E", 1);
+	(void)!write(ready, &e, sizeof e);
+	_exit(127);
+}
+
+/* ENVIRON plus NAME=VALUE in front (replacing an earlier NAME). */
+static char **
+env_with(const char *name, const char *value, char **own)
+{
+	extern char **environ;
+	size_t n = 0, i, j = 0, len = strlen(name);
+	char **envp;
+
+	while (environ[n])
+		n++;
+	envp = calloc(n + 2, sizeof *envp);
+	if (envp == NULL)
+		return NULL;
+	if (asprintf(own, "%s=%s", name, value) == -1) {
+		free(envp);
+		return NULL;
+	}
+	envp[j++] = *own;
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], name, len) != 0 ||
+		    environ[i][len] != '=')
+			envp[j++] = environ[i];
+	envp[j] = NULL;
+	return envp;
+}
+
+static void
+write_pidfile(struct replica *r)
+{
+	char *path = path_in(r->dir, "proc-guest.pid"), line[32];
+	int fd, n;
+
+	if (path == NULL)
+		return;
+	n = snprintf(line, sizeof line, "%d\n", (int)r->guest);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1 || write_full(fd, line, (size_t)n) == -1)
+		log_warn("replica: write %s", path);
+	if (fd != -1)
+		close(fd);
+	free(path);
+}
+
+/* Read the activation pipe until the guest runs ('R'), its exec failed
+ * ('E' errno), it died (EOF) or the time is up.  'P' pid comes first,
+ * from the intermediate child. */
+static int
+await_guest(int fd, int timeout_ms, const char *exe, pid_t *guest)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000, now;
+	char c;
+	int e, n;
+
+	for (;;) {
+		now = now_us();
+		n = now < deadline ?
+		    poll(&p, 1, (int)((deadline - now + 999) / 1000)) : 0;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			log_warnx("replica: the guest (pid %d) did not report "
+			    "running within %d ms: killed", (int)*guest,
+			    timeout_ms);
+			if (*guest > 0)
+				kill(*guest, SIGKILL);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (n == -1 || read_full(fd, &c, 1, NULL) == -1) {
+			log_warnx("replica: the guest %s exited before it "
+			    "ran (see its messages above)", exe);
+			errno = ECHILD;
+			return -1;
+		}
+		if (c == 'R')
+			return 0;
+		if (c == 'P' && read_full(fd, guest, sizeof *guest, NULL) == 0)
+			continue;
+		if (c == 'E' && read_full(fd, &e, sizeof e, NULL) == 0) {
+			errno = e;
+			log_warn("replica: exec %s", exe);
+			return -1;
+		}
+		log_warnx("replica: garbled answer from the activated guest");
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+static int
+replica_proc_activate(struct replica *r)
+{
+	const char *listen = getenv("REMUS_PROC_LISTEN");
+	char **argv = NULL, **envp = NULL, *own = NULL, *exe, *s, num[16];
+	int pfd[2] = { -1, -1 }, ready = -1, rc = -1, saved, st;
+	size_t argc = 0, i;
+	pid_t mid, guest = -1;
+
+	if (r->guest > 0) {
+		log_warnx("replica: already activated (pid %d)", (int)r->guest);
+		errno = EALREADY;
+		return -1;
+	}
+	if (!r->committed) {
+		log_warnx("replica: no committed epoch to activate from");
+		errno = ENOENT;
+		return -1;
+	}
+	argv = calloc(r->argc + 5, sizeof *argv);
+	if (argv == NULL)
+		goto out;
+	exe = r->cmd;
+	s = exe + strlen(exe) + 1;
+	for (i = 0; i < r->argc; i++) {
+		argv[argc++] = s;
+		s += strlen(s) + 1;
+	}
+	/* getopt_long: the last occurrence of an option wins. */
+	if (listen && *listen && has_listen(argv)) {
+		argv[argc++] = "--listen";
+		argv[argc++] = (char *)listen;
+	}
+	argv[argc++] = "--resume";
+	argv[argc++] = r->img;
+	argv[argc] = NULL;
+
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		log_warn("replica: pipe");
+		goto out;
+	}
+	ready = fcntl(pfd[1], F_DUPFD_CLOEXEC, 3);
+	if (ready == -1) {
+		log_warn("replica: dup");
+		goto out;
+	}
+	snprintf(num, sizeof num, "%d", ready);
+	envp = env_with("REMUS_PROC_READY_FD", num, &own);
+	if (envp == NULL)
+		goto out;
+	/* Fork twice so that the guest is nobody's child here: remusd
+	 * need not reap it and may exit while it runs. */
+	mid = fork();
+	if (mid == -1) {
+		log_warn("replica: fork");
+		goto out;
+	}
+	if (mid == 0) {
+		guest = fork();
+		if (guest == 0)
+			exec_guest(exe, argv, envp, ready);
+		if (guest > 0) {
+			(void)!write(pfd[1], "P", 1);
+			(void)!write(pfd[1], &guest, sizeof guest);
+		}
+		_exit(guest > 0 ? 0 : 1);
+	}
+	close(pfd[1]);
+	close(ready);
+	pfd[1] = ready = -1;
+	while (waitpid(mid, &st, 0) == -1 && errno == EINTR)
+		;
+	if (await_guest(pfd[0], env_ms("REMUS_PROC_ACTIVATE_TIMEOUT_MS",
+	    PROC_ACTIVATE_MS_DEFAULT), exe, &guest) == -1)
+		goto out;
+	r->guest = guest;
+	write_pidfile(r);
+	log_info("replica: activated from epoch %llu: %s running as pid %d",
+	    (unsigned long long)r->epoch, exe, (int)guest);
+	rc = 0;
+out:
+	saved = errno;
+	if (pfd[0] != -1)
+		close(pfd[0]);
+	if (pfd[1] != -1)
+		close(pfd[1]);
+	if (ready != -1)
+		close(ready);
+	free(argv);
+	free(envp);
+	free(own);
+	errno = saved;
+	return rc;
+}
+
+static void
+replica_proc_close(struct replica *r)
+{
+	if (r == NULL)
+		return;
+	if (r->map != MAP_FAILED)
+		munmap(r->map, r->size);
+	if (r->fd != -1)
+		close(r->fd);
+	free(r->img);
+	free(r->dir);
+	free(r->cmd);
+	free(r);
+}
+
+const struct replica_ops replica_proc_ops = {
+	.name = "proc",
+	.create = replica_proc_create,
+	.page = replica_proc_page,
+	.commit = replica_proc_commit,
+	.activate = replica_proc_activate,
+	.close = replica_proc_close,
+};

@@ -1,0 +1,56 @@
+/* domain/domain.c -- the guest driver registry: spec prefix -> ops. */
+#include <errno.h>
+#include <string.h>
+
+#include "compiler.h"
+#include "domain.h"
+#include "drivers.h"
+
+static const struct domain_ops *const domain_drivers[] = {
+	&domain_proc_ops,
+#ifdef REMUS_WITH_XEN
+	&domain_xen_ops,
+#endif
+};
+
+static const struct replica_ops *const replica_drivers[] = {
+	&replica_proc_ops,
+#ifdef REMUS_WITH_XEN
+	&replica_xen_ops,
+#endif
+};
+
+const struct domain_ops *
+domain_ops_lookup(const char *spec, const char **rest)
+{
+	const char *colon;
+	size_t len, i;
+
+	if (spec == NULL || (colon = strchr(spec, ':')) == NULL) {
+		errno = ENOENT;
+		return NULL;
+	}
+	len = (size_t)(colon - spec);
+	for (i = 0; i < ARRAY_SIZE(domain_drivers); i++) {
+		if (strlen(domain_drivers[i]->name) == len &&
+		    strncmp(domain_drivers[i]->name, spec, len) == 0) {
+			if (rest)
+				*rest = colon + 1;
+			return domain_drivers[i];
+		}
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
+const struct replica_ops *
+replica_ops_lookup(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < ARRAY_SIZE(replica_drivers); i++)
+		if (strcmp(replica_drivers[i]->name, name) == 0)
+			return replica_drivers[i];
+	errno = ENOENT;
+	return NULL;
+}

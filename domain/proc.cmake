@@ -1,0 +1,18 @@
+# The proc guest driver (domain-proc.c) and the proc guest side: a library
+# for guest programs and the guest programs themselves.
+target_sources(remus_domain PRIVATE domain-proc.c proc-dirty.c)
+
+# Guest library: arena, allocator, control socket, checksum.  Guest
+# programs link this and remus_common, never remus_domain.
+add_library(remus_proc_guest STATIC guest/proc-guest.c guest/proc-sum.c)
+target_include_directories(remus_proc_guest
+  PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/guest
+  PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(remus_proc_guest PUBLIC remus_common)
+
+foreach(_prog remus-kvd remus-dirtier remus-arena-sum)
+  add_executable(${_prog} guest/${_prog}.c)
+  target_link_libraries(${_prog} PRIVATE remus_proc_guest)
+endforeach()
+install(TARGETS remus-kvd remus-dirtier remus-arena-sum
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
