@@ -1,0 +1,270 @@
+/* fuzz/make-seeds.c -- write the seed corpus with the real writer
+ * (STYLE F3): small valid streams covering every record type and page
+ * encoding, each prefixed by the fuzz target's control byte (see
+ * fuzz-stream.c).  Deterministic, so the golden test can dump one
+ * (tests/functional/stream-golden.sh strips the control byte).
+ *
+ * LZ4 data comes from liblz4 directly, XOR_RLE data is built by hand in
+ * the byte format of docs/stream-format.md, so the seeds do not depend on
+ * the codec's encoder choices.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lz4.h>
+
+#include "stream.h"
+
+int	stream_make_seeds(const char *dir);
+
+#define PS	4096u
+
+static uint32_t rng_state;
+
+static uint8_t
+rnd(void)
+{
+	uint32_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	rng_state = x;
+	return (uint8_t)(x >> 24);
+}
+
+/* A compressible page: text-like runs. */
+static void
+text_page(uint8_t *p, uint32_t ps, unsigned seed)
+{
+	static const char words[] = "remus checkpoint epoch backup primary ";
+
+	for (uint32_t i = 0; i < ps; i++)
+		p[i] = (uint8_t)words[(i + seed * 7) % (sizeof(words) - 1)];
+	for (uint32_t i = 0; i < ps; i += 97)
+		p[i] = (uint8_t)('0' + (i / 97 + seed) % 10);
+}
+
+static size_t
+put_uleb(uint8_t *p, uint32_t v)
+{
+	size_t n = 0;
+
+	do {
+		p[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			p[n] |= 0x80;
+		n++;
+	} while (v);
+	return n;
+}
+
+/* XOR_RLE data for a delta with runs at [100, 110) and [1000, 1004). */
+static uint32_t
+rle_delta(uint8_t *out)
+{
+	size_t n = 0;
+
+	n += put_uleb(out + n, 100);
+	n += put_uleb(out + n, 10);
+	for (int i = 0; i < 10; i++)
+		out[n++] = (uint8_t)(0x11 * (i + 1));
+	n += put_uleb(out + n, 1000 - 110);
+	n += put_uleb(out + n, 4);
+	for (int i = 0; i < 4; i++)
+		out[n++] = 0xa5;
+	return (uint32_t)n;
+}
+
+static int
+lz4_page(const uint8_t *page, uint32_t ps, uint8_t *out)
+{
+	int n = LZ4_compress_default((const char *)page, (char *)out, (int)ps,
+	    (int)ps - 1);
+
+	if (n <= 0) {
+		fprintf(stderr, "make-seeds: page does not compress\n");
+		exit(1);
+	}
+	return n;
+}
+
+static int
+save(const char *dir, const char *name, uint8_t ctl,
+    struct stream_writer *w)
+{
+	char path[4096];
+	int fd;
+
+	if (stream_writer_ready(w) != w->len) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return -1;
+	if (write(fd, &ctl, 1) != 1 ||
+	    write(fd, w->buf, w->len) != (ssize_t)w->len) {
+		close(fd);
+		return -1;
+	}
+	stream_writer_free(w);
+	return close(fd);
+}
+
+#define CHECK(x) do {							\
+	if ((x) == -1) {						\
+		fprintf(stderr, "make-seeds: %s: %s\n", #x,		\
+		    strerror(errno));					\
+		return -1;						\
+	}								\
+} while (0)
+
+static void
+header(struct stream_writer *w, uint32_t ps, uint64_t nr_pages,
+    uint32_t features, const char *driver, const char *config)
+{
+	struct stream_header_info hi = {
+		.page_size = ps, .features = features, .nr_pages = nr_pages,
+		.config = config, .config_len = config ? strlen(config) : 0,
+	};
+
+	snprintf(hi.driver, sizeof(hi.driver), "%s", driver);
+	stream_writer_init(w, ps);
+	if (stream_write_header(w, &hi) == -1) {
+		fprintf(stderr, "make-seeds: header: %s\n", strerror(errno));
+		exit(1);
+	}
+}
+
+int
+stream_make_seeds(const char *dir)
+{
+	static uint8_t page[65536], base[PS], delta[PS], enc[65536 + 1024];
+	struct stream_writer w;
+	struct stream_disk_write dw = { .offset = 8192, .length = 64,
+	    .disk = 0, .op = STREAM_DISK_WRITE, .flags = STREAM_DISK_FLAG_FUA };
+	struct stream_disk_write dz = { .offset = 1u << 20, .length = 4096,
+	    .disk = 1, .op = STREAM_DISK_ZERO };
+	struct stream_disk_write dt = { .offset = 0, .length = 512,
+	    .disk = 0, .op = STREAM_DISK_TRIM };
+	int n;
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		fprintf(stderr, "make-seeds: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	rng_state = 0x12345678;
+
+	/* 1 epoch, no END (a primary that died after it). */
+	header(&w, PS, 16, STREAM_FEAT_COMPRESS, "proc", NULL);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	CHECK(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
+	text_page(page, PS, 1);
+	CHECK(stream_write_page(&w, 1, STREAM_ENC_RAW, page, PS));
+	n = lz4_page(page, PS, enc);
+	CHECK(stream_write_page(&w, 2, STREAM_ENC_LZ4, enc, (uint32_t)n));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "fwd-one-epoch", 0x00, &w));
+
+	/* 2 epochs + heartbeat + END, fed in chunks. */
+	header(&w, PS, 16, 0, "proc", "pid=1");
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	for (unsigned i = 0; i < 4; i++) {
+		for (uint32_t k = 0; k < PS; k++)
+			page[k] = rnd();
+		CHECK(stream_write_page(&w, i, STREAM_ENC_RAW, page, PS));
+	}
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1));
+	CHECK(stream_write_epoch_begin(&w, 2, 0));
+	CHECK(stream_write_page(&w, 3, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_ctl(&w, STREAM_REC_END, 0));
+	CHECK(save(dir, "fwd-two-epochs-end", 0x05, &w));
+
+	/* Everything: every record type, every encoding, optional records
+	 * in and between epochs (the golden capture). */
+	header(&w, PS, 256, STREAM_FEAT_COMPRESS, "proc", "mem=1M");
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	CHECK(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
+	for (uint32_t k = 0; k < PS; k++)
+		page[k] = rnd();
+	CHECK(stream_write_page(&w, 1, STREAM_ENC_RAW, page, PS));
+	text_page(page, PS, 2);
+	n = lz4_page(page, PS, enc);
+	CHECK(stream_write_page(&w, 2, STREAM_ENC_LZ4, enc, (uint32_t)n));
+	text_page(base, PS, 3);
+	memcpy(page, base, PS);
+	for (uint32_t k = 1000; k < 1400; k++)
+		page[k] ^= rnd();
+	for (uint32_t k = 0; k < PS; k++)
+		delta[k] = page[k] ^ base[k];
+	n = lz4_page(delta, PS, enc);
+	CHECK(stream_write_page(&w, 3, STREAM_ENC_XOR_LZ4, enc, (uint32_t)n));
+	n = (int)rle_delta(enc);
+	CHECK(stream_write_page(&w, 4, STREAM_ENC_XOR_RLE, enc, (uint32_t)n));
+	CHECK(stream_write_page(&w, 5, STREAM_ENC_XOR_RLE, NULL, 0));
+	CHECK(stream_write_page(&w, 255, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "vcpu0:rip=0x1000", 16));
+	CHECK(stream_write_blob(&w, STREAM_REC_DEVICE_STATE, "netbuf:eth0", 11));
+	for (uint32_t k = 0; k < 64; k++)
+		page[k] = (uint8_t)k;
+	CHECK(stream_write_disk(&w, &dw, page));
+	CHECK(stream_write_disk(&w, &dz, NULL));
+	CHECK(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x1000, "future", 6));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1));
+	CHECK(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x1001, NULL, 0));
+	CHECK(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 2));
+	CHECK(stream_write_epoch_begin(&w, 2, 0));
+	n = (int)rle_delta(enc);
+	CHECK(stream_write_page(&w, 1, STREAM_ENC_XOR_RLE, enc, (uint32_t)n));
+	CHECK(stream_write_disk(&w, &dt, NULL));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_ctl(&w, STREAM_REC_END, 0));
+	CHECK(save(dir, "fwd-all", 0x00, &w));
+
+	/* Optional records only, between and inside epochs, split small. */
+	header(&w, PS, 4, 0, "xen", NULL);
+	CHECK(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x77, "abcdefghi", 9));
+	CHECK(stream_write_epoch_begin(&w, 7, STREAM_EPOCH_FULL));
+	CHECK(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x78, "x", 1));
+	CHECK(stream_write_page(&w, 3, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "fwd-optional", 0x11, &w));
+
+	/* 64 KiB pages and a multi-batch epoch. */
+	header(&w, 65536, 2048, STREAM_FEAT_COMPRESS, "proc", NULL);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	text_page(page, 65536, 4);
+	n = lz4_page(page, 65536, enc);
+	CHECK(stream_write_page(&w, 2047, STREAM_ENC_LZ4, enc, (uint32_t)n));
+	for (unsigned i = 0; i < 1030; i++)
+		CHECK(stream_write_page(&w, i, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "fwd-64k-pages", 0x02, &w));
+
+	/* Back channel. */
+	stream_writer_init(&w, PS);
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, 0));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 1));
+	CHECK(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 1));
+	CHECK(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x300, "o", 1));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 2));
+	CHECK(save(dir, "back-acks", 0x80, &w));
+
+	stream_writer_init(&w, PS);
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, 0));
+	CHECK(stream_write_error(&w, 28, "backup: no space left for the replica"));
+	CHECK(save(dir, "back-error", 0x83, &w));
+	return 0;
+}
