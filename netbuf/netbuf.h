@@ -1,0 +1,134 @@
+/* netbuf/netbuf.h -- hold a guest's network output until the backup holds
+ * the epoch that produced it.
+ *
+ * One struct netbuf protects one host-side guest interface (the veth end of
+ * a proc guest, or a Xen vif).  Two drivers sit behind one ops table:
+ *
+ *   plug     guest -> IFACE --ingress qdisc, matchall (all ethertypes)
+ *                              + mirred egress redirect--> IFB "rmsb<ifindex>"
+ *                              --> sch_plug at the IFB root --> network
+ *   nfqueue  guest -> IFACE --nftables "table inet remus_<iface>" prerouting
+ *                              rule: queue num Q--> NFQUEUE Q, held in the
+ *                              kernel, metadata copied to remus --> released
+ *                              by a batch verdict (IPv4 and IPv6 only; ARP
+ *                              and other ethertypes pass unheld)
+ *
+ * Epochs (the vocabulary of checkpoint.h's struct ckpt_device_ops):
+ *
+ *   ... guest runs, output of epoch N accumulates ...
+ *   guest paused   netbuf_epoch_start(N)    close epoch N's buffer
+ *                                           (plug: TCQ_PLUG_BUFFER;
+ *                                           nfqueue: note the last packet id)
+ *   guest resumes  ... output of epoch N+1 accumulates behind it ...
+ *   ACK(N)         netbuf_epoch_release(N)  release epoch N's output
+ *                                           (plug: TCQ_PLUG_RELEASE_ONE;
+ *                                           nfqueue: batch verdict ACCEPT
+ *                                           up to that id)
+ *
+ * At most one closed epoch may be outstanding: netbuf_epoch_start(N + 1)
+ * before netbuf_epoch_release(N) is a programmer error (sch_plug's BUFFER
+ * overwrites the previous epoch's packet count, which would release
+ * unacknowledged packets) and fails with EBUSY.  Output produced before the
+ * first netbuf_epoch_start() belongs to the first epoch.
+ *
+ * Every function runs in the caller's thread and network namespace (the one
+ * holding IFACE) and needs CAP_NET_ADMIN.  Nothing blocks longer than a
+ * netlink round trip, except netbuf_new / netbuf_free which may run nft(8).
+ */
+#ifndef REMUS_NETBUF_H
+#define REMUS_NETBUF_H
+
+#include <stdint.h>
+
+enum netbuf_driver {
+	NETBUF_DRIVER_AUTO = 0,	/* plug if the kernel has sch_plug, else nfqueue */
+	NETBUF_DRIVER_PLUG,
+	NETBUF_DRIVER_NFQUEUE,
+};
+
+#define NETBUF_LIMIT_DEFAULT	(10u << 20)	/* plug: bytes held at most */
+#define NETBUF_QUEUE_LEN_DEFAULT 65536u		/* nfqueue: packets held at most */
+
+struct netbuf_config {
+	const char *ifname;		/* host-side guest interface; borrowed */
+	enum netbuf_driver driver;
+	uint64_t limit_bytes;		/* plug: sch_plug limit; 0 = default */
+	uint32_t queue_len;		/* nfqueue: kernel queue length; 0 = default */
+	int	queue_num;		/* nfqueue: queue number; -1 = ifindex */
+	/* nfqueue: when the queue is full, accept packets unheld
+	 * (NFQA_CFG_F_FAIL_OPEN) instead of dropping them.  Off by
+	 * default: Remus's promise beats availability; drops are counted. */
+	int	fail_open;
+};
+
+struct netbuf_stats {
+	enum netbuf_driver driver;
+	uint64_t epochs_started;	/* netbuf_epoch_start calls */
+	uint64_t epochs_released;	/* netbuf_epoch_release calls */
+	uint64_t packets_held;		/* nfqueue: packets queued to remus */
+	uint64_t packets_released;	/* nfqueue: packets given ACCEPT */
+	uint64_t last_epoch_packets;	/* nfqueue: packets in the last closed epoch */
+	uint64_t held_now;		/* packets held right now (plug: qlen) */
+	uint64_t backlog_bytes;		/* plug: bytes held right now */
+	uint64_t drops;			/* kernel drops (limit, queue full) */
+};
+
+struct netbuf;
+
+/* Set up buffering on CFG->ifname: remove stale state a crashed run left on
+ * that interface, create the IFB/qdiscs/filter or the nftables table and the
+ * queue.  On return, output is held (it belongs to the first epoch).  With
+ * NETBUF_DRIVER_AUTO the plug driver is tried first and nfqueue is used when
+ * the kernel lacks sch_plug or ifb.  Returns NULL with errno set (logged):
+ * EPERM without CAP_NET_ADMIN, ENODEV no such interface, EOPNOTSUPP the
+ * kernel lacks a needed feature, EINVAL a bad config.  Caller frees with
+ * netbuf_free(). */
+struct netbuf	*netbuf_new(const struct netbuf_config *cfg);
+
+/* The fd to watch for readability (nfqueue: the queue's netlink socket,
+ * which must be read continuously), or -1 when there is none (plug).  Owned
+ * by the netbuf. */
+int	netbuf_fd(const struct netbuf *nb);
+
+/* Read what is pending on netbuf_fd() without blocking.  0, or -1 with
+ * errno set (logged). */
+int	netbuf_on_readable(struct netbuf *nb);
+
+/* The guest is paused at the end of EPOCH: close that epoch's buffer.
+ * 0, or -1 with errno set: EBUSY if the previous epoch was not released,
+ * EIO if the kernel refused. */
+int	netbuf_epoch_start(struct netbuf *nb, uint64_t epoch);
+
+/* The backup acknowledged EPOCH: release its output.  Releasing an epoch
+ * that is not the outstanding one is a no-op (logged at debug).  0, or -1
+ * with errno set. */
+int	netbuf_epoch_release(struct netbuf *nb, uint64_t epoch);
+
+/* Protection ended: release everything held and stop buffering (later
+ * output passes unheld).  0, or -1 with errno set if the kernel refused
+ * (logged); the caller cannot do better than tear down, which also
+ * releases. */
+int	netbuf_release_all(struct netbuf *nb);
+
+/* Fill *ST (kernel counters are read now).  0, or -1 with errno set. */
+int	netbuf_get_stats(struct netbuf *nb, struct netbuf_stats *st);
+
+/* Release everything, remove what netbuf_new created, free NB.  NULL ok. */
+void	netbuf_free(struct netbuf *nb);
+
+/* Driver name ("auto", "plug", "nfqueue") and its parser (0, or -1 with
+ * errno = EINVAL). */
+const char *netbuf_driver_name(enum netbuf_driver d);
+int	netbuf_driver_parse(const char *s, enum netbuf_driver *out);
+
+/* 1 if this kernel has sch_plug and ifb (probed with a scratch IFB in the
+ * current namespace), 0 if not, -1 with errno set (e.g. EPERM). */
+int	netbuf_plug_available(void);
+
+/* Remove every IFB named rmsb<ifindex> whose interface no longer exists and
+ * every nftables table remus_<ifname> whose interface no longer exists in
+ * the current namespace (state left by a crashed run).  Returns the number
+ * of objects removed, or -1 with errno set. */
+int	netbuf_cleanup_stale(void);
+
+#endif /* REMUS_NETBUF_H */
