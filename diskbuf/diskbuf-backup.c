@@ -160,6 +160,17 @@ inval:
 	return -1;
 }
 
+static int
+all_zero(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
 /* Put back what UNDO saved for entries [0, n) in reverse order. */
 static int
 rollback(struct diskbuf_backup *b, struct wlog *undo, size_t n)
@@ -230,7 +241,10 @@ diskbuf_backup_commit(struct diskbuf_backup *b, uint64_t epoch)
 		}
 		if (pread_full(b->fd, old, uh.length, uh.offset) == -1)
 			goto fail;
-		uh.op = STREAM_DISK_WRITE;
+		/* Zeroes (often a hole) are undone by punching, which
+		 * needs no space on a full disk. */
+		uh.op = all_zero(old, uh.length) ? STREAM_DISK_TRIM :
+		    STREAM_DISK_WRITE;
 		uh.flags = 0;
 		if (wlog_append(undo, &uh, old) == -1)
 			goto fail;

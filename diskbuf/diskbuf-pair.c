@@ -4,7 +4,8 @@
  * (qemu-io, nbdcopy, fio); remus/remusd are the real programs.
  *
  *   diskbuf-pair -i IMAGE -l ADDR [-B BACKUP] [-e MS] [-u] [-m LIMIT]
- *                [-d DIGESTS] [-s STATE] [-P PIDFILE] [-v]
+ *                [-d DIGESTS] [-s STATE] [-S SPILLDIR] [-P PIDFILE]
+ *                [-K close|send|end|ack@EPOCH] [-v]
  *
  * Every EPOCH ms the primary closes epoch n (postsuspend), optionally
  * appends "n <digest of the image>" to DIGESTS (the expected backup state
@@ -47,6 +48,26 @@ struct frame {
 };
 
 static volatile sig_atomic_t quit;
+
+/* -K PHASE@EPOCH: the primary kills itself (SIGKILL) at that point, so the
+ * tests reach every phase of an epoch, not only the long idle gaps. */
+enum { K_NONE, K_CLOSE, K_SEND, K_END, K_ACK };
+static int kill_phase;
+static uint64_t kill_epoch;
+
+static void
+maybe_die(int phase, uint64_t epoch)
+{
+	/* SEND: the first record at or after the epoch (an epoch may have
+	 * no disk writes at all). */
+	if (phase == kill_phase && (epoch == kill_epoch ||
+	    (phase == K_SEND && epoch > kill_epoch))) {
+		log_info("test hook: SIGKILL at %s of epoch %" PRIu64,
+		    phase == K_CLOSE ? "close" : phase == K_SEND ? "send" :
+		    phase == K_END ? "end" : "ack", epoch);
+		raise(SIGKILL);
+	}
+}
 
 static void
 on_term(int sig)
@@ -174,6 +195,7 @@ emit(void *arg, const struct stream_disk_write *h, const void *data)
 		return -1;
 	e->records++;
 	e->bytes += dlen;
+	maybe_die(K_SEND, e->epoch);
 	return 0;
 }
 
@@ -202,7 +224,9 @@ usage(void)
 {
 	fprintf(stderr, "usage: diskbuf-pair -i IMAGE -l ADDR [-B BACKUP] "
 	    "[-e MS] [-u] [-m LIMIT]\n"
-	    "                    [-d DIGESTS] [-s STATE] [-P PIDFILE] [-v]\n");
+	    "                    [-d DIGESTS] [-s STATE] [-S SPILLDIR] "
+	    "[-P PIDFILE]\n"
+	    "                    [-K close|send|end|ack@EPOCH] [-v]\n");
 	exit(2);
 }
 
@@ -220,7 +244,7 @@ main(int argc, char **argv)
 	int sv[2] = { -1, -1 }, ch, verbose = 0, status;
 	pid_t child = -1;
 
-	while ((ch = getopt(argc, argv, "B:d:e:i:l:m:P:s:uv")) != -1) {
+	while ((ch = getopt(argc, argv, "B:d:e:i:K:l:m:P:s:S:uv")) != -1) {
 		switch (ch) {
 		case 'B':
 			bc.image = optarg;
@@ -238,6 +262,25 @@ main(int argc, char **argv)
 		case 'i':
 			pc.image = optarg;
 			break;
+		case 'K': {
+			static const char *const names[] = { "", "close",
+			    "send", "end", "ack" };
+			char *at = strchr(optarg, '@');
+
+			for (kill_phase = 4; kill_phase > 0; kill_phase--)
+				if (at && (size_t)(at - optarg) ==
+				    strlen(names[kill_phase]) &&
+				    strncmp(optarg, names[kill_phase],
+				    (size_t)(at - optarg)) == 0)
+					break;
+			if (kill_phase == 0 || parse_uint(at + 1, 1,
+			    UINT64_MAX, &kill_epoch) == -1) {
+				fprintf(stderr, "diskbuf-pair: -K %s: expected "
+				    "close|send|end|ack@EPOCH\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'l':
 			listen_addr = optarg;
 			break;
@@ -253,6 +296,9 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			state = optarg;
+			break;
+		case 'S':
+			pc.spill_dir = bc.spill_dir = optarg;
 			break;
 		case 'u':
 			pc.protect = 0;
@@ -313,13 +359,18 @@ main(int argc, char **argv)
 		if (diskbuf_primary_epoch_close(p, n) == -1)
 			break;
 		digest_line(p, digests, n);
+		maybe_die(K_CLOSE, n);
 		if (diskbuf_primary_save(p, n, emit, &e) == -1) {
 			diskbuf_primary_unprotect(p, "saving the epoch failed");
 			continue;
 		}
 		f = (struct frame){ .kind = F_END, .epoch = n };
-		if (write_full(sv[0], &f, sizeof f) == -1 ||
-		    read_full(sv[0], &f, sizeof f, NULL) == -1) {
+		if (write_full(sv[0], &f, sizeof f) == -1) {
+			diskbuf_primary_unprotect(p, "backup lost");
+			continue;
+		}
+		maybe_die(K_END, n);
+		if (read_full(sv[0], &f, sizeof f, NULL) == -1) {
 			diskbuf_primary_unprotect(p, "backup lost");
 			continue;
 		}
@@ -329,6 +380,7 @@ main(int argc, char **argv)
 			diskbuf_primary_unprotect(p, "backup failed to commit");
 			continue;
 		}
+		maybe_die(K_ACK, n);
 		diskbuf_primary_commit(p, n);
 		log_debug("epoch %" PRIu64 ": acked, %" PRIu64 " records, %"
 		    PRIu64 " bytes", n, e.records, e.bytes);

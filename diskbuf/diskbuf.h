@@ -169,6 +169,9 @@ struct diskbuf_sync_stats {
 };
 int	diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 	    int progress, struct diskbuf_sync_stats *);
+/* Limit diskbuf_sync_send to BYTES_PER_S (0 = unlimited), so the initial
+ * copy does not starve the guest or the network. */
+void	diskbuf_sync_set_rate(uint64_t bytes_per_s);
 
 /* Receiver side: FD is the backup image (opened read-write).  SIZE is its
  * size; a sender with another size is refused ("image size mismatch")

@@ -1,7 +1,8 @@
 /* diskbuf/disksync-main.c -- remus-disksync: the initial disk sync.
  *
  *   backup:  remus-disksync recv [-c] IMAGE [HOST]:PORT
- *   primary: remus-disksync send [-q] [-b BLOCK] [-w SECS] IMAGE HOST:PORT
+ *   primary: remus-disksync send [-q] [-b BLOCK] [-r RATE] [-w SECS] IMAGE
+ *            HOST:PORT          (RATE: bytes per second, K/M/G suffixes)
  *   either:  remus-disksync digest IMAGE
  *
  * Run it after the primary's diskbuf started logging writes (remus --disk
@@ -30,7 +31,8 @@ static void __dead
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: remus-disksync send [-q] [-b BLOCK] [-w SECS] IMAGE HOST:PORT\n"
+	    "usage: remus-disksync send [-q] [-b BLOCK] [-r RATE] [-w SECS] IMAGE "
+	    "HOST:PORT\n"
 	    "       remus-disksync recv [-c] IMAGE [HOST]:PORT\n"
 	    "       remus-disksync digest IMAGE\n");
 	exit(2);
@@ -74,7 +76,7 @@ main(int argc, char **argv)
 	mode = argv[1];
 	argc--;
 	argv++;
-	while ((ch = getopt(argc, argv, "b:cqvw:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:cqr:vw:")) != -1) {
 		switch (ch) {
 		case 'b':
 			if (parse_size(optarg, &block) == -1 ||
@@ -87,6 +89,12 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'r':
+			if (parse_size(optarg, &v) == -1)
+				fatalx("-r %s: expected bytes per second "
+				    "(K/M/G suffixes)", optarg);
+			diskbuf_sync_set_rate(v);
 			break;
 		case 'v':
 			log_setverbose(log_verbose + 1);

@@ -61,6 +61,28 @@ struct sync_block {
 };
 _Static_assert(sizeof(struct sync_block) == 16, "sync block is 16 bytes");
 
+static uint64_t sync_rate;	/* bytes per second, 0 = unlimited */
+
+void
+diskbuf_sync_set_rate(uint64_t bytes_per_s)
+{
+	sync_rate = bytes_per_s;
+}
+
+/* Sleep until BYTES sent since T0 fit the rate. */
+static void
+throttle(uint64_t t0, uint64_t bytes)
+{
+	uint64_t due, now;
+
+	if (sync_rate == 0)
+		return;
+	due = t0 + bytes * 1000000 / sync_rate;
+	now = now_us();
+	if (due > now)
+		usleep((useconds_t)(due - now < 1000000 ? due - now : 1000000));
+}
+
 static int
 send_all(int fd, const void *buf, size_t len)
 {
@@ -162,6 +184,7 @@ diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 				goto peer;
 			st->blocks_sent++;
 			st->bytes_sent += n;
+			throttle(t0, st->bytes_sent);
 		}
 		progress(show, 0, off + n, size, st->blocks_sent,
 		    st->bytes_sent, t0, &last);
