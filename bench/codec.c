@@ -262,12 +262,13 @@ run_case(struct bench *b, int pct, struct result *r)
 }
 
 static void __dead
-usage(void)
+usage(const char *why)
 {
-	fprintf(stderr, "usage: bench-codec [--size BYTES] [--reps N] "
-	    "[--page-size BYTES] [--wall]\n"
-	    "                   [--case 0|1|10|50|100|random]\n");
-	exit(2);
+	fprintf(why ? stderr : stdout, "bench-codec: %s%susage: bench-codec [--size BYTES] "
+	    "[--reps N] [--page-size BYTES] [--wall] "
+	    "[--case 0|1|10|50|100|random]\n", why ? why : "",
+	    why ? "; " : "");
+	exit(why ? 2 : 0);
 }
 
 int
@@ -288,8 +289,10 @@ main(int argc, char **argv)
 	uint64_t v;
 	size_t i;
 	int ch, only = -2;
+	char why[256];
 
 	log_init("bench-codec", 1, 0);
+	opterr = 0;	/* one line of our own instead of getopt's */
 	while ((ch = getopt_long(argc, argv, "s:r:p:wc:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -324,12 +327,16 @@ main(int argc, char **argv)
 				fatalx("--case %s: want 0 .. 100 or random",
 				    optarg);
 			break;
+		case 'h':
+			usage(NULL);
 		default:
-			usage();
+			snprintf(why, sizeof(why), "%s: unknown option or "
+			    "missing argument", argv[optind - 1]);
+			usage(why);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage("unexpected argument");
 	b.npages = b.size / b.ps;
 	if (b.npages == 0)
 		fatalx("--size %zu: less than one page of %u bytes", b.size,
