@@ -48,6 +48,9 @@ struct backup	*backup_new(struct ev_loop *loop, int rfd, int wfd,
 		    const struct backup_config *cfg, backup_done_fn *done,
 		    void *arg);
 
+/* Name the peer in log lines ("192.0.2.1:40312", "stdin"). */
+void	backup_set_peer(struct backup *, const char *peer);
+
 /* Register a device that consumes the record types it lists.  teardown is
  * called by backup_free.  0 / -1 + errno. */
 int	backup_add_device(struct backup *,

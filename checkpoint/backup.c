@@ -1,0 +1,735 @@
+/* checkpoint/backup.c -- the receiver: buffer an epoch, apply it whole.
+ *
+ * Bytes from the primary go through the pure reader (stream-read.c).  The
+ * open epoch lives in this process only: each page is decoded into a
+ * pending slot (an XOR delta against the pending copy if the epoch already
+ * carried that page, else against the replica's committed page).  When
+ * EPOCH_END(n) validates (count and CRC), and only then, the pending pages
+ * are copied into the replica, the replica and every backup device commit
+ * n, and ACK(n) goes back.  Anything else that ends the stream drops the
+ * open epoch and goes through failover_trigger(): the replica is activated
+ * from the last committed epoch (STYLE S2, V5, V7).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#define LOG_PREFIX "backup: "
+#include "backup.h"
+#include "checkpoint.h"
+#include "codec.h"
+#include "compiler.h"
+#include "domain.h"
+#include "failover.h"
+#include "fault.h"
+#include "log.h"
+#include "stream.h"
+#include "util.h"
+
+#define IN_BUF_INIT	(1u << 20)
+#define IN_READ_MAX	(16u << 20)	/* per callback, then back to the loop */
+#define PENDING_KEEP	(64u << 20)	/* pending area kept between epochs */
+#define HEARTBEAT_MS_MAX 200
+
+struct bdev {
+	const struct ckpt_backup_device_ops *ops;
+	void		*dev;
+};
+
+struct backup {
+	struct ev_loop	*loop;
+	int		 rfd, wfd;
+	struct backup_config cfg;
+	char		 peer[64];
+
+	struct stream_reader rd;
+	uint8_t		*in;
+	size_t		 in_len, in_cap;
+
+	const struct replica_ops *rops;
+	struct replica	*rep;
+	struct domain_info info;
+
+	/* The open epoch. */
+	int		 in_epoch;
+	uint64_t	 epoch;
+	uint32_t	*slot;		/* per pfn: 0 none, else index + 1 */
+	uint64_t	*plist;		/* pfn of each pending slot */
+	uint8_t		*pending;	/* npend pages */
+	size_t		 npend, pend_cap;
+	uint8_t		*state;
+	size_t		 state_len, state_cap;
+	uint64_t	 committed;
+
+	struct stream_writer bw;	/* back channel queue */
+	size_t		 bw_off;
+	uint64_t	 hb_seq;
+
+	ev_io		 rd_io, wr_io;
+	struct failover	 fo;
+
+	struct bdev	*devs;
+	size_t		 ndevs;
+
+	enum backup_result result;
+	int		 finished;
+	backup_done_fn	*done;
+	void		*arg;
+};
+
+static void	finish(struct backup *, enum backup_result);
+
+/* ---- Back channel ---------------------------------------------------- */
+
+static int
+bc_flush(struct backup *b)
+{
+	size_t ready = stream_writer_ready(&b->bw);
+	ssize_t n;
+
+	while (b->bw_off < ready) {
+		n = write(b->wfd, b->bw.buf + b->bw_off, ready - b->bw_off);
+		if (n > 0) {
+			b->bw_off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		return -1;	/* the read side will see the loss too */
+	}
+	if (b->bw_off == ready && ready) {
+		stream_writer_consume(&b->bw, b->bw_off);
+		b->bw_off = 0;
+	}
+	if (b->bw_off < stream_writer_ready(&b->bw))
+		ev_io_start(b->loop, &b->wr_io);
+	else
+		ev_io_stop(b->loop, &b->wr_io);
+	failover_sent(&b->fo);
+	return 0;
+}
+
+static void
+wr_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+{
+	struct backup *b = container_of(w, struct backup, wr_io);
+
+	if (bc_flush(b) == -1)
+		ev_io_stop(b->loop, &b->wr_io);
+}
+
+static int
+bc_send(struct backup *b, uint32_t type, uint64_t value)
+{
+	if (stream_write_ctl(&b->bw, type, value) == -1)
+		return -1;
+	return bc_flush(b);
+}
+
+static void
+bc_error(struct backup *b, int code, const char *reason)
+{
+	if (stream_write_error(&b->bw, (uint32_t)code, reason) == 0)
+		bc_flush(b);
+}
+
+static int
+send_heartbeat(struct failover *fo __unused, void *arg)
+{
+	struct backup *b = arg;
+
+	return bc_send(b, STREAM_REC_BC_HEARTBEAT, ++b->hb_seq);
+}
+
+/* ---- The open epoch -------------------------------------------------- */
+
+static void
+pending_reset(struct backup *b)
+{
+	size_t i, ps = b->info.page_size;
+
+	for (i = 0; i < b->npend; i++)
+		b->slot[b->plist[i]] = 0;
+	b->npend = 0;
+	b->state_len = 0;
+	/* Epoch 1 holds all memory: do not keep that much around. */
+	if (b->pend_cap * ps > PENDING_KEEP) {
+		munmap(b->pending, b->pend_cap * ps);
+		free(b->plist);
+		b->pending = NULL;
+		b->plist = NULL;
+		b->pend_cap = 0;
+	}
+}
+
+static uint8_t *
+pending_slot(struct backup *b, uint64_t pfn, int *fresh)
+{
+	size_t ps = b->info.page_size, ncap;
+	uint64_t *pl;
+	void *p;
+
+	if (b->slot[pfn]) {
+		*fresh = 0;
+		return b->pending + (size_t)(b->slot[pfn] - 1) * ps;
+	}
+	if (b->npend == b->pend_cap) {
+		ncap = b->pend_cap ? b->pend_cap * 2 : 1024;
+		if (ncap > b->info.nr_pages)
+			ncap = b->info.nr_pages;
+		if (b->pending)
+			p = mremap(b->pending, b->pend_cap * ps, ncap * ps,
+			    MREMAP_MAYMOVE);
+		else
+			p = mmap(NULL, ncap * ps, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		b->pending = p;
+		pl = realloc(b->plist, ncap * sizeof *pl);
+		if (pl == NULL)
+			return NULL;
+		b->plist = pl;
+		b->pend_cap = ncap;
+	}
+	b->plist[b->npend] = pfn;
+	b->slot[pfn] = (uint32_t)++b->npend;
+	*fresh = 1;
+	return b->pending + (b->npend - 1) * ps;
+}
+
+/* Decode one PAGE_BATCH into pending slots.  0, or -1 (logged). */
+static int
+take_batch(struct backup *b, const struct stream_rec *rec)
+{
+	struct stream_batch_iter it;
+	struct stream_page pg;
+	const uint8_t *data;
+	const void *base;
+	uint8_t *out;
+	int fresh;
+
+	stream_batch_iter_init(&it, rec);
+	while (stream_batch_next(&it, &pg, &data)) {
+		out = pending_slot(b, pg.pfn, &fresh);
+		if (out == NULL) {
+			log_warn("epoch %" PRIu64 ": pending memory", b->epoch);
+			return -1;
+		}
+		/* XOR deltas are against what the primary last sent for this
+		 * page: the pending copy if this epoch has one already. */
+		base = fresh ? b->rops->page(b->rep, pg.pfn) : out;
+		if (codec_decode(pg.encoding, data, pg.length, base, out,
+		    b->info.page_size) == -1) {
+			log_warnx("epoch %" PRIu64 ": stream error at offset %"
+			    PRIu64 ": page %" PRIu64 ": bad %s data",
+			    b->epoch, b->rd.offset, pg.pfn,
+			    stream_enc_name(pg.encoding) ?
+			    stream_enc_name(pg.encoding) : "?");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct bdev *
+device_for(struct backup *b, uint32_t type)
+{
+	size_t i;
+	const uint32_t *t;
+
+	for (i = 0; i < b->ndevs; i++)
+		for (t = b->devs[i].ops->rec_types; t && *t; t++)
+			if (*t == type)
+				return &b->devs[i];
+	return NULL;
+}
+
+static void
+devices_discard(struct backup *b, uint64_t epoch)
+{
+	size_t i;
+
+	for (i = 0; i < b->ndevs; i++)
+		if (b->devs[i].ops->discard)
+			b->devs[i].ops->discard(b->devs[i].dev, epoch);
+}
+
+/* EPOCH_END(n) validated: make n the committed checkpoint, then ACK. */
+static int
+commit_epoch(struct backup *b)
+{
+	size_t i, ps = b->info.page_size;
+	uint64_t t0 = now_us();
+
+	for (i = 0; i < b->npend; i++) {
+		void *dst = b->rops->page(b->rep, b->plist[i]);
+
+		if (dst == NULL) {
+			log_warnx("epoch %" PRIu64 ": replica page %" PRIu64
+			    " unavailable", b->epoch, b->plist[i]);
+			return -1;
+		}
+		memcpy(dst, b->pending + i * ps, ps);
+	}
+	if (b->rops->commit(b->rep, b->epoch, b->state, b->state_len) == -1) {
+		log_warn("epoch %" PRIu64 ": replica commit", b->epoch);
+		return -1;
+	}
+	for (i = 0; i < b->ndevs; i++) {
+		const struct ckpt_backup_device_ops *o = b->devs[i].ops;
+
+		if (o->commit && o->commit(b->devs[i].dev, b->epoch) == -1) {
+			log_warn("epoch %" PRIu64 ": device %s: commit",
+			    b->epoch, o->name);
+			return -1;
+		}
+	}
+	b->committed = b->epoch;
+	failover_set_epoch(&b->fo, b->committed);
+	log_debug("epoch %" PRIu64 ": committed %zu pages in %" PRIu64 " us",
+	    b->epoch, b->npend, now_us() - t0);
+	if (b->epoch == 1 || log_verbose > 1)
+		log_info("epoch %" PRIu64 ": committed (%zu pages)", b->epoch,
+		    b->npend);
+	pending_reset(b);
+	b->in_epoch = 0;
+	if (fault_injected_epoch(FI_ACK_DROP, b->epoch)) {
+		log_info("epoch %" PRIu64 ": fault ack-drop: no ACK", b->epoch);
+		return 0;
+	}
+	return bc_send(b, STREAM_REC_ACK, b->committed);
+}
+
+/* ---- Input ----------------------------------------------------------- */
+
+static int
+take_header(struct backup *b, const struct stream_header_info *hi)
+{
+	b->rops = replica_ops_lookup(hi->driver);
+	if (b->rops == NULL) {
+		log_warnx("%s: guest driver \"%s\" not built into this remusd",
+		    b->peer, hi->driver);
+		bc_error(b, ENOTSUP, "unknown guest driver");
+		return -1;
+	}
+	if (hi->nr_pages > UINT32_MAX - 1) {
+		log_warnx("%s: %" PRIu64 " pages: too many", b->peer,
+		    hi->nr_pages);
+		bc_error(b, EFBIG, "guest too large");
+		return -1;
+	}
+	b->info.page_size = hi->page_size;
+	b->info.nr_pages = hi->nr_pages;
+	b->slot = calloc(hi->nr_pages, sizeof *b->slot);
+	if (b->slot == NULL) {
+		log_warn("%s: slot table", b->peer);
+		bc_error(b, ENOMEM, "out of memory");
+		return -1;
+	}
+	b->rep = b->rops->create(b->cfg.state_dir, hi->config, hi->config_len,
+	    &b->info);
+	if (b->rep == NULL) {
+		log_warn("%s: replica", b->peer);
+		bc_error(b, errno ? errno : EIO, "cannot create the replica");
+		return -1;
+	}
+	log_info("%s: protecting a %s guest: %" PRIu64 " pages of %u bytes",
+	    b->peer, hi->driver, hi->nr_pages, hi->page_size);
+	return bc_send(b, STREAM_REC_READY, STREAM_VERSION);
+}
+
+/* Act on one record.  0, 1 for END, -1 on error (logged). */
+static int
+take_record(struct backup *b, const struct stream_rec *rec)
+{
+	struct bdev *d;
+	uint8_t *p;
+
+	switch (rec->type) {
+	case STREAM_REC_EPOCH_BEGIN:
+		pending_reset(b);
+		b->in_epoch = 1;
+		b->epoch = rec->u.begin.epoch;
+		return 0;
+	case STREAM_REC_PAGE_BATCH:
+		return take_batch(b, rec);
+	case STREAM_REC_GUEST_STATE:
+		if (rec->length > b->state_cap) {
+			p = realloc(b->state, rec->length);
+			if (p == NULL)
+				return -1;
+			b->state = p;
+			b->state_cap = rec->length;
+		}
+		memcpy(b->state, rec->body, rec->length);
+		b->state_len = rec->length;
+		return 0;
+	case STREAM_REC_EPOCH_END:
+		return commit_epoch(b);
+	case STREAM_REC_HEARTBEAT:
+		return 0;
+	case STREAM_REC_END:
+		log_info("%s: primary ended protection after epoch %" PRIu64
+		    "; replica kept at epoch %" PRIu64 ", not activated",
+		    b->peer, rec->u.ctl.value, b->committed);
+		return 1;
+	default:
+		d = device_for(b, rec->type);
+		if (d == NULL) {
+			log_warnx("epoch %" PRIu64 ": %s record but no device "
+			    "on this backup takes it", b->epoch,
+			    stream_rec_name(rec->type) ?
+			    stream_rec_name(rec->type) : "unknown");
+			return -1;
+		}
+		if (d->ops->record(d->dev, b->epoch, rec) == -1) {
+			log_warn("epoch %" PRIu64 ": device %s", b->epoch,
+			    d->ops->name);
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/* Parse the buffered input.  0 to go on, -1 when the session ended. */
+static int
+parse_input(struct backup *b)
+{
+	struct stream_header_info hi;
+	struct stream_rec rec;
+	enum stream_status s;
+	size_t off = 0, used;
+	int rc;
+
+	while (!b->finished && off < b->in_len) {
+		if (!b->rd.have_header) {
+			s = stream_read_header(&b->rd, b->in + off,
+			    b->in_len - off, &used, &hi);
+			if (s == STREAM_OK) {
+				off += used;
+				if (take_header(b, &hi) == -1) {
+					failover_trigger(&b->fo,
+					    "bad stream header");
+					return -1;
+				}
+				continue;
+			}
+		} else {
+			s = stream_read_record(&b->rd, b->in + off,
+			    b->in_len - off, &used, &rec);
+			if (s == STREAM_OK) {
+				off += used;
+				rc = take_record(b, &rec);
+				if (rc == 1) {
+					finish(b, BACKUP_END);
+					return -1;
+				}
+				if (rc == -1) {
+					log_warnx("epoch %" PRIu64 " dropped, "
+					    "keeping epoch %" PRIu64,
+					    b->epoch, b->committed);
+					failover_trigger(&b->fo, "epoch %"
+					    PRIu64 " unusable", b->epoch);
+					return -1;
+				}
+				continue;
+			}
+			if (s == STREAM_SKIPPED) {
+				off += used;
+				continue;
+			}
+		}
+		if (s == STREAM_NEED_MORE)
+			break;
+		/* One line naming the error, one saying what is kept. */
+		log_warnx("epoch %" PRIu64 ": stream error at offset %" PRIu64
+		    ": %s; dropping epoch %" PRIu64 ", keeping epoch %" PRIu64,
+		    b->rd.epoch, b->rd.offset, stream_strerror(s),
+		    b->rd.epoch, b->committed);
+		failover_trigger(&b->fo, "stream error: %s",
+		    stream_strerror(s));
+		return -1;
+	}
+	if (off) {
+		memmove(b->in, b->in + off, b->in_len - off);
+		b->in_len -= off;
+	}
+	return 0;
+}
+
+static void
+read_input(struct backup *b)
+{
+	size_t want, total = 0;
+	ssize_t n;
+	uint8_t *p;
+
+	while (!b->finished && total < IN_READ_MAX) {
+		/* Room for the whole record the reader waits for. */
+		want = b->rd.need > b->in_len ? b->rd.need : b->in_len + 1;
+		if (want < b->in_len + 65536)
+			want = b->in_len + 65536;
+		if (want > b->in_cap) {
+			size_t ncap = b->in_cap * 2 > want ? b->in_cap * 2 :
+			    want;
+
+			p = realloc(b->in, ncap);
+			if (p == NULL) {
+				log_warn("input buffer");
+				failover_trigger(&b->fo, "out of memory");
+				return;
+			}
+			b->in = p;
+			b->in_cap = ncap;
+		}
+		n = read(b->rfd, b->in + b->in_len, b->in_cap - b->in_len);
+		if (n > 0) {
+			b->in_len += (size_t)n;
+			total += (size_t)n;
+			failover_alive(&b->fo);
+			if (parse_input(b) == -1)
+				return;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == 0) {
+			if (b->in_epoch)
+				log_warnx("epoch %" PRIu64 ": stream ended "
+				    "mid-epoch; dropping it, keeping epoch %"
+				    PRIu64, b->epoch, b->committed);
+			failover_trigger(&b->fo, "EOF from primary");
+		} else
+			failover_trigger(&b->fo, "read from primary: %s",
+			    strerror(errno));
+		return;
+	}
+}
+
+static void
+rd_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+{
+	read_input(container_of(w, struct backup, rd_io));
+}
+
+static int
+recheck_primary(struct failover *fo __unused, void *arg)
+{
+	struct backup *b = arg;
+	size_t before = b->in_len;
+	uint64_t off = b->rd.offset;
+
+	read_input(b);
+	return !b->finished && (b->in_len != before || b->rd.offset != off);
+}
+
+/* ---- Failover -------------------------------------------------------- */
+
+static int
+do_failover(struct failover *fo, void *arg)
+{
+	struct backup *b = arg;
+	size_t i;
+
+	if (b->finished)
+		return 0;
+	if (b->in_epoch) {
+		devices_discard(b, b->epoch);
+		pending_reset(b);
+		b->in_epoch = 0;
+	}
+	if (b->committed == 0 || b->rep == NULL) {
+		log_warnx("%s: %s before any epoch committed: nothing to "
+		    "activate", b->peer, fo->reason);
+		finish(b, BACKUP_NOTHING);
+		return -1;
+	}
+	if (b->cfg.no_activate) {
+		log_info("%s: replica kept at epoch %" PRIu64 " (not "
+		    "activated)", b->peer, b->committed);
+		finish(b, BACKUP_FAILED_OVER);
+		return 0;
+	}
+	for (i = 0; i < b->ndevs; i++) {
+		const struct ckpt_backup_device_ops *o = b->devs[i].ops;
+
+		if (o->activate && o->activate(b->devs[i].dev) == -1) {
+			log_warn("failover: device %s: activate", o->name);
+			finish(b, BACKUP_FAILOVER_FAILED);
+			return -1;
+		}
+	}
+	if (b->rops->activate(b->rep) == -1) {
+		log_warn("failover: activate epoch %" PRIu64, b->committed);
+		finish(b, BACKUP_FAILOVER_FAILED);
+		return -1;
+	}
+	log_info("failover: guest activated from epoch %" PRIu64,
+	    b->committed);
+	finish(b, BACKUP_FAILED_OVER);
+	return 0;
+}
+
+/* ---- Life cycle ------------------------------------------------------ */
+
+struct backup *
+backup_new(struct ev_loop *loop, int rfd, int wfd,
+    const struct backup_config *cfg, backup_done_fn *done, void *arg)
+{
+	struct backup *b;
+
+	b = calloc(1, sizeof *b);
+	if (b == NULL)
+		return NULL;
+	b->loop = loop;
+	b->rfd = rfd;
+	b->wfd = wfd;
+	b->cfg = *cfg;
+	if (b->cfg.timeout_ms == 0)
+		b->cfg.timeout_ms = 1000;
+	b->done = done;
+	b->arg = arg;
+	snprintf(b->peer, sizeof b->peer, "fd %d", rfd);
+	stream_reader_init(&b->rd, STREAM_DIR_FORWARD);
+	stream_writer_init(&b->bw, 4096);
+	b->in_cap = IN_BUF_INIT;
+	b->in = malloc(b->in_cap);
+	if (b->in == NULL) {
+		free(b);
+		return NULL;
+	}
+	fd_set_nonblock(rfd, 1);
+	if (wfd != rfd)
+		fd_set_nonblock(wfd, 1);
+	ev_io_init(&b->rd_io, rd_io_cb, rfd, EV_READ);
+	ev_io_init(&b->wr_io, wr_io_cb, wfd, EV_WRITE);
+	failover_init(&b->fo, loop, "failover", b->cfg.timeout_ms,
+	    do_failover, send_heartbeat, recheck_primary, b);
+	return b;
+}
+
+void
+backup_set_peer(struct backup *b, const char *peer)
+{
+	snprintf(b->peer, sizeof b->peer, "%s", peer);
+}
+
+int
+backup_add_device(struct backup *b, const struct ckpt_backup_device_ops *ops,
+    void *dev)
+{
+	struct bdev *d;
+
+	d = realloc(b->devs, (b->ndevs + 1) * sizeof *d);
+	if (d == NULL)
+		return -1;
+	b->devs = d;
+	d[b->ndevs].ops = ops;
+	d[b->ndevs].dev = dev;
+	b->ndevs++;
+	return 0;
+}
+
+int
+backup_start(struct backup *b)
+{
+	uint32_t hb = b->cfg.timeout_ms / 4;
+
+	if (hb > HEARTBEAT_MS_MAX)
+		hb = HEARTBEAT_MS_MAX;
+	ev_io_start(b->loop, &b->rd_io);
+	failover_start(&b->fo, hb ? hb : 1);
+	return 0;
+}
+
+static void
+finish(struct backup *b, enum backup_result r)
+{
+	if (b->finished)
+		return;
+	b->finished = 1;
+	b->result = r;
+	failover_stop(&b->fo);
+	ev_io_stop(b->loop, &b->rd_io);
+	/* Last words (an ERROR, the final ACK) go out blocking. */
+	if (b->bw_off < stream_writer_ready(&b->bw)) {
+		fd_set_nonblock(b->wfd, 0);
+		write_full(b->wfd, b->bw.buf + b->bw_off,
+		    stream_writer_ready(&b->bw) - b->bw_off);
+	}
+	ev_io_stop(b->loop, &b->wr_io);
+	if (b->done)
+		b->done(b, r, b->arg);
+}
+
+enum backup_result
+backup_get_result(const struct backup *b)
+{
+	return b->result;
+}
+
+const char *
+backup_result_str(enum backup_result r)
+{
+	switch (r) {
+	case BACKUP_RUNNING:		return "running";
+	case BACKUP_END:		return "clean end";
+	case BACKUP_FAILED_OVER:	return "failed over";
+	case BACKUP_NOTHING:		return "nothing committed";
+	case BACKUP_FAILOVER_FAILED:	return "failover failed";
+	}
+	return "?";
+}
+
+uint64_t
+backup_committed(const struct backup *b)
+{
+	return b->committed;
+}
+
+const char *
+backup_peer(const struct backup *b)
+{
+	return b->peer;
+}
+
+void
+backup_free(struct backup *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	failover_stop(&b->fo);
+	ev_io_stop(b->loop, &b->rd_io);
+	ev_io_stop(b->loop, &b->wr_io);
+	for (i = 0; i < b->ndevs; i++)
+		if (b->devs[i].ops->teardown)
+			b->devs[i].ops->teardown(b->devs[i].dev);
+	free(b->devs);
+	if (b->rep && b->rops->close)
+		b->rops->close(b->rep);
+	if (b->pending)
+		munmap(b->pending, b->pend_cap * b->info.page_size);
+	free(b->plist);
+	free(b->slot);
+	free(b->state);
+	free(b->in);
+	stream_writer_free(&b->bw);
+	if (b->rfd >= 0)
+		close(b->rfd);
+	if (b->wfd >= 0 && b->wfd != b->rfd)
+		close(b->wfd);
+	free(b);
+}

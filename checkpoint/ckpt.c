@@ -1,0 +1,1154 @@
+/* checkpoint/ckpt.c -- the epoch engine: the whole epoch is in this file.
+ *
+ *   epoch n (n >= 2), from the epoch timer:
+ *
+ *   suspend -> dirty_read_clear -> copy_pages to staging -> save_state
+ *   -> postsuspend* -> preresume* -> resume
+ *   '---------------- guest paused: memcpy only, no I/O -------------'
+ *   -> EPOCH_BEGIN(n) -> encode staging (codec) -> PAGE_BATCH*
+ *   -> GUEST_STATE -> device save* -> EPOCH_END(n) -> send queue
+ *   ... the writer ev_io drains the queue while the next interval runs ...
+ *   -> ACK(n) on the back channel -> commit* (netbuf releases epoch n)
+ *
+ *   epoch 1 (FULL): reset the dirty log, EPOCH_BEGIN(1, FULL), then copy,
+ *   encode and queue every page in chunks WHILE THE GUEST RUNS (a chunk is
+ *   produced only when the send queue is below a low-water mark, so staging
+ *   and queue memory stay bounded), then the paused part above for the
+ *   pages dirtied meanwhile, all inside epoch 1: the backup never commits
+ *   a torn state.
+ *
+ * The period is measured suspend to suspend.  At most one epoch is
+ * unacknowledged while the next one runs: if ACK(n) has not arrived when
+ * epoch n + 2 would start, the engine waits (and counts the wait), it never
+ * queues a second one, because sch_plug holds only one pending epoch.
+ *
+ * Loss of the backup (EOF, write error, ERROR record, protocol error,
+ * silence) goes through failover_trigger(): release every device, resume
+ * the guest if we hold it, log "backup lost", stop.  The guest keeps
+ * running unprotected.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#define LOG_PREFIX "ckpt: "
+#include "checkpoint.h"
+#include "codec.h"
+#include "compiler.h"
+#include "domain.h"
+#include "failover.h"
+#include "fault.h"
+#include "log.h"
+#include "stream.h"
+#include "transport.h"
+#include "util.h"
+
+#define FULL_CHUNK_DEFAULT	1024u		/* pages per full-epoch chunk */
+#define QUEUE_LOW_WATER		(8u << 20)	/* produce more below this */
+#define HEARTBEAT_MS_MAX	200	/* idle period between HEARTBEATs */
+#define BACK_BUF		(64u << 10)
+#define STATE_MAX		(1u << 20)	/* guest state record cap */
+#define CONFIG_BUF		STREAM_CONFIG_MAX
+#define INFLIGHT		4		/* ring; at most 2 in use */
+#define STOP_FLUSH_MS		2000
+#define FULL_CHUNKS_PER_CALL	16		/* then back to the loop */
+
+/* Where the engine is.  The per-epoch states of STYLE V4 are the span of
+ * one call to take_checkpoint (SUSPENDED..RESUMED, synchronous) and the
+ * inflight ring (SENT, ACKED). */
+enum ckpt_phase {
+	PHASE_INIT,
+	PHASE_HANDSHAKE,	/* header sent, waiting for READY */
+	PHASE_FULL,		/* epoch 1: pages streamed while running */
+	PHASE_RUNNING,		/* periodic epochs */
+	PHASE_DONE,
+};
+
+static const char *const phase_names[] = {
+	[PHASE_INIT] = "INIT", [PHASE_HANDSHAKE] = "HANDSHAKE",
+	[PHASE_FULL] = "FULL", [PHASE_RUNNING] = "RUNNING",
+	[PHASE_DONE] = "DONE",
+};
+
+struct ckpt_dev {
+	const struct ckpt_device_ops *ops;
+	void		*dev;
+};
+
+/* An epoch queued but not yet acknowledged. */
+struct inflight {
+	struct ckpt_epoch_stats st;
+	uint64_t	end_off;	/* stream offset just past EPOCH_END */
+	uint64_t	queued_us;	/* its bytes entered the queue */
+	uint64_t	written_us;	/* its last byte left (0: not yet) */
+	int		used;
+};
+
+struct ckpt {
+	struct ev_loop	*loop;
+	const struct domain_ops *dops;
+	struct domain	*dom;
+	struct domain_info info;
+	struct transport *tp;
+	struct ckpt_config cfg;
+	const char	*guest;
+
+	struct ckpt_dev	*devs;
+	size_t		 ndevs;
+
+	struct codec	*codec;
+	struct stream_writer w;
+	size_t		 w_off;		/* bytes of w.buf already written */
+	uint64_t	 q_total;	/* stream bytes ever queued (ready) */
+	uint64_t	 w_total;	/* stream bytes ever written */
+
+	struct stream_reader br;	/* back channel */
+	uint8_t		*rbuf;
+	size_t		 rlen;
+
+	/* Staging: dirty pages copied while paused. */
+	uint64_t	*bitmap;
+	size_t		 bitmap_words;
+	uint64_t	*pfns;
+	uint8_t		*staging;
+	size_t		 staging_pages;	/* capacity */
+	uint8_t		*state;		/* save_state buffer */
+
+	enum ckpt_phase	 phase;
+	uint64_t	 epoch;		/* last epoch begun */
+	uint64_t	 acked;		/* last epoch acknowledged */
+	uint64_t	 last_suspend_us;
+	uint64_t	 full_next;	/* next pfn of the full copy */
+	uint64_t	 full_pages;	/* pages of epoch 1 so far */
+	uint64_t	 full_raw, full_start_us, full_q0;
+	int		 waiting;	/* epoch due, blocked on an ACK */
+	uint64_t	 wait_start_us;
+	uint64_t	 waits, wait_us;	/* for the next epoch's stats */
+	int		 suspended;	/* we hold the guest paused */
+	uint64_t	 hb_seq;
+	struct inflight	 infl[INFLIGHT];
+
+	ev_timer	 epoch_timer;
+	ev_io		 rd_io, wr_io;
+	ev_idle		 pump_idle;	/* full epoch on a never-blocking fd */
+	struct failover	 fo;
+
+	enum ckpt_result result;
+	ckpt_stats_fn	*stats_cb;
+	ckpt_done_fn	*done_cb;
+	void		*cb_arg;
+};
+
+static void	finish(struct ckpt *, enum ckpt_result);
+static int	flush_queue(struct ckpt *);
+static void	schedule_epoch(struct ckpt *);
+static void	full_pump(struct ckpt *);
+
+/* ---- Small helpers ------------------------------------------------- */
+
+uint64_t
+ckpt_next_delay_us(uint64_t last_suspend_us, uint32_t interval_ms,
+    uint64_t now)
+{
+	uint64_t due;
+
+	if (last_suspend_us == 0)
+		return 0;
+	due = last_suspend_us + (uint64_t)interval_ms * 1000;
+	return now >= due ? 0 : due - now;
+}
+
+static void
+set_phase(struct ckpt *c, enum ckpt_phase to)
+{
+	log_debug("epoch %" PRIu64 ": engine %s -> %s", c->epoch,
+	    phase_names[c->phase], phase_names[to]);
+	c->phase = to;
+}
+
+static struct inflight *
+inflight_get(struct ckpt *c, uint64_t epoch)
+{
+	struct inflight *f = &c->infl[epoch % INFLIGHT];
+
+	return f->used && f->st.epoch == epoch ? f : NULL;
+}
+
+static int
+lost(struct ckpt *c, const char *what)
+{
+	return failover_trigger(&c->fo, "%s", what);
+}
+
+/* Grow the staging area to N pages.  mmap so that a big first dirty epoch
+ * does not fault in memory it never touches again. */
+static int
+staging_reserve(struct ckpt *c, size_t n)
+{
+	size_t ps = c->info.page_size;
+	void *p;
+
+	if (n <= c->staging_pages)
+		return 0;
+	n = ALIGN_UP(n, (size_t)256);
+	if (n > c->info.nr_pages)
+		n = c->info.nr_pages;
+	p = mmap(NULL, n * ps, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		log_warn("staging: %zu pages", n);
+		return -1;
+	}
+	if (c->staging)
+		munmap(c->staging, c->staging_pages * ps);
+	c->staging = p;
+	c->staging_pages = n;
+	return 0;
+}
+
+static int
+devices_hook(struct ckpt *c, const char *hook, uint64_t epoch)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < c->ndevs; i++) {
+		const struct ckpt_device_ops *o = c->devs[i].ops;
+		int (*fn)(void *, uint64_t) = NULL;
+
+		if (strcmp(hook, "postsuspend") == 0)
+			fn = o->postsuspend;
+		else if (strcmp(hook, "preresume") == 0)
+			fn = o->preresume;
+		else if (strcmp(hook, "commit") == 0)
+			fn = o->commit;
+		if (fn == NULL)
+			continue;
+		rc = fn(c->devs[i].dev, epoch);
+		if (rc == -1) {
+			log_warn("epoch %" PRIu64 ": device %s: %s failed",
+			    epoch, o->name, hook);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+devices_release_all(struct ckpt *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->ndevs; i++)
+		if (c->devs[i].ops->release_all)
+			c->devs[i].ops->release_all(c->devs[i].dev);
+}
+
+/* Add one page to the open epoch, encoding straight into the writer. */
+static int
+queue_page(struct ckpt *c, uint64_t pfn, const void *src)
+{
+	uint32_t len;
+	uint16_t enc;
+	void *dst;
+
+	dst = stream_write_page_reserve(&c->w, c->info.page_size);
+	if (dst == NULL)
+		return -1;
+	if (codec_encode(c->codec, pfn, src, dst, &len, &enc) == -1)
+		return -1;
+	return stream_write_page_commit(&c->w, pfn, enc, len);
+}
+
+/* Count bytes that became sendable since the last call. */
+static void
+note_queued(struct ckpt *c)
+{
+	uint64_t ready = stream_writer_ready(&c->w);
+
+	/* w_off bytes of the ready region were already counted and sent. */
+	c->q_total = c->w_total + (ready - c->w_off);
+}
+
+/* ---- The paused part of an epoch ----------------------------------- */
+
+/* Suspend, read and clear the dirty log, copy dirty pages to staging, run
+ * the device hooks, resume.  Returns the number of dirty pages, or -1
+ * (result already set).  Nothing here does I/O but the driver's. */
+static int64_t
+take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
+    size_t *state_len)
+{
+	uint64_t t0, count = 0, i, n;
+	size_t w;
+
+	t0 = now_us();
+	if (c->dops->suspend(c->dom) == -1) {
+		log_warn("epoch %" PRIu64 ": suspend failed", epoch);
+		goto guest_err;
+	}
+	c->suspended = 1;
+	st->start_us = t0;
+	st->period_us = c->last_suspend_us ? t0 - c->last_suspend_us : 0;
+	c->last_suspend_us = t0;
+
+	memset(c->bitmap, 0, c->bitmap_words * sizeof *c->bitmap);
+	if (c->dops->dirty_read_clear(c->dom, c->bitmap, &count) == -1) {
+		log_warn("epoch %" PRIu64 ": dirty log", epoch);
+		goto guest_err;
+	}
+	/* Bitmap -> ascending pfn list; trust the bitmap, not COUNT. */
+	n = 0;
+	for (w = 0; w < c->bitmap_words; w++) {
+		uint64_t bits = c->bitmap[w];
+
+		while (bits) {
+			i = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			if (i < c->info.nr_pages)
+				c->pfns[n++] = i;
+		}
+	}
+	if (staging_reserve(c, n) == -1) {
+		finish(c, CKPT_INTERNAL);
+		return -1;
+	}
+	if (n && c->dops->copy_pages(c->dom, c->pfns, n, c->staging) == -1) {
+		log_warn("epoch %" PRIu64 ": copy %" PRIu64 " pages", epoch, n);
+		goto guest_err;
+	}
+	*state_len = STATE_MAX;
+	if (c->dops->save_state == NULL)
+		*state_len = 0;
+	else if (c->dops->save_state(c->dom, c->state, state_len) == -1) {
+		log_warn("epoch %" PRIu64 ": guest state", epoch);
+		goto guest_err;
+	}
+	if (devices_hook(c, "postsuspend", epoch) == -1 ||
+	    devices_hook(c, "preresume", epoch) == -1) {
+		lost(c, "device hook failed");
+		return -1;
+	}
+	if (c->dops->resume(c->dom) == -1) {
+		log_warn("epoch %" PRIu64 ": resume failed", epoch);
+		c->suspended = 0;
+		goto guest_err;
+	}
+	c->suspended = 0;
+	st->pause_us = now_us() - t0;
+	st->dirty_pages += n;
+	st->raw_bytes += n * c->info.page_size;
+	return (int64_t)n;
+guest_err:
+	finish(c, CKPT_GUEST_FAILED);
+	return -1;
+}
+
+/* After resume: encode the staged pages and close epoch EPOCH. */
+static int
+queue_epoch_tail(struct ckpt *c, uint64_t epoch, uint64_t n,
+    size_t state_len)
+{
+	size_t ps = c->info.page_size, i;
+
+	for (i = 0; i < n; i++)
+		if (queue_page(c, c->pfns[i], c->staging + i * ps) == -1)
+			goto err;
+	if (state_len && stream_write_blob(&c->w, STREAM_REC_GUEST_STATE,
+	    c->state, (uint32_t)state_len) == -1)
+		goto err;
+	for (i = 0; i < c->ndevs; i++) {
+		const struct ckpt_device_ops *o = c->devs[i].ops;
+
+		if (o->save && o->save(c->devs[i].dev, epoch, &c->w) == -1) {
+			log_warn("epoch %" PRIu64 ": device %s: save", epoch,
+			    o->name);
+			lost(c, "device save failed");
+			return -1;
+		}
+	}
+	if (stream_write_epoch_end(&c->w) == -1)
+		goto err;
+	return 0;
+err:
+	log_warn("epoch %" PRIu64 ": encode", epoch);
+	finish(c, CKPT_INTERNAL);
+	return -1;
+}
+
+/* Fault injection: damage epoch EPOCH's bytes in the queue. */
+static void
+inject_faults(struct ckpt *c, uint64_t epoch, size_t off0)
+{
+	size_t ready = stream_writer_ready(&c->w);
+
+	if (fault_injected_epoch(FI_STREAM_CORRUPT, epoch) && ready > off0) {
+		size_t at = off0 + (ready - off0) / 2;
+
+		c->w.buf[at] ^= 0x5a;
+		log_info("epoch %" PRIu64 ": fault stream-corrupt: flipped "
+		    "stream byte %" PRIu64, epoch,
+		    c->w_total + (at - c->w_off));
+	}
+	if (fault_injected_epoch(FI_STREAM_TRUNCATE, epoch) && ready > off0) {
+		log_info("epoch %" PRIu64 ": fault stream-truncate: "
+		    "exiting mid-epoch", epoch);
+		/* Send half the epoch, then vanish as a crash would. */
+		fd_set_nonblock(c->tp->wfd, 0);
+		write_full(c->tp->wfd, c->w.buf + c->w_off,
+		    off0 + (ready - off0) / 2 - c->w_off);
+		_exit(5);
+	}
+}
+
+static void
+epoch_queued(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
+    uint64_t q0, uint64_t t_enc)
+{
+	struct inflight *f = &c->infl[epoch % INFLIGHT];
+
+	assert(!f->used);
+	note_queued(c);
+	memset(f, 0, sizeof *f);
+	f->used = 1;
+	f->st = *st;
+	f->st.epoch = epoch;
+	f->st.wire_bytes = c->q_total - q0;
+	f->st.encode_us = now_us() - t_enc;
+	f->end_off = c->q_total;
+	f->queued_us = t_enc;
+	failover_set_epoch(&c->fo, c->acked);
+	log_debug("epoch %" PRIu64 ": queued, %" PRIu64 " pages, %" PRIu64
+	    " bytes", epoch, st->dirty_pages, f->st.wire_bytes);
+}
+
+/* One periodic epoch, from the timer. */
+static void
+epoch_run(struct ckpt *c)
+{
+	struct ckpt_epoch_stats st;
+	uint64_t epoch = c->epoch + 1, q0, t_enc;
+	size_t state_len = 0, off0;
+	int64_t n;
+
+	memset(&st, 0, sizeof st);
+	st.waits = c->waits;
+	st.wait_us = c->wait_us;
+	c->waits = c->wait_us = 0;
+	c->epoch = epoch;
+
+	n = take_checkpoint(c, epoch, &st, &state_len);
+	if (n < 0)
+		return;
+	/* The guest runs again: from here on, encode and queue. */
+	note_queued(c);
+	q0 = c->q_total;
+	off0 = stream_writer_ready(&c->w);
+	t_enc = now_us();
+	if (stream_write_epoch_begin(&c->w, epoch, 0) == -1) {
+		log_warn("epoch %" PRIu64 ": begin", epoch);
+		finish(c, CKPT_INTERNAL);
+		return;
+	}
+	if (queue_epoch_tail(c, epoch, (uint64_t)n, state_len) == -1)
+		return;
+	inject_faults(c, epoch, off0);
+	epoch_queued(c, epoch, &st, q0, t_enc);
+	if (flush_queue(c) == -1)
+		return;
+	schedule_epoch(c);
+}
+
+/* Arm the epoch timer for the next suspend (suspend-to-suspend). */
+static void
+schedule_epoch(struct ckpt *c)
+{
+	uint64_t delay;
+
+	if (c->phase != PHASE_RUNNING)
+		return;
+	/* ev_timer counts from the loop's cached time, which is stale
+	 * after a long epoch: refresh it or the period shrinks. */
+	ev_now_update(c->loop);
+	delay = ckpt_next_delay_us(c->last_suspend_us, c->cfg.interval_ms,
+	    now_us());
+	ev_timer_stop(c->loop, &c->epoch_timer);
+	ev_timer_set(&c->epoch_timer, delay / 1e6, 0.);
+	ev_timer_start(c->loop, &c->epoch_timer);
+}
+
+/* The timer fired: run epoch n + 1 unless ACK(n - 1) is still missing. */
+static void
+epoch_due(struct ckpt *c)
+{
+	if (c->phase != PHASE_RUNNING)
+		return;
+	if (c->epoch >= c->acked + 2) {
+		/* Two unacknowledged epochs would follow: wait for the ACK
+		 * (ack_received reschedules us). */
+		if (!c->waiting) {
+			c->waiting = 1;
+			c->wait_start_us = now_us();
+			c->waits++;
+			log_debug("epoch %" PRIu64 ": waiting for ACK(%" PRIu64
+			    ")", c->epoch + 1, c->acked + 1);
+		}
+		return;
+	}
+	epoch_run(c);
+}
+
+static void
+epoch_timer_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
+{
+	epoch_due(container_of(w, struct ckpt, epoch_timer));
+}
+
+/* ---- The full epoch 1 ---------------------------------------------- */
+
+static void
+full_begin(struct ckpt *c)
+{
+	uint64_t count;
+
+	c->epoch = 1;
+	set_phase(c, PHASE_FULL);
+	/* Reset the log: what is dirtied from here on is resent by the
+	 * paused part at the end of epoch 1. */
+	memset(c->bitmap, 0, c->bitmap_words * sizeof *c->bitmap);
+	if (c->dops->dirty_read_clear(c->dom, c->bitmap, &count) == -1) {
+		log_warn("epoch 1: dirty log reset");
+		finish(c, CKPT_GUEST_FAILED);
+		return;
+	}
+	note_queued(c);
+	c->full_q0 = c->q_total;
+	c->full_start_us = now_us();
+	c->full_next = 0;
+	c->full_pages = 0;
+	if (stream_write_epoch_begin(&c->w, 1, STREAM_EPOCH_FULL) == -1) {
+		log_warn("epoch 1: begin");
+		finish(c, CKPT_INTERNAL);
+		return;
+	}
+	log_info("epoch 1: full checkpoint of %" PRIu64 " pages started",
+	    c->info.nr_pages);
+	full_pump(c);
+}
+
+/* Copy and queue chunks of the full epoch while the queue is short; when
+ * every page went out, finish epoch 1 with a paused checkpoint. */
+static void
+full_pump(struct ckpt *c)
+{
+	struct ckpt_epoch_stats st;
+	size_t ps = c->info.page_size, state_len = 0, off0;
+	uint64_t chunk = c->cfg.full_chunk_pages, i, n;
+	int64_t nd;
+	int budget = FULL_CHUNKS_PER_CALL;
+
+	while (c->phase == PHASE_FULL && budget-- > 0 &&
+	    stream_writer_ready(&c->w) - c->w_off < QUEUE_LOW_WATER) {
+		if (c->full_next >= c->info.nr_pages)
+			break;
+		n = c->info.nr_pages - c->full_next;
+		if (n > chunk)
+			n = chunk;
+		for (i = 0; i < n; i++)
+			c->pfns[i] = c->full_next + i;
+		if (c->dops->copy_pages(c->dom, c->pfns, n, c->staging) == -1) {
+			log_warn("epoch 1: copy at pfn %" PRIu64, c->full_next);
+			finish(c, CKPT_GUEST_FAILED);
+			return;
+		}
+		for (i = 0; i < n; i++)
+			if (queue_page(c, c->pfns[i], c->staging + i * ps) == -1) {
+				log_warn("epoch 1: encode");
+				finish(c, CKPT_INTERNAL);
+				return;
+			}
+		/* Close the batch so the chunk becomes sendable. */
+		if (stream_write_batch_end(&c->w) == -1) {
+			finish(c, CKPT_INTERNAL);
+			return;
+		}
+		c->full_next += n;
+		c->full_pages += n;
+		if (flush_queue(c) == -1)
+			return;
+	}
+	if (c->phase != PHASE_FULL)
+		return;
+	if (c->full_next < c->info.nr_pages) {
+		/* Blocked on the socket: the writer watcher calls us again
+		 * when the queue drains.  Out of budget: let the loop breathe
+		 * (acks, heartbeats, signals) and come back when idle. */
+		if (stream_writer_ready(&c->w) - c->w_off < QUEUE_LOW_WATER)
+			ev_idle_start(c->loop, &c->pump_idle);
+		return;
+	}
+	if (stream_writer_ready(&c->w) - c->w_off >= QUEUE_LOW_WATER)
+		return;
+
+	/* Every page went out once: the paused part of epoch 1. */
+	memset(&st, 0, sizeof st);
+	st.full = 1;
+	st.dirty_pages = c->full_pages;
+	st.raw_bytes = c->full_pages * ps;
+	nd = take_checkpoint(c, 1, &st, &state_len);
+	if (nd < 0)
+		return;
+	off0 = stream_writer_ready(&c->w);
+	if (queue_epoch_tail(c, 1, (uint64_t)nd, state_len) == -1)
+		return;
+	inject_faults(c, 1, off0);
+	epoch_queued(c, 1, &st, c->full_q0, c->full_start_us);
+	log_info("epoch 1: full checkpoint queued: %" PRIu64 " pages, %"
+	    PRIu64 " dirtied meanwhile, pause %" PRIu64 " us", c->full_pages,
+	    (uint64_t)nd, st.pause_us);
+	set_phase(c, PHASE_RUNNING);
+	if (flush_queue(c) == -1)
+		return;
+	schedule_epoch(c);
+}
+
+static void
+pump_idle_cb(struct ev_loop *loop, ev_idle *w, int revents __unused)
+{
+	struct ckpt *c = container_of(w, struct ckpt, pump_idle);
+
+	ev_idle_stop(loop, w);
+	full_pump(c);
+}
+
+/* ---- ACKs ----------------------------------------------------------- */
+
+static void
+ack_received(struct ckpt *c, uint64_t epoch)
+{
+	struct inflight *f = inflight_get(c, epoch);
+	uint64_t now = now_us();
+	char why[128];
+
+	if (epoch != c->acked + 1 || f == NULL || f->written_us == 0) {
+		snprintf(why, sizeof why, "protocol error: ACK(%" PRIu64
+		    ") while expecting ACK(%" PRIu64 ")", epoch, c->acked + 1);
+		lost(c, why);
+		return;
+	}
+	c->acked = epoch;
+	failover_set_epoch(&c->fo, epoch);
+	f->st.ack_rtt_us = now - f->written_us;
+	if (devices_hook(c, "commit", epoch) == -1) {
+		lost(c, "device commit failed");
+		return;
+	}
+	f->used = 0;
+	log_debug("epoch %" PRIu64 ": acked, rtt %" PRIu64 " us", epoch,
+	    f->st.ack_rtt_us);
+	if (c->stats_cb)
+		c->stats_cb(&f->st, c->cb_arg);
+	if (c->waiting) {
+		c->waiting = 0;
+		c->wait_us += now - c->wait_start_us;
+		/* Start the blocked epoch from the loop, not from here. */
+		ev_timer_stop(c->loop, &c->epoch_timer);
+		ev_timer_set(&c->epoch_timer, 0., 0.);
+		ev_timer_start(c->loop, &c->epoch_timer);
+	}
+}
+
+/* ---- Send queue ------------------------------------------------------ */
+
+/* Bytes up to w_total were written: mark finished epochs; the blackhole
+ * acknowledges them itself. */
+static void
+note_written(struct ckpt *c)
+{
+	uint64_t e, now = 0;
+
+	for (e = c->acked + 1; e <= c->epoch; e++) {
+		struct inflight *f = inflight_get(c, e);
+
+		if (f == NULL || f->written_us || f->end_off > c->w_total)
+			continue;
+		if (now == 0)
+			now = now_us();
+		f->written_us = now;
+		f->st.send_us = now - f->queued_us;
+		if (c->tp->blackhole)
+			ack_received(c, e);
+	}
+}
+
+/* Write as much of the queue as the descriptor takes.  0, or -1 when the
+ * backup is lost (handled). */
+static int
+flush_queue(struct ckpt *c)
+{
+	size_t ready = stream_writer_ready(&c->w);
+	ssize_t n;
+
+	while (c->w_off < ready) {
+		n = write(c->tp->wfd, c->w.buf + c->w_off, ready - c->w_off);
+		if (n > 0) {
+			c->w_off += (size_t)n;
+			c->w_total += (uint64_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		{
+			char why[128];
+
+			snprintf(why, sizeof why, "write to backup: %s",
+			    n == 0 ? "no progress" : strerror(errno));
+			lost(c, why);
+			return -1;
+		}
+	}
+	if (c->w_off > 0)
+		failover_sent(&c->fo);
+	if (c->w_off == ready && ready > 0) {
+		stream_writer_consume(&c->w, c->w_off);
+		c->w_off = 0;
+	}
+	if (c->tp->blackhole) {
+		/* /dev/null cannot be polled; it never blocks either. */
+	} else if (c->w_off < stream_writer_ready(&c->w))
+		ev_io_start(c->loop, &c->wr_io);
+	else
+		ev_io_stop(c->loop, &c->wr_io);
+	note_written(c);
+	return c->phase == PHASE_DONE ? -1 : 0;
+}
+
+static void
+wr_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+{
+	struct ckpt *c = container_of(w, struct ckpt, wr_io);
+
+	if (flush_queue(c) == 0 && c->phase == PHASE_FULL)
+		full_pump(c);
+}
+
+/* ---- Back channel ---------------------------------------------------- */
+
+static void
+handshake_done(struct ckpt *c)
+{
+	log_info("backup %s ready", c->tp->desc);
+	full_begin(c);
+}
+
+/* Parse what is buffered.  0, or -1 when the backup is lost. */
+static int
+back_parse(struct ckpt *c)
+{
+	struct stream_rec rec;
+	enum stream_status s;
+	size_t off = 0, used;
+	char why[STREAM_ERROR_REASON_MAX + 64];
+
+	while (c->phase != PHASE_DONE && off < c->rlen) {
+		s = stream_read_record(&c->br, c->rbuf + off, c->rlen - off,
+		    &used, &rec);
+		if (s == STREAM_NEED_MORE)
+			break;
+		if (s == STREAM_SKIPPED) {
+			off += used;
+			continue;
+		}
+		if (s != STREAM_OK) {
+			snprintf(why, sizeof why, "back channel error at "
+			    "offset %" PRIu64 ": %s", c->br.offset,
+			    stream_strerror(s));
+			lost(c, why);
+			return -1;
+		}
+		off += used;
+		switch (rec.type) {
+		case STREAM_REC_READY:
+			if (c->phase == PHASE_HANDSHAKE)
+				handshake_done(c);
+			break;
+		case STREAM_REC_ACK:
+			ack_received(c, rec.u.ctl.value);
+			break;
+		case STREAM_REC_BC_HEARTBEAT:
+			break;
+		case STREAM_REC_ERROR:
+			snprintf(why, sizeof why, "backup reported error %u: "
+			    "%.*s", rec.u.error.code,
+			    (int)rec.u.error.reason_len, rec.u.error.reason);
+			lost(c, why);
+			return -1;
+		default:
+			break;
+		}
+	}
+	if (off > 0) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	return c->phase == PHASE_DONE ? -1 : 0;
+}
+
+/* Read the back channel.  Returns 1 if bytes arrived, 0 if none, -1 if
+ * the backup is gone (handled). */
+static int
+back_read(struct ckpt *c)
+{
+	ssize_t n;
+	int got = 0;
+
+	for (;;) {
+		if (c->rlen == BACK_BUF) {
+			lost(c, "back channel: oversized record");
+			return -1;
+		}
+		n = read(c->tp->rfd, c->rbuf + c->rlen, BACK_BUF - c->rlen);
+		if (n > 0) {
+			c->rlen += (size_t)n;
+			got = 1;
+			failover_alive(&c->fo);
+			if (back_parse(c) == -1)
+				return -1;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return got;
+		if (n == 0)
+			lost(c, "backup closed the connection");
+		else {
+			char why[128];
+
+			snprintf(why, sizeof why, "read from backup: %s",
+			    strerror(errno));
+			lost(c, why);
+		}
+		return -1;
+	}
+}
+
+static void
+rd_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+{
+	back_read(container_of(w, struct ckpt, rd_io));
+}
+
+/* ---- Failover policy on the primary --------------------------------- */
+
+/* The backup is gone (failover_trigger runs this once): release every
+ * device, let the guest run, stop. */
+static int
+backup_lost(struct failover *fo, void *arg)
+{
+	struct ckpt *c = arg;
+	int handshook = c->phase == PHASE_FULL || c->phase == PHASE_RUNNING;
+
+	if (c->phase == PHASE_DONE)
+		return 0;
+	if (c->suspended && c->dops->resume(c->dom) == 0)
+		c->suspended = 0;
+	devices_release_all(c);
+	if (handshook)
+		log_warnx("backup lost: %s; guest %s continues unprotected "
+		    "(last acknowledged epoch %" PRIu64 ")", fo->reason,
+		    c->guest, c->acked);
+	else
+		log_warnx("backup %s: handshake failed: %s", c->tp->desc,
+		    fo->reason);
+	finish(c, handshook ? CKPT_BACKUP_LOST : CKPT_HANDSHAKE_FAILED);
+	return 0;
+}
+
+static int
+send_heartbeat(struct failover *fo __unused, void *arg)
+{
+	struct ckpt *c = arg;
+
+	/* Heartbeats go between epochs; inside one, pages flow anyway. */
+	if (c->w.in_epoch || c->phase == PHASE_DONE)
+		return -1;
+	if (stream_write_ctl(&c->w, STREAM_REC_HEARTBEAT, ++c->hb_seq) == -1)
+		return -1;
+	note_queued(c);
+	return flush_queue(c);
+}
+
+static int
+recheck_backup(struct failover *fo __unused, void *arg)
+{
+	return back_read(arg) == 1;
+}
+
+/* ---- Life cycle ----------------------------------------------------- */
+
+struct ckpt *
+ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
+    struct domain *dom, struct transport *tp, const struct ckpt_config *cfg)
+{
+	struct ckpt *c;
+	int err;
+
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return NULL;
+	c->loop = loop;
+	c->dops = ops;
+	c->dom = dom;
+	c->tp = tp;
+	c->cfg = *cfg;
+	c->guest = cfg->guest_name ? cfg->guest_name : ops->name;
+	if (c->cfg.full_chunk_pages == 0)
+		c->cfg.full_chunk_pages = FULL_CHUNK_DEFAULT;
+	if (c->cfg.interval_ms == 0)
+		c->cfg.interval_ms = 200;
+	ops->info(dom, &c->info);
+	if (c->info.nr_pages == 0 || c->info.page_size < 4096 ||
+	    (c->info.page_size & (c->info.page_size - 1))) {
+		log_warnx("%s: bad geometry: %" PRIu64 " pages of %u bytes",
+		    c->guest, c->info.nr_pages, c->info.page_size);
+		errno = EINVAL;
+		goto err;
+	}
+	c->codec = codec_new(c->info.page_size, c->cfg.cache_bytes,
+	    c->cfg.compress);
+	if (c->codec == NULL)
+		goto err;
+	stream_writer_init(&c->w, c->info.page_size);
+	stream_reader_init(&c->br, STREAM_DIR_BACK);
+	c->bitmap_words = (c->info.nr_pages + 63) / 64;
+	c->bitmap = calloc(c->bitmap_words, sizeof *c->bitmap);
+	c->pfns = calloc(c->info.nr_pages > c->cfg.full_chunk_pages ?
+	    c->info.nr_pages : c->cfg.full_chunk_pages, sizeof *c->pfns);
+	c->state = malloc(STATE_MAX);
+	c->rbuf = malloc(BACK_BUF);
+	if (!c->bitmap || !c->pfns || !c->state || !c->rbuf)
+		goto err;
+	if (staging_reserve(c, c->cfg.full_chunk_pages) == -1)
+		goto err;
+	ev_init(&c->epoch_timer, epoch_timer_cb);
+	ev_idle_init(&c->pump_idle, pump_idle_cb);
+	if (tp->rfd >= 0)
+		ev_io_init(&c->rd_io, rd_io_cb, tp->rfd, EV_READ);
+	if (!tp->blackhole)
+		ev_io_init(&c->wr_io, wr_io_cb, tp->wfd, EV_WRITE);
+	failover_init(&c->fo, loop, "failover",
+	    tp->blackhole ? 0 : c->cfg.timeout_ms, backup_lost,
+	    tp->blackhole ? NULL : send_heartbeat, recheck_backup, c);
+	return c;
+err:
+	err = errno;
+	ckpt_free(c);
+	errno = err ? err : ENOMEM;
+	return NULL;
+}
+
+int
+ckpt_add_device(struct ckpt *c, const struct ckpt_device_ops *ops, void *dev)
+{
+	struct ckpt_dev *d;
+
+	d = realloc(c->devs, (c->ndevs + 1) * sizeof *d);
+	if (d == NULL)
+		return -1;
+	c->devs = d;
+	d[c->ndevs].ops = ops;
+	d[c->ndevs].dev = dev;
+	c->ndevs++;
+	log_debug("device %s registered", ops->name);
+	return 0;
+}
+
+void
+ckpt_set_callbacks(struct ckpt *c, ckpt_stats_fn *stats, ckpt_done_fn *done,
+    void *arg)
+{
+	c->stats_cb = stats;
+	c->done_cb = done;
+	c->cb_arg = arg;
+}
+
+int
+ckpt_start(struct ckpt *c)
+{
+	struct stream_header_info hi;
+	uint8_t *config = NULL;
+	size_t clen = CONFIG_BUF;
+	uint32_t hb;
+
+	memset(&hi, 0, sizeof hi);
+	config = malloc(CONFIG_BUF);
+	if (config == NULL)
+		goto err;
+	if (c->dops->get_config == NULL)
+		clen = 0;
+	else if (c->dops->get_config(c->dom, config, &clen) == -1) {
+		log_warn("%s: driver configuration", c->guest);
+		goto err;
+	}
+	hi.page_size = c->info.page_size;
+	hi.nr_pages = c->info.nr_pages;
+	hi.features = c->cfg.compress ? STREAM_FEAT_COMPRESS : 0;
+	snprintf(hi.driver, sizeof hi.driver, "%s", c->dops->name);
+	hi.config = config;
+	hi.config_len = (uint32_t)clen;
+	if (c->dops->logdirty_enable(c->dom) == -1) {
+		log_warn("%s: dirty tracking", c->guest);
+		goto err;
+	}
+	if (stream_write_header(&c->w, &hi) == -1) {
+		log_warn("stream header");
+		goto err;
+	}
+	free(config);
+	config = NULL;
+	note_queued(c);
+	set_phase(c, PHASE_HANDSHAKE);
+	if (c->tp->rfd >= 0)
+		ev_io_start(c->loop, &c->rd_io);
+	/* Heartbeat often enough for a backup with a short timeout. */
+	hb = c->cfg.timeout_ms / 4;
+	if (hb > HEARTBEAT_MS_MAX)
+		hb = HEARTBEAT_MS_MAX;
+	failover_start(&c->fo, hb ? hb : 1);
+	if (flush_queue(c) == -1)
+		return -1;
+	if (c->tp->blackhole)
+		handshake_done(c);	/* nobody to say READY */
+	return 0;
+err:
+	free(config);
+	return -1;
+}
+
+/* Stop for good: watchers off, result set, owner told (once). */
+static void
+finish(struct ckpt *c, enum ckpt_result r)
+{
+	if (c->phase == PHASE_DONE)
+		return;
+	if (c->suspended && c->dops->resume(c->dom) == 0)
+		c->suspended = 0;
+	if (r != CKPT_STOPPED && r != CKPT_BACKUP_LOST &&
+	    r != CKPT_HANDSHAKE_FAILED)
+		devices_release_all(c);
+	set_phase(c, PHASE_DONE);
+	c->result = r;
+	failover_stop(&c->fo);
+	ev_timer_stop(c->loop, &c->epoch_timer);
+	ev_idle_stop(c->loop, &c->pump_idle);
+	if (c->tp->rfd >= 0)
+		ev_io_stop(c->loop, &c->rd_io);
+	if (!c->tp->blackhole)
+		ev_io_stop(c->loop, &c->wr_io);
+	if (c->done_cb)
+		c->done_cb(c, r, c->cb_arg);
+}
+
+/* Write what is queued, blocking up to STOP_FLUSH_MS. */
+static void
+flush_blocking(struct ckpt *c)
+{
+	uint64_t deadline = now_us() + STOP_FLUSH_MS * 1000ull;
+	struct pollfd pfd = { .fd = c->tp->wfd, .events = POLLOUT };
+
+	while (c->w_off < stream_writer_ready(&c->w) && now_us() < deadline) {
+		if (flush_queue(c) == -1)
+			return;
+		if (c->w_off < stream_writer_ready(&c->w) && !c->tp->blackhole)
+			poll(&pfd, 1, 100);
+	}
+}
+
+void
+ckpt_stop(struct ckpt *c)
+{
+	if (c == NULL || c->phase == PHASE_DONE)
+		return;
+	log_info("stopping: last epoch %" PRIu64 ", last acknowledged %"
+	    PRIu64, c->epoch, c->acked);
+	ev_timer_stop(c->loop, &c->epoch_timer);
+	if (c->phase == PHASE_RUNNING && !c->w.in_epoch) {
+		/* END after the last complete epoch: the backup keeps its
+		 * replica and does not activate it. */
+		if (stream_write_ctl(&c->w, STREAM_REC_END, c->epoch) == 0) {
+			note_queued(c);
+			flush_blocking(c);
+		}
+	} else
+		log_info("epoch %" PRIu64 " incomplete: no END sent", c->epoch);
+	devices_release_all(c);
+	finish(c, CKPT_STOPPED);
+}
+
+enum ckpt_result
+ckpt_get_result(const struct ckpt *c)
+{
+	return c->result;
+}
+
+const char *
+ckpt_result_str(enum ckpt_result r)
+{
+	switch (r) {
+	case CKPT_RUNNING:		return "running";
+	case CKPT_STOPPED:		return "stopped";
+	case CKPT_HANDSHAKE_FAILED:	return "handshake failed";
+	case CKPT_BACKUP_LOST:		return "backup lost";
+	case CKPT_GUEST_FAILED:		return "guest failed";
+	case CKPT_INTERNAL:		return "internal error";
+	}
+	return "?";
+}
+
+uint64_t
+ckpt_last_acked(const struct ckpt *c)
+{
+	return c->acked;
+}
+
+void
+ckpt_free(struct ckpt *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	if (c->loop) {
+		failover_stop(&c->fo);
+		ev_timer_stop(c->loop, &c->epoch_timer);
+		ev_idle_stop(c->loop, &c->pump_idle);
+		if (c->tp && c->tp->rfd >= 0)
+			ev_io_stop(c->loop, &c->rd_io);
+		if (c->tp && !c->tp->blackhole)
+			ev_io_stop(c->loop, &c->wr_io);
+	}
+	for (i = 0; i < c->ndevs; i++)
+		if (c->devs[i].ops->teardown)
+			c->devs[i].ops->teardown(c->devs[i].dev);
+	free(c->devs);
+	codec_free(c->codec);
+	stream_writer_free(&c->w);
+	if (c->staging)
+		munmap(c->staging, c->staging_pages * c->info.page_size);
+	free(c->bitmap);
+	free(c->pfns);
+	free(c->state);
+	free(c->rbuf);
+	free(c);
+}

@@ -1,0 +1,380 @@
+/* remusd/remus.c -- remus(8): protect a running guest (the primary).
+ *
+ * A thin main(): parse the flags (xl remus's, see man/remus.8), attach to
+ * the guest through domain_ops, open the transport, plug in the devices
+ * (devices.h), and run the epoch engine in the one EV_DEFAULT loop until
+ * a signal, the loss of the backup, or a guest failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#define LOG_PREFIX ""
+#include "checkpoint.h"
+#include "codec.h"
+#include "compiler.h"
+#include "devices.h"
+#include "domain.h"
+#include "fault.h"
+#include "log.h"
+#include "stats.h"
+#include "transport.h"
+#include "util.h"
+
+/* Exit statuses (documented in --help and remus.8). */
+#define EXIT_OK		0	/* stopped by SIGINT/SIGTERM, END sent */
+#define EXIT_USAGE	1
+#define EXIT_DOMAIN	2	/* no such guest / unsupported */
+#define EXIT_BACKUP	3	/* backup unreachable / handshake failed */
+#define EXIT_LOST	4	/* backup lost: guest continues unprotected */
+#define EXIT_INTERNAL	5
+#define EXIT_GUEST	6	/* the guest failed (suspend/resume/exit) */
+
+#define CONNECT_TIMEOUT_MS	5000
+#define TIMEOUT_DEFAULT_MS	3000
+
+enum {
+	OPT_TIMEOUT = 256, OPT_STATS_JSON, OPT_NETBUF_IF, OPT_NETBUF_DRIVER,
+	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_VERSION,
+};
+
+static const struct option longopts[] = {
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, OPT_VERSION },
+	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
+	{ "stats-json",		required_argument,	NULL, OPT_STATS_JSON },
+	{ "netbuf-if",		required_argument,	NULL, OPT_NETBUF_IF },
+	{ "netbuf-driver",	required_argument,	NULL, OPT_NETBUF_DRIVER },
+	{ "netbuf-limit",	required_argument,	NULL, OPT_NETBUF_LIMIT },
+	{ "disk",		required_argument,	NULL, OPT_DISK },
+	{ "nbd-listen",		required_argument,	NULL, OPT_NBD_LISTEN },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char usage_text[] =
+"usage: remus [-bdeFnuv] [-i ms] [-s cmd] [--timeout ms] [--stats-json file]\n"
+"             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
+"             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
+"             domain [host[:port]]\n";
+
+static const char help_text[] =
+"Protect a running guest by checkpointing it to a backup (Remus).\n"
+"\n"
+"  domain            proc:PID (a cooperating process), xen:DOMID|NAME\n"
+"  host[:port]       the backup: remusd --listen there (TCP, default port\n"
+"                    5270; [v6addr]:port for IPv6), or with -s a command\n"
+"  -i ms             checkpoint interval, suspend to suspend (25..60000,\n"
+"                    default 200)\n"
+"  -u                no memory compression (pages go ZERO or RAW)\n"
+"  -s cmd            start the backup with \"cmd host remusd --receive\"\n"
+"                    (e.g. ssh) and talk over its stdin/stdout; -s \"\" runs\n"
+"                    host itself as the command\n"
+"  -e                stay in the foreground (always so; for xl compatibility)\n"
+"  -b                blackhole: replicate to /dev/null (no host needed)\n"
+"  -n                no network buffering (needs -F)\n"
+"  -d                no disk replication (needs -F)\n"
+"  -F                allow the unsafe settings -n and -d\n"
+"  -v                one line per epoch (more -v: more detail)\n"
+"  --timeout ms      backup silent this long counts as lost (default 3000)\n"
+"  --stats-json file one JSON object per epoch, one per line (- = stdout)\n"
+"  --netbuf-if ifname       buffer this interface's output until the ACK\n"
+"  --netbuf-driver drv      plug, nfqueue or auto (default auto)\n"
+"  --netbuf-limit bytes     netbuf queue limit (K/M/G suffixes)\n"
+"  --disk image      replicate this disk image\n"
+"  --nbd-listen addr serve the replicated disk to the guest over NBD here\n"
+"  -h, --help        this text;  --version  the version\n"
+"\n"
+"Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
+"\n"
+"Exit status:\n"
+"  0  stopped by SIGINT or SIGTERM (END sent, devices released)\n"
+"  1  usage error (bad flag or argument)\n"
+"  2  guest not found or not supported (kernel feature missing)\n"
+"  3  backup unreachable, or its handshake failed\n"
+"  4  backup lost during protection: the guest continues unprotected\n"
+"  5  internal error\n"
+"  6  the guest failed (did not suspend or resume, or exited)\n";
+
+struct remus {
+	struct ev_loop	*loop;
+	struct ckpt	*ckpt;
+	struct stats	*stats;
+	ev_signal	 sigint, sigterm;
+	enum ckpt_result result;
+};
+
+static __dead void
+usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt) {
+		fputs("remus: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fputs(usage_text, stderr);
+	exit(EXIT_USAGE);
+}
+
+static void
+on_stats(const struct ckpt_epoch_stats *st, void *arg)
+{
+	struct remus *r = arg;
+
+	stats_epoch(r->stats, st);
+}
+
+static void
+on_done(struct ckpt *c __unused, enum ckpt_result res, void *arg)
+{
+	struct remus *r = arg;
+
+	r->result = res;
+	ev_break(r->loop, EVBREAK_ALL);
+}
+
+static void
+signal_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
+{
+	struct remus *r = w->data;
+
+	log_info("%s: orderly shutdown", strsignal(w->signum));
+	ckpt_stop(r->ckpt);	/* -> on_done -> ev_break */
+}
+
+static int
+exit_status(enum ckpt_result res)
+{
+	switch (res) {
+	case CKPT_STOPPED:		return EXIT_OK;
+	case CKPT_HANDSHAKE_FAILED:	return EXIT_BACKUP;
+	case CKPT_BACKUP_LOST:		return EXIT_LOST;
+	case CKPT_GUEST_FAILED:		return EXIT_GUEST;
+	case CKPT_RUNNING:
+	case CKPT_INTERNAL:		break;
+	}
+	return EXIT_INTERNAL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct remus r;
+	struct remus_devopts dopts;
+	struct ckpt_config cfg;
+	struct transport tp;
+	const struct domain_ops *dops;
+	const struct transport_ops *tops;
+	struct domain *dom = NULL;
+	const char *spec, *rest, *host = NULL, *cmd = NULL, *json = NULL;
+	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
+	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
+	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
+
+	memset(&r, 0, sizeof r);
+	memset(&dopts, 0, sizeof dopts);
+	memset(&cfg, 0, sizeof cfg);
+	memset(&tp, 0, sizeof tp);
+	tp.rfd = tp.wfd = -1;
+	dopts.netbuf_driver = "auto";
+
+	while ((ch = getopt_long(argc, argv, "bdeFhi:nus:v", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			blackhole = 1;
+			break;
+		case 'd':
+			no_disk = 1;
+			break;
+		case 'e':
+			/* xl's "do not daemonise": remus and remusd --receive
+			 * always stay in the foreground. */
+			break;
+		case 'F':
+			unsafe = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
+			return EXIT_OK;
+		case 'i':
+			if (parse_uint(optarg, 25, 60000, &interval) == -1)
+				usage("-i %s: want milliseconds in 25..60000",
+				    optarg);
+			break;
+		case 'n':
+			no_net = 1;
+			break;
+		case 'u':
+			compress = 0;
+			break;
+		case 's':
+			cmd = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_uint(optarg, 100, 3600000, &timeout) == -1)
+				usage("--timeout %s: want milliseconds in "
+				    "100..3600000", optarg);
+			break;
+		case OPT_STATS_JSON:
+			json = optarg;
+			break;
+		case OPT_NETBUF_IF:
+			dopts.netbuf_if = optarg;
+			break;
+		case OPT_NETBUF_DRIVER:
+			if (strcmp(optarg, "plug") && strcmp(optarg, "nfqueue") &&
+			    strcmp(optarg, "auto"))
+				usage("--netbuf-driver %s: want plug, nfqueue "
+				    "or auto", optarg);
+			dopts.netbuf_driver = optarg;
+			break;
+		case OPT_NETBUF_LIMIT:
+			if (parse_size(optarg, &v) == -1 || v == 0)
+				usage("--netbuf-limit %s: want a size in bytes",
+				    optarg);
+			dopts.netbuf_limit = v;
+			break;
+		case OPT_DISK:
+			dopts.disk_image = optarg;
+			break;
+		case OPT_NBD_LISTEN:
+			dopts.nbd_listen = optarg;
+			break;
+		case OPT_VERSION:
+			printf("remus %s\n", REMUS_VERSION);
+			return EXIT_OK;
+		default:
+			usage(NULL);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage("no domain given");
+	if (argc > 2)
+		usage("unexpected argument \"%s\"", argv[2]);
+	spec = argv[0];
+	if (argc == 2)
+		host = argv[1];
+	if (!blackhole && host == NULL)
+		usage("no backup host given (or -b for blackhole)");
+	if ((no_net || no_disk) && !unsafe)
+		usage("-%s turns protection off: also give -F",
+		    no_net ? "n" : "d");
+	if (cmd && blackhole)
+		usage("-s and -b exclude each other");
+
+	log_init("remus", 1, verbose > 1 ? verbose - 1 : 0);
+	if (fault_init() == -1) {
+		fprintf(stderr, "remus: REMUS_FAULT=%s: unknown fault name\n",
+		    getenv("REMUS_FAULT") ? getenv("REMUS_FAULT") : "");
+		return EXIT_USAGE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	/* The guest. */
+	dops = domain_ops_lookup(spec, &rest);
+	if (dops == NULL) {
+		fprintf(stderr, "remus: %s: unknown guest type (want proc:PID"
+		    " or xen:DOMID)\n", spec);
+		return EXIT_DOMAIN;
+	}
+	dom = dops->open(rest);
+	if (dom == NULL) {
+		if (errno == ENOTSUP)
+			log_warnx("%s: not supported on this system", spec);
+		else
+			log_warn("%s: cannot attach", spec);
+		return EXIT_DOMAIN;
+	}
+
+	/* The backup. */
+	if (blackhole)
+		tops = &transport_blackhole_ops;
+	else if (cmd)
+		tops = &transport_cmd_ops;
+	else
+		tops = &transport_tcp_ops;
+	if (transport_open(&tp, tops, host ? host : "", cmd,
+	    CONNECT_TIMEOUT_MS) == -1) {
+		log_warnx("backup %s unreachable", host ? host : "/dev/null");
+		status = EXIT_BACKUP;
+		goto out;
+	}
+
+	r.loop = EV_DEFAULT;
+	cfg.interval_ms = (uint32_t)interval;
+	cfg.compress = compress;
+	cfg.timeout_ms = (uint32_t)timeout;
+	cfg.cache_bytes = compress ? CODEC_CACHE_DEFAULT : 0;
+	cfg.guest_name = spec;
+	r.ckpt = ckpt_new(r.loop, dops, dom, &tp, &cfg);
+	if (r.ckpt == NULL) {
+		log_warn("checkpoint engine");
+		goto out;
+	}
+	r.stats = stats_new(json, isatty(STDERR_FILENO), verbose);
+	if (r.stats == NULL)
+		goto out;
+	ckpt_set_callbacks(r.ckpt, on_stats, on_done, &r);
+
+	dopts.loop = r.loop;
+	dopts.guest = spec;
+	dopts.interval_ms = (uint32_t)interval;
+	dopts.no_net = no_net;
+	dopts.no_disk = no_disk;
+	if (dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
+	    dev_diskbuf_attach(r.ckpt, &dopts) == -1) {
+		log_warnx("device setup failed");
+		goto out;
+	}
+
+	ev_signal_init(&r.sigint, signal_cb, SIGINT);
+	ev_signal_init(&r.sigterm, signal_cb, SIGTERM);
+	r.sigint.data = r.sigterm.data = &r;
+	ev_signal_start(r.loop, &r.sigint);
+	ev_signal_start(r.loop, &r.sigterm);
+
+	log_info("protecting %s (%s), interval %" PRIu64 " ms%s", spec,
+	    tp.desc, interval, compress ? "" : ", no compression");
+	if (ckpt_start(r.ckpt) == -1) {
+		status = ckpt_get_result(r.ckpt) == CKPT_HANDSHAKE_FAILED ?
+		    EXIT_BACKUP : EXIT_INTERNAL;
+		goto out;
+	}
+	if (ckpt_get_result(r.ckpt) == CKPT_RUNNING)
+		ev_run(r.loop, 0);
+	r.result = ckpt_get_result(r.ckpt);
+	status = exit_status(r.result);
+	stats_summary(r.stats, stderr);
+	if (status != EXIT_OK)
+		log_warnx("exiting: %s (status %d)", ckpt_result_str(r.result),
+		    status);
+out:
+	if (r.loop) {
+		ev_signal_stop(r.loop, &r.sigint);
+		ev_signal_stop(r.loop, &r.sigterm);
+	}
+	ckpt_free(r.ckpt);
+	stats_free(r.stats);
+	if (dom && dops->close)
+		dops->close(dom);
+	transport_close(&tp);
+	return status;
+}
