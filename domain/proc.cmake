@@ -16,3 +16,9 @@ foreach(_prog remus-kvd remus-dirtier remus-arena-sum)
 endforeach()
 install(TARGETS remus-kvd remus-dirtier remus-arena-sum
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# remus-proc-snap: the engine's epoch sequence into a local replica, for
+# tests (functional, kernel lab) and debugging.
+add_executable(remus-proc-snap proc-snap.c)
+target_link_libraries(remus-proc-snap PRIVATE remus_domain)
+install(TARGETS remus-proc-snap RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

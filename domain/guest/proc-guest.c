@@ -111,7 +111,7 @@ load_replica(struct proc_guest *g, const char *path, uint64_t prog_magic)
 	}
 	if (fstat(fd, &st) == -1 || pread(fd, &h, sizeof h, 0) !=
 	    (ssize_t)sizeof h) {
-		log_warnx("resume: %s: cannot read the arena header", path);
+		log_warnx("resume: %s: not an arena (no header)", path);
 		errno = EINVAL;
 		goto err;
 	}

@@ -487,6 +487,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	uint64_t arena = 256ull << 20, nb;
 	const char *listen_spec = NULL, *pidfile = NULL, *resume = NULL;
+	const char *arena_arg = "256M";
 	char shown[300];
 	int c, verbose = 0, lfd, n;
 	size_t i, np;
@@ -499,6 +500,7 @@ main(int argc, char **argv)
 		case 'a':
 			if (parse_size(optarg, &arena) == -1)
 				fatalx("--arena-size %s: not a size", optarg);
+			arena_arg = optarg;
 			break;
 		case 'p':
 			pidfile = optarg;
@@ -519,8 +521,7 @@ main(int argc, char **argv)
 		usage(2);
 	log_init("remus-kvd", 1, verbose);
 	if (arena < (1 << 20))
-		fatalx("--arena-size %llu: at least 1M",
-		    (unsigned long long)arena);
+		fatalx("--arena-size %s: at least 1M", arena_arg);
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;	/* no SA_RESTART: wake the poll */
