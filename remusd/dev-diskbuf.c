@@ -13,9 +13,13 @@
 #define LOG_PREFIX "diskbuf: "
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backup.h"
 #include "checkpoint.h"
@@ -28,10 +32,40 @@
 
 /* ---- Primary ------------------------------------------------------ */
 
+/* Test hook: REMUS_DISKBUF_DIGESTS=FILE appends "EPOCH DIGEST" at every
+ * postsuspend, the image as of the epoch's cut (taken under the write
+ * lock), which is what the backup must hold once the epoch commits.  It
+ * reads the whole image while the guest is paused: tests only. */
+static void
+digest_hook(void *dev, uint64_t epoch)
+{
+	static int warned;
+	const char *path = getenv("REMUS_DISKBUF_DIGESTS");
+	uint8_t dg[16];
+	char hex[33], line[64];
+	int fd, n;
+
+	if (path == NULL || *path == '\0' ||
+	    diskbuf_primary_digest(dev, dg) == -1)
+		return;
+	diskbuf_hash_hex(dg, hex);
+	n = snprintf(line, sizeof line, "%" PRIu64 " %s\n", epoch, hex);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if ((fd == -1 || write(fd, line, (size_t)n) != n) && !warned) {
+		warned = 1;
+		log_warn("REMUS_DISKBUF_DIGESTS %s", path);
+	}
+	if (fd != -1)
+		close(fd);
+}
+
 static int
 pri_postsuspend(void *dev, uint64_t epoch)
 {
-	return diskbuf_primary_epoch_close(dev, epoch);
+	if (diskbuf_primary_epoch_close(dev, epoch) == -1)
+		return -1;
+	digest_hook(dev, epoch);
+	return 0;
 }
 
 static int
@@ -110,6 +144,7 @@ dev_diskbuf_attach(struct ckpt *c, const struct remus_devopts *o)
 		diskbuf_primary_free(p);
 		return -1;
 	}
+	digest_hook(p, 0);
 	if (ckpt_add_device(c, &diskbuf_primary_ops, p) == -1) {
 		log_warn("register the disk device");
 		diskbuf_primary_free(p);
