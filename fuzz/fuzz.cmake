@@ -30,6 +30,8 @@ if(REMUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
     target_link_libraries(fuzz-stream PRIVATE remus_common)
     target_compile_definitions(fuzz-stream PRIVATE REMUS_HAVE_CODEC)
   endif()
+  # CRCs are not checked in this build only (see stream-read.c).
+  target_compile_definitions(fuzz-stream PRIVATE FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
   target_compile_options(fuzz-stream PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz-stream PRIVATE -fsanitize=fuzzer,address,undefined)
 endif()
