@@ -694,6 +694,15 @@ replica_proc_create(const char *dir, const void *config, size_t config_len,
 		    (unsigned long long)r->size);
 		goto err;
 	}
+	/* Reserve the blocks now: a store into a shared mapping of a file
+	 * the filesystem cannot extend is a SIGBUS in the receiver, not an
+	 * error; ENOSPC here is. */
+	errno = posix_fallocate(r->fd, 0, (off_t)r->size);
+	if (errno != 0 && errno != EOPNOTSUPP && errno != EINVAL) {
+		log_warn("replica: reserve %llu bytes for %s",
+		    (unsigned long long)r->size, r->img);
+		goto err;
+	}
 	p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (p == MAP_FAILED) {
 		log_warn("replica: map %s", r->img);

@@ -485,6 +485,10 @@ proc_guest_open(const struct proc_guest_opts *o)
 	 * unprivileged guests may hit RLIMIT_MEMLOCK. */
 	if (mlock2(g->hdr, g->size, MLOCK_ONFAULT) == -1)
 		log_debug("mlock the arena: %s", strerror(errno));
+	/* Dirty tracking is per page table entry: a huge page would make
+	 * one written byte cost 2 MiB of copy. */
+	if (madvise(g->hdr, g->size, MADV_NOHUGEPAGE) == -1)
+		log_debug("madvise NOHUGEPAGE: %s", strerror(errno));
 	register_uffd(g);
 	if (start_listening(g) == -1)
 		goto err;

@@ -98,6 +98,10 @@ fake_main(int cmd_r, int ack_w, const char *dirty_env)
 			    (size_t)ps);
 			break;
 		case CMD_SLEEP:
+			/* Ack the start too, so the test knows we are
+			 * away from any safe point. */
+			if (write(ack_w, "S", 1) != 1)
+				_exit(1);
 			usleep(c.arg * 1000u);
 			break;
 		case CMD_EXIT:
@@ -468,6 +472,7 @@ Test(domain_proc, suspend_times_out_on_a_busy_guest)
 	f = fake_start(NULL);
 	d = open_pid(f.pid);
 	fake_send(&f, CMD_SLEEP, 0, 1500);	/* no safe point for 1.5 s */
+	fake_ack(&f);				/* it started sleeping */
 	errno = 0;
 	cr_assert(eq(int, ops->suspend(d), -1));
 	cr_assert(eq(int, errno, ETIMEDOUT));
