@@ -29,7 +29,7 @@ fio --enghelp 2>/dev/null | grep -qw nbd ||
 D=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-diskbuf.XXXXXX")
 PID=""
 stop() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+	if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi
 	sleep 0.3
 	PID=""
 }

@@ -7,6 +7,7 @@
 # Odd rounds kill at a random moment; even rounds make the primary kill
 # itself at a chosen phase (after closing the epoch, mid-send, after the
 # end marker before the ACK, after the ACK) so every phase is covered.
+# shellcheck source=diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires qemu-io --version
 
@@ -15,10 +16,10 @@ nonzero=0
 
 writer() {
 	# Random writes, write-zeroes, discards and FUA writes, forever.
-	local uri=$1 i cmds
+	local uri=$1 cmds
 	while :; do
 		cmds=()
-		for i in 1 2 3 4 5 6 7 8; do
+		for _ in 1 2 3 4 5 6 7 8; do
 			local off=$(( (RANDOM % 2000) * 4096 ))
 			case $((RANDOM % 7)) in
 			6) cmds+=(-c "write -P $((RANDOM % 256)) $(( (RANDOM % 7) << 20 )) 1M") ;;

@@ -4,6 +4,7 @@
 # the primary keeps serving and says protection is lost, and the backup
 # image is exactly the last committed epoch (the failed apply is rolled
 # back).
+# shellcheck source=diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires qemu-io --version
 
@@ -54,6 +55,7 @@ run_full() {	# NAME: image on, spill on
 	# Fresh all-zero (sparse) images on both sides: in sync from the start.
 	rm -f "$T/st" "$T/dg" "$T/pair.log" "$T/pair.pid" "$T/p.img" "$T/b.img"
 	mkdir -p "$T/small"
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	(unshare -m bash -c '
 		set -e
 		mount -t tmpfs -o size=2m none "$1/small"

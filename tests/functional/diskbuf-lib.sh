@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/functional/diskbuf-lib.sh -- helpers for the diskbuf-*.sh tests
 # (sourced, not a test).  nbdkit-style: requires, cleanup, start with a
 # pidfile.
@@ -50,8 +51,7 @@ pick_port() {
 
 # wait_for CMD...: up to 20 s.
 wait_for() {
-	local i
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		"$@" 2>/dev/null && return 0
 		sleep 0.1
 	done

@@ -5,6 +5,7 @@
 # over, and its --disk image must equal, byte for byte, the primary's image
 # at the epoch remusd committed last (REMUS_DISKBUF_DIGESTS: the digest
 # the primary took under its write lock at that epoch's postsuspend).
+# shellcheck source=diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires qemu-io --version
 requires test -x "$REMUS_BUILD/bin/remus"
@@ -15,10 +16,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 writer() {
-	local uri=$1 i cmds off
+	local uri=$1 cmds off
 	while :; do
 		cmds=()
-		for i in 1 2 3 4 5 6; do
+		for _ in 1 2 3 4 5 6; do
 			off=$(( (RANDOM % 2000) * 4096 ))
 			case $((RANDOM % 5)) in
 			0) cmds+=(-c "write -z $off 8k") ;;
