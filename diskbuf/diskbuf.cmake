@@ -17,3 +17,5 @@ target_link_libraries(remus-disksync PRIVATE remus_diskbuf)
 # the benchmark; the real programs are remus/remusd with --disk.
 add_executable(diskbuf-pair diskbuf-pair.c)
 target_link_libraries(diskbuf-pair PRIVATE remus_diskbuf)
+
+install(TARGETS remus-disksync RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
