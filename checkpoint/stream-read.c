@@ -318,9 +318,13 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 		return length == sizeof(struct stream_ctl) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_ACK:
-	case STREAM_REC_BC_HEARTBEAT:
 		if (!r->have_ready)
 			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_ctl) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_BC_HEARTBEAT:
+		/* Also before READY: a backup still setting up its replica
+		 * is alive. */
 		return length == sizeof(struct stream_ctl) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_ERROR:

@@ -1105,3 +1105,28 @@ Test(stream, strerror_names_every_status)
 	cr_assert_null(stream_rec_name(0x99));
 	cr_assert_str_eq(stream_enc_name(STREAM_ENC_XOR_RLE), "XOR_RLE");
 }
+
+/* A backup still creating its replica may heartbeat before READY; it may
+ * not ACK before it. */
+Test(stream, back_heartbeat_before_ready)
+{
+	struct stream_writer w;
+	struct result res;
+
+	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 1), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_READY, 0), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_ACK, 4), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_BACK);
+	cr_assert_eq(res.st, STREAM_NEED_MORE);
+	cr_assert_eq(res.nrec, 3u);
+	stream_writer_free(&w);
+
+	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 1), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_ACK, 1), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_BACK);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
+	cr_assert_eq(res.off, 24u);
+	stream_writer_free(&w);
+}
