@@ -9,6 +9,7 @@ fail=0
 
 # setbyte FILE OFFSET OCTAL: overwrite one byte.
 setbyte() {
+	# shellcheck disable=SC2059  # the octal escape is the point
 	printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
@@ -38,6 +39,7 @@ tail -c +2 "$tmp/seeds/fwd-all" >"$cap"
 
 expect valid 0 "ok: 2 epochs, 16 records, 5664 bytes" "" -- \
     remus-stream verify "$cap"
+# shellcheck disable=SC2016  # $1 is the inner shell's
 expect valid-stdin 0 "ok: 2 epochs, 16 records, 5664 bytes" "" -- \
     sh -c 'remus-stream verify - <"$1"' sh "$cap"
 
@@ -109,6 +111,10 @@ expect empty 1 "" "offset 0: truncated (stream header needs 56 bytes, 0 present)
 expect missing-file 1 "" "remus-stream: $tmp/nope: No such file or directory" -- \
     remus-stream verify "$tmp/nope"
 remus-stream frobnicate x >/dev/null 2>&1
-[ $? = 2 ] && echo "ok   usage" || { echo "FAIL usage"; fail=1; }
+if [ $? = 2 ]; then
+	echo "ok   usage"
+else
+	echo "FAIL usage"; fail=1
+fi
 
 exit $fail
