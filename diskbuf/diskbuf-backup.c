@@ -14,15 +14,28 @@
  * then sends no ACK and the primary degrades.  Only if the undo itself
  * fails is the image marked inconsistent, and activation refuses it.
  *
- * Single-threaded: the backup receiver calls everything from its loop.
+ * Live initial sync (diskbuf_backup_sync_listen): while a sync thread
+ * copies the primary's disk into the image, committed epochs are not
+ * applied but kept, fdatasync'ed, in a backlog (the primary logs every
+ * write from the moment it starts serving, so replaying the backlog in
+ * order on top of the finished copy gives exactly the primary's disk);
+ * the first commit after the copy completes applies the backlog.  Until
+ * then the disk is not consistent and activation is refused.
+ *
+ * The backup receiver calls everything from its loop thread; the sync
+ * thread touches only its own fd and sync_state (atomic), and the loop
+ * never writes the image while the sync runs.
  */
 #define LOG_PREFIX "diskbuf: backup: "
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,7 +54,19 @@ struct diskbuf_backup {
 	struct wlog	*open;		/* the open epoch's writes, or NULL */
 	uint64_t	committed;	/* last committed epoch (0: none) */
 	int		broken;		/* a rollback failed */
+
+	/* Live initial sync. */
+	atomic_int	sync_state;	/* enum sync_state */
+	int		sync_lfd;	/* listening socket, or -1 */
+	atomic_int	sync_sock;	/* the sender's connection, or -1 */
+	int		sync_thr_started;
+	pthread_t	sync_thr;
+	struct wlog	*backlog;	/* committed, unapplied; oldest first */
+	int		caught_up;	/* the "sync complete" line was logged */
+	uint64_t	applied;	/* last epoch the image holds */
 };
+
+enum sync_state { SYNC_NONE, SYNC_RUNNING, SYNC_DONE, SYNC_FAILED };
 
 struct diskbuf_backup *
 diskbuf_backup_new(const struct diskbuf_backup_cfg *cfg)
@@ -54,6 +79,9 @@ diskbuf_backup_new(const struct diskbuf_backup_cfg *cfg)
 	if (b == NULL)
 		return NULL;
 	b->fd = -1;
+	b->sync_lfd = -1;
+	atomic_init(&b->sync_sock, -1);
+	atomic_init(&b->sync_state, SYNC_NONE);
 	b->disk = cfg->disk;
 	b->mem_limit = cfg->mem_limit ? cfg->mem_limit : DISKBUF_MEM_LIMIT_DEFAULT;
 	b->image = strdup(cfg->image);
@@ -141,7 +169,10 @@ diskbuf_backup_record(struct diskbuf_backup *b, uint64_t epoch,
 		b->open = NULL;
 	}
 	if (b->open == NULL) {
-		b->open = wlog_new(epoch, b->mem_limit, b->spill_dir);
+		/* While a sync runs, committed epochs wait on disk: spill
+		 * everything so commit can make them durable. */
+		b->open = wlog_new(epoch, atomic_load(&b->sync_state) ==
+		    SYNC_RUNNING ? 0 : b->mem_limit, b->spill_dir);
 		if (b->open == NULL) {
 			log_warn("epoch %" PRIu64 ": write buffer", epoch);
 			return -1;
@@ -193,33 +224,18 @@ rollback(struct diskbuf_backup *b, struct wlog *undo, size_t n)
 	return rc;
 }
 
-int
-diskbuf_backup_commit(struct diskbuf_backup *b, uint64_t epoch)
+/* Apply W (epoch EPOCH) in order and fdatasync; on failure undo what was
+ * applied so the image stays as it was.  Frees nothing.  0 / -1. */
+static int
+apply_log(struct diskbuf_backup *b, struct wlog *w, uint64_t epoch)
 {
-	struct wlog *w = b->open, *undo = NULL;
+	struct wlog *undo = NULL;
 	uint8_t *scratch = NULL, *old = NULL;
 	size_t scratch_len = 0, old_len = 0, i = 0;
 	const void *data;
 	const char *what = "apply";
-	int err;
+	int err, rc = -1;
 
-	if (b->broken) {
-		log_warnx("epoch %" PRIu64 ": image %s is inconsistent after a "
-		    "failed rollback, refusing to commit", epoch, b->image);
-		errno = EIO;
-		return -1;
-	}
-	if (epoch <= b->committed) {
-		log_warnx("epoch %" PRIu64 ": already committed (%" PRIu64 ")",
-		    epoch, b->committed);
-		errno = EINVAL;
-		return -1;
-	}
-	if (w == NULL || w->epoch != epoch) {
-		/* No disk writes in this epoch. */
-		b->committed = epoch;
-		return 0;
-	}
 	undo = wlog_new(epoch, b->mem_limit, b->spill_dir);
 	if (undo == NULL)
 		goto fail;
@@ -262,13 +278,8 @@ diskbuf_backup_commit(struct diskbuf_backup *b, uint64_t epoch)
 		goto fail;
 	log_debug("epoch %" PRIu64 ": applied %zu disk writes, %" PRIu64
 	    " bytes", epoch, w->n, w->bytes);
-	free(scratch);
-	free(old);
-	wlog_free(undo);
-	wlog_free(w);
-	b->open = NULL;
-	b->committed = epoch;
-	return 0;
+	rc = 0;
+	goto out;
 fail:
 	err = errno;
 	if (i < w->n)
@@ -286,14 +297,101 @@ fail:
 		    "is inconsistent", epoch, b->image);
 	} else
 		log_warnx("epoch %" PRIu64 ": %s rolled back to committed "
-		    "epoch %" PRIu64, epoch, b->image, b->committed);
+		    "epoch %" PRIu64, epoch, b->image, b->applied);
+	errno = err;
+out:
+	err = errno;
 	free(scratch);
 	free(old);
 	wlog_free(undo);
+	errno = err;
+	return rc;
+}
+
+/* The sync finished: apply the backlog, oldest first.  0 / -1 (the
+ * image then holds the last backlog epoch applied). */
+static int
+catch_up(struct diskbuf_backup *b)
+{
+	struct wlog *w;
+	size_t n = 0;
+
+	while ((w = b->backlog) != NULL) {
+		if (apply_log(b, w, w->epoch) == -1)
+			return -1;
+		b->applied = w->epoch;
+		b->backlog = w->next;
+		wlog_free(w);
+		n++;
+	}
+	/* Epochs without disk writes left nothing in the backlog. */
+	b->applied = b->committed;
+	if (!b->caught_up) {
+		b->caught_up = 1;
+		log_info("initial sync complete: applied %zu backlogged epochs, "
+		    "%s holds committed epoch %" PRIu64, n, b->image,
+		    b->applied);
+	}
+	return 0;
+}
+
+int
+diskbuf_backup_commit(struct diskbuf_backup *b, uint64_t epoch)
+{
+	struct wlog *w = b->open, **pp;
+	int st = atomic_load(&b->sync_state), rc;
+
+	if (b->broken) {
+		log_warnx("epoch %" PRIu64 ": image %s is inconsistent after a "
+		    "failed rollback, refusing to commit", epoch, b->image);
+		errno = EIO;
+		return -1;
+	}
+	if (epoch <= b->committed) {
+		log_warnx("epoch %" PRIu64 ": already committed (%" PRIu64 ")",
+		    epoch, b->committed);
+		errno = EINVAL;
+		return -1;
+	}
+	if (st == SYNC_FAILED) {
+		log_warnx("epoch %" PRIu64 ": the initial disk sync failed, the "
+		    "backup's disk cannot be made consistent", epoch);
+		errno = EIO;
+		return -1;
+	}
+	if (w != NULL && w->epoch != epoch)
+		w = NULL;		/* stale: dropped below */
+	if (st == SYNC_RUNNING) {
+		/* Keep it, durably, for after the copy. */
+		if (w && w->spill_fd != -1 && fdatasync(w->spill_fd) == -1) {
+			log_warn("epoch %" PRIu64 ": fdatasync backlog", epoch);
+			return -1;
+		}
+		if (w) {
+			for (pp = &b->backlog; *pp; pp = &(*pp)->next)
+				;
+			*pp = w;
+			w->next = NULL;
+			b->open = NULL;
+		}
+		b->committed = epoch;
+		return 0;
+	}
+	if (st == SYNC_DONE && catch_up(b) == -1)
+		return -1;
+	if (w == NULL) {
+		/* No disk writes in this epoch. */
+		wlog_free(b->open);
+		b->open = NULL;
+		b->committed = b->applied = epoch;
+		return 0;
+	}
+	rc = apply_log(b, w, epoch);
 	wlog_free(w);
 	b->open = NULL;
-	errno = err;
-	return -1;
+	if (rc == 0)
+		b->committed = b->applied = epoch;
+	return rc;
 }
 
 void
@@ -317,6 +415,24 @@ diskbuf_backup_activate(struct diskbuf_backup *b)
 		wlog_free(b->open);
 		b->open = NULL;
 	}
+	switch (atomic_load(&b->sync_state)) {
+	case SYNC_RUNNING:
+	case SYNC_FAILED:
+		log_warnx("failover: the initial disk sync of %s is not "
+		    "complete: its disk is not consistent, not activating",
+		    b->image);
+		errno = EIO;
+		return -1;
+	case SYNC_DONE:
+		if (catch_up(b) == -1) {
+			log_warnx("failover: %s holds only epoch %" PRIu64 " of "
+			    "committed %" PRIu64 ", not activating", b->image,
+			    b->applied, b->committed);
+			errno = EIO;
+			return -1;
+		}
+		break;
+	}
 	if (b->broken) {
 		log_warnx("failover: image %s is inconsistent (a rollback "
 		    "failed), not activating it", b->image);
@@ -330,6 +446,83 @@ diskbuf_backup_activate(struct diskbuf_backup *b)
 	log_info("failover: %s holds the disk of committed epoch %" PRIu64,
 	    b->image, b->committed);
 	return 0;
+}
+
+static void *
+sync_main(void *arg)
+{
+	struct diskbuf_backup *b = arg;
+	struct diskbuf_sync_stats st;
+	int sock, fd = -1, ok = 0;
+
+	sock = accept4(b->sync_lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (sock == -1) {
+		log_warn("initial sync: accept");
+		goto out;
+	}
+	atomic_store(&b->sync_sock, sock);
+	/* Its own fd: the loop thread's offsets and errors stay apart. */
+	fd = open(b->image, O_RDWR | O_CLOEXEC);
+	if (fd == -1) {
+		log_warn("initial sync: %s", b->image);
+		goto out;
+	}
+	if (diskbuf_sync_recv(sock, fd, b->size, 0, &st) == 0) {
+		ok = 1;
+		log_info("initial sync: received %" PRIu64 " of %" PRIu64
+		    " blocks (%" PRIu64 " bytes)", st.blocks_sent, st.blocks,
+		    st.bytes_sent);
+	}
+out:
+	if (fd != -1)
+		close(fd);
+	/* The socket stays open until free (shutdown there must not hit a
+	 * recycled fd). */
+	atomic_store(&b->sync_state, ok ? SYNC_DONE : SYNC_FAILED);
+	if (!ok)
+		log_warnx("initial sync of %s FAILED: the backup's disk is not "
+		    "consistent; protection cannot be established", b->image);
+	return NULL;
+}
+
+int
+diskbuf_backup_sync_listen(struct diskbuf_backup *b, const char *addr)
+{
+	int rc;
+
+	if (b->committed != 0 || b->open != NULL) {
+		log_warnx("initial sync must start before the first epoch");
+		errno = EINVAL;
+		return -1;
+	}
+	b->sync_lfd = diskbuf_listen_tcp(addr);
+	if (b->sync_lfd == -1)
+		return -1;
+	atomic_store(&b->sync_state, SYNC_RUNNING);
+	rc = pthread_create(&b->sync_thr, NULL, sync_main, b);
+	if (rc != 0) {
+		errno = rc;
+		log_warn("initial sync thread");
+		atomic_store(&b->sync_state, SYNC_FAILED);
+		return -1;
+	}
+	b->sync_thr_started = 1;
+	log_info("initial sync: waiting for the primary on %s; epochs are "
+	    "kept until the copy is complete", addr);
+	return 0;
+}
+
+int
+diskbuf_backup_sync_done(struct diskbuf_backup *b)
+{
+	switch (atomic_load(&b->sync_state)) {
+	case SYNC_RUNNING:
+		return 0;
+	case SYNC_FAILED:
+		return -1;
+	default:
+		return 1;
+	}
 }
 
 uint64_t
@@ -347,8 +540,26 @@ diskbuf_backup_size(const struct diskbuf_backup *b)
 void
 diskbuf_backup_free(struct diskbuf_backup *b)
 {
+	struct wlog *w;
+
 	if (b == NULL)
 		return;
+	if (b->sync_thr_started) {
+		/* Wake the thread wherever it blocks: accept or the copy. */
+		if (b->sync_lfd != -1)
+			shutdown(b->sync_lfd, SHUT_RDWR);
+		if (atomic_load(&b->sync_sock) != -1)
+			shutdown(atomic_load(&b->sync_sock), SHUT_RDWR);
+		pthread_join(b->sync_thr, NULL);
+	}
+	if (b->sync_lfd != -1)
+		close(b->sync_lfd);
+	if (atomic_load(&b->sync_sock) != -1)
+		close(atomic_load(&b->sync_sock));
+	while ((w = b->backlog) != NULL) {
+		b->backlog = w->next;
+		wlog_free(w);
+	}
 	wlog_free(b->open);
 	if (b->fd != -1)
 		close(b->fd);

@@ -24,9 +24,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/falloc.h>
@@ -51,6 +53,14 @@ struct diskbuf_primary {
 	struct wlog	*closed;	/* closed, not yet saved; oldest first */
 	uint64_t	acked;
 	unsigned	connected;	/* clients in transmission now */
+
+	/* Live initial sync (a thread with its own fd and socket). */
+	atomic_int	sync_state;	/* 0 none, 1 running, 2 done, 3 failed */
+	atomic_int	sync_sock;
+	int		sync_thr_started;
+	pthread_t	sync_thr;
+	char		*sync_addr;
+	int		sync_progress;
 	struct diskbuf_stats st;
 };
 
@@ -276,6 +286,8 @@ diskbuf_primary_new(const struct diskbuf_primary_cfg *cfg)
 	if (p == NULL)
 		return NULL;
 	p->fd = -1;
+	atomic_init(&p->sync_sock, -1);
+	atomic_init(&p->sync_state, 0);
 	pthread_mutex_init(&p->lock, NULL);
 	p->disk = cfg->disk;
 	p->mem_limit = cfg->mem_limit ? cfg->mem_limit : DISKBUF_MEM_LIMIT_DEFAULT;
@@ -388,6 +400,14 @@ diskbuf_primary_save(struct diskbuf_primary *p, uint64_t epoch,
 	const void *data;
 	int lost, rc = -1, err;
 
+	if (diskbuf_primary_sync_done(p) == -1) {
+		/* Without the copy the backup's disk can never be right:
+		 * fail the epoch so the engine ends protection, loudly. */
+		log_warnx("%s: epoch %" PRIu64 ": the initial sync failed, "
+		    "cannot protect the disk", p->image, epoch);
+		errno = EIO;
+		return -1;
+	}
 	pthread_mutex_lock(&p->lock);
 	for (pp = &p->closed; *pp; pp = &(*pp)->next)
 		if ((*pp)->epoch == epoch) {
@@ -470,6 +490,83 @@ diskbuf_primary_digest(struct diskbuf_primary *p, uint8_t out[16])
 	return rc;
 }
 
+static void *
+sync_main(void *arg)
+{
+	struct diskbuf_primary *p = arg;
+	struct diskbuf_sync_stats st;
+	int fd, sock, ok = 0;
+
+	/* Its own fd: reads race with the guest's writes, which is fine --
+	 * every write since logging began is replayed on the backup after
+	 * the copy (docs/diskbuf.md). */
+	fd = open(p->image, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		log_warn("initial sync: %s", p->image);
+		goto out;
+	}
+	sock = diskbuf_connect_tcp(p->sync_addr, 30);
+	if (sock == -1)
+		goto out;
+	atomic_store(&p->sync_sock, sock);
+	log_info("initial sync of %s to %s started", p->image, p->sync_addr);
+	if (diskbuf_sync_send(sock, fd, p->size, 1u << 20, p->sync_progress,
+	    &st) == 0) {
+		ok = 1;
+		log_info("initial sync of %s done: %" PRIu64 " of %" PRIu64
+		    " blocks sent (%" PRIu64 " bytes); the disk is protected "
+		    "from now on", p->image, st.blocks_sent, st.blocks,
+		    st.bytes_sent);
+	}
+out:
+	if (fd != -1)
+		close(fd);
+	atomic_store(&p->sync_state, ok ? 2 : 3);
+	if (!ok)
+		log_warnx("initial sync of %s to %s FAILED: the disk is NOT "
+		    "protected", p->image, p->sync_addr);
+	return NULL;
+}
+
+int
+diskbuf_primary_sync_start(struct diskbuf_primary *p, const char *addr,
+    int progress)
+{
+	int rc;
+
+	if (p->sync_thr_started) {
+		errno = EBUSY;
+		return -1;
+	}
+	p->sync_addr = strdup(addr);
+	if (p->sync_addr == NULL)
+		return -1;
+	p->sync_progress = progress;
+	atomic_store(&p->sync_state, 1);
+	rc = pthread_create(&p->sync_thr, NULL, sync_main, p);
+	if (rc != 0) {
+		errno = rc;
+		log_warn("initial sync thread");
+		atomic_store(&p->sync_state, 3);
+		return -1;
+	}
+	p->sync_thr_started = 1;
+	return 0;
+}
+
+int
+diskbuf_primary_sync_done(struct diskbuf_primary *p)
+{
+	switch (atomic_load(&p->sync_state)) {
+	case 1:
+		return 0;
+	case 3:
+		return -1;
+	default:
+		return 1;
+	}
+}
+
 unsigned
 diskbuf_primary_clients(struct diskbuf_primary *p)
 {
@@ -496,6 +593,16 @@ diskbuf_primary_free(struct diskbuf_primary *p)
 
 	if (p == NULL)
 		return;
+	if (p->sync_thr_started) {
+		if (atomic_load(&p->sync_state) == 1)
+			log_warnx("%s: initial sync interrupted", p->image);
+		if (atomic_load(&p->sync_sock) != -1)
+			shutdown(atomic_load(&p->sync_sock), SHUT_RDWR);
+		pthread_join(p->sync_thr, NULL);
+	}
+	if (atomic_load(&p->sync_sock) != -1)
+		close(atomic_load(&p->sync_sock));
+	free(p->sync_addr);
 	/* Server first: no client thread may touch p after this. */
 	nbd_server_free(p->srv);
 	p->srv = NULL;

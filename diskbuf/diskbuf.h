@@ -99,6 +99,15 @@ struct diskbuf_stats {
 };
 void	diskbuf_primary_stats(struct diskbuf_primary *, struct diskbuf_stats *);
 
+/* Live initial sync: copy the image to a receiver at ADDR (remusd's
+ * diskbuf_backup_sync_listen, or remus-disksync recv) in a thread, while
+ * the guest may write (those writes are in the epoch logs and replayed on
+ * the backup after the copy).  PROGRESS: a line on stderr each second. */
+int	diskbuf_primary_sync_start(struct diskbuf_primary *, const char *addr,
+	    int progress);
+/* 1 when no sync runs or it completed, 0 while it runs, -1 if it failed. */
+int	diskbuf_primary_sync_done(struct diskbuf_primary *);
+
 /* NBD clients connected right now (past the handshake). */
 unsigned diskbuf_primary_clients(struct diskbuf_primary *);
 
@@ -140,6 +149,14 @@ void	diskbuf_backup_discard(struct diskbuf_backup *, uint64_t epoch);
 /* Failover: drop the open epoch, fdatasync; the image is then exactly the
  * last committed epoch's disk. */
 int	diskbuf_backup_activate(struct diskbuf_backup *);
+
+/* Live initial sync: listen on ADDR ("HOST:PORT", ":PORT") for one
+ * remus-disksync style sender, and copy into the image in a thread.  Until
+ * the copy is complete, committed epochs are kept (durably) instead of
+ * applied, and activate() refuses.  Call before the first record. */
+int	diskbuf_backup_sync_listen(struct diskbuf_backup *, const char *addr);
+/* 1 when no sync runs or it completed, 0 while it runs, -1 if it failed. */
+int	diskbuf_backup_sync_done(struct diskbuf_backup *);
 
 uint64_t diskbuf_backup_committed(const struct diskbuf_backup *);
 uint64_t diskbuf_backup_size(const struct diskbuf_backup *);

@@ -9,6 +9,14 @@
  * Backup (remusd --disk IMAGE): DISK_WRITE records are buffered per epoch
  * (spilling into the state directory), applied and fdatasync'ed on commit
  * before the ACK, dropped on discard and failover.
+ *
+ * Live initial sync, until remus/remusd grow flags for it, from the
+ * environment:
+ *   remusd: REMUS_DISK_SYNC_LISTEN=[HOST]:PORT  receive the copy there
+ *   remus:  REMUS_DISK_SYNC=HOST:PORT           send the copy there
+ *           REMUS_DISK_SYNC_RATE=BYTES          per second (K/M/G)
+ * Epochs run meanwhile; the backup keeps them until the copy is complete
+ * and refuses to activate before (docs/diskbuf.md).
  */
 #define LOG_PREFIX "diskbuf: "
 
@@ -27,6 +35,7 @@
 #include "diskbuf.h"
 #include "log.h"
 #include "stream.h"
+#include "util.h"
 
 #define NBD_LISTEN_DEFAULT	"127.0.0.1:10809"
 
@@ -127,6 +136,27 @@ static const struct ckpt_device_ops diskbuf_primary_ops = {
 	.teardown = pri_teardown,
 };
 
+static int
+start_sync(struct diskbuf_primary *p)
+{
+	const char *to = getenv("REMUS_DISK_SYNC");
+	const char *rate = getenv("REMUS_DISK_SYNC_RATE");
+	uint64_t r;
+
+	if (to == NULL || *to == '\0')
+		return 0;
+	if (rate && *rate) {
+		if (parse_size(rate, &r) == -1) {
+			log_warnx("REMUS_DISK_SYNC_RATE=%s: expected bytes per "
+			    "second (K/M/G suffixes)", rate);
+			errno = EINVAL;
+			return -1;
+		}
+		diskbuf_sync_set_rate(r);
+	}
+	return diskbuf_primary_sync_start(p, to, 1);
+}
+
 int
 dev_diskbuf_attach(struct ckpt *c, const struct remus_devopts *o)
 {
@@ -150,7 +180,8 @@ dev_diskbuf_attach(struct ckpt *c, const struct remus_devopts *o)
 		diskbuf_primary_free(p);
 		return -1;
 	}
-	return 0;
+	/* Registered: from here the engine tears p down. */
+	return start_sync(p);
 }
 
 /* ---- Backup ------------------------------------------------------- */
@@ -212,6 +243,7 @@ dev_diskbuf_backup_attach(struct backup *b, const struct remus_devopts *o)
 {
 	struct diskbuf_backup_cfg cfg = { 0 };
 	struct diskbuf_backup *db;
+	const char *sync_at;
 
 	if (o->no_disk || o->disk_image == NULL)
 		return 0;
@@ -232,5 +264,8 @@ dev_diskbuf_backup_attach(struct backup *b, const struct remus_devopts *o)
 		diskbuf_backup_free(db);
 		return -1;
 	}
+	sync_at = getenv("REMUS_DISK_SYNC_LISTEN");
+	if (sync_at && *sync_at)
+		return diskbuf_backup_sync_listen(db, sync_at);
 	return 0;
 }

@@ -5,6 +5,10 @@
 # over, and its --disk image must equal, byte for byte, the primary's image
 # at the epoch remusd committed last (REMUS_DISKBUF_DIGESTS: the digest
 # the primary took under its write lock at that epoch's postsuspend).
+# Odd rounds sync the disks before remus starts (remus-disksync); even
+# rounds sync live (REMUS_DISK_SYNC / REMUS_DISK_SYNC_LISTEN) while the
+# guest already writes and epochs already run: killed before the copy is
+# complete, remusd must refuse to activate; after, the disk must match.
 # shellcheck source=diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires qemu-io --version
@@ -32,26 +36,37 @@ writer() {
 	done
 }
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-4}
 proved=0
 for round in $(seq "$ROUNDS"); do
 	R="$T/r$round"
 	mkdir -p "$R/state"
 	mkimage "$R/p.img" 8
-	sync_images "$R/p.img" "$R/b.img" -c || fail "initial sync"
+	live=$((round % 2 == 0))
+	sport=$(pick_port)
+	env_p=() env_b=()
+	if [ "$live" = 1 ]; then
+		# An old copy: every block differs; 4 MiB/s makes the copy
+		# take about two seconds, with the writer running.
+		truncate -s 8M "$R/b.img"
+		env_p=(REMUS_DISK_SYNC="127.0.0.1:$sport" REMUS_DISK_SYNC_RATE=4M)
+		env_b=(REMUS_DISK_SYNC_LISTEN="127.0.0.1:$sport")
+	else
+		sync_images "$R/p.img" "$R/b.img" -c || fail "initial sync"
+	fi
 
 	(remus-dirtier --pages 20 --working-set 200 --pidfile "$R/guest.pid" \
 	    >"$R/guest.log" 2>&1 &)
 	wait_for test -s "$R/guest.pid" || fail "guest did not start"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/guest.pid")"
 	port=$(pick_port)
-	(remusd -d -D "$R/state" --disk "$R/b.img" --listen "127.0.0.1:$port" \
+	(env "${env_b[@]}" remusd -d -D "$R/state" --disk "$R/b.img" --listen "127.0.0.1:$port" \
 	    >"$R/remusd.log" 2>&1 & echo $! >"$R/remusd.pid")
 	wait_for test -s "$R/remusd.pid"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/remusd.pid")"
 	wait_for sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		fail "round $round: remusd does not listen"
-	(REMUS_DISKBUF_DIGESTS="$R/dg" remus -i $((30 + RANDOM % 50)) \
+	(env "${env_p[@]}" REMUS_DISKBUF_DIGESTS="$R/dg" remus -i $((30 + RANDOM % 50)) \
 	    --disk "$R/p.img" --nbd-listen "unix:$R/nbd.sock" \
 	    "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" >"$R/remus.log" 2>&1 &
 	    echo $! >"$R/remus.pid")
@@ -61,7 +76,7 @@ for round in $(seq "$ROUNDS"); do
 	writer "nbd+unix:///?socket=$R/nbd.sock" &
 	wpid=$!
 	_cleanup_pids="$_cleanup_pids $wpid"
-	sleep "$((1 + RANDOM % 2)).$((RANDOM % 10))"
+	sleep "$((1 + RANDOM % 3)).$((RANDOM % 10))"
 	kill -9 "$rpid"
 	wait_for grep -q "session over" "$R/remusd.log" ||
 		fail "round $round: remusd did not end the session"
@@ -71,13 +86,23 @@ for round in $(seq "$ROUNDS"); do
 	[ -s "$R/state/proc-guest.pid" ] && kill -9 "$(cat "$R/state/proc-guest.pid")" 2>/dev/null
 	kill "$(cat "$R/remusd.pid")" 2>/dev/null || true
 
+	if grep -q "initial disk sync of .* is not complete" "$R/remusd.log"; then
+		grep -q "initial sync of .* done" "$R/remus.log" &&
+			fail "round $round: remusd refused a disk whose sync completed"
+		grep -q "activated from epoch" "$R/remusd.log" &&
+			fail "round $round: activated although the disk sync was incomplete"
+		echo "round $round: killed during the live sync: activation refused"
+		continue
+	fi
+	[ "$live" = 1 ] && { grep -q "initial sync complete" "$R/remusd.log" ||
+		fail "round $round: no backlog catch-up after the live sync"; }
 	n=$(sed -n 's/.*holds the disk of committed epoch \([0-9]*\).*/\1/p' "$R/remusd.log")
 	[ -n "$n" ] || n=0
 	want=$(awk -v n="$n" '$1 == n { print $2 }' "$R/dg")
 	[ -n "$want" ] || fail "round $round: no digest for epoch $n"
 	[ "$want" = "$(digest "$R/b.img")" ] ||
 		fail "round $round: remusd's disk is not the primary's at epoch $n"
-	echo "round $round: remusd committed epoch $n of $(tail -1 "$R/dg" | cut -d' ' -f1); disk matches"
+	echo "round $round: $([ "$live" = 1 ] && echo "live sync, ")remusd committed epoch $n of $(tail -1 "$R/dg" | cut -d' ' -f1); disk matches"
 	[ "$n" -gt 1 ] && [ "$want" != "$(awk '$1 == 0 { print $2 }' "$R/dg")" ] &&
 		proved=$((proved + 1))
 done

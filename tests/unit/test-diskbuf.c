@@ -873,3 +873,80 @@ Test(sync, size_mismatch_is_refused, .init = setup, .fini = teardown,
 	make_image(path("dst"), SZ / 2, 1);
 	cr_assert(run_sync(path("src"), path("dst"), 0, &st) == -1);
 }
+
+/* Live sync: epochs committed during the copy are kept, not applied (the
+ * copy would overwrite them), activation is refused, and the first commit
+ * after the copy replays them in order. */
+Test(sync, live_sync_keeps_epochs_until_the_copy_is_complete, .init = setup,
+    .fini = teardown, .timeout = 30)
+{
+	struct diskbuf_backup_cfg cfg = { .image = path("b.img"), .size = SZ,
+	    .spill_dir = dir };
+	static struct model m;
+	struct diskbuf_backup *b;
+	struct diskbuf_sync_stats st;
+	char addr[32];
+	int fd, sock, i;
+
+	make_image(path("src"), SZ, 0x21);
+	make_image(cfg.image, SZ, 0);
+	memset(m.committed, 0x21, SZ);
+	memcpy(m.open, m.committed, SZ);
+	b = diskbuf_backup_new(&cfg);
+	cr_assert(b != NULL);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + getpid() % 20000);
+	cr_assert(eq(int, diskbuf_backup_sync_listen(b, addr), 0));
+	cr_assert(eq(int, diskbuf_backup_sync_done(b), 0));
+
+	/* Epoch 1 commits while the copy has not even started. */
+	rec(b, &m, 1, STREAM_DISK_WRITE, 4096, 8192, 0x01);
+	rec(b, &m, 1, STREAM_DISK_ZERO, 0, 100, 0);
+	cr_assert(eq(int, diskbuf_backup_commit(b, 1), 0));
+	cr_assert(eq(u64, diskbuf_backup_committed(b), 1));
+	errno = 0;
+	cr_assert(eq(int, diskbuf_backup_activate(b), -1),
+	    "no activation before the copy is complete");
+
+	fd = open(path("src"), O_RDONLY);
+	sock = diskbuf_connect_tcp(addr, 10);
+	cr_assert(fd != -1 && sock != -1);
+	cr_assert(eq(int, diskbuf_sync_send(sock, fd, SZ, 65536, 0, &st), 0));
+	close(fd);
+	for (i = 0; i < 100 && diskbuf_backup_sync_done(b) == 0; i++)
+		usleep(50000);
+	cr_assert(eq(int, diskbuf_backup_sync_done(b), 1));
+
+	rec(b, &m, 2, STREAM_DISK_WRITE, 4096 + 100, 50, 0x02);
+	cr_assert(eq(int, diskbuf_backup_commit(b, 2), 0));
+	memcpy(m.committed, m.open, SZ);
+	check_image(cfg.image, m.committed);
+	cr_assert(eq(int, diskbuf_backup_activate(b), 0));
+	close(sock);
+	diskbuf_backup_free(b);
+}
+
+Test(sync, failed_live_sync_refuses_commit_and_activation, .init = setup,
+    .fini = teardown, .timeout = 30)
+{
+	struct diskbuf_backup_cfg cfg = { .image = path("b.img"), .size = SZ };
+	struct diskbuf_backup *b;
+	char addr[32];
+	int sock, i;
+
+	make_image(cfg.image, SZ, 0);
+	b = diskbuf_backup_new(&cfg);
+	cr_assert(b != NULL);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() + 7) % 20000);
+	cr_assert(eq(int, diskbuf_backup_sync_listen(b, addr), 0));
+	/* A sender that goes away mid-handshake. */
+	sock = diskbuf_connect_tcp(addr, 10);
+	cr_assert(sock != -1);
+	cr_assert(write_full(sock, "RMSD", 4) == 0);
+	close(sock);
+	for (i = 0; i < 100 && diskbuf_backup_sync_done(b) == 0; i++)
+		usleep(50000);
+	cr_assert(eq(int, diskbuf_backup_sync_done(b), -1));
+	cr_assert(eq(int, diskbuf_backup_commit(b, 1), -1));
+	cr_assert(eq(int, diskbuf_backup_activate(b), -1));
+	diskbuf_backup_free(b);
+}
