@@ -77,6 +77,7 @@ struct backup {
 	struct bdev	*devs;
 	size_t		 ndevs;
 
+	char		 why[160];	/* what made the open epoch unusable */
 	enum backup_result result;
 	int		 finished;
 	backup_done_fn	*done;
@@ -229,9 +230,9 @@ take_batch(struct backup *b, const struct stream_rec *rec)
 		base = fresh ? b->rops->page(b->rep, pg.pfn) : out;
 		if (codec_decode(pg.encoding, data, pg.length, base, out,
 		    b->info.page_size) == -1) {
-			log_warnx("epoch %" PRIu64 ": stream error at offset %"
-			    PRIu64 ": page %" PRIu64 ": bad %s data",
-			    b->epoch, b->rd.offset, pg.pfn,
+			snprintf(b->why, sizeof b->why, "stream error at "
+			    "offset %" PRIu64 ": page %" PRIu64 ": bad %s data",
+			    b->rd.offset, pg.pfn,
 			    stream_enc_name(pg.encoding) ?
 			    stream_enc_name(pg.encoding) : "?");
 			return -1;
@@ -385,8 +386,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 	default:
 		d = device_for(b, rec->type);
 		if (d == NULL) {
-			log_warnx("epoch %" PRIu64 ": %s record but no device "
-			    "on this backup takes it", b->epoch,
+			snprintf(b->why, sizeof b->why, "%s record but no "
+			    "device on this backup takes it",
 			    stream_rec_name(rec->type) ?
 			    stream_rec_name(rec->type) : "unknown");
 			return -1;
@@ -434,9 +435,13 @@ parse_input(struct backup *b)
 					return -1;
 				}
 				if (rc == -1) {
-					log_warnx("epoch %" PRIu64 " dropped, "
-					    "keeping epoch %" PRIu64,
+					/* One line: what, and what is kept. */
+					log_warnx("epoch %" PRIu64 ": %s; "
+					    "dropping epoch %" PRIu64 ", keeping"
+					    " epoch %" PRIu64, b->epoch,
+					    b->why[0] ? b->why : "failed",
 					    b->epoch, b->committed);
+					b->why[0] = '\0';
 					failover_trigger(&b->fo, "epoch %"
 					    PRIu64 " unusable", b->epoch);
 					return -1;

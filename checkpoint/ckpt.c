@@ -148,6 +148,7 @@ struct ckpt {
 };
 
 static void	finish(struct ckpt *, enum ckpt_result);
+static int	lost(struct ckpt *, const char *);
 static int	flush_queue(struct ckpt *);
 static void	schedule_epoch(struct ckpt *);
 static void	full_pump(struct ckpt *);
@@ -185,6 +186,14 @@ inflight_get(struct ckpt *c, uint64_t epoch)
 static int
 lost(struct ckpt *c, const char *what)
 {
+	/* Before READY there is no protection to lose: one line, no
+	 * failover state changes. */
+	if (c->phase == PHASE_INIT || c->phase == PHASE_HANDSHAKE) {
+		log_warnx("backup %s: handshake failed: %s", c->tp->desc,
+		    what);
+		finish(c, CKPT_HANDSHAKE_FAILED);
+		return 0;
+	}
 	return failover_trigger(&c->fo, "%s", what);
 }
 
@@ -747,7 +756,7 @@ wr_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
 static void
 handshake_done(struct ckpt *c)
 {
-	log_info("backup %s ready", c->tp->desc);
+	log_info("protecting %s: backup %s ready", c->guest, c->tp->desc);
 	full_begin(c);
 }
 

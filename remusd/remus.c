@@ -111,6 +111,8 @@ struct remus {
 	enum ckpt_result result;
 };
 
+/* One line naming what was wrong (getopt has printed its own for a bad
+ * flag), status 1. */
 static __dead void
 usage(const char *fmt, ...)
 {
@@ -121,9 +123,8 @@ usage(const char *fmt, ...)
 		va_start(ap, fmt);
 		vfprintf(stderr, fmt, ap);
 		va_end(ap);
-		fputc('\n', stderr);
+		fputs(" (see remus --help)\n", stderr);
 	}
-	fputs(usage_text, stderr);
 	exit(EXIT_USAGE);
 }
 
@@ -296,13 +297,8 @@ main(int argc, char **argv)
 		return EXIT_DOMAIN;
 	}
 	dom = dops->open(rest);
-	if (dom == NULL) {
-		if (errno == ENOTSUP)
-			log_warnx("%s: not supported on this system", spec);
-		else
-			log_warn("%s: cannot attach", spec);
-		return EXIT_DOMAIN;
-	}
+	if (dom == NULL)
+		return EXIT_DOMAIN;	/* the driver said why (E4) */
 
 	/* The backup. */
 	if (blackhole)
@@ -313,7 +309,6 @@ main(int argc, char **argv)
 		tops = &transport_tcp_ops;
 	if (transport_open(&tp, tops, host ? host : "", cmd,
 	    CONNECT_TIMEOUT_MS) == -1) {
-		log_warnx("backup %s unreachable", host ? host : "/dev/null");
 		status = EXIT_BACKUP;
 		goto out;
 	}
@@ -351,8 +346,8 @@ main(int argc, char **argv)
 	ev_signal_start(r.loop, &r.sigint);
 	ev_signal_start(r.loop, &r.sigterm);
 
-	log_info("protecting %s (%s), interval %" PRIu64 " ms%s", spec,
-	    tp.desc, interval, compress ? "" : ", no compression");
+	log_debug("%s: interval %" PRIu64 " ms%s, backup %s", spec, interval,
+	    compress ? "" : ", no compression", tp.desc);
 	if (ckpt_start(r.ckpt) == -1) {
 		status = ckpt_get_result(r.ckpt) == CKPT_HANDSHAKE_FAILED ?
 		    EXIT_BACKUP : EXIT_INTERNAL;
@@ -362,10 +357,9 @@ main(int argc, char **argv)
 		ev_run(r.loop, 0);
 	r.result = ckpt_get_result(r.ckpt);
 	status = exit_status(r.result);
-	stats_summary(r.stats, stderr);
-	if (status != EXIT_OK)
-		log_warnx("exiting: %s (status %d)", ckpt_result_str(r.result),
-		    status);
+	/* The reason for any other end was logged where it happened. */
+	if (r.result == CKPT_STOPPED || r.result == CKPT_BACKUP_LOST)
+		stats_summary(r.stats, stderr);
 out:
 	if (r.loop) {
 		ev_signal_stop(r.loop, &r.sigint);

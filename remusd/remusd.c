@@ -110,6 +110,8 @@ struct remusd {
 	int		 stopping;
 };
 
+/* One line naming what was wrong (getopt has printed its own for a bad
+ * flag), status 1. */
 static __dead void
 usage(const char *fmt, ...)
 {
@@ -120,9 +122,8 @@ usage(const char *fmt, ...)
 		va_start(ap, fmt);
 		vfprintf(stderr, fmt, ap);
 		va_end(ap);
-		fputc('\n', stderr);
+		fputs(" (see remusd --help)\n", stderr);
 	}
-	fputs(usage_text, stderr);
 	exit(EXIT_USAGE);
 }
 

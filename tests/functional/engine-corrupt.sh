@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One byte of epoch N is corrupted on the wire (REMUS_FAULT=stream-corrupt,
+# REMUS_FAULT_EPOCH=N).  The backup rejects the epoch with one line naming
+# the error, never applies it, keeps epoch N - 1 and fails over from it;
+# the primary loses its backup and says the guest continues unprotected
+# (status 4).
+. "$(dirname "$0")/functions.sh"
+requires_root
+requires remus-arena-sum /dev/null
+
+check_one() {	# name [remus flags]: corrupt epoch N, check the outcome
+	local name=$1 N=6 status=0 e
+	shift
+	start_guest "g-$name" remus-dirtier --pages 300 --working-set 3000 \
+		--arena-size 16M --checksum-log "$T/$name.sums"
+	REMUS_FAULT=stream-corrupt REMUS_FAULT_EPOCH=$N timeout 60 \
+		remus -i 50 "$@" -s '' proc:"$GUEST_PID" \
+		"remusd --receive -D $T/st-$name" >"$T/$name.log" 2>&1 || status=$?
+	[ $status -eq 4 ] || fail "$name: remus exited $status, want 4 (backup lost)"
+	grep -q "backup lost: .*continues unprotected" "$T/$name.log" ||
+		fail "$name: no 'backup lost' line"
+	grep "stream error at offset" "$T/$name.log" >"$T/$name.err" || true
+	[ "$(wc -l <"$T/$name.err")" -eq 1 ] || fail "$name: want one stream error line"
+	grep -q "epoch $N: stream error at offset [0-9]*: .*keeping epoch $((N - 1))" \
+		"$T/$name.err" || fail "$name: the error line does not say what is kept"
+	wait_for 20 test -s "$T/st-$name/proc-guest.pid" || fail "$name: backup did not activate"
+	kill -9 "$(cat "$T/st-$name/proc-guest.pid")" 2>/dev/null || true
+	e=$(replica_matches "$T/st-$name" "$T/$name.sums") || fail "$name: $e"
+	[ "$e" -eq $((N - 1)) ] || fail "$name: replica at epoch $e, want $((N - 1))"
+	kill -0 "$GUEST_PID" || fail "$name: the primary's guest died"
+	kill -9 "$GUEST_PID"
+	echo "$name: $(cat "$T/$name.err")"
+	echo "$name: replica at epoch $e, checksum ok"
+}
+
+check_one lz4		# the flipped byte breaks an LZ4 block or a header
+check_one raw -u	# raw pages: only the epoch CRC can catch it
+echo PASS

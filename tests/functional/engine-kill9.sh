@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# kill -9 of the primary at random moments, ITER (>= 20) times: every time
+# the backup fails over and activates the guest, and the replica it
+# activated from equals, byte for byte (by checksum), the arena
+# remus-dirtier recorded at the backup's last committed, i.e. last
+# acknowledged, epoch -- never the epoch in flight.  Odd runs use TCP to
+# remusd --listen, even runs remusd --receive started by remus -s ''.
+. "$(dirname "$0")/functions.sh"
+requires_root
+requires remus-arena-sum /dev/null
+
+ITER=${ITER:-20}
+activated=0
+
+for ((i = 1; i <= ITER; i++)); do
+	st="$T/st$i"
+	start_guest "g$i" remus-dirtier --pages 250 --working-set 2500 \
+		--arena-size 16M --checksum-log "$T/sums$i"
+	gpid=$GUEST_PID
+	if ((i % 2)); then
+		port=$(pick_port)
+		start "remusd$i" remusd --listen 127.0.0.1:$port -D "$st" -t 500
+		B=$LAST_PID
+		wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
+			fail "run $i: remusd did not listen"
+		start "remus$i" remus -i 40 proc:"$gpid" 127.0.0.1:$port
+	else
+		start "remus$i" remus -i 40 -s '' proc:"$gpid" \
+			"remusd --receive -D $st -t 500"
+		B=""
+	fi
+	R=$LAST_PID
+	# Random moment once protection is on (epoch 1 committed): 0..1.2 s.
+	wait_for 30 test -s "$st/proc-epoch" || fail "run $i: nothing committed"
+	sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+	((RANDOM % 2)) && sleep 0.$((RANDOM % 6))
+	kill -9 $R
+	wait $R 2>/dev/null || true
+	# The backup notices (EOF) and activates within its timeout.
+	wait_for 20 test -s "$st/proc-guest.pid" || fail "run $i: backup did not activate"
+	grep -h "failover: state change HANDLING -> DONE" "$T/remusd$i.log" \
+		"$T/remus$i.log" 2>/dev/null | head -1 | grep -q . ||
+		fail "run $i: no failover log line"
+	kill -9 "$gpid" 2>/dev/null || true
+	kill -9 "$(cat "$st/proc-guest.pid")" 2>/dev/null || true
+	e=$(replica_matches "$st" "$T/sums$i") || fail "run $i: $e"
+	activated=$((activated + 1))
+	echo "run $i: killed at epoch >= $e, activated from epoch $e, checksum ok"
+	[ -n "$B" ] && { kill -TERM $B 2>/dev/null; wait $B 2>/dev/null || true; }
+	rm -f "$T/sums$i"
+done
+echo "$activated/$ITER failovers activated the last acknowledged epoch"
+echo PASS

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Replication over loopback, three ways: TCP to remusd --listen on IPv4,
+# the same on IPv6 (if ::1 works), and remusd --receive started by -s.
+# remus-dirtier runs; after a few epochs remus is stopped with SIGINT: the
+# backup gets END, keeps the replica without activating it, and the replica
+# equals the arena the guest recorded for the last committed epoch.
+. "$(dirname "$0")/functions.sh"
+requires_root
+requires remus-arena-sum /dev/null
+
+run_one() {	# name backup-address-or-command [remus flags...]
+	local name=$1 addr=$2 e
+	shift 2
+	start_guest "g-$name" remus-dirtier --pages 300 --working-set 3000 \
+		--arena-size 32M --checksum-log "$T/$name.sums"
+	start "remus-$name" remus -i 50 "$@" proc:"$GUEST_PID" "$addr"
+	local R=$LAST_PID
+	wait_for 30 test -s "$T/st-$name/proc-epoch" || fail "$name: no epoch committed"
+	sleep 1.5
+	kill -INT $R
+	local status=0
+	wait $R || status=$?
+	[ $status -eq 0 ] || fail "$name: remus exited $status after SIGINT"
+	wait_for 10 grep -q "replica kept" "$T/remusd-$name.log" "$T/remus-$name.log" ||
+		fail "$name: backup did not see a clean END"
+	kill -9 "$GUEST_PID"
+	e=$(replica_matches "$T/st-$name" "$T/$name.sums") || fail "$name: $e"
+	[ "$e" -ge 5 ] || fail "$name: only $e epochs committed"
+	[ ! -e "$T/st-$name/proc-guest.pid" ] || fail "$name: END activated the guest"
+	echo "$name: replica == guest's arena at epoch $e"
+}
+
+port=$(pick_port)
+start remusd-tcp4 remusd --listen 127.0.0.1:$port -D "$T/st-tcp4"
+wait_for 10 ss -Htln "sport = :$port" | grep -q . || true
+wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
+run_one tcp4 127.0.0.1:$port
+
+if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
+	port=$(pick_port)
+	start remusd-tcp6 remusd --listen "[::1]:$port" -D "$T/st-tcp6"
+	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd (v6) did not listen"
+	run_one tcp6 "[::1]:$port" -u
+else
+	echo "no IPv6 loopback: IPv6 case skipped"
+fi
+
+# -s '': the "host" is the whole command, as with xl remus -s ''.
+touch "$T/remusd-cmd.log"
+run_one cmd "remusd --receive -D $T/st-cmd" -s ''
+echo PASS
