@@ -362,6 +362,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	/* Never NULL, so buf + off is always defined. */
+	in.cap = READ_CHUNK * 2;
+	if ((in.buf = malloc(in.cap)) == NULL) {
+		fprintf(stderr, "remus-stream: %s\n", strerror(errno));
+		return 1;
+	}
 	rc = run(&t, &in);
 	fflush(stdout);
 	if (rc == 0 && !t.dump) {
