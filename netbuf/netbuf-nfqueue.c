@@ -222,6 +222,32 @@ rules_add(struct netbuf *nb)
 	return -1;
 }
 
+/* Stop queueing but keep the hooks registered: unregistering a netfilter
+ * hook makes the kernel drop every packet queued in the namespace
+ * (nf_queue_nf_hook_drop), so the table is deleted only once the queue is
+ * empty. */
+static int
+rules_stop(struct netbuf *nb)
+{
+	struct nfq *q = nb->drv;
+	char script[256];
+	int i, rc = 0;
+
+	if (q->backend != NULL && strcmp(q->backend, "xt") == 0) {
+		for (i = 0; i < 2; i++) {
+			char *argv[] = { (char *)xt_tools[i], "--noflush", NULL };
+
+			snprintf(script, sizeof script, "*raw\n-F %s\nCOMMIT\n",
+			    q->table);
+			if (run_tool(nb, argv, script, 0) == -1)
+				rc = -1;
+		}
+		return rc;
+	}
+	snprintf(script, sizeof script, "flush chain inet %s hold\n", q->table);
+	return nft_apply(nb, script, 0);
+}
+
 static int
 rules_del(struct netbuf *nb)
 {
@@ -386,6 +412,14 @@ nfq_teardown(struct netbuf *nb)
 
 	if (q == NULL)
 		return;
+	if (q->bound && q->sock != NULL) {
+		/* Anything still queued is accepted now: deleting the rules
+		 * or unbinding would make the kernel drop it. */
+		if (q->table_created)
+			(void)rules_stop(nb);
+		if (nfq_on_readable(nb) == 0 && q->open_pkts + q->closed_pkts > 0)
+			(void)send_verdict(nb, q->last_id);
+	}
 	if (q->table_created) {
 		(void)rules_del(nb);
 		q->table_created = 0;
@@ -393,10 +427,6 @@ nfq_teardown(struct netbuf *nb)
 	if (q->bound && q->sock != NULL) {
 		struct nfnl_queue *qq = nfnl_queue_alloc();
 
-		/* Anything queued after the last verdict is accepted now:
-		 * unbinding would make the kernel drop it. */
-		if (nfq_on_readable(nb) == 0 && q->open_pkts + q->closed_pkts > 0)
-			(void)send_verdict(nb, q->last_id);
 		if (qq != NULL) {
 			nfnl_queue_set_group(qq, (uint16_t)nb->cfg.queue_num);
 			(void)nfnl_queue_delete(q->sock, qq);
@@ -530,13 +560,10 @@ nfq_release_all(struct netbuf *nb)
 	int rc = 0;
 
 	/* Stop queueing first, then accept everything already queued;
-	 * stragglers are accepted as they are read (pass mode). */
-	if (q->table_created) {
-		if (rules_del(nb) == -1)
-			rc = -1;
-		else
-			q->table_created = 0;
-	}
+	 * stragglers are accepted as they are read (pass mode).  The rules
+	 * themselves go at teardown, with the queue empty. */
+	if (q->table_created && rules_stop(nb) == -1)
+		rc = -1;
 	q->pass = 1;
 	q->pass_pkts += q->open_pkts + q->closed_pkts;
 	q->open_pkts = q->closed_pkts = 0;
