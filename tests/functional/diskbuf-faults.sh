@@ -78,8 +78,7 @@ run_full() {	# NAME: image on, spill on
 	mkimage "$T/rand" 4
 	qemu-io -f raw -c "write -s $T/rand 0 4M" "$uri" >/dev/null 2>&1 ||
 		fail "$name: write"
-	sleep 0.5
-	grep -q "No space left on device" "$T/pair.log" ||
+	wait_for grep -q "No space left on device" "$T/pair.log" ||
 		fail "$name: no 'No space left on device' line"
 	primary_survives "$name"
 }

@@ -8,14 +8,17 @@
 
 mkimage "$T/p.img" 32
 
-# 1. Interrupted: 8 MiB/s for ~1.5 s of a 32 MiB image, then kill the sender.
+# 1. Interrupted: 8 MiB/s for a 32 MiB image, killed after the first
+#    progress line (about a second in).
 port=$(pick_port)
 remus-disksync recv -c "$T/b.img" "127.0.0.1:$port" >"$T/recv1.log" 2>&1 &
 rpid=$!
 remus-disksync send -r 8M -w 20 "$T/p.img" "127.0.0.1:$port" \
     >"$T/send1.log" 2>&1 &
 spid=$!
-sleep 1.5
+# Kill it once some, but not all, blocks went (progress lines say so).
+wait_for grep -q "[1-9][0-9]* blocks sent" "$T/send1.log" ||
+	fail "no progress from the sender"
 kill -9 "$spid"
 wait "$spid" 2>/dev/null || true
 if wait "$rpid"; then fail "the receiver did not notice the interruption"; fi
