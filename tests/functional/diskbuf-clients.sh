@@ -3,7 +3,7 @@
 # qemu-img (info, convert, compare), qemu-io (patterns, FUA, write-zeroes,
 # discard, flush), libnbd's nbdinfo and nbdcopy, the kernel's nbd-client
 # where /dev/nbd0 exists -- and every change reaches the backup.
-# shellcheck source=diskbuf-lib.sh
+# shellcheck source=tests/functional/diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires qemu-img --version
 requires qemu-io --version

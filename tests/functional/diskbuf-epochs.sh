@@ -7,7 +7,7 @@
 # Odd rounds kill at a random moment; even rounds make the primary kill
 # itself at a chosen phase (after closing the epoch, mid-send, after the
 # end marker before the ACK, after the ACK) so every phase is covered.
-# shellcheck source=diskbuf-lib.sh
+# shellcheck source=tests/functional/diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires qemu-io --version
 

@@ -4,7 +4,7 @@
 # the primary keeps serving and says protection is lost, and the backup
 # image is exactly the last committed epoch (the failed apply is rolled
 # back).
-# shellcheck source=diskbuf-lib.sh
+# shellcheck source=tests/functional/diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires qemu-io --version
 

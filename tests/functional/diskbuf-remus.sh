@@ -9,7 +9,7 @@
 # rounds sync live (REMUS_DISK_SYNC / REMUS_DISK_SYNC_LISTEN) while the
 # guest already writes and epochs already run: killed before the copy is
 # complete, remusd must refuse to activate; after, the disk must match.
-# shellcheck source=diskbuf-lib.sh
+# shellcheck source=tests/functional/diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires qemu-io --version
 requires test -x "$REMUS_BUILD/bin/remus"

@@ -3,7 +3,7 @@
 # is interrupted half-way, and resumes moving only the blocks that still
 # differ; a backup holding an old copy receives only what changed; an image
 # size mismatch is refused with one clear line.
-# shellcheck source=diskbuf-lib.sh
+# shellcheck source=tests/functional/diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 
 mkimage "$T/p.img" 32
