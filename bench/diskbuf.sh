@@ -28,9 +28,11 @@ fio --enghelp 2>/dev/null | grep -qw nbd ||
 
 D=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-diskbuf.XXXXXX")
 PID=""
-stop() {
-	if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi
-	sleep 0.3
+stop() {	# and wait until it is gone (its exit statistics are read)
+	if [ -n "$PID" ]; then
+		kill "$PID" 2>/dev/null || true
+		for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+	fi
 	PID=""
 }
 trap 'stop; rm -rf "$D"' EXIT

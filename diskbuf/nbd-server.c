@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -59,7 +60,9 @@ struct nbd_server {
 	struct diskbuf_primary *p;
 	char		*export_name;
 	int		lfd;		/* listening socket, or -1 */
-	char		*unix_path;	/* unlinked on free */
+	char		*unix_path;	/* unlinked on free, if still ours */
+	dev_t		unix_dev;
+	ino_t		unix_ino;
 	int		stop_efd;	/* wakes the accept thread */
 	pthread_t	accept_thr;
 	int		accepting;
@@ -703,6 +706,7 @@ static int
 listen_unix(struct nbd_server *srv, const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
 	int fd;
 
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -719,6 +723,12 @@ listen_unix(struct nbd_server *srv, const char *path)
 	    listen(fd, 16) == -1)
 		goto err;
 	srv->unix_path = strdup(path);
+	/* Remember which file is ours: a successor may bind the same path
+	 * before we exit, and we must not unlink its socket. */
+	if (stat(path, &st) == 0) {
+		srv->unix_dev = st.st_dev;
+		srv->unix_ino = st.st_ino;
+	}
 	return fd;
 err:
 	log_warn("listen on unix:%s", path);
@@ -808,7 +818,11 @@ nbd_server_free(struct nbd_server *srv)
 	if (srv->stop_efd != -1)
 		close(srv->stop_efd);
 	if (srv->unix_path) {
-		unlink(srv->unix_path);
+		struct stat st;
+
+		if (stat(srv->unix_path, &st) == 0 &&
+		    st.st_dev == srv->unix_dev && st.st_ino == srv->unix_ino)
+			unlink(srv->unix_path);
 		free(srv->unix_path);
 	}
 	pthread_mutex_destroy(&srv->lock);
