@@ -807,7 +807,12 @@ exec_guest(const char *exe, char **argv, char **envp, int ready)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
-	/* READY is a CLOEXEC duplicate made for the guest: keep it. */
+	/* Nothing of ours but READY (a CLOEXEC duplicate made for the
+	 * guest) may outlive the exec: an inherited socket would keep
+	 * remusd's connections open for as long as the guest runs. */
+	if (ready > 3)
+		(void)close_range(3, (unsigned)ready - 1, 0);
+	(void)close_range((unsigned)ready + 1, ~0u, 0);
 	if (fcntl(ready, F_SETFD, 0) == -1)
 		goto fail;
 	execve(exe, argv, envp);

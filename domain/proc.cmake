@@ -22,3 +22,9 @@ install(TARGETS remus-kvd remus-dirtier remus-arena-sum
 add_executable(remus-proc-snap proc-snap.c)
 target_link_libraries(remus-proc-snap PRIVATE remus_domain)
 install(TARGETS remus-proc-snap RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# bench-proc-dirty: the driver's share of the pause, by part, beside
+# memcpy (not a ctest; prints BENCH lines).
+add_executable(bench-proc-dirty proc-bench.c)
+target_link_libraries(bench-proc-dirty PRIVATE remus_domain)
+add_dependencies(bench-proc-dirty remus-dirtier)
