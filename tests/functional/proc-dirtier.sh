@@ -52,4 +52,17 @@ for m in $methods; do
 	rm -f "$T/d-$m.pid"
 	unset REMUS_PROC_DIRTY
 done
+# Rate mode: writes go on while remus copies; the paused epochs still
+# capture exactly the suspended arena.
+rm -f "$T/sums"
+start_guest rate remus-dirtier --rate 3000 --working-set 5000 \
+    --checksum-log "$T/sums"
+remus-proc-snap -n 8 -i 50 -k "$GUEST_PID" "$T/rep-rate" >"$T/snap-rate.log" \
+    2>"$T/snap-rate.err" || fail "rate: remus-proc-snap"
+want=$(sum_line "$T/sums" 8) || fail "rate: no checksum for suspend 8"
+got=$(remus-arena-sum "$T/rep-rate/proc-arena.img")
+[ "$got" = "$want" ] || fail "rate: replica $got, guest had $want"
+awk '$1 == "epoch" && $2 > 1 && $4 > 1 { n++ } END { exit n < 3 }' \
+    "$T/snap-rate.log" || fail "rate: the dirtier did not dirty: $(cat "$T/snap-rate.log")"
+echo "rate mode: replica equals the guest at suspend 8"
 echo "PASS"
