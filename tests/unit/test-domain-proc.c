@@ -44,6 +44,19 @@ struct fake {
 static long ps;
 static const struct domain_ops *ops;
 
+static int
+kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) == -1 || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return 0;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/* One timeout for the whole suite: Criterion 2.4 leaks in its parallel
+ * runner when a test overrides the suite's timeout. */
 static void
 setup(void)
 {
@@ -55,6 +68,9 @@ setup(void)
 	cr_assert_not_null(ops);
 	if (geteuid() != 0)
 		cr_skip_test("needs root (userfaultfd, /proc/PID/pagemap)");
+	if (!kernel_at_least(6, 7) && !proc_dirty_softdirty_supported())
+		cr_skip_test("no dirty tracking on this kernel: needs Linux "
+		    ">= 6.7 (PAGEMAP_SCAN) or CONFIG_MEM_SOFT_DIRTY");
 }
 
 static void __attribute__((noreturn))
@@ -264,19 +280,6 @@ check_exact_dirty(const char *method)
 	fake_stop(&f);
 }
 
-static int
-kernel_at_least(int major, int minor)
-{
-	struct utsname u;
-	int ma = 0, mi = 0;
-
-	if (uname(&u) == -1 || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
-		return 0;
-	return ma > major || (ma == major && mi >= minor);
-}
-
-/* One timeout for the whole suite: Criterion 2.4 leaks in its parallel
- * runner when a test overrides the suite's timeout. */
 TestSuite(domain_proc, .init = setup, .timeout = 120);
 
 Test(domain_proc, registry_finds_proc_and_rejects_unknown)
