@@ -1,0 +1,743 @@
+/* tests/unit/test-ckpt.c -- the epoch engine against scripted fakes.
+ *
+ * A fake guest behind domain_ops (a memfd "guest" whose dirty bitmap the
+ * test sets by writing pages), a recording device behind ckpt_device_ops,
+ * and, on the other end of a socketpair, either a scripted backup that
+ * withholds ACKs or the real receiver (backup.c) over a fake replica.
+ * Everything runs in one libev loop in the test process.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <ev.h>
+
+#include "backup.h"
+#include "checkpoint.h"
+#include "compiler.h"
+#include "domain.h"
+#include "log.h"
+#include "stream.h"
+#include "transport.h"
+#include "util.h"
+
+#define PS		4096u
+#define NR_PAGES	256u
+#define MAX_EPOCHS	512
+
+/* ---- Fake guest --------------------------------------------------------- */
+
+struct domain {
+	int		 memfd;
+	uint8_t		*mem;
+	uint64_t	 dirty[NR_PAGES / 64];
+	int		 suspended;
+	int		 nsuspend;
+	uint64_t	 suspend_us[MAX_EPOCHS];
+	uint64_t	 sum[MAX_EPOCHS];	/* memory at suspend n */
+	unsigned	 slow_us;		/* time spent "suspending" */
+	int		 io_while_paused;	/* guest wrote while paused */
+	char		 log[4096];
+};
+
+static struct domain fdom;
+
+static uint64_t
+fnv(const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (n--)
+		h = (h ^ *p++) * 1099511628211ull;
+	return h;
+}
+
+static void
+dlog(const char *s)
+{
+	strncat(fdom.log, s, sizeof fdom.log - strlen(fdom.log) - 1);
+}
+
+/* The guest "runs": write N pages, which dirties them. */
+static void
+guest_write(unsigned n)
+{
+	unsigned i, pfn;
+
+	if (fdom.suspended) {
+		fdom.io_while_paused++;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		pfn = (unsigned)rand() % NR_PAGES;
+		fdom.mem[(size_t)pfn * PS + (unsigned)rand() % PS] = (uint8_t)rand();
+		fdom.dirty[pfn / 64] |= 1ull << (pfn % 64);
+	}
+}
+
+static struct domain *
+fake_open(const char *spec __unused)
+{
+	return &fdom;
+}
+
+static void
+fake_info(struct domain *d __unused, struct domain_info *i)
+{
+	i->page_size = PS;
+	i->nr_pages = NR_PAGES;
+}
+
+static int
+fake_get_config(struct domain *d __unused, void *buf __unused, size_t *len)
+{
+	*len = 0;
+	return 0;
+}
+
+static int
+fake_logdirty(struct domain *d)
+{
+	memset(d->dirty, 0, sizeof d->dirty);
+	return 0;
+}
+
+static int
+fake_suspend(struct domain *d)
+{
+	char b[32];
+
+	d->suspended = 1;
+	d->nsuspend++;
+	cr_assert(d->nsuspend < MAX_EPOCHS);
+	d->suspend_us[d->nsuspend] = now_us();
+	d->sum[d->nsuspend] = fnv(d->mem, (size_t)NR_PAGES * PS);
+	if (d->slow_us)
+		usleep(d->slow_us);
+	snprintf(b, sizeof b, "suspend:%d ", d->nsuspend);
+	dlog(b);
+	return 0;
+}
+
+static int
+fake_dirty(struct domain *d, uint64_t *bitmap, uint64_t *count)
+{
+	size_t i;
+
+	*count = 0;
+	for (i = 0; i < ARRAY_SIZE(d->dirty); i++) {
+		bitmap[i] = d->dirty[i];
+		*count += (uint64_t)__builtin_popcountll(d->dirty[i]);
+		d->dirty[i] = 0;
+	}
+	return 0;
+}
+
+static int
+fake_copy(struct domain *d, const uint64_t *pfns, size_t n, void *dst)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cr_assert(pfns[i] < NR_PAGES);
+		memcpy((uint8_t *)dst + i * PS, d->mem + pfns[i] * PS, PS);
+	}
+	/* The full epoch copies while the guest runs: it keeps writing,
+	 * also to pages already copied. */
+	if (!d->suspended)
+		guest_write(3);
+	return 0;
+}
+
+static int
+fake_save_state(struct domain *d __unused, void *buf __unused, size_t *len)
+{
+	*len = 0;
+	return 0;
+}
+
+static int
+fake_resume(struct domain *d)
+{
+	d->suspended = 0;
+	dlog("resume ");
+	return 0;
+}
+
+static const struct domain_ops fake_ops = {
+	.name = "fake",
+	.open = fake_open,
+	.info = fake_info,
+	.get_config = fake_get_config,
+	.logdirty_enable = fake_logdirty,
+	.suspend = fake_suspend,
+	.dirty_read_clear = fake_dirty,
+	.copy_pages = fake_copy,
+	.save_state = fake_save_state,
+	.resume = fake_resume,
+};
+
+/* ---- Fake replica (for the real backup.c) -------------------------------- */
+
+struct replica {
+	uint8_t		*mem;
+	uint64_t	 committed;
+	uint64_t	 activated;
+	int		 mismatches;
+	int		 commits;
+};
+
+static struct replica frep;
+
+static struct replica *
+frep_create(const char *dir __unused, const void *c __unused, size_t l __unused,
+    const struct domain_info *i)
+{
+	cr_assert(eq(u64, i->nr_pages, NR_PAGES));
+	frep.mem = calloc(NR_PAGES, PS);
+	return &frep;
+}
+
+static void *
+frep_page(struct replica *r, uint64_t pfn)
+{
+	return r->mem + pfn * PS;
+}
+
+static int
+frep_commit(struct replica *r, uint64_t epoch, const void *s __unused,
+    size_t l __unused)
+{
+	/* The replica must hold exactly the guest's memory at suspend
+	 * number EPOCH (epoch n is the n-th suspend). */
+	if (fnv(r->mem, (size_t)NR_PAGES * PS) != fdom.sum[epoch])
+		r->mismatches++;
+	r->committed = epoch;
+	r->commits++;
+	return 0;
+}
+
+static int
+frep_activate(struct replica *r)
+{
+	r->activated = r->committed;
+	return 0;
+}
+
+static void
+frep_close(struct replica *r)
+{
+	free(r->mem);
+	r->mem = NULL;
+}
+
+static const struct replica_ops frep_ops = {
+	.name = "fake",
+	.create = frep_create,
+	.page = frep_page,
+	.commit = frep_commit,
+	.activate = frep_activate,
+	.close = frep_close,
+};
+
+/* The backup finds drivers by name; this test binary has only the fake. */
+const struct replica_ops *
+replica_ops_lookup(const char *name)
+{
+	return strcmp(name, "fake") == 0 ? &frep_ops : NULL;
+}
+
+/* ---- Recording device --------------------------------------------------- */
+
+static char devlog[8192];
+
+static void
+rec(const char *hook, uint64_t epoch)
+{
+	char b[48];
+
+	if (epoch)
+		snprintf(b, sizeof b, "%s:%" PRIu64 " ", hook, epoch);
+	else
+		snprintf(b, sizeof b, "%s ", hook);
+	strncat(devlog, b, sizeof devlog - strlen(devlog) - 1);
+}
+
+static int
+dev_postsuspend(void *d __unused, uint64_t e)
+{
+	cr_assert(fdom.suspended, "postsuspend with the guest running");
+	rec("postsuspend", e);
+	return 0;
+}
+
+static int
+dev_preresume(void *d __unused, uint64_t e)
+{
+	cr_assert(fdom.suspended, "preresume with the guest running");
+	rec("preresume", e);
+	return 0;
+}
+
+static int
+dev_commit(void *d __unused, uint64_t e)
+{
+	rec("commit", e);
+	return 0;
+}
+
+static void
+dev_release_all(void *d __unused)
+{
+	rec("release_all", 0);
+}
+
+static const struct ckpt_device_ops rec_ops = {
+	.name = "recorder",
+	.postsuspend = dev_postsuspend,
+	.preresume = dev_preresume,
+	.commit = dev_commit,
+	.release_all = dev_release_all,
+};
+
+/* ---- Harness -------------------------------------------------------------- */
+
+struct harness {
+	struct ev_loop	*loop;
+	struct ckpt	*c;
+	struct transport tp;
+	ev_timer	 guest_tick, deadline;
+	uint64_t	 stop_after;	/* ckpt_stop after this epoch's stats */
+	uint64_t	 acked_stats;
+	struct ckpt_epoch_stats st[MAX_EPOCHS];
+	enum ckpt_result result;
+	int		 done;
+};
+
+static struct harness H;
+
+static void
+on_stats(const struct ckpt_epoch_stats *s, void *arg __unused)
+{
+	cr_assert(eq(u64, s->epoch, H.acked_stats + 1));
+	H.st[s->epoch] = *s;
+	H.acked_stats = s->epoch;
+	if (H.stop_after && s->epoch >= H.stop_after)
+		ckpt_stop(H.c);
+}
+
+static void
+on_done(struct ckpt *c __unused, enum ckpt_result r, void *arg __unused)
+{
+	H.result = r;
+	H.done = 1;
+	ev_break(H.loop, EVBREAK_ALL);
+}
+
+static void
+guest_tick_cb(struct ev_loop *l __unused, ev_timer *w __unused, int r __unused)
+{
+	guest_write(4);
+}
+
+static void
+deadline_cb(struct ev_loop *l, ev_timer *w __unused, int r __unused)
+{
+	ev_break(l, EVBREAK_ALL);
+}
+
+static void
+setup(void)
+{
+	memset(&fdom, 0, sizeof fdom);
+	memset(&frep, 0, sizeof frep);
+	memset(&H, 0, sizeof H);
+	devlog[0] = '\0';
+	srand(42);
+	signal(SIGPIPE, SIG_IGN);
+	log_init("test-ckpt", 1, 0);
+	fdom.memfd = memfd_create("fake-guest", MFD_CLOEXEC);
+	cr_assert(fdom.memfd >= 0);
+	cr_assert(ftruncate(fdom.memfd, (off_t)NR_PAGES * PS) == 0);
+	fdom.mem = mmap(NULL, (size_t)NR_PAGES * PS, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fdom.memfd, 0);
+	cr_assert(fdom.mem != MAP_FAILED);
+	H.loop = ev_loop_new(EVFLAG_AUTO);
+	ev_timer_init(&H.guest_tick, guest_tick_cb, 0.002, 0.002);
+	ev_timer_start(H.loop, &H.guest_tick);
+}
+
+static void
+teardown(void)
+{
+	ckpt_free(H.c);
+	transport_close(&H.tp);
+	ev_loop_destroy(H.loop);
+	munmap(fdom.mem, (size_t)NR_PAGES * PS);
+	close(fdom.memfd);
+}
+
+static void
+start_engine(uint32_t interval_ms, int compress)
+{
+	struct ckpt_config cfg = {
+		.interval_ms = interval_ms,
+		.compress = compress,
+		.timeout_ms = 10000,
+		.cache_bytes = compress ? (1u << 20) : 0,
+		.full_chunk_pages = 16,	/* several chunks: guest writes between */
+		.guest_name = "fake:1",
+	};
+
+	H.c = ckpt_new(H.loop, &fake_ops, &fdom, &H.tp, &cfg);
+	cr_assert(H.c != NULL);
+	cr_assert(ckpt_add_device(H.c, &rec_ops, NULL) == 0);
+	ckpt_set_callbacks(H.c, on_stats, on_done, NULL);
+	cr_assert(ckpt_start(H.c) == 0);
+}
+
+static void
+run_for(double secs)
+{
+	ev_timer_init(&H.deadline, deadline_cb, secs, 0.);
+	ev_timer_start(H.loop, &H.deadline);
+	ev_run(H.loop, 0);
+	ev_timer_stop(H.loop, &H.deadline);
+}
+
+TestSuite(ckpt, .init = setup, .fini = teardown, .timeout = 30);
+
+/* ---- Tests ------------------------------------------------------------------ */
+
+Test(ckpt, next_delay_runs_suspend_to_suspend)
+{
+	/* Due 200 ms after the last suspend, however long the epoch took. */
+	cr_assert(eq(u64, ckpt_next_delay_us(1000000, 200, 1000000), 200000));
+	cr_assert(eq(u64, ckpt_next_delay_us(1000000, 200, 1150000), 50000));
+	cr_assert(eq(u64, ckpt_next_delay_us(1000000, 200, 1250000), 0));
+	cr_assert(eq(u64, ckpt_next_delay_us(0, 200, 5), 0));
+}
+
+Test(ckpt, device_hooks_run_in_order_around_each_epoch)
+{
+	transport_open(&H.tp, &transport_blackhole_ops, "", NULL, 0);
+	H.stop_after = 3;
+	start_engine(25, 1);
+	run_for(10);
+	cr_assert(H.done);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	cr_assert(eq(str, devlog,
+	    "postsuspend:1 preresume:1 commit:1 "
+	    "postsuspend:2 preresume:2 commit:2 "
+	    "postsuspend:3 preresume:3 commit:3 release_all "));
+	/* Suspend and resume pair up; the guest never ran while paused. */
+	cr_assert(eq(str, fdom.log,
+	    "suspend:1 resume suspend:2 resume suspend:3 resume "));
+	cr_assert(eq(int, fdom.io_while_paused, 0));
+	cr_assert(H.st[1].full);
+	cr_assert(eq(u64, H.st[1].dirty_pages >= NR_PAGES, 1));
+}
+
+Test(ckpt, period_is_measured_suspend_to_suspend)
+{
+	double sum = 0;
+	int e, n = 0;
+
+	/* Each suspend costs 60 ms.  Timed from the end of an epoch (as xl
+	 * does) the period would be >= 160 ms; suspend to suspend it stays
+	 * near 100 ms.  The bound sits half-way. */
+	transport_open(&H.tp, &transport_blackhole_ops, "", NULL, 0);
+	fdom.slow_us = 60000;
+	H.stop_after = 8;
+	start_engine(100, 1);
+	run_for(20);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	for (e = 3; e <= 8; e++) {
+		sum += (double)(fdom.suspend_us[e] - fdom.suspend_us[e - 1]);
+		cr_assert(gt(u64, H.st[e].period_us, 0));
+		n++;
+	}
+	cr_assert(lt(dbl, sum / n, 130000.0), "mean period %.0f us",
+	    sum / n);
+}
+
+/* ---- A scripted backup that withholds ACKs ----------------------------- */
+
+struct fake_backup {
+	int		 fd;
+	ev_io		 io;
+	struct stream_reader rd;
+	uint8_t		 buf[1 << 22];
+	size_t		 len;
+	uint64_t	 epochs;	/* EPOCH_END seen */
+	uint64_t	 ack_upto;	/* ACK epochs up to this one */
+	uint64_t	 acked;
+	int		 close_after_ready;
+};
+
+static struct fake_backup *FB;
+
+static void
+fb_send(struct fake_backup *b, uint32_t type, uint64_t v)
+{
+	struct stream_writer w;
+
+	stream_writer_init(&w, PS);
+	cr_assert(stream_write_ctl(&w, type, v) == 0);
+	cr_assert(write_full(b->fd, w.buf, stream_writer_ready(&w)) == 0);
+	stream_writer_free(&w);
+}
+
+static void
+fb_acks(struct fake_backup *b)
+{
+	while (b->acked < b->ack_upto && b->acked < b->epochs)
+		fb_send(b, STREAM_REC_ACK, ++b->acked);
+}
+
+static void
+fb_cb(struct ev_loop *l, ev_io *w, int r __unused)
+{
+	struct fake_backup *b = container_of(w, struct fake_backup, io);
+	struct stream_header_info hi;
+	struct stream_rec rec;
+	size_t off = 0, used;
+	enum stream_status s;
+	ssize_t n;
+
+	n = read(b->fd, b->buf + b->len, sizeof b->buf - b->len);
+	if (n <= 0) {
+		ev_io_stop(l, w);
+		return;
+	}
+	b->len += (size_t)n;
+	for (;;) {
+		if (!b->rd.have_header) {
+			s = stream_read_header(&b->rd, b->buf + off,
+			    b->len - off, &used, &hi);
+			if (s == STREAM_OK) {
+				off += used;
+				if (b->close_after_ready) {
+					fb_send(b, STREAM_REC_READY, 1);
+					close(b->fd);
+					ev_io_stop(l, w);
+					return;
+				}
+				fb_send(b, STREAM_REC_READY, 1);
+				continue;
+			}
+		} else {
+			s = stream_read_record(&b->rd, b->buf + off,
+			    b->len - off, &used, &rec);
+			if (s == STREAM_OK || s == STREAM_SKIPPED) {
+				off += used;
+				if (rec.type == STREAM_REC_EPOCH_END)
+					b->epochs++;
+				continue;
+			}
+		}
+		cr_assert(eq(int, s, STREAM_NEED_MORE), "%s",
+		    stream_strerror(s));
+		break;
+	}
+	memmove(b->buf, b->buf + off, b->len - off);
+	b->len -= off;
+	fb_acks(b);
+}
+
+static void
+start_fake_backup(int close_after_ready)
+{
+	int sv[2];
+
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	FB = calloc(1, sizeof *FB);
+	FB->fd = sv[1];
+	FB->close_after_ready = close_after_ready;
+	stream_reader_init(&FB->rd, STREAM_DIR_FORWARD);
+	ev_io_init(&FB->io, fb_cb, FB->fd, EV_READ);
+	ev_io_start(H.loop, &FB->io);
+	fd_set_nonblock(sv[0], 1);
+	transport_from_fds(&H.tp, sv[0], sv[0], "fake backup");
+}
+
+Test(ckpt, never_two_epochs_outstanding)
+{
+	start_fake_backup(0);
+	FB->ack_upto = 0;		/* withhold every ACK */
+	start_engine(25, 1);
+	run_for(0.5);
+	/* Epoch 1 (full), and epoch 2 while 1 is unacknowledged: then the
+	 * engine waits for ACK(1) instead of suspending a third time. */
+	cr_assert(eq(int, fdom.nsuspend, 2), "suspends: %d", fdom.nsuspend);
+	cr_assert(eq(u64, FB->epochs, 2));
+	cr_assert(eq(str, devlog, "postsuspend:1 preresume:1 "
+	    "postsuspend:2 preresume:2 "));
+
+	/* ACK(1): epoch 3 may run (2 is then the one outstanding), and it
+	 * reports that it waited. */
+	FB->ack_upto = 1;
+	fb_acks(FB);
+	run_for(0.3);
+	cr_assert(eq(int, fdom.nsuspend, 3), "suspends: %d", fdom.nsuspend);
+	cr_assert(eq(str, devlog, "postsuspend:1 preresume:1 "
+	    "postsuspend:2 preresume:2 commit:1 postsuspend:3 preresume:3 "));
+
+	/* Free flow again. */
+	FB->ack_upto = UINT64_MAX;
+	fb_acks(FB);
+	run_for(0.4);
+	cr_assert(gt(int, fdom.nsuspend, 5));
+	cr_assert(ge(u64, H.acked_stats, 3));
+	cr_assert(gt(u64, H.st[3].waits, 0), "epoch 3 did not count its wait");
+	ev_io_stop(H.loop, &FB->io);
+	close(FB->fd);
+	free(FB);
+}
+
+Test(ckpt, backup_loss_releases_devices_and_keeps_the_guest_running)
+{
+	start_fake_backup(1);
+	start_engine(25, 1);
+	run_for(5);
+	cr_assert(H.done);
+	cr_assert(eq(int, H.result, CKPT_BACKUP_LOST));
+	cr_assert(eq(int, fdom.suspended, 0));
+	cr_assert(strstr(devlog, "release_all ") != NULL, "%s", devlog);
+	free(FB);
+}
+
+/* ---- The real receiver over a fake replica ------------------------------- */
+
+struct relay {
+	int		 from, to;	/* engine side -> backup side */
+	ev_io		 io;
+	uint64_t	 budget;	/* bytes left once cutting */
+	int		 cut_at;	/* suspend number that starts the cut */
+	int		 closed;
+};
+
+static struct relay RL;
+static enum backup_result BRES;
+static int bdone;
+
+static void
+relay_cb(struct ev_loop *l, ev_io *w, int r __unused)
+{
+	uint8_t buf[65536];
+	ssize_t n;
+	size_t want = sizeof buf;
+
+	if (RL.cut_at && fdom.nsuspend >= RL.cut_at) {
+		if (RL.budget == 0) {
+			/* The primary "dies": the backup sees EOF. */
+			shutdown(RL.to, SHUT_WR);
+			RL.closed = 1;
+			ev_io_stop(l, w);
+			return;
+		}
+		if (want > RL.budget)
+			want = RL.budget;
+	}
+	n = read(RL.from, buf, want);
+	if (n <= 0) {
+		shutdown(RL.to, SHUT_WR);
+		RL.closed = 1;
+		ev_io_stop(l, w);
+		return;
+	}
+	if (RL.cut_at && fdom.nsuspend >= RL.cut_at)
+		RL.budget -= (uint64_t)n;
+	cr_assert(write_full(RL.to, buf, (size_t)n) == 0);
+}
+
+static void
+backup_done(struct backup *b __unused, enum backup_result r, void *a __unused)
+{
+	BRES = r;
+	bdone = 1;
+	ev_break(H.loop, EVBREAK_ALL);
+}
+
+/* Engine -> relay -> backup.c; the back channel goes straight back. */
+static struct backup *
+start_real_backup(int cut_at, uint64_t budget)
+{
+	struct backup_config bc = { .state_dir = "/tmp", .timeout_ms = 5000 };
+	int fwd[2], bwd[2];
+	struct backup *b;
+
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fwd) == 0);
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bwd) == 0);
+	/* Engine writes fwd[0]; the relay reads fwd[1] and writes bwd[0];
+	 * the backup reads bwd[1] and answers on it, which arrives on
+	 * bwd[0]: the engine reads its back channel from a dup of that. */
+	memset(&RL, 0, sizeof RL);
+	RL.from = fwd[1];
+	RL.to = bwd[0];
+	RL.cut_at = cut_at;
+	RL.budget = budget;
+	fd_set_nonblock(fwd[0], 1);
+	fd_set_nonblock(fwd[1], 1);
+	ev_io_init(&RL.io, relay_cb, RL.from, EV_READ);
+	ev_io_start(H.loop, &RL.io);
+	transport_from_fds(&H.tp, dup(bwd[0]), fwd[0], "relay");
+	fd_set_nonblock(H.tp.rfd, 1);
+	b = backup_new(H.loop, bwd[1], bwd[1], &bc, backup_done, NULL);
+	cr_assert(b != NULL);
+	cr_assert(backup_start(b) == 0);
+	return b;
+}
+
+Test(ckpt, backup_commits_exactly_the_guest_state_of_each_epoch)
+{
+	struct backup *b = start_real_backup(0, 0);
+
+	H.stop_after = 12;
+	start_engine(25, 1);
+	run_for(15);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	/* The END reaches the backup after the last epoch. */
+	if (!bdone)
+		run_for(5);
+	cr_assert(eq(int, BRES, BACKUP_END));
+	cr_assert(ge(u64, frep.committed, 12));
+	cr_assert(eq(int, frep.mismatches, 0), "%d of %d commits differ",
+	    frep.mismatches, frep.commits);
+	cr_assert(eq(u64, frep.activated, 0), "END must not activate");
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+Test(ckpt, torn_epoch_is_never_applied)
+{
+	/* From the 6th suspend on, let only 3000 more bytes through, then
+	 * cut: some epoch arrives torn and must be dropped whole. */
+	struct backup *b = start_real_backup(6, 3000);
+
+	start_engine(25, 0);
+	run_for(10);
+	if (!bdone)
+		run_for(5);
+	cr_assert(bdone);
+	cr_assert(eq(int, BRES, BACKUP_FAILED_OVER));
+	cr_assert(ge(u64, frep.committed, 1));
+	cr_assert(lt(u64, frep.committed, (uint64_t)fdom.nsuspend));
+	cr_assert(eq(u64, frep.activated, frep.committed));
+	cr_assert(eq(int, frep.mismatches, 0));
+	/* The replica at activation is the guest at that epoch's suspend. */
+	cr_assert(eq(u64, fnv(frep.mem, (size_t)NR_PAGES * PS),
+	    fdom.sum[frep.activated]));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
