@@ -205,7 +205,7 @@ recv_hello(struct domain *d, const char *spec)
 	struct stat st;
 	long ps = sysconf(_SC_PAGESIZE);
 	ssize_t n;
-	int fds[4], nfds = 0, i;
+	int fds[4], nfds = 0, i, seals;
 
 	if (wait_readable(d, d->timeout_ms) == -1) {
 		if (errno == ETIMEDOUT)
@@ -285,6 +285,14 @@ recv_hello(struct domain *d, const char *spec)
 		log_warnx("proc:%s: the arena memfd is smaller than the "
 		    "announced %llu bytes", spec,
 		    (unsigned long long)h.arena_size);
+		errno = EPROTO;
+		return -1;
+	}
+	/* We map it: a guest that could shrink it could SIGBUS us. */
+	seals = fcntl(d->memfd, F_GET_SEALS);
+	if (seals == -1 || !(seals & F_SEAL_SHRINK)) {
+		log_warnx("proc:%s: the arena memfd is not sealed against "
+		    "shrinking (F_SEAL_SHRINK)", spec);
 		errno = EPROTO;
 		return -1;
 	}

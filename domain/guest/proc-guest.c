@@ -452,7 +452,7 @@ proc_guest_open(const struct proc_guest_opts *o)
 	g->page_size = (uint32_t)ps;
 	if (build_cmd(g, o->argc, o->argv) == -1)
 		goto err;
-	g->memfd = memfd_create("remus-arena", MFD_CLOEXEC);
+	g->memfd = memfd_create("remus-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (g->memfd == -1) {
 		log_warn("memfd_create");
 		goto err;
@@ -478,6 +478,13 @@ proc_guest_open(const struct proc_guest_opts *o)
 		if (map_arena(g, base) == -1)
 			goto err;
 		init_arena(g, o->prog_magic);
+	}
+	/* remus maps the memfd too: a shrink would turn its copy into a
+	 * SIGBUS.  Fix the size for good (remus checks the seals). */
+	if (fcntl(g->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) == -1) {
+		log_warn("seal the arena memfd");
+		goto err;
 	}
 	/* Keep the arena's pages mapped: reclaim would unmap a written
 	 * shmem page and take its written/soft-dirty state with it.
