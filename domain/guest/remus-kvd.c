@@ -46,6 +46,7 @@
 #define LINE_MAX_LEN	16384
 #define CLIENTS_MAX	1024
 #define BUCKETS_MIN	1024
+#define OUT_MAX		(1 << 20)	/* stop reading a client that does not read */
 
 /* In the arena. */
 struct kv {
@@ -575,7 +576,8 @@ main(int argc, char **argv)
 		np = 2;
 		for (i = 0; i < nclients; i++, np++) {
 			pfd[np].fd = clients[i]->fd;
-			pfd[np].events = POLLIN |
+			pfd[np].events =
+			    (clients[i]->outlen < OUT_MAX ? POLLIN : 0) |
 			    (clients[i]->outlen ? POLLOUT : 0);
 		}
 		n = poll(pfd, np, -1);
