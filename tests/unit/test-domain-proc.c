@@ -732,3 +732,85 @@ Test(domain_proc, replica_preserves_the_arena_and_activates)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	(void)!system(cmd);
 }
+
+/* ---- Guest library: the arena allocator and resume ------------------- */
+
+static struct proc_guest *
+guest_here(uint64_t size, const char *resume)
+{
+	char *argv[] = { "unit-guest", NULL };
+	struct proc_guest_opts o;
+
+	memset(&o, 0, sizeof o);
+	o.arena_size = size;
+	o.resume_file = resume;
+	o.prog_magic = 42;
+	o.argc = 1;
+	o.argv = argv;
+	return proc_guest_open(&o);
+}
+
+Test(domain_proc, arena_allocator_reuses_and_aligns)
+{
+	struct proc_guest *g = guest_here(4 << 20, NULL);
+	uint8_t *a, *b, *c, *big;
+	size_t size;
+	void *base;
+
+	cr_assert_not_null(g);
+	base = proc_guest_arena(g, &size);
+	cr_assert(eq(sz, size, (size_t)4 << 20));
+	a = proc_guest_alloc(g, 100);
+	b = proc_guest_alloc(g, 100);
+	cr_assert(a && b && a != b);
+	cr_assert(eq(u64, (uintptr_t)a % 16, 0));
+	cr_assert(a > (uint8_t *)base && a + 100 <= (uint8_t *)base + size);
+	proc_guest_free(g, a);
+	c = proc_guest_alloc(g, 90);	/* same size class */
+	cr_assert(eq(ptr, c, a));
+	big = proc_guest_calloc(g, 2 << 20);
+	cr_assert_not_null(big);
+	cr_assert(eq(u64, (uintptr_t)big % (uint64_t)ps, 0));
+	cr_assert(eq(u8, big[(2 << 20) - 1], 0));
+	errno = 0;
+	cr_assert_null(proc_guest_alloc(g, 3 << 20));
+	cr_assert(eq(int, errno, ENOMEM));
+	cr_assert_str_eq(proc_guest_tracking(g), kernel_at_least(6, 7) ?
+	    "uffd-wp" : "none");
+	proc_guest_close(g);
+}
+
+Test(domain_proc, arena_resumes_with_its_root)
+{
+	char path[] = "/tmp/test-domain-proc-arena.XXXXXX";
+	struct proc_guest *g = guest_here(1 << 20, NULL);
+	uint64_t *v, sum;
+	size_t size;
+	void *base;
+	int fd;
+
+	cr_assert_not_null(g);
+	v = proc_guest_alloc(g, 64);
+	v[0] = 0x1234;
+	proc_guest_set_root(g, v);
+	base = proc_guest_arena(g, &size);
+	fd = mkstemp(path);
+	cr_assert(fd != -1);
+	cr_assert(eq(int, (int)write(fd, base, size), (int)size));
+	close(fd);
+	sum = proc_sum(base, size);
+	proc_guest_close(g);
+
+	g = guest_here(0, path);
+	cr_assert_not_null(g, "resume: %s", strerror(errno));
+	cr_assert(proc_guest_resumed(g));
+	v = proc_guest_root(g);
+	cr_assert_not_null(v);
+	cr_assert(eq(u64, v[0], 0x1234));
+	base = proc_guest_arena(g, &size);
+	cr_assert(eq(sz, size, (size_t)1 << 20));
+	/* The header counts the resume (its generation). */
+	cr_assert(ne(u64, proc_sum(base, size), sum));
+	proc_guest_close(g);
+	unlink(path);
+}
