@@ -12,7 +12,9 @@ struct netbuf;
 
 /* Every hook returns 0, or -1 with errno set and the error logged.  netbuf.c
  * checks the epoch discipline before calling buffer/release, so drivers may
- * assume it. */
+ * assume: buffer() gets growing epoch numbers; release(E) comes only when
+ * some started epoch <= E is unreleased, and releases every epoch <= E
+ * (the engine may pipeline: several epochs closed before the first ACK). */
 struct netbuf_driver_ops {
 	const char *name;
 	int	(*setup)(struct netbuf *nb);
@@ -35,9 +37,10 @@ struct netbuf {
 	int	ifindex;
 	int	fd;			/* -1 unless the driver has one */
 
-	/* Epoch discipline: at most one closed, unreleased epoch. */
-	int	outstanding;
-	uint64_t outstanding_epoch;
+	/* Epochs closed (started) and released so far: started > released
+	 * means output is waiting for an ACK.  Epoch numbers only grow. */
+	uint64_t last_started;
+	uint64_t last_released;
 	int	released_all;		/* buffering stopped for good */
 
 	struct netbuf_stats st;		/* counters kept by netbuf.c + driver */

@@ -73,6 +73,7 @@
 
 #define NFQ_RCVBUF	(16 << 20)	/* absorbs bursts between reads */
 #define NFQ_RECVBUF	(64 << 10)
+#define NFQ_CLOSED_MAX	64		/* epochs in flight before merging */
 
 struct nfq {
 	struct nl_sock	*sock;
@@ -84,8 +85,16 @@ struct nfq {
 	int		have_id;
 	uint32_t	last_id;	/* newest packet id read */
 	uint64_t	open_pkts;	/* read since the last boundary */
-	uint32_t	boundary;	/* last id of the closed epoch */
-	uint64_t	closed_pkts;	/* packets of the closed epoch */
+	/* Closed, unreleased epochs, oldest first: the last packet id of
+	 * each.  Full: the newest entry absorbs the next epoch (released
+	 * with it: later, safe). */
+	struct {
+		uint64_t epoch;
+		uint32_t id;
+		uint64_t pkts;
+	}		closed[NFQ_CLOSED_MAX];
+	unsigned int	nclosed;
+	uint64_t	closed_pkts;	/* sum of closed[].pkts */
 	uint64_t	pass_pkts;	/* read but not yet accepted (pass) */
 	int		pass;		/* released for good: accept all */
 	uint64_t	overruns;	/* ENOBUFS on the socket */
@@ -527,15 +536,25 @@ static int
 nfq_buffer(struct netbuf *nb, uint64_t epoch)
 {
 	struct nfq *q = nb->drv;
+	unsigned int k;
 
 	/* The guest is paused: everything it sent that has reached the
 	 * queue is on the socket now. */
 	if (drain(nb) == -1)
 		return -1;
-	q->boundary = q->last_id;
-	q->closed_pkts = q->open_pkts;
+	k = q->nclosed;
+	if (k == NFQ_CLOSED_MAX)
+		k--;		/* merge into the newest */
+	else {
+		q->closed[k].pkts = 0;
+		q->nclosed++;
+	}
+	q->closed[k].epoch = epoch;
+	q->closed[k].id = q->last_id;
+	q->closed[k].pkts += q->open_pkts;
+	q->closed_pkts += q->open_pkts;
+	nb->st.last_epoch_packets = q->open_pkts;
 	q->open_pkts = 0;
-	nb->st.last_epoch_packets = q->closed_pkts;
 	return 0;
 }
 
@@ -543,13 +562,26 @@ static int
 nfq_release(struct netbuf *nb, uint64_t epoch)
 {
 	struct nfq *q = nb->drv;
+	uint64_t pkts = 0;
+	unsigned int n = 0, i;
+	uint32_t id = 0;
 
-	if (q->closed_pkts == 0)
+	/* Every closed epoch <= EPOCH goes, with one verdict up to the last
+	 * packet id of the newest of them. */
+	while (n < q->nclosed && q->closed[n].epoch <= epoch) {
+		pkts += q->closed[n].pkts;
+		id = q->closed[n].id;
+		n++;
+	}
+	if (n == 0)
 		return 0;
-	if (send_verdict(nb, q->boundary) == -1)
+	if (pkts > 0 && send_verdict(nb, id) == -1)
 		return -1;
-	nb->st.packets_released += q->closed_pkts;
-	q->closed_pkts = 0;
+	nb->st.packets_released += pkts;
+	q->closed_pkts -= pkts;
+	for (i = n; i < q->nclosed; i++)
+		q->closed[i - n] = q->closed[i];
+	q->nclosed -= n;
 	return 0;
 }
 
@@ -567,6 +599,7 @@ nfq_release_all(struct netbuf *nb)
 	q->pass = 1;
 	q->pass_pkts += q->open_pkts + q->closed_pkts;
 	q->open_pkts = q->closed_pkts = 0;
+	q->nclosed = 0;
 	if (nfq_on_readable(nb) == -1)
 		rc = -1;
 	return rc;

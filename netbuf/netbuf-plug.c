@@ -20,6 +20,7 @@
  */
 #define LOG_PREFIX "netbuf: "
 
+#include <assert.h>
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
@@ -56,6 +57,11 @@ struct plug {
 	int		ingress_created;
 	struct rtnl_qdisc *qdisc;	/* the plug qdisc, reused per command */
 	int		released;	/* RELEASE_INDEFINITE sent */
+	/* sch_plug holds one closed buffer: closed != 0 while a BUFFER
+	 * waits for its RELEASE_ONE; closed_epoch is the epoch it ends. */
+	int		closed;
+	uint64_t	closed_epoch;
+	uint64_t	merged;		/* epochs folded into a later buffer */
 };
 
 /* libnl's -NLE_* to errno (E8). */
@@ -312,6 +318,8 @@ plug_cmd(struct netbuf *nb, int (*set)(struct rtnl_qdisc *), const char *what)
 	struct plug *p = nb->drv;
 	int err;
 
+	/* Never two BUFFERs without a RELEASE_ONE between them. */
+	assert(set != rtnl_qdisc_plug_buffer || !p->closed);
 	set(p->qdisc);
 	/* A change, not a create: the kernel finds 1: and calls plug_change. */
 	err = rtnl_qdisc_add(p->sock, p->qdisc, NLM_F_REQUEST);
@@ -434,13 +442,40 @@ plug_setup(struct netbuf *nb)
 static int
 plug_buffer(struct netbuf *nb, uint64_t epoch)
 {
-	return plug_cmd(nb, rtnl_qdisc_plug_buffer, "buffer");
+	struct plug *p = nb->drv;
+
+	if (p->closed) {
+		/* Epoch closed_epoch still waits for its ACK.  A second
+		 * BUFFER would overwrite its packet count; instead this
+		 * epoch's packets stay in the open buffer and close with the
+		 * next epoch (released at that epoch's ACK: later, safe). */
+		p->merged++;
+		log_debug("%s: epoch %llu: merged into the next buffer "
+		    "(epoch %llu unreleased)", nb->ifname,
+		    (unsigned long long)epoch,
+		    (unsigned long long)p->closed_epoch);
+		return 0;
+	}
+	if (plug_cmd(nb, rtnl_qdisc_plug_buffer, "buffer") == -1)
+		return -1;
+	p->closed = 1;
+	p->closed_epoch = epoch;
+	return 0;
 }
 
 static int
 plug_release(struct netbuf *nb, uint64_t epoch)
 {
-	return plug_cmd(nb, rtnl_qdisc_plug_release_one, "release_one");
+	struct plug *p = nb->drv;
+
+	/* Only the closed buffer can go; merged epochs wait for the buffer
+	 * that closes them. */
+	if (!p->closed || p->closed_epoch > epoch)
+		return 0;
+	if (plug_cmd(nb, rtnl_qdisc_plug_release_one, "release_one") == -1)
+		return -1;
+	p->closed = 0;
+	return 0;
 }
 
 static int
@@ -452,6 +487,7 @@ plug_release_all(struct netbuf *nb)
 	    "release_indefinite") == -1)
 		return -1;
 	p->released = 1;
+	p->closed = 0;
 	return 0;
 }
 

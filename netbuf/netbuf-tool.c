@@ -18,6 +18,7 @@
  *       send COUNT datagrams "seq <i>" to ADDR (IPv4 or IPv6)
  *   remus-netbuf udp-recv [-6] PORT TIMEOUT_MS [MAX]
  *       print "received N" after TIMEOUT_MS without a datagram, or after MAX
+ *   remus-netbuf kv-client / kv-check    see netbuf-tool-kv.c
  */
 #define LOG_PREFIX "remus-netbuf: "
 
@@ -34,6 +35,7 @@
 
 #include "log.h"
 #include "netbuf.h"
+#include "netbuf-tool.h"
 #include "util.h"
 
 static void __dead
@@ -44,7 +46,9 @@ usage(void)
 	    "[-q QLEN] [-n QNUM] [-o] IFNAME\n"
 	    "       remus-netbuf probe | cleanup\n"
 	    "       remus-netbuf udp-send ADDR PORT COUNT [GAP_US]\n"
-	    "       remus-netbuf udp-recv [-6] PORT TIMEOUT_MS [MAX]\n");
+	    "       remus-netbuf udp-recv [-6] PORT TIMEOUT_MS [MAX]\n"
+	    "       remus-netbuf kv-client ADDR PORT LOG [DURATION_MS [PREFIX]]\n"
+	    "       remus-netbuf kv-check ADDR PORT LOG\n");
 	exit(2);
 }
 
@@ -332,5 +336,13 @@ main(int argc, char **argv)
 		return cmd_udp_send(argc - 1, argv + 1);
 	if (strcmp(argv[1], "udp-recv") == 0)
 		return cmd_udp_recv(argc - 1, argv + 1);
-	usage();
+	if (strcmp(argv[1], "kv-client") == 0)
+		rc = tool_kv_client(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "kv-check") == 0)
+		rc = tool_kv_check(argc - 1, argv + 1);
+	else
+		usage();
+	if (rc == 2)
+		usage();
+	return rc;
 }

@@ -293,14 +293,11 @@ netbuf_epoch_start(struct netbuf *nb, uint64_t epoch)
 {
 	if (nb->released_all)
 		return 0;	/* unprotected from now on: nothing to hold */
-	/* Two closed epochs at once would let sch_plug's BUFFER overwrite
-	 * the count of the first and release unacknowledged packets.  The
-	 * engine never does this; refuse rather than break the promise. */
-	if (nb->outstanding) {
-		log_warnx("%s: epoch %llu started while epoch %llu is "
-		    "unreleased", nb->ifname, (unsigned long long)epoch,
-		    (unsigned long long)nb->outstanding_epoch);
-		errno = EBUSY;
+	if (epoch <= nb->last_started) {
+		log_warnx("%s: epoch %llu started after epoch %llu", nb->ifname,
+		    (unsigned long long)epoch,
+		    (unsigned long long)nb->last_started);
+		errno = EINVAL;
 		return -1;
 	}
 	if (fault_injected_epoch(FI_PLUG_FAIL, epoch)) {
@@ -311,8 +308,7 @@ netbuf_epoch_start(struct netbuf *nb, uint64_t epoch)
 	}
 	if (nb->ops->buffer(nb, epoch) == -1)
 		return -1;
-	nb->outstanding = 1;
-	nb->outstanding_epoch = epoch;
+	nb->last_started = epoch;
 	nb->st.epochs_started++;
 	log_debug("%s: epoch %llu: buffer closed", nb->ifname,
 	    (unsigned long long)epoch);
@@ -324,8 +320,9 @@ netbuf_epoch_release(struct netbuf *nb, uint64_t epoch)
 {
 	if (nb->released_all)
 		return 0;
-	if (!nb->outstanding || nb->outstanding_epoch != epoch) {
-		log_debug("%s: epoch %llu: release of an epoch not outstanding",
+	if (nb->last_released >= nb->last_started ||
+	    epoch <= nb->last_released) {
+		log_debug("%s: epoch %llu: nothing waits for this ACK",
 		    nb->ifname, (unsigned long long)epoch);
 		return 0;
 	}
@@ -335,9 +332,11 @@ netbuf_epoch_release(struct netbuf *nb, uint64_t epoch)
 		errno = EIO;
 		return -1;
 	}
+	if (epoch > nb->last_started)
+		epoch = nb->last_started;	/* ACK of an epoch not closed here */
 	if (nb->ops->release(nb, epoch) == -1)
 		return -1;
-	nb->outstanding = 0;
+	nb->last_released = epoch;
 	nb->st.epochs_released++;
 	log_debug("%s: epoch %llu: released", nb->ifname,
 	    (unsigned long long)epoch);
@@ -352,7 +351,7 @@ netbuf_release_all(struct netbuf *nb)
 	if (nb->ops->release_all(nb) == -1)
 		return -1;
 	nb->released_all = 1;
-	nb->outstanding = 0;
+	nb->last_released = nb->last_started;
 	log_statechange(nb->ifname, "buffering", "released",
 	    "protection ended");
 	return 0;

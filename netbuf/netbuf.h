@@ -25,11 +25,16 @@
  *                                           nfqueue: batch verdict ACCEPT
  *                                           up to that id)
  *
- * At most one closed epoch may be outstanding: netbuf_epoch_start(N + 1)
- * before netbuf_epoch_release(N) is a programmer error (sch_plug's BUFFER
- * overwrites the previous epoch's packet count, which would release
- * unacknowledged packets) and fails with EBUSY.  Output produced before the
- * first netbuf_epoch_start() belongs to the first epoch.
+ * Several closed epochs may be outstanding (the engine pipelines epochs
+ * while ACKs travel); netbuf_epoch_release(N) releases every epoch <= N.
+ * nfqueue releases each epoch exactly at its ACK.  sch_plug keeps one
+ * closed buffer only (a second BUFFER would overwrite the first one's
+ * packet count and release unacknowledged packets), so the plug driver
+ * never issues two BUFFERs without a RELEASE_ONE between them: an epoch
+ * that closes while another closed one waits is merged into the next
+ * buffer and released with the epoch after it -- later, never earlier.
+ * Output produced before the first netbuf_epoch_start() belongs to the
+ * first epoch.
  *
  * Every function runs in the caller's thread and network namespace (the one
  * holding IFACE) and needs CAP_NET_ADMIN.  Nothing blocks longer than a
@@ -95,13 +100,13 @@ int	netbuf_fd(const struct netbuf *nb);
 int	netbuf_on_readable(struct netbuf *nb);
 
 /* The guest is paused at the end of EPOCH: close that epoch's buffer.
- * 0, or -1 with errno set: EBUSY if the previous epoch was not released,
- * EIO if the kernel refused. */
+ * 0, or -1 with errno set: EINVAL if EPOCH is not above every epoch
+ * started before, EIO if the kernel refused. */
 int	netbuf_epoch_start(struct netbuf *nb, uint64_t epoch);
 
-/* The backup acknowledged EPOCH: release its output.  Releasing an epoch
- * that is not the outstanding one is a no-op (logged at debug).  0, or -1
- * with errno set. */
+/* The backup acknowledged EPOCH: release the output of every epoch up to
+ * EPOCH.  A no-op when nothing up to EPOCH waits.  0, or -1 with errno
+ * set. */
 int	netbuf_epoch_release(struct netbuf *nb, uint64_t epoch);
 
 /* Protection ended: release everything held and stop buffering (later

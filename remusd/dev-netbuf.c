@@ -4,10 +4,19 @@
  * The nfqueue driver's netlink socket is read from the engine's loop with
  * an ev_io: the kernel queue must be drained continuously, not only at
  * epoch boundaries.
+ *
+ * Test mode: REMUS_NETBUF_TRACE=FILE appends "start N T" for each
+ * postsuspend and "release N T" for each commit (T = now_us(), the
+ * monotonic clock in microseconds, taken before netbuf acts: the guest is
+ * paused at T, and no packet of epoch N has left before T), so a test can
+ * check that no reply reached a client before the epoch that produced it
+ * was released.
  */
 #define LOG_PREFIX "netbuf: "
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,9 +27,11 @@
 #include "devices.h"
 #include "log.h"
 #include "netbuf.h"
+#include "util.h"
 
 struct dev_netbuf {
 	struct netbuf	*nb;
+	FILE		*trace;		/* REMUS_NETBUF_TRACE, or NULL */
 	struct ev_loop	*loop;
 	ev_io		 io;
 	int		 io_active;
@@ -40,16 +51,30 @@ static int
 dn_postsuspend(void *dev, uint64_t epoch)
 {
 	struct dev_netbuf *d = dev;
+	uint64_t t = now_us();	/* the guest is paused already */
+	int rc;
 
-	return netbuf_epoch_start(d->nb, epoch);
+	rc = netbuf_epoch_start(d->nb, epoch);
+	if (d->trace && rc == 0) {
+		fprintf(d->trace, "start %" PRIu64 " %" PRIu64 "\n", epoch, t);
+		fflush(d->trace);
+	}
+	return rc;
 }
 
 static int
 dn_commit(void *dev, uint64_t epoch)
 {
 	struct dev_netbuf *d = dev;
+	uint64_t t = now_us();	/* before any packet of EPOCH leaves */
+	int rc;
 
-	return netbuf_epoch_release(d->nb, epoch);
+	rc = netbuf_epoch_release(d->nb, epoch);
+	if (d->trace && rc == 0) {
+		fprintf(d->trace, "release %" PRIu64 " %" PRIu64 "\n", epoch, t);
+		fflush(d->trace);
+	}
+	return rc;
 }
 
 static void
@@ -74,6 +99,8 @@ dn_teardown(void *dev)
 	}
 	netbuf_free(d->nb);	/* releases what is held, removes state */
 	d->nb = NULL;
+	if (d->trace)
+		fclose(d->trace);
 	free(d);
 }
 
@@ -107,6 +134,9 @@ attach_one(struct ckpt *c, const struct remus_devopts *o,
 		free(d);
 		return -1;
 	}
+	if (getenv("REMUS_NETBUF_TRACE") != NULL &&
+	    (d->trace = fopen(getenv("REMUS_NETBUF_TRACE"), "ae")) == NULL)
+		log_warn("REMUS_NETBUF_TRACE %s", getenv("REMUS_NETBUF_TRACE"));
 	fd = netbuf_fd(d->nb);
 	if (fd >= 0 && o->loop != NULL) {
 		ev_io_init(&d->io, netbuf_io_cb, fd, EV_READ);
