@@ -142,7 +142,7 @@ run_epochs(uint64_t pages, int slice_ms)
 
 	while (!stop) {
 		if (dirty(pages) == -1)
-			return -1;
+			return stop ? 0 : -1;
 		deadline = now_us() + (uint64_t)slice_ms * 1000;
 		/* Wait for the next suspend cycle, or the end of the
 		 * slice while nobody is attached. */
