@@ -814,3 +814,27 @@ Test(domain_proc, arena_resumes_with_its_root)
 	proc_guest_close(g);
 	unlink(path);
 }
+
+Test(domain_proc, open_by_socket_path)
+{
+	struct domain_info info;
+	struct domain *d;
+	struct fake f;
+	char spec[128];
+	const char *dir = getenv("REMUS_PROC_RUNDIR");
+
+	f = fake_start(NULL);
+	snprintf(spec, sizeof spec, "%s/proc-%d.sock", dir ? dir : "/run/remus",
+	    (int)f.pid);
+	d = ops->open(spec);
+	cr_assert_not_null(d, "open proc:%s: %s", spec, strerror(errno));
+	ops->info(d, &info);
+	cr_assert(eq(u64, info.nr_pages, FAKE_PAGES));
+	cr_assert(eq(int, ops->suspend(d), 0));
+	cr_assert(eq(int, ops->resume(d), 0));
+	ops->close(d);
+	errno = 0;
+	cr_assert_null(ops->open("/nonexistent/proc.sock"));
+	cr_assert(eq(int, errno, ENOENT));
+	fake_stop(&f);
+}
