@@ -27,6 +27,7 @@ NB=${NB:-nb$$}
 NS_C=${NB}c NS_P=${NB}p NS_B=${NB}b NS_G=${NB}g
 HIF=vh${NB: -6}
 
+# Not for background jobs: $! would be the subshell, not the program.
 inC() { ip netns exec "$NS_C" "$@"; }
 inP() { ip netns exec "$NS_P" "$@"; }
 inB() { ip netns exec "$NS_B" "$@"; }

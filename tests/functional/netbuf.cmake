@@ -1,0 +1,8 @@
+# netbuf end to end: remus-kvd in its own namespace behind remus
+# --netbuf-if (nfqueue driver), a client and the backup in two more.
+remus_shell_test(netbuf-e2e ${CMAKE_CURRENT_LIST_DIR}/netbuf-e2e.sh TIMEOUT 180)
+# 50 kill -9 failovers, ~2 s each.
+remus_shell_test(netbuf-kill9 ${CMAKE_CURRENT_LIST_DIR}/netbuf-kill9.sh TIMEOUT 400)
+# Under ASan the guest and remus run slower but nothing here measures;
+# the kill -9 loop is long, keep it out of the sanitizer stage.
+set_tests_properties(netbuf-kill9 PROPERTIES LABELS "functional;nosan")
