@@ -1,5 +1,13 @@
 # The Xen-in-QEMU lab (tests/lab/xen/run): real Xen 4.17 and a PVH domU
-# under QEMU TCG.  About a minute and a half when the package cache is
-# warm; the limit leaves room for a cold cache and a loaded machine.
+# under QEMU TCG.  About two minutes when the package cache is warm; the
+# limit leaves room for a cold cache and a loaded machine.
 remus_shell_test(lab-xen ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/run
   LABELS lab nosan TIMEOUT 900)
+
+# xen-drvtest drives the xen guest driver without the engine, inside the
+# lab's dom0 (the run script copies it in from <build>/bin).
+if(REMUS_WITH_XEN AND TARGET remus_domain
+    AND EXISTS ${CMAKE_SOURCE_DIR}/domain/domain-xen.c)
+  add_executable(xen-drvtest ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/xen-drvtest.c)
+  target_link_libraries(xen-drvtest PRIVATE remus_domain remus_common)
+endif()

@@ -1,0 +1,1263 @@
+/* domain/domain-xen.c -- the "xen" guest driver: a Xen 4.17 PVH domain.
+ *
+ * Primary (domain_xen_ops), one epoch:
+ *   suspend   xenstore control/shutdown = "suspend"; the guest's kernel
+ *             freezes, disconnects its devices and makes the
+ *             SCHEDOP_shutdown(suspend) hypercall; we poll the domain info
+ *             until Xen reports it shut down for suspend (as libxl does).
+ *   dirty     Xen's log-dirty bitmap, read and cleared in one domctl
+ *             (XEN_DOMCTL_SHADOW_OP_CLEAN).  HAP only: Debian's Xen has no
+ *             shadow paging, so PV guests cannot do log-dirty and are
+ *             refused at open.
+ *   copy      read-only foreign mappings of the guest's frames, kept in a
+ *             chunk cache across epochs, memcpy into the staging buffer.
+ *             Frames that are not RAM (holes, MMIO) copy as zeros.
+ *   state     TSC info + the HVM context (vCPU registers, LAPIC, ...) +
+ *             the HVM params libxenguest's migration v2 saves, in one
+ *             blob (struct xen_state below).
+ *   resume    xc_domain_resume(fast): the suspend hypercall returns 1
+ *             ("cancelled") and the guest carries on with its devices.
+ *
+ * Backup (replica_xen_ops): get_config on the primary is libxl's JSON
+ * description of the domain.  create() has libxl build a paused twin
+ * ("<name>--backup") from it: libxl does the toolstack work (xenstore,
+ * console, vif backends, grant seeding) and we only own the memory and the
+ * vCPU state.  page() hands out writable foreign mappings of the twin's
+ * RAM, so committed pages are written straight into the paused domain.
+ * The xenstore and console rings stay the twin's own (fresh, connected to
+ * this host's daemons).  activate() loads the last committed state with
+ * the hypercall's return value left at 0: the guest believes it has been
+ * migrated, re-attaches to xenstore and reconnects its devices, exactly
+ * as after "xl migrate"; then unpause, and rename the twin to the
+ * original name once the primary is gone.
+ *
+ * Limitations: one vCPU state per blob is whatever xc_domain_hvm_getcontext
+ * returns (all vCPUs); guests that balloon are not followed (the frame
+ * layout is read at open); HVM guests with a device model are refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenctrl.h>
+#include <xenguest.h>
+#include <xenstore.h>
+#include <xenforeignmemory.h>
+#include <xentoollog.h>
+#include <xen/hvm/params.h>
+#include <libxl.h>
+#include <libxl_utils.h>
+
+#define LOG_PREFIX "xen: "
+#include "log.h"
+#include "util.h"
+#include "domain.h"
+#include "drivers.h"
+
+#define XEN_PAGE		4096u
+#define CHUNK_SHIFT		10		/* 1024 frames, 4 MiB a mapping */
+#define CHUNK_PAGES		(1u << CHUNK_SHIFT)
+#define SUSPEND_TIMEOUT_MS_DEFAULT 10000
+#define STATE_MAGIC		0x31535852u	/* "RXS1" */
+
+/* The HVM params libxenguest's migration v2 carries for HVM/PVH guests
+ * (xg_sr_save_x86_hvm.c); zero values are not sent. */
+static const uint32_t hvm_params[] = {
+	HVM_PARAM_STORE_PFN, HVM_PARAM_IOREQ_PFN, HVM_PARAM_BUFIOREQ_PFN,
+	HVM_PARAM_PAGING_RING_PFN, HVM_PARAM_MONITOR_RING_PFN,
+	HVM_PARAM_SHARING_RING_PFN, HVM_PARAM_VM86_TSS_SIZED,
+	HVM_PARAM_CONSOLE_PFN, HVM_PARAM_ACPI_IOPORTS_LOCATION,
+	HVM_PARAM_VIRIDIAN, HVM_PARAM_IDENT_PT,
+	HVM_PARAM_VM_GENERATION_ID_ADDR, HVM_PARAM_IOREQ_SERVER_PFN,
+	HVM_PARAM_NR_IOREQ_SERVER_PAGES, HVM_PARAM_X87_FIP_WIDTH,
+	HVM_PARAM_MCA_CAP,
+};
+#define NR_HVM_PARAMS	(sizeof(hvm_params) / sizeof(hvm_params[0]))
+
+/* The guest-state blob (little endian, host layout: the backup is the
+ * same architecture by construction). */
+struct xen_state {
+	uint32_t	magic;
+	uint32_t	tsc_mode;
+	uint64_t	tsc_elapsed_nsec;
+	uint32_t	tsc_khz;
+	uint32_t	tsc_incarnation;
+	uint32_t	nr_params;
+	uint32_t	ctx_len;
+	uint64_t	params[NR_HVM_PARAMS][2];	/* index, value */
+	/* HVM context follows, ctx_len bytes */
+};
+_Static_assert(sizeof(struct xen_state) == 32 + NR_HVM_PARAMS * 16,
+    "xen_state layout");
+
+/* A cached foreign mapping of CHUNK_PAGES consecutive frames. */
+struct chunk {
+	uint8_t		*map;		/* NULL: not mapped yet */
+	int		*err;		/* per frame: 0 = mapped */
+	uint8_t		**priv;		/* backup: private pages for holes */
+};
+
+struct xen_handles {
+	xentoollog_logger_stdiostream *lg;
+	xc_interface		*xch;
+	xenforeignmemory_handle	*fmem;
+	struct xs_handle	*xsh;
+};
+
+/* The guest's RAM as runs of frames.  Its frame space has a 4 GiB span
+ * (RAM at the bottom, the rings just below 4 GiB) of which a 128 MiB guest
+ * populates 3%: the engine sees only populated frames, densely numbered
+ * (pfn = index into the runs), and the runs travel in the configuration
+ * so that the backup numbers them the same way. */
+struct run {
+	uint64_t	gfn;
+	uint64_t	count;
+};
+#define RUNS_MAGIC	0x314e5552u	/* "RUN1" */
+#define MAX_RUNS	1024
+
+struct frames {
+	struct run	*runs;
+	size_t		nr_runs;
+	uint64_t	*idx2gfn;	/* nr_pages */
+	uint64_t	nr_pages;
+	uint64_t	gfn_span;	/* max gfn + 1 */
+};
+
+struct domain {
+	struct xen_handles	h;
+	uint32_t		domid;
+	char			name[64];
+	uint64_t		nr_pages;	/* populated frames */
+	struct frames		fr;
+	uint32_t		*gfn2idx;	/* gfn_span; UINT32_MAX: none */
+	uint64_t		*xbitmap;	/* gfn-indexed copy */
+	uint64_t		stray;		/* dirty frames outside the runs */
+	struct chunk		*chunks;	/* gfn-indexed */
+	size_t			nr_chunks;
+	xc_hypercall_buffer_t	hb;		/* the dirty bitmap's */
+	unsigned long		*hbitmap;	/* hb's data */
+	size_t			bitmap_bytes;
+	int			logdirty;
+	int			suspended;
+	int			timeout_ms;
+	int			mapcache;	/* keep mappings across epochs */
+};
+
+struct replica {
+	struct xen_handles	h;
+	libxl_ctx		*ctx;
+	uint32_t		domid;
+	char			name[64];	/* the primary's name */
+	uint64_t		nr_pages;
+	struct frames		fr;
+	struct chunk		*chunks;	/* gfn-indexed */
+	size_t			nr_chunks;
+	uint8_t			*scratch;	/* frames the twin lacks */
+	uint64_t		nr_scratch;
+	uint64_t		special[8];	/* frames kept the twin's own */
+	size_t			nr_special;
+	uint8_t			*state;
+	size_t			state_len;
+	uint64_t		epoch;
+	int			active;
+};
+
+
+/* ---- shared helpers ----------------------------------------------- */
+
+static int
+env_ms(const char *name, int def)
+{
+	const char *s = getenv(name);
+	uint64_t v;
+
+	if (s == NULL || parse_uint(s, 1, 3600000, &v) == -1)
+		return def;
+	return (int)v;
+}
+
+static void
+handles_close(struct xen_handles *h)
+{
+	if (h->xsh)
+		xs_close(h->xsh);
+	if (h->fmem)
+		xenforeignmemory_close(h->fmem);
+	if (h->xch)
+		xc_interface_close(h->xch);
+	if (h->lg)
+		xtl_logger_destroy((xentoollog_logger *)h->lg);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Open libxenctrl, foreign memory and xenstore, with one clear line for
+ * "not on Xen" and "not allowed". */
+static int
+handles_open(struct xen_handles *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (access("/proc/xen/capabilities", F_OK) == -1 &&
+	    access("/dev/xen/privcmd", F_OK) == -1) {
+		log_warnx("not running on Xen (no /proc/xen, no /dev/xen/privcmd)");
+		errno = ENOTSUP;
+		return -1;
+	}
+	h->lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
+	h->xch = xc_interface_open((xentoollog_logger *)h->lg, NULL, 0);
+	if (h->xch == NULL) {
+		int e = errno;
+		if (e == EACCES || e == EPERM)
+			log_warnx("no privileges for Xen's control interface "
+			    "(run as root in dom0)");
+		else
+			log_warnx("cannot open Xen's control interface: %s "
+			    "(not dom0, or xen-privcmd not loaded)", strerror(e));
+		handles_close(h);
+		errno = e == EACCES ? EPERM : (e ? e : ENOTSUP);
+		return -1;
+	}
+	h->fmem = xenforeignmemory_open((xentoollog_logger *)h->lg, 0);
+	if (h->fmem == NULL) {
+		log_warn("xenforeignmemory_open");
+		goto err;
+	}
+	h->xsh = xs_open(0);
+	if (h->xsh == NULL) {
+		log_warn("cannot connect to xenstored");
+		goto err;
+	}
+	return 0;
+err:
+	{
+		int e = errno;
+		handles_close(h);
+		errno = e;
+	}
+	return -1;
+}
+
+/* The domain named SPEC: a domid, or a name looked up in xenstore. */
+static int
+resolve_domid(struct xen_handles *h, const char *spec, uint32_t *domid,
+    char *name, size_t namesz)
+{
+	char path[64], *v, **ents;
+	unsigned n = 0, i;
+	uint64_t id;
+
+	if (spec == NULL || *spec == '\0') {
+		log_warnx("empty domain: give a domid or a name (xen:NAME)");
+		errno = EINVAL;
+		return -1;
+	}
+	if (parse_uint(spec, 1, 0x7fef, &id) == 0) {
+		*domid = (uint32_t)id;
+		snprintf(path, sizeof(path), "/local/domain/%u/name", *domid);
+		v = xs_read(h->xsh, XBT_NULL, path, NULL);
+		snprintf(name, namesz, "%s", v ? v : spec);
+		free(v);
+		return 0;
+	}
+	ents = xs_directory(h->xsh, XBT_NULL, "/local/domain", &n);
+	for (i = 0; ents && i < n; i++) {
+		snprintf(path, sizeof(path), "/local/domain/%s/name", ents[i]);
+		v = xs_read(h->xsh, XBT_NULL, path, NULL);
+		if (v && strcmp(v, spec) == 0 &&
+		    parse_uint(ents[i], 1, 0x7fef, &id) == 0) {
+			free(v);
+			free(ents);
+			*domid = (uint32_t)id;
+			snprintf(name, namesz, "%s", spec);
+			return 0;
+		}
+		free(v);
+	}
+	free(ents);
+	log_warnx("no such domain: %s", spec);
+	errno = ENOENT;
+	return -1;
+}
+
+static int
+dominfo(xc_interface *xch, uint32_t domid, xc_dominfo_t *info)
+{
+	if (xc_domain_getinfo(xch, domid, 1, info) != 1 ||
+	    info->domid != domid) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+chunks_alloc(struct chunk **c, size_t *nr, uint64_t nr_pages)
+{
+	*nr = (size_t)((nr_pages + CHUNK_PAGES - 1) >> CHUNK_SHIFT);
+	*c = calloc(*nr, sizeof(**c));
+	return *c ? 0 : -1;
+}
+
+/* Map chunk CI of DOMID (PROT), frames beyond NR_PAGES excluded. */
+static int
+chunk_map(xenforeignmemory_handle *fmem, uint32_t domid, struct chunk *c,
+    size_t ci, uint64_t nr_pages, int prot)
+{
+	xen_pfn_t gfns[CHUNK_PAGES];
+	uint64_t first = (uint64_t)ci << CHUNK_SHIFT;
+	size_t n = CHUNK_PAGES, i;
+
+	if (first + n > nr_pages)
+		n = (size_t)(nr_pages - first);
+	c->err = calloc(CHUNK_PAGES, sizeof(int));
+	if (c->err == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		gfns[i] = first + i;
+	for (; i < CHUNK_PAGES; i++)
+		c->err[i] = -ENOENT;
+	c->map = xenforeignmemory_map(fmem, domid, prot, n, gfns, c->err);
+	if (c->map == NULL) {
+		/* Nothing at all mapped (a chunk of holes): keep the error
+		 * array so the chunk is not tried again. */
+		for (i = 0; i < CHUNK_PAGES; i++)
+			c->err[i] = -ENOENT;
+		c->map = MAP_FAILED;
+	}
+	return 0;
+}
+
+static void
+chunks_free(xenforeignmemory_handle *fmem, struct chunk *c, size_t nr,
+    uint64_t nr_pages)
+{
+	size_t i, j, n;
+
+	for (i = 0; c && i < nr; i++) {
+		n = CHUNK_PAGES;
+		if (((uint64_t)i << CHUNK_SHIFT) + n > nr_pages)
+			n = (size_t)(nr_pages - ((uint64_t)i << CHUNK_SHIFT));
+		if (c[i].map && c[i].map != MAP_FAILED && fmem)
+			xenforeignmemory_unmap(fmem, c[i].map, n);
+		if (c[i].priv) {
+			for (j = 0; j < CHUNK_PAGES; j++)
+				free(c[i].priv[j]);
+			free(c[i].priv);
+		}
+		free(c[i].err);
+	}
+	free(c);
+}
+
+static void
+frames_free(struct frames *f)
+{
+	free(f->runs);
+	free(f->idx2gfn);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Fill idx2gfn from the runs; checks that they are sane. */
+static int
+frames_index(struct frames *f)
+{
+	uint64_t n = 0, i, k, end = 0;
+	size_t r;
+
+	for (r = 0; r < f->nr_runs; r++) {
+		if (f->runs[r].count == 0 || f->runs[r].gfn < end ||
+		    f->runs[r].count > (1ull << 32)) {
+			errno = EINVAL;
+			return -1;
+		}
+		end = f->runs[r].gfn + f->runs[r].count;
+		n += f->runs[r].count;
+	}
+	if (n == 0 || n > (1ull << 31)) {
+		errno = EINVAL;
+		return -1;
+	}
+	f->idx2gfn = malloc(n * sizeof(*f->idx2gfn));
+	if (f->idx2gfn == NULL)
+		return -1;
+	for (r = 0, k = 0; r < f->nr_runs; r++)
+		for (i = 0; i < f->runs[r].count; i++)
+			f->idx2gfn[k++] = f->runs[r].gfn + i;
+	f->nr_pages = n;
+	return 0;
+}
+
+static void
+chunk_unmap(xenforeignmemory_handle *fmem, struct chunk *c, size_t ci,
+    uint64_t span)
+{
+	uint64_t first = (uint64_t)ci << CHUNK_SHIFT;
+	size_t n = CHUNK_PAGES;
+
+	if (first + n > span)
+		n = (size_t)(span - first);
+	if (c->map && c->map != MAP_FAILED)
+		xenforeignmemory_unmap(fmem, c->map, n);
+	c->map = NULL;
+	free(c->err);
+	c->err = NULL;
+}
+
+/* Chunk C of the gfn-indexed cache, mapped on first use. */
+static struct chunk *
+chunk_get(xenforeignmemory_handle *fmem, uint32_t domid, struct chunk *cs,
+    size_t nr_chunks, uint64_t span, uint64_t gfn, int prot)
+{
+	size_t ci = (size_t)(gfn >> CHUNK_SHIFT);
+
+	if (ci >= nr_chunks)
+		return NULL;
+	if (cs[ci].err == NULL &&
+	    chunk_map(fmem, domid, &cs[ci], ci, span, prot) == -1)
+		return NULL;
+	return &cs[ci];
+}
+
+/* Refuse what we cannot protect, one line each. */
+static int
+check_guest_type(struct xen_handles *h, uint32_t domid, const char *name)
+{
+	xc_dominfo_t info;
+	char path[80], *type, *dm;
+
+	if (dominfo(h->xch, domid, &info) == -1) {
+		log_warnx("no such domain: %s (domid %u)", name, domid);
+		errno = ENOENT;
+		return -1;
+	}
+	if (domid == 0) {
+		log_warnx("domain 0 cannot be protected");
+		errno = EINVAL;
+		return -1;
+	}
+	if (!info.hvm) {
+		log_warnx("%s is a PV guest: log-dirty needs shadow paging, "
+		    "which this Xen lacks; protect a PVH guest", name);
+		errno = ENOTSUP;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/libxl/%u/type", domid);
+	type = xs_read(h->xsh, XBT_NULL, path, NULL);
+	snprintf(path, sizeof(path), "/local/domain/0/device-model/%u", domid);
+	dm = xs_read(h->xsh, XBT_NULL, path, NULL);
+	if ((type && strcmp(type, "hvm") == 0) || dm) {
+		log_warnx("%s is an HVM guest with a device model: not "
+		    "supported yet (its emulated devices' state is not "
+		    "saved); protect a PVH guest", name);
+		free(type);
+		free(dm);
+		errno = ENOTSUP;
+		return -1;
+	}
+	free(type);
+	free(dm);
+	if (!info.hap) {
+		log_warnx("%s runs without HAP: log-dirty needs HAP here",
+		    name);
+		errno = ENOTSUP;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- primary ------------------------------------------------------ */
+
+static void xen_close(struct domain *);
+
+/* Map the whole frame space once (the mappings stay as the copy cache)
+ * and record which frames are populated. */
+static int
+scan_frames(struct domain *d, uint64_t span)
+{
+	size_t ci, i, cap = 16;
+	uint64_t gfn;
+	struct chunk *c;
+
+	d->fr.runs = malloc(cap * sizeof(*d->fr.runs));
+	if (d->fr.runs == NULL)
+		return -1;
+	for (ci = 0; ci < d->nr_chunks; ci++) {
+		c = chunk_get(d->h.fmem, d->domid, d->chunks, d->nr_chunks,
+		    span, (uint64_t)ci << CHUNK_SHIFT, PROT_READ);
+		if (c == NULL) {
+			log_warn("%s: map frames", d->name);
+			return -1;
+		}
+		for (i = 0; i < CHUNK_PAGES; i++) {
+			if (c->map == MAP_FAILED || c->err[i] != 0)
+				continue;
+			gfn = ((uint64_t)ci << CHUNK_SHIFT) + i;
+			struct run *last = d->fr.nr_runs ?
+			    &d->fr.runs[d->fr.nr_runs - 1] : NULL;
+			if (last && last->gfn + last->count == gfn) {
+				last->count++;
+				continue;
+			}
+			if (d->fr.nr_runs == MAX_RUNS) {
+				log_warnx("%s: guest memory in more than %d "
+				    "pieces", d->name, MAX_RUNS);
+				errno = E2BIG;
+				return -1;
+			}
+			if (d->fr.nr_runs == cap) {
+				void *p = realloc(d->fr.runs,
+				    2 * cap * sizeof(*d->fr.runs));
+				if (p == NULL)
+					return -1;
+				d->fr.runs = p;
+				cap *= 2;
+			}
+			d->fr.runs[d->fr.nr_runs].gfn = gfn;
+			d->fr.runs[d->fr.nr_runs].count = 1;
+			d->fr.nr_runs++;
+		}
+		chunk_unmap(d->h.fmem, c, ci, span);
+	}
+	if (frames_index(&d->fr) == -1) {
+		log_warnx("%s: no guest memory could be mapped", d->name);
+		errno = EIO;
+		return -1;
+	}
+	d->nr_pages = d->fr.nr_pages;
+	d->gfn2idx = malloc(span * sizeof(*d->gfn2idx));
+	if (d->gfn2idx == NULL)
+		return -1;
+	memset(d->gfn2idx, 0xff, span * sizeof(*d->gfn2idx));
+	for (gfn = 0; gfn < d->nr_pages; gfn++)
+		d->gfn2idx[d->fr.idx2gfn[gfn]] = (uint32_t)gfn;
+	return 0;
+}
+
+static struct domain *
+xen_open(const char *spec)
+{
+	struct domain *d;
+	xen_pfn_t gpfns;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return NULL;
+	d->timeout_ms = env_ms("REMUS_XEN_SUSPEND_TIMEOUT_MS",
+	    SUSPEND_TIMEOUT_MS_DEFAULT);
+	d->mapcache = getenv("REMUS_XEN_MAPCACHE") &&
+	    strcmp(getenv("REMUS_XEN_MAPCACHE"), "1") == 0;
+	if (handles_open(&d->h) == -1)
+		goto err;
+	if (resolve_domid(&d->h, spec, &d->domid, d->name,
+	    sizeof(d->name)) == -1)
+		goto err;
+	if (check_guest_type(&d->h, d->domid, d->name) == -1)
+		goto err;
+	if (xc_domain_nr_gpfns(d->h.xch, d->domid, &gpfns) < 0) {
+		log_warn("%s: size of the guest's frame space", d->name);
+		goto err;
+	}
+	d->fr.gfn_span = gpfns;
+	if (chunks_alloc(&d->chunks, &d->nr_chunks, gpfns) == -1)
+		goto err;
+	if (scan_frames(d, gpfns) == -1)
+		goto err;
+	d->bitmap_bytes = (size_t)((gpfns + 63) / 64 * 8);
+	{
+		DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bm, &d->hb);
+		(void)bm;
+		bm = xc_hypercall_buffer_alloc_pages(d->h.xch, bm,
+		    (int)((d->bitmap_bytes + XEN_PAGE - 1) / XEN_PAGE));
+		d->hbitmap = bm;
+	}
+	d->xbitmap = malloc(d->bitmap_bytes);
+	if (d->hbitmap == NULL || d->xbitmap == NULL) {
+		log_warn("%s: dirty bitmap buffer", d->name);
+		goto err;
+	}
+	for (size_t ri = 0; ri < d->fr.nr_runs; ri++)
+		log_debug("%s: frames %#" PRIx64 "+%" PRIu64, d->name,
+		    d->fr.runs[ri].gfn, d->fr.runs[ri].count);
+	log_info("%s: domid %u, PVH, %" PRIu64 " frames in %zu runs (span %"
+	    PRIu64 ")", d->name, d->domid, d->nr_pages, d->fr.nr_runs,
+	    (uint64_t)gpfns);
+	return d;
+err:
+	{
+		int e = errno;
+		xen_close(d);
+		errno = e;
+	}
+	return NULL;
+}
+
+static void
+xen_info(struct domain *d, struct domain_info *info)
+{
+	info->page_size = XEN_PAGE;
+	info->nr_pages = d->nr_pages;
+}
+
+/* libxl's JSON description of the domain, for the backup to build its
+ * twin from. */
+static int
+xen_get_config(struct domain *d, void *buf, size_t *len)
+{
+	libxl_ctx *ctx = NULL;
+	libxl_domain_config cfg;
+	char *json = NULL;
+	size_t n;
+	int rc = -1;
+
+	libxl_domain_config_init(&cfg);
+	if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0,
+	    (xentoollog_logger *)d->h.lg) != 0) {
+		log_warnx("%s: libxl context", d->name);
+		errno = EIO;
+		goto out;
+	}
+	if (libxl_retrieve_domain_configuration(ctx, d->domid, &cfg,
+	    NULL) != 0) {
+		log_warnx("%s: libxl has no configuration for domid %u",
+		    d->name, d->domid);
+		errno = ENOENT;
+		goto out;
+	}
+	json = libxl_domain_config_to_json(ctx, &cfg);
+	if (json == NULL) {
+		log_warnx("%s: configuration to JSON", d->name);
+		errno = EIO;
+		goto out;
+	}
+	/* JSON, its NUL, then the runs: magic, count, (gfn, count)... */
+	n = strlen(json) + 1;
+	size_t need = n + 8 + d->fr.nr_runs * 16;
+	if (need > *len) {
+		log_warnx("%s: configuration is %zu bytes, room for %zu",
+		    d->name, need, *len);
+		errno = ENOSPC;
+		goto out;
+	}
+	memcpy(buf, json, n);
+	uint32_t hdr[2] = { RUNS_MAGIC, (uint32_t)d->fr.nr_runs };
+	memcpy((uint8_t *)buf + n, hdr, 8);
+	memcpy((uint8_t *)buf + n + 8, d->fr.runs, d->fr.nr_runs * 16);
+	*len = need;
+	rc = 0;
+out:
+	free(json);
+	libxl_domain_config_dispose(&cfg);
+	if (ctx)
+		libxl_ctx_free(ctx);
+	return rc;
+}
+
+static int
+xen_logdirty_enable(struct domain *d)
+{
+	xc_shadow_op_stats_t stats;
+
+	if (xc_shadow_control(d->h.xch, d->domid,
+	    XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, NULL, 0) < 0) {
+		if (errno == EOPNOTSUPP)
+			log_warnx("%s: Xen cannot track dirty pages of this "
+			    "guest (log-dirty unsupported)", d->name);
+		else
+			log_warn("%s: enable log-dirty", d->name);
+		return -1;
+	}
+	d->logdirty = 1;
+	/* Start from a clean log. */
+	DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bm, &d->hb);
+	(void)bm;
+	if (xc_logdirty_control(d->h.xch, d->domid,
+	    XEN_DOMCTL_SHADOW_OP_CLEAN, HYPERCALL_BUFFER(bm), d->fr.gfn_span,
+	    0, &stats) < 0) {
+		log_warn("%s: clear log-dirty", d->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 if the domain is shut down for suspend, 0 if running, -1 if gone or
+ * shut down for another reason. */
+static int
+suspended_state(struct domain *d)
+{
+	xc_dominfo_t info;
+
+	if (dominfo(d->h.xch, d->domid, &info) == -1) {
+		log_warnx("%s: domain %u disappeared", d->name, d->domid);
+		errno = ESRCH;
+		return -1;
+	}
+	if (info.dying || info.crashed) {
+		log_warnx("%s: domain is %s", d->name,
+		    info.crashed ? "crashed" : "dying");
+		errno = ESRCH;
+		return -1;
+	}
+	if (!info.shutdown)
+		return 0;
+	if (info.shutdown_reason == SHUTDOWN_suspend)
+		return 1;
+	log_warnx("%s: domain shut down (reason %u) instead of suspending",
+	    d->name, info.shutdown_reason);
+	errno = ESRCH;
+	return -1;
+}
+
+static int
+xen_suspend(struct domain *d)
+{
+	char path[64], *v;
+	uint64_t t0 = now_us(), spin = 50;
+	int s;
+
+	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown",
+	    d->domid);
+	if (!xs_write(d->h.xsh, XBT_NULL, path, "suspend", 7)) {
+		log_warn("%s: request suspend", d->name);
+		return -1;
+	}
+	for (;;) {
+		s = suspended_state(d);
+		if (s == 1)
+			break;
+		if (s == -1)
+			return -1;
+		if (now_us() - t0 > (uint64_t)d->timeout_ms * 1000) {
+			/* Withdraw the request if the guest never took it. */
+			v = xs_read(d->h.xsh, XBT_NULL, path, NULL);
+			if (v && strcmp(v, "suspend") == 0)
+				xs_write(d->h.xsh, XBT_NULL, path, "", 0);
+			free(v);
+			if (suspended_state(d) == 1)
+				break;
+			log_warnx("%s: guest did not suspend within %d ms",
+			    d->name, d->timeout_ms);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct timespec ts = { 0, (long)spin * 1000 };
+		nanosleep(&ts, NULL);
+		if (spin < 1000)
+			spin *= 2;
+	}
+	d->suspended = 1;
+	return 0;
+}
+
+static int
+xen_dirty_read_clear(struct domain *d, uint64_t *bitmap, uint64_t *count)
+{
+	xc_shadow_op_stats_t stats;
+	uint64_t n = 0, stray = 0, gfn;
+	size_t w, words = d->bitmap_bytes / 8;
+
+	DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bm, &d->hb);
+	(void)bm;
+	if (xc_logdirty_control(d->h.xch, d->domid,
+	    XEN_DOMCTL_SHADOW_OP_CLEAN, HYPERCALL_BUFFER(bm), d->fr.gfn_span,
+	    0, &stats) < 0) {
+		log_warn("%s: read log-dirty", d->name);
+		return -1;
+	}
+	memcpy(d->xbitmap, d->hbitmap, d->bitmap_bytes);
+	/* Xen's bitmap is per gfn; ours is per populated frame. */
+	for (w = 0; w < words; w++) {
+		uint64_t bits = d->xbitmap[w];
+
+		while (bits) {
+			gfn = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			if (gfn >= d->fr.gfn_span ||
+			    d->gfn2idx[gfn] == UINT32_MAX) {
+				stray++;
+				continue;
+			}
+			uint32_t idx = d->gfn2idx[gfn];
+			bitmap[idx / 64] |= 1ull << (idx % 64);
+			n++;
+		}
+	}
+	if (stray && d->stray == 0)
+		log_warnx("%s: %" PRIu64 " dirty frames outside the memory "
+		    "seen at attach (ballooning?) are not replicated",
+		    d->name, stray);
+	d->stray += stray;
+	*count = n;
+	return 0;
+}
+
+/* Map exactly the frames asked for, copy, unmap: what libxenguest's save
+ * does, and the default (REMUS_XEN_MAPCACHE=1 keeps chunk mappings). */
+static int
+copy_direct(struct domain *d, const uint64_t *pfns, size_t n, void *dst)
+{
+	xen_pfn_t gfns[CHUNK_PAGES];
+	int errs[CHUNK_PAGES];
+	uint8_t *out = dst, *map;
+	size_t i, k, b;
+
+	for (i = 0; i < n; i += b) {
+		b = n - i < CHUNK_PAGES ? n - i : CHUNK_PAGES;
+		for (k = 0; k < b; k++) {
+			if (pfns[i + k] >= d->nr_pages) {
+				log_warnx("%s: pfn %" PRIu64 " beyond %" PRIu64,
+				    d->name, pfns[i + k], d->nr_pages);
+				errno = EINVAL;
+				return -1;
+			}
+			gfns[k] = d->fr.idx2gfn[pfns[i + k]];
+		}
+		map = xenforeignmemory_map(d->h.fmem, d->domid, PROT_READ, b,
+		    gfns, errs);
+		for (k = 0; k < b; k++, out += XEN_PAGE) {
+			if (map == NULL || errs[k] != 0)
+				memset(out, 0, XEN_PAGE);
+			else
+				memcpy(out, map + k * XEN_PAGE, XEN_PAGE);
+		}
+		if (map)
+			xenforeignmemory_unmap(d->h.fmem, map, b);
+	}
+	return 0;
+}
+
+static int
+xen_copy_pages(struct domain *d, const uint64_t *pfns, size_t n, void *dst)
+{
+	uint8_t *out = dst;
+	size_t i;
+
+	if (!d->mapcache)
+		return copy_direct(d, pfns, n, dst);
+
+	for (i = 0; i < n; i++, out += XEN_PAGE) {
+		uint64_t gfn;
+		size_t off;
+		struct chunk *c;
+
+		if (pfns[i] >= d->nr_pages) {
+			log_warnx("%s: pfn %" PRIu64 " beyond %" PRIu64,
+			    d->name, pfns[i], d->nr_pages);
+			errno = EINVAL;
+			return -1;
+		}
+		gfn = d->fr.idx2gfn[pfns[i]];
+		off = (size_t)(gfn & (CHUNK_PAGES - 1));
+		c = chunk_get(d->h.fmem, d->domid, d->chunks, d->nr_chunks,
+		    d->fr.gfn_span, gfn, PROT_READ);
+		if (c == NULL) {
+			log_warn("%s: map frames", d->name);
+			return -1;
+		}
+		if (c->map == MAP_FAILED || c->err[off] != 0)
+			memset(out, 0, XEN_PAGE);
+		else
+			memcpy(out, c->map + off * XEN_PAGE, XEN_PAGE);
+	}
+	return 0;
+}
+
+static int
+xen_save_state(struct domain *d, void *buf, size_t *len)
+{
+	struct xen_state *st = buf;
+	int ctx_len;
+	size_t i;
+
+	if (*len < sizeof(*st)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memset(st, 0, sizeof(*st));
+	st->magic = STATE_MAGIC;
+	if (xc_domain_get_tsc_info(d->h.xch, d->domid, &st->tsc_mode,
+	    &st->tsc_elapsed_nsec, &st->tsc_khz,
+	    &st->tsc_incarnation) < 0) {
+		log_warn("%s: TSC info", d->name);
+		return -1;
+	}
+	for (i = 0; i < NR_HVM_PARAMS; i++) {
+		uint64_t v = 0;
+
+		if (xc_hvm_param_get(d->h.xch, d->domid, hvm_params[i],
+		    &v) < 0) {
+			log_warn("%s: HVM param %u", d->name, hvm_params[i]);
+			return -1;
+		}
+		if (v == 0)
+			continue;
+		st->params[st->nr_params][0] = hvm_params[i];
+		st->params[st->nr_params][1] = v;
+		st->nr_params++;
+	}
+	ctx_len = xc_domain_hvm_getcontext(d->h.xch, d->domid, NULL, 0);
+	if (ctx_len <= 0) {
+		log_warn("%s: HVM context size", d->name);
+		return -1;
+	}
+	if (sizeof(*st) + (size_t)ctx_len > *len) {
+		log_warnx("%s: HVM context is %d bytes, room for %zu",
+		    d->name, ctx_len, *len - sizeof(*st));
+		errno = ENOSPC;
+		return -1;
+	}
+	ctx_len = xc_domain_hvm_getcontext(d->h.xch, d->domid,
+	    (uint8_t *)buf + sizeof(*st), (uint32_t)(*len - sizeof(*st)));
+	if (ctx_len <= 0) {
+		log_warn("%s: HVM context", d->name);
+		return -1;
+	}
+	st->ctx_len = (uint32_t)ctx_len;
+	*len = sizeof(*st) + (size_t)ctx_len;
+	return 0;
+}
+
+static int
+xen_resume(struct domain *d)
+{
+	if (!d->suspended)
+		return 0;
+	if (xc_domain_resume(d->h.xch, d->domid, 1) < 0) {
+		log_warn("%s: resume", d->name);
+		return -1;
+	}
+	d->suspended = 0;
+	return 0;
+}
+
+static void
+xen_close(struct domain *d)
+{
+	if (d == NULL)
+		return;
+	if (d->suspended)
+		(void)xen_resume(d);
+	if (d->logdirty && xc_shadow_control(d->h.xch, d->domid,
+	    XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0 && errno != ESRCH)
+		log_warn("%s: log-dirty off", d->name);
+	chunks_free(d->h.fmem, d->chunks, d->nr_chunks, d->fr.gfn_span);
+	free(d->gfn2idx);
+	free(d->xbitmap);
+	frames_free(&d->fr);
+	if (d->hbitmap) {
+		DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bm, &d->hb);
+		(void)bm;
+		xc_hypercall_buffer_free_pages(d->h.xch, bm,
+		    (int)((d->bitmap_bytes + XEN_PAGE - 1) / XEN_PAGE));
+	}
+	handles_close(&d->h);
+	free(d);
+}
+
+const struct domain_ops domain_xen_ops = {
+	.name			= "xen",
+	.open			= xen_open,
+	.info			= xen_info,
+	.get_config		= xen_get_config,
+	.logdirty_enable	= xen_logdirty_enable,
+	.suspend		= xen_suspend,
+	.dirty_read_clear	= xen_dirty_read_clear,
+	.copy_pages		= xen_copy_pages,
+	.save_state		= xen_save_state,
+	.resume			= xen_resume,
+	.close			= xen_close,
+};
+
+/* ---- backup ------------------------------------------------------- */
+
+static void xrep_close(struct replica *);
+
+static int
+is_special(const struct replica *r, uint64_t pfn)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_special; i++)
+		if (r->special[i] == pfn)
+			return 1;
+	return 0;
+}
+
+static struct replica *
+xrep_create(const char *dir, const void *config, size_t config_len,
+    const struct domain_info *di)
+{
+	static const uint32_t own[] = { HVM_PARAM_STORE_PFN,
+	    HVM_PARAM_CONSOLE_PFN, HVM_PARAM_IOREQ_PFN,
+	    HVM_PARAM_BUFIOREQ_PFN, HVM_PARAM_PAGING_RING_PFN,
+	    HVM_PARAM_MONITOR_RING_PFN, HVM_PARAM_SHARING_RING_PFN };
+	struct replica *r;
+	libxl_domain_config cfg;
+	char *json = NULL, twin[80];
+	xen_pfn_t gpfns;
+	size_t i;
+	int rc;
+
+	(void)dir;
+	libxl_domain_config_init(&cfg);
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		goto err;
+	r->domid = INVALID_DOMID;
+	if (di->page_size != XEN_PAGE) {
+		log_warnx("page size %u, Xen guests have %u", di->page_size,
+		    XEN_PAGE);
+		errno = EINVAL;
+		goto err;
+	}
+	/* libxl JSON, NUL, runs header, runs (see xen_get_config) */
+	size_t jlen = strnlen(config, config_len);
+	uint32_t hdr[2];
+	if (jlen == 0 || jlen + 1 + 8 > config_len ||
+	    ((const char *)config)[0] != '{') {
+		log_warnx("stream configuration is not from the xen driver "
+		    "(%zu bytes)", config_len);
+		errno = EINVAL;
+		goto err;
+	}
+	memcpy(hdr, (const uint8_t *)config + jlen + 1, 8);
+	if (hdr[0] != RUNS_MAGIC || hdr[1] == 0 || hdr[1] > MAX_RUNS ||
+	    jlen + 1 + 8 + (size_t)hdr[1] * 16 != config_len) {
+		log_warnx("stream configuration: bad frame runs");
+		errno = EINVAL;
+		goto err;
+	}
+	r->fr.nr_runs = hdr[1];
+	r->fr.runs = malloc(r->fr.nr_runs * sizeof(*r->fr.runs));
+	if (r->fr.runs == NULL)
+		goto err;
+	memcpy(r->fr.runs, (const uint8_t *)config + jlen + 9,
+	    r->fr.nr_runs * 16);
+	if (frames_index(&r->fr) == -1 || r->fr.nr_pages != di->nr_pages) {
+		log_warnx("stream configuration: frame runs do not match "
+		    "%" PRIu64 " pages", di->nr_pages);
+		errno = EINVAL;
+		goto err;
+	}
+	if (handles_open(&r->h) == -1)
+		goto err;
+	if (libxl_ctx_alloc(&r->ctx, LIBXL_VERSION, 0,
+	    (xentoollog_logger *)r->h.lg) != 0) {
+		log_warnx("libxl context");
+		errno = EIO;
+		goto err;
+	}
+	json = strndup(config, jlen);
+	if (json == NULL)
+		goto err;
+	if (libxl_domain_config_from_json(r->ctx, &cfg, json) != 0) {
+		log_warnx("stream configuration: bad libxl JSON");
+		errno = EINVAL;
+		goto err;
+	}
+	if (cfg.c_info.type != LIBXL_DOMAIN_TYPE_PVH) {
+		log_warnx("guest type %s: only PVH guests are supported",
+		    libxl_domain_type_to_string(cfg.c_info.type));
+		errno = ENOTSUP;
+		goto err;
+	}
+	snprintf(r->name, sizeof(r->name), "%s",
+	    cfg.c_info.name ? cfg.c_info.name : "guest");
+	snprintf(twin, sizeof(twin), "%s--backup", r->name);
+	free(cfg.c_info.name);
+	cfg.c_info.name = strdup(twin);
+	/* A failover replica must not reboot into a fresh guest. */
+	cfg.on_reboot = LIBXL_ACTION_ON_SHUTDOWN_DESTROY;
+	rc = libxl_domain_create_new(r->ctx, &cfg, &r->domid, NULL, NULL);
+	if (rc != 0) {
+		log_warnx("libxl could not build the backup domain %s (%d)",
+		    twin, rc);
+		errno = EIO;
+		goto err;
+	}
+	if (xc_domain_nr_gpfns(r->h.xch, r->domid, &gpfns) < 0) {
+		log_warn("%s: frame space", twin);
+		goto err;
+	}
+	r->nr_pages = di->nr_pages;
+	{
+		const struct run *last = &r->fr.runs[r->fr.nr_runs - 1];
+		uint64_t end = last->gfn + last->count;
+
+		r->fr.gfn_span = end > gpfns ? end : gpfns;
+	}
+	if (chunks_alloc(&r->chunks, &r->nr_chunks, r->fr.gfn_span) == -1)
+		goto err;
+	r->scratch = calloc(1, XEN_PAGE);
+	if (r->scratch == NULL)
+		goto err;
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		uint64_t v = 0;
+
+		if (xc_hvm_param_get(r->h.xch, r->domid, own[i], &v) == 0 &&
+		    v != 0)
+			r->special[r->nr_special++] = v;
+	}
+	log_info("backup domain %s: domid %u, paused, %" PRIu64 " frames",
+	    twin, r->domid, r->nr_pages);
+	free(json);
+	libxl_domain_config_dispose(&cfg);
+	return r;
+err:
+	{
+		int e = errno;
+		free(json);
+		libxl_domain_config_dispose(&cfg);
+		xrep_close(r);
+		errno = e ? e : EIO;
+	}
+	return NULL;
+}
+
+static void *
+xrep_page(struct replica *r, uint64_t pfn)
+{
+	uint64_t gfn;
+	size_t off;
+	struct chunk *c;
+
+	if (pfn >= r->nr_pages)
+		return NULL;
+	gfn = r->fr.idx2gfn[pfn];
+	off = (size_t)(gfn & (CHUNK_PAGES - 1));
+	c = chunk_get(r->h.fmem, r->domid, r->chunks, r->nr_chunks,
+	    r->fr.gfn_span, gfn, PROT_READ | PROT_WRITE);
+	if (c == NULL)
+		return NULL;
+	if (is_special(r, gfn)) {
+		/* A ring the twin keeps as its own: a private page holds
+		 * what the primary sent, so deltas still decode. */
+		if (c->priv == NULL) {
+			c->priv = calloc(CHUNK_PAGES, sizeof(*c->priv));
+			if (c->priv == NULL)
+				return NULL;
+		}
+		if (c->priv[off] == NULL) {
+			c->priv[off] = calloc(1, XEN_PAGE);
+			if (c->priv[off] == NULL)
+				return NULL;
+		}
+		return c->priv[off];
+	}
+	if (c->map != MAP_FAILED && c->err[off] == 0)
+		return c->map + off * XEN_PAGE;
+	/* Populated on the primary, not in the twin (a frame the guest
+	 * remapped, e.g. its shared-info or grant-table gfn): nothing
+	 * there to keep, one shared scratch page takes the writes. */
+	if (r->nr_scratch++ == 0)
+		log_info("backup domain %u: frame %#" PRIx64 " is not RAM "
+		    "here; such frames are not kept", r->domid, gfn);
+	return r->scratch;
+}
+
+static int
+xrep_commit(struct replica *r, uint64_t epoch, const void *state,
+    size_t state_len)
+{
+	const struct xen_state *st = state;
+	uint8_t *copy;
+
+	if (state_len < sizeof(*st) || st->magic != STATE_MAGIC ||
+	    st->nr_params > NR_HVM_PARAMS ||
+	    sizeof(*st) + st->ctx_len != state_len) {
+		log_warnx("epoch %" PRIu64 ": bad guest state (%zu bytes)",
+		    epoch, state_len);
+		errno = EINVAL;
+		return -1;
+	}
+	copy = malloc(state_len);
+	if (copy == NULL)
+		return -1;
+	memcpy(copy, state, state_len);
+	free(r->state);
+	r->state = copy;
+	r->state_len = state_len;
+	r->epoch = epoch;
+	return 0;
+}
+
+static int
+xrep_activate(struct replica *r)
+{
+	const struct xen_state *st = (const struct xen_state *)r->state;
+	uint32_t old;
+	size_t i;
+
+	if (r->state == NULL) {
+		log_warnx("nothing committed: cannot activate");
+		errno = ENOENT;
+		return -1;
+	}
+	if (xc_domain_set_tsc_info(r->h.xch, r->domid, st->tsc_mode,
+	    st->tsc_elapsed_nsec, st->tsc_khz, st->tsc_incarnation) < 0) {
+		log_warn("backup domain %u: TSC info", r->domid);
+		return -1;
+	}
+	for (i = 0; i < st->nr_params; i++) {
+		uint32_t idx = (uint32_t)st->params[i][0];
+
+		/* The twin's rings and ioreq pages stay its own. */
+		if (idx == HVM_PARAM_STORE_PFN || idx == HVM_PARAM_CONSOLE_PFN ||
+		    idx == HVM_PARAM_IOREQ_PFN || idx == HVM_PARAM_BUFIOREQ_PFN)
+			continue;
+		if (xc_hvm_param_set(r->h.xch, r->domid, idx,
+		    st->params[i][1]) < 0)
+			log_warn("backup domain %u: HVM param %u (ignored)",
+			    r->domid, idx);
+	}
+	if (xc_domain_hvm_setcontext(r->h.xch, r->domid,
+	    (uint8_t *)r->state + sizeof(*st), st->ctx_len) < 0) {
+		log_warn("backup domain %u: load vCPU state", r->domid);
+		return -1;
+	}
+	if (libxl_domain_unpause(r->ctx, r->domid, NULL) != 0) {
+		log_warnx("backup domain %u: unpause failed", r->domid);
+		errno = EIO;
+		return -1;
+	}
+	r->active = 1;
+	/* Take the guest's name back once the primary no longer holds it. */
+	if (libxl_name_to_domid(r->ctx, r->name, &old) != 0 &&
+	    libxl_domain_rename(r->ctx, r->domid, NULL, r->name) == 0)
+		log_info("backup domain %u is now %s", r->domid, r->name);
+	log_info("activated %s at epoch %" PRIu64 ": domid %u running",
+	    r->name, r->epoch, r->domid);
+	return 0;
+}
+
+static void
+xrep_close(struct replica *r)
+{
+	if (r == NULL)
+		return;
+	chunks_free(r->h.fmem, r->chunks, r->nr_chunks, r->fr.gfn_span);
+	frames_free(&r->fr);
+	free(r->scratch);
+	/* A replica that never ran is of no use once the stream is gone. */
+	if (!r->active && r->ctx && r->domid != (uint32_t)INVALID_DOMID)
+		libxl_domain_destroy(r->ctx, r->domid, NULL);
+	if (r->ctx)
+		libxl_ctx_free(r->ctx);
+	handles_close(&r->h);
+	free(r->state);
+	free(r);
+}
+
+const struct replica_ops replica_xen_ops = {
+	.name		= "xen",
+	.create		= xrep_create,
+	.page		= xrep_page,
+	.commit		= xrep_commit,
+	.activate	= xrep_activate,
+	.close		= xrep_close,
+};

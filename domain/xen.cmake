@@ -1,0 +1,6 @@
+# The xen driver's backup side has libxl build the twin domain: link
+# libxenlight too (domain.cmake adds domain-xen.c with the other libxen*).
+if(REMUS_WITH_XEN AND TARGET remus_domain AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/domain-xen.c)
+  pkg_check_modules(XENLIGHT REQUIRED IMPORTED_TARGET xenlight)
+  target_link_libraries(remus_domain PRIVATE PkgConfig::XENLIGHT)
+endif()
