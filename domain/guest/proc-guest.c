@@ -733,10 +733,13 @@ wait_resume(struct proc_guest *g, uint64_t seq)
 			return 0;	/* remus is gone: run unprotected */
 		if (rc == 0)
 			continue;
-		if (m.type == PROC_MSG_RESUME)
+		/* Messages come in order, so RESUME is this suspend's;
+		 * the seq check guards against a confused controller. */
+		if (m.type == PROC_MSG_RESUME && m.seq == seq)
 			return 0;
-		log_debug("suspended (seq %llu): ignored message %u",
-		    (unsigned long long)seq, m.type);
+		log_debug("suspended (seq %llu): ignored message %u seq %llu",
+		    (unsigned long long)seq, m.type,
+		    (unsigned long long)m.seq);
 	}
 }
 
