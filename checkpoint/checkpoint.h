@@ -99,6 +99,10 @@ struct ckpt_epoch_stats {
 	uint64_t	ack_rtt_us;	/* last byte written .. ACK received */
 	uint64_t	waits;		/* times this epoch waited for an ACK */
 	uint64_t	wait_us;	/* time it waited */
+	/* Where the pause went: */
+	uint64_t	suspend_us;	/* the guest reaching its safe point */
+	uint64_t	dirtylog_us;	/* reading and clearing the dirty log */
+	uint64_t	copy_us;	/* copying dirty pages to staging */
 };
 
 enum ckpt_result {

@@ -60,6 +60,7 @@
 #define INFLIGHT		4		/* ring; at most 2 in use */
 #define STOP_FLUSH_MS		2000
 #define FULL_CHUNKS_PER_CALL	16		/* then back to the loop */
+#define TIMER_SLACK_US		1500		/* see schedule_epoch */
 
 /* Where the engine is.  The per-epoch states of STYLE V4 are the span of
  * one call to take_checkpoint (SUSPENDED..RESUMED, synchronous) and the
@@ -296,7 +297,7 @@ static int64_t
 take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
     size_t *state_len)
 {
-	uint64_t t0, count = 0, i, n;
+	uint64_t t0, t1, count = 0, i, n;
 	size_t w;
 
 	t0 = now_us();
@@ -305,6 +306,8 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		goto guest_err;
 	}
 	c->suspended = 1;
+	t1 = now_us();
+	st->suspend_us = t1 - t0;
 	st->start_us = t0;
 	st->period_us = c->last_suspend_us ? t0 - c->last_suspend_us : 0;
 	c->last_suspend_us = t0;
@@ -314,6 +317,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		log_warn("epoch %" PRIu64 ": dirty log", epoch);
 		goto guest_err;
 	}
+	st->dirtylog_us = now_us() - t1;
 	/* Bitmap -> ascending pfn list; trust the bitmap, not COUNT. */
 	n = 0;
 	for (w = 0; w < c->bitmap_words; w++) {
@@ -330,10 +334,12 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		finish(c, CKPT_INTERNAL);
 		return -1;
 	}
+	t1 = now_us();
 	if (n && c->dops->copy_pages(c->dom, c->pfns, n, c->staging) == -1) {
 		log_warn("epoch %" PRIu64 ": copy %" PRIu64 " pages", epoch, n);
 		goto guest_err;
 	}
+	st->copy_us = now_us() - t1;
 	*state_len = STATE_MAX;
 	if (c->dops->save_state == NULL)
 		*state_len = 0;
@@ -489,6 +495,10 @@ schedule_epoch(struct ckpt *c)
 	ev_now_update(c->loop);
 	delay = ckpt_next_delay_us(c->last_suspend_us, c->cfg.interval_ms,
 	    now_us());
+	/* The loop's poll rounds its timeout up to whole milliseconds, so
+	 * a timer fires up to 1 ms late: aim early, epoch_due sleeps off
+	 * the rest. */
+	delay = delay > TIMER_SLACK_US ? delay - TIMER_SLACK_US : 0;
 	ev_timer_stop(c->loop, &c->epoch_timer);
 	ev_timer_set(&c->epoch_timer, delay / 1e6, 0.);
 	ev_timer_start(c->loop, &c->epoch_timer);
@@ -498,8 +508,18 @@ schedule_epoch(struct ckpt *c)
 static void
 epoch_due(struct ckpt *c)
 {
+	uint64_t left;
+
 	if (c->phase != PHASE_RUNNING)
 		return;
+	left = ckpt_next_delay_us(c->last_suspend_us, c->cfg.interval_ms,
+	    now_us());
+	if (left > TIMER_SLACK_US + 500) {
+		schedule_epoch(c);	/* woke far too early */
+		return;
+	}
+	if (left > 0 && !c->waiting)
+		usleep((useconds_t)left);
 	if (c->epoch >= c->acked + 2) {
 		/* Two unacknowledged epochs would follow: wait for the ACK
 		 * (ack_received reschedules us). */
