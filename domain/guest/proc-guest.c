@@ -58,6 +58,7 @@ struct proc_guest {
 	int			uffd;
 	int			listen_fd;
 	int			ctl_fd;
+	uint64_t		ctl_gen;	/* controllers attached so far */
 	int			epfd;
 	int			resumed;
 	char			sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -634,6 +635,20 @@ detach(struct proc_guest *g, const char *why)
 	log_debug("controller detached: %s", why);
 }
 
+/* Is the attached controller still there?  A remus killed -9 leaves its
+ * EOF queued; the next remus may connect before we read it, and must not
+ * be refused for a dead one. */
+static int
+controller_alive(struct proc_guest *g)
+{
+	struct pollfd p = { .fd = g->ctl_fd, .events = POLLIN | POLLRDHUP };
+
+	if (poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)))
+		return 0;
+	return 1;
+}
+
 static void
 accept_controllers(struct proc_guest *g)
 {
@@ -650,6 +665,8 @@ accept_controllers(struct proc_guest *g)
 				log_warn("accept");
 			return;
 		}
+		if (g->ctl_fd != -1 && !controller_alive(g))
+			detach(g, "connection closed");
 		if (g->ctl_fd != -1) {
 			send_msg(fd, PROC_MSG_BUSY, 0);
 			close(fd);
@@ -670,6 +687,7 @@ accept_controllers(struct proc_guest *g)
 			continue;
 		}
 		g->ctl_fd = fd;
+		g->ctl_gen++;
 		log_debug("controller attached");
 	}
 }
@@ -700,12 +718,14 @@ recv_ctl(struct proc_guest *g, struct proc_msg *m)
 }
 
 /* Suspended at a safe point: wait for RESUME or for the controller to
- * leave.  Controllers that connect meanwhile are refused. */
+ * leave.  Controllers that connect meanwhile are refused, unless ours is
+ * dead already (then the suspend ends and the new one is attached). */
 static int
 wait_resume(struct proc_guest *g, uint64_t seq)
 {
 	struct pollfd pfd[2];
 	struct proc_msg m;
+	uint64_t gen = g->ctl_gen;
 	int rc;
 
 	for (;;) {
@@ -724,8 +744,13 @@ wait_resume(struct proc_guest *g, uint64_t seq)
 			log_warn("poll");
 			return -1;
 		}
-		if (pfd[1].revents)
+		if (pfd[1].revents) {
 			accept_controllers(g);
+			/* Our controller died and a new one took its
+			 * place: this suspend is over. */
+			if (g->ctl_gen != gen)
+				return 0;
+		}
 		if (pfd[0].revents == 0)
 			continue;
 		rc = recv_ctl(g, &m);

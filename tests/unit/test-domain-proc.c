@@ -838,3 +838,58 @@ Test(domain_proc, open_by_socket_path)
 	cr_assert(eq(int, errno, ENOENT));
 	fake_stop(&f);
 }
+
+/* A remus killed -9 (here: a child that exits without closing) leaves
+ * its EOF queued; the next remus is not refused for it, and a guest the
+ * dead one had suspended runs again.  The guest is stopped (SIGSTOP) while
+ * the old controller dies and the new one connects, so that it finds both
+ * at once, as on a loaded machine. */
+Test(domain_proc, a_dead_controller_is_replaced)
+{
+	struct domain *d;
+	struct fake f;
+	char spec[32], b;
+	pid_t c, h;
+	int i, st, ok, up[2], go[2];
+
+	f = fake_start(NULL);
+	snprintf(spec, sizeof spec, "%d", (int)f.pid);
+	for (i = 0; i < 2; i++) {
+		cr_assert(eq(int, pipe(up), 0));
+		cr_assert(eq(int, pipe(go), 0));
+		c = fork();
+		cr_assert(c != -1);
+		if (c == 0) {
+			d = ops->open(spec);
+			if (d == NULL || (i == 1 && ops->suspend(d) == -1))
+				_exit(1);
+			if (write(up[1], "u", 1) != 1 || read(go[0], &b, 1) != 1)
+				_exit(1);
+			_exit(0);	/* no close: as if killed */
+		}
+		cr_assert(eq(int, (int)read(up[0], &b, 1), 1));
+		kill(f.pid, SIGSTOP);
+		cr_assert(eq(int, (int)write(go[1], "g", 1), 1));
+		cr_assert(eq(int, (int)waitpid(c, &st, 0), (int)c));
+		ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		cr_assert(ok, "round %d: the first controller failed", i);
+		h = fork();
+		if (h == 0) {
+			usleep(200000);	/* we are in open() by then */
+			kill(f.pid, SIGCONT);
+			_exit(0);
+		}
+		d = ops->open(spec);
+		waitpid(h, NULL, 0);
+		cr_assert_not_null(d, "round %d: %s", i, strerror(errno));
+		fake_write(&f, 20, 1);	/* it runs */
+		cr_assert(eq(int, ops->suspend(d), 0));
+		cr_assert(eq(int, ops->resume(d), 0));
+		ops->close(d);
+		close(up[0]);
+		close(up[1]);
+		close(go[0]);
+		close(go[1]);
+	}
+	fake_stop(&f);
+}
