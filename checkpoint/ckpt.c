@@ -660,31 +660,41 @@ pump_idle_cb(struct ev_loop *loop, ev_idle *w, int revents __unused)
 
 /* ---- ACKs ----------------------------------------------------------- */
 
+/* ACK(n) is cumulative: it acknowledges every epoch up to n (a backup
+ * that skipped one ACK still committed in order). */
 static void
 ack_received(struct ckpt *c, uint64_t epoch)
 {
-	struct inflight *f = inflight_get(c, epoch);
-	uint64_t now = now_us();
+	struct inflight *f;
+	uint64_t now = now_us(), e;
 	char why[128];
 
-	if (epoch != c->acked + 1 || f == NULL || f->written_us == 0) {
+	f = inflight_get(c, epoch);
+	if (epoch <= c->acked || epoch > c->epoch || f == NULL ||
+	    f->written_us == 0) {
 		snprintf(why, sizeof why, "protocol error: ACK(%" PRIu64
 		    ") while expecting ACK(%" PRIu64 ")", epoch, c->acked + 1);
 		lost(c, why);
 		return;
 	}
-	c->acked = epoch;
-	failover_set_epoch(&c->fo, epoch);
-	f->st.ack_rtt_us = now - f->written_us;
-	if (devices_hook(c, "commit", epoch) == -1) {
-		lost(c, "device commit failed");
-		return;
+	for (e = c->acked + 1; e <= epoch; e++) {
+		f = inflight_get(c, e);
+		assert(f != NULL && f->written_us != 0);
+		c->acked = e;
+		failover_set_epoch(&c->fo, e);
+		f->st.ack_rtt_us = now - f->written_us;
+		if (devices_hook(c, "commit", e) == -1) {
+			lost(c, "device commit failed");
+			return;
+		}
+		f->used = 0;
+		log_debug("epoch %" PRIu64 ": acked, rtt %" PRIu64 " us", e,
+		    f->st.ack_rtt_us);
+		if (c->stats_cb)
+			c->stats_cb(&f->st, c->cb_arg);
+		if (c->phase == PHASE_DONE)
+			return;		/* the stats callback stopped us */
 	}
-	f->used = 0;
-	log_debug("epoch %" PRIu64 ": acked, rtt %" PRIu64 " us", epoch,
-	    f->st.ack_rtt_us);
-	if (c->stats_cb)
-		c->stats_cb(&f->st, c->cb_arg);
 	if (c->waiting) {
 		c->waiting = 0;
 		c->wait_us += now - c->wait_start_us;
