@@ -61,6 +61,7 @@ struct domain {
 	pid_t			pid;
 	int			sock;
 	int			memfd;
+	int			resume_efd;	/* or -1: RESUME on the socket */
 	const uint8_t		*map;		/* arena, read-only, ours */
 	uint64_t		size;
 	uint64_t		base;		/* in the guest */
@@ -236,11 +237,14 @@ recv_hello(struct domain *d, const char *spec)
 			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
 			    sizeof(int));
 	}
-	/* Keep the first fd, close anything else we were sent. */
-	for (i = 1; i < nfds; i++)
+	/* The memfd, then (PROC_HELLO_RESUME_EFD) the resume eventfd;
+	 * close anything else we were sent. */
+	for (i = 2; i < nfds; i++)
 		close(fds[i]);
 	if (nfds > 0)
 		d->memfd = fds[0];
+	if (nfds > 1)
+		d->resume_efd = fds[1];
 	if (n == 0) {
 		log_warnx("proc:%s: the guest closed the connection", spec);
 		errno = ECONNRESET;
@@ -280,6 +284,15 @@ recv_hello(struct domain *d, const char *spec)
 		log_warnx("proc:%s: hello without the arena memfd", spec);
 		errno = EPROTO;
 		return -1;
+	}
+	if ((h.flags & PROC_HELLO_RESUME_EFD) && d->resume_efd == -1) {
+		log_warnx("proc:%s: hello without its resume eventfd", spec);
+		errno = EPROTO;
+		return -1;
+	}
+	if (!(h.flags & PROC_HELLO_RESUME_EFD) && d->resume_efd != -1) {
+		close(d->resume_efd);
+		d->resume_efd = -1;
 	}
 	if (fstat(d->memfd, &st) == -1 || (uint64_t)st.st_size < h.arena_size) {
 		log_warnx("proc:%s: the arena memfd is smaller than the "
@@ -341,7 +354,7 @@ proc_open(const char *spec)
 	d = calloc(1, sizeof *d);
 	if (d == NULL)
 		return NULL;
-	d->sock = d->memfd = -1;
+	d->sock = d->memfd = d->resume_efd = -1;
 	d->map = MAP_FAILED;
 	d->timeout_ms = env_ms("REMUS_PROC_TIMEOUT_MS", PROC_TIMEOUT_MS_DEFAULT);
 	if (connect_guest(d, spec) == -1 || recv_hello(d, spec) == -1)
@@ -418,6 +431,26 @@ send_ctl(struct domain *d, uint32_t type, uint64_t seq)
 	return -1;
 }
 
+/* Let the guest go from suspend SEQ: through the eventfd if it gave us
+ * one (see proc-proto.h for why), else with RESUME on the socket. */
+static int
+release_guest(struct domain *d, uint64_t seq)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	if (d->resume_efd == -1)
+		return send_ctl(d, PROC_MSG_RESUME, seq);
+	do
+		n = write(d->resume_efd, &one, sizeof one);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)sizeof one) {
+		log_warn("%s: resume the guest", d->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 proc_suspend(struct domain *d)
 {
@@ -438,7 +471,7 @@ proc_suspend(struct domain *d)
 			log_warnx("%s: no suspend acknowledgement within "
 			    "%d ms (suspend %llu)", d->name, d->timeout_ms,
 			    (unsigned long long)seq);
-			send_ctl(d, PROC_MSG_RESUME, seq);
+			release_guest(d, seq);
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -551,7 +584,7 @@ proc_save_state(struct domain *d, void *buf, size_t *len)
 static int
 proc_resume(struct domain *d)
 {
-	if (send_ctl(d, PROC_MSG_RESUME, d->seq) == -1)
+	if (release_guest(d, d->seq) == -1)
 		return -1;
 	d->suspended = 0;
 	return 0;
@@ -565,9 +598,11 @@ proc_close(struct domain *d)
 	/* Closing the socket releases a suspended guest too; RESUME just
 	 * says it explicitly. */
 	if (d->suspended && d->sock != -1)
-		(void)send_ctl(d, PROC_MSG_RESUME, d->seq);
+		(void)release_guest(d, d->seq);
 	if (d->sock != -1)
 		close(d->sock);
+	if (d->resume_efd != -1)
+		close(d->resume_efd);
 	proc_dirty_close(d->dirty);
 	if (d->map != MAP_FAILED)
 		munmap((void *)d->map, d->size);

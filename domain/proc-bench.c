@@ -11,13 +11,18 @@
  *
  * per dirty-page count.
  *
- *   bench-proc-dirty [-a ARENA] [-e EPOCHS] [N ...]
+ *   bench-proc-dirty [-a ARENA] [-e EPOCHS] [-g CPU] [-r CPU] [N ...]
+ *
+ * -g pins the guest to a CPU and -r this process to another (a guest on
+ * its own CPU, as a VM's vCPU would be; without it, the woken guest may
+ * preempt remus inside resume on a busy machine).
  *
  * Defaults: a 1 GiB arena, 15 epochs, N = 0 100 1000 5000 20000.  The
  * dirtier writes N distinct pages after each resume; the bench waits long
  * enough between epochs for that (and reports the count it saw).
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -36,6 +41,18 @@
 #define MAX_EPOCHS	1000
 
 static char dirtier[PATH_MAX];
+static int guest_cpu = -1;	/* -g: pin the guest, as a vCPU would be */
+
+static void
+pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) == -1)
+		fatal("pin to CPU %d", cpu);
+}
 
 static pid_t
 spawn_dirtier(uint64_t pages, uint64_t ws, uint64_t arena, const char *pidf)
@@ -50,6 +67,8 @@ spawn_dirtier(uint64_t pages, uint64_t ws, uint64_t arena, const char *pidf)
 	unlink(pidf);
 	pid = fork();
 	if (pid == 0) {
+		if (guest_cpu >= 0)
+			pin(guest_cpu);
 		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		dup2(fd, 1);
 		execl(dirtier, dirtier, "--pages", a1, "--working-set", a2,
@@ -241,8 +260,17 @@ main(int argc, char **argv)
 	int c, i;
 
 	log_init("bench-proc-dirty", 1, 0);
-	while ((c = getopt(argc, argv, "a:e:")) != -1) {
+	while ((c = getopt(argc, argv, "a:e:g:r:")) != -1) {
 		switch (c) {
+		case 'g':
+		case 'r':
+			if (parse_uint(optarg, 0, CPU_SETSIZE - 1, &v) == -1)
+				fatalx("-%c %s: a CPU number", c, optarg);
+			if (c == 'g')
+				guest_cpu = (int)v;
+			else
+				pin((int)v);
+			break;
 		case 'a':
 			if (parse_size(optarg, &arena) == -1 || arena < (8 << 20))
 				fatalx("-a %s: an arena size of 8M or more",
@@ -255,7 +283,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: bench-proc-dirty [-a ARENA] "
-			    "[-e EPOCHS] [N ...]\n");
+			    "[-e EPOCHS] [-g GUEST_CPU] [-r REMUS_CPU] [N ...]\n");
 			return 2;
 		}
 	}

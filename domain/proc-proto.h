@@ -6,6 +6,14 @@
  *
  *	$REMUS_PROC_RUNDIR/proc-<pid>.sock	(default /run/remus)
  *
+ * With PROC_HELLO_RESUME_EFD the hello carries a second fd, an eventfd
+ * (semaphore mode): remus resumes the guest by adding 1 to it instead of
+ * sending RESUME.  A unix socket send wakes the reader "synchronously" --
+ * the scheduler pulls it onto the sender's CPU, where it preempts remus
+ * until its burst of work is done -- while an eventfd wakeup lets it run
+ * on another, idle CPU: remus's resume returns at once.  SUSPEND and
+ * SUSPENDED stay on the socket: there the sender does go to sleep.
+ *
  * A filesystem path rather than an abstract name, because abstract names
  * are per network namespace and a protected guest often runs in a netns of
  * its own (netbuf tests) while remus stays in the host's.
@@ -61,6 +69,7 @@ _Static_assert(sizeof(struct proc_msg) == 16, "proc_msg is a wire struct");
 
 #define PROC_HELLO_UFFD_WP	(1u << 0)	/* arena registered for async uffd-wp */
 #define PROC_HELLO_RESUMED	(1u << 1)	/* started from a replica */
+#define PROC_HELLO_RESUME_EFD	(1u << 2)	/* 2nd fd: eventfd that resumes */
 
 /* HELLO: this header, then CMD_LEN bytes of the command that restarts the
  * guest: the executable's path and its argv[0..argc-1], each NUL-terminated. */

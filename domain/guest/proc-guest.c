@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -58,6 +59,7 @@ struct proc_guest {
 	int			uffd;
 	int			listen_fd;
 	int			ctl_fd;
+	int			resume_efd;	/* this controller's, or -1 */
 	uint64_t		ctl_gen;	/* controllers attached so far */
 	int			epfd;
 	int			resumed;
@@ -450,6 +452,7 @@ proc_guest_open(const struct proc_guest_opts *o)
 	if (g == NULL)
 		return NULL;
 	g->memfd = g->uffd = g->listen_fd = g->ctl_fd = g->epfd = -1;
+	g->resume_efd = -1;
 	g->page_size = (uint32_t)ps;
 	if (build_cmd(g, o->argc, o->argv) == -1)
 		goto err;
@@ -518,6 +521,8 @@ proc_guest_close(struct proc_guest *g)
 		return;
 	if (g->ctl_fd != -1)
 		close(g->ctl_fd);
+	if (g->resume_efd != -1)
+		close(g->resume_efd);
 	if (g->listen_fd != -1) {
 		if (g->sock_path[0])
 			unlink(g->sock_path);
@@ -562,13 +567,13 @@ proc_guest_set_stop(struct proc_guest *g, volatile sig_atomic_t *stop)
 }
 
 static int
-send_hello(struct proc_guest *g, int fd)
+send_hello(struct proc_guest *g, int fd, int efd)
 {
 	struct proc_hello h;
 	struct iovec iov[2];
 	struct msghdr msg;
 	union {
-		char		buf[CMSG_SPACE(sizeof(int))];
+		char		buf[CMSG_SPACE(sizeof(int) * 2)];
 		struct cmsghdr	align;
 	} u;
 	struct cmsghdr *cm;
@@ -582,7 +587,7 @@ send_hello(struct proc_guest *g, int fd)
 	h.arena_size = g->size;
 	h.arena_base = (uintptr_t)g->hdr;
 	h.flags = (g->uffd != -1 ? PROC_HELLO_UFFD_WP : 0) |
-	    (g->resumed ? PROC_HELLO_RESUMED : 0);
+	    (g->resumed ? PROC_HELLO_RESUMED : 0) | PROC_HELLO_RESUME_EFD;
 	h.cmd_len = g->cmd_len;
 	h.pid = (int32_t)getpid();
 	h.argc = g->argc;
@@ -599,8 +604,9 @@ send_hello(struct proc_guest *g, int fd)
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * 2);
 	memcpy(CMSG_DATA(cm), &g->memfd, sizeof(int));
+	memcpy(CMSG_DATA(cm) + sizeof(int), &efd, sizeof(int));
 	do
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
@@ -632,6 +638,8 @@ detach(struct proc_guest *g, const char *why)
 	epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->ctl_fd, NULL);
 	close(g->ctl_fd);
 	g->ctl_fd = -1;
+	close(g->resume_efd);
+	g->resume_efd = -1;
 	log_debug("controller detached: %s", why);
 }
 
@@ -653,7 +661,7 @@ static void
 accept_controllers(struct proc_guest *g)
 {
 	struct epoll_event ev;
-	int fd;
+	int fd, efd;
 
 	for (;;) {
 		fd = accept4(g->listen_fd, NULL, NULL,
@@ -674,7 +682,16 @@ accept_controllers(struct proc_guest *g)
 			    "attached");
 			continue;
 		}
-		if (send_hello(g, fd) == -1) {
+		/* A fresh eventfd per controller: no stale count from a
+		 * dead one. */
+		efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+		if (efd == -1) {
+			log_warn("eventfd");
+			close(fd);
+			continue;
+		}
+		if (send_hello(g, fd, efd) == -1) {
+			close(efd);
 			close(fd);
 			continue;
 		}
@@ -683,10 +700,12 @@ accept_controllers(struct proc_guest *g)
 		ev.data.fd = fd;
 		if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
 			log_warn("epoll_ctl");
+			close(efd);
 			close(fd);
 			continue;
 		}
 		g->ctl_fd = fd;
+		g->resume_efd = efd;
 		g->ctl_gen++;
 		log_debug("controller attached");
 	}
@@ -723,9 +742,9 @@ recv_ctl(struct proc_guest *g, struct proc_msg *m)
 static int
 wait_resume(struct proc_guest *g, uint64_t seq)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	struct proc_msg m;
-	uint64_t gen = g->ctl_gen;
+	uint64_t gen = g->ctl_gen, one;
 	int rc;
 
 	for (;;) {
@@ -737,7 +756,9 @@ wait_resume(struct proc_guest *g, uint64_t seq)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = g->listen_fd;
 		pfd[1].events = POLLIN;
-		rc = poll(pfd, 2, -1);
+		pfd[2].fd = g->resume_efd;
+		pfd[2].events = POLLIN;
+		rc = poll(pfd, 3, -1);
 		if (rc == -1) {
 			if (errno == EINTR)
 				continue;
@@ -751,6 +772,10 @@ wait_resume(struct proc_guest *g, uint64_t seq)
 			if (g->ctl_gen != gen)
 				return 0;
 		}
+		/* RESUME by eventfd (see proc-proto.h); it takes one. */
+		if (pfd[2].revents && read(g->resume_efd, &one,
+		    sizeof one) == (ssize_t)sizeof one)
+			return 0;
 		if (pfd[0].revents == 0)
 			continue;
 		rc = recv_ctl(g, &m);
