@@ -10,6 +10,7 @@
 
 #define LOG_PREFIX "proc: "
 #include "log.h"
+#include "util.h"
 #include "proc-dirty.h"
 #include "proc-kernel.h"
 
@@ -181,7 +182,8 @@ proc_dirty_open(pid_t pid, uint64_t base, uint64_t nr_pages,
     uint32_t page_size, enum proc_dirty_method method)
 {
 	struct proc_dirty *d;
-	const char *why = NULL;
+	const char *why = NULL, *env;
+	uint64_t v;
 	int saved;
 
 	if (nr_pages == 0 || page_size == 0 ||
@@ -243,6 +245,11 @@ proc_dirty_open(pid_t pid, uint64_t base, uint64_t nr_pages,
 		d->vec_len = nr_pages / 2 + 1;
 		if (d->vec_len > SCAN_VEC_MAX)
 			d->vec_len = SCAN_VEC_MAX;
+		/* Tests shrink the vector to exercise the continuation
+		 * of a walk that filled it. */
+		env = getenv("REMUS_PROC_SCAN_VEC");
+		if (env && parse_uint(env, 1, SCAN_VEC_MAX, &v) == 0)
+			d->vec_len = v;
 		d->vec = calloc(d->vec_len, sizeof *d->vec);
 		if (d->vec == NULL)
 			goto err;

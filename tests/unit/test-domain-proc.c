@@ -350,6 +350,22 @@ Test(domain_proc, dirty_log_is_exact_pagemap_scan)
 	check_exact_dirty("pagemap-scan");
 }
 
+/* A vector of 2 regions: every scan fills it and goes on from where the
+ * kernel stopped (walk_end). */
+Test(domain_proc, dirty_log_is_exact_when_the_scan_vector_fills)
+{
+	const char *why;
+	struct fake f = fake_start(NULL);
+	int ok = proc_dirty_scan_supported(f.pid, 0x3e0000000000ull,
+	    (uint64_t)FAKE_PAGES * (uint64_t)ps, &why);
+
+	fake_stop(&f);
+	if (!ok)
+		cr_skip_test("pagemap-scan unavailable: %s", why);
+	setenv("REMUS_PROC_SCAN_VEC", "2", 1);
+	check_exact_dirty("pagemap-scan");
+}
+
 Test(domain_proc, dirty_log_is_exact_softdirty)
 {
 	if (!proc_dirty_softdirty_supported())
