@@ -70,6 +70,7 @@ struct backup {
 	struct stream_writer bw;	/* back channel queue */
 	size_t		 bw_off;
 	uint64_t	 hb_seq;
+	uint64_t	 last_hb_us;	/* heartbeat_if_due */
 
 	ev_io		 rd_io, wr_io;
 	struct failover	 fo;
@@ -148,6 +149,19 @@ send_heartbeat(struct failover *fo __unused, void *arg)
 	struct backup *b = arg;
 
 	return bc_send(b, STREAM_REC_BC_HEARTBEAT, ++b->hb_seq);
+}
+
+/* Inside a long callback the heartbeat timer cannot fire: send one by
+ * hand when the period has passed. */
+static void
+heartbeat_if_due(struct backup *b)
+{
+	uint64_t now = now_us();
+
+	if (now - b->last_hb_us >= HEARTBEAT_MS_MAX * 1000ull) {
+		b->last_hb_us = now;
+		bc_send(b, STREAM_REC_BC_HEARTBEAT, ++b->hb_seq);
+	}
 }
 
 /* ---- The open epoch -------------------------------------------------- */
@@ -274,6 +288,10 @@ commit_epoch(struct backup *b)
 	for (i = 0; i < b->npend; i++) {
 		void *dst = b->rops->page(b->rep, b->plist[i]);
 
+		/* A big epoch (the full one: all memory) takes a while to
+		 * apply: keep the primary from thinking us dead. */
+		if ((i & 4095) == 4095)
+			heartbeat_if_due(b);
 		if (dst == NULL) {
 			log_warnx("epoch %" PRIu64 ": replica page %" PRIu64
 			    " unavailable", b->epoch, b->plist[i]);
@@ -503,6 +521,7 @@ read_input(struct backup *b)
 			failover_alive(&b->fo);
 			if (parse_input(b) == -1)
 				return;
+			heartbeat_if_due(b);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)

@@ -352,13 +352,15 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		lost(c, "device hook failed");
 		return -1;
 	}
+	/* The pause ends when the guest is told to run: measured here,
+	 * because waking it may hand it this CPU before resume returns. */
+	st->pause_us = now_us() - t0;
 	if (c->dops->resume(c->dom) == -1) {
 		log_warn("epoch %" PRIu64 ": resume failed", epoch);
 		c->suspended = 0;
 		goto guest_err;
 	}
 	c->suspended = 0;
-	st->pause_us = now_us() - t0;
 	st->dirty_pages += n;
 	st->raw_bytes += n * c->info.page_size;
 	return (int64_t)n;
@@ -641,8 +643,10 @@ full_pump(struct ckpt *c)
 	inject_faults(c, 1, off0);
 	epoch_queued(c, 1, &st, c->full_q0, c->full_start_us);
 	log_info("epoch 1: full checkpoint queued: %" PRIu64 " pages, %"
-	    PRIu64 " dirtied meanwhile, pause %" PRIu64 " us", c->full_pages,
-	    (uint64_t)nd, st.pause_us);
+	    PRIu64 " dirtied meanwhile, pause %" PRIu64 " us (suspend %"
+	    PRIu64 ", dirty log %" PRIu64 ", copy %" PRIu64 ")",
+	    c->full_pages, (uint64_t)nd, st.pause_us, st.suspend_us,
+	    st.dirtylog_us, st.copy_us);
 	set_phase(c, PHASE_RUNNING);
 	if (flush_queue(c) == -1)
 		return;

@@ -126,10 +126,12 @@ stats_epoch(struct stats *s, const struct ckpt_epoch_stats *e)
 		    "\"raw_bytes\":%" PRIu64 ",\"wire_bytes\":%" PRIu64 ","
 		    "\"encode_us\":%" PRIu64 ",\"send_us\":%" PRIu64 ","
 		    "\"ack_rtt_us\":%" PRIu64 ",\"waits\":%" PRIu64 ","
-		    "\"wait_us\":%" PRIu64 "}\n", e->epoch, e->full,
-		    e->start_us, e->period_us, e->pause_us, e->dirty_pages,
-		    e->raw_bytes, e->wire_bytes, e->encode_us, e->send_us,
-		    e->ack_rtt_us, e->waits, e->wait_us);
+		    "\"wait_us\":%" PRIu64 ",\"suspend_us\":%" PRIu64 ","
+		    "\"dirtylog_us\":%" PRIu64 ",\"copy_us\":%" PRIu64 "}\n",
+		    e->epoch, e->full, e->start_us, e->period_us, e->pause_us,
+		    e->dirty_pages, e->raw_bytes, e->wire_bytes, e->encode_us,
+		    e->send_us, e->ack_rtt_us, e->waits, e->wait_us,
+		    e->suspend_us, e->dirtylog_us, e->copy_us);
 		fflush(s->json);
 	}
 	if (s->verbose)
