@@ -14,7 +14,8 @@
  *                (Debian's 6.1 kernel has it, many newer ones do not).
  *
  * REMUS_PROC_DIRTY=pagemap-scan|softdirty forces one (tests); unset or
- * "auto" prefers pagemap-scan.  Both read and clear while the guest is
+ * "auto" prefers pagemap-scan.  REMUS_PROC_SCAN_VEC=N (tests) caps the
+ * regions per PAGEMAP_SCAN call, to exercise a walk that fills them.  Both read and clear while the guest is
  * paused, so no write can fall between the read and the clear.
  */
 #ifndef REMUS_PROC_DIRTY_H
