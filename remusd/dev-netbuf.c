@@ -7,10 +7,10 @@
  *
  * Test mode: REMUS_NETBUF_TRACE=FILE appends "start N T" for each
  * postsuspend and "release N T" for each commit (T = now_us(), the
- * monotonic clock in microseconds, taken before netbuf acts: the guest is
- * paused at T, and no packet of epoch N has left before T), so a test can
- * check that no reply reached a client before the epoch that produced it
- * was released.
+ * monotonic clock in microseconds, written before netbuf acts: the guest
+ * is paused at T, and no packet of epoch N has left before T), so a test
+ * can check that no reply reached a client before the epoch that produced
+ * it was released.
  */
 #define LOG_PREFIX "netbuf: "
 
@@ -47,34 +47,35 @@ netbuf_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)netbuf_on_readable(d->nb);
 }
 
+static void
+trace(struct dev_netbuf *d, const char *what, uint64_t epoch)
+{
+	if (d->trace == NULL)
+		return;
+	fprintf(d->trace, "%s %" PRIu64 " %" PRIu64 "\n", what, epoch,
+	    now_us());
+	fflush(d->trace);
+}
+
 static int
 dn_postsuspend(void *dev, uint64_t epoch)
 {
 	struct dev_netbuf *d = dev;
-	uint64_t t = now_us();	/* the guest is paused already */
-	int rc;
 
-	rc = netbuf_epoch_start(d->nb, epoch);
-	if (d->trace && rc == 0) {
-		fprintf(d->trace, "start %" PRIu64 " %" PRIu64 "\n", epoch, t);
-		fflush(d->trace);
-	}
-	return rc;
+	/* The guest is paused already. */
+	trace(d, "start", epoch);
+	return netbuf_epoch_start(d->nb, epoch);
 }
 
 static int
 dn_commit(void *dev, uint64_t epoch)
 {
 	struct dev_netbuf *d = dev;
-	uint64_t t = now_us();	/* before any packet of EPOCH leaves */
-	int rc;
 
-	rc = netbuf_epoch_release(d->nb, epoch);
-	if (d->trace && rc == 0) {
-		fprintf(d->trace, "release %" PRIu64 " %" PRIu64 "\n", epoch, t);
-		fflush(d->trace);
-	}
-	return rc;
+	/* Written before any packet of EPOCH leaves: a kill -9 right after
+	 * the release must not lose the line. */
+	trace(d, "release", epoch);
+	return netbuf_epoch_release(d->nb, epoch);
 }
 
 static void

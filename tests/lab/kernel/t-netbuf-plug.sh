@@ -12,8 +12,13 @@ check netbuf-plug-probe $([ "$out" = plug=1 ]; echo $?) "$out"
 [ "$out" = plug=1 ] || exit 0
 
 mk_pair vh nbg 7
-ip netns exec nbg ping -c1 -W2 10.77.0.1 >/dev/null 2>&1
-ip netns exec nbg ping -c1 -W2 fd77::1 >/dev/null 2>&1
+# Resolve neighbours before buffering (a new veth drops packets until its
+# qdisc is activated: retry).
+for a in 10.77.0.1 fd77::1; do
+	for _ in $(seq 20); do
+		ip netns exec nbg ping -c1 -W1 $a >/dev/null 2>&1 && break
+	done
+done
 
 # hold ARGS...: start remus-netbuf hold on vh as coprocess NB.
 hold() {
