@@ -93,6 +93,7 @@ struct session {
 	struct remusd	*d;
 	struct backup	*b;
 	struct session	*next;
+	char		*dir;		/* its replica directory, if not -D's */
 	int		 over;
 };
 
@@ -108,6 +109,7 @@ struct remusd {
 	struct session	*sessions;
 	enum backup_result last;
 	int		 stopping;
+	unsigned	 nguests;	/* sessions ever started */
 };
 
 /* One line naming what was wrong (getopt has printed its own for a bad
@@ -166,6 +168,7 @@ reap_sessions(struct remusd *d)
 		if (s->over) {
 			*sp = s->next;
 			backup_free(s->b);
+			free(s->dir);
 			free(s);
 		} else
 			sp = &s->next;
@@ -184,17 +187,37 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer)
 {
 	struct session *s;
 
+	struct backup_config cfg = d->cfg;
+	struct remus_devopts dopts = d->dopts;
+	struct session *t;
+	int busy = 0;
+
 	s = calloc(1, sizeof *s);
 	if (s == NULL)
 		goto err;
 	s->d = d;
-	s->b = backup_new(d->loop, rfd, wfd, &d->cfg, session_done, s);
+	/* One guest per connection: while one is protected here, the next
+	 * gets a directory of its own, STATEDIR/guest-N. */
+	for (t = d->sessions; t; t = t->next)
+		busy += !t->over;
+	d->nguests++;
+	if (busy) {
+		if (asprintf(&s->dir, "%s/guest-%u", d->cfg.state_dir,
+		    d->nguests) < 0) {
+			s->dir = NULL;
+			goto err;
+		}
+		cfg.state_dir = dopts.state_dir = s->dir;
+		log_info("%s: replica in %s", peer, s->dir);
+	}
+	s->b = backup_new(d->loop, rfd, wfd, &cfg, session_done, s);
 	if (s->b == NULL)
 		goto err;
 	backup_set_peer(s->b, peer);
-	if (dev_diskbuf_backup_attach(s->b, &d->dopts) == -1) {
+	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1) {
 		log_warnx("%s: disk device setup failed", peer);
 		backup_free(s->b);
+		free(s->dir);
 		free(s);
 		return -1;
 	}
@@ -204,6 +227,8 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer)
 	return backup_start(s->b);
 err:
 	log_warn("%s: session", peer);
+	if (s)
+		free(s->dir);
 	free(s);
 	close(rfd);
 	if (wfd != rfd)
@@ -398,6 +423,7 @@ main(int argc, char **argv)
 
 		d.sessions = s->next;
 		backup_free(s->b);
+		free(s->dir);
 		free(s);
 	}
 	if (d.listen_fd >= 0)

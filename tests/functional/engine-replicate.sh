@@ -45,6 +45,32 @@ else
 	echo "no IPv6 loopback: IPv6 case skipped"
 fi
 
+# Two guests, one remusd: each connection is its own guest; the second
+# keeps its replica in STATEDIR/guest-2.
+port=$(pick_port)
+start remusd-two remusd --listen 127.0.0.1:$port -D "$T/st-two"
+wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd (two) did not listen"
+start_guest g-two-a remus-dirtier --pages 200 --working-set 2000 --arena-size 16M \
+	--checksum-log "$T/two-a.sums"
+A=$GUEST_PID
+start remus-two-a remus -i 50 proc:$A 127.0.0.1:$port
+RA=$LAST_PID
+wait_for 30 test -s "$T/st-two/proc-epoch" || fail "two: first guest not committed"
+start_guest g-two-b remus-dirtier --pages 200 --working-set 2000 --arena-size 8M \
+	--checksum-log "$T/two-b.sums"
+B=$GUEST_PID
+start remus-two-b remus -i 50 proc:$B 127.0.0.1:$port
+RB=$LAST_PID
+wait_for 30 test -s "$T/st-two/guest-2/proc-epoch" || fail "two: second guest not committed"
+sleep 1
+kill -INT $RA $RB
+wait $RA || fail "two: remus a exited $?"
+wait $RB || fail "two: remus b exited $?"
+kill -9 $A $B
+ea=$(replica_matches "$T/st-two" "$T/two-a.sums") || fail "two: a: $ea"
+eb=$(replica_matches "$T/st-two/guest-2" "$T/two-b.sums") || fail "two: b: $eb"
+echo "two guests on one remusd: replicas at epochs $ea and $eb, checksums ok"
+
 # -s '': the "host" is the whole command, as with xl remus -s ''.
 touch "$T/remusd-cmd.log"
 run_one cmd "remusd --receive -D $T/st-cmd" -s ''

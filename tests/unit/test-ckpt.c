@@ -750,3 +750,37 @@ Test(ckpt, torn_epoch_is_never_applied)
 	close(RL.from);
 	close(RL.to);
 }
+
+/* ---- Transport addresses ------------------------------------------------- */
+
+Test(ckpt, backup_addresses_parse_like_xl_and_ipv6)
+{
+	static const struct {
+		const char *spec, *host, *port;
+	} ok[] = {
+		{ "backup", "backup", "5270" },
+		{ "backup:7000", "backup", "7000" },
+		{ "10.0.0.2:1", "10.0.0.2", "1" },
+		{ "[::1]:5271", "::1", "5271" },
+		{ "[fe80::1]", "fe80::1", "5270" },
+		{ "fd00::2", "fd00::2", "5270" },	/* bare IPv6 */
+	};
+	static const char *const bad[] = {
+		"", "host:", "[::1", "[::1]x", "[::1]:", "host:12a",
+	};
+	char host[64], port[16];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ok); i++) {
+		cr_assert(transport_parse_addr(ok[i].spec, host, sizeof host,
+		    port, sizeof port) == 0, "%s", ok[i].spec);
+		cr_assert(eq(str, host, (char *)ok[i].host));
+		cr_assert(eq(str, port, (char *)ok[i].port));
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		errno = 0;
+		cr_assert(transport_parse_addr(bad[i], host, sizeof host, port,
+		    sizeof port) == -1, "\"%s\" accepted", bad[i]);
+		cr_assert(eq(int, errno, EINVAL));
+	}
+}
