@@ -6,25 +6,27 @@
  *
  *	$REMUS_PROC_RUNDIR/proc-<pid>.sock	(default /run/remus)
  *
- * With PROC_HELLO_RESUME_EFD the hello carries a second fd, an eventfd
- * (semaphore mode): remus resumes the guest by adding 1 to it instead of
- * sending RESUME.  A unix socket send wakes the reader "synchronously" --
- * the scheduler pulls it onto the sender's CPU, where it preempts remus
- * until its burst of work is done -- while an eventfd wakeup lets it run
- * on another, idle CPU: remus's resume returns at once.  SUSPEND and
- * SUSPENDED stay on the socket: there the sender does go to sleep.
- *
  * A filesystem path rather than an abstract name, because abstract names
  * are per network namespace and a protected guest often runs in a netns of
  * its own (netbuf tests) while remus stays in the host's.
  *
  * remus connects; the guest answers at once with one HELLO message carrying
- * the arena memfd as SCM_RIGHTS.  After that remus sends SUSPEND(seq) and
- * RESUME(seq); the guest answers SUSPEND with SUSPENDED(seq) from its next
- * safe point and then waits, touching nothing in the arena, until RESUME
- * or until the connection closes (remus died: the guest carries on
- * unprotected).  One controller at a time: a second connection gets BUSY
- * and is closed.
+ * the arena memfd as SCM_RIGHTS (and, with PROC_HELLO_RESUME_EFD, an
+ * eventfd).  After that remus sends SUSPEND(seq); the guest answers
+ * SUSPENDED(seq) from its next safe point and then waits, touching nothing
+ * in the arena, until remus resumes it or the connection closes (remus
+ * died: the guest carries on unprotected).  One controller at a time: a
+ * second connection gets BUSY and is closed -- unless the attached one is
+ * dead already (its EOF still queued), which is then replaced.
+ *
+ * Resume: with PROC_HELLO_RESUME_EFD remus adds 1 to the eventfd
+ * (semaphore mode) instead of sending RESUME(seq).  A unix socket send
+ * wakes the reader "synchronously" -- the scheduler pulls it onto the
+ * sender's CPU, where it preempts remus until its burst of work is done --
+ * while an eventfd wakeup lets an idle CPU take it: remus's resume returns
+ * at once.  SUSPEND and SUSPENDED stay on the socket: there the sender does
+ * go to sleep.  A suspend remus gave up on (timeout) is cancelled the same
+ * way; the guest, reaching it late, finds the count and goes on.
  *
  * All fields are host byte order: both ends run on one host.  The replica
  * config (proc_config) is different: it crosses hosts in the stream header
