@@ -325,7 +325,12 @@ commit_epoch(struct backup *b)
 		log_info("epoch %" PRIu64 ": fault ack-drop: no ACK", b->epoch);
 		return 0;
 	}
-	return bc_send(b, STREAM_REC_ACK, b->committed);
+	/* A failed ACK is the primary's loss, not this epoch's: the read
+	 * side sees it next (EOF, reset). */
+	if (bc_send(b, STREAM_REC_ACK, b->committed) == -1)
+		log_debug("epoch %" PRIu64 ": ACK not sent: %s", b->epoch,
+		    strerror(errno));
+	return 0;
 }
 
 /* ---- Input ----------------------------------------------------------- */

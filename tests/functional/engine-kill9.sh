@@ -50,4 +50,34 @@ for ((i = 1; i <= ITER; i++)); do
 	rm -f "$T/sums$i"
 done
 echo "$activated/$ITER failovers activated the last acknowledged epoch"
+
+# Killed during the full epoch 1 (a 1 GiB guest takes a while): unless
+# epoch 1 had entirely reached the backup, nothing is committed and the
+# backup must not activate anything.
+for i in 1 2; do
+	st="$T/full$i"
+	start_guest "gf$i" remus-dirtier --pages 100 --working-set 1000 --arena-size 1G
+	gpid=$GUEST_PID
+	port=$(pick_port)
+	start "remusdf$i" remusd --listen 127.0.0.1:$port -D "$st"
+	B=$LAST_PID
+	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "full $i: no listen"
+	start "remusf$i" remus -i 40 proc:"$gpid" 127.0.0.1:$port
+	R=$LAST_PID
+	wait_for 20 grep -q "full checkpoint of" "$T/remusf$i.log" || fail "full $i: no epoch 1"
+	kill -9 $R 2>/dev/null || true
+	wait $R 2>/dev/null || true
+	wait_for 20 grep -q "session over" "$T/remusdf$i.log" || fail "full $i: backup did not notice"
+	if [ -s "$st/proc-epoch" ]; then
+		echo "full $i: epoch 1 had reached the backup whole before the kill"
+		wait_for 20 test -s "$st/proc-guest.pid" || fail "full $i: epoch 1 committed, not activated"
+		kill -9 "$(cat "$st/proc-guest.pid")" 2>/dev/null || true
+	else
+		grep -q "nothing to activate" "$T/remusdf$i.log" ||
+			fail "full $i: backup did not refuse to activate a torn epoch 1"
+		[ ! -e "$st/proc-guest.pid" ] || fail "full $i: activated without a committed epoch"
+		echo "full $i: killed inside epoch 1: nothing committed, nothing activated"
+	fi
+	kill -9 "$gpid" $B 2>/dev/null || true
+done
 echo PASS
