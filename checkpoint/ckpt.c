@@ -79,6 +79,26 @@ static const char *const phase_names[] = {
 	[PHASE_DONE] = "DONE",
 };
 
+/* One epoch's life (STYLE V4), logged at debug level:
+ *   RUNNING -> SUSPENDED -> COPIED -> RESUMED    (take_checkpoint)
+ *           -> QUEUED (encoded) -> SENT (last byte written) -> ACKED */
+enum epoch_state {
+	EPOCH_RUNNING,
+	EPOCH_SUSPENDED,
+	EPOCH_COPIED,
+	EPOCH_RESUMED,
+	EPOCH_QUEUED,
+	EPOCH_SENT,
+	EPOCH_ACKED,
+};
+
+static const char *const epoch_state_names[] = {
+	[EPOCH_RUNNING] = "RUNNING", [EPOCH_SUSPENDED] = "SUSPENDED",
+	[EPOCH_COPIED] = "COPIED", [EPOCH_RESUMED] = "RESUMED",
+	[EPOCH_QUEUED] = "QUEUED", [EPOCH_SENT] = "SENT",
+	[EPOCH_ACKED] = "ACKED",
+};
+
 struct ckpt_dev {
 	const struct ckpt_device_ops *ops;
 	void		*dev;
@@ -86,6 +106,7 @@ struct ckpt_dev {
 
 /* An epoch queued but not yet acknowledged. */
 struct inflight {
+	enum epoch_state state;
 	struct ckpt_epoch_stats st;
 	uint64_t	end_off;	/* stream offset just past EPOCH_END */
 	uint64_t	queued_us;	/* its bytes entered the queue */
@@ -174,6 +195,15 @@ set_phase(struct ckpt *c, enum ckpt_phase to)
 	log_debug("epoch %" PRIu64 ": engine %s -> %s", c->epoch,
 	    phase_names[c->phase], phase_names[to]);
 	c->phase = to;
+}
+
+static void
+epoch_state(uint64_t epoch, enum epoch_state *cur, enum epoch_state to)
+{
+	log_debug("epoch %" PRIu64 ": state change %s -> %s, reason: %s",
+	    epoch, epoch_state_names[*cur], epoch_state_names[to],
+	    to == EPOCH_ACKED ? "ACK" : "engine");
+	*cur = to;
 }
 
 static struct inflight *
@@ -297,6 +327,7 @@ static int64_t
 take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
     size_t *state_len)
 {
+	enum epoch_state es = EPOCH_RUNNING;
 	uint64_t t0, t1, count = 0, i, n;
 	size_t w;
 
@@ -306,6 +337,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		goto guest_err;
 	}
 	c->suspended = 1;
+	epoch_state(epoch, &es, EPOCH_SUSPENDED);
 	t1 = now_us();
 	st->suspend_us = t1 - t0;
 	st->start_us = t0;
@@ -340,6 +372,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		goto guest_err;
 	}
 	st->copy_us = now_us() - t1;
+	epoch_state(epoch, &es, EPOCH_COPIED);
 	*state_len = STATE_MAX;
 	if (c->dops->save_state == NULL)
 		*state_len = 0;
@@ -361,6 +394,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		goto guest_err;
 	}
 	c->suspended = 0;
+	epoch_state(epoch, &es, EPOCH_RESUMED);
 	st->dirty_pages += n;
 	st->raw_bytes += n * c->info.page_size;
 	return (int64_t)n;
@@ -436,6 +470,8 @@ epoch_queued(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	note_queued(c);
 	memset(f, 0, sizeof *f);
 	f->used = 1;
+	f->state = EPOCH_RESUMED;
+	epoch_state(epoch, &f->state, EPOCH_QUEUED);
 	f->st = *st;
 	f->st.epoch = epoch;
 	f->st.wire_bytes = c->q_total - q0;
@@ -685,6 +721,7 @@ ack_received(struct ckpt *c, uint64_t epoch)
 		f = inflight_get(c, e);
 		assert(f != NULL && f->written_us != 0);
 		c->acked = e;
+		epoch_state(e, &f->state, EPOCH_ACKED);
 		failover_set_epoch(&c->fo, e);
 		f->st.ack_rtt_us = now - f->written_us;
 		if (devices_hook(c, "commit", e) == -1) {
@@ -727,6 +764,7 @@ note_written(struct ckpt *c)
 			now = now_us();
 		f->written_us = now;
 		f->st.send_us = now - f->queued_us;
+		epoch_state(e, &f->state, EPOCH_SENT);
 		if (c->tp->blackhole)
 			ack_received(c, e);
 	}
