@@ -2,7 +2,7 @@
  * end-to-end netbuf tests (Jepsen-style check of acknowledged writes) and
  * the netbuf benchmark.
  *
- *   remus-netbuf kv-client ADDR PORT LOG [DURATION_MS [PREFIX]]
+ *   remus-netbuf kv-client ADDR PORT LOG [DURATION_MS [PREFIX [GAP_US]]]
  *       Connect, then until DURATION_MS (default 1000) passes or the
  *       connection fails: SET PREFIX<i> v<i>, and after every second SET a
  *       GET of a random earlier key.  One line per reply received:
@@ -10,7 +10,9 @@
  *         GET <key> <reply...> <t_send_us> <t_recv_us>
  *       (monotonic clock, the one remus's REMUS_NETBUF_TRACE uses), and
  *       "END <why>" last.  A request without a reply is not logged: the
- *       client never learnt its outcome.
+ *       client never learnt its outcome.  GAP_US > 0: wait a random
+ *       0..GAP_US before each request, so that requests fall at random
+ *       phases of the epoch (latency benchmark).
  *   remus-netbuf kv-check ADDR PORT LOG
  *       After failover: every SET the log saw answered OK, and every GET
  *       the log saw answered VALUE v, must read back that value.  Prints
@@ -143,18 +145,22 @@ int
 tool_kv_client(int argc, char **argv)
 {
 	const char *prefix = "k";
-	uint64_t duration = 1000, end, i, sets = 0;
+	uint64_t duration = 1000, end, i, sets = 0, gap = 0;
 	struct conn c;
 	FILE *log;
 	char line[512], reply[512];
 
-	if (argc < 4 || argc > 6)
+	if (argc < 4 || argc > 7)
 		return 2;
+	if (argc == 7 && parse_uint(argv[6], 0, 10000000, &gap) == -1) {
+		log_warnx("bad gap '%s'", argv[6]);
+		return 2;
+	}
 	if (argc >= 5 && parse_uint(argv[4], 1, 3600000, &duration) == -1) {
 		log_warnx("bad duration '%s'", argv[4]);
 		return 2;
 	}
-	if (argc == 6)
+	if (argc >= 6)
 		prefix = argv[5];
 	if ((log = fopen(argv[3], "we")) == NULL) {
 		log_warn("%s", argv[3]);
@@ -170,6 +176,8 @@ tool_kv_client(int argc, char **argv)
 	for (i = 1; now_us() < end; i++) {
 		uint64_t t0, t1;
 
+		if (gap)
+			usleep((useconds_t)((uint64_t)random() % gap));
 		snprintf(line, sizeof line, "SET %s%llu v%llu", prefix,
 		    (unsigned long long)i, (unsigned long long)i);
 		t0 = now_us();
@@ -183,6 +191,8 @@ tool_kv_client(int argc, char **argv)
 		if (i % 2 == 0) {
 			uint64_t j = 1 + (uint64_t)random() % i;
 
+			if (gap)
+				usleep((useconds_t)((uint64_t)random() % gap));
 			snprintf(line, sizeof line, "GET %s%llu", prefix,
 			    (unsigned long long)j);
 			t0 = now_us();

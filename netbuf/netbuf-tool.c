@@ -17,7 +17,13 @@
  *   remus-netbuf udp-send ADDR PORT COUNT [GAP_US]
  *       send COUNT datagrams "seq <i>" to ADDR (IPv4 or IPv6)
  *   remus-netbuf udp-recv [-6] PORT TIMEOUT_MS [MAX]
- *       print "received N" after TIMEOUT_MS without a datagram, or after MAX
+ *       print "received N span_us S" (S: first to last datagram) after
+ *       TIMEOUT_MS without a datagram, or after MAX
+ *   remus-netbuf pump [-d DRIVER] [-l LIMIT] -i INTERVAL_MS IFNAME DURATION_MS
+ *       Run epochs on IFNAME by itself for DURATION_MS: every INTERVAL_MS
+ *       close an epoch and release it at once (an instant ACK), then
+ *       release all and print "pump driver=.. epochs=.. held=..
+ *       released=.. drops=.." (packets per second benchmark)
  *   remus-netbuf kv-client / kv-check    see netbuf-tool-kv.c
  */
 #define LOG_PREFIX "remus-netbuf: "
@@ -27,6 +33,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +54,8 @@ usage(void)
 	    "       remus-netbuf probe | cleanup\n"
 	    "       remus-netbuf udp-send ADDR PORT COUNT [GAP_US]\n"
 	    "       remus-netbuf udp-recv [-6] PORT TIMEOUT_MS [MAX]\n"
-	    "       remus-netbuf kv-client ADDR PORT LOG [DURATION_MS [PREFIX]]\n"
+	    "       remus-netbuf pump [-d DRIVER] [-l LIMIT] -i MS IFNAME DURATION_MS\n"
+	    "       remus-netbuf kv-client ADDR PORT LOG [DURATION_MS [PREFIX [GAP_US]]]\n"
 	    "       remus-netbuf kv-check ADDR PORT LOG\n");
 	exit(2);
 }
@@ -204,6 +212,92 @@ cmd_hold(int argc, char **argv)
 	return 0;
 }
 
+static volatile sig_atomic_t pump_stop;
+
+static void
+pump_sig(int sig)
+{
+	pump_stop = 1;
+}
+
+static int
+cmd_pump(int argc, char **argv)
+{
+	struct netbuf_config cfg = { .queue_num = -1 };
+	struct netbuf_stats st;
+	struct netbuf *nb;
+	uint64_t v, interval = 0, duration, end, next, epoch = 0;
+	int c;
+
+	while ((c = getopt(argc, argv, "d:l:i:")) != -1) {
+		switch (c) {
+		case 'd':
+			if (netbuf_driver_parse(optarg, &cfg.driver) == -1) {
+				log_warnx("-d: '%s' is not plug, nfqueue or auto",
+				    optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			if (parse_size(optarg, &v) == -1) {
+				log_warnx("-l: bad size '%s'", optarg);
+				return 2;
+			}
+			cfg.limit_bytes = v;
+			break;
+		case 'i':
+			if (parse_uint(optarg, 1, 60000, &interval) == -1) {
+				log_warnx("-i: bad interval '%s'", optarg);
+				return 2;
+			}
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 2 != argc || interval == 0)
+		usage();
+	if (parse_uint(argv[optind + 1], 1, 3600000, &duration) == -1) {
+		log_warnx("bad duration '%s'", argv[optind + 1]);
+		return 2;
+	}
+	cfg.ifname = argv[optind];
+	if ((nb = netbuf_new(&cfg)) == NULL)
+		return 1;
+	signal(SIGTERM, pump_sig);
+	signal(SIGINT, pump_sig);
+	printf("ready\n");
+	fflush(stdout);
+	end = now_us() + duration * 1000;
+	next = now_us() + interval * 1000;
+	for (;;) {
+		struct pollfd p = { .fd = netbuf_fd(nb), .events = POLLIN };
+		uint64_t now = now_us();
+
+		if (now >= next) {
+			epoch++;
+			if (netbuf_epoch_start(nb, epoch) == -1 ||
+			    netbuf_epoch_release(nb, epoch) == -1)
+				break;
+			next += interval * 1000;
+			if (now >= end || pump_stop)
+				break;
+			continue;
+		}
+		if (poll(&p, p.fd >= 0 ? 1 : 0, (int)((next - now) / 1000) + 1) > 0)
+			(void)netbuf_on_readable(nb);
+	}
+	netbuf_release_all(nb);
+	netbuf_get_stats(nb, &st);
+	printf("pump driver=%s epochs=%llu held=%llu released=%llu drops=%llu\n",
+	    netbuf_driver_name(st.driver), (unsigned long long)epoch,
+	    (unsigned long long)st.packets_held,
+	    (unsigned long long)st.packets_released,
+	    (unsigned long long)st.drops);
+	netbuf_free(nb);
+	return 0;
+}
+
 static int
 udp_socket_to(const char *addr, const char *port, struct sockaddr_storage *ss,
     socklen_t *len)
@@ -262,8 +356,8 @@ cmd_udp_send(int argc, char **argv)
 static int
 cmd_udp_recv(int argc, char **argv)
 {
-	int v6 = 0, fd, one = 1;
-	uint64_t port, to, max = UINT64_MAX, got = 0;
+	int v6 = 0, fd, one = 1, rcvbuf = 32 << 20;
+	uint64_t port, to, max = UINT64_MAX, got = 0, t_first = 0, t_last = 0;
 	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
 	struct sockaddr_in a4 = { .sin_family = AF_INET };
 
@@ -282,6 +376,8 @@ cmd_udp_recv(int argc, char **argv)
 	}
 	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* Measure the path, not this socket: a flood must not overrun it. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
 	a6.sin6_port = a4.sin_port = htons((uint16_t)port);
 	if ((v6 ? bind(fd, (struct sockaddr *)&a6, sizeof a6) :
 	    bind(fd, (struct sockaddr *)&a4, sizeof a4)) == -1) {
@@ -300,10 +396,14 @@ cmd_udp_recv(int argc, char **argv)
 			continue;
 		if (r <= 0)
 			break;
-		if (recv(fd, buf, sizeof buf, 0) >= 0)
-			got++;
+		if (recv(fd, buf, sizeof buf, 0) >= 0) {
+			t_last = now_us();
+			if (got++ == 0)
+				t_first = t_last;
+		}
 	}
-	printf("received %llu\n", (unsigned long long)got);
+	printf("received %llu span_us %llu\n", (unsigned long long)got,
+	    (unsigned long long)(t_last - t_first));
 	close(fd);
 	return 0;
 }
@@ -332,6 +432,8 @@ main(int argc, char **argv)
 		printf("removed %d\n", rc);
 		return 0;
 	}
+	if (strcmp(argv[1], "pump") == 0)
+		return cmd_pump(argc - 1, argv + 1);
 	if (strcmp(argv[1], "udp-send") == 0)
 		return cmd_udp_send(argc - 1, argv + 1);
 	if (strcmp(argv[1], "udp-recv") == 0)

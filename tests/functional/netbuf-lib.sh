@@ -69,7 +69,7 @@ nb_net_up() {
 nb_guest_start() {
 	local name=kvd$1
 	shift
-	inP remus-netns-run --host-if "$HIF" --addr 10.91.1.2/24 \
+	remus-netns-run --host-netns "$NS_P" --host-if "$HIF" --addr 10.91.1.2/24 \
 	    --addr6 fd91:1::2/64 "$NS_G" -- \
 	    remus-kvd --listen "${KVD_LISTEN:-10.91.1.2:7000}" \
 	    --arena-size "${KVD_ARENA:-16M}" --pidfile "$T/$name.pid" "$@" \
@@ -84,7 +84,8 @@ nb_guest_start() {
 nb_guest_stop() {
 	[ -n "${GUEST_PID:-}" ] && kill -9 "$GUEST_PID" 2>/dev/null || true
 	GUEST_PID=""
-	inP remus-netns-run --delete --host-if "$HIF" "$NS_G" 2>/dev/null || true
+	remus-netns-run --delete --host-netns "$NS_P" --host-if "$HIF" "$NS_G" \
+	    2>/dev/null || true
 	return 0
 }
 

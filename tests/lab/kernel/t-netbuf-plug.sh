@@ -43,7 +43,7 @@ recv_bg() {
 	for _ in $(seq 50); do grep -q listening /tmp/rx.out 2>/dev/null && break; sleep 0.1; done
 }
 # recv_wait: sets N (not in $(...): a subshell cannot wait for our child).
-recv_wait() { wait $RX; N=$(sed -n 's/^received //p' /tmp/rx); }
+recv_wait() { wait $RX; N=$(awk '/^received/ {print $2}' /tmp/rx); }
 send_g() { ip netns exec nbg remus-netbuf udp-send "$1" 5555 "$2"; }
 
 for fam in 4 6; do
