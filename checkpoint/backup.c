@@ -424,6 +424,16 @@ take_record(struct backup *b, const struct stream_rec *rec)
 	}
 }
 
+/* Tell the primary why epoch b->epoch is dropped (ERROR record). */
+static void
+report_epoch_error(struct backup *b)
+{
+	char msg[sizeof b->why + 32];
+
+	snprintf(msg, sizeof msg, "epoch %" PRIu64 ": %s", b->epoch, b->why);
+	bc_error(b, EPROTO, msg);
+}
+
 /* Parse the buffered input.  0 to go on, -1 when the session ended. */
 static int
 parse_input(struct backup *b)
@@ -464,6 +474,8 @@ parse_input(struct backup *b)
 					    " epoch %" PRIu64, b->epoch,
 					    b->why[0] ? b->why : "failed",
 					    b->epoch, b->committed);
+					if (b->why[0])
+						report_epoch_error(b);
 					b->why[0] = '\0';
 					failover_trigger(&b->fo, "epoch %"
 					    PRIu64 " unusable", b->epoch);
@@ -478,11 +490,15 @@ parse_input(struct backup *b)
 		}
 		if (s == STREAM_NEED_MORE)
 			break;
-		/* One line naming the error, one saying what is kept. */
-		log_warnx("epoch %" PRIu64 ": stream error at offset %" PRIu64
-		    ": %s; dropping epoch %" PRIu64 ", keeping epoch %" PRIu64,
-		    b->rd.epoch, b->rd.offset, stream_strerror(s),
-		    b->rd.epoch, b->committed);
+		/* One line naming the error and saying what is kept; the
+		 * primary hears why too. */
+		snprintf(b->why, sizeof b->why, "epoch %" PRIu64 ": stream "
+		    "error at offset %" PRIu64 ": %s", b->rd.epoch,
+		    b->rd.offset, stream_strerror(s));
+		log_warnx("%s; dropping epoch %" PRIu64 ", keeping epoch %"
+		    PRIu64, b->why, b->rd.epoch, b->committed);
+		bc_error(b, EPROTO, b->why);
+		b->why[0] = '\0';
 		failover_trigger(&b->fo, "stream error: %s",
 		    stream_strerror(s));
 		return -1;
