@@ -61,6 +61,9 @@ struct backup {
 	uint64_t	 epoch;
 	uint32_t	*slot;		/* per pfn: 0 none, else index + 1 */
 	uint64_t	*plist;		/* pfn of each pending slot */
+	uint8_t		*pzero;		/* slot holds a zero page: its
+					 * memory is not used (not faulted) */
+	uint8_t		*zpage;		/* page_size zero bytes */
 	uint8_t		*pending;	/* npend pages */
 	size_t		 npend, pend_cap;
 	uint8_t		*state;
@@ -179,8 +182,10 @@ pending_reset(struct backup *b)
 	if (b->pend_cap * ps > PENDING_KEEP) {
 		munmap(b->pending, b->pend_cap * ps);
 		free(b->plist);
+		free(b->pzero);
 		b->pending = NULL;
 		b->plist = NULL;
+		b->pzero = NULL;
 		b->pend_cap = 0;
 	}
 }
@@ -190,6 +195,7 @@ pending_slot(struct backup *b, uint64_t pfn, int *fresh)
 {
 	size_t ps = b->info.page_size, ncap;
 	uint64_t *pl;
+	uint8_t *pz;
 	void *p;
 
 	if (b->slot[pfn]) {
@@ -213,8 +219,13 @@ pending_slot(struct backup *b, uint64_t pfn, int *fresh)
 		if (pl == NULL)
 			return NULL;
 		b->plist = pl;
+		pz = realloc(b->pzero, ncap);
+		if (pz == NULL)
+			return NULL;
+		b->pzero = pz;
 		b->pend_cap = ncap;
 	}
+	b->pzero[b->npend] = 0;
 	b->plist[b->npend] = pfn;
 	b->slot[pfn] = (uint32_t)++b->npend;
 	*fresh = 1;
@@ -230,6 +241,7 @@ take_batch(struct backup *b, const struct stream_rec *rec)
 	const uint8_t *data;
 	const void *base;
 	uint8_t *out;
+	size_t idx;
 	int fresh;
 
 	stream_batch_iter_init(&it, rec);
@@ -239,9 +251,19 @@ take_batch(struct backup *b, const struct stream_rec *rec)
 			log_warn("epoch %" PRIu64 ": pending memory", b->epoch);
 			return -1;
 		}
+		idx = b->slot[pg.pfn] - 1;
+		/* Zero pages (most of a full epoch) only set a flag: the
+		 * slot's memory is never touched. */
+		if (pg.encoding == STREAM_ENC_ZERO && pg.length == 0) {
+			b->pzero[idx] = 1;
+			continue;
+		}
 		/* XOR deltas are against what the primary last sent for this
 		 * page: the pending copy if this epoch has one already. */
-		base = fresh ? b->rops->page(b->rep, pg.pfn) : out;
+		if (b->pzero[idx])
+			base = b->zpage;
+		else
+			base = fresh ? b->rops->page(b->rep, pg.pfn) : out;
 		if (codec_decode(pg.encoding, data, pg.length, base, out,
 		    b->info.page_size) == -1) {
 			snprintf(b->why, sizeof b->why, "stream error at "
@@ -251,6 +273,7 @@ take_batch(struct backup *b, const struct stream_rec *rec)
 			    stream_enc_name(pg.encoding) : "?");
 			return -1;
 		}
+		b->pzero[idx] = 0;
 	}
 	return 0;
 }
@@ -278,6 +301,18 @@ devices_discard(struct backup *b, uint64_t epoch)
 			b->devs[i].ops->discard(b->devs[i].dev, epoch);
 }
 
+static int
+page_is_zero(const void *p, size_t len)
+{
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < len / sizeof *w; i++)
+		if (w[i])
+			return 0;
+	return 1;
+}
+
 /* EPOCH_END(n) validated: make n the committed checkpoint, then ACK. */
 static int
 commit_epoch(struct backup *b)
@@ -297,7 +332,10 @@ commit_epoch(struct backup *b)
 			    " unavailable", b->epoch, b->plist[i]);
 			return -1;
 		}
-		memcpy(dst, b->pending + i * ps, ps);
+		if (!b->pzero[i])
+			memcpy(dst, b->pending + i * ps, ps);
+		else if (!page_is_zero(dst, ps))
+			memset(dst, 0, ps);	/* do not dirty a zero page */
 	}
 	if (b->rops->commit(b->rep, b->epoch, b->state, b->state_len) == -1) {
 		log_warn("epoch %" PRIu64 ": replica commit", b->epoch);
@@ -354,7 +392,8 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 	b->info.page_size = hi->page_size;
 	b->info.nr_pages = hi->nr_pages;
 	b->slot = calloc(hi->nr_pages, sizeof *b->slot);
-	if (b->slot == NULL) {
+	b->zpage = calloc(1, hi->page_size);
+	if (b->slot == NULL || b->zpage == NULL) {
 		log_warn("%s: slot table", b->peer);
 		bc_error(b, ENOMEM, "out of memory");
 		return -1;
@@ -768,6 +807,8 @@ backup_free(struct backup *b)
 	if (b->pending)
 		munmap(b->pending, b->pend_cap * b->info.page_size);
 	free(b->plist);
+	free(b->pzero);
+	free(b->zpage);
 	free(b->slot);
 	free(b->state);
 	free(b->in);
