@@ -321,12 +321,17 @@ commit_epoch(struct backup *b)
 	uint64_t t0 = now_us();
 
 	for (i = 0; i < b->npend; i++) {
-		void *dst = b->rops->page(b->rep, b->plist[i]);
+		void *dst;
 
 		/* A big epoch (the full one: all memory) takes a while to
 		 * apply: keep the primary from thinking us dead. */
 		if ((i & 4095) == 4095)
 			heartbeat_if_due(b);
+		/* The first commit lands on the empty replica create() gave
+		 * us (domain.h): its zero pages are there already. */
+		if (b->pzero[i] && b->committed == 0)
+			continue;
+		dst = b->rops->page(b->rep, b->plist[i]);
 		if (dst == NULL) {
 			log_warnx("epoch %" PRIu64 ": replica page %" PRIu64
 			    " unavailable", b->epoch, b->plist[i]);

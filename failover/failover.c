@@ -113,13 +113,19 @@ failover_stop(struct failover *f)
 void
 failover_alive(struct failover *f)
 {
-	if (f->idle.repeat > 0 && f->state == FAILOVER_NONE)
+	if (f->idle.repeat > 0 && f->state == FAILOVER_NONE) {
+		/* ev_timer_again counts from the loop's cached time, which
+		 * is stale after a long callback (applying a big epoch):
+		 * the timer would expire at once. */
+		ev_now_update(f->loop);
 		ev_timer_again(f->loop, &f->idle);
+	}
 }
 
 void
 failover_sent(struct failover *f)
 {
+	ev_now_update(f->loop);
 	f->last_sent = ev_now(f->loop);
 }
 
