@@ -3,7 +3,8 @@
 # REMUS_FAULT_EPOCH=N).  The backup rejects the epoch with one line naming
 # the error, never applies it, keeps epoch N - 1 and fails over from it;
 # the primary loses its backup and says the guest continues unprotected
-# (status 4).
+# (status 4).  Also: the primary dies after sending half of epoch N
+# (REMUS_FAULT=stream-truncate): the torn epoch is dropped the same way.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires remus-arena-sum /dev/null
@@ -35,4 +36,21 @@ check_one() {	# name [remus flags]: corrupt epoch N, check the outcome
 
 check_one lz4		# the flipped byte breaks an LZ4 block or a header
 check_one raw -u	# raw pages: only the epoch CRC can catch it
+
+# REMUS_FAULT=stream-truncate: the primary sends half of epoch N and dies.
+N=6
+start_guest g-trunc remus-dirtier --pages 300 --working-set 3000 \
+	--arena-size 16M --checksum-log "$T/trunc.sums"
+status=0
+REMUS_FAULT=stream-truncate REMUS_FAULT_EPOCH=$N timeout 60 \
+	remus -i 50 -s '' proc:"$GUEST_PID" "remusd --receive -D $T/st-trunc" \
+	>"$T/trunc.log" 2>&1 || status=$?
+[ $status -eq 5 ] || fail "trunc: remus exited $status, want 5 (the fault's exit)"
+wait_for 20 test -s "$T/st-trunc/proc-guest.pid" || fail "trunc: backup did not activate"
+kill -9 "$(cat "$T/st-trunc/proc-guest.pid")" "$GUEST_PID" 2>/dev/null || true
+grep -q "epoch $N: stream ended mid-epoch; dropping it, keeping epoch $((N - 1))" \
+	"$T/trunc.log" || fail "trunc: the backup did not say it dropped the torn epoch"
+e=$(replica_matches "$T/st-trunc" "$T/trunc.sums") || fail "trunc: $e"
+[ "$e" -eq $((N - 1)) ] || fail "trunc: replica at epoch $e, want $((N - 1))"
+echo "trunc: half of epoch $N sent, replica at epoch $e, checksum ok"
 echo PASS
