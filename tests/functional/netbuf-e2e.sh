@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# netbuf-e2e.sh -- remus --netbuf-if with the nfqueue driver, end to end
+# netbuf-e2e.sh -- remus --netbuf-if with the nfqueue driver (NETBUF_DRIVER
+# selects another: the kernel lab runs it with plug), end to end
 # (network of netbuf-lib.sh: client C, primary host P, guest G, backup B):
 #   1. a backup that never acknowledges: the client gets nothing from the
 #      guest, not even its TCP handshake;
@@ -17,12 +18,15 @@ requires_root
 requires ip netns list
 requires nft --version
 
+NETBUF_DRIVER=${NETBUF_DRIVER:-nfqueue}
 nb_net_up
 KVD_LISTEN='[::]:7000' nb_guest_start 1
 
+# remus_* tables/chains (nfqueue), rmsb* IFBs and ingress qdiscs (plug).
 rules_left() {
-	inP sh -c 'nft list tables; iptables-nft -t raw -S; ip6tables-nft -t raw -S' \
-	    2>/dev/null | grep -c remus_ || true
+	inP sh -c 'nft list tables; iptables-nft -t raw -S; ip6tables-nft -t raw -S
+	    ip link show; tc qdisc show dev '"$HIF"' | grep ingress' \
+	    2>/dev/null | grep -c 'remus_\|rmsb\|ingress' || true
 }
 
 # 1. No ACK, no output.
@@ -33,7 +37,7 @@ _kill_pids="$_kill_pids $B"
 wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 	fail "remusd did not listen"
 ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace0" remus -i 30 \
-    --timeout 30000 --netbuf-if "$HIF" --netbuf-driver nfqueue \
+    --timeout 30000 --netbuf-if "$HIF" --netbuf-driver $NETBUF_DRIVER \
     proc:"$GUEST_PID" 10.91.3.2:5270 >"$T/remus0.log" 2>&1 &
 R=$!
 _kill_pids="$_kill_pids $R"
@@ -54,7 +58,7 @@ _kill_pids="$_kill_pids $B"
 wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 	fail "remusd did not listen"
 ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace1" remus -i 40 \
-    --netbuf-if "$HIF" --netbuf-driver nfqueue proc:"$GUEST_PID" \
+    --netbuf-if "$HIF" --netbuf-driver $NETBUF_DRIVER proc:"$GUEST_PID" \
     10.91.3.2:5270 >"$T/remus1.log" 2>&1 &
 R=$!
 _kill_pids="$_kill_pids $R"

@@ -18,6 +18,8 @@
 #                                  build-tree files (relative to
 #                                  $REMUS_BUILD) to copy, with libraries, to
 #                                  /usr/local/<path>
+#   # lab-src-files: tests/functional/functions.sh
+#                                  source-tree files to copy to /lab/src/<path>
 #
 # LAB_TESTS="t-netbuf-plug.sh" runs a subset; LAB_TIMEOUT (default 900 s)
 # bounds the whole boot.
@@ -43,6 +45,7 @@ for t in $tests; do
 	MODS="$MODS $(sed -n 's/^# lab-modules://p' "$HERE/$t")"
 	BINS="$BINS $(sed -n 's/^# lab-bins://p' "$HERE/$t")"
 	BFILES="${BFILES:-} $(sed -n 's/^# lab-build-files://p' "$HERE/$t")"
+	SFILES="${SFILES:-} $(sed -n 's/^# lab-src-files://p' "$HERE/$t")"
 done
 
 R=$LAB_WORK/root
@@ -59,6 +62,7 @@ ln -sf xtables-nft-multi "$R/usr/sbin/iptables" 2>/dev/null
 # Busybox's sh runs its own applets (ip, tc, ...) before PATH: system(3)
 # and scripts must get bash, which does not.
 ln -sf /usr/bin/bash "$R/bin/sh"
+ln -sf /usr/bin/bash "$R/bin/bash"	# "#!/bin/bash" scripts
 mkdir -p "$R/usr/local/bin"
 for b in "$LAB_BUILD"/bin/*; do
 	[ -f "$b" ] && [ -x "$b" ] && lab_copy_bin "$R" "$b" "/usr/local/bin/$(basename "$b")"
@@ -73,6 +77,10 @@ for t in $tests; do
 	cp "$HERE/$t" "$R/lab/$t"
 done
 cp "$HERE/lib.sh" "$R/lab/lib.sh"
+for f in ${SFILES:-}; do
+	mkdir -p "$R/lab/src/$(dirname "$f")"
+	cp "$LAB_SRC/$f" "$R/lab/src/$f"
+done
 echo "$MODS" >"$R/lab/modules"
 
 cat >"$R/init" <<'EOF'
