@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Replication over loopback, three ways: TCP to remusd --listen on IPv4,
+# Replication over loopback, several ways: TCP to remusd --listen on IPv4,
 # the same on IPv6 (if ::1 works), and remusd --receive started by -s.
 # remus-dirtier runs; after a few epochs remus is stopped with SIGINT: the
 # backup gets END, keeps the replica without activating it, and the replica
@@ -74,4 +74,12 @@ echo "two guests on one remusd: replicas at epochs $ea and $eb, checksums ok"
 # -s '': the "host" is the whole command, as with xl remus -s ''.
 touch "$T/remusd-cmd.log"
 run_one cmd "remusd --receive -D $T/st-cmd" -s ''
+
+# The backup applies epoch 4 but its ACK is lost (REMUS_FAULT=ack-drop):
+# ACK(5) acknowledges both, protection goes on.
+touch "$T/remusd-ackdrop.log"
+REMUS_FAULT=ack-drop REMUS_FAULT_EPOCH=4 run_one ackdrop \
+	"remusd --receive -D $T/st-ackdrop" -s '' --stats-json "$T/ackdrop.json"
+grep -q "fault ack-drop" "$T/remus-ackdrop.log" || fail "ackdrop: the fault did not fire"
+awk -F'[:,]' '{ if ($2 != NR) exit 1 }' "$T/ackdrop.json" || fail "ackdrop: an epoch was never acknowledged"
 echo PASS
