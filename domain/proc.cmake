@@ -1,6 +1,9 @@
 # The proc guest driver (domain-proc.c) and the proc guest side: a library
 # for guest programs and the guest programs themselves.
 target_sources(remus_domain PRIVATE domain-proc.c proc-dirty.c)
+# proc-dirty.c walks big arenas with a helper thread.
+find_package(Threads REQUIRED)
+target_link_libraries(remus_domain PRIVATE Threads::Threads)
 
 # Guest library: arena, allocator, control socket, checksum.  Guest
 # programs link this and remus_common, never remus_domain.

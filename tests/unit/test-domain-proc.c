@@ -43,6 +43,7 @@ struct fake {
 
 static long ps;
 static const struct domain_ops *ops;
+static uint64_t fake_pages = FAKE_PAGES;	/* the fake guest's arena */
 
 static int
 kernel_at_least(int major, int minor)
@@ -86,7 +87,7 @@ fake_main(int cmd_r, int ack_w, const char *dirty_env)
 	if (dirty_env)
 		setenv("REMUS_PROC_DIRTY", dirty_env, 1);
 	memset(&o, 0, sizeof o);
-	o.arena_size = (uint64_t)FAKE_PAGES * (uint64_t)ps;
+	o.arena_size = fake_pages * (uint64_t)ps;
 	o.prog_magic = 1;
 	o.argc = 1;
 	o.argv = argv;
@@ -221,12 +222,13 @@ bit(const uint64_t *bm, uint64_t i)
 	return (bm[i / 64] >> (i % 64)) & 1;
 }
 
+static const uint64_t small_pfns[] = { 1, 2, 3, 64, 65, 127, 128, 500,
+    1000, 1023 };
+
 /* The dirty set after writing PFNS equals PFNS, and is empty next time. */
 static void
-check_exact_dirty(const char *method)
+check_dirty_set(const char *method, const uint64_t *pfns, size_t npfns)
 {
-	static const uint64_t pfns[] = { 1, 2, 3, 64, 65, 127, 128, 500,
-	    1000, 1023 };
 	struct domain_info info;
 	struct domain *d;
 	struct fake f;
@@ -238,23 +240,23 @@ check_exact_dirty(const char *method)
 	f = fake_start(NULL);
 	d = open_pid(f.pid);
 	ops->info(d, &info);
-	cr_assert(eq(u64, info.nr_pages, FAKE_PAGES));
+	cr_assert(eq(u64, info.nr_pages, fake_pages));
 	cr_assert(eq(u32, info.page_size, (uint32_t)ps));
 	cr_assert(eq(int, ops->logdirty_enable(d), 0));
 
-	for (i = 0; i < sizeof pfns / sizeof pfns[0]; i++)
+	for (i = 0; i < npfns; i++)
 		fake_write(&f, pfns[i], (uint8_t)(i + 1));
 	/* Rewriting a page counts once. */
-	fake_write(&f, 64, 0x55);
+	fake_write(&f, pfns[npfns / 2], 0x55);
 
 	bm = new_bitmap(info.nr_pages);
 	cr_assert(eq(int, ops->suspend(d), 0));
 	cr_assert(eq(int, ops->dirty_read_clear(d, bm, &count), 0));
 	cr_assert(eq(int, ops->resume(d), 0));
-	cr_assert(eq(u64, count, sizeof pfns / sizeof pfns[0]));
+	cr_assert(eq(u64, count, npfns));
 	for (i = 0; i < info.nr_pages; i++) {
 		want = 0;
-		for (j = 0; j < sizeof pfns / sizeof pfns[0]; j++)
+		for (j = 0; j < npfns; j++)
 			want |= pfns[j] == i;
 		cr_assert(eq(int, bit(bm, i), want), "page %llu",
 		    (unsigned long long)i);
@@ -278,6 +280,13 @@ check_exact_dirty(const char *method)
 	free(bm);
 	ops->close(d);
 	fake_stop(&f);
+}
+
+static void
+check_exact_dirty(const char *method)
+{
+	check_dirty_set(method, small_pfns,
+	    sizeof small_pfns / sizeof small_pfns[0]);
 }
 
 TestSuite(domain_proc, .init = setup, .timeout = 120);
@@ -364,6 +373,19 @@ Test(domain_proc, dirty_log_is_exact_when_the_scan_vector_fills)
 		cr_skip_test("pagemap-scan unavailable: %s", why);
 	setenv("REMUS_PROC_SCAN_VEC", "2", 1);
 	check_exact_dirty("pagemap-scan");
+}
+
+/* An arena big enough for the scan helper thread (three 128 MiB chunks
+ * and a partial one): pages on both sides of every chunk boundary. */
+Test(domain_proc, dirty_log_is_exact_with_the_scan_helper)
+{
+	static const uint64_t pfns[] = { 1, 32767, 32768, 32769, 40000,
+	    65535, 65536, 98303, 98304, 98309 };
+
+	fake_pages = 3 * 32768 + 10;
+	check_dirty_set(NULL, pfns, sizeof pfns / sizeof pfns[0]);
+	setenv("REMUS_PROC_SCAN_THREADS", "1", 1);
+	check_dirty_set(NULL, pfns, sizeof pfns / sizeof pfns[0]);
 }
 
 Test(domain_proc, dirty_log_is_exact_softdirty)
