@@ -593,15 +593,20 @@ read_input(struct backup *b)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		if (n == 0) {
-			if (b->in_epoch)
-				log_warnx("epoch %" PRIu64 ": stream ended "
-				    "mid-epoch; dropping it, keeping epoch %"
-				    PRIu64, b->epoch, b->committed);
+		/* EOF, or a reset when the primary died with our ACKs
+		 * unread: either way the open epoch is torn. */
+		snprintf(b->why, sizeof b->why, "%s", n == 0 ? "EOF" :
+		    strerror(errno));
+		if (b->in_epoch)
+			log_warnx("epoch %" PRIu64 ": stream ended mid-epoch "
+			    "(%s); dropping it, keeping epoch %" PRIu64,
+			    b->epoch, b->why, b->committed);
+		if (n == 0)
 			failover_trigger(&b->fo, "EOF from primary");
-		} else
+		else
 			failover_trigger(&b->fo, "read from primary: %s",
-			    strerror(errno));
+			    b->why);
+		b->why[0] = '\0';
 		return;
 	}
 }
