@@ -21,8 +21,9 @@
 #   # lab-src-files: tests/functional/functions.sh
 #                                  source-tree files to copy to /lab/src/<path>
 #
-# LAB_TESTS="t-netbuf-plug.sh" runs a subset; LAB_TIMEOUT (default 900 s)
-# bounds the whole boot.
+# LAB_TESTS="t-netbuf-plug.sh" runs a subset (or scripts not run by
+# default, e.g. b-netbuf.sh, the netbuf benchmark); LAB_TIMEOUT (default
+# 900 s) bounds the whole boot.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../common.sh"
@@ -82,6 +83,7 @@ for f in ${SFILES:-}; do
 	cp "$LAB_SRC/$f" "$R/lab/src/$f"
 done
 echo "$MODS" >"$R/lab/modules"
+echo $tests >"$R/lab/tests"
 
 cat >"$R/init" <<'EOF'
 #!/bin/sh
@@ -97,7 +99,7 @@ ip link set lo up
 for m in $(cat /lab/modules); do modprobe "$m" 2>/dev/null; done
 echo "LAB-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
 cd /lab
-for t in t-*.sh; do
+for t in $(cat /lab/tests); do
 	echo "LAB-TEST $t"
 	timeout 600 bash "$t" 2>&1 || echo "LAB-RESULT FAIL $t exit status $?"
 done
