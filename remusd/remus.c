@@ -113,6 +113,8 @@ struct remus {
 
 /* One line naming what was wrong (getopt has printed its own for a bad
  * flag), status 1. */
+static __dead void usage(const char *fmt, ...) __printf(1, 2);
+
 static __dead void
 usage(const char *fmt, ...)
 {
