@@ -174,6 +174,7 @@ static int	lost(struct ckpt *, const char *);
 static int	flush_queue(struct ckpt *);
 static void	schedule_epoch(struct ckpt *);
 static void	full_pump(struct ckpt *);
+static int	heartbeat_now(struct ckpt *);
 
 /* ---- Small helpers ------------------------------------------------- */
 
@@ -498,6 +499,10 @@ epoch_run(struct ckpt *c)
 	c->waits = c->wait_us = 0;
 	c->epoch = epoch;
 
+	/* The guest may take a while to reach its safe point, and nothing
+	 * goes out meanwhile: restart the backup's silence timer now. */
+	if (heartbeat_now(c) == -1)
+		return;
 	n = take_checkpoint(c, epoch, &st, &state_len);
 	if (n < 0)
 		return;
@@ -666,6 +671,8 @@ full_pump(struct ckpt *c)
 		return;
 
 	/* Every page went out once: the paused part of epoch 1. */
+	if (heartbeat_now(c) == -1)
+		return;
 	memset(&st, 0, sizeof st);
 	st.full = 1;
 	st.dirty_pages = c->full_pages;
@@ -966,6 +973,20 @@ send_heartbeat(struct failover *fo __unused, void *arg)
 		return -1;
 	if (stream_write_ctl(&c->w, STREAM_REC_HEARTBEAT, ++c->hb_seq) == -1)
 		return -1;
+	note_queued(c);
+	return flush_queue(c);
+}
+
+/* A HEARTBEAT now, unless the queue already holds unsent bytes (they
+ * prove life as well).  0, or -1 when the backup is lost (handled). */
+static int
+heartbeat_now(struct ckpt *c)
+{
+	if (c->tp->blackhole || c->w.in_epoch ||
+	    c->w_off < stream_writer_ready(&c->w))
+		return 0;
+	if (stream_write_ctl(&c->w, STREAM_REC_HEARTBEAT, ++c->hb_seq) == -1)
+		return 0;
 	note_queued(c);
 	return flush_queue(c);
 }
