@@ -3,7 +3,7 @@
 # remusd --help print appears in man/remus.8 / man/remusd.8, and
 # mandoc -Tlint finds nothing at warning level or above.
 . "$(dirname "$0")/functions.sh"
-requires which mandoc col
+requires which mandoc
 : "${REMUS_SRC:?}"
 
 for prog in remus remusd; do
@@ -11,7 +11,7 @@ for prog in remus remusd; do
 	[ -f "$page" ] || fail "no $page"
 	mandoc -Tlint -Wwarning "$page" >"$T/lint" 2>&1 || true
 	[ ! -s "$T/lint" ] || fail "mandoc -Tlint $prog.8: $(cat "$T/lint")"
-	mandoc -Tascii "$page" | col -b >"$T/$prog.txt"
+	mandoc -Tascii "$page" | sed "s/.\x08//g" >"$T/$prog.txt"
 	"$prog" --help >"$T/$prog.help" || fail "$prog --help failed"
 	opts=$(grep -oE '(^|[][ ,(])--?[a-zA-Z][a-zA-Z-]*' "$T/$prog.help" |
 		sed 's/^[][ ,(]*//' | sort -u)
