@@ -320,6 +320,19 @@ commit_epoch(struct backup *b)
 	size_t i, ps = b->info.page_size;
 	uint64_t t0 = now_us();
 
+	/* Devices first: a device that cannot commit (a full or failing
+	 * backup disk) rolls itself back to epoch n - 1, and the memory must
+	 * then still be n - 1 too, so that a failover activates a guest
+	 * whose disk and memory belong to the same checkpoint. */
+	for (i = 0; i < b->ndevs; i++) {
+		const struct ckpt_backup_device_ops *o = b->devs[i].ops;
+
+		if (o->commit && o->commit(b->devs[i].dev, b->epoch) == -1) {
+			log_warn("epoch %" PRIu64 ": device %s: commit",
+			    b->epoch, o->name);
+			return -1;
+		}
+	}
 	for (i = 0; i < b->npend; i++) {
 		void *dst;
 
@@ -345,15 +358,6 @@ commit_epoch(struct backup *b)
 	if (b->rops->commit(b->rep, b->epoch, b->state, b->state_len) == -1) {
 		log_warn("epoch %" PRIu64 ": replica commit", b->epoch);
 		return -1;
-	}
-	for (i = 0; i < b->ndevs; i++) {
-		const struct ckpt_backup_device_ops *o = b->devs[i].ops;
-
-		if (o->commit && o->commit(b->devs[i].dev, b->epoch) == -1) {
-			log_warn("epoch %" PRIu64 ": device %s: commit",
-			    b->epoch, o->name);
-			return -1;
-		}
 	}
 	b->committed = b->epoch;
 	failover_set_epoch(&b->fo, b->committed);
