@@ -349,18 +349,24 @@ note_packet(struct netbuf *nb, struct nlmsghdr *nlh)
 		q->open_pkts++;
 }
 
-/* Read every message pending on the socket without blocking. */
+/* Read the messages pending on the socket without blocking: all of them
+ * (MAX_READS 0: the guest is paused, the stream is finite), or at most
+ * MAX_READS socket reads, so that a flood cannot starve the engine's loop
+ * (the fd stays readable and the loop calls again). */
 static int
-drain(struct netbuf *nb)
+drain(struct netbuf *nb, unsigned int max_reads)
 {
 	struct nfq *q = nb->drv;
 	int fd = nl_socket_get_fd(q->sock);
+	unsigned int reads = 0;
 
 	for (;;) {
 		struct nlmsghdr *nlh;
 		ssize_t n;
 		int len;
 
+		if (max_reads && reads++ == max_reads)
+			return 0;
 		n = recv(fd, q->buf, NFQ_RECVBUF, MSG_DONTWAIT);
 		if (n == -1) {
 			if (errno == EINTR)
@@ -398,12 +404,13 @@ drain(struct netbuf *nb)
 	}
 }
 
+/* Read (see drain) and, once released for good, accept what was read. */
 static int
-nfq_on_readable(struct netbuf *nb)
+read_and_pass(struct netbuf *nb, unsigned int max_reads)
 {
 	struct nfq *q = nb->drv;
 
-	if (drain(nb) == -1)
+	if (drain(nb, max_reads) == -1)
 		return -1;
 	if (q->pass && q->pass_pkts > 0) {
 		if (send_verdict(nb, q->last_id) == -1)
@@ -412,6 +419,12 @@ nfq_on_readable(struct netbuf *nb)
 		q->pass_pkts = 0;
 	}
 	return 0;
+}
+
+static int
+nfq_on_readable(struct netbuf *nb)
+{
+	return read_and_pass(nb, 64);
 }
 
 static void
@@ -426,7 +439,7 @@ nfq_teardown(struct netbuf *nb)
 		 * or unbinding would make the kernel drop it. */
 		if (q->table_created)
 			(void)rules_stop(nb);
-		if (nfq_on_readable(nb) == 0 && q->open_pkts + q->closed_pkts > 0)
+		if (read_and_pass(nb, 0) == 0 && q->open_pkts + q->closed_pkts > 0)
 			(void)send_verdict(nb, q->last_id);
 	}
 	if (q->table_created) {
@@ -540,7 +553,7 @@ nfq_buffer(struct netbuf *nb, uint64_t epoch)
 
 	/* The guest is paused: everything it sent that has reached the
 	 * queue is on the socket now. */
-	if (drain(nb) == -1)
+	if (drain(nb, 0) == -1)
 		return -1;
 	k = q->nclosed;
 	if (k == NFQ_CLOSED_MAX)
@@ -600,7 +613,7 @@ nfq_release_all(struct netbuf *nb)
 	q->pass_pkts += q->open_pkts + q->closed_pkts;
 	q->open_pkts = q->closed_pkts = 0;
 	q->nclosed = 0;
-	if (nfq_on_readable(nb) == -1)
+	if (read_and_pass(nb, 0) == -1)
 		rc = -1;
 	return rc;
 }

@@ -8,10 +8,14 @@
  *                              + mirred egress redirect--> IFB "rmsb<ifindex>"
  *                              --> sch_plug at the IFB root --> network
  *   nfqueue  guest -> IFACE --nftables "table inet remus_<iface>" prerouting
- *                              rule: queue num Q--> NFQUEUE Q, held in the
- *                              kernel, metadata copied to remus --> released
- *                              by a batch verdict (IPv4 and IPv6 only; ARP
- *                              and other ethertypes pass unheld)
+ *                              rule: queue num Q (or iptables-nft chains
+ *                              remus_<iface> with -j NFQUEUE where the
+ *                              kernel lacks nft_queue)--> NFQUEUE Q, held in
+ *                              the kernel, metadata copied to remus -->
+ *                              released by a batch verdict (IPv4 and IPv6
+ *                              only; ARP and other ethertypes pass unheld)
+ *
+ * docs/netbuf.md describes both drivers, what they create and clean.
  *
  * Epochs (the vocabulary of checkpoint.h's struct ckpt_device_ops):
  *
