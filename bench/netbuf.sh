@@ -116,7 +116,10 @@ pps() {
 	ip netns exec "$NS_G" remus-netbuf udp-send 10.91.1.1 5555 "$FLOOD"
 	wait $rx
 	[ -n "$pump" ] && { kill -TERM $pump 2>/dev/null; wait $pump 2>/dev/null; }
-	awk '/^received/ { if ($4 > 0) printf "%d\n", $2 / ($4 / 1e6); else print 0 }' "$T/rx"
+	# "PPS RECEIVED DROPS" (drops: the driver's counter, 0 unbuffered)
+	awk -v d="$(sed -n 's/.*drops=\([0-9]*\).*/\1/p' "$T/pump" 2>/dev/null)" \
+	    '/^received/ { printf "%d %d %d\n", ($4 > 0 ? $2 / ($4 / 1e6) : 0),
+	    $2, d + 0 }' "$T/rx"
 }
 
 # Baselines: protected without buffering; flood without buffering.
@@ -124,8 +127,8 @@ protect -i 50 -F -n
 client 0
 base_p50=$(pct 50 "$T/lat")
 unprotect
-base_pps=$(pps)
-echo "baseline: round trip p50 ${base_p50} ms (no buffering), flood ${base_pps} pps"
+read -r base_pps base_rx _ <<<"$(pps)"
+echo "baseline: round trip p50 ${base_p50} ms (no buffering), flood ${base_pps} pps ($base_rx of $FLOOD received)"
 
 for drv in $DRIVERS; do
 	for iv in $INTERVALS; do
@@ -135,22 +138,25 @@ for drv in $DRIVERS; do
 		n=$(wc -l <"$T/lat")
 		pause=$(json_p50 pause_us) rtt=$(json_p50 ack_rtt_us)
 		unprotect
-		p=$(pps -d "$drv" -i "$iv")
+		read -r p prx pdrops <<<"$(pps -d "$drv" -i "$iv")"
 		awk -v d="$drv" -v iv="$iv" -v p50="$p50" -v p99="$p99" \
 		    -v b="$base_p50" -v pause="$pause" -v rtt="$rtt" -v n="$n" \
-		    -v pps="$p" -v bpps="$base_pps" 'BEGIN {
+		    -v pps="$p" -v bpps="$base_pps" -v prx="$prx" -v pd="$pdrops" \
+		    -v flood="$FLOOD" 'BEGIN {
 			ex = iv / 2 + pause / 1000 + rtt / 1000
 			a50 = p50 - b; a99 = p99 - b
 			printf "%s %d ms: %d requests, added latency p50 %.2f ms " \
 			    "(expected ~%.2f = %d/2 + pause %.2f + ack rtt %.2f), " \
-			    "p99 %.2f ms; %d pps (%.0f%% of unbuffered)\n", d, iv,
+			    "p99 %.2f ms; %d pps (%.0f%% of unbuffered), %d of %d " \
+			    "received, %d dropped by the driver\n", d, iv,
 			    n, a50, ex, iv, pause / 1000, rtt / 1000, a99, pps,
-			    bpps ? 100 * pps / bpps : 0
+			    bpps ? 100 * pps / bpps : 0, prx, flood, pd
 			printf "BENCH netbuf driver=%s interval_ms=%d " \
 			    "added_latency_ms_p50=%.2f added_latency_ms_p99=%.2f " \
 			    "pps=%d expected_ms=%.2f pause_ms=%.2f ack_rtt_ms=%.2f " \
-			    "unbuffered_pps=%d requests=%d\n", d, iv, a50, a99, pps,
-			    ex, pause / 1000, rtt / 1000, bpps, n
+			    "unbuffered_pps=%d requests=%d received=%d drops=%d\n",
+			    d, iv, a50, a99, pps, ex, pause / 1000, rtt / 1000, bpps,
+			    n, prx, pd
 		}'
 	done
 done
