@@ -41,7 +41,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,6 +150,7 @@ struct domain {
 	int			suspended;
 	int			timeout_ms;
 	int			mapcache;	/* keep mappings across epochs */
+	char			*json;		/* libxl's config, get_config */
 };
 
 struct replica {
@@ -155,6 +158,12 @@ struct replica {
 	libxl_ctx		*ctx;
 	uint32_t		domid;
 	char			name[64];	/* the primary's name */
+	char			twin[80];	/* ours: name--backup */
+	int			building;	/* libxl job running */
+	int			broken;		/* the build failed */
+	pid_t			job_pid;
+	int			job_fd;
+	uint64_t		build_us;
 	uint64_t		nr_pages;
 	struct frames		fr;
 	struct chunk		*chunks;	/* gfn-indexed */
@@ -474,6 +483,7 @@ check_guest_type(struct xen_handles *h, uint32_t domid, const char *name)
 /* ---- primary ------------------------------------------------------ */
 
 static void xen_close(struct domain *);
+static int load_config(struct domain *);
 
 /* Map the whole frame space once (the mappings stay as the copy cache)
  * and record which frames are populated. */
@@ -559,6 +569,8 @@ xen_open(const char *spec)
 		goto err;
 	if (check_guest_type(&d->h, d->domid, d->name) == -1)
 		goto err;
+	if (load_config(d) == -1)
+		goto err;
 	if (xc_domain_nr_gpfns(d->h.xch, d->domid, &gpfns) < 0) {
 		log_warn("%s: size of the guest's frame space", d->name);
 		goto err;
@@ -605,14 +617,14 @@ xen_info(struct domain *d, struct domain_info *info)
 }
 
 /* libxl's JSON description of the domain, for the backup to build its
- * twin from. */
+ * twin from.  Read at open: under TCG libxl takes a second or more, and
+ * get_config runs inside the handshake, where the backup counts the
+ * silence. */
 static int
-xen_get_config(struct domain *d, void *buf, size_t *len)
+load_config(struct domain *d)
 {
 	libxl_ctx *ctx = NULL;
 	libxl_domain_config cfg;
-	char *json = NULL;
-	size_t n;
 	int rc = -1;
 
 	libxl_domain_config_init(&cfg);
@@ -624,38 +636,44 @@ xen_get_config(struct domain *d, void *buf, size_t *len)
 	}
 	if (libxl_retrieve_domain_configuration(ctx, d->domid, &cfg,
 	    NULL) != 0) {
-		log_warnx("%s: libxl has no configuration for domid %u",
-		    d->name, d->domid);
+		log_warnx("%s: libxl has no configuration for domid %u (not "
+		    "created by xl/libxl?)", d->name, d->domid);
 		errno = ENOENT;
 		goto out;
 	}
-	json = libxl_domain_config_to_json(ctx, &cfg);
-	if (json == NULL) {
+	d->json = libxl_domain_config_to_json(ctx, &cfg);
+	if (d->json == NULL) {
 		log_warnx("%s: configuration to JSON", d->name);
 		errno = EIO;
 		goto out;
 	}
-	/* JSON, its NUL, then the runs: magic, count, (gfn, count)... */
-	n = strlen(json) + 1;
-	size_t need = n + 8 + d->fr.nr_runs * 16;
-	if (need > *len) {
-		log_warnx("%s: configuration is %zu bytes, room for %zu",
-		    d->name, need, *len);
-		errno = ENOSPC;
-		goto out;
-	}
-	memcpy(buf, json, n);
-	uint32_t hdr[2] = { RUNS_MAGIC, (uint32_t)d->fr.nr_runs };
-	memcpy((uint8_t *)buf + n, hdr, 8);
-	memcpy((uint8_t *)buf + n + 8, d->fr.runs, d->fr.nr_runs * 16);
-	*len = need;
 	rc = 0;
 out:
-	free(json);
 	libxl_domain_config_dispose(&cfg);
 	if (ctx)
 		libxl_ctx_free(ctx);
 	return rc;
+}
+
+static int
+xen_get_config(struct domain *d, void *buf, size_t *len)
+{
+	/* JSON, its NUL, then the runs: magic, count, (gfn, count)... */
+	size_t n = strlen(d->json) + 1;
+	size_t need = n + 8 + d->fr.nr_runs * 16;
+	uint32_t hdr[2] = { RUNS_MAGIC, (uint32_t)d->fr.nr_runs };
+
+	if (need > *len) {
+		log_warnx("%s: configuration is %zu bytes, room for %zu",
+		    d->name, need, *len);
+		errno = ENOSPC;
+		return -1;
+	}
+	memcpy(buf, d->json, n);
+	memcpy((uint8_t *)buf + n, hdr, 8);
+	memcpy((uint8_t *)buf + n + 8, d->fr.runs, d->fr.nr_runs * 16);
+	*len = need;
+	return 0;
 }
 
 static int
@@ -948,6 +966,7 @@ xen_close(struct domain *d)
 	chunks_free(d->h.fmem, d->chunks, d->nr_chunks, d->fr.gfn_span);
 	free(d->gfn2idx);
 	free(d->xbitmap);
+	free(d->json);
 	frames_free(&d->fr);
 	if (d->hbitmap) {
 		DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bm, &d->hb);
@@ -988,20 +1007,181 @@ is_special(const struct replica *r, uint64_t pfn)
 	return 0;
 }
 
-static struct replica *
-xrep_create(const char *dir, const void *config, size_t config_len,
-    const struct domain_info *di)
+/* libxl runs hotplug scripts as child processes and insists on owning
+ * SIGCHLD while it has any (it asserts that no handler is installed), but
+ * remus and remusd run libev, whose default loop does own SIGCHLD.  So
+ * the calls that spawn children -- building and destroying the twin --
+ * run in a forked child with the default SIGCHLD disposition and a libxl
+ * context of its own; the result comes back through a pipe. */
+struct libxl_job {
+	const char	*json;		/* create: the domain's libxl JSON */
+	const char	*name;		/* create: the twin's name */
+	uint32_t	 domid;		/* destroy: the domain */
+};
+
+static int
+job_create(libxl_ctx *ctx, const struct libxl_job *j, uint32_t *domid)
+{
+	libxl_domain_config cfg;
+	int rc = -1;
+
+	libxl_domain_config_init(&cfg);
+	if (libxl_domain_config_from_json(ctx, &cfg, j->json) != 0)
+		goto out;
+	free(cfg.c_info.name);
+	cfg.c_info.name = strdup(j->name);
+	/* A failover replica must not reboot into a fresh guest. */
+	cfg.on_reboot = LIBXL_ACTION_ON_SHUTDOWN_DESTROY;
+	/* libxl leaves a new domain paused until libxl_domain_unpause. */
+	if (libxl_domain_create_new(ctx, &cfg, domid, NULL, NULL) == 0)
+		rc = 0;
+out:
+	libxl_domain_config_dispose(&cfg);
+	return rc;
+}
+
+/* Start J in a child: create when J->json is set, else destroy J->domid.
+ * *PID and *FD (the result pipe) are for libxl_job_finish. */
+static int
+libxl_job_start(const struct libxl_job *j, pid_t *pidp, int *fdp)
+{
+	int fds[2];
+	uint32_t out = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -1;
+	pid = fork();
+	if (pid == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		struct sigaction sa = { .sa_handler = SIG_DFL };
+		xentoollog_logger_stdiostream *lg;
+		libxl_ctx *ctx = NULL;
+		sigset_t all;
+		int ok = 0;
+
+		sigaction(SIGCHLD, &sa, NULL);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		close(fds[0]);
+		lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
+		if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0,
+		    (xentoollog_logger *)lg) == 0) {
+			if (j->json)
+				ok = job_create(ctx, j, &out) == 0;
+			else
+				ok = libxl_domain_destroy(ctx, j->domid,
+				    NULL) == 0;
+		}
+		if (ok && write(fds[1], &out, sizeof(out)) != sizeof(out))
+			ok = 0;
+		_exit(ok ? 0 : 1);
+	}
+	close(fds[1]);
+	*pidp = pid;
+	*fdp = fds[0];
+	return 0;
+}
+
+/* Wait for the job; 0 and *DOMID (create), or -1 with errno = EIO. */
+static int
+libxl_job_finish(pid_t pid, int fd, uint32_t *domid)
+{
+	uint32_t out = 0;
+	size_t got = 0;
+	int status;
+
+	if (read_full(fd, &out, sizeof(out), &got) == -1)
+		got = 0;
+	close(fd);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (got != sizeof(out)) {
+		errno = EIO;
+		return -1;
+	}
+	if (domid)
+		*domid = out;
+	return 0;
+}
+
+static int
+libxl_job_run(const struct libxl_job *j, uint32_t *domid)
+{
+	pid_t pid;
+	int fd;
+
+	if (libxl_job_start(j, &pid, &fd) == -1)
+		return -1;
+	return libxl_job_finish(pid, fd, domid);
+}
+
+/* The twin is built in the background while the first, full epoch
+ * arrives (libxl takes tens of seconds under TCG; the handshake must not
+ * wait for it).  Everything that touches the twin waits here first. */
+static int
+twin_ready(struct replica *r)
 {
 	static const uint32_t own[] = { HVM_PARAM_STORE_PFN,
 	    HVM_PARAM_CONSOLE_PFN, HVM_PARAM_IOREQ_PFN,
 	    HVM_PARAM_BUFIOREQ_PFN, HVM_PARAM_PAGING_RING_PFN,
 	    HVM_PARAM_MONITOR_RING_PFN, HVM_PARAM_SHARING_RING_PFN };
-	struct replica *r;
-	libxl_domain_config cfg;
-	char *json = NULL, twin[80];
 	xen_pfn_t gpfns;
 	size_t i;
-	int rc;
+
+	if (r->broken) {
+		errno = EIO;
+		return -1;
+	}
+	if (!r->building)
+		return 0;
+	r->building = 0;
+	r->broken = 1;
+	if (libxl_job_finish(r->job_pid, r->job_fd, &r->domid) == -1) {
+		r->domid = INVALID_DOMID;
+		log_warnx("libxl could not build the backup domain %s",
+		    r->twin);
+		errno = EIO;
+		return -1;
+	}
+	log_info("libxl built %s (domid %u) in %.1f s", r->twin, r->domid,
+	    (double)(now_us() - r->build_us) / 1e6);
+	if (xc_domain_nr_gpfns(r->h.xch, r->domid, &gpfns) < 0) {
+		log_warn("%s: frame space", r->twin);
+		return -1;
+	}
+	{
+		const struct run *last = &r->fr.runs[r->fr.nr_runs - 1];
+		uint64_t end = last->gfn + last->count;
+
+		r->fr.gfn_span = end > gpfns ? end : gpfns;
+	}
+	if (chunks_alloc(&r->chunks, &r->nr_chunks, r->fr.gfn_span) == -1)
+		return -1;
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		uint64_t v = 0;
+
+		if (xc_hvm_param_get(r->h.xch, r->domid, own[i], &v) == 0 &&
+		    v != 0)
+			r->special[r->nr_special++] = v;
+	}
+	log_info("backup domain %s: domid %u, paused, %" PRIu64 " frames",
+	    r->twin, r->domid, r->nr_pages);
+	r->broken = 0;
+	return 0;
+}
+
+static struct replica *
+xrep_create(const char *dir, const void *config, size_t config_len,
+    const struct domain_info *di)
+{
+	struct replica *r;
+	libxl_domain_config cfg;
+	char *json = NULL;
 
 	(void)dir;
 	libxl_domain_config_init(&cfg);
@@ -1068,43 +1248,22 @@ xrep_create(const char *dir, const void *config, size_t config_len,
 	}
 	snprintf(r->name, sizeof(r->name), "%s",
 	    cfg.c_info.name ? cfg.c_info.name : "guest");
-	snprintf(twin, sizeof(twin), "%s--backup", r->name);
-	free(cfg.c_info.name);
-	cfg.c_info.name = strdup(twin);
-	/* A failover replica must not reboot into a fresh guest. */
-	cfg.on_reboot = LIBXL_ACTION_ON_SHUTDOWN_DESTROY;
-	rc = libxl_domain_create_new(r->ctx, &cfg, &r->domid, NULL, NULL);
-	if (rc != 0) {
-		log_warnx("libxl could not build the backup domain %s (%d)",
-		    twin, rc);
-		errno = EIO;
-		goto err;
-	}
-	if (xc_domain_nr_gpfns(r->h.xch, r->domid, &gpfns) < 0) {
-		log_warn("%s: frame space", twin);
-		goto err;
-	}
+	snprintf(r->twin, sizeof(r->twin), "%s--backup", r->name);
 	r->nr_pages = di->nr_pages;
-	{
-		const struct run *last = &r->fr.runs[r->fr.nr_runs - 1];
-		uint64_t end = last->gfn + last->count;
-
-		r->fr.gfn_span = end > gpfns ? end : gpfns;
-	}
-	if (chunks_alloc(&r->chunks, &r->nr_chunks, r->fr.gfn_span) == -1)
-		goto err;
 	r->scratch = calloc(1, XEN_PAGE);
 	if (r->scratch == NULL)
 		goto err;
-	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		uint64_t v = 0;
+	{
+		struct libxl_job job = { .json = json, .name = r->twin };
 
-		if (xc_hvm_param_get(r->h.xch, r->domid, own[i], &v) == 0 &&
-		    v != 0)
-			r->special[r->nr_special++] = v;
+		r->build_us = now_us();
+		if (libxl_job_start(&job, &r->job_pid, &r->job_fd) == -1) {
+			log_warn("start building %s", r->twin);
+			goto err;
+		}
+		r->building = 1;
 	}
-	log_info("backup domain %s: domid %u, paused, %" PRIu64 " frames",
-	    twin, r->domid, r->nr_pages);
+	log_info("building backup domain %s in the background", r->twin);
 	free(json);
 	libxl_domain_config_dispose(&cfg);
 	return r;
@@ -1126,7 +1285,7 @@ xrep_page(struct replica *r, uint64_t pfn)
 	size_t off;
 	struct chunk *c;
 
-	if (pfn >= r->nr_pages)
+	if (pfn >= r->nr_pages || twin_ready(r) == -1)
 		return NULL;
 	gfn = r->fr.idx2gfn[pfn];
 	off = (size_t)(gfn & (CHUNK_PAGES - 1));
@@ -1198,6 +1357,8 @@ xrep_activate(struct replica *r)
 		errno = ENOENT;
 		return -1;
 	}
+	if (twin_ready(r) == -1)
+		return -1;
 	if (xc_domain_set_tsc_info(r->h.xch, r->domid, st->tsc_mode,
 	    st->tsc_elapsed_nsec, st->tsc_khz, st->tsc_incarnation) < 0) {
 		log_warn("backup domain %u: TSC info", r->domid);
@@ -1220,9 +1381,8 @@ xrep_activate(struct replica *r)
 		log_warn("backup domain %u: load vCPU state", r->domid);
 		return -1;
 	}
-	if (libxl_domain_unpause(r->ctx, r->domid, NULL) != 0) {
-		log_warnx("backup domain %u: unpause failed", r->domid);
-		errno = EIO;
+	if (xc_domain_unpause(r->h.xch, r->domid) < 0) {
+		log_warn("backup domain %u: unpause", r->domid);
 		return -1;
 	}
 	r->active = 1;
@@ -1240,12 +1400,18 @@ xrep_close(struct replica *r)
 {
 	if (r == NULL)
 		return;
+	if (r->building)
+		(void)twin_ready(r);
 	chunks_free(r->h.fmem, r->chunks, r->nr_chunks, r->fr.gfn_span);
 	frames_free(&r->fr);
 	free(r->scratch);
 	/* A replica that never ran is of no use once the stream is gone. */
-	if (!r->active && r->ctx && r->domid != (uint32_t)INVALID_DOMID)
-		libxl_domain_destroy(r->ctx, r->domid, NULL);
+	if (!r->active && r->domid != (uint32_t)INVALID_DOMID) {
+		struct libxl_job job = { .domid = r->domid };
+
+		if (libxl_job_run(&job, NULL) == -1)
+			log_warnx("backup domain %u: destroy failed", r->domid);
+	}
 	if (r->ctx)
 		libxl_ctx_free(r->ctx);
 	handles_close(&r->h);

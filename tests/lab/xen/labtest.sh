@@ -56,11 +56,24 @@ wait_console() { # name pattern seconds
 	return 1
 }
 # tick_of NAME: the last tick the domain printed on its console.
+# xenconsoled names the log after the domain's name when it attached, so a
+# twin renamed to domu still writes guest-domu--backup.log: take the
+# newest of NAME's logs.
 tick_of() {
-	tr -d '\r' < "$CONS/guest-$1.log" 2>/dev/null |
+	local f
+	f=$(ls -t "$CONS/guest-$1.log" "$CONS/guest-$1--backup.log" 2>/dev/null | head -1)
+	tr -d '\r' < "$f" 2>/dev/null |
 	    sed -n 's/^@@DOMU-TICK \([0-9]*\) .*/\1/p' | tail -1
 }
 domid_of() { xl domid "$1" 2>/dev/null; }
+# domu_dead: domu is gone, or crashed (on_crash = preserve keeps it).
+domu_dead() {
+	local st
+	st=$(state_of domu)
+	[ -z "$st" ] && return 0
+	case $st in *c*) return 0 ;; esac
+	return 1
+}
 # state_of NAME: xl list's state column (r, b, p, s, ...).
 state_of() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }' | tr -d -; }
 
@@ -95,21 +108,45 @@ on_crash = "preserve"
 on_reboot = "destroy"
 EOC
 
-# create_domu: PVH domU up with its service answering (one retry: TCG).
-create_domu() {
+# create_domu_once: 0 when the PVH domU's service answers, 2 when the
+# guest died on the way (a TCG triple fault: on_reboot destroys it), 1 else.
+create_domu_once() {
 	local t0 r
 	t0=$(now)
+	rm -f "$CONS/guest-domu.log"
 	if ! xl create /tmp/domu.cfg >/tmp/create.log 2>&1; then
 		tail -20 /tmp/create.log
-		fail domu-create "xl create failed"
 		return 1
 	fi
-	if ! wait_console domu DOMU-SERVICE 300 || ! r=$(wait_ask 60); then
-		tail -5 "$CONS/guest-domu.log"
-		fail domu-create "PVH domU service not up after $(el "$t0" "$(now)") s"
-		return 1
+	while [ "$(el "$t0" "$(now)" | cut -d. -f1)" -lt 300 ]; do
+		if grep -aq DOMU-SERVICE "$CONS/guest-domu.log" 2>/dev/null &&
+		    r=$(ask GET) && [ -n "$r" ]; then
+			CREATE_MSG="PVH domU $(domid_of domu) serving in $(el "$t0" "$(now)") s ($r)"
+			return 0
+		fi
+		domid_of domu >/dev/null || return 2
+		sleep 1
+	done
+	tail -5 "$CONS/guest-domu.log"
+	return 1
+}
+
+# create_domu: PVH domU up with its service answering (one retry: TCG).
+create_domu() {
+	local rc note=
+	create_domu_once; rc=$?
+	if [ $rc = 2 ]; then
+		echo "@@INFO domU died while booting (TCG triple fault?): retrying once"
+		xl destroy domu 2>/dev/null
+		note=" (retried once after the guest died booting)"
+		create_domu_once; rc=$?
 	fi
-	ok domu-create "PVH domU $(domid_of domu) serving in $(el "$t0" "$(now)") s ($r)"
+	if [ $rc = 0 ]; then
+		ok domu-create "$CREATE_MSG$note"
+		return 0
+	fi
+	fail domu-create "PVH domU service not up$note"
+	return 1
 }
 
 # --- domu: a PVH guest with the TCP counter ----------------------------
@@ -152,7 +189,7 @@ drv_replicate() {
 	if ! grep -q 'waiting for failover' /tmp/drv.log; then
 		exec 7>&-
 		wait $DP
-		if grep -q 'shut down (reason 1)' /tmp/drv.log; then
+		if grep -q 'shut down (reason 1)' /tmp/drv.log || domu_dead; then
 			return 2
 		fi
 		fail driver-replicate "$(tail -3 /tmp/drv.log | tr '\n' ' ')$RETRIED"
@@ -186,10 +223,13 @@ drv_replicate() {
 }
 
 # --- drv: the xen driver without the engine (xen-drvtest) ---------------
-if has drv; then
+if has drv || has drvrefuse; then
 	if [ ! -x /usr/bin/xen-drvtest ]; then
 		fail driver "xen-drvtest not in this build"
 	else
+		out=$(xen-drvtest open domu 2>&1) &&
+		    ok driver-open "$(echo "$out" | tail -1)" ||
+		    fail driver-open "'$out'"
 		out=$(xen-drvtest open nosuchdomain 2>&1); rc=$?
 		[ $rc -ne 0 ] && echo "$out" | grep -q 'no such domain' &&
 		    ok driver-unknown-domain "'$out'" ||
@@ -205,17 +245,15 @@ if has drv; then
 		else
 			fail driver-refuses-pv "could not create a paused PV guest"
 		fi
-		out=$(xen-drvtest open domu 2>&1) &&
-		    ok driver-open "$(echo "$out" | tail -1)" ||
-		    fail driver-open "'$out'"
-
-		drv_replicate; rc=$?
-		if [ $rc = 2 ]; then
-			echo "@@INFO guest triple fault during a suspend (a known TCG flake): retrying once"
-			xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
-			create_domu && { RETRIED=" (retried once after a TCG triple fault)"; drv_replicate; } ||
-			    fail driver-replicate "domU could not be recreated for the retry"
-		fi
+	fi
+fi
+if has drv && [ -x /usr/bin/xen-drvtest ]; then
+	drv_replicate; rc=$?
+	if [ $rc = 2 ]; then
+		echo "@@INFO guest triple fault during a suspend (a known TCG flake): retrying once"
+		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
+		create_domu && { RETRIED=" (retried once after a TCG triple fault)"; drv_replicate; } ||
+		    fail driver-replicate "domU could not be recreated for the retry"
 	fi
 fi
 
@@ -233,7 +271,11 @@ json_stats() {
 		{ t1 = $1; b += $3 }
 		END { printf "%.1f %.2f %d %d\n", p / 1e3, (NR - 1) / ((t1 - t0) / 1e6), b / NR, NR }'
 }
-remus_epochs() { grep -c '"full":0' "$1" 2>/dev/null; }
+remus_epochs() {
+	local n
+	n=$(grep -c '"full":0' "$1" 2>/dev/null)
+	echo "${n:-0}"
+}
 
 # remus_protect TAG INTERVAL [remus flags...]: start remusd and remus
 # protecting domu; waits until the twin is paused and epochs flow.
@@ -242,11 +284,14 @@ remus_protect() {
 	local tag=$1 int=$2 n; shift 2
 	OLD=$(domid_of domu)
 	rm -rf /tmp/remusd-$tag; mkdir -p /tmp/remusd-$tag
-	remusd -d -v --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-1000}" \
+	remusd -d -v --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-5000}" \
 	    -D /tmp/remusd-$tag >/tmp/remusd-$tag.log 2>&1 &
 	BP=$!
 	sleep 1
-	remus -v -i "$int" --stats-json /tmp/remus-$tag.json "$@" xen:domu \
+	# --timeout: the backup builds its twin (libxl, ~25 s under TCG)
+	# while the first epoch arrives and applies it only then
+	remus -v -i "$int" --timeout "${REMUS_PRIMARY_TIMEOUT_MS:-120000}" \
+	    --stats-json /tmp/remus-$tag.json "$@" xen:domu \
 	    127.0.0.1:5270 >/tmp/remus-$tag.log 2>&1 &
 	RP=$!
 	n=0
@@ -260,13 +305,15 @@ remus_logs() {
 	echo "--- remus-$1.log"; tail -${2:-15} /tmp/remus-$1.log
 	echo "--- remusd-$1.log"; tail -${2:-15} /tmp/remusd-$1.log
 }
-# wait_running NAME SECONDS: until NAME's state is r or b.
-wait_running() {
-	local t0 st
+# wait_twin_running SECONDS: until the twin (domu--backup, or domu once
+# it took the name back from a gone primary) is running: state r or b.
+wait_twin_running() {
+	local t0
 	t0=$(now)
-	while [ "$(el "$t0" "$(now)" | cut -d. -f1)" -lt "$2" ]; do
-		st=$(state_of "$1")
-		case $st in r|b) return 0 ;; esac
+	while [ "$(el "$t0" "$(now)" | cut -d. -f1)" -lt "$1" ]; do
+		case $(state_of domu--backup) in r|b) return 0 ;; esac
+		[ "$(domid_of domu)" != "$OLD" ] &&
+		    case $(state_of domu) in r|b) return 0 ;; esac
 		sleep 0.2
 	done
 	return 1
@@ -288,11 +335,15 @@ remus_failover() {
 	if [ "$how" = kill ]; then
 		kill -9 $RP
 		xl pause "$OLD"
+		gone=0.0
 	else
+		# xl destroy takes a while under TCG (device teardown); time the
+		# failover from when the primary is gone, as after a host crash
 		xl destroy "$OLD"
+		gone=$(el "$T" "$(now)")
+		T=$(now)
 	fi
-	twin=domu--backup
-	if wait_running domu--backup 60 || wait_running domu 5; then
+	if wait_twin_running 60; then
 		run_s=$(el "$T" "$(now)")
 	else
 		run_s=na
@@ -301,19 +352,47 @@ remus_failover() {
 	[ -n "$r" ] && fo=$(el "$T" "$(now)")
 	after=$(echo "$r" | count_of)
 	FO_S=$fo
-	wait $RP 2>/dev/null
-	wait $BP 2>/dev/null
+	kill $RP 2>/dev/null; wait $RP 2>/dev/null
+	# remusd --listen stays up for the next primary: stop it
+	kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 	xl list
 	remus_logs $tag
+	t1=$(tick_of domu); sleep 3; t2=$(tick_of domu)
 	if [ "$run_s" != na ] && [ -n "$after" ] && [ -n "$before" ] &&
-	    [ "$after" -ge "$before" ]; then
-		ok remus-$how-failover "twin running ${run_s} s and answering ${fo} s after the $how ($r; ACKed count $before)"
+	    [ "$after" -ge "$before" ] && [ -n "$t1" ] && [ -n "$t2" ] &&
+	    [ "$t2" -gt "$t1" ]; then
+		ok remus-$how-failover "twin running ${run_s} s and answering ${fo} s after the primary was gone (the $how took $gone s; $r; ACKed count $before; ticks $t1 -> $t2)"
 	else
-		fail remus-$how-failover "running after '${run_s}' s, reply '$r', ACKed count '$before'"
+		fail remus-$how-failover "running after '${run_s}' s, reply '$r', ACKed count '$before', ticks '$t1' -> '$t2'"
 	fi
 	# leave one guest called domu for what follows
 	xl destroy "$OLD" 2>/dev/null
 	xl rename domu--backup domu 2>/dev/null
+}
+
+# remus_run HOW: protect domu, then fail over by HOW; one retry when the
+# guest died of a TCG triple fault on the way.
+remus_run() {
+	local how=$1 try
+	for try in 1 2; do
+		if remus_protect $how 100 -F -n; then
+			remus_failover $how $how
+			return
+		fi
+		remus_logs $how 30
+		echo "--- guest console"; tr -d '\r' < "$CONS/guest-domu.log" | grep -v DOMU-TICK | tail -40
+		kill $RP 2>/dev/null; wait $RP 2>/dev/null
+		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
+		xl destroy domu--backup 2>/dev/null
+		if [ $try = 1 ] && domu_dead; then
+			echo "@@INFO domU died under remus (guest crash at a suspend under TCG, see docs/xen.md): retrying once"
+			xl destroy domu 2>/dev/null
+			create_domu || return
+			continue
+		fi
+		fail remus-$how-protect "no epochs"
+		return
+	done
 }
 
 if has remus; then
@@ -321,32 +400,41 @@ if has remus; then
 		fail remus "remus/remusd not in this build"
 	else
 		for how in kill destroy; do
-			if remus_protect $how 100 -F -n; then
-				remus_failover $how $how
-			else
-				remus_logs $how 30
-				fail remus-$how-protect "no epochs"
-				kill $RP $BP 2>/dev/null
-			fi
+			remus_run $how
 		done
 	fi
 fi
 
-if has remusbh; then
+# remus_blackhole: 0 ok, 2 the guest died (TCG), 1 failed.
+remus_blackhole() {
+	local T rc p hz bpe n t1 t2 st
 	T=$(now)
 	remus -v -b -i 100 --stats-json /tmp/remus-bh.json xen:domu >/tmp/remus-bh.log 2>&1 &
 	RP=$!
 	sleep "${REMUSBH_SECS:-30}"
-	kill -TERM $RP; wait $RP; rc=$?
+	kill -TERM $RP 2>/dev/null; wait $RP; rc=$?
+	domu_dead && return 2
 	read -r p hz bpe n <<<"$(json_stats /tmp/remus-bh.json)"
 	t1=$(tick_of domu); sleep 4; t2=$(tick_of domu)
 	st=$(state_of domu)
 	if [ "$n" != 0 ] && [ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -gt "$t1" ] &&
 	    { [ "$st" = r ] || [ "$st" = b ]; }; then
-		ok remus-blackhole "$n epochs in $(el "$T" "$(now)") s (pause p50 $p ms, $hz Hz), rc=$rc; domU left '$st', ticks $t1 -> $t2"
-	else
-		tail -20 /tmp/remus-bh.log
-		fail remus-blackhole "$n epochs rc=$rc; domU '$st', ticks '$t1' -> '$t2'"
+		ok remus-blackhole "$n epochs in $(el "$T" "$(now)") s (pause p50 $p ms, $hz Hz), rc=$rc; domU left '$st', ticks $t1 -> $t2$1"
+		return 0
+	fi
+	tail -20 /tmp/remus-bh.log
+	fail remus-blackhole "$n epochs rc=$rc; domU '$st', ticks '$t1' -> '$t2'$1"
+	return 1
+}
+
+if has remusbh; then
+	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
+	remus_blackhole ""
+	if [ $? = 2 ]; then
+		echo "@@INFO domU died under remus -b (guest crash at a suspend under TCG): retrying once"
+		xl destroy domu 2>/dev/null
+		create_domu && remus_blackhole " (retried once after a guest crash)" ||
+		    fail remus-blackhole "domU died and could not be recreated"
 	fi
 fi
 
