@@ -2,6 +2,9 @@
 # (scripts/setup installs them).  Each is an imported target.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
+# xxHash: the published XXH64 / XXH3 digests (arena checksums, disk block
+# hashes) instead of hand-written copies.
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(NL REQUIRED IMPORTED_TARGET libnl-3.0 libnl-route-3.0 libnl-nf-3.0)
 pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
 

@@ -6,7 +6,7 @@ find_package(Threads REQUIRED)
 add_library(remus_diskbuf STATIC
   diskbuf-primary.c diskbuf-backup.c nbd-server.c wlog.c hash.c sync.c net.c)
 target_include_directories(remus_diskbuf PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(remus_diskbuf PUBLIC remus_common Threads::Threads)
+target_link_libraries(remus_diskbuf PUBLIC remus_common Threads::Threads PRIVATE PkgConfig::XXHASH)
 
 # remus-disksync: the initial sync (full copy, resumable by block hashes).
 add_executable(remus-disksync disksync-main.c)

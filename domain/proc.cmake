@@ -11,7 +11,7 @@ add_library(remus_proc_guest STATIC guest/proc-guest.c guest/proc-sum.c)
 target_include_directories(remus_proc_guest
   PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/guest
   PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(remus_proc_guest PUBLIC remus_common)
+target_link_libraries(remus_proc_guest PUBLIC remus_common PkgConfig::XXHASH)
 
 foreach(_prog remus-kvd remus-dirtier remus-arena-sum)
   add_executable(${_prog} guest/${_prog}.c)
