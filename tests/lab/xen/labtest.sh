@@ -336,6 +336,11 @@ remus_failover() {
 		kill -9 $RP
 		xl pause "$OLD"
 		gone=0.0
+	elif [ "$how" = netbuf-kill ]; then
+		# no pause: the primary runs on, but its vif output stays
+		# plugged (remus died holding it), so only the twin can answer
+		kill -9 $RP
+		gone=0.0
 	else
 		# xl destroy takes a while under TCG (device teardown); time the
 		# failover from when the primary is gone, as after a host crash
@@ -427,6 +432,25 @@ remus_blackhole() {
 	return 1
 }
 
+# --- remusnb: the vif's output buffered by netbuf's plug driver ---------
+if has remusnb; then
+	VIF=vif$(domid_of domu).0
+	if remus_protect netbuf 100 --netbuf-if "$VIF" --netbuf-driver plug; then
+		T=$(now)
+		r=$(ask_retry INC)
+		[ -n "$r" ] &&
+		    ok remus-netbuf-release "INC answered through the plug on $VIF in $(el "$T" "$(now)") s ($r)" ||
+		    { remus_logs netbuf 20; fail remus-netbuf-release "no reply through the plug on $VIF"; }
+		/usr/sbin/tc -s qdisc show | grep -A2 plug | head -6
+		remus_failover netbuf netbuf-kill
+	else
+		remus_logs netbuf 30
+		kill $RP $BP 2>/dev/null; wait $RP $BP 2>/dev/null
+		xl destroy domu--backup 2>/dev/null
+		fail remus-netbuf "no epochs with --netbuf-if $VIF --netbuf-driver plug"
+	fi
+fi
+
 if has remusbh; then
 	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
 	remus_blackhole ""
@@ -491,12 +515,15 @@ if has xlremus; then
 	xl list
 	T=$(now)
 	xl destroy "$old"
+	# timed from when the primary is gone, as for remus
+	gone=$(el "$T" "$(now)")
+	T=$(now)
 	fo=na
 	r=$(wait_ask 180) && fo=$(el "$T" "$(now)")
 	after=$(echo "$r" | count_of)
 	if [ "$fo" != na ] && [ -n "$after" ] && [ -n "$before" ] &&
 	    [ "$after" -ge "$before" ]; then
-		ok xl-remus-failover "backup answers $fo s after destroy ($r; count before $before)"
+		ok xl-remus-failover "backup answers $fo s after the primary was gone (xl destroy took $gone s; $r; count before $before)"
 	else
 		tail -30 /tmp/xlremus.log
 		fail xl-remus-failover "after destroy: '$r', count before '$before'"
