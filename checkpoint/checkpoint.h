@@ -46,6 +46,13 @@ struct ckpt_device_ops {
 	 * output held. */
 	void	(*release_all)(void *dev);
 
+	/* The guest failed on this host (it died, or would not suspend or
+	 * resume): drop everything held.  That output came from state the
+	 * backup may not have, and the backup takes over from the last
+	 * acknowledged epoch, so releasing it could show clients output
+	 * of lost state.  NULL: release_all is called instead. */
+	void	(*discard_all)(void *dev);
+
 	/* Called even if setup failed (C3). */
 	void	(*teardown)(void *dev);
 };

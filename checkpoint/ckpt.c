@@ -293,6 +293,21 @@ devices_release_all(struct ckpt *c)
 			c->devs[i].ops->release_all(c->devs[i].dev);
 }
 
+/* The guest failed here: what it produced since the last ACK is output of
+ * state that only this host had.  Drop it (devices that cannot drop,
+ * release). */
+static void
+devices_discard_all(struct ckpt *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->ndevs; i++)
+		if (c->devs[i].ops->discard_all)
+			c->devs[i].ops->discard_all(c->devs[i].dev);
+		else if (c->devs[i].ops->release_all)
+			c->devs[i].ops->release_all(c->devs[i].dev);
+}
+
 /* Add one page to the open epoch, encoding straight into the writer. */
 static int
 queue_page(struct ckpt *c, uint64_t pfn, const void *src)
@@ -1146,7 +1161,9 @@ finish(struct ckpt *c, enum ckpt_result r)
 		return;
 	if (c->suspended && c->dops->resume(c->dom) == 0)
 		c->suspended = 0;
-	if (r != CKPT_STOPPED && r != CKPT_BACKUP_LOST &&
+	if (r == CKPT_GUEST_FAILED)
+		devices_discard_all(c);
+	else if (r != CKPT_STOPPED && r != CKPT_BACKUP_LOST &&
 	    r != CKPT_HANDSHAKE_FAILED)
 		devices_release_all(c);
 	set_phase(c, PHASE_DONE);

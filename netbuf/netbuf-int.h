@@ -22,6 +22,7 @@ struct netbuf_driver_ops {
 	int	(*buffer)(struct netbuf *nb, uint64_t epoch);
 	int	(*release)(struct netbuf *nb, uint64_t epoch);
 	int	(*release_all)(struct netbuf *nb);
+	int	(*discard_all)(struct netbuf *nb);
 	int	(*stats)(struct netbuf *nb, struct netbuf_stats *st);
 	/* Runs even after a failed setup: frees what exists, NULLs it. */
 	void	(*teardown)(struct netbuf *nb);

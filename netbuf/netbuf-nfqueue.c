@@ -300,7 +300,7 @@ set_queue_flags(struct netbuf *nb, uint32_t flags, uint32_t mask)
 }
 
 static int
-send_verdict(struct netbuf *nb, uint32_t id)
+send_verdict_v(struct netbuf *nb, uint32_t id, unsigned int verdict)
 {
 	struct nfq *q = nb->drv;
 	struct nfnl_queue_msg *m;
@@ -314,7 +314,7 @@ send_verdict(struct netbuf *nb, uint32_t id)
 	nfnl_queue_msg_set_group(m, (uint16_t)nb->cfg.queue_num);
 	nfnl_queue_msg_set_family(m, AF_UNSPEC);
 	nfnl_queue_msg_set_packetid(m, id);
-	nfnl_queue_msg_set_verdict(m, NF_ACCEPT);
+	nfnl_queue_msg_set_verdict(m, verdict);
 	err = nfnl_queue_msg_send_verdict_batch(q->sock, m);
 	nfnl_queue_msg_put(m);
 	if (err < 0) {
@@ -324,6 +324,12 @@ send_verdict(struct netbuf *nb, uint32_t id)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+send_verdict(struct netbuf *nb, uint32_t id)
+{
+	return send_verdict_v(nb, id, NF_ACCEPT);
 }
 
 /* One NFQNL_MSG_PACKET: note its id. */
@@ -618,6 +624,32 @@ nfq_release_all(struct netbuf *nb)
 	return rc;
 }
 
+static int
+nfq_discard_all(struct netbuf *nb)
+{
+	struct nfq *q = nb->drv;
+	uint64_t held;
+	int rc = 0;
+
+	/* Stop queueing, read what the kernel still has for us, and give
+	 * every held packet a DROP verdict.  Later packets pass (pass mode):
+	 * the guest that would send them is gone. */
+	if (q->table_created && rules_stop(nb) == -1)
+		rc = -1;
+	if (drain(nb, 0) == -1)
+		rc = -1;
+	held = q->open_pkts + q->closed_pkts;
+	if (held > 0 && send_verdict_v(nb, q->last_id, NF_DROP) == -1)
+		rc = -1;
+	log_info("%s: %llu unacknowledged packets dropped", nb->ifname,
+	    (unsigned long long)held);
+	q->open_pkts = q->closed_pkts = 0;
+	q->nclosed = 0;
+	q->pass = 1;
+	q->pass_pkts = 0;
+	return rc;
+}
+
 /* Kernel counters for queue Q in this namespace. */
 static int
 read_proc_counters(int qnum, uint64_t *dropped, uint64_t *total)
@@ -670,6 +702,7 @@ const struct netbuf_driver_ops netbuf_nfqueue_ops = {
 	.buffer = nfq_buffer,
 	.release = nfq_release,
 	.release_all = nfq_release_all,
+	.discard_all = nfq_discard_all,
 	.stats = nfq_stats,
 	.teardown = nfq_teardown,
 };

@@ -332,6 +332,33 @@ plug_cmd(struct netbuf *nb, int (*set)(struct rtnl_qdisc *), const char *what)
 	return 0;
 }
 
+/* Remove the ingress redirect and the IFB; what the plug qdisc still
+ * holds goes with the device (dropped, never sent). */
+static int
+remove_redirect(struct netbuf *nb)
+{
+	struct plug *p = nb->drv;
+	struct nl_sock *sk = p->sock;
+	int rc = 0;
+
+	if (sk != NULL && p->ingress_created) {
+		if (ingress_qdisc(sk, nb->ifindex, 0) == -1 && errno != ENOENT &&
+		    errno != EINVAL) {
+			log_warn("%s: remove ingress qdisc", nb->ifname);
+			rc = -1;
+		}
+		p->ingress_created = 0;
+	}
+	if (sk != NULL && p->ifb_created) {
+		if (delete_link(sk, p->ifb_name) == -1) {
+			log_warn("%s: remove %s", nb->ifname, p->ifb_name);
+			rc = -1;
+		}
+		p->ifb_created = 0;
+	}
+	return rc;
+}
+
 static void
 plug_teardown(struct netbuf *nb)
 {
@@ -341,17 +368,7 @@ plug_teardown(struct netbuf *nb)
 	if (p == NULL)
 		return;
 	sk = p->sock;
-	if (sk != NULL && p->ingress_created) {
-		if (ingress_qdisc(sk, nb->ifindex, 0) == -1 && errno != ENOENT &&
-		    errno != EINVAL)
-			log_warn("%s: remove ingress qdisc", nb->ifname);
-		p->ingress_created = 0;
-	}
-	if (sk != NULL && p->ifb_created) {
-		if (delete_link(sk, p->ifb_name) == -1)
-			log_warn("%s: remove %s", nb->ifname, p->ifb_name);
-		p->ifb_created = 0;
-	}
+	remove_redirect(nb);
 	if (p->qdisc) {
 		rtnl_qdisc_put(p->qdisc);
 		p->qdisc = NULL;
@@ -492,6 +509,17 @@ plug_release_all(struct netbuf *nb)
 }
 
 static int
+plug_discard_all(struct netbuf *nb)
+{
+	struct plug *p = nb->drv;
+
+	/* Ingress first, so nothing new is redirected, then the IFB with
+	 * the plug qdisc and every packet it holds. */
+	p->released = 1;
+	return remove_redirect(nb);
+}
+
+static int
 plug_stats(struct netbuf *nb, struct netbuf_stats *st)
 {
 	struct plug *p = nb->drv;
@@ -525,6 +553,7 @@ const struct netbuf_driver_ops netbuf_plug_ops = {
 	.buffer = plug_buffer,
 	.release = plug_release,
 	.release_all = plug_release_all,
+	.discard_all = plug_discard_all,
 	.stats = plug_stats,
 	.teardown = plug_teardown,
 };

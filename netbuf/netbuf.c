@@ -358,6 +358,20 @@ netbuf_release_all(struct netbuf *nb)
 }
 
 int
+netbuf_discard_all(struct netbuf *nb)
+{
+	if (nb->released_all)
+		return 0;
+	/* Marked first: even if the driver fails, netbuf_free must not
+	 * release what is held. */
+	nb->released_all = 1;
+	nb->last_released = nb->last_started;
+	log_statechange(nb->ifname, "buffering", "discarded",
+	    "guest failed: its unacknowledged output is dropped");
+	return nb->ops->discard_all(nb);
+}
+
+int
 netbuf_get_stats(struct netbuf *nb, struct netbuf_stats *st)
 {
 	*st = nb->st;

@@ -119,6 +119,12 @@ int	netbuf_epoch_release(struct netbuf *nb, uint64_t epoch);
  * releases. */
 int	netbuf_release_all(struct netbuf *nb);
 
+/* The guest failed: drop everything held (it is output of state the
+ * backup may not have) and stop buffering.  0, or -1 with errno set
+ * (logged); netbuf_free() then removes the buffers, which drops what they
+ * still hold. */
+int	netbuf_discard_all(struct netbuf *nb);
+
 /* Fill *ST (kernel counters are read now).  0, or -1 with errno set. */
 int	netbuf_get_stats(struct netbuf *nb, struct netbuf_stats *st);
 

@@ -88,6 +88,16 @@ dn_release_all(void *dev)
 }
 
 static void
+dn_discard_all(void *dev)
+{
+	struct dev_netbuf *d = dev;
+
+	/* Even on failure nothing held is released: teardown removes the
+	 * buffers with their packets. */
+	(void)netbuf_discard_all(d->nb);
+}
+
+static void
 dn_teardown(void *dev)
 {
 	struct dev_netbuf *d = dev;
@@ -110,6 +120,7 @@ static const struct ckpt_device_ops dev_netbuf_ops = {
 	.postsuspend = dn_postsuspend,
 	.commit = dn_commit,
 	.release_all = dn_release_all,
+	.discard_all = dn_discard_all,
 	.teardown = dn_teardown,
 };
 

@@ -46,6 +46,7 @@ struct domain {
 	uint64_t	 sum[MAX_EPOCHS];	/* memory at suspend n */
 	unsigned	 slow_us;		/* time spent "suspending" */
 	int		 io_while_paused;	/* guest wrote while paused */
+	int		 die_at;		/* suspend number that fails: the guest died */
 	char		 log[4096];
 };
 
@@ -116,6 +117,10 @@ fake_suspend(struct domain *d)
 {
 	char b[32];
 
+	if (d->die_at && d->nsuspend + 1 == d->die_at) {
+		errno = ESRCH;
+		return -1;
+	}
 	d->suspended = 1;
 	d->nsuspend++;
 	cr_assert(d->nsuspend < MAX_EPOCHS);
@@ -301,12 +306,19 @@ dev_release_all(void *d __unused)
 	rec("release_all", 0);
 }
 
+static void
+dev_discard_all(void *d __unused)
+{
+	rec("discard_all", 0);
+}
+
 static const struct ckpt_device_ops rec_ops = {
 	.name = "recorder",
 	.postsuspend = dev_postsuspend,
 	.preresume = dev_preresume,
 	.commit = dev_commit,
 	.release_all = dev_release_all,
+	.discard_all = dev_discard_all,
 };
 
 /* ---- Harness -------------------------------------------------------------- */
@@ -622,6 +634,25 @@ Test(ckpt, backup_loss_releases_devices_and_keeps_the_guest_running)
 	cr_assert(eq(int, H.result, CKPT_BACKUP_LOST));
 	cr_assert(eq(int, fdom.suspended, 0));
 	cr_assert(strstr(devlog, "release_all ") != NULL, "%s", devlog);
+	free(FB);
+}
+
+/* The guest dies on this host: what it produced since the last ACK is
+ * output of state the backup may not have.  Devices drop it; nothing is
+ * released. */
+Test(ckpt, guest_failure_discards_held_output)
+{
+	start_fake_backup(0);
+	FB->ack_upto = UINT64_MAX;
+	fdom.die_at = 4;
+	start_engine(25, 1);
+	run_for(2);
+	cr_assert(H.done);
+	cr_assert(eq(int, H.result, CKPT_GUEST_FAILED));
+	cr_assert(strstr(devlog, "discard_all ") != NULL, "%s", devlog);
+	cr_assert(strstr(devlog, "release_all ") == NULL, "%s", devlog);
+	ev_io_stop(H.loop, &FB->io);
+	close(FB->fd);
 	free(FB);
 }
 

@@ -296,6 +296,40 @@ Test(netbuf, plug_release_all_frees_everything)
 	release_all_frees_everything(NETBUF_DRIVER_PLUG);
 }
 
+/* The guest failed: what it sent since the last ACK is output of state the
+ * backup may not have.  It is dropped, never released, not even by the
+ * teardown that follows. */
+static void
+discard_all_drops_held(enum netbuf_driver d)
+{
+	struct netbuf *nb = make(d);
+
+	send_n(tx4, 10);
+	cr_assert(eq(int, netbuf_epoch_start(nb, 1), 0));
+	send_n(tx4, 5);
+	cr_expect(eq(int, count_rx(nb, rx4, 200), 0));
+	cr_assert(eq(int, netbuf_discard_all(nb), 0));
+	cr_expect(eq(int, count_rx(nb, rx4, 400), 0),
+	    "discarded output must not be released");
+	cr_expect(eq(int, netbuf_epoch_release(nb, 1), 0));	/* no-op */
+	netbuf_free(nb);
+	cr_expect(eq(int, count_rx(NULL, rx4, 400), 0),
+	    "teardown after a discard must not release");
+	cr_expect(eq(int, sh(RULES_LEFT), 1), "queue rules left behind");
+	cr_expect(eq(int, sh("ip link show | grep -q rmsb"), 1),
+	    "IFB left behind");
+}
+
+Test(netbuf, nfqueue_discard_all_drops_held)
+{
+	discard_all_drops_held(NETBUF_DRIVER_NFQUEUE);
+}
+
+Test(netbuf, plug_discard_all_drops_held)
+{
+	discard_all_drops_held(NETBUF_DRIVER_PLUG);
+}
+
 static void
 teardown_leaves_nothing(enum netbuf_driver d)
 {
