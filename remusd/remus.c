@@ -37,6 +37,7 @@
 #define EXIT_LOST	4	/* backup lost: guest continues unprotected */
 #define EXIT_INTERNAL	5
 #define EXIT_GUEST	6	/* the guest failed (suspend/resume/exit) */
+#define EXIT_DEVICE	7	/* netbuf / diskbuf setup refused */
 
 #define CONNECT_TIMEOUT_MS	5000
 #define TIMEOUT_DEFAULT_MS	3000
@@ -101,7 +102,9 @@ static const char help_text[] =
 "  3  backup unreachable, or its handshake failed\n"
 "  4  backup lost during protection: the guest continues unprotected\n"
 "  5  internal error\n"
-"  6  the guest failed (did not suspend or resume, or exited)\n";
+"  6  the guest failed (did not suspend or resume, or exited)\n"
+"  7  a network or disk buffer could not be set up (no such interface,\n"
+"     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image)\n";
 
 struct remus {
 	struct ev_loop	*loop;
@@ -338,7 +341,8 @@ main(int argc, char **argv)
 	dopts.no_disk = no_disk;
 	if (dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
 	    dev_diskbuf_attach(r.ckpt, &dopts) == -1) {
-		log_warnx("device setup failed");
+		/* The device said why (E4). */
+		status = EXIT_DEVICE;
 		goto out;
 	}
 

@@ -85,23 +85,24 @@ kill -TERM $B; wait $B 2>/dev/null || true
 echo "SIGTERM: released, no rules left, guest answers unheld"
 
 # 4. Refusals.
-refuse() {	# refuse WANT-PATTERN remus-args...
-	local want=$1 out st
-	shift
+refuse() {	# refuse STATUS WANT-PATTERN remus-args...
+	local want_st=$1 want=$2 out st
+	shift 2
 	out=$(inP remus -b "$@" proc:"$GUEST_PID" 2>&1) && st=0 || st=$?
 	[ $st != 0 ] || fail "remus $* succeeded"
+	[ $st = "$want_st" ] || fail "remus $*: exit status $st, want $want_st: $out"
 	echo "$out" | grep -q "$want" || fail "remus $*: wanted '$want', got: $out"
 	echo "refused ($st): $(echo "$out" | grep "$want" | head -1)"
 }
-refuse "no-such-if0: no such interface" --netbuf-if no-such-if0
-refuse "plug, nfqueue or auto" --netbuf-if "$HIF" --netbuf-driver pcap
+refuse 7 "no-such-if0: no such interface" --netbuf-if no-such-if0
+refuse 1 "plug, nfqueue or auto" --netbuf-if "$HIF" --netbuf-driver pcap
 if [ "$(inP remus-netbuf probe)" = plug=0 ]; then
-	refuse "no sch_plug" --netbuf-if "$HIF" --netbuf-driver plug
+	refuse 7 "no sch_plug" --netbuf-if "$HIF" --netbuf-driver plug
 fi
 if command -v setpriv >/dev/null; then
 	out=$(inP setpriv --bounding-set -net_admin --inh-caps -net_admin \
 	    remus -b --netbuf-if "$HIF" proc:"$GUEST_PID" 2>&1) && st=0 || st=$?
-	[ $st != 0 ] && echo "$out" | grep -q CAP_NET_ADMIN ||
+	[ $st = 7 ] && echo "$out" | grep -q CAP_NET_ADMIN ||
 		fail "without CAP_NET_ADMIN: status $st: $out"
 	echo "refused ($st): $(echo "$out" | grep CAP_NET_ADMIN | head -1)"
 fi
