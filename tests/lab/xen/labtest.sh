@@ -66,12 +66,14 @@ tick_of() {
 	    sed -n 's/^@@DOMU-TICK \([0-9]*\) .*/\1/p' | tail -1
 }
 domid_of() { xl domid "$1" 2>/dev/null; }
-# domu_dead: domu is gone, or crashed (on_crash = preserve keeps it).
+# domu_dead: domu is gone, crashed (on_crash = preserve keeps it) or shut
+# down (a triple fault is a reboot; an activated twin has no xl process
+# watching it to carry out on_reboot).  Only called with no remus running.
 domu_dead() {
 	local st
 	st=$(state_of domu)
 	[ -z "$st" ] && return 0
-	case $st in *c*) return 0 ;; esac
+	case $st in *c*|*s*) return 0 ;; esac
 	return 1
 }
 # state_of NAME: xl list's state column (r, b, p, s, ...).
@@ -284,7 +286,7 @@ remus_protect() {
 	local tag=$1 int=$2 n; shift 2
 	OLD=$(domid_of domu)
 	rm -rf /tmp/remusd-$tag; mkdir -p /tmp/remusd-$tag
-	remusd -d -v --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-5000}" \
+	remusd -d -v --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-15000}" \
 	    -D /tmp/remusd-$tag >/tmp/remusd-$tag.log 2>&1 &
 	BP=$!
 	sleep 1
@@ -325,6 +327,12 @@ wait_twin_running() {
 remus_failover() {
 	local tag=$1 how=$2 before T fo r after twin
 	sleep 3
+	if ! kill -0 $RP 2>/dev/null; then
+		# remus ended by itself: the guest died (the TCG crash)
+		remus_logs $tag 20
+		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
+		return 2
+	fi
 	before=$(ask_retry INC | count_of)
 	sleep 2		# several epochs: the INC is ACKed
 	xl list
@@ -373,6 +381,7 @@ remus_failover() {
 	# leave one guest called domu for what follows
 	xl destroy "$OLD" 2>/dev/null
 	xl rename domu--backup domu 2>/dev/null
+	return 0
 }
 
 # remus_run HOW: protect domu, then fail over by HOW; one retry when the
@@ -381,7 +390,15 @@ remus_run() {
 	local how=$1 try
 	for try in 1 2; do
 		if remus_protect $how 100 -F -n; then
-			remus_failover $how $how
+			remus_failover $how $how && return
+			# remus died before the failover: a guest crash
+			xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
+			if [ $try = 1 ]; then
+				echo "@@INFO domU died under remus (guest crash under TCG, see docs/xen.md): retrying once"
+				create_domu || return
+				continue
+			fi
+			fail remus-$how-protect "the guest died twice under remus"
 			return
 		fi
 		remus_logs $how 30
@@ -433,21 +450,36 @@ remus_blackhole() {
 }
 
 # --- remusnb: the vif's output buffered by netbuf's plug driver ---------
-if has remusnb; then
+# remus_netbuf: 0 done, 2 the guest died (TCG) before anything was checked.
+remus_netbuf() {
+	local VIF T r
 	VIF=vif$(domid_of domu).0
 	if remus_protect netbuf 100 --netbuf-if "$VIF" --netbuf-driver plug; then
 		T=$(now)
 		r=$(ask_retry INC)
 		[ -n "$r" ] &&
-		    ok remus-netbuf-release "INC answered through the plug on $VIF in $(el "$T" "$(now)") s ($r)" ||
-		    { remus_logs netbuf 20; fail remus-netbuf-release "no reply through the plug on $VIF"; }
-		/usr/sbin/tc -s qdisc show | grep -A2 plug | head -6
-		remus_failover netbuf netbuf-kill
-	else
-		remus_logs netbuf 30
-		kill $RP $BP 2>/dev/null; wait $RP $BP 2>/dev/null
-		xl destroy domu--backup 2>/dev/null
-		fail remus-netbuf "no epochs with --netbuf-if $VIF --netbuf-driver plug"
+		    ok remus-netbuf-release "INC answered through the plug on $VIF in $(el "$T" "$(now)") s ($r)$1" ||
+		    { remus_logs netbuf 20; fail remus-netbuf-release "no reply through the plug on $VIF$1"; }
+		remus_failover netbuf netbuf-kill && return 0
+		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
+		return 2
+	fi
+	remus_logs netbuf 30
+	kill $RP $BP 2>/dev/null; wait $RP $BP 2>/dev/null
+	xl destroy domu--backup 2>/dev/null
+	domu_dead && return 2
+	fail remus-netbuf "no epochs with --netbuf-if $VIF --netbuf-driver plug$1"
+	return 1
+}
+
+if has remusnb; then
+	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
+	remus_netbuf ""
+	if [ $? = 2 ]; then
+		echo "@@INFO domU died under remus (guest crash at a suspend under TCG): retrying once"
+		xl destroy domu 2>/dev/null
+		create_domu && remus_netbuf " (retried once after a guest crash)" ||
+		    fail remus-netbuf "domU died and could not be recreated"
 	fi
 fi
 
