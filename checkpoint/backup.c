@@ -416,6 +416,9 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 	}
 	log_info("%s: protecting a %s guest: %" PRIu64 " pages of %u bytes",
 	    b->peer, hi->driver, hi->nr_pages, hi->page_size);
+	/* Building the replica may take long (the Xen driver builds a
+	 * domain): that was our time, not the primary's silence. */
+	failover_alive(&b->fo);
 	return bc_send(b, STREAM_REC_READY, STREAM_VERSION);
 }
 
