@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,6 +565,33 @@ void
 proc_guest_set_stop(struct proc_guest *g, volatile sig_atomic_t *stop)
 {
 	g->stop = stop;
+}
+
+static volatile sig_atomic_t *signal_stop;	/* proc_guest_start's */
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	*signal_stop = 1;
+}
+
+struct proc_guest *
+proc_guest_start(const struct proc_guest_opts *o, volatile sig_atomic_t *stop)
+{
+	struct proc_guest *g;
+	struct sigaction sa;
+
+	signal_stop = stop;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;	/* no SA_RESTART: wake the poll */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	g = proc_guest_open(o);
+	if (g != NULL)
+		proc_guest_set_stop(g, stop);
+	return g;
 }
 
 static int

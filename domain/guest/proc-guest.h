@@ -89,6 +89,13 @@ void	proc_guest_on_suspend(struct proc_guest *, proc_guest_suspend_fn,
 	    void *arg);
 void	proc_guest_set_stop(struct proc_guest *, volatile sig_atomic_t *stop);
 
+/* What every guest program's main() does: SIGINT and SIGTERM set *STOP
+ * (without SA_RESTART, so they wake a waiting proc_guest_poll), SIGPIPE
+ * is ignored, then proc_guest_open and proc_guest_set_stop.  NULL as
+ * proc_guest_open. */
+struct proc_guest *proc_guest_start(const struct proc_guest_opts *,
+	    volatile sig_atomic_t *stop);
+
 /* 1 while a controller (remus) is attached. */
 int	proc_guest_attached(const struct proc_guest *);
 

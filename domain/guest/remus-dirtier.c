@@ -53,13 +53,6 @@ static struct dirtier *st;
 static int log_fd = -1;
 static long page_size;
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static void __dead
 usage(int status)
 {
@@ -212,7 +205,6 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct proc_guest_opts go;
-	struct sigaction sa;
 	uint64_t pages = 100, ws = 1024, rate = 0, arena = 0, slice = 100;
 	const char *logpath = NULL, *pidfile = NULL, *resume = NULL;
 	int c, verbose = 0, rc;
@@ -277,22 +269,15 @@ main(int argc, char **argv)
 		    "pages", (unsigned long long)arena,
 		    (unsigned long long)ws);
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;	/* no SA_RESTART: wake the poll */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	memset(&go, 0, sizeof go);
 	go.arena_size = arena;
 	go.resume_file = resume;
 	go.prog_magic = DIRTIER_MAGIC;
 	go.argc = argc;
 	go.argv = argv;
-	guest = proc_guest_open(&go);
+	guest = proc_guest_start(&go, &stop);
 	if (guest == NULL)
 		return 1;
-	proc_guest_set_stop(guest, &stop);
 	if (proc_guest_resumed(guest)) {
 		st = proc_guest_root(guest);
 		if (st == NULL || st->magic != DIRTIER_MAGIC)

@@ -81,13 +81,6 @@ static struct kvd_root *root;
 static struct client *clients[CLIENTS_MAX];
 static size_t nclients;
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static void __dead
 usage(int status)
 {
@@ -485,7 +478,6 @@ main(int argc, char **argv)
 	};
 	static struct pollfd pfd[CLIENTS_MAX + 2];
 	struct proc_guest_opts go;
-	struct sigaction sa;
 	uint64_t arena = 256ull << 20, nb;
 	const char *listen_spec = NULL, *pidfile = NULL, *resume = NULL;
 	const char *arena_arg = "256M";
@@ -524,22 +516,15 @@ main(int argc, char **argv)
 	if (arena < (1 << 20))
 		fatalx("--arena-size %s: at least 1M", arena_arg);
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;	/* no SA_RESTART: wake the poll */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	memset(&go, 0, sizeof go);
 	go.arena_size = arena;
 	go.resume_file = resume;
 	go.prog_magic = KVD_MAGIC;
 	go.argc = argc;
 	go.argv = argv;
-	guest = proc_guest_open(&go);
+	guest = proc_guest_start(&go, &stop);
 	if (guest == NULL)
 		return 1;
-	proc_guest_set_stop(guest, &stop);
 	if (proc_guest_resumed(guest)) {
 		root = proc_guest_root(guest);
 		if (root == NULL || root->magic != KVD_MAGIC)
