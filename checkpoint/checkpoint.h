@@ -118,6 +118,7 @@ enum ckpt_result {
 	CKPT_HANDSHAKE_FAILED,	/* backup never became READY */
 	CKPT_BACKUP_LOST,	/* guest continues unprotected */
 	CKPT_GUEST_FAILED,	/* suspend/copy/resume failed */
+	CKPT_GUEST_SHUTDOWN,	/* the guest shut itself down, END sent */
 	CKPT_INTERNAL,		/* out of memory, bug */
 };
 

@@ -174,6 +174,7 @@ static int	lost(struct ckpt *, const char *);
 static int	flush_queue(struct ckpt *);
 static void	schedule_epoch(struct ckpt *);
 static void	full_pump(struct ckpt *);
+static void	flush_blocking(struct ckpt *);
 static int	heartbeat_now(struct ckpt *);
 
 /* ---- Small helpers ------------------------------------------------- */
@@ -334,11 +335,40 @@ note_queued(struct ckpt *c)
 	c->q_total = c->w_total + (ready - c->w_off);
 }
 
+/* The guest shut itself down (poweroff, reboot) at the suspend that
+ * would have begun EPOCH.  That is its owner's decision, not a lost host:
+ * the backup must not start its copy.  END says so.  Output held since the
+ * last checkpoint came from the only copy that will ever run, so it is
+ * released, not dropped.  During the full epoch 1 nothing is committed on
+ * the backup, so closing the stream (no END possible mid-epoch) is as
+ * safe. */
+static void
+guest_shut_down(struct ckpt *c, uint64_t epoch)
+{
+	c->epoch = epoch - 1;
+	if (c->phase == PHASE_RUNNING && !c->w.in_epoch) {
+		log_info("guest shut down after epoch %" PRIu64 ": protection "
+		    "ended, END sent (the backup does not start its copy)",
+		    c->epoch);
+		if (stream_write_ctl(&c->w, STREAM_REC_END, c->epoch) == 0) {
+			note_queued(c);
+			flush_blocking(c);
+		}
+	} else
+		log_info("guest shut down during epoch %" PRIu64 ": protection "
+		    "ended", epoch);
+	devices_release_all(c);
+	finish(c, CKPT_GUEST_SHUTDOWN);
+}
+
 /* ---- The paused part of an epoch ----------------------------------- */
 
 /* Suspend, read and clear the dirty log, copy dirty pages to staging, run
- * the device hooks, resume.  Returns the number of dirty pages, or -1
- * (result already set).  Nothing here does I/O but the driver's. */
+ * the device hooks, resume.  Returns the number of dirty pages, -1 (result
+ * already set), or SKIPPED: the guest did not take the suspend request
+ * (busy, or shutting down), nothing was suspended, try again later.
+ * Nothing here does I/O but the driver's. */
+#define SKIPPED		(-2)
 static int64_t
 take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
     size_t *state_len)
@@ -349,6 +379,15 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 
 	t0 = now_us();
 	if (c->dops->suspend(c->dom) == -1) {
+		if (errno == ESHUTDOWN) {
+			guest_shut_down(c, epoch);
+			return -1;
+		}
+		if (errno == EAGAIN) {
+			/* The driver said why; the period restarts here. */
+			c->last_suspend_us = t0;
+			return SKIPPED;
+		}
 		log_warn("epoch %" PRIu64 ": suspend failed", epoch);
 		goto guest_err;
 	}
@@ -519,6 +558,11 @@ epoch_run(struct ckpt *c)
 	if (heartbeat_now(c) == -1)
 		return;
 	n = take_checkpoint(c, epoch, &st, &state_len);
+	if (n == SKIPPED) {
+		c->epoch = epoch - 1;
+		schedule_epoch(c);
+		return;
+	}
 	if (n < 0)
 		return;
 	/* The guest runs again: from here on, encode and queue. */
@@ -693,6 +737,10 @@ full_pump(struct ckpt *c)
 	st.dirty_pages = c->full_pages;
 	st.raw_bytes = c->full_pages * ps;
 	nd = take_checkpoint(c, 1, &st, &state_len);
+	if (nd == SKIPPED) {
+		ev_idle_start(c->loop, &c->pump_idle);	/* try again */
+		return;
+	}
 	if (nd < 0)
 		return;
 	off0 = stream_writer_ready(&c->w);
@@ -1230,6 +1278,7 @@ ckpt_result_str(enum ckpt_result r)
 	case CKPT_HANDSHAKE_FAILED:	return "handshake failed";
 	case CKPT_BACKUP_LOST:		return "backup lost";
 	case CKPT_GUEST_FAILED:		return "guest failed";
+	case CKPT_GUEST_SHUTDOWN:	return "guest shut down";
 	case CKPT_INTERNAL:		return "internal error";
 	}
 	return "?";

@@ -66,6 +66,11 @@
 #define CHUNK_SHIFT		10		/* 1024 frames, 4 MiB a mapping */
 #define CHUNK_PAGES		(1u << CHUNK_SHIFT)
 #define SUSPEND_TIMEOUT_MS_DEFAULT 10000
+/* A guest kernel answers the xenstore watch within milliseconds; half a
+ * second keeps the engine's loop (heartbeats) well inside a 1 s backup
+ * timeout.  Two minutes covers an orderly shutdown of a full system. */
+#define ACK_TIMEOUT_MS_DEFAULT	500
+#define REFUSE_GRACE_MS_DEFAULT	120000
 #define STATE_MAGIC		0x31535852u	/* "RXS1" */
 
 /* The HVM params libxenguest's migration v2 carries for HVM/PVH guests
@@ -148,7 +153,10 @@ struct domain {
 	size_t			bitmap_bytes;
 	int			logdirty;
 	int			suspended;
-	int			timeout_ms;
+	int			timeout_ms;	/* acknowledged -> suspended */
+	int			ack_ms;		/* request -> acknowledged */
+	int			grace_ms;	/* refusals before failing */
+	uint64_t		refused_since;	/* first refusal, 0: none */
 	int			mapcache;	/* keep mappings across epochs */
 	char			*json;		/* libxl's config, get_config */
 };
@@ -560,6 +568,9 @@ xen_open(const char *spec)
 		return NULL;
 	d->timeout_ms = env_ms("REMUS_XEN_SUSPEND_TIMEOUT_MS",
 	    SUSPEND_TIMEOUT_MS_DEFAULT);
+	d->ack_ms = env_ms("REMUS_XEN_ACK_TIMEOUT_MS", ACK_TIMEOUT_MS_DEFAULT);
+	d->grace_ms = env_ms("REMUS_XEN_REFUSE_GRACE_MS",
+	    REFUSE_GRACE_MS_DEFAULT);
 	d->mapcache = getenv("REMUS_XEN_MAPCACHE") &&
 	    strcmp(getenv("REMUS_XEN_MAPCACHE"), "1") == 0;
 	if (handles_open(&d->h) == -1)
@@ -703,8 +714,25 @@ xen_logdirty_enable(struct domain *d)
 	return 0;
 }
 
+static const char *
+shutdown_reason_str(unsigned reason)
+{
+	switch (reason) {
+	case SHUTDOWN_poweroff:		return "poweroff";
+	case SHUTDOWN_reboot:		return "reboot";
+	case SHUTDOWN_suspend:		return "suspend";
+	case SHUTDOWN_crash:		return "crash";
+	case SHUTDOWN_watchdog:		return "watchdog";
+	case SHUTDOWN_soft_reset:	return "soft reset";
+	}
+	return "unknown reason";
+}
+
 /* 1 if the domain is shut down for suspend, 0 if running, -1 if gone or
- * shut down for another reason. */
+ * shut down for another reason: errno ESHUTDOWN when the guest (or its
+ * owner, xl shutdown/reboot) chose to stop -- the backup must not start
+ * it again -- and ESRCH when it crashed or vanished, which is handled as
+ * a lost host.  Xen reports an HVM triple fault as a reboot. */
 static int
 suspended_state(struct domain *d)
 {
@@ -725,22 +753,127 @@ suspended_state(struct domain *d)
 		return 0;
 	if (info.shutdown_reason == SHUTDOWN_suspend)
 		return 1;
-	log_warnx("%s: domain shut down (reason %u) instead of suspending",
-	    d->name, info.shutdown_reason);
+	if (info.shutdown_reason == SHUTDOWN_poweroff ||
+	    info.shutdown_reason == SHUTDOWN_reboot ||
+	    info.shutdown_reason == SHUTDOWN_soft_reset) {
+		log_warnx("%s: the guest shut down (%s) instead of suspending",
+		    d->name, shutdown_reason_str(info.shutdown_reason));
+		errno = ESHUTDOWN;
+		return -1;
+	}
+	log_warnx("%s: domain shut down (%s, reason %u) instead of "
+	    "suspending", d->name, shutdown_reason_str(info.shutdown_reason),
+	    info.shutdown_reason);
 	errno = ESRCH;
 	return -1;
 }
 
+/* Write "suspend" to the guest's control/shutdown node, unless a request
+ * of its owner is pending there (xl shutdown or reboot wrote "poweroff"
+ * or "reboot" and the guest has not taken it yet): overwriting that would
+ * lose it.  Then the guest acts on it, and the caller sees it shut down.
+ * 0: suspend requested, 1: another request pending, -1: error. */
+static int
+request_suspend(struct domain *d, const char *path)
+{
+	xs_transaction_t t;
+	unsigned len;
+	char *v;
+
+	for (;;) {
+		t = xs_transaction_start(d->h.xsh);
+		if (t == XBT_NULL)
+			return -1;
+		v = xs_read(d->h.xsh, t, path, &len);
+		if (v && len > 0 && strcmp(v, "suspend") != 0) {
+			log_info("%s: '%s' pending on control/shutdown: not "
+			    "overwritten", d->name, v);
+			free(v);
+			xs_transaction_end(d->h.xsh, t, true);
+			return 1;
+		}
+		free(v);
+		if (!xs_write(d->h.xsh, t, path, "suspend", 7)) {
+			xs_transaction_end(d->h.xsh, t, true);
+			return -1;
+		}
+		if (xs_transaction_end(d->h.xsh, t, false))
+			return 0;
+		if (errno != EAGAIN)
+			return -1;
+	}
+}
+
+/* The guest did not take a suspend request: EAGAIN while that has lasted
+ * less than grace_ms, then ETIMEDOUT.  One line per streak. */
+static int
+refused(struct domain *d)
+{
+	uint64_t now = now_us();
+
+	if (d->refused_since == 0) {
+		d->refused_since = now;
+		log_warnx("%s: guest did not take the suspend request within "
+		    "%d ms (busy, or shutting down): trying again each "
+		    "interval, for up to %d s", d->name, d->ack_ms,
+		    d->grace_ms / 1000);
+	} else if (now - d->refused_since > (uint64_t)d->grace_ms * 1000) {
+		log_warnx("%s: guest has not taken a suspend request for %d "
+		    "s", d->name, d->grace_ms / 1000);
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/* Take the suspend request back if the guest has not taken it: in one
+ * transaction, so that a guest acknowledging meanwhile is seen as such.
+ * 1: withdrawn (or never written), 0: the guest took it, -1: error. */
+static int
+withdraw_suspend(struct domain *d, const char *path)
+{
+	xs_transaction_t t;
+	char *v;
+	int r;
+
+	for (;;) {
+		t = xs_transaction_start(d->h.xsh);
+		if (t == XBT_NULL)
+			return -1;
+		v = xs_read(d->h.xsh, t, path, NULL);
+		r = v != NULL && strcmp(v, "suspend") == 0;
+		free(v);
+		if (r && !xs_write(d->h.xsh, t, path, "", 0)) {
+			xs_transaction_end(d->h.xsh, t, true);
+			return -1;
+		}
+		if (xs_transaction_end(d->h.xsh, t, false))
+			return r;
+		if (errno != EAGAIN)
+			return -1;
+	}
+}
+
+/* Ask the guest to suspend and wait until Xen reports it suspended.
+ *
+ * A guest that does not acknowledge the request within ack_ms is busy or
+ * shutting down (Linux ignores "suspend" once it is powering off): the
+ * request is withdrawn and EAGAIN tells the engine to try again an interval
+ * later, so the event loop keeps the backup's heartbeat going meanwhile.
+ * Only after grace_ms of such refusals is it a failure (ETIMEDOUT).  A
+ * guest that acknowledged must reach the suspend within timeout_ms. */
 static int
 xen_suspend(struct domain *d)
 {
-	char path[64], *v;
-	uint64_t t0 = now_us(), spin = 50;
-	int s;
+	char path[64];
+	uint64_t t0 = now_us(), spin = 50, el;
+	int s, asked, checked = 0;
 
 	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown",
 	    d->domid);
-	if (!xs_write(d->h.xsh, XBT_NULL, path, "suspend", 7)) {
+	asked = request_suspend(d, path);
+	if (asked == -1) {
 		log_warn("%s: request suspend", d->name);
 		return -1;
 	}
@@ -750,16 +883,24 @@ xen_suspend(struct domain *d)
 			break;
 		if (s == -1)
 			return -1;
-		if (now_us() - t0 > (uint64_t)d->timeout_ms * 1000) {
-			/* Withdraw the request if the guest never took it. */
-			v = xs_read(d->h.xsh, XBT_NULL, path, NULL);
-			if (v && strcmp(v, "suspend") == 0)
-				xs_write(d->h.xsh, XBT_NULL, path, "", 0);
-			free(v);
+		el = now_us() - t0;
+		if (!checked && el > (uint64_t)d->ack_ms * 1000) {
+			checked = 1;
+			s = asked == 1 ? 1 : withdraw_suspend(d, path);
+			if (s == -1) {
+				log_warn("%s: withdraw suspend request",
+				    d->name);
+				return -1;
+			}
+			if (s == 1 && suspended_state(d) == 0)
+				return refused(d);
+		}
+		if (el > (uint64_t)d->timeout_ms * 1000) {
 			if (suspended_state(d) == 1)
 				break;
-			log_warnx("%s: guest did not suspend within %d ms",
-			    d->name, d->timeout_ms);
+			log_warnx("%s: guest took the suspend request but did "
+			    "not suspend within %d ms", d->name,
+			    d->timeout_ms);
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -768,6 +909,10 @@ xen_suspend(struct domain *d)
 		if (spin < 1000)
 			spin *= 2;
 	}
+	if (d->refused_since)
+		log_info("%s: guest suspends again after %.1f s of refusals",
+		    d->name, (double)(now_us() - d->refused_since) / 1e6);
+	d->refused_since = 0;
 	d->suspended = 1;
 	return 0;
 }
@@ -978,6 +1123,41 @@ xen_close(struct domain *d)
 	free(d);
 }
 
+/* The guest's vifs as dom0 names them: the backend's "vifname" when the
+ * configuration set one, else libxl's default vif<domid>.<devid>. */
+static int
+xen_net_ifaces(struct domain *d, char *buf, size_t len)
+{
+	char path[96], *v, **ents;
+	unsigned n = 0, i;
+	size_t off = 0;
+	int k;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u",
+	    d->domid);
+	ents = xs_directory(d->h.xsh, XBT_NULL, path, &n);
+	for (i = 0; ents && i < n; i++) {
+		snprintf(path, sizeof(path),
+		    "/local/domain/0/backend/vif/%u/%s/vifname", d->domid,
+		    ents[i]);
+		v = xs_read(d->h.xsh, XBT_NULL, path, NULL);
+		k = v ? snprintf(buf + off, len - off, "%s%s", off ? "," : "",
+		    v) : snprintf(buf + off, len - off, "%svif%u.%s",
+		    off ? "," : "", d->domid, ents[i]);
+		free(v);
+		if (k < 0 || (size_t)k >= len - off) {
+			free(ents);
+			log_warnx("%s: too many network interfaces", d->name);
+			errno = ENOSPC;
+			return -1;
+		}
+		off += (size_t)k;
+	}
+	free(ents);
+	return 0;
+}
+
 const struct domain_ops domain_xen_ops = {
 	.name			= "xen",
 	.open			= xen_open,
@@ -990,6 +1170,7 @@ const struct domain_ops domain_xen_ops = {
 	.save_state		= xen_save_state,
 	.resume			= xen_resume,
 	.close			= xen_close,
+	.net_ifaces		= xen_net_ifaces,
 };
 
 /* ---- backup ------------------------------------------------------- */
@@ -1411,6 +1592,9 @@ xrep_close(struct replica *r)
 
 		if (libxl_job_run(&job, NULL) == -1)
 			log_warnx("backup domain %u: destroy failed", r->domid);
+		else
+			log_info("backup domain %s (domid %u) destroyed: it "
+			    "was never activated", r->twin, r->domid);
 	}
 	if (r->ctx)
 		libxl_ctx_free(r->ctx);

@@ -54,7 +54,14 @@ struct domain_ops {
 
 	/* Bring the guest to a safe point and keep it there.  Bounded: a
 	 * guest that does not acknowledge within the driver's timeout is an
-	 * error (ETIMEDOUT). */
+	 * error (ETIMEDOUT).  ESHUTDOWN: the guest shut itself down
+	 * (poweroff, reboot) -- a deliberate end, not a failure: the engine
+	 * ends protection with END and the backup does not start its copy.
+	 * A guest that crashed or vanished is an error like any other, and
+	 * the backup fails over.  EAGAIN: the guest did not take the request
+	 * (busy, or shutting down and ignoring it); nothing is suspended and
+	 * the engine tries again an interval later.  The driver bounds how
+	 * long it answers EAGAIN before it reports ETIMEDOUT. */
 	int	(*suspend)(struct domain *);
 
 	/* Fill BITMAP (nr_pages bits, caller-allocated and zeroed) with the
@@ -79,6 +86,12 @@ struct domain_ops {
 	/* Stop dirty tracking and detach; the guest keeps running.  NULL
 	 * ok.  Safe after any failure, including a failed open. */
 	void	(*close)(struct domain *);
+
+	/* Optional.  The host-side network interfaces that carry the
+	 * guest's output (Xen: its vifs), comma-separated into BUF of LEN
+	 * bytes; "" when it has none.  remus buffers them when no
+	 * --netbuf-if is given.  NULL: the driver cannot tell. */
+	int	(*net_ifaces)(struct domain *, char *buf, size_t len);
 };
 
 /*

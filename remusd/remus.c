@@ -38,6 +38,7 @@
 #define EXIT_INTERNAL	5
 #define EXIT_GUEST	6	/* the guest failed (suspend/resume/exit) */
 #define EXIT_DEVICE	7	/* netbuf / diskbuf setup refused */
+#define EXIT_SHUTDOWN	8	/* the guest shut itself down, END sent */
 
 #define CONNECT_TIMEOUT_MS	5000
 #define TIMEOUT_DEFAULT_MS	3000
@@ -104,7 +105,9 @@ static const char help_text[] =
 "  5  internal error\n"
 "  6  the guest failed (did not suspend or resume, or exited)\n"
 "  7  a network or disk buffer could not be set up (no such interface,\n"
-"     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image)\n";
+"     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image)\n"
+"  8  the guest shut itself down (poweroff, reboot): END sent, the\n"
+"     backup does not start its copy\n";
 
 struct remus {
 	struct ev_loop	*loop;
@@ -112,6 +115,7 @@ struct remus {
 	struct stats	*stats;
 	ev_signal	 sigint, sigterm;
 	enum ckpt_result result;
+	const char	*unbuffered;	/* warn at the first epoch: the spec */
 };
 
 /* One line naming what was wrong (getopt has printed its own for a bad
@@ -138,6 +142,13 @@ on_stats(const struct ckpt_epoch_stats *st, void *arg)
 {
 	struct remus *r = arg;
 
+	/* Said once protection runs, not on the way to another error. */
+	if (r->unbuffered != NULL) {
+		log_warnx("%s: no network interface to buffer (--netbuf-if): "
+		    "the guest's output is not held until the backup has "
+		    "its state", r->unbuffered);
+		r->unbuffered = NULL;
+	}
 	stats_epoch(r->stats, st);
 }
 
@@ -167,6 +178,7 @@ exit_status(enum ckpt_result res)
 	case CKPT_HANDSHAKE_FAILED:	return EXIT_BACKUP;
 	case CKPT_BACKUP_LOST:		return EXIT_LOST;
 	case CKPT_GUEST_FAILED:		return EXIT_GUEST;
+	case CKPT_GUEST_SHUTDOWN:	return EXIT_SHUTDOWN;
 	case CKPT_RUNNING:
 	case CKPT_INTERNAL:		break;
 	}
@@ -178,6 +190,7 @@ main(int argc, char **argv)
 {
 	struct remus r;
 	struct remus_devopts dopts;
+	static char auto_ifs[1024];
 	struct ckpt_config cfg;
 	struct transport tp;
 	const struct domain_ops *dops;
@@ -338,6 +351,22 @@ main(int argc, char **argv)
 	dopts.guest = spec;
 	dopts.interval_ms = (uint32_t)interval;
 	dopts.no_net = no_net;
+	/* Without --netbuf-if, buffer what the driver knows carries the
+	 * guest's output (a Xen domain's vifs), as xl remus does. */
+	if (!no_net && dopts.netbuf_if == NULL && !blackhole &&
+	    dops->net_ifaces != NULL) {
+		if (dops->net_ifaces(dom, auto_ifs, sizeof auto_ifs) == -1) {
+			status = EXIT_DEVICE;
+			goto out;
+		}
+		if (auto_ifs[0] != '\0') {
+			log_info("%s: buffering the output of %s", spec,
+			    auto_ifs);
+			dopts.netbuf_if = auto_ifs;
+		}
+	}
+	if (!no_net && dopts.netbuf_if == NULL && !blackhole)
+		r.unbuffered = spec;
 	dopts.no_disk = no_disk;
 	if (dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
 	    dev_diskbuf_attach(r.ckpt, &dopts) == -1) {

@@ -47,6 +47,9 @@ struct domain {
 	unsigned	 slow_us;		/* time spent "suspending" */
 	int		 io_while_paused;	/* guest wrote while paused */
 	int		 die_at;		/* suspend number that fails: the guest died */
+	int		 die_errno;		/* ... with this (0: ESRCH) */
+	int		 refuse_at;		/* suspend number the guest refuses */
+	int		 refusals;		/* ... this many times (EAGAIN) */
 	char		 log[4096];
 };
 
@@ -118,7 +121,14 @@ fake_suspend(struct domain *d)
 	char b[32];
 
 	if (d->die_at && d->nsuspend + 1 == d->die_at) {
-		errno = ESRCH;
+		errno = d->die_errno ? d->die_errno : ESRCH;
+		return -1;
+	}
+	if (d->refuse_at && d->nsuspend + 1 == d->refuse_at &&
+	    d->refusals > 0) {
+		d->refusals--;
+		dlog("refused ");
+		errno = EAGAIN;
 		return -1;
 	}
 	d->suspended = 1;
@@ -494,6 +504,7 @@ struct fake_backup {
 	uint64_t	 ack_upto;	/* ACK epochs up to this one */
 	uint64_t	 acked;
 	int		 close_after_ready;
+	uint64_t	 end;		/* END seen: its value + 1 */
 };
 
 static struct fake_backup *FB;
@@ -559,6 +570,8 @@ fb_cb(struct ev_loop *l, ev_io *w, int r __unused)
 				off += used;
 				if (rec.type == STREAM_REC_EPOCH_END)
 					b->epochs++;
+				if (rec.type == STREAM_REC_END)
+					b->end = rec.u.ctl.value + 1;
 				continue;
 			}
 		}
@@ -651,6 +664,52 @@ Test(ckpt, guest_failure_discards_held_output)
 	cr_assert(eq(int, H.result, CKPT_GUEST_FAILED));
 	cr_assert(strstr(devlog, "discard_all ") != NULL, "%s", devlog);
 	cr_assert(strstr(devlog, "release_all ") == NULL, "%s", devlog);
+	ev_io_stop(H.loop, &FB->io);
+	close(FB->fd);
+	free(FB);
+}
+
+/* The guest shut itself down (poweroff): its owner's decision.  END tells
+ * the backup not to start its copy, and the held output -- from the only
+ * copy that will ever run -- is released, not dropped. */
+Test(ckpt, guest_shutdown_ends_protection_with_end)
+{
+	start_fake_backup(0);
+	FB->ack_upto = UINT64_MAX;
+	fdom.die_at = 4;
+	fdom.die_errno = ESHUTDOWN;
+	start_engine(25, 1);
+	run_for(2);
+	cr_assert(H.done);
+	cr_assert(eq(int, H.result, CKPT_GUEST_SHUTDOWN));
+	/* Drain what the engine flushed before it finished. */
+	fb_cb(H.loop, &FB->io, 0);
+	cr_assert(eq(u64, FB->end, 3 + 1), "END after epoch 3: %" PRIu64,
+	    FB->end);
+	cr_assert(strstr(devlog, "release_all ") != NULL, "%s", devlog);
+	cr_assert(strstr(devlog, "discard_all ") == NULL, "%s", devlog);
+	ev_io_stop(H.loop, &FB->io);
+	close(FB->fd);
+	free(FB);
+}
+
+/* A guest that does not take the suspend request (busy, or shutting down)
+ * costs an epoch, not the protection: the engine tries again and the
+ * epochs stay numbered without a gap (on_stats asserts it). */
+Test(ckpt, refused_suspend_is_tried_again)
+{
+	start_fake_backup(0);
+	FB->ack_upto = UINT64_MAX;
+	fdom.refuse_at = 3;
+	fdom.refusals = 3;
+	start_engine(25, 1);
+	run_for(1);
+	cr_assert(not(H.done), "result %d", H.result);
+	cr_assert(eq(int, fdom.refusals, 0));
+	cr_assert(gt(int, fdom.nsuspend, 5), "suspends: %d", fdom.nsuspend);
+	cr_assert(strstr(fdom.log, "suspend:2 resume refused refused refused "
+	    "suspend:3 resume ") != NULL, "%s", fdom.log);
+	cr_assert(ge(u64, H.acked_stats, 4));
 	ev_io_stop(H.loop, &FB->io);
 	close(FB->fd);
 	free(FB);
