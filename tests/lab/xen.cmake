@@ -11,3 +11,10 @@ if(REMUS_WITH_XEN AND TARGET remus_domain
   add_executable(xen-drvtest ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/xen-drvtest.c)
   target_link_libraries(xen-drvtest PRIVATE remus_domain remus_common)
 endif()
+
+# xen-pausemeter times a domain's stops from dom0, the same way for remus
+# and xl remus (bench/xen's pause figures).
+if(REMUS_WITH_XEN)
+  add_executable(xen-pausemeter ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/pausemeter.c)
+  target_link_libraries(xen-pausemeter PRIVATE PkgConfig::XEN)
+endif()

@@ -191,7 +191,7 @@ drv_replicate() {
 	if ! grep -q 'waiting for failover' /tmp/drv.log; then
 		exec 7>&-
 		wait $DP
-		if grep -q 'shut down (reason 1)' /tmp/drv.log || domu_dead; then
+		if grep -q 'shut down (reboot)' /tmp/drv.log || domu_dead; then
 			return 2
 		fi
 		fail driver-replicate "$(tail -3 /tmp/drv.log | tr '\n' ' ')$RETRIED"
@@ -285,7 +285,9 @@ remus_epochs() {
 remus_protect() {
 	local tag=$1 int=$2 n; shift 2
 	OLD=$(domid_of domu)
-	rm -rf /tmp/remusd-$tag; mkdir -p /tmp/remusd-$tag
+	# a retry reuses TAG: an old stats file would pass for new epochs
+	rm -rf /tmp/remusd-$tag /tmp/remus-$tag.json /tmp/remus-$tag.log
+	mkdir -p /tmp/remusd-$tag
 	remusd -d -v --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-15000}" \
 	    -D /tmp/remusd-$tag >/tmp/remusd-$tag.log 2>&1 &
 	BP=$!
@@ -460,6 +462,16 @@ remus_netbuf() {
 		[ -n "$r" ] &&
 		    ok remus-netbuf-release "INC answered through the plug on $VIF in $(el "$T" "$(now)") s ($r)$1" ||
 		    { remus_logs netbuf 20; fail remus-netbuf-release "no reply through the plug on $VIF$1"; }
+		# The backup stops acknowledging (SIGSTOP): what the guest
+		# sends from then on belongs to unACKed epochs and must not
+		# leave dom0's plug -- not even the SYN-ACK of a new client.
+		kill -STOP $BP
+		T=$(now)
+		r=$(ask INC)
+		kill -CONT $BP
+		[ -z "$r" ] &&
+		    ok remus-netbuf-held "backup stopped: no reply got past the plug on $VIF in $(el "$T" "$(now)") s$1" ||
+		    fail remus-netbuf-held "reply '$r' got out while the backup was stopped$1"
 		remus_failover netbuf netbuf-kill && return 0
 		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
 		return 2
@@ -494,13 +506,82 @@ if has remusbh; then
 	fi
 fi
 
+# pause_meter SECONDS: xen-pausemeter on domu for SECONDS: the time the
+# domain stood still per checkpoint, measured from dom0 the same way for
+# remus and xl remus (neither tool's own account).
+pause_meter() {
+	local out
+	out=$(xen-pausemeter "$(domid_of domu)" "$1" 2>&1)
+	echo "@@INFO pausemeter: $out" >&2
+	echo "$out"
+}
+pm_key() { echo "$2" | sed -n "s/.*[ @]$1=\([^ ]*\).*/\1/p" | grep . || echo na; }
+
+# --- remusshut: the guest shuts itself down while protected -------------
+# xl shutdown is its owner's decision, not a lost host: remus must end
+# protection (END, exit 8) and the backup must not start its copy.
+remus_shutdown() {
+	local T rc n st twin
+	if ! remus_protect shut 100; then
+		remus_logs shut 30
+		kill $RP $BP 2>/dev/null; wait $RP $BP 2>/dev/null
+		xl destroy domu--backup 2>/dev/null
+		domu_dead && return 2
+		fail remus-shutdown "no epochs"
+		return 1
+	fi
+	T=$(now)
+	xl shutdown domu
+	n=0
+	while [ $n -lt 120 ] && kill -0 $RP 2>/dev/null; do
+		sleep 1; n=$((n + 1))
+	done
+	kill -9 $RP 2>/dev/null; wait $RP; rc=$?
+	# the backup has ended its session; give the twin's destroy time
+	n=0
+	while [ $n -lt 60 ] && [ -n "$(domid_of domu--backup)" ]; do
+		sleep 1; n=$((n + 1))
+	done
+	twin=$(state_of domu--backup)
+	st=$(state_of domu)
+	xl list
+	remus_logs shut 8
+	kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
+	if grep -q 'shut down (reboot)' /tmp/remus-shut.log; then
+		xl destroy domu 2>/dev/null
+		return 2	# a TCG triple fault, not our shutdown
+	fi
+	if [ $rc = 8 ] && [ -z "$twin" ] &&
+	    grep -q 'shut down (poweroff)' /tmp/remus-shut.log &&
+	    grep -q 'ended protection' /tmp/remusd-shut.log; then
+		ok remus-shutdown "xl shutdown -> remus exit 8 after $(el "$T" "$(now)") s, END; backup copy destroyed, not started (primary '${st:-gone}')$1"
+	else
+		fail remus-shutdown "remus rc=$rc (want 8), twin '${twin:-gone}', primary '${st:-gone}'$1"
+	fi
+	xl destroy domu 2>/dev/null
+	return 0
+}
+
+if has remusshut; then
+	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
+	remus_shutdown ""
+	if [ $? = 2 ]; then
+		echo "@@INFO domU died under remus (guest crash at a suspend under TCG): retrying once"
+		xl destroy domu 2>/dev/null
+		create_domu && remus_shutdown " (retried once after a guest crash)" ||
+		    fail remus-shutdown "domU died and could not be recreated"
+	fi
+	# leave a domu for what follows
+	domid_of domu >/dev/null || create_domu
+fi
+
 if has remusbench; then
 	INT=${BENCH_INTERVAL:-200}
 	if remus_protect bench "$INT" -F -n; then
-		sleep "${BENCH_WINDOW:-20}"
+		pm=$(pause_meter "${BENCH_WINDOW:-20}")
 		read -r p hz bpe n <<<"$(json_stats /tmp/remus-bench.json)"
 		remus_failover bench destroy
-		echo "@@BENCH xen tool=remus interval_ms=$INT pause_ms_p50=$p hz=$hz bytes_per_epoch=$bpe failover_s=$FO_S"
+		echo "@@BENCH xen tool=remus interval_ms=$INT pause_ms_p50=$(pm_key p50_ms "$pm") pause_ms_p90=$(pm_key p90_ms "$pm") pause_self_ms_p50=$p hz=$hz bytes_per_epoch=$bpe failover_s=$FO_S"
 	else
 		remus_logs bench 30
 		fail remus-bench "no epochs"
@@ -530,7 +611,7 @@ if has xlremus; then
 		sleep 1; n2=$((n2 + 1))
 	done
 	T=$(now); c0=$(checkpoints /tmp/xlremus.log); b0=$(stream_bytes /tmp/xl.bytes)
-	sleep "${XL_WINDOW:-20}"
+	pm=$(pause_meter "${XL_WINDOW:-20}")
 	before=$(ask_retry INC | count_of)
 	sleep 2	# let the INC reach a checkpoint
 	T1=$(now); c1=$(checkpoints /tmp/xlremus.log); b1=$(stream_bytes /tmp/xl.bytes)
@@ -561,7 +642,7 @@ if has xlremus; then
 		fail xl-remus-failover "after destroy: '$r', count before '$before'"
 	fi
 	wait $RP 2>/dev/null
-	echo "@@BENCH xen tool=xl-remus interval_ms=$INT pause_ms_p50=na hz=$hz bytes_per_epoch=$bpe failover_s=$fo"
+	echo "@@BENCH xen tool=xl-remus interval_ms=$INT pause_ms_p50=$(pm_key p50_ms "$pm") pause_ms_p90=$(pm_key p90_ms "$pm") pause_self_ms_p50=na hz=$hz bytes_per_epoch=$bpe failover_s=$fo"
 	xl list
 	xl rename domu--incoming domu 2>/dev/null
 fi
