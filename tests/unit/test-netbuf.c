@@ -48,13 +48,14 @@ static int tx4 = -1, tx6 = -1;	/* senders in G */
 static int
 sh(const char *fmt, ...)
 {
-	char cmd[512];
+	char cmd[1024];
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	rc = vsnprintf(cmd, sizeof cmd, fmt, ap);
 	va_end(ap);
+	cr_assert(rc > 0 && (size_t)rc < sizeof cmd, "command too long");
 	rc = system(cmd);
 	return rc == -1 ? -1 : WEXITSTATUS(rc);
 }
@@ -140,15 +141,25 @@ setup_ns(void)
 	cr_assert(host_ns >= 0);
 	sh("ip netns del %s 2>/dev/null", gname);
 	cr_assert(eq(int, sh("ip netns add %s", gname), 0));
+	/* The guest side must be silent but for what a test sends: the
+	 * stats tests count packets.  No link-local address (so no DAD, no
+	 * router solicitations), and MLD's repeated unsolicited reports go
+	 * out at once, during set-up, not seconds later in some epoch. */
 	cr_assert(eq(int, sh("ip link set lo up && "
 	    "ip link add vh type veth peer name vg && "
 	    "ip link set vg netns %s && "
+	    "ip netns exec %s sh -c 'for k in accept_ra=0 "
+	    "router_solicitations=0 addr_gen_mode=1 "
+	    "mldv1_unsolicited_report_interval=0 "
+	    "mldv2_unsolicited_report_interval=0; do "
+	    "sysctl -qw net.ipv6.conf.vg.$k || exit 1; done' && "
 	    "ip addr add 10.77.0.1/24 dev vh && "
 	    "ip addr add fd77::1/64 dev vh nodad && ip link set vh up && "
 	    "ip -n %s link set lo up && "
 	    "ip -n %s addr add 10.77.0.2/24 dev vg && "
 	    "ip -n %s addr add fd77::2/64 dev vg nodad && "
-	    "ip -n %s link set vg up", gname, gname, gname, gname, gname), 0));
+	    "ip -n %s link set vg up", gname, gname, gname, gname, gname,
+	    gname), 0));
 	snprintf(path, sizeof path, "/run/netns/%s", gname);
 	guest_ns = open(path, O_RDONLY | O_CLOEXEC);
 	cr_assert(guest_ns >= 0);
