@@ -26,9 +26,21 @@ domain_ops_lookup(const char *spec, const char **rest)
 	const char *colon;
 	size_t len, i;
 
-	if (spec == NULL || (colon = strchr(spec, ':')) == NULL) {
+	if (spec == NULL) {
 		errno = ENOENT;
 		return NULL;
+	}
+	/* A bare name or domid is a Xen domain: "remus -i 200 <domain>
+	 * <host>" is the xl remus command line. */
+	if ((colon = strchr(spec, ':')) == NULL) {
+#ifdef REMUS_WITH_XEN
+		if (rest)
+			*rest = spec;
+		return &domain_xen_ops;
+#else
+		errno = ENOENT;
+		return NULL;
+#endif
 	}
 	len = (size_t)(colon - spec);
 	for (i = 0; i < ARRAY_SIZE(domain_drivers); i++) {

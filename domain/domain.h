@@ -124,8 +124,10 @@ struct replica_ops {
 };
 
 /* Drivers built into this binary, looked up by spec prefix ("proc:123",
- * "xen:guest1").  Returns NULL with errno = ENOENT for an unknown prefix;
- * *REST points past the colon. */
+ * "xen:guest1"); a spec without a prefix names a Xen domain, as on the xl
+ * remus command line.  Returns NULL with errno = ENOENT for an unknown
+ * prefix (or a bare name without the xen driver); *REST points past the
+ * colon. */
 const struct domain_ops	 *domain_ops_lookup(const char *spec, const char **rest);
 const struct replica_ops *replica_ops_lookup(const char *name);
 

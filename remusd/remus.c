@@ -70,7 +70,8 @@ static const char usage_text[] =
 static const char help_text[] =
 "Protect a running guest by checkpointing it to a backup (Remus).\n"
 "\n"
-"  domain            proc:PID (a cooperating process), xen:DOMID|NAME\n"
+"  domain            proc:PID (a cooperating process), xen:DOMID|NAME,\n"
+"                    or a bare Xen domain name or domid (as for xl remus)\n"
 "  host[:port]       the backup: remusd --listen there (TCP, default port\n"
 "                    5270; [v6addr]:port for IPv6), or with -s a command\n"
 "  -i ms             checkpoint interval, suspend to suspend (25..60000,\n"
@@ -310,8 +311,10 @@ main(int argc, char **argv)
 	/* The guest. */
 	dops = domain_ops_lookup(spec, &rest);
 	if (dops == NULL) {
-		fprintf(stderr, "remus: %s: unknown guest type (want proc:PID"
-		    " or xen:DOMID)\n", spec);
+		fprintf(stderr, "remus: %s: unknown guest type (want proc:PID,"
+		    " xen:DOMID|NAME, or a Xen domain%s)\n", spec,
+		    domain_ops_lookup("xen:", NULL) ? "" :
+		    " -- this build has no Xen driver");
 		return EXIT_DOMAIN;
 	}
 	dom = dops->open(rest);

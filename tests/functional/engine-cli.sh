@@ -25,6 +25,9 @@ expect 1 remus proc:1
 expect 1 remus --netbuf-driver bogus -b proc:1
 expect 1 remus --timeout 5 -b proc:1
 expect 2 remus -b xyz:1
+# a bare name is a Xen domain, as on the xl remus command line: with no
+# Xen here, one line says so (or that this build has no Xen driver)
+expect 2 remus -b somedomain
 expect 2 remus -b proc:999999999
 expect 1 remusd
 expect 1 remusd --receive --listen :1
