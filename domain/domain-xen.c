@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -153,12 +154,15 @@ struct domain {
 	size_t			bitmap_bytes;
 	int			logdirty;
 	int			suspended;
+	int			suspended_once;	/* xl's daemon has left */
+	int			lockfd;		/* remus-protect flock */
 	int			timeout_ms;	/* acknowledged -> suspended */
 	int			ack_ms;		/* request -> acknowledged */
 	int			grace_ms;	/* refusals before failing */
 	uint64_t		refused_since;	/* first refusal, 0: none */
 	int			mapcache;	/* keep mappings across epochs */
 	char			*json;		/* libxl's config, get_config */
+	char			disks[512];	/* "vdev=target,...", at open */
 };
 
 struct replica {
@@ -184,6 +188,7 @@ struct replica {
 	size_t			state_len;
 	uint64_t		epoch;
 	int			active;
+	char			*json;		/* the primary's libxl config */
 };
 
 
@@ -488,6 +493,231 @@ check_guest_type(struct xen_handles *h, uint32_t domid, const char *name)
 	return 0;
 }
 
+/* ---- the guardian: a domain's own shutdowns ----------------------- */
+
+/* What the configuration says to do when the guest shuts down for
+ * REASON; 0 when nothing (a suspend, an unknown reason). */
+static libxl_action_on_shutdown
+shutdown_action(const libxl_domain_config *cfg, int reason)
+{
+	switch (reason) {
+	case LIBXL_SHUTDOWN_REASON_POWEROFF:	return cfg->on_poweroff;
+	case LIBXL_SHUTDOWN_REASON_REBOOT:	return cfg->on_reboot;
+	case LIBXL_SHUTDOWN_REASON_CRASH:	return cfg->on_crash;
+	case LIBXL_SHUTDOWN_REASON_WATCHDOG:	return cfg->on_watchdog;
+	case LIBXL_SHUTDOWN_REASON_SOFT_RESET:	return cfg->on_soft_reset;
+	}
+	return 0;
+}
+
+/* Wait for DOMID to shut down; its reason, or -1 when it was destroyed
+ * (by someone else) or on error.  A suspend is not the end: remus
+ * checkpoints a failed-over guest it protects again, and resumes it. */
+static int
+guardian_wait(libxl_ctx *ctx, uint32_t domid)
+{
+	libxl_evgen_domain_death *w = NULL;
+	libxl_dominfo info;
+	libxl_event *ev;
+	int reason;
+
+again:
+	reason = -1;
+	if (libxl_evenable_domain_death(ctx, domid, 0, &w) != 0)
+		return -1;
+	for (;;) {
+		if (libxl_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
+		    NULL) != 0)
+			break;
+		if (ev->type == LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN) {
+			reason = ev->u.domain_shutdown.shutdown_reason;
+			libxl_event_free(ctx, ev);
+			break;
+		}
+		if (ev->type == LIBXL_EVENT_TYPE_DOMAIN_DEATH) {
+			libxl_event_free(ctx, ev);
+			break;
+		}
+		libxl_event_free(ctx, ev);
+	}
+	libxl_evdisable_domain_death(ctx, w);
+	if (reason != LIBXL_SHUTDOWN_REASON_SUSPEND)
+		return reason;
+	/* libxl reports a shutdown once per watch: wait for the resume
+	 * (or the end), then watch afresh. */
+	for (;;) {
+		libxl_dominfo_init(&info);
+		if (libxl_domain_info(ctx, &info, domid) != 0) {
+			libxl_dominfo_dispose(&info);
+			return -1;		/* gone */
+		}
+		int still = info.shutdown && info.shutdown_reason ==
+		    LIBXL_SHUTDOWN_REASON_SUSPEND && !info.dying;
+		libxl_dominfo_dispose(&info);
+		if (!still)
+			goto again;
+		usleep(20000);
+	}
+}
+
+/* A remus protecting DOMID holds an exclusive flock on this file for as
+ * long as it runs: a second remus is refused, and a guardian waits for
+ * protection to end before it acts (remus must see the guest's shutdown
+ * as such, not find the domain destroyed under it and fail over). */
+static void
+protect_path(char *buf, size_t len, uint32_t domid)
+{
+	snprintf(buf, len, "/run/xen/remus-protect.%u", domid);
+}
+
+/* Wait until no remus protects DOMID. */
+static void
+protect_wait(uint32_t domid)
+{
+	char path[64];
+	int fd;
+
+	protect_path(path, sizeof(path), domid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	while (flock(fd, LOCK_SH) == -1 && errno == EINTR)
+		;
+	close(fd);
+}
+
+/* One guardian per domain: an flock on /run/xen/remus-guardian.DOMID,
+ * held (the descriptor left open) until the guardian exits. */
+static int
+guardian_lock(uint32_t domid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/run/xen/remus-guardian.%u", domid);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return 0;	/* no lock to be had: watch anyway */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* The guardian's life: carry out the guest's on_poweroff / on_reboot /
+ * on_crash / on_watchdog as xl's per-domain daemon would -- destroy,
+ * restart from the configuration (under the name the guest had then), or
+ * preserve -- until the guest is gone. */
+static void __dead
+guardian_run(const char *json, uint32_t domid)
+{
+	xentoollog_logger_stdiostream *lg;
+	libxl_domain_config cfg;
+	libxl_action_on_shutdown act;
+	libxl_ctx *ctx = NULL;
+	char *name;
+	int reason;
+
+	lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
+	libxl_domain_config_init(&cfg);
+	if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0,
+	    (xentoollog_logger *)lg) != 0 ||
+	    libxl_domain_config_from_json(ctx, &cfg, json) != 0) {
+		log_warnx("guardian: cannot read the guest's configuration");
+		_exit(1);
+	}
+	for (;;) {
+		if (guardian_lock(domid) == -1)
+			_exit(0);	/* another guardian has this domain */
+		reason = guardian_wait(ctx, domid);
+		if (reason < 0)
+			_exit(0);		/* destroyed: nothing to do */
+		protect_wait(domid);
+		act = shutdown_action(&cfg, reason);
+		name = libxl_domid_to_name(ctx, domid);
+		log_info("guardian: %s (domid %u) shut down (%s): %s",
+		    name ? name : "?", domid,
+		    libxl_shutdown_reason_to_string(reason) ?
+		    libxl_shutdown_reason_to_string(reason) : "?",
+		    act ? libxl_action_on_shutdown_to_string(act) : "none");
+		switch ((int)act) {
+		case 0:			/* an unknown reason */
+			_exit(0);
+		case LIBXL_ACTION_ON_SHUTDOWN_RESTART:
+		case LIBXL_ACTION_ON_SHUTDOWN_RESTART_RENAME:
+		case LIBXL_ACTION_ON_SHUTDOWN_COREDUMP_RESTART:
+			libxl_domain_destroy(ctx, domid, NULL);
+			/* A fresh configuration each time: libxl fills in
+			 * the one it creates from (as xl re-reads its own). */
+			libxl_domain_config_dispose(&cfg);
+			libxl_domain_config_init(&cfg);
+			if (libxl_domain_config_from_json(ctx, &cfg,
+			    json) != 0)
+				_exit(1);
+			free(cfg.c_info.name);
+			cfg.c_info.name = name ? name : strdup("guest");
+			name = NULL;
+			if (libxl_domain_create_new(ctx, &cfg, &domid, NULL,
+			    NULL) != 0 ||
+			    libxl_domain_unpause(ctx, domid, NULL) != 0) {
+				log_warnx("guardian: restarting %s failed",
+				    cfg.c_info.name);
+				_exit(1);
+			}
+			log_info("guardian: %s restarted as domid %u",
+			    cfg.c_info.name, domid);
+			continue;
+		case LIBXL_ACTION_ON_SHUTDOWN_PRESERVE:
+		case LIBXL_ACTION_ON_SHUTDOWN_SOFT_RESET:	/* not done */
+			_exit(0);
+		default:		/* destroy, coredump-destroy */
+			libxl_domain_destroy(ctx, domid, NULL);
+			_exit(0);
+		}
+	}
+}
+
+/* xl's per-domain daemon carries out on_poweroff/on_reboot/on_crash,
+ * but it exits at the domain's first suspend ("Domain has suspended"),
+ * taking it for a save.  So a domain remus has protected is watched by
+ * nobody, and neither is a twin activated on the backup (xl never knew
+ * it).  A detached child (it outlives remus and remusd) plays that part,
+ * one per domain (a lock file says which domain is taken).  Its own
+ * process, for the same SIGCHLD reason as the libxl jobs. */
+static void
+guardian_start(const char *json, uint32_t domid, const char *name)
+{
+	pid_t pid;
+
+	if (json == NULL)
+		return;
+	pid = fork();
+	if (pid == -1) {
+		log_warn("guardian for %s: fork", name);
+		return;
+	}
+	if (pid == 0) {
+		struct sigaction sa = { .sa_handler = SIG_DFL };
+		sigset_t all;
+
+		if (fork() != 0)
+			_exit(0);	/* the grandchild is reparented */
+		setsid();
+		sigaction(SIGCHLD, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		(void)close_range(3, ~0u, 0);	/* our sockets */
+		guardian_run(json, domid);
+	}
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	log_info("%s: a guardian carries out its on_poweroff/on_reboot/"
+	    "on_crash actions from now on", name);
+}
+
 /* ---- primary ------------------------------------------------------ */
 
 static void xen_close(struct domain *);
@@ -557,6 +787,26 @@ scan_frames(struct domain *d, uint64_t span)
 	return 0;
 }
 
+/* Take the domain's remus-protect lock; refused while another remus (or
+ * xen-drvtest) has it. */
+static int
+protect_lock(struct domain *d)
+{
+	char path[64];
+
+	protect_path(path, sizeof(path), d->domid);
+	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lockfd == -1)
+		return 0;	/* no /run/xen: go without */
+	if (flock(d->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		log_warnx("%s (domid %u) is already protected by another "
+		    "remus", d->name, d->domid);
+		errno = EBUSY;
+		return -1;
+	}
+	return 0;
+}
+
 static struct domain *
 xen_open(const char *spec)
 {
@@ -566,6 +816,7 @@ xen_open(const char *spec)
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return NULL;
+	d->lockfd = -1;
 	d->timeout_ms = env_ms("REMUS_XEN_SUSPEND_TIMEOUT_MS",
 	    SUSPEND_TIMEOUT_MS_DEFAULT);
 	d->ack_ms = env_ms("REMUS_XEN_ACK_TIMEOUT_MS", ACK_TIMEOUT_MS_DEFAULT);
@@ -579,6 +830,8 @@ xen_open(const char *spec)
 	    sizeof(d->name)) == -1)
 		goto err;
 	if (check_guest_type(&d->h, d->domid, d->name) == -1)
+		goto err;
+	if (protect_lock(d) == -1)
 		goto err;
 	if (load_config(d) == -1)
 		goto err;
@@ -651,6 +904,12 @@ load_config(struct domain *d)
 		    "created by xl/libxl?)", d->name, d->domid);
 		errno = ENOENT;
 		goto out;
+	}
+	for (int i = 0; i < cfg.num_disks; i++) {
+		size_t off = strlen(d->disks);
+		snprintf(d->disks + off, sizeof(d->disks) - off, "%s%s=%s",
+		    off ? "," : "", cfg.disks[i].vdev ? cfg.disks[i].vdev : "?",
+		    cfg.disks[i].pdev_path ? cfg.disks[i].pdev_path : "");
 	}
 	d->json = libxl_domain_config_to_json(ctx, &cfg);
 	if (d->json == NULL) {
@@ -914,6 +1173,7 @@ xen_suspend(struct domain *d)
 		    d->name, (double)(now_us() - d->refused_since) / 1e6);
 	d->refused_since = 0;
 	d->suspended = 1;
+	d->suspended_once = 1;
 	return 0;
 }
 
@@ -1108,6 +1368,16 @@ xen_close(struct domain *d)
 	if (d->logdirty && xc_shadow_control(d->h.xch, d->domid,
 	    XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0 && errno != ESRCH)
 		log_warn("%s: log-dirty off", d->name);
+	/* Our first suspend sent xl's per-domain daemon away; whoever
+	 * owns the domain from here, its on_* actions still apply. */
+	if (d->suspended_once) {
+		xc_dominfo_t info;
+
+		if (dominfo(d->h.xch, d->domid, &info) == 0 && !info.dying)
+			guardian_start(d->json, d->domid, d->name);
+	}
+	if (d->lockfd != -1)
+		close(d->lockfd);
 	chunks_free(d->h.fmem, d->chunks, d->nr_chunks, d->fr.gfn_span);
 	free(d->gfn2idx);
 	free(d->xbitmap);
@@ -1158,6 +1428,17 @@ xen_net_ifaces(struct domain *d, char *buf, size_t len)
 	return 0;
 }
 
+static int
+xen_disks(struct domain *d, char *buf, size_t len)
+{
+	if (strlen(d->disks) >= len) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memcpy(buf, d->disks, strlen(d->disks) + 1);
+	return 0;
+}
+
 const struct domain_ops domain_xen_ops = {
 	.name			= "xen",
 	.open			= xen_open,
@@ -1171,6 +1452,7 @@ const struct domain_ops domain_xen_ops = {
 	.resume			= xen_resume,
 	.close			= xen_close,
 	.net_ifaces		= xen_net_ifaces,
+	.disks			= xen_disks,
 };
 
 /* ---- backup ------------------------------------------------------- */
@@ -1211,8 +1493,9 @@ job_create(libxl_ctx *ctx, const struct libxl_job *j, uint32_t *domid)
 		goto out;
 	free(cfg.c_info.name);
 	cfg.c_info.name = strdup(j->name);
-	/* A failover replica must not reboot into a fresh guest. */
-	cfg.on_reboot = LIBXL_ACTION_ON_SHUTDOWN_DESTROY;
+	/* The on_* actions stay the guest's own: libxl keeps this
+	 * configuration for the twin, and a guardian (or a later remus that
+	 * protects the failed-over guest) reads them back from it. */
 	/* libxl leaves a new domain paused until libxl_domain_unpause. */
 	if (libxl_domain_create_new(ctx, &cfg, domid, NULL, NULL) == 0)
 		rc = 0;
@@ -1445,7 +1728,8 @@ xrep_create(const char *dir, const void *config, size_t config_len,
 		r->building = 1;
 	}
 	log_info("building backup domain %s in the background", r->twin);
-	free(json);
+	r->json = json;		/* the guardian restarts the guest from it */
+	json = NULL;
 	libxl_domain_config_dispose(&cfg);
 	return r;
 err:
@@ -1573,6 +1857,7 @@ xrep_activate(struct replica *r)
 		log_info("backup domain %u is now %s", r->domid, r->name);
 	log_info("activated %s at epoch %" PRIu64 ": domid %u running",
 	    r->name, r->epoch, r->domid);
+	guardian_start(r->json, r->domid, r->name);
 	return 0;
 }
 
@@ -1600,6 +1885,7 @@ xrep_close(struct replica *r)
 		libxl_ctx_free(r->ctx);
 	handles_close(&r->h);
 	free(r->state);
+	free(r->json);
 	free(r);
 }
 

@@ -92,6 +92,12 @@ struct domain_ops {
 	 * bytes; "" when it has none.  remus buffers them when no
 	 * --netbuf-if is given.  NULL: the driver cannot tell. */
 	int	(*net_ifaces)(struct domain *, char *buf, size_t len);
+
+	/* Optional.  The guest's disks the driver knows of ("xvda=path",
+	 * comma-separated) into BUF of LEN bytes; "" when none.  remus
+	 * refuses to protect a guest with disks it does not replicate
+	 * unless told (-F -d).  NULL: the driver cannot tell. */
+	int	(*disks)(struct domain *, char *buf, size_t len);
 };
 
 /*

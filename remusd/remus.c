@@ -100,13 +100,15 @@ static const char help_text[] =
 "Exit status:\n"
 "  0  stopped by SIGINT or SIGTERM (END sent, devices released)\n"
 "  1  usage error (bad flag or argument)\n"
-"  2  guest not found or not supported (kernel feature missing)\n"
+"  2  guest not found or not supported (kernel feature missing), or\n"
+"     already protected by another remus\n"
 "  3  backup unreachable, or its handshake failed\n"
 "  4  backup lost during protection: the guest continues unprotected\n"
 "  5  internal error\n"
 "  6  the guest failed (did not suspend or resume, or exited)\n"
 "  7  a network or disk buffer could not be set up (no such interface,\n"
-"     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image)\n"
+"     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image,\n"
+"     or a Xen guest's disks with neither --disk nor -F -d)\n"
 "  8  the guest shut itself down (poweroff, reboot): END sent, the\n"
 "     backup does not start its copy\n";
 
@@ -191,7 +193,7 @@ main(int argc, char **argv)
 {
 	struct remus r;
 	struct remus_devopts dopts;
-	static char auto_ifs[1024];
+	static char auto_ifs[1024], auto_disks[512];
 	struct ckpt_config cfg;
 	struct transport tp;
 	const struct domain_ops *dops;
@@ -370,6 +372,22 @@ main(int argc, char **argv)
 	}
 	if (!no_net && dopts.netbuf_if == NULL && !blackhole)
 		r.unbuffered = spec;
+	/* Disks remus does not replicate would leave the backup's copy
+	 * with memory from one moment and disks from another (or none):
+	 * refused unless -F -d says they are shared or do not matter. */
+	if (!no_disk && dopts.disk_image == NULL && dops->disks != NULL) {
+		if (dops->disks(dom, auto_disks, sizeof auto_disks) == -1) {
+			status = EXIT_DEVICE;
+			goto out;
+		}
+		if (auto_disks[0] != '\0') {
+			log_warnx("%s: its disks (%s) are not replicated for "
+			    "this guest type: give -F -d if they are on "
+			    "shared storage", spec, auto_disks);
+			status = EXIT_DEVICE;
+			goto out;
+		}
+	}
 	dopts.no_disk = no_disk;
 	if (dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
 	    dev_diskbuf_attach(r.ckpt, &dopts) == -1) {

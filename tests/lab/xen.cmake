@@ -1,6 +1,6 @@
 # The Xen-in-QEMU lab (tests/lab/xen/run): real Xen 4.17 and a PVH domU
-# under QEMU TCG.  Six to ten minutes a run; a run that lost its domU to
-# TCG is repeated (at most three in all, see run), hence the limit.
+# under QEMU TCG.  Ten to fifteen minutes a run (limit 1500 s); a run that
+# lost its domU to TCG is repeated once (see run), hence the limit.
 remus_shell_test(lab-xen ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/run
   LABELS lab nosan TIMEOUT 3600)
 

@@ -107,11 +107,12 @@ memory = 128
 vcpus = 1
 vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]
 on_crash = "preserve"
-on_reboot = "destroy"
+on_reboot = "restart"
 EOC
 
 # create_domu_once: 0 when the PVH domU's service answers, 2 when the
-# guest died on the way (a TCG triple fault: on_reboot destroys it), 1 else.
+# guest died on the way, 1 else.  A TCG triple fault while booting is a
+# reboot, which xl's daemon carries out (on_reboot = restart).
 create_domu_once() {
 	local t0 r
 	t0=$(now)
@@ -248,6 +249,38 @@ if has drv || has drvrefuse; then
 			fail driver-refuses-pv "could not create a paused PV guest"
 		fi
 	fi
+	# A guest with a disk remus does not replicate: refused (exit 7)
+	# unless -F -d, before anything touches the guest.
+	if [ -x /usr/bin/remus ]; then
+		modprobe loop 2>/dev/null; modprobe xen-blkback 2>/dev/null
+		dd if=/dev/zero of=/tmp/disk.img bs=1M count=8 2>/dev/null
+		losetup /dev/loop0 /tmp/disk.img
+		# Debian's block script times out here (it wants tools this
+		# initramfs lacks); remus reads only the configuration, so a
+		# minimal hotplug script does what block does for phy: devices.
+		cat > /tmp/block-lab <<'EOS'
+#!/bin/sh
+[ "$1" = add ] || { xenstore-write "$XENBUS_PATH/hotplug-status" ""; exit 0; }
+dev=$(xenstore-read "$XENBUS_PATH/params")
+xenstore-write "$XENBUS_PATH/physical-device" "$(stat -L -c %t:%T "$dev")" \
+    "$XENBUS_PATH/physical-device-path" "$dev" \
+    "$XENBUS_PATH/hotplug-status" connected
+EOS
+		chmod +x /tmp/block-lab
+		sed -e 's/^name = .*/name = "diskguest"/' -e '/^vif/d' /tmp/domu.cfg > /tmp/disk.cfg
+		echo "disk = [ 'format=raw,vdev=xvda,access=rw,script=/tmp/block-lab,target=/dev/loop0' ]" >> /tmp/disk.cfg
+		if xl create -p /tmp/disk.cfg >/tmp/diskguest.log 2>&1; then
+			out=$(remus -b diskguest 2>&1); rc=$?
+			[ $rc = 7 ] && echo "$out" | grep -q 'xvda=/dev/loop0.*not replicated' &&
+			    ok remus-refuses-unreplicated-disk "rc=$rc '$out'" ||
+			    fail remus-refuses-unreplicated-disk "rc=$rc '$out'"
+			xl destroy diskguest
+		else
+			grep -v "^libxl: debug" /tmp/diskguest.log | head -12
+			fail remus-refuses-unreplicated-disk "could not create a paused PVH guest with a disk"
+		fi
+		losetup -d /dev/loop0 2>/dev/null
+	fi
 fi
 if has drv && [ -x /usr/bin/xen-drvtest ]; then
 	drv_replicate; rc=$?
@@ -338,9 +371,22 @@ remus_failover() {
 	before=$(ask_retry INC | count_of)
 	sleep 2		# several epochs: the INC is ACKed
 	xl list
+	if [ "$how" = kill ]; then
+		out=$(remus -F -n -b domu 2>&1); rc=$?
+		[ $rc = 2 ] && echo "$out" | grep -q 'already protected' &&
+		    ok remus-second-refused "rc=$rc '$out'" ||
+		    fail remus-second-refused "rc=$rc '$out'"
+	fi
 	[ "$(state_of domu--backup)" = p ] &&
 	    ok remus-$how-twin-paused "backup copy exists, paused ($(remus_epochs /tmp/remus-$tag.json) epochs)" ||
 	    fail remus-$how-twin-paused "twin state '$(state_of domu--backup)'"
+	if ! kill -0 $RP 2>/dev/null; then
+		# remus ended by itself meanwhile: the guest died (a TCG
+		# triple fault is a reboot: END, no failover)
+		remus_logs $tag 20
+		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
+		return 2
+	fi
 	T=$(now)
 	if [ "$how" = kill ]; then
 		kill -9 $RP
@@ -373,17 +419,45 @@ remus_failover() {
 	xl list
 	remus_logs $tag
 	t1=$(tick_of domu); sleep 3; t2=$(tick_of domu)
+	# xl console reaches the twin: xenconsoled gave it a pty
+	twin=$(domid_of domu--backup)
+	[ -z "$twin" ] && [ "$(domid_of domu)" != "$OLD" ] && twin=$(domid_of domu)
+	tty=$(xenstore-read /local/domain/${twin:-none}/console/tty 2>/dev/null)
 	if [ "$run_s" != na ] && [ -n "$after" ] && [ -n "$before" ] &&
 	    [ "$after" -ge "$before" ] && [ -n "$t1" ] && [ -n "$t2" ] &&
-	    [ "$t2" -gt "$t1" ]; then
-		ok remus-$how-failover "twin running ${run_s} s and answering ${fo} s after the primary was gone (the $how took $gone s; $r; ACKed count $before; ticks $t1 -> $t2)"
+	    [ "$t2" -gt "$t1" ] && [ -n "$tty" ] && [ -c "$tty" ]; then
+		ok remus-$how-failover "twin running ${run_s} s and answering ${fo} s after the primary was gone (the $how took $gone s; $r; ACKed count $before; ticks $t1 -> $t2; console $tty)"
 	else
-		fail remus-$how-failover "running after '${run_s}' s, reply '$r', ACKed count '$before', ticks '$t1' -> '$t2'"
+		fail remus-$how-failover "running after '${run_s}' s, reply '$r', ACKed count '$before', ticks '$t1' -> '$t2', console '$tty'"
 	fi
 	# leave one guest called domu for what follows
 	xl destroy "$OLD" 2>/dev/null
 	xl rename domu--backup domu 2>/dev/null
+	[ "$how" = destroy ] && [ "$run_s" != na ] && twin_reboot
 	return 0
+}
+
+# twin_reboot: the failed-over guest reboots.  No xl daemon watches it on
+# this host; remusd's guardian must carry out its on_reboot = restart.
+twin_reboot() {
+	local id T n r new
+	id=$(domid_of domu)
+	T=$(now)
+	xl reboot domu >/dev/null 2>&1
+	n=0
+	while [ $n -lt 120 ]; do
+		new=$(domid_of domu)
+		[ -n "$new" ] && [ "$new" != "$id" ] && break
+		sleep 1; n=$((n + 1))
+	done
+	r=$(wait_ask 240)
+	if [ -n "$new" ] && [ "$new" != "$id" ] && [ -n "$r" ]; then
+		ok twin-reboot "xl reboot of the failed-over guest (domid $id): restarted as domid $new, answering after $(el "$T" "$(now)") s ($r)"
+	else
+		tail -5 /tmp/remusd-destroy.log
+		xl list
+		fail twin-reboot "after xl reboot of domid $id: domid '${new}', reply '$r'"
+	fi
 }
 
 # remus_run HOW: protect domu, then fail over by HOW; one retry when the
@@ -408,7 +482,8 @@ remus_run() {
 		kill $RP 2>/dev/null; wait $RP 2>/dev/null
 		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 		xl destroy domu--backup 2>/dev/null
-		if [ $try = 1 ] && domu_dead; then
+		if [ $try = 1 ] && { domu_dead ||
+		    grep -q 'shut down (reboot)' /tmp/remus-$how.log; }; then
 			echo "@@INFO domU died under remus (guest crash at a suspend under TCG, see docs/xen.md): retrying once"
 			xl destroy domu 2>/dev/null
 			create_domu || return
@@ -438,11 +513,14 @@ remus_blackhole() {
 	sleep "${REMUSBH_SECS:-30}"
 	kill -TERM $RP 2>/dev/null; wait $RP; rc=$?
 	domu_dead && return 2
+	# a TCG triple fault is a reboot: remus ended (exit 8), xl restarted
+	# the guest
+	grep -q 'shut down (reboot)' /tmp/remus-bh.log && return 2
 	read -r p hz bpe n <<<"$(json_stats /tmp/remus-bh.json)"
 	t1=$(tick_of domu); sleep 4; t2=$(tick_of domu)
 	st=$(state_of domu)
-	if [ "$n" != 0 ] && [ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -gt "$t1" ] &&
-	    { [ "$st" = r ] || [ "$st" = b ]; }; then
+	if [ "$rc" = 0 ] && [ "$n" != 0 ] && [ -n "$t1" ] && [ -n "$t2" ] &&
+	    [ "$t2" -gt "$t1" ] && { [ "$st" = r ] || [ "$st" = b ]; }; then
 		ok remus-blackhole "$n epochs in $(el "$T" "$(now)") s (pause p50 $p ms, $hz Hz), rc=$rc; domU left '$st', ticks $t1 -> $t2$1"
 		return 0
 	fi
@@ -480,6 +558,9 @@ remus_netbuf() {
 	kill $RP $BP 2>/dev/null; wait $RP $BP 2>/dev/null
 	xl destroy domu--backup 2>/dev/null
 	domu_dead && return 2
+	# a TCG triple fault is a reboot: remus ended, a guardian or xl
+	# restarted the guest
+	grep -q 'shut down (reboot)' /tmp/remus-netbuf.log && return 2
 	fail remus-netbuf "no epochs with --netbuf-if $VIF --netbuf-driver plug$1"
 	return 1
 }
@@ -527,6 +608,7 @@ remus_shutdown() {
 		kill $RP $BP 2>/dev/null; wait $RP $BP 2>/dev/null
 		xl destroy domu--backup 2>/dev/null
 		domu_dead && return 2
+		grep -q 'shut down (reboot)' /tmp/remus-shut.log && return 2
 		fail remus-shutdown "no epochs"
 		return 1
 	fi
@@ -543,6 +625,12 @@ remus_shutdown() {
 		sleep 1; n=$((n + 1))
 	done
 	twin=$(state_of domu--backup)
+	# xl's daemon left at the first suspend; remus's guardian carries
+	# out on_poweroff (destroy, the default)
+	n=0
+	while [ $n -lt 30 ] && [ -n "$(domid_of domu)" ]; do
+		sleep 1; n=$((n + 1))
+	done
 	st=$(state_of domu)
 	xl list
 	remus_logs shut 8
@@ -551,10 +639,10 @@ remus_shutdown() {
 		xl destroy domu 2>/dev/null
 		return 2	# a TCG triple fault, not our shutdown
 	fi
-	if [ $rc = 8 ] && [ -z "$twin" ] &&
+	if [ $rc = 8 ] && [ -z "$twin" ] && [ -z "$st" ] &&
 	    grep -q 'shut down (poweroff)' /tmp/remus-shut.log &&
 	    grep -q 'ended protection' /tmp/remusd-shut.log; then
-		ok remus-shutdown "xl shutdown -> remus exit 8 after $(el "$T" "$(now)") s, END; backup copy destroyed, not started (primary '${st:-gone}')$1"
+		ok remus-shutdown "xl shutdown -> remus exit 8 after $(el "$T" "$(now)") s, END; backup copy destroyed, not started; primary destroyed (on_poweroff)$1"
 	else
 		fail remus-shutdown "remus rc=$rc (want 8), twin '${twin:-gone}', primary '${st:-gone}'$1"
 	fi
@@ -577,6 +665,7 @@ fi
 
 if has remusbench; then
 	INT=${BENCH_INTERVAL:-200}
+	FO_S=na
 	if remus_protect bench "$INT" -F -n; then
 		pm=$(pause_meter "${BENCH_WINDOW:-20}")
 		read -r p hz bpe n <<<"$(json_stats /tmp/remus-bench.json)"
