@@ -493,6 +493,30 @@ check_guest_type(struct xen_handles *h, uint32_t domid, const char *name)
 	return 0;
 }
 
+/* ---- children that use libxl ------------------------------------- */
+
+/* libxl runs hotplug scripts as child processes and insists on owning
+ * SIGCHLD while it has any (it asserts that no handler is installed), but
+ * remus and remusd run libev, whose default loop does own SIGCHLD.  So
+ * what spawns children -- building, destroying, restarting a domain --
+ * runs in a forked child: the default SIGCHLD disposition, no signal
+ * blocked, and a libxl context of its own logging to stderr.  0, or -1. */
+static int
+child_libxl_ctx(libxl_ctx **ctx)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	xentoollog_logger_stdiostream *lg;
+	sigset_t all;
+
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
+	*ctx = NULL;
+	return libxl_ctx_alloc(ctx, LIBXL_VERSION, 0,
+	    (xentoollog_logger *)lg) == 0 ? 0 : -1;
+}
+
 /* ---- the guardian: a domain's own shutdowns ----------------------- */
 
 /* What the configuration says to do when the guest shuts down for
@@ -565,9 +589,9 @@ again:
  * protection to end before it acts (remus must see the guest's shutdown
  * as such, not find the domain destroyed under it and fail over). */
 static void
-protect_path(char *buf, size_t len, uint32_t domid)
+lock_path(char *buf, size_t len, const char *what, uint32_t domid)
 {
-	snprintf(buf, len, "/run/xen/remus-protect.%u", domid);
+	snprintf(buf, len, "/run/xen/remus-%s.%u", what, domid);
 }
 
 /* Wait until no remus protects DOMID. */
@@ -577,7 +601,7 @@ protect_wait(uint32_t domid)
 	char path[64];
 	int fd;
 
-	protect_path(path, sizeof(path), domid);
+	lock_path(path, sizeof(path), "protect", domid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return;
@@ -594,7 +618,7 @@ guardian_lock(uint32_t domid)
 	char path[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/run/xen/remus-guardian.%u", domid);
+	lock_path(path, sizeof(path), "guardian", domid);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return 0;	/* no lock to be had: watch anyway */
@@ -612,17 +636,14 @@ guardian_lock(uint32_t domid)
 static void __dead
 guardian_run(const char *json, uint32_t domid)
 {
-	xentoollog_logger_stdiostream *lg;
 	libxl_domain_config cfg;
 	libxl_action_on_shutdown act;
-	libxl_ctx *ctx = NULL;
+	libxl_ctx *ctx;
 	char *name;
 	int reason;
 
-	lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
 	libxl_domain_config_init(&cfg);
-	if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0,
-	    (xentoollog_logger *)lg) != 0 ||
+	if (child_libxl_ctx(&ctx) == -1 ||
 	    libxl_domain_config_from_json(ctx, &cfg, json) != 0) {
 		log_warnx("guardian: cannot read the guest's configuration");
 		_exit(1);
@@ -699,16 +720,13 @@ guardian_start(const char *json, uint32_t domid, const char *name)
 	}
 	if (pid == 0) {
 		struct sigaction sa = { .sa_handler = SIG_DFL };
-		sigset_t all;
 
 		if (fork() != 0)
 			_exit(0);	/* the grandchild is reparented */
 		setsid();
-		sigaction(SIGCHLD, &sa, NULL);
+		/* Our owner's signal handling is not the guardian's. */
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
 		(void)close_range(3, ~0u, 0);	/* our sockets */
 		guardian_run(json, domid);
 	}
@@ -794,7 +812,7 @@ protect_lock(struct domain *d)
 {
 	char path[64];
 
-	protect_path(path, sizeof(path), d->domid);
+	lock_path(path, sizeof(path), "protect", d->domid);
 	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lockfd == -1)
 		return 0;	/* no /run/xen: go without */
@@ -1431,11 +1449,13 @@ xen_net_ifaces(struct domain *d, char *buf, size_t len)
 static int
 xen_disks(struct domain *d, char *buf, size_t len)
 {
-	if (strlen(d->disks) >= len) {
+	size_t n = strlen(d->disks);
+
+	if (n >= len) {
 		errno = ENOSPC;
 		return -1;
 	}
-	memcpy(buf, d->disks, strlen(d->disks) + 1);
+	memcpy(buf, d->disks, n + 1);
 	return 0;
 }
 
@@ -1470,12 +1490,8 @@ is_special(const struct replica *r, uint64_t pfn)
 	return 0;
 }
 
-/* libxl runs hotplug scripts as child processes and insists on owning
- * SIGCHLD while it has any (it asserts that no handler is installed), but
- * remus and remusd run libev, whose default loop does own SIGCHLD.  So
- * the calls that spawn children -- building and destroying the twin --
- * run in a forked child with the default SIGCHLD disposition and a libxl
- * context of its own; the result comes back through a pipe. */
+/* Building and destroying the twin run in a forked child (see
+ * child_libxl_ctx); the result comes back through a pipe. */
 struct libxl_job {
 	const char	*json;		/* create: the domain's libxl JSON */
 	const char	*name;		/* create: the twin's name */
@@ -1522,19 +1538,11 @@ libxl_job_start(const struct libxl_job *j, pid_t *pidp, int *fdp)
 		return -1;
 	}
 	if (pid == 0) {
-		struct sigaction sa = { .sa_handler = SIG_DFL };
-		xentoollog_logger_stdiostream *lg;
-		libxl_ctx *ctx = NULL;
-		sigset_t all;
+		libxl_ctx *ctx;
 		int ok = 0;
 
-		sigaction(SIGCHLD, &sa, NULL);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
 		close(fds[0]);
-		lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
-		if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0,
-		    (xentoollog_logger *)lg) == 0) {
+		if (child_libxl_ctx(&ctx) == 0) {
 			if (j->json)
 				ok = job_create(ctx, j, &out) == 0;
 			else

@@ -323,6 +323,23 @@ main(int argc, char **argv)
 	if (dom == NULL)
 		return EXIT_DOMAIN;	/* the driver said why (E4) */
 
+	/* Disks remus does not replicate would leave the backup's copy
+	 * with memory from one moment and disks from another (or none):
+	 * refused unless -F -d says they are shared or do not matter. */
+	if (!no_disk && dopts.disk_image == NULL && dops->disks != NULL) {
+		if (dops->disks(dom, auto_disks, sizeof auto_disks) == -1) {
+			status = EXIT_DEVICE;
+			goto out;
+		}
+		if (auto_disks[0] != '\0') {
+			log_warnx("%s: its disks (%s) are not replicated for "
+			    "this guest type: give -F -d if they are on "
+			    "shared storage", spec, auto_disks);
+			status = EXIT_DEVICE;
+			goto out;
+		}
+	}
+
 	/* The backup. */
 	if (blackhole)
 		tops = &transport_blackhole_ops;
@@ -372,22 +389,6 @@ main(int argc, char **argv)
 	}
 	if (!no_net && dopts.netbuf_if == NULL && !blackhole)
 		r.unbuffered = spec;
-	/* Disks remus does not replicate would leave the backup's copy
-	 * with memory from one moment and disks from another (or none):
-	 * refused unless -F -d says they are shared or do not matter. */
-	if (!no_disk && dopts.disk_image == NULL && dops->disks != NULL) {
-		if (dops->disks(dom, auto_disks, sizeof auto_disks) == -1) {
-			status = EXIT_DEVICE;
-			goto out;
-		}
-		if (auto_disks[0] != '\0') {
-			log_warnx("%s: its disks (%s) are not replicated for "
-			    "this guest type: give -F -d if they are on "
-			    "shared storage", spec, auto_disks);
-			status = EXIT_DEVICE;
-			goto out;
-		}
-	}
 	dopts.no_disk = no_disk;
 	if (dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
 	    dev_diskbuf_attach(r.ckpt, &dopts) == -1) {
