@@ -190,6 +190,20 @@ struct nbd_server *nbd_server_new(const struct nbd_backend *,
 		    struct diskbuf_primary *, const char *export_name);
 int	nbd_server_listen(struct nbd_server *, const char *addr);
 int	nbd_server_serve_fd(struct nbd_server *, int fd);
+/* Serve FD in the transmission phase straight away: the other end is the
+ * kernel's nbd driver, which was given size and flags by ioctl instead of
+ * the option haggling (nbd-kernel.c). */
+int	nbd_server_serve_kernel(struct nbd_server *, int fd);
+/* The transmission flags this server offers (NBD_FLAG_*). */
+uint16_t nbd_transmission_flags(void);
+
+/* The export as the kernel block device PATH (/dev/nbdN) of SIZE bytes
+ * (nbd-kernel.c).  NULL with errno set (logged). */
+struct nbd_kernel;
+struct nbd_kernel *nbd_kernel_attach(struct nbd_server *, const char *path,
+	    uint64_t size);
+/* Disconnect the device (its users get I/O errors from now on). */
+void	nbd_kernel_detach(struct nbd_kernel *);
 void	nbd_server_free(struct nbd_server *);
 
 /* ---- TCP helpers (net.c) ------------------------------------------ */

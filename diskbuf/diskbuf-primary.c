@@ -45,6 +45,7 @@ struct diskbuf_primary {
 	char		*spill_dir;
 	uint64_t	mem_limit;
 	struct nbd_server *srv;
+	struct nbd_kernel *kdev;	/* /dev/nbdN, if attached */
 
 	pthread_mutex_t	lock;		/* see the comment at the top */
 	int		protect;	/* writes are logged */
@@ -361,23 +362,21 @@ diskbuf_primary_protected(struct diskbuf_primary *p)
 	return r;
 }
 
-int
-diskbuf_primary_epoch_close(struct diskbuf_primary *p, uint64_t epoch)
+/* Called with p->lock held. */
+static void
+epoch_close_locked(struct diskbuf_primary *p, uint64_t epoch)
 {
 	struct wlog *w, **pp;
 
-	pthread_mutex_lock(&p->lock);
-	if (!p->protect) {
-		pthread_mutex_unlock(&p->lock);
-		return 0;
-	}
+	if (!p->protect)
+		return;
 	/* Whatever number the engine starts from, the writes since the
 	 * last close are this epoch's. */
 	w = wlog_new(epoch + 1, p->mem_limit, p->spill_dir);
 	if (w == NULL) {
+		/* save() reports it with the epoch */
 		lose_protection_locked(p, "no memory for the next epoch's log");
-		pthread_mutex_unlock(&p->lock);
-		return 0;	/* save() reports it with the epoch */
+		return;
 	}
 	p->cur->epoch = epoch;
 	for (pp = &p->closed; *pp; pp = &(*pp)->next)
@@ -386,8 +385,32 @@ diskbuf_primary_epoch_close(struct diskbuf_primary *p, uint64_t epoch)
 	p->cur = w;
 	log_debug("epoch %" PRIu64 ": log closed, %zu records, %" PRIu64
 	    " bytes", epoch, (*pp)->n, (*pp)->bytes);
+}
+
+int
+diskbuf_primary_epoch_close(struct diskbuf_primary *p, uint64_t epoch)
+{
+	pthread_mutex_lock(&p->lock);
+	epoch_close_locked(p, epoch);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
+}
+
+int
+diskbuf_primary_epoch_close_digest(struct diskbuf_primary *p, uint64_t epoch,
+    uint8_t out[16])
+{
+	int rc;
+
+	/* One lock hold for both: a write arriving between the close and
+	 * the digest would belong to N + 1 yet be in N's digest. */
+	pthread_mutex_lock(&p->lock);
+	epoch_close_locked(p, epoch);
+	rc = diskbuf_hash_fd(p->fd, p->size, out);
+	pthread_mutex_unlock(&p->lock);
+	if (rc == -1)
+		log_warn("%s: digest", p->image);
+	return rc;
 }
 
 int
@@ -554,6 +577,67 @@ diskbuf_primary_sync_start(struct diskbuf_primary *p, const char *addr,
 	return 0;
 }
 
+/* Join a finished (or stop a running) sync thread, so that a later
+ * protection can start its own copy. */
+static void
+sync_stop(struct diskbuf_primary *p)
+{
+	if (p->sync_thr_started) {
+		if (atomic_load(&p->sync_state) == 1)
+			log_warnx("%s: initial sync interrupted", p->image);
+		if (atomic_load(&p->sync_sock) != -1)
+			shutdown(atomic_load(&p->sync_sock), SHUT_RDWR);
+		pthread_join(p->sync_thr, NULL);
+		p->sync_thr_started = 0;
+	}
+	if (atomic_load(&p->sync_sock) != -1)
+		close(atomic_load(&p->sync_sock));
+	atomic_store(&p->sync_sock, -1);
+	atomic_store(&p->sync_state, 0);
+	free(p->sync_addr);
+	p->sync_addr = NULL;
+}
+
+int
+diskbuf_primary_protect(struct diskbuf_primary *p)
+{
+	struct wlog *w;
+
+	sync_stop(p);
+	w = wlog_new(1, p->mem_limit, p->spill_dir);
+	if (w == NULL) {
+		log_warn("%s: write log", p->image);
+		return -1;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (p->protect) {
+		pthread_mutex_unlock(&p->lock);
+		wlog_free(w);
+		log_warnx("%s: already protected", p->image);
+		errno = EBUSY;
+		return -1;
+	}
+	p->cur = w;
+	p->protect = 1;
+	p->lost = 0;
+	p->acked = 0;
+	pthread_mutex_unlock(&p->lock);
+	log_statechange(p->image, "unprotected", "protected",
+	    "writes logged from epoch 1");
+	return 0;
+}
+
+int
+diskbuf_primary_attach_device(struct diskbuf_primary *p, const char *dev)
+{
+	if (p->kdev != NULL) {
+		errno = EBUSY;
+		return -1;
+	}
+	p->kdev = nbd_kernel_attach(p->srv, dev, p->size);
+	return p->kdev == NULL ? -1 : 0;
+}
+
 int
 diskbuf_primary_sync_done(struct diskbuf_primary *p)
 {
@@ -593,17 +677,11 @@ diskbuf_primary_free(struct diskbuf_primary *p)
 
 	if (p == NULL)
 		return;
-	if (p->sync_thr_started) {
-		if (atomic_load(&p->sync_state) == 1)
-			log_warnx("%s: initial sync interrupted", p->image);
-		if (atomic_load(&p->sync_sock) != -1)
-			shutdown(atomic_load(&p->sync_sock), SHUT_RDWR);
-		pthread_join(p->sync_thr, NULL);
-	}
-	if (atomic_load(&p->sync_sock) != -1)
-		close(atomic_load(&p->sync_sock));
-	free(p->sync_addr);
-	/* Server first: no client thread may touch p after this. */
+	sync_stop(p);
+	/* The device first (its requests drain through the server), then
+	 * the server: no client thread may touch p after this. */
+	nbd_kernel_detach(p->kdev);
+	p->kdev = NULL;
 	nbd_server_free(p->srv);
 	p->srv = NULL;
 	wlog_free(p->cur);

@@ -4,7 +4,8 @@
 # need the stream library.
 find_package(Threads REQUIRED)
 add_library(remus_diskbuf STATIC
-  diskbuf-primary.c diskbuf-backup.c nbd-server.c wlog.c hash.c sync.c net.c)
+  diskbuf-primary.c diskbuf-backup.c nbd-server.c nbd-kernel.c wlog.c hash.c
+  sync.c net.c ctl.c)
 target_include_directories(remus_diskbuf PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(remus_diskbuf PUBLIC remus_common Threads::Threads PRIVATE PkgConfig::XXHASH)
 

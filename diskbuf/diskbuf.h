@@ -59,11 +59,27 @@ int	diskbuf_primary_listen(struct diskbuf_primary *, const char *addr);
  * a socketpair. */
 int	diskbuf_primary_serve_fd(struct diskbuf_primary *, int fd);
 
+/* Also make the export the kernel block device DEV (/dev/nbdN), served
+ * in this process without an nbd-client: what a Xen vbd needs.  The
+ * device is disconnected by diskbuf_primary_free. */
+int	diskbuf_primary_attach_device(struct diskbuf_primary *, const char *dev);
+
+/* Start protection of an export created with protect = 0 (remus-diskd,
+ * when a remus attaches): writes from now on are logged into epoch 1.
+ * EBUSY if protected already.  A previous protection's initial sync is
+ * stopped first. */
+int	diskbuf_primary_protect(struct diskbuf_primary *);
+
 /* Bytes of the image (the export size). */
 uint64_t diskbuf_primary_size(const struct diskbuf_primary *);
 
 /* postsuspend(N): close epoch N's log; later writes belong to N + 1. */
 int	diskbuf_primary_epoch_close(struct diskbuf_primary *, uint64_t epoch);
+/* Test hook: epoch_close(N) and the digest of the whole image in one hold
+ * of the write lock, so the digest is exactly what the backup must hold
+ * once N commits, even while clients keep writing. */
+int	diskbuf_primary_epoch_close_digest(struct diskbuf_primary *,
+	    uint64_t epoch, uint8_t out[16]);
 
 /* Hand each record of closed epoch N to EMIT in the order the writes were
  * applied, then free the log.  DATA is NULL for ZERO and TRIM, valid only
@@ -161,6 +177,51 @@ int	diskbuf_backup_sync_done(struct diskbuf_backup *);
 uint64_t diskbuf_backup_committed(const struct diskbuf_backup *);
 uint64_t diskbuf_backup_size(const struct diskbuf_backup *);
 void	diskbuf_backup_free(struct diskbuf_backup *);
+
+/* ---- A disk server of its own: remus-diskd (ctl.c) ----------------- */
+
+/* A Xen guest's disk must exist before the guest and outlive any remus,
+ * so remus-diskd serves it (as /dev/nbdN) unprotected, and a remus
+ * attaches over a local control socket for as long as it protects the
+ * guest; the connection is the protection (when it closes, the server
+ * drops its logs and serves on).  The epoch calls mirror
+ * diskbuf_primary_epoch_close/save/commit. */
+#define DISKBUF_CTL_DIR	"/run/remus"
+
+/* The control socket of the server of device DEV: "/dev/nbd0" ->
+ * DISKBUF_CTL_DIR "/diskd-nbd0.sock". */
+int	diskbuf_ctl_path(const char *dev, char *buf, size_t len);
+
+/* Server: listen on PATH (owner only; a stale socket is replaced, a live
+ * one is EADDRINUSE).  The fd, or -1. */
+int	diskbuf_ctl_listen(const char *path);
+/* Server: read one request of the remus connected on FD (the caller
+ * polled it readable) and answer it.  0, or -1: EPIPE when the remus
+ * went away, EPROTO for garbage, else an I/O error; the caller then
+ * unprotects P and closes FD.  IMAGE names the disk in the answer. */
+int	diskbuf_ctl_serve_one(struct diskbuf_primary *p, int fd,
+	    const char *image);
+/* Server: turn away a connection with the one-line reason WHY (the
+ * client's open fails with it). */
+int	diskbuf_ctl_refuse(int fd, const char *why);
+
+/* Client: connect to the server at PATH and start protection (SYNC_ADDR:
+ * the live initial sync's receiver, or NULL).  NULL with errno set. */
+struct diskbuf_ctl;
+struct diskbuf_ctl *diskbuf_ctl_open(const char *path, const char *sync_addr);
+uint64_t diskbuf_ctl_size(const struct diskbuf_ctl *);
+/* DIGEST, if not NULL, gets what diskbuf_primary_epoch_close_digest
+ * gives (tests). */
+int	diskbuf_ctl_epoch_close(struct diskbuf_ctl *, uint64_t epoch,
+	    uint8_t digest[16]);
+int	diskbuf_ctl_save(struct diskbuf_ctl *, uint64_t epoch,
+	    diskbuf_emit_fn emit, void *arg);
+int	diskbuf_ctl_commit(struct diskbuf_ctl *, uint64_t epoch);
+int	diskbuf_ctl_digest(struct diskbuf_ctl *, uint8_t out[16]);
+/* Disconnect: protection ends, the server serves on; later calls fail
+ * with ENOTCONN.  diskbuf_ctl_free detaches too.  NULL ok. */
+void	diskbuf_ctl_detach(struct diskbuf_ctl *);
+void	diskbuf_ctl_free(struct diskbuf_ctl *);
 
 /* ---- Helpers ------------------------------------------------------ */
 

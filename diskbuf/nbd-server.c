@@ -50,6 +50,7 @@ struct nbd_client {
 	pthread_t	thr;
 	int		done;		/* thread finished: join, close fd */
 	int		no_zeroes;
+	int		no_handshake;	/* the kernel's nbd: options done */
 	uint8_t		*buf;		/* request payload, grown as needed */
 	size_t		buf_len;
 	struct nbd_client *next;
@@ -179,8 +180,8 @@ name_ok(struct nbd_client *c, const char *name, size_t len)
 	return len == 0 || (strlen(want) == len && memcmp(want, name, len) == 0);
 }
 
-static uint16_t
-transmission_flags(void)
+uint16_t
+nbd_transmission_flags(void)
 {
 	/* MULTI_CONN: every connection shares one fd and a FLUSH is an
 	 * fdatasync of that fd, so a flush covers writes from all clients. */
@@ -193,7 +194,7 @@ static int
 send_info_export(struct nbd_client *c, uint32_t opt)
 {
 	uint8_t b[12];
-	uint16_t t = htobe16(NBD_INFO_EXPORT), fl = htobe16(transmission_flags());
+	uint16_t t = htobe16(NBD_INFO_EXPORT), fl = htobe16(nbd_transmission_flags());
 	uint64_t sz = htobe64(c->srv->be->size(c->srv->p));
 
 	memcpy(b, &t, 2);
@@ -319,7 +320,7 @@ handshake(struct nbd_client *c)
 				uint16_t flags;
 			} __attribute__((packed)) ex = {
 				htobe64(c->srv->be->size(c->srv->p)),
-				htobe16(transmission_flags()),
+				htobe16(nbd_transmission_flags()),
 			};
 			static const uint8_t zeroes[124];
 
@@ -555,8 +556,9 @@ client_main(void *arg)
 	struct nbd_server *srv = c->srv;
 	struct timeval tv = { NBD_HANDSHAKE_TIMEOUT_S, 0 }, none = { 0, 0 };
 
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (handshake(c) == 0) {
+	if (!c->no_handshake)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (c->no_handshake || handshake(c) == 0) {
 		/* A guest may stay idle for hours: no timeout from here. */
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
 		log_info("client %u (%s): connected", c->id, c->peer);
@@ -622,8 +624,8 @@ describe_peer(int fd, char *out, size_t len)
 		snprintf(out, len, "%s:%s", host, serv);
 }
 
-int
-nbd_server_serve_fd(struct nbd_server *srv, int fd)
+static int
+serve_fd(struct nbd_server *srv, int fd, int no_handshake)
 {
 	struct nbd_client *c;
 	int one = 1, rc;
@@ -645,6 +647,7 @@ nbd_server_serve_fd(struct nbd_server *srv, int fd)
 	}
 	c->srv = srv;
 	c->fd = fd;
+	c->no_handshake = no_handshake;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	describe_peer(fd, c->peer, sizeof c->peer);
 	pthread_mutex_lock(&srv->lock);
@@ -664,6 +667,18 @@ nbd_server_serve_fd(struct nbd_server *srv, int fd)
 		return -1;
 	}
 	return 0;
+}
+
+int
+nbd_server_serve_fd(struct nbd_server *srv, int fd)
+{
+	return serve_fd(srv, fd, 0);
+}
+
+int
+nbd_server_serve_kernel(struct nbd_server *srv, int fd)
+{
+	return serve_fd(srv, fd, 1);
 }
 
 static void *

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,21 +44,26 @@
 /* ---- Primary ------------------------------------------------------ */
 
 /* Test hook: REMUS_DISKBUF_DIGESTS=FILE appends "EPOCH DIGEST" at every
- * postsuspend, the image as of the epoch's cut (taken under the write
- * lock), which is what the backup must hold once the epoch commits.  It
- * reads the whole image while the guest is paused: tests only. */
+ * postsuspend, the image as of the epoch's cut (taken in the same hold of
+ * the write lock as the cut), which is what the backup must hold once the
+ * epoch commits.  It reads the whole image while the guest is paused:
+ * tests only. */
+static const char *
+digests_file(void)
+{
+	const char *path = getenv("REMUS_DISKBUF_DIGESTS");
+
+	return path && *path ? path : NULL;
+}
+
 static void
-digest_hook(void *dev, uint64_t epoch)
+digest_write(uint64_t epoch, const uint8_t dg[16])
 {
 	static int warned;
-	const char *path = getenv("REMUS_DISKBUF_DIGESTS");
-	uint8_t dg[16];
+	const char *path = digests_file();
 	char hex[33], line[64];
 	int fd, n;
 
-	if (path == NULL || *path == '\0' ||
-	    diskbuf_primary_digest(dev, dg) == -1)
-		return;
 	diskbuf_hash_hex(dg, hex);
 	n = snprintf(line, sizeof line, "%" PRIu64 " %s\n", epoch, hex);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -68,12 +75,25 @@ digest_hook(void *dev, uint64_t epoch)
 		close(fd);
 }
 
+static void
+digest_hook(void *dev, uint64_t epoch)
+{
+	uint8_t dg[16];
+
+	if (digests_file() && diskbuf_primary_digest(dev, dg) == 0)
+		digest_write(epoch, dg);
+}
+
 static int
 pri_postsuspend(void *dev, uint64_t epoch)
 {
-	if (diskbuf_primary_epoch_close(dev, epoch) == -1)
+	uint8_t dg[16];
+
+	if (digests_file() == NULL)
+		return diskbuf_primary_epoch_close(dev, epoch);
+	if (diskbuf_primary_epoch_close_digest(dev, epoch, dg) == -1)
 		return -1;
-	digest_hook(dev, epoch);
+	digest_write(epoch, dg);
 	return 0;
 }
 
@@ -136,6 +156,123 @@ static const struct ckpt_device_ops diskbuf_primary_ops = {
 	.teardown = pri_teardown,
 };
 
+/* ---- Primary, the disk served by remus-diskd ----------------------- *
+ *
+ * The same hooks, each a request to the disk server (diskbuf/ctl.c).  The
+ * server owns the export and the write logs; remus only cuts epochs and
+ * carries their records.  Closing the connection (teardown, or remus
+ * dying) ends the protection there while the guest's disk stays up. */
+
+static int
+ctl_postsuspend(void *dev, uint64_t epoch)
+{
+	uint8_t dg[16];
+
+	if (diskbuf_ctl_epoch_close(dev, epoch,
+	    digests_file() ? dg : NULL) == -1)
+		return -1;
+	if (digests_file())
+		digest_write(epoch, dg);
+	return 0;
+}
+
+static int
+ctl_save(void *dev, uint64_t epoch, struct stream_writer *w)
+{
+	return diskbuf_ctl_save(dev, epoch, emit_record, w);
+}
+
+static int
+ctl_commit(void *dev, uint64_t epoch)
+{
+	return diskbuf_ctl_commit(dev, epoch);
+}
+
+static void
+ctl_release_all(void *dev)
+{
+	diskbuf_ctl_detach(dev);
+}
+
+static void
+ctl_teardown(void *dev)
+{
+	diskbuf_ctl_free(dev);
+}
+
+static const struct ckpt_device_ops diskbuf_ctl_ops = {
+	.name = "diskbuf",
+	.postsuspend = ctl_postsuspend,
+	.save = ctl_save,
+	.commit = ctl_commit,
+	.release_all = ctl_release_all,
+	.teardown = ctl_teardown,
+};
+
+static int
+attach_server(struct ckpt *c, const struct remus_devopts *o)
+{
+	struct diskbuf_ctl *ctl;
+	const char *to = getenv("REMUS_DISK_SYNC");
+	uint8_t dg[16];
+
+	ctl = diskbuf_ctl_open(o->disk_server, to && *to ? to : NULL);
+	if (ctl == NULL)
+		return -1;
+	if (digests_file() && diskbuf_ctl_digest(ctl, dg) == 0)
+		digest_write(0, dg);
+	if (ckpt_add_device(c, &diskbuf_ctl_ops, ctl) == -1) {
+		log_warn("register the disk device");
+		diskbuf_ctl_free(ctl);
+		return -1;
+	}
+	return 0;
+}
+
+/* The guest's own disks (DISKS: "vdev=target,...", from the driver) can
+ * only be replicated when remus-diskd serves them: find its control
+ * socket, or say what to do instead. */
+int
+dev_diskbuf_guest_disks(const char *spec, const char *disks,
+    struct remus_devopts *o)
+{
+	static char ctl[256];
+	const char *target;
+	struct stat st;
+
+	if (*disks == '\0')
+		return 0;
+	if (o->disk_image) {
+		log_warnx("%s: --disk serves an image from remus itself, which "
+		    "this guest's disks (%s) cannot use: serve the disk with "
+		    "remus-diskd", spec, disks);
+		return -1;
+	}
+	if (strchr(disks, ',')) {
+		log_warnx("%s: disks %s: one replicated disk per guest is "
+		    "supported; give -F -d if they are on shared storage",
+		    spec, disks);
+		return -1;
+	}
+	if (o->disk_server)
+		return 0;
+	target = strchr(disks, '=');
+	target = target ? target + 1 : disks;
+	if (strncmp(target, "/dev/nbd", 8) != 0 ||
+	    diskbuf_ctl_path(target, ctl, sizeof ctl) == -1 ||
+	    stat(ctl, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		log_warnx("%s: its disk (%s) is not replicated: serve it with "
+		    "remus-diskd --device /dev/nbdN and give the guest "
+		    "phy:/dev/nbdN, or give -F -d if it is on shared storage",
+		    spec, disks);
+		return -1;
+	}
+	log_info("%s: replicating %s through remus-diskd at %s", spec,
+	    disks, ctl);
+	o->disk_server = ctl;
+	return 0;
+}
+
 static int
 start_sync(struct diskbuf_primary *p)
 {
@@ -164,7 +301,11 @@ dev_diskbuf_attach(struct ckpt *c, const struct remus_devopts *o)
 	struct diskbuf_primary *p;
 	const char *addr = o->nbd_listen ? o->nbd_listen : NBD_LISTEN_DEFAULT;
 
-	if (o->no_disk || o->disk_image == NULL)
+	if (o->no_disk)
+		return 0;
+	if (o->disk_server)
+		return attach_server(c, o);
+	if (o->disk_image == NULL)
 		return 0;
 	cfg.image = o->disk_image;
 	p = diskbuf_primary_new(&cfg);

@@ -8,6 +8,7 @@
 
 #include "compiler.h"
 #include "devices.h"
+#include "log.h"
 
 __attribute__((weak)) int
 dev_netbuf_attach(struct ckpt *c __unused, const struct remus_devopts *o __unused)
@@ -26,4 +27,15 @@ dev_diskbuf_backup_attach(struct backup *b __unused,
     const struct remus_devopts *o __unused)
 {
 	return 0;
+}
+
+__attribute__((weak)) int
+dev_diskbuf_guest_disks(const char *spec, const char *disks,
+    struct remus_devopts *o __unused)
+{
+	if (*disks == '\0')
+		return 0;
+	log_warnx("%s: its disks (%s) cannot be replicated by this build: "
+	    "give -F -d if they are on shared storage", spec, disks);
+	return -1;
 }

@@ -38,6 +38,7 @@ struct remus_devopts {
 	/* Disk replication. */
 	const char	*disk_image;	/* --disk IMAGE (primary or backup) */
 	const char	*nbd_listen;	/* --nbd-listen ADDR (primary) */
+	const char	*disk_server;	/* remus-diskd control socket (primary) */
 	int		 no_disk;	/* -d (with -F): no disk replication */
 	/* Backup only. */
 	const char	*state_dir;	/* remusd -D STATEDIR */
@@ -46,6 +47,13 @@ struct remus_devopts {
 /* Primary: register the netbuf / diskbuf device with the engine. */
 int	dev_netbuf_attach(struct ckpt *, const struct remus_devopts *);
 int	dev_diskbuf_attach(struct ckpt *, const struct remus_devopts *);
+
+/* Primary: the guest's own disks, as its driver lists them ("vdev=target,
+ * ..."): find the remus-diskd serving the one disk and set
+ * O->disk_server, or say (one line) why they cannot be replicated and
+ * return -1.  "" is fine (no disks). */
+int	dev_diskbuf_guest_disks(const char *spec, const char *disks,
+	    struct remus_devopts *o);
 
 /* Backup: register the diskbuf backup device with one receiver session
  * (remusd --listen runs one session per connection). */

@@ -15,3 +15,9 @@ foreach(_prog remus remusd)
 endforeach()
 target_sources(remus PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/stats.c)
 install(TARGETS remus remusd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+
+# remus-diskd: a guest's disk served from before the guest exists (Xen),
+# protected by whichever remus attaches to it.
+add_executable(remus-diskd ${CMAKE_CURRENT_SOURCE_DIR}/remus-diskd.c)
+target_link_libraries(remus-diskd PRIVATE remus_diskbuf remus_common)
+install(TARGETS remus-diskd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})

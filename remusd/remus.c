@@ -45,7 +45,7 @@
 
 enum {
 	OPT_TIMEOUT = 256, OPT_STATS_JSON, OPT_NETBUF_IF, OPT_NETBUF_DRIVER,
-	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_VERSION,
+	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_DISK_SERVER, OPT_VERSION,
 };
 
 static const struct option longopts[] = {
@@ -58,6 +58,7 @@ static const struct option longopts[] = {
 	{ "netbuf-limit",	required_argument,	NULL, OPT_NETBUF_LIMIT },
 	{ "disk",		required_argument,	NULL, OPT_DISK },
 	{ "nbd-listen",		required_argument,	NULL, OPT_NBD_LISTEN },
+	{ "disk-server",	required_argument,	NULL, OPT_DISK_SERVER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -65,6 +66,7 @@ static const char usage_text[] =
 "usage: remus [-bdeFnuv] [-i ms] [-s cmd] [--timeout ms] [--stats-json file]\n"
 "             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
 "             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
+"             [--disk-server socket]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -93,6 +95,9 @@ static const char help_text[] =
 "  --netbuf-limit bytes     netbuf queue limit (K/M/G suffixes)\n"
 "  --disk image      replicate this disk image\n"
 "  --nbd-listen addr serve the replicated disk to the guest over NBD here\n"
+"  --disk-server socket  replicate the disk remus-diskd serves, attaching\n"
+"                    at its control socket (found by itself for a Xen\n"
+"                    guest whose disk is phy:/dev/nbdN of a remus-diskd)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -108,7 +113,7 @@ static const char help_text[] =
 "  6  the guest failed (did not suspend or resume, or exited)\n"
 "  7  a network or disk buffer could not be set up (no such interface,\n"
 "     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image,\n"
-"     or a Xen guest's disks with neither --disk nor -F -d)\n"
+"     or a Xen guest's disk not served by remus-diskd, without -F -d)\n"
 "  8  the guest shut itself down (poweroff, reboot): END sent, the\n"
 "     backup does not start its copy\n";
 
@@ -278,6 +283,9 @@ main(int argc, char **argv)
 		case OPT_NBD_LISTEN:
 			dopts.nbd_listen = optarg;
 			break;
+		case OPT_DISK_SERVER:
+			dopts.disk_server = optarg;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -301,6 +309,8 @@ main(int argc, char **argv)
 		    no_net ? "n" : "d");
 	if (cmd && blackhole)
 		usage("-s and -b exclude each other");
+	if (dopts.disk_server && dopts.disk_image)
+		usage("--disk and --disk-server exclude each other");
 
 	log_init("remus", 1, verbose > 1 ? verbose - 1 : 0);
 	if (fault_init() == -1) {
@@ -326,15 +336,9 @@ main(int argc, char **argv)
 	/* Disks remus does not replicate would leave the backup's copy
 	 * with memory from one moment and disks from another (or none):
 	 * refused unless -F -d says they are shared or do not matter. */
-	if (!no_disk && dopts.disk_image == NULL && dops->disks != NULL) {
-		if (dops->disks(dom, auto_disks, sizeof auto_disks) == -1) {
-			status = EXIT_DEVICE;
-			goto out;
-		}
-		if (auto_disks[0] != '\0') {
-			log_warnx("%s: its disks (%s) are not replicated for "
-			    "this guest type: give -F -d if they are on "
-			    "shared storage", spec, auto_disks);
+	if (!no_disk && dops->disks != NULL) {
+		if (dops->disks(dom, auto_disks, sizeof auto_disks) == -1 ||
+		    dev_diskbuf_guest_disks(spec, auto_disks, &dopts) == -1) {
 			status = EXIT_DEVICE;
 			goto out;
 		}

@@ -9,11 +9,16 @@
 # rounds sync live (REMUS_DISK_SYNC / REMUS_DISK_SYNC_LISTEN) while the
 # guest already writes and epochs already run: killed before the copy is
 # complete, remusd must refuse to activate; after, the disk must match.
+# With DISKD=1 (the diskbuf-diskd test) the disk is served by remus-diskd
+# and remus attaches through --disk-server, as for a Xen guest: a second
+# remus is turned away, and after the kill the server serves on.
 # shellcheck source=tests/functional/diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires qemu-io --version
 requires test -x "$REMUS_BUILD/bin/remus"
 requires test -x "$REMUS_BUILD/bin/remus-dirtier"
+DISKD=${DISKD:-0}
+[ "$DISKD" = 1 ] && requires test -x "$REMUS_BUILD/bin/remus-diskd"
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (the proc guest driver)"
 	exit 77
@@ -66,13 +71,33 @@ for round in $(seq "$ROUNDS"); do
 	_cleanup_pids="$_cleanup_pids $(cat "$R/remusd.pid")"
 	wait_for sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		fail "round $round: remusd does not listen"
+	if [ "$DISKD" = 1 ]; then
+		(remus-diskd --nbd-listen "unix:$R/nbd.sock" --control "$R/ctl.sock" \
+		    "$R/p.img" >"$R/diskd.log" 2>&1 & echo $! >"$R/diskd.pid")
+		wait_for test -S "$R/ctl.sock" || fail "round $round: no control socket"
+		_cleanup_pids="$_cleanup_pids $(cat "$R/diskd.pid")"
+		disk=(--disk-server "$R/ctl.sock")
+	else
+		disk=(--disk "$R/p.img" --nbd-listen "unix:$R/nbd.sock")
+	fi
 	(env "${env_p[@]}" REMUS_DISKBUF_DIGESTS="$R/dg" remus -i $((30 + RANDOM % 50)) \
-	    --disk "$R/p.img" --nbd-listen "unix:$R/nbd.sock" \
-	    "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" >"$R/remus.log" 2>&1 &
-	    echo $! >"$R/remus.pid")
+	    "${disk[@]}" "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" \
+	    >"$R/remus.log" 2>&1 & echo $! >"$R/remus.pid")
 	wait_for test -S "$R/nbd.sock" || fail "round $round: no NBD socket"
 	rpid=$(cat "$R/remus.pid")
 	_cleanup_pids="$_cleanup_pids $rpid"
+	if [ "$DISKD" = 1 ]; then
+		wait_for grep -q "remus (pid $rpid) attached" "$R/diskd.log" ||
+			fail "round $round: remus did not attach to remus-diskd"
+		# A second remus on the same disk: one line naming the first.
+		rc=0
+		remus -b -F -n --disk-server "$R/ctl.sock" \
+		    "proc:$(cat "$R/guest.pid")" >"$R/second.log" 2>&1 || rc=$?
+		[ "$rc" = 7 ] || [ "$rc" = 2 ] ||
+			fail "round $round: a second remus got exit $rc, want 7 (or 2)"
+		[ "$rc" = 2 ] || grep -q "protected by another remus (pid $rpid)" "$R/second.log" ||
+			fail "round $round: second remus: $(cat "$R/second.log")"
+	fi
 	writer "nbd+unix:///?socket=$R/nbd.sock" &
 	wpid=$!
 	_cleanup_pids="$_cleanup_pids $wpid"
@@ -82,6 +107,18 @@ for round in $(seq "$ROUNDS"); do
 		fail "round $round: remusd did not end the session"
 	kill "$wpid" 2>/dev/null || true
 	wait "$wpid" 2>/dev/null || true
+	if [ "$DISKD" = 1 ]; then
+		# remus died; the guest's disk must not have gone with it.
+		wait_for grep -q "detached" "$R/diskd.log" ||
+			fail "round $round: remus-diskd did not notice remus went"
+		qemu-io -f raw -c "write -P 7 0 4k" -c flush \
+		    "nbd+unix:///?socket=$R/nbd.sock" >/dev/null ||
+			fail "round $round: the disk is not served after remus died"
+		kill "$(cat "$R/diskd.pid")"
+		wait_for sh -c "! kill -0 $(cat "$R/diskd.pid") 2>/dev/null" ||
+			fail "round $round: remus-diskd ignored SIGTERM"
+		[ ! -e "$R/ctl.sock" ] || fail "round $round: control socket left behind"
+	fi
 	# The activated replica runs on: stop it.
 	[ -s "$R/state/proc-guest.pid" ] && kill -9 "$(cat "$R/state/proc-guest.pid")" 2>/dev/null
 	kill "$(cat "$R/remusd.pid")" 2>/dev/null || true

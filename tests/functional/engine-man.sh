@@ -6,7 +6,7 @@
 requires which mandoc
 : "${REMUS_SRC:?}"
 
-for prog in remus remusd; do
+for prog in remus remusd remus-diskd; do
 	page="$REMUS_SRC/man/$prog.8"
 	[ -f "$page" ] || fail "no $page"
 	mandoc -Tlint -Wwarning "$page" >"$T/lint" 2>&1 || true
