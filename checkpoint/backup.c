@@ -407,8 +407,8 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 		bc_error(b, ENOMEM, "out of memory");
 		return -1;
 	}
-	b->rep = b->rops->create(b->cfg.state_dir, hi->config, hi->config_len,
-	    &b->info);
+	b->rep = b->rops->create(b->cfg.state_dir, b->cfg.disk_image,
+	    hi->config, hi->config_len, &b->info);
 	if (b->rep == NULL) {
 		log_warn("%s: replica", b->peer);
 		bc_error(b, errno ? errno : EIO, "cannot create the replica");

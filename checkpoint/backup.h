@@ -27,6 +27,8 @@ struct ckpt_backup_device_ops;
 
 struct backup_config {
 	const char	*state_dir;	/* replica files (remusd -D) */
+	const char	*disk_image;	/* the backup's copy of the replicated
+					 * disk (remusd --disk), or NULL */
 	uint32_t	 timeout_ms;	/* heartbeat timeout, default 1000 */
 	int		 no_activate;	/* failover keeps the replica only */
 };

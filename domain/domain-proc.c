@@ -657,9 +657,11 @@ path_in(const char *dir, const char *name)
 static void replica_proc_close(struct replica *);
 
 static struct replica *
-replica_proc_create(const char *dir, const void *config, size_t config_len,
-    const struct domain_info *info)
+replica_proc_create(const char *dir, const char *disk,
+    const void *config, size_t config_len, const struct domain_info *info)
 {
+	/* A proc guest reaches its disk over NBD by address; nothing here
+	 * names it. */
 	struct proc_config cfg;
 	struct replica *r;
 	char *epoch_path = NULL;

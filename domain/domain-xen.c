@@ -43,6 +43,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,6 +55,7 @@
 #include <xenforeignmemory.h>
 #include <xentoollog.h>
 #include <xen/hvm/params.h>
+#include <linux/loop.h>
 #include <libxl.h>
 #include <libxl_utils.h>
 
@@ -188,7 +190,9 @@ struct replica {
 	size_t			state_len;
 	uint64_t		epoch;
 	int			active;
-	char			*json;		/* the primary's libxl config */
+	char			*json;		/* the twin's libxl config */
+	int			loop_fd;	/* holds the disk's loop device */
+	char			loop_dev[32];
 };
 
 
@@ -1647,9 +1651,111 @@ twin_ready(struct replica *r)
 	return 0;
 }
 
+/* IMAGE as a block device (a vbd needs one): a free loop device, bound
+ * with autoclear, so it goes away once the last user (blkback, and our
+ * fd, held while the replica exists) lets go.  The fd, or -1. */
+static int
+loop_attach(const char *image, char *dev, size_t len)
+{
+	struct loop_info64 li;
+	int ctl, ifd = -1, lfd = -1, n, tries;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl == -1) {
+		log_warn("/dev/loop-control (is the loop module loaded?)");
+		return -1;
+	}
+	ifd = open(image, O_RDWR | O_CLOEXEC);
+	if (ifd == -1) {
+		log_warn("disk image %s", image);
+		goto err;
+	}
+	/* Another process may take the free device between GET_FREE and
+	 * SET_FD: then ask again. */
+	for (tries = 0; tries < 8; tries++) {
+		n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0) {
+			log_warn("LOOP_CTL_GET_FREE");
+			goto err;
+		}
+		snprintf(dev, len, "/dev/loop%d", n);
+		lfd = open(dev, O_RDWR | O_CLOEXEC);
+		if (lfd == -1) {
+			log_warn("%s", dev);
+			goto err;
+		}
+		if (ioctl(lfd, LOOP_SET_FD, ifd) == 0)
+			break;
+		close(lfd);
+		lfd = -1;
+		if (errno != EBUSY) {
+			log_warn("%s: LOOP_SET_FD %s", dev, image);
+			goto err;
+		}
+	}
+	if (lfd == -1) {
+		log_warnx("no free loop device for %s", image);
+		errno = EBUSY;
+		goto err;
+	}
+	memset(&li, 0, sizeof(li));
+	li.lo_flags = LO_FLAGS_AUTOCLEAR;
+	snprintf((char *)li.lo_file_name, sizeof(li.lo_file_name), "%s", image);
+	if (ioctl(lfd, LOOP_SET_STATUS64, &li) == -1) {
+		log_warn("%s: LOOP_SET_STATUS64", dev);
+		ioctl(lfd, LOOP_CLR_FD);
+		goto err;
+	}
+	close(ifd);
+	close(ctl);
+	return lfd;
+err:
+	n = errno;
+	if (lfd != -1)
+		close(lfd);
+	if (ifd != -1)
+		close(ifd);
+	close(ctl);
+	errno = n;
+	return -1;
+}
+
+/* The twin's disk is the backup's copy IMAGE, which diskbuf keeps at the
+ * last committed epoch, instead of the primary's device (a /dev/nbdN of
+ * remus-diskd over there, meaningless here). */
+static int
+twin_disk(struct replica *r, libxl_domain_config *cfg, const char *image)
+{
+	libxl_device_disk *dk;
+
+	if (cfg->num_disks != 1) {
+		log_warnx("remusd --disk %s: the guest has %d disks; one "
+		    "replicated disk per guest is supported", image,
+		    cfg->num_disks);
+		errno = EINVAL;
+		return -1;
+	}
+	r->loop_fd = loop_attach(image, r->loop_dev, sizeof(r->loop_dev));
+	if (r->loop_fd == -1)
+		return -1;
+	dk = &cfg->disks[0];
+	log_info("backup domain %s: disk %s is %s (%s) here, in place of %s",
+	    r->twin, dk->vdev ? dk->vdev : "?", r->loop_dev, image,
+	    dk->pdev_path ? dk->pdev_path : "?");
+	/* The hotplug script stays the guest's own: a phy: script takes a
+	 * loop device as well as the nbd one. */
+	free(dk->pdev_path);
+	dk->pdev_path = strdup(r->loop_dev);
+	dk->backend = LIBXL_DISK_BACKEND_PHY;
+	dk->format = LIBXL_DISK_FORMAT_RAW;
+	if (dk->pdev_path == NULL)
+		return -1;
+	return 0;
+}
+
 static struct replica *
-xrep_create(const char *dir, const void *config, size_t config_len,
-    const struct domain_info *di)
+xrep_create(const char *dir, const char *disk, const void *config,
+    size_t config_len, const struct domain_info *di)
 {
 	struct replica *r;
 	libxl_domain_config cfg;
@@ -1661,6 +1767,7 @@ xrep_create(const char *dir, const void *config, size_t config_len,
 	if (r == NULL)
 		goto err;
 	r->domid = INVALID_DOMID;
+	r->loop_fd = -1;
 	if (di->page_size != XEN_PAGE) {
 		log_warnx("page size %u, Xen guests have %u", di->page_size,
 		    XEN_PAGE);
@@ -1721,6 +1828,17 @@ xrep_create(const char *dir, const void *config, size_t config_len,
 	snprintf(r->name, sizeof(r->name), "%s",
 	    cfg.c_info.name ? cfg.c_info.name : "guest");
 	snprintf(r->twin, sizeof(r->twin), "%s--backup", r->name);
+	if (disk != NULL) {
+		if (twin_disk(r, &cfg, disk) == -1)
+			goto err;
+		free(json);
+		json = libxl_domain_config_to_json(r->ctx, &cfg);
+		if (json == NULL) {
+			log_warnx("backup domain %s: configuration", r->twin);
+			errno = EIO;
+			goto err;
+		}
+	}
 	r->nr_pages = di->nr_pages;
 	r->scratch = calloc(1, XEN_PAGE);
 	if (r->scratch == NULL)
@@ -1894,6 +2012,9 @@ xrep_close(struct replica *r)
 	handles_close(&r->h);
 	free(r->state);
 	free(r->json);
+	/* Autoclear: the loop device goes when blkback lets go too. */
+	if (r->loop_fd != -1)
+		close(r->loop_fd);
 	free(r);
 }
 

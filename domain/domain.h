@@ -109,9 +109,13 @@ struct replica_ops {
 	const char	*name;
 
 	/* Build an empty replica from the stream header's fields.  DIR is
-	 * the backup's state directory (remusd -D). */
-	struct replica	*(*create)(const char *dir, const void *config,
-		    size_t config_len, const struct domain_info *);
+	 * the backup's state directory (remusd -D); DISK, if not NULL, the
+	 * backup's copy of the guest's replicated disk (remusd --disk),
+	 * which the replica uses in place of the primary's (Xen: the
+	 * twin's vbd).  The disk's content is diskbuf's business. */
+	struct replica	*(*create)(const char *dir, const char *disk,
+		    const void *config, size_t config_len,
+		    const struct domain_info *);
 
 	/* Committed content of page PFN, for XOR-delta decoding and for
 	 * applying: the pointer stays valid until close. */

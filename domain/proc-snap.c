@@ -134,7 +134,7 @@ main(int argc, char **argv)
 		log_warn("get_config");
 		goto out;
 	}
-	r = rops->create(dir, cfg, cfg_len, &info);
+	r = rops->create(dir, NULL, cfg, cfg_len, &info);
 	if (r == NULL)
 		goto out;
 	bm_words = (info.nr_pages + 63) / 64;

@@ -343,7 +343,7 @@ main(int argc, char **argv)
 			d.cfg.no_activate = 1;
 			break;
 		case OPT_DISK:
-			d.dopts.disk_image = optarg;
+			d.dopts.disk_image = d.cfg.disk_image = optarg;
 			break;
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);

@@ -214,7 +214,8 @@ struct replica {
 static struct replica frep;
 
 static struct replica *
-frep_create(const char *dir __unused, const void *c __unused, size_t l __unused,
+frep_create(const char *dir __unused, const char *disk __unused,
+    const void *c __unused, size_t l __unused,
     const struct domain_info *i)
 {
 	cr_assert(eq(u64, i->nr_pages, NR_PAGES));

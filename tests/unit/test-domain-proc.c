@@ -724,7 +724,7 @@ Test(domain_proc, replica_preserves_the_arena_and_activates)
 	ops->info(d, &info);
 	cr_assert(eq(int, ops->get_config(d, cfg, &cfg_len), 0));
 
-	r = rops->create(dir, cfg, cfg_len, &info);
+	r = rops->create(dir, NULL, cfg, cfg_len, &info);
 	cr_assert_not_null(r);
 	errno = 0;
 	cr_assert(eq(int, rops->activate(r), -1), "nothing committed yet");

@@ -152,7 +152,7 @@ main(int argc, char **argv)
 	interval = atoi(argv[4]);
 	if (d->get_config(dom, config, &clen) == -1)
 		return 1;
-	rep = r->create("/tmp", config, clen, &di);
+	rep = r->create("/tmp", NULL, config, clen, &di);
 	if (rep == NULL)
 		return 1;
 	printf("@@DRV twin created, %zu config bytes, %" PRIu64 " pages\n",
