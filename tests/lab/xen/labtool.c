@@ -3,16 +3,24 @@
  * Built static on the host and dropped into the initramfs images, so it
  * needs nothing from the guest's userland.
  *
- *   labtool serve PORT MIB RATE  (in the domU) write RATE random pages a
+ *   labtool serve PORT MIB RATE [DISK]
+ *                            (in the domU) write RATE random pages a
  *                            second in MIB MiB of memory,
  *                            print "@@DOMU-TICK n" each second, and answer
  *                            TCP lines: "INC" -> counter + 1, "GET" ->
  *                            counter; each reply is "count=C tick=T".
+ *                            With DISK, 10 times a second: read block 0,
+ *                            check it holds the last number written, write
+ *                            the next (O_DIRECT | O_DSYNC); replies add
+ *                            "disk=N diskbad=B".
  *   labtool count FILE       copy stdin to stdout, keeping the running byte
  *                            total in FILE (for measuring a stream's size).
  *
  * The counter lives in guest memory only, so after a failover GET tells
- * which checkpoint the replica resumed from.
+ * which checkpoint the replica resumed from.  The disk number lives in
+ * both: memory remembers what was written last, the disk holds it, so a
+ * replica whose disk is not the one of its memory's checkpoint (missing
+ * or extra writes) counts diskbad on its next read.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +39,72 @@ static volatile uint64_t counter;
 static volatile uint64_t ticks;
 
 static unsigned dirty_mib, dirty_rate;
+static const char *disk_path;
+static volatile uint64_t disk_last, disk_bad;
+static volatile int disk_on;
+
+#define DISK_MAGIC "remus-lab-disk "
+
+static int
+disk_read(int fd, uint8_t *blk, uint64_t *v)
+{
+	if (pread(fd, blk, 4096, 0) != 4096)
+		return -1;
+	blk[4095] = 0;
+	if (memcmp(blk, DISK_MAGIC, strlen(DISK_MAGIC)) != 0) {
+		*v = 0;			/* a fresh disk */
+		return 0;
+	}
+	*v = strtoull((char *)blk + strlen(DISK_MAGIC), NULL, 10);
+	return 0;
+}
+
+static void *
+disker(void *arg)
+{
+	uint8_t *blk;
+	uint64_t v;
+	int fd;
+
+	(void)arg;
+	fd = open(disk_path, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+	if (fd < 0 || posix_memalign((void **)&blk, 4096, 4096) != 0 ||
+	    disk_read(fd, blk, &v) < 0) {
+		printf("@@DOMU-DISK-ERROR %s: %s\n", disk_path, strerror(errno));
+		fflush(stdout);
+		return NULL;
+	}
+	disk_last = v;
+	disk_on = 1;
+	for (;;) {
+		if (disk_read(fd, blk, &v) < 0) {
+			printf("@@DOMU-DISK-ERROR read: %s\n", strerror(errno));
+			fflush(stdout);
+			sleep(1);
+			continue;
+		}
+		if (v != disk_last) {
+			disk_bad++;
+			printf("@@DOMU-DISK-BAD read %llu, wrote %llu last\n",
+			    (unsigned long long)v,
+			    (unsigned long long)disk_last);
+			fflush(stdout);
+			disk_last = v;	/* count each divergence once */
+		}
+		memset(blk, 0, 4096);
+		snprintf((char *)blk, 4096, DISK_MAGIC "%llu\n",
+		    (unsigned long long)(disk_last + 1));
+		if (pwrite(fd, blk, 4096, 0) != 4096) {
+			printf("@@DOMU-DISK-ERROR write: %s\n", strerror(errno));
+			fflush(stdout);
+			sleep(1);
+			continue;
+		}
+		disk_last++;
+		usleep(100000);
+	}
+	return NULL;
+}
 
 static void *
 dirtier(void *arg)
@@ -92,7 +166,13 @@ serve_one(int fd)
 			*nl = '\0';
 			if (strncmp(buf, "INC", 3) == 0)
 				counter++;
-			int len = snprintf(out, sizeof(out),
+			int len = disk_on ? snprintf(out, sizeof(out),
+			    "count=%llu tick=%llu disk=%llu diskbad=%llu\n",
+			    (unsigned long long)counter,
+			    (unsigned long long)ticks,
+			    (unsigned long long)disk_last,
+			    (unsigned long long)disk_bad) :
+			    snprintf(out, sizeof(out),
 			    "count=%llu tick=%llu\n",
 			    (unsigned long long)counter,
 			    (unsigned long long)ticks);
@@ -124,8 +204,10 @@ serve(int port)
 	if (dirty_mib > 0 && dirty_rate >= 100)
 		pthread_create(&t, NULL, dirtier, NULL);
 	pthread_create(&t, NULL, ticker, NULL);
-	printf("@@DOMU-SERVICE port=%d mib=%u rate=%u\n", port, dirty_mib,
-	    dirty_rate);
+	if (disk_path != NULL)
+		pthread_create(&t, NULL, disker, NULL);
+	printf("@@DOMU-SERVICE port=%d mib=%u rate=%u disk=%s\n", port,
+	    dirty_mib, dirty_rate, disk_path ? disk_path : "none");
 	fflush(stdout);
 	for (;;) {
 		int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
@@ -180,13 +262,15 @@ count(const char *file)
 int
 main(int argc, char **argv)
 {
-	if (argc == 5 && strcmp(argv[1], "serve") == 0) {
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "serve") == 0) {
+		if (argc == 6)
+			disk_path = argv[5];
 		dirty_mib = (unsigned)atoi(argv[3]);
 		dirty_rate = (unsigned)atoi(argv[4]);
 		return serve(atoi(argv[2]));
 	}
 	if (argc == 3 && strcmp(argv[1], "count") == 0)
 		return count(argv[2]);
-	fprintf(stderr, "usage: labtool serve PORT MIB RATE | labtool count FILE\n");
+	fprintf(stderr, "usage: labtool serve PORT MIB RATE [DISK] | labtool count FILE\n");
 	return 2;
 }
