@@ -453,8 +453,11 @@ take_record(struct backup *b, const struct stream_rec *rec)
 	case STREAM_REC_HEARTBEAT:
 		return 0;
 	case STREAM_REC_END:
+		/* What becomes of the replica is the driver's to say when
+		 * it closes (proc keeps its file, Xen destroys the twin:
+		 * the primary runs on). */
 		log_info("%s: primary ended protection after epoch %" PRIu64
-		    "; replica kept at epoch %" PRIu64 ", not activated",
+		    "; replica at epoch %" PRIu64 " not activated",
 		    b->peer, rec->u.ctl.value, b->committed);
 		return 1;
 	default:

@@ -82,7 +82,7 @@ static const char help_text[] =
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
 "\n"
 "Exit status (--receive; --listen exits 0 on a signal):\n"
-"  0  the primary ended protection cleanly (END): replica kept\n"
+"  0  the primary ended protection cleanly (END): not activated\n"
 "  1  usage error (bad flag or argument)\n"
 "  2  state directory or listen address unusable\n"
 "  3  stream lost before any epoch was committed: nothing to activate\n"

@@ -21,7 +21,7 @@ run_one() {	# name backup-address-or-command [remus flags...]
 	local status=0
 	wait $R || status=$?
 	[ $status -eq 0 ] || fail "$name: remus exited $status after SIGINT"
-	wait_for 10 grep -q "replica kept" "$T/remusd-$name.log" "$T/remus-$name.log" ||
+	wait_for 10 grep -q "not activated" "$T/remusd-$name.log" "$T/remus-$name.log" ||
 		fail "$name: backup did not see a clean END"
 	kill -9 "$GUEST_PID"
 	e=$(replica_matches "$T/st-$name" "$T/$name.sums") || fail "$name: $e"
