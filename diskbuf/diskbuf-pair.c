@@ -355,10 +355,21 @@ main(int argc, char **argv)
 			continue;
 		e.epoch = ++n;
 		/* "Suspend": close the log; the digest is the state the
-		 * backup must hold once n commits. */
-		if (diskbuf_primary_epoch_close(p, n) == -1)
-			break;
-		digest_line(p, digests, n);
+		 * backup must hold once n commits, taken in the same hold
+		 * of the write lock as the cut (the writers are not paused
+		 * here: a write of n + 1 must not get into n's digest). */
+		if (digests == NULL) {
+			if (diskbuf_primary_epoch_close(p, n) == -1)
+				break;
+		} else {
+			uint8_t dg[16];
+			char hex[33];
+
+			if (diskbuf_primary_epoch_close_digest(p, n, dg) == -1)
+				break;
+			diskbuf_hash_hex(dg, hex);
+			append_line(digests, "%" PRIu64 " %s\n", n, hex);
+		}
 		maybe_die(K_CLOSE, n);
 		if (diskbuf_primary_save(p, n, emit, &e) == -1) {
 			diskbuf_primary_unprotect(p, "saving the epoch failed");
