@@ -8,7 +8,7 @@
  * a remus connects and the connection *is* the protection:
  *
  *   remus                              remus-diskd
- *   PROTECT [sync addr]   ------->     diskbuf_primary_protect (+ sync)
+ *   PROTECT rate [addr]   ------->     diskbuf_primary_protect (+ sync)
  *                         <-------     OK  size, disk, image
  *   CLOSE n (guest paused)------->     diskbuf_primary_epoch_close(n)
  *                                      (CLOSE_DIGEST: and the test digest)
@@ -66,6 +66,12 @@ struct ctl_msg {
 	uint32_t	pad;
 };
 _Static_assert(sizeof(struct ctl_msg) == 24, "ctl message header is 24 bytes");
+
+struct ctl_protect {			/* PROTECT payload */
+	uint64_t	sync_rate;	/* bytes/s, 0 = unlimited */
+	/* sync address follows, no NUL; none: no initial sync */
+};
+_Static_assert(sizeof(struct ctl_protect) == 8, "ctl protect is 8 bytes");
 
 struct ctl_protected {			/* OK payload of PROTECT */
 	uint64_t	size;
@@ -249,19 +255,25 @@ diskbuf_ctl_serve_one(struct diskbuf_primary *p, int fd, const char *image)
 	if (recv_msg(fd, &m, &buf, &cap, CTL_SMALL_MAX) == -1)
 		return -1;		/* EPIPE: the remus went away */
 	switch (m.type) {
-	case CTL_PROTECT:
-		if (m.len >= sizeof addr) {
+	case CTL_PROTECT: {
+		struct ctl_protect pr;
+
+		if (m.len < sizeof pr || m.len - sizeof pr >= sizeof addr) {
 			errno = EPROTO;
 			return -1;
 		}
-		memcpy(addr, buf, m.len);
-		addr[m.len] = '\0';
+		memcpy(&pr, buf, sizeof pr);
+		memcpy(addr, buf + sizeof pr, m.len - sizeof pr);
+		addr[m.len - sizeof pr] = '\0';
+		/* The rate is process-wide: one remus at a time here. */
+		diskbuf_sync_set_rate(pr.sync_rate);
 		if (diskbuf_primary_protect(p) == -1 ||
 		    (*addr && diskbuf_primary_sync_start(p, addr, 0) == -1))
 			return reply_err(fd, 0, errno);
 		ok.size = diskbuf_primary_size(p);
 		return send_msg(fd, CTL_OK, 0, &ok, sizeof ok, image,
 		    strlen(image));
+	}
 	case CTL_CLOSE_DIGEST:
 		return diskbuf_primary_epoch_close_digest(p, m.epoch, dg) == -1 ?
 		    reply_err(fd, m.epoch, errno) :
@@ -366,8 +378,9 @@ await_ok(struct diskbuf_ctl *c, const char *what, uint64_t epoch,
 }
 
 struct diskbuf_ctl *
-diskbuf_ctl_open(const char *path, const char *sync_addr)
+diskbuf_ctl_open(const char *path, const char *sync_addr, uint64_t sync_rate)
 {
+	struct ctl_protect pr = { .sync_rate = sync_rate };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct diskbuf_ctl *c;
 	struct ctl_protected ok;
@@ -395,7 +408,8 @@ diskbuf_ctl_open(const char *path, const char *sync_addr)
 		goto err;
 	}
 	set_timeout(c->fd, CTL_TIMEOUT_S);
-	if (send_msg(c->fd, CTL_PROTECT, 0, sync_addr, alen, NULL, 0) == -1) {
+	if (send_msg(c->fd, CTL_PROTECT, 0, &pr, sizeof pr, sync_addr,
+	    alen) == -1) {
 		log_warn("disk server %s", path);
 		goto err;
 	}

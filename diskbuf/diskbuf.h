@@ -206,9 +206,11 @@ int	diskbuf_ctl_serve_one(struct diskbuf_primary *p, int fd,
 int	diskbuf_ctl_refuse(int fd, const char *why);
 
 /* Client: connect to the server at PATH and start protection (SYNC_ADDR:
- * the live initial sync's receiver, or NULL).  NULL with errno set. */
+ * the live initial sync's receiver, or NULL; SYNC_RATE: its bytes per
+ * second, 0 = unlimited).  NULL with errno set. */
 struct diskbuf_ctl;
-struct diskbuf_ctl *diskbuf_ctl_open(const char *path, const char *sync_addr);
+struct diskbuf_ctl *diskbuf_ctl_open(const char *path, const char *sync_addr,
+	    uint64_t sync_rate);
 uint64_t diskbuf_ctl_size(const struct diskbuf_ctl *);
 /* DIGEST, if not NULL, gets what diskbuf_primary_epoch_close_digest
  * gives (tests). */

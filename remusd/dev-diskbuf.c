@@ -156,6 +156,25 @@ static const struct ckpt_device_ops diskbuf_primary_ops = {
 	.teardown = pri_teardown,
 };
 
+/* REMUS_DISK_SYNC_RATE: the live initial sync's bytes per second into
+ * *R (0: unlimited, also when unset). */
+static int
+sync_rate_env(uint64_t *r)
+{
+	const char *rate = getenv("REMUS_DISK_SYNC_RATE");
+
+	*r = 0;
+	if (rate == NULL || *rate == '\0')
+		return 0;
+	if (parse_size(rate, r) == -1) {
+		log_warnx("REMUS_DISK_SYNC_RATE=%s: expected bytes per second "
+		    "(K/M/G suffixes)", rate);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- Primary, the disk served by remus-diskd ----------------------- *
  *
  * The same hooks, each a request to the disk server (diskbuf/ctl.c).  The
@@ -215,8 +234,11 @@ attach_server(struct ckpt *c, const struct remus_devopts *o)
 	struct diskbuf_ctl *ctl;
 	const char *to = getenv("REMUS_DISK_SYNC");
 	uint8_t dg[16];
+	uint64_t rate;
 
-	ctl = diskbuf_ctl_open(o->disk_server, to && *to ? to : NULL);
+	if (sync_rate_env(&rate) == -1)
+		return -1;
+	ctl = diskbuf_ctl_open(o->disk_server, to && *to ? to : NULL, rate);
 	if (ctl == NULL)
 		return -1;
 	if (digests_file() && diskbuf_ctl_digest(ctl, dg) == 0)
@@ -277,20 +299,13 @@ static int
 start_sync(struct diskbuf_primary *p)
 {
 	const char *to = getenv("REMUS_DISK_SYNC");
-	const char *rate = getenv("REMUS_DISK_SYNC_RATE");
 	uint64_t r;
 
 	if (to == NULL || *to == '\0')
 		return 0;
-	if (rate && *rate) {
-		if (parse_size(rate, &r) == -1) {
-			log_warnx("REMUS_DISK_SYNC_RATE=%s: expected bytes per "
-			    "second (K/M/G suffixes)", rate);
-			errno = EINVAL;
-			return -1;
-		}
-		diskbuf_sync_set_rate(r);
-	}
+	if (sync_rate_env(&r) == -1)
+		return -1;
+	diskbuf_sync_set_rate(r);
 	return diskbuf_primary_sync_start(p, to, 1);
 }
 
