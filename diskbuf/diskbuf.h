@@ -102,9 +102,9 @@ void	diskbuf_primary_unprotect(struct diskbuf_primary *, const char *reason);
 int	diskbuf_primary_protected(struct diskbuf_primary *);
 
 /* Test hook: digest of the whole image taken under the write lock, so it
- * is exactly the content as of the writes logged so far.  Call it right
- * after epoch_close(N) to record what the backup must hold once N
- * commits. */
+ * is exactly the content as of the writes applied so far, which with
+ * clients writing may include writes of the open epoch.  For the state
+ * the backup must hold once N commits, use epoch_close_digest. */
 int	diskbuf_primary_digest(struct diskbuf_primary *, uint8_t out[16]);
 
 struct diskbuf_stats {
