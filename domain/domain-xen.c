@@ -1085,22 +1085,20 @@ request_suspend(struct domain *d, const char *path)
 	}
 }
 
-/* The guest did not take a suspend request: EAGAIN while that has lasted
- * less than grace_ms, then ETIMEDOUT.  One line per streak. */
+/* The guest did not suspend on request (WHY): EAGAIN while that has
+ * lasted less than grace_ms, then ETIMEDOUT.  One line per streak. */
 static int
-refused(struct domain *d)
+refused(struct domain *d, const char *why)
 {
 	uint64_t now = now_us();
 
 	if (d->refused_since == 0) {
 		d->refused_since = now;
-		log_warnx("%s: guest did not take the suspend request within "
-		    "%d ms (busy, or shutting down): trying again each "
-		    "interval, for up to %d s", d->name, d->ack_ms,
-		    d->grace_ms / 1000);
+		log_warnx("%s: %s: trying again each interval, for up to %d s",
+		    d->name, why, d->grace_ms / 1000);
 	} else if (now - d->refused_since > (uint64_t)d->grace_ms * 1000) {
-		log_warnx("%s: guest has not taken a suspend request for %d "
-		    "s", d->name, d->grace_ms / 1000);
+		log_warnx("%s: guest has not suspended on request for %d s",
+		    d->name, d->grace_ms / 1000);
 		errno = ETIMEDOUT;
 		return -1;
 	}
@@ -1143,7 +1141,9 @@ withdraw_suspend(struct domain *d, const char *path)
  * request is withdrawn and EAGAIN tells the engine to try again an interval
  * later, so the event loop keeps the backup's heartbeat going meanwhile.
  * Only after grace_ms of such refusals is it a failure (ETIMEDOUT).  A
- * guest that acknowledged must reach the suspend within timeout_ms. */
+ * guest that acknowledged and is not suspended within timeout_ms counts
+ * as refusing too: the request it took may have been a shutdown that
+ * replaced ours. */
 static int
 xen_suspend(struct domain *d)
 {
@@ -1174,16 +1174,22 @@ xen_suspend(struct domain *d)
 				return -1;
 			}
 			if (s == 1 && suspended_state(d) == 0)
-				return refused(d);
+				return refused(d, "guest did not take the "
+				    "suspend request in time (busy, or shutting "
+				    "down)");
 		}
 		if (el > (uint64_t)d->timeout_ms * 1000) {
 			if (suspended_state(d) == 1)
 				break;
-			log_warnx("%s: guest took the suspend request but did "
-			    "not suspend within %d ms", d->name,
-			    d->timeout_ms);
-			errno = ETIMEDOUT;
-			return -1;
+			/* The node was cleared, but maybe not of our
+			 * request: xl shutdown overwrites a pending
+			 * "suspend" with "poweroff", and the guest took
+			 * that.  Such a guest shuts down soon, and the next
+			 * try sees it; one really stuck in its suspend runs
+			 * into the grace like a guest that refuses. */
+			return refused(d, "the suspend request was taken "
+			    "(by the guest, or replaced by a shutdown "
+			    "request) but the guest did not suspend in time");
 		}
 		struct timespec ts = { 0, (long)spin * 1000 };
 		nanosleep(&ts, NULL);
