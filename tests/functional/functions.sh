@@ -23,6 +23,14 @@ mkdir -p "$REMUS_PROC_RUNDIR"
 
 _cleanup_cmds=()
 _kill_pids=""
+# Every process a test starts inherits REMUS_TEST_T; cleanup kills a pid
+# only if it still carries it.  Pids recorded long ago may have been
+# reused (pid_max is 32768 here and qemu-io loops spin through them), and
+# kill -9 of a stranger once took down the test runner itself.
+export REMUS_TEST_T="$T"
+_ours() {
+	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "REMUS_TEST_T=$T"
+}
 
 cleanup_fn() {
 	_cleanup_cmds+=("$*")
@@ -36,7 +44,7 @@ _run_cleanup() {
 	done
 	# Everything we started, and guests activated by a backup.
 	for p in $_kill_pids $(cat "$T"/*.pid "$T"/*/proc-guest.pid 2>/dev/null); do
-		kill -9 "$p" 2>/dev/null
+		_ours "$p" && kill -9 "$p" 2>/dev/null
 	done
 	if [ "${KEEP:-}" = 1 ] || [ $status -ne 0 -a $status -ne 77 ]; then
 		echo "logs kept in $T"

@@ -8,11 +8,19 @@ PATH="$REMUS_BUILD/bin:$PATH"
 
 T=$(mktemp -d /tmp/proc-test.XXXXXX)
 _cleanup_pids=""
+# Every process a test starts inherits REMUS_TEST_T; cleanup kills a pid
+# only if it still carries it.  Pids recorded long ago may have been
+# reused (pid_max is 32768 here and qemu-io loops spin through them), and
+# kill -9 of a stranger once took down the test runner itself.
+export REMUS_TEST_T="$T"
+_ours() {
+	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "REMUS_TEST_T=$T"
+}
 
 _cleanup() {
 	local p
 	for p in $_cleanup_pids $(cat "$T"/*.pid "$T"/*/proc-guest.pid 2>/dev/null); do
-		kill -9 "$p" 2>/dev/null || true
+		_ours "$p" && kill -9 "$p" 2>/dev/null || true
 	done
 	if [ "${KEEP:-}" = 1 ]; then
 		echo "kept $T"
