@@ -33,6 +33,11 @@
 
 #include "diskbuf.h"
 #include "log.h"
+#include "util.h"
+
+/* A connection must ask for protection this soon, or it is dropped: the
+ * one slot is not for peers that say nothing. */
+#define PROTECT_WITHIN_MS	5000
 
 static const char usage_text[] =
 "usage: remus-diskd [-v] [--device /dev/nbdN] [--nbd-listen addr]\n"
@@ -83,6 +88,7 @@ main(int argc, char **argv)
 	struct pollfd pfd[3];
 	sigset_t sigs;
 	pid_t remus_pid = 0;
+	uint64_t accepted_us = 0;
 	int attached = 0;
 	int ch, verbose = 0, lfd = -1, cfd = -1, sfd = -1, rc = 1;
 
@@ -163,11 +169,21 @@ main(int argc, char **argv)
 		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		pfd[2] = (struct pollfd){ .fd = cfd, .events = POLLIN };
-		if (poll(pfd, cfd == -1 ? 2 : 3, -1) == -1) {
+		if (poll(pfd, cfd == -1 ? 2 : 3,
+		    cfd != -1 && !attached ? 500 : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
 			goto out;
+		}
+		if (cfd != -1 && !attached && pfd[2].revents == 0 &&
+		    now_us() - accepted_us > PROTECT_WITHIN_MS * 1000ull) {
+			log_warnx("pid %d: no protect request within %d ms: "
+			    "connection dropped", (int)remus_pid,
+			    PROTECT_WITHIN_MS);
+			close(cfd);
+			cfd = -1;
+			continue;
 		}
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si;
@@ -218,6 +234,7 @@ main(int argc, char **argv)
 				continue;
 			}
 			cfd = fd;
+			accepted_us = now_us();
 			remus_pid = peer_pid(fd);
 			log_debug("control connection from pid %d",
 			    (int)remus_pid);

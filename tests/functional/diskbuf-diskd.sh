@@ -42,6 +42,13 @@ except ConnectionResetError:
     pass
 PY
 wait_for grep -q "bad control message" "$T/d1.log" || fail "garbage not reported: $(cat "$T/d1.log")"
+# A peer that connects and says nothing does not keep the slot.
+python3 - "$T/c" <<'PY' || fail "silent client"
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(15)
+assert s.recv(100) == b""
+PY
+grep -q "no protect request within" "$T/d1.log" || fail "silent client not dropped: $(cat "$T/d1.log")"
 kill "$(cat "$T/d1.pid")"
 wait_for sh -c "! test -e $T/c" || fail "control socket left behind"
 echo "ok: errors"
