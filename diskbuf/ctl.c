@@ -441,29 +441,41 @@ diskbuf_ctl_size(const struct diskbuf_ctl *c)
 	return c->size;
 }
 
+/* Send request TYPE (no payload) for EPOCH.  ENOTCONN once detached. */
 static int
-simple(struct diskbuf_ctl *c, uint16_t type, const char *what,
-    uint64_t epoch)
+ask(struct diskbuf_ctl *c, uint16_t type, const char *what, uint64_t epoch)
 {
-	struct ctl_msg m;
-
 	if (c->fd == -1) {
 		errno = ENOTCONN;
 		return -1;
 	}
 	if (send_msg(c->fd, type, epoch, NULL, 0, NULL, 0) == -1) {
-		log_warn("disk server %s: %s, epoch %" PRIu64, c->path, what,
-		    epoch);
+		log_warn("disk server %s: %s%s", c->path, what,
+		    epoch_str(epoch));
 		return -1;
 	}
-	if (await_ok(c, what, epoch, &m) == -1)
+	return 0;
+}
+
+/* One round trip: request TYPE, then an OK carrying exactly LEN bytes,
+ * copied to OUT. */
+static int
+call(struct diskbuf_ctl *c, uint16_t type, const char *what, uint64_t epoch,
+    void *out, size_t len)
+{
+	struct ctl_msg m;
+
+	if (ask(c, type, what, epoch) == -1 ||
+	    await_ok(c, what, epoch, &m) == -1)
 		return -1;
-	if (m.type != CTL_OK) {
-		log_warnx("disk server %s: %s: unexpected reply %u", c->path,
-		    what, m.type);
+	if (m.type != CTL_OK || m.len != len) {
+		log_warnx("disk server %s: %s: unexpected reply %u (%u bytes)",
+		    c->path, what, m.type, m.len);
 		errno = EPROTO;
 		return -1;
 	}
+	if (len > 0)
+		memcpy(out, c->buf, len);
 	return 0;
 }
 
@@ -471,29 +483,15 @@ int
 diskbuf_ctl_epoch_close(struct diskbuf_ctl *c, uint64_t epoch,
     uint8_t digest[16])
 {
-	struct ctl_msg m;
-
 	if (digest == NULL)
-		return simple(c, CTL_CLOSE, "close", epoch);
-	if (c->fd == -1) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	if (send_msg(c->fd, CTL_CLOSE_DIGEST, epoch, NULL, 0, NULL, 0) == -1 ||
-	    await_ok(c, "close", epoch, &m) == -1)
-		return -1;
-	if (m.type != CTL_OK || m.len != 16) {
-		errno = EPROTO;
-		return -1;
-	}
-	memcpy(digest, c->buf, 16);
-	return 0;
+		return call(c, CTL_CLOSE, "close", epoch, NULL, 0);
+	return call(c, CTL_CLOSE_DIGEST, "close", epoch, digest, 16);
 }
 
 int
 diskbuf_ctl_commit(struct diskbuf_ctl *c, uint64_t epoch)
 {
-	return simple(c, CTL_COMMIT, "commit", epoch);
+	return call(c, CTL_COMMIT, "commit", epoch, NULL, 0);
 }
 
 int
@@ -504,14 +502,8 @@ diskbuf_ctl_save(struct diskbuf_ctl *c, uint64_t epoch, diskbuf_emit_fn emit,
 	struct ctl_msg m;
 	size_t dlen;
 
-	if (c->fd == -1) {
-		errno = ENOTCONN;
+	if (ask(c, CTL_SAVE, "save", epoch) == -1)
 		return -1;
-	}
-	if (send_msg(c->fd, CTL_SAVE, epoch, NULL, 0, NULL, 0) == -1) {
-		log_warn("disk server %s: save, epoch %" PRIu64, c->path, epoch);
-		return -1;
-	}
 	for (;;) {
 		if (await_ok(c, "save", epoch, &m) == -1)
 			return -1;
@@ -540,21 +532,7 @@ bad:
 int
 diskbuf_ctl_digest(struct diskbuf_ctl *c, uint8_t out[16])
 {
-	struct ctl_msg m;
-
-	if (c->fd == -1) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	if (send_msg(c->fd, CTL_DIGEST, 0, NULL, 0, NULL, 0) == -1 ||
-	    await_ok(c, "digest", 0, &m) == -1)
-		return -1;
-	if (m.type != CTL_OK || m.len != 16) {
-		errno = EPROTO;
-		return -1;
-	}
-	memcpy(out, c->buf, 16);
-	return 0;
+	return call(c, CTL_DIGEST, "digest", 0, out, 16);
 }
 
 void
