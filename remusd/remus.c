@@ -63,7 +63,7 @@ static const struct option longopts[] = {
 };
 
 static const char usage_text[] =
-"usage: remus [-bdeFnuv] [-i ms] [-s cmd] [--timeout ms] [--stats-json file]\n"
+"usage: remus [-bdFnuv] [-i ms] [-s cmd] [--timeout ms] [--stats-json file]\n"
 "             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
 "             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
 "             [--disk-server socket]\n"
@@ -82,7 +82,8 @@ static const char help_text[] =
 "  -s cmd            start the backup with \"cmd host remusd --receive\"\n"
 "                    (e.g. ssh) and talk over its stdin/stdout; -s \"\" runs\n"
 "                    host itself as the command\n"
-"  -e                stay in the foreground (always so; for xl compatibility)\n"
+"  -e, -N script, -p, -c  xl remus flags with no meaning here: refused\n"
+"                    with one line saying why\n"
 "  -b                blackhole: replicate to /dev/null (no host needed)\n"
 "  -n                no network buffering (needs -F)\n"
 "  -d                no disk replication (needs -F)\n"
@@ -205,6 +206,7 @@ main(int argc, char **argv)
 	const struct transport_ops *tops;
 	struct domain *dom = NULL;
 	const char *spec, *rest, *host = NULL, *cmd = NULL, *json = NULL;
+	char hbuf[256], pbuf[16];
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
 	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
@@ -216,7 +218,7 @@ main(int argc, char **argv)
 	tp.rfd = tp.wfd = -1;
 	dopts.netbuf_driver = "auto";
 
-	while ((ch = getopt_long(argc, argv, "bdeFhi:nus:v", longopts,
+	while ((ch = getopt_long(argc, argv, "bcdeFhi:N:npus:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -225,10 +227,21 @@ main(int argc, char **argv)
 		case 'd':
 			no_disk = 1;
 			break;
+		/* xl remus flags that cannot mean anything here: refused,
+		 * so that a script written for xl learns it at once. */
+		case 'c':
+			usage("-c: COLO is not implemented, only Remus");
 		case 'e':
-			/* xl's "do not daemonise": remus and remusd --receive
-			 * always stay in the foreground. */
-			break;
+			usage("-e: xl's \"backup does not wait for the guest to "
+			    "die\" is always so (remusd exits once it has "
+			    "activated the guest)");
+		case 'N':
+			usage("-N %s: there are no netbuf scripts: remus "
+			    "buffers itself (--netbuf-if, --netbuf-driver)",
+			    optarg);
+		case 'p':
+			usage("-p: the userspace COLO proxy belongs to COLO "
+			    "(-c), which is not implemented");
 		case 'F':
 			unsafe = 1;
 			break;
@@ -311,8 +324,11 @@ main(int argc, char **argv)
 		usage("-s and -b exclude each other");
 	if (dopts.disk_server && dopts.disk_image)
 		usage("--disk and --disk-server exclude each other");
+	if (!blackhole && cmd == NULL && transport_parse_addr(host, hbuf,
+	    sizeof hbuf, pbuf, sizeof pbuf) == -1)
+		usage("%s: want host[:port] with a port in 1..65535", host);
 
-	log_init("remus", 1, verbose > 1 ? verbose - 1 : 0);
+	log_init("remus", 0, verbose > 1 ? verbose - 1 : 0);
 	if (fault_init() == -1) {
 		fprintf(stderr, "remus: REMUS_FAULT=%s: unknown fault name\n",
 		    getenv("REMUS_FAULT") ? getenv("REMUS_FAULT") : "");
@@ -320,9 +336,16 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Files named on the command line are opened before the guest is
+	 * touched: a typo must not cost an attach (and, for Xen, a lock). */
+	r.stats = stats_new(json, isatty(STDERR_FILENO), verbose);
+	if (r.stats == NULL)
+		return EXIT_USAGE;
+
 	/* The guest. */
 	dops = domain_ops_lookup(spec, &rest);
 	if (dops == NULL) {
+		stats_free(r.stats);
 		fprintf(stderr, "remus: %s: unknown guest type (want proc:PID,"
 		    " xen:DOMID|NAME, or a Xen domain%s)\n", spec,
 		    domain_ops_lookup("xen:", NULL) ? "" :
@@ -330,8 +353,10 @@ main(int argc, char **argv)
 		return EXIT_DOMAIN;
 	}
 	dom = dops->open(rest);
-	if (dom == NULL)
+	if (dom == NULL) {
+		stats_free(r.stats);
 		return EXIT_DOMAIN;	/* the driver said why (E4) */
+	}
 
 	/* Disks remus does not replicate would leave the backup's copy
 	 * with memory from one moment and disks from another (or none):
@@ -368,9 +393,6 @@ main(int argc, char **argv)
 		log_warn("checkpoint engine");
 		goto out;
 	}
-	r.stats = stats_new(json, isatty(STDERR_FILENO), verbose);
-	if (r.stats == NULL)
-		goto out;
 	ckpt_set_callbacks(r.ckpt, on_stats, on_done, &r);
 
 	dopts.loop = r.loop;
