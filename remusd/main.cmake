@@ -14,7 +14,7 @@ foreach(_prog remus remusd)
     ${REMUS_DEV_LIBS} remus_common PkgConfig::LIBEV)
 endforeach()
 target_sources(remus PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/stats.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/hist.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/hist.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics.c)
 install(TARGETS remus remusd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 
 # remus-diskd: a guest's disk served from before the guest exists (Xen),

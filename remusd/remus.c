@@ -25,6 +25,7 @@
 #include "domain.h"
 #include "fault.h"
 #include "log.h"
+#include "metrics.h"
 #include "stats.h"
 #include "transport.h"
 #include "util.h"
@@ -46,6 +47,7 @@
 enum {
 	OPT_TIMEOUT = 256, OPT_STATS_JSON, OPT_NETBUF_IF, OPT_NETBUF_DRIVER,
 	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_DISK_SERVER, OPT_VERSION,
+	OPT_METRICS, OPT_METRICS_FILE,
 };
 
 static const struct option longopts[] = {
@@ -59,6 +61,8 @@ static const struct option longopts[] = {
 	{ "disk",		required_argument,	NULL, OPT_DISK },
 	{ "nbd-listen",		required_argument,	NULL, OPT_NBD_LISTEN },
 	{ "disk-server",	required_argument,	NULL, OPT_DISK_SERVER },
+	{ "metrics",		required_argument,	NULL, OPT_METRICS },
+	{ "metrics-file",	required_argument,	NULL, OPT_METRICS_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -66,7 +70,7 @@ static const char usage_text[] =
 "usage: remus [-bdFnuv] [-i ms] [-s cmd] [--timeout ms] [--stats-json file]\n"
 "             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
 "             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
-"             [--disk-server socket]\n"
+"             [--disk-server socket] [--metrics addr] [--metrics-file file]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -99,13 +103,17 @@ static const char help_text[] =
 "  --disk-server socket  replicate the disk remus-diskd serves, attaching\n"
 "                    at its control socket (found by itself for a Xen\n"
 "                    guest whose disk is phy:/dev/nbdN of a remus-diskd)\n"
+"  --metrics addr    serve Prometheus metrics at http://addr/metrics\n"
+"  --metrics-file file  write them there too (node_exporter textfile),\n"
+"                    at most once a second and at exit\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
 "\n"
 "Exit status:\n"
 "  0  stopped by SIGINT or SIGTERM (END sent, devices released)\n"
-"  1  usage error (bad flag or argument)\n"
+"  1  usage error (bad flag or argument, or a --stats-json, --metrics or\n"
+"     --metrics-file that cannot be opened)\n"
 "  2  guest not found or not supported (kernel feature missing), or\n"
 "     already protected by another remus\n"
 "  3  backup unreachable, or its handshake failed\n"
@@ -122,6 +130,7 @@ struct remus {
 	struct ev_loop	*loop;
 	struct ckpt	*ckpt;
 	struct stats	*stats;
+	struct metrics	*metrics;	/* NULL: no --metrics* */
 	ev_signal	 sigint, sigterm;
 	enum ckpt_result result;
 	const char	*unbuffered;	/* warn at the first epoch: the spec */
@@ -159,6 +168,7 @@ on_stats(const struct ckpt_epoch_stats *st, void *arg)
 		r->unbuffered = NULL;
 	}
 	stats_epoch(r->stats, st);
+	metrics_epoch(r->metrics);
 }
 
 static void
@@ -206,6 +216,7 @@ main(int argc, char **argv)
 	const struct transport_ops *tops;
 	struct domain *dom = NULL;
 	const char *spec, *rest, *host = NULL, *cmd = NULL, *json = NULL;
+	const char *metrics_addr = NULL, *metrics_file = NULL;
 	char hbuf[256], pbuf[16];
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
@@ -299,6 +310,16 @@ main(int argc, char **argv)
 		case OPT_DISK_SERVER:
 			dopts.disk_server = optarg;
 			break;
+		case OPT_METRICS:
+			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
+			    pbuf, sizeof pbuf) == -1)
+				usage("--metrics %s: want addr:port with a "
+				    "port in 1..65535", optarg);
+			metrics_addr = optarg;
+			break;
+		case OPT_METRICS_FILE:
+			metrics_file = optarg;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -341,10 +362,16 @@ main(int argc, char **argv)
 	r.stats = stats_new(json, isatty(STDERR_FILENO), verbose);
 	if (r.stats == NULL)
 		return EXIT_USAGE;
+	if ((metrics_addr || metrics_file) && (r.metrics = metrics_new(
+	    EV_DEFAULT, r.stats, metrics_addr, metrics_file)) == NULL) {
+		stats_free(r.stats);
+		return EXIT_USAGE;
+	}
 
 	/* The guest. */
 	dops = domain_ops_lookup(spec, &rest);
 	if (dops == NULL) {
+		metrics_free(r.metrics);
 		stats_free(r.stats);
 		fprintf(stderr, "remus: %s: unknown guest type (want proc:PID,"
 		    " xen:DOMID|NAME, or a Xen domain%s)\n", spec,
@@ -354,6 +381,7 @@ main(int argc, char **argv)
 	}
 	dom = dops->open(rest);
 	if (dom == NULL) {
+		metrics_free(r.metrics);
 		stats_free(r.stats);
 		return EXIT_DOMAIN;	/* the driver said why (E4) */
 	}
@@ -449,6 +477,7 @@ out:
 		ev_signal_stop(r.loop, &r.sigterm);
 	}
 	ckpt_free(r.ckpt);
+	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);
 	if (dom && dops->close)
 		dops->close(dom);

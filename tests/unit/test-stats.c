@@ -17,6 +17,7 @@
 #include "checkpoint.h"
 #include "hist.h"
 #include "log.h"
+#include "metrics.h"
 #include "stats.h"
 #include "util.h"
 
@@ -195,6 +196,59 @@ Test(stats, summary_reads_the_histograms, .init = setup)
 	    "%s", buf);
 	cr_assert(strstr(buf, "100 MiB raw -> 50 MiB on the wire (2.00x)") !=
 	    NULL, "%s", buf);
+	free(buf);
+	stats_free(s);
+}
+
+/* The exposition's counters are the totals, each histogram's buckets are
+ * cumulative and end in +Inf = _count; the whole text fits the size
+ * metrics_format reports. */
+Test(stats, metrics_format_matches_the_totals, .init = setup)
+{
+	struct ckpt_epoch_stats e;
+	struct stats *s;
+	uint64_t n, prev = 0, v, raw = 0;
+	size_t len, len2;
+	char *buf, *p, line[256];
+	int buckets = 0;
+
+	s = stats_new(NULL, 0, 0);
+	cr_assert(s != NULL);
+	for (n = 1; n <= 500; n++) {
+		make_epoch(&e, n);
+		raw += e.raw_bytes;
+		stats_epoch(s, &e);
+	}
+	len = metrics_format(NULL, 0, s);
+	cr_assert(len > 1000);
+	buf = malloc(len + 1);
+	cr_assert(buf != NULL);
+	len2 = metrics_format(buf, len + 1, s);
+	cr_assert(eq(sz, len, len2));
+	cr_assert(eq(sz, strlen(buf), len));
+	cr_assert(strstr(buf, "\nremus_epochs_total 500\n") != NULL);
+	cr_assert(strstr(buf, "\nremus_full_epochs_total 1\n") != NULL);
+	snprintf(line, sizeof line, "\nremus_raw_bytes_total %" PRIu64 "\n",
+	    raw);
+	cr_assert(strstr(buf, line) != NULL, "no \"%s\"", line + 1);
+	for (p = strstr(buf, "remus_pause_seconds_bucket"); p != NULL &&
+	    strncmp(p, "remus_pause_seconds_bucket", 26) == 0;
+	    p = strchr(p, '\n') + 1) {
+		cr_assert(sscanf(strchr(p, '}') + 1, "%" SCNu64, &v) == 1);
+		cr_assert(v >= prev, "not cumulative: %.60s", p);
+		prev = v;
+		buckets++;
+	}
+	cr_assert(buckets >= 10);
+	cr_assert(strstr(buf, "remus_pause_seconds_bucket{le=\"+Inf\"} 499\n")
+	    != NULL);
+	cr_assert(strstr(buf, "remus_pause_seconds_count 499\n") != NULL);
+	cr_assert(strstr(buf, "remus_pause_seconds_bucket{le=\"0.001\"} ") !=
+	    NULL);
+	/* A short buffer is cut, NUL-terminated, and the length still
+	 * says how much was needed. */
+	cr_assert(eq(sz, metrics_format(buf, 10, s), len));
+	cr_assert(eq(sz, strlen(buf), 9));
 	free(buf);
 	stats_free(s);
 }
