@@ -243,9 +243,9 @@ main(int argc, char **argv)
 		case 'c':
 			usage("-c: COLO is not implemented, only Remus");
 		case 'e':
-			usage("-e: xl's \"backup does not wait for the guest to "
-			    "die\" is always so (remusd exits once it has "
-			    "activated the guest)");
+			usage("-e: not supported: the backup always leaves a "
+			    "guardian that carries out an activated Xen "
+			    "guest's on_poweroff/on_reboot (docs/xen.md)");
 		case 'N':
 			usage("-N %s: there are no netbuf scripts: remus "
 			    "buffers itself (--netbuf-if, --netbuf-driver)",

@@ -326,9 +326,9 @@ main(int argc, char **argv)
 			foreground = 1;
 			break;
 		case 'e':
-			usage("-e: xl's \"do not wait for the guest to die\" "
-			    "is always so (remusd exits once it has activated "
-			    "the guest)");
+			usage("-e: not supported: an activated Xen guest "
+			    "always gets a guardian that carries out its "
+			    "on_poweroff/on_reboot (docs/xen.md)");
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
