@@ -36,7 +36,8 @@ enum log_dest	log_pick_dest(int to_stderr);
 void	log_setverbose(int verbose);
 
 void	log_msg(int pri, int with_errno, const char *fmt, ...) __printf(3, 4);
-void	log_vmsg(int pri, int with_errno, const char *fmt, va_list ap);
+void	log_vmsg(int pri, int with_errno, const char *fmt, va_list ap)
+	    __printf(3, 0);
 void	fatal_msg(int with_errno, const char *fmt, ...) __printf(2, 3) __dead;
 
 #include <syslog.h>
