@@ -14,6 +14,7 @@
 
 #define LOG_PREFIX "metrics: "
 #include "compiler.h"
+#include "devices.h"
 #include "hist.h"
 #include "log.h"
 #include "metrics.h"
@@ -28,6 +29,7 @@
 struct metrics {
 	struct ev_loop		*loop;
 	const struct stats	*s;
+	void			(*held)(struct dev_netbuf_held *);
 	int			 lfd;		/* -1: no HTTP */
 	ev_io			 accept_io;
 	/* The one connection being served (cfd -1: none). */
@@ -155,17 +157,55 @@ metrics_format(char *buf, size_t len, const struct stats *s)
 	return o.n;
 }
 
+/* The held output, read now, after the rest. */
+static size_t
+format_held(char *buf, size_t len, const struct dev_netbuf_held *h)
+{
+	struct out o = { .buf = buf, .len = len, .n = 0 };
+
+	if (len > 0)
+		buf[0] = '\0';
+	out_printf(&o, "# HELP remus_netbuf_interfaces Interfaces whose output "
+	    "is held until the ACK.\n# TYPE remus_netbuf_interfaces gauge\n"
+	    "remus_netbuf_interfaces %u\n", h->ifaces);
+	out_printf(&o, "# HELP remus_netbuf_held_packets Guest packets held "
+	    "now.\n# TYPE remus_netbuf_held_packets gauge\n"
+	    "remus_netbuf_held_packets %" PRIu64 "\n", h->packets);
+	out_printf(&o, "# HELP remus_netbuf_held_bytes Guest bytes held now "
+	    "(sch_plug only).\n# TYPE remus_netbuf_held_bytes gauge\n"
+	    "remus_netbuf_held_bytes %" PRIu64 "\n", h->bytes);
+	counter(&o, "remus_netbuf_drops_total", "Packets the kernel dropped "
+	    "while holding (limit or queue full).", h->drops);
+	return o.n;
+}
+
 /* The exposition in a malloc'ed buffer; NULL with errno on failure. */
 static char *
-format_alloc(const struct stats *s, size_t *lenp)
+format_alloc(const struct metrics *m, size_t *lenp)
 {
-	size_t n = metrics_format(NULL, 0, s);
-	char *buf = malloc(n + 1);
+	struct dev_netbuf_held h;
+	size_t n, nh = 0;
+	char *buf;
 
+	if (m->held)
+		m->held(&h);
+	n = metrics_format(NULL, 0, m->s);
+	if (m->held)
+		nh = format_held(NULL, 0, &h);
+	buf = malloc(n + nh + 1);
 	if (buf == NULL)
 		return NULL;
-	*lenp = metrics_format(buf, n + 1, s);
+	*lenp = metrics_format(buf, n + 1, m->s);
+	if (m->held)
+		*lenp += format_held(buf + n, nh + 1, &h);
 	return buf;
+}
+
+void
+metrics_set_held(struct metrics *m, void (*fn)(struct dev_netbuf_held *))
+{
+	if (m != NULL)
+		m->held = fn;
 }
 
 /* ---- The textfile ------------------------------------------------------- */
@@ -177,7 +217,7 @@ write_file(struct metrics *m)
 	size_t len;
 	int fd = -1;
 
-	text = format_alloc(m->s, &len);
+	text = format_alloc(m, &len);
 	if (text == NULL)
 		goto err;
 	/* node_exporter may read at any moment: it must see the old file or
@@ -241,7 +281,7 @@ respond(struct metrics *m, const char *status, const char *body)
 	int n;
 
 	if (body == NULL) {
-		text = format_alloc(m->s, &len);
+		text = format_alloc(m, &len);
 		if (text == NULL) {
 			log_warn("response");
 			status = "500 Internal Server Error";

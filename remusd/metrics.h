@@ -17,6 +17,7 @@
 
 #include <ev.h>
 
+struct dev_netbuf_held;
 struct metrics;
 struct stats;
 
@@ -30,6 +31,10 @@ struct metrics	*metrics_new(struct ev_loop *, const struct stats *s,
 /* An epoch was added to the stats: rewrite the textfile if one is due.
  * NULL ok.  Failures are logged once and retried at the next epoch. */
 void		 metrics_epoch(struct metrics *);
+/* Also report the guest output held by netbuf, as FN reads it (devices.h:
+ * dev_netbuf_held) at each scrape and textfile write.  NULL M ok. */
+void		 metrics_set_held(struct metrics *m,
+		    void (*fn)(struct dev_netbuf_held *));
 /* Write the textfile a last time, close the socket.  NULL ok. */
 void		 metrics_free(struct metrics *);
 

@@ -450,6 +450,7 @@ main(int argc, char **argv)
 		status = EXIT_DEVICE;
 		goto out;
 	}
+	metrics_set_held(r.metrics, dev_netbuf_held);
 
 	ev_signal_init(&r.sigint, signal_cb, SIGINT);
 	ev_signal_init(&r.sigterm, signal_cb, SIGTERM);
