@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@ transport_parse_addr(const char *spec, char *host, size_t hostlen,
     char *port, size_t portlen)
 {
 	const char *p, *colon;
+	unsigned long pn;
 	size_t hl;
 
 	if (spec == NULL || *spec == '\0')
@@ -85,9 +87,15 @@ transport_parse_addr(const char *spec, char *host, size_t hostlen,
 		goto inval;
 	memcpy(host, spec, hl);
 	host[hl] = '\0';
+	/* getaddrinfo() takes "70000" and connects to or binds 4464 (the
+	 * port modulo 65536): check the range here, where every address is
+	 * parsed. */
 	for (p = port; *p; p++)
 		if (*p < '0' || *p > '9')
 			goto inval;
+	pn = strtoul(port, NULL, 10);
+	if (port[0] == '\0' || strlen(port) > 5 || pn < 1 || pn > 65535)
+		goto inval;
 	return 0;
 inval:
 	errno = EINVAL;

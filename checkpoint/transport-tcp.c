@@ -137,19 +137,17 @@ transport_tcp_listen(const char *spec)
 	struct addrinfo hints, *res = NULL, *ai;
 	int fd = -1, one = 1, rc, err = EADDRNOTAVAIL;
 
-	if (spec[0] == ':' || spec[0] == '*') {
-		/* ":5270", "*:5270", "*": every address. */
-		const char *p = strchr(spec, ':');
-
-		host[0] = '\0';
-		snprintf(port, sizeof port, "%s",
-		    p && p[1] ? p + 1 : TRANSPORT_DEFAULT_PORT_STR);
-	} else if (transport_parse_addr(spec, host, sizeof host, port,
+	/* ":5270", "*:5270", "*": every address.  The same parser as for
+	 * connecting, so the port is checked (1..65535) here too. */
+	if (transport_parse_addr(spec, host, sizeof host, port,
 	    sizeof port) == -1) {
-		log_warnx("bad listen address \"%s\" (want ADDR[:PORT])", spec);
+		log_warnx("bad listen address \"%s\" (want ADDR[:PORT], "
+		    "PORT 1..65535)", spec);
 		errno = EINVAL;
 		return -1;
 	}
+	if (strcmp(host, "*") == 0)
+		host[0] = '\0';
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

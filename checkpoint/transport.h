@@ -63,6 +63,7 @@ void	transport_close(struct transport *t);	/* NULL and closed ok */
 
 /* Split "host", "host:port", "[v6]:port" or a bare IPv6 address into
  * HOST (NUL-terminated, HOSTLEN bytes) and PORT ("5270" if none).
+ * HOST may be empty (":port").  The port must be a number in 1..65535.
  * 0, or -1 with errno = EINVAL. */
 int	transport_parse_addr(const char *spec, char *host, size_t hostlen,
 	    char *port, size_t portlen);

@@ -26,3 +26,9 @@ if(REMUS_WITH_XEN)
     set(REMUS_WITH_XEN OFF)
   endif()
 endif()
+
+# The journal, natively (common/log.c): priorities and fields survive.
+# Without it the programs log to syslog(3) when stderr is no one's.
+if(REMUS_WITH_SYSTEMD)
+  pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+endif()

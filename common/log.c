@@ -1,35 +1,132 @@
-/* common/log.c -- stderr or syslog, errno preserved (STYLE G1, G2). */
+/* common/log.c -- the one logging module: stderr, the journal or syslog,
+ * errno preserved (STYLE G1, G2).
+ *
+ * Where lines go is decided once, in log_init():
+ *  - stderr when asked (-d), or when stderr is a terminal, or a file, pipe
+ *    or socket someone opened to read it (tests, scripts, xl-style use:
+ *    "remus ... 2>log");
+ *  - the journal when stderr is the journal's own stream (JOURNAL_STREAM,
+ *    a systemd unit): natively with libsystemd, so each line keeps its
+ *    priority and fields; without it, as "<N>" prefixed lines, which the
+ *    journal reads as priorities;
+ *  - otherwise (stderr closed or /dev/null: a daemon started by an init
+ *    script) the journal if its socket exists and libsystemd is built in,
+ *    else syslog(3).
+ * On stderr each line carries a UTC timestamp and the priority's name.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#ifdef REMUS_HAVE_SYSTEMD
+#define SD_JOURNAL_SUPPRESS_LOCATION	/* log.c's line says nothing */
+#include <systemd/sd-journal.h>
+#endif
+
 #include "log.h"
 
+#define JOURNAL_SOCKET	"/run/systemd/journal/socket"
+
 int log_verbose;
-static int log_foreground = 1;
+static enum log_dest log_dest = LOG_DEST_STDERR;
 static const char *log_ident = "remus";
 
-void
-log_init(const char *ident, int foreground, int verbose)
+static const char *const pri_names[] = {
+	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+};
+
+/* Is fd 2 the stream systemd connected to the journal?  systemd says so
+ * in JOURNAL_STREAM="DEV:INODE" (systemd.exec(5)). */
+static int
+stderr_is_journal(const struct stat *st)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	return (unsigned long long)st->st_dev == dev &&
+	    (unsigned long long)st->st_ino == ino;
+}
+
+enum log_dest
+log_pick_dest(int to_stderr)
+{
+	struct stat st;
+	int have_fd2;
+
+	if (to_stderr)
+		return LOG_DEST_STDERR;
+	have_fd2 = fstat(STDERR_FILENO, &st) == 0;
+	if (have_fd2 && isatty(STDERR_FILENO))
+		return LOG_DEST_STDERR;
+	if (have_fd2 && stderr_is_journal(&st)) {
+#ifdef REMUS_HAVE_SYSTEMD
+		return LOG_DEST_JOURNAL;
+#else
+		return LOG_DEST_STDERR_PRI;
+#endif
+	}
+	/* A file, pipe or socket: whoever redirected stderr reads it. */
+	if (have_fd2 && !S_ISCHR(st.st_mode))
+		return LOG_DEST_STDERR;
+#ifdef REMUS_HAVE_SYSTEMD
+	if (access(JOURNAL_SOCKET, W_OK) == 0)
+		return LOG_DEST_JOURNAL;
+#endif
+	return LOG_DEST_SYSLOG;
+}
+
+enum log_dest
+log_init(const char *ident, int to_stderr, int verbose)
 {
 	int err = errno;
 
 	log_ident = ident;
-	log_foreground = foreground;
 	log_verbose = verbose;
-	if (!foreground)
+	log_dest = log_pick_dest(to_stderr);
+	if (log_dest == LOG_DEST_SYSLOG)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	errno = err;
+	return log_dest;
 }
 
 void
 log_setverbose(int verbose)
 {
 	log_verbose = verbose;
+}
+
+static void
+write_stderr(int pri, const char *msg)
+{
+	char line[1300], ts[32];
+	struct timespec now;
+	struct tm tm;
+	int m;
+
+	if (log_dest == LOG_DEST_STDERR_PRI) {
+		/* The journal stamps the time itself. */
+		m = snprintf(line, sizeof line, "<%d>%s: %s\n", pri, log_ident,
+		    msg);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &now);
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+		m = snprintf(line, sizeof line, "%s.%03ldZ %s: %s: %s\n", ts,
+		    now.tv_nsec / 1000000, log_ident, pri_names[pri & 7], msg);
+	}
+	/* One write per line so concurrent writers do not interleave. */
+	if (m > 0) {
+		ssize_t w = write(STDERR_FILENO, line,
+		    (size_t)m < sizeof line ? (size_t)m : sizeof line - 1);
+		(void)w;
+	}
 }
 
 void
@@ -47,18 +144,29 @@ log_vmsg(int pri, int with_errno, const char *fmt, va_list ap)
 
 		snprintf(buf + len, sizeof buf - len, ": %s", strerror(err));
 	}
-	if (log_foreground) {
-		/* One write per line so concurrent writers do not interleave. */
-		char line[1200];
-		int m = snprintf(line, sizeof line, "%s: %s\n", log_ident, buf);
-
-		if (m > 0) {
-			ssize_t w = write(STDERR_FILENO, line,
-			    (size_t)m < sizeof line ? (size_t)m : sizeof line - 1);
-			(void)w;
-		}
-	} else
-		syslog(pri, "%s", buf);
+	switch (log_dest) {
+	case LOG_DEST_STDERR:
+	case LOG_DEST_STDERR_PRI:
+		write_stderr(pri, buf);
+		break;
+	case LOG_DEST_JOURNAL:
+#ifdef REMUS_HAVE_SYSTEMD
+		/* ERRNO is the journal's own field for it; a lost journal
+		 * (journald restarting) falls back to syslog for the line. */
+		if ((with_errno && err != 0 ?
+		    sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%d", pri,
+		    "SYSLOG_IDENTIFIER=%s", log_ident, "SYSLOG_FACILITY=%d",
+		    LOG_DAEMON >> 3, "ERRNO=%d", err, NULL) :
+		    sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%d", pri,
+		    "SYSLOG_IDENTIFIER=%s", log_ident, "SYSLOG_FACILITY=%d",
+		    LOG_DAEMON >> 3, NULL)) >= 0)
+			break;
+#endif
+		/* FALLTHROUGH */
+	case LOG_DEST_SYSLOG:
+		syslog(LOG_DAEMON | pri, "%s", buf);
+		break;
+	}
 	errno = err;
 }
 

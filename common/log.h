@@ -2,9 +2,11 @@
  *
  * log_warn appends ": strerror(errno)", log_warnx does not.  Every function
  * preserves errno, so "log then goto err" keeps the caller's errno intact.
- * Output goes to stderr when started in the foreground (-d / -e, or stderr is
- * a terminal), to syslog otherwise.  Define LOG_PREFIX ("netbuf: ") before
- * including this header to tag a file's messages.
+ * Output goes to stderr (timestamped, with the priority) when asked (-d), or
+ * when stderr is a terminal, file, pipe or socket; to the journal when
+ * stderr is the journal's stream or is closed or /dev/null (with
+ * libsystemd), else to syslog.  log.c says why.  Define LOG_PREFIX
+ * ("netbuf: ") before including this header to tag a file's messages.
  */
 #ifndef REMUS_LOG_H
 #define REMUS_LOG_H
@@ -19,12 +21,23 @@
 
 extern int log_verbose;		/* -v count; log_debug prints when > 0 */
 
-/* Call once from main().  IDENT names the program in syslog and on stderr. */
-void	log_init(const char *ident, int foreground, int verbose);
+enum log_dest {
+	LOG_DEST_STDERR,	/* "<UTC time> ident: <priority>: message" */
+	LOG_DEST_STDERR_PRI,	/* "<N>ident: message", for the journal */
+	LOG_DEST_JOURNAL,	/* sd_journal_send() */
+	LOG_DEST_SYSLOG,	/* syslog(3), facility daemon */
+};
+
+/* Call once from main().  IDENT names the program everywhere.  TO_STDERR
+ * (-d): stderr whatever it is; 0: decide as above.  Returns the choice. */
+enum log_dest	log_init(const char *ident, int to_stderr, int verbose);
+/* What log_init(..., TO_STDERR, ...) would choose now; changes nothing. */
+enum log_dest	log_pick_dest(int to_stderr);
 void	log_setverbose(int verbose);
 
 void	log_msg(int pri, int with_errno, const char *fmt, ...) __printf(3, 4);
-void	log_vmsg(int pri, int with_errno, const char *fmt, va_list ap);
+void	log_vmsg(int pri, int with_errno, const char *fmt, va_list ap)
+	    __printf(3, 0);
 void	fatal_msg(int with_errno, const char *fmt, ...) __printf(2, 3) __dead;
 
 #include <syslog.h>

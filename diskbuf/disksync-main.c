@@ -27,15 +27,24 @@
 #include "log.h"
 #include "util.h"
 
+/* Usage on stdout and status 0 for --help; on stderr and status 1 (a
+ * usage error, as in every remus program) otherwise. */
 static void __dead
-usage(void)
+usage_status(int status)
 {
-	fprintf(stderr,
+	fprintf(status ? stderr : stdout,
 	    "usage: remus-disksync send [-q] [-b BLOCK] [-r RATE] [-w SECS] IMAGE "
 	    "HOST:PORT\n"
 	    "       remus-disksync recv [-c] IMAGE [HOST]:PORT\n"
-	    "       remus-disksync digest IMAGE\n");
-	exit(2);
+	    "       remus-disksync digest IMAGE\n"
+	    "       remus-disksync -h | --help\n");
+	exit(status);
+}
+
+static void __dead
+usage(void)
+{
+	usage_status(1);
 }
 
 static int
@@ -73,6 +82,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
 		usage();
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		usage_status(0);
 	mode = argv[1];
 	argc--;
 	argv++;

@@ -17,7 +17,7 @@
  *   activated                   (-a)
  *
  * (The proc driver's log line on stderr names the dirty tracking used.)
- * Exit status: 0, 1 on a failure (one line says which), 2 on bad usage.
+ * Exit status: 0, 1 on a failure (one line says which) or bad usage.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -54,11 +54,18 @@ wait_dead(long pid)
 }
 
 static void __dead
+usage_status(int status)
+{
+	fprintf(status ? stderr : stdout, "usage: remus-proc-snap [-n EPOCHS] "
+	    "[-i MS] [-k] [-a] [-v] SPEC DIR\n"
+	    "       remus-proc-snap -h | --help\n");
+	exit(status);
+}
+
+static void __dead
 usage(void)
 {
-	fprintf(stderr, "usage: remus-proc-snap [-n EPOCHS] [-i MS] [-k] "
-	    "[-a] [-v] SPEC DIR\n");
-	exit(2);
+	usage_status(1);
 }
 
 int
@@ -78,20 +85,22 @@ main(int argc, char **argv)
 	int c, kill_guest = 0, activate = 0, verbose = 0, rc = 1;
 	long pid = 0;
 
-	while ((c = getopt(argc, argv, "n:i:kav")) != -1) {
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+		usage_status(0);
+	while ((c = getopt(argc, argv, "n:i:kavh")) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_uint(optarg, 1, 1000000, &epochs) == -1) {
 				fprintf(stderr, "remus-proc-snap: -n %s: not "
 				    "a number of epochs\n", optarg);
-				return 2;
+				return 1;
 			}
 			break;
 		case 'i':
 			if (parse_uint(optarg, 0, 3600000, &interval) == -1) {
 				fprintf(stderr, "remus-proc-snap: -i %s: not "
 				    "milliseconds\n", optarg);
-				return 2;
+				return 1;
 			}
 			break;
 		case 'k':
@@ -103,6 +112,8 @@ main(int argc, char **argv)
 		case 'v':
 			verbose++;
 			break;
+		case 'h':
+			usage_status(0);
 		default:
 			usage();
 		}

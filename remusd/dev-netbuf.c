@@ -35,7 +35,11 @@ struct dev_netbuf {
 	struct ev_loop	*loop;
 	ev_io		 io;
 	int		 io_active;
+	struct dev_netbuf *next;	/* on the attached list */
 };
+
+/* The attached devices, for dev_netbuf_held(); the engine owns them. */
+static struct dev_netbuf *attached;
 
 static void
 netbuf_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -104,6 +108,12 @@ dn_teardown(void *dev)
 
 	if (d == NULL)
 		return;
+	for (struct dev_netbuf **p = &attached; *p; p = &(*p)->next) {
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	}
 	if (d->io_active) {
 		ev_io_stop(d->loop, &d->io);
 		d->io_active = 0;
@@ -163,7 +173,26 @@ attach_one(struct ckpt *c, const struct remus_devopts *o,
 		errno = saved_errno;
 		return -1;
 	}
+	d->next = attached;
+	attached = d;
 	return 0;
+}
+
+void
+dev_netbuf_held(struct dev_netbuf_held *h)
+{
+	struct netbuf_stats st;
+	struct dev_netbuf *d;
+
+	memset(h, 0, sizeof *h);
+	for (d = attached; d; d = d->next) {
+		h->ifaces++;
+		if (netbuf_get_stats(d->nb, &st) == -1)
+			continue;	/* a scrape is no reason to log */
+		h->packets += st.held_now;
+		h->bytes += st.backlog_bytes;
+		h->drops += st.drops;
+	}
 }
 
 int

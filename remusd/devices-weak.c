@@ -5,6 +5,7 @@
  * builds and runs before and after the device modules land.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "compiler.h"
 #include "devices.h"
@@ -14,6 +15,12 @@ __attribute__((weak)) int
 dev_netbuf_attach(struct ckpt *c __unused, const struct remus_devopts *o __unused)
 {
 	return 0;
+}
+
+__attribute__((weak)) void
+dev_netbuf_held(struct dev_netbuf_held *h)
+{
+	memset(h, 0, sizeof *h);
 }
 
 __attribute__((weak)) int

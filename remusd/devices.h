@@ -48,6 +48,17 @@ struct remus_devopts {
 int	dev_netbuf_attach(struct ckpt *, const struct remus_devopts *);
 int	dev_diskbuf_attach(struct ckpt *, const struct remus_devopts *);
 
+/* Primary: the guest output the netbuf devices hold right now, and what
+ * the kernel dropped so far, summed over the buffered interfaces (all
+ * zero without any).  Reads kernel counters; for the metrics. */
+struct dev_netbuf_held {
+	unsigned	ifaces;		/* interfaces buffered */
+	uint64_t	packets;	/* held now */
+	uint64_t	bytes;		/* held now (plug; nfqueue counts 0) */
+	uint64_t	drops;		/* since start (limit, queue full) */
+};
+void	dev_netbuf_held(struct dev_netbuf_held *);
+
 /* Primary: the guest's own disks, as its driver lists them ("vdev=target,
  * ..."): find the remus-diskd serving the one disk and set
  * O->disk_server, or say (one line) why they cannot be replicated and

@@ -13,7 +13,8 @@ foreach(_prog remus remusd)
   target_link_libraries(${_prog} PRIVATE remus_ckpt remus_domain
     ${REMUS_DEV_LIBS} remus_common PkgConfig::LIBEV)
 endforeach()
-target_sources(remus PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/stats.c)
+target_sources(remus PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/stats.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/hist.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics.c)
 install(TARGETS remus remusd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 
 # remus-diskd: a guest's disk served from before the guest exists (Xen),

@@ -11,10 +11,11 @@
  * `remus` attaches through the control socket (diskbuf/ctl.c) for as long
  * as it protects the guest.  One remus at a time; a second is turned away
  * with the pid of the first.  The server runs in the foreground, logging
- * to stderr (run it under systemd, or from the script that creates the
- * domain); SIGTERM disconnects the device and exits.
+ * to stderr, or to the journal or syslog when stderr is no one's (log.c;
+ * -d keeps stderr); SIGTERM disconnects the device and exits.
  *
- * Exit status: 0 after SIGTERM/SIGINT, 1 when setup failed, 2 on usage.
+ * Exit status: 0 after SIGTERM/SIGINT, 1 on a usage error or when setup
+ * failed (as remus and remusd: 1 is usage).
  */
 #define LOG_PREFIX ""
 
@@ -40,20 +41,32 @@
 #define PROTECT_WITHIN_MS	5000
 
 static const char usage_text[] =
-"usage: remus-diskd [-v] [--device /dev/nbdN] [--nbd-listen addr]\n"
-"                   [--control path] [--export-name name] image\n"
+"usage: remus-diskd [-dv] [--device /dev/nbdN] [--nbd-listen addr]\n"
+"                   [--control path] [--export-name name] image\n";
+
+static const char help_text[] =
+"Serve a guest's disk from before the guest exists, for remus to protect.\n"
+"\n"
 "  --device dev       serve the image as this nbd block device\n"
 "  --nbd-listen addr  serve it over NBD too (host:port, unix:path)\n"
 "  --control path     where remus attaches (default "
-DISKBUF_CTL_DIR "/diskd-<device>.sock)\n";
+DISKBUF_CTL_DIR "/diskd-<device>.sock)\n"
+"  --export-name name the NBD export's name (default disk)\n"
+"  -d                 log to stderr even when it is not a terminal\n"
+"  -v                 more verbose\n"
+"  -h, --help         this text\n"
+"\n"
+"Exit status:\n"
+"  0  stopped by SIGTERM or SIGINT\n"
+"  1  usage error (bad flag or argument), or setup failed\n";
 
 static void __dead
 usage(const char *why)
 {
 	if (why)
-		fprintf(stderr, "remus-diskd: %s\n", why);
-	fputs(usage_text, stderr);
-	exit(2);
+		fprintf(stderr, "remus-diskd: %s (see remus-diskd --help)\n",
+		    why);
+	exit(1);
 }
 
 enum { OPT_DEVICE = 256, OPT_LISTEN, OPT_CONTROL, OPT_EXPORT };
@@ -90,10 +103,14 @@ main(int argc, char **argv)
 	pid_t remus_pid = 0;
 	uint64_t accepted_us = 0;
 	int attached = 0;
-	int ch, verbose = 0, lfd = -1, cfd = -1, sfd = -1, rc = 1;
+	int ch, verbose = 0, foreground = 0, lfd = -1, cfd = -1, sfd = -1;
+	int rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "dhv", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -111,6 +128,7 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
 			return 0;
 		default:
 			usage(NULL);
@@ -122,7 +140,7 @@ main(int argc, char **argv)
 		usage("give --device, --nbd-listen or both");
 	if (control == NULL && device == NULL)
 		usage("--control is needed without --device");
-	log_init("remus-diskd", 1, verbose);
+	log_init("remus-diskd", foreground, verbose);
 	cfg.image = argv[optind];
 
 	if (control == NULL) {

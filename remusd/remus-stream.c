@@ -48,12 +48,39 @@ struct tool {
 	int		have_end;
 };
 
+static const char usage_text[] =
+"usage: remus-stream [-v] [-B] dump file|-\n"
+"       remus-stream [-B] verify file|-\n";
+
+static const char help_text[] =
+"Read a capture of the remus stream (docs/stream-format.md).\n"
+"\n"
+"  dump file         one line per record (- = standard input)\n"
+"  verify file       check it against the spec: \"ok: N epochs, ...\" or\n"
+"                    \"offset N: reason\" for the first violation\n"
+"  -B                a back-channel capture (records only, no header)\n"
+"  -v                dump: more detail per record\n"
+"  -h, --help        this text\n"
+"\n"
+"Exit status:\n"
+"  0  the capture is well-formed (verify), or was dumped\n"
+"  1  usage error (bad flag or argument), the file could not be read,\n"
+"     or the capture violates the format\n";
+
+static const struct option longopts[] = {
+	{ "help",	no_argument,	NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One line naming what was wrong (getopt has printed its own for a bad
+ * flag), status 1 as in every remus program. */
 static __dead void
-usage(void)
+usage(const char *why)
 {
-	fprintf(stderr, "usage: remus-stream [-v] [-B] dump FILE|-\n"
-	    "       remus-stream [-B] verify FILE|-\n");
-	exit(2);
+	if (why)
+		fprintf(stderr, "remus-stream: %s (see remus-stream --help)\n",
+		    why);
+	exit(1);
 }
 
 /* Make at least NEED unparsed bytes available, or as many as the input
@@ -333,7 +360,7 @@ main(int argc, char **argv)
 	const char *cmd;
 	int ch, rc;
 
-	while ((ch = getopt(argc, argv, "vBh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "vBh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'v':
 			t.verbose++;
@@ -341,18 +368,22 @@ main(int argc, char **argv)
 		case 'B':
 			t.dir = STREAM_DIR_BACK;
 			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
+			return 0;
 		default:
-			usage();
+			usage(NULL);
 		}
 	}
 	if (argc - optind != 2)
-		usage();
+		usage("want a command (dump or verify) and a file");
 	cmd = argv[optind];
 	in.name = argv[optind + 1];
 	if (strcmp(cmd, "dump") == 0)
 		t.dump = 1;
 	else if (strcmp(cmd, "verify") != 0)
-		usage();
+		usage("want dump or verify");
 	if (strcmp(in.name, "-") == 0) {
 		in.fd = STDIN_FILENO;
 		in.name = "stdin";

@@ -25,6 +25,7 @@
 #include "domain.h"
 #include "fault.h"
 #include "log.h"
+#include "metrics.h"
 #include "stats.h"
 #include "transport.h"
 #include "util.h"
@@ -46,6 +47,7 @@
 enum {
 	OPT_TIMEOUT = 256, OPT_STATS_JSON, OPT_NETBUF_IF, OPT_NETBUF_DRIVER,
 	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_DISK_SERVER, OPT_VERSION,
+	OPT_METRICS, OPT_METRICS_FILE,
 };
 
 static const struct option longopts[] = {
@@ -59,14 +61,16 @@ static const struct option longopts[] = {
 	{ "disk",		required_argument,	NULL, OPT_DISK },
 	{ "nbd-listen",		required_argument,	NULL, OPT_NBD_LISTEN },
 	{ "disk-server",	required_argument,	NULL, OPT_DISK_SERVER },
+	{ "metrics",		required_argument,	NULL, OPT_METRICS },
+	{ "metrics-file",	required_argument,	NULL, OPT_METRICS_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const char usage_text[] =
-"usage: remus [-bdeFnuv] [-i ms] [-s cmd] [--timeout ms] [--stats-json file]\n"
+"usage: remus [-bdFnuv] [-i ms] [-s cmd] [--timeout ms] [--stats-json file]\n"
 "             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
 "             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
-"             [--disk-server socket]\n"
+"             [--disk-server socket] [--metrics addr] [--metrics-file file]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -82,7 +86,8 @@ static const char help_text[] =
 "  -s cmd            start the backup with \"cmd host remusd --receive\"\n"
 "                    (e.g. ssh) and talk over its stdin/stdout; -s \"\" runs\n"
 "                    host itself as the command\n"
-"  -e                stay in the foreground (always so; for xl compatibility)\n"
+"  -e, -N script, -p, -c  xl remus flags with no meaning here: refused\n"
+"                    with one line saying why\n"
 "  -b                blackhole: replicate to /dev/null (no host needed)\n"
 "  -n                no network buffering (needs -F)\n"
 "  -d                no disk replication (needs -F)\n"
@@ -98,13 +103,17 @@ static const char help_text[] =
 "  --disk-server socket  replicate the disk remus-diskd serves, attaching\n"
 "                    at its control socket (found by itself for a Xen\n"
 "                    guest whose disk is phy:/dev/nbdN of a remus-diskd)\n"
+"  --metrics addr    serve Prometheus metrics at http://addr/metrics\n"
+"  --metrics-file file  write them there too (node_exporter textfile),\n"
+"                    at most once a second and at exit\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
 "\n"
 "Exit status:\n"
 "  0  stopped by SIGINT or SIGTERM (END sent, devices released)\n"
-"  1  usage error (bad flag or argument)\n"
+"  1  usage error (bad flag or argument, or a --stats-json, --metrics or\n"
+"     --metrics-file that cannot be opened)\n"
 "  2  guest not found or not supported (kernel feature missing), or\n"
 "     already protected by another remus\n"
 "  3  backup unreachable, or its handshake failed\n"
@@ -121,6 +130,7 @@ struct remus {
 	struct ev_loop	*loop;
 	struct ckpt	*ckpt;
 	struct stats	*stats;
+	struct metrics	*metrics;	/* NULL: no --metrics* */
 	ev_signal	 sigint, sigterm;
 	enum ckpt_result result;
 	const char	*unbuffered;	/* warn at the first epoch: the spec */
@@ -158,6 +168,7 @@ on_stats(const struct ckpt_epoch_stats *st, void *arg)
 		r->unbuffered = NULL;
 	}
 	stats_epoch(r->stats, st);
+	metrics_epoch(r->metrics);
 }
 
 static void
@@ -205,6 +216,8 @@ main(int argc, char **argv)
 	const struct transport_ops *tops;
 	struct domain *dom = NULL;
 	const char *spec, *rest, *host = NULL, *cmd = NULL, *json = NULL;
+	const char *metrics_addr = NULL, *metrics_file = NULL;
+	char hbuf[256], pbuf[16];
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
 	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
@@ -216,7 +229,7 @@ main(int argc, char **argv)
 	tp.rfd = tp.wfd = -1;
 	dopts.netbuf_driver = "auto";
 
-	while ((ch = getopt_long(argc, argv, "bdeFhi:nus:v", longopts,
+	while ((ch = getopt_long(argc, argv, "bcdeFhi:N:npus:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -225,10 +238,21 @@ main(int argc, char **argv)
 		case 'd':
 			no_disk = 1;
 			break;
+		/* xl remus flags that cannot mean anything here: refused,
+		 * so that a script written for xl learns it at once. */
+		case 'c':
+			usage("-c: COLO is not implemented, only Remus");
 		case 'e':
-			/* xl's "do not daemonise": remus and remusd --receive
-			 * always stay in the foreground. */
-			break;
+			usage("-e: not supported: the backup always leaves a "
+			    "guardian that carries out an activated Xen "
+			    "guest's on_poweroff/on_reboot (docs/xen.md)");
+		case 'N':
+			usage("-N %s: there are no netbuf scripts: remus "
+			    "buffers itself (--netbuf-if, --netbuf-driver)",
+			    optarg);
+		case 'p':
+			usage("-p: the userspace COLO proxy belongs to COLO "
+			    "(-c), which is not implemented");
 		case 'F':
 			unsafe = 1;
 			break;
@@ -286,6 +310,16 @@ main(int argc, char **argv)
 		case OPT_DISK_SERVER:
 			dopts.disk_server = optarg;
 			break;
+		case OPT_METRICS:
+			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
+			    pbuf, sizeof pbuf) == -1)
+				usage("--metrics %s: want addr:port with a "
+				    "port in 1..65535", optarg);
+			metrics_addr = optarg;
+			break;
+		case OPT_METRICS_FILE:
+			metrics_file = optarg;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -311,8 +345,11 @@ main(int argc, char **argv)
 		usage("-s and -b exclude each other");
 	if (dopts.disk_server && dopts.disk_image)
 		usage("--disk and --disk-server exclude each other");
+	if (!blackhole && cmd == NULL && transport_parse_addr(host, hbuf,
+	    sizeof hbuf, pbuf, sizeof pbuf) == -1)
+		usage("%s: want host[:port] with a port in 1..65535", host);
 
-	log_init("remus", 1, verbose > 1 ? verbose - 1 : 0);
+	log_init("remus", 0, verbose > 1 ? verbose - 1 : 0);
 	if (fault_init() == -1) {
 		fprintf(stderr, "remus: REMUS_FAULT=%s: unknown fault name\n",
 		    getenv("REMUS_FAULT") ? getenv("REMUS_FAULT") : "");
@@ -320,9 +357,22 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Files named on the command line are opened before the guest is
+	 * touched: a typo must not cost an attach (and, for Xen, a lock). */
+	r.stats = stats_new(json, isatty(STDERR_FILENO), verbose);
+	if (r.stats == NULL)
+		return EXIT_USAGE;
+	if ((metrics_addr || metrics_file) && (r.metrics = metrics_new(
+	    EV_DEFAULT, r.stats, metrics_addr, metrics_file)) == NULL) {
+		stats_free(r.stats);
+		return EXIT_USAGE;
+	}
+
 	/* The guest. */
 	dops = domain_ops_lookup(spec, &rest);
 	if (dops == NULL) {
+		metrics_free(r.metrics);
+		stats_free(r.stats);
 		fprintf(stderr, "remus: %s: unknown guest type (want proc:PID,"
 		    " xen:DOMID|NAME, or a Xen domain%s)\n", spec,
 		    domain_ops_lookup("xen:", NULL) ? "" :
@@ -330,8 +380,11 @@ main(int argc, char **argv)
 		return EXIT_DOMAIN;
 	}
 	dom = dops->open(rest);
-	if (dom == NULL)
+	if (dom == NULL) {
+		metrics_free(r.metrics);
+		stats_free(r.stats);
 		return EXIT_DOMAIN;	/* the driver said why (E4) */
+	}
 
 	/* Disks remus does not replicate would leave the backup's copy
 	 * with memory from one moment and disks from another (or none):
@@ -368,9 +421,6 @@ main(int argc, char **argv)
 		log_warn("checkpoint engine");
 		goto out;
 	}
-	r.stats = stats_new(json, isatty(STDERR_FILENO), verbose);
-	if (r.stats == NULL)
-		goto out;
 	ckpt_set_callbacks(r.ckpt, on_stats, on_done, &r);
 
 	dopts.loop = r.loop;
@@ -400,6 +450,7 @@ main(int argc, char **argv)
 		status = EXIT_DEVICE;
 		goto out;
 	}
+	metrics_set_held(r.metrics, dev_netbuf_held);
 
 	ev_signal_init(&r.sigint, signal_cb, SIGINT);
 	ev_signal_init(&r.sigterm, signal_cb, SIGTERM);
@@ -427,6 +478,7 @@ out:
 		ev_signal_stop(r.loop, &r.sigterm);
 	}
 	ckpt_free(r.ckpt);
+	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);
 	if (dom && dops->close)
 		dops->close(dom);

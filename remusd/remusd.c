@@ -58,7 +58,7 @@ static const struct option longopts[] = {
 };
 
 static const char usage_text[] =
-"usage: remusd [-denv] [-D statedir] [-t ms] [--timeout ms] [--no-activate]\n"
+"usage: remusd [-dnv] [-D statedir] [-t ms] [--timeout ms] [--no-activate]\n"
 "              [--disk image] --receive | --listen addr[:port]\n";
 
 static const char help_text[] =
@@ -73,8 +73,9 @@ static const char help_text[] =
 "                    1000)\n"
 "  --no-activate     on failover keep the replica but do not start the guest\n"
 "  --disk image      the backup's copy of a replicated disk\n"
-"  -d, -e            stay in the foreground, log to stderr (always so with\n"
-"                    --receive)\n"
+"  -d                log to stderr even when it is not a terminal (remusd\n"
+"                    always stays in the foreground)\n"
+"  -e                xl's flag: refused, with one line saying why\n"
 "  -n                check the configuration and exit\n"
 "  -v                more verbose (repeat for more)\n"
 "  -h, --help        this text;  --version  the version\n"
@@ -284,14 +285,20 @@ check_statedir(const char *dir)
 		log_warn("state directory %s", dir);
 		return -1;
 	}
-	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
-	    access(dir, W_OK | X_OK) == -1) {
-		if (errno == 0)
-			errno = ENOTDIR;
-		log_warn("state directory %s", dir);
-		return -1;
+	/* mkdir's EEXIST is still in errno for a file of that name: say
+	 * what is wrong with it instead. */
+	if (stat(dir, &st) == -1)
+		goto err;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		goto err;
 	}
+	if (access(dir, W_OK | X_OK) == -1)
+		goto err;
 	return 0;
+err:
+	log_warn("state directory %s", dir);
+	return -1;
 }
 
 int
@@ -300,7 +307,9 @@ main(int argc, char **argv)
 	struct remusd d;
 	const char *listen_addr = NULL;
 	uint64_t v;
-	int ch, receive = 0, config_test = 0, verbose = 0, status;
+	char hbuf[256], pbuf[16];
+	int ch, receive = 0, config_test = 0, verbose = 0, foreground = 0;
+	int status;
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
@@ -314,8 +323,12 @@ main(int argc, char **argv)
 			d.cfg.state_dir = optarg;
 			break;
 		case 'd':
+			foreground = 1;
+			break;
 		case 'e':
-			break;		/* foreground is the only mode */
+			usage("-e: not supported: an activated Xen guest "
+			    "always gets a guardian that carries out its "
+			    "on_poweroff/on_reboot (docs/xen.md)");
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -356,8 +369,12 @@ main(int argc, char **argv)
 		usage("unexpected argument \"%s\"", argv[optind]);
 	if (receive == (listen_addr != NULL))
 		usage("give exactly one of --receive and --listen");
+	if (listen_addr && transport_parse_addr(listen_addr, hbuf, sizeof hbuf,
+	    pbuf, sizeof pbuf) == -1)
+		usage("--listen %s: want addr[:port] with a port in 1..65535",
+		    listen_addr);
 
-	log_init("remusd", 1, verbose);
+	log_init("remusd", foreground, verbose);
 	if (fault_init() == -1) {
 		fprintf(stderr, "remusd: REMUS_FAULT=%s: unknown fault name\n",
 		    getenv("REMUS_FAULT") ? getenv("REMUS_FAULT") : "");

@@ -1,4 +1,8 @@
-/* remusd/stats.c -- per-epoch statistics for remus. */
+/* remusd/stats.c -- per-epoch statistics for remus.
+ *
+ * Memory is flat: totals and fixed-size histograms (hist.h), never the
+ * samples themselves -- keeping them cost 17 MB a day at -i 200.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,44 +17,17 @@
 #include "stats.h"
 #include "util.h"
 
-struct series {
-	uint64_t	*v;
-	size_t		 n, cap;
-};
-
 struct stats {
 	FILE		*json;
 	int		 tty, verbose, status_shown;
 	uint64_t	 last_draw_us;
-	uint64_t	 epochs, waits, wait_us;
-	uint64_t	 dirty, raw, wire;
+	struct stats_totals t;
 	uint64_t	 first_us, last_us;
-	struct series	 pause, period, rtt, send, dirty_s;
+	/* Full epochs (the first) are left out of pause, period and dirty:
+	 * they would be the max of each forever. */
+	struct hist	 h[STATS_NHIST];
 	struct ckpt_epoch_stats last;
 };
-
-static void
-series_add(struct series *s, uint64_t v)
-{
-	uint64_t *p;
-
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 1024;
-
-		p = realloc(s->v, ncap * sizeof *p);
-		if (p == NULL)
-			return;		/* the summary loses a sample */
-		s->v = p;
-		s->cap = ncap;
-	}
-	s->v[s->n++] = v;
-}
-
-static uint64_t
-series_pct(struct series *s, double p)
-{
-	return percentile_u64(s->v, s->n, p);
-}
 
 struct stats *
 stats_new(const char *json_path, int tty, int verbose)
@@ -91,7 +68,7 @@ draw_status(struct stats *s, const struct ckpt_epoch_stats *e)
 	    " us  dirty %" PRIu64 "  wire %" PRIu64 " KiB  send %" PRIu64
 	    " us  ack %" PRIu64 " us  waits %" PRIu64 "   ", e->epoch,
 	    e->pause_us, e->dirty_pages, e->wire_bytes >> 10, e->send_us,
-	    e->ack_rtt_us, s->waits);
+	    e->ack_rtt_us, s->t.waits);
 	if (n > 0 && write(STDERR_FILENO, line, strlen(line)) > 0)
 		s->status_shown = 1;
 }
@@ -101,23 +78,26 @@ stats_epoch(struct stats *s, const struct ckpt_epoch_stats *e)
 {
 	uint64_t now = now_us();
 
-	s->epochs++;
-	s->waits += e->waits;
-	s->wait_us += e->wait_us;
-	s->dirty += e->dirty_pages;
-	s->raw += e->raw_bytes;
-	s->wire += e->wire_bytes;
+	s->t.epochs++;
+	s->t.full_epochs += e->full != 0;
+	s->t.waits += e->waits;
+	s->t.wait_us += e->wait_us;
+	s->t.dirty_pages += e->dirty_pages;
+	s->t.raw_bytes += e->raw_bytes;
+	s->t.wire_bytes += e->wire_bytes;
+	s->t.last_epoch = e->epoch;
+	s->t.last_ack_rtt_us = e->ack_rtt_us;
 	if (s->first_us == 0)
 		s->first_us = e->start_us;
 	s->last_us = e->start_us;
 	if (!e->full) {
-		series_add(&s->pause, e->pause_us);
-		series_add(&s->dirty_s, e->dirty_pages);
+		hist_add(&s->h[STATS_PAUSE], e->pause_us);
+		hist_add(&s->h[STATS_DIRTY], e->dirty_pages);
 	}
 	if (e->period_us && !e->full)
-		series_add(&s->period, e->period_us);
-	series_add(&s->rtt, e->ack_rtt_us);
-	series_add(&s->send, e->send_us);
+		hist_add(&s->h[STATS_PERIOD], e->period_us);
+	hist_add(&s->h[STATS_ACK_RTT], e->ack_rtt_us);
+	hist_add(&s->h[STATS_SEND], e->send_us);
 	s->last = *e;
 	if (s->json) {
 		fprintf(s->json, "{\"epoch\":%" PRIu64 ",\"full\":%u,"
@@ -150,7 +130,19 @@ stats_epoch(struct stats *s, const struct ckpt_epoch_stats *e)
 uint64_t
 stats_epochs(const struct stats *s)
 {
-	return s->epochs;
+	return s->t.epochs;
+}
+
+void
+stats_get_totals(const struct stats *s, struct stats_totals *t)
+{
+	*t = s->t;
+}
+
+const struct hist *
+stats_hist(const struct stats *s, enum stats_hist which)
+{
+	return &s->h[which];
 }
 
 void
@@ -164,26 +156,29 @@ stats_summary(struct stats *s, FILE *out)
 	}
 	secs = s->last_us > s->first_us ?
 	    (double)(s->last_us - s->first_us) / 1e6 : 0;
-	ratio = s->wire ? (double)s->raw / (double)s->wire : 0;
+	ratio = s->t.wire_bytes ?
+	    (double)s->t.raw_bytes / (double)s->t.wire_bytes : 0;
 	fprintf(out, "remus: %" PRIu64 " epochs acknowledged in %.1f s",
-	    s->epochs, secs);
-	if (s->epochs == 0) {
+	    s->t.epochs, secs);
+	if (s->t.epochs == 0) {
 		fputc('\n', out);
 		return;
 	}
 	fprintf(out, " (last %" PRIu64 ")\n", s->last.epoch);
 	fprintf(out, "remus: pause us p50 %" PRIu64 " p99 %" PRIu64 " max %"
 	    PRIu64 "; period us p50 %" PRIu64 " p99 %" PRIu64 "\n",
-	    series_pct(&s->pause, 50), series_pct(&s->pause, 99),
-	    series_pct(&s->pause, 100), series_pct(&s->period, 50),
-	    series_pct(&s->period, 99));
+	    hist_pct(&s->h[STATS_PAUSE], 50), hist_pct(&s->h[STATS_PAUSE], 99),
+	    hist_pct(&s->h[STATS_PAUSE], 100),
+	    hist_pct(&s->h[STATS_PERIOD], 50),
+	    hist_pct(&s->h[STATS_PERIOD], 99));
 	fprintf(out, "remus: dirty pages p50 %" PRIu64 "; %" PRIu64
 	    " MiB raw -> %" PRIu64 " MiB on the wire (%.2fx)\n",
-	    series_pct(&s->dirty_s, 50), s->raw >> 20, s->wire >> 20, ratio);
+	    hist_pct(&s->h[STATS_DIRTY], 50), s->t.raw_bytes >> 20,
+	    s->t.wire_bytes >> 20, ratio);
 	fprintf(out, "remus: send us p50 %" PRIu64 "; ack rtt us p50 %" PRIu64
 	    " p99 %" PRIu64 "; waits %" PRIu64 " (%" PRIu64 " us)\n",
-	    series_pct(&s->send, 50), series_pct(&s->rtt, 50),
-	    series_pct(&s->rtt, 99), s->waits, s->wait_us);
+	    hist_pct(&s->h[STATS_SEND], 50), hist_pct(&s->h[STATS_ACK_RTT], 50),
+	    hist_pct(&s->h[STATS_ACK_RTT], 99), s->t.waits, s->t.wait_us);
 }
 
 void
@@ -193,10 +188,5 @@ stats_free(struct stats *s)
 		return;
 	if (s->json && s->json != stdout)
 		fclose(s->json);
-	free(s->pause.v);
-	free(s->period.v);
-	free(s->rtt.v);
-	free(s->send.v);
-	free(s->dirty_s.v);
 	free(s);
 }

@@ -17,9 +17,15 @@ main(int argc, char **argv)
 	ssize_t n;
 	int fd;
 
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		printf("usage: remus-arena-sum file\n"
+		    "       remus-arena-sum -h | --help\n");
+		return 0;
+	}
 	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: remus-arena-sum FILE\n");
-		return 2;
+		fprintf(stderr, "usage: remus-arena-sum file\n");
+		return 1;
 	}
 	fd = open(argv[1], O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {

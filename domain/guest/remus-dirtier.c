@@ -252,11 +252,11 @@ main(int argc, char **argv)
 		case 'h':
 			usage(0);
 		default:
-			usage(2);
+			usage(1);
 		}
 	}
 	if (optind != argc)
-		usage(2);
+		usage(1);
 	log_init("remus-dirtier", 1, verbose);
 	if (pages > ws)
 		fatalx("--pages %llu exceeds --working-set %llu: pages per "

@@ -507,11 +507,11 @@ main(int argc, char **argv)
 		case 'h':
 			usage(0);
 		default:
-			usage(2);
+			usage(1);
 		}
 	}
 	if (optind != argc || listen_spec == NULL)
-		usage(2);
+		usage(1);
 	log_init("remus-kvd", 1, verbose);
 	if (arena < (1 << 20))
 		fatalx("--arena-size %s: at least 1M", arena_arg);

@@ -14,9 +14,9 @@ expect() { # status pattern cmd...
 	grep -q -- "$pat" "$T/err" || fail "$*: no '$pat' in: $(cat "$T/err")"
 	echo "ok: $* -> $rc: $(head -1 "$T/err")"
 }
-expect 2 "expected one image" remus-diskd --device /dev/nbd0
-expect 2 "give --device, --nbd-listen" remus-diskd "$T/x.img"
-expect 2 "--control is needed" remus-diskd --nbd-listen "unix:$T/s" "$T/x.img"
+expect 1 "expected one image" remus-diskd --device /dev/nbd0
+expect 1 "give --device, --nbd-listen" remus-diskd "$T/x.img"
+expect 1 "--control is needed" remus-diskd --nbd-listen "unix:$T/s" "$T/x.img"
 expect 1 "image $T/none.img: No such file" \
 	remus-diskd --nbd-listen "unix:$T/s" --control "$T/c" "$T/none.img"
 mkimage "$T/x.img" 1

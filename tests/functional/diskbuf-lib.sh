@@ -14,8 +14,9 @@ _cleanup_pids=""
 # reused (pid_max is 32768 here and qemu-io loops spin through them), and
 # kill -9 of a stranger once took down the test runner itself.
 export REMUS_TEST_T="$T"
+# grep opens the file itself, so a pid already gone says nothing.
 _ours() {
-	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "REMUS_TEST_T=$T"
+	grep -qxzF "REMUS_TEST_T=$T" "/proc/$1/environ" 2>/dev/null
 }
 
 _cleanup() {

@@ -20,7 +20,7 @@ check_one() {	# name [remus flags]: corrupt epoch N, check the outcome
 	[ $status -eq 4 ] || fail "$name: remus exited $status, want 4 (backup lost)"
 	grep -q "backup lost: backup reported error .*stream error.*continues unprotected" \
 		"$T/$name.log" || fail "$name: no 'backup lost' line with the backup's reason"
-	grep "^remusd: .*stream error at offset" "$T/$name.log" >"$T/$name.err" || true
+	grep "remusd: .*stream error at offset" "$T/$name.log" >"$T/$name.err" || true
 	[ "$(wc -l <"$T/$name.err")" -eq 1 ] || fail "$name: want one stream error line"
 	grep -q "epoch $N: stream error at offset [0-9]*: .*keeping epoch $((N - 1))" \
 		"$T/$name.err" || fail "$name: the error line does not say what is kept"

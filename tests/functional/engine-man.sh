@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
-# Docs are tested (STYLE T8): every option that remus --help and
-# remusd --help print appears in man/remus.8 / man/remusd.8, and
-# mandoc -Tlint finds nothing at warning level or above.
+# Docs are tested (STYLE T8): every program `cmake --install` installs
+# has a man page, installed too (section 1 for bin/, 8 for sbin/); every
+# option its --help prints appears in the page; its exit statuses match
+# the page's; mandoc -Tlint finds nothing at warning level or above.
 . "$(dirname "$0")/functions.sh"
 requires which mandoc
+requires which cmake
 : "${REMUS_SRC:?}"
 
-for prog in remus remusd remus-diskd; do
-	page="$REMUS_SRC/man/$prog.8"
-	[ -f "$page" ] || fail "no $page"
+cmake --install "$REMUS_BUILD" --prefix "$T/inst" >"$T/install.log" 2>&1 ||
+	fail "cmake --install: $(tail -5 "$T/install.log")"
+progs=0
+for path in "$T"/inst/bin/* "$T"/inst/sbin/*; do
+	[ -f "$path" ] || continue
+	prog=$(basename "$path")
+	case $path in */sbin/*) sec=8 ;; *) sec=1 ;; esac
+	page="$REMUS_SRC/man/$prog.$sec"
+	[ -f "$page" ] || fail "$prog is installed, man/$prog.$sec does not exist"
+	[ -f "$T/inst/share/man/man$sec/$prog.$sec" ] || fail "$prog.$sec is not installed"
 	mandoc -Tlint -Wwarning "$page" >"$T/lint" 2>&1 || true
-	[ ! -s "$T/lint" ] || fail "mandoc -Tlint $prog.8: $(cat "$T/lint")"
+	[ ! -s "$T/lint" ] || fail "mandoc -Tlint $prog.$sec: $(cat "$T/lint")"
 	mandoc -Tascii "$page" | sed "s/.\x08//g" >"$T/$prog.txt"
-	"$prog" --help >"$T/$prog.help" || fail "$prog --help failed"
-	opts=$(grep -oE '(^|[][ ,(])--?[a-zA-Z][a-zA-Z-]*' "$T/$prog.help" |
-		sed 's/^[][ ,(]*//' | sort -u)
+	"$path" --help >"$T/$prog.help" 2>&1 || fail "$prog --help failed"
+	opts=$(grep -oE '(^|[][ ,(|])--?[a-zA-Z][a-zA-Z0-9-]*' "$T/$prog.help" |
+		sed 's/^[][ ,(|]*//' | sort -u)
 	n=0
 	for o in $opts; do
-		grep -qF -- "$o" "$T/$prog.txt" || fail "$prog --help has $o, $prog.8 does not"
+		grep -qF -- "$o" "$T/$prog.txt" || fail "$prog --help has $o, $prog.$sec does not"
 		n=$((n + 1))
 	done
 	# The exit statuses in --help match the page's.
 	for s in $(sed -n '/^Exit status/,$p' "$T/$prog.help" | awk '/^  [0-9] /{print $1}'); do
-		sed -n '/EXIT STATUS/,/EXAMPLES/p' "$T/$prog.txt" | grep -qE "^ +$s([[:space:]]|$)" ||
+		sed -n '/EXIT STATUS/,/EXAMPLES\|SEE ALSO/p' "$T/$prog.txt" | grep -qE "^ +$s([[:space:]]|$)" ||
 			fail "$prog: exit status $s not in the man page"
 	done
-	echo "$prog: $n options documented, lint clean"
+	# Usage errors are status 1 in every program, and the page says so.
+	sed -n '/EXIT STATUS/,/SEE ALSO/p' "$T/$prog.txt" | grep -qE "^ +1([[:space:]]|$)|1 with one line" ||
+		fail "$prog.$sec: no exit status 1"
+	echo "$prog.$sec: $n options documented, lint clean"
+	progs=$((progs + 1))
 done
+[ $progs -ge 4 ] || fail "only $progs programs installed"
 echo PASS

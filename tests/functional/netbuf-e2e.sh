@@ -59,7 +59,7 @@ wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 	fail "remusd did not listen"
 ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace1" remus -i 40 \
     --netbuf-if "$HIF" --netbuf-driver $NETBUF_DRIVER proc:"$GUEST_PID" \
-    10.91.3.2:5270 >"$T/remus1.log" 2>&1 &
+    --metrics-file "$T/remus1.prom" 10.91.3.2:5270 >"$T/remus1.log" 2>&1 &
 R=$!
 _kill_pids="$_kill_pids $R"
 wait_for 20 test -s "$T/st1/proc-epoch" || fail "nothing committed"
@@ -70,6 +70,13 @@ for a in 10.91.1.2 fd91:1::2; do
 	ord=$(nb_check_order "$T/client-$a.log" "$T/trace1") || fail "$a: $ord"
 	echo "$a: $n replies; $ord"
 done
+
+# The metrics report the buffered interface and what it holds.
+wait_for 5 grep -qx "remus_netbuf_interfaces 1" "$T/remus1.prom" ||
+	fail "metrics: no buffered interface: $(grep netbuf "$T/remus1.prom")"
+grep -qE "^remus_netbuf_held_packets [0-9]+$" "$T/remus1.prom" ||
+	fail "metrics: no held packets gauge"
+echo "metrics: $(grep '^remus_netbuf' "$T/remus1.prom" | tr '\n' ' ')"
 
 # 3. SIGTERM: released, rules gone, the guest answers unheld.
 kill -TERM $R

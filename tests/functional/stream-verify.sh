@@ -110,11 +110,22 @@ expect empty 1 "" "offset 0: truncated (stream header needs 56 bytes, 0 present)
     remus-stream verify "$tmp/empty"
 expect missing-file 1 "" "remus-stream: $tmp/nope: No such file or directory" -- \
     remus-stream verify "$tmp/nope"
-remus-stream frobnicate x >/dev/null 2>&1
-if [ $? = 2 ]; then
-	echo "ok   usage"
+# Usage errors exit 1 with one line, as in every remus program; --help
+# works and lists the exit statuses.
+for args in "frobnicate x" "verify" "-Z verify x"; do
+	# shellcheck disable=SC2086
+	remus-stream $args >/dev/null 2>"$tmp/usage.err"
+	rc=$?
+	if [ $rc = 1 ] && [ "$(wc -l <"$tmp/usage.err")" = 1 ]; then
+		echo "ok   usage: $args -> $(cat "$tmp/usage.err")"
+	else
+		echo "FAIL usage: $args: rc $rc: $(cat "$tmp/usage.err")"; fail=1
+	fi
+done
+if remus-stream --help >"$tmp/help.out" 2>&1 && grep -q "^Exit status" "$tmp/help.out"; then
+	echo "ok   --help"
 else
-	echo "FAIL usage"; fail=1
+	echo "FAIL --help: $(cat "$tmp/help.out")"; fail=1
 fi
 
 exit $fail
