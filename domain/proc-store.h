@@ -6,8 +6,8 @@
  *
  *   proc-arena.img   the committed image: the arena as the guest resumes it
  *   proc-epoch       "N\n": the epoch the image holds (people, tests)
- *   proc-session     "session S epoch N\n": the session that committed it
- *   proc-journal     the commit in progress; empty (or absent) when none
+ *   proc-session     "session S epoch N": the session that committed it
+ *   proc-journal     the commit in progress; a zero header when none
  *   proc-arena.new   a session's first, full image while it is built
  *
  * The working copy.  store_page() hands out pages of a private mapping of
@@ -21,9 +21,9 @@
  *
  *   1. journal: header (epoch, pfns, page size), pfn list, pages, then a
  *      commit record (epoch, XXH3-64 of all before it) [fdatasync]
- *   2. the pages pwritten into proc-arena.img            [fdatasync]
- *   3. proc-session, then proc-epoch (tmp, rename)      [fsync, dir]
- *   4. journal truncated to 0 (retired); private copies dropped
+ *   2. the pages copied into proc-arena.img (shared map) [fdatasync]
+ *   3. proc-session (in place), proc-epoch (tmp, rename) [fsync, dir]
+ *   4. journal retired (its header zeroed)
  *
  * A session's first commit: fdatasync proc-arena.new, a journal of kind
  * "image" (no pages) with its commit record, rename proc-arena.new over
