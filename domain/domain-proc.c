@@ -27,8 +27,9 @@
  *   REMUS_PROC_ACTIVATE_TIMEOUT_MS  wait for the activated guest (10000)
  *   REMUS_PROC_SYNC=0|1      backup only: fdatasync each step of a commit
  *                            so that it survives a crash of the host (1),
- *                            or only of remusd (0, the default: see
- *                            remusd(8) for what each costs)
+ *                            or only of remusd (0, the default; such a
+ *                            replica is not offered after the host
+ *                            restarted; remusd(8) has what each costs)
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -46,6 +46,7 @@
 #define PJ_VERSION	1
 #define PJ_KIND_PAGES	1	/* pfn list and pages follow */
 #define PJ_KIND_IMAGE	2	/* proc-arena.new is the new image */
+#define PJ_SYNCED	1u	/* written with fdatasync at every step */
 #define PJ_PAGE_MAX	(1u << 20)
 #define PJ_PAGES_MAX	(1ull << 36)	/* 256 TiB of 4 KiB pages */
 #define IOV_BATCH	512
@@ -62,8 +63,8 @@ struct pj_header {
 	uint64_t	npfns;
 	uint64_t	nr_pages;
 	uint32_t	page_size;
-	uint32_t	reserved;	/* 0 */
-	uint64_t	reserved2;	/* 0 */
+	uint32_t	flags;		/* PJ_SYNCED */
+	uint64_t	boot;		/* boot_hash() of the writer's boot */
 };
 _Static_assert(sizeof(struct pj_header) == 64, "journal header is 64 bytes");
 
@@ -91,6 +92,7 @@ struct store {
 	int		 first;		/* nothing committed this session */
 	int		 broken;	/* a commit failed */
 	uint64_t	 session;
+	uint64_t	 boot;		/* boot_hash() */
 	uint64_t	 epoch;		/* last committed by this session */
 	uint64_t	 private_pages;	/* copied in the working copy, at most */
 	uint64_t	*copied;	/* bitmap of those */
@@ -222,13 +224,15 @@ put_file(int dfd, const char *name, const char *text, int durable)
  * readers and across a crash of the process: one copy into one page).  A
  * tmp file and a rename per commit cost milliseconds here. */
 static int
-put_session(int dfd, uint64_t epoch, uint64_t session, int durable)
+put_session(int dfd, uint64_t epoch, uint64_t session, uint64_t boot,
+    int durable)
 {
-	char line[64];
+	char line[96];
 	int fd, n, rc = -1;
 
 	n = snprintf(line, sizeof line, "session %016" PRIx64 " epoch %020"
-	    PRIu64 "\n", session, epoch);
+	    PRIu64 " boot %016" PRIx64 " synced %d\n", session, epoch, boot,
+	    durable);
 	fd = openat(dfd, SESSION_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
@@ -243,11 +247,12 @@ put_session(int dfd, uint64_t epoch, uint64_t session, int durable)
  * everyone who reads it; the first says who committed it.  Between the
  * two the journal is still there, so a crash redoes both. */
 static int
-put_epoch_files(int dfd, uint64_t epoch, uint64_t session, int durable)
+put_epoch_files(int dfd, uint64_t epoch, uint64_t session, uint64_t boot,
+    int durable)
 {
 	char line[32];
 
-	if (put_session(dfd, epoch, session, durable) == -1)
+	if (put_session(dfd, epoch, session, boot, durable) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_SESSION, epoch);
 	snprintf(line, sizeof line, "%" PRIu64 "\n", epoch);
@@ -288,6 +293,28 @@ retire(int jfd)
 	return pwrite_full(jfd, zero, sizeof zero, 0);
 }
 
+/* This boot of the host, hashed: /proc/sys/kernel/random/boot_id (or
+ * REMUS_PROC_BOOT_ID, for tests).  A replica committed without sync in
+ * another boot may have lost writes in a crash of the host. */
+static uint64_t
+boot_hash(void)
+{
+	const char *env = getenv("REMUS_PROC_BOOT_ID");
+	char id[64] = "";
+	ssize_t n;
+	int fd;
+
+	if (env && *env)
+		snprintf(id, sizeof id, "%s", env);
+	else if ((fd = open("/proc/sys/kernel/random/boot_id",
+	    O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, id, sizeof id - 1);
+		id[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	return XXH3_64bits(id, strlen(id)) | 1;
+}
+
 static int
 cmp_u64(const void *a, const void *b)
 {
@@ -324,13 +351,13 @@ journal_check(int jfd, uint64_t size, struct pj_header *h, uint64_t *body)
 	h->npfns = le64toh(raw.npfns);
 	h->nr_pages = le64toh(raw.nr_pages);
 	h->page_size = le32toh(raw.page_size);
-	h->reserved = le32toh(raw.reserved);
-	h->reserved2 = le64toh(raw.reserved2);
+	h->flags = le32toh(raw.flags);
+	h->boot = le64toh(raw.boot);
 	if (h->magic == 0)
 		return 2;
 	if (h->magic != PJ_MAGIC || h->version != PJ_VERSION ||
 	    (h->kind != PJ_KIND_PAGES && h->kind != PJ_KIND_IMAGE) ||
-	    h->reserved != 0 || h->reserved2 != 0 || h->page_size < 512 ||
+	    (h->flags & ~PJ_SYNCED) != 0 || h->page_size < 512 ||
 	    h->page_size > PJ_PAGE_MAX ||
 	    (h->page_size & (h->page_size - 1)) != 0 ||
 	    h->nr_pages == 0 || h->nr_pages > PJ_PAGES_MAX ||
@@ -435,10 +462,10 @@ recover_locked(int dfd, const char *dir, struct store_state *st)
 {
 	struct pj_header h;
 	struct stat sb;
-	uint64_t body = 0;
-	unsigned long long e, sess;
-	char buf[128];
-	int jfd, ok;
+	uint64_t body = 0, boot = boot_hash();
+	unsigned long long e, sess, b;
+	char buf[160];
+	int jfd, ok, synced, unsynced = 0;
 
 	memset(st, 0, sizeof *st);
 	jfd = openat(dfd, JOURNAL_NAME, O_RDWR | O_CLOEXEC);
@@ -455,7 +482,12 @@ recover_locked(int dfd, const char *dir, struct store_state *st)
 		st->journal_epoch = h.epoch;
 		if (ok == 2)
 			goto clean;
-		if (ok) {
+		/* Written without sync before the host restarted: its pages
+		 * may be half on disk, and so may the image's. */
+		if (h.magic == PJ_MAGIC && !(h.flags & PJ_SYNCED) &&
+		    h.boot != boot)
+			unsynced = 1;
+		if (ok && !unsynced) {
 			if (h.kind == PJ_KIND_PAGES) {
 				if (redo_pages(dfd, jfd, &h, dir) == -1)
 					goto err;
@@ -469,13 +501,14 @@ recover_locked(int dfd, const char *dir, struct store_state *st)
 				goto err;
 			}
 			if (fsync(dfd) == -1 ||
-			    put_epoch_files(dfd, h.epoch, h.session, 1) == -1) {
+			    put_epoch_files(dfd, h.epoch, h.session, boot,
+			    1) == -1) {
 				log_warn("%s: epoch files of epoch %" PRIu64,
 				    dir, h.epoch);
 				goto err;
 			}
 			st->recovery = STORE_REDONE;
-		} else
+		} else if (!unsynced)
 			st->recovery = STORE_DROPPED;
 		/* Retired only now: a crash in the redo redoes it again. */
 		if (retire(jfd) == -1 || fdatasync(jfd) == -1) {
@@ -492,6 +525,22 @@ clean:
 	    (unlinkat(dfd, EPOCH_NAME ".tmp", 0) == -1 && errno != ENOENT)) {
 		log_warn("%s: remove leftovers", dir);
 		return -1;
+	}
+	if (get_file(dfd, SESSION_NAME, buf, sizeof buf) == 0 &&
+	    sscanf(buf, "session %llx epoch %llu boot %llx synced %d", &sess,
+	    &e, &b, &synced) == 4 && !synced && b != boot)
+		unsynced = 1;
+	if (unsynced) {
+		/* Kept for a post-mortem, never offered. */
+		if (renameat(dfd, EPOCH_NAME, dfd, EPOCH_NAME ".unsynced") == -1 &&
+		    errno != ENOENT) {
+			log_warn("%s: set %s aside", dir, EPOCH_NAME);
+			return -1;
+		}
+		log_warnx("%s: the replica was committed without sync "
+		    "(REMUS_PROC_SYNC=0) before this host restarted: it may "
+		    "be torn, not offered (%s.unsynced)", dir, EPOCH_NAME);
+		return 0;
 	}
 	if (fstatat(dfd, IMG_NAME, &sb, 0) == 0 &&
 	    get_file(dfd, EPOCH_NAME, buf, sizeof buf) == 0 &&
@@ -595,6 +644,7 @@ store_open(const char *dir, uint64_t nr_pages, uint32_t page_size,
 		s->session = now_ns() ^ ((uint64_t)getpid() << 32);
 	if (s->session == 0)
 		s->session = 1;
+	s->boot = boot_hash();
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		log_warn("mkdir %s", dir);
 		goto err;
@@ -685,6 +735,8 @@ fill_header(struct store *s, struct pj_header *h, uint32_t kind,
 	h->npfns = htole64(npfns);
 	h->nr_pages = htole64(s->nr_pages);
 	h->page_size = htole32(s->page_size);
+	h->flags = htole32(s->durable ? PJ_SYNCED : 0);
+	h->boot = htole64(s->boot);
 }
 
 static int
@@ -847,7 +899,8 @@ commit_image(struct store *s, uint64_t epoch)
 	if (s->durable && fsync(s->dfd) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_APPLY, epoch);
-	if (put_epoch_files(s->dfd, epoch, s->session, s->durable) == -1)
+	if (put_epoch_files(s->dfd, epoch, s->session, s->boot,
+	    s->durable) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_EPOCH, epoch);
 	if (retire(s->jfd) == -1)
@@ -876,7 +929,8 @@ commit_pages(struct store *s, uint64_t epoch, size_t n)
 	if (apply_pages(s, epoch, n) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_APPLY, epoch);
-	if (put_epoch_files(s->dfd, epoch, s->session, s->durable) == -1)
+	if (put_epoch_files(s->dfd, epoch, s->session, s->boot,
+	    s->durable) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_EPOCH, epoch);
 	if (retire(s->jfd) == -1)

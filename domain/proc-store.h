@@ -6,7 +6,7 @@
  *
  *   proc-arena.img   the committed image: the arena as the guest resumes it
  *   proc-epoch       "N\n": the epoch the image holds (people, tests)
- *   proc-session     "session S epoch N": the session that committed it
+ *   proc-session     "session S epoch N boot B synced 0|1": who committed it
  *   proc-journal     the commit in progress; a zero header when none
  *   proc-arena.new   a session's first, full image while it is built
  *
@@ -36,6 +36,13 @@
  * names the image's epoch.  The checksum also makes one fdatasync of the
  * journal enough: a record that reached the disk before its pages does
  * not match them.
+ *
+ * Without DURABLE nothing is synced: a commit is atomic across kill -9
+ * (every step is in the page cache, in order), not across a crash of the
+ * host.  So each commit records the boot it was made in (proc-session,
+ * journal header), and recovery in another boot sets an unsynced replica
+ * aside (proc-epoch.unsynced) instead of offering what may be torn.
+ * REMUS_PROC_BOOT_ID overrides the boot id, for tests.
  *
  * DIR is locked (flock) while a store is open or recovering: a second
  * remusd on the same directory gets EBUSY instead of tearing the first

@@ -490,3 +490,48 @@ Test(proc_store, working_copy_follows_the_commits, .init = setup,
 	store_close(s);
 	free(img);
 }
+
+/* A replica committed without sync is not offered after the host
+ * restarted (another boot id): its last writes may never have reached
+ * the disk.  With sync it is. */
+Test(proc_store, unsynced_replica_not_offered_after_a_host_restart,
+    .init = setup, .fini = teardown, .timeout = 30)
+{
+	struct store_state st;
+	char path[128];
+
+	setenv("REMUS_PROC_BOOT_ID", "boot-one", 1);
+	cr_assert(eq(int, child_wait(child_run(1, 3, NULL, 0)), 0));
+	cr_assert(eq(int, store_recover(dir, &st), 0));
+	cr_assert(eq(int, st.committed, 1), "same boot: offered");
+	setenv("REMUS_PROC_BOOT_ID", "boot-two", 1);
+	cr_assert(eq(int, store_recover(dir, &st), 0));
+	cr_assert(eq(int, st.committed, 0), "other boot, no sync: offered");
+	snprintf(path, sizeof path, "%s/proc-epoch.unsynced", dir);
+	cr_assert(eq(int, access(path, F_OK), 0));
+
+	/* A commit interrupted after its journal, without sync, in the
+	 * other boot: not redone either. */
+	teardown();
+	setup();
+	setenv("REMUS_PROC_BOOT_ID", "boot-one", 1);
+	cr_assert(eq(int, child_wait(child_run(1, 4,
+	    "replica-crash-after-journal", 0)), 9));
+	setenv("REMUS_PROC_BOOT_ID", "boot-two", 1);
+	cr_assert(eq(int, store_recover(dir, &st), 0));
+	cr_assert(eq(int, st.committed, 0));
+	cr_assert(eq(int, (int)st.recovery, STORE_CLEAN));
+
+	/* With sync: kept across the restart, the journal redone. */
+	teardown();
+	setup();
+	setenv("REMUS_PROC_BOOT_ID", "boot-one", 1);
+	cr_assert(eq(int, child_wait(child_run(1, 4,
+	    "replica-crash-after-journal", 1)), 9));
+	setenv("REMUS_PROC_BOOT_ID", "boot-two", 1);
+	cr_assert(eq(int, store_recover(dir, &st), 0));
+	cr_assert(eq(int, st.committed, 1));
+	cr_assert(eq(u64, st.epoch, 4));
+	cr_assert(eq(u64, image_sum(), model_sum(1, 4)));
+	unsetenv("REMUS_PROC_BOOT_ID");
+}
