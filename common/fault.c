@@ -7,6 +7,7 @@
 #include "util.h"
 
 uint32_t fault_mask;
+_Static_assert(FI_MAX <= 32, "fault_mask has one bit per fault");
 uint64_t fault_epoch;
 
 static const char *const names[FI_MAX] = {
@@ -16,6 +17,14 @@ static const char *const names[FI_MAX] = {
 	[FI_ACK_DROP] = "ack-drop",
 	[FI_DISKBUF_EIO] = "diskbuf-eio",
 	[FI_PLUG_FAIL] = "plug-fail",
+	[FI_REPLICA_CRASH_IN_JOURNAL] = "replica-crash-in-journal",
+	[FI_REPLICA_CRASH_BEFORE_RECORD] = "replica-crash-before-record",
+	[FI_REPLICA_CRASH_AFTER_JOURNAL] = "replica-crash-after-journal",
+	[FI_REPLICA_CRASH_IN_APPLY] = "replica-crash-in-apply",
+	[FI_REPLICA_CRASH_AFTER_APPLY] = "replica-crash-after-apply",
+	[FI_REPLICA_CRASH_AFTER_SESSION] = "replica-crash-after-session",
+	[FI_REPLICA_CRASH_AFTER_EPOCH] = "replica-crash-after-epoch",
+	[FI_REPLICA_SLOW_COMMIT] = "replica-slow-commit",
 };
 
 const char *

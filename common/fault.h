@@ -16,6 +16,17 @@ enum remus_fault {
 	FI_ACK_DROP,		/* backup: apply but never send ACK */
 	FI_DISKBUF_EIO,		/* backup: disk apply fails with EIO */
 	FI_PLUG_FAIL,		/* netbuf: buffer/release fails */
+	/* Backup, proc replica commit (domain/proc-store.c): _exit(9) at one
+	 * step of the commit of epoch REMUS_FAULT_EPOCH (or any), as if
+	 * remusd were killed there.  In commit order: */
+	FI_REPLICA_CRASH_IN_JOURNAL,	/* half the journal written */
+	FI_REPLICA_CRASH_BEFORE_RECORD,	/* journal whole, no commit record */
+	FI_REPLICA_CRASH_AFTER_JOURNAL,	/* journal committed, image untouched */
+	FI_REPLICA_CRASH_IN_APPLY,	/* half the pages written to the image */
+	FI_REPLICA_CRASH_AFTER_APPLY,	/* image done, epoch files not */
+	FI_REPLICA_CRASH_AFTER_SESSION,	/* proc-session new, proc-epoch old */
+	FI_REPLICA_CRASH_AFTER_EPOCH,	/* all done but the journal retired */
+	FI_REPLICA_SLOW_COMMIT,		/* 2 ms sleeps inside each commit */
 	FI_MAX
 };
 

@@ -8,14 +8,14 @@
  * cooperative: the guest stops at its next safe point and says so.
  *
  * Backup (replica_proc_ops): the replica is a file DIR/proc-arena.img
- * mapped shared; the receiver writes committed pages straight into it.
- * commit() records the epoch in DIR/proc-epoch (write + rename).  No msync
- * or fsync: the replica only has to outlive the primary, not this host.
- * The failover that reads it runs on this host, through the page cache
- * (the restarted guest read()s the file), so the page cache is coherent by
- * definition; if this host dies, the primary carries on unprotected and the
- * replica is worthless anyway.  activate() starts the guest's program in
- * resume mode on the file.
+ * kept crash-consistent by proc-store.c: the receiver writes an epoch into
+ * a private working copy, and commit() journals the pages, applies them
+ * to the image and records the epoch in DIR/proc-epoch, all or nothing
+ * across a kill -9 of remusd (and, with REMUS_PROC_SYNC=1, of the host).
+ * A new session keeps the previous session's replica committed on disk
+ * until its own first commit replaces it, and never activates it.
+ * activate() starts the guest's program in resume mode on the image; the
+ * failover that reads it runs on this host, through the page cache.
  *
  * Environment:
  *   REMUS_PROC_DIRTY=pagemap-scan|softdirty  force a tracking method
@@ -25,6 +25,11 @@
  *                            "--listen ADDR" when the guest's command line
  *                            had a --listen (two guests on one host)
  *   REMUS_PROC_ACTIVATE_TIMEOUT_MS  wait for the activated guest (10000)
+ *   REMUS_PROC_SYNC=0|1      backup only: fdatasync each step of a commit
+ *                            so that it survives a crash of the host (1),
+ *                            or only of remusd (0, the default; such a
+ *                            replica is not offered after the host
+ *                            restarted; remusd(8) has what each costs)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +54,7 @@
 #include "drivers.h"
 #include "proc-dirty.h"
 #include "proc-proto.h"
+#include "proc-store.h"
 
 #define PROC_TIMEOUT_MS_DEFAULT		3000
 #define PROC_ACTIVATE_MS_DEFAULT	10000
@@ -630,16 +636,14 @@ const struct domain_ops domain_proc_ops = {
 
 struct replica {
 	char		*dir;
-	char		*img;		/* DIR/proc-arena.img */
-	int		fd;
-	uint8_t		*map;
+	struct store	*store;
 	uint64_t	size;
 	uint32_t	page_size;
 	uint64_t	nr_pages;
 	char		*cmd;		/* exe\0argv0\0... */
 	uint32_t	cmd_len;
 	uint32_t	argc;
-	int		committed;
+	int		committed;	/* by this session */
 	uint64_t	epoch;
 	pid_t		guest;		/* after activate */
 };
@@ -664,8 +668,7 @@ replica_proc_create(const char *dir, const char *disk,
 	 * names it. */
 	struct proc_config cfg;
 	struct replica *r;
-	char *epoch_path = NULL;
-	void *p;
+	const char *sync = getenv("REMUS_PROC_SYNC");
 	int saved;
 
 	if (config_len < sizeof cfg) {
@@ -701,11 +704,14 @@ replica_proc_create(const char *dir, const char *disk,
 		errno = EINVAL;
 		return NULL;
 	}
+	if (sync && strcmp(sync, "0") != 0 && strcmp(sync, "1") != 0) {
+		log_warnx("replica: REMUS_PROC_SYNC=%s: want 0 or 1", sync);
+		errno = EINVAL;
+		return NULL;
+	}
 	r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return NULL;
-	r->fd = -1;
-	r->map = MAP_FAILED;
 	r->size = cfg.arena_size;
 	r->page_size = cfg.page_size;
 	r->nr_pages = info->nr_pages;
@@ -716,51 +722,17 @@ replica_proc_create(const char *dir, const char *disk,
 	if (r->cmd == NULL || r->dir == NULL)
 		goto err;
 	memcpy(r->cmd, (const char *)config + sizeof cfg, cfg.cmd_len);
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		log_warn("replica: mkdir %s", dir);
+	/* Recovers what a crashed remusd left, keeps the committed replica
+	 * and builds this session's in a file of its own. */
+	r->store = store_open(dir, r->nr_pages, r->page_size,
+	    sync != NULL && strcmp(sync, "1") == 0, NULL);
+	if (r->store == NULL)
 		goto err;
-	}
-	r->img = path_in(dir, "proc-arena.img");
-	epoch_path = path_in(dir, "proc-epoch");
-	if (r->img == NULL || epoch_path == NULL)
-		goto err;
-	/* No epoch is committed in the new file. */
-	if (unlink(epoch_path) == -1 && errno != ENOENT) {
-		log_warn("replica: remove %s", epoch_path);
-		goto err;
-	}
-	r->fd = open(r->img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (r->fd == -1) {
-		log_warn("replica: %s", r->img);
-		goto err;
-	}
-	if (ftruncate(r->fd, (off_t)r->size) == -1) {
-		log_warn("replica: size %s to %llu bytes", r->img,
-		    (unsigned long long)r->size);
-		goto err;
-	}
-	/* Reserve the blocks now: a store into a shared mapping of a file
-	 * the filesystem cannot extend is a SIGBUS in the receiver, not an
-	 * error; ENOSPC here is. */
-	errno = posix_fallocate(r->fd, 0, (off_t)r->size);
-	if (errno != 0 && errno != EOPNOTSUPP && errno != EINVAL) {
-		log_warn("replica: reserve %llu bytes for %s",
-		    (unsigned long long)r->size, r->img);
-		goto err;
-	}
-	p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
-	if (p == MAP_FAILED) {
-		log_warn("replica: map %s", r->img);
-		goto err;
-	}
-	r->map = p;
-	free(epoch_path);
-	log_info("replica: %s, %llu MiB, guest %s", r->img,
+	log_info("replica: %s, %llu MiB, guest %s", store_image_path(r->store),
 	    (unsigned long long)(r->size >> 20), r->cmd);
 	return r;
 err:
 	saved = errno;
-	free(epoch_path);
 	replica_proc_close(r);
 	errno = saved;
 	return NULL;
@@ -769,58 +741,33 @@ err:
 static void *
 replica_proc_page(struct replica *r, uint64_t pfn)
 {
-	if (pfn >= r->nr_pages) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return r->map + pfn * r->page_size;
+	return store_page(r->store, pfn);
 }
 
 static int
-replica_proc_commit(struct replica *r, uint64_t epoch, const void *state,
-    size_t state_len)
+replica_proc_commit(struct replica *r, uint64_t epoch, const uint64_t *pfns,
+    size_t npfns, const void *state, size_t state_len)
 {
-	char *path = NULL, *tmp = NULL, buf[32];
-	int fd = -1, n, rc = -1, saved;
-
 	(void)state;
 	if (state_len != 0)
 		log_warnx_once("replica: ignoring %zu bytes of guest state "
 		    "(a proc guest has none)", state_len);
-	path = path_in(r->dir, "proc-epoch");
-	tmp = path_in(r->dir, "proc-epoch.tmp");
-	if (path == NULL || tmp == NULL)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		log_warn("replica: epoch %llu: %s", (unsigned long long)epoch,
-		    tmp);
-		goto out;
-	}
-	n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)epoch);
-	if (write_full(fd, buf, (size_t)n) == -1 || close(fd) == -1) {
-		fd = -1;
-		log_warn("replica: epoch %llu: write %s",
-		    (unsigned long long)epoch, tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1) {
-		log_warn("replica: epoch %llu: rename %s", (unsigned long long)epoch,
-		    tmp);
-		goto out;
-	}
+	if (store_commit(r->store, epoch, pfns, npfns) == -1)
+		return -1;
 	r->epoch = epoch;
 	r->committed = 1;
-	rc = 0;
-out:
-	saved = errno;
-	if (fd != -1)
-		close(fd);
-	free(path);
-	free(tmp);
-	errno = saved;
-	return rc;
+	return 0;
+}
+
+static int
+replica_proc_recover(const char *dir, uint64_t *epoch)
+{
+	struct store_state st;
+
+	if (store_recover(dir, &st) == -1)
+		return -1;
+	*epoch = st.epoch;
+	return st.committed;
 }
 
 /* Has the guest's command line a --listen option (so the backup may move
@@ -977,6 +924,10 @@ replica_proc_activate(struct replica *r)
 		errno = ENOENT;
 		return -1;
 	}
+	/* The image must be this session's last commit, not a replica an
+	 * earlier session kept (docs/failover.md). */
+	if (store_check_committed(r->store, r->epoch) == -1)
+		return -1;
 	argv = calloc(r->argc + 5, sizeof *argv);
 	if (argv == NULL)
 		goto out;
@@ -992,7 +943,7 @@ replica_proc_activate(struct replica *r)
 		argv[argc++] = (char *)listen;
 	}
 	argv[argc++] = "--resume";
-	argv[argc++] = r->img;
+	argv[argc++] = (char *)store_image_path(r->store);
 	argv[argc] = NULL;
 
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
@@ -1058,11 +1009,7 @@ replica_proc_close(struct replica *r)
 {
 	if (r == NULL)
 		return;
-	if (r->map != MAP_FAILED)
-		munmap(r->map, r->size);
-	if (r->fd != -1)
-		close(r->fd);
-	free(r->img);
+	store_close(r->store);
 	free(r->dir);
 	free(r->cmd);
 	free(r);
@@ -1075,4 +1022,5 @@ const struct replica_ops replica_proc_ops = {
 	.commit = replica_proc_commit,
 	.activate = replica_proc_activate,
 	.close = replica_proc_close,
+	.recover = replica_proc_recover,
 };

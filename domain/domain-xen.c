@@ -174,7 +174,7 @@ struct replica {
 	char			name[64];	/* the primary's name */
 	char			twin[80];	/* ours: name--backup */
 	int			building;	/* libxl job running */
-	int			broken;		/* the build failed */
+	int			broken;		/* the build or a commit failed */
 	pid_t			job_pid;
 	int			job_fd;
 	uint64_t		build_us;
@@ -1916,24 +1916,41 @@ xrep_page(struct replica *r, uint64_t pfn)
 	return r->scratch;
 }
 
+/* Nothing of a Xen replica is on disk, so nothing needs a journal: the
+ * memory is the paused twin's and the vCPU state lives only in this
+ * process (r->state).  A remusd killed mid-commit leaves a paused twin
+ * with torn memory but without the state to start it: nothing can
+ * activate or offer it, and a restarted remusd builds a new twin.  Pages
+ * are written straight into the twin (page() has no private copy): the
+ * twin's memory is never durable, and a failed commit ends the session
+ * without activation (failover.md B1), so the torn twin is never run. */
 static int
-xrep_commit(struct replica *r, uint64_t epoch, const void *state,
-    size_t state_len)
+xrep_commit(struct replica *r, uint64_t epoch, const uint64_t *pfns,
+    size_t npfns, const void *state, size_t state_len)
 {
 	const struct xen_state *st = state;
 	uint8_t *copy;
 
+	(void)pfns;
+	(void)npfns;
+	if (r->broken) {
+		errno = EIO;
+		return -1;
+	}
 	if (state_len < sizeof(*st) || st->magic != STATE_MAGIC ||
 	    st->nr_params > NR_HVM_PARAMS ||
 	    sizeof(*st) + st->ctx_len != state_len) {
 		log_warnx("epoch %" PRIu64 ": bad guest state (%zu bytes)",
 		    epoch, state_len);
+		r->broken = 1;	/* the twin holds epoch n's pages */
 		errno = EINVAL;
 		return -1;
 	}
 	copy = malloc(state_len);
-	if (copy == NULL)
+	if (copy == NULL) {
+		r->broken = 1;
 		return -1;
+	}
 	memcpy(copy, state, state_len);
 	free(r->state);
 	r->state = copy;

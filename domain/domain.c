@@ -1,10 +1,13 @@
 /* domain/domain.c -- the guest driver registry: spec prefix -> ops. */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
+#define LOG_PREFIX ""
 #include "compiler.h"
 #include "domain.h"
 #include "drivers.h"
+#include "log.h"
 
 static const struct domain_ops *const domain_drivers[] = {
 	&domain_proc_ops,
@@ -65,4 +68,28 @@ replica_ops_lookup(const char *name)
 			return replica_drivers[i];
 	errno = ENOENT;
 	return NULL;
+}
+
+int
+replica_recover_dir(const char *dir)
+{
+	uint64_t epoch;
+	size_t i;
+	int rc = 0, n;
+
+	for (i = 0; i < ARRAY_SIZE(replica_drivers); i++) {
+		if (replica_drivers[i]->recover == NULL)
+			continue;
+		n = replica_drivers[i]->recover(dir, &epoch);
+		if (n == -1 && errno == EBUSY)
+			continue;	/* said so; its owner keeps it right */
+		if (n == -1)
+			rc = -1;
+		else if (n == 1)
+			log_info("%s: %s replica of epoch %" PRIu64 " kept (a "
+			    "resync base; never activated by a later "
+			    "session before it commits)", dir,
+			    replica_drivers[i]->name, epoch);
+	}
+	return rc;
 }

@@ -102,8 +102,12 @@ struct domain_ops {
 
 /*
  * Backup.  The receiver buffers epoch n in its own memory, validates
- * EPOCH_END(n), and only then writes pages into the replica and calls
- * commit(n).  A failure before commit leaves the replica at n - 1.
+ * EPOCH_END(n), and only then writes pages into the replica's working copy
+ * and calls commit(n).  A failure before commit leaves the replica at
+ * n - 1.  A driver whose replica outlives remusd (proc: files in the state
+ * directory) makes commit atomic with respect to a crash of remusd or of
+ * the backup host, and recovers an interrupted commit before it offers or
+ * activates anything (docs/failover.md, "Crash-consistent replica").
  */
 struct replica_ops {
 	const char	*name;
@@ -112,26 +116,53 @@ struct replica_ops {
 	 * the backup's state directory (remusd -D); DISK, if not NULL, the
 	 * backup's copy of the guest's replicated disk (remusd --disk),
 	 * which the replica uses in place of the primary's (Xen: the
-	 * twin's vbd).  The disk's content is diskbuf's business. */
+	 * twin's vbd).  The disk's content is diskbuf's business.  A
+	 * replica an earlier session left in DIR is recovered (see
+	 * recover) and stays the committed one on disk until this
+	 * session's first commit replaces it; it is not this session's:
+	 * page() reads zeros until then, and activate() refuses it. */
 	struct replica	*(*create)(const char *dir, const char *disk,
 		    const void *config, size_t config_len,
 		    const struct domain_info *);
 
-	/* Committed content of page PFN, for XOR-delta decoding and for
-	 * applying: the pointer stays valid until close. */
+	/* Page PFN of the replica's working copy: its committed content
+	 * (for XOR-delta decoding) until written.  Writing it changes
+	 * nothing durable until commit() returns 0.  The pointer stays
+	 * valid until close; NULL with errno set for a pfn out of range or
+	 * after a failed commit. */
 	void	*(*page)(struct replica *, uint64_t pfn);
 
-	/* Epoch N has been written into the pages (and STATE, if any, is
-	 * its guest state): make it the committed checkpoint. */
-	int	(*commit)(struct replica *, uint64_t epoch, const void *state,
-		    size_t state_len);
+	/* Epoch EPOCH has been written into the working copy: PFNS (NPFNS
+	 * of them) are the pages written through page() since the last
+	 * commit, in the order first written, each once; for the first,
+	 * full epoch every page the epoch carried (possibly all).  STATE,
+	 * if any, is its guest state.  Make it the committed checkpoint,
+	 * atomically: after a crash anywhere in here the replica recovers
+	 * to exactly EPOCH or to the previous commit.  After a failed
+	 * commit the replica is only good for close. */
+	int	(*commit)(struct replica *, uint64_t epoch, const uint64_t *pfns,
+		    size_t npfns, const void *state, size_t state_len);
 
-	/* Failover: start the guest from the last committed checkpoint.
-	 * Returns once it runs; its identity (pid, domid) is logged. */
+	/* Failover: start the guest from the last checkpoint this replica
+	 * (this session) committed; never from one an earlier session
+	 * left.  Returns once it runs; its identity (pid, domid) is
+	 * logged. */
 	int	(*activate)(struct replica *);
 
 	void	(*close)(struct replica *);
+
+	/* Optional (NULL: nothing of the replica survives remusd).  Finish
+	 * or drop a commit a crash interrupted in the replica kept in DIR,
+	 * without creating anything.  1 and *EPOCH when DIR then holds a
+	 * committed replica, 0 when it holds none, -1 with errno set
+	 * (EBUSY: a running remusd holds DIR). */
+	int	(*recover)(const char *dir, uint64_t *epoch);
 };
+
+/* Run every driver's recover on DIR and log what each holds.  0, or -1
+ * if one failed (logged); a DIR held by a running remusd is skipped with
+ * a line. */
+int	replica_recover_dir(const char *dir);
 
 /* Drivers built into this binary, looked up by spec prefix ("proc:123",
  * "xen:guest1"); a spec without a prefix names a Xen domain, as on the xl

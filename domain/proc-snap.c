@@ -197,7 +197,13 @@ main(int argc, char **argv)
 		    (unsigned long long)(now_us() - t0));
 		for (i = 0; i < k; i++)
 			memcpy(rops->page(r, pfns[i]), stage + i * ps, ps);
-		if (rops->commit(r, n, NULL, 0) == -1)
+		/* Epoch 1 also carries the full copy: every page. */
+		if (n == 1) {
+			for (i = 0; i < info.nr_pages; i++)
+				pfns[i] = i;
+			k = info.nr_pages;
+		}
+		if (rops->commit(r, n, pfns, k, NULL, 0) == -1)
 			goto out;
 	}
 	printf("committed %llu\n", (unsigned long long)epochs);

@@ -1,6 +1,7 @@
 # The proc guest driver (domain-proc.c) and the proc guest side: a library
 # for guest programs and the guest programs themselves.
-target_sources(remus_domain PRIVATE domain-proc.c proc-dirty.c)
+target_sources(remus_domain PRIVATE domain-proc.c proc-dirty.c proc-store.c)
+target_link_libraries(remus_domain PRIVATE PkgConfig::XXHASH)
 # proc-dirty.c walks big arenas with a helper thread.
 find_package(Threads REQUIRED)
 target_link_libraries(remus_domain PRIVATE Threads::Threads)

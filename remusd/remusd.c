@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include "backup.h"
 #include "compiler.h"
 #include "devices.h"
+#include "domain.h"
 #include "fault.h"
 #include "log.h"
 #include "transport.h"
@@ -76,7 +78,8 @@ static const char help_text[] =
 "  -d                log to stderr even when it is not a terminal (remusd\n"
 "                    always stays in the foreground)\n"
 "  -e                xl's flag: refused, with one line saying why\n"
-"  -n                check the configuration and exit\n"
+"  -n                check the configuration, finish or drop a commit a\n"
+"                    crash interrupted in the state directory, and exit\n"
 "  -v                more verbose (repeat for more)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
@@ -301,6 +304,31 @@ err:
 	return -1;
 }
 
+/* A remusd killed mid-commit left its replicas as they were: finish or
+ * drop those commits now, before anything offers or activates them (and
+ * before anyone starts a guest from them by hand).  DIR and the
+ * guest-N directories of concurrent sessions. */
+static int
+recover_statedir(const char *dir)
+{
+	glob_t g;
+	char *pat;
+	size_t i;
+	int rc;
+
+	rc = replica_recover_dir(dir);
+	if (asprintf(&pat, "%s/guest-*", dir) == -1)
+		return -1;
+	if (glob(pat, GLOB_ONLYDIR | GLOB_NOSORT, NULL, &g) == 0) {
+		for (i = 0; i < g.gl_pathc; i++)
+			if (replica_recover_dir(g.gl_pathv[i]) == -1)
+				rc = -1;
+		globfree(&g);
+	}
+	free(pat);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -381,7 +409,8 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (check_statedir(d.cfg.state_dir) == -1)
+	if (check_statedir(d.cfg.state_dir) == -1 ||
+	    recover_statedir(d.cfg.state_dir) == -1)
 		return EXIT_CONFIG;
 	if (listen_addr) {
 		d.listen_fd = transport_tcp_listen(listen_addr);

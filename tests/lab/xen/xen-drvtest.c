@@ -91,9 +91,13 @@ epoch(const struct domain_ops *d, struct domain *dom,
 	/* The backup's half: apply, then commit. */
 	for (uint64_t i = 0; i < k; i++)
 		memcpy(r->page(rep, pfns[i]), staging + i * 4096, 4096);
-	free(pfns);
 	*dirty = k;
-	return r->commit(rep, e, state, slen);
+	{
+		int rc = r->commit(rep, e, pfns, k, state, slen);
+
+		free(pfns);
+		return rc;
+	}
 err:
 	d->resume(dom);
 	return -1;
