@@ -137,8 +137,10 @@ pidfile_write(const char *dir, const char *driver, const char *id,
 			*p = '_';
 	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || write_full(fd, line, (size_t)len) == -1 ||
-	    fsync(fd) == -1)
+	/* No fsync: the file means something only while this host runs
+	 * (its /run goes at reboot), and a sync on a busy disk would delay
+	 * the start of protection. */
+	if (fd == -1 || write_full(fd, line, (size_t)len) == -1)
 		goto err;
 	if (close(fd) == -1) {
 		fd = -1;

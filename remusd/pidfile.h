@@ -9,7 +9,8 @@
  * S is the start time of the process (/proc/PID/stat field 22, clock
  * ticks since boot), so that an agent that finds the pid in use again
  * can tell it is another process.  contrib/fence/fence-remus-proc reads
- * it on the primary's host (docs/failover.md, "Fencing").
+ * it on the primary's host (docs/failover.md, "Fencing").  remus keeps it
+ * when it exits 4, 5 or 6 (the backup may activate), removes it otherwise.
  */
 #ifndef REMUS_PIDFILE_H
 #define REMUS_PIDFILE_H

@@ -342,6 +342,11 @@ main(int argc, char **argv)
 	dom = dops->open(rest);
 	if (dom == NULL)
 		return EXIT_DOMAIN;	/* the driver said why (E4) */
+	/* Before the backup is even connected: one that may activate can
+	 * fence (fence-remus-proc reads it). */
+	if (pidfile_write(run_dir, dops->name, rest, spec, pids,
+	    sizeof pids) == -1)
+		goto out;
 
 	/* Disks remus does not replicate would leave the backup's copy
 	 * with memory from one moment and disks from another (or none):
@@ -411,11 +416,6 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	/* Before the first epoch: a backup that may activate can fence. */
-	if (pidfile_write(run_dir, dops->name, rest, spec, pids,
-	    sizeof pids) == -1)
-		goto out;
-
 	ev_signal_init(&r.sigint, signal_cb, SIGINT);
 	ev_signal_init(&r.sigterm, signal_cb, SIGTERM);
 	r.sigint.data = r.sigterm.data = &r;
@@ -437,9 +437,10 @@ main(int argc, char **argv)
 	if (r.result == CKPT_STOPPED || r.result == CKPT_BACKUP_LOST)
 		stats_summary(r.stats, stderr);
 out:
-	/* Kept where the backup may fence: it verifies with it. */
-	if (status == EXIT_OK || status == EXIT_SHUTDOWN ||
-	    status == EXIT_BACKUP)
+	/* Kept where the backup may activate (4, 5, 6): a fence verifies
+	 * with it.  Otherwise no backup holds anything of this session. */
+	if (status != EXIT_LOST && status != EXIT_INTERNAL &&
+	    status != EXIT_GUEST)
 		pidfile_remove(pids);
 	if (r.loop) {
 		ev_signal_stop(r.loop, &r.sigint);
