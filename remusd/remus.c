@@ -26,6 +26,7 @@
 #include "fault.h"
 #include "log.h"
 #include "metrics.h"
+#include "pidfile.h"
 #include "stats.h"
 #include "transport.h"
 #include "util.h"
@@ -48,6 +49,7 @@ enum {
 	OPT_TIMEOUT = 256, OPT_STATS_JSON, OPT_NETBUF_IF, OPT_NETBUF_DRIVER,
 	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_DISK_SERVER, OPT_VERSION,
 	OPT_METRICS, OPT_METRICS_FILE,
+	OPT_RUN_DIR,
 };
 
 static const struct option longopts[] = {
@@ -63,6 +65,7 @@ static const struct option longopts[] = {
 	{ "disk-server",	required_argument,	NULL, OPT_DISK_SERVER },
 	{ "metrics",		required_argument,	NULL, OPT_METRICS },
 	{ "metrics-file",	required_argument,	NULL, OPT_METRICS_FILE },
+	{ "run-dir",		required_argument,	NULL, OPT_RUN_DIR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -71,6 +74,7 @@ static const char usage_text[] =
 "             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
 "             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
 "             [--disk-server socket] [--metrics addr] [--metrics-file file]\n"
+"             [--run-dir dir]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -106,6 +110,8 @@ static const char help_text[] =
 "  --metrics addr    serve Prometheus metrics at http://addr/metrics\n"
 "  --metrics-file file  write them there too (node_exporter textfile),\n"
 "                    at most once a second and at exit\n"
+"  --run-dir dir     keep dir/NAME.pids there for fence-remus-proc (default\n"
+"                    /run/remus)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -221,6 +227,8 @@ main(int argc, char **argv)
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
 	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
+	const char *run_dir = PIDFILE_RUN_DIR;
+	static char pids[600];
 
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
@@ -320,6 +328,9 @@ main(int argc, char **argv)
 		case OPT_METRICS_FILE:
 			metrics_file = optarg;
 			break;
+		case OPT_RUN_DIR:
+			run_dir = optarg;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -385,6 +396,11 @@ main(int argc, char **argv)
 		stats_free(r.stats);
 		return EXIT_DOMAIN;	/* the driver said why (E4) */
 	}
+	/* Before the backup is even connected: one that may activate can
+	 * fence (fence-remus-proc reads it). */
+	if (pidfile_write(run_dir, dops->name, rest, spec, pids,
+	    sizeof pids) == -1)
+		goto out;
 
 	/* Disks remus does not replicate would leave the backup's copy
 	 * with memory from one moment and disks from another (or none):
@@ -473,6 +489,11 @@ main(int argc, char **argv)
 	if (r.result == CKPT_STOPPED || r.result == CKPT_BACKUP_LOST)
 		stats_summary(r.stats, stderr);
 out:
+	/* Kept where the backup may activate (4, 5, 6): a fence verifies
+	 * with it.  Otherwise no backup holds anything of this session. */
+	if (status != EXIT_LOST && status != EXIT_INTERNAL &&
+	    status != EXIT_GUEST)
+		pidfile_remove(pids);
 	if (r.loop) {
 		ev_signal_stop(r.loop, &r.sigint);
 		ev_signal_stop(r.loop, &r.sigterm);
