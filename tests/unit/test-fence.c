@@ -193,7 +193,7 @@ Test(fence, exit_three_is_not_ok_with_reason)
 	cr_assert(eq(int, r.ok, 0));
 	cr_assert(eq(str, r.why, "fence command exited 3"));
 	cr_assert(strstr(slurp(path("log")),
-	    "test: fence: no route to host\n") != NULL, "log: %s",
+	    "test: info: fence: no route to host\n") != NULL, "log: %s",
 	    slurp(path("log")));
 	fence_free(f);
 }
@@ -351,8 +351,8 @@ Test(fence, output_is_logged_and_capped)
 	run_for(10);
 	cr_assert(eq(int, r.ok, 1));
 	log = slurp(path("log"));
-	cr_assert(strstr(log, "test: fence: first\n") != NULL, "%s", log);
-	cr_assert(strstr(log, "test: fence: to-stderr\n") != NULL);
+	cr_assert(strstr(log, "test: info: fence: first\n") != NULL, "%s", log);
+	cr_assert(strstr(log, "test: info: fence: to-stderr\n") != NULL);
 	for (const char *p = log; (p = strstr(p, "fence: flood ")); p++)
 		n++;
 	cr_assert(n > 0 && n < 100, "%d flood lines logged", n);
