@@ -37,6 +37,10 @@
  * or the header with the biggest configuration. */
 #define IN_MAX		(STREAM_REC_LENGTH_MAX + 4096)
 #define FLUSH_LAST_MS	2000		/* last words before a close */
+/* Until HELLO the primary may still be setting up its devices (netbuf
+ * rules, disks) after it connected: allow it its connect timeout, then
+ * our T applies. */
+#define HELLO_WAIT_MS	5000
 #define PENDING_KEEP	(64u << 20)	/* pending area kept between epochs */
 #define HEARTBEAT_MS_MAX 200
 
@@ -50,6 +54,7 @@ struct backup {
 	struct peer	*link;		/* to the primary */
 	struct backup_config cfg;
 	char		 peer[64];
+	char		 name[STREAM_NAME_LEN + 1];	/* HELLO's guest name */
 
 	const struct replica_ops *rops;
 	struct replica	*rep;
@@ -353,8 +358,35 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 	    b->peer, hi->driver, hi->nr_pages, hi->page_size);
 	/* Building the replica may take long (the Xen driver builds a
 	 * domain): that was our time, not the primary's silence, and the
-	 * link counts it so. */
-	return bc_send(b, STREAM_REC_READY, STREAM_VERSION);
+	 * link counts it so.  READY follows WELCOME, after HELLO. */
+	return 0;
+}
+
+/* HELLO: answer with what this backup agrees to, then READY (the replica
+ * exists by now: the header created it).  Our -t is the session's T; a
+ * primary whose --timeout is shorter refuses it on WELCOME. */
+static int
+take_hello(struct backup *b, const struct stream_rec *rec)
+{
+	struct stream_welcome wl;
+	uint32_t t = b->cfg.timeout_ms;
+
+	snprintf(b->name, sizeof b->name, "%s", rec->u.hello.name);
+	memset(&wl, 0, sizeof wl);
+	wl.timeout_ms = t;
+	wl.hb_ms = t / 4 < HEARTBEAT_MS_MAX ? (t / 4 ? t / 4 : 1) :
+	    HEARTBEAT_MS_MAX;
+	if (rec->u.hello.timeout_ms < t)
+		log_warnx("%s: the primary accepts at most a %u ms timeout, "
+		    "ours is %u ms: it will refuse the session", b->peer,
+		    rec->u.hello.timeout_ms, t);
+	log_info("%s: guest %s, timeout %u ms, heartbeat %u ms", b->peer,
+	    b->name, wl.timeout_ms, wl.hb_ms);
+	peer_set_timing(b->link, wl.timeout_ms, wl.hb_ms);
+	/* A failed send is the link's to report. */
+	if (stream_write_welcome(peer_writer(b->link), &wl) == 0)
+		bc_send(b, STREAM_REC_READY, STREAM_VERSION);
+	return 0;
 }
 
 /* Act on one record.  0, 1 for END, -1 on error (logged). */
@@ -385,6 +417,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 		return 0;
 	case STREAM_REC_EPOCH_END:
 		return commit_epoch(b);
+	case STREAM_REC_HELLO:
+		return take_hello(b, rec);
 	case STREAM_REC_HEARTBEAT:
 		return 0;
 	case STREAM_REC_END:
@@ -591,7 +625,8 @@ backup_new(struct ev_loop *loop, int rfd, int wfd,
 		hb = HEARTBEAT_MS_MAX;
 	memset(&pc, 0, sizeof pc);
 	pc.rdir = STREAM_DIR_FORWARD;
-	pc.timeout_ms = b->cfg.timeout_ms;
+	pc.timeout_ms = b->cfg.timeout_ms > HELLO_WAIT_MS ?
+	    b->cfg.timeout_ms : HELLO_WAIT_MS;
 	pc.hb_ms = hb ? hb : 1;
 	pc.in_max = IN_MAX;
 	pc.desc = b->peer;

@@ -138,6 +138,9 @@ struct ckpt {
 	size_t		 staging_pages;	/* capacity */
 	uint8_t		*state;		/* save_state buffer */
 
+	struct ckpt_timing timing;	/* agreed in the handshake (WELCOME) */
+	uint32_t	 hb_ms;		/* H we propose */
+
 	enum ckpt_phase	 phase;
 	uint64_t	 epoch;		/* last epoch begun */
 	uint64_t	 acked;		/* last epoch acknowledged */
@@ -829,6 +832,30 @@ flush_queue(struct ckpt *c)
 
 /* ---- The handshake ---------------------------------------------------- */
 
+/* WELCOME: the backup's T is the session's.  Ours (--timeout) was an
+ * upper bound: a backup that would wait longer than that before acting on
+ * our loss could still be waiting when we have given it up, so the
+ * session is refused. */
+static void
+welcome_received(struct ckpt *c, const struct stream_welcome *wl)
+{
+	if (wl->timeout_ms > c->cfg.timeout_ms) {
+		log_warnx("backup %s: refusing the session: the backup's "
+		    "timeout %u ms is longer than --timeout %u ms",
+		    c->tp->desc, wl->timeout_ms, c->cfg.timeout_ms);
+		finish(c, CKPT_HANDSHAKE_FAILED);
+		return;
+	}
+	c->timing.timeout_ms = wl->timeout_ms;
+	c->timing.hb_ms = wl->hb_ms;
+	c->timing.fence_ms = wl->fence_ms;
+	c->timing.resume_epoch = wl->resume_epoch;
+	peer_set_timing(c->peer, wl->timeout_ms, wl->hb_ms);
+	log_debug("backup %s: timeout %u ms, heartbeat %u ms, fence %u ms%s",
+	    c->tp->desc, wl->timeout_ms, wl->hb_ms, wl->fence_ms,
+	    wl->fence_ms ? "" : " (the backup does not fence)");
+}
+
 static void
 handshake_done(struct ckpt *c)
 {
@@ -844,7 +871,12 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 	struct ckpt *c = arg;
 
 	switch (rec->type) {
+	case STREAM_REC_WELCOME:
+		if (c->phase == PHASE_HANDSHAKE)
+			welcome_received(c, &rec->u.welcome);
+		break;
 	case STREAM_REC_READY:
+		/* The reader let it through only after WELCOME. */
 		if (c->phase == PHASE_HANDSHAKE)
 			handshake_done(c);
 		break;
@@ -942,7 +974,8 @@ link_open(struct ckpt *c)
 	memset(&pc, 0, sizeof pc);
 	pc.rdir = STREAM_DIR_BACK;
 	pc.timeout_ms = c->tp->blackhole ? 0 : c->cfg.timeout_ms;
-	pc.hb_ms = c->tp->blackhole ? 0 : (hb ? hb : 1);
+	c->hb_ms = hb ? hb : 1;
+	pc.hb_ms = c->tp->blackhole ? 0 : c->hb_ms;
 	pc.page_size = c->info.page_size;
 	pc.in_max = BACK_BUF;
 	pc.blackhole = c->tp->blackhole;
@@ -1036,12 +1069,27 @@ ckpt_set_callbacks(struct ckpt *c, ckpt_stats_fn *stats, ckpt_done_fn *done,
 	c->cb_arg = arg;
 }
 
+/* The guest's name as HELLO carries it: printable, at most 64 bytes. */
+static void
+hello_name(const char *guest, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; guest[i] != '\0' && i + 1 < outlen &&
+	    i < STREAM_NAME_LEN; i++)
+		out[i] = guest[i] >= 0x20 && guest[i] <= 0x7e ? guest[i] : '?';
+	out[i] = '\0';
+	if (i == 0)
+		snprintf(out, outlen, "guest");
+}
+
 int
 ckpt_start(struct ckpt *c)
 {
 	struct stream_header_info hi;
 	uint8_t *config = NULL;
 	size_t clen = CONFIG_BUF;
+	char name[STREAM_NAME_LEN + 1];
 
 	memset(&hi, 0, sizeof hi);
 	config = malloc(CONFIG_BUF);
@@ -1065,6 +1113,13 @@ ckpt_start(struct ckpt *c)
 	}
 	if (stream_write_header(c->w, &hi) == -1) {
 		log_warn("stream header");
+		goto err;
+	}
+	/* Our --timeout is a proposal the backup may only shorten. */
+	hello_name(c->guest, name, sizeof name);
+	if (stream_write_hello(c->w, name, c->cfg.timeout_ms, c->hb_ms,
+	    0) == -1) {
+		log_warn("stream HELLO");
 		goto err;
 	}
 	free(config);
@@ -1146,6 +1201,12 @@ uint64_t
 ckpt_last_acked(const struct ckpt *c)
 {
 	return c->acked;
+}
+
+const struct ckpt_timing *
+ckpt_get_timing(const struct ckpt *c)
+{
+	return &c->timing;
 }
 
 void

@@ -203,10 +203,13 @@ busy_writer_cb(struct ev_loop *l __unused, ev_timer *w, int r __unused)
 	static uint64_t ack;
 
 	/* The owner talks every 10 ms: heartbeats are not needed. */
-	if (ack == 0)
+	if (ack == 0) {
+		struct stream_welcome wl = { .timeout_ms = 1000, .hb_ms = 50 };
+
+		cr_assert(stream_write_welcome(peer_writer(p), &wl) == 0);
 		cr_assert(stream_write_ctl(peer_writer(p), STREAM_REC_READY,
 		    0) == 0);
-	else
+	} else
 		cr_assert(stream_write_ctl(peer_writer(p), STREAM_REC_ACK,
 		    ack) == 0);
 	ack++;
@@ -306,7 +309,7 @@ Test(peer, our_own_long_callback_is_not_the_peers_silence)
 
 /* ---- Input ------------------------------------------------------------------ */
 
-static uint8_t split_buf[64];
+static uint8_t split_buf[128];
 static size_t split_len, split_off;
 
 static void
@@ -322,11 +325,18 @@ dribble_cb(struct ev_loop *l __unused, ev_timer *w, int r __unused)
 
 Test(peer, a_record_split_across_reads_arrives_whole)
 {
+	struct stream_welcome wl = { .timeout_ms = 1000, .hb_ms = 200 };
+	struct stream_writer w;
 	ev_timer t;
 
-	split_len = encode_ctl(split_buf, sizeof split_buf, STREAM_REC_READY, 0);
-	split_len += encode_ctl(split_buf + split_len,
-	    sizeof split_buf - split_len, STREAM_REC_ACK, 7);
+	stream_writer_init(&w, 4096);
+	cr_assert(stream_write_welcome(&w, &wl) == 0);
+	cr_assert(stream_write_ctl(&w, STREAM_REC_READY, 0) == 0);
+	cr_assert(stream_write_ctl(&w, STREAM_REC_ACK, 7) == 0);
+	split_len = stream_writer_ready(&w);
+	cr_assert(split_len <= sizeof split_buf);
+	memcpy(split_buf, w.buf, split_len);
+	stream_writer_free(&w);
 	start_peer(STREAM_DIR_BACK, 5000, 0);
 	/* Three bytes every 5 ms: every record takes several reads. */
 	ev_timer_init(&t, dribble_cb, 0.005, 0.005);
@@ -335,10 +345,11 @@ Test(peer, a_record_split_across_reads_arrives_whole)
 	ev_timer_stop(H.loop, &t);
 	cr_assert(eq(sz, split_off, split_len));
 	cr_assert(eq(int, H.lost, 0), "lost: %s", H.why);
-	cr_assert(eq(int, H.nrecs, 2));
-	cr_assert(eq(u32, H.types[0], STREAM_REC_READY));
-	cr_assert(eq(u32, H.types[1], STREAM_REC_ACK));
-	cr_assert(eq(u64, H.values[1], 7));
+	cr_assert(eq(int, H.nrecs, 3));
+	cr_assert(eq(u32, H.types[0], STREAM_REC_WELCOME));
+	cr_assert(eq(u32, H.types[1], STREAM_REC_READY));
+	cr_assert(eq(u32, H.types[2], STREAM_REC_ACK));
+	cr_assert(eq(u64, H.values[2], 7));
 }
 
 Test(peer, eof_and_bad_input_are_told_apart)
