@@ -4,3 +4,5 @@
 add_library(remus_failover STATIC failover.c fence.c)
 target_include_directories(remus_failover PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(remus_failover PUBLIC remus_common PkgConfig::LIBEV)
+# The failover policies (docs/failover.md): pure state machines, no libev.
+target_sources(remus_failover PRIVATE fo-primary.c fo-backup.c)
