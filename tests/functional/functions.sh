@@ -1,4 +1,6 @@
-# tests/functional/functions.sh -- helpers for the engine-*.sh tests, after
+# tests/functional/functions.sh -- the one set of helpers every functional
+# test sources (directly, or through proc-lib.sh, diskbuf-lib.sh or
+# netbuf-lib.sh, which add only what their own tests share), after
 # nbdkit's tests/functions.sh (sourced, not a test).
 #
 #   requires CMD...        skip (exit 77) unless CMD succeeds
@@ -8,7 +10,8 @@
 #   start_guest NAME CMD.. start a proc guest with --pidfile, wait for it,
 #                          set $GUEST_PID
 #   pick_port              print a free TCP port on 127.0.0.1
-#   wait_for SECS CMD...   poll CMD every 0.1 s for up to SECS seconds
+#   wait_for [SECS] CMD... poll CMD every 0.1 s for up to SECS (default 20)
+#                          seconds
 #   fail MSG               print MSG and the tails of the logs, exit 1
 set -eu
 
@@ -22,7 +25,9 @@ export REMUS_PROC_RUNDIR="$T/run"
 mkdir -p "$REMUS_PROC_RUNDIR"
 
 _cleanup_cmds=()
+# Pids to kill at exit (either name: the libs grew apart once).
 _kill_pids=""
+_cleanup_pids=""
 # Every process a test starts inherits REMUS_TEST_T; cleanup kills a pid
 # only if it still carries it.  Pids recorded long ago may have been
 # reused (pid_max is 32768 here and qemu-io loops spin through them), and
@@ -45,7 +50,7 @@ _run_cleanup() {
 		eval "${_cleanup_cmds[$i]}"
 	done
 	# Everything we started, and guests activated by a backup.
-	for p in $_kill_pids $(cat "$T"/*.pid "$T"/*/proc-guest.pid 2>/dev/null); do
+	for p in $_kill_pids $_cleanup_pids $(cat "$T"/*.pid "$T"/*/proc-guest.pid 2>/dev/null); do
 		_ours "$p" && kill -9 "$p" 2>/dev/null
 	done
 	if [ "${KEEP:-}" = 1 ] || [ $status -ne 0 -a $status -ne 77 ]; then
@@ -74,15 +79,18 @@ requires_root() {
 fail() {
 	local f
 	echo "FAIL: $*"
-	for f in "$T"/*.log; do
+	for f in "$T"/*.log "$T"/*.err; do
 		[ -f "$f" ] && { echo "--- $f"; tail -25 "$f"; }
 	done
 	exit 1
 }
 
 wait_for() {
-	local secs=$1 i
-	shift
+	local secs=20 i
+	case ${1:-} in
+	'' | *[!0-9]*) ;;
+	*) secs=$1; shift ;;
+	esac
 	for ((i = 0; i < secs * 10; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
