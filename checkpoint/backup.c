@@ -305,7 +305,8 @@ commit_epoch(struct backup *b)
 		else if (!page_is_zero(dst, ps))
 			memset(dst, 0, ps);	/* do not dirty a zero page */
 	}
-	if (b->rops->commit(b->rep, b->epoch, b->state, b->state_len) == -1) {
+	if (b->rops->commit(b->rep, b->epoch, b->plist, b->npend, b->state,
+	    b->state_len) == -1) {
 		log_warn("epoch %" PRIu64 ": replica commit", b->epoch);
 		return -1;
 	}

@@ -229,8 +229,8 @@ frep_page(struct replica *r, uint64_t pfn)
 }
 
 static int
-frep_commit(struct replica *r, uint64_t epoch, const void *s __unused,
-    size_t l __unused)
+frep_commit(struct replica *r, uint64_t epoch, const uint64_t *pfns __unused,
+    size_t npfns __unused, const void *s __unused, size_t l __unused)
 {
 	/* The replica must hold exactly the guest's memory at suspend
 	 * number EPOCH (epoch n is the n-th suspend). */
