@@ -48,11 +48,11 @@ struct peer {
 	int		 wr_err;	/* a write failed; told after the read */
 
 	/* Time: see "last_rx" in peer.h. */
-	uint64_t	 stamp_prev;	/* prepare stamp of the iteration before */
-	uint64_t	 stamp_cur;	/* prepare stamp of this iteration */
 	uint64_t	 woke_ms;	/* when the last poll returned */
 	uint64_t	 listen_from;	/* silence counts from here at the earliest */
 	uint64_t	 last_rx_ms;
+	uint64_t	 drained_ms;	/* a read began then and found the input
+					 * empty: later bytes arrived after it */
 
 	ev_io		 rd_io, wr_io;
 	ev_timer	 silence, hb;
@@ -159,8 +159,6 @@ prep_cb(struct ev_loop *loop __unused, ev_prepare *w, int revents __unused)
 	 * epoch committed): silence counts only from now on. */
 	if (p->woke_ms && now - p->woke_ms > p->cfg.timeout_ms / 4)
 		p->listen_from = now;
-	p->stamp_prev = p->stamp_cur;
-	p->stamp_cur = now;
 }
 
 static void
@@ -289,14 +287,26 @@ read_some(struct peer *p)
 	int got = 0, rc;
 
 	while (p->reading && total < IN_READ_MAX) {
+		uint64_t before;
+		size_t room;
+
 		if (input_room(p) == -1)
 			return -1;
+		room = p->in_cap - p->in_len;
+		before = peer_now_ms();
 		n = p->cfg.io->read(p->cfg.io_ctx, p->rfd, p->in + p->in_len,
-		    p->in_cap - p->in_len);
+		    room);
 		if (n > 0) {
-			/* Heard at the iteration before this one: the latest
-			 * time we provably ran without these bytes. */
-			p->last_rx_ms = p->stamp_prev;
+			/* These bytes were not there when the input was last
+			 * found empty: that is the latest time we provably
+			 * heard nothing newer.  Not the time of this read: a
+			 * process stopped (or busy) since then would think it
+			 * heard the primary later than it did.  A short read
+			 * of a plain descriptor empties the socket too; a TLS
+			 * read returns one record, which proves nothing. */
+			p->last_rx_ms = p->drained_ms;
+			if ((size_t)n < room && p->cfg.io == &peer_io_plain)
+				p->drained_ms = before;
 			p->in_len += (size_t)n;
 			total += (size_t)n;
 			got = 1;
@@ -307,6 +317,8 @@ read_some(struct peer *p)
 				return -1;
 			continue;
 		}
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			p->drained_ms = before;
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -610,8 +622,8 @@ peer_new(struct ev_loop *loop, int rfd, int wfd, const struct peer_config *cfg,
 	ev_set_priority(&p->chk, EV_MAXPRI);
 	p->open = 1;
 	p->reading = rfd >= 0;
-	p->last_rx_ms = p->listen_from = p->stamp_prev = p->stamp_cur =
-	    p->last_tx_ms = peer_now_ms();
+	p->last_rx_ms = p->listen_from =
+	    p->last_tx_ms = p->drained_ms = peer_now_ms();
 	return p;
 }
 

@@ -27,12 +27,14 @@
  *     -> peer_free
  *
  * last_rx is conservative (docs/failover.md, "Stalls"): bytes that a read
- * delivers count as heard at the time of the loop iteration *before* the
- * one that read them, stamped by an ev_prepare watcher before each poll.
- * A process that was stopped, or stuck in a long callback, therefore never
- * believes it heard its peer later than it can prove.  Silence is
- * declared only after T of listening: a long callback of our own (a big
- * commit) restarts the count, and the input is read once more first.
+ * delivers count as heard at the time the input was last found empty (a
+ * read that began then got EAGAIN, or a short read of a plain socket):
+ * they arrived after it.  A process that was stopped, or stuck in a long
+ * callback, therefore never believes it heard its peer later than it can
+ * prove, and a busy one that keeps finding bytes waiting does not either.
+ * Silence is declared only after T of listening: a long callback of our
+ * own (a big commit) restarts the count, and the input is read once more
+ * first.
  *
  * Callbacks may call any peer function except peer_free.
  */
