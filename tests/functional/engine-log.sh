@@ -12,7 +12,7 @@ PY=$(command -v python3) || { echo "SKIP: no python3 for the listener"; exit 77;
 
 # 1. stderr (a file here): "<time>Z remusd: err: <message>".
 rc=0
-remusd --receive -D /proc/version/x 2>"$T/stderr" || rc=$?
+remusd --no-fence --receive -D /proc/version/x 2>"$T/stderr" || rc=$?
 [ $rc -eq 2 ] || fail "remusd -D /proc/version/x: status $rc"
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z remusd: err: state directory /proc/version/x: Not a directory$' \
 	"$T/stderr" || fail "stderr line: $(cat "$T/stderr")"
@@ -68,7 +68,7 @@ for i in $(seq 50); do [ -e "$out.ready" ] && break; sleep 0.1; done
 flag=""
 [ "$mode" = syslog-d ] && flag=-d
 rc=0
-remusd $flag --receive -D /proc/version/x </dev/null >/dev/null 2>/dev/null || rc=$?
+remusd --no-fence $flag --receive -D /proc/version/x </dev/null >/dev/null 2>/dev/null || rc=$?
 wait $lp
 echo "remusd status $rc"
 SHEOF

@@ -50,7 +50,7 @@ for ((i = 1; i <= ITER; i++)); do
 		--arena-size 32M --checksum-log "$T/sums$i"
 	gpid=$GUEST_PID
 	port=$(pick_port)
-	REMUS_FAULT=replica-slow-commit start "remusd$i" remusd \
+	REMUS_FAULT=replica-slow-commit start "remusd$i" remusd --no-fence \
 		--listen 127.0.0.1:$port -D "$st"
 	B=$LAST_PID
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
@@ -82,7 +82,7 @@ for ((i = 1; i <= ITER; i++)); do
 	kill -9 "$R" 2>/dev/null || true
 	wait "$R" 2>/dev/null || true
 	kill -9 "$gpid" 2>/dev/null || true
-	remusd -n --receive -D "$st" >"$T/recover$i.log" 2>&1 ||
+	remusd --no-fence -n --receive -D "$st" >"$T/recover$i.log" 2>&1 ||
 		fail "run $i: remusd -n: $(cat "$T/recover$i.log")"
 	grep -q "finished the commit" "$T/recover$i.log" && finished=$((finished + 1))
 	grep -q "dropped an incomplete commit" "$T/recover$i.log" && dropped=$((dropped + 1))
@@ -124,7 +124,7 @@ start_guest gr remus-dirtier --pages 300 --working-set 3000 --arena-size 32M \
 	--checksum-log "$T/sumsr"
 gpid=$GUEST_PID
 port=$(pick_port)
-start remusdA remusd --listen 127.0.0.1:$port -D "$rst"
+start remusdA remusd --no-fence --listen 127.0.0.1:$port -D "$rst"
 A=$LAST_PID
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "restart: no listen"
 start remusA remus -i 40 proc:"$gpid" 127.0.0.1:$port
@@ -150,7 +150,7 @@ sample() {
 	for f in proc-epoch proc-session proc-journal; do
 		[ -e "$rst/$f" ] && cp "$rst/$f" "$snap/$f" 2>/dev/null
 	done
-	if ! remusd -n --receive -D "$snap" >"$T/snap.log" 2>&1; then
+	if ! remusd --no-fence -n --receive -D "$snap" >"$T/snap.log" 2>&1; then
 		echo "bad: remusd -n: $(cat "$T/snap.log")"
 		return
 	fi
@@ -191,7 +191,7 @@ check() {
 # remusd dead; then restarted (it recovers at start); the primary
 # reconnects a little later, as a reconnecting remus would.
 for _ in 1 2 3; do check ""; sleep 0.02; done
-start remusdB remusd --listen 127.0.0.1:$port -D "$rst"
+start remusdB remusd --no-fence --listen 127.0.0.1:$port -D "$rst"
 B=$LAST_PID
 t0=$(date +%s%N)
 started=0
