@@ -1,0 +1,5 @@
+# TLS on the replication link (GnuTLS): credentials and sessions, a module
+# of its own so its unit test links it alone.
+add_library(remus_tls STATIC ${CMAKE_CURRENT_SOURCE_DIR}/tls.c)
+target_include_directories(remus_tls PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(remus_tls PUBLIC remus_common PkgConfig::GNUTLS)
