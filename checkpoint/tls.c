@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #define LOG_PREFIX "tls: "
 #include "log.h"
 #include "tls.h"
+#include "util.h"
 
 /* TLS 1.3 only.  PSK: only the (EC)DHE-PSK modes, so a key that leaks
  * later does not open recorded replication streams. */
@@ -63,6 +65,7 @@ struct tls {
 	char		 why[160];	/* detail for the handshake failure */
 	char		 peer_name[256];
 	gnutls_typed_vdata_st vdata[2];	/* GnuTLS keeps a pointer to it */
+	int		 rfd, wfd;
 };
 
 /* ---- Credentials --------------------------------------------------- */
@@ -524,6 +527,8 @@ tls_new(const struct tls_creds *c, int rfd, int wfd, const char *peer,
 	/* The caller's deadline bounds the handshake, not GnuTLS's. */
 	gnutls_handshake_set_timeout(t->s, GNUTLS_INDEFINITE_TIMEOUT);
 	gnutls_transport_set_int2(t->s, rfd, wfd);
+	t->rfd = rfd;
+	t->wfd = wfd;
 	return t;
 gnutls_err:
 	log_warnx("%s: TLS session: %s", t->peer, gnutls_strerror(rc));
@@ -641,6 +646,34 @@ tls_handshake(struct tls *t)
 	t->err = EPROTO;
 	errno = EPROTO;
 	return -1;
+}
+
+int
+tls_handshake_wait(struct tls *t, unsigned timeout_ms)
+{
+	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000, now;
+	struct pollfd pfd;
+	int rc, n;
+
+	for (;;) {
+		rc = tls_handshake(t);
+		if (rc <= 0)
+			return rc;
+		now = now_us();
+		if (now >= deadline) {
+			log_warnx("TLS handshake with %s failed: no answer in "
+			    "%u ms", t->peer, timeout_ms);
+			t->err = ETIMEDOUT;
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		pfd.fd = rc == TLS_WANT_WRITE ?
+		    t->wfd : t->rfd;
+		pfd.events = rc == TLS_WANT_WRITE ? POLLOUT : POLLIN;
+		n = poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
+		if (n == -1 && errno != EINTR)
+			return -1;
+	}
 }
 
 const char *

@@ -74,6 +74,11 @@ struct tls	*tls_new(const struct tls_creds *, int rfd, int wfd,
  * "TLS handshake with PEER failed: <reason>".  Call again on readiness. */
 int		 tls_handshake(struct tls *);
 
+/* The handshake to its end, polling the fds, for at most TIMEOUT_MS: for
+ * the primary, which has nothing else to serve before protection starts.
+ * 0, or -1 with errno EPROTO (logged), ETIMEDOUT (logged) or the socket's. */
+int		 tls_handshake_wait(struct tls *, unsigned timeout_ms);
+
 /* After TLS_DONE: who the peer is ("psk identity NAME", or the X.509
  * subject DN), for the log. */
 const char	*tls_peer_name(const struct tls *);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -552,6 +553,65 @@ Test(tls, closed_without_close_notify_is_end_of_stream, .timeout = 30)
 	}
 	cr_assert(n == 0, "n %zd errno %d", n, errno);
 	pair_free(&p);
+}
+
+Test(tls, handshake_wait_completes_against_a_process, .timeout = 30)
+{
+	struct tls_creds *cc, *sc;
+	struct tls *c, *s;
+	int sv[2], st;
+	char b[6] = "";
+	pid_t pid;
+
+	cc = tls_creds_x509(path("x509"), TLS_CLIENT);
+	sc = tls_creds_x509(path("x509"), TLS_SERVER);
+	cr_assert(cc && sc);
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		s = tls_new(sc, sv[1], sv[1], "client", NULL);
+		if (s == NULL || tls_handshake_wait(s, 10000) != 0)
+			_exit(1);
+		while (tls_write(s, "hello", 5) != 5)
+			poll(NULL, 0, 1);
+		while (tls_bye(s) == 1)
+			poll(NULL, 0, 1);
+		_exit(0);
+	}
+	close(sv[1]);
+	c = tls_new(cc, sv[0], sv[0], "server", "localhost");
+	cr_assert(c != NULL);
+	cr_assert(tls_handshake_wait(c, 10000) == 0);
+	while (tls_read(c, b, 5) == -1 && errno == EAGAIN)
+		poll(NULL, 0, 1);
+	cr_assert(strcmp(b, "hello") == 0);
+	cr_assert(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0);
+	tls_free(c);
+	tls_creds_free(cc);
+	tls_creds_free(sc);
+	close(sv[0]);
+}
+
+Test(tls, handshake_wait_times_out_on_a_silent_peer, .timeout = 30)
+{
+	struct tls_creds *cc;
+	struct tls *c;
+	uint64_t t0;
+	int sv[2];
+
+	cc = tls_creds_psk(path("psk-client"), TLS_CLIENT, NULL);
+	cr_assert(cc != NULL);
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	c = tls_new(cc, sv[0], sv[0], "server", NULL);
+	t0 = (uint64_t)time(NULL);
+	cr_assert(tls_handshake_wait(c, 300) == -1 && errno == ETIMEDOUT);
+	cr_assert((uint64_t)time(NULL) - t0 <= 2);
+	tls_free(c);
+	tls_creds_free(cc);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* ---- credentials ---------------------------------------------------- */
