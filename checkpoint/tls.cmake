@@ -3,3 +3,5 @@
 add_library(remus_tls STATIC ${CMAKE_CURRENT_SOURCE_DIR}/tls.c)
 target_include_directories(remus_tls PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(remus_tls PUBLIC remus_common PkgConfig::GNUTLS)
+# The engine and the receiver run their links through it.
+target_link_libraries(remus_ckpt PUBLIC remus_tls)

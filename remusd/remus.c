@@ -26,6 +26,7 @@
 #include "fault.h"
 #include "log.h"
 #include "stats.h"
+#include "tls.h"
 #include "transport.h"
 #include "util.h"
 
@@ -46,6 +47,8 @@
 enum {
 	OPT_TIMEOUT = 256, OPT_STATS_JSON, OPT_NETBUF_IF, OPT_NETBUF_DRIVER,
 	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_DISK_SERVER, OPT_VERSION,
+	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
+	OPT_INSECURE,
 };
 
 static const struct option longopts[] = {
@@ -59,6 +62,11 @@ static const struct option longopts[] = {
 	{ "disk",		required_argument,	NULL, OPT_DISK },
 	{ "nbd-listen",		required_argument,	NULL, OPT_NBD_LISTEN },
 	{ "disk-server",	required_argument,	NULL, OPT_DISK_SERVER },
+	{ "psk-file",		required_argument,	NULL, OPT_PSK_FILE },
+	{ "psk-identity",	required_argument,	NULL, OPT_PSK_IDENTITY },
+	{ "tls-creds",		required_argument,	NULL, OPT_TLS_CREDS },
+	{ "tls-hostname",	required_argument,	NULL, OPT_TLS_HOSTNAME },
+	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -67,6 +75,8 @@ static const char usage_text[] =
 "             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
 "             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
 "             [--disk-server socket]\n"
+"             [--psk-file file [--psk-identity name] |\n"
+"              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -98,16 +108,26 @@ static const char help_text[] =
 "  --disk-server socket  replicate the disk remus-diskd serves, attaching\n"
 "                    at its control socket (found by itself for a Xen\n"
 "                    guest whose disk is phy:/dev/nbdN of a remus-diskd)\n"
+"  --psk-file file   TLS 1.3 to the backup with a pre-shared key from file\n"
+"                    (\"identity:hexkey\" lines, psktool's format)\n"
+"  --psk-identity name  the line of file to use (default: the first)\n"
+"  --tls-creds dir   TLS 1.3 with X.509 certificates: dir holds ca-cert.pem,\n"
+"                    client-cert.pem, client-key.pem; the backup's\n"
+"                    certificate must be signed by that CA and name host\n"
+"  --tls-hostname name  the name the backup's certificate must carry\n"
+"                    (default: host as given)\n"
+"  --insecure        TCP without TLS: the stream crosses in clear and the\n"
+"                    backup is not authenticated (-s and -b need no TLS)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
 "\n"
 "Exit status:\n"
 "  0  stopped by SIGINT or SIGTERM (END sent, devices released)\n"
-"  1  usage error (bad flag or argument)\n"
+"  1  usage error (bad flag or argument, unusable TLS credentials)\n"
 "  2  guest not found or not supported (kernel feature missing), or\n"
 "     already protected by another remus\n"
-"  3  backup unreachable, or its handshake failed\n"
+"  3  backup unreachable, or its handshake (TLS or stream) failed\n"
 "  4  backup lost during protection: the guest continues unprotected\n"
 "  5  internal error\n"
 "  6  the guest failed (did not suspend or resume, or exited)\n"
@@ -205,6 +225,11 @@ main(int argc, char **argv)
 	const struct transport_ops *tops;
 	struct domain *dom = NULL;
 	const char *spec, *rest, *host = NULL, *cmd = NULL, *json = NULL;
+	const char *psk_file = NULL, *psk_id = NULL, *tls_dir = NULL;
+	const char *tls_host = NULL;
+	struct tls_creds *creds = NULL;
+	struct tls *tls = NULL;
+	int insecure = 0;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
 	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
@@ -286,6 +311,21 @@ main(int argc, char **argv)
 		case OPT_DISK_SERVER:
 			dopts.disk_server = optarg;
 			break;
+		case OPT_PSK_FILE:
+			psk_file = optarg;
+			break;
+		case OPT_PSK_IDENTITY:
+			psk_id = optarg;
+			break;
+		case OPT_TLS_CREDS:
+			tls_dir = optarg;
+			break;
+		case OPT_TLS_HOSTNAME:
+			tls_host = optarg;
+			break;
+		case OPT_INSECURE:
+			insecure = 1;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -311,6 +351,22 @@ main(int argc, char **argv)
 		usage("-s and -b exclude each other");
 	if (dopts.disk_server && dopts.disk_image)
 		usage("--disk and --disk-server exclude each other");
+	if (psk_file && tls_dir)
+		usage("--psk-file and --tls-creds exclude each other");
+	if (insecure && (psk_file || tls_dir))
+		usage("--insecure and --%s exclude each other",
+		    psk_file ? "psk-file" : "tls-creds");
+	if (psk_id && !psk_file)
+		usage("--psk-identity without --psk-file");
+	if (tls_host && !tls_dir)
+		usage("--tls-hostname without --tls-creds");
+	if ((cmd || blackhole) && (psk_file || tls_dir || insecure))
+		usage("-%s needs no --psk-file, --tls-creds or --insecure "
+		    "(TLS is for remusd --listen)", cmd ? "s" : "b");
+	if (!cmd && !blackhole && !psk_file && !tls_dir && !insecure)
+		usage("TCP to the backup without TLS credentials (--psk-file "
+		    "or --tls-creds) sends the guest's memory in clear to "
+		    "whoever answers: give --insecure to mean it");
 
 	log_init("remus", 1, verbose > 1 ? verbose - 1 : 0);
 	if (fault_init() == -1) {
@@ -319,6 +375,15 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Credentials before anything is touched: a bad file is a usage
+	 * error, said before the guest is attached. */
+	if (psk_file)
+		creds = tls_creds_psk(psk_file, TLS_CLIENT, psk_id);
+	else if (tls_dir)
+		creds = tls_creds_x509(tls_dir, TLS_CLIENT);
+	if ((psk_file || tls_dir) && creds == NULL)
+		return EXIT_USAGE;	/* tls_creds_* said why */
 
 	/* The guest. */
 	dops = domain_ops_lookup(spec, &rest);
@@ -356,6 +421,26 @@ main(int argc, char **argv)
 		status = EXIT_BACKUP;
 		goto out;
 	}
+	if (creds != NULL) {
+		char name[256], port[32];
+
+		/* The certificate must name the host as given, unless
+		 * --tls-hostname says which name it carries. */
+		if (tls_host == NULL && transport_parse_addr(host, name,
+		    sizeof name, port, sizeof port) == 0)
+			tls_host = name;
+		tls = tls_new(creds, tp.rfd, tp.wfd, tp.desc, tls_host);
+		if (tls == NULL || tls_handshake_wait(tls,
+		    CONNECT_TIMEOUT_MS) == -1) {
+			status = EXIT_BACKUP;	/* said why, with the peer */
+			goto out;
+		}
+		log_info("%s: TLS 1.3, authenticated %s", tp.desc,
+		    tls_peer_name(tls));
+	} else if (!cmd && !blackhole)
+		log_warnx("%s: insecure connection (--insecure): the backup "
+		    "is not authenticated and the stream crosses in clear",
+		    tp.desc);
 
 	r.loop = EV_DEFAULT;
 	cfg.interval_ms = (uint32_t)interval;
@@ -431,5 +516,7 @@ out:
 	if (dom && dops->close)
 		dops->close(dom);
 	transport_close(&tp);
+	tls_free(tls);
+	tls_creds_free(creds);
 	return status;
 }
