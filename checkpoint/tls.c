@@ -59,6 +59,9 @@ struct tls {
 	int		 done;		/* handshake complete */
 	int		 err;		/* sticky errno after a fatal error */
 	int		 eof;		/* the stream ended (sticky) */
+	int		 werr;		/* sticky errno of the write side: the
+					 * socket's, as on a plain fd, and reads
+					 * go on to deliver what arrived */
 	int		 psk_known;	/* the client's PSK identity is ours */
 	char		 peer[128];
 	char		 hostname[256];
@@ -782,8 +785,8 @@ tls_write(struct tls *t, const void *buf, size_t len)
 	ssize_t rc;
 	int saved;
 
-	if (t->err) {
-		errno = t->err;
+	if (t->err || t->werr) {
+		errno = t->err ? t->err : t->werr;
 		return -1;
 	}
 	if (!t->done) {
@@ -811,8 +814,14 @@ tls_write(struct tls *t, const void *buf, size_t len)
 			errno = EINTR;
 			return -1;
 		case GNUTLS_E_PUSH_ERROR:
-			t->err = socket_errno(saved, EPIPE);
-			errno = t->err;
+			t->werr = socket_errno(saved, EPIPE);
+			errno = t->werr;
+			return -1;
+		case GNUTLS_E_PREMATURE_TERMINATION:
+			/* The TCP connection is closed: EPIPE, as on a
+			 * plain socket; what it sent before is still read. */
+			t->werr = EPIPE;
+			errno = EPIPE;
 			return -1;
 		default:
 			log_warnx("TLS with %s: %s", t->peer,
