@@ -24,6 +24,7 @@
 struct ev_loop;
 struct backup;
 struct ckpt_backup_device_ops;
+struct peer_io_ops;
 
 struct backup_config {
 	const char	*state_dir;	/* replica files (remusd -D) */
@@ -31,6 +32,10 @@ struct backup_config {
 					 * disk (remusd --disk), or NULL */
 	uint32_t	 timeout_ms;	/* heartbeat timeout, default 1000 */
 	int		 no_activate;	/* failover keeps the replica only */
+	/* The link's io over the fds: NULL for plain, or &peer_io_tls and
+	 * a handshaken session (the caller's, to free after backup_free). */
+	const struct peer_io_ops *io;
+	void		*io_ctx;
 };
 
 enum backup_result {

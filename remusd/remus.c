@@ -25,6 +25,7 @@
 #include "domain.h"
 #include "fault.h"
 #include "log.h"
+#include "peer.h"
 #include "pidfile.h"
 #include "stats.h"
 #include "tls.h"
@@ -447,6 +448,8 @@ main(int argc, char **argv)
 		}
 		log_info("%s: TLS 1.3, authenticated %s", tp.desc,
 		    tls_peer_name(tls));
+		tp.io = &peer_io_tls;
+		tp.io_ctx = tls;
 	} else if (!cmd && !blackhole)
 		log_warnx("%s: insecure connection (--insecure): the backup "
 		    "is not authenticated and the stream crosses in clear",

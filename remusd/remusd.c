@@ -28,6 +28,7 @@
 #include "devices.h"
 #include "fault.h"
 #include "log.h"
+#include "peer.h"
 #include "tls.h"
 #include "transport.h"
 #include "util.h"
@@ -244,6 +245,10 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 		goto err;
 	s->d = d;
 	s->tls = tls;
+	if (tls != NULL) {
+		cfg.io = &peer_io_tls;
+		cfg.io_ctx = tls;
+	}
 	/* One guest per connection: while one is protected here, the next
 	 * gets a directory of its own, STATEDIR/guest-N. */
 	for (t = d->sessions; t; t = t->next)
