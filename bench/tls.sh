@@ -6,6 +6,7 @@
 # (root: the proc driver) or with `cmake --build B --target bench-tls`.
 #
 #   REMUS_BUILD=build bench/tls.sh [-t SECONDS] [-i MS] [-p PAGES] [-r ROUNDS] [-z]
+#   (BENCH_TLS_MODES="psk x509" runs only those modes)
 #
 # The modes take turns, ROUNDS times (default 3), so that load from
 # elsewhere on the machine falls on each alike; each mode's line is the
@@ -105,6 +106,7 @@ run() {	# MODE SERVER-FLAGS -- CLIENT-FLAGS
 	PIDS="$PIDS $dpid"
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		{ echo "bench-tls: remusd did not listen" >&2; exit 1; }
+	rm -f "$D/g-$mode.pid"
 	remus-dirtier --pages "$PAGES" --working-set $((PAGES * 20)) \
 		--arena-size 512M --pidfile "$D/g-$mode.pid" >/dev/null 2>&1 &
 	PIDS="$PIDS $!"
@@ -149,16 +151,25 @@ median() {
 
 echo "bench-tls: remus-dirtier $PAGES pages/epoch, -i $INTERVAL ms," \
 	"${RUNTIME}s per mode, loopback TCP, ${COMPRESS:+no }compression"
+MODES=${BENCH_TLS_MODES:-plain psk x509}
 for ((r = 1; r <= ROUNDS; r++)); do
-	run plain --insecure -- --insecure
-	run psk --psk-file "$D/creds/psk-server" -- --psk-file "$D/creds/psk-client"
-	run x509 --tls-creds "$D/creds/x509" -- --tls-creds "$D/creds/x509"
+	for m in $MODES; do
+		case $m in
+		plain)	run plain --insecure -- --insecure ;;
+		psk)	run psk --psk-file "$D/creds/psk-server" -- \
+			    --psk-file "$D/creds/psk-client" ;;
+		x509)	run x509 --tls-creds "$D/creds/x509" -- \
+			    --tls-creds "$D/creds/x509" ;;
+		esac
+	done
 done
-for m in plain psk x509; do
+for m in $MODES; do
 	RATE[$m]=$(median $m 2)
 	echo "BENCH tls mode=$m hz=${RATE[$m]} wire_MBps=$(median $m 3) cpu_us_per_epoch=$(median $m 4)"
 done
-for m in psk x509; do
+[ -n "${RATE[plain]:-}" ] || exit 0
+for m in $MODES; do
+	[ $m = plain ] && continue
 	awk -v p="${RATE[plain]}" -v t="${RATE[$m]}" -v m=$m 'BEGIN {
 		cost = p > 0 ? (p - t) / p * 100 : 0
 		printf "bench-tls: %s costs %.1f%% of the epoch rate (target <= 5%%): %s\n",

@@ -23,9 +23,13 @@ cli() {
 		fail "$name: not TLS 1.3: $(grep -i description "$T/cli-$name.out")"
 }
 
-# PSK, while a real primary is protected through the same remusd.
+# PSK, while a real primary is protected through the same remusd, and a
+# client that connects and says nothing holds a handshake open: remusd
+# serves the others meanwhile and drops it at its deadline (10 s).
 port=$(pick_port)
 start_remusd remusd-psk "$port" "$T/st-psk" --psk-file "$C/psk-server"
+exec 5<>"/dev/tcp/127.0.0.1/$port"
+silent_t0=$SECONDS
 start_guest g remus-dirtier --pages 200 --working-set 2000 --arena-size 16M \
 	--checksum-log "$T/g.sums"
 start remus-psk remus -i 50 --psk-file "$C/psk-client" proc:"$GUEST_PID" \
@@ -45,8 +49,13 @@ kill -INT $R
 wait $R || fail "psk: remus exited $? after SIGINT"
 kill -9 "$GUEST_PID"
 e=$(replica_matches "$T/st-psk" "$T/g.sums") || fail "psk: $e"
+wait_for 20 grep -q "TLS handshake with 127.0.0.1:[0-9]* failed: not done in 10000 ms" \
+	"$T/remusd-psk.log" || fail "psk: the silent client was not dropped"
+[ $((SECONDS - silent_t0)) -ge 9 ] || fail "psk: the silent client was dropped early"
+exec 5>&-
 [ ! -e "$T/st-psk/guest-2/proc-guest.pid" ] || fail "psk: gnutls-cli's session activated something"
-echo "psk: gnutls-cli completed TLS 1.3; the real replica == guest at epoch $e"
+echo "psk: gnutls-cli completed TLS 1.3; the real replica == guest at epoch $e;" \
+	"a silent client was dropped after 10 s without holding anyone up"
 
 # X.509 with a client certificate.
 port=$(pick_port)
