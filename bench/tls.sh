@@ -135,12 +135,17 @@ run() {	# MODE SERVER-FLAGS -- CLIENT-FLAGS
 		{ echo "bench-tls: $mode: remus died: $(tail -3 "$D/remus-$mode.log")" >&2; exit 1; }
 	stop_all
 	local line
+	# Dirty pages per epoch in the window (p50): what each epoch carried.
+	local dirty
+	dirty=$(sed -n "$((n0 + 1)),${n1}p" "$json" |
+		grep -o '"dirty_pages":[0-9]*' | cut -d: -f2 | sort -n |
+		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }')
 	awk -v n=$((n1 - n0)) -v c=$((c1 - c0)) -v b=$((b1 - b0)) \
 		-v t0="$t0" -v t1="$t1" -v tck="$HZ_TICK" -v m="$mode" 'BEGIN {
 		dt = t1 - t0
 		printf "%s %.1f %.1f %.0f\n", m, n / dt, b / dt / 1e6,
 		    n ? c * 1e6 / tck / n : 0 }' | tee -a "$D/rounds" |
-		awk '{ printf "  round: %s hz=%s wire_MBps=%s cpu_us_per_epoch=%s\n", $1, $2, $3, $4 }'
+		awk -v d="$dirty" '{ printf "  round: %s hz=%s wire_MBps=%s cpu_us_per_epoch=%s (dirty pages p50 %s)\n", $1, $2, $3, $4, d }'
 }
 
 # median MODE FIELD: the median of a column of MODE's rounds.
