@@ -696,6 +696,14 @@ tls_peer_name(const struct tls *t)
 	return t->peer_name[0] ? t->peer_name : "unauthenticated peer";
 }
 
+const char *
+tls_cipher_name(const struct tls *t)
+{
+	const char *n = gnutls_cipher_get_name(gnutls_cipher_get(t->s));
+
+	return n ? n : "?";
+}
+
 /* errno for GnuTLS's transport errors: the socket's, from send/recv. */
 static int
 socket_errno(int saved, int fallback)

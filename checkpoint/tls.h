@@ -83,6 +83,10 @@ int		 tls_handshake_wait(struct tls *, unsigned timeout_ms);
  * subject DN), for the log. */
 const char	*tls_peer_name(const struct tls *);
 
+/* After TLS_DONE: the record cipher ("AES-128-GCM"), for the log and the
+ * bench. */
+const char	*tls_cipher_name(const struct tls *);
+
 /* Like read(2): bytes read (> 0), 0 at the end of the stream (the peer's
  * close_notify, or the TCP connection closed without one: the replica
  * treats both as the primary's loss), or -1 with errno EAGAIN (nothing
