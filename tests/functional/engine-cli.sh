@@ -33,14 +33,14 @@ expect 1 remusd
 expect 1 remusd --receive --listen :1
 expect 1 remusd --bogus
 expect 1 remusd -t 0 --receive
-expect 2 remusd --listen 999.1.1.1:5 -D "$T/st"
+expect 2 remusd --insecure --listen 999.1.1.1:5 -D "$T/st"
 expect 2 remusd --receive -D /proc/version/x
-remusd -n --listen 127.0.0.1:0 -D "$T/st" 2>/dev/null || fail "remusd -n"
+remusd -n --insecure --listen 127.0.0.1:0 -D "$T/st" 2>/dev/null || fail "remusd -n"
 
 if [ "$(id -u)" = 0 ]; then
 	start_guest g remus-dirtier --pages 10 --working-set 100 --arena-size 4M
 	port=$(pick_port)
-	expect 3 remus proc:"$GUEST_PID" 127.0.0.1:$port
+	expect 3 remus --insecure proc:"$GUEST_PID" 127.0.0.1:$port
 	expect 3 remus -s '' proc:"$GUEST_PID" "false"
 fi
 remus --help | grep -q "Exit status" || fail "--help lacks the exit statuses"
