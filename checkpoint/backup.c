@@ -729,6 +729,8 @@ backup_new(struct ev_loop *loop, int rfd, int wfd,
 	pc.hb_ms = hb ? hb : 1;
 	pc.in_max = IN_MAX;
 	pc.desc = b->peer;
+	pc.io = b->cfg.io;
+	pc.io_ctx = b->cfg.io_ctx;
 	b->link = peer_new(loop, rfd, wfd, &pc, &link_cbs, b);
 	if (b->link == NULL) {
 		free(b);

@@ -25,6 +25,7 @@
 struct ev_loop;
 struct backup;
 struct ckpt_backup_device_ops;
+struct peer_io_ops;
 
 struct backup_config {
 	const char	*state_dir;	/* replica files (remusd -D) */
@@ -34,6 +35,10 @@ struct backup_config {
 	int		 no_activate;	/* failover keeps the replica only */
 	const char	*fence_cmd;	/* --fence CMD; NULL: no fence (B5) */
 	uint32_t	 fence_ms;	/* F (--fence-timeout), with fence_cmd */
+	/* The link's io over the fds: NULL for plain, or &peer_io_tls and
+	 * a handshaken session (the caller's, to free after backup_free). */
+	const struct peer_io_ops *io;
+	void		*io_ctx;
 };
 
 enum backup_result {

@@ -1187,6 +1187,8 @@ link_open(struct ckpt *c)
 	pc.in_max = BACK_BUF;
 	pc.blackhole = c->tp->blackhole;
 	pc.desc = c->tp->desc;
+	pc.io = c->tp->io;
+	pc.io_ctx = c->tp->io_ctx;
 	c->peer = peer_new(c->loop, c->tp->rfd, c->tp->wfd, &pc, &link_cbs, c);
 	if (c->peer == NULL)
 		return -1;

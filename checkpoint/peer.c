@@ -329,6 +329,11 @@ read_some(struct peer *p)
 			report_lost(p, PEER_LOST_RESET, "%s", strerror(errno));
 		return -1;
 	}
+	/* Back to the loop with input left inside the io layer (TLS):
+	 * the fd may never turn readable for it, so ask for another go. */
+	if (p->reading && p->cfg.io->pending != NULL &&
+	    p->cfg.io->pending(p->cfg.io_ctx) > 0)
+		ev_feed_event(p->loop, &p->rd_io, EV_READ);
 	return p->reading ? got : -1;
 }
 
@@ -728,6 +733,8 @@ close_fds(struct peer *p, int abortive)
 	if (!p->open)
 		return;
 	p->open = 0;
+	if (!abortive && p->cfg.io->bye != NULL)
+		p->cfg.io->bye(p->cfg.io_ctx);
 	/* Not a socket (a pipe, /dev/null): ENOTSOCK, nothing to abort. */
 	if (abortive) {
 		if (p->rfd >= 0)

@@ -60,14 +60,22 @@ enum peer_loss {
 	PEER_LOST_ERROR,	/* the other end sent ERROR (back channel) */
 };
 
-/* How bytes move: read(2)/write(2) semantics (-1 + errno, EAGAIN). */
+/* How bytes move: read(2)/write(2) semantics (-1 + errno, EAGAIN).
+ * After EAGAIN, write is called again with the same bytes first (TLS
+ * has sealed them into a record already).  The optional ones: pending,
+ * bytes the layer holds that the fd would not show readable (TLS
+ * plaintext already decrypted); bye, a goodbye on an orderly close
+ * (TLS close_notify), best effort. */
 struct peer_io_ops {
 	const char *name;
 	ssize_t	(*read)(void *ctx, int fd, void *buf, size_t len);
 	ssize_t	(*write)(void *ctx, int fd, const void *buf, size_t len);
+	size_t	(*pending)(void *ctx);
+	void	(*bye)(void *ctx);
 };
 
 extern const struct peer_io_ops peer_io_plain;
+extern const struct peer_io_ops peer_io_tls;	/* peer-tls.c; ctx: struct tls */
 
 struct peer_callbacks {
 	/* FORWARD only: the stream header.  0 goes on, -1 stops reading

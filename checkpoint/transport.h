@@ -26,6 +26,7 @@
 #define TRANSPORT_DESC_MAX	256
 
 struct transport_ops;
+struct peer_io_ops;
 
 struct transport {
 	const struct transport_ops *ops;
@@ -33,6 +34,11 @@ struct transport {
 	int		wfd;		/* stream */
 	int		blackhole;	/* write synchronously, ack locally */
 	pid_t		pid;		/* cmd: the child, else -1 */
+	/* How the link moves bytes over the fds: NULL for plain, or
+	 * &peer_io_tls with its session (set by the caller after a
+	 * handshake; the session stays the caller's). */
+	const struct peer_io_ops *io;
+	void		*io_ctx;
 	char		desc[TRANSPORT_DESC_MAX];	/* for messages */
 };
 

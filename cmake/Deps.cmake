@@ -7,6 +7,9 @@ pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(NL REQUIRED IMPORTED_TARGET libnl-3.0 libnl-route-3.0 libnl-nf-3.0)
 pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
+# GnuTLS (libgnutls28-dev): TLS 1.3 on the replication link, the library
+# QEMU and libvirt use for migration.  3.6.5 is the first with TLS 1.3.
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls>=3.6.5)
 
 # libev ships no .pc file in Debian 12.
 pkg_check_modules(LIBEV QUIET IMPORTED_TARGET libev)

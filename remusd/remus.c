@@ -26,8 +26,10 @@
 #include "fault.h"
 #include "log.h"
 #include "metrics.h"
+#include "peer.h"
 #include "pidfile.h"
 #include "stats.h"
+#include "tls.h"
 #include "transport.h"
 #include "util.h"
 
@@ -51,6 +53,8 @@ enum {
 	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_DISK_SERVER, OPT_VERSION,
 	OPT_METRICS, OPT_METRICS_FILE, OPT_RUN_DIR, OPT_RECONNECT_INTERVAL,
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
+	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
+	OPT_INSECURE,
 };
 
 static const struct option longopts[] = {
@@ -71,6 +75,11 @@ static const struct option longopts[] = {
 	    OPT_RECONNECT_INTERVAL },
 	{ "reconnect-limit",	required_argument,	NULL, OPT_RECONNECT_LIMIT },
 	{ "fence-backup",	required_argument,	NULL, OPT_FENCE_BACKUP },
+	{ "psk-file",		required_argument,	NULL, OPT_PSK_FILE },
+	{ "psk-identity",	required_argument,	NULL, OPT_PSK_IDENTITY },
+	{ "tls-creds",		required_argument,	NULL, OPT_TLS_CREDS },
+	{ "tls-hostname",	required_argument,	NULL, OPT_TLS_HOSTNAME },
+	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -81,6 +90,8 @@ static const char usage_text[] =
 "             [--disk-server socket] [--metrics addr] [--metrics-file file]\n"
 "             [--run-dir dir] [--reconnect-interval ms] [--reconnect-limit n]\n"
 "             [--fence-backup cmd]\n"
+"             [--psk-file file [--psk-identity name] |\n"
+"              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -125,17 +136,28 @@ static const char help_text[] =
 "                    at most once a second and at exit\n"
 "  --run-dir dir     keep dir/NAME.pids there for fence-remus-proc (default\n"
 "                    /run/remus)\n"
+"  --psk-file file   TLS 1.3 to the backup with a pre-shared key from file\n"
+"                    (\"identity:hexkey\" lines, psktool's format)\n"
+"  --psk-identity name  the line of file to use (default: the first)\n"
+"  --tls-creds dir   TLS 1.3 with X.509 certificates: dir holds ca-cert.pem,\n"
+"                    client-cert.pem, client-key.pem; the backup's\n"
+"                    certificate must be signed by that CA and name host\n"
+"  --tls-hostname name  the name the backup's certificate must carry\n"
+"                    (default: host as given)\n"
+"  --insecure        TCP without TLS: the stream crosses in clear and the\n"
+"                    backup is not authenticated (-s and -b need no TLS)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
 "\n"
 "Exit status:\n"
 "  0  stopped by SIGINT, SIGTERM or SIGQUIT (END sent, devices released)\n"
-"  1  usage error (bad flag or argument, or a --stats-json, --metrics or\n"
-"     --metrics-file that cannot be opened)\n"
+"  1  usage error (bad flag or argument, unusable TLS credentials, or\n"
+"     a --stats-json, --metrics or --metrics-file that cannot be\n"
+"     opened)\n"
 "  2  guest not found or not supported (kernel feature missing), or\n"
 "     already protected by another remus\n"
-"  3  backup unreachable, or its handshake failed\n"
+"  3  backup unreachable, or its handshake (TLS or stream) failed\n"
 "  4  backup lost, output released, and no more reconnecting (interval\n"
 "     0, or the reconnect limit reached): the guest continues unprotected\n"
 "  5  internal error\n"
@@ -155,6 +177,9 @@ struct remus {
 	struct transport_spec {
 		const struct transport_ops *ops;
 		const char	*host, *cmd;
+		const struct tls_creds *creds;	/* NULL: no TLS */
+		const char	*tls_host;	/* the name its certificate bears */
+		struct tls	*tls;		/* the current session's */
 	} backup;
 	enum ckpt_result result;
 	const char	*unbuffered;	/* warn at the first epoch: the spec */
@@ -225,13 +250,49 @@ status_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
 }
 
 /* P4: the engine asks for a new transport to the same backup. */
+/* Open the channel to the backup into TP: the transport, then, with
+ * credentials, a TLS 1.3 handshake bounded by the connect timeout, so that
+ * the stream, its ACKs and heartbeats all travel inside TLS.  The first
+ * connection and every reconnect (P4) go through here.  0, or -1 with
+ * errno set (the reason logged). */
+static int
+backup_connect(struct remus *r, struct transport *tp)
+{
+	struct tls *tls;
+
+	if (transport_open(tp, r->backup.ops, r->backup.host, r->backup.cmd,
+	    CONNECT_TIMEOUT_MS) == -1)
+		return -1;
+	if (r->backup.creds == NULL) {
+		if (r->backup.cmd == NULL && tp->rfd >= 0)
+			log_warnx("%s: insecure connection (--insecure): the "
+			    "backup is not authenticated and the stream "
+			    "crosses in clear", tp->desc);
+		return 0;
+	}
+	tls = tls_new(r->backup.creds, tp->rfd, tp->wfd, tp->desc,
+	    r->backup.tls_host);
+	if (tls == NULL || tls_handshake_wait(tls, CONNECT_TIMEOUT_MS) == -1) {
+		tls_free(tls);		/* it said why, with the peer */
+		transport_close(tp);
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	log_info("%s: TLS 1.3, authenticated %s", tp->desc,
+	    tls_peer_name(tls));
+	/* The previous session's link is gone by now (the engine closes
+	 * it before it reconnects): its TLS state goes with it. */
+	tls_free(r->backup.tls);
+	r->backup.tls = tls;
+	tp->io = &peer_io_tls;
+	tp->io_ctx = tls;
+	return 0;
+}
+
 static int
 reconnect(struct transport *tp, void *arg)
 {
-	struct remus *r = arg;
-
-	return transport_open(tp, r->backup.ops, r->backup.host,
-	    r->backup.cmd, CONNECT_TIMEOUT_MS);
+	return backup_connect(arg, tp);
 }
 
 static int
@@ -263,6 +324,10 @@ main(int argc, char **argv)
 	const char *spec, *rest, *host = NULL, *cmd = NULL, *json = NULL;
 	const char *metrics_addr = NULL, *metrics_file = NULL;
 	char hbuf[256], pbuf[16];
+	const char *psk_file = NULL, *psk_id = NULL, *tls_dir = NULL;
+	const char *tls_host = NULL;
+	struct tls_creds *creds = NULL;
+	int insecure = 0;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
 	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
@@ -386,6 +451,21 @@ main(int argc, char **argv)
 		case OPT_FENCE_BACKUP:
 			cfg.fence_backup = optarg;
 			break;
+		case OPT_PSK_FILE:
+			psk_file = optarg;
+			break;
+		case OPT_PSK_IDENTITY:
+			psk_id = optarg;
+			break;
+		case OPT_TLS_CREDS:
+			tls_dir = optarg;
+			break;
+		case OPT_TLS_HOSTNAME:
+			tls_host = optarg;
+			break;
+		case OPT_INSECURE:
+			insecure = 1;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -414,6 +494,22 @@ main(int argc, char **argv)
 	if (!blackhole && cmd == NULL && transport_parse_addr(host, hbuf,
 	    sizeof hbuf, pbuf, sizeof pbuf) == -1)
 		usage("%s: want host[:port] with a port in 1..65535", host);
+	if (psk_file && tls_dir)
+		usage("--psk-file and --tls-creds exclude each other");
+	if (insecure && (psk_file || tls_dir))
+		usage("--insecure and --%s exclude each other",
+		    psk_file ? "psk-file" : "tls-creds");
+	if (psk_id && !psk_file)
+		usage("--psk-identity without --psk-file");
+	if (tls_host && !tls_dir)
+		usage("--tls-hostname without --tls-creds");
+	if ((cmd || blackhole) && (psk_file || tls_dir || insecure))
+		usage("-%s needs no --psk-file, --tls-creds or --insecure "
+		    "(TLS is for remusd --listen)", cmd ? "s" : "b");
+	if (!cmd && !blackhole && !psk_file && !tls_dir && !insecure)
+		usage("TCP to the backup without TLS credentials (--psk-file "
+		    "or --tls-creds) sends the guest's memory in clear to "
+		    "whoever answers: give --insecure to mean it");
 
 	log_init("remus", 0, verbose > 1 ? verbose - 1 : 0);
 	if (fault_init() == -1) {
@@ -433,6 +529,14 @@ main(int argc, char **argv)
 		stats_free(r.stats);
 		return EXIT_USAGE;
 	}
+	/* Credentials before anything is touched: a bad file is a usage
+	 * error, said before the guest is attached. */
+	if (psk_file)
+		creds = tls_creds_psk(psk_file, TLS_CLIENT, psk_id);
+	else if (tls_dir)
+		creds = tls_creds_x509(tls_dir, TLS_CLIENT);
+	if ((psk_file || tls_dir) && creds == NULL)
+		return EXIT_USAGE;	/* tls_creds_* said why */
 
 	/* The guest. */
 	dops = domain_ops_lookup(spec, &rest);
@@ -478,8 +582,19 @@ main(int argc, char **argv)
 	r.backup.ops = tops;
 	r.backup.host = host ? host : "";
 	r.backup.cmd = cmd;
-	if (transport_open(&tp, tops, host ? host : "", cmd,
-	    CONNECT_TIMEOUT_MS) == -1) {
+	r.backup.creds = creds;
+	if (creds != NULL) {
+		static char name[256];
+		char port[32];
+
+		/* The certificate must name the host as given, unless
+		 * --tls-hostname says which name it carries. */
+		if (tls_host == NULL && transport_parse_addr(host, name,
+		    sizeof name, port, sizeof port) == 0)
+			tls_host = name;
+		r.backup.tls_host = tls_host;
+	}
+	if (backup_connect(&r, &tp) == -1) {
 		status = EXIT_BACKUP;
 		goto out;
 	}
@@ -575,5 +690,7 @@ out:
 	if (dom && dops->close)
 		dops->close(dom);
 	transport_close(&tp);
+	tls_free(r.backup.tls);
+	tls_creds_free(creds);
 	return status;
 }

@@ -30,13 +30,16 @@
 #include "domain.h"
 #include "fault.h"
 #include "log.h"
+#include "peer.h"
+#include "tls.h"
 #include "transport.h"
 #include "util.h"
 
 /* Exit statuses (documented in --help and remusd.8). */
 #define EXIT_OK		0	/* clean END from the primary, or a signal */
 #define EXIT_USAGE	1
-#define EXIT_CONFIG	2	/* state directory or listen address unusable */
+#define EXIT_CONFIG	2	/* state directory, listen address or TLS
+				 * credentials unusable */
 #define EXIT_NOTHING	3	/* stream lost before any epoch committed */
 #define EXIT_FAILOVER	4	/* failed over: guest activated */
 #define EXIT_FAILED	5	/* failover failed, or internal error */
@@ -45,9 +48,16 @@
 
 #define STATEDIR_DEFAULT	"/var/lib/remus"
 
+/* A TLS client has this long to finish its handshake, and at most this
+ * many may be at it at once: a slow or hostile one cannot hold the
+ * listener, nor pile up sessions. */
+#define HANDSHAKE_TIMEOUT_MS	10000
+#define HANDSHAKE_MAX		64
+
 enum {
 	OPT_RECEIVE = 256, OPT_LISTEN, OPT_TIMEOUT, OPT_NO_ACTIVATE, OPT_DISK,
 	OPT_VERSION, OPT_FENCE, OPT_NO_FENCE, OPT_FENCE_TIMEOUT,
+	OPT_PSK_FILE, OPT_TLS_CREDS, OPT_INSECURE,
 };
 
 static const struct option longopts[] = {
@@ -61,13 +71,18 @@ static const struct option longopts[] = {
 	{ "fence",		required_argument,	NULL, OPT_FENCE },
 	{ "no-fence",		no_argument,		NULL, OPT_NO_FENCE },
 	{ "fence-timeout",	required_argument,	NULL, OPT_FENCE_TIMEOUT },
+	{ "psk-file",		required_argument,	NULL, OPT_PSK_FILE },
+	{ "tls-creds",		required_argument,	NULL, OPT_TLS_CREDS },
+	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const char usage_text[] =
 "usage: remusd [-dnv] [-D statedir] [-t ms] [--timeout ms] [--no-activate]\n"
 "              [--disk image] --fence cmd [--fence-timeout ms] | --no-fence\n"
-"              --receive | --listen addr[:port]\n";
+"              --receive |\n"
+"              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
+"              --insecure\n";
 
 static const char help_text[] =
 "The backup end of remus: hold a replica of a protected guest, commit\n"
@@ -76,6 +91,13 @@ static const char help_text[] =
 "  --receive         one guest on stdin/stdout (remus -s starts it so)\n"
 "  --listen addr[:port]  accept remus over TCP (default port 5270; \"*\"\n"
 "                    or \":port\" for every address), one guest per connection\n"
+"  --psk-file file   TLS 1.3 with pre-shared keys: \"identity:hexkey\" lines\n"
+"                    (psktool's format), one per primary allowed in\n"
+"  --tls-creds dir   TLS 1.3 with X.509 certificates: dir holds ca-cert.pem,\n"
+"                    server-cert.pem, server-key.pem; primaries must show a\n"
+"                    client certificate signed by that CA\n"
+"  --insecure        --listen without TLS: anyone who reaches the port can\n"
+"                    replicate here, and the stream crosses in clear\n"
 "  -D statedir       replica files (default " STATEDIR_DEFAULT ")\n"
 "  -t ms, --timeout ms   primary silent this long counts as lost (default\n"
 "                    1000)\n"
@@ -100,7 +122,7 @@ static const char help_text[] =
 "Exit status (--receive; --listen exits 0 on a signal):\n"
 "  0  the primary ended protection cleanly (END): not activated\n"
 "  1  usage error (bad flag or argument)\n"
-"  2  state directory or listen address unusable\n"
+"  2  state directory, listen address or TLS credentials unusable\n"
 "  3  stream lost before any epoch was committed: nothing to activate\n"
 "  4  primary lost: failed over, guest activated from the last epoch\n"
 "  5  failover failed, or internal error\n"
@@ -110,9 +132,21 @@ static const char help_text[] =
 struct session {
 	struct remusd	*d;
 	struct backup	*b;
+	struct tls	*tls;		/* NULL: --insecure or --receive */
 	struct session	*next;
 	char		*dir;		/* its replica directory, if not -D's */
 	int		 over;
+};
+
+/* An accepted TLS connection until its handshake is done. */
+struct handshake {
+	struct remusd	*d;
+	struct handshake *next;
+	int		 fd;
+	struct tls	*tls;
+	ev_io		 io;
+	ev_timer	 deadline;
+	char		 peer[NI_MAXHOST + NI_MAXSERV + 4];
 };
 
 struct remusd {
@@ -125,6 +159,9 @@ struct remusd {
 	ev_signal	 sigint, sigterm, sigquit, sigusr1;
 	ev_check	 reap;		/* frees finished sessions */
 	struct session	*sessions;
+	struct tls_creds *creds;	/* NULL: --insecure */
+	struct handshake *handshakes;
+	unsigned	 nhandshakes;
 	enum backup_result last;
 	int		 stopping;
 	unsigned	 nguests;	/* sessions ever started */
@@ -182,6 +219,15 @@ session_done(struct backup *b, enum backup_result r, void *arg)
 }
 
 static void
+session_free(struct session *s)
+{
+	backup_free(s->b);	/* closes the fd the TLS session ran on */
+	tls_free(s->tls);
+	free(s->dir);
+	free(s);
+}
+
+static void
 reap_sessions(struct remusd *d)
 {
 	struct session **sp = &d->sessions, *s;
@@ -189,9 +235,7 @@ reap_sessions(struct remusd *d)
 	while ((s = *sp) != NULL) {
 		if (s->over) {
 			*sp = s->next;
-			backup_free(s->b);
-			free(s->dir);
-			free(s);
+			session_free(s);
 		} else
 			sp = &s->next;
 	}
@@ -204,8 +248,11 @@ reap_cb(struct ev_loop *loop __unused, ev_check *w, int revents __unused)
 	reap_sessions(container_of(w, struct remusd, reap));
 }
 
+/* Serve one primary on RFD/WFD (taken over), through TLS (taken over
+ * too) unless it is NULL. */
 static int
-session_start(struct remusd *d, int rfd, int wfd, const char *peer)
+session_start(struct remusd *d, int rfd, int wfd, const char *peer,
+    struct tls *tls)
 {
 	struct session *s;
 
@@ -218,6 +265,11 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer)
 	if (s == NULL)
 		goto err;
 	s->d = d;
+	s->tls = tls;
+	if (tls != NULL) {
+		cfg.io = &peer_io_tls;
+		cfg.io_ctx = tls;
+	}
 	/* One guest per connection: while one is protected here, the next
 	 * gets a directory of its own, STATEDIR/guest-N. */
 	for (t = d->sessions; t; t = t->next)
@@ -238,9 +290,7 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer)
 	backup_set_peer(s->b, peer);
 	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1) {
 		log_warnx("%s: disk device setup failed", peer);
-		backup_free(s->b);
-		free(s->dir);
-		free(s);
+		session_free(s);
 		return -1;
 	}
 	s->next = d->sessions;
@@ -252,10 +302,122 @@ err:
 	if (s)
 		free(s->dir);
 	free(s);
+	tls_free(tls);
 	close(rfd);
 	if (wfd != rfd)
 		close(wfd);
 	return -1;
+}
+
+/* ---- TLS handshakes, one watcher and one deadline each ---------------- */
+
+static void
+handshake_free(struct handshake *h, int close_fd)
+{
+	struct remusd *d = h->d;
+	struct handshake **hp;
+
+	ev_io_stop(d->loop, &h->io);
+	ev_timer_stop(d->loop, &h->deadline);
+	for (hp = &d->handshakes; *hp; hp = &(*hp)->next)
+		if (*hp == h) {
+			*hp = h->next;
+			break;
+		}
+	d->nhandshakes--;
+	if (close_fd) {
+		tls_free(h->tls);
+		close(h->fd);
+	}
+	free(h);
+}
+
+/* Drive H's handshake one step; on success the session starts. */
+static void
+handshake_step(struct handshake *h)
+{
+	struct remusd *d = h->d;
+	int rc, events;
+
+	rc = tls_handshake(h->tls);
+	if (rc == -1) {
+		/* tls_handshake said why, with the peer's address; nothing
+		 * was created for it. */
+		handshake_free(h, 1);
+		return;
+	}
+	if (rc == TLS_DONE) {
+		struct tls *tls = h->tls;
+		char peer[sizeof h->peer];
+		int fd = h->fd;
+
+		snprintf(peer, sizeof peer, "%s", h->peer);
+		log_info("%s: TLS 1.3, authenticated %s", peer,
+		    tls_peer_name(tls));
+		handshake_free(h, 0);
+		session_start(d, fd, fd, peer, tls);
+		return;
+	}
+	events = rc == TLS_WANT_WRITE ? EV_WRITE : EV_READ;
+	if ((h->io.events & (EV_READ | EV_WRITE)) != events) {
+		ev_io_stop(d->loop, &h->io);
+		ev_io_set(&h->io, h->fd, events);
+		ev_io_start(d->loop, &h->io);
+	}
+}
+
+static void
+handshake_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+{
+	handshake_step(container_of(w, struct handshake, io));
+}
+
+static void
+handshake_deadline_cb(struct ev_loop *loop __unused, ev_timer *w,
+    int revents __unused)
+{
+	struct handshake *h = container_of(w, struct handshake, deadline);
+
+	log_warnx("TLS handshake with %s failed: not done in %u ms", h->peer,
+	    HANDSHAKE_TIMEOUT_MS);
+	handshake_free(h, 1);
+}
+
+static void
+handshake_start(struct remusd *d, int fd, const char *peer)
+{
+	struct handshake *h;
+
+	if (d->nhandshakes >= HANDSHAKE_MAX) {
+		log_warnx("%s: refused: %u TLS handshakes already under way",
+		    peer, d->nhandshakes);
+		close(fd);
+		return;
+	}
+	h = calloc(1, sizeof *h);
+	if (h == NULL) {
+		log_warn("%s: TLS handshake", peer);
+		close(fd);
+		return;
+	}
+	h->d = d;
+	h->fd = fd;
+	snprintf(h->peer, sizeof h->peer, "%s", peer);
+	h->tls = tls_new(d->creds, fd, fd, peer, NULL);
+	if (h->tls == NULL) {
+		close(fd);
+		free(h);
+		return;
+	}
+	h->next = d->handshakes;
+	d->handshakes = h;
+	d->nhandshakes++;
+	ev_io_init(&h->io, handshake_io_cb, fd, EV_READ);
+	ev_io_start(d->loop, &h->io);
+	ev_timer_init(&h->deadline, handshake_deadline_cb,
+	    HANDSHAKE_TIMEOUT_MS / 1000., 0.);
+	ev_timer_start(d->loop, &h->deadline);
+	handshake_step(h);
 }
 
 static void
@@ -279,7 +441,13 @@ accept_conn(struct remusd *d)
 	else
 		snprintf(peer, sizeof peer, "%s:%s", host, serv);
 	transport_tcp_tune(fd);
-	session_start(d, fd, fd, peer);
+	if (d->creds != NULL) {
+		handshake_start(d, fd, peer);
+		return;
+	}
+	log_warnx("%s: insecure connection (--insecure): the peer is not "
+	    "authenticated and the stream crosses in clear", peer);
+	session_start(d, fd, fd, peer, NULL);
 }
 
 static void
@@ -365,11 +533,11 @@ int
 main(int argc, char **argv)
 {
 	struct remusd d;
-	const char *listen_addr = NULL;
+	const char *listen_addr = NULL, *psk_file = NULL, *tls_dir = NULL;
 	uint64_t v;
 	char hbuf[256], pbuf[16];
 	int ch, receive = 0, config_test = 0, verbose = 0, foreground = 0;
-	int status, no_fence = 0;
+	int status, no_fence = 0, insecure = 0;
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
@@ -431,6 +599,15 @@ main(int argc, char **argv)
 				    "1..3600000", optarg);
 			d.cfg.fence_ms = (uint32_t)v;
 			break;
+		case OPT_PSK_FILE:
+			psk_file = optarg;
+			break;
+		case OPT_TLS_CREDS:
+			tls_dir = optarg;
+			break;
+		case OPT_INSECURE:
+			insecure = 1;
+			break;
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -453,6 +630,19 @@ main(int argc, char **argv)
 		    "without");
 	if (d.cfg.fence_cmd != NULL && no_fence)
 		usage("--fence and --no-fence exclude each other");
+	if (psk_file && tls_dir)
+		usage("--psk-file and --tls-creds exclude each other");
+	if (insecure && (psk_file || tls_dir))
+		usage("--insecure and --%s exclude each other",
+		    psk_file ? "psk-file" : "tls-creds");
+	if (receive && (psk_file || tls_dir || insecure))
+		usage("--receive talks over the channel of the command that "
+		    "started it (ssh): no --psk-file, --tls-creds or "
+		    "--insecure");
+	if (listen_addr && !psk_file && !tls_dir && !insecure)
+		usage("--listen without TLS credentials (--psk-file or "
+		    "--tls-creds) would accept anyone: give --insecure to "
+		    "mean it");
 
 	log_init("remusd", foreground, verbose);
 	if (fault_init() == -1) {
@@ -464,6 +654,12 @@ main(int argc, char **argv)
 	if (check_statedir(d.cfg.state_dir) == -1 ||
 	    recover_statedir(d.cfg.state_dir) == -1)
 		return EXIT_CONFIG;
+	if (psk_file)
+		d.creds = tls_creds_psk(psk_file, TLS_SERVER, NULL);
+	else if (tls_dir)
+		d.creds = tls_creds_x509(tls_dir, TLS_SERVER);
+	if ((psk_file || tls_dir) && d.creds == NULL)
+		return EXIT_CONFIG;	/* tls_creds_* said why */
 	if (listen_addr) {
 		d.listen_fd = transport_tcp_listen(listen_addr);
 		if (d.listen_fd == -1)
@@ -471,11 +667,14 @@ main(int argc, char **argv)
 	}
 	if (config_test) {
 		fprintf(stderr, "remusd: configuration OK (state directory %s,"
-		    " %s%s, timeout %u ms)\n", d.cfg.state_dir,
+		    " %s%s%s, timeout %u ms)\n", d.cfg.state_dir,
 		    receive ? "--receive" : "--listen ",
-		    receive ? "" : listen_addr, d.cfg.timeout_ms);
+		    receive ? "" : listen_addr, receive ? "" : d.creds ?
+		    (tls_dir ? " with TLS x509" : " with TLS psk") :
+		    " insecure", d.cfg.timeout_ms);
 		if (d.listen_fd >= 0)
 			close(d.listen_fd);
+		tls_creds_free(d.creds);
 		return EXIT_OK;
 	}
 
@@ -517,12 +716,14 @@ main(int argc, char **argv)
 		dup2(nul, 1);
 		close(nul);
 		d.last = BACKUP_RUNNING;
-		if (session_start(&d, rfd, wfd, "stdin") == -1)
+		if (session_start(&d, rfd, wfd, "stdin", NULL) == -1)
 			return EXIT_FAILED;
 	} else {
 		ev_io_init(&d.accept_io, accept_cb, d.listen_fd, EV_READ);
 		ev_io_start(d.loop, &d.accept_io);
-		log_info("listening on %s, state directory %s", listen_addr,
+		log_info("listening on %s (%s), state directory %s",
+		    listen_addr, d.creds == NULL ? "INSECURE: no TLS" :
+		    tls_dir ? "TLS 1.3, X.509" : "TLS 1.3, PSK",
 		    d.cfg.state_dir);
 	}
 	ev_run(d.loop, 0);
@@ -535,10 +736,11 @@ main(int argc, char **argv)
 		struct session *s = d.sessions;
 
 		d.sessions = s->next;
-		backup_free(s->b);
-		free(s->dir);
-		free(s);
+		session_free(s);
 	}
+	while (d.handshakes)
+		handshake_free(d.handshakes, 1);
+	tls_creds_free(d.creds);
 	if (d.listen_fd >= 0)
 		close(d.listen_fd);
 	return status;

@@ -25,11 +25,11 @@ wait_for test -s "$T/guest.pid" || fail "guest did not start"
 _cleanup_pids="$_cleanup_pids $(cat "$T/guest.pid")"
 port=$(pick_port)
 (REMUS_FAULT=diskbuf-eio remusd --no-fence -d -D "$T/state" --disk "$T/b.img" \
-    --listen "127.0.0.1:$port" >"$T/remusd.log" 2>&1 & echo $! >"$T/remusd.pid")
+    --insecure --listen "127.0.0.1:$port" >"$T/remusd.log" 2>&1 & echo $! >"$T/remusd.pid")
 wait_for test -s "$T/remusd.pid"
 _cleanup_pids="$_cleanup_pids $(cat "$T/remusd.pid")"
 wait_for sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd does not listen"
-(remus -i 50 --disk "$T/p.img" --nbd-listen "unix:$T/nbd.sock" \
+(remus -i 50 --insecure --disk "$T/p.img" --nbd-listen "unix:$T/nbd.sock" \
     "proc:$(cat "$T/guest.pid")" "127.0.0.1:$port" >"$T/remus.log" 2>&1 &
     echo $! >"$T/remus.pid")
 wait_for test -S "$T/nbd.sock" || fail "no NBD socket"

@@ -65,7 +65,7 @@ for round in $(seq "$ROUNDS"); do
 	wait_for test -s "$R/guest.pid" || fail "guest did not start"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/guest.pid")"
 	port=$(pick_port)
-	(env "${env_b[@]}" remusd --no-fence -d -D "$R/state" --disk "$R/b.img" --listen "127.0.0.1:$port" \
+	(env "${env_b[@]}" remusd --no-fence -d -D "$R/state" --disk "$R/b.img" --insecure --listen "127.0.0.1:$port" \
 	    >"$R/remusd.log" 2>&1 & echo $! >"$R/remusd.pid")
 	wait_for test -s "$R/remusd.pid"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/remusd.pid")"
@@ -81,7 +81,7 @@ for round in $(seq "$ROUNDS"); do
 		disk=(--disk "$R/p.img" --nbd-listen "unix:$R/nbd.sock")
 	fi
 	(env "${env_p[@]}" REMUS_DISKBUF_DIGESTS="$R/dg" remus -i $((30 + RANDOM % 50)) \
-	    "${disk[@]}" "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" \
+	    --insecure "${disk[@]}" "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" \
 	    >"$R/remus.log" 2>&1 & echo $! >"$R/remus.pid")
 	wait_for test -S "$R/nbd.sock" || fail "round $round: no NBD socket"
 	rpid=$(cat "$R/remus.pid")

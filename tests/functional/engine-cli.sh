@@ -48,22 +48,22 @@ expect 1 remusd --bogus
 expect 1 remusd -t 0 --receive
 expect 1 remusd --receive -D "$T/st"
 expect 1 remusd --fence true --no-fence --receive -D "$T/st"
-expect 2 remusd --no-fence --listen 999.1.1.1:5 -D "$T/st"
+expect 2 remusd --no-fence --insecure --listen 999.1.1.1:5 -D "$T/st"
 expect 2 remusd --no-fence --receive -D /proc/version/x
-expect 1 remusd --no-fence --listen :70000 -D "$T/st"
-expect 1 remusd --no-fence --listen 127.0.0.1:0 -D "$T/st"
+expect 1 remusd --no-fence --insecure --listen :70000 -D "$T/st"
+expect 1 remusd --no-fence --insecure --listen 127.0.0.1:0 -D "$T/st"
 expect 1 remusd --no-fence -e --receive -D "$T/st"
 : >"$T/file"
 expect 2 remusd --no-fence --receive -D "$T/file"
 grep -q "state directory $T/file: Not a directory" "$T/err" || fail "-D FILE: $(cat "$T/err")"
 expect 1 remus-diskd --bogus x.img
 expect 1 remus-diskd x.img
-remusd --no-fence -n --listen "127.0.0.1:$(pick_port)" -D "$T/st" 2>/dev/null || fail "remusd -n"
+remusd --no-fence --insecure -n --listen "127.0.0.1:$(pick_port)" -D "$T/st" 2>/dev/null || fail "remusd -n"
 
 if [ "$(id -u)" = 0 ]; then
 	start_guest g remus-dirtier --pages 10 --working-set 100 --arena-size 4M
 	port=$(pick_port)
-	expect 3 remus proc:"$GUEST_PID" 127.0.0.1:$port
+	expect 3 remus --insecure proc:"$GUEST_PID" 127.0.0.1:$port
 	expect 3 remus -s '' proc:"$GUEST_PID" "false"
 	# an unwritable --stats-json fails before the guest is attached
 	expect 1 remus -b --stats-json /proc/version/x proc:"$GUEST_PID"

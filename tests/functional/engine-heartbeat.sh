@@ -29,10 +29,10 @@ start_guest g2 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M
 port=$(pick_port)
 # The backup's -t is the session's T (the handshake); remus's --timeout
 # is only the longest it accepts.
-start remusd2 remusd --no-fence --listen 127.0.0.1:$port -D "$T/st2" -t 800
+start remusd2 remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st2" -t 800
 B=$LAST_PID
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
-start remus2 remus -i 50 --timeout 3000 --reconnect-interval 0 proc:"$GUEST_PID" 127.0.0.1:$port
+start remus2 remus -i 50 --insecure --timeout 3000 --reconnect-interval 0 proc:"$GUEST_PID" 127.0.0.1:$port
 R=$LAST_PID
 wait_for 30 test -s "$T/st2/proc-epoch" || fail "nothing committed (2)"
 kill -STOP $B
@@ -49,11 +49,11 @@ echo "backup stopped: remus released it and exited 4; the guest runs on"
 
 # ---- A backup that would wait longer than remus accepts is refused ----------
 port=$(pick_port)
-start remusd3 remusd --no-fence --listen 127.0.0.1:$port -D "$T/st3" -t 5000
+start remusd3 remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st3" -t 5000
 B=$LAST_PID
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen (3)"
 status=0
-timeout 60 remus -i 50 --timeout 1000 --reconnect-interval 0 proc:"$GUEST_PID" 127.0.0.1:$port \
+timeout 60 remus -i 50 --insecure --timeout 1000 --reconnect-interval 0 proc:"$GUEST_PID" 127.0.0.1:$port \
 	>"$T/remus3.log" 2>&1 || status=$?
 kill $B 2>/dev/null || true
 [ $status -eq 3 ] || fail "remus exited $status, want 3 (handshake refused)"

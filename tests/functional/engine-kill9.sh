@@ -19,11 +19,11 @@ for ((i = 1; i <= ITER; i++)); do
 	gpid=$GUEST_PID
 	if ((i % 2)); then
 		port=$(pick_port)
-		start "remusd$i" remusd --no-fence --listen 127.0.0.1:$port -D "$st"
+		start "remusd$i" remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$st"
 		B=$LAST_PID
 		wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 			fail "run $i: remusd did not listen"
-		start "remus$i" remus -i 40 proc:"$gpid" 127.0.0.1:$port
+		start "remus$i" remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
 	else
 		start "remus$i" remus -i 40 -s '' proc:"$gpid" \
 			"remusd --no-fence --receive -D $st"
@@ -59,10 +59,10 @@ for i in 1 2; do
 	start_guest "gf$i" remus-dirtier --pages 100 --working-set 1000 --arena-size 1G
 	gpid=$GUEST_PID
 	port=$(pick_port)
-	start "remusdf$i" remusd --no-fence --listen 127.0.0.1:$port -D "$st"
+	start "remusdf$i" remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$st"
 	B=$LAST_PID
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "full $i: no listen"
-	start "remusf$i" remus -i 40 proc:"$gpid" 127.0.0.1:$port
+	start "remusf$i" remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
 	R=$LAST_PID
 	wait_for 20 grep -q "full checkpoint of" "$T/remusf$i.log" || fail "full $i: no epoch 1"
 	kill -9 $R 2>/dev/null || true

@@ -31,16 +31,16 @@ run_one() {	# name backup-address-or-command [remus flags...]
 }
 
 port=$(pick_port)
-start remusd-tcp4 remusd --no-fence --listen 127.0.0.1:$port -D "$T/st-tcp4"
+start remusd-tcp4 remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st-tcp4"
 wait_for 10 ss -Htln "sport = :$port" | grep -q . || true
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
-run_one tcp4 127.0.0.1:$port
+run_one tcp4 127.0.0.1:$port --insecure
 
 if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
 	port=$(pick_port)
-	start remusd-tcp6 remusd --no-fence --listen "[::1]:$port" -D "$T/st-tcp6"
+	start remusd-tcp6 remusd --no-fence --insecure --listen "[::1]:$port" -D "$T/st-tcp6"
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd (v6) did not listen"
-	run_one tcp6 "[::1]:$port" -u
+	run_one tcp6 "[::1]:$port" -u --insecure
 else
 	echo "no IPv6 loopback: IPv6 case skipped"
 fi
@@ -48,18 +48,18 @@ fi
 # Two guests, one remusd: each connection is its own guest; the second
 # keeps its replica in STATEDIR/guest-2.
 port=$(pick_port)
-start remusd-two remusd --no-fence --listen 127.0.0.1:$port -D "$T/st-two"
+start remusd-two remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st-two"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd (two) did not listen"
 start_guest g-two-a remus-dirtier --pages 200 --working-set 2000 --arena-size 16M \
 	--checksum-log "$T/two-a.sums"
 A=$GUEST_PID
-start remus-two-a remus -i 50 proc:$A 127.0.0.1:$port
+start remus-two-a remus -i 50 --insecure proc:$A 127.0.0.1:$port
 RA=$LAST_PID
 wait_for 30 test -s "$T/st-two/proc-epoch" || fail "two: first guest not committed"
 start_guest g-two-b remus-dirtier --pages 200 --working-set 2000 --arena-size 8M \
 	--checksum-log "$T/two-b.sums"
 B=$GUEST_PID
-start remus-two-b remus -i 50 proc:$B 127.0.0.1:$port
+start remus-two-b remus -i 50 --insecure proc:$B 127.0.0.1:$port
 RB=$LAST_PID
 wait_for 30 test -s "$T/st-two/guest-2/proc-epoch" || fail "two: second guest not committed"
 sleep 1

@@ -35,14 +35,14 @@ for ((i = 1; i <= ITER; i++)); do
 	else gaddr=fd91:1::2 baddr=fd91:3::2; fi
 	KVD_LISTEN='[::]:7000' nb_guest_start "$i"
 	ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" \
-	    remusd --no-fence --listen "[$baddr]:5270" -D "$st" -t "${BACKUP_TIMEOUT_MS:-400}" \
+	    remusd --no-fence --insecure --listen "[$baddr]:5270" -D "$st" -t "${BACKUP_TIMEOUT_MS:-400}" \
 	    >"$T/remusd$i.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"
 	wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 		fail "run $i: remusd did not listen"
 	ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace$i" \
-	    remus -i 30 --timeout 2000 \
+	    remus -i 30 --insecure --timeout 2000 \
 	    ${NETBUF_ARGS:---netbuf-if $HIF --netbuf-driver $NETBUF_DRIVER} \
 	    proc:"$GUEST_PID" "[$baddr]:5270" \
 	    >"$T/remus$i.log" 2>&1 &

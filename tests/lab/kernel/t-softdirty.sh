@@ -106,11 +106,11 @@ if command -v remus >/dev/null && command -v remusd >/dev/null; then
 	remus-dirtier --pages 100 --working-set 3000 --checksum-log "$D/sums" \
 	    --pidfile "$D/d.pid" >"$D/d2.log" 2>&1 &
 	wait_file "$D/d.pid"
-	remusd --no-fence -d -D "$D/state" --no-activate --listen 127.0.0.1:7310 \
+	remusd --no-fence -d -D "$D/state" --no-activate --insecure --listen 127.0.0.1:7310 \
 	    >"$D/remusd.log" 2>&1 &
 	rd=$!
 	sleep 1
-	remus -i 100 "proc:$(cat "$D/d.pid")" 127.0.0.1:7310 >"$D/remus.log" 2>&1 &
+	remus -i 100 --insecure "proc:$(cat "$D/d.pid")" 127.0.0.1:7310 >"$D/remus.log" 2>&1 &
 	rp=$!
 	for i in $(seq 100); do [ -s "$D/state/proc-epoch" ] && break; sleep 0.1; done
 	sleep 2

@@ -323,13 +323,13 @@ remus_protect() {
 	# a retry reuses TAG: an old stats file would pass for new epochs
 	rm -rf /tmp/remusd-$tag /tmp/remus-$tag.json /tmp/remus-$tag.log
 	mkdir -p /tmp/remusd-$tag
-	remusd --no-fence -d -v --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-15000}" \
+	remusd --no-fence -d -v --insecure --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-15000}" \
 	    -D /tmp/remusd-$tag ${REMUSD_ARGS:-} >/tmp/remusd-$tag.log 2>&1 &
 	BP=$!
 	sleep 1
 	# --timeout: the backup builds its twin (libxl, ~25 s under TCG)
 	# while the first epoch arrives and applies it only then
-	remus -v -i "$int" --timeout "${REMUS_PRIMARY_TIMEOUT_MS:-120000}" \
+	remus -v -i "$int" --insecure --timeout "${REMUS_PRIMARY_TIMEOUT_MS:-120000}" \
 	    --stats-json /tmp/remus-$tag.json "$@" xen:domu \
 	    127.0.0.1:5270 >/tmp/remus-$tag.log 2>&1 &
 	RP=$!

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# tls-tamper.sh -- an on-path box that flips one bit of the primary's TLS
+# stream mid-protection kills the session, not the replica: remusd logs
+# the record that failed authentication, keeps the replica at its last
+# committed epoch (equal to the guest's arena then; --no-activate, so it
+# stays a replica), and remus ends with status 4 (backup lost).
+. "$(dirname "$0")/tls-lib.sh"
+requires python3 --version
+requires remus-arena-sum /dev/null
+
+run_one() {	# NAME SERVER-FLAGS -- CLIENT-FLAGS
+	local name=$1 sflags=() cflags=() e before st=0
+	shift
+	while [ "$1" != -- ]; do sflags+=("$1"); shift; done
+	shift
+	cflags=("$@")
+	local port pport
+	port=$(pick_port)
+	pport=$(pick_port)
+	start_remusd "remusd-$name" "$port" "$T/st-$name" --no-activate "${sflags[@]}"
+	start "proxy-$name" python3 "$REMUS_SRC/tests/functional/tls-proxy.py" \
+		"$pport" "$port" "$T/$name.cap" "$T/$name.flip"
+	wait_for 10 sh -c "ss -Htln 'sport = :$pport' | grep -q ." || fail "$name: proxy"
+	start_guest "g-$name" remus-dirtier --pages 300 --working-set 3000 \
+		--arena-size 32M --checksum-log "$T/$name.sums"
+	start "remus-$name" remus -i 50 "${cflags[@]}" proc:"$GUEST_PID" \
+		"127.0.0.1:$pport"
+	local R=$LAST_PID
+	wait_epochs "$T/st-$name" 5 || fail "$name: 5 epochs not committed"
+	touch "$T/$name.flip"
+	wait_for 20 test -s "$T/$name.flip.done" || fail "$name: the proxy flipped nothing"
+	wait $R || st=$?
+	[ $st -eq 4 ] || fail "$name: remus exited $st, want 4 (backup lost)"
+	grep -q "failed authentication" "$T/remusd-$name.log" ||
+		fail "$name: remusd did not log the tampered record"
+	wait_for 10 grep -q "session over" "$T/remusd-$name.log" ||
+		fail "$name: the session did not end"
+	kill -9 "$GUEST_PID"
+	e=$(replica_matches "$T/st-$name" "$T/$name.sums") || fail "$name: $e"
+	[ "$e" -ge 5 ] || fail "$name: replica at epoch $e"
+	echo "$name: a flipped bit at offset $(cat "$T/$name.flip.done") ended the session;" \
+		"replica == guest at epoch $e"
+}
+
+run_one psk --psk-file "$C/psk-server" -- --psk-file "$C/psk-client"
+run_one x509 --tls-creds "$C/x509" -- --tls-creds "$C/x509"
+echo PASS
