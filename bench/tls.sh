@@ -112,7 +112,7 @@ run() {	# MODE SERVER-FLAGS -- CLIENT-FLAGS
 	cflags=("$@")
 	local port gpid rpid dpid json="$D/$mode.json"
 	port=$(free_port)
-	remusd --listen "127.0.0.1:$port" -D "$D/st-$mode" --no-activate \
+	remusd --no-fence --listen "127.0.0.1:$port" -D "$D/st-$mode" --no-activate \
 		"${sflags[@]}" >"$D/remusd-$mode.log" 2>&1 &
 	dpid=$!
 	PIDS="$PIDS $dpid"

@@ -32,10 +32,10 @@ port=$(pick_port)
 mkdir -p "$T/small"
 # The tmpfs exists only in remusd's mount namespace: nothing to unmount.
 start remusd1 unshare -m --propagation private sh -c \
-	"mount -t tmpfs -o size=12M tmpfs '$T/small' && exec remusd --no-fence -t 1000 --listen 127.0.0.1:$port -D '$T/small'"
+	"mount -t tmpfs -o size=12M tmpfs '$T/small' && exec remusd --no-fence --insecure -t 1000 --listen 127.0.0.1:$port -D '$T/small'"
 B1=$LAST_PID
 listening $port || fail "remusd (tmpfs) did not listen"
-start remus1 remus -i 50 --reconnect-interval 300 proc:"$G1" 127.0.0.1:$port
+start remus1 remus -i 50 --insecure --reconnect-interval 300 proc:"$G1" 127.0.0.1:$port
 R1=$LAST_PID
 wait_for 20 grep -q "epoch 1: committed" "$T/remusd1.log" || fail "1: nothing committed"
 sleep 0.3
@@ -58,7 +58,7 @@ echo "1: ENOSPC: remusd stood down, nothing activated; remus released at once an
 # A restarted remusd on the same port, with room: protection resumes.
 kill -TERM "$B1"
 wait "$B1" 2>/dev/null || true
-start remusd1b remusd --no-fence -t 1000 --listen 127.0.0.1:$port -D "$T/st1b"
+start remusd1b remusd --no-fence --insecure -t 1000 --listen 127.0.0.1:$port -D "$T/st1b"
 listening $port || fail "1: restarted remusd did not listen"
 wait_for 30 test -s "$T/st1b/proc-epoch" || fail "1: no epoch committed after the reconnect"
 e0=$(cat "$T/st1b/proc-epoch")
@@ -98,10 +98,10 @@ kill -9 "$G1" 2>/dev/null || true
 # ---- 2. --fence 'exit 1': passive after the window ---------------------------
 start_guest g2 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M
 port=$(pick_port)
-start remusd2 remusd --fence 'exit 1' --fence-timeout 1500 -t 500 \
+start remusd2 remusd --insecure --fence 'exit 1' --fence-timeout 1500 -t 500 \
 	--listen 127.0.0.1:$port -D "$T/st2"
 listening $port || fail "2: remusd did not listen"
-start remus2 remus -i 50 proc:"$GUEST_PID" 127.0.0.1:$port
+start remus2 remus -i 50 --insecure proc:"$GUEST_PID" 127.0.0.1:$port
 wait_for 20 test -s "$T/st2/proc-epoch" || fail "2: nothing committed"
 kill -9 "$LAST_PID"
 kill -9 "$GUEST_PID"
@@ -117,10 +117,10 @@ echo "2: fence failing: $(grep -c 'fence: ' "$T/remusd2.log") fence lines, passi
 start_guest g3 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M \
 	--checksum-log "$T/sums3"
 port=$(pick_port)
-start remusd3 remusd --fence 'test -n "$REMUS_FENCE_NAME"' -t 500 \
+start remusd3 remusd --insecure --fence 'test -n "$REMUS_FENCE_NAME"' -t 500 \
 	--listen 127.0.0.1:$port -D "$T/st3"
 listening $port || fail "3: remusd did not listen"
-start remus3 remus -i 50 proc:"$GUEST_PID" 127.0.0.1:$port
+start remus3 remus -i 50 --insecure proc:"$GUEST_PID" 127.0.0.1:$port
 wait_for 20 test -s "$T/st3/proc-epoch" || fail "3: nothing committed"
 kill -9 "$LAST_PID"
 kill -9 "$GUEST_PID"
@@ -132,11 +132,11 @@ echo "3: fence ok: activated from epoch $e, checksum ok"
 # ---- 5. Silent backup: held for T + F + M, SIGTERM waits for it -------------
 start_guest g5 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
 port=$(pick_port)
-start remusd5 remusd --fence true --fence-timeout 1500 -t 500 \
+start remusd5 remusd --insecure --fence true --fence-timeout 1500 -t 500 \
 	--listen 127.0.0.1:$port -D "$T/st5"
 B5=$LAST_PID
 listening $port || fail "5: remusd did not listen"
-start remus5 remus -i 50 proc:"$GUEST_PID" 127.0.0.1:$port
+start remus5 remus -i 50 --insecure proc:"$GUEST_PID" 127.0.0.1:$port
 R5=$LAST_PID
 wait_for 20 test -s "$T/st5/proc-epoch" || fail "5: nothing committed"
 kill -STOP "$B5"
@@ -158,10 +158,10 @@ echo "5: silent backup: output held T+F+M, SIGTERM completed $ms ms later, at th
 # ---- 6. --fence-backup: released as soon as the backup is fenced ------------
 start_guest g6 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
 port=$(pick_port)
-start remusd6 remusd --no-fence -t 500 --listen 127.0.0.1:$port -D "$T/st6"
+start remusd6 remusd --no-fence --insecure -t 500 --listen 127.0.0.1:$port -D "$T/st6"
 B6=$LAST_PID
 listening $port || fail "6: remusd did not listen"
-start remus6 remus -i 50 --reconnect-interval 0 \
+start remus6 remus -i 50 --insecure --reconnect-interval 0 \
 	--fence-backup 'test -n "$REMUS_FENCE_GUEST"' proc:"$GUEST_PID" 127.0.0.1:$port
 R6=$LAST_PID
 wait_for 20 test -s "$T/st6/proc-epoch" || fail "6: nothing committed"

@@ -50,12 +50,12 @@ for ((i = 1; i <= ITER; i++)); do
 		--arena-size 32M --checksum-log "$T/sums$i"
 	gpid=$GUEST_PID
 	port=$(pick_port)
-	REMUS_FAULT=replica-slow-commit start "remusd$i" remusd --no-fence \
+	REMUS_FAULT=replica-slow-commit start "remusd$i" remusd --no-fence --insecure \
 		--listen 127.0.0.1:$port -D "$st"
 	B=$LAST_PID
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		fail "run $i: remusd did not listen"
-	start "remus$i" remus -i 40 proc:"$gpid" 127.0.0.1:$port
+	start "remus$i" remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
 	R=$LAST_PID
 	if ((i % 3 == 0)); then
 		# Somewhere in the handshake or the full first epoch.
@@ -124,10 +124,10 @@ start_guest gr remus-dirtier --pages 300 --working-set 3000 --arena-size 32M \
 	--checksum-log "$T/sumsr"
 gpid=$GUEST_PID
 port=$(pick_port)
-start remusdA remusd --no-fence --listen 127.0.0.1:$port -D "$rst"
+start remusdA remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$rst"
 A=$LAST_PID
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "restart: no listen"
-start remusA remus -i 40 proc:"$gpid" 127.0.0.1:$port
+start remusA remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
 RA=$LAST_PID
 wait_for 30 sh -c "[ \"\$(cat $rst/proc-epoch 2>/dev/null)\" -ge 5 ] 2>/dev/null" ||
 	fail "restart: the first session did not reach epoch 5"
@@ -191,7 +191,7 @@ check() {
 # remusd dead; then restarted (it recovers at start); the primary
 # reconnects a little later, as a reconnecting remus would.
 for _ in 1 2 3; do check ""; sleep 0.02; done
-start remusdB remusd --no-fence --listen 127.0.0.1:$port -D "$rst"
+start remusdB remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$rst"
 B=$LAST_PID
 t0=$(date +%s%N)
 started=0
@@ -199,7 +199,7 @@ while :; do
 	check "$B"
 	if [ $started = 0 ] && [ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 500 ]; then
 		ss -Htln "sport = :$port" | grep -q . || fail "restart: remusd did not listen"
-		start remusB remus -i 40 proc:"$gpid" 127.0.0.1:$port
+		start remusB remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
 		started=1
 	fi
 	case "$LAST_SAMPLE" in new*) break ;; esac

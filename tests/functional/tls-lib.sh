@@ -19,7 +19,7 @@ fi
 start_remusd() {
 	local name=$1 port=$2 dir=$3
 	shift 3
-	start "$name" remusd --listen "127.0.0.1:$port" -D "$dir" "$@"
+	start "$name" remusd --no-fence --listen "127.0.0.1:$port" -D "$dir" "$@"
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		fail "$name did not listen"
 }

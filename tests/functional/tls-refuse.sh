@@ -10,7 +10,7 @@
 
 # Refused before anything else: one line, exit 1.
 st=0
-remusd --listen 127.0.0.1:1 -D "$T/st-none" >"$T/noflag.log" 2>&1 || st=$?
+remusd --no-fence --listen 127.0.0.1:1 -D "$T/st-none" >"$T/noflag.log" 2>&1 || st=$?
 [ $st -eq 1 ] || fail "remusd --listen without credentials exited $st"
 grep -q -- "--insecure" "$T/noflag.log" || fail "remusd did not name --insecure"
 [ "$(wc -l <"$T/noflag.log")" -eq 1 ] || fail "remusd: more than one line: $(cat "$T/noflag.log")"
@@ -19,11 +19,11 @@ remus proc:1 127.0.0.1:1 >"$T/noflag-remus.log" 2>&1 || st=$?
 [ $st -eq 1 ] || fail "remus over TCP without credentials exited $st"
 grep -q -- "--insecure" "$T/noflag-remus.log" || fail "remus did not name --insecure"
 st=0
-remusd --listen 127.0.0.1:1 --psk-file "$C/psk-server" --insecure -D "$T/st-none" \
+remusd --no-fence --listen 127.0.0.1:1 --psk-file "$C/psk-server" --insecure -D "$T/st-none" \
 	>/dev/null 2>&1 || st=$?
 [ $st -eq 1 ] || fail "--psk-file with --insecure accepted ($st)"
 st=0
-remusd --listen 127.0.0.1:1 --psk-file "$T/nosuch" -D "$T/st-none" \
+remusd --no-fence --listen 127.0.0.1:1 --psk-file "$T/nosuch" -D "$T/st-none" \
 	>"$T/nofile.log" 2>&1 || st=$?
 [ $st -eq 2 ] || fail "remusd with a missing PSK file exited $st"
 st=0
