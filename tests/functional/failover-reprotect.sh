@@ -21,13 +21,16 @@ requires remus-netbuf probe
 
 ITER=${ITER:-3}
 BT=${BACKUP_TIMEOUT_MS:-400}
+# Plain TCP needs --insecure where the link has TLS.
+INSECURE=
+remus --help 2>&1 | grep -q -- --insecure && INSECURE=--insecure
 nb_net_up
 total_w=0 total_o=0
 
 # remusd N ADDR STATEDIR: a backup in NS_B, its pid in B.
 start_backup() {
 	ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" \
-	    remusd --no-fence --listen "[$2]:5270" -D "$3" -t "$BT" \
+	    remusd --no-fence $INSECURE --listen "[$2]:5270" -D "$3" -t "$BT" \
 	    >"$T/remusd$1.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"
@@ -41,7 +44,7 @@ for ((i = 1; i <= ITER; i++)); do
 	KVD_LISTEN='[::]:7000' nb_guest_start "$i"
 	start_backup "${i}a" "$baddr" "$T/st${i}a"
 	ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace$i" \
-	    remus -i 30 --timeout 2000 --reconnect-interval 300 \
+	    remus -i 30 $INSECURE --timeout 2000 --reconnect-interval 300 \
 	    --netbuf-if "$HIF" --netbuf-driver nfqueue \
 	    proc:"$GUEST_PID" "[$baddr]:5270" \
 	    >"$T/remus$i.log" 2>&1 &
