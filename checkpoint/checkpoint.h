@@ -46,6 +46,16 @@ struct ckpt_device_ops {
 	 * output held. */
 	void	(*release_all)(void *dev);
 
+	/* After release_all, a new session is about to send its first
+	 * (full) epoch EPOCH: hold output again from now, as at setup, so
+	 * that what follows is released only on ACK(EPOCH) or later.
+	 * NULL: this device cannot protect again (diskbuf: a new backup's
+	 * disk is not re-synchronised), and the engine does not reconnect
+	 * after a release (docs/failover.md P4). */
+	int	(*reprotect)(void *dev, uint64_t epoch);
+	/* With reprotect NULL: why, for the one line at the release. */
+	const char *no_reprotect;
+
 	/* The guest failed on this host (it died, or would not suspend or
 	 * resume): drop everything held.  That output came from state the
 	 * backup may not have, and the backup takes over from the last

@@ -172,6 +172,9 @@ struct ckpt {
 	void		*connect_arg;
 	int		 stopping;	/* ckpt_stop while output is held */
 	int		 ever_protected;
+	/* Devices released output (P3): the next session must hold it
+	 * again (reprotect) before its first epoch. */
+	int		 released;
 
 	enum ckpt_result result;
 	ckpt_stats_fn	*stats_cb;
@@ -329,6 +332,47 @@ devices_release_all(struct ckpt *c)
 	for (i = 0; i < c->ndevs; i++)
 		if (c->devs[i].ops->release_all)
 			c->devs[i].ops->release_all(c->devs[i].dev);
+	c->released = 1;
+}
+
+/* The device that cannot hold output again after a release, or NULL. */
+static const struct ckpt_device_ops *
+device_cannot_reprotect(const struct ckpt *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->ndevs; i++)
+		if (c->devs[i].ops->reprotect == NULL)
+			return c->devs[i].ops;
+	return NULL;
+}
+
+/* A new session after a release: every device holds output again before
+ * its first epoch EPOCH begins, so what the guest sends from now on
+ * leaves only on ACK(EPOCH) or later.  All or nothing: on a failure the
+ * devices reprotected so far are released again by the caller. */
+static int
+devices_reprotect(struct ckpt *c, uint64_t epoch)
+{
+	size_t i;
+
+	for (i = 0; i < c->ndevs; i++) {
+		const struct ckpt_device_ops *o = c->devs[i].ops;
+
+		if (o->reprotect == NULL) {
+			errno = EOPNOTSUPP;
+			log_warnx("%s: %s", o->name, o->no_reprotect ?
+			    o->no_reprotect : "cannot hold output again");
+			return -1;
+		}
+		if (o->reprotect(c->devs[i].dev, epoch) == -1) {
+			log_warn("epoch %" PRIu64 ": device %s: reprotect "
+			    "failed", epoch, o->name);
+			return -1;
+		}
+	}
+	c->released = 0;
+	return 0;
 }
 
 /* The guest failed here: what it produced since the last ACK is output of
@@ -921,6 +965,19 @@ handshake_done(struct ckpt *c)
 		.fence_ms = c->timing.fence_ms,
 	};
 
+	/* Output since the release went out unheld, but the full epoch
+	 * copies the state that produced it.  From here on it is held
+	 * again: it belongs to the full epoch c->epoch + 1 or later. */
+	if (c->released && devices_reprotect(c, c->epoch + 1) == -1) {
+		log_warnx("guest %s: cannot hold output again: not "
+		    "protecting it with backup %s; restart remus to protect "
+		    "again", c->guest, c->tp->desc);
+		op_abort_link(c);
+		devices_release_all(c);
+		fo_primary_stop(&c->fo, now_us() / 1000);
+		finish(c, CKPT_BACKUP_LOST);
+		return;
+	}
 	c->ever_protected = 1;
 	fo_primary_connected(&c->fo, now_us() / 1000, &t);
 	log_info("protecting %s: backup %s ready", c->guest, c->tp->desc);
@@ -1029,10 +1086,22 @@ static void
 op_release_all(void *arg)
 {
 	struct ckpt *c = arg;
+	const struct ckpt_device_ops *o;
 
 	devices_release_all(c);
 	log_warnx("guest %s continues unprotected (last acknowledged epoch %"
 	    PRIu64 ")", c->guest, c->acked);
+	/* A device that cannot hold output again would make a new session
+	 * run with output unheld: do not even try (the policy reads the
+	 * interval after this call, settle() ends the engine). */
+	o = device_cannot_reprotect(c);
+	if (o != NULL && c->cfg.reconnect_ms != 0 && c->ever_protected) {
+		log_warnx("%s: %s: not reconnecting; restart remus to protect "
+		    "again", o->name, o->no_reprotect ? o->no_reprotect :
+		    "cannot hold output again after a release");
+		c->cfg.reconnect_ms = 0;
+		c->fo.cfg.reconnect_ms = 0;
+	}
 }
 
 static void

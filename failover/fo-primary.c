@@ -119,7 +119,7 @@ p_release(struct fo_primary *p, uint64_t now, const char *how)
 	if (p->cfg.reconnect_ms == 0) {
 		p->next_try_ms = 0;
 		p_change(p, FOP_UNPROTECTED, "%s; output released, not "
-		    "reconnecting (no reconnect interval)", how);
+		    "reconnecting (reconnecting disabled)", how);
 		p->ops->arm(p->arg, 0);
 		return;
 	}

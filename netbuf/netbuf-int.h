@@ -22,6 +22,9 @@ struct netbuf_driver_ops {
 	int	(*buffer)(struct netbuf *nb, uint64_t epoch);
 	int	(*release)(struct netbuf *nb, uint64_t epoch);
 	int	(*release_all)(struct netbuf *nb);
+	/* Buffer again after release_all (netbuf_reprotect).  On failure
+	 * the driver is left released (passing everything). */
+	int	(*reprotect)(struct netbuf *nb);
 	int	(*discard_all)(struct netbuf *nb);
 	int	(*stats)(struct netbuf *nb, struct netbuf_stats *st);
 	/* Runs even after a failed setup: frees what exists, NULLs it. */
@@ -42,7 +45,8 @@ struct netbuf {
 	 * means output is waiting for an ACK.  Epoch numbers only grow. */
 	uint64_t last_started;
 	uint64_t last_released;
-	int	released_all;		/* buffering stopped for good */
+	int	released_all;		/* buffering stopped (until a
+					 * netbuf_reprotect) */
 	/* discard_all ran: the guest failed here, and its output stays
 	 * blocked (dropped) after netbuf_free, until the next run on the
 	 * interface or netbuf_cleanup_if() removes the block (P5). */

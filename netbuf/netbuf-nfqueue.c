@@ -258,6 +258,41 @@ rules_stop(struct netbuf *nb)
 	return nft_apply(nb, script, 0);
 }
 
+/* Queue again after rules_stop: the chain and its hook are still there
+ * (nft: the table's chain "hold"; xt: the remus_<ifname> chains). */
+static int
+rules_resume(struct netbuf *nb)
+{
+	struct nfq *q = nb->drv;
+	char script[256];
+	int i;
+
+	if (q->backend != NULL && strcmp(q->backend, "xt") == 0) {
+		for (i = 0; i < 2; i++) {
+			char *argv[] = { (char *)xt_tools[i], "--noflush", NULL };
+
+			snprintf(script, sizeof script,
+			    "*raw\n-F %s\n-A %s -i %s -j NFQUEUE "
+			    "--queue-num %d\nCOMMIT\n", q->table, q->table,
+			    nb->ifname, nb->cfg.queue_num);
+			if (run_tool(nb, argv, script, 0) == -1) {
+				/* IPv4 may be queued, IPv6 not: stop both. */
+				int saved_errno = errno;
+
+				(void)rules_stop(nb);
+				errno = saved_errno;
+				return -1;
+			}
+		}
+		return 0;
+	}
+	snprintf(script, sizeof script,
+	    "flush chain inet %s hold\n"
+	    "add rule inet %s hold iifname \"%s\" queue num %d\n",
+	    q->table, q->table, nb->ifname, nb->cfg.queue_num);
+	return nft_apply(nb, script, 0);
+}
+
 /* Replace the queue rule with an explicit drop of everything the
  * interface sends, in one transaction (never a moment without either).
  * The chain and its hook stay registered. */
@@ -663,6 +698,34 @@ nfq_release_all(struct netbuf *nb)
 }
 
 static int
+nfq_reprotect(struct netbuf *nb)
+{
+	struct nfq *q = nb->drv;
+
+	if (!q->table_created) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Accept what was read in pass mode, then hold whatever is read
+	 * from here on (before the rule is back: a packet queued before
+	 * the release and read only now is held too -- later, safe), then
+	 * queue again. */
+	if (read_and_pass(nb, 0) == -1)
+		return -1;
+	q->pass = 0;
+	q->open_pkts = q->closed_pkts = 0;
+	q->nclosed = 0;
+	if (rules_resume(nb) == -1) {
+		q->pass = 1;
+		q->pass_pkts += q->open_pkts;
+		q->open_pkts = 0;
+		(void)read_and_pass(nb, 0);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 nfq_discard_all(struct netbuf *nb)
 {
 	struct nfq *q = nb->drv;
@@ -749,6 +812,7 @@ const struct netbuf_driver_ops netbuf_nfqueue_ops = {
 	.buffer = nfq_buffer,
 	.release = nfq_release,
 	.release_all = nfq_release_all,
+	.reprotect = nfq_reprotect,
 	.discard_all = nfq_discard_all,
 	.stats = nfq_stats,
 	.teardown = nfq_teardown,

@@ -511,6 +511,24 @@ plug_release_all(struct netbuf *nb)
 	return 0;
 }
 
+/* sch_plug's BUFFER ends the indefinite release (unplug_indefinite) and
+ * starts counting a new buffer: the state after setup.  Packets still
+ * queued from the released time are not counted in any buffer; they
+ * leave first and in place of the next buffer's last ones (FIFO), which
+ * then wait for the buffer after: later, never earlier.  The empty
+ * buffer BUFFER closes is overwritten by the next BUFFER, harmlessly. */
+static int
+plug_reprotect(struct netbuf *nb)
+{
+	struct plug *p = nb->drv;
+
+	if (plug_cmd(nb, rtnl_qdisc_plug_buffer, "buffer (reprotect)") == -1)
+		return -1;
+	p->released = 0;
+	p->closed = 0;
+	return 0;
+}
+
 static int
 plug_discard_all(struct netbuf *nb)
 {
@@ -562,6 +580,7 @@ const struct netbuf_driver_ops netbuf_plug_ops = {
 	.buffer = plug_buffer,
 	.release = plug_release,
 	.release_all = plug_release_all,
+	.reprotect = plug_reprotect,
 	.discard_all = plug_discard_all,
 	.stats = plug_stats,
 	.teardown = plug_teardown,

@@ -358,6 +358,34 @@ netbuf_release_all(struct netbuf *nb)
 }
 
 int
+netbuf_reprotect(struct netbuf *nb, uint64_t epoch)
+{
+	if (nb->discarded) {
+		log_warnx("%s: reprotect after the guest failed", nb->ifname);
+		errno = EINVAL;
+		return -1;
+	}
+	if (!nb->released_all)
+		return 0;	/* still buffering */
+	if (epoch <= nb->last_started) {
+		log_warnx("%s: reprotect for epoch %llu after epoch %llu",
+		    nb->ifname, (unsigned long long)epoch,
+		    (unsigned long long)nb->last_started);
+		errno = EINVAL;
+		return -1;
+	}
+	if (nb->ops->reprotect(nb) == -1)
+		return -1;
+	nb->released_all = 0;
+	nb->last_released = nb->last_started;
+	log_statechange(nb->ifname, "released", "buffering",
+	    "protection resumed");
+	log_debug("%s: output held from now on, for epoch %llu", nb->ifname,
+	    (unsigned long long)epoch);
+	return 0;
+}
+
+int
 netbuf_discard_all(struct netbuf *nb)
 {
 	if (nb->released_all)

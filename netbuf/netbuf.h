@@ -119,6 +119,18 @@ int	netbuf_epoch_release(struct netbuf *nb, uint64_t epoch);
  * releases. */
 int	netbuf_release_all(struct netbuf *nb);
 
+/* After netbuf_release_all, a new session is about to send its first
+ * epoch EPOCH: hold output again from now, as after netbuf_new (what the
+ * interface sends from now on belongs to EPOCH, released only by
+ * netbuf_epoch_release(EPOCH) or later; plug: packets still queued from
+ * the released time are counted with it, so they may delay EPOCH's last
+ * ones, never release any earlier).  Epoch numbers keep growing across
+ * sessions: EPOCH must be above every epoch started before.  A no-op
+ * while buffering.  0, or -1 with errno set (logged): EINVAL for a
+ * lower EPOCH or after netbuf_discard_all, EIO if the kernel refused;
+ * output then stays released. */
+int	netbuf_reprotect(struct netbuf *nb, uint64_t epoch);
+
 /* The guest failed: drop everything held (it is output of state the
  * backup may not have), and keep dropping everything the interface
  * sends, also after netbuf_free(): a dead proc guest's kernel sockets

@@ -147,12 +147,18 @@ pri_teardown(void *dev)
 	diskbuf_primary_free(dev);
 }
 
+#define DISKBUF_NO_REPROTECT "a replicated disk is not re-synchronised " \
+	"to a new backup yet"
+
 static const struct ckpt_device_ops diskbuf_primary_ops = {
 	.name = "diskbuf",
 	.postsuspend = pri_postsuspend,
 	.save = pri_save,
 	.commit = pri_commit,
 	.release_all = pri_release_all,
+	/* No reprotect: the initial sync runs once, at attach, so a new
+	 * backup's disk would miss every write since the release. */
+	.no_reprotect = DISKBUF_NO_REPROTECT,
 	.teardown = pri_teardown,
 };
 
@@ -225,6 +231,9 @@ static const struct ckpt_device_ops diskbuf_ctl_ops = {
 	.save = ctl_save,
 	.commit = ctl_commit,
 	.release_all = ctl_release_all,
+	/* No reprotect: the initial sync runs once, at attach, so a new
+	 * backup's disk would miss every write since the release. */
+	.no_reprotect = DISKBUF_NO_REPROTECT,
 	.teardown = ctl_teardown,
 };
 

@@ -8,7 +8,8 @@
  * Test mode: REMUS_NETBUF_TRACE=FILE appends "start N T" for each
  * postsuspend and "release N T" for each commit (T = now_us(), the
  * monotonic clock in microseconds, written before netbuf acts: the guest
- * is paused at T, and no packet of epoch N has left before T), so a test
+ * is paused at T, and no packet of epoch N has left before T), and
+ * "reprotect N T" when a new session holds output again, so a test
  * can check that no reply reached a client before the epoch that produced
  * it was released.
  */
@@ -91,6 +92,16 @@ dn_release_all(void *dev)
 		log_warnx("release failed; teardown will release");
 }
 
+/* A new session's first epoch EPOCH: hold output again (netbuf.h). */
+static int
+dn_reprotect(void *dev, uint64_t epoch)
+{
+	struct dev_netbuf *d = dev;
+
+	trace(d, "reprotect", epoch);
+	return netbuf_reprotect(d->nb, epoch);
+}
+
 static void
 dn_discard_all(void *dev)
 {
@@ -132,6 +143,7 @@ static const struct ckpt_device_ops dev_netbuf_ops = {
 	.postsuspend = dn_postsuspend,
 	.commit = dn_commit,
 	.release_all = dn_release_all,
+	.reprotect = dn_reprotect,
 	.discard_all = dn_discard_all,
 	.teardown = dn_teardown,
 };

@@ -322,6 +322,20 @@ dev_discard_all(void *d __unused)
 	rec("discard_all", 0);
 }
 
+static int	reprotect_fails;	/* dev_reprotect: -1 with EIO */
+static int	connects;		/* connect_fake_backup calls */
+
+static int
+dev_reprotect(void *d __unused, uint64_t e)
+{
+	rec("reprotect", e);
+	if (reprotect_fails) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 static const struct ckpt_device_ops rec_ops = {
 	.name = "recorder",
 	.postsuspend = dev_postsuspend,
@@ -329,6 +343,14 @@ static const struct ckpt_device_ops rec_ops = {
 	.commit = dev_commit,
 	.release_all = dev_release_all,
 	.discard_all = dev_discard_all,
+	.reprotect = dev_reprotect,
+};
+
+/* A device that cannot hold output again after a release (diskbuf). */
+static const struct ckpt_device_ops norep_ops = {
+	.name = "norep",
+	.release_all = dev_release_all,
+	.no_reprotect = "cannot protect again in this test",
 };
 
 /* ---- Harness -------------------------------------------------------------- */
@@ -384,6 +406,7 @@ setup(void)
 	memset(&frep, 0, sizeof frep);
 	memset(&H, 0, sizeof H);
 	devlog[0] = '\0';
+	connects = 0;
 	srand(42);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("test-ckpt", 1, 0);
@@ -408,8 +431,18 @@ teardown(void)
 	close(fdom.memfd);
 }
 
+static void	start_engine_reconnect(uint32_t, int, uint32_t,
+		    const struct ckpt_device_ops *);
+
 static void
 start_engine(uint32_t interval_ms, int compress)
+{
+	start_engine_reconnect(interval_ms, compress, 0, NULL);
+}
+
+static void
+start_engine_reconnect(uint32_t interval_ms, int compress,
+    uint32_t reconnect_ms, const struct ckpt_device_ops *extra)
 {
 	struct ckpt_config cfg = {
 		.interval_ms = interval_ms,
@@ -418,11 +451,14 @@ start_engine(uint32_t interval_ms, int compress)
 		.cache_bytes = compress ? (1u << 20) : 0,
 		.full_chunk_pages = 16,	/* several chunks: guest writes between */
 		.guest_name = "fake:1",
+		.reconnect_ms = reconnect_ms,
 	};
 
 	H.c = ckpt_new(H.loop, &fake_ops, &fdom, &H.tp, &cfg);
 	cr_assert(H.c != NULL);
 	cr_assert(ckpt_add_device(H.c, &rec_ops, NULL) == 0);
+	if (extra)
+		cr_assert(ckpt_add_device(H.c, extra, NULL) == 0);
 	ckpt_set_callbacks(H.c, on_stats, on_done, NULL);
 	cr_assert(ckpt_start(H.c) == 0);
 }
@@ -500,7 +536,7 @@ struct fake_backup {
 	struct stream_reader rd;
 	uint8_t		 buf[1 << 22];
 	size_t		 len;
-	uint64_t	 epochs;	/* EPOCH_END seen */
+	uint64_t	 epochs;	/* the last EPOCH_END seen */
 	uint64_t	 ack_upto;	/* ACK epochs up to this one */
 	uint64_t	 acked;
 	int		 close_after_ready;
@@ -584,8 +620,10 @@ fb_cb(struct ev_loop *l, ev_io *w, int r __unused)
 						return;
 					}
 				}
+				/* The last epoch's number: a later
+				 * session's count continues the first's. */
 				if (rec.type == STREAM_REC_EPOCH_END)
-					b->epochs++;
+					b->epochs = rec.u.end.epoch;
 				if (rec.type == STREAM_REC_END)
 					b->end = rec.u.ctl.value + 1;
 				continue;
@@ -664,6 +702,105 @@ Test(ckpt, backup_loss_releases_devices_and_keeps_the_guest_running)
 	cr_assert(eq(int, fdom.suspended, 0));
 	cr_assert(strstr(devlog, "release_all ") != NULL, "%s", devlog);
 	free(FB);
+}
+
+/* P4 after P3: a reconnect to a new backup.  The first backup goes away
+ * after READY (nothing of its session was acknowledged: released at once);
+ * the second one ACKs everything. */
+static struct fake_backup *FB2;
+
+static int
+connect_fake_backup(struct transport *tp, void *arg __unused)
+{
+	int sv[2];
+
+	connects++;
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	FB2 = calloc(1, sizeof *FB2);
+	FB2->fd = sv[1];
+	FB2->ack_upto = UINT64_MAX;
+	stream_reader_init(&FB2->rd, STREAM_DIR_FORWARD);
+	ev_io_init(&FB2->io, fb_cb, FB2->fd, EV_READ);
+	ev_io_start(H.loop, &FB2->io);
+	fd_set_nonblock(sv[0], 1);
+	transport_from_fds(tp, sv[0], sv[0], "fake backup 2");
+	/* Epoch 1 died with the first link: the first ACK is epoch 2's. */
+	H.acked_stats = 1;
+	return 0;
+}
+
+static void
+free_fake_backups(void)
+{
+	ev_io_stop(H.loop, &FB->io);
+	free(FB);
+	if (FB2) {
+		ev_io_stop(H.loop, &FB2->io);
+		close(FB2->fd);
+		free(FB2);
+		FB2 = NULL;
+	}
+}
+
+/* Output released at the loss must be held again before the new
+ * session's first (full) epoch begins: its number continues the count
+ * (2), and what the guest sends from then on leaves on ACK(2) or later. */
+Test(ckpt, reconnect_holds_output_again_before_the_full_epoch)
+{
+	start_fake_backup(1);
+	H.stop_after = 4;
+	start_engine_reconnect(25, 1, 100, NULL);
+	ckpt_set_connect(H.c, connect_fake_backup, NULL);
+	run_for(10);
+	cr_assert(H.done);
+	cr_assert(eq(int, H.result, CKPT_STOPPED), "%s",
+	    ckpt_result_str(H.result));
+	cr_assert(eq(int, connects, 1));
+	cr_assert(strstr(devlog, "release_all reprotect:2 postsuspend:2 "
+	    "preresume:2 commit:2 postsuspend:3 ") != NULL, "%s", devlog);
+	/* Held once, released once before it: never twice. */
+	cr_assert(eq(ptr, strstr(devlog, "reprotect:"),
+	    strstr(devlog, "reprotect:2 ")), "%s", devlog);
+	free_fake_backups();
+}
+
+/* A device that cannot hold output again: the engine does not even try to
+ * reconnect, it ends as without a reconnect interval. */
+Test(ckpt, device_without_reprotect_stops_reconnects)
+{
+	start_fake_backup(1);
+	start_engine_reconnect(25, 1, 100, &norep_ops);
+	ckpt_set_connect(H.c, connect_fake_backup, NULL);
+	run_for(5);
+	cr_assert(H.done);
+	cr_assert(eq(int, H.result, CKPT_BACKUP_LOST), "%s",
+	    ckpt_result_str(H.result));
+	cr_assert(eq(int, connects, 0));
+	cr_assert(strstr(devlog, "reprotect") == NULL, "%s", devlog);
+	free_fake_backups();
+}
+
+/* reprotect fails: no epoch of the new session runs with output unheld;
+ * the engine releases again and ends. */
+Test(ckpt, failed_reprotect_ends_protection)
+{
+	start_fake_backup(1);
+	reprotect_fails = 1;
+	start_engine_reconnect(25, 1, 100, NULL);
+	ckpt_set_connect(H.c, connect_fake_backup, NULL);
+	run_for(5);
+	reprotect_fails = 0;
+	cr_assert(H.done);
+	cr_assert(eq(int, H.result, CKPT_BACKUP_LOST), "%s",
+	    ckpt_result_str(H.result));
+	cr_assert(eq(int, connects, 1));
+	cr_assert(strstr(devlog, "release_all reprotect:2 release_all ") !=
+	    NULL, "%s", devlog);
+	cr_assert(strstr(devlog, "postsuspend:2") == NULL, "%s", devlog);
+	/* The new backup saw no epoch. */
+	fb_cb(H.loop, &FB2->io, 0);
+	cr_assert(eq(u64, FB2->epochs, 0));
+	free_fake_backups();
 }
 
 /* The guest dies on this host: what it produced since the last ACK is

@@ -307,6 +307,55 @@ Test(netbuf, plug_release_all_frees_everything)
 	release_all_frees_everything(NETBUF_DRIVER_PLUG);
 }
 
+/* A reconnect after a release: output is held again from netbuf_reprotect
+ * on, as after setup, and leaves only with the new session's epochs.  The
+ * epoch count continues across sessions; a lower number is refused. */
+static void
+reprotect_holds_again(enum netbuf_driver d)
+{
+	struct netbuf *nb = make(d);
+
+	send_n(tx4, 10);
+	cr_assert(eq(int, netbuf_epoch_start(nb, 1), 0));
+	cr_assert(eq(int, netbuf_release_all(nb), 0));
+	cr_expect(eq(int, count_rx(nb, rx4, 400), 10));
+	send_n(tx4, 4);				/* unprotected: passes */
+	cr_expect(eq(int, count_rx(nb, rx4, 400), 4));
+	errno = 0;
+	cr_expect(eq(int, netbuf_reprotect(nb, 1), -1));
+	cr_expect(eq(int, errno, EINVAL));
+	cr_assert(eq(int, netbuf_reprotect(nb, 3), 0));
+	cr_assert(eq(int, netbuf_reprotect(nb, 3), 0));	/* no-op */
+	send_n(tx4, 6);				/* epoch 3 */
+	cr_expect(eq(int, count_rx(nb, rx4, 300), 0), "leaked after reprotect");
+	cr_assert(eq(int, netbuf_epoch_start(nb, 3), 0));
+	send_n(tx4, 2);				/* epoch 4 */
+	cr_expect(eq(int, count_rx(nb, rx4, 200), 0), "leaked before ACK(3)");
+	cr_assert(eq(int, netbuf_epoch_release(nb, 3), 0));
+	cr_expect(eq(int, count_rx(nb, rx4, 400), 6),
+	    "ACK(3) must release exactly epoch 3's 6 packets");
+	cr_assert(eq(int, netbuf_epoch_start(nb, 4), 0));
+	cr_expect(eq(int, count_rx(nb, rx4, 200), 0), "leaked before ACK(4)");
+	cr_assert(eq(int, netbuf_epoch_release(nb, 4), 0));
+	cr_expect(eq(int, count_rx(nb, rx4, 400), 2));
+	/* And a second loss releases again. */
+	send_n(tx4, 3);
+	cr_expect(eq(int, count_rx(nb, rx4, 200), 0));
+	cr_assert(eq(int, netbuf_release_all(nb), 0));
+	cr_expect(eq(int, count_rx(nb, rx4, 400), 3));
+	netbuf_free(nb);
+}
+
+Test(netbuf, nfqueue_reprotect_holds_again)
+{
+	reprotect_holds_again(NETBUF_DRIVER_NFQUEUE);
+}
+
+Test(netbuf, plug_reprotect_holds_again)
+{
+	reprotect_holds_again(NETBUF_DRIVER_PLUG);
+}
+
 /* The guest failed: what it sent since the last ACK is output of state the
  * backup may not have.  It is dropped, never released, not even by the
  * teardown that follows; and what the interface sends later is dropped
