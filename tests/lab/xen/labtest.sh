@@ -71,10 +71,22 @@ domid_of() { xl domid "$1" 2>/dev/null; }
 # domu_dead: domu is gone, crashed (on_crash = preserve keeps it) or shut
 # down (a triple fault is a reboot; an activated twin has no xl process
 # watching it to carry out on_reboot).  Only called with no remus running.
+# Not "xl list shows no state": a runnable vCPU waiting for a CPU shows
+# "------", which a loaded TCG host does often -- that took running
+# domUs for dead.  Xen's shutdown reason decides (xen-suspendloop).
 domu_dead() {
-	local st
+	local st id r
+	id=$(domid_of domu)
+	[ -z "$id" ] && return 0
+	if [ -x /usr/bin/xen-suspendloop ]; then
+		r=$(xen-suspendloop inspect "$id" 2>/dev/null | sed -n 's/^reason=\([a-z]*\).*/\1/p')
+		case $r in
+		running) return 1 ;;
+		"") ;;
+		*) echo "@@INFO domu (domid $id) is down: $r"; return 0 ;;
+		esac
+	fi
 	st=$(state_of domu)
-	[ -z "$st" ] && return 0
 	case $st in *c*|*s*) return 0 ;; esac
 	return 1
 }
