@@ -194,10 +194,9 @@ create_domu_once() {
 create_domu() {
 	local rc note=
 	create_domu_once; rc=$?
-	if [ $rc = 2 ]; then
-		echo "@@INFO domU died while booting (TCG triple fault?): retrying once"
+	if [ $rc = 2 ] && emulation_death domu-create; then
 		xl destroy domu 2>/dev/null
-		note=" (retried once after the guest died booting)"
+		note=" (retried once after an emulation fault while booting)"
 		create_domu_once; rc=$?
 	fi
 	if [ $rc = 0 ]; then
@@ -329,10 +328,14 @@ fi
 if has drv && [ -x /usr/bin/xen-drvtest ]; then
 	drv_replicate; rc=$?
 	if [ $rc = 2 ]; then
-		echo "@@INFO guest triple fault during a suspend (a known TCG flake): retrying once"
 		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
-		create_domu && { RETRIED=" (retried once after a TCG triple fault)"; drv_replicate; } ||
-		    fail driver-replicate "domU could not be recreated for the retry"
+		if emulation_death driver-replicate; then
+			create_domu && { RETRIED=" (retried once after an emulation fault)"; drv_replicate; } ||
+			    fail driver-replicate "domU could not be recreated for the retry"
+		else
+			fail driver-replicate "the domU died (see the @@INFO line)"
+			create_domu
+		fi
 	fi
 fi
 
@@ -512,12 +515,13 @@ remus_run() {
 			remus_failover $how $how && return
 			# remus died before the failover: a guest crash
 			xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
-			if [ $try = 1 ]; then
-				echo "@@INFO domU died under remus (guest crash under TCG, see docs/xen.md): retrying once"
+			# the cause is logged after a second death too
+			if emulation_death remus-$how && [ $try = 1 ]; then
 				create_domu || return
 				continue
 			fi
-			fail remus-$how-protect "the guest died twice under remus"
+			fail remus-$how-protect "the guest died under remus (see the @@INFO lines)"
+			create_domu
 			return
 		fi
 		remus_logs $how 30
@@ -526,8 +530,8 @@ remus_run() {
 		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 		xl destroy domu--backup 2>/dev/null
 		if [ $try = 1 ] && { domu_dead ||
-		    grep -q 'shut down (reboot)' /tmp/remus-$how.log; }; then
-			echo "@@INFO domU died under remus (guest crash at a suspend under TCG, see docs/xen.md): retrying once"
+		    grep -q 'shut down (reboot)' /tmp/remus-$how.log; } &&
+		    emulation_death remus-$how; then
 			xl destroy domu 2>/dev/null
 			create_domu || return
 			continue
@@ -612,10 +616,14 @@ if has remusnb; then
 	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
 	remus_netbuf ""
 	if [ $? = 2 ]; then
-		echo "@@INFO domU died under remus (guest crash at a suspend under TCG): retrying once"
 		xl destroy domu 2>/dev/null
-		create_domu && remus_netbuf " (retried once after a guest crash)" ||
-		    fail remus-netbuf "domU died and could not be recreated"
+		if emulation_death remus-netbuf; then
+			create_domu && remus_netbuf " (retried once after an emulation fault)" ||
+			    fail remus-netbuf "domU died and could not be recreated"
+		else
+			fail remus-netbuf "the domU died under remus (see the @@INFO line)"
+			create_domu
+		fi
 	fi
 fi
 
@@ -623,10 +631,14 @@ if has remusbh; then
 	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
 	remus_blackhole ""
 	if [ $? = 2 ]; then
-		echo "@@INFO domU died under remus -b (guest crash at a suspend under TCG): retrying once"
 		xl destroy domu 2>/dev/null
-		create_domu && remus_blackhole " (retried once after a guest crash)" ||
-		    fail remus-blackhole "domU died and could not be recreated"
+		if emulation_death remus-blackhole; then
+			create_domu && remus_blackhole " (retried once after an emulation fault)" ||
+			    fail remus-blackhole "domU died and could not be recreated"
+		else
+			fail remus-blackhole "the domU died under remus (see the @@INFO line)"
+			create_domu
+		fi
 	fi
 fi
 
@@ -697,10 +709,14 @@ if has remusshut; then
 	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
 	remus_shutdown ""
 	if [ $? = 2 ]; then
-		echo "@@INFO domU died under remus (guest crash at a suspend under TCG): retrying once"
 		xl destroy domu 2>/dev/null
-		create_domu && remus_shutdown " (retried once after a guest crash)" ||
-		    fail remus-shutdown "domU died and could not be recreated"
+		if emulation_death remus-shutdown; then
+			create_domu && remus_shutdown " (retried once after an emulation fault)" ||
+			    fail remus-shutdown "domU died and could not be recreated"
+		else
+			fail remus-shutdown "the domU died under remus (see the @@INFO line)"
+			create_domu
+		fi
 	fi
 	# leave a domu for what follows
 	domid_of domu >/dev/null || create_domu
@@ -735,10 +751,13 @@ if has remusbench; then
 	INT=${BENCH_INTERVAL:-200}
 	remus_bench
 	if [ $? = 2 ]; then
-		echo "@@INFO domU died under remus during the benchmark (a TCG triple fault, docs/xen.md): measuring again on a new domU"
 		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
-		create_domu && remus_bench
-		[ $? = 0 ] || fail remus-bench "the domU died under TCG twice"
+		if emulation_death remus-bench; then
+			create_domu && remus_bench
+			[ $? = 0 ] || fail remus-bench "the domU died twice"
+		else
+			fail remus-bench "the domU died under remus (see the @@INFO line)"
+		fi
 	fi
 	domid_of domu >/dev/null || create_domu
 fi
@@ -1044,8 +1063,7 @@ remus_disk() {
 		    fail remus-disk-sync "$(grep -i sync /tmp/remusd-disk.log /tmp/diskd.log | tail -3)"
 		r1=$(ask_retry GET); d1=$(echo "$r1" | disk_field disk)
 		FO_NAME=disk-destroy remus_failover disk destroy; rc=$?
-		if [ $rc = 2 ] && [ $try = 1 ]; then
-			echo "@@INFO domU died under remus (guest crash under TCG, see docs/xen.md): retrying once"
+		if [ $rc = 2 ] && emulation_death remus-disk && [ $try = 1 ]; then
 			xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
 			continue
 		fi
