@@ -18,3 +18,11 @@ if(REMUS_WITH_XEN)
   add_executable(xen-pausemeter ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/pausemeter.c)
   target_link_libraries(xen-pausemeter PRIVATE PkgConfig::XEN)
 endif()
+
+# xen-suspendloop makes a checkpoint's hypercalls without remus (suspend,
+# fast resume, optionally log-dirty), for `run suspend`'s guest-death
+# counts, and reads a dead guest's registers.
+if(REMUS_WITH_XEN)
+  add_executable(xen-suspendloop ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/suspendloop.c)
+  target_link_libraries(xen-suspendloop PRIVATE PkgConfig::XEN)
+endif()

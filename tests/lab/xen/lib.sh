@@ -104,3 +104,17 @@ busybox_root() {
 mk_cpio() {
 	(cd "$1" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) > "$2"
 }
+
+# fetch_symbols: the domU kernel's System.map, from Debian's -dbg package
+# (linux-image ships a stub), into $CACHE/dbg, once.  The package is
+# ~860 MB: only `run suspend` asks for it, to symbolise dead guests' RIPs.
+fetch_symbols() {
+	local m=$CACHE/dbg/System.map-$(kver)
+	[ -s "$m" ] && return 0
+	mkdir -p "$CACHE/dbg"
+	(cd "$CACHE/dbg" && apt-get download -q "linux-image-$(kver)-dbg" >/dev/null 2>&1) ||
+	    { log "apt-get download linux-image-$(kver)-dbg failed"; return 1; }
+	dpkg-deb --fsys-tarfile "$CACHE/dbg/linux-image-$(kver)-dbg"_*.deb |
+	    tar -xO "./usr/lib/debug/boot/System.map-$(kver)" > "$m.tmp" &&
+	    mv "$m.tmp" "$m" && rm -f "$CACHE/dbg/linux-image-$(kver)-dbg"_*.deb
+}
