@@ -23,7 +23,7 @@ run_one() {	# NAME SERVER-FLAGS -- CLIENT-FLAGS
 	wait_for 10 sh -c "ss -Htln 'sport = :$pport' | grep -q ." || fail "$name: proxy"
 	start_guest "g-$name" remus-dirtier --pages 300 --working-set 3000 \
 		--arena-size 32M --checksum-log "$T/$name.sums"
-	start "remus-$name" remus -i 50 "${cflags[@]}" proc:"$GUEST_PID" \
+	start "remus-$name" remus -i 50 --reconnect-interval 0 "${cflags[@]}" proc:"$GUEST_PID" \
 		"127.0.0.1:$pport"
 	local R=$LAST_PID
 	wait_epochs "$T/st-$name" 5 || fail "$name: 5 epochs not committed"
