@@ -30,7 +30,7 @@ p2=$(pick_port)
 while [ "$p2" = "$p1" ]; do p2=$(pick_port); done
 # shellcheck disable=SC2086
 start peer remusd --listen 127.0.0.1:$p2 -D "$T/peer" $peer_args
-PEER=$LAST_PID
+
 wait_for 20 sh -c "ss -Htln 'sport = :$p2' | grep -q ." || fail "peer remusd did not listen"
 
 export HA_VARLIB="$T/varlib" HA_RSCTMP="$T/rsctmp"
