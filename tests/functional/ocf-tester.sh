@@ -69,9 +69,10 @@ echo "promotions protected the guest; demotions sent END; stop left nothing"
 # remus ending so that the backup may activate: mark, and no second
 # promotion over it.
 ocf() {
-	OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=remus \
-	OCF_RESKEY_guest=proc:$GUEST_PID OCF_RESKEY_peer=127.0.0.1:$p2 \
-	OCF_RESKEY_listen=127.0.0.1:$p1 OCF_RESKEY_state_dir="$T/st" \
+	OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=${INST:-remus} \
+	OCF_RESKEY_guest=${GUEST:-proc:$GUEST_PID} \
+	OCF_RESKEY_peer=127.0.0.1:${PEER_PORT:-$p2} \
+	OCF_RESKEY_listen=127.0.0.1:$p1 OCF_RESKEY_state_dir="${ST:-$T/st}" \
 	OCF_RESKEY_no_fence=true OCF_RESKEY_insecure=true \
 	OCF_RESKEY_interval=100 OCF_RESKEY_run_dir="$run" \
 	OCF_RESKEY_remus="$(command -v remus)" \
@@ -97,4 +98,37 @@ s=0; OCF_RESKEY_guest=proc:$GUEST_PID ocf promote 2>"$T/promote.err" || s=$?
 [ $s -ne 0 ] || fail "promoted again over a failover mark"
 echo "promote refused over the mark (rc $s)"
 ocf stop
+
+# This node as the backup: the primary's remus protects a guest to the
+# agent's remusd; the primary's "host" dies (remus and its guest, kill
+# -9); promote waits for remusd's own failover, then protects the
+# activated copy toward the peer.
+export INST=remus2 ST=$T/st2 PEER_PORT=$(pick_port)
+start peer3 remusd --listen 127.0.0.1:$PEER_PORT -D "$T/peer3" $peer_args
+wait_for 20 sh -c "ss -Htln 'sport = :$PEER_PORT' | grep -q ." || fail "peer3 did not listen"
+start_guest guest3 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
+export GUEST=proc:$GUEST_PID
+ocf start || fail "start (backup side)"
+remus_args=""
+remus --help 2>&1 | grep -q -- '--insecure' && remus_args="--insecure"
+start primary remus -i 100 $remus_args "$GUEST" 127.0.0.1:$p1
+R=$LAST_PID
+wait_for 20 test -s "$ST/proc-epoch" || fail "the primary committed nothing to the agent's remusd"
+s=0; ocf monitor || s=$?
+[ $s -eq 0 ] || fail "monitor of the backup side: $s, want 0"
+kill -9 "$R" "$GUEST_PID"
+t0=$(date +%s%N)
+s=0; ocf promote || s=$?
+[ $s -eq 0 ] || fail "promote after the primary died: $s"
+echo "promote after the primary's death took $((($(date +%s%N) - t0) / 1000000)) ms"
+act=$(cat "$ST/proc-guest.pid") || fail "promote returned but nothing was activated"
+[ "$(cat "$run/remus2.guest")" = "proc:$act" ] || fail "agent did not record the activated guest"
+s=0; ocf monitor || s=$?
+[ $s -eq 8 ] || fail "monitor after failover promote: $s, want 8"
+wait_for 30 test -s "$T/peer3/proc-epoch" || fail "the activated guest is not protected toward the peer"
+grep -q "guest proc:$act" "$T/peer3.log" || fail "peer3 protects something else"
+echo "activated guest proc:$act protected again toward the peer (epoch $(cat "$T/peer3/proc-epoch"))"
+ocf demote || fail "demote"
+ocf stop || fail "stop"
+[ -d "/proc/$act" ] || fail "the activated guest did not survive demote and stop"
 echo PASS
