@@ -1,0 +1,6 @@
+# Operations: the systemd units and the Pacemaker resource agent
+# (contrib/systemd, contrib/ocf; docs/operations.md).
+remus_shell_test(systemd-units ${CMAKE_CURRENT_LIST_DIR}/systemd-units.sh TIMEOUT 120)
+remus_shell_test(ocf-tester ${CMAKE_CURRENT_LIST_DIR}/ocf-tester.sh TIMEOUT 300)
+remus_shell_test(systemd-run ${CMAKE_CURRENT_LIST_DIR}/systemd-run.sh TIMEOUT 180)
+remus_shell_test(ocf-cluster ${CMAKE_CURRENT_LIST_DIR}/ocf-cluster.sh TIMEOUT 300)
