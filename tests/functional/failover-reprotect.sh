@@ -81,24 +81,11 @@ for ((i = 1; i <= ITER; i++)); do
 	ip netns exec "$NS_C" remus-netbuf kv-client "$gaddr" 7000 \
 	    "$T/client$i.log" 4000 "r${i}k" &
 	C=$!
-	wait_for 10 test -s "$T/client$i.log" || fail "run $i: no reply at all"
-	sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
-	kill -9 $R
-	kill -9 "$GUEST_PID"
-	wait $R 2>/dev/null || true
-	sleep 0.3
-	kill $C 2>/dev/null || true
-	wait $C 2>/dev/null || true
-	wait_for 20 test -s "$T/st${i}b/proc-guest.pid" ||
-		fail "run $i: the new backup did not activate"
-	out=$(ip netns exec "$NS_C" remus-netbuf kv-check "$baddr" 7000 \
-	    "$T/client$i.log") || fail "run $i: $out"
-	ord=$(nb_check_order "$T/client$i.log" "$T/trace$i") ||
-		fail "run $i: $ord"
-	w=$(echo "$out" | sed -n 's/checked \([0-9]*\) writes.*/\1/p')
-	o=$(echo "$ord" | sed -n 's/order: \([0-9]*\) replies.*/\1/p')
+	nb_kill_and_check "$i" "$R" "$C" "$T/st${i}b" "$baddr" \
+	    "$T/client$i.log" "$T/trace$i"
+	w=$NB_W o=$NB_O
 	total_w=$((total_w + w)) total_o=$((total_o + o))
-	echo "run $i: reconnected at epoch $((e0)); $out; $ord"
+	echo "run $i: reconnected at epoch $((e0)); $NB_SAID"
 	kill -9 "$(cat "$T/st${i}b/proc-guest.pid")" 2>/dev/null || true
 	kill $B 2>/dev/null || true
 	wait $B 2>/dev/null || true

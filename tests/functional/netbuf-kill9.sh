@@ -52,27 +52,11 @@ for ((i = 1; i <= ITER; i++)); do
 	ip netns exec "$NS_C" remus-netbuf kv-client "$gaddr" 7000 \
 	    "$T/client$i.log" 4000 "r${i}k" &
 	C=$!
-	# A random moment, 0 .. 1 s after the client's first reply (IPv6
-	# needs neighbour discovery first, whose packets are held too).
-	wait_for 10 test -s "$T/client$i.log" || fail "run $i: no reply at all"
-	sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
-	kill -9 $R			# the primary host dies: remus first,
-	kill -9 "$GUEST_PID"		# then its guest (no release by remus)
-	wait $R 2>/dev/null || true
-	sleep 0.3
-	kill $C 2>/dev/null || true
-	wait $C 2>/dev/null || true
-	wait_for 20 test -s "$st/proc-guest.pid" ||
-		fail "run $i: backup did not activate"
-	out=$(ip netns exec "$NS_C" remus-netbuf kv-check "$baddr" 7000 \
-	    "$T/client$i.log") || fail "run $i: $out"
-	ord=$(nb_check_order "$T/client$i.log" "$T/trace$i") ||
-		fail "run $i: $ord"
-	w=$(echo "$out" | sed -n 's/checked \([0-9]*\) writes \([0-9]*\) reads.*/\1/p')
-	r=$(echo "$out" | sed -n 's/checked \([0-9]*\) writes \([0-9]*\) reads.*/\2/p')
-	o=$(echo "$ord" | sed -n 's/order: \([0-9]*\) replies.*/\1/p')
+	nb_kill_and_check "$i" "$R" "$C" "$st" "$baddr" "$T/client$i.log" \
+	    "$T/trace$i"
+	w=$NB_W r=$NB_R o=$NB_O
 	total_w=$((total_w + w)) total_r=$((total_r + r)) total_o=$((total_o + o))
-	echo "run $i: $out; $ord; epoch $(cat "$st/proc-epoch")"
+	echo "run $i: $NB_SAID; epoch $(cat "$st/proc-epoch")"
 	kill -9 "$(cat "$st/proc-guest.pid")" 2>/dev/null || true
 	kill $B 2>/dev/null || true
 	wait $B 2>/dev/null || true

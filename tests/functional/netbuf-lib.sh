@@ -22,6 +22,13 @@
 #   nb_check_order CLIENTLOG TRACE
 #                     every reply in CLIENTLOG arrived after the release of
 #                     the first epoch closed after its request was sent
+#   nb_kill_and_check RUN REMUS CLIENT STATEDIR BADDR CLIENTLOG TRACE
+#                     the primary host dies at a random moment of the
+#                     client's run (remus, then its guest, kill -9); the
+#                     backup in STATEDIR activates; every acknowledged
+#                     write and read is there and no reply came early.
+#                     Sets NB_W, NB_R, NB_O (writes, reads, replies
+#                     checked) and NB_SAID (the checks' own lines)
 
 NB=${NB:-nb$$}
 NS_C=${NB}c NS_P=${NB}p NS_B=${NB}b NS_G=${NB}g
@@ -115,4 +122,27 @@ nb_check_order() {
 		    "epoch was released\n", checked, bad
 		exit bad > 0
 	}' "$2" "$1"
+}
+
+nb_kill_and_check() {
+	local run=$1 r=$2 c=$3 st=$4 baddr=$5 clog=$6 trace=$7 out ord
+	# A random moment, 0 .. 1 s after the client's first reply (IPv6
+	# needs neighbour discovery first, whose packets are held too).
+	wait_for 10 test -s "$clog" || fail "run $run: no reply at all"
+	sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+	kill -9 "$r"			# the primary host dies: remus first,
+	kill -9 "$GUEST_PID"		# then its guest (no release by remus)
+	wait "$r" 2>/dev/null || true
+	sleep 0.3
+	kill "$c" 2>/dev/null || true
+	wait "$c" 2>/dev/null || true
+	wait_for 20 test -s "$st/proc-guest.pid" ||
+		fail "run $run: backup did not activate"
+	out=$(ip netns exec "$NS_C" remus-netbuf kv-check "$baddr" 7000 \
+	    "$clog") || fail "run $run: $out"
+	ord=$(nb_check_order "$clog" "$trace") || fail "run $run: $ord"
+	NB_W=$(echo "$out" | sed -n 's/checked \([0-9]*\) writes \([0-9]*\) reads.*/\1/p')
+	NB_R=$(echo "$out" | sed -n 's/checked \([0-9]*\) writes \([0-9]*\) reads.*/\2/p')
+	NB_O=$(echo "$ord" | sed -n 's/order: \([0-9]*\) replies.*/\1/p')
+	NB_SAID="$out; $ord"
 }
