@@ -42,7 +42,7 @@ for ((i = 1; i <= ITER; i++)); do
 	wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 		fail "run $i: remusd did not listen"
 	ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace$i" \
-	    remus -i 30 --insecure --timeout 2000 \
+	    remus -i 30 --insecure --timeout 10000 \
 	    ${NETBUF_ARGS:---netbuf-if $HIF --netbuf-driver $NETBUF_DRIVER} \
 	    proc:"$GUEST_PID" "[$baddr]:5270" \
 	    >"$T/remus$i.log" 2>&1 &
