@@ -44,6 +44,7 @@ FACTS=""
 fact() { FACTS="$FACTS; $*"; echo "  $*"; }
 bad() { fail "$SC: $*"; }
 
+T_BEGIN=$(fl_now)
 fl_net_up
 
 # observe SECONDS: keep the load on until SECONDS after the fault, so that
@@ -173,9 +174,11 @@ mult() {
 
 start_all() {
 	fl_start "$1"
+	T_STARTED=$(fl_now)
 	fl_client_start "$SC"
 	fl_monitor_start
-	fl_wait_load 40
+	fl_wait_load 20
+	T_LOADED=$(fl_now)
 }
 
 WINDOW=$(fl_calc "2 * $T_S + $F_S + $M_S + 1.5")
@@ -329,6 +332,8 @@ reconnect)
 	;;
 esac
 
+T_CHECK=$(fl_now)
 expect_clean
+echo "time: start $(fl_calc "$T_STARTED - $T_BEGIN") s, load $(fl_calc "$T_LOADED - $T_STARTED") s, fault and observation $(fl_calc "$T_CHECK - $T_LOADED") s, check $(fl_calc "$(fl_now) - $T_CHECK") s"
 echo "$SC: survivor $FL_SURVIVOR, $FL_W acknowledged writes and $FL_R reads all there, two_live=$FL_TWO$FACTS"
 echo PASS
