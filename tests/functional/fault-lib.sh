@@ -23,7 +23,8 @@
 #                              epoch.  Sets GUEST_PID R B ST FL_N.
 #                              FL_ST: state directory to use (else $T/stN).
 #   fl_restart_remusd          a new remusd on the same state directory
-#   fl_partition MODE          both | p2b | b2p (nft DROP in P or B) | link
+#   fl_partition MODE          both | p2b | b2p (nft DROP in P's or B's
+#                              input) | link (P's vp3 down)
 #   fl_heal                    undo every partition
 #   fl_stall PID MS            SIGSTOP PID for MS, then SIGCONT
 #   fl_client_start TAG        client loop (kv-client, alternating between the
@@ -231,11 +232,13 @@ fl_nft() {
 	ip netns exec "$ns" nft add rule inet fault "$hook" "$dir" "$ifn" drop
 }
 
+# Dropped at the receiver's input: to the sender's TCP it is loss on the
+# wire (a drop in its own OUTPUT hook would be a local send error instead).
 fl_partition() {
 	case $1 in
-	both)	fl_nft "$NS_P" output oifname vp3 && fl_nft "$NS_P" input iifname vp3 ;;
+	both)	fl_nft "$NS_B" input iifname vb && fl_nft "$NS_P" input iifname vp3 ;;
 	p2b)	fl_nft "$NS_B" input iifname vb ;;
-	b2p)	fl_nft "$NS_B" output oifname vb ;;
+	b2p)	fl_nft "$NS_P" input iifname vp3 ;;
 	link)	ip -n "$NS_P" link set vp3 down ;;
 	*)	fail "fl_partition: unknown mode $1" ;;
 	esac || fail "partition $1"
