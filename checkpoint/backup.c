@@ -29,11 +29,18 @@
 #include "failover.h"
 #include "fault.h"
 #include "log.h"
+#include "peer.h"
 #include "stream.h"
 #include "util.h"
 
-#define IN_BUF_INIT	(1u << 20)
-#define IN_READ_MAX	(16u << 20)	/* per callback, then back to the loop */
+/* The biggest input: a record of the longest length the format allows,
+ * or the header with the biggest configuration. */
+#define IN_MAX		(STREAM_REC_LENGTH_MAX + 4096)
+#define FLUSH_LAST_MS	2000		/* last words before a close */
+/* Until HELLO the primary may still be setting up its devices (netbuf
+ * rules, disks) after it connected: allow it its connect timeout, then
+ * our T applies. */
+#define HELLO_WAIT_MS	5000
 #define PENDING_KEEP	(64u << 20)	/* pending area kept between epochs */
 #define HEARTBEAT_MS_MAX 200
 
@@ -44,13 +51,10 @@ struct bdev {
 
 struct backup {
 	struct ev_loop	*loop;
-	int		 rfd, wfd;
+	struct peer	*link;		/* to the primary */
 	struct backup_config cfg;
 	char		 peer[64];
-
-	struct stream_reader rd;
-	uint8_t		*in;
-	size_t		 in_len, in_cap;
+	char		 name[STREAM_NAME_LEN + 1];	/* HELLO's guest name */
 
 	const struct replica_ops *rops;
 	struct replica	*rep;
@@ -70,12 +74,6 @@ struct backup {
 	size_t		 state_len, state_cap;
 	uint64_t	 committed;
 
-	struct stream_writer bw;	/* back channel queue */
-	size_t		 bw_off;
-	uint64_t	 hb_seq;
-	uint64_t	 last_hb_us;	/* heartbeat_if_due */
-
-	ev_io		 rd_io, wr_io;
 	struct failover	 fo;
 
 	struct bdev	*devs;
@@ -92,79 +90,21 @@ static void	finish(struct backup *, enum backup_result);
 
 /* ---- Back channel ---------------------------------------------------- */
 
-static int
-bc_flush(struct backup *b)
-{
-	size_t ready = stream_writer_ready(&b->bw);
-	ssize_t n;
-
-	while (b->bw_off < ready) {
-		n = write(b->wfd, b->bw.buf + b->bw_off, ready - b->bw_off);
-		if (n > 0) {
-			b->bw_off += (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		return -1;	/* the read side will see the loss too */
-	}
-	if (b->bw_off == ready && ready) {
-		stream_writer_consume(&b->bw, b->bw_off);
-		b->bw_off = 0;
-	}
-	if (b->bw_off < stream_writer_ready(&b->bw))
-		ev_io_start(b->loop, &b->wr_io);
-	else
-		ev_io_stop(b->loop, &b->wr_io);
-	failover_sent(&b->fo);
-	return 0;
-}
-
-static void
-wr_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
-{
-	struct backup *b = container_of(w, struct backup, wr_io);
-
-	if (bc_flush(b) == -1)
-		ev_io_stop(b->loop, &b->wr_io);
-}
-
+/* A failed send is the primary's loss, not ours: the link reports it. */
 static int
 bc_send(struct backup *b, uint32_t type, uint64_t value)
 {
-	if (stream_write_ctl(&b->bw, type, value) == -1)
+	if (stream_write_ctl(peer_writer(b->link), type, value) == -1)
 		return -1;
-	return bc_flush(b);
+	return peer_flush(b->link);
 }
 
 static void
 bc_error(struct backup *b, int code, const char *reason)
 {
-	if (stream_write_error(&b->bw, (uint32_t)code, reason) == 0)
-		bc_flush(b);
-}
-
-static int
-send_heartbeat(struct failover *fo __unused, void *arg)
-{
-	struct backup *b = arg;
-
-	return bc_send(b, STREAM_REC_BC_HEARTBEAT, ++b->hb_seq);
-}
-
-/* Inside a long callback the heartbeat timer cannot fire: send one by
- * hand when the period has passed. */
-static void
-heartbeat_if_due(struct backup *b)
-{
-	uint64_t now = now_us();
-
-	if (now - b->last_hb_us >= HEARTBEAT_MS_MAX * 1000ull) {
-		b->last_hb_us = now;
-		bc_send(b, STREAM_REC_BC_HEARTBEAT, ++b->hb_seq);
-	}
+	if (stream_write_error(peer_writer(b->link), (uint32_t)code,
+	    reason) == 0)
+		peer_flush(b->link);
 }
 
 /* ---- The open epoch -------------------------------------------------- */
@@ -268,7 +208,7 @@ take_batch(struct backup *b, const struct stream_rec *rec)
 		    b->info.page_size) == -1) {
 			snprintf(b->why, sizeof b->why, "stream error at "
 			    "offset %" PRIu64 ": page %" PRIu64 ": bad %s data",
-			    b->rd.offset, pg.pfn,
+			    peer_reader(b->link)->offset, pg.pfn,
 			    stream_enc_name(pg.encoding) ?
 			    stream_enc_name(pg.encoding) : "?");
 			return -1;
@@ -339,7 +279,7 @@ commit_epoch(struct backup *b)
 		/* A big epoch (the full one: all memory) takes a while to
 		 * apply: keep the primary from thinking us dead. */
 		if ((i & 4095) == 4095)
-			heartbeat_if_due(b);
+			peer_heartbeat(b->link, 0);
 		/* The first commit lands on the empty replica create() gave
 		 * us (domain.h): its zero pages are there already. */
 		if (b->pzero[i] && b->committed == 0)
@@ -417,9 +357,36 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 	log_info("%s: protecting a %s guest: %" PRIu64 " pages of %u bytes",
 	    b->peer, hi->driver, hi->nr_pages, hi->page_size);
 	/* Building the replica may take long (the Xen driver builds a
-	 * domain): that was our time, not the primary's silence. */
-	failover_alive(&b->fo);
-	return bc_send(b, STREAM_REC_READY, STREAM_VERSION);
+	 * domain): that was our time, not the primary's silence, and the
+	 * link counts it so.  READY follows WELCOME, after HELLO. */
+	return 0;
+}
+
+/* HELLO: answer with what this backup agrees to, then READY (the replica
+ * exists by now: the header created it).  Our -t is the session's T; a
+ * primary whose --timeout is shorter refuses it on WELCOME. */
+static int
+take_hello(struct backup *b, const struct stream_rec *rec)
+{
+	struct stream_welcome wl;
+	uint32_t t = b->cfg.timeout_ms;
+
+	snprintf(b->name, sizeof b->name, "%s", rec->u.hello.name);
+	memset(&wl, 0, sizeof wl);
+	wl.timeout_ms = t;
+	wl.hb_ms = t / 4 < HEARTBEAT_MS_MAX ? (t / 4 ? t / 4 : 1) :
+	    HEARTBEAT_MS_MAX;
+	if (rec->u.hello.timeout_ms < t)
+		log_warnx("%s: the primary accepts at most a %u ms timeout, "
+		    "ours is %u ms: it will refuse the session", b->peer,
+		    rec->u.hello.timeout_ms, t);
+	log_info("%s: guest %s, timeout %u ms, heartbeat %u ms", b->peer,
+	    b->name, wl.timeout_ms, wl.hb_ms);
+	peer_set_timing(b->link, wl.timeout_ms, wl.hb_ms);
+	/* A failed send is the link's to report. */
+	if (stream_write_welcome(peer_writer(b->link), &wl) == 0)
+		bc_send(b, STREAM_REC_READY, STREAM_VERSION);
+	return 0;
 }
 
 /* Act on one record.  0, 1 for END, -1 on error (logged). */
@@ -450,6 +417,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 		return 0;
 	case STREAM_REC_EPOCH_END:
 		return commit_epoch(b);
+	case STREAM_REC_HELLO:
+		return take_hello(b, rec);
 	case STREAM_REC_HEARTBEAT:
 		return 0;
 	case STREAM_REC_END:
@@ -488,155 +457,101 @@ report_epoch_error(struct backup *b)
 	bc_error(b, EPROTO, msg);
 }
 
-/* Parse the buffered input.  0 to go on, -1 when the session ended. */
-static int
-parse_input(struct backup *b)
-{
-	struct stream_header_info hi;
-	struct stream_rec rec;
-	enum stream_status s;
-	size_t off = 0, used;
-	int rc;
+/* ---- The link's callbacks ---------------------------------------------- */
 
-	while (!b->finished && off < b->in_len) {
-		if (!b->rd.have_header) {
-			s = stream_read_header(&b->rd, b->in + off,
-			    b->in_len - off, &used, &hi);
-			if (s == STREAM_OK) {
-				off += used;
-				if (take_header(b, &hi) == -1) {
-					failover_trigger(&b->fo,
-					    "bad stream header");
-					return -1;
-				}
-				continue;
-			}
-		} else {
-			s = stream_read_record(&b->rd, b->in + off,
-			    b->in_len - off, &used, &rec);
-			if (s == STREAM_OK) {
-				off += used;
-				rc = take_record(b, &rec);
-				if (rc == 1) {
-					finish(b, BACKUP_END);
-					return -1;
-				}
-				if (rc == -1) {
-					/* One line: what, and what is kept. */
-					log_warnx("epoch %" PRIu64 ": %s; "
-					    "dropping epoch %" PRIu64 ", keeping"
-					    " epoch %" PRIu64, b->epoch,
-					    b->why[0] ? b->why : "failed",
-					    b->epoch, b->committed);
-					if (b->why[0])
-						report_epoch_error(b);
-					b->why[0] = '\0';
-					failover_trigger(&b->fo, "epoch %"
-					    PRIu64 " unusable", b->epoch);
-					return -1;
-				}
-				continue;
-			}
-			if (s == STREAM_SKIPPED) {
-				off += used;
-				continue;
-			}
-		}
-		if (s == STREAM_NEED_MORE)
-			break;
-		/* One line naming the error and saying what is kept; the
-		 * primary hears why too. */
-		snprintf(b->why, sizeof b->why, "epoch %" PRIu64 ": stream "
-		    "error at offset %" PRIu64 ": %s", b->rd.epoch,
-		    b->rd.offset, stream_strerror(s));
-		log_warnx("%s; dropping epoch %" PRIu64 ", keeping epoch %"
-		    PRIu64, b->why, b->rd.epoch, b->committed);
-		bc_error(b, EPROTO, b->why);
-		b->why[0] = '\0';
-		failover_trigger(&b->fo, "stream error: %s",
-		    stream_strerror(s));
+static int
+link_header(struct peer *p __unused, const struct stream_header_info *hi,
+    void *arg)
+{
+	struct backup *b = arg;
+
+	if (take_header(b, hi) == -1) {
+		failover_trigger(&b->fo, "bad stream header");
 		return -1;
-	}
-	if (off) {
-		memmove(b->in, b->in + off, b->in_len - off);
-		b->in_len -= off;
 	}
 	return 0;
 }
 
-static void
-read_input(struct backup *b)
+static int
+link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 {
-	size_t want, total = 0;
-	ssize_t n;
-	uint8_t *p;
+	struct backup *b = arg;
+	int rc;
 
-	while (!b->finished && total < IN_READ_MAX) {
-		/* Room for the whole record the reader waits for. */
-		want = b->rd.need > b->in_len ? b->rd.need : b->in_len + 1;
-		if (want < b->in_len + 65536)
-			want = b->in_len + 65536;
-		if (want > b->in_cap) {
-			size_t ncap = b->in_cap * 2 > want ? b->in_cap * 2 :
-			    want;
+	rc = take_record(b, rec);
+	if (rc == 1) {
+		finish(b, BACKUP_END);
+		return -1;
+	}
+	if (rc == -1) {
+		/* One line: what, and what is kept. */
+		log_warnx("epoch %" PRIu64 ": %s; dropping epoch %" PRIu64
+		    ", keeping epoch %" PRIu64, b->epoch,
+		    b->why[0] ? b->why : "failed", b->epoch, b->committed);
+		if (b->why[0])
+			report_epoch_error(b);
+		b->why[0] = '\0';
+		failover_trigger(&b->fo, "epoch %" PRIu64 " unusable", b->epoch);
+		return -1;
+	}
+	/* A long stretch of records (the full epoch) is no reason for
+	 * the primary to think us dead. */
+	peer_heartbeat(b->link, 0);
+	return b->finished ? -1 : 0;
+}
 
-			p = realloc(b->in, ncap);
-			if (p == NULL) {
-				log_warn("input buffer");
-				failover_trigger(&b->fo, "out of memory");
-				return;
-			}
-			b->in = p;
-			b->in_cap = ncap;
-		}
-		n = read(b->rfd, b->in + b->in_len, b->in_cap - b->in_len);
-		if (n > 0) {
-			b->in_len += (size_t)n;
-			total += (size_t)n;
-			failover_alive(&b->fo);
-			if (parse_input(b) == -1)
-				return;
-			heartbeat_if_due(b);
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
+static void
+link_lost(struct peer *p, enum peer_loss kind, const char *why, void *arg)
+{
+	struct backup *b = arg;
+	const char *q;
+
+	switch (kind) {
+	case PEER_LOST_PROTOCOL:
+		/* One line naming the error and saying what is kept; the
+		 * primary hears why too. */
+		snprintf(b->why, sizeof b->why, "epoch %" PRIu64 ": %s",
+		    peer_reader(p)->epoch, why);
+		log_warnx("%s; dropping epoch %" PRIu64 ", keeping epoch %"
+		    PRIu64, b->why, peer_reader(p)->epoch, b->committed);
+		bc_error(b, EPROTO, b->why);
+		b->why[0] = '\0';
+		/* The offset is in the line above; the reason is short. */
+		q = strstr(why, "offset ");
+		q = q ? strstr(q, ": ") : NULL;
+		if (strncmp(why, "stream error", 12) == 0 && q)
+			failover_trigger(&b->fo, "stream error%s", q);
+		else
+			failover_trigger(&b->fo, "%s", why);
+		break;
+	case PEER_LOST_EOF:
+	case PEER_LOST_RESET:
 		/* EOF, or a reset when the primary died with our ACKs
 		 * unread: either way the open epoch is torn. */
-		snprintf(b->why, sizeof b->why, "%s", n == 0 ? "EOF" :
-		    strerror(errno));
 		if (b->in_epoch)
 			log_warnx("epoch %" PRIu64 ": stream ended mid-epoch "
 			    "(%s); dropping it, keeping epoch %" PRIu64,
-			    b->epoch, b->why, b->committed);
-		if (n == 0)
+			    b->epoch, kind == PEER_LOST_EOF ? "EOF" : why,
+			    b->committed);
+		if (kind == PEER_LOST_EOF)
 			failover_trigger(&b->fo, "EOF from primary");
 		else
-			failover_trigger(&b->fo, "read from primary: %s",
-			    b->why);
-		b->why[0] = '\0';
-		return;
+			failover_trigger(&b->fo, "read from primary: %s", why);
+		break;
+	case PEER_LOST_WRITE:
+		failover_trigger(&b->fo, "write to primary: %s", why);
+		break;
+	default:
+		failover_trigger(&b->fo, "%s", why);
+		break;
 	}
 }
 
-static void
-rd_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
-{
-	read_input(container_of(w, struct backup, rd_io));
-}
-
-static int
-recheck_primary(struct failover *fo __unused, void *arg)
-{
-	struct backup *b = arg;
-	size_t before = b->in_len;
-	uint64_t off = b->rd.offset;
-
-	read_input(b);
-	return !b->finished && (b->in_len != before || b->rd.offset != off);
-}
+static const struct peer_callbacks link_cbs = {
+	.header = link_header,
+	.record = link_record,
+	.lost = link_lost,
+};
 
 /* ---- Failover -------------------------------------------------------- */
 
@@ -691,35 +606,38 @@ struct backup *
 backup_new(struct ev_loop *loop, int rfd, int wfd,
     const struct backup_config *cfg, backup_done_fn *done, void *arg)
 {
+	struct peer_config pc;
 	struct backup *b;
+	uint32_t hb;
 
 	b = calloc(1, sizeof *b);
 	if (b == NULL)
 		return NULL;
 	b->loop = loop;
-	b->rfd = rfd;
-	b->wfd = wfd;
 	b->cfg = *cfg;
 	if (b->cfg.timeout_ms == 0)
 		b->cfg.timeout_ms = 1000;
 	b->done = done;
 	b->arg = arg;
 	snprintf(b->peer, sizeof b->peer, "fd %d", rfd);
-	stream_reader_init(&b->rd, STREAM_DIR_FORWARD);
-	stream_writer_init(&b->bw, 4096);
-	b->in_cap = IN_BUF_INIT;
-	b->in = malloc(b->in_cap);
-	if (b->in == NULL) {
+	hb = b->cfg.timeout_ms / 4;
+	if (hb > HEARTBEAT_MS_MAX)
+		hb = HEARTBEAT_MS_MAX;
+	memset(&pc, 0, sizeof pc);
+	pc.rdir = STREAM_DIR_FORWARD;
+	pc.timeout_ms = b->cfg.timeout_ms > HELLO_WAIT_MS ?
+	    b->cfg.timeout_ms : HELLO_WAIT_MS;
+	pc.hb_ms = hb ? hb : 1;
+	pc.in_max = IN_MAX;
+	pc.desc = b->peer;
+	b->link = peer_new(loop, rfd, wfd, &pc, &link_cbs, b);
+	if (b->link == NULL) {
 		free(b);
 		return NULL;
 	}
-	fd_set_nonblock(rfd, 1);
-	if (wfd != rfd)
-		fd_set_nonblock(wfd, 1);
-	ev_io_init(&b->rd_io, rd_io_cb, rfd, EV_READ);
-	ev_io_init(&b->wr_io, wr_io_cb, wfd, EV_WRITE);
-	failover_init(&b->fo, loop, "failover", b->cfg.timeout_ms,
-	    do_failover, send_heartbeat, recheck_primary, b);
+	/* Silence and heartbeats are the link's; failover_trigger is only
+	 * the one way into do_failover. */
+	failover_init(&b->fo, loop, "failover", 0, do_failover, NULL, NULL, b);
 	return b;
 }
 
@@ -748,13 +666,7 @@ backup_add_device(struct backup *b, const struct ckpt_backup_device_ops *ops,
 int
 backup_start(struct backup *b)
 {
-	uint32_t hb = b->cfg.timeout_ms / 4;
-
-	if (hb > HEARTBEAT_MS_MAX)
-		hb = HEARTBEAT_MS_MAX;
-	ev_io_start(b->loop, &b->rd_io);
-	failover_start(&b->fo, hb ? hb : 1);
-	return 0;
+	return peer_start(b->link);
 }
 
 static void
@@ -764,15 +676,9 @@ finish(struct backup *b, enum backup_result r)
 		return;
 	b->finished = 1;
 	b->result = r;
-	failover_stop(&b->fo);
-	ev_io_stop(b->loop, &b->rd_io);
-	/* Last words (an ERROR, the final ACK) go out blocking. */
-	if (b->bw_off < stream_writer_ready(&b->bw)) {
-		fd_set_nonblock(b->wfd, 0);
-		write_full(b->wfd, b->bw.buf + b->bw_off,
-		    stream_writer_ready(&b->bw) - b->bw_off);
-	}
-	ev_io_stop(b->loop, &b->wr_io);
+	/* Last words (an ERROR, the final ACK) go out before the close. */
+	peer_flush_blocking(b->link, FLUSH_LAST_MS);
+	peer_close(b->link);
 	if (b->done)
 		b->done(b, r, b->arg);
 }
@@ -815,9 +721,7 @@ backup_free(struct backup *b)
 
 	if (b == NULL)
 		return;
-	failover_stop(&b->fo);
-	ev_io_stop(b->loop, &b->rd_io);
-	ev_io_stop(b->loop, &b->wr_io);
+	peer_free(b->link);
 	for (i = 0; i < b->ndevs; i++)
 		if (b->devs[i].ops->teardown)
 			b->devs[i].ops->teardown(b->devs[i].dev);
@@ -831,11 +735,5 @@ backup_free(struct backup *b)
 	free(b->zpage);
 	free(b->slot);
 	free(b->state);
-	free(b->in);
-	stream_writer_free(&b->bw);
-	if (b->rfd >= 0)
-		close(b->rfd);
-	if (b->wfd >= 0 && b->wfd != b->rfd)
-		close(b->wfd);
 	free(b);
 }

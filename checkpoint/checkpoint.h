@@ -85,7 +85,9 @@ struct ckpt;
 struct ckpt_config {
 	uint32_t	interval_ms;	/* suspend-to-suspend period (-i) */
 	int		compress;	/* 0: ZERO/RAW pages only (-u) */
-	uint32_t	timeout_ms;	/* backup silent this long: lost */
+	uint32_t	timeout_ms;	/* backup silent this long: lost, until
+					 * WELCOME; then the longest T we
+					 * accept from the backup */
 	size_t		cache_bytes;	/* codec XOR cache budget */
 	uint32_t	full_chunk_pages; /* full epoch: pages per chunk; 0 = default */
 	const char	*guest_name;	/* for messages ("proc:123") */
@@ -153,6 +155,15 @@ void	ckpt_stop(struct ckpt *);
 enum ckpt_result ckpt_get_result(const struct ckpt *);
 const char	*ckpt_result_str(enum ckpt_result);
 uint64_t	 ckpt_last_acked(const struct ckpt *);
+
+/* What the handshake agreed (WELCOME); zeros before it. */
+struct ckpt_timing {
+	uint32_t	timeout_ms;	/* T: the backup's */
+	uint32_t	hb_ms;		/* H */
+	uint32_t	fence_ms;	/* F: 0 when the backup does not fence */
+	uint64_t	resume_epoch;	/* committed replica it holds (0: none) */
+};
+const struct ckpt_timing *ckpt_get_timing(const struct ckpt *);
 
 /* Teardown devices and free.  The domain and transport stay the caller's.
  * NULL ok. */

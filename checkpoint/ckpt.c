@@ -30,7 +30,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +46,7 @@
 #include "failover.h"
 #include "fault.h"
 #include "log.h"
+#include "peer.h"
 #include "stream.h"
 #include "transport.h"
 #include "util.h"
@@ -54,7 +54,7 @@
 #define FULL_CHUNK_DEFAULT	1024u		/* pages per full-epoch chunk */
 #define QUEUE_LOW_WATER		(8u << 20)	/* produce more below this */
 #define HEARTBEAT_MS_MAX	200	/* idle period between HEARTBEATs */
-#define BACK_BUF		(64u << 10)
+#define BACK_BUF		(64u << 10)	/* back channel records are small */
 #define STATE_MAX		(1u << 20)	/* guest state record cap */
 #define CONFIG_BUF		STREAM_CONFIG_MAX
 #define INFLIGHT		4		/* ring; at most 2 in use */
@@ -127,14 +127,8 @@ struct ckpt {
 	size_t		 ndevs;
 
 	struct codec	*codec;
-	struct stream_writer w;
-	size_t		 w_off;		/* bytes of w.buf already written */
-	uint64_t	 q_total;	/* stream bytes ever queued (ready) */
-	uint64_t	 w_total;	/* stream bytes ever written */
-
-	struct stream_reader br;	/* back channel */
-	uint8_t		*rbuf;
-	size_t		 rlen;
+	struct peer	*peer;		/* the link to the backup */
+	struct stream_writer *w;	/* its output queue: epochs go here */
 
 	/* Staging: dirty pages copied while paused. */
 	uint64_t	*bitmap;
@@ -143,6 +137,9 @@ struct ckpt {
 	uint8_t		*staging;
 	size_t		 staging_pages;	/* capacity */
 	uint8_t		*state;		/* save_state buffer */
+
+	struct ckpt_timing timing;	/* agreed in the handshake (WELCOME) */
+	uint32_t	 hb_ms;		/* H we propose */
 
 	enum ckpt_phase	 phase;
 	uint64_t	 epoch;		/* last epoch begun */
@@ -155,11 +152,9 @@ struct ckpt {
 	uint64_t	 wait_start_us;
 	uint64_t	 waits, wait_us;	/* for the next epoch's stats */
 	int		 suspended;	/* we hold the guest paused */
-	uint64_t	 hb_seq;
 	struct inflight	 infl[INFLIGHT];
 
 	ev_timer	 epoch_timer;
-	ev_io		 rd_io, wr_io;
 	ev_idle		 pump_idle;	/* full epoch on a never-blocking fd */
 	struct failover	 fo;
 
@@ -174,8 +169,6 @@ static int	lost(struct ckpt *, const char *);
 static int	flush_queue(struct ckpt *);
 static void	schedule_epoch(struct ckpt *);
 static void	full_pump(struct ckpt *);
-static void	flush_blocking(struct ckpt *);
-static int	heartbeat_now(struct ckpt *);
 
 /* ---- Small helpers ------------------------------------------------- */
 
@@ -317,22 +310,12 @@ queue_page(struct ckpt *c, uint64_t pfn, const void *src)
 	uint16_t enc;
 	void *dst;
 
-	dst = stream_write_page_reserve(&c->w, c->info.page_size);
+	dst = stream_write_page_reserve(c->w, c->info.page_size);
 	if (dst == NULL)
 		return -1;
 	if (codec_encode(c->codec, pfn, src, dst, &len, &enc) == -1)
 		return -1;
-	return stream_write_page_commit(&c->w, pfn, enc, len);
-}
-
-/* Count bytes that became sendable since the last call. */
-static void
-note_queued(struct ckpt *c)
-{
-	uint64_t ready = stream_writer_ready(&c->w);
-
-	/* w_off bytes of the ready region were already counted and sent. */
-	c->q_total = c->w_total + (ready - c->w_off);
+	return stream_write_page_commit(c->w, pfn, enc, len);
 }
 
 /* The guest shut itself down (poweroff, reboot) at the suspend that
@@ -346,14 +329,12 @@ static void
 guest_shut_down(struct ckpt *c, uint64_t epoch)
 {
 	c->epoch = epoch - 1;
-	if (c->phase == PHASE_RUNNING && !c->w.in_epoch) {
+	if (c->phase == PHASE_RUNNING && !c->w->in_epoch) {
 		log_info("guest shut down after epoch %" PRIu64 ": protection "
 		    "ended, END sent (the backup does not start its copy)",
 		    c->epoch);
-		if (stream_write_ctl(&c->w, STREAM_REC_END, c->epoch) == 0) {
-			note_queued(c);
-			flush_blocking(c);
-		}
+		if (stream_write_ctl(c->w, STREAM_REC_END, c->epoch) == 0)
+			peer_flush_blocking(c->peer, STOP_FLUSH_MS);
 	} else
 		log_info("guest shut down during epoch %" PRIu64 ": protection "
 		    "ended", epoch);
@@ -468,20 +449,20 @@ queue_epoch_tail(struct ckpt *c, uint64_t epoch, uint64_t n,
 	for (i = 0; i < n; i++)
 		if (queue_page(c, c->pfns[i], c->staging + i * ps) == -1)
 			goto err;
-	if (state_len && stream_write_blob(&c->w, STREAM_REC_GUEST_STATE,
+	if (state_len && stream_write_blob(c->w, STREAM_REC_GUEST_STATE,
 	    c->state, (uint32_t)state_len) == -1)
 		goto err;
 	for (i = 0; i < c->ndevs; i++) {
 		const struct ckpt_device_ops *o = c->devs[i].ops;
 
-		if (o->save && o->save(c->devs[i].dev, epoch, &c->w) == -1) {
+		if (o->save && o->save(c->devs[i].dev, epoch, c->w) == -1) {
 			log_warn("epoch %" PRIu64 ": device %s: save", epoch,
 			    o->name);
 			lost(c, "device save failed");
 			return -1;
 		}
 	}
-	if (stream_write_epoch_end(&c->w) == -1)
+	if (stream_write_epoch_end(c->w) == -1)
 		goto err;
 	return 0;
 err:
@@ -494,23 +475,22 @@ err:
 static void
 inject_faults(struct ckpt *c, uint64_t epoch, size_t off0)
 {
-	size_t ready = stream_writer_ready(&c->w);
+	size_t ready = stream_writer_ready(c->w);
 
 	if (fault_injected_epoch(FI_STREAM_CORRUPT, epoch) && ready > off0) {
 		size_t at = off0 + (ready - off0) / 2;
 
-		c->w.buf[at] ^= 0x5a;
+		c->w->buf[at] ^= 0x5a;
 		log_info("epoch %" PRIu64 ": fault stream-corrupt: flipped "
 		    "stream byte %" PRIu64, epoch,
-		    c->w_total + (at - c->w_off));
+		    peer_queued(c->peer) - (ready - at));
 	}
 	if (fault_injected_epoch(FI_STREAM_TRUNCATE, epoch) && ready > off0) {
 		log_info("epoch %" PRIu64 ": fault stream-truncate: "
 		    "exiting mid-epoch", epoch);
 		/* Send half the epoch, then vanish as a crash would. */
-		fd_set_nonblock(c->tp->wfd, 0);
-		write_full(c->tp->wfd, c->w.buf + c->w_off,
-		    off0 + (ready - off0) / 2 - c->w_off);
+		peer_flush_prefix(c->peer, off0 + (ready - off0) / 2 -
+		    (ready - peer_backlog(c->peer)));
 		_exit(5);
 	}
 }
@@ -522,16 +502,15 @@ epoch_queued(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	struct inflight *f = &c->infl[epoch % INFLIGHT];
 
 	assert(!f->used);
-	note_queued(c);
 	memset(f, 0, sizeof *f);
 	f->used = 1;
 	f->state = EPOCH_RESUMED;
 	epoch_state(epoch, &f->state, EPOCH_QUEUED);
 	f->st = *st;
 	f->st.epoch = epoch;
-	f->st.wire_bytes = c->q_total - q0;
+	f->st.wire_bytes = peer_queued(c->peer) - q0;
 	f->st.encode_us = now_us() - t_enc;
-	f->end_off = c->q_total;
+	f->end_off = peer_queued(c->peer);
 	f->queued_us = t_enc;
 	failover_set_epoch(&c->fo, c->acked);
 	log_debug("epoch %" PRIu64 ": queued, %" PRIu64 " pages, %" PRIu64
@@ -555,7 +534,7 @@ epoch_run(struct ckpt *c)
 
 	/* The guest may take a while to reach its safe point, and nothing
 	 * goes out meanwhile: restart the backup's silence timer now. */
-	if (heartbeat_now(c) == -1)
+	if (peer_heartbeat(c->peer, 1) == -1)
 		return;
 	n = take_checkpoint(c, epoch, &st, &state_len);
 	if (n == SKIPPED) {
@@ -566,11 +545,10 @@ epoch_run(struct ckpt *c)
 	if (n < 0)
 		return;
 	/* The guest runs again: from here on, encode and queue. */
-	note_queued(c);
-	q0 = c->q_total;
-	off0 = stream_writer_ready(&c->w);
+	q0 = peer_queued(c->peer);
+	off0 = stream_writer_ready(c->w);
 	t_enc = now_us();
-	if (stream_write_epoch_begin(&c->w, epoch, 0) == -1) {
+	if (stream_write_epoch_begin(c->w, epoch, 0) == -1) {
 		log_warn("epoch %" PRIu64 ": begin", epoch);
 		finish(c, CKPT_INTERNAL);
 		return;
@@ -660,12 +638,11 @@ full_begin(struct ckpt *c)
 		finish(c, CKPT_GUEST_FAILED);
 		return;
 	}
-	note_queued(c);
-	c->full_q0 = c->q_total;
+	c->full_q0 = peer_queued(c->peer);
 	c->full_start_us = now_us();
 	c->full_next = 0;
 	c->full_pages = 0;
-	if (stream_write_epoch_begin(&c->w, 1, STREAM_EPOCH_FULL) == -1) {
+	if (stream_write_epoch_begin(c->w, 1, STREAM_EPOCH_FULL) == -1) {
 		log_warn("epoch 1: begin");
 		finish(c, CKPT_INTERNAL);
 		return;
@@ -687,7 +664,7 @@ full_pump(struct ckpt *c)
 	int budget = FULL_CHUNKS_PER_CALL;
 
 	while (c->phase == PHASE_FULL && budget-- > 0 &&
-	    stream_writer_ready(&c->w) - c->w_off < QUEUE_LOW_WATER) {
+	    peer_backlog(c->peer) < QUEUE_LOW_WATER) {
 		if (c->full_next >= c->info.nr_pages)
 			break;
 		n = c->info.nr_pages - c->full_next;
@@ -707,7 +684,7 @@ full_pump(struct ckpt *c)
 				return;
 			}
 		/* Close the batch so the chunk becomes sendable. */
-		if (stream_write_batch_end(&c->w) == -1) {
+		if (stream_write_batch_end(c->w) == -1) {
 			finish(c, CKPT_INTERNAL);
 			return;
 		}
@@ -722,15 +699,15 @@ full_pump(struct ckpt *c)
 		/* Blocked on the socket: the writer watcher calls us again
 		 * when the queue drains.  Out of budget: let the loop breathe
 		 * (acks, heartbeats, signals) and come back when idle. */
-		if (stream_writer_ready(&c->w) - c->w_off < QUEUE_LOW_WATER)
+		if (peer_backlog(c->peer) < QUEUE_LOW_WATER)
 			ev_idle_start(c->loop, &c->pump_idle);
 		return;
 	}
-	if (stream_writer_ready(&c->w) - c->w_off >= QUEUE_LOW_WATER)
+	if (peer_backlog(c->peer) >= QUEUE_LOW_WATER)
 		return;
 
 	/* Every page went out once: the paused part of epoch 1. */
-	if (heartbeat_now(c) == -1)
+	if (peer_heartbeat(c->peer, 1) == -1)
 		return;
 	memset(&st, 0, sizeof st);
 	st.full = 1;
@@ -743,7 +720,7 @@ full_pump(struct ckpt *c)
 	}
 	if (nd < 0)
 		return;
-	off0 = stream_writer_ready(&c->w);
+	off0 = stream_writer_ready(c->w);
 	if (queue_epoch_tail(c, 1, (uint64_t)nd, state_len) == -1)
 		return;
 	inject_faults(c, 1, off0);
@@ -828,7 +805,8 @@ note_written(struct ckpt *c)
 	for (e = c->acked + 1; e <= c->epoch; e++) {
 		struct inflight *f = inflight_get(c, e);
 
-		if (f == NULL || f->written_us || f->end_off > c->w_total)
+		if (f == NULL || f->written_us ||
+		    f->end_off > peer_written(c->peer))
 			continue;
 		if (now == 0)
 			now = now_us();
@@ -840,60 +818,43 @@ note_written(struct ckpt *c)
 	}
 }
 
-/* Write as much of the queue as the descriptor takes.  0, or -1 when the
- * backup is lost (handled). */
+/* Write as much of the queue as the link takes now (the peer's write
+ * watcher sends the rest).  0, or -1 when the backup is lost (handled)
+ * or the engine stopped. */
 static int
 flush_queue(struct ckpt *c)
 {
-	size_t ready = stream_writer_ready(&c->w);
-	ssize_t n;
-
-	while (c->w_off < ready) {
-		n = write(c->tp->wfd, c->w.buf + c->w_off, ready - c->w_off);
-		if (n > 0) {
-			c->w_off += (size_t)n;
-			c->w_total += (uint64_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		{
-			char why[128];
-
-			snprintf(why, sizeof why, "write to backup: %s",
-			    n == 0 ? "no progress" : strerror(errno));
-			lost(c, why);
-			return -1;
-		}
-	}
-	if (c->w_off > 0)
-		failover_sent(&c->fo);
-	if (c->w_off == ready && ready > 0) {
-		stream_writer_consume(&c->w, c->w_off);
-		c->w_off = 0;
-	}
-	if (c->tp->blackhole) {
-		/* /dev/null cannot be polled; it never blocks either. */
-	} else if (c->w_off < stream_writer_ready(&c->w))
-		ev_io_start(c->loop, &c->wr_io);
-	else
-		ev_io_stop(c->loop, &c->wr_io);
+	if (peer_flush(c->peer) == -1)
+		return -1;
 	note_written(c);
 	return c->phase == PHASE_DONE ? -1 : 0;
 }
 
+/* ---- The handshake ---------------------------------------------------- */
+
+/* WELCOME: the backup's T is the session's.  Ours (--timeout) was an
+ * upper bound: a backup that would wait longer than that before acting on
+ * our loss could still be waiting when we have given it up, so the
+ * session is refused. */
 static void
-wr_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+welcome_received(struct ckpt *c, const struct stream_welcome *wl)
 {
-	struct ckpt *c = container_of(w, struct ckpt, wr_io);
-
-	if (flush_queue(c) == 0 && c->phase == PHASE_FULL)
-		full_pump(c);
+	if (wl->timeout_ms > c->cfg.timeout_ms) {
+		log_warnx("backup %s: refusing the session: the backup's "
+		    "timeout %u ms is longer than --timeout %u ms",
+		    c->tp->desc, wl->timeout_ms, c->cfg.timeout_ms);
+		finish(c, CKPT_HANDSHAKE_FAILED);
+		return;
+	}
+	c->timing.timeout_ms = wl->timeout_ms;
+	c->timing.hb_ms = wl->hb_ms;
+	c->timing.fence_ms = wl->fence_ms;
+	c->timing.resume_epoch = wl->resume_epoch;
+	peer_set_timing(c->peer, wl->timeout_ms, wl->hb_ms);
+	log_debug("backup %s: timeout %u ms, heartbeat %u ms, fence %u ms%s",
+	    c->tp->desc, wl->timeout_ms, wl->hb_ms, wl->fence_ms,
+	    wl->fence_ms ? "" : " (the backup does not fence)");
 }
-
-/* ---- Back channel ---------------------------------------------------- */
 
 static void
 handshake_done(struct ckpt *c)
@@ -902,103 +863,74 @@ handshake_done(struct ckpt *c)
 	full_begin(c);
 }
 
-/* Parse what is buffered.  0, or -1 when the backup is lost. */
-static int
-back_parse(struct ckpt *c)
-{
-	struct stream_rec rec;
-	enum stream_status s;
-	size_t off = 0, used;
-	char why[STREAM_ERROR_REASON_MAX + 64];
+/* ---- The link's callbacks ---------------------------------------------- */
 
-	while (c->phase != PHASE_DONE && off < c->rlen) {
-		s = stream_read_record(&c->br, c->rbuf + off, c->rlen - off,
-		    &used, &rec);
-		if (s == STREAM_NEED_MORE)
-			break;
-		if (s == STREAM_SKIPPED) {
-			off += used;
-			continue;
-		}
-		if (s != STREAM_OK) {
-			snprintf(why, sizeof why, "back channel error at "
-			    "offset %" PRIu64 ": %s", c->br.offset,
-			    stream_strerror(s));
-			lost(c, why);
-			return -1;
-		}
-		off += used;
-		switch (rec.type) {
-		case STREAM_REC_READY:
-			if (c->phase == PHASE_HANDSHAKE)
-				handshake_done(c);
-			break;
-		case STREAM_REC_ACK:
-			ack_received(c, rec.u.ctl.value);
-			break;
-		case STREAM_REC_BC_HEARTBEAT:
-			break;
-		case STREAM_REC_ERROR:
-			snprintf(why, sizeof why, "backup reported error %u: "
-			    "%.*s", rec.u.error.code,
-			    (int)rec.u.error.reason_len, rec.u.error.reason);
-			lost(c, why);
-			return -1;
-		default:
-			break;
-		}
-	}
-	if (off > 0) {
-		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-		c->rlen -= off;
+static int
+link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
+{
+	struct ckpt *c = arg;
+
+	switch (rec->type) {
+	case STREAM_REC_WELCOME:
+		if (c->phase == PHASE_HANDSHAKE)
+			welcome_received(c, &rec->u.welcome);
+		break;
+	case STREAM_REC_READY:
+		/* The reader let it through only after WELCOME. */
+		if (c->phase == PHASE_HANDSHAKE)
+			handshake_done(c);
+		break;
+	case STREAM_REC_ACK:
+		ack_received(c, rec->u.ctl.value);
+		break;
+	default:
+		break;		/* BC_HEARTBEAT: being heard is all */
 	}
 	return c->phase == PHASE_DONE ? -1 : 0;
 }
 
-/* Read the back channel.  Returns 1 if bytes arrived, 0 if none, -1 if
- * the backup is gone (handled). */
-static int
-back_read(struct ckpt *c)
+/* The write watcher drained some of the queue. */
+static void
+link_written(struct peer *p __unused, void *arg)
 {
-	ssize_t n;
-	int got = 0;
+	struct ckpt *c = arg;
 
-	for (;;) {
-		if (c->rlen == BACK_BUF) {
-			lost(c, "back channel: oversized record");
-			return -1;
-		}
-		n = read(c->tp->rfd, c->rbuf + c->rlen, BACK_BUF - c->rlen);
-		if (n > 0) {
-			c->rlen += (size_t)n;
-			got = 1;
-			failover_alive(&c->fo);
-			if (back_parse(c) == -1)
-				return -1;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return got;
-		if (n == 0)
-			lost(c, "backup closed the connection");
-		else {
-			char why[128];
-
-			snprintf(why, sizeof why, "read from backup: %s",
-			    strerror(errno));
-			lost(c, why);
-		}
-		return -1;
-	}
+	note_written(c);
+	if (c->phase == PHASE_FULL)
+		full_pump(c);
 }
 
 static void
-rd_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+link_lost(struct peer *p __unused, enum peer_loss kind, const char *why,
+    void *arg)
 {
-	back_read(container_of(w, struct ckpt, rd_io));
+	struct ckpt *c = arg;
+	char msg[STREAM_ERROR_REASON_MAX + 96];
+
+	switch (kind) {
+	case PEER_LOST_EOF:
+		snprintf(msg, sizeof msg, "backup closed the connection");
+		break;
+	case PEER_LOST_ERROR:
+		snprintf(msg, sizeof msg, "backup %s", why);
+		break;
+	case PEER_LOST_RESET:
+	case PEER_LOST_WRITE:
+		snprintf(msg, sizeof msg, "%s backup: %s",
+		    kind == PEER_LOST_RESET ? "read from" : "write to", why);
+		break;
+	default:
+		snprintf(msg, sizeof msg, "%s", why);
+		break;
+	}
+	lost(c, msg);
 }
+
+static const struct peer_callbacks link_cbs = {
+	.record = link_record,
+	.written = link_written,
+	.lost = link_lost,
+};
 
 /* ---- Failover policy on the primary --------------------------------- */
 
@@ -1026,41 +958,35 @@ backup_lost(struct failover *fo, void *arg)
 	return 0;
 }
 
-static int
-send_heartbeat(struct failover *fo __unused, void *arg)
-{
-	struct ckpt *c = arg;
-
-	/* Heartbeats go between epochs; inside one, pages flow anyway. */
-	if (c->w.in_epoch || c->phase == PHASE_DONE)
-		return -1;
-	if (stream_write_ctl(&c->w, STREAM_REC_HEARTBEAT, ++c->hb_seq) == -1)
-		return -1;
-	note_queued(c);
-	return flush_queue(c);
-}
-
-/* A HEARTBEAT now, unless the queue already holds unsent bytes (they
- * prove life as well).  0, or -1 when the backup is lost (handled). */
-static int
-heartbeat_now(struct ckpt *c)
-{
-	if (c->tp->blackhole || c->w.in_epoch ||
-	    c->w_off < stream_writer_ready(&c->w))
-		return 0;
-	if (stream_write_ctl(&c->w, STREAM_REC_HEARTBEAT, ++c->hb_seq) == -1)
-		return 0;
-	note_queued(c);
-	return flush_queue(c);
-}
-
-static int
-recheck_backup(struct failover *fo __unused, void *arg)
-{
-	return back_read(arg) == 1;
-}
-
 /* ---- Life cycle ----------------------------------------------------- */
+
+/* The link over TP's descriptors, which it takes over (TP keeps its
+ * description and, for the cmd transport, its child). */
+static int
+link_open(struct ckpt *c)
+{
+	struct peer_config pc;
+	uint32_t hb = c->cfg.timeout_ms / 4;
+
+	/* Heartbeat often enough for a backup with a short timeout. */
+	if (hb > HEARTBEAT_MS_MAX)
+		hb = HEARTBEAT_MS_MAX;
+	memset(&pc, 0, sizeof pc);
+	pc.rdir = STREAM_DIR_BACK;
+	pc.timeout_ms = c->tp->blackhole ? 0 : c->cfg.timeout_ms;
+	c->hb_ms = hb ? hb : 1;
+	pc.hb_ms = c->tp->blackhole ? 0 : c->hb_ms;
+	pc.page_size = c->info.page_size;
+	pc.in_max = BACK_BUF;
+	pc.blackhole = c->tp->blackhole;
+	pc.desc = c->tp->desc;
+	c->peer = peer_new(c->loop, c->tp->rfd, c->tp->wfd, &pc, &link_cbs, c);
+	if (c->peer == NULL)
+		return -1;
+	c->tp->rfd = c->tp->wfd = -1;
+	c->w = peer_writer(c->peer);
+	return 0;
+}
 
 struct ckpt *
 ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
@@ -1094,27 +1020,22 @@ ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 	    c->cfg.compress);
 	if (c->codec == NULL)
 		goto err;
-	stream_writer_init(&c->w, c->info.page_size);
-	stream_reader_init(&c->br, STREAM_DIR_BACK);
 	c->bitmap_words = (c->info.nr_pages + 63) / 64;
 	c->bitmap = calloc(c->bitmap_words, sizeof *c->bitmap);
 	c->pfns = calloc(c->info.nr_pages > c->cfg.full_chunk_pages ?
 	    c->info.nr_pages : c->cfg.full_chunk_pages, sizeof *c->pfns);
 	c->state = malloc(STATE_MAX);
-	c->rbuf = malloc(BACK_BUF);
-	if (!c->bitmap || !c->pfns || !c->state || !c->rbuf)
+	if (!c->bitmap || !c->pfns || !c->state)
 		goto err;
 	if (staging_reserve(c, c->cfg.full_chunk_pages) == -1)
 		goto err;
 	ev_init(&c->epoch_timer, epoch_timer_cb);
 	ev_idle_init(&c->pump_idle, pump_idle_cb);
-	if (tp->rfd >= 0)
-		ev_io_init(&c->rd_io, rd_io_cb, tp->rfd, EV_READ);
-	if (!tp->blackhole)
-		ev_io_init(&c->wr_io, wr_io_cb, tp->wfd, EV_WRITE);
-	failover_init(&c->fo, loop, "failover",
-	    tp->blackhole ? 0 : c->cfg.timeout_ms, backup_lost,
-	    tp->blackhole ? NULL : send_heartbeat, recheck_backup, c);
+	if (link_open(c) == -1)
+		goto err;
+	/* Silence and heartbeats are the link's; failover_trigger is only
+	 * the one way into backup_lost. */
+	failover_init(&c->fo, loop, "failover", 0, backup_lost, NULL, NULL, c);
 	return c;
 err:
 	err = errno;
@@ -1148,13 +1069,27 @@ ckpt_set_callbacks(struct ckpt *c, ckpt_stats_fn *stats, ckpt_done_fn *done,
 	c->cb_arg = arg;
 }
 
+/* The guest's name as HELLO carries it: printable, at most 64 bytes. */
+static void
+hello_name(const char *guest, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; guest[i] != '\0' && i + 1 < outlen &&
+	    i < STREAM_NAME_LEN; i++)
+		out[i] = guest[i] >= 0x20 && guest[i] <= 0x7e ? guest[i] : '?';
+	out[i] = '\0';
+	if (i == 0)
+		snprintf(out, outlen, "guest");
+}
+
 int
 ckpt_start(struct ckpt *c)
 {
 	struct stream_header_info hi;
 	uint8_t *config = NULL;
 	size_t clen = CONFIG_BUF;
-	uint32_t hb;
+	char name[STREAM_NAME_LEN + 1];
 
 	memset(&hi, 0, sizeof hi);
 	config = malloc(CONFIG_BUF);
@@ -1176,22 +1111,21 @@ ckpt_start(struct ckpt *c)
 		log_warn("%s: dirty tracking", c->guest);
 		goto err;
 	}
-	if (stream_write_header(&c->w, &hi) == -1) {
+	if (stream_write_header(c->w, &hi) == -1) {
 		log_warn("stream header");
+		goto err;
+	}
+	/* Our --timeout is a proposal the backup may only shorten. */
+	hello_name(c->guest, name, sizeof name);
+	if (stream_write_hello(c->w, name, c->cfg.timeout_ms, c->hb_ms,
+	    0) == -1) {
+		log_warn("stream HELLO");
 		goto err;
 	}
 	free(config);
 	config = NULL;
-	note_queued(c);
 	set_phase(c, PHASE_HANDSHAKE);
-	if (c->tp->rfd >= 0)
-		ev_io_start(c->loop, &c->rd_io);
-	/* Heartbeat often enough for a backup with a short timeout. */
-	hb = c->cfg.timeout_ms / 4;
-	if (hb > HEARTBEAT_MS_MAX)
-		hb = HEARTBEAT_MS_MAX;
-	failover_start(&c->fo, hb ? hb : 1);
-	if (flush_queue(c) == -1)
+	if (peer_start(c->peer) == -1 || c->phase == PHASE_DONE)
 		return -1;
 	if (c->tp->blackhole)
 		handshake_done(c);	/* nobody to say READY */
@@ -1216,30 +1150,11 @@ finish(struct ckpt *c, enum ckpt_result r)
 		devices_release_all(c);
 	set_phase(c, PHASE_DONE);
 	c->result = r;
-	failover_stop(&c->fo);
 	ev_timer_stop(c->loop, &c->epoch_timer);
 	ev_idle_stop(c->loop, &c->pump_idle);
-	if (c->tp->rfd >= 0)
-		ev_io_stop(c->loop, &c->rd_io);
-	if (!c->tp->blackhole)
-		ev_io_stop(c->loop, &c->wr_io);
+	peer_close(c->peer);
 	if (c->done_cb)
 		c->done_cb(c, r, c->cb_arg);
-}
-
-/* Write what is queued, blocking up to STOP_FLUSH_MS. */
-static void
-flush_blocking(struct ckpt *c)
-{
-	uint64_t deadline = now_us() + STOP_FLUSH_MS * 1000ull;
-	struct pollfd pfd = { .fd = c->tp->wfd, .events = POLLOUT };
-
-	while (c->w_off < stream_writer_ready(&c->w) && now_us() < deadline) {
-		if (flush_queue(c) == -1)
-			return;
-		if (c->w_off < stream_writer_ready(&c->w) && !c->tp->blackhole)
-			poll(&pfd, 1, 100);
-	}
 }
 
 void
@@ -1250,13 +1165,11 @@ ckpt_stop(struct ckpt *c)
 	log_info("stopping: last epoch %" PRIu64 ", last acknowledged %"
 	    PRIu64, c->epoch, c->acked);
 	ev_timer_stop(c->loop, &c->epoch_timer);
-	if (c->phase == PHASE_RUNNING && !c->w.in_epoch) {
+	if (c->phase == PHASE_RUNNING && !c->w->in_epoch) {
 		/* END after the last complete epoch: the backup keeps its
 		 * replica and does not activate it. */
-		if (stream_write_ctl(&c->w, STREAM_REC_END, c->epoch) == 0) {
-			note_queued(c);
-			flush_blocking(c);
-		}
+		if (stream_write_ctl(c->w, STREAM_REC_END, c->epoch) == 0)
+			peer_flush_blocking(c->peer, STOP_FLUSH_MS);
 	} else
 		log_info("epoch %" PRIu64 " incomplete: no END sent", c->epoch);
 	devices_release_all(c);
@@ -1290,6 +1203,12 @@ ckpt_last_acked(const struct ckpt *c)
 	return c->acked;
 }
 
+const struct ckpt_timing *
+ckpt_get_timing(const struct ckpt *c)
+{
+	return &c->timing;
+}
+
 void
 ckpt_free(struct ckpt *c)
 {
@@ -1298,25 +1217,19 @@ ckpt_free(struct ckpt *c)
 	if (c == NULL)
 		return;
 	if (c->loop) {
-		failover_stop(&c->fo);
 		ev_timer_stop(c->loop, &c->epoch_timer);
 		ev_idle_stop(c->loop, &c->pump_idle);
-		if (c->tp && c->tp->rfd >= 0)
-			ev_io_stop(c->loop, &c->rd_io);
-		if (c->tp && !c->tp->blackhole)
-			ev_io_stop(c->loop, &c->wr_io);
 	}
+	peer_free(c->peer);
 	for (i = 0; i < c->ndevs; i++)
 		if (c->devs[i].ops->teardown)
 			c->devs[i].ops->teardown(c->devs[i].dev);
 	free(c->devs);
 	codec_free(c->codec);
-	stream_writer_free(&c->w);
 	if (c->staging)
 		munmap(c->staging, c->staging_pages * c->info.page_size);
 	free(c->bitmap);
 	free(c->pfns);
 	free(c->state);
-	free(c->rbuf);
 	free(c);
 }

@@ -5,6 +5,7 @@
 add_library(remus_ckpt STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/ckpt.c
   ${CMAKE_CURRENT_SOURCE_DIR}/backup.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/peer.c
   ${CMAKE_CURRENT_SOURCE_DIR}/transport-common.c
   ${CMAKE_CURRENT_SOURCE_DIR}/transport-tcp.c
   ${CMAKE_CURRENT_SOURCE_DIR}/transport-cmd.c)

@@ -15,7 +15,7 @@
 
 #define STREAM_MAGIC		"\x89RMS\r\n\x1a\n"	/* 8 bytes, no NUL */
 #define STREAM_MAGIC_LEN	8
-#define STREAM_VERSION		1u
+#define STREAM_VERSION		2u	/* 2: HELLO / WELCOME handshake */
 #define STREAM_BYTE_ORDER	0x01020304u	/* reads back 0x04030201 if swapped */
 #define STREAM_DRIVER_LEN	16
 #define STREAM_CONFIG_MAX	(64u << 10)
@@ -65,11 +65,13 @@ _Static_assert(sizeof(struct stream_rhdr) == 8, "stream_rhdr is 8 bytes");
 #define STREAM_REC_EPOCH_END	0x00000006u
 #define STREAM_REC_HEARTBEAT	0x00000007u
 #define STREAM_REC_END		0x00000008u
+#define STREAM_REC_HELLO	0x00000009u	/* first record, once */
 /* Backup -> primary (the back channel). */
 #define STREAM_REC_READY	0x00000101u
 #define STREAM_REC_ACK		0x00000102u
 #define STREAM_REC_BC_HEARTBEAT	0x00000103u
 #define STREAM_REC_ERROR	0x00000104u
+#define STREAM_REC_WELCOME	0x00000105u	/* before READY, once */
 
 #define STREAM_EPOCH_FULL	(1u << 0)	/* EPOCH_BEGIN flag: all pages */
 #define STREAM_EPOCH_FLAGS_KNOWN (STREAM_EPOCH_FULL)
@@ -159,5 +161,42 @@ struct stream_error {
 	uint32_t	crc;
 };
 _Static_assert(sizeof(struct stream_error) == 8, "stream_error is 8 bytes");
+
+/* ---- The handshake ----------------------------------------------- */
+
+/* HELLO (primary -> backup, the first record after the header): who the
+ * guest is and the timing the primary proposes (docs/failover.md).  Its
+ * CRC32C covers the record header and the body before the crc field. */
+#define STREAM_NAME_LEN		64
+#define STREAM_TIMEOUT_MAX	3600000u	/* ms: T, H, F at most an hour */
+
+struct stream_hello {
+	char		name[STREAM_NAME_LEN];	/* guest name, NUL-padded */
+	uint32_t	timeout_ms;	/* proposed T: the longest it accepts */
+	uint32_t	hb_ms;		/* proposed H, 1 .. timeout_ms */
+	uint32_t	features;	/* STREAM_HELLO_*: what it can do;
+					 * bits a backup does not know it
+					 * ignores (an offer, not a demand) */
+	uint32_t	reserved[2];	/* must be 0 */
+	uint32_t	crc;
+};
+_Static_assert(sizeof(struct stream_hello) == 88, "stream_hello is 88 bytes");
+
+/* WELCOME (backup -> primary, before READY): what the backup agreed to.
+ * CRC as HELLO's. */
+#define STREAM_WELCOME_FENCES	(1u << 0)	/* it runs a fence command */
+#define STREAM_WELCOME_FLAGS_KNOWN (STREAM_WELCOME_FENCES)
+
+struct stream_welcome {
+	uint64_t	resume_epoch;	/* committed replica of this guest the
+					 * backup holds (0: none) */
+	uint32_t	timeout_ms;	/* agreed T (the backup's -t) */
+	uint32_t	hb_ms;		/* agreed H, 1 .. timeout_ms */
+	uint32_t	fence_ms;	/* F; 0 iff not FENCES */
+	uint32_t	flags;		/* STREAM_WELCOME_*; others must be 0 */
+	uint32_t	reserved;	/* must be 0 */
+	uint32_t	crc;
+};
+_Static_assert(sizeof(struct stream_welcome) == 32, "stream_welcome is 32 bytes");
 
 #endif /* REMUS_STREAM_FORMAT_H */

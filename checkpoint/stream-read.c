@@ -96,8 +96,9 @@ static const char *const status_text[STREAM_ERR_MAX] = {
 	[STREAM_ERR_ENCODING]	= "bad page encoding or length",
 	[STREAM_ERR_PFN]	= "pfn out of range",
 	[STREAM_ERR_DRIVER]	= "bad driver name",
-	[STREAM_ERR_TEXT]	= "bad error reason text",
+	[STREAM_ERR_TEXT]	= "bad text (error reason or guest name)",
 	[STREAM_ERR_DISK]	= "bad disk write",
+	[STREAM_ERR_HANDSHAKE]	= "handshake timing out of range",
 };
 
 const char *
@@ -120,10 +121,12 @@ stream_rec_name(uint32_t type)
 	case STREAM_REC_EPOCH_END:	return "EPOCH_END";
 	case STREAM_REC_HEARTBEAT:	return "HEARTBEAT";
 	case STREAM_REC_END:		return "END";
+	case STREAM_REC_HELLO:		return "HELLO";
 	case STREAM_REC_READY:		return "READY";
 	case STREAM_REC_ACK:		return "ACK";
 	case STREAM_REC_BC_HEARTBEAT:	return "BC_HEARTBEAT";
 	case STREAM_REC_ERROR:		return "ERROR";
+	case STREAM_REC_WELCOME:	return "WELCOME";
 	default:			return NULL;
 	}
 }
@@ -144,13 +147,13 @@ stream_enc_name(unsigned enc)
 static int
 is_forward_type(uint32_t type)
 {
-	return type >= STREAM_REC_EPOCH_BEGIN && type <= STREAM_REC_END;
+	return type >= STREAM_REC_EPOCH_BEGIN && type <= STREAM_REC_HELLO;
 }
 
 static int
 is_back_type(uint32_t type)
 {
-	return type >= STREAM_REC_READY && type <= STREAM_REC_ERROR;
+	return type >= STREAM_REC_READY && type <= STREAM_REC_WELCOME;
 }
 
 void
@@ -267,6 +270,11 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 		return STREAM_ERR_TOO_LONG;
 	if (r->ended)
 		return STREAM_ERR_SEQUENCE;
+	/* HELLO is the first record after the header, before anything,
+	 * optional records included: the backup learns the timing first. */
+	if (r->dir == STREAM_DIR_FORWARD && !r->have_hello &&
+	    type != STREAM_REC_HELLO)
+		return STREAM_ERR_SEQUENCE;
 	if ((type & STREAM_REC_OPTIONAL) != 0) {
 		uint32_t base = type & ~STREAM_REC_OPTIONAL;
 
@@ -312,8 +320,18 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 			return STREAM_ERR_SEQUENCE;
 		return length == sizeof(struct stream_ctl) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_HELLO:
+		if (r->have_hello)
+			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_hello) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_WELCOME:
+		if (r->have_welcome || r->have_ready)
+			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_welcome) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_READY:
-		if (r->have_ready)
+		if (r->have_ready || !r->have_welcome)
 			return STREAM_ERR_SEQUENCE;
 		return length == sizeof(struct stream_ctl) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
@@ -434,6 +452,80 @@ parse_ctl(const uint8_t *rbuf, struct stream_rec *rec)
 		return STREAM_ERR_CRC;
 	if (c->reserved != 0)
 		return STREAM_ERR_RESERVED;
+	return STREAM_OK;
+}
+
+/* The handshake records: CRC over the record header and the body before
+ * crc (as control records), then reserved fields, then meaning. */
+static int
+handshake_crc_ok(const uint8_t *rbuf, size_t crc_off)
+{
+	return !crc_differs(stream_crc32c(0, rbuf, sizeof(struct stream_rhdr) +
+	    crc_off), ld32(rbuf + sizeof(struct stream_rhdr) + crc_off));
+}
+
+static int
+timing_ok(uint32_t timeout_ms, uint32_t hb_ms)
+{
+	return timeout_ms >= 1 && timeout_ms <= STREAM_TIMEOUT_MAX &&
+	    hb_ms >= 1 && hb_ms <= timeout_ms;
+}
+
+static enum stream_status
+parse_hello(const uint8_t *rbuf, struct stream_rec *rec)
+{
+	const uint8_t *body = rbuf + sizeof(struct stream_rhdr);
+	const uint8_t *name = body + offsetof(struct stream_hello, name);
+	size_t n = 0;
+
+	if (!handshake_crc_ok(rbuf, offsetof(struct stream_hello, crc)))
+		return STREAM_ERR_CRC;
+	if (!all_zero(body + offsetof(struct stream_hello, reserved),
+	    sizeof(((struct stream_hello *)0)->reserved)))
+		return STREAM_ERR_RESERVED;
+	/* 1 .. 64 printable characters, then NUL bytes to the end. */
+	while (n < STREAM_NAME_LEN && name[n] != 0) {
+		if (name[n] < 0x20 || name[n] > 0x7e)
+			return STREAM_ERR_TEXT;
+		n++;
+	}
+	if (n == 0 || !all_zero(name + n, STREAM_NAME_LEN - n))
+		return STREAM_ERR_TEXT;
+	memcpy(rec->u.hello.name, name, n);
+	rec->u.hello.name[n] = '\0';
+	rec->u.hello.timeout_ms = ld32(body +
+	    offsetof(struct stream_hello, timeout_ms));
+	rec->u.hello.hb_ms = ld32(body + offsetof(struct stream_hello, hb_ms));
+	/* An offer: bits this reader does not know are not an error. */
+	rec->u.hello.features = ld32(body +
+	    offsetof(struct stream_hello, features));
+	if (!timing_ok(rec->u.hello.timeout_ms, rec->u.hello.hb_ms))
+		return STREAM_ERR_HANDSHAKE;
+	return STREAM_OK;
+}
+
+static enum stream_status
+parse_welcome(const uint8_t *rbuf, struct stream_rec *rec)
+{
+	const uint8_t *body = rbuf + sizeof(struct stream_rhdr);
+	struct stream_welcome *wl = &rec->u.welcome;
+
+	if (!handshake_crc_ok(rbuf, offsetof(struct stream_welcome, crc)))
+		return STREAM_ERR_CRC;
+	wl->resume_epoch = ld64(body +
+	    offsetof(struct stream_welcome, resume_epoch));
+	wl->timeout_ms = ld32(body + offsetof(struct stream_welcome, timeout_ms));
+	wl->hb_ms = ld32(body + offsetof(struct stream_welcome, hb_ms));
+	wl->fence_ms = ld32(body + offsetof(struct stream_welcome, fence_ms));
+	wl->flags = ld32(body + offsetof(struct stream_welcome, flags));
+	wl->reserved = ld32(body + offsetof(struct stream_welcome, reserved));
+	wl->crc = ld32(body + offsetof(struct stream_welcome, crc));
+	if (wl->reserved != 0 || (wl->flags & ~STREAM_WELCOME_FLAGS_KNOWN) != 0)
+		return STREAM_ERR_RESERVED;
+	if (!timing_ok(wl->timeout_ms, wl->hb_ms) ||
+	    wl->fence_ms > STREAM_TIMEOUT_MAX ||
+	    (wl->fence_ms != 0) != ((wl->flags & STREAM_WELCOME_FENCES) != 0))
+		return STREAM_ERR_HANDSHAKE;
 	return STREAM_OK;
 }
 
@@ -563,6 +655,16 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 			st = STREAM_ERR_SEQUENCE;
 		if (st == STREAM_OK)
 			r->ended = 1;
+		break;
+	case STREAM_REC_HELLO:
+		st = parse_hello(buf, rec);
+		if (st == STREAM_OK)
+			r->have_hello = 1;
+		break;
+	case STREAM_REC_WELCOME:
+		st = parse_welcome(buf, rec);
+		if (st == STREAM_OK)
+			r->have_welcome = 1;
 		break;
 	case STREAM_REC_READY:
 		st = parse_ctl(buf, rec);

@@ -256,6 +256,7 @@ stream_write_header(struct stream_writer *w,
 	w->len += total;
 	w->nr_pages = info->nr_pages;
 	w->features = info->features;
+	w->hello_due = 1;
 	return 0;
 }
 
@@ -265,7 +266,7 @@ stream_write_epoch_begin(struct stream_writer *w, uint64_t epoch,
 {
 	uint8_t *p;
 
-	if (w->in_epoch || w->ended || epoch == 0 ||
+	if (w->in_epoch || w->ended || w->hello_due || epoch == 0 ||
 	    (flags & ~STREAM_EPOCH_FLAGS_KNOWN) != 0 ||
 	    (w->epoch == 0 && (flags & STREAM_EPOCH_FULL) == 0) ||
 	    (w->epoch != 0 && epoch != w->epoch + 1))
@@ -380,8 +381,8 @@ stream_write_page(struct stream_writer *w, uint64_t pfn, uint16_t enc,
 static int
 defined_type(uint32_t t)
 {
-	return (t >= STREAM_REC_EPOCH_BEGIN && t <= STREAM_REC_END) ||
-	    (t >= STREAM_REC_READY && t <= STREAM_REC_ERROR);
+	return (t >= STREAM_REC_EPOCH_BEGIN && t <= STREAM_REC_HELLO) ||
+	    (t >= STREAM_REC_READY && t <= STREAM_REC_WELCOME);
 }
 
 int
@@ -390,7 +391,7 @@ stream_write_blob(struct stream_writer *w, uint32_t type, const void *data,
 {
 	uint8_t *p;
 
-	if (w->ended || len > STREAM_REC_LENGTH_MAX ||
+	if (w->ended || w->hello_due || len > STREAM_REC_LENGTH_MAX ||
 	    (len > 0 && data == NULL))
 		return einval();
 	if (type == STREAM_REC_GUEST_STATE || type == STREAM_REC_DEVICE_STATE) {
@@ -472,6 +473,8 @@ stream_write_ctl(struct stream_writer *w, uint32_t type, uint64_t value)
 		value = w->epoch;
 		break;
 	case STREAM_REC_READY:
+		if (!w->welcome_sent)
+			return einval();
 		value = STREAM_VERSION;
 		break;
 	case STREAM_REC_HEARTBEAT:
@@ -481,7 +484,7 @@ stream_write_ctl(struct stream_writer *w, uint32_t type, uint64_t value)
 	default:
 		return einval();
 	}
-	if (w->in_epoch || w->ended)
+	if (w->in_epoch || w->ended || w->hello_due)
 		return einval();
 	p = start_record(w, type, sizeof(struct stream_ctl));
 	if (p == NULL)
@@ -492,6 +495,82 @@ stream_write_ctl(struct stream_writer *w, uint32_t type, uint64_t value)
 	finish_record(w, sizeof(struct stream_ctl));
 	if (type == STREAM_REC_END)
 		w->ended = 1;
+	return 0;
+}
+
+/* A name for HELLO: what a log line can print, as in the header's driver
+ * but spaces allowed (a Xen domain name may have them). */
+static int
+name_ok(const char *name)
+{
+	size_t n = strnlen(name, STREAM_NAME_LEN + 1);
+
+	if (n == 0 || n > STREAM_NAME_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] < 0x20 || name[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+timing_ok(uint32_t timeout_ms, uint32_t hb_ms)
+{
+	return timeout_ms >= 1 && timeout_ms <= STREAM_TIMEOUT_MAX &&
+	    hb_ms >= 1 && hb_ms <= timeout_ms;
+}
+
+int
+stream_write_hello(struct stream_writer *w, const char *name,
+    uint32_t timeout_ms, uint32_t hb_ms, uint32_t features)
+{
+	const size_t crc_off = RHDR + offsetof(struct stream_hello, crc);
+	uint8_t *p;
+
+	if (!w->hello_due || !name_ok(name) || !timing_ok(timeout_ms, hb_ms))
+		return einval();
+	p = start_record(w, STREAM_REC_HELLO, sizeof(struct stream_hello));
+	if (p == NULL)
+		return -1;
+	memset(p + RHDR, 0, sizeof(struct stream_hello));
+	memcpy(p + RHDR + offsetof(struct stream_hello, name), name,
+	    strlen(name));
+	st32(p + RHDR + offsetof(struct stream_hello, timeout_ms), timeout_ms);
+	st32(p + RHDR + offsetof(struct stream_hello, hb_ms), hb_ms);
+	st32(p + RHDR + offsetof(struct stream_hello, features), features);
+	st32(p + crc_off, stream_crc32c(0, p, crc_off));
+	finish_record(w, sizeof(struct stream_hello));
+	w->hello_due = 0;
+	return 0;
+}
+
+int
+stream_write_welcome(struct stream_writer *w, const struct stream_welcome *wl)
+{
+	const size_t crc_off = RHDR + offsetof(struct stream_welcome, crc);
+	uint8_t *p;
+
+	if (w->welcome_sent || w->ended || w->nr_pages != 0 ||
+	    !timing_ok(wl->timeout_ms, wl->hb_ms) ||
+	    wl->fence_ms > STREAM_TIMEOUT_MAX ||
+	    (wl->flags & ~STREAM_WELCOME_FLAGS_KNOWN) != 0 ||
+	    (wl->fence_ms != 0) != ((wl->flags & STREAM_WELCOME_FENCES) != 0))
+		return einval();
+	p = start_record(w, STREAM_REC_WELCOME, sizeof(struct stream_welcome));
+	if (p == NULL)
+		return -1;
+	st64(p + RHDR + offsetof(struct stream_welcome, resume_epoch),
+	    wl->resume_epoch);
+	st32(p + RHDR + offsetof(struct stream_welcome, timeout_ms),
+	    wl->timeout_ms);
+	st32(p + RHDR + offsetof(struct stream_welcome, hb_ms), wl->hb_ms);
+	st32(p + RHDR + offsetof(struct stream_welcome, fence_ms),
+	    wl->fence_ms);
+	st32(p + RHDR + offsetof(struct stream_welcome, flags), wl->flags);
+	st32(p + RHDR + offsetof(struct stream_welcome, reserved), 0);
+	st32(p + crc_off, stream_crc32c(0, p, crc_off));
+	finish_record(w, sizeof(struct stream_welcome));
+	w->welcome_sent = 1;
 	return 0;
 }
 

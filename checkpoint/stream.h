@@ -39,6 +39,7 @@ enum stream_status {
 	STREAM_ERR_DRIVER,	/* driver name not NUL-padded / empty / not text */
 	STREAM_ERR_TEXT,	/* ERROR reason empty or not text */
 	STREAM_ERR_DISK,	/* DISK_WRITE op unknown or range overflows */
+	STREAM_ERR_HANDSHAKE,	/* HELLO / WELCOME timing out of range */
 	STREAM_ERR_MAX
 };
 
@@ -80,6 +81,8 @@ struct stream_reader {
 	size_t		need;
 	enum stream_status err;	/* sticky: once set, every call returns it */
 	int		ended;		/* END (forward) or ERROR (back) seen */
+	int		have_hello;	/* forward: HELLO seen */
+	int		have_welcome;	/* back channel: WELCOME seen */
 	int		have_ready;	/* back channel: READY seen */
 	uint64_t	last_ack;	/* back channel: highest ACK so far */
 	uint64_t	nr_epochs;	/* epochs completed (EPOCH_END validated) */
@@ -118,6 +121,13 @@ struct stream_rec {
 			const char	*reason;	/* not NUL-terminated */
 			uint32_t	reason_len;
 		} error;
+		struct {
+			char		name[STREAM_NAME_LEN + 1]; /* NUL-ended */
+			uint32_t	timeout_ms;
+			uint32_t	hb_ms;
+			uint32_t	features;
+		} hello;
+		struct stream_welcome		welcome;
 	} u;
 };
 
@@ -176,6 +186,8 @@ struct stream_writer {
 	uint64_t	nr_pages;	/* from write_header; 0: unchecked */
 	uint32_t	features;	/* from write_header */
 	int		ended;		/* END or ERROR written */
+	int		hello_due;	/* header written, HELLO not yet */
+	int		welcome_sent;	/* back channel: READY may follow */
 	/* Open page batch, if any (batch_count > 0 or batch_open). */
 	int		batch_open;
 	size_t		batch_off;	/* offset of its record header in buf */
@@ -231,8 +243,17 @@ int	stream_write_disk(struct stream_writer *,
 	    const struct stream_disk_write *dw, const void *data);
 int	stream_write_epoch_end(struct stream_writer *);	/* closes a batch */
 /* HEARTBEAT, END (value ignored: the writer puts the last epoch), READY
- * (value ignored: STREAM_VERSION), ACK, BC_HEARTBEAT.  Outside epochs. */
+ * (value ignored: STREAM_VERSION; only after WELCOME), ACK, BC_HEARTBEAT.
+ * Outside epochs, and not between the header and HELLO. */
 int	stream_write_ctl(struct stream_writer *, uint32_t type, uint64_t value);
+/* HELLO, right after the header: NAME 1 .. STREAM_NAME_LEN printable
+ * ASCII characters; 1 <= HB_MS <= TIMEOUT_MS <= STREAM_TIMEOUT_MAX. */
+int	stream_write_hello(struct stream_writer *, const char *name,
+	    uint32_t timeout_ms, uint32_t hb_ms, uint32_t features);
+/* WELCOME, before READY (on the back channel); WL's crc and reserved are
+ * ignored, the rest as stream-format.h says. */
+int	stream_write_welcome(struct stream_writer *,
+	    const struct stream_welcome *wl);
 /* REASON: 1 .. STREAM_ERROR_REASON_MAX bytes of text (longer is cut). */
 int	stream_write_error(struct stream_writer *, uint32_t code,
 	    const char *reason);

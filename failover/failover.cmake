@@ -1,5 +1,8 @@
 # Loss detection (heartbeat timeout) and the idempotent failover trigger,
-# shared by the primary engine and the backup receiver.
-add_library(remus_failover STATIC failover.c)
+# shared by the primary engine and the backup receiver; the fence runner
+# (fence.c: needs the default libev loop, see fence.h).
+add_library(remus_failover STATIC failover.c fence.c)
 target_include_directories(remus_failover PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(remus_failover PUBLIC remus_common PkgConfig::LIBEV)
+# The failover policies (docs/failover.md): pure state machines, no libev.
+target_sources(remus_failover PRIVATE fo-primary.c fo-backup.c)

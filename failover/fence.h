@@ -30,7 +30,9 @@ struct fence_env {
 	uint32_t	 timeout_ms;	/* REMUS_FENCE_TIMEOUT_MS */
 };
 
-/* A fence runner for CMD (borrowed; must outlive it).  NULL + errno. */
+/* A fence runner for CMD (borrowed; must outlive it).  NULL + errno.
+ * LOOP must be libev's default loop (EV_DEFAULT): ev_child works only
+ * there (its SIGCHLD handler reaps every child); EINVAL otherwise. */
 struct fence	*fence_new(struct ev_loop *loop, const char *cmd);
 /* Start one attempt.  -1 + errno (EBUSY if one runs; fork failures). */
 int	fence_start(struct fence *, const struct fence_env *,

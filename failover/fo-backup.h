@@ -65,6 +65,7 @@ struct fo_backup {
 
 void	fo_backup_init(struct fo_backup *, const struct fo_backup_cfg *,
 	    const struct fo_timing *, const struct fo_backup_ops *, void *arg);
+/* The first call (make it at the handshake) arms the silence tick. */
 void	fo_backup_heard(struct fo_backup *, uint64_t last_rx);
 void	fo_backup_committed(struct fo_backup *, uint64_t epoch);
 /* Silence for T, EOF or reset (B1): the owner tells which in WHY. */

@@ -8,10 +8,11 @@
  *
  *            connected()            lost()                deadline / ERROR
  *  CONNECTING ---------> PROTECTED --------> HOLDING --------------------->
- *      ^                                     (link aborted, output held)
- *      |           reconnect timer                                  |
- *      '------------------------------ UNPROTECTED <----------------'
- *                                      (output released)
+ *                            ^               (link aborted, output held)
+ *                            | connected()                          |
+ *                            '--------- UNPROTECTED <---------------'
+ *                                      (output released; reconnect
+ *                                      attempts run in this state)
  *  guest_failed() from any state -> GUEST_FAILED (output dropped, final)
  *  stop() from any state -> STOPPED (final)
  */
@@ -74,7 +75,9 @@ struct fo_primary {
 	uint64_t	 release_ms;	/* X + T + F + M */
 	uint64_t	 next_try_ms;	/* next reconnect */
 	uint64_t	 acked;		/* last acknowledged epoch */
+	uint64_t	 sent;		/* last epoch handed whole to the link */
 	uint32_t	 attempts;	/* reconnects since the last loss */
+	int		 trying;	/* a reconnect attempt is under way */
 	char		 reason[160];	/* why the backup was lost */
 };
 
@@ -94,6 +97,11 @@ void	fo_primary_connect_failed(struct fo_primary *, uint64_t now,
 void	fo_primary_heard(struct fo_primary *, uint64_t last_rx);
 /* ACK(epoch) arrived. */
 void	fo_primary_acked(struct fo_primary *, uint64_t epoch);
+/* The last record of EPOCH (its CHECKPOINT) was handed to the link: from
+ * now on the backup may commit it even if its ACK never arrives, so a loss
+ * must hold output (P3's "nothing acknowledged" shortcut is only safe when
+ * no epoch was sent whole). */
+void	fo_primary_sent(struct fo_primary *, uint64_t epoch);
 /* The link reported loss (EOF, reset, write error, protocol error): P1. */
 void	fo_primary_lost(struct fo_primary *, uint64_t now, const char *why);
 /* The backup sent ERROR: it stood down (B6), release at once. */

@@ -139,7 +139,8 @@ header(struct stream_writer *w, uint32_t ps, uint64_t nr_pages,
 
 	snprintf(hi.driver, sizeof(hi.driver), "%s", driver);
 	stream_writer_init(w, ps);
-	if (stream_write_header(w, &hi) == -1) {
+	if (stream_write_header(w, &hi) == -1 ||
+	    stream_write_hello(w, "proc:4242", 3000, 200, 0) == -1) {
 		fprintf(stderr, "make-seeds: header: %s\n", strerror(errno));
 		exit(1);
 	}
@@ -156,6 +157,11 @@ stream_make_seeds(const char *dir)
 	    .disk = 1, .op = STREAM_DISK_ZERO };
 	struct stream_disk_write dt = { .offset = 0, .length = 512,
 	    .disk = 0, .op = STREAM_DISK_TRIM };
+	const struct stream_welcome welcome = { .resume_epoch = 0,
+	    .timeout_ms = 1000, .hb_ms = 200, .fence_ms = 10000,
+	    .flags = STREAM_WELCOME_FENCES };
+	const struct stream_welcome welcome_nofence = { .resume_epoch = 12,
+	    .timeout_ms = 400, .hb_ms = 100 };
 	int n;
 
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
@@ -255,6 +261,7 @@ stream_make_seeds(const char *dir)
 
 	/* Back channel. */
 	stream_writer_init(&w, PS);
+	CHECK(stream_write_welcome(&w, &welcome));
 	CHECK(stream_write_ctl(&w, STREAM_REC_READY, 0));
 	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 1));
 	CHECK(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 1));
@@ -263,6 +270,7 @@ stream_make_seeds(const char *dir)
 	CHECK(save(dir, "back-acks", 0x80, &w));
 
 	stream_writer_init(&w, PS);
+	CHECK(stream_write_welcome(&w, &welcome_nofence));
 	CHECK(stream_write_ctl(&w, STREAM_REC_READY, 0));
 	CHECK(stream_write_error(&w, 28, "backup: no space left for the replica"));
 	CHECK(save(dir, "back-error", 0x83, &w));

@@ -43,6 +43,10 @@ struct netbuf {
 	uint64_t last_started;
 	uint64_t last_released;
 	int	released_all;		/* buffering stopped for good */
+	/* discard_all ran: the guest failed here, and its output stays
+	 * blocked (dropped) after netbuf_free, until the next run on the
+	 * interface or netbuf_cleanup_if() removes the block (P5). */
+	int	discarded;
 
 	struct netbuf_stats st;		/* counters kept by netbuf.c + driver */
 	void	*drv;			/* driver state */
@@ -64,5 +68,11 @@ int	netbuf_plug_cleanup_stale(void);
 /* nfqueue driver: remove remus_<ifname> nftables tables and xtables chains
  * whose interface is gone.  Count removed (never fails). */
 int	netbuf_nfqueue_cleanup_stale(void);
+
+/* What a run left on IFNAME, which may still exist (a discarded guest's
+ * block): plug: rmsb<ifindex> and the ingress qdisc; nfqueue: the
+ * remus_<ifname> table or chains.  Count removed, or -1 with errno set. */
+int	netbuf_plug_cleanup_if(const char *ifname);
+int	netbuf_nfqueue_cleanup_if(const char *ifname);
 
 #endif /* REMUS_NETBUF_INT_H */

@@ -97,6 +97,7 @@ struct nfq {
 	uint64_t	closed_pkts;	/* sum of closed[].pkts */
 	uint64_t	pass_pkts;	/* read but not yet accepted (pass) */
 	int		pass;		/* released for good: accept all */
+	int		discard;	/* discarded for good: drop all */
 	uint64_t	overruns;	/* ENOBUFS on the socket */
 	uint8_t		*buf;
 };
@@ -254,6 +255,35 @@ rules_stop(struct netbuf *nb)
 		return rc;
 	}
 	snprintf(script, sizeof script, "flush chain inet %s hold\n", q->table);
+	return nft_apply(nb, script, 0);
+}
+
+/* Replace the queue rule with an explicit drop of everything the
+ * interface sends, in one transaction (never a moment without either).
+ * The chain and its hook stay registered. */
+static int
+rules_block(struct netbuf *nb)
+{
+	struct nfq *q = nb->drv;
+	char script[256];
+	int i, rc = 0;
+
+	if (q->backend != NULL && strcmp(q->backend, "xt") == 0) {
+		for (i = 0; i < 2; i++) {
+			char *argv[] = { (char *)xt_tools[i], "--noflush", NULL };
+
+			snprintf(script, sizeof script,
+			    "*raw\n-F %s\n-A %s -i %s -j DROP\nCOMMIT\n",
+			    q->table, q->table, nb->ifname);
+			if (run_tool(nb, argv, script, 0) == -1)
+				rc = -1;
+		}
+		return rc;
+	}
+	snprintf(script, sizeof script,
+	    "flush chain inet %s hold\n"
+	    "add rule inet %s hold iifname \"%s\" drop\n",
+	    q->table, q->table, nb->ifname);
 	return nft_apply(nb, script, 0);
 }
 
@@ -424,6 +454,11 @@ read_and_pass(struct netbuf *nb, unsigned int max_reads)
 		nb->st.packets_released += q->pass_pkts;
 		q->pass_pkts = 0;
 	}
+	if (q->discard && q->open_pkts > 0) {
+		if (send_verdict_v(nb, q->last_id, NF_DROP) == -1)
+			return -1;
+		q->open_pkts = 0;
+	}
 	return 0;
 }
 
@@ -440,7 +475,7 @@ nfq_teardown(struct netbuf *nb)
 
 	if (q == NULL)
 		return;
-	if (q->bound && q->sock != NULL) {
+	if (q->bound && q->sock != NULL && !nb->discarded) {
 		/* Anything still queued is accepted now: deleting the rules
 		 * or unbinding would make the kernel drop it. */
 		if (q->table_created)
@@ -448,7 +483,10 @@ nfq_teardown(struct netbuf *nb)
 		if (read_and_pass(nb, 0) == 0 && q->open_pkts + q->closed_pkts > 0)
 			(void)send_verdict(nb, q->last_id);
 	}
-	if (q->table_created) {
+	/* A discarded guest's rules stay (the drop rule, or, if it could not
+	 * be set, the queue rule, which drops once nobody listens on Q);
+	 * unbinding below drops whatever is still queued. */
+	if (q->table_created && !nb->discarded) {
 		(void)rules_del(nb);
 		q->table_created = 0;
 	}
@@ -631,10 +669,14 @@ nfq_discard_all(struct netbuf *nb)
 	uint64_t held;
 	int rc = 0;
 
-	/* Stop queueing, read what the kernel still has for us, and give
-	 * every held packet a DROP verdict.  Later packets pass (pass mode):
-	 * the guest that would send them is gone. */
-	if (q->table_created && rules_stop(nb) == -1)
+	/* Drop from now on (the rule swap is one transaction), then read
+	 * what the kernel had queued and give it a DROP verdict.  Nothing
+	 * the interface sends passes again while the rule is there: a dead
+	 * proc guest's kernel sockets go on sending (FIN, RST, retransmits
+	 * of replies the backup's copy never made), and a hung guest may
+	 * wake.  If the swap fails, the queue rule stays: once remus is gone
+	 * nobody listens on Q, and the kernel drops (no bypass flag). */
+	if (q->table_created && rules_block(nb) == -1)
 		rc = -1;
 	if (drain(nb, 0) == -1)
 		rc = -1;
@@ -645,8 +687,13 @@ nfq_discard_all(struct netbuf *nb)
 	    (unsigned long long)held);
 	q->open_pkts = q->closed_pkts = 0;
 	q->nclosed = 0;
-	q->pass = 1;
-	q->pass_pkts = 0;
+	/* Still read, never passed: drop verdicts for stragglers. */
+	q->discard = 1;
+	log_warnx("%s: the guest's output stays blocked (%s %s drops it); "
+	    "the next remus on %s removes it at start, or: remus-netbuf "
+	    "cleanup %s", nb->ifname, q->backend && strcmp(q->backend,
+	    "xt") == 0 ? "xtables chain" : "nftables table inet", q->table,
+	    nb->ifname, nb->ifname);
 	return rc;
 }
 
@@ -759,6 +806,43 @@ del_xt_chain(const char *name)
 	nb.drv = &q;
 	(void)xt_apply(&nb, 0, 1);
 	return 0;
+}
+
+int
+netbuf_nfqueue_cleanup_if(const char *ifname)
+{
+	char *nft[] = { "nft", "list", "tables", NULL };
+	char *xt[2][5] = {
+		{ "iptables-nft", "-t", "raw", "-S", NULL },
+		{ "ip6tables-nft", "-t", "raw", "-S", NULL },
+	};
+	char out[16384], name[IF_NAMESIZE + 8], line[IF_NAMESIZE + 32];
+	int n = 0, i, xt_found = 0;
+
+	snprintf(name, sizeof name, "remus_%s", ifname);
+	snprintf(line, sizeof line, "table inet %s\n", name);
+	if (netbuf_run(nft, NULL, out, sizeof out) == 0 &&
+	    strstr(out, line) != NULL) {
+		if (del_nft_table(name) == -1) {
+			log_warnx("%s: cannot delete table inet %s", ifname,
+			    name);
+			errno = EIO;
+			return -1;
+		}
+		log_info("%s: removed table inet %s", ifname, name);
+		n++;
+	}
+	snprintf(line, sizeof line, "-N %s\n", name);
+	for (i = 0; i < 2; i++)
+		if (netbuf_run(xt[i], NULL, out, sizeof out) == 0 &&
+		    strstr(out, line) != NULL)
+			xt_found = 1;
+	if (xt_found) {
+		(void)del_xt_chain(name);
+		log_info("%s: removed xtables chains %s", ifname, name);
+		n++;
+	}
+	return n;
 }
 
 int

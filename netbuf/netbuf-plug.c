@@ -368,7 +368,10 @@ plug_teardown(struct netbuf *nb)
 	if (p == NULL)
 		return;
 	sk = p->sock;
-	remove_redirect(nb);
+	/* A discarded guest's interface stays redirected into the plugged
+	 * IFB (P5): removing either would let its output through. */
+	if (!nb->discarded)
+		remove_redirect(nb);
 	if (p->qdisc) {
 		rtnl_qdisc_put(p->qdisc);
 		p->qdisc = NULL;
@@ -513,10 +516,16 @@ plug_discard_all(struct netbuf *nb)
 {
 	struct plug *p = nb->drv;
 
-	/* Ingress first, so nothing new is redirected, then the IFB with
-	 * the plug qdisc and every packet it holds. */
+	/* Nothing is released, ever: what the qdisc holds and whatever the
+	 * dead guest's kernel still sends stays behind the plug until its
+	 * limit, then is dropped.  Removing the IFB would drop what is held
+	 * but let later packets through unredirected.  The block goes with
+	 * the next run's stale cleanup on this interface. */
 	p->released = 1;
-	return remove_redirect(nb);
+	log_warnx("%s: the guest's output stays blocked (%s stays plugged); "
+	    "the next remus on %s removes it at start, or: remus-netbuf "
+	    "cleanup %s", nb->ifname, p->ifb_name, nb->ifname, nb->ifname);
+	return 0;
 }
 
 static int
@@ -595,6 +604,36 @@ out:
 	nl_socket_free(sk);
 	errno = saved_errno;
 	return rc;
+}
+
+int
+netbuf_plug_cleanup_if(const char *ifname)
+{
+	char ifb[IF_NAMESIZE];
+	struct nl_sock *sk;
+	unsigned int idx;
+	int n = 0;
+
+	/* Gone: its IFB is stale and netbuf_plug_cleanup_stale's. */
+	idx = if_nametoindex(ifname);
+	if (idx == 0)
+		return 0;
+	ifb_name_for(ifb, sizeof ifb, (int)idx);
+	if (if_nametoindex(ifb) == 0)
+		return 0;
+	if ((sk = open_route_sock()) == NULL)
+		return -1;
+	/* Ingress first: nothing is redirected to a missing device. */
+	(void)ingress_qdisc(sk, (int)idx, 0);
+	if (delete_link(sk, ifb) == -1) {
+		log_warn("%s: remove %s", ifname, ifb);
+		nl_socket_free(sk);
+		return -1;
+	}
+	log_info("%s: removed %s and its ingress qdisc", ifname, ifb);
+	n++;
+	nl_socket_free(sk);
+	return n;
 }
 
 int

@@ -13,7 +13,10 @@
  *                        backlog=.. drops=.."
  *         quit / EOF     tear down and exit 0
  *   remus-netbuf probe      print "plug=1" or "plug=0"
- *   remus-netbuf cleanup    remove stale rmsb* IFBs / remus_* tables
+ *   remus-netbuf cleanup [IFNAME]
+ *                           remove stale rmsb* IFBs / remus_* tables (of
+ *                           interfaces that are gone); with IFNAME, what a
+ *                           run left on it (a failed guest's block)
  *   remus-netbuf udp-send ADDR PORT COUNT [GAP_US]
  *       send COUNT datagrams "seq <i>" to ADDR (IPv4 or IPv6)
  *   remus-netbuf udp-recv [-6] PORT TIMEOUT_MS [MAX]
@@ -51,7 +54,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: remus-netbuf hold [-d plug|nfqueue|auto] [-l LIMIT] "
 	    "[-q QLEN] [-n QNUM] [-o] IFNAME\n"
-	    "       remus-netbuf probe | cleanup\n"
+	    "       remus-netbuf probe | cleanup [IFNAME]\n"
 	    "       remus-netbuf udp-send ADDR PORT COUNT [GAP_US]\n"
 	    "       remus-netbuf udp-recv [-6] PORT TIMEOUT_MS [MAX]\n"
 	    "       remus-netbuf pump [-d DRIVER] [-l LIMIT] -i MS IFNAME DURATION_MS\n"
@@ -426,7 +429,10 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "cleanup") == 0) {
-		rc = netbuf_cleanup_stale();
+		/* With an interface: also what a run left on one that still
+		 * exists (a failed guest's blocked output). */
+		rc = argc > 2 ? netbuf_cleanup_if(argv[2]) :
+		    netbuf_cleanup_stale();
 		if (rc == -1)
 			return 1;
 		printf("removed %d\n", rc);

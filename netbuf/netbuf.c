@@ -363,8 +363,9 @@ netbuf_discard_all(struct netbuf *nb)
 	if (nb->released_all)
 		return 0;
 	/* Marked first: even if the driver fails, netbuf_free must not
-	 * release what is held. */
+	 * release what is held, nor unblock the interface. */
 	nb->released_all = 1;
+	nb->discarded = 1;
 	nb->last_released = nb->last_started;
 	log_statechange(nb->ifname, "buffering", "discarded",
 	    "guest failed: its unacknowledged output is dropped");
@@ -397,6 +398,25 @@ netbuf_free(struct netbuf *nb)
 		    (unsigned long long)st.drops);
 	nb->ops->teardown(nb);
 	free(nb);
+}
+
+int
+netbuf_cleanup_if(const char *ifname)
+{
+	int n, m;
+
+	if (ifname == NULL || !netbuf_ifname_ok(ifname)) {
+		log_warnx("bad interface name '%s'", ifname ? ifname : "(null)");
+		errno = EINVAL;
+		return -1;
+	}
+	n = netbuf_plug_cleanup_if(ifname);
+	if (n == -1)
+		return -1;
+	m = netbuf_nfqueue_cleanup_if(ifname);
+	if (m == -1)
+		return -1;
+	return n + m;
 }
 
 int

@@ -120,9 +120,14 @@ int	netbuf_epoch_release(struct netbuf *nb, uint64_t epoch);
 int	netbuf_release_all(struct netbuf *nb);
 
 /* The guest failed: drop everything held (it is output of state the
- * backup may not have) and stop buffering.  0, or -1 with errno set
- * (logged); netbuf_free() then removes the buffers, which drops what they
- * still hold. */
+ * backup may not have), and keep dropping everything the interface
+ * sends, also after netbuf_free(): a dead proc guest's kernel sockets
+ * would otherwise retransmit replies of unacknowledged state (P5 of
+ * docs/failover.md).  nfqueue: an explicit drop rule replaces the queue
+ * rule; plug: the qdisc stays plugged.  The block is removed by the next
+ * netbuf_new() on the interface, by netbuf_cleanup_stale() once the
+ * interface is gone, or by netbuf_cleanup_if().  0, or -1 with errno set
+ * (logged); even then nothing held is released. */
 int	netbuf_discard_all(struct netbuf *nb);
 
 /* Fill *ST (kernel counters are read now).  0, or -1 with errno set. */
@@ -145,5 +150,11 @@ int	netbuf_plug_available(void);
  * the current namespace (state left by a crashed run).  Returns the number
  * of objects removed, or -1 with errno set. */
 int	netbuf_cleanup_stale(void);
+
+/* Remove what a run left on IFNAME, whether or not the interface still
+ * exists: the block a discarded guest left (see netbuf_discard_all), or a
+ * crashed run's state.  Only when no remus runs on IFNAME.  The number of
+ * objects removed, or -1 with errno set. */
+int	netbuf_cleanup_if(const char *ifname);
 
 #endif /* REMUS_NETBUF_H */

@@ -92,8 +92,8 @@ dn_discard_all(void *dev)
 {
 	struct dev_netbuf *d = dev;
 
-	/* Even on failure nothing held is released: teardown removes the
-	 * buffers with their packets. */
+	/* Even on failure nothing held is released, and teardown leaves
+	 * the interface blocked (netbuf.h, P5 of docs/failover.md). */
 	(void)netbuf_discard_all(d->nb);
 }
 
@@ -108,7 +108,9 @@ dn_teardown(void *dev)
 		ev_io_stop(d->loop, &d->io);
 		d->io_active = 0;
 	}
-	netbuf_free(d->nb);	/* releases what is held, removes state */
+	/* Releases what is held and removes state; after a discard, drops
+	 * what is held and leaves the block. */
+	netbuf_free(d->nb);
 	d->nb = NULL;
 	if (d->trace)
 		fclose(d->trace);

@@ -194,6 +194,20 @@ dump_record(struct tool *t, uint64_t off, enum stream_status st,
 	case STREAM_REC_READY:
 		printf(" version %" PRIu64, rec->u.ctl.value);
 		break;
+	case STREAM_REC_HELLO:
+		printf(" name \"%s\" timeout %" PRIu32 " heartbeat %" PRIu32
+		    " features 0x%" PRIx32, rec->u.hello.name,
+		    rec->u.hello.timeout_ms, rec->u.hello.hb_ms,
+		    rec->u.hello.features);
+		break;
+	case STREAM_REC_WELCOME:
+		printf(" timeout %" PRIu32 " heartbeat %" PRIu32 " fence %"
+		    PRIu32 " flags 0x%" PRIx32 "%s resume_epoch %" PRIu64,
+		    rec->u.welcome.timeout_ms, rec->u.welcome.hb_ms,
+		    rec->u.welcome.fence_ms, rec->u.welcome.flags,
+		    rec->u.welcome.flags & STREAM_WELCOME_FENCES ?
+		    " (fences)" : "", rec->u.welcome.resume_epoch);
+		break;
 	case STREAM_REC_ACK:
 		printf(" epoch %" PRIu64, rec->u.ctl.value);
 		break;

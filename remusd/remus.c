@@ -25,6 +25,7 @@
 #include "domain.h"
 #include "fault.h"
 #include "log.h"
+#include "pidfile.h"
 #include "stats.h"
 #include "transport.h"
 #include "util.h"
@@ -46,6 +47,7 @@
 enum {
 	OPT_TIMEOUT = 256, OPT_STATS_JSON, OPT_NETBUF_IF, OPT_NETBUF_DRIVER,
 	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_DISK_SERVER, OPT_VERSION,
+	OPT_RUN_DIR,
 };
 
 static const struct option longopts[] = {
@@ -59,6 +61,7 @@ static const struct option longopts[] = {
 	{ "disk",		required_argument,	NULL, OPT_DISK },
 	{ "nbd-listen",		required_argument,	NULL, OPT_NBD_LISTEN },
 	{ "disk-server",	required_argument,	NULL, OPT_DISK_SERVER },
+	{ "run-dir",		required_argument,	NULL, OPT_RUN_DIR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -66,7 +69,7 @@ static const char usage_text[] =
 "usage: remus [-bdeFnuv] [-i ms] [-s cmd] [--timeout ms] [--stats-json file]\n"
 "             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
 "             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
-"             [--disk-server socket]\n"
+"             [--disk-server socket] [--run-dir dir]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -98,6 +101,8 @@ static const char help_text[] =
 "  --disk-server socket  replicate the disk remus-diskd serves, attaching\n"
 "                    at its control socket (found by itself for a Xen\n"
 "                    guest whose disk is phy:/dev/nbdN of a remus-diskd)\n"
+"  --run-dir dir     keep dir/NAME.pids there for fence-remus-proc (default\n"
+"                    /run/remus)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -208,6 +213,8 @@ main(int argc, char **argv)
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
 	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
+	const char *run_dir = PIDFILE_RUN_DIR;
+	static char pids[600];
 
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
@@ -285,6 +292,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_DISK_SERVER:
 			dopts.disk_server = optarg;
+			break;
+		case OPT_RUN_DIR:
+			run_dir = optarg;
 			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
@@ -401,6 +411,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	/* Before the first epoch: a backup that may activate can fence. */
+	if (pidfile_write(run_dir, dops->name, rest, spec, pids,
+	    sizeof pids) == -1)
+		goto out;
+
 	ev_signal_init(&r.sigint, signal_cb, SIGINT);
 	ev_signal_init(&r.sigterm, signal_cb, SIGTERM);
 	r.sigint.data = r.sigterm.data = &r;
@@ -422,6 +437,10 @@ main(int argc, char **argv)
 	if (r.result == CKPT_STOPPED || r.result == CKPT_BACKUP_LOST)
 		stats_summary(r.stats, stderr);
 out:
+	/* Kept where the backup may fence: it verifies with it. */
+	if (status == EXIT_OK || status == EXIT_SHUTDOWN ||
+	    status == EXIT_BACKUP)
+		pidfile_remove(pids);
 	if (r.loop) {
 		ev_signal_stop(r.loop, &r.sigint);
 		ev_signal_stop(r.loop, &r.sigterm);

@@ -27,10 +27,12 @@ echo "primary stopped: backup failed over after $(((t1 - t0) / 1000000)) ms, fro
 # ---- The backup goes silent -------------------------------------------------
 start_guest g2 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M
 port=$(pick_port)
-start remusd2 remusd --listen 127.0.0.1:$port -D "$T/st2" -t 60000
+# The backup's -t is the session's T (the handshake); remus's --timeout
+# is only the longest it accepts.
+start remusd2 remusd --listen 127.0.0.1:$port -D "$T/st2" -t 800
 B=$LAST_PID
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
-start remus2 remus -i 50 --timeout 800 proc:"$GUEST_PID" 127.0.0.1:$port
+start remus2 remus -i 50 --timeout 3000 proc:"$GUEST_PID" 127.0.0.1:$port
 R=$LAST_PID
 wait_for 30 test -s "$T/st2/proc-epoch" || fail "nothing committed (2)"
 kill -STOP $B
@@ -42,4 +44,19 @@ grep -q "backup lost: heartbeat timeout.*continues unprotected" "$T/remus2.log" 
 	fail "no 'backup lost: heartbeat timeout' line"
 kill -0 "$GUEST_PID" || fail "the guest died with its backup"
 echo "backup stopped: remus released it and exited 4; the guest runs on"
+
+# ---- A backup that would wait longer than remus accepts is refused ----------
+port=$(pick_port)
+start remusd3 remusd --listen 127.0.0.1:$port -D "$T/st3" -t 5000
+B=$LAST_PID
+wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen (3)"
+status=0
+timeout 60 remus -i 50 --timeout 1000 proc:"$GUEST_PID" 127.0.0.1:$port \
+	>"$T/remus3.log" 2>&1 || status=$?
+kill $B 2>/dev/null || true
+[ $status -eq 3 ] || fail "remus exited $status, want 3 (handshake refused)"
+grep -c "refusing the session: the backup's timeout 5000 ms is longer than --timeout 1000 ms" \
+	"$T/remus3.log" | grep -qx 1 || fail "no one-line refusal"
+test -s "$T/st3/proc-epoch" && fail "an epoch was committed in a refused session"
+echo "backup timeout 5000 ms > remus --timeout 1000 ms: refused in one line, exit 3"
 echo PASS

@@ -6,3 +6,6 @@ remus_shell_test(netbuf-kill9 ${CMAKE_CURRENT_LIST_DIR}/netbuf-kill9.sh TIMEOUT 
 # Under ASan the guest and remus run slower but nothing here measures;
 # the kill -9 loop is long, keep it out of the sanitizer stage.
 set_tests_properties(netbuf-kill9 PROPERTIES LABELS "functional;nosan")
+# P5: kill -9 of the guest only; its output stays blocked after remus
+# exits 6, the backup activates with every acknowledged write.
+remus_shell_test(netbuf-guestcrash ${CMAKE_CURRENT_LIST_DIR}/netbuf-guestcrash.sh TIMEOUT 180)

@@ -521,6 +521,21 @@ fb_send(struct fake_backup *b, uint32_t type, uint64_t v)
 	stream_writer_free(&w);
 }
 
+/* The handshake's answer to HELLO: WELCOME (T as the backup's -t would
+ * be), then READY. */
+static void
+fb_welcome(struct fake_backup *b)
+{
+	struct stream_welcome wl = { .timeout_ms = 5000, .hb_ms = 200 };
+	struct stream_writer w;
+
+	stream_writer_init(&w, PS);
+	cr_assert(stream_write_welcome(&w, &wl) == 0);
+	cr_assert(stream_write_ctl(&w, STREAM_REC_READY, 0) == 0);
+	cr_assert(write_full(b->fd, w.buf, stream_writer_ready(&w)) == 0);
+	stream_writer_free(&w);
+}
+
 /* One cumulative ACK for everything allowed and received. */
 static void
 fb_acks(struct fake_backup *b)
@@ -555,13 +570,6 @@ fb_cb(struct ev_loop *l, ev_io *w, int r __unused)
 			    b->len - off, &used, &hi);
 			if (s == STREAM_OK) {
 				off += used;
-				if (b->close_after_ready) {
-					fb_send(b, STREAM_REC_READY, 1);
-					close(b->fd);
-					ev_io_stop(l, w);
-					return;
-				}
-				fb_send(b, STREAM_REC_READY, 1);
 				continue;
 			}
 		} else {
@@ -569,6 +577,14 @@ fb_cb(struct ev_loop *l, ev_io *w, int r __unused)
 			    b->len - off, &used, &rec);
 			if (s == STREAM_OK || s == STREAM_SKIPPED) {
 				off += used;
+				if (rec.type == STREAM_REC_HELLO) {
+					fb_welcome(b);
+					if (b->close_after_ready) {
+						close(b->fd);
+						ev_io_stop(l, w);
+						return;
+					}
+				}
 				if (rec.type == STREAM_REC_EPOCH_END)
 					b->epochs++;
 				if (rec.type == STREAM_REC_END)

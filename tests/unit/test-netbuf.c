@@ -309,7 +309,9 @@ Test(netbuf, plug_release_all_frees_everything)
 
 /* The guest failed: what it sent since the last ACK is output of state the
  * backup may not have.  It is dropped, never released, not even by the
- * teardown that follows. */
+ * teardown that follows; and what the interface sends later is dropped
+ * too, after teardown, until the block is removed on purpose (P5 of
+ * docs/failover.md: a dead proc guest's kernel sockets go on sending). */
 static void
 discard_all_drops_held(enum netbuf_driver d)
 {
@@ -322,13 +324,66 @@ discard_all_drops_held(enum netbuf_driver d)
 	cr_assert(eq(int, netbuf_discard_all(nb), 0));
 	cr_expect(eq(int, count_rx(nb, rx4, 400), 0),
 	    "discarded output must not be released");
+	send_n(tx4, 3);
+	cr_expect(eq(int, count_rx(nb, rx4, 400), 0),
+	    "output after a discard must not pass");
 	cr_expect(eq(int, netbuf_epoch_release(nb, 1), 0));	/* no-op */
+	cr_expect(eq(int, netbuf_release_all(nb), 0));		/* no-op */
 	netbuf_free(nb);
 	cr_expect(eq(int, count_rx(NULL, rx4, 400), 0),
 	    "teardown after a discard must not release");
+	send_n(tx4, 4);
+	send_n(tx6, 4);
+	cr_expect(eq(int, count_rx(NULL, rx4, 400), 0),
+	    "IPv4 output passes after teardown of a discarded netbuf");
+	cr_expect(eq(int, count_rx(NULL, rx6, 400), 0),
+	    "IPv6 output passes after teardown of a discarded netbuf");
+	if (d == NETBUF_DRIVER_PLUG)
+		cr_expect(eq(int, sh("ip link show | grep -q rmsb"), 0),
+		    "the plugged IFB was removed");
+	else
+		cr_expect(eq(int, sh(RULES_LEFT), 0), "the drop rule was removed");
+	/* Cleared on purpose: everything removed, output passes. */
+	cr_expect(gt(int, netbuf_cleanup_if("vh"), 0));
 	cr_expect(eq(int, sh(RULES_LEFT), 1), "queue rules left behind");
 	cr_expect(eq(int, sh("ip link show | grep -q rmsb"), 1),
 	    "IFB left behind");
+	cr_expect(eq(int, netbuf_cleanup_if("vh"), 0));
+	send_n(tx4, 2);
+	cr_expect(eq(int, count_rx(NULL, rx4, 400), 2));
+}
+
+/* The next run on the interface takes over a discarded guest's block
+ * (remus at start), and buffers normally. */
+static void
+discard_block_taken_over(enum netbuf_driver d)
+{
+	struct netbuf *nb = make(d);
+
+	cr_assert(eq(int, netbuf_discard_all(nb), 0));
+	netbuf_free(nb);
+	send_n(tx4, 3);
+	cr_expect(eq(int, count_rx(NULL, rx4, 400), 0));
+	nb = make(d);
+	send_n(tx4, 5);
+	cr_expect(eq(int, count_rx(nb, rx4, 200), 0));
+	cr_assert(eq(int, netbuf_epoch_start(nb, 1), 0));
+	cr_assert(eq(int, netbuf_epoch_release(nb, 1), 0));
+	cr_expect(eq(int, count_rx(nb, rx4, 400), 5));
+	netbuf_free(nb);
+	cr_expect(eq(int, sh(RULES_LEFT), 1), "queue rules left behind");
+	cr_expect(eq(int, sh("ip link show | grep -q rmsb"), 1),
+	    "IFB left behind");
+}
+
+Test(netbuf, nfqueue_discard_block_taken_over)
+{
+	discard_block_taken_over(NETBUF_DRIVER_NFQUEUE);
+}
+
+Test(netbuf, plug_discard_block_taken_over)
+{
+	discard_block_taken_over(NETBUF_DRIVER_PLUG);
 }
 
 Test(netbuf, nfqueue_discard_all_drops_held)

@@ -80,7 +80,14 @@ std_header(struct stream_writer *w, uint32_t features)
 	};
 
 	cr_assert_eq(stream_write_header(w, &hi), 0);
+	cr_assert_eq(stream_write_hello(w, "proc:42", 3000, 200, 0), 0);
 }
+
+/* The backup's standard answer to HELLO. */
+static const struct stream_welcome std_welcome = {
+	.resume_epoch = 17, .timeout_ms = 1000, .hb_ms = 200,
+	.fence_ms = 10000, .flags = STREAM_WELCOME_FENCES,
+};
 
 /* The standard forward stream: header, epoch 1 (FULL) with every
  * forward record type and every page encoding, a heartbeat, epoch 2, END. */
@@ -131,6 +138,7 @@ back_stream_opt(int with_optional)
 	struct stream_writer w;
 
 	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_welcome(&w, &std_welcome), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_READY, 0), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 1), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_ACK, 1), 0);
@@ -269,6 +277,16 @@ fix_crcs(uint8_t *b, size_t len, enum stream_dir dir)
 			if (length == 16)
 				st32(b + off + 20, stream_crc32c(0, b + off, 20));
 			break;
+		case STREAM_REC_HELLO:
+			if (length == sizeof(struct stream_hello))
+				st32(b + off + 8 + 84,
+				    stream_crc32c(0, b + off, 8 + 84));
+			break;
+		case STREAM_REC_WELCOME:
+			if (length == sizeof(struct stream_welcome))
+				st32(b + off + 8 + 28,
+				    stream_crc32c(0, b + off, 8 + 28));
+			break;
 		case STREAM_REC_ERROR:
 			if (length > 8) {
 				uint32_t c = stream_crc32c(0, b + off, 12);
@@ -364,6 +382,14 @@ Test(stream, round_trip_every_forward_record)
 	off += used;							\
 } while (0)
 
+	NEXT(STREAM_OK, STREAM_REC_HELLO);
+	cr_assert_eq(used, 8u + 88u);
+	cr_assert_str_eq(rec.u.hello.name, "proc:42");
+	cr_assert_eq(rec.u.hello.timeout_ms, 3000u);
+	cr_assert_eq(rec.u.hello.hb_ms, 200u);
+	cr_assert_eq(rec.u.hello.features, 0u);
+	cr_assert(r.have_hello);
+
 	NEXT(STREAM_OK, STREAM_REC_EPOCH_BEGIN);
 	cr_assert_eq(rec.u.begin.epoch, 1u);
 	cr_assert_eq(rec.u.begin.flags, STREAM_EPOCH_FULL);
@@ -439,20 +465,28 @@ Test(stream, round_trip_back_channel)
 	struct stream_reader r;
 	struct stream_rec rec;
 	size_t used, off = 0;
-	static const uint32_t types[] = { STREAM_REC_READY,
+	static const uint32_t types[] = { STREAM_REC_WELCOME, STREAM_REC_READY,
 	    STREAM_REC_BC_HEARTBEAT, STREAM_REC_ACK, STREAM_REC_OPTIONAL | 0x200,
 	    STREAM_REC_ACK, STREAM_REC_ERROR };
-	static const uint64_t values[] = { STREAM_VERSION, 1, 1, 0, 2, 0 };
+	static const uint64_t values[] = { 0, STREAM_VERSION, 1, 1, 0, 2, 0 };
 
 	stream_reader_init(&r, STREAM_DIR_BACK);
-	for (size_t i = 0; i < 6; i++) {
+	for (size_t i = 0; i < 7; i++) {
 		enum stream_status st = stream_read_record(&r, o.buf + off,
 		    o.len - off, &used, &rec);
 
-		cr_assert_eq(st, i == 3 ? STREAM_SKIPPED : STREAM_OK, "rec %zu", i);
+		cr_assert_eq(st, i == 4 ? STREAM_SKIPPED : STREAM_OK, "rec %zu", i);
 		cr_assert_eq(rec.type, types[i]);
 		if (rec.length == 16 && st == STREAM_OK)
 			cr_assert_eq(rec.u.ctl.value, values[i]);
+		if (i == 0) {
+			cr_assert_eq(rec.u.welcome.resume_epoch, 17u);
+			cr_assert_eq(rec.u.welcome.timeout_ms, 1000u);
+			cr_assert_eq(rec.u.welcome.hb_ms, 200u);
+			cr_assert_eq(rec.u.welcome.fence_ms, 10000u);
+			cr_assert_eq(rec.u.welcome.flags, STREAM_WELCOME_FENCES);
+			cr_assert(r.have_welcome);
+		}
 		off += used;
 	}
 	cr_assert_eq(rec.u.error.code, (uint32_t)EIO);
@@ -497,6 +531,7 @@ Test(stream, writer_splits_batches_by_count_and_bytes)
 
 	stream_writer_init(&w, PS);
 	cr_assert_eq(stream_write_header(&w, &hi), 0);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), 0);
 	cr_assert_eq(stream_write_epoch_begin(&w, 5, STREAM_EPOCH_FULL), 0);
 	for (unsigned i = 0; i < 2500; i++)
 		cr_assert_eq(stream_write_page(&w, i, STREAM_ENC_ZERO, NULL, 0), 0);
@@ -541,6 +576,7 @@ Test(stream, writer_byte_limit_with_large_pages)
 
 	stream_writer_init(&w, 65536);
 	cr_assert_eq(stream_write_header(&w, &hi), 0);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), 0);
 	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), 0);
 	for (unsigned i = 0; i < 130; i++)
 		cr_assert_eq(stream_write_page(&w, i, STREAM_ENC_RAW, page,
@@ -550,7 +586,7 @@ Test(stream, writer_byte_limit_with_large_pages)
 	res = parse_all(o.buf, o.len, STREAM_DIR_FORWARD);
 	cr_assert_eq(res.st, STREAM_NEED_MORE);
 	cr_assert_eq(res.npages, 130u);
-	cr_assert_eq(res.nrec, 5u);	/* BEGIN, 64 + 64 + 2 pages, END */
+	cr_assert_eq(res.nrec, 6u);	/* HELLO, BEGIN, 64 + 64 + 2 pages, END */
 	free(o.buf);
 }
 
@@ -596,6 +632,7 @@ Test(stream, drain_and_reserve_give_identical_bytes)
 
 	fill(disk, sizeof(disk), 2);
 	STEP(stream_write_header(&w, &hi));
+	STEP(stream_write_hello(&w, "proc:42", 3000, 200, 0));
 	STEP(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
 	STEP(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
 	p = stream_write_page_reserve(&w, PS);
@@ -752,7 +789,7 @@ Test(stream, chunked_feeding_and_need)
 			memmove(acc, acc + used, have - used);
 			have -= used;
 		}
-		cr_assert_eq(nrec, 16u);
+		cr_assert_eq(nrec, 17u);
 		cr_assert(r.ended);
 		free(acc);
 	}
@@ -816,7 +853,7 @@ Test(stream, every_flipped_bit_is_caught, .timeout = 120)
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "g", 1), 0);
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_DEVICE_STATE, "dv", 2), 0);
 	cr_assert_eq(stream_write_disk(&w, &dw, page), 0);
-	cr_assert_eq(stream_write_blob(&w, STREAM_REC_OPTIONAL | 9, "o", 1), 0);
+	cr_assert_eq(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x19, "o", 1), 0);
 	cr_assert_eq(stream_write_epoch_end(&w), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1), 0);
 	cr_assert_eq(stream_write_epoch_begin(&w, 2, 0), 0);
@@ -875,7 +912,8 @@ static const struct mutation mutations[] = {
 	{ "header.driver.ctrl", FWD, H, 0, 32, 1, '\n', 0, 0, STREAM_ERR_DRIVER },
 	/* Header fields. */
 	{ "header.magic", FWD, H, 0, 1, 1, 'X', 0, 0, STREAM_ERR_MAGIC },
-	{ "header.version", FWD, H, 0, 8, 4, 2, 0, 0, STREAM_ERR_VERSION },
+	{ "header.version.1", FWD, H, 0, 8, 4, 1, 0, 0, STREAM_ERR_VERSION },
+	{ "header.version.3", FWD, H, 0, 8, 4, 3, 0, 0, STREAM_ERR_VERSION },
 	{ "header.byte_order", FWD, H, 0, 12, 4, 0x04030201u, 0, 0, STREAM_ERR_BYTE_ORDER },
 	{ "header.page_size.small", FWD, H, 0, 16, 4, 2048, 0, 0, STREAM_ERR_PAGE_SIZE },
 	{ "header.page_size.odd", FWD, H, 0, 16, 4, 12288, 0, 0, STREAM_ERR_PAGE_SIZE },
@@ -898,7 +936,8 @@ static const struct mutation mutations[] = {
 	{ "length.error.max", BACK, STREAM_REC_ERROR, 0, 4, 4, 8 + STREAM_ERROR_REASON_MAX + 1, 0, 0, STREAM_ERR_TOO_LONG },
 	{ "unknown.mandatory", FWD, STREAM_REC_OPTIONAL | 0x42, 0, 0, 4, 0x42, 0, 0, STREAM_ERR_UNKNOWN },
 	{ "unknown.zero", FWD, STREAM_REC_OPTIONAL | 0x43, 0, 0, 4, 0, 0, 0, STREAM_ERR_UNKNOWN },
-	{ "unknown.back", BACK, STREAM_REC_OPTIONAL | 0x200, 0, 0, 4, 0x105, 0, 0, STREAM_ERR_UNKNOWN },
+	{ "unknown.back", BACK, STREAM_REC_OPTIONAL | 0x200, 0, 0, 4, 0x106, 0, 0, STREAM_ERR_UNKNOWN },
+	{ "unknown.forward", FWD, STREAM_REC_OPTIONAL | 0x43, 0, 0, 4, 0x0a, 0, 0, STREAM_ERR_UNKNOWN },
 	/* Page batches. */
 	{ "batch.count.0", FWD, STREAM_REC_PAGE_BATCH, 0, RH, 4, 0, 0, 0, STREAM_ERR_LENGTH },
 	{ "batch.count.max", FWD, STREAM_REC_PAGE_BATCH, 0, RH, 4, STREAM_BATCH_MAX + 1, 0, 0, STREAM_ERR_TOO_LONG },
@@ -939,7 +978,35 @@ static const struct mutation mutations[] = {
 	{ "begin.in_epoch", FWD, STREAM_REC_GUEST_STATE, 0, 0, 4, STREAM_REC_EPOCH_BEGIN, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "end.in_epoch", FWD, STREAM_REC_DEVICE_STATE, 0, 0, 4, STREAM_REC_END, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "begin.back", BACK, STREAM_REC_BC_HEARTBEAT, 0, 0, 4, STREAM_REC_EPOCH_BEGIN, 0, 0, STREAM_ERR_SEQUENCE },
-	{ "ready.version", BACK, STREAM_REC_READY, 0, RH, 8, 2, 0, 0, STREAM_ERR_VERSION },
+	{ "ready.version", BACK, STREAM_REC_READY, 0, RH, 8, 1, 0, 0, STREAM_ERR_VERSION },
+	/* The handshake (docs/stream-format.md 5.0, 7). */
+	{ "hello.reserved", FWD, STREAM_REC_HELLO, 0, RH + 76, 4, 1, 0, 0, STREAM_ERR_RESERVED },
+	{ "hello.reserved.hi", FWD, STREAM_REC_HELLO, 0, RH + 83, 1, 0x80, 0, 0, STREAM_ERR_RESERVED },
+	{ "hello.crc", FWD, STREAM_REC_HELLO, 0, RH + 84, 4, 1, 1, 1, STREAM_ERR_CRC },
+	{ "hello.body_crc", FWD, STREAM_REC_HELLO, 0, RH + 64, 1, 1, 1, 1, STREAM_ERR_CRC },
+	{ "hello.name.empty", FWD, STREAM_REC_HELLO, 0, RH, 8, 0, 0, 0, STREAM_ERR_TEXT },
+	{ "hello.name.ctrl", FWD, STREAM_REC_HELLO, 0, RH + 2, 1, '\n', 0, 0, STREAM_ERR_TEXT },
+	{ "hello.name.pad", FWD, STREAM_REC_HELLO, 0, RH + 63, 1, 'x', 0, 0, STREAM_ERR_TEXT },
+	{ "hello.timeout.0", FWD, STREAM_REC_HELLO, 0, RH + 64, 4, 0, 0, 0, STREAM_ERR_HANDSHAKE },
+	{ "hello.timeout.max", FWD, STREAM_REC_HELLO, 0, RH + 64, 4, STREAM_TIMEOUT_MAX + 1, 0, 0, STREAM_ERR_HANDSHAKE },
+	{ "hello.hb.0", FWD, STREAM_REC_HELLO, 0, RH + 68, 4, 0, 0, 0, STREAM_ERR_HANDSHAKE },
+	{ "hello.hb.over_t", FWD, STREAM_REC_HELLO, 0, RH + 68, 4, 3001, 0, 0, STREAM_ERR_HANDSHAKE },
+	{ "hello.length", FWD, STREAM_REC_HELLO, 0, 4, 4, 80, 0, 0, STREAM_ERR_LENGTH },
+	{ "hello.missing", FWD, STREAM_REC_HELLO, 0, 0, 4, STREAM_REC_OPTIONAL | 0x44, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "hello.twice", FWD, STREAM_REC_HEARTBEAT, 0, 0, 4, STREAM_REC_HELLO, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "hello.back", BACK, STREAM_REC_BC_HEARTBEAT, 0, 0, 4, STREAM_REC_HELLO, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "welcome.reserved", BACK, STREAM_REC_WELCOME, 0, RH + 24, 4, 1, 0, 0, STREAM_ERR_RESERVED },
+	{ "welcome.flags", BACK, STREAM_REC_WELCOME, 0, RH + 20, 4, 0x2 | STREAM_WELCOME_FENCES, 0, 0, STREAM_ERR_RESERVED },
+	{ "welcome.crc", BACK, STREAM_REC_WELCOME, 0, RH + 28, 4, 1, 1, 1, STREAM_ERR_CRC },
+	{ "welcome.body_crc", BACK, STREAM_REC_WELCOME, 0, RH + 3, 1, 1, 1, 1, STREAM_ERR_CRC },
+	{ "welcome.fence_no_flag", BACK, STREAM_REC_WELCOME, 0, RH + 20, 4, 0, 0, 0, STREAM_ERR_HANDSHAKE },
+	{ "welcome.flag_no_fence", BACK, STREAM_REC_WELCOME, 0, RH + 16, 4, 0, 0, 0, STREAM_ERR_HANDSHAKE },
+	{ "welcome.timeout.0", BACK, STREAM_REC_WELCOME, 0, RH + 8, 4, 0, 0, 0, STREAM_ERR_HANDSHAKE },
+	{ "welcome.hb.over_t", BACK, STREAM_REC_WELCOME, 0, RH + 12, 4, 1001, 0, 0, STREAM_ERR_HANDSHAKE },
+	{ "welcome.length", BACK, STREAM_REC_WELCOME, 0, 4, 4, 16, 0, 0, STREAM_ERR_LENGTH },
+	{ "welcome.missing", BACK, STREAM_REC_WELCOME, 0, 0, 4, STREAM_REC_OPTIONAL | 0x201, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "welcome.after_ready", BACK, STREAM_REC_BC_HEARTBEAT, 0, 0, 4, STREAM_REC_WELCOME, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "welcome.forward", FWD, STREAM_REC_HEARTBEAT, 0, 0, 4, STREAM_REC_WELCOME, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "ready.twice", BACK, STREAM_REC_BC_HEARTBEAT, 0, 0, 4, STREAM_REC_READY, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "ack.not_first", BACK, STREAM_REC_READY, 0, 0, 4, STREAM_REC_ACK, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "ack.repeat", BACK, STREAM_REC_ACK, 1, RH, 8, 1, 0, 0, STREAM_ERR_SEQUENCE },
@@ -1005,6 +1072,9 @@ Test(stream, impossible_lengths_rejected_from_the_header_alone)
 		cr_assert_eq(stream_read_header(&r, o.buf, o.len, &used, NULL),
 		    STREAM_OK);
 		off = used;
+		cr_assert_eq(stream_read_record(&r, o.buf + off, o.len - off,
+		    &used, &rec), STREAM_OK);	/* HELLO */
+		off += used;
 		if (cases[i].in_epoch) {
 			cr_assert_eq(stream_read_record(&r, o.buf + off,
 			    o.len - off, &used, &rec), STREAM_OK);
@@ -1058,6 +1128,7 @@ Test(stream, errors_are_sticky)
 	struct stream_writer w;
 
 	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_welcome(&w, &std_welcome), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_READY, 0), 0);
 	cr_assert_eq(stream_read_record(&r, w.buf, w.len, &used, &rec),
 	    STREAM_ERR_UNKNOWN);
@@ -1115,11 +1186,13 @@ Test(stream, back_heartbeat_before_ready)
 
 	stream_writer_init(&w, PS);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 1), 0);
+	cr_assert_eq(stream_write_welcome(&w, &std_welcome), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 2), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_READY, 0), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_ACK, 4), 0);
 	res = parse_all(w.buf, w.len, STREAM_DIR_BACK);
 	cr_assert_eq(res.st, STREAM_NEED_MORE);
-	cr_assert_eq(res.nrec, 3u);
+	cr_assert_eq(res.nrec, 5u);
 	stream_writer_free(&w);
 
 	stream_writer_init(&w, PS);
@@ -1128,5 +1201,90 @@ Test(stream, back_heartbeat_before_ready)
 	res = parse_all(w.buf, w.len, STREAM_DIR_BACK);
 	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
 	cr_assert_eq(res.off, 24u);
+	stream_writer_free(&w);
+}
+
+/* ---- the handshake ----------------------------------------------------- */
+
+/* HELLO carries any printable name up to 64 bytes (spaces too, a Xen
+ * domain may have them; exactly 64 leaves no NUL on the wire). */
+Test(stream, hello_round_trip_names)
+{
+	static const char *const names[] = { "x", "xen:web server 1",
+	    "0123456789012345678901234567890123456789012345678901234567890123" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct stream_writer w;
+		struct stream_rec rec;
+		struct result res;
+		size_t used, off;
+		struct stream_reader r;
+
+		stream_writer_init(&w, PS);
+		struct stream_header_info hi = { .page_size = PS,
+		    .nr_pages = 8, .driver = "t" };
+		cr_assert_eq(stream_write_header(&w, &hi), 0);
+		cr_assert_eq(stream_write_hello(&w, names[i], 77, 77,
+		    0xf0000000u), 0);
+		stream_reader_init(&r, STREAM_DIR_FORWARD);
+		cr_assert_eq(stream_read_header(&r, w.buf, w.len, &used, NULL),
+		    STREAM_OK);
+		off = used;
+		cr_assert_eq(stream_read_record(&r, w.buf + off, w.len - off,
+		    &used, &rec), STREAM_OK);
+		cr_assert_str_eq(rec.u.hello.name, names[i]);
+		cr_assert_eq(rec.u.hello.timeout_ms, 77u);
+		/* Offered features the reader does not know are no error. */
+		cr_assert_eq(rec.u.hello.features, 0xf0000000u);
+		res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+		cr_assert_eq(res.st, STREAM_NEED_MORE);
+		stream_writer_free(&w);
+	}
+}
+
+Test(stream, writer_refuses_handshake_misuse)
+{
+	struct stream_writer w;
+	struct stream_header_info hi = { .page_size = PS, .nr_pages = 8,
+	    .driver = "t" };
+	struct stream_welcome wl = std_welcome;
+	char longname[STREAM_NAME_LEN + 2];
+
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	stream_writer_init(&w, PS);
+	/* HELLO only right after the header. */
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), -1);
+	cr_assert_eq(stream_write_header(&w, &hi), 0);
+	/* Nothing else before it, optional records included. */
+	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), -1);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1), -1);
+	cr_assert_eq(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x42, "o", 1), -1);
+	cr_assert_eq(stream_write_hello(&w, "", 1000, 200, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, longname, 1000, 200, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "a\tb", 1000, 200, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "g", 0, 0, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "g", 100, 200, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "g", STREAM_TIMEOUT_MAX + 1, 200, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), 0);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), -1);
+	/* WELCOME is the back channel's. */
+	cr_assert_eq(stream_write_welcome(&w, &std_welcome), -1);
+	stream_writer_free(&w);
+
+	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_READY, 0), -1);
+	wl.flags = 0;		/* F without FENCES */
+	cr_assert_eq(stream_write_welcome(&w, &wl), -1);
+	wl = std_welcome;
+	wl.hb_ms = wl.timeout_ms + 1;
+	cr_assert_eq(stream_write_welcome(&w, &wl), -1);
+	wl = std_welcome;
+	wl.flags |= 0x4;
+	cr_assert_eq(stream_write_welcome(&w, &wl), -1);
+	cr_assert_eq(w.len, 0u, "EINVAL wrote something");
+	cr_assert_eq(stream_write_welcome(&w, &std_welcome), 0);
+	cr_assert_eq(stream_write_welcome(&w, &std_welcome), -1);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_READY, 0), 0);
 	stream_writer_free(&w);
 }

@@ -1,0 +1,756 @@
+/* checkpoint/peer.c -- the replication link (see peer.h for its life
+ * cycle).  Transport bytes only: what a record means is the owner's.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#define LOG_PREFIX "peer: "
+#include "compiler.h"
+#include "log.h"
+#include "peer.h"
+#include "util.h"
+
+#define IN_MAX_DEFAULT	(64u << 10)
+#define IN_CAP_INIT	(1u << 20)
+#define IN_READ_MAX	(16u << 20)	/* per callback, then back to the loop */
+#define IN_READ_CHUNK	65536
+
+struct peer {
+	struct ev_loop	*loop;
+	int		 rfd, wfd;
+	struct peer_config cfg;
+	struct peer_callbacks cb;
+	void		*arg;
+	char		 desc[128];
+
+	/* Input. */
+	struct stream_reader rd;
+	uint8_t		*in;
+	size_t		 in_len, in_cap;
+	int		 reading;	/* the owner still wants records */
+	int		 in_parse;	/* inside the owner's record callback */
+
+	/* Output. */
+	struct stream_writer w;
+	size_t		 w_off;		/* bytes of w.buf already written */
+	uint64_t	 w_total;	/* stream bytes ever written */
+	uint64_t	 hb_seq;
+	uint64_t	 last_tx_ms;
+	int		 wr_err;	/* a write failed; told after the read */
+
+	/* Time: see "last_rx" in peer.h. */
+	uint64_t	 stamp_prev;	/* prepare stamp of the iteration before */
+	uint64_t	 stamp_cur;	/* prepare stamp of this iteration */
+	uint64_t	 woke_ms;	/* when the last poll returned */
+	uint64_t	 listen_from;	/* silence counts from here at the earliest */
+	uint64_t	 last_rx_ms;
+
+	ev_io		 rd_io, wr_io;
+	ev_timer	 silence, hb;
+	ev_prepare	 prep;
+	ev_check	 chk;
+
+	int		 open;		/* descriptors open */
+	int		 started;
+	int		 failed;	/* lost() was called */
+};
+
+static ssize_t
+plain_read(void *ctx __unused, int fd, void *buf, size_t len)
+{
+	return read(fd, buf, len);
+}
+
+static ssize_t
+plain_write(void *ctx __unused, int fd, const void *buf, size_t len)
+{
+	return write(fd, buf, len);
+}
+
+const struct peer_io_ops peer_io_plain = {
+	.name = "plain",
+	.read = plain_read,
+	.write = plain_write,
+};
+
+uint64_t
+peer_now_ms(void)
+{
+	return now_us() / 1000;
+}
+
+const char *
+peer_loss_str(enum peer_loss k)
+{
+	switch (k) {
+	case PEER_LOST_SILENCE:		return "silence";
+	case PEER_LOST_EOF:		return "EOF";
+	case PEER_LOST_RESET:		return "reset";
+	case PEER_LOST_WRITE:		return "write error";
+	case PEER_LOST_PROTOCOL:	return "protocol error";
+	case PEER_LOST_ERROR:		return "ERROR received";
+	}
+	return "?";
+}
+
+/* ---- Watchers ------------------------------------------------------ */
+
+/* The prepare and check watchers must not keep the loop alive on their
+ * own: the libev idiom is unref after start, ref before stop. */
+static void
+stop_watchers(struct peer *p)
+{
+	if (!p->started)
+		return;
+	p->started = 0;
+	if (p->rfd >= 0)
+		ev_io_stop(p->loop, &p->rd_io);
+	if (!p->cfg.blackhole)
+		ev_io_stop(p->loop, &p->wr_io);
+	ev_timer_stop(p->loop, &p->silence);
+	ev_timer_stop(p->loop, &p->hb);
+	ev_ref(p->loop);
+	ev_prepare_stop(p->loop, &p->prep);
+	ev_ref(p->loop);
+	ev_check_stop(p->loop, &p->chk);
+}
+
+/* Report the loss once; the descriptors stay open so that the owner can
+ * still say its last words (an ERROR) before it closes. */
+static void
+report_lost(struct peer *p, enum peer_loss kind, const char *fmt, ...)
+    __printf(3, 4);
+
+static void
+report_lost(struct peer *p, enum peer_loss kind, const char *fmt, ...)
+{
+	char why[STREAM_ERROR_REASON_MAX + 64];
+	va_list ap;
+
+	if (p->failed)
+		return;
+	p->failed = 1;
+	p->reading = 0;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	stop_watchers(p);
+	log_debug("%s: lost (%s): %s", p->desc, peer_loss_str(kind), why);
+	if (p->cb.lost)
+		p->cb.lost(p, kind, why, p->arg);
+}
+
+static void
+prep_cb(struct ev_loop *loop __unused, ev_prepare *w, int revents __unused)
+{
+	struct peer *p = container_of(w, struct peer, prep);
+	uint64_t now = peer_now_ms();
+
+	/* Our own callbacks kept us from listening for a while (a big
+	 * epoch committed): silence counts only from now on. */
+	if (p->woke_ms && now - p->woke_ms > p->cfg.timeout_ms / 4)
+		p->listen_from = now;
+	p->stamp_prev = p->stamp_cur;
+	p->stamp_cur = now;
+}
+
+static void
+chk_cb(struct ev_loop *loop __unused, ev_check *w, int revents __unused)
+{
+	container_of(w, struct peer, chk)->woke_ms = peer_now_ms();
+}
+
+/* ---- Input ----------------------------------------------------------- */
+
+static void
+stop_reading(struct peer *p)
+{
+	p->reading = 0;
+	if (p->rfd >= 0)
+		ev_io_stop(p->loop, &p->rd_io);
+	ev_timer_stop(p->loop, &p->silence);
+}
+
+/* Hand every complete record to the owner.  0, or -1 when reading
+ * stopped (the owner said so, or the input is bad: lost reported). */
+static int
+parse_input(struct peer *p)
+{
+	struct stream_header_info hi;
+	struct stream_rec rec;
+	enum stream_status s;
+	size_t off = 0, used = 0;
+	int rc = 0;
+
+	while (p->reading && off < p->in_len) {
+		if (p->cfg.rdir == STREAM_DIR_FORWARD && !p->rd.have_header) {
+			s = stream_read_header(&p->rd, p->in + off,
+			    p->in_len - off, &used, &hi);
+			if (s == STREAM_OK) {
+				off += used;
+				if (p->cb.header &&
+				    p->cb.header(p, &hi, p->arg) == -1)
+					stop_reading(p);
+				continue;
+			}
+		} else {
+			s = stream_read_record(&p->rd, p->in + off,
+			    p->in_len - off, &used, &rec);
+			if (s == STREAM_OK && rec.type == STREAM_REC_ERROR) {
+				off += used;
+				report_lost(p, PEER_LOST_ERROR,
+				    "reported error %u: %.*s", rec.u.error.code,
+				    (int)rec.u.error.reason_len,
+				    rec.u.error.reason);
+				continue;
+			}
+			if (s == STREAM_OK) {
+				off += used;
+				if (p->cb.record &&
+				    p->cb.record(p, &rec, p->arg) == -1)
+					stop_reading(p);
+				continue;
+			}
+			if (s == STREAM_SKIPPED) {
+				off += used;
+				continue;
+			}
+		}
+		if (s == STREAM_NEED_MORE)
+			break;
+		report_lost(p, PEER_LOST_PROTOCOL, "%s error at offset %"
+		    PRIu64 ": %s", p->cfg.rdir == STREAM_DIR_FORWARD ?
+		    "stream" : "back channel", p->rd.offset,
+		    stream_strerror(s));
+		break;
+	}
+	if (off > 0) {
+		memmove(p->in, p->in + off, p->in_len - off);
+		p->in_len -= off;
+	}
+	if (!p->reading)
+		rc = -1;
+	return rc;
+}
+
+/* Room for the record the reader waits for (its size is known from its
+ * 8-byte header, already checked against the format's limits). */
+static int
+input_room(struct peer *p)
+{
+	size_t want, ncap;
+	uint8_t *n;
+
+	want = p->rd.need > p->in_len ? p->rd.need : p->in_len + 1;
+	if (want < p->in_len + IN_READ_CHUNK)
+		want = p->in_len + IN_READ_CHUNK;
+	if (want > p->cfg.in_max)
+		want = p->cfg.in_max;
+	if (p->rd.need > p->cfg.in_max || p->in_len == p->cfg.in_max) {
+		report_lost(p, PEER_LOST_PROTOCOL, "oversized record (%zu "
+		    "bytes, at most %zu here)", p->rd.need, p->cfg.in_max);
+		return -1;
+	}
+	if (want <= p->in_cap)
+		return 0;
+	ncap = p->in_cap * 2 > want ? p->in_cap * 2 : want;
+	if (ncap > p->cfg.in_max)
+		ncap = p->cfg.in_max;
+	n = realloc(p->in, ncap);
+	if (n == NULL) {
+		/* Our failure, not the peer's: the owner decides. */
+		report_lost(p, PEER_LOST_PROTOCOL, "input buffer of %zu bytes:"
+		    " %s", ncap, strerror(errno));
+		return -1;
+	}
+	p->in = n;
+	p->in_cap = ncap;
+	return 0;
+}
+
+static void	deliver_write_error(struct peer *);
+
+/* Read and parse.  1 if bytes arrived, 0 if none, -1 if reading stopped
+ * (loss reported, or the owner stopped it). */
+static int
+read_some(struct peer *p)
+{
+	size_t total = 0;
+	ssize_t n;
+	int got = 0, rc;
+
+	while (p->reading && total < IN_READ_MAX) {
+		if (input_room(p) == -1)
+			return -1;
+		n = p->cfg.io->read(p->cfg.io_ctx, p->rfd, p->in + p->in_len,
+		    p->in_cap - p->in_len);
+		if (n > 0) {
+			/* Heard at the iteration before this one: the latest
+			 * time we provably ran without these bytes. */
+			p->last_rx_ms = p->stamp_prev;
+			p->in_len += (size_t)n;
+			total += (size_t)n;
+			got = 1;
+			p->in_parse++;
+			rc = parse_input(p);
+			p->in_parse--;
+			if (rc == -1)
+				return -1;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return got;
+		if (n == 0)
+			report_lost(p, PEER_LOST_EOF, "connection closed");
+		else
+			report_lost(p, PEER_LOST_RESET, "%s", strerror(errno));
+		return -1;
+	}
+	return p->reading ? got : -1;
+}
+
+static int
+read_input(struct peer *p)
+{
+	int r = read_some(p);
+
+	if (p->wr_err && !p->in_parse)
+		deliver_write_error(p);
+	return p->failed ? -1 : r;
+}
+
+static void
+rd_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+{
+	read_input(container_of(w, struct peer, rd_io));
+}
+
+int
+peer_poll_input(struct peer *p)
+{
+	if (!p->open || p->failed || !p->reading || p->rfd < 0)
+		return p->failed ? -1 : 0;
+	return read_input(p);
+}
+
+/* ---- Silence ----------------------------------------------------------- */
+
+static void
+arm_silence(struct peer *p, uint64_t delay_ms)
+{
+	ev_timer_stop(p->loop, &p->silence);
+	ev_timer_set(&p->silence, delay_ms / 1000.0, 0.);
+	ev_timer_start(p->loop, &p->silence);
+}
+
+static void
+silence_check(struct peer *p)
+{
+	uint64_t now = peer_now_ms(), from, deadline;
+	int r;
+
+	from = p->last_rx_ms > p->listen_from ? p->last_rx_ms : p->listen_from;
+	deadline = from + p->cfg.timeout_ms;
+	if (now < deadline) {
+		arm_silence(p, deadline - now);
+		return;
+	}
+	/* Look once more before declaring the peer dead: its bytes may be
+	 * waiting behind a long callback of ours. */
+	r = read_input(p);
+	if (r == -1)
+		return;
+	if (r == 1) {
+		/* It spoke: alive, whenever exactly that was.  Look again
+		 * in a heartbeat period. */
+		arm_silence(p, p->cfg.hb_ms ? p->cfg.hb_ms :
+		    p->cfg.timeout_ms / 4 + 1);
+		return;
+	}
+	report_lost(p, PEER_LOST_SILENCE, "heartbeat timeout (%" PRIu64
+	    " ms of silence)", now - from);
+}
+
+static void
+silence_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
+{
+	silence_check(container_of(w, struct peer, silence));
+}
+
+/* ---- Output ---------------------------------------------------------- */
+
+/* Write what the descriptor takes.  0, or -1 on a write error (reported
+ * once). */
+static int
+write_some(struct peer *p)
+{
+	size_t ready = stream_writer_ready(&p->w);
+	ssize_t n;
+
+	while (p->w_off < ready) {
+		n = p->cfg.io->write(p->cfg.io_ctx, p->wfd,
+		    p->w.buf + p->w_off, ready - p->w_off);
+		if (n > 0) {
+			p->w_off += (size_t)n;
+			p->w_total += (uint64_t)n;
+			p->last_tx_ms = peer_now_ms();
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		p->wr_err = n == 0 ? EIO : errno;
+		if (!p->cfg.blackhole)
+			ev_io_stop(p->loop, &p->wr_io);
+		/* Not from inside a record callback: the input it parses is
+		 * in use.  The reader tells it when the callback returned. */
+		if (!p->in_parse)
+			deliver_write_error(p);
+		return -1;
+	}
+	if (p->w_off == ready && ready > 0) {
+		stream_writer_consume(&p->w, p->w_off);
+		p->w_off = 0;
+	}
+	if (!p->cfg.blackhole && p->started) {
+		if (p->w_off < stream_writer_ready(&p->w))
+			ev_io_start(p->loop, &p->wr_io);
+		else
+			ev_io_stop(p->loop, &p->wr_io);
+	}
+	return 0;
+}
+
+/* The other end closed: read what it said before (an END, an ERROR
+ * explain the close better than our EPIPE), then report the write error
+ * unless that reading already ended the session. */
+static void
+deliver_write_error(struct peer *p)
+{
+	int err = p->wr_err;
+
+	if (p->failed || !p->open)
+		return;
+	if (p->reading && p->rfd >= 0) {
+		p->wr_err = 0;
+		read_some(p);
+	}
+	if (p->open && !p->failed && err)
+		report_lost(p, PEER_LOST_WRITE, "%s", strerror(err));
+	p->wr_err = 0;
+}
+
+static void
+wr_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+{
+	struct peer *p = container_of(w, struct peer, wr_io);
+
+	if (write_some(p) == 0 && p->cb.written)
+		p->cb.written(p, p->arg);
+}
+
+int
+peer_flush(struct peer *p)
+{
+	if (!p->open || p->failed || p->wr_err) {
+		errno = EPIPE;
+		return -1;
+	}
+	return write_some(p);
+}
+
+int
+peer_flush_prefix(struct peer *p, size_t n)
+{
+	size_t end = p->w_off + n;
+
+	if (!p->open || end > stream_writer_ready(&p->w)) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd_set_nonblock(p->wfd, 0);
+	while (p->w_off < end) {
+		ssize_t k = p->cfg.io->write(p->cfg.io_ctx, p->wfd,
+		    p->w.buf + p->w_off, end - p->w_off);
+
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p->w_off += (size_t)k;
+		p->w_total += (uint64_t)k;
+	}
+	return 0;
+}
+
+int
+peer_flush_blocking(struct peer *p, uint32_t deadline_ms)
+{
+	uint64_t end = peer_now_ms() + deadline_ms;
+	struct pollfd pfd = { .fd = p->wfd, .events = POLLOUT };
+	ssize_t n;
+
+	if (!p->open)
+		return -1;
+	/* Not write_some: this also runs after a loss was reported, to
+	 * deliver an ERROR, and must not report it again. */
+	while (p->w_off < stream_writer_ready(&p->w)) {
+		n = p->cfg.io->write(p->cfg.io_ctx, p->wfd,
+		    p->w.buf + p->w_off, stream_writer_ready(&p->w) - p->w_off);
+		if (n > 0) {
+			p->w_off += (size_t)n;
+			p->w_total += (uint64_t)n;
+			p->last_tx_ms = peer_now_ms();
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    peer_now_ms() < end) {
+			poll(&pfd, 1, 100);
+			continue;
+		}
+		return -1;
+	}
+	if (p->w_off > 0) {
+		stream_writer_consume(&p->w, p->w_off);
+		p->w_off = 0;
+	}
+	return 0;
+}
+
+int
+peer_heartbeat(struct peer *p, int force)
+{
+	uint32_t type = p->cfg.rdir == STREAM_DIR_FORWARD ?
+	    STREAM_REC_BC_HEARTBEAT : STREAM_REC_HEARTBEAT;
+
+	if (!p->open || p->failed)
+		return -1;
+	if (p->cfg.blackhole || p->w.in_epoch || p->w.ended ||
+	    p->w_off < stream_writer_ready(&p->w))
+		return 0;
+	if (!force && p->cfg.hb_ms &&
+	    peer_now_ms() - p->last_tx_ms < p->cfg.hb_ms)
+		return 0;
+	if (stream_write_ctl(&p->w, type, ++p->hb_seq) == -1)
+		return 0;
+	return write_some(p);
+}
+
+static void
+hb_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
+{
+	struct peer *p = container_of(w, struct peer, hb);
+
+	/* Timer slack: a period "almost" over counts as over, or a loop
+	 * that wakes a little early would skip a whole period. */
+	if (peer_now_ms() - p->last_tx_ms + p->cfg.hb_ms / 10 >= p->cfg.hb_ms)
+		peer_heartbeat(p, 1);
+}
+
+/* ---- Life cycle ------------------------------------------------------ */
+
+struct peer *
+peer_new(struct ev_loop *loop, int rfd, int wfd, const struct peer_config *cfg,
+    const struct peer_callbacks *cb, void *arg)
+{
+	struct peer *p;
+
+	p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return NULL;
+	p->loop = loop;
+	p->rfd = rfd;
+	p->wfd = wfd;
+	p->cfg = *cfg;
+	p->cb = *cb;
+	p->arg = arg;
+	if (p->cfg.io == NULL)
+		p->cfg.io = &peer_io_plain;
+	if (p->cfg.in_max == 0)
+		p->cfg.in_max = IN_MAX_DEFAULT;
+	snprintf(p->desc, sizeof p->desc, "%s", cfg->desc ? cfg->desc : "peer");
+	p->cfg.desc = p->desc;
+	stream_reader_init(&p->rd, cfg->rdir);
+	stream_writer_init(&p->w, cfg->page_size ? cfg->page_size : 4096);
+	p->in_cap = p->cfg.in_max < IN_CAP_INIT ? p->cfg.in_max : IN_CAP_INIT;
+	if (rfd >= 0) {
+		p->in = malloc(p->in_cap);
+		if (p->in == NULL) {
+			free(p);
+			return NULL;
+		}
+	}
+	if (rfd >= 0)
+		fd_set_nonblock(rfd, 1);
+	if (!cfg->blackhole && wfd != rfd)
+		fd_set_nonblock(wfd, 1);
+	if (rfd >= 0)
+		ev_io_init(&p->rd_io, rd_io_cb, rfd, EV_READ);
+	if (!cfg->blackhole)
+		ev_io_init(&p->wr_io, wr_io_cb, wfd, EV_WRITE);
+	ev_init(&p->silence, silence_cb);
+	ev_init(&p->hb, hb_cb);
+	ev_prepare_init(&p->prep, prep_cb);
+	ev_check_init(&p->chk, chk_cb);
+	/* The check stamp is the end of the poll: before any callback. */
+	ev_set_priority(&p->chk, EV_MAXPRI);
+	p->open = 1;
+	p->reading = rfd >= 0;
+	p->last_rx_ms = p->listen_from = p->stamp_prev = p->stamp_cur =
+	    p->last_tx_ms = peer_now_ms();
+	return p;
+}
+
+static void
+start_timers(struct peer *p)
+{
+	ev_timer_stop(p->loop, &p->hb);
+	if (p->cfg.hb_ms && !p->cfg.blackhole) {
+		ev_timer_set(&p->hb, p->cfg.hb_ms / 1000.0,
+		    p->cfg.hb_ms / 1000.0);
+		ev_timer_start(p->loop, &p->hb);
+	}
+	ev_timer_stop(p->loop, &p->silence);
+	if (p->cfg.timeout_ms && p->reading)
+		arm_silence(p, p->cfg.timeout_ms);
+}
+
+int
+peer_start(struct peer *p)
+{
+	if (!p->open || p->failed || p->started) {
+		errno = EINVAL;
+		return -1;
+	}
+	p->started = 1;
+	ev_prepare_start(p->loop, &p->prep);
+	ev_unref(p->loop);
+	ev_check_start(p->loop, &p->chk);
+	ev_unref(p->loop);
+	if (p->reading)
+		ev_io_start(p->loop, &p->rd_io);
+	p->listen_from = peer_now_ms();
+	start_timers(p);
+	return write_some(p);
+}
+
+void
+peer_set_timing(struct peer *p, uint32_t timeout_ms, uint32_t hb_ms)
+{
+	p->cfg.timeout_ms = timeout_ms;
+	p->cfg.hb_ms = hb_ms;
+	p->listen_from = peer_now_ms();
+	if (p->started)
+		start_timers(p);
+}
+
+struct stream_writer *
+peer_writer(struct peer *p)
+{
+	return &p->w;
+}
+
+uint64_t
+peer_queued(const struct peer *p)
+{
+	return p->w_total + (stream_writer_ready(&p->w) - p->w_off);
+}
+
+uint64_t
+peer_written(const struct peer *p)
+{
+	return p->w_total;
+}
+
+size_t
+peer_backlog(const struct peer *p)
+{
+	return stream_writer_ready(&p->w) - p->w_off;
+}
+
+uint64_t
+peer_last_rx(const struct peer *p)
+{
+	return p->last_rx_ms;
+}
+
+const struct stream_reader *
+peer_reader(const struct peer *p)
+{
+	return &p->rd;
+}
+
+const char *
+peer_desc(const struct peer *p)
+{
+	return p->desc;
+}
+
+int
+peer_is_open(const struct peer *p)
+{
+	return p->open && !p->failed;
+}
+
+static void
+close_fds(struct peer *p, int abortive)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	stop_watchers(p);
+	p->reading = 0;
+	if (!p->open)
+		return;
+	p->open = 0;
+	/* Not a socket (a pipe, /dev/null): ENOTSOCK, nothing to abort. */
+	if (abortive) {
+		if (p->rfd >= 0)
+			setsockopt(p->rfd, SOL_SOCKET, SO_LINGER, &lg,
+			    sizeof lg);
+		if (p->wfd >= 0 && p->wfd != p->rfd)
+			setsockopt(p->wfd, SOL_SOCKET, SO_LINGER, &lg,
+			    sizeof lg);
+	}
+	if (p->rfd >= 0)
+		close(p->rfd);
+	if (p->wfd >= 0 && p->wfd != p->rfd)
+		close(p->wfd);
+	p->rfd = p->wfd = -1;
+}
+
+void
+peer_close(struct peer *p)
+{
+	close_fds(p, 0);
+}
+
+void
+peer_abort(struct peer *p)
+{
+	close_fds(p, 1);
+}
+
+void
+peer_free(struct peer *p)
+{
+	if (p == NULL)
+		return;
+	close_fds(p, 0);
+	stream_writer_free(&p->w);
+	free(p->in);
+	free(p);
+}
