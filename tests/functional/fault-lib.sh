@@ -171,7 +171,8 @@ fl_start_remusd() {
 	B=$!
 	_kill_pids="$_kill_pids $B"
 	FL_BLOG="$T/remusd$FL_BN.log"
-	wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
+	wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q . || ! kill -0 $B"
+	ip netns exec "$NS_B" ss -Htln 'sport = :5270' | grep -q . ||
 		fail "remusd did not listen: $(tail -3 "$FL_BLOG")"
 }
 
@@ -201,7 +202,8 @@ fl_start() {
 	R=$!
 	_kill_pids="$_kill_pids $R"
 	FL_RLOG="$T/remus$FL_N.log"
-	wait_for 20 test -s "$ST/proc-epoch" ||
+	wait_for 20 sh -c "test -s '$ST/proc-epoch' || ! kill -0 $R"
+	test -s "$ST/proc-epoch" ||
 		fail "nothing committed: $(tail -3 "$FL_RLOG")"
 }
 
