@@ -154,6 +154,10 @@ EOF
 	chmod +x "$T/fence.sh"
 }
 
+fl_listening() {
+	ip netns exec "$NS_B" ss -Htln 'sport = :5270' | grep -q .
+}
+
 # fl_start_remusd: remusd in B on $ST with the fence of fl_start.
 fl_start_remusd() {
 	local fence=()
@@ -171,9 +175,8 @@ fl_start_remusd() {
 	B=$!
 	_kill_pids="$_kill_pids $B"
 	FL_BLOG="$T/remusd$FL_BN.log"
-	wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q . || ! kill -0 $B"
-	ip netns exec "$NS_B" ss -Htln 'sport = :5270' | grep -q . ||
-		fail "remusd did not listen: $(tail -3 "$FL_BLOG")"
+	wait_for 10 eval 'fl_listening || ! fl_alive "$B"'
+	fl_listening || fail "remusd did not listen: $(tail -3 "$FL_BLOG")"
 }
 
 fl_restart_remusd() {
@@ -202,7 +205,7 @@ fl_start() {
 	R=$!
 	_kill_pids="$_kill_pids $R"
 	FL_RLOG="$T/remus$FL_N.log"
-	wait_for 20 sh -c "test -s '$ST/proc-epoch' || ! kill -0 $R"
+	wait_for 20 eval 'test -s "$ST/proc-epoch" || ! fl_alive "$R"'
 	test -s "$ST/proc-epoch" ||
 		fail "nothing committed: $(tail -3 "$FL_RLOG")"
 }
