@@ -63,7 +63,7 @@ pct() {
 protect() {
 	run=$((run + 1))
 	ST="$T/st$run"
-	ip netns exec "$NS_B" remusd --listen 10.91.3.2:5270 -D "$ST" -t 3000 \
+	ip netns exec "$NS_B" remusd --no-fence --listen 10.91.3.2:5270 -D "$ST" -t 3000 \
 	    >"$T/remusd$run.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"

@@ -6,9 +6,13 @@
  * carried that page, else against the replica's committed page).  When
  * EPOCH_END(n) validates (count and CRC), and only then, the pending pages
  * are copied into the replica, the replica and every backup device commit
- * n, and ACK(n) goes back.  Anything else that ends the stream drops the
- * open epoch and goes through failover_trigger(): the replica is activated
- * from the last committed epoch (STYLE S2, V5, V7).
+ * n, and ACK(n) goes back.
+ *
+ * What follows the end of a stream is not decided here: the loss of the
+ * primary, a local error and END each go to the backup policy
+ * (failover/fo-backup.c, docs/failover.md B1-B6), which acts through the
+ * ops near the end of this file (drop the open epoch, stand down, fence,
+ * activate).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,8 +30,9 @@
 #include "codec.h"
 #include "compiler.h"
 #include "domain.h"
-#include "failover.h"
 #include "fault.h"
+#include "fence.h"
+#include "fo-backup.h"
 #include "log.h"
 #include "peer.h"
 #include "stream.h"
@@ -74,7 +79,10 @@ struct backup {
 	size_t		 state_len, state_cap;
 	uint64_t	 committed;
 
-	struct failover	 fo;
+	struct fo_backup fo;		/* the failover policy (B1-B6) */
+	ev_timer	 fo_timer;	/* its ops->arm */
+	struct fence	*fence;		/* --fence, or NULL */
+	uint32_t	 fence_ms;	/* F as announced in WELCOME */
 
 	struct bdev	*devs;
 	size_t		 ndevs;
@@ -87,6 +95,8 @@ struct backup {
 };
 
 static void	finish(struct backup *, enum backup_result);
+static void	settle(struct backup *);
+static void	local_error(struct backup *, int code, const char *why);
 
 /* ---- Back channel ---------------------------------------------------- */
 
@@ -295,12 +305,13 @@ commit_epoch(struct backup *b)
 		else if (!page_is_zero(dst, ps))
 			memset(dst, 0, ps);	/* do not dirty a zero page */
 	}
-	if (b->rops->commit(b->rep, b->epoch, b->state, b->state_len) == -1) {
+	if (b->rops->commit(b->rep, b->epoch, b->plist, b->npend, b->state,
+	    b->state_len) == -1) {
 		log_warn("epoch %" PRIu64 ": replica commit", b->epoch);
 		return -1;
 	}
 	b->committed = b->epoch;
-	failover_set_epoch(&b->fo, b->committed);
+	fo_backup_committed(&b->fo, b->committed);
 	log_debug("epoch %" PRIu64 ": committed %zu pages in %" PRIu64 " us",
 	    b->epoch, b->npend, now_us() - t0);
 	if (b->epoch == 1 || log_verbose > 1)
@@ -376,6 +387,9 @@ take_hello(struct backup *b, const struct stream_rec *rec)
 	wl.timeout_ms = t;
 	wl.hb_ms = t / 4 < HEARTBEAT_MS_MAX ? (t / 4 ? t / 4 : 1) :
 	    HEARTBEAT_MS_MAX;
+	/* F: how long our fence may take; the primary holds for T + F + M. */
+	wl.fence_ms = b->fence_ms;
+	wl.flags = wl.fence_ms ? STREAM_WELCOME_FENCES : 0;
 	if (rec->u.hello.timeout_ms < t)
 		log_warnx("%s: the primary accepts at most a %u ms timeout, "
 		    "ours is %u ms: it will refuse the session", b->peer,
@@ -447,16 +461,6 @@ take_record(struct backup *b, const struct stream_rec *rec)
 	}
 }
 
-/* Tell the primary why epoch b->epoch is dropped (ERROR record). */
-static void
-report_epoch_error(struct backup *b)
-{
-	char msg[sizeof b->why + 32];
-
-	snprintf(msg, sizeof msg, "epoch %" PRIu64 ": %s", b->epoch, b->why);
-	bc_error(b, EPROTO, msg);
-}
-
 /* ---- The link's callbacks ---------------------------------------------- */
 
 static int
@@ -466,7 +470,7 @@ link_header(struct peer *p __unused, const struct stream_header_info *hi,
 	struct backup *b = arg;
 
 	if (take_header(b, hi) == -1) {
-		failover_trigger(&b->fo, "bad stream header");
+		local_error(b, errno ? errno : EPROTO, "stream header refused");
 		return -1;
 	}
 	return 0;
@@ -478,20 +482,26 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 	struct backup *b = arg;
 	int rc;
 
+	errno = 0;
 	rc = take_record(b, rec);
 	if (rc == 1) {
-		finish(b, BACKUP_END);
+		fo_backup_end(&b->fo, now_us() / 1000);
+		settle(b);
 		return -1;
 	}
 	if (rc == -1) {
+		/* Ours (a commit that failed, ENOSPC, EROFS, ENOMEM) or the
+		 * epoch's (bad page data): never the primary's loss (B1). */
+		int code = errno ? errno : EPROTO;
+		char msg[sizeof b->why + 64];
+
+		snprintf(msg, sizeof msg, "epoch %" PRIu64 ": %s", b->epoch,
+		    b->why[0] ? b->why : strerror(code));
 		/* One line: what, and what is kept. */
-		log_warnx("epoch %" PRIu64 ": %s; dropping epoch %" PRIu64
-		    ", keeping epoch %" PRIu64, b->epoch,
-		    b->why[0] ? b->why : "failed", b->epoch, b->committed);
-		if (b->why[0])
-			report_epoch_error(b);
+		log_warnx("%s; dropping epoch %" PRIu64 ", keeping epoch %"
+		    PRIu64, msg, b->epoch, b->committed);
 		b->why[0] = '\0';
-		failover_trigger(&b->fo, "epoch %" PRIu64 " unusable", b->epoch);
+		local_error(b, code, msg);
 		return -1;
 	}
 	/* A long stretch of records (the full epoch) is no reason for
@@ -504,47 +514,46 @@ static void
 link_lost(struct peer *p, enum peer_loss kind, const char *why, void *arg)
 {
 	struct backup *b = arg;
-	const char *q;
+	char msg[sizeof b->why + 64];
 
-	switch (kind) {
-	case PEER_LOST_PROTOCOL:
-		/* One line naming the error and saying what is kept; the
-		 * primary hears why too. */
-		snprintf(b->why, sizeof b->why, "epoch %" PRIu64 ": %s",
+	if (kind == PEER_LOST_PROTOCOL) {
+		/* A primary that sends bytes is alive: a corrupt or malformed
+		 * stream is a reason to stand down, never to activate (B1).
+		 * One line naming the error and saying what is kept. */
+		snprintf(msg, sizeof msg, "epoch %" PRIu64 ": %s",
 		    peer_reader(p)->epoch, why);
 		log_warnx("%s; dropping epoch %" PRIu64 ", keeping epoch %"
-		    PRIu64, b->why, peer_reader(p)->epoch, b->committed);
-		bc_error(b, EPROTO, b->why);
-		b->why[0] = '\0';
-		/* The offset is in the line above; the reason is short. */
-		q = strstr(why, "offset ");
-		q = q ? strstr(q, ": ") : NULL;
-		if (strncmp(why, "stream error", 12) == 0 && q)
-			failover_trigger(&b->fo, "stream error%s", q);
-		else
-			failover_trigger(&b->fo, "%s", why);
-		break;
+		    PRIu64, msg, peer_reader(p)->epoch, b->committed);
+		local_error(b, EPROTO, msg);
+		return;
+	}
+	/* Silence, EOF, a reset (or a write error: the primary closed):
+	 * the loss of the primary, judged from the conservative last_rx. */
+	if (b->in_epoch)
+		log_warnx("epoch %" PRIu64 ": stream ended mid-epoch (%s); "
+		    "dropping it, keeping epoch %" PRIu64, b->epoch,
+		    kind == PEER_LOST_EOF ? "EOF" : why, b->committed);
+	switch (kind) {
 	case PEER_LOST_EOF:
+		snprintf(msg, sizeof msg, "EOF from primary");
+		break;
 	case PEER_LOST_RESET:
-		/* EOF, or a reset when the primary died with our ACKs
-		 * unread: either way the open epoch is torn. */
-		if (b->in_epoch)
-			log_warnx("epoch %" PRIu64 ": stream ended mid-epoch "
-			    "(%s); dropping it, keeping epoch %" PRIu64,
-			    b->epoch, kind == PEER_LOST_EOF ? "EOF" : why,
-			    b->committed);
-		if (kind == PEER_LOST_EOF)
-			failover_trigger(&b->fo, "EOF from primary");
-		else
-			failover_trigger(&b->fo, "read from primary: %s", why);
+		snprintf(msg, sizeof msg, "read from primary: %s", why);
 		break;
 	case PEER_LOST_WRITE:
-		failover_trigger(&b->fo, "write to primary: %s", why);
+		snprintf(msg, sizeof msg, "write to primary: %s", why);
 		break;
 	default:
-		failover_trigger(&b->fo, "%s", why);
+		snprintf(msg, sizeof msg, "%s", why);
 		break;
 	}
+	log_warnx("%s: primary lost: %s (last committed epoch %" PRIu64 ")",
+	    b->peer, msg, b->committed);
+	/* The link detects silence (it knows when we were not listening);
+	 * the policy learns last_rx with the loss, for the window. */
+	fo_backup_heard(&b->fo, peer_last_rx(p));
+	fo_backup_lost(&b->fo, peer_now_ms(), msg);
+	settle(b);
 }
 
 static const struct peer_callbacks link_cbs = {
@@ -553,31 +562,78 @@ static const struct peer_callbacks link_cbs = {
 	.lost = link_lost,
 };
 
-/* ---- Failover -------------------------------------------------------- */
+/* ---- The policy's ops (failover/fo-backup.h) ------------------------- */
 
-static int
-do_failover(struct failover *fo, void *arg)
+static void
+local_error(struct backup *b, int code, const char *why)
+{
+	fo_backup_local_error(&b->fo, peer_now_ms(), code, why);
+	settle(b);
+}
+
+static void
+op_discard_open(void *arg)
 {
 	struct backup *b = arg;
-	size_t i;
 
-	if (b->finished)
-		return 0;
 	if (b->in_epoch) {
 		devices_discard(b, b->epoch);
 		pending_reset(b);
 		b->in_epoch = 0;
 	}
-	if (b->committed == 0 || b->rep == NULL) {
-		log_warnx("%s: %s before any epoch committed: nothing to "
-		    "activate", b->peer, fo->reason);
-		finish(b, BACKUP_NOTHING);
-		return -1;
+}
+
+/* B1: ERROR to the primary (it releases at once), then close. */
+static void
+op_stand_down(void *arg, int code, const char *why)
+{
+	struct backup *b = arg;
+
+	if (!peer_writer(b->link)->ended)
+		bc_error(b, code, why);
+	peer_flush_blocking(b->link, FLUSH_LAST_MS);
+	peer_close(b->link);
+}
+
+static void
+fence_done(struct fence *f __unused, int ok, const char *why, void *arg)
+{
+	struct backup *b = arg;
+
+	log_info("%s: fence: %s", b->peer, why);
+	fo_backup_fence_done(&b->fo, peer_now_ms(), ok);
+	settle(b);
+}
+
+static void
+op_fence(void *arg, unsigned attempt)
+{
+	struct backup *b = arg;
+	struct fence_env env = {
+		.guest = b->name, .name = b->name, .primary = b->peer,
+		.epoch = b->committed, .attempt = attempt,
+		.timeout_ms = b->fence_ms,
+	};
+
+	if (b->fence == NULL || fence_start(b->fence, &env, fence_done,
+	    b) == -1) {
+		log_warn("%s: fence attempt %u", b->peer, attempt);
+		fo_backup_fence_done(&b->fo, peer_now_ms(), 0);
 	}
+}
+
+/* B4: devices first (the disk is the committed epoch's), then the guest. */
+static int
+op_activate(void *arg)
+{
+	struct backup *b = arg;
+	size_t i;
+
+	if (b->rep == NULL)
+		return -1;
 	if (b->cfg.no_activate) {
-		log_info("%s: replica kept at epoch %" PRIu64 " (not "
-		    "activated)", b->peer, b->committed);
-		finish(b, BACKUP_FAILED_OVER);
+		log_info("%s: replica kept at epoch %" PRIu64 " (--no-activate)",
+		    b->peer, b->committed);
 		return 0;
 	}
 	for (i = 0; i < b->ndevs; i++) {
@@ -585,19 +641,62 @@ do_failover(struct failover *fo, void *arg)
 
 		if (o->activate && o->activate(b->devs[i].dev) == -1) {
 			log_warn("failover: device %s: activate", o->name);
-			finish(b, BACKUP_FAILOVER_FAILED);
 			return -1;
 		}
 	}
 	if (b->rops->activate(b->rep) == -1) {
 		log_warn("failover: activate epoch %" PRIu64, b->committed);
-		finish(b, BACKUP_FAILOVER_FAILED);
 		return -1;
 	}
 	log_info("failover: guest activated from epoch %" PRIu64,
 	    b->committed);
-	finish(b, BACKUP_FAILED_OVER);
 	return 0;
+}
+
+static void
+op_arm(void *arg, uint64_t at_ms)
+{
+	struct backup *b = arg;
+	uint64_t now = peer_now_ms();
+
+	ev_timer_stop(b->loop, &b->fo_timer);
+	if (at_ms == 0)
+		return;
+	ev_timer_set(&b->fo_timer, at_ms > now ? (at_ms - now) / 1000.0 : 0.,
+	    0.);
+	ev_timer_start(b->loop, &b->fo_timer);
+}
+
+static void
+fo_timer_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
+{
+	struct backup *b = container_of(w, struct backup, fo_timer);
+
+	fo_backup_tick(&b->fo, peer_now_ms());
+	settle(b);
+}
+
+static const struct fo_backup_ops fo_ops = {
+	.discard_open = op_discard_open,
+	.stand_down = op_stand_down,
+	.fence = op_fence,
+	.activate = op_activate,
+	.arm = op_arm,
+};
+
+/* After every policy event: a final state ends the session. */
+static void
+settle(struct backup *b)
+{
+	switch (b->fo.state) {
+	case FOB_ACTIVATED:	finish(b, BACKUP_FAILED_OVER); break;
+	case FOB_FAILED:	finish(b, BACKUP_FAILOVER_FAILED); break;
+	case FOB_PASSIVE:	finish(b, BACKUP_PASSIVE); break;
+	case FOB_STOOD_DOWN:	finish(b, BACKUP_STOOD_DOWN); break;
+	case FOB_ENDED:		finish(b, BACKUP_END); break;
+	case FOB_NOTHING:	finish(b, BACKUP_NOTHING); break;
+	default:		break;
+	}
 }
 
 /* ---- Life cycle ------------------------------------------------------ */
@@ -635,9 +734,30 @@ backup_new(struct ev_loop *loop, int rfd, int wfd,
 		free(b);
 		return NULL;
 	}
-	/* Silence and heartbeats are the link's; failover_trigger is only
-	 * the one way into do_failover. */
-	failover_init(&b->fo, loop, "failover", 0, do_failover, NULL, NULL, b);
+	if (b->cfg.fence_cmd != NULL) {
+		b->fence = fence_new(loop, b->cfg.fence_cmd);
+		if (b->fence == NULL) {
+			peer_free(b->link);
+			free(b);
+			return NULL;
+		}
+	}
+	ev_init(&b->fo_timer, fo_timer_cb);
+	/* The window is last_rx + T + F (B3), but silence for T can only be
+	 * noticed a little after last_rx + T: with F = 0 (--no-fence) a
+	 * silent primary would always be noticed past the window.  The
+	 * policy gets one heartbeat period H more to notice it in.  Safe:
+	 * the primary releases at X + T + F + M, and M (>= 500 ms) exceeds H
+	 * (<= 200 ms) plus transit; WELCOME still announces F itself. */
+	b->fence_ms = b->cfg.fence_cmd ? b->cfg.fence_ms : 0;
+	fo_backup_init(&b->fo, &(struct fo_backup_cfg){
+		.no_fence = b->cfg.fence_cmd == NULL,
+		.fence_retry_ms = 1000,
+	}, &(struct fo_timing){
+		.timeout_ms = b->cfg.timeout_ms,
+		.hb_ms = pc.hb_ms,
+		.fence_ms = b->fence_ms + pc.hb_ms,
+	}, &fo_ops, b);
 	return b;
 }
 
@@ -679,6 +799,8 @@ finish(struct backup *b, enum backup_result r)
 	/* Last words (an ERROR, the final ACK) go out before the close. */
 	peer_flush_blocking(b->link, FLUSH_LAST_MS);
 	peer_close(b->link);
+	ev_timer_stop(b->loop, &b->fo_timer);
+	fence_cancel(b->fence);
 	if (b->done)
 		b->done(b, r, b->arg);
 }
@@ -698,6 +820,10 @@ backup_result_str(enum backup_result r)
 	case BACKUP_FAILED_OVER:	return "failed over";
 	case BACKUP_NOTHING:		return "nothing committed";
 	case BACKUP_FAILOVER_FAILED:	return "failover failed";
+	case BACKUP_PASSIVE:		return "primary lost, not activated "
+					    "(not fenced within the window)";
+	case BACKUP_STOOD_DOWN:		return "stood down (ERROR sent), not "
+					    "activated";
 	}
 	return "?";
 }
@@ -722,6 +848,8 @@ backup_free(struct backup *b)
 	if (b == NULL)
 		return;
 	peer_free(b->link);
+	ev_timer_stop(b->loop, &b->fo_timer);
+	fence_free(b->fence);
 	for (i = 0; i < b->ndevs; i++)
 		if (b->devs[i].ops->teardown)
 			b->devs[i].ops->teardown(b->devs[i].dev);

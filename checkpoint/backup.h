@@ -11,10 +11,11 @@
  *   EPOCH_END(n) ok -> apply -> replica commit(n) -> devices commit(n)
  *                   -> ACK(n)
  *
- * EOF, any stream error, or silence longer than the timeout: drop the open
- * epoch and fail over (replica_ops->activate from the last committed
- * epoch).  END (clean primary shutdown): keep the replica, do not
- * activate.
+ * What happens at the end of a stream is the backup policy's
+ * (failover/fo-backup.h, docs/failover.md B1-B6): EOF, a reset or silence
+ * for T is the loss of the primary (fence within the window, then
+ * activate); a local error or a corrupt stream makes this backup stand
+ * down (ERROR, replica kept, never activated); END keeps the replica.
  */
 #ifndef REMUS_BACKUP_H
 #define REMUS_BACKUP_H
@@ -29,8 +30,10 @@ struct backup_config {
 	const char	*state_dir;	/* replica files (remusd -D) */
 	const char	*disk_image;	/* the backup's copy of the replicated
 					 * disk (remusd --disk), or NULL */
-	uint32_t	 timeout_ms;	/* heartbeat timeout, default 1000 */
+	uint32_t	 timeout_ms;	/* T (-t), default 1000 */
 	int		 no_activate;	/* failover keeps the replica only */
+	const char	*fence_cmd;	/* --fence CMD; NULL: no fence (B5) */
+	uint32_t	 fence_ms;	/* F (--fence-timeout), with fence_cmd */
 };
 
 enum backup_result {
@@ -39,6 +42,8 @@ enum backup_result {
 	BACKUP_FAILED_OVER,	/* guest activated from a committed epoch */
 	BACKUP_NOTHING,		/* stream lost before any epoch committed */
 	BACKUP_FAILOVER_FAILED,	/* activation failed */
+	BACKUP_PASSIVE,		/* primary lost, not fenced in the window */
+	BACKUP_STOOD_DOWN,	/* local error or bad stream: ERROR sent */
 };
 
 /* Called once when the session is over (the fds are closed by then). */

@@ -91,6 +91,10 @@ struct ckpt_config {
 	size_t		cache_bytes;	/* codec XOR cache budget */
 	uint32_t	full_chunk_pages; /* full epoch: pages per chunk; 0 = default */
 	const char	*guest_name;	/* for messages ("proc:123") */
+	uint32_t	reconnect_ms;	/* --reconnect-interval; 0: never (the
+					 * engine ends once output is released) */
+	uint32_t	reconnect_limit; /* --reconnect-limit; 0: for ever */
+	const char	*fence_backup;	/* --fence-backup CMD, or NULL */
 };
 
 /* One epoch's figures, reported once it is acknowledged. */
@@ -117,8 +121,9 @@ struct ckpt_epoch_stats {
 enum ckpt_result {
 	CKPT_RUNNING = 0,
 	CKPT_STOPPED,		/* orderly shutdown (ckpt_stop), END sent */
-	CKPT_HANDSHAKE_FAILED,	/* backup never became READY */
-	CKPT_BACKUP_LOST,	/* guest continues unprotected */
+	CKPT_HANDSHAKE_FAILED,	/* backup never became READY (no reconnect) */
+	CKPT_BACKUP_LOST,	/* released, unprotected, not reconnecting
+				 * (no interval, or the limit reached) */
 	CKPT_GUEST_FAILED,	/* suspend/copy/resume failed */
 	CKPT_GUEST_SHUTDOWN,	/* the guest shut itself down, END sent */
 	CKPT_INTERNAL,		/* out of memory, bug */
@@ -130,7 +135,8 @@ typedef void	ckpt_done_fn(struct ckpt *, enum ckpt_result, void *arg);
 
 /* Build an engine for the guest DOM (driven through OPS) and the
  * transport TP, in LOOP.  DOM, TP and CFG's strings are borrowed and must
- * outlive the engine.  Returns NULL with errno set. */
+ * outlive the engine; ckpt_start takes TP's descriptors over (TP keeps
+ * its description and child).  Returns NULL with errno set. */
 struct ckpt	*ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 		    struct domain *dom, struct transport *tp,
 		    const struct ckpt_config *cfg);
@@ -143,13 +149,24 @@ int	ckpt_add_device(struct ckpt *, const struct ckpt_device_ops *,
 void	ckpt_set_callbacks(struct ckpt *, ckpt_stats_fn *, ckpt_done_fn *,
 	    void *arg);
 
+/* Open a new transport to the backup into TP (initialised, fds -1) for a
+ * reconnect (docs/failover.md P4).  0, or -1 with errno set (logged).
+ * Without one the engine cannot reconnect. */
+typedef int	ckpt_connect_fn(struct transport *tp, void *arg);
+void	ckpt_set_connect(struct ckpt *, ckpt_connect_fn *, void *arg);
+
+/* One line for SIGUSR1: policy state, epoch, acked, held since. */
+void	ckpt_status(const struct ckpt *, char *buf, size_t len);
+
 /* Enable dirty logging, send the stream header and start the loop's
  * watchers: the handshake, the full epoch 1 and the periodic epochs then
  * run from LOOP.  0, or -1 with errno set (logged). */
 int	ckpt_start(struct ckpt *);
 
-/* Orderly shutdown (SIGINT/SIGTERM): stop epochs, send END after the
- * last complete epoch, release every device.  Idempotent. */
+/* Orderly shutdown (SIGINT/SIGTERM/SIGQUIT, P6): stop epochs, send END
+ * after the last complete epoch, release every device.  While output is
+ * held after a loss (P2), the stop completes when the policy releases it,
+ * never earlier.  Idempotent. */
 void	ckpt_stop(struct ckpt *);
 
 enum ckpt_result ckpt_get_result(const struct ckpt *);

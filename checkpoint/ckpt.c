@@ -22,10 +22,15 @@
  * epoch n + 2 would start, the engine waits (and counts the wait), it never
  * queues a second one, because sch_plug holds only one pending epoch.
  *
- * Loss of the backup (EOF, write error, ERROR record, protocol error,
- * silence) goes through failover_trigger(): release every device, resume
- * the guest if we hold it, log "backup lost", stop.  The guest keeps
- * running unprotected.
+ * Sessions.  The engine outlives its link: each session is a new stream
+ * (header, HELLO; WELCOME, READY) over a new peer, starting with a FULL
+ * epoch whose number continues the engine's count (the stream allows any
+ * first number; devices see epochs only ever increase).  What happens
+ * when the backup is lost, the guest fails, or a signal arrives is not
+ * decided here: every such event goes to the primary policy
+ * (failover/fo-primary.c, docs/failover.md P1-P6), and the policy acts
+ * through the ops at the end of this file (abort the link, release or
+ * discard held output, reconnect).
  */
 #include <assert.h>
 #include <errno.h>
@@ -43,8 +48,9 @@
 #include "codec.h"
 #include "compiler.h"
 #include "domain.h"
-#include "failover.h"
 #include "fault.h"
+#include "fence.h"
+#include "fo-primary.h"
 #include "log.h"
 #include "peer.h"
 #include "stream.h"
@@ -67,6 +73,7 @@
  * inflight ring (SENT, ACKED). */
 enum ckpt_phase {
 	PHASE_INIT,
+	PHASE_IDLE,		/* no session: link aborted, reconnecting */
 	PHASE_HANDSHAKE,	/* header sent, waiting for READY */
 	PHASE_FULL,		/* epoch 1: pages streamed while running */
 	PHASE_RUNNING,		/* periodic epochs */
@@ -74,7 +81,8 @@ enum ckpt_phase {
 };
 
 static const char *const phase_names[] = {
-	[PHASE_INIT] = "INIT", [PHASE_HANDSHAKE] = "HANDSHAKE",
+	[PHASE_INIT] = "INIT", [PHASE_IDLE] = "IDLE",
+	[PHASE_HANDSHAKE] = "HANDSHAKE",
 	[PHASE_FULL] = "FULL", [PHASE_RUNNING] = "RUNNING",
 	[PHASE_DONE] = "DONE",
 };
@@ -156,7 +164,14 @@ struct ckpt {
 
 	ev_timer	 epoch_timer;
 	ev_idle		 pump_idle;	/* full epoch on a never-blocking fd */
-	struct failover	 fo;
+	struct fo_primary fo;		/* the failover policy (P1-P6) */
+	ev_timer	 fo_timer;	/* its ops->arm */
+	struct fence	*fence;		/* --fence-backup, or NULL */
+	struct transport rtp;		/* reconnects' transport */
+	ckpt_connect_fn	*connect;
+	void		*connect_arg;
+	int		 stopping;	/* ckpt_stop while output is held */
+	int		 ever_protected;
 
 	enum ckpt_result result;
 	ckpt_stats_fn	*stats_cb;
@@ -166,6 +181,10 @@ struct ckpt {
 
 static void	finish(struct ckpt *, enum ckpt_result);
 static int	lost(struct ckpt *, const char *);
+static void	guest_failed(struct ckpt *, const char *);
+static void	op_abort_link(void *);
+static void	devices_release_all(struct ckpt *);
+static void	settle(struct ckpt *);
 static int	flush_queue(struct ckpt *);
 static void	schedule_epoch(struct ckpt *);
 static void	full_pump(struct ckpt *);
@@ -209,18 +228,43 @@ inflight_get(struct ckpt *c, uint64_t epoch)
 	return f->used && f->st.epoch == epoch ? f : NULL;
 }
 
+/* A session is under way (the link is open, epochs may flow). */
+static int
+live(const struct ckpt *c)
+{
+	return c->phase == PHASE_HANDSHAKE || c->phase == PHASE_FULL ||
+	    c->phase == PHASE_RUNNING;
+}
+
+/* The backup is lost (P1): the policy decides what follows. */
 static int
 lost(struct ckpt *c, const char *what)
 {
-	/* Before READY there is no protection to lose: one line, no
-	 * failover state changes. */
-	if (c->phase == PHASE_INIT || c->phase == PHASE_HANDSHAKE) {
-		log_warnx("backup %s: handshake failed: %s", c->tp->desc,
-		    what);
+	if (!live(c))
+		return 0;
+	if (!c->ever_protected) {
+		/* The first backup never answered: there was no protection
+		 * to lose and nothing for the policy to decide.  One line,
+		 * exit 3, as for a refused connect. */
+		log_warnx("backup %s: handshake failed: %s", c->tp->desc, what);
+		op_abort_link(c);
+		devices_release_all(c);
 		finish(c, CKPT_HANDSHAKE_FAILED);
 		return 0;
 	}
-	return failover_trigger(&c->fo, "%s", what);
+	log_warnx("backup %s lost: %s (last acknowledged epoch %" PRIu64 ")",
+	    c->tp->desc, what, c->acked);
+	fo_primary_lost(&c->fo, now_us() / 1000, what);
+	settle(c);
+	return 0;
+}
+
+/* The guest failed here (P5): its held output never leaves. */
+static void
+guest_failed(struct ckpt *c, const char *why)
+{
+	fo_primary_guest_failed(&c->fo, now_us() / 1000, why);
+	settle(c);
 }
 
 /* Grow the staging area to N pages.  mmap so that a big first dirty epoch
@@ -339,6 +383,7 @@ guest_shut_down(struct ckpt *c, uint64_t epoch)
 		log_info("guest shut down during epoch %" PRIu64 ": protection "
 		    "ended", epoch);
 	devices_release_all(c);
+	fo_primary_stop(&c->fo, now_us() / 1000);
 	finish(c, CKPT_GUEST_SHUTDOWN);
 }
 
@@ -355,6 +400,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
     size_t *state_len)
 {
 	enum epoch_state es = EPOCH_RUNNING;
+	const char *why;
 	uint64_t t0, t1, count = 0, i, n;
 	size_t w;
 
@@ -370,6 +416,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 			return SKIPPED;
 		}
 		log_warn("epoch %" PRIu64 ": suspend failed", epoch);
+		why = "suspend failed";
 		goto guest_err;
 	}
 	c->suspended = 1;
@@ -383,6 +430,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	memset(c->bitmap, 0, c->bitmap_words * sizeof *c->bitmap);
 	if (c->dops->dirty_read_clear(c->dom, c->bitmap, &count) == -1) {
 		log_warn("epoch %" PRIu64 ": dirty log", epoch);
+		why = "dirty log failed";
 		goto guest_err;
 	}
 	st->dirtylog_us = now_us() - t1;
@@ -405,6 +453,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	t1 = now_us();
 	if (n && c->dops->copy_pages(c->dom, c->pfns, n, c->staging) == -1) {
 		log_warn("epoch %" PRIu64 ": copy %" PRIu64 " pages", epoch, n);
+		why = "page copy failed";
 		goto guest_err;
 	}
 	st->copy_us = now_us() - t1;
@@ -414,6 +463,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		*state_len = 0;
 	else if (c->dops->save_state(c->dom, c->state, state_len) == -1) {
 		log_warn("epoch %" PRIu64 ": guest state", epoch);
+		why = "guest state failed";
 		goto guest_err;
 	}
 	if (devices_hook(c, "postsuspend", epoch) == -1 ||
@@ -427,6 +477,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	if (c->dops->resume(c->dom) == -1) {
 		log_warn("epoch %" PRIu64 ": resume failed", epoch);
 		c->suspended = 0;
+		why = "resume failed";
 		goto guest_err;
 	}
 	c->suspended = 0;
@@ -435,7 +486,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	st->raw_bytes += n * c->info.page_size;
 	return (int64_t)n;
 guest_err:
-	finish(c, CKPT_GUEST_FAILED);
+	guest_failed(c, why);
 	return -1;
 }
 
@@ -512,7 +563,6 @@ epoch_queued(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	f->st.encode_us = now_us() - t_enc;
 	f->end_off = peer_queued(c->peer);
 	f->queued_us = t_enc;
-	failover_set_epoch(&c->fo, c->acked);
 	log_debug("epoch %" PRIu64 ": queued, %" PRIu64 " pages, %" PRIu64
 	    " bytes", epoch, st->dirty_pages, f->st.wire_bytes);
 }
@@ -628,32 +678,33 @@ full_begin(struct ckpt *c)
 {
 	uint64_t count;
 
-	c->epoch = 1;
+	/* A session's first epoch is FULL; its number continues ours. */
+	c->epoch++;
 	set_phase(c, PHASE_FULL);
 	/* Reset the log: what is dirtied from here on is resent by the
-	 * paused part at the end of epoch 1. */
+	 * paused part at the end of the full epoch. */
 	memset(c->bitmap, 0, c->bitmap_words * sizeof *c->bitmap);
 	if (c->dops->dirty_read_clear(c->dom, c->bitmap, &count) == -1) {
-		log_warn("epoch 1: dirty log reset");
-		finish(c, CKPT_GUEST_FAILED);
+		log_warn("epoch %" PRIu64 ": dirty log reset", c->epoch);
+		guest_failed(c, "dirty log reset failed");
 		return;
 	}
 	c->full_q0 = peer_queued(c->peer);
 	c->full_start_us = now_us();
 	c->full_next = 0;
 	c->full_pages = 0;
-	if (stream_write_epoch_begin(c->w, 1, STREAM_EPOCH_FULL) == -1) {
-		log_warn("epoch 1: begin");
+	if (stream_write_epoch_begin(c->w, c->epoch, STREAM_EPOCH_FULL) == -1) {
+		log_warn("epoch %" PRIu64 ": begin", c->epoch);
 		finish(c, CKPT_INTERNAL);
 		return;
 	}
-	log_info("epoch 1: full checkpoint of %" PRIu64 " pages started",
-	    c->info.nr_pages);
+	log_info("epoch %" PRIu64 ": full checkpoint of %" PRIu64 " pages "
+	    "started", c->epoch, c->info.nr_pages);
 	full_pump(c);
 }
 
 /* Copy and queue chunks of the full epoch while the queue is short; when
- * every page went out, finish epoch 1 with a paused checkpoint. */
+ * every page went out, finish the full epoch with a paused checkpoint. */
 static void
 full_pump(struct ckpt *c)
 {
@@ -673,13 +724,14 @@ full_pump(struct ckpt *c)
 		for (i = 0; i < n; i++)
 			c->pfns[i] = c->full_next + i;
 		if (c->dops->copy_pages(c->dom, c->pfns, n, c->staging) == -1) {
-			log_warn("epoch 1: copy at pfn %" PRIu64, c->full_next);
-			finish(c, CKPT_GUEST_FAILED);
+			log_warn("epoch %" PRIu64 ": copy at pfn %" PRIu64,
+			    c->epoch, c->full_next);
+			guest_failed(c, "page copy failed");
 			return;
 		}
 		for (i = 0; i < n; i++)
 			if (queue_page(c, c->pfns[i], c->staging + i * ps) == -1) {
-				log_warn("epoch 1: encode");
+				log_warn("epoch %" PRIu64 ": encode", c->epoch);
 				finish(c, CKPT_INTERNAL);
 				return;
 			}
@@ -706,14 +758,14 @@ full_pump(struct ckpt *c)
 	if (peer_backlog(c->peer) >= QUEUE_LOW_WATER)
 		return;
 
-	/* Every page went out once: the paused part of epoch 1. */
+	/* Every page went out once: the paused part of the full epoch. */
 	if (peer_heartbeat(c->peer, 1) == -1)
 		return;
 	memset(&st, 0, sizeof st);
 	st.full = 1;
 	st.dirty_pages = c->full_pages;
 	st.raw_bytes = c->full_pages * ps;
-	nd = take_checkpoint(c, 1, &st, &state_len);
+	nd = take_checkpoint(c, c->epoch, &st, &state_len);
 	if (nd == SKIPPED) {
 		ev_idle_start(c->loop, &c->pump_idle);	/* try again */
 		return;
@@ -721,14 +773,14 @@ full_pump(struct ckpt *c)
 	if (nd < 0)
 		return;
 	off0 = stream_writer_ready(c->w);
-	if (queue_epoch_tail(c, 1, (uint64_t)nd, state_len) == -1)
+	if (queue_epoch_tail(c, c->epoch, (uint64_t)nd, state_len) == -1)
 		return;
-	inject_faults(c, 1, off0);
-	epoch_queued(c, 1, &st, c->full_q0, c->full_start_us);
-	log_info("epoch 1: full checkpoint queued: %" PRIu64 " pages, %"
-	    PRIu64 " dirtied meanwhile, pause %" PRIu64 " us (suspend %"
-	    PRIu64 ", dirty log %" PRIu64 ", copy %" PRIu64 ")",
-	    c->full_pages, (uint64_t)nd, st.pause_us, st.suspend_us,
+	inject_faults(c, c->epoch, off0);
+	epoch_queued(c, c->epoch, &st, c->full_q0, c->full_start_us);
+	log_info("epoch %" PRIu64 ": full checkpoint queued: %" PRIu64
+	    " pages, %" PRIu64 " dirtied meanwhile, pause %" PRIu64 " us "
+	    "(suspend %" PRIu64 ", dirty log %" PRIu64 ", copy %" PRIu64 ")",
+	    c->epoch, c->full_pages, (uint64_t)nd, st.pause_us, st.suspend_us,
 	    st.dirtylog_us, st.copy_us);
 	set_phase(c, PHASE_RUNNING);
 	if (flush_queue(c) == -1)
@@ -769,18 +821,18 @@ ack_received(struct ckpt *c, uint64_t epoch)
 		assert(f != NULL && f->written_us != 0);
 		c->acked = e;
 		epoch_state(e, &f->state, EPOCH_ACKED);
-		failover_set_epoch(&c->fo, e);
 		f->st.ack_rtt_us = now - f->written_us;
 		if (devices_hook(c, "commit", e) == -1) {
 			lost(c, "device commit failed");
 			return;
 		}
+		fo_primary_acked(&c->fo, e);
 		f->used = 0;
 		log_debug("epoch %" PRIu64 ": acked, rtt %" PRIu64 " us", e,
 		    f->st.ack_rtt_us);
 		if (c->stats_cb)
 			c->stats_cb(&f->st, c->cb_arg);
-		if (c->phase == PHASE_DONE)
+		if (!live(c))
 			return;		/* the stats callback stopped us */
 	}
 	if (c->waiting) {
@@ -813,6 +865,9 @@ note_written(struct ckpt *c)
 		f->written_us = now;
 		f->st.send_us = now - f->queued_us;
 		epoch_state(e, &f->state, EPOCH_SENT);
+		/* Whole in the kernel: the backup may commit it now even
+		 * if its ACK never comes back. */
+		fo_primary_sent(&c->fo, e);
 		if (c->tp->blackhole)
 			ack_received(c, e);
 	}
@@ -827,7 +882,7 @@ flush_queue(struct ckpt *c)
 	if (peer_flush(c->peer) == -1)
 		return -1;
 	note_written(c);
-	return c->phase == PHASE_DONE ? -1 : 0;
+	return live(c) ? 0 : -1;
 }
 
 /* ---- The handshake ---------------------------------------------------- */
@@ -843,7 +898,8 @@ welcome_received(struct ckpt *c, const struct stream_welcome *wl)
 		log_warnx("backup %s: refusing the session: the backup's "
 		    "timeout %u ms is longer than --timeout %u ms",
 		    c->tp->desc, wl->timeout_ms, c->cfg.timeout_ms);
-		finish(c, CKPT_HANDSHAKE_FAILED);
+		fo_primary_lost(&c->fo, now_us() / 1000, "session refused");
+		settle(c);
 		return;
 	}
 	c->timing.timeout_ms = wl->timeout_ms;
@@ -859,6 +915,14 @@ welcome_received(struct ckpt *c, const struct stream_welcome *wl)
 static void
 handshake_done(struct ckpt *c)
 {
+	struct fo_timing t = {
+		.timeout_ms = c->timing.timeout_ms,
+		.hb_ms = c->timing.hb_ms,
+		.fence_ms = c->timing.fence_ms,
+	};
+
+	c->ever_protected = 1;
+	fo_primary_connected(&c->fo, now_us() / 1000, &t);
 	log_info("protecting %s: backup %s ready", c->guest, c->tp->desc);
 	full_begin(c);
 }
@@ -870,6 +934,9 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 {
 	struct ckpt *c = arg;
 
+	/* Heard now: the policy's own silence check then never runs ahead
+	 * of the link's, which knows when we were not listening. */
+	fo_primary_heard(&c->fo, now_us() / 1000);
 	switch (rec->type) {
 	case STREAM_REC_WELCOME:
 		if (c->phase == PHASE_HANDSHAKE)
@@ -886,7 +953,7 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 	default:
 		break;		/* BC_HEARTBEAT: being heard is all */
 	}
-	return c->phase == PHASE_DONE ? -1 : 0;
+	return live(c) ? 0 : -1;
 }
 
 /* The write watcher drained some of the queue. */
@@ -912,8 +979,12 @@ link_lost(struct peer *p __unused, enum peer_loss kind, const char *why,
 		snprintf(msg, sizeof msg, "backup closed the connection");
 		break;
 	case PEER_LOST_ERROR:
+		/* B6: this backup will not activate from this session. */
 		snprintf(msg, sizeof msg, "backup %s", why);
-		break;
+		log_warnx("backup %s stood down: %s", c->tp->desc, msg);
+		fo_primary_stood_down(&c->fo, now_us() / 1000, msg);
+		settle(c);
+		return;
 	case PEER_LOST_RESET:
 	case PEER_LOST_WRITE:
 		snprintf(msg, sizeof msg, "%s backup: %s",
@@ -932,30 +1003,166 @@ static const struct peer_callbacks link_cbs = {
 	.lost = link_lost,
 };
 
-/* ---- Failover policy on the primary --------------------------------- */
+/* ---- The policy's ops (failover/fo-primary.h) ------------------------ */
 
-/* The backup is gone (failover_trigger runs this once): release every
- * device, let the guest run, stop. */
-static int
-backup_lost(struct failover *fo, void *arg)
+/* End the session: epochs stop, the guest runs on (resumed if we held
+ * it), and the link closes abortively (P2: nothing queued before now
+ * reaches the backup later).  Devices are not touched: held output stays
+ * held until the policy says release or discard. */
+static void
+op_abort_link(void *arg)
 {
 	struct ckpt *c = arg;
-	int handshook = c->phase == PHASE_FULL || c->phase == PHASE_RUNNING;
 
-	if (c->phase == PHASE_DONE)
-		return 0;
 	if (c->suspended && c->dops->resume(c->dom) == 0)
 		c->suspended = 0;
+	ev_timer_stop(c->loop, &c->epoch_timer);
+	ev_idle_stop(c->loop, &c->pump_idle);
+	c->waiting = 0;
+	if (c->peer)
+		peer_abort(c->peer);	/* freed by the next session */
+	if (live(c))
+		set_phase(c, PHASE_IDLE);
+}
+
+static void
+op_release_all(void *arg)
+{
+	struct ckpt *c = arg;
+
 	devices_release_all(c);
-	if (handshook)
-		log_warnx("backup lost: %s; guest %s continues unprotected "
-		    "(last acknowledged epoch %" PRIu64 ")", fo->reason,
-		    c->guest, c->acked);
-	else
-		log_warnx("backup %s: handshake failed: %s", c->tp->desc,
-		    fo->reason);
-	finish(c, handshook ? CKPT_BACKUP_LOST : CKPT_HANDSHAKE_FAILED);
-	return 0;
+	log_warnx("guest %s continues unprotected (last acknowledged epoch %"
+	    PRIu64 ")", c->guest, c->acked);
+}
+
+static void
+op_discard_all(void *arg)
+{
+	devices_discard_all(arg);
+}
+
+static void
+fence_done(struct fence *f __unused, int ok, const char *why, void *arg)
+{
+	struct ckpt *c = arg;
+
+	log_info("--fence-backup: %s", why);
+	fo_primary_fence_done(&c->fo, now_us() / 1000, ok);
+	settle(c);
+}
+
+static void
+op_fence_backup(void *arg)
+{
+	struct ckpt *c = arg;
+	struct fence_env env = {
+		.guest = c->guest, .name = c->guest, .primary = "local",
+		.epoch = c->acked, .attempt = 1,
+		.timeout_ms = c->timing.timeout_ms + c->timing.fence_ms,
+	};
+
+	if (fence_start(c->fence, &env, fence_done, c) == -1) {
+		log_warn("--fence-backup");
+		fo_primary_fence_done(&c->fo, now_us() / 1000, 0);
+	}
+}
+
+static int	session_open(struct ckpt *);
+
+/* P4: a new transport, a new session (a new stream, a full epoch). */
+static void
+op_reconnect(void *arg)
+{
+	struct ckpt *c = arg;
+	char why[128];
+
+	if (c->connect == NULL) {
+		fo_primary_connect_failed(&c->fo, now_us() / 1000,
+		    "no way to reconnect");
+		return;
+	}
+	if (c->tp == &c->rtp)
+		transport_close(&c->rtp);
+	memset(&c->rtp, 0, sizeof c->rtp);
+	c->rtp.rfd = c->rtp.wfd = -1;
+	if (c->connect(&c->rtp, c->connect_arg) == -1 ||
+	    (c->tp = &c->rtp, session_open(c) == -1)) {
+		snprintf(why, sizeof why, "%s", strerror(errno));
+		fo_primary_connect_failed(&c->fo, now_us() / 1000, why);
+	}
+}
+
+static void
+op_arm(void *arg, uint64_t at_ms)
+{
+	struct ckpt *c = arg;
+	uint64_t now = now_us() / 1000;
+
+	ev_timer_stop(c->loop, &c->fo_timer);
+	if (at_ms == 0)
+		return;
+	ev_timer_set(&c->fo_timer, at_ms > now ? (at_ms - now) / 1000.0 : 0.,
+	    0.);
+	ev_timer_start(c->loop, &c->fo_timer);
+}
+
+static void
+fo_timer_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
+{
+	struct ckpt *c = container_of(w, struct ckpt, fo_timer);
+
+	/* Bytes may wait behind a long callback of ours: read them first,
+	 * so that a silence tick never judges on stale input.  The
+	 * blackhole answers for itself: never silent. */
+	if (live(c) && c->tp->blackhole)
+		fo_primary_heard(&c->fo, now_us() / 1000);
+	else if (live(c))
+		peer_poll_input(c->peer);
+	fo_primary_tick(&c->fo, now_us() / 1000);
+	settle(c);
+}
+
+static const struct fo_primary_ops fo_ops = {
+	.abort_link = op_abort_link,
+	.release_all = op_release_all,
+	.discard_all = op_discard_all,
+	.fence_backup = op_fence_backup,
+	.reconnect = op_reconnect,
+	.arm = op_arm,
+};
+
+/* After every policy event: does the engine end?  It does not on the
+ * loss of the backup (it reconnects), except without a reconnect interval
+ * (exit once released, as remus always did), past the reconnect limit,
+ * for a failed guest, when a stop waited for the hold to end, or when the
+ * first backup never completed the handshake. */
+static void
+settle(struct ckpt *c)
+{
+	if (c->phase == PHASE_DONE)
+		return;
+	switch (c->fo.state) {
+	case FOP_GUEST_FAILED:
+		finish(c, CKPT_GUEST_FAILED);
+		break;
+	case FOP_STOPPED:
+		finish(c, c->stopping ? CKPT_STOPPED : CKPT_BACKUP_LOST);
+		break;
+	case FOP_UNPROTECTED:
+		if (c->stopping) {
+			fo_primary_stop(&c->fo, now_us() / 1000);
+			finish(c, CKPT_STOPPED);
+		} else if (!c->ever_protected) {
+			/* The first backup never answered: as unreachable
+			 * as a refused connect (exit 3), not a loss. */
+			fo_primary_stop(&c->fo, now_us() / 1000);
+			finish(c, CKPT_HANDSHAKE_FAILED);
+		} else if (c->cfg.reconnect_ms == 0)
+			finish(c, CKPT_BACKUP_LOST);
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- Life cycle ----------------------------------------------------- */
@@ -1031,11 +1238,19 @@ ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 		goto err;
 	ev_init(&c->epoch_timer, epoch_timer_cb);
 	ev_idle_init(&c->pump_idle, pump_idle_cb);
-	if (link_open(c) == -1)
-		goto err;
-	/* Silence and heartbeats are the link's; failover_trigger is only
-	 * the one way into backup_lost. */
-	failover_init(&c->fo, loop, "failover", 0, backup_lost, NULL, NULL, c);
+	ev_init(&c->fo_timer, fo_timer_cb);
+	if (cfg->fence_backup != NULL) {
+		c->fence = fence_new(loop, cfg->fence_backup);
+		if (c->fence == NULL) {
+			log_warn("--fence-backup");
+			goto err;
+		}
+	}
+	fo_primary_init(&c->fo, &(struct fo_primary_cfg){
+		.reconnect_ms = cfg->reconnect_ms,
+		.reconnect_limit = cfg->reconnect_limit,
+		.fence_backup = cfg->fence_backup != NULL,
+	}, &fo_ops, c);
 	return c;
 err:
 	err = errno;
@@ -1083,14 +1298,21 @@ hello_name(const char *guest, char *out, size_t outlen)
 		snprintf(out, outlen, "guest");
 }
 
-int
-ckpt_start(struct ckpt *c)
+/* A new session over c->tp: a new link, a new stream (header, HELLO),
+ * then WELCOME and READY start the full epoch.  0, or -1 with errno set
+ * (a loss during the first write is reported to the policy instead). */
+static int
+session_open(struct ckpt *c)
 {
 	struct stream_header_info hi;
 	uint8_t *config = NULL;
 	size_t clen = CONFIG_BUF;
 	char name[STREAM_NAME_LEN + 1];
+	int err;
 
+	peer_free(c->peer);
+	c->peer = NULL;
+	c->w = NULL;
 	memset(&hi, 0, sizeof hi);
 	config = malloc(CONFIG_BUF);
 	if (config == NULL)
@@ -1107,10 +1329,8 @@ ckpt_start(struct ckpt *c)
 	snprintf(hi.driver, sizeof hi.driver, "%s", c->dops->name);
 	hi.config = config;
 	hi.config_len = (uint32_t)clen;
-	if (c->dops->logdirty_enable(c->dom) == -1) {
-		log_warn("%s: dirty tracking", c->guest);
+	if (link_open(c) == -1)
 		goto err;
-	}
 	if (stream_write_header(c->w, &hi) == -1) {
 		log_warn("stream header");
 		goto err;
@@ -1124,15 +1344,42 @@ ckpt_start(struct ckpt *c)
 	}
 	free(config);
 	config = NULL;
+	/* A new backup holds none of what the codec cache remembers, and
+	 * the epochs of the last session that were never acknowledged are
+	 * abandoned with it. */
+	codec_reset(c->codec);
+	memset(c->infl, 0, sizeof c->infl);
+	c->acked = c->epoch;
+	c->waiting = 0;
+	memset(&c->timing, 0, sizeof c->timing);
 	set_phase(c, PHASE_HANDSHAKE);
-	if (peer_start(c->peer) == -1 || c->phase == PHASE_DONE)
-		return -1;
-	if (c->tp->blackhole)
-		handshake_done(c);	/* nobody to say READY */
+	peer_start(c->peer);	/* a write error goes to the policy */
 	return 0;
 err:
+	err = errno;
 	free(config);
+	errno = err ? err : EIO;
 	return -1;
+}
+
+int
+ckpt_start(struct ckpt *c)
+{
+	if (c->dops->logdirty_enable(c->dom) == -1) {
+		log_warn("%s: dirty tracking", c->guest);
+		return -1;
+	}
+	if (session_open(c) == -1)
+		return -1;
+	if (c->phase == PHASE_DONE)
+		return -1;
+	if (c->tp->blackhole && live(c)) {
+		/* Nobody to say WELCOME or READY. */
+		c->timing.timeout_ms = c->cfg.timeout_ms;
+		c->timing.hb_ms = c->hb_ms;
+		handshake_done(c);
+	}
+	return 0;
 }
 
 /* Stop for good: watchers off, result set, owner told (once). */
@@ -1143,16 +1390,23 @@ finish(struct ckpt *c, enum ckpt_result r)
 		return;
 	if (c->suspended && c->dops->resume(c->dom) == 0)
 		c->suspended = 0;
-	if (r == CKPT_GUEST_FAILED)
-		devices_discard_all(c);
-	else if (r != CKPT_STOPPED && r != CKPT_BACKUP_LOST &&
-	    r != CKPT_HANDSHAKE_FAILED)
-		devices_release_all(c);
+	/* Every other end has had its devices handled by the policy or
+	 * the caller.  An internal error while output is held fails closed:
+	 * the backup may activate from what it has. */
+	if (r == CKPT_INTERNAL) {
+		if (c->fo.state == FOP_PROTECTED || c->fo.state == FOP_HOLDING)
+			devices_discard_all(c);
+		else
+			devices_release_all(c);
+	}
 	set_phase(c, PHASE_DONE);
 	c->result = r;
 	ev_timer_stop(c->loop, &c->epoch_timer);
 	ev_idle_stop(c->loop, &c->pump_idle);
-	peer_close(c->peer);
+	ev_timer_stop(c->loop, &c->fo_timer);
+	fence_cancel(c->fence);
+	if (c->peer)
+		peer_close(c->peer);
 	if (c->done_cb)
 		c->done_cb(c, r, c->cb_arg);
 }
@@ -1162,17 +1416,29 @@ ckpt_stop(struct ckpt *c)
 {
 	if (c == NULL || c->phase == PHASE_DONE)
 		return;
+	if (c->fo.state == FOP_HOLDING) {
+		/* P6: no signal releases output earlier than the policy
+		 * would; the stop completes when it does (settle). */
+		if (!c->stopping)
+			log_info("stopping once the held output may leave, in %"
+			    PRIu64 " ms", c->fo.release_ms > now_us() / 1000 ?
+			    c->fo.release_ms - now_us() / 1000 : 0);
+		c->stopping = 1;
+		return;
+	}
 	log_info("stopping: last epoch %" PRIu64 ", last acknowledged %"
 	    PRIu64, c->epoch, c->acked);
+	c->stopping = 1;
 	ev_timer_stop(c->loop, &c->epoch_timer);
 	if (c->phase == PHASE_RUNNING && !c->w->in_epoch) {
 		/* END after the last complete epoch: the backup keeps its
 		 * replica and does not activate it. */
 		if (stream_write_ctl(c->w, STREAM_REC_END, c->epoch) == 0)
 			peer_flush_blocking(c->peer, STOP_FLUSH_MS);
-	} else
+	} else if (live(c))
 		log_info("epoch %" PRIu64 " incomplete: no END sent", c->epoch);
 	devices_release_all(c);
+	fo_primary_stop(&c->fo, now_us() / 1000);
 	finish(c, CKPT_STOPPED);
 }
 
@@ -1210,6 +1476,43 @@ ckpt_get_timing(const struct ckpt *c)
 }
 
 void
+ckpt_set_connect(struct ckpt *c, ckpt_connect_fn *fn, void *arg)
+{
+	c->connect = fn;
+	c->connect_arg = arg;
+}
+
+void
+ckpt_status(const struct ckpt *c, char *buf, size_t len)
+{
+	const struct inflight *f = NULL;
+	uint64_t now = now_us(), e;
+
+	/* The oldest epoch whose output is still held: the one after the
+	 * last ACK, if it ran. */
+	for (e = c->acked + 1; e <= c->epoch && f == NULL; e++) {
+		f = &c->infl[e % INFLIGHT];
+		if (!f->used || f->st.epoch != e)
+			f = NULL;
+	}
+	if (c->fo.state == FOP_HOLDING)
+		snprintf(buf, len, "state HOLDING, epoch %" PRIu64 ", acked %"
+		    PRIu64 ", held since the loss %" PRIu64 " ms ago (release "
+		    "in %" PRIu64 " ms)", c->epoch, c->acked,
+		    now / 1000 - c->fo.lost_ms, c->fo.release_ms > now / 1000 ?
+		    c->fo.release_ms - now / 1000 : 0);
+	else if (f != NULL)
+		snprintf(buf, len, "state %s, epoch %" PRIu64 ", acked %" PRIu64
+		    ", held since %" PRIu64 " ms ago (epoch %" PRIu64 ")",
+		    fo_primary_state_str(c->fo.state), c->epoch, c->acked,
+		    (now - f->st.start_us) / 1000, f->st.epoch);
+	else
+		snprintf(buf, len, "state %s, epoch %" PRIu64 ", acked %" PRIu64
+		    ", nothing held", fo_primary_state_str(c->fo.state),
+		    c->epoch, c->acked);
+}
+
+void
 ckpt_free(struct ckpt *c)
 {
 	size_t i;
@@ -1219,8 +1522,12 @@ ckpt_free(struct ckpt *c)
 	if (c->loop) {
 		ev_timer_stop(c->loop, &c->epoch_timer);
 		ev_idle_stop(c->loop, &c->pump_idle);
+		ev_timer_stop(c->loop, &c->fo_timer);
 	}
+	fence_free(c->fence);
 	peer_free(c->peer);
+	if (c->tp == &c->rtp)
+		transport_close(&c->rtp);
 	for (i = 0; i < c->ndevs; i++)
 		if (c->devs[i].ops->teardown)
 			c->devs[i].ops->teardown(c->devs[i].dev);

@@ -777,7 +777,8 @@ replica_proc_page(struct replica *r, uint64_t pfn)
 }
 
 static int
-replica_proc_commit(struct replica *r, uint64_t epoch, const void *state,
+replica_proc_commit(struct replica *r, uint64_t epoch,
+    const uint64_t *pfns __unused, size_t npfns __unused, const void *state,
     size_t state_len)
 {
 	char *path = NULL, *tmp = NULL, buf[32];

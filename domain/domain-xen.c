@@ -1917,8 +1917,8 @@ xrep_page(struct replica *r, uint64_t pfn)
 }
 
 static int
-xrep_commit(struct replica *r, uint64_t epoch, const void *state,
-    size_t state_len)
+xrep_commit(struct replica *r, uint64_t epoch, const uint64_t *pfns __unused,
+    size_t npfns __unused, const void *state, size_t state_len)
 {
 	const struct xen_state *st = state;
 	uint8_t *copy;

@@ -122,9 +122,11 @@ struct replica_ops {
 	void	*(*page)(struct replica *, uint64_t pfn);
 
 	/* Epoch N has been written into the pages (and STATE, if any, is
-	 * its guest state): make it the committed checkpoint. */
-	int	(*commit)(struct replica *, uint64_t epoch, const void *state,
-		    size_t state_len);
+	 * its guest state): make it the committed checkpoint.  PFNS are
+	 * the NPFNS pages written through page() since the last commit,
+	 * each once. */
+	int	(*commit)(struct replica *, uint64_t epoch, const uint64_t *pfns,
+		    size_t npfns, const void *state, size_t state_len);
 
 	/* Failover: start the guest from the last committed checkpoint.
 	 * Returns once it runs; its identity (pid, domid) is logged. */

@@ -186,7 +186,7 @@ main(int argc, char **argv)
 		    (unsigned long long)(now_us() - t0));
 		for (i = 0; i < k; i++)
 			memcpy(rops->page(r, pfns[i]), stage + i * ps, ps);
-		if (rops->commit(r, n, NULL, 0) == -1)
+		if (rops->commit(r, n, NULL, 0, NULL, 0) == -1)
 			goto out;
 	}
 	printf("committed %llu\n", (unsigned long long)epochs);

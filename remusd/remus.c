@@ -35,7 +35,7 @@
 #define EXIT_USAGE	1
 #define EXIT_DOMAIN	2	/* no such guest / unsupported */
 #define EXIT_BACKUP	3	/* backup unreachable / handshake failed */
-#define EXIT_LOST	4	/* backup lost: guest continues unprotected */
+#define EXIT_LOST	4	/* released, unprotected, not reconnecting */
 #define EXIT_INTERNAL	5
 #define EXIT_GUEST	6	/* the guest failed (suspend/resume/exit) */
 #define EXIT_DEVICE	7	/* netbuf / diskbuf setup refused */
@@ -43,11 +43,13 @@
 
 #define CONNECT_TIMEOUT_MS	5000
 #define TIMEOUT_DEFAULT_MS	3000
+#define RECONNECT_DEFAULT_MS	5000
 
 enum {
 	OPT_TIMEOUT = 256, OPT_STATS_JSON, OPT_NETBUF_IF, OPT_NETBUF_DRIVER,
 	OPT_NETBUF_LIMIT, OPT_DISK, OPT_NBD_LISTEN, OPT_DISK_SERVER, OPT_VERSION,
-	OPT_RUN_DIR,
+	OPT_RUN_DIR, OPT_RECONNECT_INTERVAL, OPT_RECONNECT_LIMIT,
+	OPT_FENCE_BACKUP,
 };
 
 static const struct option longopts[] = {
@@ -62,6 +64,10 @@ static const struct option longopts[] = {
 	{ "nbd-listen",		required_argument,	NULL, OPT_NBD_LISTEN },
 	{ "disk-server",	required_argument,	NULL, OPT_DISK_SERVER },
 	{ "run-dir",		required_argument,	NULL, OPT_RUN_DIR },
+	{ "reconnect-interval",	required_argument,	NULL,
+	    OPT_RECONNECT_INTERVAL },
+	{ "reconnect-limit",	required_argument,	NULL, OPT_RECONNECT_LIMIT },
+	{ "fence-backup",	required_argument,	NULL, OPT_FENCE_BACKUP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -70,6 +76,8 @@ static const char usage_text[] =
 "             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
 "             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
 "             [--disk-server socket] [--run-dir dir]\n"
+"             [--reconnect-interval ms] [--reconnect-limit n]\n"
+"             [--fence-backup cmd]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -91,7 +99,14 @@ static const char help_text[] =
 "  -d                no disk replication (needs -F)\n"
 "  -F                allow the unsafe settings -n and -d\n"
 "  -v                one line per epoch (more -v: more detail)\n"
-"  --timeout ms      backup silent this long counts as lost (default 3000)\n"
+"  --timeout ms      the longest silence timeout accepted from the backup\n"
+"                    (whose -t is the session's; default 3000)\n"
+"  --reconnect-interval ms  after losing the backup, try a new session this\n"
+"                    often (default 5000; 0: never, exit 4 once released)\n"
+"  --reconnect-limit n      give up after n attempts, exit 4 (default 0:\n"
+"                    for ever)\n"
+"  --fence-backup cmd       run cmd (/bin/sh -c) to fence a lost backup:\n"
+"                    held output is released as soon as it succeeds\n"
 "  --stats-json file one JSON object per epoch, one per line (- = stdout)\n"
 "  --netbuf-if ifname       buffer this interface's output until the ACK\n"
 "  --netbuf-driver drv      plug, nfqueue or auto (default auto)\n"
@@ -108,12 +123,13 @@ static const char help_text[] =
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
 "\n"
 "Exit status:\n"
-"  0  stopped by SIGINT or SIGTERM (END sent, devices released)\n"
+"  0  stopped by SIGINT, SIGTERM or SIGQUIT (END sent, devices released)\n"
 "  1  usage error (bad flag or argument)\n"
 "  2  guest not found or not supported (kernel feature missing), or\n"
 "     already protected by another remus\n"
 "  3  backup unreachable, or its handshake failed\n"
-"  4  backup lost during protection: the guest continues unprotected\n"
+"  4  backup lost, output released, and no more reconnecting (interval\n"
+"     0, or the reconnect limit reached): the guest continues unprotected\n"
 "  5  internal error\n"
 "  6  the guest failed (did not suspend or resume, or exited)\n"
 "  7  a network or disk buffer could not be set up (no such interface,\n"
@@ -126,7 +142,11 @@ struct remus {
 	struct ev_loop	*loop;
 	struct ckpt	*ckpt;
 	struct stats	*stats;
-	ev_signal	 sigint, sigterm;
+	ev_signal	 sigint, sigterm, sigquit, sigusr1;
+	struct transport_spec {
+		const struct transport_ops *ops;
+		const char	*host, *cmd;
+	} backup;
 	enum ckpt_result result;
 	const char	*unbuffered;	/* warn at the first epoch: the spec */
 };
@@ -183,6 +203,27 @@ signal_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
 	ckpt_stop(r->ckpt);	/* -> on_done -> ev_break */
 }
 
+/* SIGUSR1: one status line, nothing else (P6). */
+static void
+status_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
+{
+	struct remus *r = w->data;
+	char line[256];
+
+	ckpt_status(r->ckpt, line, sizeof line);
+	log_info("status: %s", line);
+}
+
+/* P4: the engine asks for a new transport to the same backup. */
+static int
+reconnect(struct transport *tp, void *arg)
+{
+	struct remus *r = arg;
+
+	return transport_open(tp, r->backup.ops, r->backup.host,
+	    r->backup.cmd, CONNECT_TIMEOUT_MS);
+}
+
 static int
 exit_status(enum ckpt_result res)
 {
@@ -219,6 +260,7 @@ main(int argc, char **argv)
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
 	memset(&cfg, 0, sizeof cfg);
+	cfg.reconnect_ms = RECONNECT_DEFAULT_MS;
 	memset(&tp, 0, sizeof tp);
 	tp.rfd = tp.wfd = -1;
 	dopts.netbuf_driver = "auto";
@@ -296,6 +338,21 @@ main(int argc, char **argv)
 		case OPT_RUN_DIR:
 			run_dir = optarg;
 			break;
+		case OPT_RECONNECT_INTERVAL:
+			if (parse_uint(optarg, 0, 3600000, &v) == -1)
+				usage("--reconnect-interval %s: want milliseconds"
+				    " in 0..3600000", optarg);
+			cfg.reconnect_ms = (uint32_t)v;
+			break;
+		case OPT_RECONNECT_LIMIT:
+			if (parse_uint(optarg, 0, UINT32_MAX, &v) == -1)
+				usage("--reconnect-limit %s: want a count",
+				    optarg);
+			cfg.reconnect_limit = (uint32_t)v;
+			break;
+		case OPT_FENCE_BACKUP:
+			cfg.fence_backup = optarg;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -361,6 +418,9 @@ main(int argc, char **argv)
 		tops = &transport_cmd_ops;
 	else
 		tops = &transport_tcp_ops;
+	r.backup.ops = tops;
+	r.backup.host = host ? host : "";
+	r.backup.cmd = cmd;
 	if (transport_open(&tp, tops, host ? host : "", cmd,
 	    CONNECT_TIMEOUT_MS) == -1) {
 		status = EXIT_BACKUP;
@@ -382,6 +442,8 @@ main(int argc, char **argv)
 	if (r.stats == NULL)
 		goto out;
 	ckpt_set_callbacks(r.ckpt, on_stats, on_done, &r);
+	if (!blackhole)
+		ckpt_set_connect(r.ckpt, reconnect, &r);
 
 	dopts.loop = r.loop;
 	dopts.guest = spec;
@@ -416,11 +478,20 @@ main(int argc, char **argv)
 	    sizeof pids) == -1)
 		goto out;
 
+	/* P6: INT, TERM and QUIT stop in order; USR1 says where we are;
+	 * HUP, USR2 and PIPE change nothing (a closed terminal or a stray
+	 * signal must not start the backup's copy). */
 	ev_signal_init(&r.sigint, signal_cb, SIGINT);
 	ev_signal_init(&r.sigterm, signal_cb, SIGTERM);
-	r.sigint.data = r.sigterm.data = &r;
+	ev_signal_init(&r.sigquit, signal_cb, SIGQUIT);
+	ev_signal_init(&r.sigusr1, status_cb, SIGUSR1);
+	r.sigint.data = r.sigterm.data = r.sigquit.data = r.sigusr1.data = &r;
 	ev_signal_start(r.loop, &r.sigint);
 	ev_signal_start(r.loop, &r.sigterm);
+	ev_signal_start(r.loop, &r.sigquit);
+	ev_signal_start(r.loop, &r.sigusr1);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 
 	log_debug("%s: interval %" PRIu64 " ms%s, backup %s", spec, interval,
 	    compress ? "" : ", no compression", tp.desc);
@@ -444,6 +515,8 @@ out:
 	if (r.loop) {
 		ev_signal_stop(r.loop, &r.sigint);
 		ev_signal_stop(r.loop, &r.sigterm);
+		ev_signal_stop(r.loop, &r.sigquit);
+		ev_signal_stop(r.loop, &r.sigusr1);
 	}
 	ckpt_free(r.ckpt);
 	stats_free(r.stats);

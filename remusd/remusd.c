@@ -38,12 +38,14 @@
 #define EXIT_NOTHING	3	/* stream lost before any epoch committed */
 #define EXIT_FAILOVER	4	/* failed over: guest activated */
 #define EXIT_FAILED	5	/* failover failed, or internal error */
+#define EXIT_PASSIVE	6	/* primary lost but not activated: not fenced
+				 * within the window, or stood down */
 
 #define STATEDIR_DEFAULT	"/var/lib/remus"
 
 enum {
 	OPT_RECEIVE = 256, OPT_LISTEN, OPT_TIMEOUT, OPT_NO_ACTIVATE, OPT_DISK,
-	OPT_VERSION,
+	OPT_VERSION, OPT_FENCE, OPT_NO_FENCE, OPT_FENCE_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -54,12 +56,16 @@ static const struct option longopts[] = {
 	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
 	{ "no-activate",	no_argument,		NULL, OPT_NO_ACTIVATE },
 	{ "disk",		required_argument,	NULL, OPT_DISK },
+	{ "fence",		required_argument,	NULL, OPT_FENCE },
+	{ "no-fence",		no_argument,		NULL, OPT_NO_FENCE },
+	{ "fence-timeout",	required_argument,	NULL, OPT_FENCE_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const char usage_text[] =
 "usage: remusd [-denv] [-D statedir] [-t ms] [--timeout ms] [--no-activate]\n"
-"              [--disk image] --receive | --listen addr[:port]\n";
+"              [--disk image] --fence cmd [--fence-timeout ms] | --no-fence\n"
+"              --receive | --listen addr[:port]\n";
 
 static const char help_text[] =
 "The backup end of remus: hold a replica of a protected guest, commit\n"
@@ -72,6 +78,12 @@ static const char help_text[] =
 "  -t ms, --timeout ms   primary silent this long counts as lost (default\n"
 "                    1000)\n"
 "  --no-activate     on failover keep the replica but do not start the guest\n"
+"  --fence cmd       run cmd (/bin/sh -c) to fence a lost primary before\n"
+"                    activating; only exit status 0 means fenced\n"
+"  --fence-timeout ms  longest a fence may take, F (default 10000)\n"
+"  --no-fence        activate without fencing (during a partition both\n"
+"                    copies may run); one of --fence and --no-fence is\n"
+"                    required\n"
 "  --disk image      the backup's copy of a replicated disk\n"
 "  -d, -e            stay in the foreground, log to stderr (always so with\n"
 "                    --receive)\n"
@@ -87,7 +99,9 @@ static const char help_text[] =
 "  2  state directory or listen address unusable\n"
 "  3  stream lost before any epoch was committed: nothing to activate\n"
 "  4  primary lost: failed over, guest activated from the last epoch\n"
-"  5  failover failed, or internal error\n";
+"  5  failover failed, or internal error\n"
+"  6  primary lost but not activated (not fenced within the window, or\n"
+"     stood down)\n";
 
 struct session {
 	struct remusd	*d;
@@ -104,7 +118,7 @@ struct remusd {
 	int		 receive;
 	int		 listen_fd;
 	ev_io		 accept_io;
-	ev_signal	 sigint, sigterm;
+	ev_signal	 sigint, sigterm, sigquit, sigusr1;
 	ev_check	 reap;		/* frees finished sessions */
 	struct session	*sessions;
 	enum backup_result last;
@@ -138,6 +152,8 @@ exit_status(enum backup_result r)
 	case BACKUP_END:		return EXIT_OK;
 	case BACKUP_FAILED_OVER:	return EXIT_FAILOVER;
 	case BACKUP_NOTHING:		return EXIT_NOTHING;
+	case BACKUP_PASSIVE:
+	case BACKUP_STOOD_DOWN:		return EXIT_PASSIVE;
 	case BACKUP_RUNNING:
 	case BACKUP_FAILOVER_FAILED:	break;
 	}
@@ -275,6 +291,22 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents __unused)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* SIGUSR1: one line per session, nothing else. */
+static void
+status_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
+{
+	struct remusd *d = w->data;
+	struct session *s;
+	int n = 0;
+
+	for (s = d->sessions; s; s = s->next, n++)
+		log_info("status: %s: %s, last committed epoch %" PRIu64,
+		    backup_peer(s->b), s->over ? "over" : "receiving",
+		    backup_committed(s->b));
+	if (n == 0)
+		log_info("status: no session");
+}
+
 static int
 check_statedir(const char *dir)
 {
@@ -301,11 +333,13 @@ main(int argc, char **argv)
 	const char *listen_addr = NULL;
 	uint64_t v;
 	int ch, receive = 0, config_test = 0, verbose = 0, status;
+	int no_fence = 0;
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
 	d.cfg.state_dir = STATEDIR_DEFAULT;
 	d.cfg.timeout_ms = 1000;
+	d.cfg.fence_ms = 10000;
 
 	while ((ch = getopt_long(argc, argv, "D:dehnt:v", longopts,
 	    NULL)) != -1) {
@@ -345,6 +379,18 @@ main(int argc, char **argv)
 		case OPT_DISK:
 			d.dopts.disk_image = d.cfg.disk_image = optarg;
 			break;
+		case OPT_FENCE:
+			d.cfg.fence_cmd = optarg;
+			break;
+		case OPT_NO_FENCE:
+			no_fence = 1;
+			break;
+		case OPT_FENCE_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600000, &v) == -1)
+				usage("--fence-timeout %s: want milliseconds in "
+				    "1..3600000", optarg);
+			d.cfg.fence_ms = (uint32_t)v;
+			break;
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -356,6 +402,13 @@ main(int argc, char **argv)
 		usage("unexpected argument \"%s\"", argv[optind]);
 	if (receive == (listen_addr != NULL))
 		usage("give exactly one of --receive and --listen");
+	/* B5: running without a fence is a decision, said out loud. */
+	if (d.cfg.fence_cmd == NULL && !no_fence)
+		usage("no --fence command: give --fence CMD to fence a lost "
+		    "primary before activating, or --no-fence to activate "
+		    "without");
+	if (d.cfg.fence_cmd != NULL && no_fence)
+		usage("--fence and --no-fence exclude each other");
 
 	log_init("remusd", 1, verbose);
 	if (fault_init() == -1) {
@@ -381,6 +434,11 @@ main(int argc, char **argv)
 		return EXIT_OK;
 	}
 
+	/* B5: said once the service starts (and at every failover, by the
+	 * policy). */
+	if (no_fence)
+		log_warnx("--no-fence: a lost primary is not fenced before "
+		    "activation; during a partition both copies may run");
 	d.loop = EV_DEFAULT;
 	d.receive = receive;
 	d.dopts.loop = d.loop;
@@ -388,8 +446,16 @@ main(int argc, char **argv)
 	ev_check_init(&d.reap, reap_cb);
 	ev_signal_init(&d.sigint, signal_cb, SIGINT);
 	ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&d.sigquit, signal_cb, SIGQUIT);
+	ev_signal_init(&d.sigusr1, status_cb, SIGUSR1);
+	d.sigusr1.data = &d;
 	ev_signal_start(d.loop, &d.sigint);
 	ev_signal_start(d.loop, &d.sigterm);
+	ev_signal_start(d.loop, &d.sigquit);
+	ev_signal_start(d.loop, &d.sigusr1);
+	/* A closed terminal or a stray signal changes nothing. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 
 	if (receive) {
 		int rfd = fcntl(0, F_DUPFD_CLOEXEC, 3);

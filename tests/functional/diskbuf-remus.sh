@@ -65,7 +65,7 @@ for round in $(seq "$ROUNDS"); do
 	wait_for test -s "$R/guest.pid" || fail "guest did not start"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/guest.pid")"
 	port=$(pick_port)
-	(env "${env_b[@]}" remusd -d -D "$R/state" --disk "$R/b.img" --listen "127.0.0.1:$port" \
+	(env "${env_b[@]}" remusd --no-fence -d -D "$R/state" --disk "$R/b.img" --listen "127.0.0.1:$port" \
 	    >"$R/remusd.log" 2>&1 & echo $! >"$R/remusd.pid")
 	wait_for test -s "$R/remusd.pid"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/remusd.pid")"

@@ -33,9 +33,11 @@ expect 1 remusd
 expect 1 remusd --receive --listen :1
 expect 1 remusd --bogus
 expect 1 remusd -t 0 --receive
-expect 2 remusd --listen 999.1.1.1:5 -D "$T/st"
-expect 2 remusd --receive -D /proc/version/x
-remusd -n --listen 127.0.0.1:0 -D "$T/st" 2>/dev/null || fail "remusd -n"
+expect 1 remusd --receive -D "$T/st"
+expect 1 remusd --fence true --no-fence --receive -D "$T/st"
+expect 2 remusd --no-fence --listen 999.1.1.1:5 -D "$T/st"
+expect 2 remusd --no-fence --receive -D /proc/version/x
+remusd --no-fence -n --listen 127.0.0.1:0 -D "$T/st" 2>/dev/null || fail "remusd -n"
 
 if [ "$(id -u)" = 0 ]; then
 	start_guest g remus-dirtier --pages 10 --working-set 100 --arena-size 4M

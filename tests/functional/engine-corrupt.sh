@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # One byte of epoch N is corrupted on the wire (REMUS_FAULT=stream-corrupt,
 # REMUS_FAULT_EPOCH=N).  The backup rejects the epoch with one line naming
-# the error, never applies it, keeps epoch N - 1 and fails over from it;
-# the primary loses its backup and says the guest continues unprotected
-# (status 4).  Also: the primary dies after sending half of epoch N
-# (REMUS_FAULT=stream-truncate): the torn epoch is dropped the same way.
+# the error, never applies it, keeps epoch N - 1, and stands down: a
+# primary that sends bytes is alive, so a corrupt stream never activates
+# (docs/failover.md B1); ERROR reaches the primary, which releases at once
+# and (--reconnect-interval 0) exits 4.  Also: the primary dies after
+# sending half of epoch N (REMUS_FAULT=stream-truncate): the torn epoch is
+# dropped and the backup activates N - 1 (a lost primary, B2).
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires remus-arena-sum /dev/null
@@ -15,17 +17,19 @@ check_one() {	# name [remus flags]: corrupt epoch N, check the outcome
 	start_guest "g-$name" remus-dirtier --pages 300 --working-set 3000 \
 		--arena-size 16M --checksum-log "$T/$name.sums"
 	REMUS_FAULT=stream-corrupt REMUS_FAULT_EPOCH=$N timeout 60 \
-		remus -i 50 "$@" -s '' proc:"$GUEST_PID" \
-		"remusd --receive -D $T/st-$name" >"$T/$name.log" 2>&1 || status=$?
+		remus -i 50 --reconnect-interval 0 "$@" -s '' proc:"$GUEST_PID" \
+		"remusd --no-fence --receive -D $T/st-$name" >"$T/$name.log" 2>&1 || status=$?
 	[ $status -eq 4 ] || fail "$name: remus exited $status, want 4 (backup lost)"
-	grep -q "backup lost: backup reported error .*stream error.*continues unprotected" \
-		"$T/$name.log" || fail "$name: no 'backup lost' line with the backup's reason"
-	grep "^remusd: .*stream error at offset" "$T/$name.log" >"$T/$name.err" || true
+	grep -q "stood down: backup reported error .*stream error" \
+		"$T/$name.log" || fail "$name: no 'stood down' line with the backup's reason"
+	grep -q "HOLDING" "$T/$name.log" && fail "$name: held output after an ERROR"
+	grep -q "continues unprotected" "$T/$name.log" || fail "$name: no release line"
+	grep "^remusd: .*stream error at offset.*keeping epoch" "$T/$name.log" >"$T/$name.err" || true
 	[ "$(wc -l <"$T/$name.err")" -eq 1 ] || fail "$name: want one stream error line"
 	grep -q "epoch $N: stream error at offset [0-9]*: .*keeping epoch $((N - 1))" \
 		"$T/$name.err" || fail "$name: the error line does not say what is kept"
-	wait_for 20 test -s "$T/st-$name/proc-guest.pid" || fail "$name: backup did not activate"
-	kill -9 "$(cat "$T/st-$name/proc-guest.pid")" 2>/dev/null || true
+	grep -q "RECEIVING -> STOOD_DOWN" "$T/$name.log" || fail "$name: backup did not stand down"
+	[ ! -e "$T/st-$name/proc-guest.pid" ] || fail "$name: a corrupt stream activated the guest"
 	e=$(replica_matches "$T/st-$name" "$T/$name.sums") || fail "$name: $e"
 	[ "$e" -eq $((N - 1)) ] || fail "$name: replica at epoch $e, want $((N - 1))"
 	kill -0 "$GUEST_PID" || fail "$name: the primary's guest died"
@@ -43,7 +47,7 @@ start_guest g-trunc remus-dirtier --pages 300 --working-set 3000 \
 	--arena-size 16M --checksum-log "$T/trunc.sums"
 status=0
 REMUS_FAULT=stream-truncate REMUS_FAULT_EPOCH=$N timeout 60 \
-	remus -i 50 -s '' proc:"$GUEST_PID" "remusd --receive -D $T/st-trunc" \
+	remus -i 50 -s '' proc:"$GUEST_PID" "remusd --no-fence --receive -D $T/st-trunc" \
 	>"$T/trunc.log" 2>&1 || status=$?
 [ $status -eq 5 ] || fail "trunc: remus exited $status, want 5 (the fault's exit)"
 wait_for 20 test -s "$T/st-trunc/proc-guest.pid" || fail "trunc: backup did not activate"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Replication over loopback, several ways: TCP to remusd --listen on IPv4,
-# the same on IPv6 (if ::1 works), and remusd --receive started by -s.
+# Replication over loopback, several ways: TCP to remusd --no-fence --listen on IPv4,
+# the same on IPv6 (if ::1 works), and remusd --no-fence --receive started by -s.
 # remus-dirtier runs; after a few epochs remus is stopped with SIGINT: the
 # backup gets END, keeps the replica without activating it, and the replica
 # equals the arena the guest recorded for the last committed epoch.
@@ -31,14 +31,14 @@ run_one() {	# name backup-address-or-command [remus flags...]
 }
 
 port=$(pick_port)
-start remusd-tcp4 remusd --listen 127.0.0.1:$port -D "$T/st-tcp4"
+start remusd-tcp4 remusd --no-fence --listen 127.0.0.1:$port -D "$T/st-tcp4"
 wait_for 10 ss -Htln "sport = :$port" | grep -q . || true
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
 run_one tcp4 127.0.0.1:$port
 
 if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
 	port=$(pick_port)
-	start remusd-tcp6 remusd --listen "[::1]:$port" -D "$T/st-tcp6"
+	start remusd-tcp6 remusd --no-fence --listen "[::1]:$port" -D "$T/st-tcp6"
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd (v6) did not listen"
 	run_one tcp6 "[::1]:$port" -u
 else
@@ -48,7 +48,7 @@ fi
 # Two guests, one remusd: each connection is its own guest; the second
 # keeps its replica in STATEDIR/guest-2.
 port=$(pick_port)
-start remusd-two remusd --listen 127.0.0.1:$port -D "$T/st-two"
+start remusd-two remusd --no-fence --listen 127.0.0.1:$port -D "$T/st-two"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd (two) did not listen"
 start_guest g-two-a remus-dirtier --pages 200 --working-set 2000 --arena-size 16M \
 	--checksum-log "$T/two-a.sums"
@@ -73,13 +73,13 @@ echo "two guests on one remusd: replicas at epochs $ea and $eb, checksums ok"
 
 # -s '': the "host" is the whole command, as with xl remus -s ''.
 touch "$T/remusd-cmd.log"
-run_one cmd "remusd --receive -D $T/st-cmd" -s ''
+run_one cmd "remusd --no-fence --receive -D $T/st-cmd" -s ''
 
 # The backup applies epoch 4 but its ACK is lost (REMUS_FAULT=ack-drop):
 # ACK(5) acknowledges both, protection goes on.
 touch "$T/remusd-ackdrop.log"
 REMUS_FAULT=ack-drop REMUS_FAULT_EPOCH=4 run_one ackdrop \
-	"remusd --receive -D $T/st-ackdrop" -s '' --stats-json "$T/ackdrop.json"
+	"remusd --no-fence --receive -D $T/st-ackdrop" -s '' --stats-json "$T/ackdrop.json"
 grep -q "fault ack-drop" "$T/remus-ackdrop.log" || fail "ackdrop: the fault did not fire"
 awk -F'[:,]' '{ if ($2 != NR) exit 1 }' "$T/ackdrop.json" || fail "ackdrop: an epoch was never acknowledged"
 echo PASS

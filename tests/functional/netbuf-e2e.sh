@@ -30,7 +30,7 @@ rules_left() {
 }
 
 # 1. No ACK, no output.
-ip netns exec "$NS_B" env REMUS_FAULT=ack-drop remusd --listen 10.91.3.2:5270 -D "$T/st0" -t 30000 \
+ip netns exec "$NS_B" env REMUS_FAULT=ack-drop remusd --no-fence --listen 10.91.3.2:5270 -D "$T/st0" -t 30000 \
     >"$T/remusd0.log" 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"
@@ -52,7 +52,7 @@ kill -TERM $B; wait $B 2>/dev/null || true
 [ "$(rules_left)" = 0 ] || fail "rules left after SIGTERM"
 
 # 2. Protected: IPv4 and IPv6, replies only after their epoch's release.
-ip netns exec "$NS_B" remusd --listen 10.91.3.2:5270 -D "$T/st1" -t 2000 >"$T/remusd1.log" 2>&1 &
+ip netns exec "$NS_B" remusd --no-fence --listen 10.91.3.2:5270 -D "$T/st1" -t 2000 >"$T/remusd1.log" 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"
 wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||

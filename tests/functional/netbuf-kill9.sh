@@ -35,7 +35,7 @@ for ((i = 1; i <= ITER; i++)); do
 	else gaddr=fd91:1::2 baddr=fd91:3::2; fi
 	KVD_LISTEN='[::]:7000' nb_guest_start "$i"
 	ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" \
-	    remusd --listen "[$baddr]:5270" -D "$st" -t "${BACKUP_TIMEOUT_MS:-400}" \
+	    remusd --no-fence --listen "[$baddr]:5270" -D "$st" -t "${BACKUP_TIMEOUT_MS:-400}" \
 	    >"$T/remusd$i.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # stream-engine-capture.sh -- a capture of what the real engine sends
 # (remus protecting a remus-dirtier guest, the forward stream tee'd on its
-# way to remusd --receive) passes `remus-stream verify` and uses the XOR
+# way to remusd --no-fence --receive) passes `remus-stream verify` and uses the XOR
 # encodings.  The writer-made captures are checked by stream-verify.sh;
 # this one checks the engine's use of the writer against the spec.
 # shellcheck source=functions.sh
@@ -15,7 +15,7 @@ start_guest g remus-dirtier --pages 200 --working-set 2000 --arena-size 8M
 # non-blocking, does not do so to the socket tee reads from (the command's
 # stdin and stdout share one open file description).
 start remus remus -i 50 -s '' proc:"$GUEST_PID" \
-	"sh -c 'tee $T/capture | remusd --receive -D $T/st | cat'"
+	"sh -c 'tee $T/capture | remusd --no-fence --receive -D $T/st | cat'"
 R=$LAST_PID
 # Five committed epochs, however loaded the machine is.
 wait_for 60 sh -c "[ \"\$(cat $T/st/proc-epoch 2>/dev/null)\" -ge 5 ] 2>/dev/null" ||

@@ -24,7 +24,6 @@
 #include "checkpoint.h"
 #include "compiler.h"
 #include "domain.h"
-#include "failover.h"
 #include "log.h"
 #include "stream.h"
 #include "transport.h"
@@ -230,8 +229,8 @@ frep_page(struct replica *r, uint64_t pfn)
 }
 
 static int
-frep_commit(struct replica *r, uint64_t epoch, const void *s __unused,
-    size_t l __unused)
+frep_commit(struct replica *r, uint64_t epoch, const uint64_t *pfns __unused,
+    size_t npfns __unused, const void *s __unused, size_t l __unused)
 {
 	/* The replica must hold exactly the guest's memory at suspend
 	 * number EPOCH (epoch n is the n-th suspend). */
@@ -891,58 +890,4 @@ Test(ckpt, backup_addresses_parse_like_xl_and_ipv6)
 		    sizeof port) == -1, "\"%s\" accepted", bad[i]);
 		cr_assert(eq(int, errno, EINVAL));
 	}
-}
-
-/* ---- failover_trigger ------------------------------------------------------ */
-
-static int handled;
-
-static int
-count_handler(struct failover *f, void *arg __unused)
-{
-	cr_assert(eq(int, f->state, FAILOVER_HANDLING));
-	handled++;
-	/* A trigger from inside the handler (a socket error seen while
-	 * failing over) must not recurse. */
-	failover_trigger(f, "nested");
-	return 7;
-}
-
-Test(ckpt, failover_trigger_is_idempotent)
-{
-	struct failover f;
-
-	handled = 0;
-	failover_init(&f, H.loop, "failover", 1000, count_handler, NULL, NULL,
-	    NULL);
-	failover_set_epoch(&f, 41);
-	cr_assert(eq(int, f.state, FAILOVER_NONE));
-	cr_assert(eq(int, failover_trigger(&f, "EOF from %s", "primary"), 7));
-	cr_assert(eq(int, f.state, FAILOVER_DONE));
-	cr_assert(eq(str, f.reason, "EOF from primary"));
-	cr_assert(eq(int, failover_trigger(&f, "again"), 0));
-	cr_assert(eq(int, handled, 1));
-	cr_assert(eq(str, f.reason, "EOF from primary"));
-}
-
-Test(ckpt, failover_fires_on_silence_only)
-{
-	struct failover f;
-
-	handled = 0;
-	failover_init(&f, H.loop, "failover", 400, count_handler, NULL, NULL,
-	    NULL);
-	failover_start(&f, 0);
-	/* Bytes keep arriving (every 30 ms): no failover in 0.6 s. */
-	for (int i = 0; i < 20; i++) {
-		run_for(0.03);
-		failover_alive(&f);
-	}
-	cr_assert(eq(int, handled, 0));
-	/* Then silence. */
-	run_for(1.5);
-	cr_assert(eq(int, handled, 1));
-	cr_assert(strstr(f.reason, "heartbeat timeout") != NULL, "%s",
-	    f.reason);
-	failover_stop(&f);
 }

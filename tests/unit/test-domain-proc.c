@@ -671,7 +671,7 @@ epoch(struct domain *d, const struct replica_ops *rops, struct replica *r,
 	for (i = 0; i < count; i++)
 		memcpy(rops->page(r, pfns[i]), stage + i * (size_t)ps,
 		    (size_t)ps);
-	cr_assert(eq(int, rops->commit(r, n, NULL, 0), 0));
+	cr_assert(eq(int, rops->commit(r, n, NULL, 0, NULL, 0), 0));
 	free(bm);
 	free(pfns);
 	free(stage);

@@ -106,7 +106,7 @@ if command -v remus >/dev/null && command -v remusd >/dev/null; then
 	remus-dirtier --pages 100 --working-set 3000 --checksum-log "$D/sums" \
 	    --pidfile "$D/d.pid" >"$D/d2.log" 2>&1 &
 	wait_file "$D/d.pid"
-	remusd -d -D "$D/state" --no-activate --listen 127.0.0.1:7310 \
+	remusd --no-fence -d -D "$D/state" --no-activate --listen 127.0.0.1:7310 \
 	    >"$D/remusd.log" 2>&1 &
 	rd=$!
 	sleep 1

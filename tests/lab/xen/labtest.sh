@@ -323,7 +323,7 @@ remus_protect() {
 	# a retry reuses TAG: an old stats file would pass for new epochs
 	rm -rf /tmp/remusd-$tag /tmp/remus-$tag.json /tmp/remus-$tag.log
 	mkdir -p /tmp/remusd-$tag
-	remusd -d -v --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-15000}" \
+	remusd --no-fence -d -v --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-15000}" \
 	    -D /tmp/remusd-$tag ${REMUSD_ARGS:-} >/tmp/remusd-$tag.log 2>&1 &
 	BP=$!
 	sleep 1
@@ -416,7 +416,7 @@ remus_failover() {
 	after=$(echo "$r" | count_of)
 	FO_S=$fo
 	kill $RP 2>/dev/null; wait $RP 2>/dev/null
-	# remusd --listen stays up for the next primary: stop it
+	# remusd --no-fence --listen stays up for the next primary: stop it
 	kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 	xl list
 	remus_logs $tag

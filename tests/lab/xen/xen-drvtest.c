@@ -60,6 +60,7 @@ epoch(const struct domain_ops *d, struct domain *dom,
     uint64_t *pause_us, uint64_t *dirty)
 {
 	uint64_t t0, count, *pfns, k = 0, w;
+	int rc;
 	size_t slen = 1 << 20;
 
 	memset(bitmap, 0, (nr + 63) / 64 * 8);
@@ -91,9 +92,10 @@ epoch(const struct domain_ops *d, struct domain *dom,
 	/* The backup's half: apply, then commit. */
 	for (uint64_t i = 0; i < k; i++)
 		memcpy(r->page(rep, pfns[i]), staging + i * 4096, 4096);
-	free(pfns);
 	*dirty = k;
-	return r->commit(rep, e, state, slen);
+	rc = r->commit(rep, e, pfns, k, state, slen);
+	free(pfns);
+	return rc;
 err:
 	d->resume(dom);
 	return -1;

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# failover-policy.sh -- the failover policy of docs/failover.md, wired into
+# remus and remusd, end to end with proc guests:
+#   1. the backup's state directory fills up mid-run (ENOSPC on a small
+#      tmpfs in a private mount namespace): remusd stands down (B1: no guest
+#      activated), ERROR reaches remus, which releases at once (P3), keeps
+#      running, reconnects to a restarted remusd, and epochs are committed
+#      again (P4);
+#   2. --fence 'exit 1' after kill -9 of remus: passive once the window
+#      closes, nothing activated (B3);
+#   3. --fence 'true' after kill -9 of remus: activated (B2, B4);
+#   4. signals (P6): SIGHUP changes nothing, SIGUSR1 logs one status line
+#      (remus and remusd), SIGQUIT stops remus in order (END: the backup
+#      does not activate) and remusd without activating.
+. "$(dirname "$0")/functions.sh"
+requires_root
+requires unshare --version
+requires nsenter --version
+requires remus-arena-sum /dev/null
+
+listening() {	# port
+	wait_for 10 sh -c "ss -Htln 'sport = :$1' | grep -q ."
+}
+
+# ---- 1. ENOSPC mid-run: stand down, release, reconnect, resume -------------
+start_guest g1 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M
+G1=$GUEST_PID
+port=$(pick_port)
+mkdir -p "$T/small"
+# The tmpfs exists only in remusd's mount namespace: nothing to unmount.
+start remusd1 unshare -m --propagation private sh -c \
+	"mount -t tmpfs -o size=12M tmpfs '$T/small' && exec remusd --no-fence -t 1000 --listen 127.0.0.1:$port -D '$T/small'"
+B1=$LAST_PID
+listening $port || fail "remusd (tmpfs) did not listen"
+start remus1 remus -i 50 --reconnect-interval 300 proc:"$G1" 127.0.0.1:$port
+R1=$LAST_PID
+wait_for 20 grep -q "epoch 1: committed" "$T/remusd1.log" || fail "1: nothing committed"
+sleep 0.3
+# Fill what the replica left free: the next commit cannot write its epoch.
+nsenter -t "$B1" -m dd if=/dev/zero of="$T/small/filler" bs=64k \
+	>/dev/null 2>&1 || true
+wait_for 20 grep -q "RECEIVING -> STOOD_DOWN" "$T/remusd1.log" ||
+	fail "1: remusd did not stand down when its state directory filled"
+grep -q "No space left on device" "$T/remusd1.log" || fail "1: ENOSPC not named"
+wait_for 10 grep -q "stood down: backup reported error" "$T/remus1.log" ||
+	fail "1: the ERROR did not reach remus"
+grep -q "PROTECTED -> UNPROTECTED: backup stood down" "$T/remus1.log" ||
+	fail "1: remus did not release at once"
+grep -q "PROTECTED -> HOLDING" "$T/remus1.log" && fail "1: remus held output after an ERROR"
+nsenter -t "$B1" -m test -e "$T/small/proc-guest.pid" &&
+	fail "1: a stood-down backup activated the guest"
+kill -0 "$R1" || fail "1: remus exited after the backup stood down"
+kill -0 "$G1" || fail "1: the guest died"
+echo "1: ENOSPC: remusd stood down, nothing activated; remus released at once and runs on"
+# A restarted remusd on the same port, with room: protection resumes.
+kill -TERM "$B1"
+wait "$B1" 2>/dev/null || true
+start remusd1b remusd --no-fence -t 1000 --listen 127.0.0.1:$port -D "$T/st1b"
+listening $port || fail "1: restarted remusd did not listen"
+wait_for 30 test -s "$T/st1b/proc-epoch" || fail "1: no epoch committed after the reconnect"
+e0=$(cat "$T/st1b/proc-epoch")
+wait_for 10 sh -c "[ \$(cat '$T/st1b/proc-epoch') -gt $e0 ]" ||
+	fail "1: epochs do not go on after the reconnect"
+grep -q "UNPROTECTED -> PROTECTED" "$T/remus1.log" || fail "1: no PROTECTED again"
+echo "1: reconnected to the restarted remusd: epochs committed again (epoch $(cat "$T/st1b/proc-epoch"))"
+
+# ---- 4. Signals (P6), on this protected pair --------------------------------
+n0=$(grep -c "acknowledged\|epoch" "$T/remus1.log" || true)
+kill -HUP "$R1"
+kill -HUP "$LAST_PID"
+sleep 0.5
+kill -0 "$R1" || fail "4: SIGHUP stopped remus"
+kill -0 "$LAST_PID" || fail "4: SIGHUP stopped remusd"
+kill -USR1 "$R1"
+wait_for 5 grep -q "status: state PROTECTED, epoch [0-9]*, acked [0-9]*" "$T/remus1.log" ||
+	fail "4: SIGUSR1: no status line from remus"
+kill -USR1 "$LAST_PID"
+wait_for 5 grep -q "status: 127.0.0.1:[0-9]*: receiving, last committed epoch" "$T/remusd1b.log" ||
+	fail "4: SIGUSR1: no status line from remusd"
+B1b=$LAST_PID
+kill -QUIT "$R1"
+status=0
+wait "$R1" || status=$?
+[ $status -eq 0 ] || fail "4: remus exited $status on SIGQUIT, want 0"
+wait_for 10 grep -q "END from the primary" "$T/remusd1b.log" ||
+	fail "4: SIGQUIT did not send END"
+[ ! -e "$T/st1b/proc-guest.pid" ] || fail "4: SIGQUIT to remus made the backup activate"
+kill -QUIT "$B1b"
+status=0
+wait "$B1b" || status=$?
+[ $status -eq 0 ] || fail "4: remusd exited $status on SIGQUIT"
+echo "4: SIGHUP ignored, SIGUSR1 status lines, SIGQUIT: remus END + exit 0, remusd exit 0"
+kill -9 "$G1" 2>/dev/null || true
+
+# ---- 2. --fence 'exit 1': passive after the window ---------------------------
+start_guest g2 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M
+port=$(pick_port)
+start remusd2 remusd --fence 'exit 1' --fence-timeout 1500 -t 500 \
+	--listen 127.0.0.1:$port -D "$T/st2"
+listening $port || fail "2: remusd did not listen"
+start remus2 remus -i 50 proc:"$GUEST_PID" 127.0.0.1:$port
+wait_for 20 test -s "$T/st2/proc-epoch" || fail "2: nothing committed"
+kill -9 "$LAST_PID"
+kill -9 "$GUEST_PID"
+wait_for 20 grep -q "FENCING -> PASSIVE" "$T/remusd2.log" ||
+	fail "2: remusd did not go passive when its fence failed"
+grep -q "fence attempt" "$T/remusd2.log" || fail "2: no fence retries logged"
+[ ! -e "$T/st2/proc-guest.pid" ] || fail "2: activated without a fence"
+grep -q "session over: primary lost, not activated" "$T/remusd2.log" ||
+	fail "2: the session did not end 'not activated'"
+echo "2: fence failing: $(grep -c 'fence: ' "$T/remusd2.log") fence lines, passive, nothing activated"
+
+# ---- 3. --fence 'true': activated ---------------------------------------------
+start_guest g3 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M \
+	--checksum-log "$T/sums3"
+port=$(pick_port)
+start remusd3 remusd --fence 'test -n "$REMUS_FENCE_NAME"' -t 500 \
+	--listen 127.0.0.1:$port -D "$T/st3"
+listening $port || fail "3: remusd did not listen"
+start remus3 remus -i 50 proc:"$GUEST_PID" 127.0.0.1:$port
+wait_for 20 test -s "$T/st3/proc-epoch" || fail "3: nothing committed"
+kill -9 "$LAST_PID"
+kill -9 "$GUEST_PID"
+wait_for 20 test -s "$T/st3/proc-guest.pid" || fail "3: fenced but not activated"
+grep -q "FENCING -> ACTIVATING: fenced" "$T/remusd3.log" || fail "3: no fenced line"
+e=$(replica_matches "$T/st3" "$T/sums3") || fail "3: $e"
+echo "3: fence ok: activated from epoch $e, checksum ok"
+echo PASS
