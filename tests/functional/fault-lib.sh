@@ -53,7 +53,7 @@ HERE_FL=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 set +e
 
 FL_T=${FL_T:-1000}
-FL_F=${FL_F:-2000}
+FL_F=${FL_F:-3000}
 FL_I=${FL_I:-30}
 FL_RECONNECT=${FL_RECONNECT:-500}
 FL_M=$(((FL_T + FL_F) / 50))
@@ -400,6 +400,13 @@ fl_statedir_fill() {
 	dd if=/dev/zero of="$FL_ST/filler" bs=1M status=none 2>/dev/null
 	dd if=/dev/zero of="$FL_ST/filler2" bs=4k status=none 2>/dev/null
 	sync -f "$FL_ST/filler" 2>/dev/null
+	# The last few blocks, one small file each (a commit's small files
+	# would otherwise still fit).
+	local i
+	for ((i = 0; i < 10000; i++)); do
+		echo x >"$FL_ST/fill.$i" 2>/dev/null || break
+		sync -f "$FL_ST/fill.$i" 2>/dev/null || break
+	done
 	FL_T_FAULT=$(fl_now)
 }
 

@@ -1,7 +1,7 @@
 # Failover fault tests (tests/functional/fault.sh SCENARIO, harness
 # fault-lib.sh): one fault each against a kvd guest protected through
-# nfqueue netbuf, checked against docs/failover.md.  T = 500 ms and
-# F = 2000 ms keep each under ~30 s.  The scenario goes to fault.sh as a
+# nfqueue netbuf, checked against docs/failover.md.  T = 1000 ms and
+# F = 3000 ms (see fault.sh) keep each at ~20-30 s.  The scenario goes to fault.sh as a
 # second word of the command (remus_shell_test runs "bash SCRIPT").
 foreach(_s partition-both partition-p2b partition-b2p
     heal-0.5x heal-1x heal-3x

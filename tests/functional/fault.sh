@@ -16,7 +16,10 @@
 #   - the scenario's own facts (fence attempts and timing, release time of
 #     the primary's held output, stand-down, reconnection).
 #
-# Scenarios (T = FL_T 1000 ms, F = FL_F 2000 ms, M = 500 ms):
+# Scenarios (T = FL_T 1000 ms, F = FL_F 3000 ms, M = 500 ms; T is not
+# smaller because a first full epoch on a loaded machine can outlast
+# 500 ms, and a 0.5 T partition meets TCP's 200 ms minimum RTO and its
+# back-off; F = 3 T puts a 3 T stall of remusd inside its window):
 #   partition-both partition-p2b partition-b2p    cut, fence ok: failover
 #   heal-0.5x heal-1x heal-3x     both ways, healed after k*T
 #   stop-remus-{0.5x,1x,3x}       SIGSTOP of remus for k*T
@@ -212,6 +215,14 @@ heal-*)
 	k=$(mult "${SC#heal-}")
 	fl_partition both
 	sleep "$(fl_calc "$k * $T_S")"
+	# The replication link's TCP state at the heal: a retransmission
+	# timer backed off past the heal delays the first byte after it.
+	for ns in "$NS_P" "$NS_B"; do
+		ip netns exec "$ns" ss -Htin '( sport = :5270 or dport = :5270 )' |
+		    tr -s ' \t\n' ' ' | grep -o 'unacked:[0-9]*\|retrans:[0-9/]*\|rto:[0-9.]*\|backoff:[0-9]*\|lastsnd:[0-9]*\|lastrcv:[0-9]*' |
+		    tr '\n' ' ' | sed "s/^/  at the heal, $([ "$ns" = "$NS_P" ] && echo remus || echo remusd) socket: /"
+		echo
+	done
 	fl_heal
 	case $k in
 	0.5) expect_nothing ;;
@@ -250,15 +261,19 @@ fence-fail|fence-hang)
 			bad "fence attempt at fault + $(fl_calc "$last - $FL_T_FAULT") s, after the window closed"
 		fact "fence failed $n times, last at fault + $(fl_calc "$last - $FL_T_FAULT") s"
 	else
-		st=$(grep ' start ' "$T/fence.out" | head -1 | cut -d' ' -f1)
 		hp=$(cat "$T/fence-hang.pid" 2>/dev/null)
 		[ -n "$hp" ] || bad "the hanging fence never ran"
 		fl_alive "$hp" && bad "the hanging fence (pid $hp) still runs"
-		k=$(fl_first_line "$FL_BLOG" 'fence' "$(fl_calc "$st + $F_S - 0.05")") ||
-			bad "remusd logged nothing about the fence after F"
+		# From remusd's start of the fence to its end of it.
+		st=$(fl_first_line "$FL_BLOG" '-> fencing' "$FL_T_FAULT") ||
+			bad "remusd logged no start of fencing"
+		k=$(fl_first_line "$FL_BLOG" 'fence.*(timed out|killed)' "$st") ||
+			bad "remusd logged no end of the hanging fence"
+		fl_ge "$(fl_calc "$k - $st")" "$F_S" ||
+			bad "fence ended $(fl_calc "$k - $st") s after its start, before F = $F_S s"
 		fl_ge "$(fl_calc "$st + $F_S + 0.5")" "$k" ||
 			bad "fence killed $(fl_calc "$k - $st") s after its start (F = $F_S s)"
-		fact "hanging fence killed $(fl_calc "$k - $st") s after its start (F = $F_S s): $(awk -v t="$k" '$1 == t' "$FL_BLOG" | head -1 | cut -d' ' -f2-)"
+		fact "hanging fence killed $(fl_calc "$k - $st") s after remusd started it (F = $F_S s): $(awk -v t="$k" '$1 == t' "$FL_BLOG" | head -1 | cut -d' ' -f2-)"
 	fi
 	fl_heal
 	;;
@@ -301,7 +316,8 @@ reconnect)
 	# committed replica must exist at every moment.
 	cleanup_fn 'touch "$T/rs.stop"'
 	( while [ ! -e "$T/rs.stop" ] && kill -0 $$ 2>/dev/null; do
-		if [ -s "$ST/proc-epoch" ]; then echo ok; else echo missing; fi
+		if [ -s "$ST/proc-epoch" ]; then echo "$EPOCHREALTIME ok"
+		else echo "$EPOCHREALTIME missing: $(ls "$ST" | tr '\n' ' ')"; fi
 		sleep 0.02
 	  done >"$T/replica-samples" ) &
 	S=$!
@@ -321,7 +337,7 @@ reconnect)
 	touch "$T/rs.stop"
 	wait "$S"
 	miss=$(grep -c missing "$T/replica-samples")
-	[ "$miss" = 0 ] || bad "no committed replica in $miss of $(wc -l <"$T/replica-samples") samples"
+	[ "$miss" = 0 ] || bad "no committed replica in $miss of $(wc -l <"$T/replica-samples") samples (remusd restarted at fault + 0, new remusd's log from $(head -1 "$FL_BLOG" | cut -d' ' -f1)): $(grep -m3 missing "$T/replica-samples" | tr '\n' ';')"
 	fact "a committed replica at every one of $(wc -l <"$T/replica-samples") samples across the restart"
 	fl_alive "$R" || bad "remus exited"
 	fl_b_active && bad "the restarted backup activated"
