@@ -228,32 +228,47 @@ fl_stop() {
 	return 0
 }
 
-# Partitions of the replication link only (P vp3 <-> B vb).
+# Partitions of the replication link only (P vp3 <-> B vb).  One nft
+# transaction per namespace, both namespaces at once: a partition starts
+# at FL_T_FAULT (before any rule) and is complete at FL_T_FAULT_END.
+# fl_nft NS IFNAME: drop everything arriving on IFNAME in NS.
 fl_nft() {
-	local ns=$1 hook=$2 dir=$3 ifn=$4
-	ip netns exec "$ns" nft add table inet fault &&
-	ip netns exec "$ns" nft add chain inet fault "$hook" \
-	    "{ type filter hook $hook priority -10; }" &&
-	ip netns exec "$ns" nft add rule inet fault "$hook" "$dir" "$ifn" drop
+	ip netns exec "$1" nft -f - <<NFT
+table inet fault {
+	chain input {
+		type filter hook input priority -10;
+		iifname "$2" drop
+	}
+}
+NFT
 }
 
 # Dropped at the receiver's input: to the sender's TCP it is loss on the
 # wire (a drop in its own OUTPUT hook would be a local send error instead).
 fl_partition() {
-	case $1 in
-	both)	fl_nft "$NS_B" input iifname vb && fl_nft "$NS_P" input iifname vp3 ;;
-	p2b)	fl_nft "$NS_B" input iifname vb ;;
-	b2p)	fl_nft "$NS_P" input iifname vp3 ;;
-	link)	ip -n "$NS_P" link set vp3 down ;;
-	*)	fail "fl_partition: unknown mode $1" ;;
-	esac || fail "partition $1"
+	local a b rc=0
 	FL_T_FAULT=$(fl_now)
+	case $1 in
+	both)	fl_nft "$NS_B" vb & a=$!
+		fl_nft "$NS_P" vp3 & b=$!
+		wait $a || rc=1
+		wait $b || rc=1 ;;
+	p2b)	fl_nft "$NS_B" vb || rc=1 ;;
+	b2p)	fl_nft "$NS_P" vp3 || rc=1 ;;
+	link)	ip -n "$NS_P" link set vp3 down || rc=1 ;;
+	*)	fail "fl_partition: unknown mode $1" ;;
+	esac
+	FL_T_FAULT_END=$(fl_now)
+	[ $rc = 0 ] || fail "partition $1"
 }
 
 fl_heal() {
-	ip netns exec "$NS_P" nft delete table inet fault 2>/dev/null
-	ip netns exec "$NS_B" nft delete table inet fault 2>/dev/null
+	local a b
+	ip netns exec "$NS_P" nft delete table inet fault 2>/dev/null & a=$!
+	ip netns exec "$NS_B" nft delete table inet fault 2>/dev/null & b=$!
 	ip -n "$NS_P" link set vp3 up 2>/dev/null
+	wait $a $b
+	FL_T_HEALED=$(fl_now)
 	return 0
 }
 
@@ -261,6 +276,7 @@ fl_heal() {
 fl_stall() {
 	FL_T_FAULT=$(fl_now)
 	kill -STOP "$1" || fail "SIGSTOP $1"
+	FL_T_FAULT_END=$FL_T_FAULT
 	sleep "$(fl_calc "$2 / 1000")"
 	kill -CONT "$1" 2>/dev/null || true
 }

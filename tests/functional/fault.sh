@@ -85,8 +85,9 @@ expect_failover() {
 # came at most 0.3 s after the fault (epochs acknowledged before it).
 expect_no_primary_output_after_fault() {
 	local n
-	n=$(fl_p_replies_between "$(fl_calc "$FL_T_FAULT + 0.3")" 9999999999)
-	[ "$n" = 0 ] || bad "the primary emitted $n replies after the fault (first at $(fl_p_first_reply_after "$(fl_calc "$FL_T_FAULT + 0.3")"), fault at $FL_T_FAULT)"
+	local t0=${FL_T_FAULT_END:-$FL_T_FAULT}
+	n=$(fl_p_replies_between "$(fl_calc "$t0 + 0.3")" 9999999999)
+	[ "$n" = 0 ] || bad "the primary emitted $n replies after the fault (first at $(fl_p_first_reply_after "$(fl_calc "$t0 + 0.3")"), fault complete at $t0)"
 	fact "primary emitted nothing later than 0.3 s after the fault"
 }
 
@@ -214,7 +215,9 @@ heal-*)
 	start_all ok
 	k=$(mult "${SC#heal-}")
 	fl_partition both
-	sleep "$(fl_calc "$k * $T_S")"
+	# Healed k T after the first rule went in.
+	until=$(fl_calc "$FL_T_FAULT + $k * $T_S")
+	while ! fl_ge "$(fl_now)" "$until"; do sleep 0.01; done
 	# The replication link's TCP state at the heal: a retransmission
 	# timer backed off past the heal delays the first byte after it.
 	for ns in "$NS_P" "$NS_B"; do
@@ -224,6 +227,7 @@ heal-*)
 		echo
 	done
 	fl_heal
+	fact "link cut for $(fl_calc "$until - $FL_T_FAULT_END")..$(fl_calc "$FL_T_HEALED - $FL_T_FAULT") s (rules in $(fl_calc "$FL_T_FAULT_END - $FL_T_FAULT") s)"
 	case $k in
 	0.5) expect_nothing ;;
 	1) expect_one ;;
@@ -257,7 +261,7 @@ fence-fail|fence-hang)
 		# Retried every second while the window (F after T) is open.
 		[ "$n" -ge 2 ] || bad "fence tried $n times in a window of F = $F_S s (retry every second)"
 		last=$(grep ' start ' "$T/fence.out" | tail -1 | cut -d' ' -f1)
-		fl_ge "$(fl_calc "$FL_T_FAULT + $T_S + $F_S + 0.1")" "$last" ||
+		fl_ge "$(fl_calc "$FL_T_FAULT_END + $T_S + $F_S + 0.1")" "$last" ||
 			bad "fence attempt at fault + $(fl_calc "$last - $FL_T_FAULT") s, after the window closed"
 		fact "fence failed $n times, last at fault + $(fl_calc "$last - $FL_T_FAULT") s"
 	else
