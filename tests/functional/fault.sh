@@ -281,7 +281,8 @@ fence-fail|fence-hang)
 			bad "remusd logged no start of fencing"
 		k=$(fl_first_line "$FL_BLOG" 'fence.*(timed out|killed)' "$st") ||
 			bad "remusd logged no end of the hanging fence"
-		fl_ge "$(fl_calc "$k - $st")" "$F_S" ||
+		# 0.1 s: both stamps are taken by a reader of remusd's stderr.
+		fl_ge "$(fl_calc "$k - $st + 0.1")" "$F_S" ||
 			bad "fence ended $(fl_calc "$k - $st") s after its start, before F = $F_S s"
 		fl_ge "$(fl_calc "$st + $F_S + 0.5")" "$k" ||
 			bad "fence killed $(fl_calc "$k - $st") s after its start (F = $F_S s)"
