@@ -214,7 +214,9 @@ fl_start() {
 fl_stop() {
 	local p
 	fl_heal
-	for p in $R $B $(fl_b_pid) ${GUEST_PID:-}; do
+	# remusd first: a remusd that outlives its remus would fence and
+	# activate.
+	for p in $B $R $(fl_b_pid) ${GUEST_PID:-}; do
 		_ours "$p" && kill -CONT "$p" 2>/dev/null
 		_ours "$p" && kill -9 "$p" 2>/dev/null
 	done

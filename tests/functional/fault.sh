@@ -223,13 +223,15 @@ heal-*)
 	# The replication link's TCP state at the heal (in the background,
 	# not to delay the heal): a retransmission timer backed off past the
 	# heal delays the first byte after it.
+	sspids=""
 	for ns in "$NS_P" "$NS_B"; do
 		ip netns exec "$ns" ss -Htin '( sport = :5270 or dport = :5270 )' |
 		    tr -s ' \t\n' ' ' | grep -o 'unacked:[0-9]*\|retrans:[0-9/]*\|rto:[0-9.]*\|backoff:[0-9]*\|lastsnd:[0-9]*\|lastrcv:[0-9]*' |
 		    tr '\n' ' ' | sed "s/^/  at the heal, $([ "$ns" = "$NS_P" ] && echo remus || echo remusd) socket: /" >"$T/ss.$ns" &
+		sspids="$sspids $!"
 	done
 	fl_heal
-	wait
+	wait $sspids
 	cat "$T"/ss.* 2>/dev/null; echo
 	fact "link cut for $(fl_calc "$until - $FL_T_FAULT_END")..$(fl_calc "$FL_T_HEALED - $FL_T_FAULT") s (rules in $(fl_calc "$FL_T_FAULT_END - $FL_T_FAULT") s)"
 	# The cut may not last much longer than k T, or the scenario is
