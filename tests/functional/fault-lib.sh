@@ -116,6 +116,7 @@ fl_net_up() {
 	ip -n "$NS_C" link set vcb up &&
 	ip -n "$NS_B" addr add 10.91.4.2/24 dev vbc &&
 	ip -n "$NS_B" link set vbc up || fail "link C-B"
+	fl_nft_up
 	cleanup_fn fl_heal
 	cleanup_fn fl_monitor_stop
 	cleanup_fn fl_client_stop
@@ -230,53 +231,55 @@ fl_stop() {
 	return 0
 }
 
-# Partitions of the replication link only (P vp3 <-> B vb).  One nft
-# transaction per namespace, both namespaces at once: a partition starts
-# at FL_T_FAULT (before any rule) and is complete at FL_T_FAULT_END.
-# fl_nft NS IFNAME: drop everything arriving on IFNAME in NS.
-fl_nft() {
-	ip netns exec "$1" nft -f - <<NFT
-table inet fault {
-	chain input {
-		type filter hook input priority -10;
-		iifname "$2" drop
-	}
-}
-NFT
+# Partitions of the replication link only (P vp3 <-> B vb), dropped at
+# the receiver's input: to the sender's TCP it is loss on the wire (a drop
+# in its own OUTPUT hook would be a local send error instead).  Rules go in
+# and out through one long-running "nft -i" per namespace (fl_nft_up), so
+# a partition or a heal costs no process start: on a loaded machine
+# "ip netns exec nft" takes up to a second, longer than 0.5 T.  A
+# partition starts at FL_T_FAULT and is complete at FL_T_FAULT_END.
+fl_nft_up() {
+	local ns
+	for ns in P B; do
+		mkfifo "$T/nft.$ns"
+		eval "ip netns exec \"\$NS_$ns\" nft -i <\"\$T/nft.$ns\" >\"\$T/nft-$ns.out\" 2>&1 &"
+		_kill_pids="$_kill_pids $!"
+		eval "exec {FL_NFT_$ns}>\"\$T/nft.$ns\""
+	done
 }
 
-# Dropped at the receiver's input: to the sender's TCP it is loss on the
-# wire (a drop in its own OUTPUT hook would be a local send error instead).
+# fl_nft P|B IFNAME: drop everything arriving on IFNAME there.
+fl_nft() {
+	local fd
+	eval "fd=\$FL_NFT_$1"
+	printf '%s\n' "add table inet fault" \
+	    "add chain inet fault input { type filter hook input priority -10 ; }" \
+	    "add rule inet fault input iifname \"$2\" drop" >&"$fd"
+}
+
 fl_partition() {
-	local a b rc=0
-	FL_T_FAULT=$(fl_now)
+	FL_T_FAULT=$EPOCHREALTIME
 	case $1 in
-	both)	fl_nft "$NS_B" vb & a=$!
-		fl_nft "$NS_P" vp3 & b=$!
-		wait $a || rc=1
-		wait $b || rc=1 ;;
-	p2b)	fl_nft "$NS_B" vb || rc=1 ;;
-	b2p)	fl_nft "$NS_P" vp3 || rc=1 ;;
-	link)	ip -n "$NS_P" link set vp3 down || rc=1 ;;
+	both)	fl_nft B vb && fl_nft P vp3 ;;
+	p2b)	fl_nft B vb ;;
+	b2p)	fl_nft P vp3 ;;
+	link)	ip -n "$NS_P" link set vp3 down ;;
 	*)	fail "fl_partition: unknown mode $1" ;;
-	esac
-	FL_T_FAULT_END=$(fl_now)
-	[ $rc = 0 ] || fail "partition $1"
+	esac || fail "partition $1"
+	FL_T_FAULT_END=$EPOCHREALTIME
 }
 
 fl_heal() {
-	local a b
-	ip netns exec "$NS_P" nft delete table inet fault 2>/dev/null & a=$!
-	ip netns exec "$NS_B" nft delete table inet fault 2>/dev/null & b=$!
+	[ -n "${FL_NFT_P:-}" ] && echo "delete table inet fault" >&"$FL_NFT_P"
+	[ -n "${FL_NFT_B:-}" ] && echo "delete table inet fault" >&"$FL_NFT_B"
+	FL_T_HEALED=$EPOCHREALTIME
 	ip -n "$NS_P" link set vp3 up 2>/dev/null
-	wait $a $b
-	FL_T_HEALED=$(fl_now)
 	return 0
 }
 
 # fl_stall PID MS: the process stops for MS (a page-in storm, a VM pause).
 fl_stall() {
-	FL_T_FAULT=$(fl_now)
+	FL_T_FAULT=$EPOCHREALTIME
 	kill -STOP "$1" || fail "SIGSTOP $1"
 	FL_T_FAULT_END=$FL_T_FAULT
 	sleep "$(fl_calc "$2 / 1000")"
@@ -425,13 +428,13 @@ fl_statedir_fill() {
 		echo x >"$FL_ST/fill.$i" 2>/dev/null || break
 		sync -f "$FL_ST/fill.$i" 2>/dev/null || break
 	done
-	FL_T_FAULT=$(fl_now)
+	FL_T_FAULT=$EPOCHREALTIME
 }
 
 fl_statedir_ro() {
 	[ -w "/sys/fs/ext4/$FL_STDEV/trigger_fs_error" ] ||
 		{ echo "SKIP: no /sys/fs/ext4/$FL_STDEV/trigger_fs_error"; exit 77; }
-	FL_T_FAULT=$(fl_now)
+	FL_T_FAULT=$EPOCHREALTIME
 	echo 1 >"/sys/fs/ext4/$FL_STDEV/trigger_fs_error"
 	touch "$FL_ST/probe" 2>/dev/null && fail "state directory still writable"
 	return 0
