@@ -11,7 +11,10 @@
 #   3. --fence 'true' after kill -9 of remus: activated (B2, B4);
 #   4. signals (P6): SIGHUP changes nothing, SIGUSR1 logs one status line
 #      (remus and remusd), SIGQUIT stops remus in order (END: the backup
-#      does not activate) and remusd without activating.
+#      does not activate) and remusd without activating;
+#   5. a silent backup (SIGSTOP): remus holds output for T + F + M (P2, P3),
+#      and a SIGTERM meanwhile completes only when the hold ends (P6);
+#   6. --fence-backup: a silent backup that is fenced releases at once.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires unshare --version
@@ -125,4 +128,49 @@ wait_for 20 test -s "$T/st3/proc-guest.pid" || fail "3: fenced but not activated
 grep -q "FENCING -> ACTIVATING: fenced" "$T/remusd3.log" || fail "3: no fenced line"
 e=$(replica_matches "$T/st3" "$T/sums3") || fail "3: $e"
 echo "3: fence ok: activated from epoch $e, checksum ok"
+
+# ---- 5. Silent backup: held for T + F + M, SIGTERM waits for it -------------
+start_guest g5 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
+port=$(pick_port)
+start remusd5 remusd --fence true --fence-timeout 1500 -t 500 \
+	--listen 127.0.0.1:$port -D "$T/st5"
+B5=$LAST_PID
+listening $port || fail "5: remusd did not listen"
+start remus5 remus -i 50 proc:"$GUEST_PID" 127.0.0.1:$port
+R5=$LAST_PID
+wait_for 20 test -s "$T/st5/proc-epoch" || fail "5: nothing committed"
+kill -STOP "$B5"
+wait_for 10 grep -q "PROTECTED -> HOLDING" "$T/remus5.log" || fail "5: no HOLDING"
+t0=$(date +%s%N)
+kill -TERM "$R5"
+status=0
+wait "$R5" || status=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill -9 "$B5"
+[ $status -eq 0 ] || fail "5: remus exited $status on SIGTERM while holding"
+grep -q "T+F+M = 500+1500+500" "$T/remus5.log" || fail "5: hold not T+F+M of the handshake"
+grep -q "HOLDING -> UNPROTECTED: held" "$T/remus5.log" || fail "5: not released by the hold's end"
+# SIGTERM came after the loss, so at most T+F+M = 2500 ms later; it must
+# not have cut the hold short (1500 ms is far below what remained).
+[ $ms -ge 1500 ] || fail "5: SIGTERM ended the hold after $ms ms"
+echo "5: silent backup: output held T+F+M, SIGTERM completed $ms ms later, at the release"
+
+# ---- 6. --fence-backup: released as soon as the backup is fenced ------------
+start_guest g6 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
+port=$(pick_port)
+start remusd6 remusd --no-fence -t 500 --listen 127.0.0.1:$port -D "$T/st6"
+B6=$LAST_PID
+listening $port || fail "6: remusd did not listen"
+start remus6 remus -i 50 --reconnect-interval 0 \
+	--fence-backup 'test -n "$REMUS_FENCE_GUEST"' proc:"$GUEST_PID" 127.0.0.1:$port
+R6=$LAST_PID
+wait_for 20 test -s "$T/st6/proc-epoch" || fail "6: nothing committed"
+kill -STOP "$B6"
+status=0
+wait "$R6" || status=$?
+kill -9 "$B6"
+[ $status -eq 4 ] || fail "6: remus exited $status, want 4 (released, not reconnecting)"
+grep -q "HOLDING -> UNPROTECTED: the backup is fenced" "$T/remus6.log" ||
+	fail "6: not released by the fence"
+echo "6: --fence-backup succeeded: released at once, exit 4"
 echo PASS
