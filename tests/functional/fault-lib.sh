@@ -171,7 +171,7 @@ fl_start_remusd() {
 	fi
 	FL_BN=$((${FL_BN:-0} + 1))
 	ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" \
-	    remusd --listen "$FL_REPL" -D "$ST" -t "$FL_T" "${fence[@]}" \
+	    remusd --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" "${fence[@]}" \
 	    > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"
@@ -199,7 +199,7 @@ fl_start() {
 	fl_start_remusd
 	[ "${FAULT_LEGACY:-}" = 1 ] ||
 		more=(--reconnect-interval "$FL_RECONNECT" --run-dir "$FL_RUN")
-	ip netns exec "$NS_P" remus -i "$FL_I" --timeout "$FL_T" \
+	ip netns exec "$NS_P" remus --insecure -i "$FL_I" --timeout "$FL_T" \
 	    --netbuf-if "$HIF" --netbuf-driver nfqueue "${more[@]}" \
 	    proc:"$GUEST_PID" "$FL_REPL" \
 	    > >(fl_stamp >"$T/remus$FL_N.log") 2>&1 &
