@@ -66,6 +66,11 @@ sleep 1
 kill -INT $RA $RB
 wait $RA || fail "two: remus a exited $?"
 wait $RB || fail "two: remus b exited $?"
+# remus exits once END is written, epochs it sent after the last ACK may
+# still be committing on the backup: the replicas are read after both
+# sessions are over, not while an epoch is being applied.
+wait_for 20 sh -c "[ \$(grep -c 'session over: clean end' '$T/remusd-two.log') -ge 2 ]" ||
+	fail "two: the sessions did not end cleanly"
 kill -9 $A $B
 ea=$(replica_matches "$T/st-two" "$T/two-a.sums") || fail "two: a: $ea"
 eb=$(replica_matches "$T/st-two/guest-2" "$T/two-b.sums") || fail "two: b: $eb"
