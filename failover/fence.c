@@ -390,6 +390,11 @@ fence_start(struct fence *f, const struct fence_env *e,
 	ev_child_start(f->loop, &f->child);
 	ev_io_set(&f->out, f->fd, EV_READ);
 	ev_io_start(f->loop, &f->out);
+	/* The loop's cached time may be old (we are called from the
+	 * callback that noticed the loss, perhaps right after a stall of
+	 * this process): F counts from now, or a stalled remusd would see
+	 * its fence "time out" at once. */
+	ev_now_update(f->loop);
 	ev_timer_set(&f->timer, e->timeout_ms / 1000.0, 0.);
 	ev_timer_start(f->loop, &f->timer);
 	log_debug("attempt %u: pid %d, timeout %" PRIu32 " ms: %s",
