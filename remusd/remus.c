@@ -54,7 +54,7 @@ enum {
 	OPT_METRICS, OPT_METRICS_FILE, OPT_RUN_DIR, OPT_RECONNECT_INTERVAL,
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
-	OPT_INSECURE,
+	OPT_INSECURE, OPT_REMUSD_ARGS,
 };
 
 static const struct option longopts[] = {
@@ -80,6 +80,7 @@ static const struct option longopts[] = {
 	{ "tls-creds",		required_argument,	NULL, OPT_TLS_CREDS },
 	{ "tls-hostname",	required_argument,	NULL, OPT_TLS_HOSTNAME },
 	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
+	{ "remusd-args",	required_argument,	NULL, OPT_REMUSD_ARGS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -92,6 +93,7 @@ static const char usage_text[] =
 "             [--fence-backup cmd]\n"
 "             [--psk-file file [--psk-identity name] |\n"
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
+"             [--remusd-args args]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -105,6 +107,7 @@ static const char help_text[] =
 "                    default 200)\n"
 "  -u                no memory compression (pages go ZERO or RAW)\n"
 "  -s cmd            start the backup with \"cmd host remusd --receive\"\n"
+"                    (plus --remusd-args)\n"
 "                    (e.g. ssh) and talk over its stdin/stdout; -s \"\" runs\n"
 "                    host itself as the command\n"
 "  -e, -N script, -p, -c  xl remus flags with no meaning here: refused\n"
@@ -147,6 +150,9 @@ static const char help_text[] =
 "                    (default: host as given)\n"
 "  --insecure        TCP without TLS: the stream crosses in clear and the\n"
 "                    backup is not authenticated (-s and -b need no TLS)\n"
+"  --remusd-args args  with -s: added to \"remusd --receive\" on the backup,\n"
+"                    for what only the backup decides: its fencing, its\n"
+"                    state directory (see remusd --help)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -329,6 +335,8 @@ main(int argc, char **argv)
 	const char *tls_host = NULL;
 	struct tls_creds *creds = NULL;
 	int insecure = 0;
+	const char *remusd_args = NULL;
+	static char *backup_line;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
 	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
@@ -467,6 +475,9 @@ main(int argc, char **argv)
 		case OPT_INSECURE:
 			insecure = 1;
 			break;
+		case OPT_REMUSD_ARGS:
+			remusd_args = optarg;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -507,6 +518,21 @@ main(int argc, char **argv)
 	if ((cmd || blackhole) && (psk_file || tls_dir || insecure))
 		usage("-%s needs no --psk-file, --tls-creds or --insecure "
 		    "(TLS is for remusd --listen)", cmd ? "s" : "b");
+	if (remusd_args && (cmd == NULL || cmd[0] == '\0'))
+		usage("--remusd-args goes with -s cmd (with -s \"\" the host "
+		    "argument is the whole command)");
+	/* remusd --receive must be told how to fence (it refuses to start
+	 * otherwise), so -s carries the backup's flags: the line becomes
+	 * the whole command, as with -s "". */
+	if (remusd_args) {
+		if (asprintf(&backup_line, "%s %s remusd --receive %s", cmd,
+		    host, remusd_args) < 0) {
+			backup_line = NULL;
+			return EXIT_INTERNAL;
+		}
+		host = backup_line;
+		cmd = "";
+	}
 	if (!cmd && !blackhole && !psk_file && !tls_dir && !insecure)
 		usage("TCP to the backup without TLS credentials (--psk-file "
 		    "or --tls-creds) sends the guest's memory in clear to "

@@ -79,6 +79,9 @@ echo "two guests on one remusd: replicas at epochs $ea and $eb, checksums ok"
 # -s '': the "host" is the whole command, as with xl remus -s ''.
 touch "$T/remusd-cmd.log"
 run_one cmd "remusd --no-fence --receive -D $T/st-cmd" -s ''
+# -s with the backup's own flags (remusd --receive refuses to start without
+# a fence choice): "env X=1" stands in for "ssh host".
+run_one sargs X=1 -s env --remusd-args "--no-fence -D $T/st-sargs"
 
 # The backup applies epoch 4 but its ACK is lost (REMUS_FAULT=ack-drop):
 # ACK(5) acknowledges both, protection goes on.
