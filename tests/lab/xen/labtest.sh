@@ -565,9 +565,11 @@ remus_blackhole() {
 	grep -q 'shut down (reboot)' /tmp/remus-bh.log && return 2
 	read -r p hz bpe n <<<"$(json_stats /tmp/remus-bh.json)"
 	t1=$(tick_of domu); sleep 4; t2=$(tick_of domu)
+	# Running (r), blocked (b), or no flag at all: runnable, waiting for
+	# a CPU (common under TCG on a loaded host); not paused, not dying.
 	st=$(state_of domu)
 	if [ "$rc" = 0 ] && [ "$n" != 0 ] && [ -n "$t1" ] && [ -n "$t2" ] &&
-	    [ "$t2" -gt "$t1" ] && { [ "$st" = r ] || [ "$st" = b ]; }; then
+	    [ "$t2" -gt "$t1" ] && case $st in r|b|'') true ;; *) false ;; esac; then
 		ok remus-blackhole "$n epochs in $(el "$T" "$(now)") s (pause p50 $p ms, $hz Hz), rc=$rc; domU left '$st', ticks $t1 -> $t2$1"
 		return 0
 	fi
