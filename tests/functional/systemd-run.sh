@@ -83,9 +83,10 @@ wait_for 20 sh -c "nsenter -t $S -p -m -n -- ss -Htln 'sport = :5270' | grep -q 
 echo "remusd.service: $(ns systemctl is-active remusd), listening on 5270"
 
 # The guest, inside the namespaces (its pid is the namespace's).
+ns mkdir -p /run/remus
 ns env REMUS_PROC_RUNDIR=/run/remus setsid remus-dirtier --pages 50 \
-	--working-set 500 --arena-size 4M --pidfile /run/g1.pid >/dev/null 2>&1 &
-wait_for 20 ns test -s /run/g1.pid || fail "guest did not start"
+	--working-set 500 --arena-size 4M --pidfile /run/g1.pid >"$T/g1.log" 2>&1 &
+wait_for 40 ns test -s /run/g1.pid || fail "guest did not start: $(cat "$T/g1.log")"
 G=$(ns cat /run/g1.pid)
 ns mkdir -p /etc/remus
 ns sh -c "printf 'GUEST=proc:$G\nBACKUP=127.0.0.1:5270\nINTERVAL=100\nREMUS_ARGS=\"$rextra\"\n' >/etc/remus/g1.env"
