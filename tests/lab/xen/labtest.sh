@@ -368,7 +368,12 @@ remus_protect() {
 	# a retry reuses TAG: an old stats file would pass for new epochs
 	rm -rf /tmp/remusd-$tag /tmp/remus-$tag.json /tmp/remus-$tag.log
 	mkdir -p /tmp/remusd-$tag
-	remusd --no-fence -d -v --insecure --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-15000}" \
+	# T is the backup's -t for both ends since the handshake agrees it.
+	# A Xen backup sends nothing while libxl builds the twin (34 s seen
+	# under TCG: the first epoch's page() waits for it), so T must
+	# outlast that, as the primary's 120 s did before.  The failovers
+	# checked here are driven by EOF (kill, destroy), not by silence.
+	remusd --no-fence -d -v --insecure --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-120000}" \
 	    -D /tmp/remusd-$tag ${REMUSD_ARGS:-} >/tmp/remusd-$tag.log 2>&1 &
 	BP=$!
 	sleep 1
