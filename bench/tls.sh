@@ -96,7 +96,7 @@ acked() {
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
 	done
 }

@@ -95,6 +95,11 @@ start_guest dirtier2 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
 start remus2 remus -b -i 100 --run-dir "$run" proc:"$GUEST_PID"
 R=$LAST_PID
 wait_for 20 test -s "$run/proc_$GUEST_PID.pids" || fail "no pids file (2)"
+# The pids file is written at attach, before remus takes SIGINT over: a
+# background job of a script starts with SIGINT ignored, so one sent
+# earlier is lost (seen once under ASan: the wait below hung).  Epochs
+# run once the handlers are in place.
+wait_for 20 grep -q "full checkpoint" "$T/remus2.log" || fail "remus -b did not start epochs"
 kill -INT "$R"
 status=0
 wait "$R" || status=$?
