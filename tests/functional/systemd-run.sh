@@ -84,7 +84,9 @@ echo "remusd.service: $(ns systemctl is-active remusd), listening on 5270"
 
 # The guest, inside the namespaces (its pid is the namespace's).
 ns mkdir -p /run/remus
-ns env REMUS_PROC_RUNDIR=/run/remus setsid remus-dirtier --pages 50 \
+# By its installed path: the build tree may be under /tmp, which the
+# namespace covers with a tmpfs.
+ns env REMUS_PROC_RUNDIR=/run/remus setsid "$P/bin/remus-dirtier" --pages 50 \
 	--working-set 500 --arena-size 4M --pidfile /run/g1.pid >"$T/g1.log" 2>&1 &
 wait_for 40 ns test -s /run/g1.pid || fail "guest did not start: $(cat "$T/g1.log")"
 G=$(ns cat /run/g1.pid)
