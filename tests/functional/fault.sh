@@ -269,18 +269,7 @@ stop-remus-*|stop-remusd-*)
 	case $SC in stop-remusd-*) victim=$B ;; *) victim=$R ;; esac
 	fl_stall "$victim" "$(fl_calc "$k * $FL_T")"
 	case $k in
-	0.5)
-		# Silence lasts up to H + the cut + TCP's retransmit timeout
-		# (200 ms at least): a 0.5 T cut can pass T (docs/failover.md,
-		# partition timeline).  If a side counted T of silence it is
-		# the 1 T race, judged as such; else nothing may happen.
-		sleep "$T_S"
-		if grep -qi 'silence' "$FL_RLOG" "$FL_BLOG"; then
-			fact "the 0.5 T cut was T of silence for a side (TCP retransmission): judged as the 1 T race"
-			expect_one
-		else
-			expect_nothing
-		fi ;;
+	0.5) expect_nothing ;;
 	1) expect_one ;;
 	3) expect_failover; expect_no_primary_output_after_fault ;;
 	esac
