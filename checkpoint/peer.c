@@ -407,17 +407,18 @@ silence_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
 
 /* ---- Output ---------------------------------------------------------- */
 
-/* Write what the descriptor takes.  0, or -1 on a write error (reported
- * once). */
+/* Write queued bytes until the queue is empty or the descriptor is full.
+ * 0: all written; 1: it would block; -1: a write error, errno set.  It
+ * reports nothing: write_some reports the loss once, and
+ * peer_flush_blocking also runs after a loss, to say last words. */
 static int
-write_some(struct peer *p)
+push_queue(struct peer *p)
 {
-	size_t ready = stream_writer_ready(&p->w);
 	ssize_t n;
 
-	while (p->w_off < ready) {
+	while (p->w_off < stream_writer_ready(&p->w)) {
 		n = p->cfg.io->write(p->cfg.io_ctx, p->wfd,
-		    p->w.buf + p->w_off, ready - p->w_off);
+		    p->w.buf + p->w_off, stream_writer_ready(&p->w) - p->w_off);
 		if (n > 0) {
 			p->w_off += (size_t)n;
 			p->w_total += (uint64_t)n;
@@ -427,8 +428,21 @@ write_some(struct peer *p)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		p->wr_err = n == 0 ? EIO : errno;
+			return 1;
+		if (n == 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Write what the descriptor takes.  0, or -1 on a write error (reported
+ * once). */
+static int
+write_some(struct peer *p)
+{
+	if (push_queue(p) == -1) {
+		p->wr_err = errno;
 		if (!p->cfg.blackhole)
 			ev_io_stop(p->loop, &p->wr_io);
 		/* Not from inside a record callback: the input it parses is
@@ -437,7 +451,7 @@ write_some(struct peer *p)
 			deliver_write_error(p);
 		return -1;
 	}
-	if (p->w_off == ready && ready > 0) {
+	if (p->w_off > 0 && p->w_off == stream_writer_ready(&p->w)) {
 		stream_writer_consume(&p->w, p->w_off);
 		p->w_off = 0;
 	}
@@ -517,30 +531,14 @@ peer_flush_blocking(struct peer *p, uint32_t deadline_ms)
 {
 	uint64_t end = peer_now_ms() + deadline_ms;
 	struct pollfd pfd = { .fd = p->wfd, .events = POLLOUT };
-	ssize_t n;
+	int rc;
 
 	if (!p->open)
 		return -1;
-	/* Not write_some: this also runs after a loss was reported, to
-	 * deliver an ERROR, and must not report it again. */
-	while (p->w_off < stream_writer_ready(&p->w)) {
-		n = p->cfg.io->write(p->cfg.io_ctx, p->wfd,
-		    p->w.buf + p->w_off, stream_writer_ready(&p->w) - p->w_off);
-		if (n > 0) {
-			p->w_off += (size_t)n;
-			p->w_total += (uint64_t)n;
-			p->last_tx_ms = peer_now_ms();
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    peer_now_ms() < end) {
-			poll(&pfd, 1, 100);
-			continue;
-		}
+	while ((rc = push_queue(p)) == 1 && peer_now_ms() < end)
+		poll(&pfd, 1, 100);
+	if (rc != 0)
 		return -1;
-	}
 	if (p->w_off > 0) {
 		stream_writer_consume(&p->w, p->w_off);
 		p->w_off = 0;
