@@ -15,6 +15,10 @@ uint64_t	now_ns(void);
  * -1) on EOF before LEN bytes, and stores what it got in *got if non-NULL. */
 int	read_full(int fd, void *buf, size_t len, size_t *got);
 int	write_full(int fd, const void *buf, size_t len);
+/* pwrite/pread exactly LEN bytes at OFF; a transfer that makes no
+ * progress (EOF for pread) is EIO.  0, or -1 with errno. */
+int	pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+int	pread_full(int fd, void *buf, size_t len, uint64_t off);
 
 /* Parse an unsigned size with an optional K/M/G suffix (powers of 1024).
  * Return 0, or -1 with errno = EINVAL / ERANGE. */

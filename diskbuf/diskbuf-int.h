@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../checkpoint/stream-format.h"
+#include "util.h"		/* pread_full, pwrite_full */
 
 /* ---- Write log (wlog.c) ------------------------------------------- */
 
@@ -49,11 +50,6 @@ int	wlog_data(struct wlog *, size_t i, const void **data,
 
 /* Create an unlinked temporary file in DIR (NULL: $TMPDIR or /tmp). */
 int	diskbuf_tmpfile(const char *dir);
-
-/* pwrite/pread exactly LEN bytes; a short transfer that makes no progress
- * is EIO ("short write").  0, or -1 with errno. */
-int	pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
-int	pread_full(int fd, void *buf, size_t len, uint64_t off);
 
 /* Apply one record to FD (image of SIZE bytes): write, zero or trim. */
 int	diskbuf_apply(int fd, const struct stream_disk_write *hdr,
