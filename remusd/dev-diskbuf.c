@@ -162,25 +162,6 @@ static const struct ckpt_device_ops diskbuf_primary_ops = {
 	.teardown = pri_teardown,
 };
 
-/* REMUS_DISK_SYNC_RATE: the live initial sync's bytes per second into
- * *R (0: unlimited, also when unset). */
-static int
-sync_rate_env(uint64_t *r)
-{
-	const char *rate = getenv("REMUS_DISK_SYNC_RATE");
-
-	*r = 0;
-	if (rate == NULL || *rate == '\0')
-		return 0;
-	if (parse_size(rate, r) == -1) {
-		log_warnx("REMUS_DISK_SYNC_RATE=%s: expected bytes per second "
-		    "(K/M/G suffixes)", rate);
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- Primary, the disk served by remus-diskd ----------------------- *
  *
  * The same hooks, each a request to the disk server (diskbuf/ctl.c).  The
@@ -241,13 +222,10 @@ static int
 attach_server(struct ckpt *c, const struct remus_devopts *o)
 {
 	struct diskbuf_ctl *ctl;
-	const char *to = getenv("REMUS_DISK_SYNC");
 	uint8_t dg[16];
-	uint64_t rate;
 
-	if (sync_rate_env(&rate) == -1)
-		return -1;
-	ctl = diskbuf_ctl_open(o->disk_server, to && *to ? to : NULL, rate);
+	ctl = diskbuf_ctl_open(o->disk_server, o->disk_sync,
+	    o->disk_sync_rate);
 	if (ctl == NULL)
 		return -1;
 	if (digests_file() && diskbuf_ctl_digest(ctl, dg) == 0)
@@ -304,18 +282,15 @@ dev_diskbuf_guest_disks(const char *spec, const char *disks,
 	return 0;
 }
 
+/* --disk-sync: the live initial copy to the backup's remusd
+ * --disk-sync-listen, before the first epoch. */
 static int
-start_sync(struct diskbuf_primary *p)
+start_sync(struct diskbuf_primary *p, const struct remus_devopts *o)
 {
-	const char *to = getenv("REMUS_DISK_SYNC");
-	uint64_t r;
-
-	if (to == NULL || *to == '\0')
+	if (o->disk_sync == NULL)
 		return 0;
-	if (sync_rate_env(&r) == -1)
-		return -1;
-	diskbuf_sync_set_rate(r);
-	return diskbuf_primary_sync_start(p, to, 1);
+	diskbuf_sync_set_rate(o->disk_sync_rate);
+	return diskbuf_primary_sync_start(p, o->disk_sync, 1);
 }
 
 int
@@ -346,7 +321,7 @@ dev_diskbuf_attach(struct ckpt *c, const struct remus_devopts *o)
 		return -1;
 	}
 	/* Registered: from here the engine tears p down. */
-	return start_sync(p);
+	return start_sync(p, o);
 }
 
 /* ---- Backup ------------------------------------------------------- */
@@ -408,7 +383,6 @@ dev_diskbuf_backup_attach(struct backup *b, const struct remus_devopts *o)
 {
 	struct diskbuf_backup_cfg cfg = { 0 };
 	struct diskbuf_backup *db;
-	const char *sync_at;
 
 	if (o->no_disk || o->disk_image == NULL)
 		return 0;
@@ -429,8 +403,7 @@ dev_diskbuf_backup_attach(struct backup *b, const struct remus_devopts *o)
 		diskbuf_backup_free(db);
 		return -1;
 	}
-	sync_at = getenv("REMUS_DISK_SYNC_LISTEN");
-	if (sync_at && *sync_at)
-		return diskbuf_backup_sync_listen(db, sync_at);
+	if (o->disk_sync_listen)
+		return diskbuf_backup_sync_listen(db, o->disk_sync_listen);
 	return 0;
 }

@@ -40,6 +40,10 @@ struct remus_devopts {
 	const char	*nbd_listen;	/* --nbd-listen ADDR (primary) */
 	const char	*disk_server;	/* remus-diskd control socket (primary) */
 	int		 no_disk;	/* -d (with -F): no disk replication */
+	const char	*disk_sync;	/* --disk-sync ADDR (primary): live
+					 * initial copy to the backup's */
+	uint64_t	 disk_sync_rate; /* --disk-sync-rate B/s; 0 = no cap */
+	const char	*disk_sync_listen; /* remusd --disk-sync-listen ADDR */
 	/* Backup only. */
 	const char	*state_dir;	/* remusd -D STATEDIR */
 };

@@ -21,6 +21,7 @@
 #include "checkpoint.h"
 #include "codec.h"
 #include "compiler.h"
+#include "conf.h"
 #include "devices.h"
 #include "domain.h"
 #include "fault.h"
@@ -55,7 +56,10 @@ enum {
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
 	OPT_INSECURE, OPT_REMUSD_ARGS,
+	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE,
 };
+
+static const char optstring[] = "bcdeFhi:N:npus:v";
 
 static const struct option longopts[] = {
 	{ "help",		no_argument,		NULL, 'h' },
@@ -81,6 +85,11 @@ static const struct option longopts[] = {
 	{ "tls-hostname",	required_argument,	NULL, OPT_TLS_HOSTNAME },
 	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
 	{ "remusd-args",	required_argument,	NULL, OPT_REMUSD_ARGS },
+	/* remus.conf(5), and settings that were environment variables. */
+	{ "config",		required_argument,	NULL, OPT_CONFIG },
+	{ "disk-sync",		required_argument,	NULL, OPT_DISK_SYNC },
+	{ "disk-sync-rate",	required_argument,	NULL,
+	    OPT_DISK_SYNC_RATE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -94,7 +103,8 @@ static const char usage_text[] =
 "             [--psk-file file [--psk-identity name] |\n"
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args]\n"
-"             domain [host[:port]]\n";
+"             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
+"             domain [host[:port]] | guest [host[:port]]\n";
 
 static const char help_text[] =
 "Protect a running guest by checkpointing it to a backup (Remus).\n"
@@ -153,6 +163,13 @@ static const char help_text[] =
 "  --remusd-args args  with -s: added to \"remusd --receive\" on the backup,\n"
 "                    for what only the backup decides: its fencing, its\n"
 "                    state directory (see remusd --help)\n"
+"  --disk-sync addr  copy the disk live to the backup's remusd\n"
+"                    --disk-sync-listen addr before protecting it\n"
+"  --disk-sync-rate bytes  at most this many bytes a second (K/M/G)\n"
+"  --config file     read settings from file (default\n"
+"                    " CONF_DEFAULT_PATH " if it exists): [remus] and,\n"
+"                    when the first operand names one, its [guest NAME]\n"
+"                    section; flags given here override the file\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -173,7 +190,9 @@ static const char help_text[] =
 "     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image,\n"
 "     or a Xen guest's disk not served by remus-diskd, without -F -d)\n"
 "  8  the guest shut itself down (poweroff, reboot): END sent, the\n"
-"     backup does not start its copy\n";
+"     backup does not start its copy\n"
+"  78 the configuration file cannot be read or is wrong (one line:\n"
+"     FILE:LINE: what)\n";
 
 struct remus {
 	struct ev_loop	*loop;
@@ -342,6 +361,7 @@ main(int argc, char **argv)
 	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
 	const char *run_dir = PIDFILE_RUN_DIR;
 	static char pids[600];
+	char cerr[512];
 
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
@@ -351,7 +371,13 @@ main(int argc, char **argv)
 	tp.rfd = tp.wfd = -1;
 	dopts.netbuf_driver = "auto";
 
-	while ((ch = getopt_long(argc, argv, "bcdeFhi:N:npus:v", longopts,
+	/* remus.conf(5): the file's settings go in front of ours, as flags. */
+	if (conf_apply(CONF_PROG_REMUS, optstring, longopts, &argc, &argv,
+	    cerr, sizeof cerr) == -1) {
+		fprintf(stderr, "%s\n", cerr);
+		return CONF_EXIT;
+	}
+	while ((ch = getopt_long(argc, argv, optstring, longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -478,6 +504,20 @@ main(int argc, char **argv)
 		case OPT_REMUSD_ARGS:
 			remusd_args = optarg;
 			break;
+		case OPT_CONFIG:
+			break;		/* read by conf_apply */
+		case OPT_DISK_SYNC:
+			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
+			    pbuf, sizeof pbuf) == -1)
+				usage("--disk-sync %s: want host:port", optarg);
+			dopts.disk_sync = optarg;
+			break;
+		case OPT_DISK_SYNC_RATE:
+			if (parse_size(optarg, &v) == -1)
+				usage("--disk-sync-rate %s: want bytes a second"
+				    " (K/M/G suffixes)", optarg);
+			dopts.disk_sync_rate = v;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -503,6 +543,8 @@ main(int argc, char **argv)
 		usage("-s and -b exclude each other");
 	if (dopts.disk_server && dopts.disk_image)
 		usage("--disk and --disk-server exclude each other");
+	if (dopts.disk_sync_rate && !dopts.disk_sync)
+		usage("--disk-sync-rate without --disk-sync");
 	if (!blackhole && cmd == NULL && transport_parse_addr(host, hbuf,
 	    sizeof hbuf, pbuf, sizeof pbuf) == -1)
 		usage("%s: want host[:port] with a port in 1..65535", host);

@@ -26,6 +26,7 @@
 #define LOG_PREFIX ""
 #include "backup.h"
 #include "compiler.h"
+#include "conf.h"
 #include "devices.h"
 #include "domain.h"
 #include "fault.h"
@@ -58,7 +59,10 @@ enum {
 	OPT_RECEIVE = 256, OPT_LISTEN, OPT_TIMEOUT, OPT_NO_ACTIVATE, OPT_DISK,
 	OPT_VERSION, OPT_FENCE, OPT_NO_FENCE, OPT_FENCE_TIMEOUT,
 	OPT_PSK_FILE, OPT_TLS_CREDS, OPT_INSECURE,
+	OPT_CONFIG, OPT_DISK_SYNC_LISTEN,
 };
+
+static const char optstring[] = "D:dehnt:v";
 
 static const struct option longopts[] = {
 	{ "help",		no_argument,		NULL, 'h' },
@@ -74,6 +78,10 @@ static const struct option longopts[] = {
 	{ "psk-file",		required_argument,	NULL, OPT_PSK_FILE },
 	{ "tls-creds",		required_argument,	NULL, OPT_TLS_CREDS },
 	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
+	/* remus.conf(5), and settings that were environment variables. */
+	{ "config",		required_argument,	NULL, OPT_CONFIG },
+	{ "disk-sync-listen",	required_argument,	NULL,
+	    OPT_DISK_SYNC_LISTEN },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -82,7 +90,8 @@ static const char usage_text[] =
 "              [--disk image] --fence cmd [--fence-timeout ms] | --no-fence\n"
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
-"              --insecure\n";
+"              --insecure\n"
+"              [--disk-sync-listen addr] [--config file]\n";
 
 static const char help_text[] =
 "The backup end of remus: hold a replica of a protected guest, commit\n"
@@ -109,6 +118,11 @@ static const char help_text[] =
 "                    copies may run); one of --fence and --no-fence is\n"
 "                    required\n"
 "  --disk image      the backup's copy of a replicated disk\n"
+"  --disk-sync-listen addr  take remus --disk-sync's live initial copy of\n"
+"                    the disk into --disk's image, at addr (host:port)\n"
+"  --config file     read settings from file (default\n"
+"                    " CONF_DEFAULT_PATH " if it exists): its [remusd]\n"
+"                    section; flags given here override the file\n"
 "  -d                log to stderr even when it is not a terminal (remusd\n"
 "                    always stays in the foreground)\n"
 "  -e                xl's flag: refused, with one line saying why\n"
@@ -127,7 +141,9 @@ static const char help_text[] =
 "  4  primary lost: failed over, guest activated from the last epoch\n"
 "  5  failover failed, or internal error\n"
 "  6  primary lost but not activated (not fenced within the window, or\n"
-"     stood down)\n";
+"     stood down)\n"
+"  78 the configuration file cannot be read or is wrong (one line:\n"
+"     FILE:LINE: what)\n";
 
 struct session {
 	struct remusd	*d;
@@ -538,6 +554,7 @@ main(int argc, char **argv)
 	char hbuf[256], pbuf[16];
 	int ch, receive = 0, config_test = 0, verbose = 0, foreground = 0;
 	int status, no_fence = 0, insecure = 0;
+	char cerr[512];
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
@@ -545,7 +562,13 @@ main(int argc, char **argv)
 	d.cfg.timeout_ms = 1000;
 	d.cfg.fence_ms = 10000;
 
-	while ((ch = getopt_long(argc, argv, "D:dehnt:v", longopts,
+	/* remus.conf(5): the file's settings go in front of ours, as flags. */
+	if (conf_apply(CONF_PROG_REMUSD, optstring, longopts, &argc, &argv,
+	    cerr, sizeof cerr) == -1) {
+		fprintf(stderr, "%s\n", cerr);
+		return CONF_EXIT;
+	}
+	while ((ch = getopt_long(argc, argv, optstring, longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'D':
@@ -608,6 +631,15 @@ main(int argc, char **argv)
 		case OPT_INSECURE:
 			insecure = 1;
 			break;
+		case OPT_CONFIG:
+			break;		/* read by conf_apply */
+		case OPT_DISK_SYNC_LISTEN:
+			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
+			    pbuf, sizeof pbuf) == -1)
+				usage("--disk-sync-listen %s: want host:port",
+				    optarg);
+			d.dopts.disk_sync_listen = optarg;
+			break;
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -617,6 +649,8 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage("unexpected argument \"%s\"", argv[optind]);
+	if (d.dopts.disk_sync_listen && d.cfg.disk_image == NULL)
+		usage("--disk-sync-listen without --disk");
 	if (receive == (listen_addr != NULL))
 		usage("give exactly one of --receive and --listen");
 	if (listen_addr && transport_parse_addr(listen_addr, hbuf, sizeof hbuf,

@@ -6,7 +6,7 @@
 # at the epoch remusd committed last (REMUS_DISKBUF_DIGESTS: the digest
 # the primary took under its write lock at that epoch's postsuspend).
 # Odd rounds sync the disks before remus starts (remus-disksync); even
-# rounds sync live (REMUS_DISK_SYNC / REMUS_DISK_SYNC_LISTEN) while the
+# rounds sync live (remus --disk-sync, remusd --disk-sync-listen) while the
 # guest already writes and epochs already run: killed before the copy is
 # complete, remusd must refuse to activate; after, the disk must match.
 # With DISKD=1 (the diskbuf-diskd test) the disk is served by remus-diskd
@@ -49,13 +49,13 @@ for round in $(seq "$ROUNDS"); do
 	mkimage "$R/p.img" 8
 	live=$((round % 2 == 0))
 	sport=$(pick_port)
-	env_p=() env_b=()
+	sync_p=() sync_b=()
 	if [ "$live" = 1 ]; then
 		# An old copy: every block differs; 4 MiB/s makes the copy
 		# take about two seconds, with the writer running.
 		truncate -s 8M "$R/b.img"
-		env_p=(REMUS_DISK_SYNC="127.0.0.1:$sport" REMUS_DISK_SYNC_RATE=4M)
-		env_b=(REMUS_DISK_SYNC_LISTEN="127.0.0.1:$sport")
+		sync_p=(--disk-sync "127.0.0.1:$sport" --disk-sync-rate 4M)
+		sync_b=(--disk-sync-listen "127.0.0.1:$sport")
 	else
 		sync_images "$R/p.img" "$R/b.img" -c || fail "initial sync"
 	fi
@@ -65,7 +65,7 @@ for round in $(seq "$ROUNDS"); do
 	wait_for test -s "$R/guest.pid" || fail "guest did not start"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/guest.pid")"
 	port=$(pick_port)
-	(env "${env_b[@]}" remusd --no-fence -d -D "$R/state" --disk "$R/b.img" --insecure --listen "127.0.0.1:$port" \
+	(remusd --no-fence -d -D "$R/state" --disk "$R/b.img" "${sync_b[@]}" --insecure --listen "127.0.0.1:$port" \
 	    >"$R/remusd.log" 2>&1 & echo $! >"$R/remusd.pid")
 	wait_for test -s "$R/remusd.pid"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/remusd.pid")"
@@ -80,8 +80,8 @@ for round in $(seq "$ROUNDS"); do
 	else
 		disk=(--disk "$R/p.img" --nbd-listen "unix:$R/nbd.sock")
 	fi
-	(env "${env_p[@]}" REMUS_DISKBUF_DIGESTS="$R/dg" remus -i $((30 + RANDOM % 50)) \
-	    --insecure "${disk[@]}" "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" \
+	(env REMUS_DISKBUF_DIGESTS="$R/dg" remus -i $((30 + RANDOM % 50)) \
+	    --insecure "${disk[@]}" "${sync_p[@]}" "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" \
 	    >"$R/remus.log" 2>&1 & echo $! >"$R/remus.pid")
 	wait_for test -S "$R/nbd.sock" || fail "round $round: no NBD socket"
 	rpid=$(cat "$R/remus.pid")

@@ -3,8 +3,8 @@
 # not systemd, so the test boots a private one as PID 1 of new pid, mount,
 # net and uts namespaces, seeing only the installed remusd.service and
 # remus@.service (plus Debian's stock targets), with tmpfs over /run,
-# /tmp, /var/lib, /var/log and /etc/systemd/system so nothing of the host
-# is touched.  Then, with a real proc guest on loopback:
+# /tmp, /var/lib, /var/log, /etc/systemd/system and /etc/remus so nothing
+# of the host is touched.  Then, with a real proc guest on loopback:
 #   remusd.service starts and listens; remus@g1 protects the guest;
 #   systemctl stop remus@g1: exit 0, no mark, remusd saw END;
 #   remus@g1 killed by SIGKILL: not restarted, mark left, remusd
@@ -23,6 +23,7 @@ requires cmake --version
 P=$(mktemp -d /var/tmp/remus-sd.XXXXXX)
 cleanup_fn "rm -rf $P"
 cmake --install "$REMUS_BUILD" --prefix "$P" >"$T/install.log" 2>&1 || fail "cmake --install"
+[ -e /etc/remus ] || cleanup_fn "rmdir /etc/remus"
 
 cat >"$T/inner.sh" <<'INNER'
 #!/bin/sh
@@ -37,7 +38,10 @@ for u in basic.target multi-user.target sysinit.target default.target \
 	if [ -e /lib/systemd/system/$u ]; then cp /lib/systemd/system/$u "$P/units/"; fi
 done
 printf '[Unit]\nDescription=remus unit test\n' >"$P/units/remus-test.target"
-for d in /run /tmp /var/lib /var/log /etc/systemd/system; do
+# /etc/remus too (remus.conf): its mount point may have to be made on
+# the host, empty; the test removes it again if it made it.
+mkdir -p /etc/remus
+for d in /run /tmp /var/lib /var/log /etc/systemd/system /etc/remus; do
 	mount -t tmpfs tmpfs $d
 done
 mount --bind "$P/units" /lib/systemd/system
@@ -91,7 +95,9 @@ ns env REMUS_PROC_RUNDIR=/run/remus setsid "$P/bin/remus-dirtier" --pages 50 \
 wait_for 40 ns test -s /run/g1.pid || fail "guest did not start: $(cat "$T/g1.log")"
 G=$(ns cat /run/g1.pid)
 ns mkdir -p /etc/remus
-ns sh -c "printf 'GUEST=proc:$G\nBACKUP=127.0.0.1:5270\nINTERVAL=100\nREMUS_ARGS=\"$rextra\"\n' >/etc/remus/g1.env"
+# remus@g1 runs "remus g1": its [guest g1] section of remus.conf(5).
+ns sh -c "printf '[guest g1]\ndomain = proc:$G\nbackup = 127.0.0.1:5270\ninterval = 100\n' >/etc/remus/remus.conf"
+ns sh -c "printf 'REMUS_ARGS=\"$rextra\"\n' >/etc/remus/g1.env"
 ns systemctl start remus@g1 || fail "systemctl start remus@g1"
 wait_for 30 ns test -s /var/lib/remus/proc-epoch ||
 	fail "remus@g1 protects nothing: $(ns cat /var/log/remus-g1.log /var/log/remus-g1.log 2>&1 | tail; ns systemctl status remus@g1 2>&1 | tail -5)"
@@ -133,7 +139,8 @@ ns kill -0 "$A" || fail "the activated guest died with remusd's stop"
 ns grep -q "activated here still runs" /var/log/remusd.log || fail "remusd refusal not logged"
 echo "systemctl restart remusd: refused; the activated guest (pid $A) runs on"
 
-ns sh -c "printf 'GUEST=proc:$A\nBACKUP=127.0.0.1:5999\nINTERVAL=100\nREMUS_ARGS=\"$rextra\"\n' >/etc/remus/g2.env"
+ns sh -c "printf '[guest g2]\ndomain = proc:$A\nbackup = 127.0.0.1:5999\ninterval = 100\n' >>/etc/remus/remus.conf"
+ns sh -c "printf 'REMUS_ARGS=\"$rextra\"\n' >/etc/remus/g2.env"
 ns systemctl start remus@g2 || true
 wait_for 30 sh -c "[ \$(nsenter -t $S -p -m -n -- systemctl show -p NRestarts --value remus@g2) -ge 1 ]" ||
 	fail "remus@g2 (backup unreachable) not restarted: $(ns systemctl show -p ExecMainStatus -p NRestarts remus@g2)"

@@ -1052,8 +1052,8 @@ remus_disk() {
 			fail remus-disk-guest "the domU has no disk workload ('$r0')"
 			break
 		fi
-		REMUSD_ARGS="--disk /tmp/b.img" REMUS_DISK_SYNC=127.0.0.1:5271 \
-		    REMUS_DISK_SYNC_LISTEN=127.0.0.1:5271 remus_protect disk 100 -F -n
+		REMUSD_ARGS="--disk /tmp/b.img --disk-sync-listen 127.0.0.1:5271" \
+		    remus_protect disk 100 -F -n --disk-sync 127.0.0.1:5271
 		rc=$?
 		if [ $rc = 0 ] && grep -q 'replicating xvda=/dev/nbd0 through remus-diskd' /tmp/remus-disk.log &&
 		    grep -q 'remus (pid [0-9]*) attached' /tmp/diskd.log; then

@@ -1,0 +1,257 @@
+/* tests/unit/test-conf.c -- remus.conf(5): what is accepted, what is
+ * refused (with FILE:LINE), and the argument vector it becomes. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "conf.h"
+
+static char path[64];
+
+static void
+write_conf(const char *text)
+{
+	int fd;
+
+	snprintf(path, sizeof path, "/tmp/test-conf-XXXXXX");
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void
+cleanup(void)
+{
+	if (path[0])
+		unlink(path);
+}
+
+/* Load TEXT; expect failure with "PATH:LINE: " + WHAT in the message. */
+static void
+refused(const char *text, unsigned line, const char *what)
+{
+	struct conf *c;
+	char err[512], want[128];
+
+	write_conf(text);
+	cr_assert_eq(conf_load(path, &c, err, sizeof err), -1, "accepted:\n%s",
+	    text);
+	cr_assert_null(c);
+	snprintf(want, sizeof want, "%s:%u: ", path, line);
+	cr_assert_eq(strncmp(err, want, strlen(want)), 0, "\"%s\" not \"%s\"",
+	    err, want);
+	cr_assert_not_null(strstr(err, what), "\"%s\" lacks \"%s\"", err,
+	    what);
+	cr_assert_null(strchr(err, '\n'), "one line: %s", err);
+}
+
+static const char good[] =
+"# both hosts read the same file\n"
+"[remus]\n"
+"interval = 100\n"
+"psk-file = /etc/remus/psk.txt\n"
+"\n"
+"[remusd]\n"
+"listen = :5270\n"
+"psk-file = /etc/remus/psk.txt\n"
+"fence = \" fence_ipmilan -a bmc1 \"\n"
+"timeout = 1000\n"
+"\n"
+"[guest web1]\n"
+"domain = xen:web1\n"
+"backup = backup.example:5270\n"
+"interval = 50\n"
+"netbuf-limit = 16M\n"
+"compress = no\n"
+"  ; indented comment\n"
+"[guest \"db\"]\n"
+"backup = 10.0.0.2\n"
+"command = /usr/bin/kvd --port 7000\n";
+
+Test(conf, good, .fini = cleanup)
+{
+	struct conf *c;
+	char err[512];
+
+	write_conf(good);
+	cr_assert_eq(conf_load(path, &c, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(conf_nguests(c), 2);
+	cr_assert_str_eq(conf_guest_name(c, 0), "web1");
+	cr_assert_str_eq(conf_guest_name(c, 1), "db");
+	cr_assert_str_eq(conf_get(c, "remus", "interval"), "100");
+	cr_assert_str_eq(conf_get(c, "web1", "interval"), "50");
+	cr_assert_str_eq(conf_get(c, "remusd", "timeout"), "1000");
+	/* Quotes keep the blanks. */
+	cr_assert_str_eq(conf_get(c, "remusd", "fence"),
+	    " fence_ipmilan -a bmc1 ");
+	cr_assert_null(conf_get(c, "db", "interval"));
+	conf_free(c);
+}
+
+Test(conf, refused, .fini = cleanup)
+{
+	refused("[remus]\ninterval = 100\nbogus = 1\n", 3,
+	    "unknown key \"bogus\"");
+	refused("[remus]\n\ninterval = 5\n", 3,
+	    "interval = 5: want a number in 25..60000");
+	refused("[remus]\ninterval = 100x\n", 2, "want a number");
+	refused("[remus]\n[guest a]\n[guest a]\n", 3,
+	    "duplicate section [guest a] (first at line 2)");
+	refused("[remusd]\n[remusd]\n", 2, "duplicate section [remusd]");
+	refused("[remus]\ntimeout = 200\ntimeout = 300\n", 3,
+	    "timeout given twice in this section (first at line 2)");
+	refused("interval = 100\n", 1, "outside any section");
+	refused("[remus]\nlisten = :5270\n", 2, "listen: not a key of [remus]");
+	refused("[remusd]\ndomain = xen:1\n", 2, "not a key of [remusd]");
+	refused("[other]\n", 1, "unknown section [other]");
+	refused("[remus\n", 1, "want [section]");
+	refused("[remus]\njust words\n", 2, "want key = value");
+	refused("[remus]\ncompress = maybe\n", 2, "want yes or no");
+	refused("[remus]\nnetbuf-driver = tc\n", 2, "plug|nfqueue|auto");
+	refused("[remus]\nnetbuf-limit = lots\n", 2, "want a size");
+	refused("[remus]\nnetbuf-limit = 0\n", 2, "not 0");
+	refused("[remus]\nmetrics = 127.0.0.1\n", 2, "host:port");
+	refused("[remus]\nmetrics = 127.0.0.1:70000\n", 2, "port in 1..65535");
+	refused("[remusd]\nlisten = ::1\n", 2, "host[:port]");
+	refused("[remus]\nstats-json =\n", 2, "stats-json: empty value");
+	refused("[guest g]\ndevice-tools = /etc/remus/dev\n", 2,
+	    "device-tools: reserved");
+	refused("[guest a b]\n", 1, "want a guest name without blanks");
+}
+
+Test(conf, missing, .fini = cleanup)
+{
+	struct conf *c;
+	char err[512];
+
+	cr_assert_eq(conf_load("/nonexistent/remus.conf", &c, err,
+	    sizeof err), -1);
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_str_eq(err,
+	    "/nonexistent/remus.conf: No such file or directory");
+}
+
+/* The option tables of remus and remusd, as far as conf_apply reads
+ * them (which take an argument). */
+static const struct option lo_remus[] = {
+	{ "config", required_argument, NULL, 1 },
+	{ "timeout", required_argument, NULL, 2 },
+	{ "psk-file", required_argument, NULL, 3 },
+	{ "insecure", no_argument, NULL, 4 },
+	{ NULL, 0, NULL, 0 },
+};
+static const char os_remus[] = "bcdeFhi:N:npus:v";
+
+static const struct option lo_remusd[] = {
+	{ "config", required_argument, NULL, 1 },
+	{ "receive", no_argument, NULL, 2 },
+	{ "guest", required_argument, NULL, 3 },
+	{ NULL, 0, NULL, 0 },
+};
+
+static char *
+joined(int argc, char **argv)
+{
+	static char buf[1024];
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < argc; i++) {
+		strcat(buf, i ? " " : "");
+		if (strncmp(argv[i], "--config=", 9) == 0 &&
+		    strcmp(argv[i] + 9, path) == 0)
+			strcat(buf, "--config=@");
+		else
+			strcat(buf, strcmp(argv[i], path) == 0 ? "@" : argv[i]);
+	}
+	cr_assert_null(argv[argc]);
+	return buf;
+}
+
+static char cfg_eq[96];
+
+static void
+apply(enum conf_prog prog, const char *const *in, const char *want)
+{
+	char *args[16], **argv = args, err[512];
+	int argc = 0;
+
+	while (in[argc]) {
+		args[argc] = (char *)in[argc];
+		if (strcmp(in[argc], "@") == 0)
+			args[argc] = path;
+		else if (strcmp(in[argc], "--config=@") == 0)
+			args[argc] = cfg_eq;
+		argc++;
+	}
+	args[argc] = NULL;
+	snprintf(cfg_eq, sizeof cfg_eq, "--config=%s", path);
+	cr_assert_eq(conf_apply(prog, prog == CONF_PROG_REMUS ? os_remus :
+	    "D:dehnt:v", prog == CONF_PROG_REMUS ? lo_remus : lo_remusd,
+	    &argc, &argv, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(joined(argc, argv), want);
+}
+
+Test(conf, apply_remus, .fini = cleanup)
+{
+	write_conf(good);
+	/* [remus]'s flags, the guest's, the command line's, then the
+	 * operands: its domain and its backup. */
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--config", "@",
+	    "web1", NULL }, "remus -i 100 --psk-file /etc/remus/psk.txt "
+	    "-i 50 --netbuf-limit 16M -u --config @ -- xen:web1 "
+	    "backup.example:5270");
+	/* The command line's --insecure drops the file's --psk-file; its
+	 * host replaces the section's backup. */
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--config", "@",
+	    "--insecure", "web1", "other:1", NULL }, "remus -i 100 -i 50 "
+	    "--netbuf-limit 16M -u --config @ --insecure -- xen:web1 other:1");
+	/* -s (clustered, its argument the next word) drops it too; a
+	 * guest without a domain is the Xen domain of its name. */
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "-vs", "ssh",
+	    "--config=@", "db", NULL }, "remus -i 100 -vs ssh --config=@ -- "
+	    "db 10.0.0.2");
+	/* Not a section: the operands stay as they are. */
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--config", "@",
+	    "xen:7", "h", NULL }, "remus -i 100 --psk-file "
+	    "/etc/remus/psk.txt --config @ xen:7 h");
+}
+
+Test(conf, apply_remus_which, .fini = cleanup)
+{
+	char *args[] = { "remus", "--config", path, NULL }, **argv = args;
+	char err[512];
+	int argc = 3;
+
+	write_conf(good);
+	cr_assert_eq(conf_apply(CONF_PROG_REMUS, os_remus, lo_remus, &argc,
+	    &argv, err, sizeof err), -1);
+	cr_assert_not_null(strstr(err, "2 [guest] sections: name the guest"),
+	    "%s", err);
+	/* One guest: that one. */
+	write_conf("[guest only]\nbackup = b\n");
+	args[2] = path;
+	cr_assert_eq(conf_apply(CONF_PROG_REMUS, os_remus, lo_remus, &argc,
+	    &argv, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(joined(argc, argv), "remus --config @ -- only b");
+}
+
+Test(conf, apply_remusd, .fini = cleanup)
+{
+	write_conf(good);
+	apply(CONF_PROG_REMUSD, (const char *[]){ "remusd", "--config", "@",
+	    "-v", NULL }, "remusd --listen :5270 --psk-file "
+	    "/etc/remus/psk.txt --fence  fence_ipmilan -a bmc1  -t 1000 "
+	    "--guest db=/usr/bin/kvd --port 7000 --config @ -v");
+	/* --receive: no --listen, no credentials from the file. */
+	apply(CONF_PROG_REMUSD, (const char *[]){ "remusd", "--config", "@",
+	    "--receive", NULL }, "remusd --fence  fence_ipmilan -a bmc1  "
+	    "-t 1000 --guest db=/usr/bin/kvd --port 7000 --config @ "
+	    "--receive");
+}
