@@ -32,6 +32,7 @@
 #include "stats.h"
 #include "tls.h"
 #include "transport.h"
+#include "uri.h"
 #include "util.h"
 
 /* Exit statuses (documented in --help and remus.8). */
@@ -104,15 +105,19 @@ static const char usage_text[] =
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
-"             domain [host[:port]] | guest [host[:port]]\n";
+"             domain [backup] | guest [backup]\n";
 
 static const char help_text[] =
 "Protect a running guest by checkpointing it to a backup (Remus).\n"
 "\n"
 "  domain            proc:PID (a cooperating process), xen:DOMID|NAME,\n"
 "                    or a bare Xen domain name or domid (as for xl remus)\n"
-"  host[:port]       the backup: remusd --listen there (TCP, default port\n"
-"                    5270; [v6addr]:port for IPv6), or with -s a command\n"
+"  backup            where remusd runs: host, host:port, [v6addr]:port or\n"
+"                    tcp://host[:port]/ (TCP to remusd --listen, default\n"
+"                    port 5270), tls://host[:port]/ (the same, TLS\n"
+"                    required), ssh://[user@]host[:port]/ (as -s ssh:\n"
+"                    \"ssh [-p port] [user@]host remusd --receive\"); with\n"
+"                    -s cmd a host (or an ssh:// URI) for cmd\n"
 "  -i ms             checkpoint interval, suspend to suspend (25..60000,\n"
 "                    default 200)\n"
 "  -u                no memory compression (pages go ZERO or RAW)\n"
@@ -355,6 +360,7 @@ main(int argc, char **argv)
 	struct tls_creds *creds = NULL;
 	int insecure = 0;
 	const char *remusd_args = NULL;
+	struct uri buri;
 	static char *backup_line;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
@@ -545,9 +551,39 @@ main(int argc, char **argv)
 		usage("--disk and --disk-server exclude each other");
 	if (dopts.disk_sync_rate && !dopts.disk_sync)
 		usage("--disk-sync-rate without --disk-sync");
-	if (!blackhole && cmd == NULL && transport_parse_addr(host, hbuf,
-	    sizeof hbuf, pbuf, sizeof pbuf) == -1)
-		usage("%s: want host[:port] with a port in 1..65535", host);
+	/* The backup's address (checkpoint/uri.h): host[:port], tcp://,
+	 * tls:// (TLS required), or ssh:// (-s ssh: remusd --receive over
+	 * ssh).  With -s CMD only an ssh:// URI is parsed (CMD is then the
+	 * ssh to run); with -s "" the host is a command. */
+	memset(&buri, 0, sizeof buri);
+	if (!blackhole && !(cmd && cmd[0] == '\0') &&
+	    (cmd == NULL || strstr(host, "://") != NULL)) {
+		static char baddr[URI_HOST_MAX + 16], sshcmd[600];
+		char uerr[URI_ERR_MAX], portarg[16];
+
+		if (uri_parse(host, 0, &buri, uerr, sizeof uerr) == -1)
+			usage("%s: %s", host, uerr);
+		if (cmd && buri.scheme != URI_SSH)
+			usage("-s and %s:// exclude each other (-s starts the "
+			    "backup with a command)",
+			    uri_scheme_name(buri.scheme));
+		if (buri.scheme == URI_TLS && insecure)
+			usage("%s: tls:// and --insecure exclude each other",
+			    host);
+		if (buri.scheme == URI_TLS && !psk_file && !tls_dir)
+			usage("%s: tls:// needs --psk-file or --tls-creds",
+			    host);
+		if (buri.scheme == URI_SSH) {
+			if (uri_ssh_target(&buri, baddr, sizeof baddr, portarg,
+			    sizeof portarg) == -1)
+				usage("%s: too long", host);
+			snprintf(sshcmd, sizeof sshcmd, "%s%s%s", cmd ? cmd :
+			    "ssh", portarg[0] ? " " : "", portarg);
+			cmd = sshcmd;
+		} else if (uri_addr(&buri, baddr, sizeof baddr) == -1)
+			usage("%s: too long", host);
+		host = baddr;
+	}
 	if (psk_file && tls_dir)
 		usage("--psk-file and --tls-creds exclude each other");
 	if (insecure && (psk_file || tls_dir))
@@ -558,8 +594,9 @@ main(int argc, char **argv)
 	if (tls_host && !tls_dir)
 		usage("--tls-hostname without --tls-creds");
 	if ((cmd || blackhole) && (psk_file || tls_dir || insecure))
-		usage("-%s needs no --psk-file, --tls-creds or --insecure "
-		    "(TLS is for remusd --listen)", cmd ? "s" : "b");
+		usage("%s needs no --psk-file, --tls-creds or --insecure "
+		    "(TLS is for remusd --listen)", buri.scheme == URI_SSH ?
+		    "ssh://" : cmd ? "-s" : "-b");
 	if (remusd_args && (cmd == NULL || cmd[0] == '\0'))
 		usage("--remusd-args goes with -s cmd (with -s \"\" the host "
 		    "argument is the whole command)");

@@ -34,6 +34,7 @@
 #include "peer.h"
 #include "tls.h"
 #include "transport.h"
+#include "uri.h"
 #include "util.h"
 
 /* Exit statuses (documented in --help and remusd.8). */
@@ -99,7 +100,8 @@ static const char help_text[] =
 "\n"
 "  --receive         one guest on stdin/stdout (remus -s starts it so)\n"
 "  --listen addr[:port]  accept remus over TCP (default port 5270; \"*\"\n"
-"                    or \":port\" for every address), one guest per connection\n"
+"                    or \":port\" for every address), one guest per connection;\n"
+"                    also tcp://addr:port/, or tls://addr:port/ (TLS required)\n"
 "  --psk-file file   TLS 1.3 with pre-shared keys: \"identity:hexkey\" lines\n"
 "                    (psktool's format), one per primary allowed in\n"
 "  --tls-creds dir   TLS 1.3 with X.509 certificates: dir holds ca-cert.pem,\n"
@@ -653,6 +655,31 @@ main(int argc, char **argv)
 		usage("--disk-sync-listen without --disk");
 	if (receive == (listen_addr != NULL))
 		usage("give exactly one of --receive and --listen");
+	/* --listen takes remus's address forms where they mean a listener
+	 * (checkpoint/uri.h): addr[:port], tcp://, and tls://, which
+	 * insists on credentials; an ssh:// backup is --receive. */
+	if (listen_addr) {
+		static char laddr[URI_HOST_MAX + 16];
+		char uerr[URI_ERR_MAX];
+		struct uri lu;
+
+		if (uri_parse(listen_addr, URI_EMPTY_HOST, &lu, uerr,
+		    sizeof uerr) == -1)
+			usage("--listen %s: %s", listen_addr, uerr);
+		if (lu.scheme == URI_SSH)
+			usage("--listen %s: ssh starts remusd --receive itself"
+			    " (remus ssh://...): nothing to listen for",
+			    listen_addr);
+		if (lu.scheme == URI_TLS && (insecure || (!psk_file &&
+		    !tls_dir)))
+			usage("--listen %s: tls:// needs --psk-file or "
+			    "--tls-creds, not --insecure", listen_addr);
+		if (lu.scheme != URI_BARE) {
+			if (uri_addr(&lu, laddr, sizeof laddr) == -1)
+				usage("--listen %s: too long", listen_addr);
+			listen_addr = laddr;
+		}
+	}
 	if (listen_addr && transport_parse_addr(listen_addr, hbuf, sizeof hbuf,
 	    pbuf, sizeof pbuf) == -1)
 		usage("--listen %s: want addr[:port] with a port in 1..65535",
