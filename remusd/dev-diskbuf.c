@@ -126,6 +126,10 @@ pri_release_all(void *dev)
 	diskbuf_primary_unprotect(dev, "protection ended");
 }
 
+/* The disk whose live initial sync started at attach, for
+ * dev_diskbuf_sync_state (cleared at its teardown). */
+static struct diskbuf_primary *syncing;
+
 static void
 pri_teardown(void *dev)
 {
@@ -134,6 +138,8 @@ pri_teardown(void *dev)
 
 	if (dev == NULL)
 		return;
+	if (dev == syncing)
+		syncing = NULL;
 	/* The guest's disk lives in this process: while the guest still
 	 * has it open, closing the export would pull the disk from under a
 	 * running guest.  Serve on, unprotected, until it lets go. */
@@ -315,7 +321,22 @@ start_sync(struct diskbuf_primary *p)
 	if (sync_rate_env(&r) == -1)
 		return -1;
 	diskbuf_sync_set_rate(r);
-	return diskbuf_primary_sync_start(p, to, 1);
+	if (diskbuf_primary_sync_start(p, to, 1) == -1)
+		return -1;
+	syncing = p;
+	return 0;
+}
+
+const char *
+dev_diskbuf_sync_state(void)
+{
+	if (syncing == NULL)
+		return "none";
+	switch (diskbuf_primary_sync_done(syncing)) {
+	case 0:		return "running";
+	case 1:		return "done";
+	default:	return "failed";
+	}
 }
 
 int

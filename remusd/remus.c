@@ -21,6 +21,8 @@
 #include "checkpoint.h"
 #include "codec.h"
 #include "compiler.h"
+#include "ctl.h"
+#include "ctl-primary.h"
 #include "devices.h"
 #include "domain.h"
 #include "fault.h"
@@ -54,7 +56,7 @@ enum {
 	OPT_METRICS, OPT_METRICS_FILE, OPT_RUN_DIR, OPT_RECONNECT_INTERVAL,
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
-	OPT_INSECURE, OPT_REMUSD_ARGS,
+	OPT_INSECURE, OPT_REMUSD_ARGS, OPT_CTL_SOCKET,
 };
 
 static const struct option longopts[] = {
@@ -81,6 +83,7 @@ static const struct option longopts[] = {
 	{ "tls-hostname",	required_argument,	NULL, OPT_TLS_HOSTNAME },
 	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
 	{ "remusd-args",	required_argument,	NULL, OPT_REMUSD_ARGS },
+	{ "ctl-socket",		required_argument,	NULL, OPT_CTL_SOCKET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -93,7 +96,7 @@ static const char usage_text[] =
 "             [--fence-backup cmd]\n"
 "             [--psk-file file [--psk-identity name] |\n"
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
-"             [--remusd-args args]\n"
+"             [--remusd-args args] [--ctl-socket path|none]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -153,6 +156,9 @@ static const char help_text[] =
 "  --remusd-args args  with -s: added to \"remusd --receive\" on the backup,\n"
 "                    for what only the backup decides: its fencing, its\n"
 "                    state directory (see remusd --help)\n"
+"  --ctl-socket path the control socket for remusctl (default\n"
+"                    dir/remus-NAME.sock of --run-dir, NAME the domain\n"
+"                    with ':' and '/' made '_'; none: no socket)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -160,8 +166,8 @@ static const char help_text[] =
 "Exit status:\n"
 "  0  stopped by SIGINT, SIGTERM or SIGQUIT (END sent, devices released)\n"
 "  1  usage error (bad flag or argument, unusable TLS credentials, or\n"
-"     a --stats-json, --metrics or --metrics-file that cannot be\n"
-"     opened)\n"
+"     a --stats-json, --metrics, --metrics-file or control socket that\n"
+"     cannot be opened)\n"
 "  2  guest not found or not supported (kernel feature missing), or\n"
 "     already protected by another remus\n"
 "  3  backup unreachable, or its handshake (TLS or stream) failed\n"
@@ -180,12 +186,14 @@ struct remus {
 	struct ckpt	*ckpt;
 	struct stats	*stats;
 	struct metrics	*metrics;	/* NULL: no --metrics* */
+	struct ctl_primary *ctl;	/* NULL: --ctl-socket none */
 	ev_signal	 sigint, sigterm, sigquit, sigusr1;
 	struct transport_spec {
 		const struct transport_ops *ops;
 		const char	*host, *cmd;
 		const struct tls_creds *creds;	/* NULL: no TLS */
 		const char	*tls_host;	/* the name its certificate bears */
+		int		 tls_host_from_host; /* no --tls-hostname */
 		struct tls	*tls;		/* the current session's */
 	} backup;
 	enum ckpt_result result;
@@ -225,6 +233,7 @@ on_stats(const struct ckpt_epoch_stats *st, void *arg)
 	}
 	stats_epoch(r->stats, st);
 	metrics_epoch(r->metrics);
+	ctl_primary_epoch(r->ctl, st);
 }
 
 static void
@@ -302,6 +311,50 @@ reconnect(struct transport *tp, void *arg)
 	return backup_connect(arg, tp);
 }
 
+/* remusctl reprotect HOST: the next session goes to HOST (the current
+ * one, if any, ends cleanly first: ckpt_new_backup). */
+static int
+ctl_reprotect(void *arg, const char *host, char *why, size_t whylen)
+{
+	static char hosts[2][256], names[2][256];
+	static int which;
+	struct remus *r = arg;
+	char name[256], port[32];
+
+	if (r->backup.cmd != NULL || r->backup.ops == &transport_blackhole_ops) {
+		snprintf(why, whylen, "only a TCP backup can change (not -s or "
+		    "-b)");
+		return -1;
+	}
+	if (transport_parse_addr(host, name, sizeof name, port,
+	    sizeof port) == -1 || strlen(host) >= sizeof hosts[0]) {
+		snprintf(why, whylen, "want host[:port] with a port in "
+		    "1..65535");
+		return -1;
+	}
+	if (ckpt_new_backup(r->ckpt, "backup changed (remusctl reprotect)") ==
+	    -1) {
+		snprintf(why, whylen, "%s", errno == EOPNOTSUPP ? "this remus "
+		    "cannot protect again (--reconnect-interval 0, or a device "
+		    "that cannot hold output again)" : strerror(errno));
+		return -1;
+	}
+	/* Two slots: the engine may still print the old one. */
+	which ^= 1;
+	snprintf(hosts[which], sizeof hosts[which], "%s", host);
+	r->backup.host = hosts[which];
+	if (r->backup.creds != NULL && r->backup.tls_host_from_host) {
+		snprintf(names[which], sizeof names[which], "%s", name);
+		r->backup.tls_host = names[which];
+	}
+	log_info("backup is now %s: protecting again there", host);
+	return 0;
+}
+
+static const struct ctl_primary_ops ctl_ops = {
+	.reprotect = ctl_reprotect,
+};
+
 static int
 exit_status(enum ckpt_result res)
 {
@@ -342,6 +395,8 @@ main(int argc, char **argv)
 	uint64_t v, interval = 200, timeout = TIMEOUT_DEFAULT_MS;
 	const char *run_dir = PIDFILE_RUN_DIR;
 	static char pids[600];
+	const char *ctl_socket = NULL;
+	char ctl_buf[128];
 
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
@@ -477,6 +532,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_REMUSD_ARGS:
 			remusd_args = optarg;
+			break;
+		case OPT_CTL_SOCKET:
+			ctl_socket = optarg;
 			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
@@ -617,8 +675,10 @@ main(int argc, char **argv)
 		/* The certificate must name the host as given, unless
 		 * --tls-hostname says which name it carries. */
 		if (tls_host == NULL && transport_parse_addr(host, name,
-		    sizeof name, port, sizeof port) == 0)
+		    sizeof name, port, sizeof port) == 0) {
 			tls_host = name;
+			r.backup.tls_host_from_host = 1;
+		}
 		r.backup.tls_host = tls_host;
 	}
 	if (backup_connect(&r, &tp) == -1) {
@@ -670,6 +730,24 @@ main(int argc, char **argv)
 	}
 	metrics_set_held(r.metrics, dev_netbuf_held);
 
+	/* The control socket (remusctl), once there is an engine to ask. */
+	if (ctl_socket == NULL) {
+		if (ctl_default_path(ctl_buf, sizeof ctl_buf, run_dir,
+		    "remus-", spec) == -1) {
+			log_warnx("--run-dir %s: too long for the control "
+			    "socket's path: give --ctl-socket", run_dir);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		ctl_socket = ctl_buf;
+	}
+	if (strcmp(ctl_socket, "none") != 0 && (r.ctl = ctl_primary_new(
+	    r.loop, ctl_socket, r.ckpt, r.stats, spec, &ctl_ops, &r)) ==
+	    NULL) {
+		status = EXIT_USAGE;	/* it said why */
+		goto out;
+	}
+
 	/* P6: INT, TERM and QUIT stop in order; USR1 says where we are;
 	 * HUP, USR2 and PIPE change nothing (a closed terminal or a stray
 	 * signal must not start the backup's copy). */
@@ -711,6 +789,7 @@ out:
 		ev_signal_stop(r.loop, &r.sigquit);
 		ev_signal_stop(r.loop, &r.sigusr1);
 	}
+	ctl_primary_free(r.ctl);	/* before the engine it asks */
 	ckpt_free(r.ckpt);
 	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);
