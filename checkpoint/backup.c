@@ -836,6 +836,40 @@ backup_committed(const struct backup *b)
 	return b->committed;
 }
 
+void
+backup_get_info(const struct backup *b, struct backup_info *bi)
+{
+	uint64_t now = peer_now_ms(), rx = b->link ? peer_last_rx(b->link) : 0;
+
+	memset(bi, 0, sizeof *bi);
+	bi->guest = b->name;
+	bi->peer = b->peer;
+	bi->state = fo_backup_state_str(b->fo.state);
+	bi->committed = b->committed;
+	bi->last_rx_age_ms = rx && now > rx ? now - rx : 0;
+}
+
+int
+backup_failover(struct backup *b, const char *why)
+{
+	if (b->finished || b->fo.state != FOB_RECEIVING) {
+		errno = EALREADY;
+		return -1;
+	}
+	log_warnx("%s: %s: failing over (last committed epoch %" PRIu64 ")",
+	    b->peer, why, b->committed);
+	/* Abortive: nothing more from this primary is read, and it sees
+	 * the loss as any other (it holds its output, P2). */
+	if (b->in_epoch)
+		log_warnx("epoch %" PRIu64 ": dropped, keeping epoch %" PRIu64,
+		    b->epoch, b->committed);
+	fo_backup_heard(&b->fo, peer_last_rx(b->link));
+	peer_abort(b->link);
+	fo_backup_lost(&b->fo, peer_now_ms(), why);
+	settle(b);
+	return 0;
+}
+
 const char *
 backup_peer(const struct backup *b)
 {

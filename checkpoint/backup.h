@@ -76,6 +76,22 @@ const char	*backup_result_str(enum backup_result);
 uint64_t	 backup_committed(const struct backup *);	/* last epoch */
 const char	*backup_peer(const struct backup *);
 
+/* For the control socket (remusd/ctl-backup.c). */
+struct backup_info {
+	const char	*guest;		/* HELLO's name ("" before it) */
+	const char	*peer;
+	const char	*state;		/* the policy's: RECEIVING, FENCING... */
+	uint64_t	 committed;	/* last committed epoch */
+	uint64_t	 last_rx_age_ms; /* since the primary was last heard */
+};
+void	backup_get_info(const struct backup *, struct backup_info *);
+
+/* Manual failover (remusctl failover): end the link as if the primary
+ * were lost (abortively, so that the primary holds its output, P2), and
+ * go through the policy: fence within the window, then activate.  -1
+ * with EALREADY when the session is past receiving. */
+int	backup_failover(struct backup *, const char *why);
+
 /* NULL ok.  Frees the replica (closes it, the files stay). */
 void	backup_free(struct backup *);
 

@@ -165,6 +165,20 @@ void	ckpt_set_callbacks(struct ckpt *, ckpt_stats_fn *, ckpt_done_fn *,
 typedef int	ckpt_connect_fn(struct transport *tp, void *arg);
 void	ckpt_set_connect(struct ckpt *, ckpt_connect_fn *, void *arg);
 
+/* Where the engine is, for the control socket (remusd/ctl-primary.c). */
+struct ckpt_info {
+	const char	*phase;		/* engine: HANDSHAKE, FULL, RUNNING... */
+	const char	*state;		/* policy: PROTECTED, HOLDING... */
+	const char	*backup;	/* the link's description */
+	uint64_t	 epoch;		/* last begun */
+	uint64_t	 acked;		/* last acknowledged */
+	uint64_t	 last_ack_us;	/* monotonic; 0: none yet */
+	uint64_t	 held_since_us;	/* suspend of the oldest unacked epoch
+					 * (0: none) */
+	uint32_t	 interval_ms;
+};
+void	ckpt_get_info(const struct ckpt *, struct ckpt_info *);
+
 /* One line for SIGUSR1: policy state, epoch, acked, held since. */
 void	ckpt_status(const struct ckpt *, char *buf, size_t len);
 
@@ -178,6 +192,16 @@ int	ckpt_start(struct ckpt *);
  * held after a loss (P2), the stop completes when the policy releases it,
  * never earlier.  Idempotent. */
 void	ckpt_stop(struct ckpt *);
+
+/* The backup changes (remusctl reprotect): end the current session
+ * cleanly -- END after the last complete epoch, so the old backup keeps
+ * its replica and never activates it; output is released as when a
+ * backup stands down -- and let the policy reconnect (P4) through the
+ * connect callback, which by then reaches the new backup.  Without a
+ * session (holding, reconnecting) nothing changes but where the next
+ * attempt goes.  -1 with EOPNOTSUPP when this engine never reconnects
+ * (--reconnect-interval 0, a device that cannot hold output again). */
+int	ckpt_new_backup(struct ckpt *, const char *why);
 
 enum ckpt_result ckpt_get_result(const struct ckpt *);
 const char	*ckpt_result_str(enum ckpt_result);

@@ -152,6 +152,7 @@ struct ckpt {
 	enum ckpt_phase	 phase;
 	uint64_t	 epoch;		/* last epoch begun */
 	uint64_t	 acked;		/* last epoch acknowledged */
+	uint64_t	 last_ack_us;	/* when (ckpt_get_info) */
 	uint64_t	 last_suspend_us;
 	uint64_t	 full_next;	/* next pfn of the full copy */
 	uint64_t	 full_pages;	/* pages of epoch 1 so far */
@@ -864,6 +865,7 @@ ack_received(struct ckpt *c, uint64_t epoch)
 		f = inflight_get(c, e);
 		assert(f != NULL && f->written_us != 0);
 		c->acked = e;
+		c->last_ack_us = now;
 		epoch_state(e, &f->state, EPOCH_ACKED);
 		f->st.ack_rtt_us = now - f->written_us;
 		if (devices_hook(c, "commit", e) == -1) {
@@ -1513,6 +1515,35 @@ ckpt_stop(struct ckpt *c)
 	finish(c, CKPT_STOPPED);
 }
 
+int
+ckpt_new_backup(struct ckpt *c, const char *why)
+{
+	if (c->phase == PHASE_DONE || c->stopping) {
+		errno = ESHUTDOWN;
+		return -1;
+	}
+	if (c->cfg.reconnect_ms == 0 || c->connect == NULL ||
+	    device_cannot_reprotect(c) != NULL) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (c->fo.state != FOP_PROTECTED)
+		return 0;	/* the next attempt goes to the new one */
+	if (c->phase == PHASE_RUNNING && !c->w->in_epoch) {
+		/* The old backup keeps its replica and does not activate. */
+		ev_timer_stop(c->loop, &c->epoch_timer);
+		if (stream_write_ctl(c->w, STREAM_REC_END, c->epoch) == 0)
+			peer_flush_blocking(c->peer, STOP_FLUSH_MS);
+	}
+	/* Mid-way through the first, full epoch (or the handshake) the old
+	 * backup has committed nothing of this session: it cannot
+	 * activate, an abort is as clean. */
+	op_abort_link(c);
+	fo_primary_stood_down(&c->fo, now_us() / 1000, why);
+	settle(c);
+	return 0;
+}
+
 enum ckpt_result
 ckpt_get_result(const struct ckpt *c)
 {
@@ -1551,6 +1582,29 @@ ckpt_set_connect(struct ckpt *c, ckpt_connect_fn *fn, void *arg)
 {
 	c->connect = fn;
 	c->connect_arg = arg;
+}
+
+void
+ckpt_get_info(const struct ckpt *c, struct ckpt_info *ci)
+{
+	uint64_t e;
+
+	memset(ci, 0, sizeof *ci);
+	ci->phase = phase_names[c->phase];
+	ci->state = fo_primary_state_str(c->fo.state);
+	ci->backup = c->tp ? c->tp->desc : "";
+	ci->epoch = c->epoch;
+	ci->acked = c->acked;
+	ci->last_ack_us = c->last_ack_us;
+	ci->interval_ms = c->cfg.interval_ms;
+	for (e = c->acked + 1; e <= c->epoch; e++) {
+		const struct inflight *f = &c->infl[e % INFLIGHT];
+
+		if (f->used && f->st.epoch == e) {
+			ci->held_since_us = f->st.start_us;
+			break;
+		}
+	}
 }
 
 void

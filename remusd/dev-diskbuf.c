@@ -126,6 +126,10 @@ pri_release_all(void *dev)
 	diskbuf_primary_unprotect(dev, "protection ended");
 }
 
+/* The disk whose live initial sync started at attach, for
+ * dev_diskbuf_sync_state (cleared at its teardown). */
+static struct diskbuf_primary *syncing;
+
 static void
 pri_teardown(void *dev)
 {
@@ -134,6 +138,8 @@ pri_teardown(void *dev)
 
 	if (dev == NULL)
 		return;
+	if (dev == syncing)
+		syncing = NULL;
 	/* The guest's disk lives in this process: while the guest still
 	 * has it open, closing the export would pull the disk from under a
 	 * running guest.  Serve on, unprotected, until it lets go. */
@@ -290,7 +296,22 @@ start_sync(struct diskbuf_primary *p, const struct remus_devopts *o)
 	if (o->disk_sync == NULL)
 		return 0;
 	diskbuf_sync_set_rate(o->disk_sync_rate);
-	return diskbuf_primary_sync_start(p, o->disk_sync, 1);
+	if (diskbuf_primary_sync_start(p, o->disk_sync, 1) == -1)
+		return -1;
+	syncing = p;
+	return 0;
+}
+
+const char *
+dev_diskbuf_sync_state(void)
+{
+	if (syncing == NULL)
+		return "none";
+	switch (diskbuf_primary_sync_done(syncing)) {
+	case 0:		return "running";
+	case 1:		return "done";
+	default:	return "failed";
+	}
 }
 
 int

@@ -63,6 +63,10 @@ struct dev_netbuf_held {
 };
 void	dev_netbuf_held(struct dev_netbuf_held *);
 
+/* Primary: the live initial sync of the replicated disk, for the control
+ * socket: "none", "running", "done" or "failed". */
+const char *dev_diskbuf_sync_state(void);
+
 /* Primary: the guest's own disks, as its driver lists them ("vdev=target,
  * ..."): find the remus-diskd serving the one disk and set
  * O->disk_server, or say (one line) why they cannot be replicated and

@@ -22,6 +22,8 @@
 #include "codec.h"
 #include "compiler.h"
 #include "conf.h"
+#include "ctl.h"
+#include "ctl-primary.h"
 #include "devices.h"
 #include "domain.h"
 #include "fault.h"
@@ -57,7 +59,7 @@ enum {
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
 	OPT_INSECURE, OPT_REMUSD_ARGS,
-	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE,
+	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_CTL_SOCKET,
 };
 
 static const char optstring[] = "bcdeFhi:N:npus:v";
@@ -91,6 +93,7 @@ static const struct option longopts[] = {
 	{ "disk-sync",		required_argument,	NULL, OPT_DISK_SYNC },
 	{ "disk-sync-rate",	required_argument,	NULL,
 	    OPT_DISK_SYNC_RATE },
+	{ "ctl-socket",		required_argument,	NULL, OPT_CTL_SOCKET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -103,7 +106,7 @@ static const char usage_text[] =
 "             [--fence-backup cmd]\n"
 "             [--psk-file file [--psk-identity name] |\n"
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
-"             [--remusd-args args]\n"
+"             [--remusd-args args] [--ctl-socket path|none]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
 "             domain [backup] | guest [backup]\n";
 
@@ -175,6 +178,9 @@ static const char help_text[] =
 "                    " CONF_DEFAULT_PATH " if it exists): [remus] and,\n"
 "                    when the first operand names one, its [guest NAME]\n"
 "                    section; flags given here override the file\n"
+"  --ctl-socket path the control socket for remusctl (default\n"
+"                    dir/remus-NAME.sock of --run-dir, NAME the domain\n"
+"                    with ':' and '/' made '_'; none: no socket)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -182,8 +188,8 @@ static const char help_text[] =
 "Exit status:\n"
 "  0  stopped by SIGINT, SIGTERM or SIGQUIT (END sent, devices released)\n"
 "  1  usage error (bad flag or argument, unusable TLS credentials, or\n"
-"     a --stats-json, --metrics or --metrics-file that cannot be\n"
-"     opened)\n"
+"     a --stats-json, --metrics, --metrics-file or control socket that\n"
+"     cannot be opened)\n"
 "  2  guest not found or not supported (kernel feature missing), or\n"
 "     already protected by another remus\n"
 "  3  backup unreachable, or its handshake (TLS or stream) failed\n"
@@ -204,12 +210,14 @@ struct remus {
 	struct ckpt	*ckpt;
 	struct stats	*stats;
 	struct metrics	*metrics;	/* NULL: no --metrics* */
+	struct ctl_primary *ctl;	/* NULL: --ctl-socket none */
 	ev_signal	 sigint, sigterm, sigquit, sigusr1;
 	struct transport_spec {
 		const struct transport_ops *ops;
 		const char	*host, *cmd;
 		const struct tls_creds *creds;	/* NULL: no TLS */
 		const char	*tls_host;	/* the name its certificate bears */
+		int		 tls_host_from_host; /* no --tls-hostname */
 		struct tls	*tls;		/* the current session's */
 	} backup;
 	enum ckpt_result result;
@@ -249,6 +257,7 @@ on_stats(const struct ckpt_epoch_stats *st, void *arg)
 	}
 	stats_epoch(r->stats, st);
 	metrics_epoch(r->metrics);
+	ctl_primary_epoch(r->ctl, st);
 }
 
 static void
@@ -326,6 +335,50 @@ reconnect(struct transport *tp, void *arg)
 	return backup_connect(arg, tp);
 }
 
+/* remusctl reprotect HOST: the next session goes to HOST (the current
+ * one, if any, ends cleanly first: ckpt_new_backup). */
+static int
+ctl_reprotect(void *arg, const char *host, char *why, size_t whylen)
+{
+	static char hosts[2][256], names[2][256];
+	static int which;
+	struct remus *r = arg;
+	char name[256], port[32];
+
+	if (r->backup.cmd != NULL || r->backup.ops == &transport_blackhole_ops) {
+		snprintf(why, whylen, "only a TCP backup can change (not -s or "
+		    "-b)");
+		return -1;
+	}
+	if (transport_parse_addr(host, name, sizeof name, port,
+	    sizeof port) == -1 || strlen(host) >= sizeof hosts[0]) {
+		snprintf(why, whylen, "want host[:port] with a port in "
+		    "1..65535");
+		return -1;
+	}
+	if (ckpt_new_backup(r->ckpt, "backup changed (remusctl reprotect)") ==
+	    -1) {
+		snprintf(why, whylen, "%s", errno == EOPNOTSUPP ? "this remus "
+		    "cannot protect again (--reconnect-interval 0, or a device "
+		    "that cannot hold output again)" : strerror(errno));
+		return -1;
+	}
+	/* Two slots: the engine may still print the old one. */
+	which ^= 1;
+	snprintf(hosts[which], sizeof hosts[which], "%s", host);
+	r->backup.host = hosts[which];
+	if (r->backup.creds != NULL && r->backup.tls_host_from_host) {
+		snprintf(names[which], sizeof names[which], "%s", name);
+		r->backup.tls_host = names[which];
+	}
+	log_info("backup is now %s: protecting again there", host);
+	return 0;
+}
+
+static const struct ctl_primary_ops ctl_ops = {
+	.reprotect = ctl_reprotect,
+};
+
 static int
 exit_status(enum ckpt_result res)
 {
@@ -368,6 +421,8 @@ main(int argc, char **argv)
 	const char *run_dir = PIDFILE_RUN_DIR;
 	static char pids[600];
 	char cerr[512];
+	const char *ctl_socket = NULL;
+	char ctl_buf[128];
 
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
@@ -523,6 +578,9 @@ main(int argc, char **argv)
 				usage("--disk-sync-rate %s: want bytes a second"
 				    " (K/M/G suffixes)", optarg);
 			dopts.disk_sync_rate = v;
+			break;
+		case OPT_CTL_SOCKET:
+			ctl_socket = optarg;
 			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
@@ -696,8 +754,10 @@ main(int argc, char **argv)
 		/* The certificate must name the host as given, unless
 		 * --tls-hostname says which name it carries. */
 		if (tls_host == NULL && transport_parse_addr(host, name,
-		    sizeof name, port, sizeof port) == 0)
+		    sizeof name, port, sizeof port) == 0) {
 			tls_host = name;
+			r.backup.tls_host_from_host = 1;
+		}
 		r.backup.tls_host = tls_host;
 	}
 	if (backup_connect(&r, &tp) == -1) {
@@ -749,6 +809,24 @@ main(int argc, char **argv)
 	}
 	metrics_set_held(r.metrics, dev_netbuf_held);
 
+	/* The control socket (remusctl), once there is an engine to ask. */
+	if (ctl_socket == NULL) {
+		if (ctl_default_path(ctl_buf, sizeof ctl_buf, run_dir,
+		    "remus-", spec) == -1) {
+			log_warnx("--run-dir %s: too long for the control "
+			    "socket's path: give --ctl-socket", run_dir);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		ctl_socket = ctl_buf;
+	}
+	if (strcmp(ctl_socket, "none") != 0 && (r.ctl = ctl_primary_new(
+	    r.loop, ctl_socket, r.ckpt, r.stats, spec, &ctl_ops, &r)) ==
+	    NULL) {
+		status = EXIT_USAGE;	/* it said why */
+		goto out;
+	}
+
 	/* P6: INT, TERM and QUIT stop in order; USR1 says where we are;
 	 * HUP, USR2 and PIPE change nothing (a closed terminal or a stray
 	 * signal must not start the backup's copy). */
@@ -790,6 +868,7 @@ out:
 		ev_signal_stop(r.loop, &r.sigquit);
 		ev_signal_stop(r.loop, &r.sigusr1);
 	}
+	ctl_primary_free(r.ctl);	/* before the engine it asks */
 	ckpt_free(r.ckpt);
 	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);

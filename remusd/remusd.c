@@ -27,10 +27,13 @@
 #include "backup.h"
 #include "compiler.h"
 #include "conf.h"
+#include "ctl.h"
+#include "ctl-backup.h"
 #include "devices.h"
 #include "domain.h"
 #include "fault.h"
 #include "log.h"
+#include "pidfile.h"
 #include "peer.h"
 #include "tls.h"
 #include "transport.h"
@@ -60,7 +63,7 @@ enum {
 	OPT_RECEIVE = 256, OPT_LISTEN, OPT_TIMEOUT, OPT_NO_ACTIVATE, OPT_DISK,
 	OPT_VERSION, OPT_FENCE, OPT_NO_FENCE, OPT_FENCE_TIMEOUT,
 	OPT_PSK_FILE, OPT_TLS_CREDS, OPT_INSECURE,
-	OPT_CONFIG, OPT_DISK_SYNC_LISTEN,
+	OPT_CONFIG, OPT_DISK_SYNC_LISTEN, OPT_CTL_SOCKET, OPT_RUN_DIR,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -83,6 +86,8 @@ static const struct option longopts[] = {
 	{ "config",		required_argument,	NULL, OPT_CONFIG },
 	{ "disk-sync-listen",	required_argument,	NULL,
 	    OPT_DISK_SYNC_LISTEN },
+	{ "ctl-socket",		required_argument,	NULL, OPT_CTL_SOCKET },
+	{ "run-dir",		required_argument,	NULL, OPT_RUN_DIR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -92,7 +97,8 @@ static const char usage_text[] =
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
 "              --insecure\n"
-"              [--disk-sync-listen addr] [--config file]\n";
+"              [--disk-sync-listen addr] [--config file]\n"
+"              [--run-dir dir] [--ctl-socket path|none]\n";
 
 static const char help_text[] =
 "The backup end of remus: hold a replica of a protected guest, commit\n"
@@ -125,6 +131,10 @@ static const char help_text[] =
 "  --config file     read settings from file (default\n"
 "                    " CONF_DEFAULT_PATH " if it exists): its [remusd]\n"
 "                    section; flags given here override the file\n"
+"  --run-dir dir     where the control socket goes (default " PIDFILE_RUN_DIR ")\n"
+"  --ctl-socket path the control socket for remusctl (default with\n"
+"                    --listen: dir/remusd.sock, skipped with a warning if\n"
+"                    another remusd serves it; with --receive: none)\n"
 "  -d                log to stderr even when it is not a terminal (remusd\n"
 "                    always stays in the foreground)\n"
 "  -e                xl's flag: refused, with one line saying why\n"
@@ -138,7 +148,8 @@ static const char help_text[] =
 "Exit status (--receive; --listen exits 0 on a signal):\n"
 "  0  the primary ended protection cleanly (END): not activated\n"
 "  1  usage error (bad flag or argument)\n"
-"  2  state directory, listen address or TLS credentials unusable\n"
+"  2  state directory, listen address, TLS credentials or control\n"
+"     socket unusable\n"
 "  3  stream lost before any epoch was committed: nothing to activate\n"
 "  4  primary lost: failed over, guest activated from the last epoch\n"
 "  5  failover failed, or internal error\n"
@@ -183,6 +194,7 @@ struct remusd {
 	enum backup_result last;
 	int		 stopping;
 	unsigned	 nguests;	/* sessions ever started */
+	struct ctl_backup *ctl;		/* NULL: no control socket */
 };
 
 /* One line naming what was wrong (getopt has printed its own for a bad
@@ -481,6 +493,18 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents __unused)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* The control socket's view of the sessions (ctl-backup.h). */
+static void
+ctl_each(void *arg, int (*fn)(struct backup *, int, void *), void *fnarg)
+{
+	struct remusd *d = arg;
+	struct session *s;
+
+	for (s = d->sessions; s; s = s->next)
+		if (fn(s->b, s->over, fnarg) != 0)
+			break;
+}
+
 /* SIGUSR1: one line per session, nothing else. */
 static void
 status_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
@@ -557,6 +581,8 @@ main(int argc, char **argv)
 	int ch, receive = 0, config_test = 0, verbose = 0, foreground = 0;
 	int status, no_fence = 0, insecure = 0;
 	char cerr[512];
+	const char *run_dir = PIDFILE_RUN_DIR, *ctl_socket = NULL;
+	char ctl_buf[128];
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
@@ -641,6 +667,12 @@ main(int argc, char **argv)
 				usage("--disk-sync-listen %s: want host:port",
 				    optarg);
 			d.dopts.disk_sync_listen = optarg;
+			break;
+		case OPT_CTL_SOCKET:
+			ctl_socket = optarg;
+			break;
+		case OPT_RUN_DIR:
+			run_dir = optarg;
 			break;
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);
@@ -762,6 +794,22 @@ main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
 
+	/* The control socket: one per daemon.  The default one is a
+	 * convenience (one remusd --listen per host): if another remusd
+	 * serves it, this one goes on without; a path given is a must. */
+	if (ctl_socket == NULL && !receive) {
+		if (mkdir(run_dir, 0755) == -1 && errno != EEXIST)
+			log_warn("%s", run_dir);
+		if (ctl_default_path(ctl_buf, sizeof ctl_buf, run_dir, "",
+		    "remusd") == 0 && (d.ctl = ctl_backup_new(d.loop, ctl_buf,
+		    ctl_each, &d)) == NULL)
+			log_warnx("no control socket (--ctl-socket to give "
+			    "one)");
+	} else if (ctl_socket != NULL && strcmp(ctl_socket, "none") != 0 &&
+	    (d.ctl = ctl_backup_new(d.loop, ctl_socket, ctl_each, &d)) ==
+	    NULL)
+		return EXIT_CONFIG;	/* it said why */
+
 	if (receive) {
 		int rfd = fcntl(0, F_DUPFD_CLOEXEC, 3);
 		int wfd = fcntl(1, F_DUPFD_CLOEXEC, 3);
@@ -801,6 +849,7 @@ main(int argc, char **argv)
 	}
 	while (d.handshakes)
 		handshake_free(d.handshakes, 1);
+	ctl_backup_free(d.ctl);
 	tls_creds_free(d.creds);
 	if (d.listen_fd >= 0)
 		close(d.listen_fd);

@@ -1,0 +1,223 @@
+/* remusd/ctl-primary.c -- remus(8)'s control socket verbs
+ * (ctl-primary.h, docs/control.md). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#define LOG_PREFIX "ctl: "
+#include "checkpoint.h"
+#include "ctl.h"
+#include "ctl-caps.h"
+#include "ctl-primary.h"
+#include "devices.h"
+#include "hist.h"
+#include "log.h"
+#include "stats.h"
+#include "util.h"
+
+/* Smoothing of the per-epoch figures: about the last 8 epochs count. */
+#define EWMA_SHIFT	3
+
+struct ctl_primary {
+	struct ctl	*ctl;
+	struct ckpt	*ckpt;
+	struct stats	*stats;
+	const char	*guest;
+	const struct ctl_primary_ops *ops;
+	void		*arg;
+	/* Recent periodic (not full) epochs, smoothed. */
+	uint64_t	 period_us, wire_bytes, pause_us;
+	struct ckpt_epoch_stats last;
+	int		 have_last;
+};
+
+void
+ctl_primary_epoch(struct ctl_primary *p, const struct ckpt_epoch_stats *st)
+{
+	if (p == NULL)
+		return;
+	p->last = *st;
+	p->have_last = 1;
+	if (st->full)
+		return;		/* all memory: says nothing of the rate */
+#define EWMA(acc, v) ((acc) == 0 ? (v) : (acc) - ((acc) >> EWMA_SHIFT) + \
+	((v) >> EWMA_SHIFT))
+	if (st->period_us)
+		p->period_us = EWMA(p->period_us, st->period_us);
+	p->wire_bytes = EWMA(p->wire_bytes, st->wire_bytes);
+	p->pause_us = EWMA(p->pause_us, st->pause_us);
+#undef EWMA
+}
+
+static void
+add_u64(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+static struct json_object *
+status(struct ctl_primary *p)
+{
+	struct json_object *o = json_object_new_object(), *h;
+	struct ckpt_info ci;
+	struct stats_totals tot;
+	struct dev_netbuf_held held;
+	const struct hist *pause;
+	uint64_t now = now_us();
+
+	if (o == NULL)
+		return NULL;
+	ckpt_get_info(p->ckpt, &ci);
+	stats_get_totals(p->stats, &tot);
+	pause = stats_hist(p->stats, STATS_PAUSE);
+	dev_netbuf_held(&held);
+
+	json_object_object_add(o, "role", json_object_new_string("primary"));
+	json_object_object_add(o, "guest", json_object_new_string(p->guest));
+	json_object_object_add(o, "backup", json_object_new_string(ci.backup));
+	json_object_object_add(o, "state", json_object_new_string(ci.state));
+	json_object_object_add(o, "phase", json_object_new_string(ci.phase));
+	add_u64(o, "epoch", ci.epoch);
+	add_u64(o, "acked", ci.acked);
+	add_u64(o, "ack_lag_epochs", ci.epoch - ci.acked);
+	add_u64(o, "epochs_acked", tot.epochs);
+	add_u64(o, "interval_ms", ci.interval_ms);
+	/* The rate the guest is really checkpointed at: an epoch that waits
+	 * for a late ACK stretches the period, and that shows here. */
+	json_object_object_add(o, "rate_hz", json_object_new_double(
+	    p->period_us ? 1e6 / (double)p->period_us : 0.));
+	add_u64(o, "period_us", p->period_us);
+	add_u64(o, "pause_us_p50", hist_pct(pause, 50));
+	add_u64(o, "pause_us_p99", hist_pct(pause, 99));
+	add_u64(o, "bytes_per_epoch", p->wire_bytes);
+	add_u64(o, "ack_rtt_us", p->have_last ? p->last.ack_rtt_us : 0);
+	if (ci.last_ack_us)
+		add_u64(o, "last_ack_age_ms", (now - ci.last_ack_us) / 1000);
+	else
+		json_object_object_add(o, "last_ack_age_ms", NULL);
+	h = json_object_new_object();
+	add_u64(h, "interfaces", held.ifaces);
+	add_u64(h, "packets", held.packets);
+	add_u64(h, "bytes", held.bytes);
+	add_u64(h, "drops", held.drops);
+	add_u64(h, "since_ms", ci.held_since_us && now > ci.held_since_us ?
+	    (now - ci.held_since_us) / 1000 : 0);
+	json_object_object_add(o, "held_output", h);
+	json_object_object_add(o, "disk_sync",
+	    json_object_new_string(dev_diskbuf_sync_state()));
+	return o;
+}
+
+static void
+do_stop(struct ctl_req *r, struct ctl_primary *p)
+{
+	struct json_object *o;
+	struct ckpt_info ci;
+
+	log_info("stop requested on the control socket: orderly shutdown");
+	/* As SIGTERM: END after the last complete epoch, devices released;
+	 * while output is held after a loss, the stop completes when the
+	 * policy releases it (then the answer says "stopping"). */
+	ckpt_stop(p->ckpt);
+	ckpt_get_info(p->ckpt, &ci);
+	o = json_object_new_object();
+	json_object_object_add(o, "result", json_object_new_string(
+	    ckpt_result_str(ckpt_get_result(p->ckpt))));
+	json_object_object_add(o, "state", json_object_new_string(ci.state));
+	add_u64(o, "acked", ci.acked);
+	ctl_reply(r, o);
+}
+
+static void
+do_reprotect(struct ctl_req *r, struct ctl_primary *p,
+    struct json_object *args)
+{
+	struct json_object *h;
+	char why[256];
+
+	if (!json_object_object_get_ex(args, "host", &h) ||
+	    !json_object_is_type(h, json_type_string) ||
+	    json_object_get_string_len(h) == 0) {
+		ctl_reply_error(r, "reprotect: want \"host\": the new backup");
+		return;
+	}
+	if (p->ops == NULL || p->ops->reprotect == NULL) {
+		ctl_reply_error(r, "reprotect: this remus has no backup to "
+		    "change (-b or -s)");
+		return;
+	}
+	why[0] = '\0';
+	if (p->ops->reprotect(p->arg, json_object_get_string(h), why,
+	    sizeof why) == -1) {
+		ctl_reply_error(r, "reprotect %s: %s",
+		    json_object_get_string(h), why);
+		return;
+	}
+	ctl_reply(r, status(p));
+}
+
+static void
+do_switchover(struct ctl_req *r, struct ctl_primary *p)
+{
+	ctl_reply_error(r, "switchover: not in this build yet");
+}
+
+static void
+handle(struct ctl_req *r, const char *verb, struct json_object *args,
+    void *arg)
+{
+	struct ctl_primary *p = arg;
+
+	if (strcmp(verb, "status") == 0)
+		ctl_reply(r, status(p));
+	else if (strcmp(verb, "stop") == 0)
+		do_stop(r, p);
+	else if (strcmp(verb, "capabilities") == 0)
+		ctl_reply(r, ctl_caps());
+	else if (strcmp(verb, "reprotect") == 0)
+		do_reprotect(r, p, args);
+	else if (strcmp(verb, "switchover") == 0)
+		do_switchover(r, p);
+	else if (strcmp(verb, "failover") == 0)
+		ctl_reply_error(r, "failover is the backup's: ask remusd's "
+		    "socket (remusctl -b failover)");
+	else
+		ctl_reply_error(r, "unknown verb \"%s\" (remus knows status, "
+		    "stop, switchover, reprotect, capabilities)", verb);
+}
+
+struct ctl_primary *
+ctl_primary_new(struct ev_loop *loop, const char *path, struct ckpt *c,
+    struct stats *st, const char *guest, const struct ctl_primary_ops *ops,
+    void *arg)
+{
+	struct ctl_primary *p;
+
+	p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return NULL;
+	p->ckpt = c;
+	p->stats = st;
+	p->guest = guest;
+	p->ops = ops;
+	p->arg = arg;
+	p->ctl = ctl_new(loop, path, handle, p);
+	if (p->ctl == NULL) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+ctl_primary_free(struct ctl_primary *p)
+{
+	if (p == NULL)
+		return;
+	ctl_free(p->ctl);
+	free(p);
+}
