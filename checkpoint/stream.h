@@ -86,6 +86,8 @@ struct stream_reader {
 	int		have_ready;	/* back channel: READY seen */
 	uint64_t	last_ack;	/* back channel: highest ACK so far */
 	uint64_t	nr_epochs;	/* epochs completed (EPOCH_END validated) */
+	int		switchover;	/* forward: SWITCHOVER seen, only
+					 * HEARTBEATs may follow */
 };
 
 struct stream_header_info {
@@ -188,6 +190,7 @@ struct stream_writer {
 	int		ended;		/* END or ERROR written */
 	int		hello_due;	/* header written, HELLO not yet */
 	int		welcome_sent;	/* back channel: READY may follow */
+	int		switchover;	/* SWITCHOVER written */
 	/* Open page batch, if any (batch_count > 0 or batch_open). */
 	int		batch_open;
 	size_t		batch_off;	/* offset of its record header in buf */
@@ -243,7 +246,9 @@ int	stream_write_disk(struct stream_writer *,
 	    const struct stream_disk_write *dw, const void *data);
 int	stream_write_epoch_end(struct stream_writer *);	/* closes a batch */
 /* HEARTBEAT, END (value ignored: the writer puts the last epoch), READY
- * (value ignored: STREAM_VERSION; only after WELCOME), ACK, BC_HEARTBEAT.
+ * (value ignored: STREAM_VERSION; only after WELCOME), ACK, BC_HEARTBEAT,
+ * SWITCHOVER (value ignored: the last epoch; at least one epoch closed;
+ * afterwards only HEARTBEAT), ACTIVATED (the epoch; ends the stream).
  * Outside epochs, and not between the header and HELLO. */
 int	stream_write_ctl(struct stream_writer *, uint32_t type, uint64_t value);
 /* HELLO, right after the header: NAME 1 .. STREAM_NAME_LEN printable
