@@ -49,6 +49,7 @@ enum backup_result {
 	BACKUP_FAILOVER_FAILED,	/* activation failed */
 	BACKUP_PASSIVE,		/* primary lost, not fenced in the window */
 	BACKUP_STOOD_DOWN,	/* local error or bad stream: ERROR sent */
+	BACKUP_SWITCHED_OVER,	/* planned switchover: the guest runs here */
 };
 
 /* Called once when the session is over (the fds are closed by then). */

@@ -45,6 +45,8 @@
 #define EXIT_GUEST	6	/* the guest failed (suspend/resume/exit) */
 #define EXIT_DEVICE	7	/* netbuf / diskbuf setup refused */
 #define EXIT_SHUTDOWN	8	/* the guest shut itself down, END sent */
+#define EXIT_SWITCHOVER	9	/* switchover outcome unknown: the guest
+				 * left suspended here */
 
 #define CONNECT_TIMEOUT_MS	5000
 #define TIMEOUT_DEFAULT_MS	3000
@@ -164,7 +166,9 @@ static const char help_text[] =
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
 "\n"
 "Exit status:\n"
-"  0  stopped by SIGINT, SIGTERM or SIGQUIT (END sent, devices released)\n"
+"  0  stopped by SIGINT, SIGTERM or SIGQUIT (END sent, devices released),\n"
+"     or switched over (remusctl switchover: the guest runs on the\n"
+"     backup, this copy destroyed)\n"
 "  1  usage error (bad flag or argument, unusable TLS credentials, or\n"
 "     a --stats-json, --metrics, --metrics-file or control socket that\n"
 "     cannot be opened)\n"
@@ -179,7 +183,9 @@ static const char help_text[] =
 "     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image,\n"
 "     or a Xen guest's disk not served by remus-diskd, without -F -d)\n"
 "  8  the guest shut itself down (poweroff, reboot): END sent, the\n"
-"     backup does not start its copy\n";
+"     backup does not start its copy\n"
+"  9  a switchover lost the backup's answer: the guest was left\n"
+"     suspended here and may run on the backup\n";
 
 struct remus {
 	struct ev_loop	*loop;
@@ -359,7 +365,9 @@ static int
 exit_status(enum ckpt_result res)
 {
 	switch (res) {
-	case CKPT_STOPPED:		return EXIT_OK;
+	case CKPT_STOPPED:
+	case CKPT_SWITCHED_OVER:	return EXIT_OK;
+	case CKPT_SWITCHOVER_UNKNOWN:	return EXIT_SWITCHOVER;
 	case CKPT_HANDSHAKE_FAILED:	return EXIT_BACKUP;
 	case CKPT_BACKUP_LOST:		return EXIT_LOST;
 	case CKPT_GUEST_FAILED:		return EXIT_GUEST;
@@ -775,13 +783,14 @@ main(int argc, char **argv)
 	r.result = ckpt_get_result(r.ckpt);
 	status = exit_status(r.result);
 	/* The reason for any other end was logged where it happened. */
-	if (r.result == CKPT_STOPPED || r.result == CKPT_BACKUP_LOST)
+	if (r.result == CKPT_STOPPED || r.result == CKPT_BACKUP_LOST ||
+	    r.result == CKPT_SWITCHED_OVER)
 		stats_summary(r.stats, stderr);
 out:
 	/* Kept where the backup may activate (4, 5, 6): a fence verifies
 	 * with it.  Otherwise no backup holds anything of this session. */
 	if (status != EXIT_LOST && status != EXIT_INTERNAL &&
-	    status != EXIT_GUEST)
+	    status != EXIT_GUEST && status != EXIT_SWITCHOVER)
 		pidfile_remove(pids);
 	if (r.loop) {
 		ev_signal_stop(r.loop, &r.sigint);
@@ -793,7 +802,10 @@ out:
 	ckpt_free(r.ckpt);
 	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);
-	if (dom && dops->close)
+	/* XXX after a switchover whose answer was lost the guest must stay
+	 * suspended: close would resume it.  (A proc guest is released
+	 * anyway when its control socket closes at our exit.) */
+	if (dom && dops->close && r.result != CKPT_SWITCHOVER_UNKNOWN)
 		dops->close(dom);
 	transport_close(&tp);
 	tls_free(r.backup.tls);

@@ -388,7 +388,8 @@ main(int argc, char **argv)
 		printf("%s\n", answer);
 	free(answer);
 	if (!json_object_get_boolean(ok)) {
-		fprintf(stderr, "remusctl: %s: %s\n", verb, str(ans, "error"));
+		/* The error names its verb where that helps. */
+		fprintf(stderr, "remusctl: %s\n", str(ans, "error"));
 		json_object_put(ans);
 		return EXIT_REFUSED;
 	}

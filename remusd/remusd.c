@@ -136,6 +136,7 @@ static const char help_text[] =
 "     socket unusable\n"
 "  3  stream lost before any epoch was committed: nothing to activate\n"
 "  4  primary lost: failed over, guest activated from the last epoch\n"
+"     (or a planned switchover: remusctl switchover)\n"
 "  5  failover failed, or internal error\n"
 "  6  primary lost but not activated (not fenced within the window, or\n"
 "     stood down)\n";
@@ -203,7 +204,8 @@ exit_status(enum backup_result r)
 {
 	switch (r) {
 	case BACKUP_END:		return EXIT_OK;
-	case BACKUP_FAILED_OVER:	return EXIT_FAILOVER;
+	case BACKUP_FAILED_OVER:
+	case BACKUP_SWITCHED_OVER:	return EXIT_FAILOVER;
 	case BACKUP_NOTHING:		return EXIT_NOTHING;
 	case BACKUP_PASSIVE:
 	case BACKUP_STOOD_DOWN:		return EXIT_PASSIVE;
