@@ -88,6 +88,11 @@ struct backup {
 	size_t		 ndevs;
 
 	char		 why[160];	/* what made the open epoch unusable */
+	backup_admit_fn	*admit;		/* remusd's prepare check, or NULL */
+	void		*admit_arg;
+	int		 admitted;	/* checked (first EPOCH_BEGIN) */
+	int		 have_cookie;
+	uint8_t		 cookie[STREAM_COOKIE_LEN];
 	enum backup_result result;
 	int		 finished;
 	backup_done_fn	*done;
@@ -452,7 +457,22 @@ take_record(struct backup *b, const struct stream_rec *rec)
 	uint8_t *p;
 
 	switch (rec->type) {
+	case STREAM_REC_COOKIE:
+		memcpy(b->cookie, rec->u.cookie.cookie, sizeof b->cookie);
+		b->have_cookie = 1;
+		return 0;
 	case STREAM_REC_EPOCH_BEGIN:
+		/* Before anything of this session is committed: is it the
+		 * one remusd expects for this guest? */
+		if (!b->admitted) {
+			b->admitted = 1;
+			if (b->admit != NULL && b->admit(b->admit_arg, b,
+			    b->name, b->have_cookie ? b->cookie : NULL, b->why,
+			    sizeof b->why) == -1) {
+				errno = EPERM;
+				return -1;
+			}
+		}
 		pending_reset(b);
 		b->in_epoch = 1;
 		b->epoch = rec->u.begin.epoch;
@@ -893,6 +913,13 @@ backup_get_info(const struct backup *b, struct backup_info *bi)
 	bi->state = fo_backup_state_str(b->fo.state);
 	bi->committed = b->committed;
 	bi->last_rx_age_ms = rx && now > rx ? now - rx : 0;
+}
+
+void
+backup_set_admit(struct backup *b, backup_admit_fn *fn, void *arg)
+{
+	b->admit = fn;
+	b->admit_arg = arg;
 }
 
 int

@@ -87,6 +87,14 @@ struct backup_info {
 };
 void	backup_get_info(const struct backup *, struct backup_info *);
 
+/* Admission (remusd's prepare, docs/control.md): called once, at the
+ * session's first EPOCH_BEGIN, with HELLO's guest name and the COOKIE the
+ * primary sent (NULL: none).  -1 with a reason in WHY refuses the session
+ * (ERROR, stand down: nothing was committed). */
+typedef int	backup_admit_fn(void *arg, struct backup *, const char *guest,
+		    const uint8_t *cookie, char *why, size_t whylen);
+void	backup_set_admit(struct backup *, backup_admit_fn *, void *arg);
+
 /* Manual failover (remusctl failover): end the link as if the primary
  * were lost (abortively, so that the primary holds its output, P2), and
  * go through the policy: fence within the window, then activate.  -1

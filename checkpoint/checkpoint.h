@@ -105,6 +105,8 @@ struct ckpt_config {
 					 * engine ends once output is released) */
 	uint32_t	reconnect_limit; /* --reconnect-limit; 0: for ever */
 	const char	*fence_backup;	/* --fence-backup CMD, or NULL */
+	const uint8_t	*cookie;	/* --cookie (16 bytes): sent in the
+					 * first session only, or NULL */
 };
 
 /* One epoch's figures, reported once it is acknowledged. */

@@ -1623,6 +1623,15 @@ session_open(struct ckpt *c)
 		log_warn("stream HELLO");
 		goto err;
 	}
+	/* The prepared session is the first one (docs/control.md): a
+	 * reconnect is a session of its own. */
+	if (c->cfg.cookie != NULL) {
+		if (stream_write_cookie(c->w, c->cfg.cookie) == -1) {
+			log_warn("stream COOKIE");
+			goto err;
+		}
+		c->cfg.cookie = NULL;
+	}
 	free(config);
 	config = NULL;
 	/* A new backup holds none of what the codec cache remembers, and

@@ -68,6 +68,8 @@ _Static_assert(sizeof(struct stream_rhdr) == 8, "stream_rhdr is 8 bytes");
 #define STREAM_REC_HELLO	0x00000009u	/* first record, once */
 #define STREAM_REC_SWITCHOVER	0x0000000Au	/* planned switchover: activate
 						 * after the final epoch */
+#define STREAM_REC_COOKIE	0x0000000Bu	/* after HELLO: the prepare's
+						 * cookie (docs/control.md) */
 /* Backup -> primary (the back channel). */
 #define STREAM_REC_READY	0x00000101u
 #define STREAM_REC_ACK		0x00000102u
@@ -205,5 +207,16 @@ struct stream_welcome {
 	uint32_t	crc;
 };
 _Static_assert(sizeof(struct stream_welcome) == 32, "stream_welcome is 32 bytes");
+
+/* COOKIE (primary -> backup, after HELLO, before the first epoch, at
+ * most once): the cookie remusd's prepare handed out, so that the session
+ * is the one it reserved.  CRC as HELLO's. */
+#define STREAM_COOKIE_LEN	16
+struct stream_cookie {
+	uint8_t		cookie[STREAM_COOKIE_LEN];
+	uint32_t	reserved;	/* must be 0 */
+	uint32_t	crc;
+};
+_Static_assert(sizeof(struct stream_cookie) == 24, "stream_cookie is 24 bytes");
 
 #endif /* REMUS_STREAM_FORMAT_H */

@@ -128,6 +128,7 @@ stream_rec_name(uint32_t type)
 	case STREAM_REC_ERROR:		return "ERROR";
 	case STREAM_REC_WELCOME:	return "WELCOME";
 	case STREAM_REC_SWITCHOVER:	return "SWITCHOVER";
+	case STREAM_REC_COOKIE:		return "COOKIE";
 	case STREAM_REC_ACTIVATED:	return "ACTIVATED";
 	default:			return NULL;
 	}
@@ -149,7 +150,7 @@ stream_enc_name(unsigned enc)
 static int
 is_forward_type(uint32_t type)
 {
-	return type >= STREAM_REC_EPOCH_BEGIN && type <= STREAM_REC_SWITCHOVER;
+	return type >= STREAM_REC_EPOCH_BEGIN && type <= STREAM_REC_COOKIE;
 }
 
 static int
@@ -325,6 +326,11 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 		if (r->in_epoch)
 			return STREAM_ERR_SEQUENCE;
 		return length == sizeof(struct stream_ctl) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_COOKIE:
+		if (r->have_cookie || r->in_epoch || r->epoch != 0)
+			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_cookie) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_HELLO:
 		if (r->have_hello)
@@ -680,6 +686,19 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 			st = STREAM_ERR_SEQUENCE;
 		if (st == STREAM_OK)
 			r->ended = 1;
+		break;
+	case STREAM_REC_COOKIE:
+		if (!handshake_crc_ok(buf, offsetof(struct stream_cookie,
+		    crc)))
+			st = STREAM_ERR_CRC;
+		else if (ld32(body + offsetof(struct stream_cookie,
+		    reserved)) != 0)
+			st = STREAM_ERR_RESERVED;
+		else {
+			memcpy(rec->u.cookie.cookie, body, STREAM_COOKIE_LEN);
+			r->have_cookie = 1;
+			st = STREAM_OK;
+		}
 		break;
 	case STREAM_REC_HELLO:
 		st = parse_hello(buf, rec);

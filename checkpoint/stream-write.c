@@ -556,6 +556,27 @@ stream_write_hello(struct stream_writer *w, const char *name,
 }
 
 int
+stream_write_cookie(struct stream_writer *w,
+    const uint8_t cookie[STREAM_COOKIE_LEN])
+{
+	const size_t crc_off = RHDR + offsetof(struct stream_cookie, crc);
+	uint8_t *p;
+
+	if (w->hello_due || w->nr_pages == 0 || w->epoch != 0 ||
+	    w->in_epoch || w->ended || w->cookie_sent)
+		return einval();
+	p = start_record(w, STREAM_REC_COOKIE, sizeof(struct stream_cookie));
+	if (p == NULL)
+		return -1;
+	memset(p + RHDR, 0, sizeof(struct stream_cookie));
+	memcpy(p + RHDR, cookie, STREAM_COOKIE_LEN);
+	st32(p + crc_off, stream_crc32c(0, p, crc_off));
+	finish_record(w, sizeof(struct stream_cookie));
+	w->cookie_sent = 1;
+	return 0;
+}
+
+int
 stream_write_welcome(struct stream_writer *w, const struct stream_welcome *wl)
 {
 	const size_t crc_off = RHDR + offsetof(struct stream_welcome, crc);

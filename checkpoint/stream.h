@@ -88,6 +88,7 @@ struct stream_reader {
 	uint64_t	nr_epochs;	/* epochs completed (EPOCH_END validated) */
 	int		switchover;	/* forward: SWITCHOVER seen, only
 					 * HEARTBEATs may follow */
+	int		have_cookie;	/* forward: COOKIE seen */
 };
 
 struct stream_header_info {
@@ -130,6 +131,7 @@ struct stream_rec {
 			uint32_t	features;
 		} hello;
 		struct stream_welcome		welcome;
+		struct stream_cookie		cookie;
 	} u;
 };
 
@@ -191,6 +193,7 @@ struct stream_writer {
 	int		hello_due;	/* header written, HELLO not yet */
 	int		welcome_sent;	/* back channel: READY may follow */
 	int		switchover;	/* SWITCHOVER written */
+	int		cookie_sent;	/* COOKIE written */
 	/* Open page batch, if any (batch_count > 0 or batch_open). */
 	int		batch_open;
 	size_t		batch_off;	/* offset of its record header in buf */
@@ -255,6 +258,9 @@ int	stream_write_ctl(struct stream_writer *, uint32_t type, uint64_t value);
  * ASCII characters; 1 <= HB_MS <= TIMEOUT_MS <= STREAM_TIMEOUT_MAX. */
 int	stream_write_hello(struct stream_writer *, const char *name,
 	    uint32_t timeout_ms, uint32_t hb_ms, uint32_t features);
+/* COOKIE, after HELLO and before the first epoch, once. */
+int	stream_write_cookie(struct stream_writer *,
+	    const uint8_t cookie[STREAM_COOKIE_LEN]);
 /* WELCOME, before READY (on the back channel); WL's crc and reserved are
  * ignored, the rest as stream-format.h says. */
 int	stream_write_welcome(struct stream_writer *,

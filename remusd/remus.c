@@ -5,6 +5,7 @@
  * (devices.h), and run the epoch engine in the one EV_DEFAULT loop until
  * a signal, the loss of the backup, or a guest failure.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -58,7 +59,7 @@ enum {
 	OPT_METRICS, OPT_METRICS_FILE, OPT_RUN_DIR, OPT_RECONNECT_INTERVAL,
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
-	OPT_INSECURE, OPT_REMUSD_ARGS, OPT_CTL_SOCKET,
+	OPT_INSECURE, OPT_REMUSD_ARGS, OPT_CTL_SOCKET, OPT_COOKIE,
 };
 
 static const struct option longopts[] = {
@@ -86,6 +87,7 @@ static const struct option longopts[] = {
 	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
 	{ "remusd-args",	required_argument,	NULL, OPT_REMUSD_ARGS },
 	{ "ctl-socket",		required_argument,	NULL, OPT_CTL_SOCKET },
+	{ "cookie",		required_argument,	NULL, OPT_COOKIE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -99,6 +101,7 @@ static const char usage_text[] =
 "             [--psk-file file [--psk-identity name] |\n"
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args] [--ctl-socket path|none]\n"
+"             [--cookie hex]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -158,6 +161,8 @@ static const char help_text[] =
 "  --remusd-args args  with -s: added to \"remusd --receive\" on the backup,\n"
 "                    for what only the backup decides: its fencing, its\n"
 "                    state directory (see remusd --help)\n"
+"  --cookie hex      the cookie remusd's prepare returned (32 hex\n"
+"                    digits): the first session is the prepared one\n"
 "  --ctl-socket path the control socket for remusctl (default\n"
 "                    dir/remus-NAME.sock of --run-dir, NAME the domain\n"
 "                    with ':' and '/' made '_'; none: no socket)\n"
@@ -357,6 +362,24 @@ ctl_reprotect(void *arg, const char *host, char *why, size_t whylen)
 	return 0;
 }
 
+/* 32 hex digits into 16 bytes. */
+static int
+parse_cookie(const char *s, uint8_t out[STREAM_COOKIE_LEN])
+{
+	unsigned i, v;
+
+	if (strlen(s) != 2 * STREAM_COOKIE_LEN)
+		return -1;
+	for (i = 0; i < STREAM_COOKIE_LEN; i++) {
+		if (sscanf(s + 2 * i, "%2x", &v) != 1 ||
+		    !isxdigit((unsigned char)s[2 * i]) ||
+		    !isxdigit((unsigned char)s[2 * i + 1]))
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
 static const struct ctl_primary_ops ctl_ops = {
 	.reprotect = ctl_reprotect,
 };
@@ -405,6 +428,7 @@ main(int argc, char **argv)
 	static char pids[600];
 	const char *ctl_socket = NULL;
 	char ctl_buf[128];
+	static uint8_t cookie[STREAM_COOKIE_LEN];
 
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
@@ -543,6 +567,13 @@ main(int argc, char **argv)
 			break;
 		case OPT_CTL_SOCKET:
 			ctl_socket = optarg;
+			break;
+		case OPT_COOKIE:
+			if (parse_cookie(optarg, cookie) == -1)
+				usage("--cookie %s: want the %u hex digits "
+				    "remusctl prepare printed", optarg,
+				    2 * STREAM_COOKIE_LEN);
+			cfg.cookie = cookie;
 			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);

@@ -227,6 +227,7 @@ session_done(struct backup *b, enum backup_result r, void *arg)
 	    backup_peer(b), backup_result_str(r), backup_committed(b));
 	s->over = 1;
 	d->last = r;
+	ctl_backup_session_over(d->ctl, b, r);
 	ev_check_start(d->loop, &d->reap);
 	if (d->receive)
 		ev_break(d->loop, EVBREAK_ALL);
@@ -302,6 +303,8 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 	if (s->b == NULL)
 		goto err;
 	backup_set_peer(s->b, peer);
+	if (d->ctl != NULL)
+		backup_set_admit(s->b, ctl_backup_admit, d->ctl);
 	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1) {
 		log_warnx("%s: disk device setup failed", peer);
 		session_free(s);
@@ -750,6 +753,7 @@ main(int argc, char **argv)
 	    (d.ctl = ctl_backup_new(d.loop, ctl_socket, ctl_each, &d)) ==
 	    NULL)
 		return EXIT_CONFIG;	/* it said why */
+	ctl_backup_set_listen(d.ctl, listen_addr);
 
 	if (receive) {
 		int rfd = fcntl(0, F_DUPFD_CLOEXEC, 3);

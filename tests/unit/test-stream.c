@@ -1390,3 +1390,49 @@ Test(stream, activated_names_the_last_ack_and_ends_the_back_channel)
 	cr_assert_eq(res.off, at);
 	stream_writer_free(&w);
 }
+
+/* ---- COOKIE (prepare / perform / finish) --------------------------------- */
+
+Test(stream, cookie_after_hello_once_before_any_epoch)
+{
+	static const uint8_t ck[STREAM_COOKIE_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8,
+	    9, 10, 11, 12, 13, 14, 15, 16 };
+	struct stream_writer w;
+	struct stream_reader r;
+	struct stream_header_info hi;
+	struct stream_rec rec;
+	struct result res;
+	size_t used, off = 0, at;
+
+	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_cookie(&w, ck), -1, "COOKIE before HELLO");
+	std_header(&w, 0);
+	cr_assert_eq(stream_write_cookie(&w, ck), 0);
+	cr_assert_eq(stream_write_cookie(&w, ck), -1, "a second COOKIE");
+	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), 0);
+	cr_assert_eq(stream_write_epoch_end(&w), 0);
+	stream_reader_init(&r, STREAM_DIR_FORWARD);
+	cr_assert_eq(stream_read_header(&r, w.buf, w.len, &used, &hi),
+	    STREAM_OK);
+	off += used;
+	cr_assert_eq(stream_read_record(&r, w.buf + off, w.len - off, &used,
+	    &rec), STREAM_OK);
+	cr_assert_eq(rec.type, STREAM_REC_HELLO);
+	off += used;
+	cr_assert_eq(stream_read_record(&r, w.buf + off, w.len - off, &used,
+	    &rec), STREAM_OK);
+	cr_assert_eq(rec.type, STREAM_REC_COOKIE);
+	cr_assert_arr_eq(rec.u.cookie.cookie, ck, sizeof ck);
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_NEED_MORE, "%s", stream_strerror(res.st));
+	/* After an epoch: the writer refuses, the reader too. */
+	cr_assert_eq(stream_write_cookie(&w, ck), -1);
+	w.cookie_sent = 0;
+	w.epoch = 0;
+	at = w.len;
+	cr_assert_eq(stream_write_cookie(&w, ck), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
+	cr_assert_eq(res.off, at);
+	stream_writer_free(&w);
+}
