@@ -440,8 +440,12 @@ take_switchover(struct backup *b, uint64_t epoch)
 	}
 	/* A failed send is the primary's to notice: it never destroys its
 	 * copy without this record. */
-	if (stream_write_ctl(peer_writer(b->link), STREAM_REC_ACTIVATED,
-	    epoch) == 0)
+	if (fault_injected(FI_ACTIVATED_DROP)) {
+		log_info("%s: fault activated-drop: cutting the link instead "
+		    "of ACTIVATED", b->peer);
+		peer_abort(b->link);
+	} else if (stream_write_ctl(peer_writer(b->link),
+	    STREAM_REC_ACTIVATED, epoch) == 0)
 		peer_flush_blocking(b->link, FLUSH_LAST_MS);
 	log_info("%s: switched over: the guest runs here from epoch %" PRIu64,
 	    b->peer, epoch);

@@ -182,6 +182,8 @@ struct ckpt_info {
 	uint64_t	 held_since_us;	/* suspend of the oldest unacked epoch
 					 * (0: none) */
 	uint32_t	 interval_ms;
+	const char	*switchover;	/* none, requested, sent, acked,
+					 * unknown */
 };
 void	ckpt_get_info(const struct ckpt *, struct ckpt_info *);
 

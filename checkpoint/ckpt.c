@@ -1438,6 +1438,9 @@ switchover_unknown(struct ckpt *c, const char *why)
 	    "backup runs it, then stop remus", why);
 	op_abort_link(c);
 	devices_discard_all(c);
+	/* Beyond our lifetime too, where the driver can. */
+	if (c->dops->hold != NULL)
+		(void)c->dops->hold(c->dom);
 	snprintf(msg, sizeof msg, "outcome unknown (%s): the guest is "
 	    "suspended here and may run on the backup", why);
 	switchover_report(c, 0, msg);
@@ -1834,6 +1837,8 @@ ckpt_get_info(const struct ckpt *c, struct ckpt_info *ci)
 	ci->acked = c->acked;
 	ci->last_ack_us = c->last_ack_us;
 	ci->interval_ms = c->cfg.interval_ms;
+	ci->switchover = (const char *const[]){ "none", "requested", "sent",
+	    "acked", "unknown" }[c->so.state];
 	for (e = c->acked + 1; e <= c->epoch; e++) {
 		const struct inflight *f = &c->infl[e % INFLIGHT];
 

@@ -625,6 +625,20 @@ proc_destroy(struct domain *d)
 	return 0;
 }
 
+/* Switchover outcome unknown: stopped by the kernel, which outlives our
+ * hold on its control socket; SIGCONT is the operator's. */
+static int
+proc_hold(struct domain *d)
+{
+	if (kill(d->pid, SIGSTOP) == -1) {
+		log_warn("%s: SIGSTOP", d->name);
+		return -1;
+	}
+	log_warnx("%s: stopped (SIGSTOP): it stays so until an operator "
+	    "sends SIGCONT", d->name);
+	return 0;
+}
+
 static void
 proc_close(struct domain *d)
 {
@@ -660,6 +674,7 @@ const struct domain_ops domain_proc_ops = {
 	.resume = proc_resume,
 	.close = proc_close,
 	.destroy = proc_destroy,
+	.hold = proc_hold,
 };
 
 /* ---- Backup --------------------------------------------------------- */

@@ -82,6 +82,8 @@ status(struct ctl_primary *p)
 	json_object_object_add(o, "backup", json_object_new_string(ci.backup));
 	json_object_object_add(o, "state", json_object_new_string(ci.state));
 	json_object_object_add(o, "phase", json_object_new_string(ci.phase));
+	json_object_object_add(o, "switchover",
+	    json_object_new_string(ci.switchover));
 	add_u64(o, "epoch", ci.epoch);
 	add_u64(o, "acked", ci.acked);
 	add_u64(o, "ack_lag_epochs", ci.epoch - ci.acked);

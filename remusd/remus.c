@@ -833,9 +833,10 @@ out:
 	ckpt_free(r.ckpt);
 	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);
-	/* XXX after a switchover whose answer was lost the guest must stay
-	 * suspended: close would resume it.  (A proc guest is released
-	 * anyway when its control socket closes at our exit.) */
+	/* After a switchover whose answer was lost the guest must stay
+	 * suspended: close would resume it.  (A proc guest was held with
+	 * SIGSTOP: its control socket closing at our exit does not wake
+	 * it.) */
 	if (dom && dops->close && r.result != CKPT_SWITCHOVER_UNKNOWN)
 		dops->close(dom);
 	transport_close(&tp);

@@ -218,6 +218,7 @@ print_primary(struct json_object *o)
 		{ "backup", "backup", "" },
 		{ "state", "state", "" },
 		{ "phase", "engine", "" },
+		{ "switchover", "switchover", "" },
 		{ "epoch", "epoch", "" },
 		{ "acked", "acknowledged", "" },
 		{ "ack_lag_epochs", "ACK lag", " epochs" },

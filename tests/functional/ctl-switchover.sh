@@ -73,4 +73,52 @@ fl_p_alive || fail "the primary's guest is gone after a refused switchover"
 ip netns exec "$NS_C" remus-netbuf kv-client "$FL_PADDR" 7000 "$T/after-refuse.clog" 500 r >/dev/null 2>&1
 grep -q '^SET .* OK' "$T/after-refuse.clog" || fail "the guest does not answer after the refusal"
 echo "refused switchover: $(cat "$T/refused.out"); the guest answers on the primary"
+
+# The backup activates but its ACTIVATED never arrives (the link is cut
+# instead: REMUS_FAULT=activated-drop).  The primary cannot know whether
+# the backup runs the guest: its copy stays suspended (held with SIGSTOP,
+# beyond remus's life), its held output is dropped, the requester is told
+# the outcome is unknown, and remus exits 9 when stopped.  Under load:
+# only the backup's copy ever answers afterwards, nothing acknowledged is
+# lost.
+fl_stop
+rm -f "$T"/cl/*.clog
+FL_ST=$T/st-lost
+mkdir -p "$FL_ST"
+fl_start none
+kill "$B"; wait "$B" 2>/dev/null
+FL_BN=$((FL_BN + 1))
+ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" REMUS_FAULT=activated-drop \
+    remusd --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" --no-fence \
+    > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
+B=$!
+_kill_pids="$_kill_pids $B"
+FL_BLOG="$T/remusd$FL_BN.log"
+SOCK=$FL_RUN/remus-proc_$GUEST_PID.sock
+wait_for 30 sh -c "remusctl -S '$SOCK' --json status | jq -e '.state == \"PROTECTED\" and .acked > 1'" ||
+	fail "remus did not protect again with the faulty backup"
+fl_client_start lost
+fl_monitor_start
+fl_wait_load 100
+rc=0
+remusctl -S "$SOCK" switchover >"$T/lost.out" 2>&1 || rc=$?
+[ $rc -eq 3 ] && grep -q "outcome unknown" "$T/lost.out" ||
+	fail "lost ACTIVATED: remusctl exited $rc: $(cat "$T/lost.out")"
+grep -q "fault activated-drop" "$FL_BLOG" || fail "the fault did not fire"
+wait_for 10 fl_b_active || fail "the backup did not activate"
+pstate() { awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null; }
+[ "$(pstate "$GUEST_PID")" = T ] || fail "the primary's copy is not stopped: $(pstate "$GUEST_PID")"
+remusctl -S "$SOCK" --json status | jq -e '.switchover == "unknown"' >/dev/null ||
+	fail "status does not say the switchover is unknown"
+sleep 1
+remusctl -S "$SOCK" stop >/dev/null || fail "stop after an unknown switchover"
+rc=0
+wait "$R" || rc=$?
+[ $rc -eq 9 ] || fail "remus exited $rc after an unknown switchover, want 9"
+sleep 0.5
+[ "$(pstate "$GUEST_PID")" = T ] || fail "the primary's copy runs after remus exited: $(pstate "$GUEST_PID")"
+fl_check || fail "the check against the survivor failed"
+[ "$FL_SURVIVOR" = backup ] && [ "$FL_LOST" = 0 ] && [ "$FL_TORN" = 0 ] && [ "$FL_TWO" = 0 ] ||
+	fail "lost ACTIVATED: survivor=$FL_SURVIVOR lost=$FL_LOST torn=$FL_TORN two_live=$FL_TWO"
+echo "lost ACTIVATED: $(cat "$T/lost.out"); remus exited 9, the primary's copy stays stopped; lost=$FL_LOST torn=$FL_TORN two_live=$FL_TWO"
 echo PASS
