@@ -1372,6 +1372,10 @@ switchover_queue(struct ckpt *c, uint64_t epoch)
 	}
 	c->so.state = SO_SENT;
 	c->so.epoch = epoch;
+	/* The backup is silent while it activates (a Xen twin takes long):
+	 * only the switchover's deadline judges that silence now, and EOF
+	 * or a reset still end it at once.  We keep sending heartbeats. */
+	peer_set_timing(c->peer, 0, c->timing.hb_ms);
 	ev_timer_stop(c->loop, &c->fo_timer);
 	ev_timer_set(&c->so.deadline, (SWITCHOVER_WAIT_MS +
 	    c->timing.timeout_ms) / 1000., 0.);
