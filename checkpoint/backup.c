@@ -88,6 +88,11 @@ struct backup {
 	size_t		 ndevs;
 
 	char		 why[160];	/* what made the open epoch unusable */
+	backup_admit_fn	*admit;		/* remusd's prepare check, or NULL */
+	void		*admit_arg;
+	int		 admitted;	/* checked (first EPOCH_BEGIN) */
+	int		 have_cookie;
+	uint8_t		 cookie[STREAM_COOKIE_LEN];
 	enum backup_result result;
 	int		 finished;
 	backup_done_fn	*done;
@@ -97,6 +102,7 @@ struct backup {
 static void	finish(struct backup *, enum backup_result);
 static void	settle(struct backup *);
 static void	local_error(struct backup *, int code, const char *why);
+static int	op_activate(void *);
 
 /* ---- Back channel ---------------------------------------------------- */
 
@@ -403,6 +409,50 @@ take_hello(struct backup *b, const struct stream_rec *rec)
 	return 0;
 }
 
+/* SWITCHOVER(n) (docs/stream-format.md, docs/control.md): the primary
+ * holds its guest suspended after the final epoch n, which we committed
+ * and acknowledged.  Activate (devices, then the guest) and say so with
+ * ACTIVATED(n): only then does the primary destroy its copy.  No fence:
+ * the primary asked and waits.  If we cannot activate, ERROR (through the
+ * caller's stand-down) lets the primary resume its guest.  0 (the session
+ * is over, switched over), or -1 with b->why set. */
+static int
+take_switchover(struct backup *b, uint64_t epoch)
+{
+	if (epoch != b->committed || b->rep == NULL) {
+		snprintf(b->why, sizeof b->why, "SWITCHOVER(%" PRIu64 ") but "
+		    "the committed epoch is %" PRIu64, epoch, b->committed);
+		errno = EPROTO;
+		return -1;
+	}
+	if (b->cfg.no_activate) {
+		snprintf(b->why, sizeof b->why, "switchover refused: "
+		    "--no-activate");
+		errno = EPERM;
+		return -1;
+	}
+	log_info("%s: switchover: activating from epoch %" PRIu64 " (the "
+	    "primary's guest is suspended)", b->peer, epoch);
+	if (op_activate(b) == -1) {
+		snprintf(b->why, sizeof b->why, "switchover: activation from "
+		    "epoch %" PRIu64 " failed", epoch);
+		return -1;
+	}
+	/* A failed send is the primary's to notice: it never destroys its
+	 * copy without this record. */
+	if (fault_injected(FI_ACTIVATED_DROP)) {
+		log_info("%s: fault activated-drop: cutting the link instead "
+		    "of ACTIVATED", b->peer);
+		peer_abort(b->link);
+	} else if (stream_write_ctl(peer_writer(b->link),
+	    STREAM_REC_ACTIVATED, epoch) == 0)
+		peer_flush_blocking(b->link, FLUSH_LAST_MS);
+	log_info("%s: switched over: the guest runs here from epoch %" PRIu64,
+	    b->peer, epoch);
+	finish(b, BACKUP_SWITCHED_OVER);
+	return 0;
+}
+
 /* Act on one record.  0, 1 for END, -1 on error (logged). */
 static int
 take_record(struct backup *b, const struct stream_rec *rec)
@@ -411,7 +461,22 @@ take_record(struct backup *b, const struct stream_rec *rec)
 	uint8_t *p;
 
 	switch (rec->type) {
+	case STREAM_REC_COOKIE:
+		memcpy(b->cookie, rec->u.cookie.cookie, sizeof b->cookie);
+		b->have_cookie = 1;
+		return 0;
 	case STREAM_REC_EPOCH_BEGIN:
+		/* Before anything of this session is committed: is it the
+		 * one remusd expects for this guest? */
+		if (!b->admitted) {
+			b->admitted = 1;
+			if (b->admit != NULL && b->admit(b->admit_arg, b,
+			    b->name, b->have_cookie ? b->cookie : NULL, b->why,
+			    sizeof b->why) == -1) {
+				errno = EPERM;
+				return -1;
+			}
+		}
 		pending_reset(b);
 		b->in_epoch = 1;
 		b->epoch = rec->u.begin.epoch;
@@ -435,6 +500,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 		return take_hello(b, rec);
 	case STREAM_REC_HEARTBEAT:
 		return 0;
+	case STREAM_REC_SWITCHOVER:
+		return take_switchover(b, rec->u.ctl.value);
 	case STREAM_REC_END:
 		/* What becomes of the replica is the driver's to say when
 		 * it closes (proc keeps its file, Xen destroys the twin:
@@ -484,6 +551,8 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 
 	errno = 0;
 	rc = take_record(b, rec);
+	if (b->finished)
+		return -1;	/* switched over */
 	if (rc == 1) {
 		fo_backup_end(&b->fo, now_us() / 1000);
 		settle(b);
@@ -826,6 +895,7 @@ backup_result_str(enum backup_result r)
 					    "(not fenced within the window)";
 	case BACKUP_STOOD_DOWN:		return "stood down (ERROR sent), not "
 					    "activated";
+	case BACKUP_SWITCHED_OVER:	return "switched over";
 	}
 	return "?";
 }
@@ -847,6 +917,13 @@ backup_get_info(const struct backup *b, struct backup_info *bi)
 	bi->state = fo_backup_state_str(b->fo.state);
 	bi->committed = b->committed;
 	bi->last_rx_age_ms = rx && now > rx ? now - rx : 0;
+}
+
+void
+backup_set_admit(struct backup *b, backup_admit_fn *fn, void *arg)
+{
+	b->admit = fn;
+	b->admit_arg = arg;
 }
 
 int

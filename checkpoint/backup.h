@@ -49,6 +49,7 @@ enum backup_result {
 	BACKUP_FAILOVER_FAILED,	/* activation failed */
 	BACKUP_PASSIVE,		/* primary lost, not fenced in the window */
 	BACKUP_STOOD_DOWN,	/* local error or bad stream: ERROR sent */
+	BACKUP_SWITCHED_OVER,	/* planned switchover: the guest runs here */
 };
 
 /* Called once when the session is over (the fds are closed by then). */
@@ -85,6 +86,14 @@ struct backup_info {
 	uint64_t	 last_rx_age_ms; /* since the primary was last heard */
 };
 void	backup_get_info(const struct backup *, struct backup_info *);
+
+/* Admission (remusd's prepare, docs/control.md): called once, at the
+ * session's first EPOCH_BEGIN, with HELLO's guest name and the COOKIE the
+ * primary sent (NULL: none).  -1 with a reason in WHY refuses the session
+ * (ERROR, stand down: nothing was committed). */
+typedef int	backup_admit_fn(void *arg, struct backup *, const char *guest,
+		    const uint8_t *cookie, char *why, size_t whylen);
+void	backup_set_admit(struct backup *, backup_admit_fn *, void *arg);
 
 /* Manual failover (remusctl failover): end the link as if the primary
  * were lost (abortively, so that the primary holds its output, P2), and

@@ -105,6 +105,8 @@ struct ckpt_config {
 					 * engine ends once output is released) */
 	uint32_t	reconnect_limit; /* --reconnect-limit; 0: for ever */
 	const char	*fence_backup;	/* --fence-backup CMD, or NULL */
+	const uint8_t	*cookie;	/* --cookie (16 bytes): sent in the
+					 * first session only, or NULL */
 };
 
 /* One epoch's figures, reported once it is acknowledged. */
@@ -137,6 +139,10 @@ enum ckpt_result {
 	CKPT_GUEST_FAILED,	/* suspend/copy/resume failed */
 	CKPT_GUEST_SHUTDOWN,	/* the guest shut itself down, END sent */
 	CKPT_INTERNAL,		/* out of memory, bug */
+	CKPT_SWITCHED_OVER,	/* planned switchover: the guest runs on the
+				 * backup, this copy destroyed */
+	CKPT_SWITCHOVER_UNKNOWN, /* the backup's answer to SWITCHOVER was
+				 * lost: the guest is left suspended here */
 };
 
 typedef void	ckpt_stats_fn(const struct ckpt_epoch_stats *, void *arg);
@@ -176,6 +182,8 @@ struct ckpt_info {
 	uint64_t	 held_since_us;	/* suspend of the oldest unacked epoch
 					 * (0: none) */
 	uint32_t	 interval_ms;
+	const char	*switchover;	/* none, requested, sent, acked,
+					 * unknown */
 };
 void	ckpt_get_info(const struct ckpt *, struct ckpt_info *);
 
@@ -202,6 +210,22 @@ void	ckpt_stop(struct ckpt *);
  * attempt goes.  -1 with EOPNOTSUPP when this engine never reconnects
  * (--reconnect-interval 0, a device that cannot hold output again). */
 int	ckpt_new_backup(struct ckpt *, const char *why);
+
+/* Planned switchover (remusctl switchover, docs/control.md): the next
+ * epoch is the final one; the guest stays suspended after it, SWITCHOVER
+ * follows it, ACK(n) releases its output, ACTIVATED(n) from the backup
+ * says the guest runs there, and only then is this copy destroyed and the
+ * engine finished (CKPT_SWITCHED_OVER).  FN is called once with the
+ * outcome: OK, the final EPOCH and the guest's DOWNTIME_US (suspend here
+ * to ACTIVATED read here), or WHY it failed (the guest then runs here
+ * again, protected or not as the policy decided) -- except when the
+ * answer was lost after SWITCHOVER left: the guest stays suspended here
+ * (the backup may run it) until ckpt_stop (CKPT_SWITCHOVER_UNKNOWN).
+ * -1 with errno: EALREADY, EOPNOTSUPP (the driver cannot destroy),
+ * EAGAIN (not protected now). */
+typedef void	ckpt_switchover_fn(void *arg, int ok, uint64_t epoch,
+		    uint64_t downtime_us, const char *why);
+int	ckpt_switchover(struct ckpt *, ckpt_switchover_fn *, void *arg);
 
 enum ckpt_result ckpt_get_result(const struct ckpt *);
 const char	*ckpt_result_str(enum ckpt_result);

@@ -67,6 +67,18 @@
 #define STOP_FLUSH_MS		2000
 #define FULL_CHUNKS_PER_CALL	16		/* then back to the loop */
 #define TIMER_SLACK_US		1500		/* see schedule_epoch */
+#define SWITCHOVER_WAIT_MS	30000	/* for ACTIVATED, beyond T */
+
+/* A planned switchover's progress (ckpt_switchover). */
+enum so_state {
+	SO_NONE,
+	SO_REQUESTED,		/* the next epoch is the final one */
+	SO_SENT,		/* final epoch and SWITCHOVER queued; the guest
+				 * stays suspended from here on */
+	SO_ACKED,		/* ACK(final): its output released */
+	SO_UNKNOWN,		/* the answer was lost: suspended, waiting for
+				 * ckpt_stop */
+};
 
 /* Where the engine is.  The per-epoch states of STYLE V4 are the span of
  * one call to take_checkpoint (SUSPENDED..RESUMED, synchronous) and the
@@ -177,6 +189,15 @@ struct ckpt {
 	 * again (reprotect) before its first epoch. */
 	int		 released;
 
+	struct {
+		enum so_state	 state;
+		ckpt_switchover_fn *fn;	/* until called */
+		void		*arg;
+		uint64_t	 epoch;		/* the final one */
+		uint64_t	 suspend_us;	/* its suspend: downtime from */
+		ev_timer	 deadline;	/* for ACTIVATED */
+	} so;
+
 	enum ckpt_result result;
 	ckpt_stats_fn	*stats_cb;
 	ckpt_done_fn	*done_cb;
@@ -192,6 +213,11 @@ static void	settle(struct ckpt *);
 static int	flush_queue(struct ckpt *);
 static void	schedule_epoch(struct ckpt *);
 static void	full_pump(struct ckpt *);
+static int	switchover_queue(struct ckpt *, uint64_t epoch);
+static void	switchover_unknown(struct ckpt *, const char *why);
+static void	switchover_refused(struct ckpt *, const char *why);
+static void	switchover_activated(struct ckpt *, uint64_t epoch);
+static void	switchover_report(struct ckpt *, int ok, const char *why);
 
 /* ---- Small helpers ------------------------------------------------- */
 
@@ -246,6 +272,11 @@ lost(struct ckpt *c, const char *what)
 {
 	if (!live(c))
 		return 0;
+	if (c->so.state >= SO_SENT) {
+		/* The backup may be activating: never resume here. */
+		switchover_unknown(c, what);
+		return 0;
+	}
 	if (!c->ever_protected) {
 		/* The first backup never answered: there was no protection
 		 * to lose and nothing for the policy to decide.  One line,
@@ -519,6 +550,13 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	/* The pause ends when the guest is told to run: measured here,
 	 * because waking it may hand it this CPU before resume returns. */
 	st->pause_us = now_us() - t0;
+	if (c->so.state == SO_REQUESTED) {
+		/* The final epoch: the guest next runs on the backup. */
+		c->so.suspend_us = t0;
+		st->dirty_pages += n;
+		st->raw_bytes += n * c->info.page_size;
+		return (int64_t)n;
+	}
 	if (c->dops->resume(c->dom) == -1) {
 		log_warn("epoch %" PRIu64 ": resume failed", epoch);
 		c->suspended = 0;
@@ -652,6 +690,8 @@ epoch_run(struct ckpt *c)
 		return;
 	inject_faults(c, epoch, off0);
 	epoch_queued(c, epoch, &st, q0, t_enc);
+	if (c->so.state == SO_REQUESTED && switchover_queue(c, epoch) == -1)
+		return;
 	if (flush_queue(c) == -1)
 		return;
 	schedule_epoch(c);
@@ -663,7 +703,7 @@ schedule_epoch(struct ckpt *c)
 {
 	uint64_t delay;
 
-	if (c->phase != PHASE_RUNNING)
+	if (c->phase != PHASE_RUNNING || c->so.state >= SO_SENT)
 		return;
 	/* ev_timer counts from the loop's cached time, which is stale
 	 * after a long epoch: refresh it or the period shrinks. */
@@ -685,10 +725,10 @@ epoch_due(struct ckpt *c)
 {
 	uint64_t left;
 
-	if (c->phase != PHASE_RUNNING)
+	if (c->phase != PHASE_RUNNING || c->so.state >= SO_SENT)
 		return;
-	left = ckpt_next_delay_us(c->last_suspend_us, c->cfg.interval_ms,
-	    now_us());
+	left = c->so.state == SO_REQUESTED ? 0 : ckpt_next_delay_us(
+	    c->last_suspend_us, c->cfg.interval_ms, now_us());
 	if (left > TIMER_SLACK_US + 500) {
 		schedule_epoch(c);	/* woke far too early */
 		return;
@@ -881,6 +921,12 @@ ack_received(struct ckpt *c, uint64_t epoch)
 		if (!live(c))
 			return;		/* the stats callback stopped us */
 	}
+	if (c->so.state == SO_SENT && c->acked >= c->so.epoch) {
+		c->so.state = SO_ACKED;
+		log_info("switchover: final epoch %" PRIu64 " acknowledged, its "
+		    "output released; waiting for the backup to run the guest",
+		    c->so.epoch);
+	}
 	if (c->waiting) {
 		c->waiting = 0;
 		c->wait_us += now - c->wait_start_us;
@@ -1009,6 +1055,9 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 	case STREAM_REC_ACK:
 		ack_received(c, rec->u.ctl.value);
 		break;
+	case STREAM_REC_ACTIVATED:
+		switchover_activated(c, rec->u.ctl.value);
+		break;
 	default:
 		break;		/* BC_HEARTBEAT: being heard is all */
 	}
@@ -1041,6 +1090,8 @@ link_lost(struct peer *p __unused, enum peer_loss kind, const char *why,
 		/* B6: this backup will not activate from this session. */
 		snprintf(msg, sizeof msg, "backup %s", why);
 		log_warnx("backup %s stood down: %s", c->tp->desc, msg);
+		if (c->so.state >= SO_SENT)
+			switchover_refused(c, msg);
 		fo_primary_stood_down(&c->fo, now_us() / 1000, msg);
 		settle(c);
 		return;
@@ -1073,7 +1124,10 @@ op_abort_link(void *arg)
 {
 	struct ckpt *c = arg;
 
-	if (c->suspended && c->dops->resume(c->dom) == 0)
+	/* After SWITCHOVER the backup may run the guest: it stays
+	 * suspended here (switchover_refused clears the state first). */
+	if (c->suspended && c->so.state < SO_SENT &&
+	    c->dops->resume(c->dom) == 0)
 		c->suspended = 0;
 	ev_timer_stop(c->loop, &c->epoch_timer);
 	ev_idle_stop(c->loop, &c->pump_idle);
@@ -1182,6 +1236,10 @@ fo_timer_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
 {
 	struct ckpt *c = container_of(w, struct ckpt, fo_timer);
 
+	/* While a switchover is in flight its own deadline judges the
+	 * backup's silence (the policy would resume the guest). */
+	if (c->so.state >= SO_SENT)
+		return;
 	/* Bytes may wait behind a long callback of ours: read them first,
 	 * so that a silence tick never judges on stale input.  The
 	 * blackhole answers for itself: never silent. */
@@ -1234,6 +1292,162 @@ settle(struct ckpt *c)
 	default:
 		break;
 	}
+}
+
+/* ---- Planned switchover (docs/control.md) ------------------------------
+ *
+ *   ckpt_switchover -> the next epoch n is the final one: suspend, copy,
+ *   NO resume -> EPOCH n .. EPOCH_END(n), SWITCHOVER(n) -> ACK(n): devices
+ *   commit n (its output leaves: the backup has the state that made it)
+ *   -> ACTIVATED(n): the guest runs on the backup -> destroy it here.
+ *
+ * Between SWITCHOVER and ACTIVATED the guest never runs here: on ERROR
+ * (the backup did not activate) it resumes; on a loss it stays suspended
+ * (the backup may be running it) and its held output is dropped. */
+
+static void
+switchover_report(struct ckpt *c, int ok, const char *why)
+{
+	ckpt_switchover_fn *fn = c->so.fn;
+	uint64_t down = ok && c->so.suspend_us ? now_us() - c->so.suspend_us :
+	    0;
+
+	c->so.fn = NULL;
+	if (fn != NULL)
+		fn(c->so.arg, ok, c->so.epoch, down, why);
+}
+
+static void
+switchover_deadline_cb(struct ev_loop *loop __unused, ev_timer *w,
+    int revents __unused)
+{
+	struct ckpt *c = container_of(w, struct ckpt, so.deadline);
+	char why[96];
+
+	snprintf(why, sizeof why, "no ACTIVATED from the backup within %u ms",
+	    SWITCHOVER_WAIT_MS + c->timing.timeout_ms);
+	switchover_unknown(c, why);
+}
+
+int
+ckpt_switchover(struct ckpt *c, ckpt_switchover_fn *fn, void *arg)
+{
+	if (c->so.state != SO_NONE) {
+		errno = EALREADY;
+		return -1;
+	}
+	if (c->dops->destroy == NULL) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (c->phase != PHASE_RUNNING || c->fo.state != FOP_PROTECTED ||
+	    c->stopping || c->tp->blackhole) {
+		errno = EAGAIN;
+		return -1;
+	}
+	c->so.state = SO_REQUESTED;
+	c->so.fn = fn;
+	c->so.arg = arg;
+	log_info("switchover requested: epoch %" PRIu64 " is the final one",
+	    c->epoch + 1);
+	if (!c->waiting) {
+		ev_timer_stop(c->loop, &c->epoch_timer);
+		ev_timer_set(&c->epoch_timer, 0., 0.);
+		ev_timer_start(c->loop, &c->epoch_timer);
+	}
+	return 0;
+}
+
+/* The final epoch EPOCH is queued: SWITCHOVER after it. */
+static int
+switchover_queue(struct ckpt *c, uint64_t epoch)
+{
+	if (stream_write_ctl(c->w, STREAM_REC_SWITCHOVER, epoch) == -1) {
+		log_warn("epoch %" PRIu64 ": SWITCHOVER", epoch);
+		/* Nothing asked the backup to activate yet: resume. */
+		c->so.state = SO_NONE;
+		switchover_report(c, 0, "could not queue SWITCHOVER");
+		finish(c, CKPT_INTERNAL);
+		return -1;
+	}
+	c->so.state = SO_SENT;
+	c->so.epoch = epoch;
+	/* The backup is silent while it activates (a Xen twin takes long):
+	 * only the switchover's deadline judges that silence now, and EOF
+	 * or a reset still end it at once.  We keep sending heartbeats. */
+	peer_set_timing(c->peer, 0, c->timing.hb_ms);
+	ev_timer_stop(c->loop, &c->fo_timer);
+	ev_timer_set(&c->so.deadline, (SWITCHOVER_WAIT_MS +
+	    c->timing.timeout_ms) / 1000., 0.);
+	ev_timer_start(c->loop, &c->so.deadline);
+	log_info("switchover: final epoch %" PRIu64 " and SWITCHOVER queued; "
+	    "the guest stays suspended", epoch);
+	return flush_queue(c);
+}
+
+static void
+switchover_activated(struct ckpt *c, uint64_t epoch)
+{
+	char why[128];
+
+	if (c->so.state != SO_ACKED || epoch != c->so.epoch) {
+		snprintf(why, sizeof why, "protocol error: ACTIVATED(%" PRIu64
+		    ") while %s", epoch, c->so.state == SO_ACKED ?
+		    "another epoch was final" : "not switching over");
+		switchover_unknown(c, why);
+		return;
+	}
+	ev_timer_stop(c->loop, &c->so.deadline);
+	log_info("switchover: the backup runs the guest from epoch %" PRIu64
+	    ", %.1f ms after it was suspended here", epoch,
+	    (now_us() - c->so.suspend_us) / 1000.);
+	if (c->dops->destroy(c->dom) == -1)
+		log_warnx("switchover: this copy could not be destroyed: it "
+		    "stays suspended");
+	else
+		c->suspended = 0;
+	/* Nothing is held any more (ACK(final) released the last of it). */
+	devices_release_all(c);
+	fo_primary_stop(&c->fo, now_us() / 1000);
+	switchover_report(c, 1, NULL);
+	finish(c, CKPT_SWITCHED_OVER);
+}
+
+/* ERROR after SWITCHOVER: the backup did not activate.  The guest runs
+ * here again; the stand-down goes on through the policy as usual. */
+static void
+switchover_refused(struct ckpt *c, const char *why)
+{
+	ev_timer_stop(c->loop, &c->so.deadline);
+	c->so.state = SO_NONE;
+	log_warnx("switchover refused: %s; the guest resumes here", why);
+	switchover_report(c, 0, why);
+}
+
+/* The link ended between SWITCHOVER and ACTIVATED: the backup may have
+ * activated (its answer lost) or not.  The guest stays suspended here and
+ * its held output is dropped; the operator decides (docs/control.md). */
+static void
+switchover_unknown(struct ckpt *c, const char *why)
+{
+	char msg[256];
+
+	if (c->so.state == SO_UNKNOWN)
+		return;
+	c->so.state = SO_UNKNOWN;
+	ev_timer_stop(c->loop, &c->so.deadline);
+	ev_timer_stop(c->loop, &c->fo_timer);
+	log_warnx("switchover: %s: outcome unknown; the guest stays "
+	    "suspended here, its held output dropped; find out whether the "
+	    "backup runs it, then stop remus", why);
+	op_abort_link(c);
+	devices_discard_all(c);
+	/* Beyond our lifetime too, where the driver can. */
+	if (c->dops->hold != NULL)
+		(void)c->dops->hold(c->dom);
+	snprintf(msg, sizeof msg, "outcome unknown (%s): the guest is "
+	    "suspended here and may run on the backup", why);
+	switchover_report(c, 0, msg);
 }
 
 /* ---- Life cycle ----------------------------------------------------- */
@@ -1312,6 +1526,7 @@ ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 	ev_init(&c->epoch_timer, epoch_timer_cb);
 	ev_idle_init(&c->pump_idle, pump_idle_cb);
 	ev_init(&c->fo_timer, fo_timer_cb);
+	ev_init(&c->so.deadline, switchover_deadline_cb);
 	if (cfg->fence_backup != NULL) {
 		c->fence = fence_new(loop, cfg->fence_backup);
 		if (c->fence == NULL) {
@@ -1415,6 +1630,15 @@ session_open(struct ckpt *c)
 		log_warn("stream HELLO");
 		goto err;
 	}
+	/* The prepared session is the first one (docs/control.md): a
+	 * reconnect is a session of its own. */
+	if (c->cfg.cookie != NULL) {
+		if (stream_write_cookie(c->w, c->cfg.cookie) == -1) {
+			log_warn("stream COOKIE");
+			goto err;
+		}
+		c->cfg.cookie = NULL;
+	}
 	free(config);
 	config = NULL;
 	/* A new backup holds none of what the codec cache remembers, and
@@ -1461,8 +1685,12 @@ finish(struct ckpt *c, enum ckpt_result r)
 {
 	if (c->phase == PHASE_DONE)
 		return;
-	if (c->suspended && c->dops->resume(c->dom) == 0)
+	if (c->suspended && c->so.state < SO_SENT &&
+	    c->dops->resume(c->dom) == 0)
 		c->suspended = 0;
+	if (c->so.fn != NULL)
+		switchover_report(c, 0, ckpt_result_str(r));
+	ev_timer_stop(c->loop, &c->so.deadline);
 	/* Every other end has had its devices handled by the policy or
 	 * the caller.  An internal error while output is held fails closed:
 	 * the backup may activate from what it has. */
@@ -1489,6 +1717,20 @@ ckpt_stop(struct ckpt *c)
 {
 	if (c == NULL || c->phase == PHASE_DONE)
 		return;
+	if (c->so.state == SO_SENT || c->so.state == SO_ACKED) {
+		log_info("stop: a switchover is under way; its outcome decides");
+		return;
+	}
+	if (c->so.state == SO_UNKNOWN) {
+		log_warnx("stopping with the guest suspended: the backup may "
+		    "run it (switchover outcome unknown)");
+		finish(c, CKPT_SWITCHOVER_UNKNOWN);
+		return;
+	}
+	if (c->so.state == SO_REQUESTED) {
+		switchover_report(c, 0, "stopped before the final epoch");
+		c->so.state = SO_NONE;
+	}
 	if (c->fo.state == FOP_HOLDING) {
 		/* P6: no signal releases output earlier than the policy
 		 * would; the stop completes when it does (settle). */
@@ -1561,6 +1803,8 @@ ckpt_result_str(enum ckpt_result r)
 	case CKPT_GUEST_FAILED:		return "guest failed";
 	case CKPT_GUEST_SHUTDOWN:	return "guest shut down";
 	case CKPT_INTERNAL:		return "internal error";
+	case CKPT_SWITCHED_OVER:	return "switched over";
+	case CKPT_SWITCHOVER_UNKNOWN:	return "switchover outcome unknown";
 	}
 	return "?";
 }
@@ -1597,6 +1841,8 @@ ckpt_get_info(const struct ckpt *c, struct ckpt_info *ci)
 	ci->acked = c->acked;
 	ci->last_ack_us = c->last_ack_us;
 	ci->interval_ms = c->cfg.interval_ms;
+	ci->switchover = (const char *const[]){ "none", "requested", "sent",
+	    "acked", "unknown" }[c->so.state];
 	for (e = c->acked + 1; e <= c->epoch; e++) {
 		const struct inflight *f = &c->infl[e % INFLIGHT];
 
@@ -1648,6 +1894,7 @@ ckpt_free(struct ckpt *c)
 		ev_timer_stop(c->loop, &c->epoch_timer);
 		ev_idle_stop(c->loop, &c->pump_idle);
 		ev_timer_stop(c->loop, &c->fo_timer);
+		ev_timer_stop(c->loop, &c->so.deadline);
 	}
 	fence_free(c->fence);
 	peer_free(c->peer);

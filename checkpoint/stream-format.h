@@ -66,12 +66,18 @@ _Static_assert(sizeof(struct stream_rhdr) == 8, "stream_rhdr is 8 bytes");
 #define STREAM_REC_HEARTBEAT	0x00000007u
 #define STREAM_REC_END		0x00000008u
 #define STREAM_REC_HELLO	0x00000009u	/* first record, once */
+#define STREAM_REC_SWITCHOVER	0x0000000Au	/* planned switchover: activate
+						 * after the final epoch */
+#define STREAM_REC_COOKIE	0x0000000Bu	/* after HELLO: the prepare's
+						 * cookie (docs/control.md) */
 /* Backup -> primary (the back channel). */
 #define STREAM_REC_READY	0x00000101u
 #define STREAM_REC_ACK		0x00000102u
 #define STREAM_REC_BC_HEARTBEAT	0x00000103u
 #define STREAM_REC_ERROR	0x00000104u
 #define STREAM_REC_WELCOME	0x00000105u	/* before READY, once */
+#define STREAM_REC_ACTIVATED	0x00000106u	/* switchover done: the guest
+						 * runs on the backup */
 
 #define STREAM_EPOCH_FULL	(1u << 0)	/* EPOCH_BEGIN flag: all pages */
 #define STREAM_EPOCH_FLAGS_KNOWN (STREAM_EPOCH_FULL)
@@ -142,11 +148,14 @@ _Static_assert(sizeof(struct stream_epoch_end) == 16, "epoch_end is 16 bytes");
 
 /* Small control records outside epochs carry their own CRC32C: over the
  * record header (8 bytes) and the 12 body bytes before the crc field.
- * HEARTBEAT, END, READY, ACK, BC_HEARTBEAT. */
+ * HEARTBEAT, END, READY, ACK, BC_HEARTBEAT, SWITCHOVER, ACTIVATED. */
 struct stream_ctl {
 	uint64_t	value;		/* HEARTBEAT/BC_HEARTBEAT: sequence;
 					 * END: last epoch sent (0: none);
-					 * ACK: epoch; READY: STREAM_VERSION */
+					 * ACK: epoch; READY: STREAM_VERSION;
+					 * SWITCHOVER: the final epoch (the
+					 * last closed one); ACTIVATED: the
+					 * epoch the guest runs from */
 	uint32_t	reserved;	/* must be 0 */
 	uint32_t	crc;
 };
@@ -198,5 +207,16 @@ struct stream_welcome {
 	uint32_t	crc;
 };
 _Static_assert(sizeof(struct stream_welcome) == 32, "stream_welcome is 32 bytes");
+
+/* COOKIE (primary -> backup, after HELLO, before the first epoch, at
+ * most once): the cookie remusd's prepare handed out, so that the session
+ * is the one it reserved.  CRC as HELLO's. */
+#define STREAM_COOKIE_LEN	16
+struct stream_cookie {
+	uint8_t		cookie[STREAM_COOKIE_LEN];
+	uint32_t	reserved;	/* must be 0 */
+	uint32_t	crc;
+};
+_Static_assert(sizeof(struct stream_cookie) == 24, "stream_cookie is 24 bytes");
 
 #endif /* REMUS_STREAM_FORMAT_H */

@@ -127,6 +127,9 @@ stream_rec_name(uint32_t type)
 	case STREAM_REC_BC_HEARTBEAT:	return "BC_HEARTBEAT";
 	case STREAM_REC_ERROR:		return "ERROR";
 	case STREAM_REC_WELCOME:	return "WELCOME";
+	case STREAM_REC_SWITCHOVER:	return "SWITCHOVER";
+	case STREAM_REC_COOKIE:		return "COOKIE";
+	case STREAM_REC_ACTIVATED:	return "ACTIVATED";
 	default:			return NULL;
 	}
 }
@@ -147,13 +150,13 @@ stream_enc_name(unsigned enc)
 static int
 is_forward_type(uint32_t type)
 {
-	return type >= STREAM_REC_EPOCH_BEGIN && type <= STREAM_REC_HELLO;
+	return type >= STREAM_REC_EPOCH_BEGIN && type <= STREAM_REC_COOKIE;
 }
 
 static int
 is_back_type(uint32_t type)
 {
-	return type >= STREAM_REC_READY && type <= STREAM_REC_WELCOME;
+	return type >= STREAM_REC_READY && type <= STREAM_REC_ACTIVATED;
 }
 
 void
@@ -289,6 +292,9 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 	if (r->dir == STREAM_DIR_FORWARD ? !is_forward_type(type) :
 	    !is_back_type(type))
 		return STREAM_ERR_SEQUENCE;
+	/* After SWITCHOVER the primary only keeps the link alive. */
+	if (r->switchover && type != STREAM_REC_HEARTBEAT)
+		return STREAM_ERR_SEQUENCE;
 
 	switch (type) {
 	case STREAM_REC_EPOCH_BEGIN:
@@ -316,9 +322,15 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_HEARTBEAT:
 	case STREAM_REC_END:
+	case STREAM_REC_SWITCHOVER:
 		if (r->in_epoch)
 			return STREAM_ERR_SEQUENCE;
 		return length == sizeof(struct stream_ctl) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_COOKIE:
+		if (r->have_cookie || r->in_epoch || r->epoch != 0)
+			return STREAM_ERR_SEQUENCE;
+		return length == sizeof(struct stream_cookie) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_HELLO:
 		if (r->have_hello)
@@ -336,6 +348,7 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 		return length == sizeof(struct stream_ctl) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_ACK:
+	case STREAM_REC_ACTIVATED:
 		if (!r->have_ready)
 			return STREAM_ERR_SEQUENCE;
 		return length == sizeof(struct stream_ctl) ?
@@ -655,6 +668,37 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 			st = STREAM_ERR_SEQUENCE;
 		if (st == STREAM_OK)
 			r->ended = 1;
+		break;
+	case STREAM_REC_SWITCHOVER:
+		/* The final epoch is the last closed one: at least one. */
+		st = parse_ctl(buf, rec);
+		if (st == STREAM_OK && (rec->u.ctl.value != r->epoch ||
+		    r->nr_epochs == 0))
+			st = STREAM_ERR_SEQUENCE;
+		if (st == STREAM_OK)
+			r->switchover = 1;
+		break;
+	case STREAM_REC_ACTIVATED:
+		/* From the final epoch, which was acknowledged before. */
+		st = parse_ctl(buf, rec);
+		if (st == STREAM_OK && (rec->u.ctl.value == 0 ||
+		    rec->u.ctl.value != r->last_ack))
+			st = STREAM_ERR_SEQUENCE;
+		if (st == STREAM_OK)
+			r->ended = 1;
+		break;
+	case STREAM_REC_COOKIE:
+		if (!handshake_crc_ok(buf, offsetof(struct stream_cookie,
+		    crc)))
+			st = STREAM_ERR_CRC;
+		else if (ld32(body + offsetof(struct stream_cookie,
+		    reserved)) != 0)
+			st = STREAM_ERR_RESERVED;
+		else {
+			memcpy(rec->u.cookie.cookie, body, STREAM_COOKIE_LEN);
+			r->have_cookie = 1;
+			st = STREAM_OK;
+		}
 		break;
 	case STREAM_REC_HELLO:
 		st = parse_hello(buf, rec);

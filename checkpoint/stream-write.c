@@ -266,7 +266,7 @@ stream_write_epoch_begin(struct stream_writer *w, uint64_t epoch,
 {
 	uint8_t *p;
 
-	if (w->in_epoch || w->ended || w->hello_due || epoch == 0 ||
+	if (w->in_epoch || w->ended || w->hello_due || w->switchover || epoch == 0 ||
 	    (flags & ~STREAM_EPOCH_FLAGS_KNOWN) != 0 ||
 	    (w->epoch == 0 && (flags & STREAM_EPOCH_FULL) == 0) ||
 	    (w->epoch != 0 && epoch != w->epoch + 1))
@@ -477,14 +477,23 @@ stream_write_ctl(struct stream_writer *w, uint32_t type, uint64_t value)
 			return einval();
 		value = STREAM_VERSION;
 		break;
+	case STREAM_REC_SWITCHOVER:
+		if (w->epoch == 0 || w->switchover)
+			return einval();
+		value = w->epoch;
+		break;
 	case STREAM_REC_HEARTBEAT:
 	case STREAM_REC_ACK:
 	case STREAM_REC_BC_HEARTBEAT:
+	case STREAM_REC_ACTIVATED:
 		break;
 	default:
 		return einval();
 	}
 	if (w->in_epoch || w->ended || w->hello_due)
+		return einval();
+	/* After SWITCHOVER the primary only keeps the link alive. */
+	if (w->switchover && type != STREAM_REC_HEARTBEAT)
 		return einval();
 	p = start_record(w, type, sizeof(struct stream_ctl));
 	if (p == NULL)
@@ -493,8 +502,10 @@ stream_write_ctl(struct stream_writer *w, uint32_t type, uint64_t value)
 	st32(p + RHDR + offsetof(struct stream_ctl, reserved), 0);
 	st32(p + crc_off, stream_crc32c(0, p, crc_off));
 	finish_record(w, sizeof(struct stream_ctl));
-	if (type == STREAM_REC_END)
+	if (type == STREAM_REC_END || type == STREAM_REC_ACTIVATED)
 		w->ended = 1;
+	if (type == STREAM_REC_SWITCHOVER)
+		w->switchover = 1;
 	return 0;
 }
 
@@ -541,6 +552,27 @@ stream_write_hello(struct stream_writer *w, const char *name,
 	st32(p + crc_off, stream_crc32c(0, p, crc_off));
 	finish_record(w, sizeof(struct stream_hello));
 	w->hello_due = 0;
+	return 0;
+}
+
+int
+stream_write_cookie(struct stream_writer *w,
+    const uint8_t cookie[STREAM_COOKIE_LEN])
+{
+	const size_t crc_off = RHDR + offsetof(struct stream_cookie, crc);
+	uint8_t *p;
+
+	if (w->hello_due || w->nr_pages == 0 || w->epoch != 0 ||
+	    w->in_epoch || w->ended || w->cookie_sent)
+		return einval();
+	p = start_record(w, STREAM_REC_COOKIE, sizeof(struct stream_cookie));
+	if (p == NULL)
+		return -1;
+	memset(p + RHDR, 0, sizeof(struct stream_cookie));
+	memcpy(p + RHDR, cookie, STREAM_COOKIE_LEN);
+	st32(p + crc_off, stream_crc32c(0, p, crc_off));
+	finish_record(w, sizeof(struct stream_cookie));
+	w->cookie_sent = 1;
 	return 0;
 }
 

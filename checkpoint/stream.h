@@ -86,6 +86,9 @@ struct stream_reader {
 	int		have_ready;	/* back channel: READY seen */
 	uint64_t	last_ack;	/* back channel: highest ACK so far */
 	uint64_t	nr_epochs;	/* epochs completed (EPOCH_END validated) */
+	int		switchover;	/* forward: SWITCHOVER seen, only
+					 * HEARTBEATs may follow */
+	int		have_cookie;	/* forward: COOKIE seen */
 };
 
 struct stream_header_info {
@@ -128,6 +131,7 @@ struct stream_rec {
 			uint32_t	features;
 		} hello;
 		struct stream_welcome		welcome;
+		struct stream_cookie		cookie;
 	} u;
 };
 
@@ -188,6 +192,8 @@ struct stream_writer {
 	int		ended;		/* END or ERROR written */
 	int		hello_due;	/* header written, HELLO not yet */
 	int		welcome_sent;	/* back channel: READY may follow */
+	int		switchover;	/* SWITCHOVER written */
+	int		cookie_sent;	/* COOKIE written */
 	/* Open page batch, if any (batch_count > 0 or batch_open). */
 	int		batch_open;
 	size_t		batch_off;	/* offset of its record header in buf */
@@ -243,13 +249,18 @@ int	stream_write_disk(struct stream_writer *,
 	    const struct stream_disk_write *dw, const void *data);
 int	stream_write_epoch_end(struct stream_writer *);	/* closes a batch */
 /* HEARTBEAT, END (value ignored: the writer puts the last epoch), READY
- * (value ignored: STREAM_VERSION; only after WELCOME), ACK, BC_HEARTBEAT.
+ * (value ignored: STREAM_VERSION; only after WELCOME), ACK, BC_HEARTBEAT,
+ * SWITCHOVER (value ignored: the last epoch; at least one epoch closed;
+ * afterwards only HEARTBEAT), ACTIVATED (the epoch; ends the stream).
  * Outside epochs, and not between the header and HELLO. */
 int	stream_write_ctl(struct stream_writer *, uint32_t type, uint64_t value);
 /* HELLO, right after the header: NAME 1 .. STREAM_NAME_LEN printable
  * ASCII characters; 1 <= HB_MS <= TIMEOUT_MS <= STREAM_TIMEOUT_MAX. */
 int	stream_write_hello(struct stream_writer *, const char *name,
 	    uint32_t timeout_ms, uint32_t hb_ms, uint32_t features);
+/* COOKIE, after HELLO and before the first epoch, once. */
+int	stream_write_cookie(struct stream_writer *,
+	    const uint8_t cookie[STREAM_COOKIE_LEN]);
 /* WELCOME, before READY (on the back channel); WL's crc and reserved are
  * ignored, the rest as stream-format.h says. */
 int	stream_write_welcome(struct stream_writer *,

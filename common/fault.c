@@ -25,6 +25,7 @@ static const char *const names[FI_MAX] = {
 	[FI_REPLICA_CRASH_AFTER_SESSION] = "replica-crash-after-session",
 	[FI_REPLICA_CRASH_AFTER_EPOCH] = "replica-crash-after-epoch",
 	[FI_REPLICA_SLOW_COMMIT] = "replica-slow-commit",
+	[FI_ACTIVATED_DROP] = "activated-drop",
 };
 
 const char *

@@ -27,6 +27,8 @@ enum remus_fault {
 	FI_REPLICA_CRASH_AFTER_SESSION,	/* proc-session new, proc-epoch old */
 	FI_REPLICA_CRASH_AFTER_EPOCH,	/* all done but the journal retired */
 	FI_REPLICA_SLOW_COMMIT,		/* 2 ms sleeps inside each commit */
+	FI_ACTIVATED_DROP,	/* backup: a switchover activates, but the link
+				 * is cut instead of sending ACTIVATED */
 	FI_MAX
 };
 

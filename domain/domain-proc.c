@@ -44,6 +44,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <endian.h>
 #include <unistd.h>
 
@@ -596,6 +597,48 @@ proc_resume(struct domain *d)
 	return 0;
 }
 
+/* Switchover: the backup runs the guest.  Killed while suspended, so it
+ * never runs a step past the final epoch here; waited for through a pidfd
+ * (it is not our child; a zombie counts as gone). */
+static int
+proc_destroy(struct domain *d)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int fd;
+
+	fd = (int)syscall(SYS_pidfd_open, d->pid, 0);
+	if (kill(d->pid, SIGKILL) == -1 && errno != ESRCH) {
+		log_warn("%s: kill", d->name);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	d->suspended = 0;	/* nothing left to resume */
+	if (fd >= 0) {
+		pfd.fd = fd;
+		if (poll(&pfd, 1, d->timeout_ms) != 1)
+			log_warnx("%s: killed, not gone after %d ms", d->name,
+			    d->timeout_ms);
+		close(fd);
+	}
+	log_info("%s: destroyed (switched over)", d->name);
+	return 0;
+}
+
+/* Switchover outcome unknown: stopped by the kernel, which outlives our
+ * hold on its control socket; SIGCONT is the operator's. */
+static int
+proc_hold(struct domain *d)
+{
+	if (kill(d->pid, SIGSTOP) == -1) {
+		log_warn("%s: SIGSTOP", d->name);
+		return -1;
+	}
+	log_warnx("%s: stopped (SIGSTOP): it stays so until an operator "
+	    "sends SIGCONT", d->name);
+	return 0;
+}
+
 static void
 proc_close(struct domain *d)
 {
@@ -630,6 +673,8 @@ const struct domain_ops domain_proc_ops = {
 	.save_state = proc_save_state,
 	.resume = proc_resume,
 	.close = proc_close,
+	.destroy = proc_destroy,
+	.hold = proc_hold,
 };
 
 /* ---- Backup --------------------------------------------------------- */

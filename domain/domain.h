@@ -93,6 +93,19 @@ struct domain_ops {
 	 * --netbuf-if is given.  NULL: the driver cannot tell. */
 	int	(*net_ifaces)(struct domain *, char *buf, size_t len);
 
+	/* Optional.  A planned switchover: the backup runs the guest now,
+	 * from the state this suspended guest had; end this copy for good
+	 * (proc: SIGKILL, waited for), so that close does not resume it.
+	 * NULL: the driver cannot, and switchover is refused. */
+	int	(*destroy)(struct domain *);
+
+	/* Optional.  A switchover whose answer was lost: the backup may run
+	 * the guest, so this suspended copy must not run again, even after
+	 * remus is gone, until an operator says (proc: SIGSTOP, so that its
+	 * control socket closing does not set it going).  NULL: the driver
+	 * keeps it suspended only while remus holds it. */
+	int	(*hold)(struct domain *);
+
 	/* Optional.  The guest's disks the driver knows of ("xvda=path",
 	 * comma-separated) into BUF of LEN bytes; "" when none.  remus
 	 * refuses to protect a guest with disks it does not replicate

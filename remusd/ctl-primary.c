@@ -33,6 +33,7 @@ struct ctl_primary {
 	uint64_t	 period_us, wire_bytes, pause_us;
 	struct ckpt_epoch_stats last;
 	int		 have_last;
+	struct ctl_req	*switchover;	/* waiting for the engine's answer */
 };
 
 void
@@ -81,6 +82,8 @@ status(struct ctl_primary *p)
 	json_object_object_add(o, "backup", json_object_new_string(ci.backup));
 	json_object_object_add(o, "state", json_object_new_string(ci.state));
 	json_object_object_add(o, "phase", json_object_new_string(ci.phase));
+	json_object_object_add(o, "switchover",
+	    json_object_new_string(ci.switchover));
 	add_u64(o, "epoch", ci.epoch);
 	add_u64(o, "acked", ci.acked);
 	add_u64(o, "ack_lag_epochs", ci.epoch - ci.acked);
@@ -160,10 +163,45 @@ do_reprotect(struct ctl_req *r, struct ctl_primary *p,
 	ctl_reply(r, status(p));
 }
 
+/* The engine's answer to a switchover: the requester waits for it. */
+static void
+switchover_done(void *arg, int ok, uint64_t epoch, uint64_t downtime_us,
+    const char *why)
+{
+	struct ctl_primary *p = arg;
+	struct ctl_req *r = p->switchover;
+	struct json_object *o;
+
+	p->switchover = NULL;
+	if (r == NULL)
+		return;
+	if (!ok) {
+		ctl_reply_error(r, "switchover: %s", why ? why : "failed");
+		return;
+	}
+	o = json_object_new_object();
+	add_u64(o, "epoch", epoch);
+	add_u64(o, "downtime_us", downtime_us);
+	json_object_object_add(o, "downtime_ms",
+	    json_object_new_double((double)downtime_us / 1000.));
+	ctl_reply(r, o);
+}
+
 static void
 do_switchover(struct ctl_req *r, struct ctl_primary *p)
 {
-	ctl_reply_error(r, "switchover: not in this build yet");
+	if (p->switchover != NULL) {
+		ctl_reply_error(r, "switchover: one is under way");
+		return;
+	}
+	p->switchover = r;
+	if (ckpt_switchover(p->ckpt, switchover_done, p) == -1) {
+		p->switchover = NULL;
+		ctl_reply_error(r, "switchover: %s", errno == EOPNOTSUPP ?
+		    "this guest driver cannot destroy its copy" :
+		    errno == EAGAIN ? "the guest is not protected now" :
+		    strerror(errno));
+	}
 }
 
 static void
@@ -218,6 +256,9 @@ ctl_primary_free(struct ctl_primary *p)
 {
 	if (p == NULL)
 		return;
+	/* The engine answered (or never will): the socket goes with its
+	 * requests. */
+	p->switchover = NULL;
 	ctl_free(p->ctl);
 	free(p);
 }

@@ -247,18 +247,25 @@ ctl_reply_error(struct ctl_req *r, const char *fmt, ...)
 	ctl_reply(r, o);
 }
 
-/* One line (without its newline) from the client: parse and dispatch. */
-static void
-client_line(struct ctl_req *r, const char *line, size_t len)
+int
+ctl_parse_request(const char *line, size_t len, struct json_object **req,
+    const char **verb, char *err, size_t errlen)
 {
 	struct json_tokener *tok;
-	struct json_object *o, *verb;
+	struct json_object *o, *v;
 	enum json_tokener_error jerr;
 
+	*req = NULL;
+	*verb = NULL;
+	if (len >= CTL_LINE_MAX) {
+		snprintf(err, errlen, "request longer than %u bytes",
+		    CTL_LINE_MAX);
+		return -1;
+	}
 	tok = json_tokener_new();
 	if (tok == NULL) {
-		client_free(r);
-		return;
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
 	o = json_tokener_parse_ex(tok, line, (int)len);
 	jerr = json_tokener_get_error(tok);
@@ -276,26 +283,43 @@ client_line(struct ctl_req *r, const char *line, size_t len)
 		}
 	}
 	json_tokener_free(tok);
-	r->pending = 1;
 	if (o == NULL) {
-		ctl_reply_error(r, "not one JSON object on the line: %s",
+		snprintf(err, errlen, "not one JSON object on the line: %s",
 		    jerr == json_tokener_success ? "text after it" :
 		    jerr == json_tokener_continue ? "incomplete" :
 		    json_tokener_error_desc(jerr));
-		return;
+		return -1;
 	}
 	if (!json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "verb", &verb) ||
-	    !json_object_is_type(verb, json_type_string)) {
+	    !json_object_object_get_ex(o, "verb", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
 		json_object_put(o);
-		ctl_reply_error(r, "want an object with a string \"verb\"");
+		snprintf(err, errlen, "want an object with a string \"verb\"");
+		return -1;
+	}
+	*req = o;
+	*verb = json_object_get_string(v);
+	return 0;
+}
+
+/* One line (without its newline) from the client: parse and dispatch. */
+static void
+client_line(struct ctl_req *r, const char *line, size_t len)
+{
+	struct json_object *o;
+	const char *verb;
+	char err[256];
+
+	r->pending = 1;
+	if (ctl_parse_request(line, len, &o, &verb, err, sizeof err) == -1) {
+		ctl_reply_error(r, "%s", err);
 		return;
 	}
 	r->args = o;
 	/* No deadline while the program works on it: the verb bounds
 	 * itself (a switchover has its own). */
 	ev_timer_stop(r->ctl->loop, &r->deadline);
-	r->ctl->fn(r, json_object_get_string(verb), o, r->ctl->arg);
+	r->ctl->fn(r, verb, o, r->ctl->arg);
 }
 
 /* Dispatch the next complete line buffered, if any; else read on. */

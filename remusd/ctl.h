@@ -48,6 +48,14 @@ struct ctl	*ctl_new(struct ev_loop *loop, const char *path,
 void	ctl_reply(struct ctl_req *, struct json_object *resp);
 void	ctl_reply_error(struct ctl_req *, const char *fmt, ...) __printf(2, 3);
 
+/* Parse one request line of LEN bytes (no newline; need not be
+ * NUL-terminated): one JSON object with a string "verb", nothing but
+ * blanks after it.  0 with *REQ (the caller's, json_object_put) and *VERB
+ * (borrowed from *REQ), or -1 with the one-line reason in ERR.  Pure: no
+ * I/O, no state (fuzz/fuzz-ctl.c). */
+int	ctl_parse_request(const char *line, size_t len, struct json_object **req,
+	    const char **verb, char *err, size_t errlen);
+
 /* Where it listens. */
 const char	*ctl_path(const struct ctl *);
 

@@ -5,6 +5,7 @@
  * (devices.h), and run the epoch engine in the one EV_DEFAULT loop until
  * a signal, the loss of the backup, or a guest failure.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -47,6 +48,8 @@
 #define EXIT_GUEST	6	/* the guest failed (suspend/resume/exit) */
 #define EXIT_DEVICE	7	/* netbuf / diskbuf setup refused */
 #define EXIT_SHUTDOWN	8	/* the guest shut itself down, END sent */
+#define EXIT_SWITCHOVER	9	/* switchover outcome unknown: the guest
+				 * left suspended here */
 
 #define CONNECT_TIMEOUT_MS	5000
 #define TIMEOUT_DEFAULT_MS	3000
@@ -59,7 +62,7 @@ enum {
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
 	OPT_INSECURE, OPT_REMUSD_ARGS,
-	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_CTL_SOCKET,
+	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_CTL_SOCKET, OPT_COOKIE,
 };
 
 static const char optstring[] = "bcdeFhi:N:npus:v";
@@ -94,6 +97,7 @@ static const struct option longopts[] = {
 	{ "disk-sync-rate",	required_argument,	NULL,
 	    OPT_DISK_SYNC_RATE },
 	{ "ctl-socket",		required_argument,	NULL, OPT_CTL_SOCKET },
+	{ "cookie",		required_argument,	NULL, OPT_COOKIE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -107,6 +111,7 @@ static const char usage_text[] =
 "             [--psk-file file [--psk-identity name] |\n"
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args] [--ctl-socket path|none]\n"
+"             [--cookie hex]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
 "             domain [backup] | guest [backup]\n";
 
@@ -178,6 +183,8 @@ static const char help_text[] =
 "                    " CONF_DEFAULT_PATH " if it exists): [remus] and,\n"
 "                    when the first operand names one, its [guest NAME]\n"
 "                    section; flags given here override the file\n"
+"  --cookie hex      the cookie remusd's prepare returned (32 hex\n"
+"                    digits): the first session is the prepared one\n"
 "  --ctl-socket path the control socket for remusctl (default\n"
 "                    dir/remus-NAME.sock of --run-dir, NAME the domain\n"
 "                    with ':' and '/' made '_'; none: no socket)\n"
@@ -186,7 +193,9 @@ static const char help_text[] =
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
 "\n"
 "Exit status:\n"
-"  0  stopped by SIGINT, SIGTERM or SIGQUIT (END sent, devices released)\n"
+"  0  stopped by SIGINT, SIGTERM or SIGQUIT (END sent, devices released),\n"
+"     or switched over (remusctl switchover: the guest runs on the\n"
+"     backup, this copy destroyed)\n"
 "  1  usage error (bad flag or argument, unusable TLS credentials, or\n"
 "     a --stats-json, --metrics, --metrics-file or control socket that\n"
 "     cannot be opened)\n"
@@ -202,6 +211,8 @@ static const char help_text[] =
 "     or a Xen guest's disk not served by remus-diskd, without -F -d)\n"
 "  8  the guest shut itself down (poweroff, reboot): END sent, the\n"
 "     backup does not start its copy\n"
+"  9  a switchover lost the backup's answer: the guest was left\n"
+"     suspended here and may run on the backup\n"
 "  78 the configuration file cannot be read or is wrong (one line:\n"
 "     FILE:LINE: what)\n";
 
@@ -375,6 +386,24 @@ ctl_reprotect(void *arg, const char *host, char *why, size_t whylen)
 	return 0;
 }
 
+/* 32 hex digits into 16 bytes. */
+static int
+parse_cookie(const char *s, uint8_t out[STREAM_COOKIE_LEN])
+{
+	unsigned i, v;
+
+	if (strlen(s) != 2 * STREAM_COOKIE_LEN)
+		return -1;
+	for (i = 0; i < STREAM_COOKIE_LEN; i++) {
+		if (sscanf(s + 2 * i, "%2x", &v) != 1 ||
+		    !isxdigit((unsigned char)s[2 * i]) ||
+		    !isxdigit((unsigned char)s[2 * i + 1]))
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
 static const struct ctl_primary_ops ctl_ops = {
 	.reprotect = ctl_reprotect,
 };
@@ -383,7 +412,9 @@ static int
 exit_status(enum ckpt_result res)
 {
 	switch (res) {
-	case CKPT_STOPPED:		return EXIT_OK;
+	case CKPT_STOPPED:
+	case CKPT_SWITCHED_OVER:	return EXIT_OK;
+	case CKPT_SWITCHOVER_UNKNOWN:	return EXIT_SWITCHOVER;
 	case CKPT_HANDSHAKE_FAILED:	return EXIT_BACKUP;
 	case CKPT_BACKUP_LOST:		return EXIT_LOST;
 	case CKPT_GUEST_FAILED:		return EXIT_GUEST;
@@ -423,6 +454,7 @@ main(int argc, char **argv)
 	char cerr[512];
 	const char *ctl_socket = NULL;
 	char ctl_buf[128];
+	static uint8_t cookie[STREAM_COOKIE_LEN];
 
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
@@ -581,6 +613,13 @@ main(int argc, char **argv)
 			break;
 		case OPT_CTL_SOCKET:
 			ctl_socket = optarg;
+			break;
+		case OPT_COOKIE:
+			if (parse_cookie(optarg, cookie) == -1)
+				usage("--cookie %s: want the %u hex digits "
+				    "remusctl prepare printed", optarg,
+				    2 * STREAM_COOKIE_LEN);
+			cfg.cookie = cookie;
 			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
@@ -854,13 +893,14 @@ main(int argc, char **argv)
 	r.result = ckpt_get_result(r.ckpt);
 	status = exit_status(r.result);
 	/* The reason for any other end was logged where it happened. */
-	if (r.result == CKPT_STOPPED || r.result == CKPT_BACKUP_LOST)
+	if (r.result == CKPT_STOPPED || r.result == CKPT_BACKUP_LOST ||
+	    r.result == CKPT_SWITCHED_OVER)
 		stats_summary(r.stats, stderr);
 out:
 	/* Kept where the backup may activate (4, 5, 6): a fence verifies
 	 * with it.  Otherwise no backup holds anything of this session. */
 	if (status != EXIT_LOST && status != EXIT_INTERNAL &&
-	    status != EXIT_GUEST)
+	    status != EXIT_GUEST && status != EXIT_SWITCHOVER)
 		pidfile_remove(pids);
 	if (r.loop) {
 		ev_signal_stop(r.loop, &r.sigint);
@@ -872,7 +912,11 @@ out:
 	ckpt_free(r.ckpt);
 	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);
-	if (dom && dops->close)
+	/* After a switchover whose answer was lost the guest must stay
+	 * suspended: close would resume it.  (A proc guest was held with
+	 * SIGSTOP: its control socket closing at our exit does not wake
+	 * it.) */
+	if (dom && dops->close && r.result != CKPT_SWITCHOVER_UNKNOWN)
 		dops->close(dom);
 	transport_close(&tp);
 	tls_free(r.backup.tls);

@@ -60,6 +60,12 @@ static const char help_text[] =
 "                    the primary's copy is destroyed; prints the downtime\n"
 "  failover [guest]  remusd: fail over now, through the fence\n"
 "  reprotect host    remus: protect with a new backup at host\n"
+"  prepare guest [ttl_ms]  remusd: reserve a session for guest (its spec\n"
+"                    as remus is given it); prints the cookie and the URI\n"
+"                    for \"remus --cookie COOKIE guest URI\" (the perform);\n"
+"                    unused, it expires after ttl_ms (default 60000)\n"
+"  finish cookie     remusd: verify the prepared session: protected (or\n"
+"                    switched over here), else why it failed\n"
 "  capabilities      what this build can do (JSON)\n"
 "\n"
 "Exit status:\n"
@@ -212,6 +218,7 @@ print_primary(struct json_object *o)
 		{ "backup", "backup", "" },
 		{ "state", "state", "" },
 		{ "phase", "engine", "" },
+		{ "switchover", "switchover", "" },
 		{ "epoch", "epoch", "" },
 		{ "acked", "acknowledged", "" },
 		{ "ack_lag_epochs", "ACK lag", " epochs" },
@@ -278,6 +285,14 @@ print_human(const char *verb, struct json_object *o)
 	else if (strcmp(verb, "switchover") == 0)
 		printf("switched over: guest runs on the backup from epoch %s;"
 		    " downtime %s ms\n", str(o, "epoch"), str(o, "downtime_ms"));
+	else if (strcmp(verb, "prepare") == 0)
+		printf("cookie %s\nuri %s\nexpires in %s ms\nperform: remus "
+		    "--cookie %s %s %s\n", str(o, "cookie"), str(o, "uri"),
+		    str(o, "expires_in_ms"), str(o, "cookie"), str(o, "guest"),
+		    str(o, "uri"));
+	else if (strcmp(verb, "finish") == 0)
+		printf("%s: %s, committed epoch %s\n", str(o, "guest"),
+		    str(o, "state"), str(o, "committed_epoch"));
 	else if (strcmp(verb, "stop") == 0)
 		printf("%s (last acknowledged epoch %s)\n", str(o, "result"),
 		    str(o, "acked"));
@@ -299,7 +314,7 @@ main(int argc, char **argv)
 	struct json_object *req, *ans, *ok;
 	char path[256], *line, *answer = NULL;
 	int ch, json = 0, daemon = 0, timeout_ms = -1, rc;
-	uint64_t v;
+	uint64_t v, ttl = 0;
 
 	while ((ch = getopt_long(argc, argv, "bg:hjS:t:", longopts, NULL)) !=
 	    -1) {
@@ -348,10 +363,22 @@ main(int argc, char **argv)
 		if (argc > 2)
 			usage("failover takes at most a guest name");
 		arg = argc == 2 ? argv[1] : NULL;
+	} else if (strcmp(verb, "prepare") == 0) {
+		if (argc < 2 || argc > 3)
+			usage("prepare wants a guest and maybe a ttl in ms");
+		arg = argv[1];
+		if (argc == 3 && parse_uint(argv[2], 1, 3600000, &ttl) == -1)
+			usage("prepare: ttl %s: want milliseconds in "
+			    "1..3600000", argv[2]);
+	} else if (strcmp(verb, "finish") == 0) {
+		if (argc != 2)
+			usage("finish wants the cookie prepare printed");
+		arg = argv[1];
 	} else if (strcmp(verb, "status") && strcmp(verb, "stop") &&
 	    strcmp(verb, "switchover") && strcmp(verb, "capabilities"))
 		usage("%s: unknown verb (want status, stop, switchover, "
-		    "failover, reprotect or capabilities)", verb);
+		    "failover, reprotect, prepare, finish or capabilities)",
+		    verb);
 	else if (argc > 1)
 		usage("%s takes no argument", verb);
 	if (timeout_ms < 0)
@@ -367,7 +394,11 @@ main(int argc, char **argv)
 	json_object_object_add(req, "verb", json_object_new_string(verb));
 	if (arg)
 		json_object_object_add(req, strcmp(verb, "reprotect") == 0 ?
-		    "host" : "guest", json_object_new_string(arg));
+		    "host" : strcmp(verb, "finish") == 0 ? "cookie" : "guest",
+		    json_object_new_string(arg));
+	if (ttl)
+		json_object_object_add(req, "ttl_ms",
+		    json_object_new_uint64(ttl));
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (s == NULL || asprintf(&line, "%s\n", s) < 0)
 		return EXIT_PROTOCOL;
@@ -388,7 +419,8 @@ main(int argc, char **argv)
 		printf("%s\n", answer);
 	free(answer);
 	if (!json_object_get_boolean(ok)) {
-		fprintf(stderr, "remusctl: %s: %s\n", verb, str(ans, "error"));
+		/* The error names its verb where that helps. */
+		fprintf(stderr, "remusctl: %s\n", str(ans, "error"));
 		json_object_put(ans);
 		return EXIT_REFUSED;
 	}

@@ -152,6 +152,7 @@ static const char help_text[] =
 "     socket unusable\n"
 "  3  stream lost before any epoch was committed: nothing to activate\n"
 "  4  primary lost: failed over, guest activated from the last epoch\n"
+"     (or a planned switchover: remusctl switchover)\n"
 "  5  failover failed, or internal error\n"
 "  6  primary lost but not activated (not fenced within the window, or\n"
 "     stood down)\n"
@@ -221,7 +222,8 @@ exit_status(enum backup_result r)
 {
 	switch (r) {
 	case BACKUP_END:		return EXIT_OK;
-	case BACKUP_FAILED_OVER:	return EXIT_FAILOVER;
+	case BACKUP_FAILED_OVER:
+	case BACKUP_SWITCHED_OVER:	return EXIT_FAILOVER;
 	case BACKUP_NOTHING:		return EXIT_NOTHING;
 	case BACKUP_PASSIVE:
 	case BACKUP_STOOD_DOWN:		return EXIT_PASSIVE;
@@ -243,6 +245,7 @@ session_done(struct backup *b, enum backup_result r, void *arg)
 	    backup_peer(b), backup_result_str(r), backup_committed(b));
 	s->over = 1;
 	d->last = r;
+	ctl_backup_session_over(d->ctl, b, r);
 	ev_check_start(d->loop, &d->reap);
 	if (d->receive)
 		ev_break(d->loop, EVBREAK_ALL);
@@ -318,6 +321,8 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 	if (s->b == NULL)
 		goto err;
 	backup_set_peer(s->b, peer);
+	if (d->ctl != NULL)
+		backup_set_admit(s->b, ctl_backup_admit, d->ctl);
 	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1) {
 		log_warnx("%s: disk device setup failed", peer);
 		session_free(s);
@@ -809,6 +814,7 @@ main(int argc, char **argv)
 	    (d.ctl = ctl_backup_new(d.loop, ctl_socket, ctl_each, &d)) ==
 	    NULL)
 		return EXIT_CONFIG;	/* it said why */
+	ctl_backup_set_listen(d.ctl, listen_addr);
 
 	if (receive) {
 		int rfd = fcntl(0, F_DUPFD_CLOEXEC, 3);

@@ -15,10 +15,11 @@ requires python3 -c 'import socket'
 RD=$T/rd
 mkdir -p "$RD"
 
-listen() {	# name port statedir [flags]
+listen() {	# name port statedir [flags] (default --no-fence)
 	local name=$1 port=$2 dir=$3
 	shift 3
-	start "$name" remusd --no-fence --insecure --listen 127.0.0.1:$port \
+	case " $* " in *" --fence "*) ;; *) set -- --no-fence "$@" ;; esac
+	start "$name" remusd --insecure --listen 127.0.0.1:$port \
 		-D "$dir" "$@"
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		fail "$name did not listen"
@@ -159,7 +160,9 @@ e2=$(remusctl -S "$SOCK" --json status | jq .epoch)
 # reprotect: a second remusd becomes the backup; the first gets END (keeps
 # its replica, not activated).
 p2=$(pick_port)
-listen remusd-b $p2 "$T/st-b" --ctl-socket "$T/remusd-b.sock"
+# This one fences (a stand-in agent that only records it was asked).
+listen remusd-b $p2 "$T/st-b" --ctl-socket "$T/remusd-b.sock" \
+	--fence "echo \"\$REMUS_FENCE_GUEST\" >>'$T/fenced'"
 remusctl -S "$SOCK" --json reprotect 127.0.0.1:$p2 >"$T/reprotect.json" ||
 	fail "reprotect: $(cat "$T/reprotect.json")"
 wait_for 20 grep -q "session over: clean end" "$T/remusd-a.log" ||
@@ -200,10 +203,11 @@ remusctl -S "$T/remusd-b.sock" failover nosuchguest >/dev/null 2>&1 || rc=$?
 [ $rc -eq 3 ] || fail "failover of an unknown guest exited $rc, want 3"
 remusctl -S "$T/remusd-b.sock" failover proc:$G2 || fail "failover refused"
 wait_for 20 test -s "$T/st-b/proc-guest.pid" || fail "the backup did not activate"
+grep -qx "proc:$G2" "$T/fenced" || fail "failover did not go through the fence: $(cat "$T/fenced" 2>&1)"
 rc=0
 wait $R2 || rc=$?
 [ $rc -eq 4 ] || fail "remus exited $rc after the backup took over, want 4"
 kill -9 $G2
 e=$(replica_matches "$T/st-b" "$T/g2.sums") || fail "after failover: $e"
-echo "failover: guest activated on the backup from epoch $e (pid $(cat "$T/st-b/proc-guest.pid")); remus exited 4"
+echo "failover: fenced ($(cat "$T/fenced")), guest activated on the backup from epoch $e (pid $(cat "$T/st-b/proc-guest.pid")); remus exited 4"
 echo PASS

@@ -56,12 +56,12 @@ pre=$(unit_sh remus@.service ExecStartPre g1)
 post=$(unit_sh remus@.service ExecStopPost g1)
 [ -n "$pre" ] && [ -n "$post" ] || fail "remus@: no ExecStartPre/ExecStopPost"
 sh -c "$pre" || fail "remus@: start refused without a mark"
-for end in exited:0 exited:3 exited:8 exited:1 exited:4 exited:5 exited:6 killed:KILL dumped:SEGV; do
+for end in exited:0 exited:3 exited:8 exited:1 exited:4 exited:5 exited:6 exited:9 killed:KILL dumped:SEGV; do
 	rm -f "$T/primary/g1.failover"
 	EXIT_CODE=${end%%:*} EXIT_STATUS=${end#*:} sh -c "$post" ||
 		fail "remus@ ExecStopPost failed after $end"
 	case $end in
-	exited:4 | exited:5 | exited:6 | killed:* | dumped:*)
+	exited:4 | exited:5 | exited:6 | exited:9 | killed:* | dumped:*)
 		[ -s "$T/primary/g1.failover" ] || fail "no failover mark after $end"
 		s=0
 		sh -c "$pre" 2>"$T/pre.err" || s=$?

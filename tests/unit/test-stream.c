@@ -936,8 +936,8 @@ static const struct mutation mutations[] = {
 	{ "length.error.max", BACK, STREAM_REC_ERROR, 0, 4, 4, 8 + STREAM_ERROR_REASON_MAX + 1, 0, 0, STREAM_ERR_TOO_LONG },
 	{ "unknown.mandatory", FWD, STREAM_REC_OPTIONAL | 0x42, 0, 0, 4, 0x42, 0, 0, STREAM_ERR_UNKNOWN },
 	{ "unknown.zero", FWD, STREAM_REC_OPTIONAL | 0x43, 0, 0, 4, 0, 0, 0, STREAM_ERR_UNKNOWN },
-	{ "unknown.back", BACK, STREAM_REC_OPTIONAL | 0x200, 0, 0, 4, 0x106, 0, 0, STREAM_ERR_UNKNOWN },
-	{ "unknown.forward", FWD, STREAM_REC_OPTIONAL | 0x43, 0, 0, 4, 0x0a, 0, 0, STREAM_ERR_UNKNOWN },
+	{ "unknown.back", BACK, STREAM_REC_OPTIONAL | 0x200, 0, 0, 4, 0x1ff, 0, 0, STREAM_ERR_UNKNOWN },
+	{ "unknown.forward", FWD, STREAM_REC_OPTIONAL | 0x43, 0, 0, 4, 0x7f, 0, 0, STREAM_ERR_UNKNOWN },
 	/* Page batches. */
 	{ "batch.count.0", FWD, STREAM_REC_PAGE_BATCH, 0, RH, 4, 0, 0, 0, STREAM_ERR_LENGTH },
 	{ "batch.count.max", FWD, STREAM_REC_PAGE_BATCH, 0, RH, 4, STREAM_BATCH_MAX + 1, 0, 0, STREAM_ERR_TOO_LONG },
@@ -1286,5 +1286,153 @@ Test(stream, writer_refuses_handshake_misuse)
 	cr_assert_eq(stream_write_welcome(&w, &std_welcome), 0);
 	cr_assert_eq(stream_write_welcome(&w, &std_welcome), -1);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_READY, 0), 0);
+	stream_writer_free(&w);
+}
+
+/* ---- planned switchover (SWITCHOVER / ACTIVATED) ------------------------ */
+
+/* SWITCHOVER names the last closed epoch; only HEARTBEATs may follow it.
+ * The writer refuses what the reader rejects; bytes the writer would not
+ * produce (made by resetting its flags) are rejected by the reader. */
+Test(stream, switchover_after_the_final_epoch_then_heartbeats_only)
+{
+	struct stream_writer w;
+	struct result res;
+	size_t at;
+
+	stream_writer_init(&w, PS);
+	std_header(&w, 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_SWITCHOVER, 0), -1,
+	    "SWITCHOVER before any epoch");
+	cr_assert_eq(stream_write_epoch_begin(&w, 5, STREAM_EPOCH_FULL), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_SWITCHOVER, 0), -1,
+	    "SWITCHOVER inside an epoch");
+	cr_assert_eq(stream_write_epoch_end(&w), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_SWITCHOVER, 99), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_SWITCHOVER, 0), -1);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_END, 0), -1);
+	cr_assert_eq(stream_write_epoch_begin(&w, 6, 0), -1);
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_NEED_MORE, "%s", stream_strerror(res.st));
+	cr_assert_eq(res.nepochs, 1u);
+	/* The writer put the final epoch, not the value it was given. */
+	at = w.len - 2 * (8 + sizeof(struct stream_ctl));
+	cr_assert_eq(*(uint32_t *)(void *)(w.buf + at), STREAM_REC_SWITCHOVER);
+	cr_assert_eq(*(uint64_t *)(void *)(w.buf + at + 8), 5u);
+	/* An epoch after SWITCHOVER. */
+	w.switchover = 0;
+	at = w.len;
+	cr_assert_eq(stream_write_epoch_begin(&w, 6, 0), 0);
+	cr_assert_eq(stream_write_epoch_end(&w), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
+	cr_assert_eq(res.off, at);
+	stream_writer_free(&w);
+
+	/* SWITCHOVER with no epoch closed. */
+	stream_writer_init(&w, PS);
+	std_header(&w, 0);
+	w.epoch = 1;
+	at = w.len;
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_SWITCHOVER, 0), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
+	cr_assert_eq(res.off, at);
+	stream_writer_free(&w);
+}
+
+/* ACTIVATED(n) answers SWITCHOVER: after ACK(n), n the last ACK, and
+ * nothing after it. */
+Test(stream, activated_names_the_last_ack_and_ends_the_back_channel)
+{
+	struct stream_writer w;
+	struct result res;
+	size_t at;
+
+	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_welcome(&w, &std_welcome), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_READY, 0), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_ACK, 3), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_ACTIVATED, 3), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 9), -1,
+	    "a record after ACTIVATED");
+	res = parse_all(w.buf, w.len, STREAM_DIR_BACK);
+	cr_assert_eq(res.st, STREAM_NEED_MORE, "%s", stream_strerror(res.st));
+	cr_assert(res.ended);
+	w.ended = 0;
+	at = w.len;
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 9), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_BACK);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
+	cr_assert_eq(res.off, at);
+	stream_writer_free(&w);
+
+	/* Not the last ACK's epoch. */
+	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_welcome(&w, &std_welcome), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_READY, 0), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_ACK, 3), 0);
+	at = w.len;
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_ACTIVATED, 4), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_BACK);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
+	cr_assert_eq(res.off, at);
+	stream_writer_free(&w);
+
+	/* Before READY. */
+	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_welcome(&w, &std_welcome), 0);
+	at = w.len;
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_ACTIVATED, 1), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_BACK);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
+	cr_assert_eq(res.off, at);
+	stream_writer_free(&w);
+}
+
+/* ---- COOKIE (prepare / perform / finish) --------------------------------- */
+
+Test(stream, cookie_after_hello_once_before_any_epoch)
+{
+	static const uint8_t ck[STREAM_COOKIE_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8,
+	    9, 10, 11, 12, 13, 14, 15, 16 };
+	struct stream_writer w;
+	struct stream_reader r;
+	struct stream_header_info hi;
+	struct stream_rec rec;
+	struct result res;
+	size_t used, off = 0, at;
+
+	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_cookie(&w, ck), -1, "COOKIE before HELLO");
+	std_header(&w, 0);
+	cr_assert_eq(stream_write_cookie(&w, ck), 0);
+	cr_assert_eq(stream_write_cookie(&w, ck), -1, "a second COOKIE");
+	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), 0);
+	cr_assert_eq(stream_write_epoch_end(&w), 0);
+	stream_reader_init(&r, STREAM_DIR_FORWARD);
+	cr_assert_eq(stream_read_header(&r, w.buf, w.len, &used, &hi),
+	    STREAM_OK);
+	off += used;
+	cr_assert_eq(stream_read_record(&r, w.buf + off, w.len - off, &used,
+	    &rec), STREAM_OK);
+	cr_assert_eq(rec.type, STREAM_REC_HELLO);
+	off += used;
+	cr_assert_eq(stream_read_record(&r, w.buf + off, w.len - off, &used,
+	    &rec), STREAM_OK);
+	cr_assert_eq(rec.type, STREAM_REC_COOKIE);
+	cr_assert_arr_eq(rec.u.cookie.cookie, ck, sizeof ck);
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_NEED_MORE, "%s", stream_strerror(res.st));
+	/* After an epoch: the writer refuses, the reader too. */
+	cr_assert_eq(stream_write_cookie(&w, ck), -1);
+	w.cookie_sent = 0;
+	w.epoch = 0;
+	at = w.len;
+	cr_assert_eq(stream_write_cookie(&w, ck), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
+	cr_assert_eq(res.off, at);
 	stream_writer_free(&w);
 }
