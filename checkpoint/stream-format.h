@@ -76,7 +76,7 @@ _Static_assert(sizeof(struct stream_rhdr) == 8, "stream_rhdr is 8 bytes");
 #define STREAM_REC_BC_HEARTBEAT	0x00000103u
 #define STREAM_REC_ERROR	0x00000104u
 #define STREAM_REC_WELCOME	0x00000105u	/* before READY, once */
-#define STREAM_REC_ACTIVATED	0x00000106u	/* switchover done: the guest
+#define STREAM_REC_ACTIVATED	0x00000107u	/* switchover done: the guest
 						 * runs on the backup */
 
 #define STREAM_EPOCH_FULL	(1u << 0)	/* EPOCH_BEGIN flag: all pages */
