@@ -60,13 +60,16 @@ restart)
 	fl_restart_remusd
 	;;
 reconnect)
+	t_kill=$(fl_now)
 	kill -9 "$B"
 	wait "$B"
 	echo "  remusd killed at epoch $e0"
 	# Long enough for remus to give the backup up (T + F + M) and run
 	# unprotected for a while.
-	wait_for 15 grep -Eqi 'releas|unprotected' "$FL_RLOG" ||
+	wait_for 15 eval 'lost=$(fl_first_line "$FL_RLOG" "lost|holding" "$t_kill") &&
+	    fl_first_line "$FL_RLOG" "releas|unprotected" "$lost" >/dev/null' ||
 		bad "remus never gave the backup up: $(tail -3 "$FL_RLOG")"
+	echo "  remus: $(awk -v a="$lost" '$1 >= a && tolower($0) ~ /releas|unprotected/ { $1 = ""; print; exit }' "$FL_RLOG")"
 	sleep 1
 	fl_restart_remusd
 	;;
