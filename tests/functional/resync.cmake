@@ -1,8 +1,9 @@
 # Incremental resync (issue 11): remusd restarted on its state directory
 # under client load, and remus reconnecting by itself after a backup crash;
 # each checks the replica is never missing, that only the differing pages
-# went, and then every acknowledged write after a failover (~30 s each).
-foreach(_s restart reconnect)
+# went, and then every acknowledged write after a failover; failback:
+# failover, failback with one command, failover back (~30 s each).
+foreach(_s restart reconnect failback)
   remus_shell_test(resync-${_s} "${CMAKE_CURRENT_LIST_DIR}/resync.sh;${_s}"
     TIMEOUT 150)
   set_tests_properties(resync-${_s} PROPERTIES LABELS "functional;nosan")

@@ -8,7 +8,12 @@
 #               state directory: remus reconnects and resyncs
 #   reconnect   remusd killed (-9) and restarted 3 s later: remus gives up
 #               the backup, runs unprotected, reconnects by itself
-# and in both:
+#   failback    (see failback() below) the primary dies, the backup
+#               activates; the activated guest is protected back to the
+#               original host with one command; then the backup dies and
+#               the original host activates: every acknowledged write of
+#               the recording client is there
+# and in restart and reconnect:
 #   - the new session's first epoch is an incremental resync: remus logs
 #     how many pages differed; they are fewer than a quarter of the arena
 #     (printed with the total);
@@ -21,11 +26,89 @@
 #     (kv-check; fault-kvscan.py: not torn), and never two copies answered.
 . "$(dirname "$0")/fault-lib.sh"
 
-SC=${1:?usage: resync.sh restart|reconnect}
+SC=${1:?usage: resync.sh restart|reconnect|failback}
 KVD_ARENA=${KVD_ARENA:-64M}
 export KVD_ARENA
 bad() { fail "resync-$SC: $*"; }
 epoch() { cat "$ST/proc-epoch" 2>/dev/null || echo 0; }
+
+# failback: failover, failback with the one documented command, and a
+# second failover back to the original host (docs/failover.md,
+# "Failback").  P is the original host, B the backup.
+failback() {
+	local e n sa ra w1 out rc=0
+	fl_net_up
+	fl_start ok
+	fl_client_start fb
+	fl_monitor_start
+	fl_wait_load 20
+	sleep 1
+	# 1. The original host dies (remus, then its guest): B fences and
+	# activates.
+	kill -9 "$R"
+	kill -9 "$GUEST_PID"
+	wait "$R" 2>/dev/null
+	wait_for $((FL_T / 1000 + FL_F / 1000 + 10)) fl_b_active ||
+		bad "the backup did not activate: $(tail -3 "$FL_BLOG")"
+	echo "  failover 1: the backup activated (pid $(fl_b_pid)) from epoch $(epoch)"
+	fl_wait_load "$(($(fl_acked) + 200))"
+	w1=$(fl_acked)
+	# 2. Failback: remusd on the repaired original host (its own state
+	# directory), then on B the one command of docs/failover.md.  The
+	# test kills B itself below: no fence on this side.
+	sa="$T/st-orig"
+	mkdir -p "$sa"
+	ip netns exec "$NS_P" env REMUS_PROC_LISTEN="[::]:7000" \
+	    remusd --insecure --listen 10.91.3.1:5270 -D "$sa" -t "$FL_T" \
+	    --no-fence > >(fl_stamp >"$T/remusd-orig.log") 2>&1 &
+	ra=$!
+	_kill_pids="$_kill_pids $ra"
+	wait_for 10 eval 'ip netns exec "$NS_P" ss -Htln "sport = :5270" | grep -q .' ||
+		bad "remusd on the original host did not listen: $(tail -3 "$T/remusd-orig.log")"
+	ip netns exec "$NS_B" remus --insecure -i "$FL_I" --timeout "$FL_T" \
+	    proc:"$(fl_b_pid)" 10.91.3.1:5270 \
+	    > >(fl_stamp >"$T/remus-back.log") 2>&1 &
+	RB=$!
+	_kill_pids="$_kill_pids $RB"
+	wait_for 30 test -s "$sa/proc-epoch" ||
+		bad "failback: nothing committed on the original host: $(tail -3 "$T/remus-back.log")"
+	echo "  failback: protecting proc:$(fl_b_pid) back to the original host, epoch $(cat "$sa/proc-epoch") committed there"
+	grep -Eq 'full checkpoint committed|incremental resync committed' "$T/remus-back.log" ||
+		bad "failback: remus logged no first epoch"
+	echo "  failback: $(grep -Em1 'full checkpoint committed|incremental resync committed' "$T/remus-back.log" | sed 's/.*ckpt: //')"
+	# Writes under the failed-back protection.
+	fl_wait_load "$((w1 + 300))"
+	# The activated guest runs in B's own namespace, where netbuf
+	# cannot hold its output: the client stops and two epochs commit
+	# before B dies, so every write it saw acknowledged is in one.
+	fl_client_stop
+	fl_monitor_stop
+	e=$(cat "$sa/proc-epoch")
+	wait_for 10 sh -c "[ \$(cat '$sa/proc-epoch') -ge $((e + 2)) ]" ||
+		bad "failback: no epochs committed on the original host (stuck at $e)"
+	# 3. B dies (remusd, remus, the guest): the original host activates.
+	kill -9 "$B" "$RB" "$(fl_b_pid)" 2>/dev/null
+	wait "$RB" 2>/dev/null
+	wait_for $((FL_T / 1000 + 10)) eval 'fl_alive "$(cat "$sa/proc-guest.pid" 2>/dev/null)"' ||
+		bad "failover 2: the original host did not activate: $(tail -3 "$T/remusd-orig.log")"
+	echo "  failover 2: the original host activated (pid $(cat "$sa/proc-guest.pid")) from epoch $(cat "$sa/proc-epoch")"
+	cat "$T"/cl/*.clog >"$T/acked.all" 2>/dev/null
+	out=$(ip netns exec "$NS_C" remus-netbuf kv-check 10.91.2.1 7000 "$T/acked.all") || rc=$?
+	echo "$out" | grep '^LOST' | head -5
+	n=$(echo "$out" | sed -n 's/^checked \([0-9]*\) writes \([0-9]*\) reads: \([0-9]*\) lost.*/\1 \2 \3/p')
+	[ -n "$n" ] || bad "kv-check against the original host failed (rc $rc): $out"
+	set -- $n
+	[ "$3" = 0 ] || bad "$3 acknowledged writes or reads lost after the two failovers"
+	[ "$1" -gt "$w1" ] || bad "no write acknowledged during the failback to check"
+	out=$(ip netns exec "$NS_C" "$FL_PY" "$HERE_FL/fault-kvscan.py" 10.91.2.1 7000 "$T/acked.all")
+	echo "$out" | grep '^TORN' | head -5
+	case $out in *" torn=0") ;; *) bad "the original host's state is torn or unscanned: $out" ;; esac
+	[ "$FL_TWO" = 0 ] || bad "two copies emitted around failover 1: two_live=$FL_TWO"
+	echo "resync-failback: $1 acknowledged writes ($w1 before the failback) and $2 reads all on the original host after failover, failback and failover; two_live=0 (failover 1)"
+	echo PASS
+	exit 0
+}
+[ "$SC" = failback ] && failback
 
 fl_net_up
 fl_start ok
