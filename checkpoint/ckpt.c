@@ -1008,9 +1008,10 @@ welcome_received(struct ckpt *c, const struct stream_welcome *wl)
 	peer_set_timing(c->peer, wl->timeout_ms, wl->hb_ms);
 	if (wl->flags & STREAM_WELCOME_HASHES) {
 		/* The backup resumes its replica of epoch resume_epoch and
-		 * sends its page hashes before READY.  Our numbers continue
-		 * past it: its store takes only later epochs (a primary
-		 * restarted since, a failback, counts from 1 again). */
+		 * sends its page hashes before READY.  Our epoch numbers go
+		 * on as they were (a guest's suspend count is its epoch
+		 * number, which tests and tools rely on), even below
+		 * resume_epoch after a restart of remus. */
 		if (c->rhash == NULL)
 			c->rhash = malloc(c->info.nr_pages * STREAM_HASH_LEN);
 		if (c->rhash == NULL) {
@@ -1021,8 +1022,6 @@ welcome_received(struct ckpt *c, const struct stream_welcome *wl)
 			return;
 		}
 		c->resync = 1;
-		if (wl->resume_epoch > c->epoch)
-			c->epoch = c->acked = wl->resume_epoch;
 		log_info("backup %s holds the replica of epoch %" PRIu64
 		    ": incremental resync", c->tp->desc, wl->resume_epoch);
 	}

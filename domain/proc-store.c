@@ -97,7 +97,6 @@ struct store {
 	uint64_t	 epoch;		/* last committed by this session */
 	struct store_state prev;	/* what DIR held at open */
 	int		 resumed;	/* the working copy is prev's image */
-	uint64_t	 base_epoch;	/* prev.epoch when resumed */
 	int		 guest_due;	/* proc-guest to write at next commit */
 	char		 guest[STORE_GUEST_MAX + 1];	/* HELLO's name */
 	uint64_t	 private_pages;	/* copied in the working copy, at most */
@@ -938,8 +937,7 @@ store_commit(struct store *s, uint64_t epoch, const uint64_t *pfns, size_t n)
 		return -1;
 	}
 	if (n > s->nr_pages * 2 + 1024 || epoch == 0 ||
-	    (!s->first && epoch <= s->epoch) ||
-	    (s->resumed && epoch <= s->base_epoch)) {
+	    (!s->first && epoch <= s->epoch)) {
 		log_warnx("epoch %" PRIu64 ": %zu pages after epoch %" PRIu64
 		    ": not a commit", epoch, n, s->epoch);
 		errno = EINVAL;
@@ -1089,7 +1087,6 @@ store_resume(struct store *s, const char *guest, int allow, uint64_t *epoch)
 	s->fd = fd;
 	s->first = 0;
 	s->resumed = 1;
-	s->base_epoch = s->prev.epoch;
 	/* Same name, same geometry: proc-guest-name stays as it is. */
 	s->guest_due = 0;
 	*epoch = s->prev.epoch;
