@@ -157,14 +157,13 @@ struct ckpt {
 	uint64_t	 acked;		/* last epoch acknowledged */
 	uint64_t	 last_suspend_us;
 	uint64_t	 full_next;	/* next pfn of the full copy */
-	uint64_t	 full_pages;	/* pages of epoch 1 so far */
+	uint64_t	 full_pages;	/* pages the first epoch sent so far */
 	uint64_t	 full_raw, full_start_us, full_q0;
 	/* Incremental resync (the backup resumed a replica and sent its page
 	 * hashes): the first epoch sends only pages whose hash differs. */
 	int		 resync;
 	uint8_t		*rhash;		/* nr_pages * STREAM_HASH_LEN */
 	uint64_t	 rhash_n;	/* hashes received this session */
-	uint64_t	 full_same;	/* pages skipped: the backup has them */
 	uint64_t	 first_epoch;	/* the session's first, for its log */
 	uint64_t	 session_us;	/* when the session was opened */
 	int		 waiting;	/* epoch due, blocked on an ACK */
@@ -748,7 +747,6 @@ full_begin(struct ckpt *c)
 	c->full_start_us = now_us();
 	c->full_next = 0;
 	c->full_pages = 0;
-	c->full_same = 0;
 	c->first_epoch = c->epoch;
 	if (stream_write_epoch_begin(c->w, c->epoch, c->resync ?
 	    STREAM_EPOCH_RESYNC : STREAM_EPOCH_FULL) == -1) {
@@ -797,10 +795,8 @@ full_pump(struct ckpt *c)
 			 * it anyway.  The codec cache learns only what is
 			 * sent, so it never disagrees with the backup. */
 			if (c->resync && resync_page_matches(pg, ps,
-			    c->rhash + c->pfns[i] * STREAM_HASH_LEN)) {
-				c->full_same++;
+			    c->rhash + c->pfns[i] * STREAM_HASH_LEN))
 				continue;
-			}
 			if (queue_page(c, c->pfns[i], pg) == -1) {
 				log_warn("epoch %" PRIu64 ": encode", c->epoch);
 				finish(c, CKPT_INTERNAL);
