@@ -10,7 +10,9 @@
  *   committed image becomes the base, it stays committed until the
  *   resumed session commits (a session that dies first leaves it as it
  *   was), a resync commit changes exactly the pages it carries, and a
- *   replica of another guest or geometry is not resumed.
+ *   replica of another guest or geometry is not resumed; killed at every
+ *   step of the resync's commit, the directory recovers to the old
+ *   replica or the resynced one, exactly.
  */
 #include <criterion/criterion.h>
 
@@ -18,9 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
+#include "fault.h"
 #include "log.h"
 #include "proc-store.h"
 #include "resync.h"
@@ -540,4 +545,109 @@ Test(resync, store_resumes_only_the_same_guest, .init = setup,
 	cr_assert_eq(store_resume(s, "proc:kvd", 1, &e), 1);
 	cr_assert_eq(e, 3u);
 	store_close(s);
+}
+
+/* ---- A crash during the resync ---------------------------------------- */
+
+/* XXH3-64 of the image file: which epoch it holds. */
+static uint64_t
+image_sum(void)
+{
+	char path[128];
+	uint8_t *buf = malloc(SP * PS);
+	FILE *f;
+	uint64_t h;
+
+	snprintf(path, sizeof path, "%s/proc-arena.img", dir);
+	f = fopen(path, "rb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(buf, PS, SP, f), SP);
+	fclose(f);
+	h = XXH3_64bits(buf, SP * PS);
+	free(buf);
+	return h;
+}
+
+/* The image as the model says: generation 1 everywhere, generation 2 in
+ * the pages the resync carried if it is in. */
+static uint64_t
+model_sum(int resynced)
+{
+	uint8_t *buf = malloc(SP * PS);
+	uint64_t h;
+
+	for (uint64_t i = 0; i < SP; i++)
+		fill_page(buf + i * PS, i, resynced && i % 5 == 0 ? 2 : 1);
+	h = XXH3_64bits(buf, SP * PS);
+	free(buf);
+	return h;
+}
+
+/* In a child: resume the replica and commit a resync of every fifth page
+ * as epoch 11, dying at FAULT; exits 0 if it got through. */
+static pid_t
+resync_child(const char *fault)
+{
+	struct store *s;
+	uint64_t e, pfns[SP], n = 0;
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid)
+		return pid;
+	setenv("REMUS_FAULT", fault, 1);
+	setenv("REMUS_FAULT_EPOCH", "11", 1);
+	if (fault_init() == -1)
+		_exit(2);
+	s = store_open(dir, SP, PS, 0, NULL);
+	if (s == NULL || store_resume(s, "proc:kvd", 1, &e) != 1)
+		_exit(3);
+	for (uint64_t i = 0; i < SP; i += 5) {
+		fill_page(store_page(s, i), i, 2);
+		pfns[n++] = i;
+	}
+	if (store_commit(s, 11, pfns, n) == -1)
+		_exit(4);
+	store_close(s);
+	_exit(0);
+}
+
+/* Killed at every step of the resync's commit, the directory recovers to
+ * the old replica (epoch 10, untouched) or to the resynced one (epoch 11,
+ * exactly), never to something else, and never to nothing. */
+Test(resync, crash_at_every_step_of_the_resync_commit, .init = setup,
+    .fini = teardown)
+{
+	static const struct { const char *fault; int done; } steps[] = {
+		{ "replica-crash-in-journal", 0 },
+		{ "replica-crash-before-record", 0 },
+		{ "replica-crash-after-journal", 1 },
+		{ "replica-crash-in-apply", 1 },
+		{ "replica-crash-after-apply", 1 },
+		{ "replica-crash-after-session", 1 },
+		{ "replica-crash-after-epoch", 1 },
+	};
+	uint64_t old = model_sum(0), new = model_sum(1);
+
+	for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+		struct store_state st;
+		int ws;
+
+		teardown();
+		setup();
+		first_session("proc:kvd");
+		cr_assert_eq(image_sum(), old);
+		pid_t pid = resync_child(steps[k].fault);
+		cr_assert_eq(waitpid(pid, &ws, 0), pid);
+		cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 9,
+		    "%s: did not crash there (status %d)", steps[k].fault, ws);
+		cr_assert_eq(store_recover(dir, &st), 0);
+		cr_assert(st.committed, "%s: no committed replica",
+		    steps[k].fault);
+		cr_assert_eq(st.epoch, steps[k].done ? 11u : 10u, "%s: epoch %lu",
+		    steps[k].fault, (unsigned long)st.epoch);
+		cr_assert_eq(image_sum(), steps[k].done ? new : old,
+		    "%s: the image is not epoch %lu", steps[k].fault,
+		    (unsigned long)st.epoch);
+	}
 }
