@@ -8,3 +8,6 @@ foreach(_s restart reconnect failback)
     TIMEOUT 150)
   set_tests_properties(resync-${_s} PROPERTIES LABELS "functional;nosan")
 endforeach()
+# The resynced replica byte for byte against the guest's own checksums,
+# with pages written while the resync hashes (~15 s).
+remus_shell_test(resync-exact ${CMAKE_CURRENT_LIST_DIR}/resync-exact.sh TIMEOUT 120)
