@@ -17,6 +17,12 @@
  *   pages dirtied meanwhile, all inside epoch 1: the backup never commits
  *   a torn state.
  *
+ *   A session's first epoch is RESYNC instead of FULL when the backup
+ *   resumed a replica it kept and sent a hash per page (PAGE_HASHES,
+ *   docs/failover.md "Incremental resync"): the same pass, but a page
+ *   whose hash matches is not queued; the paused part still sends every
+ *   page dirtied since the log was reset, before the hashing.
+ *
  * The period is measured suspend to suspend.  At most one epoch is
  * unacknowledged while the next one runs: if ACK(n) has not arrived when
  * epoch n + 2 would start, the engine waits (and counts the wait), it never
