@@ -11,3 +11,5 @@ endforeach()
 # The resynced replica byte for byte against the guest's own checksums,
 # with pages written while the resync hashes (~15 s).
 remus_shell_test(resync-exact ${CMAKE_CURRENT_LIST_DIR}/resync-exact.sh TIMEOUT 120)
+# A 500 ms T and a 3 s window to read the replica: not under the sanitizers.
+set_tests_properties(resync-exact PROPERTIES LABELS "functional;nosan")
