@@ -78,6 +78,11 @@ struct backup {
 	uint8_t		*state;
 	size_t		 state_len, state_cap;
 	uint64_t	 committed;
+	/* The session resumed a replica an earlier one committed
+	 * (replica_ops resume, PAGE_HASHES sent): its first epoch must be a
+	 * RESYNC one, and its base is that replica, not zeros. */
+	int		 resumed;
+	uint64_t	 resumed_epoch;
 
 	struct fo_backup fo;		/* the failover policy (B1-B6) */
 	ev_timer	 fo_timer;	/* its ops->arm */
@@ -297,8 +302,9 @@ commit_epoch(struct backup *b)
 		if ((i & 4095) == 4095)
 			peer_heartbeat(b->link, 0);
 		/* The first commit lands on the empty replica create() gave
-		 * us (domain.h): its zero pages are there already. */
-		if (b->pzero[i] && b->committed == 0)
+		 * us (domain.h): its zero pages are there already.  Not so
+		 * on a resumed one. */
+		if (b->pzero[i] && b->committed == 0 && !b->resumed)
 			continue;
 		dst = b->rops->page(b->rep, b->plist[i]);
 		if (dst == NULL) {
@@ -379,9 +385,80 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 	return 0;
 }
 
+/* The replica's page hashes after WELCOME, in records of at most
+ * STREAM_HASHES_MAX.  Hashing 1 GiB takes a fraction of a second; the
+ * primary hears heartbeats meanwhile.  0, or -1 with errno set. */
+static int
+send_hashes(struct backup *b)
+{
+	uint8_t *h;
+	uint64_t first, n, nr = b->info.nr_pages;
+	uint64_t t0 = now_us();
+	int rc = -1;
+
+	h = malloc((size_t)STREAM_HASHES_MAX * STREAM_HASH_LEN);
+	if (h == NULL)
+		return -1;
+	for (first = 0; first < nr; first += n) {
+		n = nr - first < STREAM_HASHES_MAX ? nr - first :
+		    STREAM_HASHES_MAX;
+		if (b->rops->hash_pages(b->rep, first, (size_t)n, h) == -1) {
+			log_warn("%s: hashes of the replica at pfn %" PRIu64,
+			    b->peer, first);
+			goto out;
+		}
+		if (stream_write_page_hashes(peer_writer(b->link), first,
+		    (uint32_t)n, h) == -1) {
+			log_warn("%s: PAGE_HASHES", b->peer);
+			goto out;
+		}
+		/* A failed send is the link's to report. */
+		(void)peer_flush(b->link);
+		peer_heartbeat(b->link, 0);
+	}
+	log_info("%s: sent the hashes of %" PRIu64 " pages of the replica of "
+	    "epoch %" PRIu64 " (%" PRIu64 " bytes, %" PRIu64 " ms)", b->peer,
+	    nr, b->resumed_epoch, nr * STREAM_HASH_LEN,
+	    (now_us() - t0) / 1000);
+	rc = 0;
+out:
+	free(h);
+	return rc;
+}
+
+/* Resume the replica an earlier session left, if the primary can resync
+ * and the replica is of this guest (the driver says).  Sets b->resumed.
+ * 0, or -1 (logged). */
+static int
+try_resume(struct backup *b, const struct stream_rec *rec)
+{
+	uint64_t e = 0;
+	int allow, rc;
+
+	if (b->rops->resume == NULL)
+		return 0;
+	/* A replica that cannot hash its pages (the Xen twin) cannot be
+	 * resynced: the driver only records the name, and the primary
+	 * sends a full checkpoint. */
+	allow = (rec->u.hello.features & STREAM_HELLO_RESYNC) != 0 &&
+	    b->rops->hash_pages != NULL;
+	rc = b->rops->resume(b->rep, b->name, allow, &e);
+	if (rc == -1) {
+		log_warn("%s: resume the replica", b->peer);
+		return -1;
+	}
+	if (rc == 1 && e != 0) {
+		b->resumed = 1;
+		b->resumed_epoch = e;
+	}
+	return 0;
+}
+
 /* HELLO: answer with what this backup agrees to, then READY (the replica
  * exists by now: the header created it).  Our -t is the session's T; a
- * primary whose --timeout is shorter refuses it on WELCOME. */
+ * primary whose --timeout is shorter refuses it on WELCOME.  When the
+ * replica resumes an earlier session's, its page hashes go between
+ * WELCOME and READY (docs/stream-format.md 7.1). */
 static int
 take_hello(struct backup *b, const struct stream_rec *rec)
 {
@@ -403,9 +480,20 @@ take_hello(struct backup *b, const struct stream_rec *rec)
 	log_info("%s: guest %s, timeout %u ms, heartbeat %u ms", b->peer,
 	    b->name, wl.timeout_ms, wl.hb_ms);
 	peer_set_timing(b->link, wl.timeout_ms, wl.hb_ms);
+	if (try_resume(b, rec) == -1)
+		return -1;
+	if (b->resumed) {
+		wl.resume_epoch = b->resumed_epoch;
+		wl.flags |= STREAM_WELCOME_HASHES;
+		stream_writer_set_hashes(peer_writer(b->link),
+		    b->info.nr_pages);
+	}
 	/* A failed send is the link's to report. */
-	if (stream_write_welcome(peer_writer(b->link), &wl) == 0)
-		bc_send(b, STREAM_REC_READY, STREAM_VERSION);
+	if (stream_write_welcome(peer_writer(b->link), &wl) == -1)
+		return 0;
+	if (b->resumed && send_hashes(b) == -1)
+		return -1;
+	bc_send(b, STREAM_REC_READY, STREAM_VERSION);
 	return 0;
 }
 
@@ -453,6 +541,22 @@ take_switchover(struct backup *b, uint64_t epoch)
 	return 0;
 }
 
+/* The first epoch of a session: FULL onto an empty replica, RESYNC onto
+ * a resumed one (the reader checked it is one of the two). */
+static int
+first_epoch_ok(struct backup *b, const struct stream_rec *rec)
+{
+	int resync = (rec->u.begin.flags & STREAM_EPOCH_RESYNC) != 0;
+
+	if (b->committed != 0 || resync == b->resumed)
+		return 0;
+	snprintf(b->why, sizeof b->why, "a %s first epoch %s", resync ?
+	    "RESYNC" : "FULL", resync ? "but no replica was resumed" :
+	    "onto the resumed replica (the primary got its hashes)");
+	errno = EPROTO;
+	return -1;
+}
+
 /* Act on one record.  0, 1 for END, -1 on error (logged). */
 static int
 take_record(struct backup *b, const struct stream_rec *rec)
@@ -477,6 +581,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 				return -1;
 			}
 		}
+		if (first_epoch_ok(b, rec) == -1)
+			return -1;
 		pending_reset(b);
 		b->in_epoch = 1;
 		b->epoch = rec->u.begin.epoch;

@@ -17,6 +17,12 @@
  *   pages dirtied meanwhile, all inside epoch 1: the backup never commits
  *   a torn state.
  *
+ *   A session's first epoch is RESYNC instead of FULL when the backup
+ *   resumed a replica it kept and sent a hash per page (PAGE_HASHES,
+ *   docs/failover.md "Incremental resync"): the same pass, but a page
+ *   whose hash matches is not queued; the paused part still sends every
+ *   page dirtied since the log was reset, before the hashing.
+ *
  * The period is measured suspend to suspend.  At most one epoch is
  * unacknowledged while the next one runs: if ACK(n) has not arrived when
  * epoch n + 2 would start, the engine waits (and counts the wait), it never
@@ -53,6 +59,7 @@
 #include "fo-primary.h"
 #include "log.h"
 #include "peer.h"
+#include "resync.h"
 #include "stream.h"
 #include "transport.h"
 #include "util.h"
@@ -60,7 +67,9 @@
 #define FULL_CHUNK_DEFAULT	1024u		/* pages per full-epoch chunk */
 #define QUEUE_LOW_WATER		(8u << 20)	/* produce more below this */
 #define HEARTBEAT_MS_MAX	200	/* idle period between HEARTBEATs */
-#define BACK_BUF		(64u << 10)	/* back channel records are small */
+/* Back channel records are small; the biggest is PAGE_HASHES (64 KiB of
+ * hashes and its header). */
+#define BACK_BUF		(128u << 10)
 #define STATE_MAX		(1u << 20)	/* guest state record cap */
 #define CONFIG_BUF		STREAM_CONFIG_MAX
 #define INFLIGHT		4		/* ring; at most 2 in use */
@@ -167,8 +176,15 @@ struct ckpt {
 	uint64_t	 last_ack_us;	/* when (ckpt_get_info) */
 	uint64_t	 last_suspend_us;
 	uint64_t	 full_next;	/* next pfn of the full copy */
-	uint64_t	 full_pages;	/* pages of epoch 1 so far */
+	uint64_t	 full_pages;	/* pages the first epoch sent so far */
 	uint64_t	 full_raw, full_start_us, full_q0;
+	/* Incremental resync (the backup resumed a replica and sent its page
+	 * hashes): the first epoch sends only pages whose hash differs. */
+	int		 resync;
+	uint8_t		*rhash;		/* nr_pages * STREAM_HASH_LEN */
+	uint64_t	 rhash_n;	/* hashes received this session */
+	uint64_t	 first_epoch;	/* the session's first, for its log */
+	uint64_t	 session_us;	/* when the session was opened */
 	int		 waiting;	/* epoch due, blocked on an ACK */
 	uint64_t	 wait_start_us;
 	uint64_t	 waits, wait_us;	/* for the next epoch's stats */
@@ -778,13 +794,16 @@ full_begin(struct ckpt *c)
 	c->full_start_us = now_us();
 	c->full_next = 0;
 	c->full_pages = 0;
-	if (stream_write_epoch_begin(c->w, c->epoch, STREAM_EPOCH_FULL) == -1) {
+	c->first_epoch = c->epoch;
+	if (stream_write_epoch_begin(c->w, c->epoch, c->resync ?
+	    STREAM_EPOCH_RESYNC : STREAM_EPOCH_FULL) == -1) {
 		log_warn("epoch %" PRIu64 ": begin", c->epoch);
 		finish(c, CKPT_INTERNAL);
 		return;
 	}
-	log_info("epoch %" PRIu64 ": full checkpoint of %" PRIu64 " pages "
-	    "started", c->epoch, c->info.nr_pages);
+	log_info("epoch %" PRIu64 ": %s of %" PRIu64 " pages started",
+	    c->epoch, c->resync ? "incremental resync" : "full checkpoint",
+	    c->info.nr_pages);
 	full_pump(c);
 }
 
@@ -814,19 +833,30 @@ full_pump(struct ckpt *c)
 			guest_failed(c, "page copy failed");
 			return;
 		}
-		for (i = 0; i < n; i++)
-			if (queue_page(c, c->pfns[i], c->staging + i * ps) == -1) {
+		for (i = 0; i < n; i++) {
+			const uint8_t *pg = c->staging + i * ps;
+
+			/* Resync: a page the backup's replica holds already
+			 * is not sent.  If the guest wrote it since the
+			 * dirty log was reset, the paused part below sends
+			 * it anyway.  The codec cache learns only what is
+			 * sent, so it never disagrees with the backup. */
+			if (c->resync && resync_page_matches(pg, ps,
+			    c->rhash + c->pfns[i] * STREAM_HASH_LEN))
+				continue;
+			if (queue_page(c, c->pfns[i], pg) == -1) {
 				log_warn("epoch %" PRIu64 ": encode", c->epoch);
 				finish(c, CKPT_INTERNAL);
 				return;
 			}
+			c->full_pages++;
+		}
 		/* Close the batch so the chunk becomes sendable. */
 		if (stream_write_batch_end(c->w) == -1) {
 			finish(c, CKPT_INTERNAL);
 			return;
 		}
 		c->full_next += n;
-		c->full_pages += n;
 		if (flush_queue(c) == -1)
 			return;
 	}
@@ -862,11 +892,13 @@ full_pump(struct ckpt *c)
 		return;
 	inject_faults(c, c->epoch, off0);
 	epoch_queued(c, c->epoch, &st, c->full_q0, c->full_start_us);
-	log_info("epoch %" PRIu64 ": full checkpoint queued: %" PRIu64
-	    " pages, %" PRIu64 " dirtied meanwhile, pause %" PRIu64 " us "
+	log_info("epoch %" PRIu64 ": %s queued: %" PRIu64
+	    " pages%s, %" PRIu64 " dirtied meanwhile, pause %" PRIu64 " us "
 	    "(suspend %" PRIu64 ", dirty log %" PRIu64 ", copy %" PRIu64 ")",
-	    c->epoch, c->full_pages, (uint64_t)nd, st.pause_us, st.suspend_us,
-	    st.dirtylog_us, st.copy_us);
+	    c->epoch, c->resync ? "incremental resync" : "full checkpoint",
+	    c->full_pages, c->resync ? " whose hash differed" : "",
+	    (uint64_t)nd, st.pause_us, st.suspend_us, st.dirtylog_us,
+	    st.copy_us);
 	set_phase(c, PHASE_RUNNING);
 	if (flush_queue(c) == -1)
 		return;
@@ -883,6 +915,29 @@ pump_idle_cb(struct ev_loop *loop, ev_idle *w, int revents __unused)
 }
 
 /* ---- ACKs ----------------------------------------------------------- */
+
+/* The session's first epoch is on the backup: one line with what it cost
+ * (bench/resync reads it). */
+static void
+first_epoch_acked(struct ckpt *c, const struct inflight *f)
+{
+	uint64_t us = now_us() - c->session_us;
+
+	if (c->resync)
+		log_info("epoch %" PRIu64 ": incremental resync committed: "
+		    "%" PRIu64 " of %" PRIu64 " pages differed, %" PRIu64
+		    " dirtied meanwhile, %" PRIu64 " bytes sent, %" PRIu64
+		    " bytes of hashes received, %" PRIu64 ".%03" PRIu64 " s",
+		    f->st.epoch, c->full_pages, c->info.nr_pages,
+		    f->st.dirty_pages - c->full_pages, f->st.wire_bytes,
+		    c->rhash_n * STREAM_HASH_LEN, us / 1000000,
+		    us / 1000 % 1000);
+	else
+		log_info("epoch %" PRIu64 ": full checkpoint committed: %"
+		    PRIu64 " pages, %" PRIu64 " bytes sent, %" PRIu64 ".%03"
+		    PRIu64 " s", f->st.epoch, c->info.nr_pages,
+		    f->st.wire_bytes, us / 1000000, us / 1000 % 1000);
+}
 
 /* ACK(n) is cumulative: it acknowledges every epoch up to n (a backup
  * that skipped one ACK still committed in order). */
@@ -913,6 +968,8 @@ ack_received(struct ckpt *c, uint64_t epoch)
 			return;
 		}
 		fo_primary_acked(&c->fo, e);
+		if (e == c->first_epoch)
+			first_epoch_acked(c, f);
 		f->used = 0;
 		log_debug("epoch %" PRIu64 ": acked, rtt %" PRIu64 " us", e,
 		    f->st.ack_rtt_us);
@@ -999,6 +1056,25 @@ welcome_received(struct ckpt *c, const struct stream_welcome *wl)
 	c->timing.fence_ms = wl->fence_ms;
 	c->timing.resume_epoch = wl->resume_epoch;
 	peer_set_timing(c->peer, wl->timeout_ms, wl->hb_ms);
+	if (wl->flags & STREAM_WELCOME_HASHES) {
+		/* The backup resumes its replica of epoch resume_epoch and
+		 * sends its page hashes before READY.  Our epoch numbers go
+		 * on as they were (a guest's suspend count is its epoch
+		 * number, which tests and tools rely on), even below
+		 * resume_epoch after a restart of remus. */
+		if (c->rhash == NULL)
+			c->rhash = malloc(c->info.nr_pages * STREAM_HASH_LEN);
+		if (c->rhash == NULL) {
+			log_warn("backup %s: page hashes", c->tp->desc);
+			fo_primary_lost(&c->fo, now_us() / 1000,
+			    "out of memory");
+			settle(c);
+			return;
+		}
+		c->resync = 1;
+		log_info("backup %s holds the replica of epoch %" PRIu64
+		    ": incremental resync", c->tp->desc, wl->resume_epoch);
+	}
 	log_debug("backup %s: timeout %u ms, heartbeat %u ms, fence %u ms%s",
 	    c->tp->desc, wl->timeout_ms, wl->hb_ms, wl->fence_ms,
 	    wl->fence_ms ? "" : " (the backup does not fence)");
@@ -1046,6 +1122,16 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 	case STREAM_REC_WELCOME:
 		if (c->phase == PHASE_HANDSHAKE)
 			welcome_received(c, &rec->u.welcome);
+		break;
+	case STREAM_REC_PAGE_HASHES:
+		/* The reader checked the order and the range (and lets READY
+		 * through only once all came). */
+		if (c->phase == PHASE_HANDSHAKE && c->resync) {
+			memcpy(c->rhash + rec->u.hashes.first *
+			    STREAM_HASH_LEN, rec->u.hashes.hashes,
+			    (size_t)rec->u.hashes.count * STREAM_HASH_LEN);
+			c->rhash_n += rec->u.hashes.count;
+		}
 		break;
 	case STREAM_REC_READY:
 		/* The reader let it through only after WELCOME. */
@@ -1469,6 +1555,7 @@ link_open(struct ckpt *c)
 	c->hb_ms = hb ? hb : 1;
 	pc.hb_ms = c->tp->blackhole ? 0 : c->hb_ms;
 	pc.page_size = c->info.page_size;
+	pc.nr_pages = c->info.nr_pages;
 	pc.in_max = BACK_BUF;
 	pc.blackhole = c->tp->blackhole;
 	pc.desc = c->tp->desc;
@@ -1625,8 +1712,9 @@ session_open(struct ckpt *c)
 	}
 	/* Our --timeout is a proposal the backup may only shorten. */
 	hello_name(c->guest, name, sizeof name);
+	/* We can resync from a replica the backup kept (PAGE_HASHES). */
 	if (stream_write_hello(c->w, name, c->cfg.timeout_ms, c->hb_ms,
-	    0) == -1) {
+	    STREAM_HELLO_RESYNC) == -1) {
 		log_warn("stream HELLO");
 		goto err;
 	}
@@ -1649,6 +1737,9 @@ session_open(struct ckpt *c)
 	c->acked = c->epoch;
 	c->waiting = 0;
 	memset(&c->timing, 0, sizeof c->timing);
+	c->resync = 0;
+	c->rhash_n = 0;
+	c->session_us = now_us();
 	set_phase(c, PHASE_HANDSHAKE);
 	peer_start(c->peer);	/* a write error goes to the policy */
 	return 0;
@@ -1908,6 +1999,7 @@ ckpt_free(struct ckpt *c)
 	if (c->staging)
 		munmap(c->staging, c->staging_pages * c->info.page_size);
 	free(c->bitmap);
+	free(c->rhash);
 	free(c->pfns);
 	free(c->state);
 	free(c);

@@ -8,8 +8,9 @@ add_library(remus_ckpt STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/peer.c
   ${CMAKE_CURRENT_SOURCE_DIR}/transport-common.c
   ${CMAKE_CURRENT_SOURCE_DIR}/transport-tcp.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/transport-cmd.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/transport-cmd.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/resync.c)
 target_include_directories(remus_ckpt PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}
   ${CMAKE_SOURCE_DIR}/domain)
 target_link_libraries(remus_ckpt PUBLIC remus_stream remus_codec
-  remus_failover remus_common PkgConfig::LIBEV)
+  remus_failover remus_common PkgConfig::LIBEV PRIVATE PkgConfig::XXHASH)

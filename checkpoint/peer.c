@@ -600,6 +600,7 @@ peer_new(struct ev_loop *loop, int rfd, int wfd, const struct peer_config *cfg,
 	snprintf(p->desc, sizeof p->desc, "%s", cfg->desc ? cfg->desc : "peer");
 	p->cfg.desc = p->desc;
 	stream_reader_init(&p->rd, cfg->rdir);
+	stream_reader_set_pages(&p->rd, cfg->nr_pages);
 	stream_writer_init(&p->w, cfg->page_size ? cfg->page_size : 4096);
 	p->in_cap = p->cfg.in_max < IN_CAP_INIT ? p->cfg.in_max : IN_CAP_INIT;
 	if (rfd >= 0) {

@@ -101,6 +101,8 @@ struct peer_config {
 	uint32_t	 timeout_ms;	/* T; 0: no silence detection */
 	uint32_t	 hb_ms;		/* H; 0: no heartbeats */
 	uint32_t	 page_size;	/* the writer's (primary: the guest's) */
+	uint64_t	 nr_pages;	/* back channel: the guest's, for the
+					 * reader's PAGE_HASHES checks (0: none) */
 	size_t		 in_max;	/* input buffer limit (0: 64 KiB) */
 	int		 blackhole;	/* WFD never blocks and cannot be polled
 					 * (/dev/null), RFD is -1: write

@@ -76,11 +76,16 @@ _Static_assert(sizeof(struct stream_rhdr) == 8, "stream_rhdr is 8 bytes");
 #define STREAM_REC_BC_HEARTBEAT	0x00000103u
 #define STREAM_REC_ERROR	0x00000104u
 #define STREAM_REC_WELCOME	0x00000105u	/* before READY, once */
+#define STREAM_REC_PAGE_HASHES	0x00000106u	/* after WELCOME(HASHES), before READY */
 #define STREAM_REC_ACTIVATED	0x00000107u	/* switchover done: the guest
 						 * runs on the backup */
 
 #define STREAM_EPOCH_FULL	(1u << 0)	/* EPOCH_BEGIN flag: all pages */
-#define STREAM_EPOCH_FLAGS_KNOWN (STREAM_EPOCH_FULL)
+/* The first epoch of a session whose backup sent PAGE_HASHES: only the
+ * pages whose hash differed (and those dirtied meanwhile); the others keep
+ * the resumed replica's content.  Never with FULL, never later. */
+#define STREAM_EPOCH_RESYNC	(1u << 1)
+#define STREAM_EPOCH_FLAGS_KNOWN (STREAM_EPOCH_FULL | STREAM_EPOCH_RESYNC)
 
 struct stream_epoch_begin {
 	uint64_t	epoch;		/* first >= 1 (FULL), then strictly +1 */
@@ -177,6 +182,10 @@ _Static_assert(sizeof(struct stream_error) == 8, "stream_error is 8 bytes");
  * guest is and the timing the primary proposes (docs/failover.md).  Its
  * CRC32C covers the record header and the body before the crc field. */
 #define STREAM_NAME_LEN		64
+/* HELLO features (offers). */
+#define STREAM_HELLO_RESYNC	(1u << 0)	/* takes PAGE_HASHES, sends a
+						 * RESYNC first epoch */
+#define STREAM_HELLO_FEATURES_KNOWN (STREAM_HELLO_RESYNC)
 #define STREAM_TIMEOUT_MAX	3600000u	/* ms: T, H, F at most an hour */
 
 struct stream_hello {
@@ -194,7 +203,11 @@ _Static_assert(sizeof(struct stream_hello) == 88, "stream_hello is 88 bytes");
 /* WELCOME (backup -> primary, before READY): what the backup agreed to.
  * CRC as HELLO's. */
 #define STREAM_WELCOME_FENCES	(1u << 0)	/* it runs a fence command */
-#define STREAM_WELCOME_FLAGS_KNOWN (STREAM_WELCOME_FENCES)
+/* It resumes the committed replica of resume_epoch: PAGE_HASHES of all
+ * nr_pages pages follow, before READY.  Only when HELLO offered
+ * STREAM_HELLO_RESYNC, and only with resume_epoch != 0. */
+#define STREAM_WELCOME_HASHES	(1u << 1)
+#define STREAM_WELCOME_FLAGS_KNOWN (STREAM_WELCOME_FENCES | STREAM_WELCOME_HASHES)
 
 struct stream_welcome {
 	uint64_t	resume_epoch;	/* committed replica of this guest the
@@ -208,6 +221,23 @@ struct stream_welcome {
 };
 _Static_assert(sizeof(struct stream_welcome) == 32, "stream_welcome is 32 bytes");
 
+/* PAGE_HASHES (backup -> primary, after a WELCOME with HASHES, before
+ * READY): this header, then COUNT hashes of STREAM_HASH_LEN bytes, one per
+ * page FIRST .. FIRST + COUNT - 1 of the resumed replica, in pfn order.
+ * Each is XXH3-128 (seed 0) of the page: the low 64 bits then the high 64
+ * bits, each little-endian.  Records cover 0 .. nr_pages - 1 in order,
+ * without gaps or overlap.  The CRC32C covers the record header, FIRST,
+ * COUNT and the hashes (a flipped bit must not make a differing page
+ * look equal). */
+#define STREAM_HASH_LEN		16u
+#define STREAM_HASHES_MAX	4096u	/* hashes per record: 64 KiB */
+
+struct stream_page_hashes {
+	uint64_t	first;		/* pfn of the first hash */
+	uint32_t	count;		/* 1 .. STREAM_HASHES_MAX */
+	uint32_t	crc;
+};
+_Static_assert(sizeof(struct stream_page_hashes) == 16, "page_hashes is 16 bytes");
 /* COOKIE (primary -> backup, after HELLO, before the first epoch, at
  * most once): the cookie remusd's prepare handed out, so that the session
  * is the one it reserved.  CRC as HELLO's. */

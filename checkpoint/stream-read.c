@@ -130,6 +130,7 @@ stream_rec_name(uint32_t type)
 	case STREAM_REC_SWITCHOVER:	return "SWITCHOVER";
 	case STREAM_REC_COOKIE:		return "COOKIE";
 	case STREAM_REC_ACTIVATED:	return "ACTIVATED";
+	case STREAM_REC_PAGE_HASHES:	return "PAGE_HASHES";
 	default:			return NULL;
 	}
 }
@@ -164,6 +165,13 @@ stream_reader_init(struct stream_reader *r, enum stream_dir dir)
 {
 	memset(r, 0, sizeof(*r));
 	r->dir = dir;
+}
+
+void
+stream_reader_set_pages(struct stream_reader *r, uint64_t nr_pages)
+{
+	if (r->dir == STREAM_DIR_BACK)
+		r->nr_pages = nr_pages;
 }
 
 /* Checks the driver name: 1..16 printable, non-space ASCII characters,
@@ -343,10 +351,27 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 		return length == sizeof(struct stream_welcome) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_READY:
-		if (r->have_ready || !r->have_welcome)
+		/* After a WELCOME with HASHES, only once every page's hash
+		 * came (when the reader knows how many pages there are). */
+		if (r->have_ready || !r->have_welcome ||
+		    (r->hashes_due && r->nr_pages != 0 &&
+		    r->hash_next != r->nr_pages))
 			return STREAM_ERR_SEQUENCE;
 		return length == sizeof(struct stream_ctl) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_PAGE_HASHES:
+		if (!r->hashes_due || r->have_ready)
+			return STREAM_ERR_SEQUENCE;
+		/* Whole hashes, 1 .. STREAM_HASHES_MAX of them: decided
+		 * before the body is buffered. */
+		if (length < sizeof(struct stream_page_hashes) +
+		    STREAM_HASH_LEN ||
+		    (length - sizeof(struct stream_page_hashes)) %
+		    STREAM_HASH_LEN != 0)
+			return STREAM_ERR_LENGTH;
+		return length <= sizeof(struct stream_page_hashes) +
+		    STREAM_HASHES_MAX * STREAM_HASH_LEN ? STREAM_OK :
+		    STREAM_ERR_TOO_LONG;
 	case STREAM_REC_ACK:
 	case STREAM_REC_ACTIVATED:
 		if (!r->have_ready)
@@ -539,6 +564,42 @@ parse_welcome(const uint8_t *rbuf, struct stream_rec *rec)
 	    wl->fence_ms > STREAM_TIMEOUT_MAX ||
 	    (wl->fence_ms != 0) != ((wl->flags & STREAM_WELCOME_FENCES) != 0))
 		return STREAM_ERR_HANDSHAKE;
+	/* Hashes of a replica that is not there make no sense. */
+	if ((wl->flags & STREAM_WELCOME_HASHES) != 0 && wl->resume_epoch == 0)
+		return STREAM_ERR_HANDSHAKE;
+	return STREAM_OK;
+}
+
+/* PAGE_HASHES: CRC over the record header and the whole body but the crc
+ * field; then the count against the length, then the place in the
+ * sequence of pfns. */
+static enum stream_status
+parse_hashes(const struct stream_reader *r, const uint8_t *rbuf,
+    uint32_t length, struct stream_rec *rec)
+{
+	const size_t hh = sizeof(struct stream_page_hashes);
+	const uint8_t *body = rbuf + sizeof(struct stream_rhdr);
+	uint64_t first;
+	uint32_t count, crc;
+
+	crc = stream_crc32c(0, rbuf, sizeof(struct stream_rhdr) +
+	    offsetof(struct stream_page_hashes, crc));
+	crc = stream_crc32c(crc, body + hh, length - hh);
+	if (crc_differs(crc, ld32(body +
+	    offsetof(struct stream_page_hashes, crc))))
+		return STREAM_ERR_CRC;
+	first = ld64(body + offsetof(struct stream_page_hashes, first));
+	count = ld32(body + offsetof(struct stream_page_hashes, count));
+	if ((uint64_t)count * STREAM_HASH_LEN != length - hh)
+		return STREAM_ERR_LENGTH;
+	if (first != r->hash_next)
+		return STREAM_ERR_SEQUENCE;
+	if (r->nr_pages != 0 && (first >= r->nr_pages ||
+	    count > r->nr_pages - first))
+		return STREAM_ERR_PFN;
+	rec->u.hashes.first = first;
+	rec->u.hashes.count = count;
+	rec->u.hashes.hashes = body + hh;
 	return STREAM_OK;
 }
 
@@ -616,10 +677,15 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 		if (b->reserved != 0 || (b->flags & ~STREAM_EPOCH_FLAGS_KNOWN) != 0)
 			return fail(r, STREAM_ERR_RESERVED);
 		/* The first epoch may have any number (a new backup joins a
-		 * running primary) but must be full; then strictly +1. */
+		 * running primary) but must be full or a resync (exactly
+		 * one of the two); then strictly +1, never a resync. */
 		if (b->epoch == 0 ||
-		    (r->epoch == 0 && (b->flags & STREAM_EPOCH_FULL) == 0) ||
-		    (r->epoch != 0 && b->epoch != r->epoch + 1))
+		    (r->epoch == 0 && (b->flags & (STREAM_EPOCH_FULL |
+		    STREAM_EPOCH_RESYNC)) == 0) ||
+		    (b->flags & STREAM_EPOCH_FULL &&
+		    b->flags & STREAM_EPOCH_RESYNC) ||
+		    (r->epoch != 0 && (b->epoch != r->epoch + 1 ||
+		    (b->flags & STREAM_EPOCH_RESYNC) != 0)))
 			return fail(r, STREAM_ERR_SEQUENCE);
 		r->in_epoch = 1;
 		r->epoch = b->epoch;
@@ -707,8 +773,16 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 		break;
 	case STREAM_REC_WELCOME:
 		st = parse_welcome(buf, rec);
-		if (st == STREAM_OK)
+		if (st == STREAM_OK) {
 			r->have_welcome = 1;
+			r->hashes_due = (rec->u.welcome.flags &
+			    STREAM_WELCOME_HASHES) != 0;
+		}
+		break;
+	case STREAM_REC_PAGE_HASHES:
+		st = parse_hashes(r, buf, length, rec);
+		if (st == STREAM_OK)
+			r->hash_next += rec->u.hashes.count;
 		break;
 	case STREAM_REC_READY:
 		st = parse_ctl(buf, rec);

@@ -268,8 +268,11 @@ stream_write_epoch_begin(struct stream_writer *w, uint64_t epoch,
 
 	if (w->in_epoch || w->ended || w->hello_due || w->switchover || epoch == 0 ||
 	    (flags & ~STREAM_EPOCH_FLAGS_KNOWN) != 0 ||
-	    (w->epoch == 0 && (flags & STREAM_EPOCH_FULL) == 0) ||
-	    (w->epoch != 0 && epoch != w->epoch + 1))
+	    (w->epoch == 0 && (flags & (STREAM_EPOCH_FULL |
+	    STREAM_EPOCH_RESYNC)) == 0) ||
+	    (flags & STREAM_EPOCH_FULL && flags & STREAM_EPOCH_RESYNC) ||
+	    (w->epoch != 0 && (epoch != w->epoch + 1 ||
+	    (flags & STREAM_EPOCH_RESYNC) != 0)))
 		return einval();
 	p = start_record(w, STREAM_REC_EPOCH_BEGIN,
 	    sizeof(struct stream_epoch_begin));
@@ -473,7 +476,9 @@ stream_write_ctl(struct stream_writer *w, uint32_t type, uint64_t value)
 		value = w->epoch;
 		break;
 	case STREAM_REC_READY:
-		if (!w->welcome_sent)
+		/* After WELCOME; after every hash it announced (the writer
+		 * of the back channel knows nr_pages from hashes_due). */
+		if (!w->welcome_sent || w->hashes_due)
 			return einval();
 		value = STREAM_VERSION;
 		break;
@@ -586,7 +591,9 @@ stream_write_welcome(struct stream_writer *w, const struct stream_welcome *wl)
 	    !timing_ok(wl->timeout_ms, wl->hb_ms) ||
 	    wl->fence_ms > STREAM_TIMEOUT_MAX ||
 	    (wl->flags & ~STREAM_WELCOME_FLAGS_KNOWN) != 0 ||
-	    (wl->fence_ms != 0) != ((wl->flags & STREAM_WELCOME_FENCES) != 0))
+	    (wl->fence_ms != 0) != ((wl->flags & STREAM_WELCOME_FENCES) != 0) ||
+	    ((wl->flags & STREAM_WELCOME_HASHES) != 0 &&
+	    (wl->resume_epoch == 0 || w->nr_hashes == 0)))
 		return einval();
 	p = start_record(w, STREAM_REC_WELCOME, sizeof(struct stream_welcome));
 	if (p == NULL)
@@ -603,6 +610,46 @@ stream_write_welcome(struct stream_writer *w, const struct stream_welcome *wl)
 	st32(p + crc_off, stream_crc32c(0, p, crc_off));
 	finish_record(w, sizeof(struct stream_welcome));
 	w->welcome_sent = 1;
+	if (wl->flags & STREAM_WELCOME_HASHES) {
+		w->hashes_due = 1;
+		w->hash_next = 0;
+	}
+	return 0;
+}
+
+void
+stream_writer_set_hashes(struct stream_writer *w, uint64_t nr_pages)
+{
+	w->nr_hashes = nr_pages;
+}
+
+int
+stream_write_page_hashes(struct stream_writer *w, uint64_t first,
+    uint32_t count, const void *hashes)
+{
+	const size_t hh = sizeof(struct stream_page_hashes);
+	uint32_t len = (uint32_t)(hh + (size_t)count * STREAM_HASH_LEN);
+	uint32_t crc;
+	uint8_t *p;
+
+	if (!w->hashes_due || w->ended || count == 0 ||
+	    count > STREAM_HASHES_MAX || first != w->hash_next ||
+	    count > w->nr_hashes - first)
+		return einval();
+	p = start_record(w, STREAM_REC_PAGE_HASHES, len);
+	if (p == NULL)
+		return -1;
+	st64(p + RHDR + offsetof(struct stream_page_hashes, first), first);
+	st32(p + RHDR + offsetof(struct stream_page_hashes, count), count);
+	memcpy(p + RHDR + hh, hashes, (size_t)count * STREAM_HASH_LEN);
+	crc = stream_crc32c(0, p, RHDR +
+	    offsetof(struct stream_page_hashes, crc));
+	crc = stream_crc32c(crc, p + RHDR + hh, len - hh);
+	st32(p + RHDR + offsetof(struct stream_page_hashes, crc), crc);
+	finish_record(w, len);
+	w->hash_next += count;
+	if (w->hash_next == w->nr_hashes)
+		w->hashes_due = 0;
 	return 0;
 }
 

@@ -85,6 +85,8 @@ struct stream_reader {
 	int		have_welcome;	/* back channel: WELCOME seen */
 	int		have_ready;	/* back channel: READY seen */
 	uint64_t	last_ack;	/* back channel: highest ACK so far */
+	int		hashes_due;	/* back channel: WELCOME had HASHES */
+	uint64_t	hash_next;	/* back channel: next PAGE_HASHES pfn */
 	uint64_t	nr_epochs;	/* epochs completed (EPOCH_END validated) */
 	int		switchover;	/* forward: SWITCHOVER seen, only
 					 * HEARTBEATs may follow */
@@ -132,10 +134,22 @@ struct stream_rec {
 		} hello;
 		struct stream_welcome		welcome;
 		struct stream_cookie		cookie;
+		struct {
+			uint64_t	first;
+			uint32_t	count;
+			/* COUNT * STREAM_HASH_LEN bytes (may be
+			 * unaligned), borrowed. */
+			const uint8_t	*hashes;
+		} hashes;
 	} u;
 };
 
 void	stream_reader_init(struct stream_reader *, enum stream_dir);
+/* Back channel: the guest's page count, so PAGE_HASHES are checked
+ * against it (pfns in range, READY only once all were sent).  Without it
+ * (0, as after init: a capture read on its own) those two checks are
+ * skipped. */
+void	stream_reader_set_pages(struct stream_reader *, uint64_t nr_pages);
 
 /* Parse the stream header at BUF (LEN bytes available).  On STREAM_OK
  * *USED is the bytes consumed and *INFO is filled.  STREAM_NEED_MORE if LEN
@@ -194,6 +208,9 @@ struct stream_writer {
 	int		welcome_sent;	/* back channel: READY may follow */
 	int		switchover;	/* SWITCHOVER written */
 	int		cookie_sent;	/* COOKIE written */
+	int		hashes_due;	/* WELCOME had HASHES, READY not yet */
+	uint64_t	hash_next;	/* next PAGE_HASHES pfn */
+	uint64_t	nr_hashes;	/* pages they cover (set_hashes) */
 	/* Open page batch, if any (batch_count > 0 or batch_open). */
 	int		batch_open;
 	size_t		batch_off;	/* offset of its record header in buf */
@@ -265,6 +282,14 @@ int	stream_write_cookie(struct stream_writer *,
  * ignored, the rest as stream-format.h says. */
 int	stream_write_welcome(struct stream_writer *,
 	    const struct stream_welcome *wl);
+/* Back channel, before a WELCOME with STREAM_WELCOME_HASHES: the guest's
+ * page count, which the PAGE_HASHES records must cover before READY. */
+void	stream_writer_set_hashes(struct stream_writer *, uint64_t nr_pages);
+/* PAGE_HASHES of COUNT pages from FIRST (HASHES: COUNT * STREAM_HASH_LEN
+ * bytes), after a WELCOME with STREAM_WELCOME_HASHES and before READY,
+ * FIRST continuing the previous record.  COUNT 1 .. STREAM_HASHES_MAX. */
+int	stream_write_page_hashes(struct stream_writer *, uint64_t first,
+	    uint32_t count, const void *hashes);
 /* REASON: 1 .. STREAM_ERROR_REASON_MAX bytes of text (longer is cut). */
 int	stream_write_error(struct stream_writer *, uint32_t code,
 	    const char *reason);

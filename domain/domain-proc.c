@@ -13,7 +13,10 @@
  * to the image and records the epoch in DIR/proc-epoch, all or nothing
  * across a kill -9 of remusd (and, with REMUS_PROC_SYNC=1, of the host).
  * A new session keeps the previous session's replica committed on disk
- * until its own first commit replaces it, and never activates it.
+ * until its own first commit replaces it, and never activates it; when
+ * the primary can resync and the replica is of the same guest, the
+ * session resumes it instead (resume(), hash_pages(): the first epoch
+ * carries only the pages whose hash differs).
  * activate() starts the guest's program in resume mode on the image; the
  * failover that reads it runs on this host, through the page cache.
  *
@@ -805,6 +808,20 @@ replica_proc_commit(struct replica *r, uint64_t epoch, const uint64_t *pfns,
 }
 
 static int
+replica_proc_resume(struct replica *r, const char *name, int allow,
+    uint64_t *epoch)
+{
+	return store_resume(r->store, name, allow, epoch);
+}
+
+static int
+replica_proc_hash_pages(struct replica *r, uint64_t first, size_t n,
+    uint8_t *out)
+{
+	return store_hash_pages(r->store, first, n, out);
+}
+
+static int
 replica_proc_recover(const char *dir, uint64_t *epoch)
 {
 	struct store_state st;
@@ -1068,4 +1085,6 @@ const struct replica_ops replica_proc_ops = {
 	.activate = replica_proc_activate,
 	.close = replica_proc_close,
 	.recover = replica_proc_recover,
+	.resume = replica_proc_resume,
+	.hash_pages = replica_proc_hash_pages,
 };

@@ -164,6 +164,26 @@ struct replica_ops {
 
 	void	(*close)(struct replica *);
 
+	/* Optional (NULL: every session starts from an empty replica, and
+	 * the first epoch is a full checkpoint).  Called once, after
+	 * create() and before any page() or commit(): HELLO named the guest
+	 * NAME.  The replica records the name with its first commit.  If
+	 * ALLOW (the primary can resync) and DIR holds a committed replica an
+	 * earlier session left of the same guest (NAME, page size, nr_pages),
+	 * the session resumes it: page() reads its content (the base of the
+	 * first epoch's deltas), the first commit adds to it, and it stays
+	 * the committed replica until then, across a crash too.  1 with
+	 * *EPOCH its epoch when resumed, 0 when not, -1 with errno set. */
+	int	(*resume)(struct replica *, const char *name, int allow,
+		    uint64_t *epoch);
+
+	/* Optional, after resume() returned 1 and before the first commit:
+	 * hashes of the resumed replica's pages FIRST .. FIRST + N - 1 into
+	 * OUT, 16 bytes each, XXH3-128 (seed 0) low then high 64 bits, each
+	 * little-endian (the stream's PAGE_HASHES). */
+	int	(*hash_pages)(struct replica *, uint64_t first, size_t n,
+		    uint8_t *out);
+
 	/* Optional (NULL: nothing of the replica survives remusd).  Finish
 	 * or drop a commit a crash interrupted in the replica kept in DIR,
 	 * without creating anything.  1 and *EPOCH when DIR then holds a

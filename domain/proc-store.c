@@ -40,6 +40,7 @@
 #define EPOCH_NAME	"proc-epoch"
 #define SESSION_NAME	"proc-session"
 #define JOURNAL_NAME	"proc-journal"
+#define GUEST_NAME	"proc-guest-name"	/* which guest the image is of */
 
 #define PJ_MAGIC	0x31304c4e524a5052ull	/* "RPJRNL01" */
 #define PJ_REC_MAGIC	0x544d4d4f434a5052ull	/* "RPJCOMMT" */
@@ -94,6 +95,10 @@ struct store {
 	uint64_t	 session;
 	uint64_t	 boot;		/* boot_hash() */
 	uint64_t	 epoch;		/* last committed by this session */
+	struct store_state prev;	/* what DIR held at open */
+	int		 resumed;	/* the working copy is prev's image */
+	int		 guest_due;	/* proc-guest to write at next commit */
+	char		 guest[STORE_GUEST_MAX + 1];	/* HELLO's name */
 	uint64_t	 private_pages;	/* copied in the working copy, at most */
 	uint64_t	*copied;	/* bitmap of those */
 	uint64_t	*pfns;		/* scratch: sorted pfns of a commit */
@@ -617,6 +622,7 @@ store_open(const char *dir, uint64_t nr_pages, uint32_t page_size,
 		goto err;
 	if (prev)
 		*prev = st;
+	s->prev = st;
 	if (st.committed)
 		log_info("%s: keeping the replica of epoch %" PRIu64 " until "
 		    "this session commits", dir, st.epoch);
@@ -824,6 +830,27 @@ drop_copies(struct store *s, size_t n)
 	s->private_pages = 0;
 }
 
+/* proc-guest-name: which guest and geometry the image is of, for the next
+ * session's store_resume.  Written once per session, with its first
+ * commit.  Not part of the commit's atomicity: a crash between it and the
+ * image's epoch can leave it naming the other of two guests that share a
+ * directory, which only costs efficiency (a resync sends every page whose
+ * hash differs, whoever the image was of). */
+static int
+put_guest(struct store *s)
+{
+	char text[STORE_GUEST_MAX + 96];
+
+	if (!s->guest_due)
+		return 0;
+	snprintf(text, sizeof text, "page_size %u nr_pages %" PRIu64
+	    " name %s\n", s->page_size, s->nr_pages, s->guest);
+	if (put_file(s->dfd, GUEST_NAME, text, s->durable) == -1)
+		return -1;
+	s->guest_due = 0;
+	return 0;
+}
+
 /* A session's first commit: proc-arena.new becomes the image. */
 static int
 commit_image(struct store *s, uint64_t epoch)
@@ -857,8 +884,8 @@ commit_image(struct store *s, uint64_t epoch)
 	if (s->durable && fsync(s->dfd) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_APPLY, epoch);
-	if (put_epoch_files(s->dfd, epoch, s->session, s->boot,
-	    s->durable) == -1)
+	if (put_guest(s) == -1 || put_epoch_files(s->dfd, epoch, s->session,
+	    s->boot, s->durable) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_EPOCH, epoch);
 	if (retire(s->jfd) == -1)
@@ -887,8 +914,8 @@ commit_pages(struct store *s, uint64_t epoch, size_t n)
 	if (apply_pages(s, epoch, n) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_APPLY, epoch);
-	if (put_epoch_files(s->dfd, epoch, s->session, s->boot,
-	    s->durable) == -1)
+	if (put_guest(s) == -1 || put_epoch_files(s->dfd, epoch, s->session,
+	    s->boot, s->durable) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_EPOCH, epoch);
 	if (retire(s->jfd) == -1)
@@ -965,7 +992,7 @@ store_check_committed(struct store *s, uint64_t epoch)
 	unsigned long long sess, e;
 	char buf[128];
 
-	if (s->broken || s->first || s->epoch != epoch) {
+	if (s->broken || s->first || s->epoch == 0 || s->epoch != epoch) {
 		log_warnx("%s: this session has not committed epoch %" PRIu64
 		    "%s: not activated", s->dir, epoch, s->broken ?
 		    " (a commit failed)" : s->first ? " (nor any other; the "
@@ -981,6 +1008,123 @@ store_check_committed(struct store *s, uint64_t epoch)
 		    epoch, s->session);
 		errno = ESTALE;
 		return -1;
+	}
+	return 0;
+}
+
+int
+store_resume(struct store *s, const char *guest, int allow, uint64_t *epoch)
+{
+	unsigned long long np;
+	unsigned ps;
+	struct stat sb;
+	char buf[STORE_GUEST_MAX + 96];
+	const char *name;
+	int fd = -1, n;
+	void *img = MAP_FAILED, *work = MAP_FAILED;
+
+	*epoch = 0;
+	if (strlen(guest) > STORE_GUEST_MAX || strchr(guest, '\n') != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!s->first || s->broken) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(s->guest, sizeof s->guest, "%s", guest);
+	s->guest_due = 1;
+	if (!allow || !s->prev.committed)
+		return 0;
+	/* The same guest, the same geometry, an image of that size. */
+	n = -1;
+	if (get_file(s->dfd, GUEST_NAME, buf, sizeof buf) == -1 ||
+	    sscanf(buf, "page_size %u nr_pages %llu name %n", &ps, &np,
+	    &n) != 2 || n < 0) {
+		log_info("%s: the replica of epoch %" PRIu64 " does not say "
+		    "which guest it is of: a full checkpoint", s->dir,
+		    s->prev.epoch);
+		return 0;
+	}
+	name = buf + n;
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(name, guest) != 0 || ps != s->page_size ||
+	    np != s->nr_pages) {
+		log_info("%s: the replica of epoch %" PRIu64 " is of guest %s "
+		    "(%llu pages of %u), not %s (%" PRIu64 " of %u): a full "
+		    "checkpoint", s->dir, s->prev.epoch, name, np, ps, guest,
+		    s->nr_pages, s->page_size);
+		return 0;
+	}
+	fd = openat(s->dfd, IMG_NAME, O_RDWR | O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &sb) == -1) {
+		log_warn("%s/%s", s->dir, IMG_NAME);
+		goto err;
+	}
+	if ((uint64_t)sb.st_size != s->size) {
+		log_warnx("%s/%s: %lld bytes, want %" PRIu64 ": a full "
+		    "checkpoint", s->dir, IMG_NAME, (long long)sb.st_size,
+		    s->size);
+		close(fd);
+		return 0;
+	}
+	img = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	work = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (img == MAP_FAILED || work == MAP_FAILED) {
+		log_warn("map %s/%s", s->dir, IMG_NAME);
+		goto err;
+	}
+	/* From here the session is as after a first commit, on the image
+	 * an earlier session committed: page() reads its content, and every
+	 * commit (the first one included) goes through the journal, so the
+	 * image stays committed until a later one is.  The empty
+	 * proc-arena.new store_open built is not needed. */
+	munmap(s->map, s->size);
+	close(s->fd);
+	(void)unlinkat(s->dfd, NEW_NAME, 0);
+	s->map = work;
+	s->img_map = img;
+	s->fd = fd;
+	s->first = 0;
+	s->resumed = 1;
+	/* Same name, same geometry: proc-guest-name stays as it is. */
+	s->guest_due = 0;
+	*epoch = s->prev.epoch;
+	log_info("%s: resuming the replica of epoch %" PRIu64 " of guest %s",
+	    s->dir, *epoch, guest);
+	return 1;
+err:
+	if (img != MAP_FAILED)
+		munmap(img, s->size);
+	if (work != MAP_FAILED)
+		munmap(work, s->size);
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+int
+store_hash_pages(struct store *s, uint64_t first, size_t n, uint8_t *out)
+{
+	const uint8_t *p;
+	XXH128_hash_t h;
+	size_t i;
+
+	if (!s->resumed || s->epoch != 0 || first > s->nr_pages ||
+	    n > s->nr_pages - first) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* The committed image itself (the shared mapping), not the working
+	 * copy: they are equal until this session's first commit, and the
+	 * image is what the hashes stand for. */
+	for (i = 0; i < n; i++) {
+		p = s->img_map + (first + i) * s->page_size;
+		h = XXH3_128bits(p, s->page_size);
+		for (int b = 0; b < 8; b++) {
+			out[i * 16 + b] = (uint8_t)(h.low64 >> (8 * b));
+			out[i * 16 + 8 + b] = (uint8_t)(h.high64 >> (8 * b));
+		}
 	}
 	return 0;
 }

@@ -9,6 +9,8 @@
  *   proc-session     "session S epoch N boot B synced 0|1": who committed it
  *   proc-journal     the commit in progress; a zero header when none
  *   proc-arena.new   a session's first, full image while it is built
+ *   proc-guest-name  "page_size P nr_pages N name NAME": whose image it is
+ *                    (a later session resumes it, store_resume)
  *
  * The working copy.  store_page() hands out pages of a private mapping of
  * the image (MAP_PRIVATE: a store copies the page, the file is untouched),
@@ -95,6 +97,27 @@ void	*store_page(struct store *, uint64_t pfn);
  * caller stands down, and the next recovery decides n - 1 or n. */
 int	store_commit(struct store *, uint64_t epoch, const uint64_t *pfns,
 	    size_t n);
+
+/* HELLO named the guest GUEST (1 .. STORE_GUEST_MAX printable
+ * characters): recorded in DIR/proc-guest-name with this session's first
+ * commit.  Before any commit, if ALLOW, when DIR holds a committed image of the same
+ * guest and geometry (page size, nr_pages) as proc-guest-name says, the session
+ * resumes it: the working copy reads the image (not zeros), and every
+ * commit, the first one included, goes through the journal, so that image
+ * stays the committed replica until this session commits a later epoch (a
+ * crash in between recovers to one of the two, as for any commit).
+ * Returns 1 with *EPOCH = its epoch, 0 when nothing is resumed (a full
+ * checkpoint follows; *EPOCH = 0), -1 with errno set. */
+#define STORE_GUEST_MAX	64
+int	store_resume(struct store *, const char *guest, int allow,
+	    uint64_t *epoch);
+
+/* After store_resume returned 1 and before the first commit: the hashes of
+ * the image's pages FIRST .. FIRST + N - 1 into OUT (16 bytes each:
+ * XXH3-128, seed 0, low then high 64 bits, little-endian: the stream's
+ * PAGE_HASHES).  EINVAL out of range or when not resumed. */
+int	store_hash_pages(struct store *, uint64_t first, size_t n,
+	    uint8_t *out);
 
 /* This session's id (random, never 0), and whether the replica on disk
  * is, right now, epoch EPOCH as committed by this session: 0 yes, -1 no

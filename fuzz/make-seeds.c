@@ -274,5 +274,34 @@ stream_make_seeds(const char *dir)
 	CHECK(stream_write_ctl(&w, STREAM_REC_READY, 0));
 	CHECK(stream_write_error(&w, 28, "backup: no space left for the replica"));
 	CHECK(save(dir, "back-error", 0x83, &w));
+
+	/* Incremental resync: WELCOME with HASHES, two PAGE_HASHES, READY;
+	 * and a RESYNC first epoch. */
+	{
+		const struct stream_welcome welcome_hashes = {
+		    .resume_epoch = 41, .timeout_ms = 1000, .hb_ms = 200,
+		    .flags = STREAM_WELCOME_HASHES };
+		uint8_t h[24 * STREAM_HASH_LEN];
+
+		for (unsigned i = 0; i < sizeof h; i++)
+			h[i] = (uint8_t)(i * 37 + 11);
+		stream_writer_init(&w, PS);
+		stream_writer_set_hashes(&w, 24);
+		CHECK(stream_write_welcome(&w, &welcome_hashes));
+		CHECK(stream_write_page_hashes(&w, 0, 16, h));
+		CHECK(stream_write_page_hashes(&w, 16, 8, h + 16 * STREAM_HASH_LEN));
+		CHECK(stream_write_ctl(&w, STREAM_REC_READY, 0));
+		CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 42));
+		CHECK(save(dir, "back-hashes", 0x85, &w));
+	}
+	header(&w, PS, 16, STREAM_FEAT_COMPRESS, "proc", NULL);
+	CHECK(stream_write_epoch_begin(&w, 42, STREAM_EPOCH_RESYNC));
+	text_page(page, PS, 3);
+	CHECK(stream_write_page(&w, 5, STREAM_ENC_RAW, page, PS));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_epoch_begin(&w, 43, 0));
+	CHECK(stream_write_page(&w, 5, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "fwd-resync", 0x04, &w));
 	return 0;
 }

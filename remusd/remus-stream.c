@@ -235,6 +235,10 @@ dump_record(struct tool *t, uint64_t off, enum stream_status st,
 		    rec->u.welcome.flags & STREAM_WELCOME_FENCES ?
 		    " (fences)" : "", rec->u.welcome.resume_epoch);
 		break;
+	case STREAM_REC_PAGE_HASHES:
+		printf(" pfns %" PRIu64 "..%" PRIu64, rec->u.hashes.first,
+		    rec->u.hashes.first + rec->u.hashes.count - 1);
+		break;
 	case STREAM_REC_ACK:
 		printf(" epoch %" PRIu64, rec->u.ctl.value);
 		break;

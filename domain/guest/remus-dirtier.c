@@ -3,7 +3,7 @@
  *
  *   remus-dirtier --pages N --working-set M [--rate R] [--checksum-log FILE]
  *                 [--arena-size SIZE] [--slice-ms MS] [--pidfile FILE]
- *                 [--resume FILE]
+ *                 [--resume FILE] [--fill]
  *
  * Epoch mode (default): after each suspend/resume cycle of the attached
  * remus (or every --slice-ms when none is attached) it writes N distinct
@@ -18,6 +18,10 @@
  * suspend), suspends counts every suspend this arena has seen.  The sum is
  * what remus copies in that window, so a backup that committed epoch n
  * holds an arena whose remus-arena-sum equals line n's.
+ *
+ * --fill: before it starts, fill the whole working set with pseudo-random
+ * bytes, so that its memory does not compress (bench/resync: a full
+ * checkpoint then costs what a real guest's would).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +64,8 @@ usage(int status)
 	    "usage: remus-dirtier --pages N --working-set M [--rate R]\n"
 	    "                     [--checksum-log FILE] [--arena-size SIZE]\n"
 	    "                     [--slice-ms MS] [--pidfile FILE] "
-	    "[--resume FILE]\n");
+	    "[--resume FILE]\n"
+	    "                     [--fill]\n");
 	exit(status);
 }
 
@@ -200,6 +205,7 @@ main(int argc, char **argv)
 		{ "slice-ms", required_argument, NULL, 's' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "resume", required_argument, NULL, 'R' },
+		{ "fill", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -207,11 +213,11 @@ main(int argc, char **argv)
 	struct proc_guest_opts go;
 	uint64_t pages = 100, ws = 1024, rate = 0, arena = 0, slice = 100;
 	const char *logpath = NULL, *pidfile = NULL, *resume = NULL;
-	int c, verbose = 0, rc;
+	int c, verbose = 0, rc, fill = 0;
 	size_t size;
 
 	page_size = sysconf(_SC_PAGESIZE);
-	while ((c = getopt_long(argc, argv, "n:w:r:c:a:s:p:R:vh", opts,
+	while ((c = getopt_long(argc, argv, "n:w:r:c:a:s:p:R:fvh", opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -245,6 +251,9 @@ main(int argc, char **argv)
 			break;
 		case 'R':
 			resume = optarg;
+			break;
+		case 'f':
+			fill = 1;
 			break;
 		case 'v':
 			verbose++;
@@ -294,6 +303,18 @@ main(int argc, char **argv)
 		for (st->stride = 1000003; gcd(st->stride, ws) != 1;
 		    st->stride += 2)
 			;
+		if (fill) {
+			uint64_t *w = (uint64_t *)(void *)st->ws, x = 88172645463325252ull;
+
+			/* xorshift64: incompressible, and cheap enough
+			 * for a GiB. */
+			for (uint64_t i = 0; i < ws * (uint64_t)page_size / 8; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				w[i] = x;
+			}
+		}
 		proc_guest_set_root(guest, st);
 	}
 	if (logpath) {

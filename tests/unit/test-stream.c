@@ -893,7 +893,7 @@ struct mutation {
 static const struct mutation mutations[] = {
 	/* Every reserved field and flag bit. */
 	{ "epoch_begin.reserved", FWD, STREAM_REC_EPOCH_BEGIN, 0, RH + 12, 4, 1, 0, 0, STREAM_ERR_RESERVED },
-	{ "epoch_begin.flags", FWD, STREAM_REC_EPOCH_BEGIN, 1, RH + 8, 4, 2, 0, 0, STREAM_ERR_RESERVED },
+	{ "epoch_begin.flags", FWD, STREAM_REC_EPOCH_BEGIN, 1, RH + 8, 4, 4, 0, 0, STREAM_ERR_RESERVED },
 	{ "epoch_begin.flags.hi", FWD, STREAM_REC_EPOCH_BEGIN, 0, RH + 8, 4, 0x80000001u, 0, 0, STREAM_ERR_RESERVED },
 	{ "page_batch.reserved", FWD, STREAM_REC_PAGE_BATCH, 0, RH + 4, 4, 0x100, 0, 0, STREAM_ERR_RESERVED },
 	{ "page.reserved", FWD, STREAM_REC_PAGE_BATCH, 0, RH + 8 + 16 * 3 + 14, 2, 1, 0, 0, STREAM_ERR_RESERVED },
@@ -996,7 +996,7 @@ static const struct mutation mutations[] = {
 	{ "hello.twice", FWD, STREAM_REC_HEARTBEAT, 0, 0, 4, STREAM_REC_HELLO, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "hello.back", BACK, STREAM_REC_BC_HEARTBEAT, 0, 0, 4, STREAM_REC_HELLO, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "welcome.reserved", BACK, STREAM_REC_WELCOME, 0, RH + 24, 4, 1, 0, 0, STREAM_ERR_RESERVED },
-	{ "welcome.flags", BACK, STREAM_REC_WELCOME, 0, RH + 20, 4, 0x2 | STREAM_WELCOME_FENCES, 0, 0, STREAM_ERR_RESERVED },
+	{ "welcome.flags", BACK, STREAM_REC_WELCOME, 0, RH + 20, 4, 0x4 | STREAM_WELCOME_FENCES, 0, 0, STREAM_ERR_RESERVED },
 	{ "welcome.crc", BACK, STREAM_REC_WELCOME, 0, RH + 28, 4, 1, 1, 1, STREAM_ERR_CRC },
 	{ "welcome.body_crc", BACK, STREAM_REC_WELCOME, 0, RH + 3, 1, 1, 1, 1, STREAM_ERR_CRC },
 	{ "welcome.fence_no_flag", BACK, STREAM_REC_WELCOME, 0, RH + 20, 4, 0, 0, 0, STREAM_ERR_HANDSHAKE },
