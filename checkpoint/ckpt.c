@@ -19,11 +19,12 @@
  *
  * The period is measured suspend to suspend.  With --trigger output
  * (Kemari) an epoch is also cut early, as soon as the open epoch holds
- * guest output and a minimum gap since the last suspend has passed (see
- * schedule_epoch: the whole timing is there and in epoch_due).  At most one epoch is
- * unacknowledged while the next one runs: if ACK(n) has not arrived when
- * epoch n + 2 would start, the engine waits (and counts the wait), it never
- * queues a second one, because sch_plug holds only one pending epoch.
+ * guest output and a minimum gap since the last suspend has passed (the
+ * whole timing: epoch_due_at, schedule_epoch, epoch_due).  At most one
+ * epoch is unacknowledged while the next one runs: if ACK(n) has not
+ * arrived when epoch n + 2 would start, the engine waits (and counts the
+ * wait), it never queues a second one, because sch_plug holds only one
+ * pending epoch.
  *
  * Sessions.  The engine outlives its link: each session is a new stream
  * (header, HELLO; WELCOME, READY) over a new peer, starting with a FULL
