@@ -20,7 +20,7 @@
  * The period is measured suspend to suspend.  With --trigger output
  * (Kemari) an epoch is also cut early, as soon as the open epoch holds
  * guest output and a minimum gap since the last suspend has passed (the
- * whole timing: epoch_due_at, schedule_epoch, epoch_due).  At most one
+ * whole timing: epoch_delay_us, schedule_epoch, epoch_due).  At most one
  * epoch is unacknowledged while the next one runs: if ACK(n) has not
  * arrived when epoch n + 2 would start, the engine waits (and counts the
  * wait), it never queues a second one, because sch_plug holds only one
@@ -737,27 +737,28 @@ epoch_run(struct ckpt *c)
 	schedule_epoch(c);
 }
 
-/* When the next suspend is due (monotonic us): the interval after the
+/* Microseconds from NOW until the next suspend: the interval after the
  * last one, or with --trigger output and output held in the open epoch,
- * the gap after it.  *GAP_CHECK: the gap is reached before the interval
- * but no output is known yet (the timer then arms the devices' watch). */
+ * the gap after it.  *GAP_CHECK: the gap comes before the interval but
+ * no output is known yet (the timer then arms the devices' watch). */
 static uint64_t
-epoch_due_at(const struct ckpt *c, int *gap_check)
+epoch_delay_us(const struct ckpt *c, uint64_t now, int *gap_check)
 {
-	uint64_t due = c->last_suspend_us + (uint64_t)c->cfg.interval_ms *
-	    1000, gap = c->last_suspend_us + c->gap_us;
+	uint64_t left = ckpt_next_delay_us(c->last_suspend_us,
+	    c->cfg.interval_ms, now), gap_at;
 
 	*gap_check = 0;
 	if (c->cfg.trigger != CKPT_TRIGGER_OUTPUT || c->last_suspend_us == 0 ||
-	    gap >= due)
-		return due;
+	    c->gap_us >= (uint64_t)c->cfg.interval_ms * 1000)
+		return left;
+	gap_at = c->last_suspend_us + c->gap_us;
 	if (c->output_epoch == c->epoch + 1)
-		return gap;
+		return now >= gap_at ? 0 : gap_at - now;
 	if (c->watch_epoch != c->epoch + 1) {
 		*gap_check = 1;
-		return gap;
+		return now >= gap_at ? 0 : gap_at - now;
 	}
-	return due;
+	return left;
 }
 
 /* Arm the epoch timer for the next suspend (suspend-to-suspend), or with
@@ -767,7 +768,7 @@ epoch_due_at(const struct ckpt *c, int *gap_check)
 static void
 schedule_epoch(struct ckpt *c)
 {
-	uint64_t delay, due, now;
+	uint64_t delay;
 	int gap_check;
 
 	if (c->phase != PHASE_RUNNING)
@@ -775,9 +776,7 @@ schedule_epoch(struct ckpt *c)
 	/* ev_timer counts from the loop's cached time, which is stale
 	 * after a long epoch: refresh it or the period shrinks. */
 	ev_now_update(c->loop);
-	due = epoch_due_at(c, &gap_check);
-	now = now_us();
-	delay = c->last_suspend_us == 0 || now >= due ? 0 : due - now;
+	delay = epoch_delay_us(c, now_us(), &gap_check);
 	/* The loop's poll rounds its timeout up to whole milliseconds, so
 	 * a timer fires up to 1 ms late: aim early, epoch_due sleeps off
 	 * the rest. */
@@ -791,14 +790,12 @@ schedule_epoch(struct ckpt *c)
 static void
 epoch_due(struct ckpt *c)
 {
-	uint64_t left, due, now;
+	uint64_t left;
 	int gap_check;
 
 	if (c->phase != PHASE_RUNNING)
 		return;
-	due = epoch_due_at(c, &gap_check);
-	now = now_us();
-	left = c->last_suspend_us == 0 || now >= due ? 0 : due - now;
+	left = epoch_delay_us(c, now_us(), &gap_check);
 	if (left > TIMER_SLACK_US + 500) {
 		schedule_epoch(c);	/* woke far too early */
 		return;
