@@ -21,6 +21,10 @@
 struct stream_writer;
 struct stream_rec;
 
+/* --trigger output: a device calls this (from the engine's loop) when the
+ * open epoch starts holding output, after output_watch armed it. */
+typedef void	ckpt_output_fn(void *arg);
+
 /* Primary-side device.  Every hook returns 0, or -1 with errno set (already
  * logged).  A hook may be NULL. */
 struct ckpt_device_ops {
@@ -63,6 +67,16 @@ struct ckpt_device_ops {
 	 * of lost state.  NULL: release_all is called instead. */
 	void	(*discard_all)(void *dev);
 
+	/* --trigger output (Kemari): does the open epoch (since the last
+	 * postsuspend) hold output?  FN non-NULL: 1 if it does already (FN
+	 * will not be called), 0 if not, then FN(ARG) is called once, from
+	 * the engine's loop, when it starts to (netbuf: the first packet
+	 * held), until the next postsuspend or a call with FN NULL, which
+	 * disarms (returns 0).  -1 with errno set on error: the engine then
+	 * cuts epochs on the interval only.  NULL: this device never
+	 * triggers an epoch. */
+	int	(*output_watch)(void *dev, ckpt_output_fn *fn, void *arg);
+
 	/* Called even if setup failed (C3). */
 	void	(*teardown)(void *dev);
 };
@@ -92,6 +106,15 @@ struct domain_ops;
 struct transport;
 struct ckpt;
 
+/* What cut an epoch (--trigger, and ckpt_epoch_stats.trigger). */
+enum ckpt_trigger {
+	CKPT_TRIGGER_INTERVAL = 0,	/* the -i timer */
+	CKPT_TRIGGER_OUTPUT,		/* output held (after the gap) */
+};
+
+#define CKPT_MAX_PAUSED_PCT_DEFAULT	20
+#define CKPT_MAX_RATE_DEFAULT		500	/* Hz */
+
 struct ckpt_config {
 	uint32_t	interval_ms;	/* suspend-to-suspend period (-i) */
 	int		compress;	/* 0: ZERO/RAW pages only (-u) */
@@ -107,12 +130,20 @@ struct ckpt_config {
 	const char	*fence_backup;	/* --fence-backup CMD, or NULL */
 	const uint8_t	*cookie;	/* --cookie (16 bytes): sent in the
 					 * first session only, or NULL */
+	/* --trigger output: with output held, cut the epoch once the gap
+	 * since the last suspend has passed; the gap is the larger of
+	 * 1/max_rate_hz and the mean pause / max_paused_pct, so the guest
+	 * is paused at most that share of the time.  0 = the defaults. */
+	enum ckpt_trigger trigger;
+	uint32_t	max_paused_pct;	/* --max-paused-pct (1..90) */
+	uint32_t	max_rate_hz;	/* --max-rate */
 };
 
 /* One epoch's figures, reported once it is acknowledged. */
 struct ckpt_epoch_stats {
 	uint64_t	epoch;
 	uint32_t	full;		/* 1 for the first, full epoch */
+	uint32_t	trigger;	/* enum ckpt_trigger: what cut it */
 	uint64_t	start_us;	/* suspend time, monotonic clock */
 	uint64_t	period_us;	/* since the previous suspend (0: first) */
 	uint64_t	pause_us;	/* suspend .. resume */
@@ -229,6 +260,9 @@ int	ckpt_switchover(struct ckpt *, ckpt_switchover_fn *, void *arg);
 
 enum ckpt_result ckpt_get_result(const struct ckpt *);
 const char	*ckpt_result_str(enum ckpt_result);
+/* "interval", "output"; and the parser (0, or -1 with errno EINVAL). */
+const char	*ckpt_trigger_str(enum ckpt_trigger);
+int		 ckpt_trigger_parse(const char *, enum ckpt_trigger *);
 uint64_t	 ckpt_last_acked(const struct ckpt *);
 
 /* What the handshake agreed (WELCOME); zeros before it. */
@@ -249,5 +283,12 @@ void	ckpt_free(struct ckpt *);
  * it.  Exposed for the unit test. */
 uint64_t ckpt_next_delay_us(uint64_t last_suspend_us, uint32_t interval_ms,
 	    uint64_t now);
+
+/* --trigger output: the shortest suspend-to-suspend gap, in microseconds,
+ * for a mean pause of PAUSE_US: at least 1/MAX_RATE_HZ, and long enough
+ * that PAUSE_US is at most MAX_PAUSED_PCT % of it; never above
+ * INTERVAL_MS.  Exposed for the unit test. */
+uint64_t ckpt_output_gap_us(uint64_t pause_us, uint32_t max_paused_pct,
+	    uint32_t max_rate_hz, uint32_t interval_ms);
 
 #endif /* REMUS_CHECKPOINT_H */

@@ -23,10 +23,14 @@
  *   whose hash matches is not queued; the paused part still sends every
  *   page dirtied since the log was reset, before the hashing.
  *
- * The period is measured suspend to suspend.  At most one epoch is
- * unacknowledged while the next one runs: if ACK(n) has not arrived when
- * epoch n + 2 would start, the engine waits (and counts the wait), it never
- * queues a second one, because sch_plug holds only one pending epoch.
+ * The period is measured suspend to suspend.  With --trigger output
+ * (Kemari) an epoch is also cut early, as soon as the open epoch holds
+ * guest output and a minimum gap since the last suspend has passed (the
+ * whole timing: epoch_delay_us, schedule_epoch, epoch_due).  At most one
+ * epoch is unacknowledged while the next one runs: if ACK(n) has not
+ * arrived when epoch n + 2 would start, the engine waits (and counts the
+ * wait), it never queues a second one, because sch_plug holds only one
+ * pending epoch.
  *
  * Sessions.  The engine outlives its link: each session is a new stream
  * (header, HELLO; WELCOME, READY) over a new peer, starting with a FULL
@@ -189,6 +193,12 @@ struct ckpt {
 	uint64_t	 wait_start_us;
 	uint64_t	 waits, wait_us;	/* for the next epoch's stats */
 	int		 suspended;	/* we hold the guest paused */
+	/* --trigger output: epoch numbers are those of the open epoch
+	 * (c->epoch + 1), so a value from an earlier epoch is stale. */
+	uint64_t	 output_epoch;	/* it holds output (a device said) */
+	uint64_t	 watch_epoch;	/* the devices watch it for output */
+	uint64_t	 pause_avg_us;	/* mean pause (EWMA 1/8), for the gap */
+	uint64_t	 gap_us;	/* current minimum gap */
 	struct inflight	 infl[INFLIGHT];
 
 	ev_timer	 epoch_timer;
@@ -247,6 +257,21 @@ ckpt_next_delay_us(uint64_t last_suspend_us, uint32_t interval_ms,
 		return 0;
 	due = last_suspend_us + (uint64_t)interval_ms * 1000;
 	return now >= due ? 0 : due - now;
+}
+
+uint64_t
+ckpt_output_gap_us(uint64_t pause_us, uint32_t max_paused_pct,
+    uint32_t max_rate_hz, uint32_t interval_ms)
+{
+	uint64_t gap = 1000000u / (max_rate_hz ? max_rate_hz : 1);
+	uint64_t share = max_paused_pct ? max_paused_pct : 1;
+
+	/* pause / period <= pct / 100  <=>  period >= pause * 100 / pct */
+	if (pause_us * 100 / share > gap)
+		gap = pause_us * 100 / share;
+	if (gap > (uint64_t)interval_ms * 1000)
+		gap = (uint64_t)interval_ms * 1000;
+	return gap;
 }
 
 static void
@@ -666,6 +691,49 @@ epoch_queued(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	    " bytes", epoch, st->dirty_pages, f->st.wire_bytes);
 }
 
+/* --trigger output: arm (FN non-NULL) or disarm every device's output
+ * watch for the open epoch.  1 if a device holds output of it already, 0
+ * otherwise.  A device whose watch fails no longer triggers: the
+ * interval still cuts its epochs, so that is logged once, not fatal. */
+static void	output_cb(void *);
+
+static int
+devices_output_watch(struct ckpt *c, int arm)
+{
+	size_t i;
+	int pending = 0, rc;
+
+	for (i = 0; i < c->ndevs; i++) {
+		const struct ckpt_device_ops *o = c->devs[i].ops;
+
+		if (o->output_watch == NULL)
+			continue;
+		rc = o->output_watch(c->devs[i].dev, arm ? output_cb : NULL,
+		    c);
+		if (rc == -1)
+			log_warnx_once("device %s: output watch failed (%s): "
+			    "its output waits for the interval", o->name,
+			    strerror(errno));
+		else if (rc == 1)
+			pending = 1;
+	}
+	return pending;
+}
+
+/* A device: the open epoch holds output now. */
+static void
+output_cb(void *arg)
+{
+	struct ckpt *c = arg;
+
+	if (c->watch_epoch != c->epoch + 1)
+		return;		/* armed for an epoch that is closed */
+	c->watch_epoch = 0;
+	c->output_epoch = c->epoch + 1;
+	if (!c->waiting)
+		schedule_epoch(c);	/* ack_received restarts a waiting one */
+}
+
 /* One periodic epoch, from the timer. */
 static void
 epoch_run(struct ckpt *c)
@@ -679,6 +747,14 @@ epoch_run(struct ckpt *c)
 	st.waits = c->waits;
 	st.wait_us = c->wait_us;
 	c->waits = c->wait_us = 0;
+	st.trigger = c->output_epoch == epoch ? CKPT_TRIGGER_OUTPUT :
+	    CKPT_TRIGGER_INTERVAL;
+	if (c->watch_epoch == epoch) {
+		/* Cut by the interval while watching: postsuspend ends the
+		 * watch in the device too, but say so before. */
+		(void)devices_output_watch(c, 0);
+		c->watch_epoch = 0;
+	}
 	c->epoch = epoch;
 
 	/* The guest may take a while to reach its safe point, and nothing
@@ -693,6 +769,11 @@ epoch_run(struct ckpt *c)
 	}
 	if (n < 0)
 		return;
+	/* The next gap keeps the mean pause under --max-paused-pct. */
+	c->pause_avg_us = c->pause_avg_us ?
+	    (7 * c->pause_avg_us + st.pause_us) / 8 : st.pause_us;
+	c->gap_us = ckpt_output_gap_us(c->pause_avg_us, c->cfg.max_paused_pct,
+	    c->cfg.max_rate_hz, c->cfg.interval_ms);
 	/* The guest runs again: from here on, encode and queue. */
 	q0 = peer_queued(c->peer);
 	off0 = stream_writer_ready(c->w);
@@ -713,19 +794,46 @@ epoch_run(struct ckpt *c)
 	schedule_epoch(c);
 }
 
-/* Arm the epoch timer for the next suspend (suspend-to-suspend). */
+/* Microseconds from NOW until the next suspend: the interval after the
+ * last one, or with --trigger output and output held in the open epoch,
+ * the gap after it.  *GAP_CHECK: the gap comes before the interval but
+ * no output is known yet (the timer then arms the devices' watch). */
+static uint64_t
+epoch_delay_us(const struct ckpt *c, uint64_t now, int *gap_check)
+{
+	uint64_t left = ckpt_next_delay_us(c->last_suspend_us,
+	    c->cfg.interval_ms, now), gap_at;
+
+	*gap_check = 0;
+	if (c->cfg.trigger != CKPT_TRIGGER_OUTPUT || c->last_suspend_us == 0 ||
+	    c->gap_us >= (uint64_t)c->cfg.interval_ms * 1000)
+		return left;
+	gap_at = c->last_suspend_us + c->gap_us;
+	if (c->output_epoch == c->epoch + 1)
+		return now >= gap_at ? 0 : gap_at - now;
+	if (c->watch_epoch != c->epoch + 1) {
+		*gap_check = 1;
+		return now >= gap_at ? 0 : gap_at - now;
+	}
+	return left;
+}
+
+/* Arm the epoch timer for the next suspend (suspend-to-suspend), or with
+ * --trigger output for the gap, to watch for output from then on.
+ * Watching only after the gap costs nothing where a device must poll
+ * (sch_plug), and an epoch cannot be cut before it anyway. */
 static void
 schedule_epoch(struct ckpt *c)
 {
 	uint64_t delay;
+	int gap_check;
 
 	if (c->phase != PHASE_RUNNING || c->so.state >= SO_SENT)
 		return;
 	/* ev_timer counts from the loop's cached time, which is stale
 	 * after a long epoch: refresh it or the period shrinks. */
 	ev_now_update(c->loop);
-	delay = ckpt_next_delay_us(c->last_suspend_us, c->cfg.interval_ms,
-	    now_us());
+	delay = epoch_delay_us(c, now_us(), &gap_check);
 	/* The loop's poll rounds its timeout up to whole milliseconds, so
 	 * a timer fires up to 1 ms late: aim early, epoch_due sleeps off
 	 * the rest. */
@@ -740,14 +848,28 @@ static void
 epoch_due(struct ckpt *c)
 {
 	uint64_t left;
+	int gap_check;
 
 	if (c->phase != PHASE_RUNNING || c->so.state >= SO_SENT)
 		return;
-	left = c->so.state == SO_REQUESTED ? 0 : ckpt_next_delay_us(
-	    c->last_suspend_us, c->cfg.interval_ms, now_us());
+	left = epoch_delay_us(c, now_us(), &gap_check);
+	if (c->so.state == SO_REQUESTED)	/* the final epoch: now */
+		left = gap_check = 0;
 	if (left > TIMER_SLACK_US + 500) {
 		schedule_epoch(c);	/* woke far too early */
 		return;
+	}
+	if (gap_check) {
+		/* The gap passed: from now on, output cuts the epoch. */
+		c->watch_epoch = c->epoch + 1;
+		if (devices_output_watch(c, 1)) {
+			c->watch_epoch = 0;
+			c->output_epoch = c->epoch + 1;
+		}
+		if (c->output_epoch != c->epoch + 1) {
+			schedule_epoch(c);	/* the interval, or output */
+			return;
+		}
 	}
 	if (left > 0 && !c->waiting)
 		usleep((useconds_t)left);
@@ -1589,6 +1711,12 @@ ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 		c->cfg.full_chunk_pages = FULL_CHUNK_DEFAULT;
 	if (c->cfg.interval_ms == 0)
 		c->cfg.interval_ms = 200;
+	if (c->cfg.max_paused_pct == 0)
+		c->cfg.max_paused_pct = CKPT_MAX_PAUSED_PCT_DEFAULT;
+	if (c->cfg.max_rate_hz == 0)
+		c->cfg.max_rate_hz = CKPT_MAX_RATE_DEFAULT;
+	c->gap_us = ckpt_output_gap_us(0, c->cfg.max_paused_pct,
+	    c->cfg.max_rate_hz, c->cfg.interval_ms);
 	ops->info(dom, &c->info);
 	if (c->info.nr_pages == 0 || c->info.page_size < 4096 ||
 	    (c->info.page_size & (c->info.page_size - 1))) {
@@ -1900,6 +2028,26 @@ ckpt_result_str(enum ckpt_result r)
 	return "?";
 }
 
+const char *
+ckpt_trigger_str(enum ckpt_trigger t)
+{
+	return t == CKPT_TRIGGER_OUTPUT ? "output" : "interval";
+}
+
+int
+ckpt_trigger_parse(const char *s, enum ckpt_trigger *out)
+{
+	if (strcmp(s, "interval") == 0)
+		*out = CKPT_TRIGGER_INTERVAL;
+	else if (strcmp(s, "output") == 0)
+		*out = CKPT_TRIGGER_OUTPUT;
+	else {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 uint64_t
 ckpt_last_acked(const struct ckpt *c)
 {
@@ -1972,6 +2120,9 @@ ckpt_status(const struct ckpt *c, char *buf, size_t len)
 		snprintf(buf, len, "state %s, epoch %" PRIu64 ", acked %" PRIu64
 		    ", nothing held", fo_primary_state_str(c->fo.state),
 		    c->epoch, c->acked);
+	if (c->cfg.trigger == CKPT_TRIGGER_OUTPUT && strlen(buf) + 1 < len)
+		snprintf(buf + strlen(buf), len - strlen(buf), ", trigger "
+		    "output (gap %" PRIu64 " us)", c->gap_us);
 }
 
 void

@@ -27,6 +27,10 @@ struct netbuf_driver_ops {
 	int	(*reprotect)(struct netbuf *nb);
 	int	(*discard_all)(struct netbuf *nb);
 	int	(*stats)(struct netbuf *nb, struct netbuf_stats *st);
+	/* netbuf_output_pending: 1 if output reached the buffer since the
+	 * last buffer() (or setup, reprotect), 0 if not; only while
+	 * buffering.  Must be cheap: the engine may ask every millisecond. */
+	int	(*output_pending)(struct netbuf *nb);
 	/* Runs even after a failed setup: frees what exists, NULLs it. */
 	void	(*teardown)(struct netbuf *nb);
 };

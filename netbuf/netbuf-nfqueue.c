@@ -805,6 +805,22 @@ nfq_stats(struct netbuf *nb, struct netbuf_stats *st)
 	return 0;
 }
 
+/* Every held packet passes note_packet, which counts it into open_pkts
+ * until the next boundary: output is pending as soon as that count is
+ * not zero.  What the kernel queued but we have not read yet is read
+ * first (a few reads at most: a flood is pending output anyway). */
+static int
+nfq_output_pending(struct netbuf *nb)
+{
+	struct nfq *q = nb->drv;
+
+	if (q->pass || q->discard)
+		return 0;
+	if (q->open_pkts == 0 && drain(nb, 4) == -1)
+		return -1;
+	return q->open_pkts > 0;
+}
+
 const struct netbuf_driver_ops netbuf_nfqueue_ops = {
 	.name = "nfqueue",
 	.setup = nfq_setup,
@@ -815,6 +831,7 @@ const struct netbuf_driver_ops netbuf_nfqueue_ops = {
 	.reprotect = nfq_reprotect,
 	.discard_all = nfq_discard_all,
 	.stats = nfq_stats,
+	.output_pending = nfq_output_pending,
 	.teardown = nfq_teardown,
 };
 

@@ -62,7 +62,14 @@ struct plug {
 	int		closed;
 	uint64_t	closed_epoch;
 	uint64_t	merged;		/* epochs folded into a later buffer */
+	/* cfg.track_output: packets the plug qdisc had taken in (sent +
+	 * queued + dropped) when the open epoch began; base_ok 0 when that
+	 * read failed (output_pending then fails: the interval cuts). */
+	uint64_t	base_in;
+	int		base_ok;
 };
+
+static void	plug_note_base(struct netbuf *nb);
 
 /* libnl's -NLE_* to errno (E8). */
 static int
@@ -456,6 +463,7 @@ plug_setup(struct netbuf *nb)
 	}
 	log_debug("%s: %s (ifindex %d) plug limit %llu", nb->ifname,
 	    p->ifb_name, p->ifb_index, (unsigned long long)nb->cfg.limit_bytes);
+	plug_note_base(nb);
 	return 0;
 }
 
@@ -474,12 +482,14 @@ plug_buffer(struct netbuf *nb, uint64_t epoch)
 		    "(epoch %llu unreleased)", nb->ifname,
 		    (unsigned long long)epoch,
 		    (unsigned long long)p->closed_epoch);
+		plug_note_base(nb);
 		return 0;
 	}
 	if (plug_cmd(nb, rtnl_qdisc_plug_buffer, "buffer") == -1)
 		return -1;
 	p->closed = 1;
 	p->closed_epoch = epoch;
+	plug_note_base(nb);
 	return 0;
 }
 
@@ -526,6 +536,7 @@ plug_reprotect(struct netbuf *nb)
 		return -1;
 	p->released = 0;
 	p->closed = 0;
+	plug_note_base(nb);
 	return 0;
 }
 
@@ -574,6 +585,57 @@ plug_stats(struct netbuf *nb, struct netbuf_stats *st)
 	return 0;
 }
 
+/* Packets the plug qdisc has taken in so far: what it sent, holds and
+ * dropped.  sch_plug has no per-packet signal to userspace; its counters
+ * are one RTM_GETQDISC dump away, which is cheap enough to poll at the
+ * 1 ms the engine needs (docs/netbuf.md). */
+static int
+plug_taken_in(struct netbuf *nb, uint64_t *in)
+{
+	struct netbuf_stats st;
+
+	memset(&st, 0, sizeof st);
+	if (plug_stats(nb, &st) == -1)
+		return -1;
+	*in = st.packets_released + st.held_now + st.drops;
+	return 0;
+}
+
+/* The open epoch begins: note the count it starts from. */
+static void
+plug_note_base(struct netbuf *nb)
+{
+	struct plug *p = nb->drv;
+
+	if (!nb->cfg.track_output)
+		return;
+	p->base_ok = plug_taken_in(nb, &p->base_in) == 0;
+	if (!p->base_ok)
+		log_warnx_once("%s: reading the plug qdisc's counters failed: "
+		    "output does not trigger epochs", nb->ifname);
+}
+
+static int
+plug_output_pending(struct netbuf *nb)
+{
+	struct plug *p = nb->drv;
+	uint64_t in;
+
+	if (!nb->cfg.track_output) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (p->released)
+		return 0;
+	if (!p->base_ok) {
+		errno = EIO;
+		return -1;
+	}
+	if (plug_taken_in(nb, &in) == -1)
+		return -1;
+	return in != p->base_in;
+}
+
 const struct netbuf_driver_ops netbuf_plug_ops = {
 	.name = "plug",
 	.setup = plug_setup,
@@ -583,6 +645,7 @@ const struct netbuf_driver_ops netbuf_plug_ops = {
 	.reprotect = plug_reprotect,
 	.discard_all = plug_discard_all,
 	.stats = plug_stats,
+	.output_pending = plug_output_pending,
 	.teardown = plug_teardown,
 };
 

@@ -27,7 +27,7 @@
  *       close an epoch and release it at once (an instant ACK), then
  *       release all and print "pump driver=.. epochs=.. held=..
  *       released=.. drops=.." (packets per second benchmark)
- *   remus-netbuf kv-client / kv-check    see netbuf-tool-kv.c
+ *   remus-netbuf kv-client / kv-open / kv-check    see netbuf-tool-kv.c
  */
 #define LOG_PREFIX "remus-netbuf: "
 
@@ -59,6 +59,7 @@ usage(void)
 	    "       remus-netbuf udp-recv [-6] PORT TIMEOUT_MS [MAX]\n"
 	    "       remus-netbuf pump [-d DRIVER] [-l LIMIT] -i MS IFNAME DURATION_MS\n"
 	    "       remus-netbuf kv-client ADDR PORT LOG [DURATION_MS [PREFIX [GAP_US]]]\n"
+	    "       remus-netbuf kv-open ADDR PORT LOG DURATION_MS RATE [PREFIX]\n"
 	    "       remus-netbuf kv-check ADDR PORT LOG\n");
 	exit(2);
 }
@@ -446,6 +447,8 @@ main(int argc, char **argv)
 		return cmd_udp_recv(argc - 1, argv + 1);
 	if (strcmp(argv[1], "kv-client") == 0)
 		rc = tool_kv_client(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "kv-open") == 0)
+		rc = tool_kv_open(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "kv-check") == 0)
 		rc = tool_kv_check(argc - 1, argv + 1);
 	else

@@ -6,5 +6,6 @@
 
 int	tool_kv_client(int argc, char **argv);
 int	tool_kv_check(int argc, char **argv);
+int	tool_kv_open(int argc, char **argv);
 
 #endif /* REMUS_NETBUF_TOOL_H */

@@ -316,6 +316,18 @@ netbuf_epoch_start(struct netbuf *nb, uint64_t epoch)
 }
 
 int
+netbuf_output_pending(struct netbuf *nb)
+{
+	if (nb->released_all || nb->discarded)
+		return 0;	/* nothing is held, nothing could wait */
+	if (nb->ops->output_pending == NULL) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return nb->ops->output_pending(nb);
+}
+
+int
 netbuf_epoch_release(struct netbuf *nb, uint64_t epoch)
 {
 	if (nb->released_all)

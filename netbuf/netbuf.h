@@ -68,6 +68,11 @@ struct netbuf_config {
 	 * (NFQA_CFG_F_FAIL_OPEN) instead of dropping them.  Off by
 	 * default: Remus's promise beats availability; drops are counted. */
 	int	fail_open;
+	/* --trigger output: netbuf_output_pending will be asked.  plug:
+	 * each netbuf_epoch_start then also reads the qdisc's counters (one
+	 * more netlink round trip while the guest is paused); nfqueue: no
+	 * cost, it counts every packet anyway. */
+	int	track_output;
 };
 
 struct netbuf_stats {
@@ -141,6 +146,15 @@ int	netbuf_reprotect(struct netbuf *nb, uint64_t epoch);
  * interface is gone, or by netbuf_cleanup_if().  0, or -1 with errno set
  * (logged); even then nothing held is released. */
 int	netbuf_discard_all(struct netbuf *nb);
+
+/* Does the open epoch (output since the last netbuf_epoch_start, or
+ * setup or netbuf_reprotect) hold any output?  1 yes, 0 no (also when
+ * not buffering), -1 with errno set: EOPNOTSUPP without
+ * cfg.track_output on plug, EIO on a netlink error.  nfqueue: reads what
+ * is pending on the queue socket first (a bounded read), then counts;
+ * plug: one RTM_GETQDISC dump of the IFB's qdisc counters (see
+ * docs/netbuf.md, "Output-triggered epochs"). */
+int	netbuf_output_pending(struct netbuf *nb);
 
 /* Fill *ST (kernel counters are read now).  0, or -1 with errno set. */
 int	netbuf_get_stats(struct netbuf *nb, struct netbuf_stats *st);

@@ -12,6 +12,11 @@
  * "reprotect N T" when a new session holds output again, so a test
  * can check that no reply reached a client before the epoch that produced
  * it was released.
+ *
+ * --trigger output: output_watch tells the engine when the open epoch
+ * first holds output.  nfqueue: checked after each read of the queue
+ * socket (netbuf counts every packet); plug: sch_plug reports nothing by
+ * itself, so while armed its counters are polled every OUTPUT_POLL_S.
  */
 #define LOG_PREFIX "netbuf: "
 
@@ -30,17 +35,50 @@
 #include "netbuf.h"
 #include "util.h"
 
+#define OUTPUT_POLL_S	0.001	/* plug: poll while an epoch is watched */
+
 struct dev_netbuf {
 	struct netbuf	*nb;
 	FILE		*trace;		/* REMUS_NETBUF_TRACE, or NULL */
 	struct ev_loop	*loop;
 	ev_io		 io;
 	int		 io_active;
+	/* --trigger output: armed while fn is set (see dn_output_watch). */
+	ckpt_output_fn	*out_fn;
+	void		*out_arg;
+	ev_timer	 poll;		/* plug: counters polled while armed */
 	struct dev_netbuf *next;	/* on the attached list */
 };
 
 /* The attached devices, for dev_netbuf_held(); the engine owns them. */
 static struct dev_netbuf *attached;
+
+static void
+disarm(struct dev_netbuf *d)
+{
+	d->out_fn = NULL;
+	if (d->loop != NULL)
+		ev_timer_stop(d->loop, &d->poll);
+}
+
+/* Armed and output held now: tell the engine, once. */
+static void
+check_output(struct dev_netbuf *d)
+{
+	ckpt_output_fn *fn = d->out_fn;
+	int rc;
+
+	if (fn == NULL)
+		return;
+	rc = netbuf_output_pending(d->nb);
+	if (rc == 0)
+		return;
+	disarm(d);
+	if (rc == 1)
+		fn(d->out_arg);
+	else
+		log_warn("output watch");	/* the interval cuts the epoch */
+}
 
 static void
 netbuf_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -50,6 +88,33 @@ netbuf_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	/* A read error is logged by netbuf; the queue stays bound and the
 	 * next readable event retries. */
 	(void)netbuf_on_readable(d->nb);
+	check_output(d);
+}
+
+static void
+poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	check_output(container_of(w, struct dev_netbuf, poll));
+}
+
+static int
+dn_output_watch(void *dev, ckpt_output_fn *fn, void *arg)
+{
+	struct dev_netbuf *d = dev;
+	int rc;
+
+	disarm(d);
+	if (fn == NULL)
+		return 0;
+	if ((rc = netbuf_output_pending(d->nb)) != 0)
+		return rc;
+	d->out_fn = fn;
+	d->out_arg = arg;
+	/* nfqueue: every packet makes the socket readable (io_cb);
+	 * plug: nothing does, poll. */
+	if (!d->io_active && d->loop != NULL)
+		ev_timer_again(d->loop, &d->poll);
+	return 0;
 }
 
 static void
@@ -67,7 +132,9 @@ dn_postsuspend(void *dev, uint64_t epoch)
 {
 	struct dev_netbuf *d = dev;
 
-	/* The guest is paused already. */
+	/* The guest is paused already.  The watch was for the epoch that
+	 * closes now. */
+	disarm(d);
 	trace(d, "start", epoch);
 	return netbuf_epoch_start(d->nb, epoch);
 }
@@ -129,6 +196,7 @@ dn_teardown(void *dev)
 		ev_io_stop(d->loop, &d->io);
 		d->io_active = 0;
 	}
+	disarm(d);
 	/* Releases what is held and removes state; after a discard, drops
 	 * what is held and leaves the block. */
 	netbuf_free(d->nb);
@@ -148,6 +216,18 @@ static const struct ckpt_device_ops dev_netbuf_ops = {
 	.teardown = dn_teardown,
 };
 
+/* The same with --trigger output. */
+static const struct ckpt_device_ops dev_netbuf_watch_ops = {
+	.name = "netbuf",
+	.postsuspend = dn_postsuspend,
+	.commit = dn_commit,
+	.release_all = dn_release_all,
+	.reprotect = dn_reprotect,
+	.discard_all = dn_discard_all,
+	.output_watch = dn_output_watch,
+	.teardown = dn_teardown,
+};
+
 static int
 attach_one(struct ckpt *c, const struct remus_devopts *o,
     enum netbuf_driver drv, const char *ifname)
@@ -157,6 +237,7 @@ attach_one(struct ckpt *c, const struct remus_devopts *o,
 		.driver = drv,
 		.limit_bytes = o->netbuf_limit,
 		.queue_num = -1,
+		.track_output = o->trigger_output,
 	};
 	struct dev_netbuf *d;
 	int fd;
@@ -165,6 +246,7 @@ attach_one(struct ckpt *c, const struct remus_devopts *o,
 	if (d == NULL)
 		return -1;
 	d->loop = o->loop;
+	ev_timer_init(&d->poll, poll_cb, OUTPUT_POLL_S, OUTPUT_POLL_S);
 	d->nb = netbuf_new(&cfg);
 	if (d->nb == NULL) {
 		free(d);
@@ -180,7 +262,8 @@ attach_one(struct ckpt *c, const struct remus_devopts *o,
 		d->io_active = 1;
 	}
 	/* From here the engine owns d and tears it down. */
-	if (ckpt_add_device(c, &dev_netbuf_ops, d) == -1) {
+	if (ckpt_add_device(c, o->trigger_output ? &dev_netbuf_watch_ops :
+	    &dev_netbuf_ops, d) == -1) {
 		int saved_errno = errno;
 
 		dn_teardown(d);

@@ -35,6 +35,7 @@ struct remus_devopts {
 	const char	*netbuf_driver;	/* --netbuf-driver plug|nfqueue|auto */
 	uint64_t	 netbuf_limit;	/* --netbuf-limit BYTES; 0 = default */
 	int		 no_net;	/* -n (with -F): no network buffering */
+	int		 trigger_output; /* --trigger output: watch output */
 	/* Disk replication. */
 	const char	*disk_image;	/* --disk IMAGE (primary or backup) */
 	const char	*nbd_listen;	/* --nbd-listen ADDR (primary) */

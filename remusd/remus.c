@@ -63,6 +63,7 @@ enum {
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
 	OPT_INSECURE, OPT_REMUSD_ARGS,
 	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_CTL_SOCKET, OPT_COOKIE,
+	OPT_TRIGGER, OPT_MAX_PAUSED_PCT, OPT_MAX_RATE,
 };
 
 static const char optstring[] = "bcdeFhi:N:npus:v";
@@ -98,6 +99,9 @@ static const struct option longopts[] = {
 	    OPT_DISK_SYNC_RATE },
 	{ "ctl-socket",		required_argument,	NULL, OPT_CTL_SOCKET },
 	{ "cookie",		required_argument,	NULL, OPT_COOKIE },
+	{ "trigger",		required_argument,	NULL, OPT_TRIGGER },
+	{ "max-paused-pct",	required_argument,	NULL, OPT_MAX_PAUSED_PCT },
+	{ "max-rate",		required_argument,	NULL, OPT_MAX_RATE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -112,6 +116,8 @@ static const char usage_text[] =
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args] [--ctl-socket path|none]\n"
 "             [--cookie hex]\n"
+"             [--trigger output|interval] [--max-paused-pct pct]\n"
+"             [--max-rate hz]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
 "             domain [backup] | guest [backup]\n";
 
@@ -188,6 +194,14 @@ static const char help_text[] =
 "  --ctl-socket path the control socket for remusctl (default\n"
 "                    dir/remus-NAME.sock of --run-dir, NAME the domain\n"
 "                    with ':' and '/' made '_'; none: no socket)\n"
+"  --trigger output|interval  what ends an epoch early: output (default:\n"
+"                    as soon as the guest's output is held, once the gap\n"
+"                    below has passed; -i when it sends nothing) or the\n"
+"                    interval only\n"
+"  --max-paused-pct pct  with --trigger output, keep the guest paused at\n"
+"                    most this share of the time (1..90, default 20)\n"
+"  --max-rate hz     with --trigger output, at most this many epochs a\n"
+"                    second (1..2000, default 500)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -460,6 +474,7 @@ main(int argc, char **argv)
 	memset(&dopts, 0, sizeof dopts);
 	memset(&cfg, 0, sizeof cfg);
 	cfg.reconnect_ms = RECONNECT_DEFAULT_MS;
+	cfg.trigger = CKPT_TRIGGER_OUTPUT;	/* docs/netbuf.md: measured */
 	memset(&tp, 0, sizeof tp);
 	tp.rfd = tp.wfd = -1;
 	dopts.netbuf_driver = "auto";
@@ -620,6 +635,23 @@ main(int argc, char **argv)
 				    "remusctl prepare printed", optarg,
 				    2 * STREAM_COOKIE_LEN);
 			cfg.cookie = cookie;
+			break;
+		case OPT_TRIGGER:
+			if (ckpt_trigger_parse(optarg, &cfg.trigger) == -1)
+				usage("--trigger %s: want output or interval",
+				    optarg);
+			break;
+		case OPT_MAX_PAUSED_PCT:
+			if (parse_uint(optarg, 1, 90, &v) == -1)
+				usage("--max-paused-pct %s: want a percentage "
+				    "in 1..90", optarg);
+			cfg.max_paused_pct = (uint32_t)v;
+			break;
+		case OPT_MAX_RATE:
+			if (parse_uint(optarg, 1, 2000, &v) == -1)
+				usage("--max-rate %s: want epochs a second in "
+				    "1..2000", optarg);
+			cfg.max_rate_hz = (uint32_t)v;
 			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
@@ -823,6 +855,7 @@ main(int argc, char **argv)
 	dopts.guest = spec;
 	dopts.interval_ms = (uint32_t)interval;
 	dopts.no_net = no_net;
+	dopts.trigger_output = cfg.trigger == CKPT_TRIGGER_OUTPUT;
 	/* Without --netbuf-if, buffer what the driver knows carries the
 	 * guest's output (a Xen domain's vifs), as xl remus does. */
 	if (!no_net && dopts.netbuf_if == NULL && !blackhole &&

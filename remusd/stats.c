@@ -87,6 +87,11 @@ stats_epoch(struct stats *s, const struct ckpt_epoch_stats *e)
 	s->t.wire_bytes += e->wire_bytes;
 	s->t.last_epoch = e->epoch;
 	s->t.last_ack_rtt_us = e->ack_rtt_us;
+	s->t.output_epochs += e->trigger == CKPT_TRIGGER_OUTPUT;
+	if (!e->full && e->period_us) {
+		s->t.paused_us += e->pause_us;
+		s->t.period_us += e->period_us;
+	}
 	if (s->first_us == 0)
 		s->first_us = e->start_us;
 	s->last_us = e->start_us;
@@ -107,11 +112,13 @@ stats_epoch(struct stats *s, const struct ckpt_epoch_stats *e)
 		    "\"encode_us\":%" PRIu64 ",\"send_us\":%" PRIu64 ","
 		    "\"ack_rtt_us\":%" PRIu64 ",\"waits\":%" PRIu64 ","
 		    "\"wait_us\":%" PRIu64 ",\"suspend_us\":%" PRIu64 ","
-		    "\"dirtylog_us\":%" PRIu64 ",\"copy_us\":%" PRIu64 "}\n",
+		    "\"dirtylog_us\":%" PRIu64 ",\"copy_us\":%" PRIu64 ","
+		    "\"trigger\":\"%s\"}\n",
 		    e->epoch, e->full, e->start_us, e->period_us, e->pause_us,
 		    e->dirty_pages, e->raw_bytes, e->wire_bytes, e->encode_us,
 		    e->send_us, e->ack_rtt_us, e->waits, e->wait_us,
-		    e->suspend_us, e->dirtylog_us, e->copy_us);
+		    e->suspend_us, e->dirtylog_us, e->copy_us,
+		    ckpt_trigger_str(e->trigger));
 		fflush(s->json);
 	}
 	if (s->verbose)
@@ -179,6 +186,11 @@ stats_summary(struct stats *s, FILE *out)
 	    " p99 %" PRIu64 "; waits %" PRIu64 " (%" PRIu64 " us)\n",
 	    hist_pct(&s->h[STATS_SEND], 50), hist_pct(&s->h[STATS_ACK_RTT], 50),
 	    hist_pct(&s->h[STATS_ACK_RTT], 99), s->t.waits, s->t.wait_us);
+	fprintf(out, "remus: trigger: %" PRIu64 " epochs cut by output, %"
+	    PRIu64 " by the interval; guest paused %.1f%% of the time\n",
+	    s->t.output_epochs, s->t.epochs - s->t.output_epochs,
+	    s->t.period_us ? 100.0 * (double)s->t.paused_us /
+	    (double)s->t.period_us : 0.);
 }
 
 void

@@ -28,6 +28,8 @@ struct stats_totals {
 	uint64_t	waits, wait_us;	/* for an ACK before an epoch */
 	uint64_t	last_epoch;	/* number of the last acknowledged */
 	uint64_t	last_ack_rtt_us;
+	uint64_t	output_epochs;	/* cut by output (--trigger output) */
+	uint64_t	paused_us, period_us;	/* periodic epochs: sums */
 };
 
 /* Histograms, all in the unit of their ckpt_epoch_stats field.  Pause,

@@ -12,6 +12,8 @@
 #   4. refusals, one clear line each: no such interface, a bad driver
 #      name, the plug driver on a kernel without sch_plug, no
 #      CAP_NET_ADMIN.
+# TRIGGER=interval|output picks remus --trigger (default interval; the
+# netbuf-e2e-output variant also checks that output cut epochs).
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/netbuf-lib.sh"
 requires_root
@@ -19,6 +21,8 @@ requires ip netns list
 requires nft --version
 
 NETBUF_DRIVER=${NETBUF_DRIVER:-nfqueue}
+TRIGGER=${TRIGGER:-interval}
+echo "trigger $TRIGGER, driver $NETBUF_DRIVER"
 nb_net_up
 KVD_LISTEN='[::]:7000' nb_guest_start 1
 
@@ -36,7 +40,7 @@ B=$!
 _kill_pids="$_kill_pids $B"
 wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 	fail "remusd did not listen"
-ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace0" remus -i 30 --insecure \
+ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace0" remus -i 30 --trigger "$TRIGGER" --insecure \
     --timeout 30000 --netbuf-if "$HIF" --netbuf-driver $NETBUF_DRIVER \
     proc:"$GUEST_PID" 10.91.3.2:5270 >"$T/remus0.log" 2>&1 &
 R=$!
@@ -57,7 +61,7 @@ B=$!
 _kill_pids="$_kill_pids $B"
 wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 	fail "remusd did not listen"
-ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace1" remus -i 40 --insecure \
+ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace1" remus -i 40 --trigger "$TRIGGER" --insecure \
     --netbuf-if "$HIF" --netbuf-driver $NETBUF_DRIVER proc:"$GUEST_PID" \
     --metrics-file "$T/remus1.prom" 10.91.3.2:5270 >"$T/remus1.log" 2>&1 &
 R=$!
@@ -90,6 +94,16 @@ grep -q '^SET after1 v1 OK' "$T/client-after.log" ||
 	fail "guest unreachable after remus stopped"
 kill -TERM $B; wait $B 2>/dev/null || true
 echo "SIGTERM: released, no rules left, guest answers unheld"
+# What cut the epochs: the client's requests did, with --trigger output.
+cut=$(sed -n 's/.*trigger: \([0-9]*\) epochs cut by output, \([0-9]*\) by the interval.*/\1 \2/p' "$T/remus1.log")
+[ -n "$cut" ] || fail "no trigger line in the summary"
+set -- $cut
+if [ "$TRIGGER" = output ]; then
+	[ "$1" -gt 0 ] || fail "--trigger output: no epoch cut by output ($cut)"
+else
+	[ "$1" = 0 ] || fail "--trigger interval: $1 epochs cut by output"
+fi
+echo "epochs cut by output: $1, by the interval: $2"
 
 # 4. Refusals.
 refuse() {	# refuse STATUS WANT-PATTERN remus-args...
@@ -103,6 +117,8 @@ refuse() {	# refuse STATUS WANT-PATTERN remus-args...
 }
 refuse 7 "no-such-if0: no such interface" --netbuf-if no-such-if0
 refuse 1 "plug, nfqueue or auto" --netbuf-if "$HIF" --netbuf-driver pcap
+refuse 1 "want output or interval" --netbuf-if "$HIF" --trigger packets
+refuse 1 "percentage in 1..90" --netbuf-if "$HIF" --max-paused-pct 95
 if [ "$(inP remus-netbuf probe)" = plug=0 ]; then
 	refuse 7 "no sch_plug" --netbuf-if "$HIF" --netbuf-driver plug
 fi

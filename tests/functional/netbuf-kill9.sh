@@ -17,6 +17,9 @@
 # runs it with the plug driver (the kernel lab does, with a longer
 # BACKUP_TIMEOUT_MS: under TCG a full epoch outlasts 400 ms of silence).  NETBUF_ARGS="-F -n"
 # (no buffering) shows that the checks fail without netbuf.
+# TRIGGER=interval|output picks remus --trigger (default interval; the
+# registered netbuf-kill9-output variant runs output-triggered epochs,
+# which cut most epochs while a reply is held).
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/netbuf-lib.sh"
 requires_root
@@ -26,6 +29,8 @@ requires remus-netbuf probe
 
 ITER=${ITER:-50}
 NETBUF_DRIVER=${NETBUF_DRIVER:-nfqueue}
+TRIGGER=${TRIGGER:-interval}
+echo "trigger $TRIGGER, driver $NETBUF_DRIVER, $ITER runs"
 nb_net_up
 total_w=0 total_r=0 total_o=0 t_start=$(date +%s)
 
@@ -42,7 +47,7 @@ for ((i = 1; i <= ITER; i++)); do
 	wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 		fail "run $i: remusd did not listen"
 	ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace$i" \
-	    remus -i 30 --insecure --timeout 10000 \
+	    remus -i 30 --trigger "$TRIGGER" --insecure --timeout 10000 \
 	    ${NETBUF_ARGS:---netbuf-if $HIF --netbuf-driver $NETBUF_DRIVER} \
 	    proc:"$GUEST_PID" "[$baddr]:5270" \
 	    >"$T/remus$i.log" 2>&1 &

@@ -528,6 +528,116 @@ Test(ckpt, period_is_measured_suspend_to_suspend)
 	    sum / n);
 }
 
+/* ---- --trigger output ---------------------------------------------------- */
+
+Test(ckpt, output_gap_bounds)
+{
+	/* 1 ms pauses at most 20 % of the time: 5 ms apart. */
+	cr_assert(eq(u64, ckpt_output_gap_us(1000, 20, 500, 200), 5000));
+	/* Tiny pauses: the maximum rate bounds it (500 Hz: 2 ms). */
+	cr_assert(eq(u64, ckpt_output_gap_us(10, 20, 500, 200), 2000));
+	/* Never above the interval. */
+	cr_assert(eq(u64, ckpt_output_gap_us(100000, 20, 500, 200), 200000));
+}
+
+/* A device whose watch sees output 1 ms after it is armed. */
+static struct {
+	ev_timer	 t;
+	ckpt_output_fn	*fn;
+	void		*arg;
+	int		 arms, disarms;
+} OW;
+
+static void
+ow_fire(struct ev_loop *l __unused, ev_timer *w __unused, int r __unused)
+{
+	ckpt_output_fn *fn = OW.fn;
+
+	OW.fn = NULL;
+	if (fn)
+		fn(OW.arg);
+}
+
+static int
+ow_watch(void *d __unused, ckpt_output_fn *fn, void *arg)
+{
+	ev_timer_stop(H.loop, &OW.t);
+	OW.fn = fn;
+	OW.arg = arg;
+	if (fn == NULL) {
+		OW.disarms++;
+		return 0;
+	}
+	OW.arms++;
+	ev_timer_set(&OW.t, 0.001, 0.);
+	ev_timer_start(H.loop, &OW.t);
+	return 0;
+}
+
+static int
+ow_postsuspend(void *d __unused, uint64_t e __unused)
+{
+	ev_timer_stop(H.loop, &OW.t);	/* the watch ends with its epoch */
+	OW.fn = NULL;
+	return 0;
+}
+
+static const struct ckpt_device_ops ow_ops = {
+	.name = "output",
+	.postsuspend = ow_postsuspend,
+	.output_watch = ow_watch,
+};
+
+static void
+run_trigger(enum ckpt_trigger trig)
+{
+	struct ckpt_config cfg = {
+		.interval_ms = 2000,
+		.compress = 1,
+		.timeout_ms = 10000,
+		.cache_bytes = 1u << 20,
+		.guest_name = "fake:1",
+		.trigger = trig,
+	};
+
+	memset(&OW, 0, sizeof OW);
+	ev_timer_init(&OW.t, ow_fire, 0.001, 0.);
+	transport_open(&H.tp, &transport_blackhole_ops, "", NULL, 0);
+	H.stop_after = 6;
+	H.c = ckpt_new(H.loop, &fake_ops, &fdom, &H.tp, &cfg);
+	cr_assert(H.c != NULL);
+	cr_assert(ckpt_add_device(H.c, &ow_ops, NULL) == 0);
+	ckpt_set_callbacks(H.c, on_stats, on_done, NULL);
+	cr_assert(ckpt_start(H.c) == 0);
+}
+
+Test(ckpt, output_cuts_the_epoch_before_the_interval)
+{
+	int e;
+
+	run_trigger(CKPT_TRIGGER_OUTPUT);
+	run_for(8);	/* 5 epochs on the 2 s interval would take 10 s */
+	cr_assert(H.done, "stopped after %" PRIu64 " epochs", H.acked_stats);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	for (e = 2; e <= 6; e++) {
+		cr_assert(eq(u32, H.st[e].trigger, CKPT_TRIGGER_OUTPUT),
+		    "epoch %d", e);
+		cr_assert(lt(u64, H.st[e].period_us, 2000000), "epoch %d", e);
+	}
+	cr_assert(ge(int, OW.arms, 5));
+}
+
+Test(ckpt, interval_trigger_never_watches_output)
+{
+	run_trigger(CKPT_TRIGGER_INTERVAL);
+	H.stop_after = 2;
+	run_for(8);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	cr_assert(eq(u32, H.st[2].trigger, CKPT_TRIGGER_INTERVAL));
+	cr_assert(ge(u64, H.st[2].period_us, 1990000));
+	cr_assert(eq(int, OW.arms, 0));
+}
+
 /* ---- A scripted backup that withholds ACKs ----------------------------- */
 
 struct fake_backup {

@@ -5,7 +5,8 @@
 # the backup in two more; no ACK no output, replies only after their
 # epoch's release (IPv4, IPv6), SIGTERM release and cleanup, refusals; then
 # kill -9 failovers with the Jepsen-style check of acknowledged writes
-# (LAB_KILL9_ITER, default 10: TCG is slow).
+# (LAB_KILL9_ITER, default 10: TCG is slow); e2e once more with
+# remus --trigger output.
 # lab-modules: sch_plug ifb sch_ingress cls_matchall cls_u32 act_mirred veth nfnetlink_queue nft_queue
 # lab-bins: /usr/bin/ss /usr/bin/setpriv /usr/bin/mktemp
 # lab-src-files: tests/functional/functions.sh tests/functional/netbuf-lib.sh tests/functional/netbuf-e2e.sh tests/functional/netbuf-kill9.sh
@@ -30,6 +31,12 @@ if [ $st != 0 ]; then
 fi
 echo "$out" | grep -v '^remus' | tail -15
 check netbuf-e2e-plug $st "$(echo "$out" | tail -1)"
+# The same with output-triggered epochs: the plug driver's signal is the
+# qdisc's counters, polled (docs/netbuf.md).
+out=$(TRIGGER=output bash $S/netbuf-e2e.sh 2>&1)
+st=$?
+echo "$out" | grep -E 'epochs cut|replies' | tail -4
+check netbuf-e2e-plug-output $st "$(echo "$out" | tail -1)"
 out=$(ITER=${LAB_KILL9_ITER:-10} BACKUP_TIMEOUT_MS=3000 bash $S/netbuf-kill9.sh 2>&1)
 st=$?
 echo "$out" | grep -v '^remus' | grep -v '^run ' | tail -12
