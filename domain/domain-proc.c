@@ -11,25 +11,25 @@
  * kept crash-consistent by proc-store.c: the receiver writes an epoch into
  * a private working copy, and commit() journals the pages, applies them
  * to the image and records the epoch in DIR/proc-epoch, all or nothing
- * across a kill -9 of remusd (and, with REMUS_PROC_SYNC=1, of the host).
+ * across a kill -9 of remusd (and, with --proc-sync, of the host).
  * A new session keeps the previous session's replica committed on disk
  * until its own first commit replaces it, and never activates it.
  * activate() starts the guest's program in resume mode on the image; the
  * failover that reads it runs on this host, through the page cache.
  *
- * Environment:
- *   REMUS_PROC_DIRTY=pagemap-scan|softdirty  force a tracking method
+ * Settings (struct domain_opts, from flags or remus.conf(5)):
+ *   dirty_method, scan_threads  remus --dirty-method, --scan-threads
+ *   proc_listen    remusd --proc-listen ADDR: activate() appends
+ *                  "--listen ADDR" when the guest's command line had a
+ *                  --listen (two guests on one host)
+ *   proc_sync      remusd --proc-sync: fdatasync each step of a commit so
+ *                  that it survives a crash of the host, not only of
+ *                  remusd (without it such a replica is not offered after
+ *                  the host restarted; remusd(8) has what each costs)
+ * Environment (tests and tuning of timeouts):
  *   REMUS_PROC_TIMEOUT_MS    suspend acknowledgement / hello timeout (3000)
  *   REMUS_PROC_RUNDIR        where guests listen (/run/remus)
- *   REMUS_PROC_LISTEN=ADDR   backup only: activate() appends
- *                            "--listen ADDR" when the guest's command line
- *                            had a --listen (two guests on one host)
  *   REMUS_PROC_ACTIVATE_TIMEOUT_MS  wait for the activated guest (10000)
- *   REMUS_PROC_SYNC=0|1      backup only: fdatasync each step of a commit
- *                            so that it survives a crash of the host (1),
- *                            or only of remusd (0, the default; such a
- *                            replica is not offered after the host
- *                            restarted; remusd(8) has what each costs)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -348,14 +348,14 @@ recv_hello(struct domain *d, const char *spec)
 static void proc_close(struct domain *);
 
 static struct domain *
-proc_open(const char *spec)
+proc_open(const char *spec, const struct domain_opts *o)
 {
 	struct domain *d;
 	enum proc_dirty_method m;
 	void *p;
 	int saved;
 
-	if (proc_dirty_forced(&m) == -1)
+	if (proc_dirty_parse(o ? o->dirty_method : NULL, &m) == -1)
 		return NULL;
 	d = calloc(1, sizeof *d);
 	if (d == NULL)
@@ -373,7 +373,7 @@ proc_open(const char *spec)
 	}
 	d->map = p;
 	d->dirty = proc_dirty_open(d->pid, d->base, d->nr_pages, d->page_size,
-	    m);
+	    m, o ? o->scan_threads : 0);
 	if (d->dirty == NULL)
 		goto err;
 	log_info("%s: attached, arena %llu MiB at %#llx, dirty tracking %s",
@@ -646,6 +646,7 @@ struct replica {
 	int		committed;	/* by this session */
 	uint64_t	epoch;
 	pid_t		guest;		/* after activate */
+	char		*listen;	/* --proc-listen, or NULL */
 };
 
 static char *
@@ -662,13 +663,13 @@ static void replica_proc_close(struct replica *);
 
 static struct replica *
 replica_proc_create(const char *dir, const char *disk,
-    const void *config, size_t config_len, const struct domain_info *info)
+    const void *config, size_t config_len, const struct domain_info *info,
+    const struct domain_opts *o)
 {
 	/* A proc guest reaches its disk over NBD by address; nothing here
 	 * names it. */
 	struct proc_config cfg;
 	struct replica *r;
-	const char *sync = getenv("REMUS_PROC_SYNC");
 	int saved;
 
 	if (config_len < sizeof cfg) {
@@ -704,11 +705,6 @@ replica_proc_create(const char *dir, const char *disk,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (sync && strcmp(sync, "0") != 0 && strcmp(sync, "1") != 0) {
-		log_warnx("replica: REMUS_PROC_SYNC=%s: want 0 or 1", sync);
-		errno = EINVAL;
-		return NULL;
-	}
 	r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return NULL;
@@ -721,11 +717,13 @@ replica_proc_create(const char *dir, const char *disk,
 	r->dir = strdup(dir);
 	if (r->cmd == NULL || r->dir == NULL)
 		goto err;
+	if (o && o->proc_listen && (r->listen = strdup(o->proc_listen)) == NULL)
+		goto err;
 	memcpy(r->cmd, (const char *)config + sizeof cfg, cfg.cmd_len);
 	/* Recovers what a crashed remusd left, keeps the committed replica
 	 * and builds this session's in a file of its own. */
 	r->store = store_open(dir, r->nr_pages, r->page_size,
-	    sync != NULL && strcmp(sync, "1") == 0, NULL);
+	    o && o->proc_sync, NULL);
 	if (r->store == NULL)
 		goto err;
 	log_info("replica: %s, %llu MiB, guest %s", store_image_path(r->store),
@@ -771,7 +769,7 @@ replica_proc_recover(const char *dir, uint64_t *epoch)
 }
 
 /* Has the guest's command line a --listen option (so the backup may move
- * it with REMUS_PROC_LISTEN)? */
+ * it with --proc-listen)? */
 static int
 has_listen(char **argv)
 {
@@ -908,7 +906,7 @@ await_guest(int fd, int timeout_ms, const char *exe, pid_t *guest)
 static int
 replica_proc_activate(struct replica *r)
 {
-	const char *listen = getenv("REMUS_PROC_LISTEN");
+	const char *listen = r->listen;
 	char **argv = NULL, **envp = NULL, *own = NULL, *exe, *s, num[16];
 	int pfd[2] = { -1, -1 }, ready = -1, rc = -1, saved, st;
 	size_t argc = 0, i;
@@ -1012,6 +1010,7 @@ replica_proc_close(struct replica *r)
 	store_close(r->store);
 	free(r->dir);
 	free(r->cmd);
+	free(r->listen);
 	free(r);
 }
 

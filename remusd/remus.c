@@ -56,7 +56,8 @@ enum {
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
 	OPT_INSECURE, OPT_REMUSD_ARGS,
-	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE,
+	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_DIRTY_METHOD,
+	OPT_SCAN_THREADS, OPT_XEN_MAPCACHE,
 };
 
 static const char optstring[] = "bcdeFhi:N:npus:v";
@@ -90,6 +91,9 @@ static const struct option longopts[] = {
 	{ "disk-sync",		required_argument,	NULL, OPT_DISK_SYNC },
 	{ "disk-sync-rate",	required_argument,	NULL,
 	    OPT_DISK_SYNC_RATE },
+	{ "dirty-method",	required_argument,	NULL, OPT_DIRTY_METHOD },
+	{ "scan-threads",	required_argument,	NULL, OPT_SCAN_THREADS },
+	{ "xen-mapcache",	no_argument,		NULL, OPT_XEN_MAPCACHE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -104,6 +108,7 @@ static const char usage_text[] =
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
+"             [--dirty-method method] [--scan-threads n] [--xen-mapcache]\n"
 "             domain [host[:port]] | guest [host[:port]]\n";
 
 static const char help_text[] =
@@ -166,6 +171,11 @@ static const char help_text[] =
 "  --disk-sync addr  copy the disk live to the backup's remusd\n"
 "                    --disk-sync-listen addr before protecting it\n"
 "  --disk-sync-rate bytes  at most this many bytes a second (K/M/G)\n"
+"  --dirty-method m  proc guests: pagemap-scan, softdirty or auto (default:\n"
+"                    pagemap-scan where the kernel has it)\n"
+"  --scan-threads n  proc guests: 1 walks the page tables alone, 2 (the\n"
+"                    default with 2 CPUs) adds a helper thread\n"
+"  --xen-mapcache    Xen guests: keep 4 MiB chunk mappings across epochs\n"
 "  --config file     read settings from file (default\n"
 "                    " CONF_DEFAULT_PATH " if it exists): [remus] and,\n"
 "                    when the first operand names one, its [guest NAME]\n"
@@ -362,9 +372,11 @@ main(int argc, char **argv)
 	const char *run_dir = PIDFILE_RUN_DIR;
 	static char pids[600];
 	char cerr[512];
+	struct domain_opts domopts;
 
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
+	memset(&domopts, 0, sizeof domopts);
 	memset(&cfg, 0, sizeof cfg);
 	cfg.reconnect_ms = RECONNECT_DEFAULT_MS;
 	memset(&tp, 0, sizeof tp);
@@ -506,6 +518,22 @@ main(int argc, char **argv)
 			break;
 		case OPT_CONFIG:
 			break;		/* read by conf_apply */
+		case OPT_DIRTY_METHOD:
+			if (strcmp(optarg, "auto") &&
+			    strcmp(optarg, "pagemap-scan") &&
+			    strcmp(optarg, "softdirty"))
+				usage("--dirty-method %s: want pagemap-scan, "
+				    "softdirty or auto", optarg);
+			domopts.dirty_method = optarg;
+			break;
+		case OPT_SCAN_THREADS:
+			if (parse_uint(optarg, 1, 2, &v) == -1)
+				usage("--scan-threads %s: want 1 or 2", optarg);
+			domopts.scan_threads = (unsigned)v;
+			break;
+		case OPT_XEN_MAPCACHE:
+			domopts.xen_mapcache = 1;
+			break;
 		case OPT_DISK_SYNC:
 			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
 			    pbuf, sizeof pbuf) == -1)
@@ -618,7 +646,7 @@ main(int argc, char **argv)
 		    " -- this build has no Xen driver");
 		return EXIT_DOMAIN;
 	}
-	dom = dops->open(rest);
+	dom = dops->open(rest, &domopts);
 	if (dom == NULL) {
 		metrics_free(r.metrics);
 		stats_free(r.stats);

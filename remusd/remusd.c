@@ -25,12 +25,14 @@
 
 #define LOG_PREFIX ""
 #include "backup.h"
+#include "backup-metrics.h"
 #include "compiler.h"
 #include "conf.h"
 #include "devices.h"
 #include "domain.h"
 #include "fault.h"
 #include "log.h"
+#include "metrics.h"
 #include "peer.h"
 #include "tls.h"
 #include "transport.h"
@@ -59,7 +61,8 @@ enum {
 	OPT_RECEIVE = 256, OPT_LISTEN, OPT_TIMEOUT, OPT_NO_ACTIVATE, OPT_DISK,
 	OPT_VERSION, OPT_FENCE, OPT_NO_FENCE, OPT_FENCE_TIMEOUT,
 	OPT_PSK_FILE, OPT_TLS_CREDS, OPT_INSECURE,
-	OPT_CONFIG, OPT_DISK_SYNC_LISTEN,
+	OPT_CONFIG, OPT_DISK_SYNC_LISTEN, OPT_PROC_LISTEN, OPT_PROC_SYNC,
+	OPT_METRICS, OPT_METRICS_FILE,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -82,6 +85,10 @@ static const struct option longopts[] = {
 	{ "config",		required_argument,	NULL, OPT_CONFIG },
 	{ "disk-sync-listen",	required_argument,	NULL,
 	    OPT_DISK_SYNC_LISTEN },
+	{ "proc-listen",	required_argument,	NULL, OPT_PROC_LISTEN },
+	{ "proc-sync",		no_argument,		NULL, OPT_PROC_SYNC },
+	{ "metrics",		required_argument,	NULL, OPT_METRICS },
+	{ "metrics-file",	required_argument,	NULL, OPT_METRICS_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -91,7 +98,8 @@ static const char usage_text[] =
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
 "              --insecure\n"
-"              [--disk-sync-listen addr] [--config file]\n";
+"              [--disk-sync-listen addr] [--proc-listen addr] [--proc-sync]\n"
+"              [--metrics addr] [--metrics-file file] [--config file]\n";
 
 static const char help_text[] =
 "The backup end of remus: hold a replica of a protected guest, commit\n"
@@ -120,6 +128,14 @@ static const char help_text[] =
 "  --disk image      the backup's copy of a replicated disk\n"
 "  --disk-sync-listen addr  take remus --disk-sync's live initial copy of\n"
 "                    the disk into --disk's image, at addr (host:port)\n"
+"  --metrics addr    serve Prometheus metrics per guest at\n"
+"                    http://addr/metrics\n"
+"  --metrics-file file  write them there too (node_exporter textfile),\n"
+"                    every second and at exit\n"
+"  --proc-listen addr  an activated proc guest that listened listens at\n"
+"                    addr instead (two copies of a service on one host)\n"
+"  --proc-sync       make each proc replica commit durable across a crash\n"
+"                    of this host (fdatasync), not only of remusd\n"
 "  --config file     read settings from file (default\n"
 "                    " CONF_DEFAULT_PATH " if it exists): its [remusd]\n"
 "                    section; flags given here override the file\n"
@@ -136,7 +152,8 @@ static const char help_text[] =
 "Exit status (--receive; --listen exits 0 on a signal):\n"
 "  0  the primary ended protection cleanly (END): not activated\n"
 "  1  usage error (bad flag or argument)\n"
-"  2  state directory, listen address or TLS credentials unusable\n"
+"  2  state directory, listen address, TLS credentials or metrics\n"
+"     address or file unusable\n"
 "  3  stream lost before any epoch was committed: nothing to activate\n"
 "  4  primary lost: failed over, guest activated from the last epoch\n"
 "  5  failover failed, or internal error\n"
@@ -169,6 +186,7 @@ struct remusd {
 	struct ev_loop	*loop;
 	struct backup_config cfg;
 	struct remus_devopts dopts;
+	struct domain_opts ropts;	/* the replica driver's settings */
 	int		 receive;
 	int		 listen_fd;
 	ev_io		 accept_io;
@@ -181,6 +199,10 @@ struct remusd {
 	enum backup_result last;
 	int		 stopping;
 	unsigned	 nguests;	/* sessions ever started */
+	/* --metrics, --metrics-file: per guest (backup-metrics.h). */
+	struct metrics	*metrics;
+	struct bmetrics	*bm;
+	ev_timer	 metrics_tick;	/* the textfile, once a second */
 };
 
 /* One line naming what was wrong (getopt has printed its own for a bad
@@ -243,6 +265,47 @@ session_free(struct session *s)
 	free(s);
 }
 
+/* Free S, its counts kept in its guest's totals first. */
+static void
+session_retire(struct remusd *d, struct session *s)
+{
+	struct backup_counters c;
+
+	if (d->bm != NULL && s->b != NULL) {
+		backup_get_counters(s->b, &c);
+		bmetrics_add(d->bm, &c);
+	}
+	session_free(s);
+}
+
+/* metrics_format_fn: the kept totals and the running sessions'. */
+static size_t
+format_metrics(char *buf, size_t len, void *arg)
+{
+	struct remusd *d = arg;
+	struct backup_counters *lv;
+	struct session *s;
+	size_t n = 0, cap = 0, r;
+
+	for (s = d->sessions; s; s = s->next)
+		cap += !s->over;
+	if ((lv = calloc(cap + 1, sizeof *lv)) == NULL)
+		return bmetrics_format(buf, len, d->bm, NULL, 0);
+	for (s = d->sessions; s && n < cap; s = s->next)
+		if (!s->over)
+			backup_get_counters(s->b, &lv[n++]);
+	r = bmetrics_format(buf, len, d->bm, lv, n);
+	free(lv);
+	return r;
+}
+
+static void
+metrics_tick_cb(struct ev_loop *loop __unused, ev_timer *w,
+    int revents __unused)
+{
+	metrics_epoch(container_of(w, struct remusd, metrics_tick)->metrics);
+}
+
 static void
 reap_sessions(struct remusd *d)
 {
@@ -251,7 +314,7 @@ reap_sessions(struct remusd *d)
 	while ((s = *sp) != NULL) {
 		if (s->over) {
 			*sp = s->next;
-			session_free(s);
+			session_retire(d, s);
 		} else
 			sp = &s->next;
 	}
@@ -550,6 +613,7 @@ main(int argc, char **argv)
 {
 	struct remusd d;
 	const char *listen_addr = NULL, *psk_file = NULL, *tls_dir = NULL;
+	const char *metrics_addr = NULL, *metrics_file = NULL;
 	uint64_t v;
 	char hbuf[256], pbuf[16];
 	int ch, receive = 0, config_test = 0, verbose = 0, foreground = 0;
@@ -561,6 +625,7 @@ main(int argc, char **argv)
 	d.cfg.state_dir = STATEDIR_DEFAULT;
 	d.cfg.timeout_ms = 1000;
 	d.cfg.fence_ms = 10000;
+	d.cfg.replica_opts = &d.ropts;
 
 	/* remus.conf(5): the file's settings go in front of ours, as flags. */
 	if (conf_apply(CONF_PROG_REMUSD, optstring, longopts, &argc, &argv,
@@ -633,6 +698,26 @@ main(int argc, char **argv)
 			break;
 		case OPT_CONFIG:
 			break;		/* read by conf_apply */
+		case OPT_PROC_LISTEN:
+			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
+			    pbuf, sizeof pbuf) == -1)
+				usage("--proc-listen %s: want host:port",
+				    optarg);
+			d.ropts.proc_listen = optarg;
+			break;
+		case OPT_PROC_SYNC:
+			d.ropts.proc_sync = 1;
+			break;
+		case OPT_METRICS:
+			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
+			    pbuf, sizeof pbuf) == -1)
+				usage("--metrics %s: want addr:port with a "
+				    "port in 1..65535", optarg);
+			metrics_addr = optarg;
+			break;
+		case OPT_METRICS_FILE:
+			metrics_file = optarg;
+			break;
 		case OPT_DISK_SYNC_LISTEN:
 			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
 			    pbuf, sizeof pbuf) == -1)
@@ -699,6 +784,13 @@ main(int argc, char **argv)
 		if (d.listen_fd == -1)
 			return EXIT_CONFIG;
 	}
+	/* Bound and written now: a bad address or path is said before any
+	 * primary connects. */
+	if ((metrics_addr || metrics_file) && !config_test &&
+	    ((d.bm = bmetrics_new()) == NULL ||
+	    (d.metrics = metrics_new_fn(EV_DEFAULT, format_metrics, &d,
+	    metrics_addr, metrics_file)) == NULL))
+		return EXIT_CONFIG;
 	if (config_test) {
 		fprintf(stderr, "remusd: configuration OK (state directory %s,"
 		    " %s%s%s, timeout %u ms)\n", d.cfg.state_dir,
@@ -731,6 +823,10 @@ main(int argc, char **argv)
 	ev_signal_start(d.loop, &d.sigterm);
 	ev_signal_start(d.loop, &d.sigquit);
 	ev_signal_start(d.loop, &d.sigusr1);
+	if (metrics_file != NULL) {
+		ev_timer_init(&d.metrics_tick, metrics_tick_cb, 1., 1.);
+		ev_timer_start(d.loop, &d.metrics_tick);
+	}
 	/* A closed terminal or a stray signal changes nothing. */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
@@ -770,8 +866,12 @@ main(int argc, char **argv)
 		struct session *s = d.sessions;
 
 		d.sessions = s->next;
-		session_free(s);
+		session_retire(&d, s);
 	}
+	if (d.metrics)
+		ev_timer_stop(d.loop, &d.metrics_tick);
+	metrics_free(d.metrics);	/* the textfile's final figures */
+	bmetrics_free(d.bm);
 	while (d.handshakes)
 		handshake_free(d.handshakes, 1);
 	tls_creds_free(d.creds);

@@ -6,3 +6,5 @@ endforeach()
 remus_shell_test(engine-kill9 ${CMAKE_CURRENT_LIST_DIR}/engine-kill9.sh TIMEOUT 300)
 # Timing-sensitive checks (interval kept) do not belong under ASan.
 set_tests_properties(engine-blackhole PROPERTIES LABELS "functional;nosan")
+# remusd --metrics, per guest (backup-metrics.c).
+remus_shell_test(remusd-metrics ${CMAKE_CURRENT_LIST_DIR}/remusd-metrics.sh TIMEOUT 120)
