@@ -10,11 +10,10 @@
  * (spilling into the state directory), applied and fdatasync'ed on commit
  * before the ACK, dropped on discard and failover.
  *
- * Live initial sync, until remus/remusd grow flags for it, from the
- * environment:
- *   remusd: REMUS_DISK_SYNC_LISTEN=[HOST]:PORT  receive the copy there
- *   remus:  REMUS_DISK_SYNC=HOST:PORT           send the copy there
- *           REMUS_DISK_SYNC_RATE=BYTES          per second (K/M/G)
+ * Live initial sync (struct remus_devopts, from flags or remus.conf(5)):
+ *   remusd: --disk-sync-listen HOST:PORT  receive the copy there
+ *   remus:  --disk-sync HOST:PORT         send the copy there
+ *           --disk-sync-rate BYTES        per second (K/M/G)
  * Epochs run meanwhile; the backup keeps them until the copy is complete
  * and refuses to activate before (docs/diskbuf.md).
  */
