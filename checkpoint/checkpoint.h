@@ -180,6 +180,12 @@ int	ckpt_start(struct ckpt *);
 void	ckpt_stop(struct ckpt *);
 
 enum ckpt_result ckpt_get_result(const struct ckpt *);
+
+/* The full epoch (a session's first) while it is copied: bytes of guest
+ * memory queued so far in *DONE of *TOTAL, since *START_US (now_us()).
+ * 1 while it runs, 0 otherwise (for remus's progress line). */
+int	ckpt_full_progress(const struct ckpt *, uint64_t *done,
+	    uint64_t *total, uint64_t *start_us);
 const char	*ckpt_result_str(enum ckpt_result);
 uint64_t	 ckpt_last_acked(const struct ckpt *);
 

@@ -289,7 +289,8 @@ start_sync(struct diskbuf_primary *p, const struct remus_devopts *o)
 	if (o->disk_sync == NULL)
 		return 0;
 	diskbuf_sync_set_rate(o->disk_sync_rate);
-	return diskbuf_primary_sync_start(p, o->disk_sync, 1);
+	return diskbuf_primary_sync_start(p, o->disk_sync,
+	    DISKBUF_PROGRESS_TTY);
 }
 
 int

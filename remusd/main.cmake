@@ -14,7 +14,8 @@ foreach(_prog remus remusd)
     ${REMUS_DEV_LIBS} remus_common PkgConfig::LIBEV)
 endforeach()
 target_sources(remus PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/stats.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/hist.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/hist.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/progress.c)
 # remusd --metrics: the same server, per-guest figures.
 target_sources(remusd PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/metrics.c
   ${CMAKE_CURRENT_SOURCE_DIR}/stats.c ${CMAKE_CURRENT_SOURCE_DIR}/hist.c

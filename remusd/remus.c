@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "peer.h"
 #include "pidfile.h"
+#include "progress.h"
 #include "stats.h"
 #include "tls.h"
 #include "transport.h"
@@ -209,6 +210,7 @@ struct remus {
 	struct ckpt	*ckpt;
 	struct stats	*stats;
 	struct metrics	*metrics;	/* NULL: no --metrics* */
+	struct progress	*progress;	/* the full checkpoint's line */
 	ev_signal	 sigint, sigterm, sigquit, sigusr1;
 	struct transport_spec {
 		const struct transport_ops *ops;
@@ -762,6 +764,8 @@ main(int argc, char **argv)
 		    EXIT_BACKUP : EXIT_INTERNAL;
 		goto out;
 	}
+	/* Best effort: without it, no progress line. */
+	r.progress = progress_new(r.loop, r.ckpt, isatty(STDERR_FILENO));
 	if (ckpt_get_result(r.ckpt) == CKPT_RUNNING)
 		ev_run(r.loop, 0);
 	r.result = ckpt_get_result(r.ckpt);
@@ -781,6 +785,7 @@ out:
 		ev_signal_stop(r.loop, &r.sigquit);
 		ev_signal_stop(r.loop, &r.sigusr1);
 	}
+	progress_free(r.progress);
 	ckpt_free(r.ckpt);
 	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);
