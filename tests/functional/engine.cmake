@@ -8,3 +8,5 @@ remus_shell_test(engine-kill9 ${CMAKE_CURRENT_LIST_DIR}/engine-kill9.sh TIMEOUT 
 set_tests_properties(engine-blackhole PROPERTIES LABELS "functional;nosan")
 # remusd --metrics, per guest (backup-metrics.c).
 remus_shell_test(remusd-metrics ${CMAKE_CURRENT_LIST_DIR}/remusd-metrics.sh TIMEOUT 120)
+# remus-stats plot / plot-bench (gnuplot).
+remus_shell_test(stats-plot ${CMAKE_CURRENT_LIST_DIR}/stats-plot.sh TIMEOUT 120)
