@@ -26,10 +26,13 @@
  *                  that it survives a crash of the host, not only of
  *                  remusd (without it such a replica is not offered after
  *                  the host restarted; remusd(8) has what each costs)
- * Environment (tests and tuning of timeouts):
- *   REMUS_PROC_TIMEOUT_MS    suspend acknowledgement / hello timeout (3000)
- *   REMUS_PROC_RUNDIR        where guests listen (/run/remus)
- *   REMUS_PROC_ACTIVATE_TIMEOUT_MS  wait for the activated guest (10000)
+ *   suspend_timeout_ms    remus --suspend-timeout: suspend acknowledgement
+ *                         and hello timeout (3000)
+ *   activate_timeout_ms   remusd --activate-timeout: wait for the
+ *                         activated guest (10000)
+ * Environment:
+ *   REMUS_PROC_RUNDIR        where guests listen (/run/remus; the guests
+ *                            read it too)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,22 +85,6 @@ struct domain {
 	uint8_t			*config;
 	size_t			config_len;
 };
-
-static int
-env_ms(const char *name, int def)
-{
-	const char *s = getenv(name);
-	uint64_t v;
-
-	if (s == NULL || *s == '\0')
-		return def;
-	if (parse_uint(s, 1, 3600 * 1000, &v) == -1) {
-		log_warnx("%s=%s: not a number of milliseconds; using %d",
-		    name, s, def);
-		return def;
-	}
-	return (int)v;
-}
 
 /* ---- Primary -------------------------------------------------------- */
 
@@ -362,7 +349,8 @@ proc_open(const char *spec, const struct domain_opts *o)
 		return NULL;
 	d->sock = d->memfd = d->resume_efd = -1;
 	d->map = MAP_FAILED;
-	d->timeout_ms = env_ms("REMUS_PROC_TIMEOUT_MS", PROC_TIMEOUT_MS_DEFAULT);
+	d->timeout_ms = o && o->suspend_timeout_ms ?
+	    (int)o->suspend_timeout_ms : PROC_TIMEOUT_MS_DEFAULT;
 	if (connect_guest(d, spec) == -1 || recv_hello(d, spec) == -1)
 		goto err;
 	p = mmap(NULL, d->size, PROT_READ, MAP_SHARED, d->memfd, 0);
@@ -647,6 +635,7 @@ struct replica {
 	uint64_t	epoch;
 	pid_t		guest;		/* after activate */
 	char		*listen;	/* --proc-listen, or NULL */
+	int		 activate_ms;	/* --activate-timeout */
 };
 
 static char *
@@ -719,6 +708,8 @@ replica_proc_create(const char *dir, const char *disk,
 		goto err;
 	if (o && o->proc_listen && (r->listen = strdup(o->proc_listen)) == NULL)
 		goto err;
+	r->activate_ms = o && o->activate_timeout_ms ?
+	    (int)o->activate_timeout_ms : PROC_ACTIVATE_MS_DEFAULT;
 	memcpy(r->cmd, (const char *)config + sizeof cfg, cfg.cmd_len);
 	/* Recovers what a crashed remusd left, keeps the committed replica
 	 * and builds this session's in a file of its own. */
@@ -979,8 +970,7 @@ replica_proc_activate(struct replica *r)
 	pfd[1] = ready = -1;
 	while (waitpid(mid, &st, 0) == -1 && errno == EINTR)
 		;
-	if (await_guest(pfd[0], env_ms("REMUS_PROC_ACTIVATE_TIMEOUT_MS",
-	    PROC_ACTIVATE_MS_DEFAULT), exe, &guest) == -1)
+	if (await_guest(pfd[0], r->activate_ms, exe, &guest) == -1)
 		goto out;
 	r->guest = guest;
 	write_pidfile(r);

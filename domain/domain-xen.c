@@ -198,17 +198,6 @@ struct replica {
 
 /* ---- shared helpers ----------------------------------------------- */
 
-static int
-env_ms(const char *name, int def)
-{
-	const char *s = getenv(name);
-	uint64_t v;
-
-	if (s == NULL || parse_uint(s, 1, 3600000, &v) == -1)
-		return def;
-	return (int)v;
-}
-
 static void
 handles_close(struct xen_handles *h)
 {
@@ -839,11 +828,13 @@ xen_open(const char *spec, const struct domain_opts *o)
 	if (d == NULL)
 		return NULL;
 	d->lockfd = -1;
-	d->timeout_ms = env_ms("REMUS_XEN_SUSPEND_TIMEOUT_MS",
-	    SUSPEND_TIMEOUT_MS_DEFAULT);
-	d->ack_ms = env_ms("REMUS_XEN_ACK_TIMEOUT_MS", ACK_TIMEOUT_MS_DEFAULT);
-	d->grace_ms = env_ms("REMUS_XEN_REFUSE_GRACE_MS",
-	    REFUSE_GRACE_MS_DEFAULT);
+	/* remus --suspend-timeout, --xen-ack-timeout, --xen-refuse-grace. */
+	d->timeout_ms = o && o->suspend_timeout_ms ?
+	    (int)o->suspend_timeout_ms : SUSPEND_TIMEOUT_MS_DEFAULT;
+	d->ack_ms = o && o->xen_ack_timeout_ms ?
+	    (int)o->xen_ack_timeout_ms : ACK_TIMEOUT_MS_DEFAULT;
+	d->grace_ms = o && o->xen_refuse_grace_ms ?
+	    (int)o->xen_refuse_grace_ms : REFUSE_GRACE_MS_DEFAULT;
 	d->mapcache = o && o->xen_mapcache;	/* remus --xen-mapcache */
 	if (handles_open(&d->h) == -1)
 		goto err;

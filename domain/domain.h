@@ -44,6 +44,16 @@ struct domain_opts {
 					 * listens here (if it listened) */
 	int		 proc_sync;	/* proc replica: commits durable
 					 * across a crash of the host */
+	/* Timeouts in ms; 0: the driver's default. */
+	uint32_t	 suspend_timeout_ms; /* proc: suspend answered (and
+					 * hello), 3000; xen: a suspend the
+					 * guest took reached, 10000 */
+	uint32_t	 xen_ack_timeout_ms; /* xen: suspend request taken,
+					 * else the epoch is skipped, 500 */
+	uint32_t	 xen_refuse_grace_ms; /* xen: skipped epochs before it
+					 * is a failure, 120000 */
+	uint32_t	 activate_timeout_ms; /* proc replica: the activated
+					 * guest says it runs, 10000 */
 };
 
 struct domain_info {

@@ -58,7 +58,8 @@ enum {
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
 	OPT_INSECURE, OPT_REMUSD_ARGS,
 	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_DIRTY_METHOD,
-	OPT_SCAN_THREADS, OPT_XEN_MAPCACHE,
+	OPT_SCAN_THREADS, OPT_XEN_MAPCACHE, OPT_SUSPEND_TIMEOUT,
+	OPT_XEN_ACK_TIMEOUT, OPT_XEN_REFUSE_GRACE,
 };
 
 static const char optstring[] = "bcdeFhi:N:npus:v";
@@ -95,6 +96,12 @@ static const struct option longopts[] = {
 	{ "dirty-method",	required_argument,	NULL, OPT_DIRTY_METHOD },
 	{ "scan-threads",	required_argument,	NULL, OPT_SCAN_THREADS },
 	{ "xen-mapcache",	no_argument,		NULL, OPT_XEN_MAPCACHE },
+	{ "suspend-timeout",	required_argument,	NULL,
+	    OPT_SUSPEND_TIMEOUT },
+	{ "xen-ack-timeout",	required_argument,	NULL,
+	    OPT_XEN_ACK_TIMEOUT },
+	{ "xen-refuse-grace",	required_argument,	NULL,
+	    OPT_XEN_REFUSE_GRACE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -110,6 +117,8 @@ static const char usage_text[] =
 "             [--remusd-args args]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
 "             [--dirty-method method] [--scan-threads n] [--xen-mapcache]\n"
+"             [--suspend-timeout ms] [--xen-ack-timeout ms]\n"
+"             [--xen-refuse-grace ms]\n"
 "             domain [host[:port]] | guest [host[:port]]\n";
 
 static const char help_text[] =
@@ -177,6 +186,13 @@ static const char help_text[] =
 "  --scan-threads n  proc guests: 1 walks the page tables alone, 2 (the\n"
 "                    default with 2 CPUs) adds a helper thread\n"
 "  --xen-mapcache    Xen guests: keep 4 MiB chunk mappings across epochs\n"
+"  --suspend-timeout ms  longest a guest may take to suspend: proc, to\n"
+"                    answer (default 3000); Xen, once it took the request\n"
+"                    (default 10000); longer is a guest failure\n"
+"  --xen-ack-timeout ms  a Xen guest that does not take a suspend request\n"
+"                    this soon is skipped for the epoch (default 500)\n"
+"  --xen-refuse-grace ms  skipped epochs for this long are a failure\n"
+"                    (default 120000)\n"
 "  --config file     read settings from file (default\n"
 "                    " CONF_DEFAULT_PATH " if it exists): [remus] and,\n"
 "                    when the first operand names one, its [guest NAME]\n"
@@ -535,6 +551,22 @@ main(int argc, char **argv)
 			break;
 		case OPT_XEN_MAPCACHE:
 			domopts.xen_mapcache = 1;
+			break;
+		case OPT_SUSPEND_TIMEOUT:
+		case OPT_XEN_ACK_TIMEOUT:
+		case OPT_XEN_REFUSE_GRACE:
+			if (parse_uint(optarg, 1, 3600000, &v) == -1)
+				usage("--%s %s: want milliseconds in "
+				    "1..3600000", ch == OPT_SUSPEND_TIMEOUT ?
+				    "suspend-timeout" : ch == OPT_XEN_ACK_TIMEOUT ?
+				    "xen-ack-timeout" : "xen-refuse-grace",
+				    optarg);
+			if (ch == OPT_SUSPEND_TIMEOUT)
+				domopts.suspend_timeout_ms = (uint32_t)v;
+			else if (ch == OPT_XEN_ACK_TIMEOUT)
+				domopts.xen_ack_timeout_ms = (uint32_t)v;
+			else
+				domopts.xen_refuse_grace_ms = (uint32_t)v;
 			break;
 		case OPT_DISK_SYNC:
 			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,

@@ -62,7 +62,7 @@ enum {
 	OPT_VERSION, OPT_FENCE, OPT_NO_FENCE, OPT_FENCE_TIMEOUT,
 	OPT_PSK_FILE, OPT_TLS_CREDS, OPT_INSECURE,
 	OPT_CONFIG, OPT_DISK_SYNC_LISTEN, OPT_PROC_LISTEN, OPT_PROC_SYNC,
-	OPT_METRICS, OPT_METRICS_FILE,
+	OPT_METRICS, OPT_METRICS_FILE, OPT_ACTIVATE_TIMEOUT,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -87,6 +87,8 @@ static const struct option longopts[] = {
 	    OPT_DISK_SYNC_LISTEN },
 	{ "proc-listen",	required_argument,	NULL, OPT_PROC_LISTEN },
 	{ "proc-sync",		no_argument,		NULL, OPT_PROC_SYNC },
+	{ "activate-timeout",	required_argument,	NULL,
+	    OPT_ACTIVATE_TIMEOUT },
 	{ "metrics",		required_argument,	NULL, OPT_METRICS },
 	{ "metrics-file",	required_argument,	NULL, OPT_METRICS_FILE },
 	{ NULL, 0, NULL, 0 },
@@ -99,6 +101,7 @@ static const char usage_text[] =
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
 "              --insecure\n"
 "              [--disk-sync-listen addr] [--proc-listen addr] [--proc-sync]\n"
+"              [--activate-timeout ms]\n"
 "              [--metrics addr] [--metrics-file file] [--config file]\n";
 
 static const char help_text[] =
@@ -136,6 +139,8 @@ static const char help_text[] =
 "                    addr instead (two copies of a service on one host)\n"
 "  --proc-sync       make each proc replica commit durable across a crash\n"
 "                    of this host (fdatasync), not only of remusd\n"
+"  --activate-timeout ms  longest an activated proc guest may take to say\n"
+"                    it runs (default 10000)\n"
 "  --config file     read settings from file (default\n"
 "                    " CONF_DEFAULT_PATH " if it exists): its [remusd]\n"
 "                    section; flags given here override the file\n"
@@ -707,6 +712,12 @@ main(int argc, char **argv)
 			break;
 		case OPT_PROC_SYNC:
 			d.ropts.proc_sync = 1;
+			break;
+		case OPT_ACTIVATE_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600000, &v) == -1)
+				usage("--activate-timeout %s: want milliseconds "
+				    "in 1..3600000", optarg);
+			d.ropts.activate_timeout_ms = (uint32_t)v;
 			break;
 		case OPT_METRICS:
 			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,

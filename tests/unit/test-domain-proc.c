@@ -527,7 +527,7 @@ Test(domain_proc, suspend_times_out_on_a_busy_guest)
 	struct domain *d;
 	struct fake f;
 
-	setenv("REMUS_PROC_TIMEOUT_MS", "200", 1);
+	topts.suspend_timeout_ms = 200;		/* --suspend-timeout */
 	f = fake_start(NULL);
 	d = open_pid(f.pid);
 	fake_send(&f, CMD_SLEEP, 0, 1500);	/* no safe point for 1.5 s */
@@ -539,7 +539,6 @@ Test(domain_proc, suspend_times_out_on_a_busy_guest)
 	/* The cancelled suspend does not leave it paused... */
 	fake_write(&f, 12, 1);
 	/* ...and the next suspend is answered, not the stale one. */
-	setenv("REMUS_PROC_TIMEOUT_MS", "5000", 1);
 	cr_assert(eq(int, ops->suspend(d), 0));
 	cr_assert(eq(int, ops->resume(d), 0));
 	ops->close(d);
