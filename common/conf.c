@@ -835,6 +835,13 @@ conf_apply(enum conf_prog prog, const char *optstring,
 		if (push_section(&o, top, g, &sc, 0) == -1 ||
 		    push_section(&o, g, NULL, &sc, 0) == -1)
 			goto nomem;
+		/* The guest is announced under its section's name, the one
+		 * remusd's [guest NAME] (--guest NAME=...) knows it by, where
+		 * remus has --name and the command line does not give one. */
+		if (g && long_find(longopts, "name", 4) != NULL &&
+		    !scan_has(&sc, "--name") && (push(&o, "--name") == -1 ||
+		    push(&o, g->name) == -1))
+			goto nomem;
 	} else {
 		top = section_find(c, IN_REMUSD, "remusd");
 		/* --receive talks over its starter's channel: the file's
