@@ -56,6 +56,22 @@ remusd --config "$T/remus.conf" -n --receive 2>"$T/err" </dev/null ||
 grep -qF -- "--receive, timeout 1234 ms" "$T/err" || fail "--receive: $(cat "$T/err")"
 echo "remusd --config --receive: $(cat "$T/err")"
 
+# A guest's command is remusd --guest NAME=COMMAND; a remusd without
+# --guest refuses the key by its line rather than drop it.
+cp "$T/remus.conf" "$T/cmd.conf"
+printf '\n[guest kv]\ncommand = remus-kvd --listen 127.0.0.1:7000\n' >>"$T/cmd.conf"
+line=$(grep -n '^command' "$T/cmd.conf" | cut -d: -f1)
+st=0
+remusd --config "$T/cmd.conf" -n 2>"$T/err" || st=$?
+if remusd --help 2>&1 | grep -q -- '--guest'; then
+	[ $st -eq 0 ] || fail "remusd with --guest refused command: $(cat "$T/err")"
+	echo "remusd --config with command: $(cat "$T/err")"
+else
+	[ $st -eq 78 ] && grep -qF "$T/cmd.conf:$line: command: this remusd has no --guest" "$T/err" ||
+		fail "command without --guest: status $st: $(cat "$T/err")"
+	echo "ok 78: $(cat "$T/err")"
+fi
+
 # remus GUESTNAME: the section's domain, blackhole and interval; -i on the
 # command line overrides the file's (30 s: no second epoch in 3 s).
 start_guest g remus-dirtier --pages 50 --working-set 500 --arena-size 8M
