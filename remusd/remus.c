@@ -297,10 +297,18 @@ static void
 status_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
 {
 	struct remus *r = w->data;
-	char line[256];
+	char line[256], full[160] = "";
+	uint64_t done, total, start;
 
 	ckpt_status(r->ckpt, line, sizeof line);
-	log_info("status: %s", line);
+	/* The full checkpoint under way, if one is. */
+	if (ckpt_full_progress(r->ckpt, &done, &total, &start)) {
+		full[0] = ';';
+		full[1] = ' ';
+		progress_format(full + 2, sizeof full - 2, done, total, start,
+		    now_us(), 0);
+	}
+	log_info("status: %s%s", line, full);
 }
 
 /* P4: the engine asks for a new transport to the same backup. */

@@ -17,6 +17,18 @@ bad() {	# line what prog args...: FILE (= $T/bad.conf) refused at LINE
 	echo "ok 78: $(cat "$T/err")"
 }
 
+# Every key of the table (common/conf.c) is in remus.conf(5).
+if [ -n "${REMUS_SRC:-}" ] && command -v mandoc >/dev/null; then
+	mandoc -Tascii "$REMUS_SRC/man/remus.conf.5" | sed 's/.\x08//g' >"$T/conf.5.txt"
+	n=0
+	for k in $(sed -n 's/^\t{ "\([a-z-]*\)", .*/\1/p' "$REMUS_SRC/common/conf.c" | sort -u); do
+		grep -qw -- "$k" "$T/conf.5.txt" || fail "key $k is not in remus.conf.5"
+		n=$((n + 1))
+	done
+	[ $n -ge 40 ] || fail "only $n keys found in common/conf.c"
+	echo "remus.conf.5 documents all $n keys"
+fi
+
 for prog in remus remusd; do
 	printf '[remus]\ninterval = 100\n# comment\nwhatever = 1\n' >"$T/bad.conf"
 	bad 4 'unknown key "whatever"' $prog --config "$T/bad.conf"
