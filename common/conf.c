@@ -789,6 +789,8 @@ push_section(struct argv_out *o, const struct conf_section *s,
 	return 0;
 }
 
+static char **conf_argv_kept;
+
 int
 conf_apply(enum conf_prog prog, const char *optstring,
     const struct option *longopts, int *argcp, char ***argvp, char *err,
@@ -901,6 +903,8 @@ conf_apply(enum conf_prog prog, const char *optstring,
 	}
 	*argcp = o.n;
 	*argvp = o.v;
+	/* It lives as long as the program, like the argv it replaces. */
+	conf_argv_kept = o.v;
 	o.v = NULL;
 	rc = 0;
 	goto out;
