@@ -633,16 +633,38 @@ long_find(const struct option *lo, const char *name, size_t n)
 	return NULL;
 }
 
+/* As getopt_long takes it: the exact name, else a unique prefix. */
+static const struct option *
+long_match(const struct option *lo, const char *name, size_t n)
+{
+	const struct option *hit = long_find(lo, name, n), *o;
+
+	if (hit != NULL || n == 0)
+		return hit;
+	for (o = lo; o->name; o++)
+		if (strncmp(o->name, name, n) == 0) {
+			if (hit != NULL)
+				return NULL;	/* ambiguous: getopt says */
+			hit = o;
+		}
+	return hit;
+}
+
 static int
 scan_args(int argc, char **argv, const char *optstring,
     const struct option *longopts, struct scan *sc)
 {
 	static char shorts[256][3];
+	static char longs[64][40];	/* "--name" of abbreviated ones */
+	size_t cap = 1, nlongs = 0;
 	int i;
 
 	memset(sc, 0, sizeof *sc);
+	/* A flag per character at most (clustered short flags). */
+	for (i = 1; i < argc; i++)
+		cap += strlen(argv[i]) + 1;
 	sc->operands = calloc((size_t)argc + 1, sizeof *sc->operands);
-	sc->flags = calloc((size_t)argc + 1, sizeof *sc->flags);
+	sc->flags = calloc(cap, sizeof *sc->flags);
 	if (sc->operands == NULL || sc->flags == NULL)
 		return -1;
 	for (i = 1; i < argc; i++) {
@@ -657,12 +679,19 @@ scan_args(int argc, char **argv, const char *optstring,
 		if (strncmp(a, "--", 2) == 0) {
 			const char *eq = strchr(a, '=');
 			size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-			const struct option *lo = long_find(longopts, a + 2, n);
+			const struct option *lo = long_match(longopts, a + 2, n);
 			const char *val = eq ? eq + 1 : NULL;
 
 			if (lo == NULL)
 				continue;	/* getopt will say */
-			sc->flags[sc->nflags++] = a;
+			/* By its full name, as conf_keys has it. */
+			if (strlen(lo->name) != n && nlongs < 64 &&
+			    strlen(lo->name) + 3 <= sizeof longs[0]) {
+				snprintf(longs[nlongs], sizeof longs[0], "--%s",
+				    lo->name);
+				sc->flags[sc->nflags++] = longs[nlongs++];
+			} else
+				sc->flags[sc->nflags++] = a;
 			if (lo->has_arg == required_argument && !eq &&
 			    i + 1 < argc)
 				val = argv[++i];
@@ -686,8 +715,6 @@ scan_args(int argc, char **argv, const char *optstring,
 					break;
 				}
 			}
-			if (sc->nflags > argc)
-				sc->nflags = argc;
 			continue;
 		}
 		sc->operands[sc->noperands++] = i;

@@ -217,6 +217,15 @@ Test(conf, apply_remus, .fini = cleanup)
 	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "-vs", "ssh",
 	    "--config=@", "db", NULL }, "remus -i 100 -vs ssh --config=@ -- "
 	    "db 10.0.0.2");
+	/* --conf and --insec: getopt_long's abbreviations, taken alike. */
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--conf", "@",
+	    "--insec", "web1", NULL }, "remus -i 100 -i 50 --netbuf-limit 16M "
+	    "-u --conf @ --insec -- xen:web1 backup.example:5270");
+	/* Clustered short flags, more than there are words. */
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "-bdFnuv",
+	    "--config", "@", "web1", NULL }, "remus -i 100 -i 50 "
+	    "--netbuf-limit 16M -u -bdFnuv --config @ -- xen:web1 "
+	    "backup.example:5270");
 	/* Not a section: the operands stay as they are. */
 	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--config", "@",
 	    "xen:7", "h", NULL }, "remus -i 100 --psk-file "
