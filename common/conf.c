@@ -836,6 +836,12 @@ conf_apply(enum conf_prog prog, const char *optstring,
 		snprintf(err, len, "%s", strerror(errno));
 		goto out;
 	}
+	/* --help and --version answer whatever the file says. */
+	if (scan_has(&sc, "--help") || scan_has(&sc, "-h") ||
+	    scan_has(&sc, "--version")) {
+		rc = 0;
+		goto out;
+	}
 	path = sc.config;
 	if (path == NULL) {
 		/* The default file is optional; one named is not. */

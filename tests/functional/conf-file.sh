@@ -39,6 +39,9 @@ for prog in remus remusd; do
 	printf '[remus]\nnetbuf-driver = tc\n' >"$T/bad.conf"
 	bad 2 'netbuf-driver = tc: want one of plug|nfqueue|auto' $prog --config="$T/bad.conf"
 done
+# --help answers whatever the file says.
+remus --config "$T/bad.conf" --help >/dev/null || fail "remus --help with a bad file"
+remusd --config "$T/bad.conf" --version >/dev/null || fail "remusd --version with a bad file"
 got=0
 remus --config "$T/none.conf" -b proc:1 2>"$T/err" || got=$?
 [ $got -eq 78 ] && grep -qx "$T/none.conf: No such file or directory" "$T/err" ||
