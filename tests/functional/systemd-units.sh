@@ -39,7 +39,7 @@ grep -qx 'Restart=no' "$U/remus@.service" &&
 	grep -qx 'RestartForceExitStatus=3' "$U/remus@.service" ||
 	fail "remus@: restart only after exit 3"
 grep -qx 'Restart=on-failure' "$U/remusd.service" &&
-	grep -qx 'RestartPreventExitStatus=1 4 6' "$U/remusd.service" &&
+	grep -qx 'RestartPreventExitStatus=1 4 6 78' "$U/remusd.service" &&
 	grep -qx 'KillMode=process' "$U/remusd.service" ||
 	fail "remusd: restart policy or KillMode changed"
 
