@@ -241,7 +241,7 @@ run_engine(uint64_t pages, uint32_t interval_us, int compress, uint64_t want,
 	fclose(f);
 	snprintf(spec, sizeof spec, "proc:%d", gp);
 	ops = domain_ops_lookup(spec, &rest);
-	dom = ops ? ops->open(rest) : NULL;
+	dom = ops ? ops->open(rest, NULL) : NULL;
 	if (dom == NULL) {
 		fprintf(stderr, "bench-epoch: cannot attach to %s\n", spec);
 		stop_dirtier(pid);

@@ -9,7 +9,7 @@
  * 8192: 32 MiB, a guest writes some of its memory, not all), three ways: "inplace-before" (the
  * replica before the journal: stores into a shared mapping of the image,
  * commit = write proc-epoch), "journal" and "journal-sync" (proc-store.c
- * without and with REMUS_PROC_SYNC).  One BENCH line each: the commit's
+ * without and with remusd --proc-sync).  One BENCH line each: the commit's
  * median and 90th percentile, the median of stores + commit (what the
  * receiver spends per epoch), its CPU time, and the first full commit.
  * A benchmark, run by hand. */

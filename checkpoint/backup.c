@@ -92,6 +92,7 @@ struct backup {
 	struct bdev	*devs;
 	size_t		 ndevs;
 
+	struct backup_counters ctr;	/* backup_get_counters */
 	char		 why[160];	/* what made the open epoch unusable */
 	backup_admit_fn	*admit;		/* remusd's prepare check, or NULL */
 	void		*admit_arg;
@@ -323,6 +324,7 @@ commit_epoch(struct backup *b)
 		return -1;
 	}
 	b->committed = b->epoch;
+	b->ctr.epochs++;
 	fo_backup_committed(&b->fo, b->committed);
 	log_debug("epoch %" PRIu64 ": committed %zu pages in %" PRIu64 " us",
 	    b->epoch, b->npend, now_us() - t0);
@@ -340,6 +342,8 @@ commit_epoch(struct backup *b)
 	if (bc_send(b, STREAM_REC_ACK, b->committed) == -1)
 		log_debug("epoch %" PRIu64 ": ACK not sent: %s", b->epoch,
 		    strerror(errno));
+	else
+		b->ctr.acks++;
 	return 0;
 }
 
@@ -371,7 +375,7 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 		return -1;
 	}
 	b->rep = b->rops->create(b->cfg.state_dir, b->cfg.disk_image,
-	    hi->config, hi->config_len, &b->info);
+	    hi->config, hi->config_len, &b->info, b->cfg.replica_opts);
 	if (b->rep == NULL) {
 		log_warn("%s: replica", b->peer);
 		bc_error(b, errno ? errno : EIO, "cannot create the replica");
@@ -656,6 +660,9 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 	int rc;
 
 	errno = 0;
+	/* As on the wire: header, body, padding (remus's wire_bytes). */
+	b->ctr.bytes += sizeof(struct stream_rhdr) + ((rec->length +
+	    STREAM_REC_ALIGN - 1) & ~(uint64_t)(STREAM_REC_ALIGN - 1));
 	rc = take_record(b, rec);
 	if (b->finished)
 		return -1;	/* switched over */
@@ -776,6 +783,7 @@ fence_done(struct fence *f __unused, int ok, const char *why, void *arg)
 	struct backup *b = arg;
 
 	log_info("%s: fence: %s", b->peer, why);
+	b->ctr.fence_ok += ok != 0;
 	fo_backup_fence_done(&b->fo, peer_now_ms(), ok);
 	settle(b);
 }
@@ -790,6 +798,7 @@ op_fence(void *arg, unsigned attempt)
 		.timeout_ms = b->fence_ms,
 	};
 
+	b->ctr.fence_runs++;
 	if (b->fence == NULL || fence_start(b->fence, &env, fence_done,
 	    b) == -1) {
 		log_warn("%s: fence attempt %u", b->peer, attempt);
@@ -825,6 +834,7 @@ op_activate(void *arg)
 	}
 	log_info("failover: guest activated from epoch %" PRIu64,
 	    b->committed);
+	b->ctr.failovers++;
 	return 0;
 }
 
@@ -1051,6 +1061,13 @@ backup_failover(struct backup *b, const char *why)
 	fo_backup_lost(&b->fo, peer_now_ms(), why);
 	settle(b);
 	return 0;
+}
+
+void
+backup_get_counters(const struct backup *b, struct backup_counters *c)
+{
+	*c = b->ctr;
+	c->name = b->name;
 }
 
 const char *

@@ -26,6 +26,7 @@ struct ev_loop;
 struct backup;
 struct ckpt_backup_device_ops;
 struct peer_io_ops;
+struct domain_opts;
 
 struct backup_config {
 	const char	*state_dir;	/* replica files (remusd -D) */
@@ -35,6 +36,9 @@ struct backup_config {
 	int		 no_activate;	/* failover keeps the replica only */
 	const char	*fence_cmd;	/* --fence CMD; NULL: no fence (B5) */
 	uint32_t	 fence_ms;	/* F (--fence-timeout), with fence_cmd */
+	/* The replica driver's settings (remusd --proc-listen,
+	 * --proc-sync), given to its create; NULL: defaults. */
+	const struct domain_opts *replica_opts;
 	/* The link's io over the fds: NULL for plain, or &peer_io_tls and
 	 * a handshaken session (the caller's, to free after backup_free). */
 	const struct peer_io_ops *io;
@@ -100,6 +104,18 @@ void	backup_set_admit(struct backup *, backup_admit_fn *, void *arg);
  * go through the policy: fence within the window, then activate.  -1
  * with EALREADY when the session is past receiving. */
 int	backup_failover(struct backup *, const char *why);
+/* What one session did so far, for remusd's metrics (per guest). */
+struct backup_counters {
+	const char	*name;		/* HELLO's guest name; "" before */
+	uint64_t	 epochs;	/* committed */
+	uint64_t	 bytes;		/* stream records received (header,
+					 * body, padding) */
+	uint64_t	 acks;		/* ACKs sent */
+	uint64_t	 failovers;	/* guest activated */
+	uint64_t	 fence_runs;	/* fence attempts started */
+	uint64_t	 fence_ok;	/* of those, fenced (status 0) */
+};
+void	backup_get_counters(const struct backup *, struct backup_counters *);
 
 /* NULL ok.  Frees the replica (closes it, the files stay). */
 void	backup_free(struct backup *);

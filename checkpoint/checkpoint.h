@@ -259,6 +259,12 @@ typedef void	ckpt_switchover_fn(void *arg, int ok, uint64_t epoch,
 int	ckpt_switchover(struct ckpt *, ckpt_switchover_fn *, void *arg);
 
 enum ckpt_result ckpt_get_result(const struct ckpt *);
+
+/* The full epoch (a session's first) while it is copied: bytes of guest
+ * memory queued so far in *DONE of *TOTAL, since *START_US (now_us()).
+ * 1 while it runs, 0 otherwise (for remus's progress line). */
+int	ckpt_full_progress(const struct ckpt *, uint64_t *done,
+	    uint64_t *total, uint64_t *start_us);
 const char	*ckpt_result_str(enum ckpt_result);
 /* "interval", "output"; and the parser (0, or -1 with errno EINVAL). */
 const char	*ckpt_trigger_str(enum ckpt_trigger);

@@ -2011,6 +2011,18 @@ ckpt_get_result(const struct ckpt *c)
 	return c->result;
 }
 
+int
+ckpt_full_progress(const struct ckpt *c, uint64_t *done, uint64_t *total,
+    uint64_t *start_us)
+{
+	if (c->phase != PHASE_FULL)
+		return 0;
+	*done = c->full_pages * c->info.page_size;
+	*total = c->info.nr_pages * c->info.page_size;
+	*start_us = c->full_start_us;
+	return 1;
+}
+
 const char *
 ckpt_result_str(enum ckpt_result r)
 {

@@ -105,6 +105,18 @@ static const struct conf_key conf_keys[] = {
 	    NULL },
 	{ "disk-sync-rate", PRI, T_SIZE, K_FLAG, "--disk-sync-rate", 0, 0,
 	    NULL, 0, NULL },
+	{ "dirty-method", PRI, T_ENUM, K_FLAG, "--dirty-method", 0, 0,
+	    "auto|pagemap-scan|softdirty", 0, NULL },
+	{ "scan-threads", PRI, T_UINT, K_FLAG, "--scan-threads", 1, 2, NULL,
+	    0, NULL },
+	{ "xen-mapcache", PRI, T_BOOL, K_FLAG, "--xen-mapcache", 0, 0, NULL,
+	    0, NULL },
+	{ "suspend-timeout", PRI, T_UINT, K_FLAG, "--suspend-timeout", 1, MS,
+	    NULL, 0, NULL },
+	{ "xen-ack-timeout", PRI, T_UINT, K_FLAG, "--xen-ack-timeout", 1, MS,
+	    NULL, 0, NULL },
+	{ "xen-refuse-grace", PRI, T_UINT, K_FLAG, "--xen-refuse-grace", 1,
+	    MS, NULL, 0, NULL },
 	{ "metrics", PRI, T_ADDR_PORT, K_FLAG, "--metrics", 0, 0, NULL, 0,
 	    NULL },
 	{ "metrics-file", PRI, T_STR, K_FLAG, "--metrics-file", 0, 0, NULL, 0,
@@ -144,6 +156,16 @@ static const struct conf_key conf_keys[] = {
 	{ "disk", IN_REMUSD, T_STR, K_FLAG, "--disk", 0, 0, NULL, 0, NULL },
 	{ "disk-sync-listen", IN_REMUSD, T_ADDR_PORT, K_FLAG,
 	    "--disk-sync-listen", 0, 0, NULL, 0, NULL },
+	{ "proc-listen", IN_REMUSD, T_ADDR_PORT, K_FLAG, "--proc-listen", 0, 0,
+	    NULL, 0, NULL },
+	{ "proc-sync", IN_REMUSD, T_BOOL, K_FLAG, "--proc-sync", 0, 0, NULL, 0,
+	    NULL },
+	{ "metrics", IN_REMUSD, T_ADDR_PORT, K_FLAG, "--metrics", 0, 0, NULL,
+	    0, NULL },
+	{ "metrics-file", IN_REMUSD, T_STR, K_FLAG, "--metrics-file", 0, 0,
+	    NULL, 0, NULL },
+	{ "activate-timeout", IN_REMUSD, T_UINT, K_FLAG, "--activate-timeout",
+	    1, MS, NULL, 0, NULL },
 	{ "fence", IN_REMUSD, T_STR, K_FLAG, "--fence", 0, 0, NULL, G_FENCE,
 	    NULL },
 	{ "no-fence", IN_REMUSD, T_BOOL, K_FLAG, "--no-fence", 0, 0, NULL,
@@ -611,16 +633,38 @@ long_find(const struct option *lo, const char *name, size_t n)
 	return NULL;
 }
 
+/* As getopt_long takes it: the exact name, else a unique prefix. */
+static const struct option *
+long_match(const struct option *lo, const char *name, size_t n)
+{
+	const struct option *hit = long_find(lo, name, n), *o;
+
+	if (hit != NULL || n == 0)
+		return hit;
+	for (o = lo; o->name; o++)
+		if (strncmp(o->name, name, n) == 0) {
+			if (hit != NULL)
+				return NULL;	/* ambiguous: getopt says */
+			hit = o;
+		}
+	return hit;
+}
+
 static int
 scan_args(int argc, char **argv, const char *optstring,
     const struct option *longopts, struct scan *sc)
 {
 	static char shorts[256][3];
+	static char longs[64][40];	/* "--name" of abbreviated ones */
+	size_t cap = 1, nlongs = 0;
 	int i;
 
 	memset(sc, 0, sizeof *sc);
+	/* A flag per character at most (clustered short flags). */
+	for (i = 1; i < argc; i++)
+		cap += strlen(argv[i]) + 1;
 	sc->operands = calloc((size_t)argc + 1, sizeof *sc->operands);
-	sc->flags = calloc((size_t)argc + 1, sizeof *sc->flags);
+	sc->flags = calloc(cap, sizeof *sc->flags);
 	if (sc->operands == NULL || sc->flags == NULL)
 		return -1;
 	for (i = 1; i < argc; i++) {
@@ -635,12 +679,19 @@ scan_args(int argc, char **argv, const char *optstring,
 		if (strncmp(a, "--", 2) == 0) {
 			const char *eq = strchr(a, '=');
 			size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-			const struct option *lo = long_find(longopts, a + 2, n);
+			const struct option *lo = long_match(longopts, a + 2, n);
 			const char *val = eq ? eq + 1 : NULL;
 
 			if (lo == NULL)
 				continue;	/* getopt will say */
-			sc->flags[sc->nflags++] = a;
+			/* By its full name, as conf_keys has it. */
+			if (strlen(lo->name) != n && nlongs < 64 &&
+			    strlen(lo->name) + 3 <= sizeof longs[0]) {
+				snprintf(longs[nlongs], sizeof longs[0], "--%s",
+				    lo->name);
+				sc->flags[sc->nflags++] = longs[nlongs++];
+			} else
+				sc->flags[sc->nflags++] = a;
 			if (lo->has_arg == required_argument && !eq &&
 			    i + 1 < argc)
 				val = argv[++i];
@@ -664,8 +715,6 @@ scan_args(int argc, char **argv, const char *optstring,
 					break;
 				}
 			}
-			if (sc->nflags > argc)
-				sc->nflags = argc;
 			continue;
 		}
 		sc->operands[sc->noperands++] = i;
@@ -767,6 +816,8 @@ push_section(struct argv_out *o, const struct conf_section *s,
 	return 0;
 }
 
+static char **conf_argv_kept;
+
 int
 conf_apply(enum conf_prog prog, const char *optstring,
     const struct option *longopts, int *argcp, char ***argvp, char *err,
@@ -783,6 +834,12 @@ conf_apply(enum conf_prog prog, const char *optstring,
 
 	if (scan_args(argc, argv, optstring, longopts, &sc) == -1) {
 		snprintf(err, len, "%s", strerror(errno));
+		goto out;
+	}
+	/* --help and --version answer whatever the file says. */
+	if (scan_has(&sc, "--help") || scan_has(&sc, "-h") ||
+	    scan_has(&sc, "--version")) {
+		rc = 0;
 		goto out;
 	}
 	path = sc.config;
@@ -812,6 +869,13 @@ conf_apply(enum conf_prog prog, const char *optstring,
 		}
 		if (push_section(&o, top, g, &sc, 0) == -1 ||
 		    push_section(&o, g, NULL, &sc, 0) == -1)
+			goto nomem;
+		/* The guest is announced under its section's name, the one
+		 * remusd's [guest NAME] (--guest NAME=...) knows it by, where
+		 * remus has --name and the command line does not give one. */
+		if (g && long_find(longopts, "name", 4) != NULL &&
+		    !scan_has(&sc, "--name") && (push(&o, "--name") == -1 ||
+		    push(&o, g->name) == -1))
 			goto nomem;
 	} else {
 		top = section_find(c, IN_REMUSD, "remusd");
@@ -872,6 +936,8 @@ conf_apply(enum conf_prog prog, const char *optstring,
 	}
 	*argcp = o.n;
 	*argvp = o.v;
+	/* It lives as long as the program, like the argv it replaces. */
+	conf_argv_kept = o.v;
 	o.v = NULL;
 	rc = 0;
 	goto out;

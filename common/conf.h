@@ -57,7 +57,8 @@ const char *conf_get(const struct conf *, const char *section,
  * if it exists), read it, and rewrite *ARGCP and *ARGVP so that the file's
  * settings come first as flags.  For remus, a first operand that names a
  * [guest] section stands for that guest (its domain, and its backup
- * unless a second operand gives one); with no operand and exactly one
+ * unless a second operand gives one; and --name NAME where LONGOPTS has
+ * it and the command line does not); with no operand and exactly one
  * [guest] section, that one.  For remusd, the [remusd] section, and each
  * guest's `command` as --guest NAME=COMMAND.  OPTSTRING and LONGOPTS are
  * the program's own (to tell flags' arguments from operands).

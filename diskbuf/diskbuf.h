@@ -243,7 +243,11 @@ void	diskbuf_hash_hex(const uint8_t in[16], char out[33]);
  * ours.  SOCK is a connected stream socket.  The receiver sends the hash
  * of each BLOCK of its copy, the sender answers with the blocks that
  * differ, so a resumed or repeated sync moves only what changed.  With
- * PROGRESS, a progress line goes to stderr about once a second. */
+ * PROGRESS, a progress line goes to stderr about once a second (in place
+ * on a terminal, with the time left); DISKBUF_PROGRESS_TTY: not on a
+ * terminal, only the final line. */
+#define DISKBUF_PROGRESS	1
+#define DISKBUF_PROGRESS_TTY	2
 struct diskbuf_sync_stats {
 	uint64_t	blocks, blocks_sent, bytes_sent;
 };

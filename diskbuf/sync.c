@@ -102,22 +102,33 @@ send_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* On a terminal, a line rewritten in place about once a second, with
+ * the time left at the rate the image is compared so far.  Elsewhere (a
+ * log): ON == DISKBUF_PROGRESS_TTY (remus) only the final line;
+ * DISKBUF_PROGRESS (remus-disksync, whose lines tests read) one a
+ * second. */
 static void
 progress(int on, int final, uint64_t done, uint64_t total, uint64_t sent,
     uint64_t bytes, uint64_t t0, uint64_t *last)
 {
 	uint64_t now = now_us();
 	double secs = (double)(now - t0) / 1e6;
+	char eta[32] = "";
+	int tty = isatty(2);
 
-	if (!on || (!final && now - *last < 1000000))
+	if (!on || (!final && (now - *last < 1000000 ||
+	    (!tty && on == DISKBUF_PROGRESS_TTY))))
 		return;
 	*last = now;
-	fprintf(stderr, "disksync: %" PRIu64 "/%" PRIu64 " MiB compared "
+	if (!final && done > 0 && done < total && secs > 0)
+		snprintf(eta, sizeof eta, ", ETA %.0f s", (double)(total -
+		    done) * secs / (double)done);
+	fprintf(stderr, "%sdisksync: %" PRIu64 "/%" PRIu64 " MiB compared "
 	    "(%3.0f%%), %" PRIu64 " blocks sent (%" PRIu64 " MiB), "
-	    "%.1f MiB/s%s", done >> 20, total >> 20,
+	    "%.1f MiB/s%s%s", tty ? "\r" : "", done >> 20, total >> 20,
 	    total ? 100.0 * (double)done / (double)total : 100.0, sent,
 	    bytes >> 20, secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0,
-	    final ? "\n" : isatty(2) ? "\r" : "\n");
+	    eta, !tty ? "\n" : final ? "\033[K\n" : "\033[K\r");
 }
 
 int

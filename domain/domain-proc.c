@@ -11,7 +11,7 @@
  * kept crash-consistent by proc-store.c: the receiver writes an epoch into
  * a private working copy, and commit() journals the pages, applies them
  * to the image and records the epoch in DIR/proc-epoch, all or nothing
- * across a kill -9 of remusd (and, with REMUS_PROC_SYNC=1, of the host).
+ * across a kill -9 of remusd (and, with --proc-sync, of the host).
  * A new session keeps the previous session's replica committed on disk
  * until its own first commit replaces it, and never activates it; when
  * the primary can resync and the replica is of the same guest, the
@@ -20,19 +20,22 @@
  * activate() starts the guest's program in resume mode on the image; the
  * failover that reads it runs on this host, through the page cache.
  *
+ * Settings (struct domain_opts, from flags or remus.conf(5)):
+ *   dirty_method, scan_threads  remus --dirty-method, --scan-threads
+ *   proc_listen    remusd --proc-listen ADDR: activate() appends
+ *                  "--listen ADDR" when the guest's command line had a
+ *                  --listen (two guests on one host)
+ *   proc_sync      remusd --proc-sync: fdatasync each step of a commit so
+ *                  that it survives a crash of the host, not only of
+ *                  remusd (without it such a replica is not offered after
+ *                  the host restarted; remusd(8) has what each costs)
+ *   suspend_timeout_ms    remus --suspend-timeout: suspend acknowledgement
+ *                         and hello timeout (3000)
+ *   activate_timeout_ms   remusd --activate-timeout: wait for the
+ *                         activated guest (10000)
  * Environment:
- *   REMUS_PROC_DIRTY=pagemap-scan|softdirty  force a tracking method
- *   REMUS_PROC_TIMEOUT_MS    suspend acknowledgement / hello timeout (3000)
- *   REMUS_PROC_RUNDIR        where guests listen (/run/remus)
- *   REMUS_PROC_LISTEN=ADDR   backup only: activate() appends
- *                            "--listen ADDR" when the guest's command line
- *                            had a --listen (two guests on one host)
- *   REMUS_PROC_ACTIVATE_TIMEOUT_MS  wait for the activated guest (10000)
- *   REMUS_PROC_SYNC=0|1      backup only: fdatasync each step of a commit
- *                            so that it survives a crash of the host (1),
- *                            or only of remusd (0, the default; such a
- *                            replica is not offered after the host
- *                            restarted; remusd(8) has what each costs)
+ *   REMUS_PROC_RUNDIR        where guests listen (/run/remus; the guests
+ *                            read it too)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,22 +89,6 @@ struct domain {
 	uint8_t			*config;
 	size_t			config_len;
 };
-
-static int
-env_ms(const char *name, int def)
-{
-	const char *s = getenv(name);
-	uint64_t v;
-
-	if (s == NULL || *s == '\0')
-		return def;
-	if (parse_uint(s, 1, 3600 * 1000, &v) == -1) {
-		log_warnx("%s=%s: not a number of milliseconds; using %d",
-		    name, s, def);
-		return def;
-	}
-	return (int)v;
-}
 
 /* ---- Primary -------------------------------------------------------- */
 
@@ -352,21 +339,22 @@ recv_hello(struct domain *d, const char *spec)
 static void proc_close(struct domain *);
 
 static struct domain *
-proc_open(const char *spec)
+proc_open(const char *spec, const struct domain_opts *o)
 {
 	struct domain *d;
 	enum proc_dirty_method m;
 	void *p;
 	int saved;
 
-	if (proc_dirty_forced(&m) == -1)
+	if (proc_dirty_parse(o ? o->dirty_method : NULL, &m) == -1)
 		return NULL;
 	d = calloc(1, sizeof *d);
 	if (d == NULL)
 		return NULL;
 	d->sock = d->memfd = d->resume_efd = -1;
 	d->map = MAP_FAILED;
-	d->timeout_ms = env_ms("REMUS_PROC_TIMEOUT_MS", PROC_TIMEOUT_MS_DEFAULT);
+	d->timeout_ms = o && o->suspend_timeout_ms ?
+	    (int)o->suspend_timeout_ms : PROC_TIMEOUT_MS_DEFAULT;
 	if (connect_guest(d, spec) == -1 || recv_hello(d, spec) == -1)
 		goto err;
 	p = mmap(NULL, d->size, PROT_READ, MAP_SHARED, d->memfd, 0);
@@ -377,7 +365,7 @@ proc_open(const char *spec)
 	}
 	d->map = p;
 	d->dirty = proc_dirty_open(d->pid, d->base, d->nr_pages, d->page_size,
-	    m);
+	    m, o ? o->scan_threads : 0);
 	if (d->dirty == NULL)
 		goto err;
 	log_info("%s: attached, arena %llu MiB at %#llx, dirty tracking %s",
@@ -694,6 +682,8 @@ struct replica {
 	int		committed;	/* by this session */
 	uint64_t	epoch;
 	pid_t		guest;		/* after activate */
+	char		*listen;	/* --proc-listen, or NULL */
+	int		 activate_ms;	/* --activate-timeout */
 };
 
 static char *
@@ -710,13 +700,13 @@ static void replica_proc_close(struct replica *);
 
 static struct replica *
 replica_proc_create(const char *dir, const char *disk,
-    const void *config, size_t config_len, const struct domain_info *info)
+    const void *config, size_t config_len, const struct domain_info *info,
+    const struct domain_opts *o)
 {
 	/* A proc guest reaches its disk over NBD by address; nothing here
 	 * names it. */
 	struct proc_config cfg;
 	struct replica *r;
-	const char *sync = getenv("REMUS_PROC_SYNC");
 	int saved;
 
 	if (config_len < sizeof cfg) {
@@ -752,11 +742,6 @@ replica_proc_create(const char *dir, const char *disk,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (sync && strcmp(sync, "0") != 0 && strcmp(sync, "1") != 0) {
-		log_warnx("replica: REMUS_PROC_SYNC=%s: want 0 or 1", sync);
-		errno = EINVAL;
-		return NULL;
-	}
 	r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return NULL;
@@ -769,11 +754,15 @@ replica_proc_create(const char *dir, const char *disk,
 	r->dir = strdup(dir);
 	if (r->cmd == NULL || r->dir == NULL)
 		goto err;
+	if (o && o->proc_listen && (r->listen = strdup(o->proc_listen)) == NULL)
+		goto err;
+	r->activate_ms = o && o->activate_timeout_ms ?
+	    (int)o->activate_timeout_ms : PROC_ACTIVATE_MS_DEFAULT;
 	memcpy(r->cmd, (const char *)config + sizeof cfg, cfg.cmd_len);
 	/* Recovers what a crashed remusd left, keeps the committed replica
 	 * and builds this session's in a file of its own. */
 	r->store = store_open(dir, r->nr_pages, r->page_size,
-	    sync != NULL && strcmp(sync, "1") == 0, NULL);
+	    o && o->proc_sync, NULL);
 	if (r->store == NULL)
 		goto err;
 	log_info("replica: %s, %llu MiB, guest %s", store_image_path(r->store),
@@ -833,7 +822,7 @@ replica_proc_recover(const char *dir, uint64_t *epoch)
 }
 
 /* Has the guest's command line a --listen option (so the backup may move
- * it with REMUS_PROC_LISTEN)? */
+ * it with --proc-listen)? */
 static int
 has_listen(char **argv)
 {
@@ -970,7 +959,7 @@ await_guest(int fd, int timeout_ms, const char *exe, pid_t *guest)
 static int
 replica_proc_activate(struct replica *r)
 {
-	const char *listen = getenv("REMUS_PROC_LISTEN");
+	const char *listen = r->listen;
 	char **argv = NULL, **envp = NULL, *own = NULL, *exe, *s, num[16];
 	int pfd[2] = { -1, -1 }, ready = -1, rc = -1, saved, st;
 	size_t argc = 0, i;
@@ -1043,8 +1032,7 @@ replica_proc_activate(struct replica *r)
 	pfd[1] = ready = -1;
 	while (waitpid(mid, &st, 0) == -1 && errno == EINTR)
 		;
-	if (await_guest(pfd[0], env_ms("REMUS_PROC_ACTIVATE_TIMEOUT_MS",
-	    PROC_ACTIVATE_MS_DEFAULT), exe, &guest) == -1)
+	if (await_guest(pfd[0], r->activate_ms, exe, &guest) == -1)
 		goto out;
 	r->guest = guest;
 	write_pidfile(r);
@@ -1074,6 +1062,7 @@ replica_proc_close(struct replica *r)
 	store_close(r->store);
 	free(r->dir);
 	free(r->cmd);
+	free(r->listen);
 	free(r);
 }
 

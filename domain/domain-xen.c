@@ -198,17 +198,6 @@ struct replica {
 
 /* ---- shared helpers ----------------------------------------------- */
 
-static int
-env_ms(const char *name, int def)
-{
-	const char *s = getenv(name);
-	uint64_t v;
-
-	if (s == NULL || parse_uint(s, 1, 3600000, &v) == -1)
-		return def;
-	return (int)v;
-}
-
 static void
 handles_close(struct xen_handles *h)
 {
@@ -830,7 +819,7 @@ protect_lock(struct domain *d)
 }
 
 static struct domain *
-xen_open(const char *spec)
+xen_open(const char *spec, const struct domain_opts *o)
 {
 	struct domain *d;
 	xen_pfn_t gpfns;
@@ -839,13 +828,14 @@ xen_open(const char *spec)
 	if (d == NULL)
 		return NULL;
 	d->lockfd = -1;
-	d->timeout_ms = env_ms("REMUS_XEN_SUSPEND_TIMEOUT_MS",
-	    SUSPEND_TIMEOUT_MS_DEFAULT);
-	d->ack_ms = env_ms("REMUS_XEN_ACK_TIMEOUT_MS", ACK_TIMEOUT_MS_DEFAULT);
-	d->grace_ms = env_ms("REMUS_XEN_REFUSE_GRACE_MS",
-	    REFUSE_GRACE_MS_DEFAULT);
-	d->mapcache = getenv("REMUS_XEN_MAPCACHE") &&
-	    strcmp(getenv("REMUS_XEN_MAPCACHE"), "1") == 0;
+	/* remus --suspend-timeout, --xen-ack-timeout, --xen-refuse-grace. */
+	d->timeout_ms = o && o->suspend_timeout_ms ?
+	    (int)o->suspend_timeout_ms : SUSPEND_TIMEOUT_MS_DEFAULT;
+	d->ack_ms = o && o->xen_ack_timeout_ms ?
+	    (int)o->xen_ack_timeout_ms : ACK_TIMEOUT_MS_DEFAULT;
+	d->grace_ms = o && o->xen_refuse_grace_ms ?
+	    (int)o->xen_refuse_grace_ms : REFUSE_GRACE_MS_DEFAULT;
+	d->mapcache = o && o->xen_mapcache;	/* remus --xen-mapcache */
 	if (handles_open(&d->h) == -1)
 		goto err;
 	if (resolve_domid(&d->h, spec, &d->domid, d->name,
@@ -1248,7 +1238,7 @@ xen_dirty_read_clear(struct domain *d, uint64_t *bitmap, uint64_t *count)
 }
 
 /* Map exactly the frames asked for, copy, unmap: what libxenguest's save
- * does, and the default (REMUS_XEN_MAPCACHE=1 keeps chunk mappings). */
+ * does, and the default (remus --xen-mapcache keeps chunk mappings). */
 static int
 copy_direct(struct domain *d, const uint64_t *pfns, size_t n, void *dst)
 {
@@ -1761,13 +1751,15 @@ twin_disk(struct replica *r, libxl_domain_config *cfg, const char *image)
 
 static struct replica *
 xrep_create(const char *dir, const char *disk, const void *config,
-    size_t config_len, const struct domain_info *di)
+    size_t config_len, const struct domain_info *di,
+    const struct domain_opts *o)
 {
 	struct replica *r;
 	libxl_domain_config cfg;
 	char *json = NULL;
 
 	(void)dir;
+	(void)o;		/* no replica setting concerns Xen */
 	libxl_domain_config_init(&cfg);
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)

@@ -29,6 +29,33 @@
 struct domain;			/* per-driver private state */
 struct replica;			/* per-driver private state */
 
+/* A driver's settings, from flags or remus.conf(5), handed to open and
+ * create (not read from the environment deep inside a driver).  NULL, or
+ * a zeroed struct, means every default; a driver reads the fields that
+ * concern it. */
+struct domain_opts {
+	const char	*dirty_method;	/* proc: "pagemap-scan", "softdirty",
+					 * "auto" or NULL: choose */
+	unsigned	 scan_threads;	/* proc: page-table walkers, 1 or 2;
+					 * 0: 2 when there are 2 CPUs */
+	int		 xen_mapcache;	/* xen: keep 4 MiB chunk mappings
+					 * across epochs */
+	const char	*proc_listen;	/* proc replica: the activated guest
+					 * listens here (if it listened) */
+	int		 proc_sync;	/* proc replica: commits durable
+					 * across a crash of the host */
+	/* Timeouts in ms; 0: the driver's default. */
+	uint32_t	 suspend_timeout_ms; /* proc: suspend answered (and
+					 * hello), 3000; xen: a suspend the
+					 * guest took reached, 10000 */
+	uint32_t	 xen_ack_timeout_ms; /* xen: suspend request taken,
+					 * else the epoch is skipped, 500 */
+	uint32_t	 xen_refuse_grace_ms; /* xen: skipped epochs before it
+					 * is a failure, 120000 */
+	uint32_t	 activate_timeout_ms; /* proc replica: the activated
+					 * guest says it runs, 10000 */
+};
+
 struct domain_info {
 	uint32_t	page_size;	/* bytes, a power of two */
 	uint64_t	nr_pages;	/* pfns are 0 .. nr_pages - 1 */
@@ -38,9 +65,11 @@ struct domain_ops {
 	const char	*name;		/* "proc", "xen": the spec prefix */
 
 	/* Attach to the guest named by SPEC (the part after "name:").
-	 * Returns the driver state, or NULL with errno set (ENOENT: no
-	 * such guest; ENOTSUP: kernel or hypervisor lacks a feature). */
-	struct domain	*(*open)(const char *spec);
+	 * OPTS: its settings (NULL: defaults).  Returns the driver state,
+	 * or NULL with errno set (ENOENT: no such guest; ENOTSUP: kernel or
+	 * hypervisor lacks a feature; EINVAL: a bad setting). */
+	struct domain	*(*open)(const char *spec,
+		    const struct domain_opts *);
 
 	void	(*info)(struct domain *, struct domain_info *);
 
@@ -125,7 +154,8 @@ struct domain_ops {
 struct replica_ops {
 	const char	*name;
 
-	/* Build an empty replica from the stream header's fields.  DIR is
+	/* Build an empty replica from the stream header's fields, with
+	 * the settings OPTS (NULL: defaults).  DIR is
 	 * the backup's state directory (remusd -D); DISK, if not NULL, the
 	 * backup's copy of the guest's replicated disk (remusd --disk),
 	 * which the replica uses in place of the primary's (Xen: the
@@ -136,7 +166,7 @@ struct replica_ops {
 	 * page() reads zeros until then, and activate() refuses it. */
 	struct replica	*(*create)(const char *dir, const char *disk,
 		    const void *config, size_t config_len,
-		    const struct domain_info *);
+		    const struct domain_info *, const struct domain_opts *);
 
 	/* Page PFN of the replica's working copy: its committed content
 	 * (for XOR-delta decoding) until written.  Writing it changes

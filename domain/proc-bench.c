@@ -11,7 +11,12 @@
  *
  * per dirty-page count.
  *
- *   bench-proc-dirty [-a ARENA] [-e EPOCHS] [-g CPU] [-r CPU] [N ...]
+ *   bench-proc-dirty [-a ARENA] [-e EPOCHS] [-g CPU] [-r CPU] [-m METHOD]
+ *       [N ...]
+ *
+ * -m pagemap-scan|softdirty forces a tracking method (remus
+ * --dirty-method); the guest registers for uffd-wp unless its own
+ * REMUS_PROC_DIRTY=softdirty says not to.
  *
  * -g pins the guest to a CPU and -r this process to another (a guest on
  * its own CPU, as a VM's vCPU would be; without it, the woken guest may
@@ -37,6 +42,8 @@
 #include "util.h"
 #include "domain.h"
 #include "proc-dirty.h"
+
+static struct domain_opts bopts;	/* -m */
 
 #define MAX_EPOCHS	1000
 
@@ -134,7 +141,7 @@ run(uint64_t npages, uint64_t arena, int epochs)
 	if (pid == -1 || wait_pidfile(pidf, pid) == -1)
 		fatalx("cannot start %s", dirtier);
 	snprintf(spec, sizeof spec, "%d", (int)pid);
-	d = ops->open(spec);
+	d = ops->open(spec, &bopts);
 	if (d == NULL)
 		fatalx("cannot attach to the dirtier");
 	ops->info(d, &info);
@@ -228,7 +235,7 @@ run(uint64_t npages, uint64_t arena, int epochs)
 	    "suspend_us_p50=%llu scan_us_p50=%llu scan_us_p99=%llu "
 	    "copy_us_p50=%llu copy_GBps=%.2f memcpy_GBps=%.2f "
 	    "resume_us_p50=%llu pause_us_p50=%llu pause_us_p99=%llu\n",
-	    getenv(PROC_DIRTY_ENV) ? getenv(PROC_DIRTY_ENV) : "auto",
+	    bopts.dirty_method ? bopts.dirty_method : "auto",
 	    (unsigned long long)(arena >> 20), (unsigned long long)npages,
 	    (unsigned long long)percentile_u64(sus, (size_t)n, 50),
 	    (unsigned long long)percentile_u64(scan, (size_t)n, 50),
@@ -260,8 +267,11 @@ main(int argc, char **argv)
 	int c, i;
 
 	log_init("bench-proc-dirty", 1, 0);
-	while ((c = getopt(argc, argv, "a:e:g:r:")) != -1) {
+	while ((c = getopt(argc, argv, "a:e:g:m:r:")) != -1) {
 		switch (c) {
+		case 'm':
+			bopts.dirty_method = optarg;
+			break;
 		case 'g':
 		case 'r':
 			if (parse_uint(optarg, 0, CPU_SETSIZE - 1, &v) == -1)
@@ -283,7 +293,8 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: bench-proc-dirty [-a ARENA] "
-			    "[-e EPOCHS] [-g GUEST_CPU] [-r REMUS_CPU] [N ...]\n");
+			    "[-e EPOCHS] [-g GUEST_CPU] [-r REMUS_CPU] "
+			    "[-m METHOD] [N ...]\n");
 			return 2;
 		}
 	}
@@ -297,7 +308,7 @@ main(int argc, char **argv)
 		fatal("%s", dirtier);
 	printf("proc driver, %llu MiB arena, %llu epochs per case, method %s\n",
 	    (unsigned long long)(arena >> 20), (unsigned long long)epochs,
-	    getenv(PROC_DIRTY_ENV) ? getenv(PROC_DIRTY_ENV) : "auto");
+	    bopts.dirty_method ? bopts.dirty_method : "auto");
 	if (optind == argc) {
 		for (i = 0; i < (int)(sizeof defaults / sizeof defaults[0]); i++)
 			run(defaults[i], arena, (int)epochs);

@@ -77,10 +77,8 @@ proc_dirty_name(enum proc_dirty_method m)
 }
 
 int
-proc_dirty_forced(enum proc_dirty_method *out)
+proc_dirty_parse(const char *env, enum proc_dirty_method *out)
 {
-	const char *env = getenv(PROC_DIRTY_ENV);
-
 	*out = PROC_DIRTY_AUTO;
 	if (env == NULL || *env == '\0' || strcmp(env, "auto") == 0)
 		return 0;
@@ -90,8 +88,8 @@ proc_dirty_forced(enum proc_dirty_method *out)
 	    strcmp(env, "soft-dirty") == 0)
 		*out = PROC_DIRTY_SOFTDIRTY;
 	else {
-		log_warnx("%s=%s: expected pagemap-scan, softdirty or auto",
-		    PROC_DIRTY_ENV, env);
+		log_warnx("dirty method %s: expected pagemap-scan, softdirty "
+		    "or auto", env);
 		errno = EINVAL;
 		return -1;
 	}
@@ -210,19 +208,17 @@ static void *helper_main(void *);
  * a second CPU: the walk of the page tables is most of what a dirty log
  * read costs (about 0.25 to 0.8 ms per GiB even with nothing written,
  * cache-cold), and the guest's own CPU idles while it is suspended.
- * REMUS_PROC_SCAN_THREADS=1 turns it off.  Best effort: on any failure we
- * walk alone. */
+ * --scan-threads 1 turns it off.  Best effort: on any failure we walk
+ * alone. */
 static void
-start_helper(struct proc_dirty *d)
+start_helper(struct proc_dirty *d, unsigned threads)
 {
-	const char *env = getenv("REMUS_PROC_SCAN_THREADS");
 	struct scan_helper *h;
 	sigset_t all, old;
 	int rc;
 
 	if (d->nr_pages < 2 * SCAN_CHUNK_PAGES ||
-	    sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
-	    (env && strcmp(env, "1") == 0))
+	    sysconf(_SC_NPROCESSORS_ONLN) < 2 || threads == 1)
 		return;
 	h = calloc(1, sizeof *h);
 	if (h == NULL)
@@ -274,7 +270,7 @@ stop_helper(struct proc_dirty *d)
 
 struct proc_dirty *
 proc_dirty_open(pid_t pid, uint64_t base, uint64_t nr_pages,
-    uint32_t page_size, enum proc_dirty_method method)
+    uint32_t page_size, enum proc_dirty_method method, unsigned threads)
 {
 	struct proc_dirty *d;
 	const char *why = NULL, *env;
@@ -305,7 +301,7 @@ proc_dirty_open(pid_t pid, uint64_t base, uint64_t nr_pages,
 		else if (method == PROC_DIRTY_PAGEMAP_SCAN) {
 			log_warnx("pid %d: dirty tracking %s forced by %s: "
 			    "unavailable: %s", (int)pid,
-			    proc_dirty_name(method), PROC_DIRTY_ENV, why);
+			    proc_dirty_name(method), "--dirty-method", why);
 			errno = ENOTSUP;
 			goto err;
 		}
@@ -318,7 +314,7 @@ proc_dirty_open(pid_t pid, uint64_t base, uint64_t nr_pages,
 				log_warnx("pid %d: dirty tracking softdirty "
 				    "forced by %s: the kernel keeps no "
 				    "soft-dirty bits (CONFIG_MEM_SOFT_DIRTY)",
-				    (int)pid, PROC_DIRTY_ENV);
+				    (int)pid, "--dirty-method");
 			else
 				log_warnx("pid %d: no dirty tracking: needs "
 				    "Linux >= 6.7 with userfaultfd WP_ASYNC "
@@ -348,7 +344,7 @@ proc_dirty_open(pid_t pid, uint64_t base, uint64_t nr_pages,
 		d->vec = calloc(d->vec_len, sizeof *d->vec);
 		if (d->vec == NULL)
 			goto err;
-		start_helper(d);
+		start_helper(d, threads);
 	} else {
 		d->clear_refs_fd = open_proc_file(pid, "clear_refs", O_WRONLY);
 		if (d->clear_refs_fd == -1) {

@@ -13,18 +13,17 @@
  *                /proc/PID/clear_refs clears them.  CONFIG_MEM_SOFT_DIRTY
  *                (Debian's 6.1 kernel has it, many newer ones do not).
  *
- * REMUS_PROC_DIRTY=pagemap-scan|softdirty forces one (tests); unset or
- * "auto" prefers pagemap-scan.  REMUS_PROC_SCAN_VEC=N (tests) caps the
- * regions per PAGEMAP_SCAN call, to exercise a walk that fills them.  Both read and clear while the guest is
- * paused, so no write can fall between the read and the clear.
+ * remus --dirty-method pagemap-scan|softdirty forces one; "auto" prefers
+ * pagemap-scan.  REMUS_PROC_SCAN_VEC=N (tests only) caps the regions per
+ * PAGEMAP_SCAN call, to exercise a walk that fills them.  Both read and
+ * clear while the guest is paused, so no write can fall between the read
+ * and the clear.
  */
 #ifndef REMUS_PROC_DIRTY_H
 #define REMUS_PROC_DIRTY_H
 
 #include <stdint.h>
 #include <sys/types.h>
-
-#define PROC_DIRTY_ENV	"REMUS_PROC_DIRTY"
 
 enum proc_dirty_method {
 	PROC_DIRTY_AUTO = 0,
@@ -36,9 +35,9 @@ struct proc_dirty;
 
 const char	*proc_dirty_name(enum proc_dirty_method);
 
-/* The method forced by $REMUS_PROC_DIRTY (PROC_DIRTY_AUTO if unset).
- * 0, or -1 with errno = EINVAL for an unknown value (logged). */
-int	proc_dirty_forced(enum proc_dirty_method *);
+/* The method NAME names ("pagemap-scan", "softdirty", "auto"; NULL or ""
+ * is auto).  0, or -1 with errno = EINVAL for an unknown name (logged). */
+int	proc_dirty_parse(const char *name, enum proc_dirty_method *);
 
 /* Whether this kernel keeps soft-dirty bits (probed once on a page of our
  * own: write, clear, check, write, check).  1 or 0. */
@@ -51,12 +50,13 @@ int	proc_dirty_scan_supported(pid_t pid, uint64_t base, uint64_t len,
 	    const char **why);
 
 /* Track NR_PAGES pages of PAGE_SIZE at BASE in process PID with METHOD
- * (PROC_DIRTY_AUTO: choose).  The log is not cleared yet.  Returns NULL
+ * (PROC_DIRTY_AUTO: choose), walking page tables with THREADS threads (1
+ * or 2; 0: 2 when there are 2 CPUs).  The log is not cleared yet.  Returns NULL
  * with errno set and one line logged: ENOTSUP when the kernel (or the
  * guest's registration) offers no usable method, naming the requirement. */
 struct proc_dirty *proc_dirty_open(pid_t pid, uint64_t base,
 	    uint64_t nr_pages, uint32_t page_size,
-	    enum proc_dirty_method method);
+	    enum proc_dirty_method method, unsigned threads);
 enum proc_dirty_method proc_dirty_method(const struct proc_dirty *);
 
 /* Forget what was written so far.  0 / -1 + errno. */

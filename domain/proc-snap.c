@@ -2,7 +2,8 @@
  * sequence without a network, into a local replica (a test and debugging
  * tool; the kernel lab uses it where the full remus may not run).
  *
- *   remus-proc-snap [-n EPOCHS] [-i MS] [-k] [-a] [-v] SPEC DIR
+ *   remus-proc-snap [-n EPOCHS] [-i MS] [-k] [-a] [-v] [-m METHOD]
+ *       [-L ADDR] SPEC DIR
  *
  * SPEC is a domain spec ("proc:PID"; a bare PID means proc:PID).  It runs
  * what the epoch engine runs -- clear the dirty log, copy every page while
@@ -10,7 +11,9 @@
  * dirty log, copy, resume) MS milliseconds apart -- and applies each epoch
  * to a replica in DIR, committing it.  -k kills the guest (SIGKILL, proc
  * only) after the last epoch; -a then activates the replica, as a backup
- * does on failover.  Output, one line each:
+ * does on failover.  -m forces a dirty tracking method (remus
+ * --dirty-method), -L where the activated guest listens (remusd
+ * --proc-listen).  Output, one line each:
  *
  *   epoch <n> dirty <pages> pause_us <us>
  *   committed <n>
@@ -57,7 +60,7 @@ static void __dead
 usage_status(int status)
 {
 	fprintf(status ? stderr : stdout, "usage: remus-proc-snap [-n EPOCHS] "
-	    "[-i MS] [-k] [-a] [-v] SPEC DIR\n"
+	    "[-i MS] [-k] [-a] [-v] [-m METHOD] [-L ADDR] SPEC DIR\n"
 	    "       remus-proc-snap -h | --help\n");
 	exit(status);
 }
@@ -82,13 +85,21 @@ main(int argc, char **argv)
 	size_t cfg_len = sizeof cfg, bm_words, ps;
 	const char *spec, *rest, *dir;
 	char specbuf[64];
+	struct domain_opts dopts;
 	int c, kill_guest = 0, activate = 0, verbose = 0, rc = 1;
 	long pid = 0;
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0)
 		usage_status(0);
-	while ((c = getopt(argc, argv, "n:i:kavh")) != -1) {
+	memset(&dopts, 0, sizeof dopts);
+	while ((c = getopt(argc, argv, "n:i:kavhm:L:")) != -1) {
 		switch (c) {
+		case 'm':
+			dopts.dirty_method = optarg;
+			break;
+		case 'L':
+			dopts.proc_listen = optarg;
+			break;
 		case 'n':
 			if (parse_uint(optarg, 1, 1000000, &epochs) == -1) {
 				fprintf(stderr, "remus-proc-snap: -n %s: not "
@@ -136,7 +147,7 @@ main(int argc, char **argv)
 	if (strcmp(ops->name, "proc") == 0)
 		pid = strtol(rest, NULL, 10);
 
-	d = ops->open(rest);
+	d = ops->open(rest, &dopts);
 	if (d == NULL)
 		goto out;
 	ops->info(d, &info);
@@ -145,7 +156,7 @@ main(int argc, char **argv)
 		log_warn("get_config");
 		goto out;
 	}
-	r = rops->create(dir, NULL, cfg, cfg_len, &info);
+	r = rops->create(dir, NULL, cfg, cfg_len, &info, &dopts);
 	if (r == NULL)
 		goto out;
 	bm_words = (info.nr_pages + 63) / 64;

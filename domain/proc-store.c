@@ -501,7 +501,7 @@ clean:
 			return -1;
 		}
 		log_warnx("%s: the replica was committed without sync "
-		    "(REMUS_PROC_SYNC=0) before this host restarted: it may "
+		    "(no remusd --proc-sync) before this host restarted: it may "
 		    "be torn, not offered (%s.unsynced)", dir, EPOCH_NAME);
 		return 0;
 	}

@@ -10,11 +10,10 @@
  * (spilling into the state directory), applied and fdatasync'ed on commit
  * before the ACK, dropped on discard and failover.
  *
- * Live initial sync, until remus/remusd grow flags for it, from the
- * environment:
- *   remusd: REMUS_DISK_SYNC_LISTEN=[HOST]:PORT  receive the copy there
- *   remus:  REMUS_DISK_SYNC=HOST:PORT           send the copy there
- *           REMUS_DISK_SYNC_RATE=BYTES          per second (K/M/G)
+ * Live initial sync (struct remus_devopts, from flags or remus.conf(5)):
+ *   remusd: --disk-sync-listen HOST:PORT  receive the copy there
+ *   remus:  --disk-sync HOST:PORT         send the copy there
+ *           --disk-sync-rate BYTES        per second (K/M/G)
  * Epochs run meanwhile; the backup keeps them until the copy is complete
  * and refuses to activate before (docs/diskbuf.md).
  */
@@ -296,7 +295,8 @@ start_sync(struct diskbuf_primary *p, const struct remus_devopts *o)
 	if (o->disk_sync == NULL)
 		return 0;
 	diskbuf_sync_set_rate(o->disk_sync_rate);
-	if (diskbuf_primary_sync_start(p, o->disk_sync, 1) == -1)
+	if (diskbuf_primary_sync_start(p, o->disk_sync,
+	    DISKBUF_PROGRESS_TTY) == -1)
 		return -1;
 	syncing = p;
 	return 0;

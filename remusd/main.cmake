@@ -14,7 +14,12 @@ foreach(_prog remus remusd)
     ${REMUS_DEV_LIBS} remus_common PkgConfig::LIBEV)
 endforeach()
 target_sources(remus PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/stats.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/hist.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/hist.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/progress.c)
+# remusd --metrics: the same server, per-guest figures.
+target_sources(remusd PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/metrics.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/stats.c ${CMAKE_CURRENT_SOURCE_DIR}/hist.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/backup-metrics.c)
 install(TARGETS remus remusd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 
 # remus-diskd: a guest's disk served from before the guest exists (Xen),

@@ -29,6 +29,8 @@
 struct metrics {
 	struct ev_loop		*loop;
 	const struct stats	*s;
+	metrics_format_fn	*fn;		/* instead of s, if set */
+	void			*fn_arg;
 	void			(*held)(struct dev_netbuf_held *);
 	int			 lfd;		/* -1: no HTTP */
 	ev_io			 accept_io;
@@ -187,6 +189,13 @@ format_alloc(const struct metrics *m, size_t *lenp)
 	size_t n, nh = 0;
 	char *buf;
 
+	if (m->fn != NULL) {
+		n = m->fn(NULL, 0, m->fn_arg);
+		if ((buf = malloc(n + 1)) == NULL)
+			return NULL;
+		*lenp = m->fn(buf, n + 1, m->fn_arg);
+		return buf;
+	}
 	if (m->held)
 		m->held(&h);
 	n = metrics_format(NULL, 0, m->s);
@@ -419,9 +428,9 @@ start_accepting(struct metrics *m)
 
 /* ---- Life cycle --------------------------------------------------------- */
 
-struct metrics *
-metrics_new(struct ev_loop *loop, const struct stats *s, const char *addr,
-    const char *path)
+static struct metrics *
+metrics_create(struct ev_loop *loop, const struct stats *s,
+    metrics_format_fn *fn, void *arg, const char *addr, const char *path)
 {
 	struct metrics *m;
 
@@ -432,6 +441,8 @@ metrics_new(struct ev_loop *loop, const struct stats *s, const char *addr,
 	}
 	m->loop = loop;
 	m->s = s;
+	m->fn = fn;
+	m->fn_arg = arg;
 	m->lfd = m->cfd = -1;
 	ev_io_init(&m->accept_io, accept_cb, -1, EV_READ);
 	ev_io_init(&m->conn_io, conn_cb, -1, EV_READ);
@@ -459,6 +470,20 @@ metrics_new(struct ev_loop *loop, const struct stats *s, const char *addr,
 err:
 	metrics_free(m);
 	return NULL;
+}
+
+struct metrics *
+metrics_new(struct ev_loop *loop, const struct stats *s, const char *addr,
+    const char *path)
+{
+	return metrics_create(loop, s, NULL, NULL, addr, path);
+}
+
+struct metrics *
+metrics_new_fn(struct ev_loop *loop, metrics_format_fn *fn, void *arg,
+    const char *addr, const char *path)
+{
+	return metrics_create(loop, NULL, fn, arg, addr, path);
 }
 
 void

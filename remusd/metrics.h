@@ -28,6 +28,12 @@ struct stats;
  * outlive the result. */
 struct metrics	*metrics_new(struct ev_loop *, const struct stats *s,
 		    const char *addr, const char *path);
+/* The same, serving the text FN writes (as metrics_format does: into BUF
+ * of LEN bytes, returning the whole length) instead of a struct stats:
+ * remusd's per-guest figures (backup-metrics.c). */
+typedef size_t	 metrics_format_fn(char *buf, size_t len, void *arg);
+struct metrics	*metrics_new_fn(struct ev_loop *, metrics_format_fn *fn,
+		    void *arg, const char *addr, const char *path);
 /* An epoch was added to the stats: rewrite the textfile if one is due.
  * NULL ok.  Failures are logged once and retried at the next epoch. */
 void		 metrics_epoch(struct metrics *);

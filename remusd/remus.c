@@ -32,6 +32,7 @@
 #include "metrics.h"
 #include "peer.h"
 #include "pidfile.h"
+#include "progress.h"
 #include "stats.h"
 #include "tls.h"
 #include "transport.h"
@@ -64,6 +65,9 @@ enum {
 	OPT_INSECURE, OPT_REMUSD_ARGS,
 	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_CTL_SOCKET, OPT_COOKIE,
 	OPT_TRIGGER, OPT_MAX_PAUSED_PCT, OPT_MAX_RATE,
+	OPT_DIRTY_METHOD,
+	OPT_SCAN_THREADS, OPT_XEN_MAPCACHE, OPT_SUSPEND_TIMEOUT,
+	OPT_XEN_ACK_TIMEOUT, OPT_XEN_REFUSE_GRACE,
 };
 
 static const char optstring[] = "bcdeFhi:N:npus:v";
@@ -102,6 +106,15 @@ static const struct option longopts[] = {
 	{ "trigger",		required_argument,	NULL, OPT_TRIGGER },
 	{ "max-paused-pct",	required_argument,	NULL, OPT_MAX_PAUSED_PCT },
 	{ "max-rate",		required_argument,	NULL, OPT_MAX_RATE },
+	{ "dirty-method",	required_argument,	NULL, OPT_DIRTY_METHOD },
+	{ "scan-threads",	required_argument,	NULL, OPT_SCAN_THREADS },
+	{ "xen-mapcache",	no_argument,		NULL, OPT_XEN_MAPCACHE },
+	{ "suspend-timeout",	required_argument,	NULL,
+	    OPT_SUSPEND_TIMEOUT },
+	{ "xen-ack-timeout",	required_argument,	NULL,
+	    OPT_XEN_ACK_TIMEOUT },
+	{ "xen-refuse-grace",	required_argument,	NULL,
+	    OPT_XEN_REFUSE_GRACE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -119,6 +132,9 @@ static const char usage_text[] =
 "             [--trigger output|interval] [--max-paused-pct pct]\n"
 "             [--max-rate hz]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
+"             [--dirty-method method] [--scan-threads n] [--xen-mapcache]\n"
+"             [--suspend-timeout ms] [--xen-ack-timeout ms]\n"
+"             [--xen-refuse-grace ms]\n"
 "             domain [backup] | guest [backup]\n";
 
 static const char help_text[] =
@@ -185,6 +201,18 @@ static const char help_text[] =
 "  --disk-sync addr  copy the disk live to the backup's remusd\n"
 "                    --disk-sync-listen addr before protecting it\n"
 "  --disk-sync-rate bytes  at most this many bytes a second (K/M/G)\n"
+"  --dirty-method m  proc guests: pagemap-scan, softdirty or auto (default:\n"
+"                    pagemap-scan where the kernel has it)\n"
+"  --scan-threads n  proc guests: 1 walks the page tables alone, 2 (the\n"
+"                    default with 2 CPUs) adds a helper thread\n"
+"  --xen-mapcache    Xen guests: keep 4 MiB chunk mappings across epochs\n"
+"  --suspend-timeout ms  longest a guest may take to suspend: proc, to\n"
+"                    answer (default 3000); Xen, once it took the request\n"
+"                    (default 10000); longer is a guest failure\n"
+"  --xen-ack-timeout ms  a Xen guest that does not take a suspend request\n"
+"                    this soon is skipped for the epoch (default 500)\n"
+"  --xen-refuse-grace ms  skipped epochs for this long are a failure\n"
+"                    (default 120000)\n"
 "  --config file     read settings from file (default\n"
 "                    " CONF_DEFAULT_PATH " if it exists): [remus] and,\n"
 "                    when the first operand names one, its [guest NAME]\n"
@@ -236,6 +264,7 @@ struct remus {
 	struct stats	*stats;
 	struct metrics	*metrics;	/* NULL: no --metrics* */
 	struct ctl_primary *ctl;	/* NULL: --ctl-socket none */
+	struct progress	*progress;	/* the full checkpoint's line */
 	ev_signal	 sigint, sigterm, sigquit, sigusr1;
 	struct transport_spec {
 		const struct transport_ops *ops;
@@ -308,10 +337,18 @@ static void
 status_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
 {
 	struct remus *r = w->data;
-	char line[256];
+	char line[256], full[160] = "";
+	uint64_t done, total, start;
 
 	ckpt_status(r->ckpt, line, sizeof line);
-	log_info("status: %s", line);
+	/* The full checkpoint under way, if one is. */
+	if (ckpt_full_progress(r->ckpt, &done, &total, &start)) {
+		full[0] = ';';
+		full[1] = ' ';
+		progress_format(full + 2, sizeof full - 2, done, total, start,
+		    now_us(), 0);
+	}
+	log_info("status: %s%s", line, full);
 }
 
 /* P4: the engine asks for a new transport to the same backup. */
@@ -469,9 +506,11 @@ main(int argc, char **argv)
 	const char *ctl_socket = NULL;
 	char ctl_buf[128];
 	static uint8_t cookie[STREAM_COOKIE_LEN];
+	struct domain_opts domopts;
 
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
+	memset(&domopts, 0, sizeof domopts);
 	memset(&cfg, 0, sizeof cfg);
 	cfg.reconnect_ms = RECONNECT_DEFAULT_MS;
 	cfg.trigger = CKPT_TRIGGER_OUTPUT;	/* docs/netbuf.md: measured */
@@ -614,6 +653,38 @@ main(int argc, char **argv)
 			break;
 		case OPT_CONFIG:
 			break;		/* read by conf_apply */
+		case OPT_DIRTY_METHOD:
+			if (strcmp(optarg, "auto") &&
+			    strcmp(optarg, "pagemap-scan") &&
+			    strcmp(optarg, "softdirty"))
+				usage("--dirty-method %s: want pagemap-scan, "
+				    "softdirty or auto", optarg);
+			domopts.dirty_method = optarg;
+			break;
+		case OPT_SCAN_THREADS:
+			if (parse_uint(optarg, 1, 2, &v) == -1)
+				usage("--scan-threads %s: want 1 or 2", optarg);
+			domopts.scan_threads = (unsigned)v;
+			break;
+		case OPT_XEN_MAPCACHE:
+			domopts.xen_mapcache = 1;
+			break;
+		case OPT_SUSPEND_TIMEOUT:
+		case OPT_XEN_ACK_TIMEOUT:
+		case OPT_XEN_REFUSE_GRACE:
+			if (parse_uint(optarg, 1, 3600000, &v) == -1)
+				usage("--%s %s: want milliseconds in "
+				    "1..3600000", ch == OPT_SUSPEND_TIMEOUT ?
+				    "suspend-timeout" : ch == OPT_XEN_ACK_TIMEOUT ?
+				    "xen-ack-timeout" : "xen-refuse-grace",
+				    optarg);
+			if (ch == OPT_SUSPEND_TIMEOUT)
+				domopts.suspend_timeout_ms = (uint32_t)v;
+			else if (ch == OPT_XEN_ACK_TIMEOUT)
+				domopts.xen_ack_timeout_ms = (uint32_t)v;
+			else
+				domopts.xen_refuse_grace_ms = (uint32_t)v;
+			break;
 		case OPT_DISK_SYNC:
 			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
 			    pbuf, sizeof pbuf) == -1)
@@ -784,7 +855,7 @@ main(int argc, char **argv)
 		    " -- this build has no Xen driver");
 		return EXIT_DOMAIN;
 	}
-	dom = dops->open(rest);
+	dom = dops->open(rest, &domopts);
 	if (dom == NULL) {
 		metrics_free(r.metrics);
 		stats_free(r.stats);
@@ -921,6 +992,8 @@ main(int argc, char **argv)
 		    EXIT_BACKUP : EXIT_INTERNAL;
 		goto out;
 	}
+	/* Best effort: without it, no progress line. */
+	r.progress = progress_new(r.loop, r.ckpt, isatty(STDERR_FILENO));
 	if (ckpt_get_result(r.ckpt) == CKPT_RUNNING)
 		ev_run(r.loop, 0);
 	r.result = ckpt_get_result(r.ckpt);
@@ -942,6 +1015,7 @@ out:
 		ev_signal_stop(r.loop, &r.sigusr1);
 	}
 	ctl_primary_free(r.ctl);	/* before the engine it asks */
+	progress_free(r.progress);
 	ckpt_free(r.ckpt);
 	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);

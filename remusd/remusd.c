@@ -25,6 +25,7 @@
 
 #define LOG_PREFIX ""
 #include "backup.h"
+#include "backup-metrics.h"
 #include "compiler.h"
 #include "conf.h"
 #include "ctl.h"
@@ -34,6 +35,7 @@
 #include "fault.h"
 #include "log.h"
 #include "pidfile.h"
+#include "metrics.h"
 #include "peer.h"
 #include "tls.h"
 #include "transport.h"
@@ -64,6 +66,8 @@ enum {
 	OPT_VERSION, OPT_FENCE, OPT_NO_FENCE, OPT_FENCE_TIMEOUT,
 	OPT_PSK_FILE, OPT_TLS_CREDS, OPT_INSECURE,
 	OPT_CONFIG, OPT_DISK_SYNC_LISTEN, OPT_CTL_SOCKET, OPT_RUN_DIR,
+	OPT_PROC_LISTEN, OPT_PROC_SYNC,
+	OPT_METRICS, OPT_METRICS_FILE, OPT_ACTIVATE_TIMEOUT,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -88,6 +92,12 @@ static const struct option longopts[] = {
 	    OPT_DISK_SYNC_LISTEN },
 	{ "ctl-socket",		required_argument,	NULL, OPT_CTL_SOCKET },
 	{ "run-dir",		required_argument,	NULL, OPT_RUN_DIR },
+	{ "proc-listen",	required_argument,	NULL, OPT_PROC_LISTEN },
+	{ "proc-sync",		no_argument,		NULL, OPT_PROC_SYNC },
+	{ "activate-timeout",	required_argument,	NULL,
+	    OPT_ACTIVATE_TIMEOUT },
+	{ "metrics",		required_argument,	NULL, OPT_METRICS },
+	{ "metrics-file",	required_argument,	NULL, OPT_METRICS_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -97,7 +107,9 @@ static const char usage_text[] =
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
 "              --insecure\n"
-"              [--disk-sync-listen addr] [--config file]\n"
+"              [--disk-sync-listen addr] [--proc-listen addr] [--proc-sync]\n"
+"              [--activate-timeout ms]\n"
+"              [--metrics addr] [--metrics-file file] [--config file]\n"
 "              [--run-dir dir] [--ctl-socket path|none]\n";
 
 static const char help_text[] =
@@ -128,6 +140,16 @@ static const char help_text[] =
 "  --disk image      the backup's copy of a replicated disk\n"
 "  --disk-sync-listen addr  take remus --disk-sync's live initial copy of\n"
 "                    the disk into --disk's image, at addr (host:port)\n"
+"  --metrics addr    serve Prometheus metrics per guest at\n"
+"                    http://addr/metrics\n"
+"  --metrics-file file  write them there too (node_exporter textfile),\n"
+"                    every second and at exit\n"
+"  --proc-listen addr  an activated proc guest that listened listens at\n"
+"                    addr instead (two copies of a service on one host)\n"
+"  --proc-sync       make each proc replica commit durable across a crash\n"
+"                    of this host (fdatasync), not only of remusd\n"
+"  --activate-timeout ms  longest an activated proc guest may take to say\n"
+"                    it runs (default 10000)\n"
 "  --config file     read settings from file (default\n"
 "                    " CONF_DEFAULT_PATH " if it exists): its [remusd]\n"
 "                    section; flags given here override the file\n"
@@ -148,8 +170,8 @@ static const char help_text[] =
 "Exit status (--receive; --listen exits 0 on a signal):\n"
 "  0  the primary ended protection cleanly (END): not activated\n"
 "  1  usage error (bad flag or argument)\n"
-"  2  state directory, listen address, TLS credentials or control\n"
-"     socket unusable\n"
+"  2  state directory, listen address, TLS credentials, control\n"
+"     socket, or metrics address or file unusable\n"
 "  3  stream lost before any epoch was committed: nothing to activate\n"
 "  4  primary lost: failed over, guest activated from the last epoch\n"
 "     (or a planned switchover: remusctl switchover)\n"
@@ -183,6 +205,7 @@ struct remusd {
 	struct ev_loop	*loop;
 	struct backup_config cfg;
 	struct remus_devopts dopts;
+	struct domain_opts ropts;	/* the replica driver's settings */
 	int		 receive;
 	int		 listen_fd;
 	ev_io		 accept_io;
@@ -196,6 +219,10 @@ struct remusd {
 	int		 stopping;
 	unsigned	 nguests;	/* sessions ever started */
 	struct ctl_backup *ctl;		/* NULL: no control socket */
+	/* --metrics, --metrics-file: per guest (backup-metrics.h). */
+	struct metrics	*metrics;
+	struct bmetrics	*bm;
+	ev_timer	 metrics_tick;	/* the textfile, once a second */
 };
 
 /* One line naming what was wrong (getopt has printed its own for a bad
@@ -260,6 +287,47 @@ session_free(struct session *s)
 	free(s);
 }
 
+/* Free S, its counts kept in its guest's totals first. */
+static void
+session_retire(struct remusd *d, struct session *s)
+{
+	struct backup_counters c;
+
+	if (d->bm != NULL && s->b != NULL) {
+		backup_get_counters(s->b, &c);
+		bmetrics_add(d->bm, &c);
+	}
+	session_free(s);
+}
+
+/* metrics_format_fn: the kept totals and the running sessions'. */
+static size_t
+format_metrics(char *buf, size_t len, void *arg)
+{
+	struct remusd *d = arg;
+	struct backup_counters *lv;
+	struct session *s;
+	size_t n = 0, cap = 0, r;
+
+	for (s = d->sessions; s; s = s->next)
+		cap += !s->over;
+	if ((lv = calloc(cap + 1, sizeof *lv)) == NULL)
+		return bmetrics_format(buf, len, d->bm, NULL, 0);
+	for (s = d->sessions; s && n < cap; s = s->next)
+		if (!s->over)
+			backup_get_counters(s->b, &lv[n++]);
+	r = bmetrics_format(buf, len, d->bm, lv, n);
+	free(lv);
+	return r;
+}
+
+static void
+metrics_tick_cb(struct ev_loop *loop __unused, ev_timer *w,
+    int revents __unused)
+{
+	metrics_epoch(container_of(w, struct remusd, metrics_tick)->metrics);
+}
+
 static void
 reap_sessions(struct remusd *d)
 {
@@ -268,7 +336,7 @@ reap_sessions(struct remusd *d)
 	while ((s = *sp) != NULL) {
 		if (s->over) {
 			*sp = s->next;
-			session_free(s);
+			session_retire(d, s);
 		} else
 			sp = &s->next;
 	}
@@ -581,6 +649,7 @@ main(int argc, char **argv)
 {
 	struct remusd d;
 	const char *listen_addr = NULL, *psk_file = NULL, *tls_dir = NULL;
+	const char *metrics_addr = NULL, *metrics_file = NULL;
 	uint64_t v;
 	char hbuf[256], pbuf[16];
 	int ch, receive = 0, config_test = 0, verbose = 0, foreground = 0;
@@ -594,6 +663,7 @@ main(int argc, char **argv)
 	d.cfg.state_dir = STATEDIR_DEFAULT;
 	d.cfg.timeout_ms = 1000;
 	d.cfg.fence_ms = 10000;
+	d.cfg.replica_opts = &d.ropts;
 
 	/* remus.conf(5): the file's settings go in front of ours, as flags. */
 	if (conf_apply(CONF_PROG_REMUSD, optstring, longopts, &argc, &argv,
@@ -666,6 +736,32 @@ main(int argc, char **argv)
 			break;
 		case OPT_CONFIG:
 			break;		/* read by conf_apply */
+		case OPT_PROC_LISTEN:
+			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
+			    pbuf, sizeof pbuf) == -1)
+				usage("--proc-listen %s: want host:port",
+				    optarg);
+			d.ropts.proc_listen = optarg;
+			break;
+		case OPT_PROC_SYNC:
+			d.ropts.proc_sync = 1;
+			break;
+		case OPT_ACTIVATE_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600000, &v) == -1)
+				usage("--activate-timeout %s: want milliseconds "
+				    "in 1..3600000", optarg);
+			d.ropts.activate_timeout_ms = (uint32_t)v;
+			break;
+		case OPT_METRICS:
+			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
+			    pbuf, sizeof pbuf) == -1)
+				usage("--metrics %s: want addr:port with a "
+				    "port in 1..65535", optarg);
+			metrics_addr = optarg;
+			break;
+		case OPT_METRICS_FILE:
+			metrics_file = optarg;
+			break;
 		case OPT_DISK_SYNC_LISTEN:
 			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
 			    pbuf, sizeof pbuf) == -1)
@@ -763,6 +859,13 @@ main(int argc, char **argv)
 		if (d.listen_fd == -1)
 			return EXIT_CONFIG;
 	}
+	/* Bound and written now: a bad address or path is said before any
+	 * primary connects. */
+	if ((metrics_addr || metrics_file) && !config_test &&
+	    ((d.bm = bmetrics_new()) == NULL ||
+	    (d.metrics = metrics_new_fn(EV_DEFAULT, format_metrics, &d,
+	    metrics_addr, metrics_file)) == NULL))
+		return EXIT_CONFIG;
 	if (config_test) {
 		fprintf(stderr, "remusd: configuration OK (state directory %s,"
 		    " %s%s%s, timeout %u ms)\n", d.cfg.state_dir,
@@ -795,6 +898,10 @@ main(int argc, char **argv)
 	ev_signal_start(d.loop, &d.sigterm);
 	ev_signal_start(d.loop, &d.sigquit);
 	ev_signal_start(d.loop, &d.sigusr1);
+	if (metrics_file != NULL) {
+		ev_timer_init(&d.metrics_tick, metrics_tick_cb, 1., 1.);
+		ev_timer_start(d.loop, &d.metrics_tick);
+	}
 	/* A closed terminal or a stray signal changes nothing. */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
@@ -851,8 +958,12 @@ main(int argc, char **argv)
 		struct session *s = d.sessions;
 
 		d.sessions = s->next;
-		session_free(s);
+		session_retire(&d, s);
 	}
+	if (d.metrics)
+		ev_timer_stop(d.loop, &d.metrics_tick);
+	metrics_free(d.metrics);	/* the textfile's final figures */
+	bmetrics_free(d.bm);
 	while (d.handshakes)
 		handshake_free(d.handshakes, 1);
 	ctl_backup_free(d.ctl);

@@ -17,6 +17,18 @@ bad() {	# line what prog args...: FILE (= $T/bad.conf) refused at LINE
 	echo "ok 78: $(cat "$T/err")"
 }
 
+# Every key of the table (common/conf.c) is in remus.conf(5).
+if [ -n "${REMUS_SRC:-}" ] && command -v mandoc >/dev/null; then
+	mandoc -Tascii "$REMUS_SRC/man/remus.conf.5" | sed 's/.\x08//g' >"$T/conf.5.txt"
+	n=0
+	for k in $(sed -n 's/^\t{ "\([a-z-]*\)", .*/\1/p' "$REMUS_SRC/common/conf.c" | sort -u); do
+		grep -qw -- "$k" "$T/conf.5.txt" || fail "key $k is not in remus.conf.5"
+		n=$((n + 1))
+	done
+	[ $n -ge 40 ] || fail "only $n keys found in common/conf.c"
+	echo "remus.conf.5 documents all $n keys"
+fi
+
 for prog in remus remusd; do
 	printf '[remus]\ninterval = 100\n# comment\nwhatever = 1\n' >"$T/bad.conf"
 	bad 4 'unknown key "whatever"' $prog --config "$T/bad.conf"
@@ -27,6 +39,9 @@ for prog in remus remusd; do
 	printf '[remus]\nnetbuf-driver = tc\n' >"$T/bad.conf"
 	bad 2 'netbuf-driver = tc: want one of plug|nfqueue|auto' $prog --config="$T/bad.conf"
 done
+# --help answers whatever the file says.
+remus --config "$T/bad.conf" --help >/dev/null || fail "remus --help with a bad file"
+remusd --config "$T/bad.conf" --version >/dev/null || fail "remusd --version with a bad file"
 got=0
 remus --config "$T/none.conf" -b proc:1 2>"$T/err" || got=$?
 [ $got -eq 78 ] && grep -qx "$T/none.conf: No such file or directory" "$T/err" ||
@@ -55,6 +70,22 @@ remusd --config "$T/remus.conf" -n --receive 2>"$T/err" </dev/null ||
 	fail "remusd --receive with a [remusd] that listens: $(cat "$T/err")"
 grep -qF -- "--receive, timeout 1234 ms" "$T/err" || fail "--receive: $(cat "$T/err")"
 echo "remusd --config --receive: $(cat "$T/err")"
+
+# A guest's command is remusd --guest NAME=COMMAND; a remusd without
+# --guest refuses the key by its line rather than drop it.
+cp "$T/remus.conf" "$T/cmd.conf"
+printf '\n[guest kv]\ncommand = remus-kvd --listen 127.0.0.1:7000\n' >>"$T/cmd.conf"
+line=$(grep -n '^command' "$T/cmd.conf" | cut -d: -f1)
+st=0
+remusd --config "$T/cmd.conf" -n 2>"$T/err" || st=$?
+if remusd --help 2>&1 | grep -q -- '--guest'; then
+	[ $st -eq 0 ] || fail "remusd with --guest refused command: $(cat "$T/err")"
+	echo "remusd --config with command: $(cat "$T/err")"
+else
+	[ $st -eq 78 ] && grep -qF "$T/cmd.conf:$line: command: this remusd has no --guest" "$T/err" ||
+		fail "command without --guest: status $st: $(cat "$T/err")"
+	echo "ok 78: $(cat "$T/err")"
+fi
 
 # remus GUESTNAME: the section's domain, blackhole and interval; -i on the
 # command line overrides the file's (30 s: no second epoch in 3 s).

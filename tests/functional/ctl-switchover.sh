@@ -58,8 +58,8 @@ fl_start none
 kill "$B"; wait "$B" 2>/dev/null
 # remusd again, with --no-activate, and let remus reconnect to it.
 FL_BN=$((FL_BN + 1))
-ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" \
-    remusd --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" --no-fence --no-activate \
+ip netns exec "$NS_B" \
+    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" --no-fence --no-activate \
     > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"
@@ -88,8 +88,8 @@ mkdir -p "$FL_ST"
 fl_start none
 kill "$B"; wait "$B" 2>/dev/null
 FL_BN=$((FL_BN + 1))
-ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" REMUS_FAULT=activated-drop \
-    remusd --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" --no-fence \
+ip netns exec "$NS_B" env REMUS_FAULT=activated-drop \
+    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" --no-fence \
     > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"

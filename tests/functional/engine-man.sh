@@ -41,4 +41,12 @@ for path in "$T"/inst/bin/* "$T"/inst/sbin/*; do
 	progs=$((progs + 1))
 done
 [ $progs -ge 4 ] || fail "only $progs programs installed"
+# File formats (section 5): installed and lint clean too.
+for page in "$REMUS_SRC"/man/*.5; do
+	[ -f "$page" ] || continue
+	[ -f "$T/inst/share/man/man5/$(basename "$page")" ] || fail "$(basename "$page") is not installed"
+	mandoc -Tlint -Wwarning "$page" >"$T/lint" 2>&1 || true
+	[ ! -s "$T/lint" ] || fail "mandoc -Tlint $(basename "$page"): $(cat "$T/lint")"
+	echo "$(basename "$page"): installed, lint clean"
+done
 echo PASS

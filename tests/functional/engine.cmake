@@ -1,8 +1,12 @@
 # End-to-end tests of the engine, remus and remusd with the proc driver.
-foreach(_t engine-blackhole engine-replicate engine-corrupt engine-cli engine-man engine-heartbeat engine-demo engine-metrics engine-log)
+foreach(_t engine-blackhole engine-replicate engine-corrupt engine-cli engine-man engine-heartbeat engine-demo engine-metrics engine-log engine-progress)
   remus_shell_test(${_t} ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh TIMEOUT 180)
 endforeach()
 # 20 kill -9 failovers: ~2 s each.
 remus_shell_test(engine-kill9 ${CMAKE_CURRENT_LIST_DIR}/engine-kill9.sh TIMEOUT 300)
 # Timing-sensitive checks (interval kept) do not belong under ASan.
 set_tests_properties(engine-blackhole PROPERTIES LABELS "functional;nosan")
+# remusd --metrics, per guest (backup-metrics.c).
+remus_shell_test(remusd-metrics ${CMAKE_CURRENT_LIST_DIR}/remusd-metrics.sh TIMEOUT 120)
+# remus-stats plot / plot-bench (gnuplot).
+remus_shell_test(stats-plot ${CMAKE_CURRENT_LIST_DIR}/stats-plot.sh TIMEOUT 120)

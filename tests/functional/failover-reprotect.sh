@@ -29,8 +29,8 @@ total_w=0 total_o=0
 
 # remusd N ADDR STATEDIR: a backup in NS_B, its pid in B.
 start_backup() {
-	ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" \
-	    remusd --no-fence $INSECURE --listen "[$2]:5270" -D "$3" -t "$BT" \
+	ip netns exec "$NS_B" \
+	    remusd --proc-listen "[::]:7000" --no-fence $INSECURE --listen "[$2]:5270" -D "$3" -t "$BT" \
 	    >"$T/remusd$1.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"

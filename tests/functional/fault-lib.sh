@@ -170,8 +170,8 @@ fl_start_remusd() {
 		fi
 	fi
 	FL_BN=$((${FL_BN:-0} + 1))
-	ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" \
-	    remusd --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" "${fence[@]}" \
+	ip netns exec "$NS_B" \
+	    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" "${fence[@]}" \
 	    > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"

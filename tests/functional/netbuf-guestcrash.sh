@@ -58,8 +58,8 @@ count() {
 }
 
 nb_guest_start 1
-ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" \
-    remusd --no-fence --insecure --listen "$baddr:5270" -D "$st" -t 2000 >"$T/remusd.log" 2>&1 &
+ip netns exec "$NS_B" \
+    remusd --proc-listen "[::]:7000" --no-fence --insecure --listen "$baddr:5270" -D "$st" -t 2000 >"$T/remusd.log" 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"
 wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||

@@ -39,8 +39,8 @@ for ((i = 1; i <= ITER; i++)); do
 	if ((i % 2)); then gaddr=10.91.1.2 baddr=10.91.3.2
 	else gaddr=fd91:1::2 baddr=fd91:3::2; fi
 	KVD_LISTEN='[::]:7000' nb_guest_start "$i"
-	ip netns exec "$NS_B" env REMUS_PROC_LISTEN="[::]:7000" \
-	    remusd --no-fence --insecure --listen "[$baddr]:5270" -D "$st" -t "${BACKUP_TIMEOUT_MS:-400}" \
+	ip netns exec "$NS_B" \
+	    remusd --proc-listen "[::]:7000" --no-fence --insecure --listen "[$baddr]:5270" -D "$st" -t "${BACKUP_TIMEOUT_MS:-400}" \
 	    >"$T/remusd$i.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"

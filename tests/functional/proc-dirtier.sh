@@ -10,7 +10,7 @@ requires_root
 methods=""
 for m in pagemap-scan softdirty; do
 	start_guest "probe-$m" env REMUS_PROC_DIRTY=$m remus-dirtier --pages 1 --working-set 16
-	if REMUS_PROC_DIRTY=$m remus-proc-snap -n 1 "$GUEST_PID" "$T/probe-$m" \
+	if remus-proc-snap -m $m -n 1 "$GUEST_PID" "$T/probe-$m" \
 	    >/dev/null 2>"$T/probe-$m.err"; then
 		methods="$methods $m"
 	else
@@ -23,12 +23,14 @@ done
 [ -n "$methods" ] || { echo "SKIP: no dirty tracking on this kernel"; exit 77; }
 
 for m in $methods; do
+	# The guests' own variable (softdirty: no uffd-wp registration);
+	# remus-proc-snap -m is the driver's setting.
 	export REMUS_PROC_DIRTY=$m
 	rm -f "$T/sums"
 	start_guest "d-$m" remus-dirtier --pages 200 --working-set 5000 \
 	    --slice-ms 5 --checksum-log "$T/sums"
 	n=12
-	remus-proc-snap -n $n -i 30 -k -a "$GUEST_PID" "$T/rep-$m" \
+	remus-proc-snap -m $m -n $n -i 30 -k -a "$GUEST_PID" "$T/rep-$m" \
 	    >"$T/snap-$m.log" 2>"$T/snap-$m.err" || fail "$m: remus-proc-snap"
 	grep -q "dirty tracking $m" "$T/snap-$m.err" || fail "$m: not used"
 	want=$(sum_line "$T/sums" $n) || fail "$m: no checksum for suspend $n"
@@ -44,7 +46,7 @@ for m in $methods; do
 	# ever is the new controller's first.
 	pid2=$(cat "$T/rep-$m/proc-guest.pid")
 	kill -0 "$pid2" || fail "$m: the activated dirtier is not running"
-	remus-proc-snap -n 1 "$pid2" "$T/rep2-$m" >/dev/null 2>"$T/snap2-$m.err" ||
+	remus-proc-snap -m $m -n 1 "$pid2" "$T/rep2-$m" >/dev/null 2>"$T/snap2-$m.err" ||
 		fail "$m: protecting the activated dirtier"
 	awk '$1 == 1 && $3 == 13 { ok = 1 } END { exit !ok }' "$T/sums" ||
 		fail "$m: the activated dirtier lost its counters: $(tail -3 "$T/sums")"

@@ -32,7 +32,7 @@ one_line 1 "No such file" remus-arena-sum /nonexistent
 one_line 1 "usage" remus-proc-snap
 one_line 1 "no such process" remus-proc-snap 999999999 "$T/x"
 one_line 1 "no proc guest listens" remus-proc-snap $$ "$T/x"
-one_line 1 "expected pagemap-scan" env REMUS_PROC_DIRTY=bogus remus-proc-snap 1 "$T/x"
+one_line 1 "expected pagemap-scan" remus-proc-snap -m bogus 1 "$T/x"
 
 # A dirtier's arena is not a kvd's.
 if [ "$(id -u)" = 0 ]; then

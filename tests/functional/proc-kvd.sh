@@ -1,7 +1,7 @@
 #!/bin/bash
 # proc-kvd.sh -- remus-kvd's protocol, and a failover of it through the
 # proc driver: epochs into a replica (remus-proc-snap), the primary killed,
-# the replica activated on another port (REMUS_PROC_LISTEN): every key the
+# the replica activated on another port (remus-proc-snap -L): every key the
 # clients were told OK before the last epoch is there.
 . "$(dirname "$0")/proc-lib.sh"
 requires_root
@@ -39,7 +39,7 @@ kv "$port" "${reqs[@]}" | sort | uniq -c | grep -qx " *3000 OK" || fail "3000 SE
 
 # Failover: replicate, kill, activate on another port.
 port2=$(pick_port)
-REMUS_PROC_LISTEN="127.0.0.1:$port2" remus-proc-snap -n 3 -i 50 -k -a \
+remus-proc-snap -n 3 -i 50 -k -a -L "127.0.0.1:$port2" \
     "$GUEST_PID" "$T/replica" >"$T/snap.log" 2>"$T/snap.err" ||
 	fail "remus-proc-snap"
 grep -qx "committed 3" "$T/snap.log" || fail "no commit"

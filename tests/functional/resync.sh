@@ -58,8 +58,8 @@ failback() {
 	# test kills B itself below: no fence on this side.
 	sa="$T/st-orig"
 	mkdir -p "$sa"
-	ip netns exec "$NS_P" env REMUS_PROC_LISTEN="[::]:7000" \
-	    remusd --insecure --listen 10.91.3.1:5270 -D "$sa" -t "$FL_T" \
+	ip netns exec "$NS_P" \
+	    remusd --proc-listen "[::]:7000" --insecure --listen 10.91.3.1:5270 -D "$sa" -t "$FL_T" \
 	    --no-fence > >(fl_stamp >"$T/remusd-orig.log") 2>&1 &
 	ra=$!
 	_kill_pids="$_kill_pids $ra"

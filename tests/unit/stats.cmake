@@ -7,3 +7,10 @@ remus_unit_test(test-stats SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-stats.c
   PkgConfig::LIBEV)
 target_include_directories(test-stats PRIVATE ${CMAKE_SOURCE_DIR}/remusd
   ${CMAKE_SOURCE_DIR}/checkpoint)
+# remusd's per-guest counters (remusd/backup-metrics.c).
+remus_unit_test(test-backup-metrics SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/test-backup-metrics.c
+  ${CMAKE_SOURCE_DIR}/remusd/backup-metrics.c
+  LIBS remus_ckpt remus_common)
+target_include_directories(test-backup-metrics PRIVATE
+  ${CMAKE_SOURCE_DIR}/remusd ${CMAKE_SOURCE_DIR}/checkpoint)

@@ -88,7 +88,8 @@ guest_write(unsigned n)
 }
 
 static struct domain *
-fake_open(const char *spec __unused)
+fake_open(const char *spec __unused,
+    const struct domain_opts *o __unused)
 {
 	return &fdom;
 }
@@ -215,7 +216,7 @@ static struct replica frep;
 static struct replica *
 frep_create(const char *dir __unused, const char *disk __unused,
     const void *c __unused, size_t l __unused,
-    const struct domain_info *i)
+    const struct domain_info *i, const struct domain_opts *o __unused)
 {
 	cr_assert(eq(u64, i->nr_pages, NR_PAGES));
 	frep.mem = calloc(NR_PAGES, PS);

@@ -217,10 +217,49 @@ Test(conf, apply_remus, .fini = cleanup)
 	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "-vs", "ssh",
 	    "--config=@", "db", NULL }, "remus -i 100 -vs ssh --config=@ -- "
 	    "db 10.0.0.2");
+	/* --conf and --insec: getopt_long's abbreviations, taken alike. */
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--conf", "@",
+	    "--insec", "web1", NULL }, "remus -i 100 -i 50 --netbuf-limit 16M "
+	    "-u --conf @ --insec -- xen:web1 backup.example:5270");
+	/* Clustered short flags, more than there are words. */
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "-bdFnuv",
+	    "--config", "@", "web1", NULL }, "remus -i 100 -i 50 "
+	    "--netbuf-limit 16M -u -bdFnuv --config @ -- xen:web1 "
+	    "backup.example:5270");
 	/* Not a section: the operands stay as they are. */
 	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--config", "@",
 	    "xen:7", "h", NULL }, "remus -i 100 --psk-file "
 	    "/etc/remus/psk.txt --config @ xen:7 h");
+}
+
+/* A remus with --name (the guest's name in HELLO) announces the
+ * section's. */
+Test(conf, apply_remus_name, .fini = cleanup)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 1 },
+		{ "name", required_argument, NULL, 2 },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *args[] = { "remus", "--config", path, "db", NULL };
+	char *args2[] = { "remus", "--config", path, "--name", "x", "db",
+	    NULL };
+	char **argv = args, err[512];
+	int argc = 4;
+
+	write_conf(good);
+	args[2] = path;
+	cr_assert_eq(conf_apply(CONF_PROG_REMUS, os_remus, lo, &argc, &argv,
+	    err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(joined(argc, argv), "remus -i 100 --psk-file "
+	    "/etc/remus/psk.txt --name db --config @ -- db 10.0.0.2");
+	argv = args2;
+	argc = 6;
+	args2[2] = path;
+	cr_assert_eq(conf_apply(CONF_PROG_REMUS, os_remus, lo, &argc, &argv,
+	    err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(joined(argc, argv), "remus -i 100 --psk-file "
+	    "/etc/remus/psk.txt --config @ --name x -- db 10.0.0.2");
 }
 
 Test(conf, apply_remus_which, .fini = cleanup)

@@ -43,6 +43,9 @@ struct fake {
 
 static long ps;
 static const struct domain_ops *ops;
+/* The driver's settings, as remus and remusd pass them to open and create
+ * (each Test runs in a process of its own). */
+static struct domain_opts topts;
 static uint64_t fake_pages = FAKE_PAGES;	/* the fake guest's arena */
 
 static int
@@ -202,7 +205,7 @@ open_pid(pid_t pid)
 	struct domain *d;
 
 	snprintf(spec, sizeof spec, "%d", (int)pid);
-	d = ops->open(spec);
+	d = ops->open(spec, &topts);
 	cr_assert_not_null(d, "open proc:%s: %s", spec, strerror(errno));
 	return d;
 }
@@ -235,8 +238,12 @@ check_dirty_set(const char *method, const uint64_t *pfns, size_t npfns)
 	uint64_t *bm, count, i, j;
 	int want;
 
-	if (method)
+	/* The driver's setting, and the guest's own variable (it skips
+	 * its uffd-wp registration for softdirty). */
+	if (method) {
 		setenv("REMUS_PROC_DIRTY", method, 1);
+		topts.dirty_method = method;
+	}
 	f = fake_start(NULL);
 	d = open_pid(f.pid);
 	ops->info(d, &info);
@@ -319,13 +326,13 @@ Test(domain_proc, open_rejects_missing_and_non_guests)
 	char spec[32];
 
 	errno = 0;
-	cr_assert_null(ops->open("999999999"));
+	cr_assert_null(ops->open("999999999", &topts));
 	cr_assert(eq(int, errno, ENOENT));
-	cr_assert_null(ops->open("12abc"));
+	cr_assert_null(ops->open("12abc", &topts));
 	cr_assert(eq(int, errno, EINVAL));
 	/* We run, but are not a proc guest. */
 	snprintf(spec, sizeof spec, "%d", (int)getpid());
-	cr_assert_null(ops->open(spec));
+	cr_assert_null(ops->open(spec, &topts));
 	cr_assert(eq(int, errno, ENOENT));
 }
 
@@ -391,7 +398,7 @@ Test(domain_proc, dirty_log_is_exact_with_the_scan_helper)
 
 	fake_pages = 3 * 32768 + 10;
 	check_dirty_set(NULL, pfns, sizeof pfns / sizeof pfns[0]);
-	setenv("REMUS_PROC_SCAN_THREADS", "1", 1);
+	topts.scan_threads = 1;		/* --scan-threads 1 */
 	check_dirty_set(NULL, pfns, sizeof pfns / sizeof pfns[0]);
 }
 
@@ -411,19 +418,20 @@ Test(domain_proc, forced_softdirty_fails_cleanly_without_it)
 	if (proc_dirty_softdirty_supported())
 		cr_skip_test("this kernel has soft-dirty bits");
 	setenv("REMUS_PROC_DIRTY", "softdirty", 1);
+	topts.dirty_method = "softdirty";
 	f = fake_start(NULL);
 	snprintf(spec, sizeof spec, "%d", (int)f.pid);
 	errno = 0;
-	cr_assert_null(ops->open(spec));
+	cr_assert_null(ops->open(spec, &topts));
 	cr_assert(eq(int, errno, ENOTSUP));
 	fake_stop(&f);
 }
 
 Test(domain_proc, bad_method_is_rejected)
 {
-	setenv("REMUS_PROC_DIRTY", "bogus", 1);
+	topts.dirty_method = "bogus";
 	errno = 0;
-	cr_assert_null(ops->open("1"));
+	cr_assert_null(ops->open("1", &topts));
 	cr_assert(eq(int, errno, EINVAL));
 }
 
@@ -519,7 +527,7 @@ Test(domain_proc, suspend_times_out_on_a_busy_guest)
 	struct domain *d;
 	struct fake f;
 
-	setenv("REMUS_PROC_TIMEOUT_MS", "200", 1);
+	topts.suspend_timeout_ms = 200;		/* --suspend-timeout */
 	f = fake_start(NULL);
 	d = open_pid(f.pid);
 	fake_send(&f, CMD_SLEEP, 0, 1500);	/* no safe point for 1.5 s */
@@ -531,7 +539,6 @@ Test(domain_proc, suspend_times_out_on_a_busy_guest)
 	/* The cancelled suspend does not leave it paused... */
 	fake_write(&f, 12, 1);
 	/* ...and the next suspend is answered, not the stale one. */
-	setenv("REMUS_PROC_TIMEOUT_MS", "5000", 1);
 	cr_assert(eq(int, ops->suspend(d), 0));
 	cr_assert(eq(int, ops->resume(d), 0));
 	ops->close(d);
@@ -565,7 +572,7 @@ Test(domain_proc, second_controller_is_refused)
 	d = open_pid(f.pid);
 	snprintf(spec, sizeof spec, "%d", (int)f.pid);
 	errno = 0;
-	cr_assert_null(ops->open(spec));
+	cr_assert_null(ops->open(spec, &topts));
 	cr_assert(eq(int, errno, EBUSY));
 	ops->close(d);
 	fake_stop(&f);
@@ -732,7 +739,7 @@ Test(domain_proc, replica_preserves_the_arena_and_activates)
 	ops->info(d, &info);
 	cr_assert(eq(int, ops->get_config(d, cfg, &cfg_len), 0));
 
-	r = rops->create(dir, NULL, cfg, cfg_len, &info);
+	r = rops->create(dir, NULL, cfg, cfg_len, &info, &topts);
 	cr_assert_not_null(r);
 	errno = 0;
 	cr_assert(eq(int, rops->activate(r), -1), "nothing committed yet");
@@ -879,7 +886,7 @@ Test(domain_proc, open_by_socket_path)
 	f = fake_start(NULL);
 	snprintf(spec, sizeof spec, "%s/proc-%d.sock", dir ? dir : "/run/remus",
 	    (int)f.pid);
-	d = ops->open(spec);
+	d = ops->open(spec, &topts);
 	cr_assert_not_null(d, "open proc:%s: %s", spec, strerror(errno));
 	ops->info(d, &info);
 	cr_assert(eq(u64, info.nr_pages, FAKE_PAGES));
@@ -887,7 +894,7 @@ Test(domain_proc, open_by_socket_path)
 	cr_assert(eq(int, ops->resume(d), 0));
 	ops->close(d);
 	errno = 0;
-	cr_assert_null(ops->open("/nonexistent/proc.sock"));
+	cr_assert_null(ops->open("/nonexistent/proc.sock", &topts));
 	cr_assert(eq(int, errno, ENOENT));
 	fake_stop(&f);
 }
@@ -913,7 +920,7 @@ Test(domain_proc, a_dead_controller_is_replaced)
 		c = fork();
 		cr_assert(c != -1);
 		if (c == 0) {
-			d = ops->open(spec);
+			d = ops->open(spec, &topts);
 			if (d == NULL || (i == 1 && ops->suspend(d) == -1))
 				_exit(1);
 			if (write(up[1], "u", 1) != 1 || read(go[0], &b, 1) != 1)
@@ -932,7 +939,7 @@ Test(domain_proc, a_dead_controller_is_replaced)
 			kill(f.pid, SIGCONT);
 			_exit(0);
 		}
-		d = ops->open(spec);
+		d = ops->open(spec, &topts);
 		waitpid(h, NULL, 0);
 		cr_assert_not_null(d, "round %d: %s", i, strerror(errno));
 		fake_write(&f, 20, 1);	/* it runs */

@@ -35,7 +35,7 @@ fi
 pid=$(cat "$D/d.pid")
 
 # Forcing the method this kernel lacks: one clear line.
-err=$(REMUS_PROC_DIRTY=pagemap-scan remus-proc-snap -n 1 "$pid" "$D/none" 2>&1 >/dev/null)
+err=$(remus-proc-snap -m pagemap-scan -n 1 "$pid" "$D/none" 2>&1 >/dev/null)
 st=$?
 check softdirty-no-scan $([ $st -ne 0 ] && echo "$err" | grep -q "Linux >= 6.7"; echo $?) \
     "status $st: $err"
@@ -92,7 +92,7 @@ remus-kvd --listen 127.0.0.1:7301 --arena-size 16M --pidfile "$D/kvd.pid" \
 wait_file "$D/kvd.pid"
 for i in $(seq 50); do kv 7301 PING >/dev/null 2>&1 && break; sleep 0.1; done
 kv 7301 "SET a 1" "SET b two words" "INCR c" "INCR c" >/dev/null
-REMUS_PROC_LISTEN=127.0.0.1:7302 remus-proc-snap -n 3 -i 20 -k -a \
+remus-proc-snap -n 3 -i 20 -k -a -L 127.0.0.1:7302 \
     "$(cat "$D/kvd.pid")" "$D/kvrep" >"$D/kvsnap.log" 2>"$D/kvsnap.err"
 for i in $(seq 100); do kv 7302 PING >/dev/null 2>&1 && break; sleep 0.1; done
 out=$(kv 7302 "GET a" "GET b" "GET c" 2>&1 | tr '\n' '|')

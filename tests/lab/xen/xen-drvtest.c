@@ -139,7 +139,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "xen-drvtest: no xen driver in this build\n");
 		return 1;
 	}
-	dom = d->open(rest);
+	dom = d->open(rest, NULL);
 	if (dom == NULL)
 		return 1;
 	d->info(dom, &di);
@@ -156,7 +156,7 @@ main(int argc, char **argv)
 	interval = atoi(argv[4]);
 	if (d->get_config(dom, config, &clen) == -1)
 		return 1;
-	rep = r->create("/tmp", NULL, config, clen, &di);
+	rep = r->create("/tmp", NULL, config, clen, &di, NULL);
 	if (rep == NULL)
 		return 1;
 	printf("@@DRV twin created, %zu config bytes, %" PRIu64 " pages\n",
