@@ -1760,9 +1760,10 @@ twin_disk(struct replica *r, libxl_domain_config *cfg, const char *image)
 }
 
 static struct replica *
-xrep_create(const char *dir, const char *disk, const void *config,
-    size_t config_len, const struct domain_info *di)
+xrep_create(const char *dir, const struct replica_conf *conf,
+    const void *config, size_t config_len, const struct domain_info *di)
 {
+	const char *disk = conf ? conf->disk : NULL;
 	struct replica *r;
 	libxl_domain_config cfg;
 	char *json = NULL;

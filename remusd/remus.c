@@ -55,6 +55,7 @@ enum {
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
 	OPT_INSECURE, OPT_REMUSD_ARGS,
+	OPT_NAME,	/* the guest's name for the backup (trust) */
 };
 
 static const struct option longopts[] = {
@@ -81,6 +82,7 @@ static const struct option longopts[] = {
 	{ "tls-hostname",	required_argument,	NULL, OPT_TLS_HOSTNAME },
 	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
 	{ "remusd-args",	required_argument,	NULL, OPT_REMUSD_ARGS },
+	{ "name",		required_argument,	NULL, OPT_NAME },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -93,7 +95,7 @@ static const char usage_text[] =
 "             [--fence-backup cmd]\n"
 "             [--psk-file file [--psk-identity name] |\n"
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
-"             [--remusd-args args]\n"
+"             [--remusd-args args] [--name name]\n"
 "             domain [host[:port]]\n";
 
 static const char help_text[] =
@@ -153,6 +155,9 @@ static const char help_text[] =
 "  --remusd-args args  with -s: added to \"remusd --receive\" on the backup,\n"
 "                    for what only the backup decides: its fencing, its\n"
 "                    state directory (see remusd --help)\n"
+"  --name name       the guest's name for the backup (its state directory\n"
+"                    and its remusd --guest entry there): 1..64 of A-Z a-z\n"
+"                    0-9 . _ : @ + - (default: domain as given)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -336,6 +341,7 @@ main(int argc, char **argv)
 	struct tls_creds *creds = NULL;
 	int insecure = 0;
 	const char *remusd_args = NULL;
+	const char *guest_name = NULL;	/* --name */
 	static char *backup_line;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
@@ -477,6 +483,15 @@ main(int argc, char **argv)
 			break;
 		case OPT_REMUSD_ARGS:
 			remusd_args = optarg;
+			break;
+		case OPT_NAME:
+			if (*optarg == '\0' || strlen(optarg) > 64 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@+-") !=
+			    strlen(optarg) || optarg[0] == '.')
+				usage("--name %s: want 1..64 of A-Z a-z 0-9 . _ "
+				    ": @ + - (not starting with .)", optarg);
+			guest_name = optarg;
 			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
@@ -631,7 +646,7 @@ main(int argc, char **argv)
 	cfg.compress = compress;
 	cfg.timeout_ms = (uint32_t)timeout;
 	cfg.cache_bytes = compress ? CODEC_CACHE_DEFAULT : 0;
-	cfg.guest_name = spec;
+	cfg.guest_name = guest_name ? guest_name : spec;
 	r.ckpt = ckpt_new(r.loop, dops, dom, &tp, &cfg);
 	if (r.ckpt == NULL) {
 		log_warn("checkpoint engine");
