@@ -598,8 +598,10 @@ main(int argc, char **argv)
 		return EXIT_DOMAIN;	/* the driver said why (E4) */
 	}
 	/* Before the backup is even connected: one that may activate can
-	 * fence (fence-remus-proc reads it). */
-	if (pidfile_write(run_dir, dops->name, rest, spec, pids,
+	 * fence (fence-remus-proc reads it).  Named as the backup knows the
+	 * guest (REMUS_FENCE_NAME): --name, else the spec. */
+	if (pidfile_write(run_dir, dops->name, rest,
+	    guest_name ? guest_name : spec, pids,
 	    sizeof pids) == -1)
 		goto out;
 
