@@ -19,7 +19,10 @@ cmake --install "$REMUS_BUILD" --prefix "$P" >"$T/install.log" 2>&1 ||
 U="$P/lib/systemd/system"
 for u in remusd.service remus@.service; do
 	[ -f "$U/$u" ] || fail "$u not installed in $U"
-	for prog in $(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$U/$u"); do
+	# The program, or (remusd.service reads /etc/remus/guests through
+	# /bin/sh) the one the shell execs.
+	for prog in $(sed -n -e 's/^ExecStart=\/bin\/sh -c .*exec \([^ ]*\).*/\1/p' \
+	    -e '/^ExecStart=\/bin\/sh /d' -e 's/^ExecStart=\([^ ]*\).*/\1/p' "$U/$u"); do
 		[ -x "$prog" ] || fail "$u: ExecStart program $prog does not exist"
 		case $prog in "$P"/*) ;; *) fail "$u: $prog is not under the prefix" ;; esac
 	done
