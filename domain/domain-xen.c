@@ -63,6 +63,7 @@
 #include "log.h"
 #include "util.h"
 #include "domain.h"
+#include "xen-policy.h"
 #include "drivers.h"
 
 #define XEN_PAGE		4096u
@@ -1797,6 +1798,24 @@ xrep_create(const char *dir, const struct replica_conf *conf,
 		log_warnx("stream configuration: bad frame runs");
 		errno = EINVAL;
 		goto err;
+	}
+	/* The backup's policy, before libxl reads a byte of it: what the
+	 * twin may attach, run and boot (xen-policy.h).  CONF NULL: a
+	 * local tool with the primary's own config (xen-drvtest). */
+	if (conf != NULL) {
+		char why[320], *j = strndup(config, jlen);
+		int bad;
+
+		if (j == NULL)
+			goto err;
+		bad = xen_policy_check(conf->xen, j, why, sizeof(why));
+		free(j);
+		if (bad) {
+			log_warnx("guest \"%s\" refused: %s",
+			    conf->name ? conf->name : "?", why);
+			errno = EPERM;
+			goto err;
+		}
 	}
 	r->fr.nr_runs = hdr[1];
 	r->fr.runs = malloc(r->fr.nr_runs * sizeof(*r->fr.runs));

@@ -36,6 +36,7 @@
 #include "tls.h"
 #include "transport.h"
 #include "util.h"
+#include "xen-policy.h"
 
 /* Exit statuses (documented in --help and remusd.8). */
 #define EXIT_OK		0	/* clean END from the primary, or a signal */
@@ -60,6 +61,8 @@
 /* accept() failing for want of descriptors or memory: wait this long,
  * doubling up to the max, instead of spinning on a listener that stays
  * readable. */
+/* Entries per --allow-* list. */
+#define POLICY_MAX		32
 #define ACCEPT_BACKOFF_MS	100
 #define ACCEPT_BACKOFF_MAX_MS	2000
 
@@ -69,7 +72,8 @@ enum {
 	OPT_PSK_FILE, OPT_TLS_CREDS, OPT_INSECURE,
 	/* Trust and limits (guests.c, the session code below). */
 	OPT_GUEST, OPT_MAX_SESSIONS, OPT_MAX_GUEST_MEM, OPT_MAX_DISK,
-	OPT_HELLO_TIMEOUT,
+	OPT_HELLO_TIMEOUT, OPT_ALLOW_BRIDGE, OPT_ALLOW_KERNEL,
+	OPT_ALLOW_DEVICE_MODEL, OPT_ALLOW_SCRIPT,
 };
 
 static const struct option longopts[] = {
@@ -91,6 +95,11 @@ static const struct option longopts[] = {
 	{ "max-guest-mem",	required_argument,	NULL, OPT_MAX_GUEST_MEM },
 	{ "max-disk",		required_argument,	NULL, OPT_MAX_DISK },
 	{ "hello-timeout",	required_argument,	NULL, OPT_HELLO_TIMEOUT },
+	{ "allow-bridge",	required_argument,	NULL, OPT_ALLOW_BRIDGE },
+	{ "allow-kernel",	required_argument,	NULL, OPT_ALLOW_KERNEL },
+	{ "allow-device-model",	required_argument,	NULL,
+	    OPT_ALLOW_DEVICE_MODEL },
+	{ "allow-script",	required_argument,	NULL, OPT_ALLOW_SCRIPT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -98,6 +107,8 @@ static const char usage_text[] =
 "usage: remusd [-dnv] [-D statedir] [-t ms] [--timeout ms] [--no-activate]\n"
 "              [--guest name=command]... [--max-sessions n]\n"
 "              [--max-guest-mem size] [--max-disk size] [--hello-timeout ms]\n"
+"              [--allow-bridge br] [--allow-kernel file]\n"
+"              [--allow-device-model prog] [--allow-script prog]\n"
 "              [--disk image] --fence cmd [--fence-timeout ms] | --no-fence\n"
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
@@ -130,6 +141,12 @@ static const char help_text[] =
 "  --hello-timeout ms  a connection must send its stream header and\n"
 "                    HELLO within this (default 5000); after it, one\n"
 "                    with no whole record for max(T, 5 s) is dropped\n"
+"  --allow-bridge br, --allow-kernel file, --allow-device-model prog,\n"
+"  --allow-script prog  what a Xen twin may join, boot (kernel, ramdisk,\n"
+"                    firmware), run as device model or bootloader, and run\n"
+"                    as a hotplug script (besides Xen's own); its disk is\n"
+"                    --disk; anything else in the primary's config is\n"
+"                    refused, as is passing host devices (repeatable)\n"
 "  -t ms, --timeout ms   primary silent this long counts as lost (default\n"
 "                    1000)\n"
 "  --no-activate     on failover keep the replica but do not start the guest\n"
@@ -199,6 +216,9 @@ struct remusd {
 	int		 stopping;
 	/* Trust and limits. */
 	struct guest_table guests;	/* --guest */
+	struct xen_policy xen;		/* --disk, --allow-* */
+	const char	*allow[4][POLICY_MAX + 1];	/* NULL-terminated */
+	unsigned	 nallow[4];
 	unsigned	 max_sessions;
 	unsigned	 nlive;		/* sessions not over */
 	ev_timer	 accept_wait;	/* accept() backing off */
@@ -343,6 +363,7 @@ session_hello(struct backup *b __unused, const char *name,
 	}
 	*dirp = s->dir;
 	conf->argv = g ? g->argv : NULL;
+	conf->xen = &d->xen;
 	return 0;
 }
 
@@ -790,6 +811,20 @@ main(int argc, char **argv)
 				    "in 100..600000", optarg);
 			d.cfg.hello_ms = (uint32_t)v;
 			break;
+		case OPT_ALLOW_BRIDGE:
+		case OPT_ALLOW_KERNEL:
+		case OPT_ALLOW_DEVICE_MODEL:
+		case OPT_ALLOW_SCRIPT: {
+			unsigned k = (unsigned)(ch - OPT_ALLOW_BRIDGE);
+
+			if (d.nallow[k] == POLICY_MAX)
+				usage("%s: at most %d of each --allow-* flag",
+				    optarg, POLICY_MAX);
+			if (*optarg == '\0')
+				usage("--allow-*: empty argument");
+			d.allow[k][d.nallow[k]++] = optarg;
+			break;
+		}
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -826,6 +861,11 @@ main(int argc, char **argv)
 		    "--tls-creds) would accept anyone: give --insecure to "
 		    "mean it");
 
+	d.xen.disk_image = d.cfg.disk_image;
+	d.xen.bridges = d.allow[OPT_ALLOW_BRIDGE - OPT_ALLOW_BRIDGE];
+	d.xen.kernels = d.allow[OPT_ALLOW_KERNEL - OPT_ALLOW_BRIDGE];
+	d.xen.device_models = d.allow[OPT_ALLOW_DEVICE_MODEL - OPT_ALLOW_BRIDGE];
+	d.xen.scripts = d.allow[OPT_ALLOW_SCRIPT - OPT_ALLOW_BRIDGE];
 	log_init("remusd", foreground, verbose);
 	if (fault_init() == -1) {
 		fprintf(stderr, "remusd: REMUS_FAULT=%s: unknown fault name\n",
