@@ -76,6 +76,18 @@ run_mode() {	# MODE SERVER-FLAGS -- CLIENT-FLAGS -- ATTACKER-FLAGS
 	grep -q "error: refused by the backup's configuration" "$T/attack-$mode-program.out" ||
 		fail "$mode: program refusal: no ERROR to the peer"
 
+	# A new connection's header and HELLO for the kept guest, with its own
+	# program, then nothing: the kept replica is not replaced.
+	sum0=$(remus-arena-sum "$st/legit/proc-arena.img")
+	remus-trust-peer -w 10000 -n legit -p "$(command -v remus-dirtier)" -a "remus-dirtier" \
+		"${aflags[@]}" hello "127.0.0.1:$port" >"$T/attack-$mode-hello.out" 2>&1 ||
+		fail "hello: $(cat "$T/attack-$mode-hello.out")"
+	echo "$mode-hello: $(cat "$T/attack-$mode-hello.out")"
+	wait_for 10 sh -c "[ \$(grep -c 'session over' '$T/remusd-$mode.log') -ge 6 ]" ||
+		fail "$mode: the header-only session did not end"
+	[ "$(remus-arena-sum "$st/legit/proc-arena.img")" = "$sum0" ] ||
+		fail "$mode: a header-only connection changed the kept replica"
+
 	sleep 0.5
 	[ ! -e "$PWN" ] || fail "$mode: the attacker's command ran"
 	ls "$st"/*/proc-guest.pid 2>/dev/null && fail "$mode: something was activated"

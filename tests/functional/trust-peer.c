@@ -17,6 +17,7 @@
  *   silent    connect and send nothing
  *   bigmem    a header announcing a guest of -m MiB
  *   hold      connect and hold the connection (with TLS: handshaken)
+ *   hello     the stream header and HELLO, then close
  *
  * Options: -n NAME (HELLO's guest name, default "proc:1"), -p PROG and -a
  * "ARGS" (the command in the config; ARGS split at blanks), -c CMD (with
@@ -164,7 +165,7 @@ usage(void)
 	fprintf(stderr, "usage: remus-trust-peer [-n name] [-p prog] "
 	    "[-a args] [-c cmd] [-P pages] [-i ms] [-m MiB] [-w ms]\n"
 	    "       [--psk-file file [--psk-identity id]] "
-	    "crafted|abandon|slow|slowrec|silent|bigmem|hold host:port\n");
+	    "crafted|abandon|slow|slowrec|silent|bigmem|hold|hello host:port\n");
 	exit(1);
 }
 
@@ -281,6 +282,19 @@ main(int argc, char **argv)
 			return 1;
 	}
 
+	if (strcmp(mode, "hello") == 0) {
+		flush(&w);
+		usleep(500000);
+		closed_yet(0, why, sizeof why);
+		if (tls)
+			tls_bye(tls);
+		shutdown(fd, SHUT_WR);
+		for (i = 0; i < 50 && !closed_yet(100, why, sizeof why); i++)
+			;
+		printf("closed after %" PRIu64 " ms, sent %" PRIu64 " bytes, "
+		    "error: %s\n", (now_us() - t0) / 1000, sent, why);
+		return 0;
+	}
 	if (strcmp(mode, "crafted") == 0 || strcmp(mode, "abandon") == 0) {
 		int full = strcmp(mode, "abandon") == 0;
 		static uint8_t page[PS];
