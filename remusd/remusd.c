@@ -282,14 +282,13 @@ session_done(struct backup *b, enum backup_result r, void *arg)
  * nothing anyone needs (a replica is only ever committed): remove it, so
  * that a flood of sessions that never commit leaves nothing behind. */
 static void
-session_remove_dir(struct session *s)
+session_remove_dir(struct session *s, uint64_t committed)
 {
 	struct dirent *de;
 	DIR *dir;
 	int dfd;
 
-	if (s->dir == NULL || !s->made_dir ||
-	    (s->b && backup_committed(s->b) != 0))
+	if (s->dir == NULL || !s->made_dir || committed != 0)
 		return;
 	dir = opendir(s->dir);
 	if (dir == NULL)
@@ -306,8 +305,12 @@ session_remove_dir(struct session *s)
 static void
 session_free(struct session *s)
 {
+	uint64_t committed = s->b ? backup_committed(s->b) : 0;
+
+	/* The replica is closed (its files released) before its
+	 * directory may go. */
 	backup_free(s->b);	/* closes the fd the TLS session ran on */
-	session_remove_dir(s);
+	session_remove_dir(s, committed);
 	tls_free(s->tls);
 	free(s->dir);
 	free(s);
@@ -701,10 +704,20 @@ recover_statedir(const char *dir)
 	return rc;
 }
 
+/* --guest's table, freed at any exit (a usage error after it, -n). */
+static struct guest_table *guests_at_exit;
+
+static void
+free_guests(void)
+{
+	guest_table_free(guests_at_exit);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct remusd d;
+	/* Static: free_guests runs after main has returned. */
+	static struct remusd d;
 	const char *listen_addr = NULL, *psk_file = NULL, *tls_dir = NULL;
 	uint64_t v;
 	char hbuf[256], pbuf[16];
@@ -718,6 +731,8 @@ main(int argc, char **argv)
 	d.cfg.timeout_ms = 1000;
 	d.cfg.fence_ms = 10000;
 	d.max_sessions = SESSIONS_MAX_DEFAULT;
+	guests_at_exit = &d.guests;
+	atexit(free_guests);
 
 	while ((ch = getopt_long(argc, argv, "D:dehnt:v", longopts,
 	    NULL)) != -1) {
@@ -965,7 +980,6 @@ main(int argc, char **argv)
 		handshake_free(d.handshakes, 1);
 	ev_timer_stop(d.loop, &d.accept_wait);
 	tls_creds_free(d.creds);
-	guest_table_free(&d.guests);
 	if (d.listen_fd >= 0)
 		close(d.listen_fd);
 	return status;

@@ -53,8 +53,21 @@
 #define PS	4096u
 
 static struct tls *tls;
+static struct tls_creds *creds;
+static struct stream_writer w;
 static int fd = -1;
 static uint64_t sent, t0;
+
+/* Every exit path (the sanitizers' leak check runs this tool too). */
+static void
+cleanup(void)
+{
+	tls_free(tls);
+	tls_creds_free(creds);
+	stream_writer_free(&w);
+	if (fd != -1)
+		close(fd);
+}
 
 static int
 connect_to(const char *spec)
@@ -149,13 +162,13 @@ send_bytes(const void *buf, size_t len)
 }
 
 static int
-flush(struct stream_writer *w)
+flush(struct stream_writer *sw)
 {
-	size_t n = stream_writer_ready(w);
+	size_t n = stream_writer_ready(sw);
 
-	if (send_bytes(w->buf, n) == -1)
+	if (send_bytes(sw->buf, n) == -1)
 		return -1;
-	stream_writer_consume(w, n);
+	stream_writer_consume(sw, n);
 	return 0;
 }
 
@@ -181,7 +194,6 @@ main(int argc, char **argv)
 	const char *cmd = "true", *psk = NULL, *ident = NULL, *mode, *addr;
 	uint64_t pages = 16, interval = 800, mib = 0, wait_ms = 30000;
 	struct stream_header_info hi;
-	struct stream_writer w;
 	struct proc_config pc;
 	char cbuf[PROC_CMD_MAX + sizeof pc], why[1100] = "none", *copy, *tok;
 	char *save;
@@ -259,6 +271,7 @@ main(int argc, char **argv)
 	hi.config = cbuf;
 	hi.config_len = (uint32_t)clen;
 	stream_writer_init(&w, PS);
+	atexit(cleanup);
 	if (stream_write_header(&w, &hi) == -1 ||
 	    stream_write_hello(&w, name, 1000, 250, 0) == -1) {
 		fprintf(stderr, "remus-trust-peer: cannot build the stream: "
@@ -274,10 +287,10 @@ main(int argc, char **argv)
 	}
 	t0 = now_us();
 	if (psk) {
-		struct tls_creds *c = tls_creds_psk(psk, TLS_CLIENT, ident);
-
+		creds = tls_creds_psk(psk, TLS_CLIENT, ident);
 		fd_set_nonblock(fd, 1);
-		if (c == NULL || (tls = tls_new(c, fd, fd, addr, NULL)) == NULL ||
+		if (creds == NULL ||
+		    (tls = tls_new(creds, fd, fd, addr, NULL)) == NULL ||
 		    tls_handshake_wait(tls, 10000) == -1)
 			return 1;
 	}
