@@ -316,6 +316,31 @@ session_free(struct session *s)
 	free(s);
 }
 
+/* The pid of a guest this backup activated from DIR that still runs
+ * (its copy runs from the replica files: a new session would write over
+ * them), or 0.  The proc driver's pid file; the same test as
+ * remusd.service's ExecStartPre. */
+static long
+activated_here(const char *dir)
+{
+	char *path, buf[32];
+	long pid = 0;
+	FILE *f;
+
+	if (asprintf(&path, "%s/proc-guest.pid", dir) == -1)
+		return 0;
+	f = fopen(path, "re");
+	free(path);
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof buf, f) != NULL)
+		pid = strtol(buf, NULL, 10);
+	fclose(f);
+	if (pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+		return 0;
+	return pid;
+}
+
 /* HELLO named the guest (backup_config.hello): the session is that
  * guest's, in STATEDIR/NAME, or refused with one line in WHY. */
 static int
@@ -326,6 +351,7 @@ session_hello(struct backup *b __unused, const char *name,
 	struct session *s = arg, *t;
 	struct remusd *d = s->d;
 	const struct guest_conf *g;
+	long pid;
 
 	if (!guest_name_ok(name)) {
 		snprintf(why, len, "guest name not usable as a directory name "
@@ -355,6 +381,12 @@ session_hello(struct backup *b __unused, const char *name,
 		s->dir = NULL;
 		snprintf(why, len, "%s", strerror(ENOMEM));
 		errno = ENOMEM;
+		return -1;
+	}
+	if ((pid = activated_here(s->dir)) != 0) {
+		snprintf(why, len, "activated here (pid %ld runs from %s): this "
+		    "host runs it now, nothing replicates over it", pid, s->dir);
+		errno = EBUSY;
 		return -1;
 	}
 	if (mkdir(s->dir, 0700) == 0)

@@ -3,7 +3,8 @@
 # its own directory (STATEDIR/NAME), isolated: guest a's primary is killed
 # (-9) and only a fails over, from its own last committed epoch, while b and
 # c keep committing; then b's; c ends cleanly with END and is not
-# activated.  A restarted remusd finds every guest's replica again.
+# activated.  While an activated copy runs, no session replicates over it.
+# A restarted remusd finds every guest's replica again.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires remus-arena-sum /dev/null
@@ -42,6 +43,12 @@ fail_over() {
 	kill -9 "${rpid[$g]}"
 	wait "${rpid[$g]}" 2>/dev/null || true
 	wait_for 20 test -s "$st/$g/proc-guest.pid" || fail "$g: backup did not activate"
+	# While the activated copy runs from its replica, a new session for
+	# G (the old primary back) must not write over it.
+	remus-trust-peer -w 5000 -n "$g" -p "$(command -v remus-dirtier)" -a remus-dirtier \
+		hello "127.0.0.1:$port" >"$T/re-$g.out" 2>&1 || fail "$g: $(cat "$T/re-$g.out")"
+	grep -q "error: activated here (pid $(cat "$st/$g/proc-guest.pid") runs from" "$T/re-$g.out" ||
+		fail "$g: a new session over the activated copy: $(cat "$T/re-$g.out")"
 	kill -9 "${gpid[$g]}" 2>/dev/null || true
 	kill -9 "$(cat "$st/$g/proc-guest.pid")" 2>/dev/null || true
 	e=$(replica_matches "$st/$g" "$T/$g.sums") || fail "$g: $e"
@@ -64,7 +71,8 @@ kill -9 "${gpid[c]}"
 [ ! -e "$st/c/proc-guest.pid" ] || fail "c: END activated it"
 e=$(replica_matches "$st/c" "$T/c.sums") || fail "c: $e"
 echo "c: ended cleanly at epoch $e, kept, not activated"
-[ "$(grep -c 'session over' "$T/remusd.log")" -eq 3 ] || fail "not three sessions over"
+# Three guests, and the two refused sessions over the activated copies.
+[ "$(grep -c 'session over' "$T/remusd.log")" -eq 5 ] || fail "not five sessions over"
 
 # A restarted remusd recovers and lists each guest's replica.
 kill -TERM $B
