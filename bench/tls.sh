@@ -113,6 +113,7 @@ run() {	# MODE SERVER-FLAGS -- CLIENT-FLAGS
 	local port gpid rpid dpid json="$D/$mode.json"
 	port=$(free_port)
 	remusd --no-fence --listen "127.0.0.1:$port" -D "$D/st-$mode" --no-activate \
+		--guest "g=remus-dirtier --pages $PAGES --working-set $((PAGES * 20)) --arena-size 512M --pidfile $D/g-$mode.pid" \
 		"${sflags[@]}" >"$D/remusd-$mode.log" 2>&1 &
 	dpid=$!
 	PIDS="$PIDS $dpid"
@@ -127,7 +128,7 @@ run() {	# MODE SERVER-FLAGS -- CLIENT-FLAGS
 	wait_for 20 test -S "$REMUS_PROC_RUNDIR/proc-$gpid.sock" ||
 		{ echo "bench-tls: guest has no control socket" >&2; exit 1; }
 	remus -i "$INTERVAL" $COMPRESS --stats-json "$json" "${cflags[@]}" \
-		proc:"$gpid" "127.0.0.1:$port" >"$D/remus-$mode.log" 2>&1 &
+		--name g proc:"$gpid" "127.0.0.1:$port" >"$D/remus-$mode.log" 2>&1 &
 	rpid=$!
 	PIDS="$PIDS $rpid"
 	sleep 3		# warm-up: the first (full) epoch and the caches

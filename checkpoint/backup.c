@@ -48,6 +48,16 @@
 #define HELLO_WAIT_MS	5000
 #define PENDING_KEEP	(64u << 20)	/* pending area kept between epochs */
 #define HEARTBEAT_MS_MAX 200
+/* Limits on what a peer may make us hold (backup_config's defaults). */
+#define MAX_GUEST_MEM_DEFAULT	(64ull << 30)
+/* A peer that trickles bytes is silent all the same: without a whole
+ * record, or this many bytes, for the progress deadline it is dropped. */
+#define PROGRESS_MS_MIN		5000
+#define PROGRESS_BYTES		(256u << 10)
+/* What an open epoch may hold beyond its pages (guest state, device
+ * records the devices keep in memory). */
+#define EPOCH_EXTRA_MAX		(256ull << 20)
+#define MAX_DISK_DEFAULT	(1ull << 40)
 
 struct bdev {
 	const struct ckpt_backup_device_ops *ops;
@@ -64,6 +74,21 @@ struct backup {
 	const struct replica_ops *rops;
 	struct replica	*rep;
 	struct domain_info info;
+	/* The header, kept until HELLO names the guest (its replica is
+	 * built then, in the guest's own directory). */
+	char		 driver[STREAM_DRIVER_LEN + 1];
+	void		*config;
+	uint32_t	 config_len;
+	int		 have_hello;
+	int		 refused;	/* HELLO refused: said in one line */
+	ev_timer	 hello_timer;	/* header + HELLO deadline */
+	ev_timer	 prog_timer;	/* progress deadline */
+	uint64_t	 prog_records;	/* records seen at the last check */
+	uint64_t	 prog_bytes;	/* bytes received at the last check */
+	uint64_t	 prog_ms;	/* when progress was last seen */
+	uint64_t	 records;
+	uint64_t	 epoch_extra;	/* open epoch's guest state bytes */
+	uint64_t	 epoch_disk;	/* open epoch's device record bytes */
 
 	/* The open epoch. */
 	int		 in_epoch;
@@ -349,9 +374,14 @@ commit_epoch(struct backup *b)
 
 /* ---- Input ----------------------------------------------------------- */
 
+/* The stream header: what is checked from it alone (driver, size);
+ * nothing is built before HELLO names the guest. */
 static int
 take_header(struct backup *b, const struct stream_header_info *hi)
 {
+	uint64_t max = b->cfg.max_guest_mem ? b->cfg.max_guest_mem :
+	    MAX_GUEST_MEM_DEFAULT;
+
 	b->rops = replica_ops_lookup(hi->driver);
 	if (b->rops == NULL) {
 		log_warnx("%s: guest driver \"%s\" not built into this remusd",
@@ -359,33 +389,76 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 		bc_error(b, ENOTSUP, "unknown guest driver");
 		return -1;
 	}
-	if (hi->nr_pages > UINT32_MAX - 1) {
-		log_warnx("%s: %" PRIu64 " pages: too many", b->peer,
-		    hi->nr_pages);
-		bc_error(b, EFBIG, "guest too large");
+	if (hi->nr_pages > UINT32_MAX - 1 ||
+	    hi->nr_pages > max / hi->page_size) {
+		log_warnx("%s: refused: a guest of %" PRIu64 " MiB, at most %"
+		    PRIu64 " MiB accepted here (--max-guest-mem)", b->peer,
+		    (hi->nr_pages * hi->page_size) >> 20, max >> 20);
+		bc_error(b, EFBIG, "guest too large for this backup");
+		errno = EFBIG;
 		return -1;
 	}
 	b->info.page_size = hi->page_size;
 	b->info.nr_pages = hi->nr_pages;
-	b->slot = calloc(hi->nr_pages, sizeof *b->slot);
-	b->zpage = calloc(1, hi->page_size);
+	snprintf(b->driver, sizeof b->driver, "%s", hi->driver);
+	b->config = malloc(hi->config_len ? hi->config_len : 1);
+	if (b->config == NULL) {
+		log_warn("%s: stream header", b->peer);
+		bc_error(b, ENOMEM, "out of memory");
+		return -1;
+	}
+	memcpy(b->config, hi->config, hi->config_len);
+	b->config_len = hi->config_len;
+	return 0;
+}
+
+/* HELLO names the guest: the owner says where its replica lives and what
+ * it may be (or refuses it), and the replica is built.  0, or -1 with
+ * the refusal said in one line and sent as ERROR. */
+static int
+make_replica(struct backup *b)
+{
+	struct replica_conf conf = { .name = b->name,
+	    .disk = b->cfg.disk_image };
+	const char *dir = b->cfg.state_dir;
+	char why[256] = "";
+
+	if (b->cfg.hello && b->cfg.hello(b, b->name, b->driver, &dir, &conf,
+	    why, sizeof why, b->cfg.hello_arg) == -1) {
+		int code = errno ? errno : EPERM;
+
+		log_warnx("%s: guest \"%s\" refused: %s", b->peer, b->name,
+		    why);
+		bc_error(b, code, why);
+		errno = code;
+		return -1;
+	}
+	b->slot = calloc(b->info.nr_pages, sizeof *b->slot);
+	b->zpage = calloc(1, b->info.page_size);
 	if (b->slot == NULL || b->zpage == NULL) {
 		log_warn("%s: slot table", b->peer);
 		bc_error(b, ENOMEM, "out of memory");
 		return -1;
 	}
-	b->rep = b->rops->create(b->cfg.state_dir, b->cfg.disk_image,
-	    hi->config, hi->config_len, &b->info, b->cfg.replica_opts);
+	errno = 0;
+	b->rep = b->rops->create(dir, &conf, b->config, b->config_len,
+	    &b->info, b->cfg.replica_opts);
 	if (b->rep == NULL) {
-		log_warn("%s: replica", b->peer);
-		bc_error(b, errno ? errno : EIO, "cannot create the replica");
+		int code = errno ? errno : EIO;
+
+		/* The driver said why (a refusal names the field). */
+		log_warnx("%s: guest \"%s\": no replica: %s", b->peer,
+		    b->name, strerror(code));
+		bc_error(b, code, code == EPERM ? "refused by the backup's "
+		    "configuration" : "cannot create the replica");
+		errno = code;
 		return -1;
 	}
-	log_info("%s: protecting a %s guest: %" PRIu64 " pages of %u bytes",
-	    b->peer, hi->driver, hi->nr_pages, hi->page_size);
-	/* Building the replica may take long (the Xen driver builds a
-	 * domain): that was our time, not the primary's silence, and the
-	 * link counts it so.  READY follows WELCOME, after HELLO. */
+	free(b->config);
+	b->config = NULL;
+	log_info("%s: protecting %s guest \"%s\" in %s: %" PRIu64 " pages "
+	    "of %u bytes", b->peer, b->driver, b->name, dir,
+	    b->info.nr_pages, b->info.page_size);
 	return 0;
 }
 
@@ -458,11 +531,13 @@ try_resume(struct backup *b, const struct stream_rec *rec)
 	return 0;
 }
 
-/* HELLO: answer with what this backup agrees to, then READY (the replica
- * exists by now: the header created it).  Our -t is the session's T; a
- * primary whose --timeout is shorter refuses it on WELCOME.  When the
- * replica resumes an earlier session's, its page hashes go between
- * WELCOME and READY (docs/stream-format.md 7.1). */
+/* HELLO: build the replica, answer with what this backup agrees to, then
+ * READY.  Our -t is the session's T; a primary whose --timeout is shorter
+ * refuses it on WELCOME.  Building the replica may take long (the Xen
+ * driver builds a domain): that was our time, not the primary's silence,
+ * and the link counts it so.  When the replica resumes an earlier
+ * session's, its page hashes go between WELCOME and READY
+ * (docs/stream-format.md 7.1). */
 static int
 take_hello(struct backup *b, const struct stream_rec *rec)
 {
@@ -470,6 +545,12 @@ take_hello(struct backup *b, const struct stream_rec *rec)
 	uint32_t t = b->cfg.timeout_ms;
 
 	snprintf(b->name, sizeof b->name, "%s", rec->u.hello.name);
+	b->have_hello = 1;
+	ev_timer_stop(b->loop, &b->hello_timer);
+	if (make_replica(b) == -1) {
+		b->refused = 1;
+		return -1;
+	}
 	memset(&wl, 0, sizeof wl);
 	wl.timeout_ms = t;
 	wl.hb_ms = t / 4 < HEARTBEAT_MS_MAX ? (t / 4 ? t / 4 : 1) :
@@ -561,6 +642,27 @@ first_epoch_ok(struct backup *b, const struct stream_rec *rec)
 	return -1;
 }
 
+/* An open epoch holds its pages (at most the guest's memory, itself at
+ * most --max-guest-mem), guest state up to EPOCH_EXTRA_MAX in memory, and
+ * disk writes (the disk device spills them to the state directory) up to
+ * --max-disk: a peer cannot make us buffer without bound. */
+static int
+epoch_extra(struct backup *b, int disk, size_t len)
+{
+	uint64_t max = disk ? (b->cfg.max_disk ? b->cfg.max_disk :
+	    MAX_DISK_DEFAULT) : EPOCH_EXTRA_MAX;
+	uint64_t *n = disk ? &b->epoch_disk : &b->epoch_extra;
+
+	*n += len;
+	if (*n <= max)
+		return 0;
+	snprintf(b->why, sizeof b->why, "more than %" PRIu64 " MiB of %s in "
+	    "one epoch (%s)", max >> 20, disk ? "device records" :
+	    "guest state", disk ? "--max-disk" : "the limit");
+	errno = EFBIG;
+	return -1;
+}
+
 /* Act on one record.  0, 1 for END, -1 on error (logged). */
 static int
 take_record(struct backup *b, const struct stream_rec *rec)
@@ -588,12 +690,15 @@ take_record(struct backup *b, const struct stream_rec *rec)
 		if (first_epoch_ok(b, rec) == -1)
 			return -1;
 		pending_reset(b);
+		b->epoch_extra = b->epoch_disk = 0;
 		b->in_epoch = 1;
 		b->epoch = rec->u.begin.epoch;
 		return 0;
 	case STREAM_REC_PAGE_BATCH:
 		return take_batch(b, rec);
 	case STREAM_REC_GUEST_STATE:
+		if (epoch_extra(b, 0, rec->length) == -1)
+			return -1;
 		if (rec->length > b->state_cap) {
 			p = realloc(b->state, rec->length);
 			if (p == NULL)
@@ -629,6 +734,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 			    stream_rec_name(rec->type) : "unknown");
 			return -1;
 		}
+		if (epoch_extra(b, 1, rec->length) == -1)
+			return -1;
 		if (d->ops->record(d->dev, b->epoch, rec) == -1) {
 			log_warn("epoch %" PRIu64 ": device %s", b->epoch,
 			    d->ops->name);
@@ -646,6 +753,7 @@ link_header(struct peer *p __unused, const struct stream_header_info *hi,
 {
 	struct backup *b = arg;
 
+	b->records++;
 	if (take_header(b, hi) == -1) {
 		local_error(b, errno ? errno : EPROTO, "stream header refused");
 		return -1;
@@ -663,7 +771,13 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 	/* As on the wire: header, body, padding (remus's wire_bytes). */
 	b->ctr.bytes += sizeof(struct stream_rhdr) + ((rec->length +
 	    STREAM_REC_ALIGN - 1) & ~(uint64_t)(STREAM_REC_ALIGN - 1));
+	b->records++;
 	rc = take_record(b, rec);
+	if (rc == -1 && b->refused) {
+		/* Said in one line already; nothing was built. */
+		local_error(b, errno ? errno : EPERM, "guest refused");
+		return -1;
+	}
 	if (b->finished)
 		return -1;	/* switched over */
 	if (rc == 1) {
@@ -689,6 +803,10 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 	/* A long stretch of records (the full epoch) is no reason for
 	 * the primary to think us dead. */
 	peer_heartbeat(b->link, 0);
+	/* Progress; the time this record took us (a commit) is ours. */
+	b->prog_records = b->records;
+	b->prog_bytes = peer_received(b->link);
+	b->prog_ms = peer_now_ms();
 	return b->finished ? -1 : 0;
 }
 
@@ -698,6 +816,8 @@ link_lost(struct peer *p, enum peer_loss kind, const char *why, void *arg)
 	struct backup *b = arg;
 	char msg[sizeof b->why + 64];
 
+	ev_timer_stop(b->loop, &b->hello_timer);
+	ev_timer_stop(b->loop, &b->prog_timer);
 	if (kind == PEER_LOST_PROTOCOL) {
 		/* A primary that sends bytes is alive: a corrupt or malformed
 		 * stream is a reason to stand down, never to activate (B1).
@@ -884,6 +1004,57 @@ settle(struct backup *b)
 	}
 }
 
+/* ---- Deadlines on the peer ---------------------------------------------- */
+
+/* No stream header and HELLO in time: whoever it is, it is dropped
+ * before anything was built for it. */
+static void
+hello_timer_cb(struct ev_loop *loop __unused, ev_timer *w,
+    int revents __unused)
+{
+	struct backup *b = container_of(w, struct backup, hello_timer);
+	char msg[96];
+
+	if (b->have_hello || b->finished)
+		return;
+	snprintf(msg, sizeof msg, "no stream header and HELLO within %u ms",
+	    b->cfg.hello_ms);
+	log_rate(LOG_ERR, "hello-deadline", "%s: dropped: %s", b->peer, msg);
+	local_error(b, ETIMEDOUT, msg);
+}
+
+/* A peer that sends a byte now and then is not silent (the link's
+ * silence timer counts bytes) but makes no progress: a whole record, or
+ * PROGRESS_BYTES of one, within the progress deadline, or it is
+ * dropped.  A primary that sends bytes is alive: this stands down (B1),
+ * it does not activate. */
+static void
+prog_timer_cb(struct ev_loop *loop __unused, ev_timer *w,
+    int revents __unused)
+{
+	struct backup *b = container_of(w, struct backup, prog_timer);
+	uint64_t now = peer_now_ms(), rx = peer_received(b->link);
+	char msg[128];
+
+	if (b->finished)
+		return;
+	if (b->records != b->prog_records ||
+	    rx - b->prog_bytes >= PROGRESS_BYTES) {
+		b->prog_records = b->records;
+		b->prog_bytes = rx;
+		b->prog_ms = now;
+	} else if (now - b->prog_ms >= b->cfg.progress_ms) {
+		snprintf(msg, sizeof msg, "no progress for %" PRIu64 " ms (%"
+		    PRIu64 " bytes, no whole record)", now - b->prog_ms,
+		    rx - b->prog_bytes);
+		log_rate(LOG_ERR, "progress-deadline", "%s: dropped: %s",
+		    b->peer, msg);
+		local_error(b, ETIMEDOUT, msg);
+		return;
+	}
+	ev_timer_again(b->loop, &b->prog_timer);
+}
+
 /* ---- Life cycle ------------------------------------------------------ */
 
 struct backup *
@@ -930,6 +1101,15 @@ backup_new(struct ev_loop *loop, int rfd, int wfd,
 		}
 	}
 	ev_init(&b->fo_timer, fo_timer_cb);
+	if (b->cfg.hello_ms == 0)
+		b->cfg.hello_ms = HELLO_WAIT_MS;
+	if (b->cfg.progress_ms == 0)
+		b->cfg.progress_ms = b->cfg.timeout_ms > PROGRESS_MS_MIN ?
+		    b->cfg.timeout_ms : PROGRESS_MS_MIN;
+	ev_timer_init(&b->hello_timer, hello_timer_cb,
+	    b->cfg.hello_ms / 1000., 0.);
+	ev_timer_init(&b->prog_timer, prog_timer_cb, 0.,
+	    b->cfg.progress_ms / 4000.);
 	/* The window is last_rx + T + F (B3), but silence for T can only be
 	 * noticed a little after last_rx + T: with F = 0 (--no-fence) a
 	 * silent primary would always be noticed past the window.  The
@@ -973,6 +1153,9 @@ backup_add_device(struct backup *b, const struct ckpt_backup_device_ops *ops,
 int
 backup_start(struct backup *b)
 {
+	b->prog_ms = peer_now_ms();
+	ev_timer_start(b->loop, &b->hello_timer);
+	ev_timer_again(b->loop, &b->prog_timer);
 	return peer_start(b->link);
 }
 
@@ -987,6 +1170,8 @@ finish(struct backup *b, enum backup_result r)
 	peer_flush_blocking(b->link, FLUSH_LAST_MS);
 	peer_close(b->link);
 	ev_timer_stop(b->loop, &b->fo_timer);
+	ev_timer_stop(b->loop, &b->hello_timer);
+	ev_timer_stop(b->loop, &b->prog_timer);
 	fence_cancel(b->fence);
 	if (b->done)
 		b->done(b, r, b->arg);
@@ -1076,6 +1261,12 @@ backup_peer(const struct backup *b)
 	return b->peer;
 }
 
+const char *
+backup_name(const struct backup *b)
+{
+	return b->name;
+}
+
 void
 backup_free(struct backup *b)
 {
@@ -1085,7 +1276,10 @@ backup_free(struct backup *b)
 		return;
 	peer_free(b->link);
 	ev_timer_stop(b->loop, &b->fo_timer);
+	ev_timer_stop(b->loop, &b->hello_timer);
+	ev_timer_stop(b->loop, &b->prog_timer);
 	fence_free(b->fence);
+	free(b->config);
 	for (i = 0; i < b->ndevs; i++)
 		if (b->devs[i].ops->teardown)
 			b->devs[i].ops->teardown(b->devs[i].dev);

@@ -6,7 +6,7 @@
  * when EPOCH_END(n) validates writes the pages into the replica, commits
  * the replica and every backup device, and then sends ACK(n):
  *
- *   header -> replica_ops->create -> READY
+ *   header -> HELLO(name) -> cfg.hello -> replica_ops->create -> READY
  *   EPOCH_BEGIN(n) .. PAGE_BATCH* .. GUEST_STATE? .. DISK_WRITE* ..
  *   EPOCH_END(n) ok -> apply -> replica commit(n) -> devices commit(n)
  *                   -> ACK(n)
@@ -24,6 +24,7 @@
 
 struct ev_loop;
 struct backup;
+struct replica_conf;
 struct ckpt_backup_device_ops;
 struct peer_io_ops;
 struct domain_opts;
@@ -43,6 +44,22 @@ struct backup_config {
 	 * a handshaken session (the caller's, to free after backup_free). */
 	const struct peer_io_ops *io;
 	void		*io_ctx;
+
+	/* Limits on what a peer may make this backup hold (remusd's
+	 * --max-* flags; 0: the default). */
+	uint64_t	 max_guest_mem;	/* bytes of guest memory accepted */
+	uint64_t	 max_disk;	/* bytes of device records per epoch */
+	uint32_t	 hello_ms;	/* stream header + HELLO deadline */
+	uint32_t	 progress_ms;	/* longest stretch without progress */
+	/* At HELLO, the guest's name known: the owner says where its
+	 * replica lives (*DIR) and what the backup allows it (CONF, filled
+	 * in), or refuses it: -1 with one line in WHY.  NULL: state_dir,
+	 * and a CONF with only the disk. */
+	int		(*hello)(struct backup *, const char *name,
+			    const char *driver, const char **dir,
+			    struct replica_conf *conf, char *why, size_t len,
+			    void *arg);
+	void		*hello_arg;
 };
 
 enum backup_result {
@@ -80,6 +97,8 @@ enum backup_result backup_get_result(const struct backup *);
 const char	*backup_result_str(enum backup_result);
 uint64_t	 backup_committed(const struct backup *);	/* last epoch */
 const char	*backup_peer(const struct backup *);
+/* The guest's name from HELLO; "" before it. */
+const char	*backup_name(const struct backup *);
 
 /* For the control socket (remusd/ctl-backup.c). */
 struct backup_info {

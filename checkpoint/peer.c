@@ -43,6 +43,7 @@ struct peer {
 	struct stream_writer w;
 	size_t		 w_off;		/* bytes of w.buf already written */
 	uint64_t	 w_total;	/* stream bytes ever written */
+	uint64_t	 r_total;	/* bytes ever read */
 	uint64_t	 hb_seq;
 	uint64_t	 last_tx_ms;
 	int		 wr_err;	/* a write failed; told after the read */
@@ -308,6 +309,7 @@ read_some(struct peer *p)
 			if ((size_t)n < room && p->cfg.io == &peer_io_plain)
 				p->drained_ms = before;
 			p->in_len += (size_t)n;
+			p->r_total += (size_t)n;
 			total += (size_t)n;
 			got = 1;
 			p->in_parse++;
@@ -696,6 +698,12 @@ size_t
 peer_backlog(const struct peer *p)
 {
 	return stream_writer_ready(&p->w) - p->w_off;
+}
+
+uint64_t
+peer_received(const struct peer *p)
+{
+	return p->r_total;
 }
 
 uint64_t

@@ -146,6 +146,8 @@ int	peer_poll_input(struct peer *);
 /* Stream bytes ever made sendable / ever written. */
 uint64_t	peer_queued(const struct peer *);
 uint64_t	peer_written(const struct peer *);
+/* Bytes ever read from the other end (whole records or not). */
+uint64_t	peer_received(const struct peer *);
 /* Bytes queued but not yet written. */
 size_t		peer_backlog(const struct peer *);
 /* Conservative time (monotonic ms) the other end was last heard; the

@@ -190,3 +190,79 @@ fatal_msg(int with_errno, const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/* ---- Rate limiting ---------------------------------------------------- */
+
+/* Each KEY (a string constant: its address and text name the kind of
+ * message) may log LOG_RATE_BURST lines per LOG_RATE_WINDOW_S; the rest
+ * are counted, and the first line of the next window says how many were
+ * left out.  A peer that makes the same error happen in a loop (a flood
+ * of bad connections, accept() failing) then costs a few lines a window,
+ * not the disk. */
+#define LOG_RATE_KEYS		32
+#define LOG_RATE_BURST		5
+#define LOG_RATE_WINDOW_S	10
+
+static struct {
+	const char	*key;
+	time_t		 start;
+	unsigned	 n;
+	unsigned long	 dropped;
+} log_rates[LOG_RATE_KEYS];
+
+void
+log_rate_v(int pri, const char *key, const char *fmt, va_list ap)
+{
+	struct timespec ts;
+	unsigned long dropped;
+	size_t i, slot = LOG_RATE_KEYS;
+	char buf[1024];
+	int err = errno;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	for (i = 0; i < LOG_RATE_KEYS; i++) {
+		if (log_rates[i].key == NULL || strcmp(log_rates[i].key,
+		    key) == 0) {
+			slot = i;
+			break;
+		}
+	}
+	if (slot == LOG_RATE_KEYS)	/* full: share the last one */
+		slot = LOG_RATE_KEYS - 1;
+	if (log_rates[slot].key == NULL || strcmp(log_rates[slot].key,
+	    key) != 0) {
+		log_rates[slot].key = key;
+		log_rates[slot].start = ts.tv_sec;
+		log_rates[slot].n = 0;
+		log_rates[slot].dropped = 0;
+	}
+	if (ts.tv_sec - log_rates[slot].start >= LOG_RATE_WINDOW_S) {
+		log_rates[slot].start = ts.tv_sec;
+		log_rates[slot].n = 0;
+	}
+	if (log_rates[slot].n >= LOG_RATE_BURST) {
+		log_rates[slot].dropped++;
+		errno = err;
+		return;
+	}
+	log_rates[slot].n++;
+	dropped = log_rates[slot].dropped;
+	log_rates[slot].dropped = 0;
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	if (dropped)
+		log_msg(pri, 0, "%s (%lu more like it not logged in the last "
+		    "%d s)", buf, dropped, LOG_RATE_WINDOW_S);
+	else
+		log_msg(pri, 0, "%s", buf);
+	errno = err;
+}
+
+void
+log_rate(int pri, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_rate_v(pri, key, fmt, ap);
+	va_end(ap);
+}

@@ -63,6 +63,15 @@ void	fatal_msg(int with_errno, const char *fmt, ...) __printf(2, 3) __dead;
 		}							\
 	} while (0)
 
+/* Rate-limited: KEY names the kind of message ("accept", one constant
+ * per call site); a few lines per window each, the rest counted and the
+ * count said with the next line that gets out.  For errors a peer can
+ * repeat at will.  FMT is logged as is (no LOG_PREFIX, no errno). */
+void	log_rate(int pri, const char *key, const char *fmt, ...)
+	    __printf(3, 4);
+void	log_rate_v(int pri, const char *key, const char *fmt, va_list ap)
+	    __printf(3, 0);
+
 /* G5: "<what>: state change A -> B, reason: R" -- one format for all. */
 #define log_statechange(what, from, to, reason)				\
 	log_info("%s: state change %s -> %s, reason: %s",		\

@@ -698,8 +698,78 @@ path_in(const char *dir, const char *name)
 
 static void replica_proc_close(struct replica *);
 
+/* The command activate() runs, from the backup's configuration: CONF's
+ * argv (its first word the program), packed as the stream packs it
+ * (exe\0argv0\0...).  The stream's own command is only compared: its
+ * program must be the configured one (by the file it resolves to), else
+ * the stream is refused.  Its arguments are never used.  CONF NULL (a
+ * local tool) takes the stream's command as it is. */
+static int
+pick_command(struct replica *r, const struct replica_conf *conf,
+    const char *scmd, uint32_t scmd_len, uint32_t sargc)
+{
+	char exe[PATH_MAX], sexe[PATH_MAX];
+	size_t len = 0, n;
+	uint32_t argc = 0;
+	char *const *a;
+
+	if (conf == NULL) {
+		r->cmd = malloc(scmd_len);
+		if (r->cmd == NULL)
+			return -1;
+		memcpy(r->cmd, scmd, scmd_len);
+		r->cmd_len = scmd_len;
+		r->argc = sargc;
+		return 0;
+	}
+	if (conf->argv == NULL || conf->argv[0] == NULL) {
+		log_warnx("replica: guest \"%s\" refused: no --guest %s=COMMAND "
+		    "configured on this backup", conf->name ? conf->name : "?",
+		    conf->name ? conf->name : "NAME");
+		errno = EPERM;
+		return -1;
+	}
+	if (realpath(conf->argv[0], exe) == NULL) {
+		log_warn("replica: guest \"%s\": configured program %s",
+		    conf->name, conf->argv[0]);
+		errno = EPERM;
+		return -1;
+	}
+	/* The stream's program names a file here, or it is not ours. */
+	if (realpath(scmd, sexe) == NULL)
+		snprintf(sexe, sizeof sexe, "%s", scmd);
+	if (strcmp(exe, sexe) != 0) {
+		log_warnx("replica: guest \"%s\" refused: the stream names "
+		    "program %.200s, this backup runs %s for it", conf->name,
+		    scmd, exe);
+		errno = EPERM;
+		return -1;
+	}
+	n = strlen(exe) + 1;
+	for (a = conf->argv; *a; a++, argc++)
+		n += strlen(*a) + 1;
+	if (argc > PROC_ARGC_MAX || n > PROC_CMD_MAX) {
+		log_warnx("replica: guest \"%s\": configured command too long",
+		    conf->name);
+		errno = E2BIG;
+		return -1;
+	}
+	r->cmd = malloc(n);
+	if (r->cmd == NULL)
+		return -1;
+	memcpy(r->cmd, exe, strlen(exe) + 1);
+	len = strlen(exe) + 1;
+	for (a = conf->argv; *a; a++) {
+		memcpy(r->cmd + len, *a, strlen(*a) + 1);
+		len += strlen(*a) + 1;
+	}
+	r->cmd_len = (uint32_t)len;
+	r->argc = argc;
+	return 0;
+}
+
 static struct replica *
-replica_proc_create(const char *dir, const char *disk,
+replica_proc_create(const char *dir, const struct replica_conf *conf,
     const void *config, size_t config_len, const struct domain_info *info,
     const struct domain_opts *o)
 {
@@ -748,17 +818,14 @@ replica_proc_create(const char *dir, const char *disk,
 	r->size = cfg.arena_size;
 	r->page_size = cfg.page_size;
 	r->nr_pages = info->nr_pages;
-	r->argc = cfg.argc;
-	r->cmd_len = cfg.cmd_len;
-	r->cmd = malloc(cfg.cmd_len);
 	r->dir = strdup(dir);
-	if (r->cmd == NULL || r->dir == NULL)
+	if (r->dir == NULL || pick_command(r, conf, (const char *)config +
+	    sizeof cfg, cfg.cmd_len, cfg.argc) == -1)
 		goto err;
 	if (o && o->proc_listen && (r->listen = strdup(o->proc_listen)) == NULL)
 		goto err;
 	r->activate_ms = o && o->activate_timeout_ms ?
 	    (int)o->activate_timeout_ms : PROC_ACTIVATE_MS_DEFAULT;
-	memcpy(r->cmd, (const char *)config + sizeof cfg, cfg.cmd_len);
 	/* Recovers what a crashed remusd left, keeps the committed replica
 	 * and builds this session's in a file of its own. */
 	r->store = store_open(dir, r->nr_pages, r->page_size,

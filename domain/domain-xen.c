@@ -63,6 +63,7 @@
 #include "log.h"
 #include "util.h"
 #include "domain.h"
+#include "xen-policy.h"
 #include "drivers.h"
 
 #define XEN_PAGE		4096u
@@ -1750,10 +1751,11 @@ twin_disk(struct replica *r, libxl_domain_config *cfg, const char *image)
 }
 
 static struct replica *
-xrep_create(const char *dir, const char *disk, const void *config,
-    size_t config_len, const struct domain_info *di,
+xrep_create(const char *dir, const struct replica_conf *conf,
+    const void *config, size_t config_len, const struct domain_info *di,
     const struct domain_opts *o)
 {
+	const char *disk = conf ? conf->disk : NULL;
 	struct replica *r;
 	libxl_domain_config cfg;
 	char *json = NULL;
@@ -1788,6 +1790,24 @@ xrep_create(const char *dir, const char *disk, const void *config,
 		log_warnx("stream configuration: bad frame runs");
 		errno = EINVAL;
 		goto err;
+	}
+	/* The backup's policy, before libxl reads a byte of it: what the
+	 * twin may attach, run and boot (xen-policy.h).  CONF NULL: a
+	 * local tool with the primary's own config (xen-drvtest). */
+	if (conf != NULL) {
+		char why[320], *j = strndup(config, jlen);
+		int bad;
+
+		if (j == NULL)
+			goto err;
+		bad = xen_policy_check(conf->xen, j, why, sizeof(why));
+		free(j);
+		if (bad) {
+			log_warnx("guest \"%s\" refused: %s",
+			    conf->name ? conf->name : "?", why);
+			errno = EPERM;
+			goto err;
+		}
 	}
 	r->fr.nr_runs = hdr[1];
 	r->fr.runs = malloc(r->fr.nr_runs * sizeof(*r->fr.runs));

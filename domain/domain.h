@@ -151,20 +151,42 @@ struct domain_ops {
  * the backup host, and recovers an interrupted commit before it offers or
  * activates anything (docs/failover.md, "Crash-consistent replica").
  */
+struct xen_policy;
+
+/* The backup's own settings for one guest, never the stream's (remusd
+ * --guest, --disk, the Xen policy flags). */
+struct replica_conf {
+	const char	*name;		/* the guest's name, as announced */
+	const char	*disk;		/* the backup's copy of the guest's
+					 * replicated disk (remusd --disk), which
+					 * the replica uses in place of the
+					 * primary's (Xen: the twin's vbd), or
+					 * NULL.  Its content is diskbuf's. */
+	/* proc: the program and arguments the backup runs on activation
+	 * (remusd --guest NAME=COMMAND), NULL-terminated; NULL: the guest
+	 * is not configured here and its stream is refused. */
+	char *const	*argv;
+	/* xen: what a twin may use; NULL refuses every Xen stream. */
+	const struct xen_policy *xen;
+};
+
 struct replica_ops {
 	const char	*name;
 
-	/* Build an empty replica from the stream header's fields, with
-	 * the settings OPTS (NULL: defaults).  DIR is
-	 * the backup's state directory (remusd -D); DISK, if not NULL, the
-	 * backup's copy of the guest's replicated disk (remusd --disk),
-	 * which the replica uses in place of the primary's (Xen: the
-	 * twin's vbd).  The disk's content is diskbuf's business.  A
-	 * replica an earlier session left in DIR is recovered (see
-	 * recover) and stays the committed one on disk until this
-	 * session's first commit replaces it; it is not this session's:
+	/* Build an empty replica from the stream header's fields, with the
+	 * settings OPTS (NULL: defaults).  DIR is
+	 * the guest's state directory (remusd: STATEDIR/<guest>).  CONF is
+	 * what the backup itself decided for this guest (struct
+	 * replica_conf): the driver builds and starts only what CONF allows,
+	 * and refuses (EPERM, one line naming the field) a CONFIG that asks
+	 * for anything else.  CONF NULL is for local tools that read CONFIG
+	 * from a guest on this host (remus-proc-snap, unit tests), never
+	 * for a stream.  A replica an earlier session left in DIR is
+	 * recovered (see recover) and stays the committed one on disk until
+	 * this session's first commit replaces it; it is not this session's:
 	 * page() reads zeros until then, and activate() refuses it. */
-	struct replica	*(*create)(const char *dir, const char *disk,
+	struct replica	*(*create)(const char *dir,
+		    const struct replica_conf *conf,
 		    const void *config, size_t config_len,
 		    const struct domain_info *, const struct domain_opts *);
 

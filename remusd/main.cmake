@@ -20,6 +20,8 @@ target_sources(remus PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/stats.c
 target_sources(remusd PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/metrics.c
   ${CMAKE_CURRENT_SOURCE_DIR}/stats.c ${CMAKE_CURRENT_SOURCE_DIR}/hist.c
   ${CMAKE_CURRENT_SOURCE_DIR}/backup-metrics.c)
+# remusd's own table of guests and what it runs for each.
+target_sources(remusd PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/guests.c)
 install(TARGETS remus remusd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 
 # remus-diskd: a guest's disk served from before the guest exists (Xen),

@@ -68,6 +68,7 @@ enum {
 	OPT_DIRTY_METHOD,
 	OPT_SCAN_THREADS, OPT_XEN_MAPCACHE, OPT_SUSPEND_TIMEOUT,
 	OPT_XEN_ACK_TIMEOUT, OPT_XEN_REFUSE_GRACE,
+	OPT_NAME,	/* the guest's name for the backup (trust) */
 };
 
 static const char optstring[] = "bcdeFhi:N:npus:v";
@@ -115,6 +116,7 @@ static const struct option longopts[] = {
 	    OPT_XEN_ACK_TIMEOUT },
 	{ "xen-refuse-grace",	required_argument,	NULL,
 	    OPT_XEN_REFUSE_GRACE },
+	{ "name",		required_argument,	NULL, OPT_NAME },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -128,6 +130,7 @@ static const char usage_text[] =
 "             [--psk-file file [--psk-identity name] |\n"
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args] [--ctl-socket path|none]\n"
+"             [--name name]\n"
 "             [--cookie hex]\n"
 "             [--trigger output|interval] [--max-paused-pct pct]\n"
 "             [--max-rate hz]\n"
@@ -230,6 +233,9 @@ static const char help_text[] =
 "                    most this share of the time (1..90, default 20)\n"
 "  --max-rate hz     with --trigger output, at most this many epochs a\n"
 "                    second (1..2000, default 500)\n"
+"  --name name       the guest's name for the backup (its state directory\n"
+"                    and its remusd --guest entry there): 1..64 of A-Z a-z\n"
+"                    0-9 . _ : @ + - (default: domain as given)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -496,6 +502,7 @@ main(int argc, char **argv)
 	int insecure = 0;
 	const char *remusd_args = NULL;
 	struct uri buri;
+	const char *guest_name = NULL;	/* --name */
 	static char *backup_line;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
@@ -724,6 +731,15 @@ main(int argc, char **argv)
 				    "1..2000", optarg);
 			cfg.max_rate_hz = (uint32_t)v;
 			break;
+		case OPT_NAME:
+			if (*optarg == '\0' || strlen(optarg) > 64 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@+-") !=
+			    strlen(optarg) || optarg[0] == '.')
+				usage("--name %s: want 1..64 of A-Z a-z 0-9 . _ "
+				    ": @ + - (not starting with .)", optarg);
+			guest_name = optarg;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -862,8 +878,10 @@ main(int argc, char **argv)
 		return EXIT_DOMAIN;	/* the driver said why (E4) */
 	}
 	/* Before the backup is even connected: one that may activate can
-	 * fence (fence-remus-proc reads it). */
-	if (pidfile_write(run_dir, dops->name, rest, spec, pids,
+	 * fence (fence-remus-proc reads it).  Named as the backup knows the
+	 * guest (REMUS_FENCE_NAME): --name, else the spec. */
+	if (pidfile_write(run_dir, dops->name, rest,
+	    guest_name ? guest_name : spec, pids,
 	    sizeof pids) == -1)
 		goto out;
 
@@ -912,7 +930,7 @@ main(int argc, char **argv)
 	cfg.compress = compress;
 	cfg.timeout_ms = (uint32_t)timeout;
 	cfg.cache_bytes = compress ? CODEC_CACHE_DEFAULT : 0;
-	cfg.guest_name = spec;
+	cfg.guest_name = guest_name ? guest_name : spec;
 	r.ckpt = ckpt_new(r.loop, dops, dom, &tp, &cfg);
 	if (r.ckpt == NULL) {
 		log_warn("checkpoint engine");

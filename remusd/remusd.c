@@ -6,6 +6,7 @@
  * guest per connection, all in one EV_DEFAULT loop.  Each stream is a
  * struct backup (checkpoint/backup.c); this file only wires it up.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +34,7 @@
 #include "devices.h"
 #include "domain.h"
 #include "fault.h"
+#include "guests.h"
 #include "log.h"
 #include "pidfile.h"
 #include "metrics.h"
@@ -41,6 +43,7 @@
 #include "transport.h"
 #include "uri.h"
 #include "util.h"
+#include "xen-policy.h"
 
 /* Exit statuses (documented in --help and remusd.8). */
 #define EXIT_OK		0	/* clean END from the primary, or a signal */
@@ -60,6 +63,15 @@
  * listener, nor pile up sessions. */
 #define HANDSHAKE_TIMEOUT_MS	10000
 #define HANDSHAKE_MAX		64
+/* Sessions (receiving or failing over) at once, unless --max-sessions. */
+#define SESSIONS_MAX_DEFAULT	64
+/* accept() failing for want of descriptors or memory: wait this long,
+ * doubling up to the max, instead of spinning on a listener that stays
+ * readable. */
+/* Entries per --allow-* list. */
+#define POLICY_MAX		32
+#define ACCEPT_BACKOFF_MS	100
+#define ACCEPT_BACKOFF_MAX_MS	2000
 
 enum {
 	OPT_RECEIVE = 256, OPT_LISTEN, OPT_TIMEOUT, OPT_NO_ACTIVATE, OPT_DISK,
@@ -68,6 +80,10 @@ enum {
 	OPT_CONFIG, OPT_DISK_SYNC_LISTEN, OPT_CTL_SOCKET, OPT_RUN_DIR,
 	OPT_PROC_LISTEN, OPT_PROC_SYNC,
 	OPT_METRICS, OPT_METRICS_FILE, OPT_ACTIVATE_TIMEOUT,
+	/* Trust and limits (guests.c, the session code below). */
+	OPT_GUEST, OPT_MAX_SESSIONS, OPT_MAX_GUEST_MEM, OPT_MAX_DISK,
+	OPT_HELLO_TIMEOUT, OPT_ALLOW_BRIDGE, OPT_ALLOW_KERNEL,
+	OPT_ALLOW_DEVICE_MODEL, OPT_ALLOW_SCRIPT,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -98,11 +114,25 @@ static const struct option longopts[] = {
 	    OPT_ACTIVATE_TIMEOUT },
 	{ "metrics",		required_argument,	NULL, OPT_METRICS },
 	{ "metrics-file",	required_argument,	NULL, OPT_METRICS_FILE },
+	{ "guest",		required_argument,	NULL, OPT_GUEST },
+	{ "max-sessions",	required_argument,	NULL, OPT_MAX_SESSIONS },
+	{ "max-guest-mem",	required_argument,	NULL, OPT_MAX_GUEST_MEM },
+	{ "max-disk",		required_argument,	NULL, OPT_MAX_DISK },
+	{ "hello-timeout",	required_argument,	NULL, OPT_HELLO_TIMEOUT },
+	{ "allow-bridge",	required_argument,	NULL, OPT_ALLOW_BRIDGE },
+	{ "allow-kernel",	required_argument,	NULL, OPT_ALLOW_KERNEL },
+	{ "allow-device-model",	required_argument,	NULL,
+	    OPT_ALLOW_DEVICE_MODEL },
+	{ "allow-script",	required_argument,	NULL, OPT_ALLOW_SCRIPT },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const char usage_text[] =
 "usage: remusd [-dnv] [-D statedir] [-t ms] [--timeout ms] [--no-activate]\n"
+"              [--guest name=command]... [--max-sessions n]\n"
+"              [--max-guest-mem size] [--max-disk size] [--hello-timeout ms]\n"
+"              [--allow-bridge br] [--allow-kernel file]\n"
+"              [--allow-device-model prog] [--allow-script prog]\n"
 "              [--disk image] --fence cmd [--fence-timeout ms] | --no-fence\n"
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
@@ -127,7 +157,25 @@ static const char help_text[] =
 "                    client certificate signed by that CA\n"
 "  --insecure        --listen without TLS: anyone who reaches the port can\n"
 "                    replicate here, and the stream crosses in clear\n"
-"  -D statedir       replica files (default " STATEDIR_DEFAULT ")\n"
+"  -D statedir       replica files, one directory per guest, named as the\n"
+"                    primary names the guest (default " STATEDIR_DEFAULT ")\n"
+"  --guest name=command  protect the guest the primary calls name; on\n"
+"                    failover run command (program found in PATH, then\n"
+"                    its arguments, split at blanks) with --resume; a\n"
+"                    proc guest not given here, or whose stream names\n"
+"                    another program, is refused (repeat for more guests)\n"
+"  --max-sessions n  guests protected at once (default 64)\n"
+"  --max-guest-mem size  largest guest memory accepted (default 64G)\n"
+"  --max-disk size   most disk data one epoch may carry (default 1024G)\n"
+"  --hello-timeout ms  a connection must send its stream header and\n"
+"                    HELLO within this (default 5000); after it, one\n"
+"                    with no whole record for max(T, 5 s) is dropped\n"
+"  --allow-bridge br, --allow-kernel file, --allow-device-model prog,\n"
+"  --allow-script prog  what a Xen twin may join, boot (kernel, ramdisk,\n"
+"                    firmware), run as device model or bootloader, and run\n"
+"                    as a hotplug script (besides Xen's own); its disk is\n"
+"                    --disk; anything else in the primary's config is\n"
+"                    refused, as is passing host devices (repeatable)\n"
 "  -t ms, --timeout ms   primary silent this long counts as lost (default\n"
 "                    1000)\n"
 "  --no-activate     on failover keep the replica but do not start the guest\n"
@@ -186,7 +234,9 @@ struct session {
 	struct backup	*b;
 	struct tls	*tls;		/* NULL: --insecure or --receive */
 	struct session	*next;
-	char		*dir;		/* its replica directory, if not -D's */
+	char		 name[72];	/* the guest's, from HELLO; "" before */
+	char		*dir;		/* STATEDIR/name, from HELLO */
+	int		 made_dir;	/* this session created it */
 	int		 over;
 };
 
@@ -223,6 +273,15 @@ struct remusd {
 	struct metrics	*metrics;
 	struct bmetrics	*bm;
 	ev_timer	 metrics_tick;	/* the textfile, once a second */
+	/* Trust and limits. */
+	struct guest_table guests;	/* --guest */
+	struct xen_policy xen;		/* --disk, --allow-* */
+	const char	*allow[4][POLICY_MAX + 1];	/* NULL-terminated */
+	unsigned	 nallow[4];
+	unsigned	 max_sessions;
+	unsigned	 nlive;		/* sessions not over */
+	ev_timer	 accept_wait;	/* accept() backing off */
+	uint32_t	 accept_backoff_ms;
 };
 
 /* One line naming what was wrong (getopt has printed its own for a bad
@@ -270,6 +329,8 @@ session_done(struct backup *b, enum backup_result r, void *arg)
 
 	log_info("%s: session over: %s, last committed epoch %" PRIu64,
 	    backup_peer(b), backup_result_str(r), backup_committed(b));
+	if (!s->over)
+		d->nlive--;
 	s->over = 1;
 	d->last = r;
 	ctl_backup_session_over(d->ctl, b, r);
@@ -278,10 +339,39 @@ session_done(struct backup *b, enum backup_result r, void *arg)
 		ev_break(d->loop, EVBREAK_ALL);
 }
 
+/* A guest directory this session made and never committed into holds
+ * nothing anyone needs (a replica is only ever committed): remove it, so
+ * that a flood of sessions that never commit leaves nothing behind. */
+static void
+session_remove_dir(struct session *s, uint64_t committed)
+{
+	struct dirent *de;
+	DIR *dir;
+	int dfd;
+
+	if (s->dir == NULL || !s->made_dir || committed != 0)
+		return;
+	dir = opendir(s->dir);
+	if (dir == NULL)
+		return;
+	dfd = dirfd(dir);
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_type == DT_REG)
+			(void)unlinkat(dfd, de->d_name, 0);
+	closedir(dir);
+	if (rmdir(s->dir) == -1)
+		log_warn("%s: remove %s", s->name, s->dir);
+}
+
 static void
 session_free(struct session *s)
 {
+	uint64_t committed = s->b ? backup_committed(s->b) : 0;
+
+	/* The replica is closed (its files released) before its
+	 * directory may go. */
 	backup_free(s->b);	/* closes the fd the TLS session ran on */
+	session_remove_dir(s, committed);
 	tls_free(s->tls);
 	free(s->dir);
 	free(s);
@@ -328,6 +418,92 @@ metrics_tick_cb(struct ev_loop *loop __unused, ev_timer *w,
 	metrics_epoch(container_of(w, struct remusd, metrics_tick)->metrics);
 }
 
+/* The pid of a guest this backup activated from DIR that still runs
+ * (its copy runs from the replica files: a new session would write over
+ * them), or 0.  The proc driver's pid file; the same test as
+ * remusd.service's ExecStartPre. */
+static long
+activated_here(const char *dir)
+{
+	char *path, buf[32];
+	long pid = 0;
+	FILE *f;
+
+	if (asprintf(&path, "%s/proc-guest.pid", dir) == -1)
+		return 0;
+	f = fopen(path, "re");
+	free(path);
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof buf, f) != NULL)
+		pid = strtol(buf, NULL, 10);
+	fclose(f);
+	if (pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+		return 0;
+	return pid;
+}
+
+/* HELLO named the guest (backup_config.hello): the session is that
+ * guest's, in STATEDIR/NAME, or refused with one line in WHY. */
+static int
+session_hello(struct backup *b __unused, const char *name,
+    const char *driver, const char **dirp, struct replica_conf *conf,
+    char *why, size_t len, void *arg)
+{
+	struct session *s = arg, *t;
+	struct remusd *d = s->d;
+	const struct guest_conf *g;
+	long pid;
+
+	if (!guest_name_ok(name)) {
+		snprintf(why, len, "guest name not usable as a directory name "
+		    "(1..64 of A-Z a-z 0-9 . _ : @ + -, not starting with .)");
+		errno = EINVAL;
+		return -1;
+	}
+	for (t = d->sessions; t; t = t->next)
+		if (t != s && !t->over && strcmp(t->name, name) == 0) {
+			snprintf(why, len, "guest %s is already being fed by "
+			    "%s", name, backup_peer(t->b));
+			errno = EBUSY;
+			return -1;
+		}
+	g = guest_conf_find(&d->guests, name);
+	/* The proc driver starts a program: only the one configured.  The
+	 * Xen driver builds a domain from the stream's config, checked
+	 * against the backup's policy by the driver. */
+	if (g == NULL && strcmp(driver, "proc") == 0) {
+		snprintf(why, len, "not configured here (no --guest "
+		    "%s=COMMAND)", name);
+		errno = EPERM;
+		return -1;
+	}
+	snprintf(s->name, sizeof s->name, "%s", name);
+	if (asprintf(&s->dir, "%s/%s", d->cfg.state_dir, name) < 0) {
+		s->dir = NULL;
+		snprintf(why, len, "%s", strerror(ENOMEM));
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((pid = activated_here(s->dir)) != 0) {
+		snprintf(why, len, "activated here (pid %ld runs from %s): this "
+		    "host runs it now, nothing replicates over it", pid, s->dir);
+		errno = EBUSY;
+		return -1;
+	}
+	if (mkdir(s->dir, 0700) == 0)
+		s->made_dir = 1;
+	else if (errno != EEXIST) {
+		snprintf(why, len, "state directory %s: %s", s->dir,
+		    strerror(errno));
+		return -1;
+	}
+	*dirp = s->dir;
+	conf->argv = g ? g->argv : NULL;
+	conf->xen = &d->xen;
+	return 0;
+}
+
 static void
 reap_sessions(struct remusd *d)
 {
@@ -359,8 +535,6 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 
 	struct backup_config cfg = d->cfg;
 	struct remus_devopts dopts = d->dopts;
-	struct session *t;
-	int busy = 0;
 
 	s = calloc(1, sizeof *s);
 	if (s == NULL)
@@ -371,20 +545,9 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 		cfg.io = &peer_io_tls;
 		cfg.io_ctx = tls;
 	}
-	/* One guest per connection: while one is protected here, the next
-	 * gets a directory of its own, STATEDIR/guest-N. */
-	for (t = d->sessions; t; t = t->next)
-		busy += !t->over;
-	d->nguests++;
-	if (busy) {
-		if (asprintf(&s->dir, "%s/guest-%u", d->cfg.state_dir,
-		    d->nguests) < 0) {
-			s->dir = NULL;
-			goto err;
-		}
-		cfg.state_dir = dopts.state_dir = s->dir;
-		log_info("%s: replica in %s", peer, s->dir);
-	}
+	/* The guest's directory is known at HELLO (session_hello). */
+	cfg.hello = session_hello;
+	cfg.hello_arg = s;
 	s->b = backup_new(d->loop, rfd, wfd, &cfg, session_done, s);
 	if (s->b == NULL)
 		goto err;
@@ -398,12 +561,11 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 	}
 	s->next = d->sessions;
 	d->sessions = s;
+	d->nlive++;
 	log_info("%s: connected", peer);
 	return backup_start(s->b);
 err:
 	log_warn("%s: session", peer);
-	if (s)
-		free(s->dir);
 	free(s);
 	tls_free(tls);
 	close(rfd);
@@ -523,6 +685,26 @@ handshake_start(struct remusd *d, int fd, const char *peer)
 	handshake_step(h);
 }
 
+/* Out of descriptors (or memory): the pending connection stays queued
+ * and the listener readable, so accepting again at once would spin.
+ * Stop listening for a while (doubling), then try again; the log says so
+ * a few times per window, not once per try. */
+static void
+accept_backoff(struct remusd *d)
+{
+	int e = errno;
+
+	d->accept_backoff_ms = d->accept_backoff_ms == 0 ? ACCEPT_BACKOFF_MS :
+	    d->accept_backoff_ms * 2;
+	if (d->accept_backoff_ms > ACCEPT_BACKOFF_MAX_MS)
+		d->accept_backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+	log_rate(LOG_ERR, "accept-backoff", "accept: %s: not accepting for "
+	    "%u ms", strerror(e), d->accept_backoff_ms);
+	ev_io_stop(d->loop, &d->accept_io);
+	ev_timer_set(&d->accept_wait, d->accept_backoff_ms / 1000., 0.);
+	ev_timer_start(d->loop, &d->accept_wait);
+}
+
 static void
 accept_conn(struct remusd *d)
 {
@@ -534,15 +716,31 @@ accept_conn(struct remusd *d)
 	fd = accept4(d->listen_fd, (struct sockaddr *)&ss, &len,
 	    SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept");
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			accept_backoff(d);
+			return;
+		}
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_rate(LOG_ERR, "accept", "accept: %s",
+			    strerror(errno));
 		return;
 	}
+	d->accept_backoff_ms = 0;
 	if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, serv,
 	    sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(peer, sizeof peer, "fd %d", fd);
 	else
 		snprintf(peer, sizeof peer, "%s:%s", host, serv);
+	/* Handshakes under way become sessions: they count too. */
+	if (d->nlive + d->nhandshakes >= d->max_sessions) {
+		log_rate(LOG_ERR, "max-sessions", "%s: refused: %u sessions "
+		    "already (--max-sessions %u)", peer,
+		    d->nlive + d->nhandshakes, d->max_sessions);
+		close(fd);
+		return;
+	}
 	transport_tcp_tune(fd);
 	if (d->creds != NULL) {
 		handshake_start(d, fd, peer);
@@ -551,6 +749,15 @@ accept_conn(struct remusd *d)
 	log_warnx("%s: insecure connection (--insecure): the peer is not "
 	    "authenticated and the stream crosses in clear", peer);
 	session_start(d, fd, fd, peer, NULL);
+}
+
+static void
+accept_wait_cb(struct ev_loop *loop __unused, ev_timer *w,
+    int revents __unused)
+{
+	struct remusd *d = container_of(w, struct remusd, accept_wait);
+
+	ev_io_start(d->loop, &d->accept_io);
 }
 
 static void
@@ -621,8 +828,9 @@ err:
 
 /* A remusd killed mid-commit left its replicas as they were: finish or
  * drop those commits now, before anything offers or activates them (and
- * before anyone starts a guest from them by hand).  DIR and the
- * guest-N directories of concurrent sessions. */
+ * before anyone starts a guest from them by hand).  Each guest's
+ * directory (STATEDIR/NAME), and DIR itself (replicas of an older remusd
+ * that kept one guest there). */
 static int
 recover_statedir(const char *dir)
 {
@@ -632,7 +840,7 @@ recover_statedir(const char *dir)
 	int rc;
 
 	rc = replica_recover_dir(dir);
-	if (asprintf(&pat, "%s/guest-*", dir) == -1)
+	if (asprintf(&pat, "%s/*", dir) == -1)
 		return -1;
 	if (glob(pat, GLOB_ONLYDIR | GLOB_NOSORT, NULL, &g) == 0) {
 		for (i = 0; i < g.gl_pathc; i++)
@@ -644,10 +852,20 @@ recover_statedir(const char *dir)
 	return rc;
 }
 
+/* --guest's table, freed at any exit (a usage error after it, -n). */
+static struct guest_table *guests_at_exit;
+
+static void
+free_guests(void)
+{
+	guest_table_free(guests_at_exit);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct remusd d;
+	/* Static: free_guests runs after main has returned. */
+	static struct remusd d;
 	const char *listen_addr = NULL, *psk_file = NULL, *tls_dir = NULL;
 	const char *metrics_addr = NULL, *metrics_file = NULL;
 	uint64_t v;
@@ -657,6 +875,7 @@ main(int argc, char **argv)
 	char cerr[512];
 	const char *run_dir = PIDFILE_RUN_DIR, *ctl_socket = NULL;
 	char ctl_buf[128];
+	char err[512];
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
@@ -664,6 +883,9 @@ main(int argc, char **argv)
 	d.cfg.timeout_ms = 1000;
 	d.cfg.fence_ms = 10000;
 	d.cfg.replica_opts = &d.ropts;
+	d.max_sessions = SESSIONS_MAX_DEFAULT;
+	guests_at_exit = &d.guests;
+	atexit(free_guests);
 
 	/* remus.conf(5): the file's settings go in front of ours, as flags. */
 	if (conf_apply(CONF_PROG_REMUSD, optstring, longopts, &argc, &argv,
@@ -775,6 +997,49 @@ main(int argc, char **argv)
 		case OPT_RUN_DIR:
 			run_dir = optarg;
 			break;
+		case OPT_GUEST:
+			if (guest_conf_parse(&d.guests, optarg, err,
+			    sizeof err) == -1)
+				usage("%s", err);
+			break;
+		case OPT_MAX_SESSIONS:
+			if (parse_uint(optarg, 1, 100000, &v) == -1)
+				usage("--max-sessions %s: want 1..100000",
+				    optarg);
+			d.max_sessions = (unsigned)v;
+			break;
+		case OPT_MAX_GUEST_MEM:
+			if (parse_size(optarg, &v) == -1 || v < (1u << 20))
+				usage("--max-guest-mem %s: want a size of at "
+				    "least 1M (suffix K, M, G)", optarg);
+			d.cfg.max_guest_mem = v;
+			break;
+		case OPT_MAX_DISK:
+			if (parse_size(optarg, &v) == -1 || v < (1u << 20))
+				usage("--max-disk %s: want a size of at least "
+				    "1M (suffix K, M, G)", optarg);
+			d.cfg.max_disk = v;
+			break;
+		case OPT_HELLO_TIMEOUT:
+			if (parse_uint(optarg, 100, 600000, &v) == -1)
+				usage("--hello-timeout %s: want milliseconds "
+				    "in 100..600000", optarg);
+			d.cfg.hello_ms = (uint32_t)v;
+			break;
+		case OPT_ALLOW_BRIDGE:
+		case OPT_ALLOW_KERNEL:
+		case OPT_ALLOW_DEVICE_MODEL:
+		case OPT_ALLOW_SCRIPT: {
+			unsigned k = (unsigned)(ch - OPT_ALLOW_BRIDGE);
+
+			if (d.nallow[k] == POLICY_MAX)
+				usage("%s: at most %d of each --allow-* flag",
+				    optarg, POLICY_MAX);
+			if (*optarg == '\0')
+				usage("--allow-*: empty argument");
+			d.allow[k][d.nallow[k]++] = optarg;
+			break;
+		}
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -838,6 +1103,11 @@ main(int argc, char **argv)
 		    "--tls-creds) would accept anyone: give --insecure to "
 		    "mean it");
 
+	d.xen.disk_image = d.cfg.disk_image;
+	d.xen.bridges = d.allow[OPT_ALLOW_BRIDGE - OPT_ALLOW_BRIDGE];
+	d.xen.kernels = d.allow[OPT_ALLOW_KERNEL - OPT_ALLOW_BRIDGE];
+	d.xen.device_models = d.allow[OPT_ALLOW_DEVICE_MODEL - OPT_ALLOW_BRIDGE];
+	d.xen.scripts = d.allow[OPT_ALLOW_SCRIPT - OPT_ALLOW_BRIDGE];
 	log_init("remusd", foreground, verbose);
 	if (fault_init() == -1) {
 		fprintf(stderr, "remusd: REMUS_FAULT=%s: unknown fault name\n",
@@ -889,6 +1159,7 @@ main(int argc, char **argv)
 	d.dopts.loop = d.loop;
 	d.dopts.state_dir = d.cfg.state_dir;
 	ev_check_init(&d.reap, reap_cb);
+	ev_init(&d.accept_wait, accept_wait_cb);
 	ev_signal_init(&d.sigint, signal_cb, SIGINT);
 	ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
 	ev_signal_init(&d.sigquit, signal_cb, SIGQUIT);
@@ -967,6 +1238,7 @@ main(int argc, char **argv)
 	while (d.handshakes)
 		handshake_free(d.handshakes, 1);
 	ctl_backup_free(d.ctl);
+	ev_timer_stop(d.loop, &d.accept_wait);
 	tls_creds_free(d.creds);
 	if (d.listen_fd >= 0)
 		close(d.listen_fd);

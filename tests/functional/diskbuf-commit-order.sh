@@ -25,11 +25,12 @@ wait_for test -s "$T/guest.pid" || fail "guest did not start"
 _cleanup_pids="$_cleanup_pids $(cat "$T/guest.pid")"
 port=$(pick_port)
 (REMUS_FAULT=diskbuf-eio remusd --no-fence -d -D "$T/state" --disk "$T/b.img" \
+    --guest "g=remus-dirtier --pages 20 --working-set 200 --pidfile $T/guest.pid" \
     --insecure --listen "127.0.0.1:$port" >"$T/remusd.log" 2>&1 & echo $! >"$T/remusd.pid")
 wait_for test -s "$T/remusd.pid"
 _cleanup_pids="$_cleanup_pids $(cat "$T/remusd.pid")"
 wait_for sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd does not listen"
-(remus -i 50 --insecure --disk "$T/p.img" --nbd-listen "unix:$T/nbd.sock" \
+(remus -i 50 --insecure --name g --disk "$T/p.img" --nbd-listen "unix:$T/nbd.sock" \
     "proc:$(cat "$T/guest.pid")" "127.0.0.1:$port" >"$T/remus.log" 2>&1 &
     echo $! >"$T/remus.pid")
 wait_for test -S "$T/nbd.sock" || fail "no NBD socket"
@@ -43,9 +44,9 @@ qemu-io -f raw -c "write -P 0x5a 0 64k" "nbd+unix:///?socket=$T/nbd.sock" \
 wait_for grep -q "RECEIVING -> STOOD_DOWN" "$T/remusd.log" ||
 	fail "remusd did not stand down after the disk error"
 grep -q "activated from epoch" "$T/remusd.log" && fail "a failed commit activated the guest"
-[ ! -e "$T/state/proc-guest.pid" ] || fail "a guest was activated"
+[ ! -e "$T/state/g/proc-guest.pid" ] || fail "a guest was activated"
 wait_for grep -q "stood down" "$T/remus.log" || fail "the ERROR did not reach remus"
-mem=$(cat "$T/state/proc-epoch")
+mem=$(cat "$T/state/g/proc-epoch")
 kept=$(sed -n 's/.*dropping epoch [0-9]*, keeping epoch \([0-9]*\).*/\1/p' "$T/remusd.log" | tail -1)
 [ -n "$kept" ] || fail "no 'keeping epoch' line"
 [ "$mem" = "$kept" ] || fail "replica memory at epoch $mem, but epoch $kept was kept"

@@ -66,6 +66,7 @@ for round in $(seq "$ROUNDS"); do
 	_cleanup_pids="$_cleanup_pids $(cat "$R/guest.pid")"
 	port=$(pick_port)
 	(remusd --no-fence -d -D "$R/state" --disk "$R/b.img" "${sync_b[@]}" --insecure --listen "127.0.0.1:$port" \
+	    --guest "g=remus-dirtier --pages 20 --working-set 200 --pidfile $R/guest.pid" \
 	    >"$R/remusd.log" 2>&1 & echo $! >"$R/remusd.pid")
 	wait_for test -s "$R/remusd.pid"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/remusd.pid")"
@@ -81,7 +82,7 @@ for round in $(seq "$ROUNDS"); do
 		disk=(--disk "$R/p.img" --nbd-listen "unix:$R/nbd.sock")
 	fi
 	(env REMUS_DISKBUF_DIGESTS="$R/dg" remus -i $((30 + RANDOM % 50)) \
-	    --insecure "${disk[@]}" "${sync_p[@]}" "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" \
+	    --insecure --name g "${disk[@]}" "${sync_p[@]}" "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" \
 	    >"$R/remus.log" 2>&1 & echo $! >"$R/remus.pid")
 	wait_for test -S "$R/nbd.sock" || fail "round $round: no NBD socket"
 	rpid=$(cat "$R/remus.pid")
@@ -120,7 +121,7 @@ for round in $(seq "$ROUNDS"); do
 		[ ! -e "$R/ctl.sock" ] || fail "round $round: control socket left behind"
 	fi
 	# The activated replica runs on: stop it.
-	[ -s "$R/state/proc-guest.pid" ] && kill -9 "$(cat "$R/state/proc-guest.pid")" 2>/dev/null
+	[ -s "$R/state/g/proc-guest.pid" ] && kill -9 "$(cat "$R/state/g/proc-guest.pid")" 2>/dev/null
 	kill "$(cat "$R/remusd.pid")" 2>/dev/null || true
 
 	if grep -q "initial disk sync of .* is not complete" "$R/remusd.log"; then

@@ -56,6 +56,17 @@ expect 1 remusd --no-fence -e --receive -D "$T/st"
 : >"$T/file"
 expect 2 remusd --no-fence --receive -D "$T/file"
 grep -q "state directory $T/file: Not a directory" "$T/err" || fail "-D FILE: $(cat "$T/err")"
+# What the backup runs and accepts is its own configuration (trust).
+expect 1 remusd --no-fence --receive -D "$T/st" --guest "g/1=true"
+expect 1 remusd --no-fence --receive -D "$T/st" --guest ".g=true"
+expect 1 remusd --no-fence --receive -D "$T/st" --guest "g=/nonexistent/prog -x"
+expect 1 remusd --no-fence --receive -D "$T/st" --guest "g="
+expect 1 remusd --no-fence --receive -D "$T/st" --guest "g=true" --guest "g=false"
+expect 1 remusd --no-fence --receive -D "$T/st" --guest nameonly
+expect 1 remusd --no-fence --receive -D "$T/st" --max-sessions 0
+expect 1 remusd --no-fence --receive -D "$T/st" --max-guest-mem 12Q
+expect 1 remusd --no-fence --receive -D "$T/st" --hello-timeout 5
+expect 1 remus -b --name "a b" proc:1
 expect 1 remus-diskd --bogus x.img
 expect 1 remus-diskd x.img
 remusd --no-fence --insecure -n --listen "127.0.0.1:$(pick_port)" -D "$T/st" 2>/dev/null || fail "remusd -n"

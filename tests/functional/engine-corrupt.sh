@@ -17,8 +17,9 @@ check_one() {	# name [remus flags]: corrupt epoch N, check the outcome
 	start_guest "g-$name" remus-dirtier --pages 300 --working-set 3000 \
 		--arena-size 16M --checksum-log "$T/$name.sums"
 	REMUS_FAULT=stream-corrupt REMUS_FAULT_EPOCH=$N timeout 60 \
-		remus -i 50 --reconnect-interval 0 "$@" -s '' proc:"$GUEST_PID" \
-		"remusd --no-fence --receive -D $T/st-$name" >"$T/$name.log" 2>&1 || status=$?
+		remus -i 50 --reconnect-interval 0 "$@" -s '' --name "g-$name" proc:"$GUEST_PID" \
+		"remusd --no-fence --receive -D $T/st-$name --guest 'g-$name=$GUEST_CMD'" \
+		>"$T/$name.log" 2>&1 || status=$?
 	[ $status -eq 4 ] || fail "$name: remus exited $status, want 4 (backup lost)"
 	grep -q "stood down: backup reported error .*stream error" \
 		"$T/$name.log" || fail "$name: no 'stood down' line with the backup's reason"
@@ -29,8 +30,8 @@ check_one() {	# name [remus flags]: corrupt epoch N, check the outcome
 	grep -q "epoch $N: stream error at offset [0-9]*: .*keeping epoch $((N - 1))" \
 		"$T/$name.err" || fail "$name: the error line does not say what is kept"
 	grep -q "RECEIVING -> STOOD_DOWN" "$T/$name.log" || fail "$name: backup did not stand down"
-	[ ! -e "$T/st-$name/proc-guest.pid" ] || fail "$name: a corrupt stream activated the guest"
-	e=$(replica_matches "$T/st-$name" "$T/$name.sums") || fail "$name: $e"
+	[ ! -e "$T/st-$name/g-$name/proc-guest.pid" ] || fail "$name: a corrupt stream activated the guest"
+	e=$(replica_matches "$T/st-$name/g-$name" "$T/$name.sums") || fail "$name: $e"
 	[ "$e" -eq $((N - 1)) ] || fail "$name: replica at epoch $e, want $((N - 1))"
 	kill -0 "$GUEST_PID" || fail "$name: the primary's guest died"
 	kill -9 "$GUEST_PID"
@@ -47,14 +48,15 @@ start_guest g-trunc remus-dirtier --pages 300 --working-set 3000 \
 	--arena-size 16M --checksum-log "$T/trunc.sums"
 status=0
 REMUS_FAULT=stream-truncate REMUS_FAULT_EPOCH=$N timeout 60 \
-	remus -i 50 -s '' proc:"$GUEST_PID" "remusd --no-fence --receive -D $T/st-trunc" \
+	remus -i 50 -s '' --name g-trunc proc:"$GUEST_PID" \
+	"remusd --no-fence --receive -D $T/st-trunc --guest 'g-trunc=$GUEST_CMD'" \
 	>"$T/trunc.log" 2>&1 || status=$?
 [ $status -eq 5 ] || fail "trunc: remus exited $status, want 5 (the fault's exit)"
-wait_for 20 test -s "$T/st-trunc/proc-guest.pid" || fail "trunc: backup did not activate"
-kill -9 "$(cat "$T/st-trunc/proc-guest.pid")" "$GUEST_PID" 2>/dev/null || true
+wait_for 20 test -s "$T/st-trunc/g-trunc/proc-guest.pid" || fail "trunc: backup did not activate"
+kill -9 "$(cat "$T/st-trunc/g-trunc/proc-guest.pid")" "$GUEST_PID" 2>/dev/null || true
 grep -q "epoch $N: stream ended mid-epoch (.*); dropping it, keeping epoch $((N - 1))" \
 	"$T/trunc.log" || fail "trunc: the backup did not say it dropped the torn epoch"
-e=$(replica_matches "$T/st-trunc" "$T/trunc.sums") || fail "trunc: $e"
+e=$(replica_matches "$T/st-trunc/g-trunc" "$T/trunc.sums") || fail "trunc: $e"
 [ "$e" -eq $((N - 1)) ] || fail "trunc: replica at epoch $e, want $((N - 1))"
 echo "trunc: half of epoch $N sent, replica at epoch $e, checksum ok"
 echo PASS

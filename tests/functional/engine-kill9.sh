@@ -13,20 +13,22 @@ ITER=${ITER:-20}
 activated=0
 
 for ((i = 1; i <= ITER; i++)); do
-	st="$T/st$i"
+	# The replica of guest g$i lives in STATEDIR/g$i.
+	st="$T/st$i/g$i"
 	start_guest "g$i" remus-dirtier --pages 250 --working-set 2500 \
 		--arena-size 16M --checksum-log "$T/sums$i"
 	gpid=$GUEST_PID
 	if ((i % 2)); then
 		port=$(pick_port)
-		start "remusd$i" remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$st"
+		start "remusd$i" remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st$i" \
+			--guest "g$i=$GUEST_CMD"
 		B=$LAST_PID
 		wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 			fail "run $i: remusd did not listen"
-		start "remus$i" remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
+		start "remus$i" remus -i 40 --insecure --name "g$i" proc:"$gpid" 127.0.0.1:$port
 	else
-		start "remus$i" remus -i 40 -s '' proc:"$gpid" \
-			"remusd --no-fence --receive -D $st"
+		start "remus$i" remus -i 40 -s '' --name "g$i" proc:"$gpid" \
+			"remusd --no-fence --receive -D $T/st$i --guest 'g$i=$GUEST_CMD'"
 		B=""
 	fi
 	R=$LAST_PID
@@ -55,14 +57,15 @@ echo "$activated/$ITER failovers activated the last acknowledged epoch"
 # epoch 1 had entirely reached the backup, nothing is committed and the
 # backup must not activate anything.
 for i in 1 2; do
-	st="$T/full$i"
+	st="$T/full$i/gf$i"
 	start_guest "gf$i" remus-dirtier --pages 100 --working-set 1000 --arena-size 1G
 	gpid=$GUEST_PID
 	port=$(pick_port)
-	start "remusdf$i" remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$st"
+	start "remusdf$i" remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/full$i" \
+		--guest "gf$i=$GUEST_CMD"
 	B=$LAST_PID
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "full $i: no listen"
-	start "remusf$i" remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
+	start "remusf$i" remus -i 40 --insecure --name "gf$i" proc:"$gpid" 127.0.0.1:$port
 	R=$LAST_PID
 	wait_for 20 grep -q "full checkpoint of" "$T/remusf$i.log" || fail "full $i: no epoch 1"
 	kill -9 $R 2>/dev/null || true

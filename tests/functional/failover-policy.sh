@@ -28,14 +28,15 @@ listening() {	# port
 # ---- 1. ENOSPC mid-run: stand down, release, reconnect, resume -------------
 start_guest g1 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M
 G1=$GUEST_PID
+C1=$GUEST_CMD
 port=$(pick_port)
 mkdir -p "$T/small"
 # The tmpfs exists only in remusd's mount namespace: nothing to unmount.
 start remusd1 unshare -m --propagation private sh -c \
-	"mount -t tmpfs -o size=12M tmpfs '$T/small' && exec remusd --no-fence --insecure -t 1000 --listen 127.0.0.1:$port -D '$T/small'"
+	"mount -t tmpfs -o size=12M tmpfs '$T/small' && exec remusd --no-fence --insecure -t 1000 --listen 127.0.0.1:$port -D '$T/small' --guest 'g1=$C1'"
 B1=$LAST_PID
 listening $port || fail "remusd (tmpfs) did not listen"
-start remus1 remus -i 50 --insecure --reconnect-interval 300 proc:"$G1" 127.0.0.1:$port
+start remus1 remus -i 50 --insecure --reconnect-interval 300 --name g1 proc:"$G1" 127.0.0.1:$port
 R1=$LAST_PID
 wait_for 20 grep -q "epoch 1: committed" "$T/remusd1.log" || fail "1: nothing committed"
 sleep 0.3
@@ -50,7 +51,7 @@ wait_for 10 grep -q "stood down: backup reported error" "$T/remus1.log" ||
 grep -q "PROTECTED -> UNPROTECTED: backup stood down" "$T/remus1.log" ||
 	fail "1: remus did not release at once"
 grep -q "PROTECTED -> HOLDING" "$T/remus1.log" && fail "1: remus held output after an ERROR"
-nsenter -t "$B1" -m test -e "$T/small/proc-guest.pid" &&
+nsenter -t "$B1" -m test -e "$T/small/g1/proc-guest.pid" &&
 	fail "1: a stood-down backup activated the guest"
 kill -0 "$R1" || fail "1: remus exited after the backup stood down"
 kill -0 "$G1" || fail "1: the guest died"
@@ -58,14 +59,15 @@ echo "1: ENOSPC: remusd stood down, nothing activated; remus released at once an
 # A restarted remusd on the same port, with room: protection resumes.
 kill -TERM "$B1"
 wait "$B1" 2>/dev/null || true
-start remusd1b remusd --no-fence --insecure -t 1000 --listen 127.0.0.1:$port -D "$T/st1b"
+start remusd1b remusd --no-fence --insecure -t 1000 --listen 127.0.0.1:$port -D "$T/st1b" \
+	--guest "g1=$C1"
 listening $port || fail "1: restarted remusd did not listen"
-wait_for 30 test -s "$T/st1b/proc-epoch" || fail "1: no epoch committed after the reconnect"
-e0=$(cat "$T/st1b/proc-epoch")
-wait_for 10 sh -c "[ \$(cat '$T/st1b/proc-epoch') -gt $e0 ]" ||
+wait_for 30 test -s "$T/st1b/g1/proc-epoch" || fail "1: no epoch committed after the reconnect"
+e0=$(cat "$T/st1b/g1/proc-epoch")
+wait_for 10 sh -c "[ \$(cat '$T/st1b/g1/proc-epoch') -gt $e0 ]" ||
 	fail "1: epochs do not go on after the reconnect"
 grep -q "UNPROTECTED -> PROTECTED" "$T/remus1.log" || fail "1: no PROTECTED again"
-echo "1: reconnected to the restarted remusd: epochs committed again (epoch $(cat "$T/st1b/proc-epoch"))"
+echo "1: reconnected to the restarted remusd: epochs committed again (epoch $(cat "$T/st1b/g1/proc-epoch"))"
 
 # ---- 4. Signals (P6), on this protected pair --------------------------------
 n0=$(grep -c "acknowledged\|epoch" "$T/remus1.log" || true)
@@ -87,7 +89,7 @@ wait "$R1" || status=$?
 [ $status -eq 0 ] || fail "4: remus exited $status on SIGQUIT, want 0"
 wait_for 10 grep -q "END from the primary" "$T/remusd1b.log" ||
 	fail "4: SIGQUIT did not send END"
-[ ! -e "$T/st1b/proc-guest.pid" ] || fail "4: SIGQUIT to remus made the backup activate"
+[ ! -e "$T/st1b/g1/proc-guest.pid" ] || fail "4: SIGQUIT to remus made the backup activate"
 kill -QUIT "$B1b"
 status=0
 wait "$B1b" || status=$?
@@ -99,16 +101,16 @@ kill -9 "$G1" 2>/dev/null || true
 start_guest g2 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M
 port=$(pick_port)
 start remusd2 remusd --insecure --fence 'exit 1' --fence-timeout 1500 -t 500 \
-	--listen 127.0.0.1:$port -D "$T/st2"
+	--listen 127.0.0.1:$port -D "$T/st2" --guest "g2=$GUEST_CMD"
 listening $port || fail "2: remusd did not listen"
-start remus2 remus -i 50 --insecure proc:"$GUEST_PID" 127.0.0.1:$port
-wait_for 20 test -s "$T/st2/proc-epoch" || fail "2: nothing committed"
+start remus2 remus -i 50 --insecure --name g2 proc:"$GUEST_PID" 127.0.0.1:$port
+wait_for 20 test -s "$T/st2/g2/proc-epoch" || fail "2: nothing committed"
 kill -9 "$LAST_PID"
 kill -9 "$GUEST_PID"
 wait_for 20 grep -q "FENCING -> PASSIVE" "$T/remusd2.log" ||
 	fail "2: remusd did not go passive when its fence failed"
 grep -q "fence attempt" "$T/remusd2.log" || fail "2: no fence retries logged"
-[ ! -e "$T/st2/proc-guest.pid" ] || fail "2: activated without a fence"
+[ ! -e "$T/st2/g2/proc-guest.pid" ] || fail "2: activated without a fence"
 grep -q "session over: primary lost, not activated" "$T/remusd2.log" ||
 	fail "2: the session did not end 'not activated'"
 echo "2: fence failing: $(grep -c 'fence: ' "$T/remusd2.log") fence lines, passive, nothing activated"
@@ -118,27 +120,27 @@ start_guest g3 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M \
 	--checksum-log "$T/sums3"
 port=$(pick_port)
 start remusd3 remusd --insecure --fence 'test -n "$REMUS_FENCE_NAME"' -t 500 \
-	--listen 127.0.0.1:$port -D "$T/st3"
+	--listen 127.0.0.1:$port -D "$T/st3" --guest "g3=$GUEST_CMD"
 listening $port || fail "3: remusd did not listen"
-start remus3 remus -i 50 --insecure proc:"$GUEST_PID" 127.0.0.1:$port
-wait_for 20 test -s "$T/st3/proc-epoch" || fail "3: nothing committed"
+start remus3 remus -i 50 --insecure --name g3 proc:"$GUEST_PID" 127.0.0.1:$port
+wait_for 20 test -s "$T/st3/g3/proc-epoch" || fail "3: nothing committed"
 kill -9 "$LAST_PID"
 kill -9 "$GUEST_PID"
-wait_for 20 test -s "$T/st3/proc-guest.pid" || fail "3: fenced but not activated"
+wait_for 20 test -s "$T/st3/g3/proc-guest.pid" || fail "3: fenced but not activated"
 grep -q "FENCING -> ACTIVATING: fenced" "$T/remusd3.log" || fail "3: no fenced line"
-e=$(replica_matches "$T/st3" "$T/sums3") || fail "3: $e"
+e=$(replica_matches "$T/st3/g3" "$T/sums3") || fail "3: $e"
 echo "3: fence ok: activated from epoch $e, checksum ok"
 
 # ---- 5. Silent backup: held for T + F + M, SIGTERM waits for it -------------
 start_guest g5 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
 port=$(pick_port)
 start remusd5 remusd --insecure --fence true --fence-timeout 1500 -t 500 \
-	--listen 127.0.0.1:$port -D "$T/st5"
+	--listen 127.0.0.1:$port -D "$T/st5" --guest "g5=$GUEST_CMD"
 B5=$LAST_PID
 listening $port || fail "5: remusd did not listen"
-start remus5 remus -i 50 --insecure proc:"$GUEST_PID" 127.0.0.1:$port
+start remus5 remus -i 50 --insecure --name g5 proc:"$GUEST_PID" 127.0.0.1:$port
 R5=$LAST_PID
-wait_for 20 test -s "$T/st5/proc-epoch" || fail "5: nothing committed"
+wait_for 20 test -s "$T/st5/g5/proc-epoch" || fail "5: nothing committed"
 kill -STOP "$B5"
 wait_for 10 grep -q "PROTECTED -> HOLDING" "$T/remus5.log" || fail "5: no HOLDING"
 t0=$(date +%s%N)
@@ -158,13 +160,13 @@ echo "5: silent backup: output held T+F+M, SIGTERM completed $ms ms later, at th
 # ---- 6. --fence-backup: released as soon as the backup is fenced ------------
 start_guest g6 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
 port=$(pick_port)
-start remusd6 remusd --no-fence --insecure -t 500 --listen 127.0.0.1:$port -D "$T/st6"
+start remusd6 remusd --no-fence --insecure -t 500 --listen 127.0.0.1:$port -D "$T/st6" --guest "g6=$GUEST_CMD"
 B6=$LAST_PID
 listening $port || fail "6: remusd did not listen"
-start remus6 remus -i 50 --insecure --reconnect-interval 0 \
+start remus6 remus -i 50 --insecure --reconnect-interval 0 --name g6 \
 	--fence-backup 'test -n "$REMUS_FENCE_GUEST"' proc:"$GUEST_PID" 127.0.0.1:$port
 R6=$LAST_PID
-wait_for 20 test -s "$T/st6/proc-epoch" || fail "6: nothing committed"
+wait_for 20 test -s "$T/st6/g6/proc-epoch" || fail "6: nothing committed"
 kill -STOP "$B6"
 status=0
 wait "$R6" || status=$?

@@ -27,10 +27,11 @@ remus --help 2>&1 | grep -q -- --insecure && INSECURE=--insecure
 nb_net_up
 total_w=0 total_o=0
 
-# remusd N ADDR STATEDIR: a backup in NS_B, its pid in B.
+# remusd N ADDR STATEDIR: a backup in NS_B for the guest, its pid in B.
 start_backup() {
 	ip netns exec "$NS_B" \
 	    remusd --proc-listen "[::]:7000" --no-fence $INSECURE --listen "[$2]:5270" -D "$3" -t "$BT" \
+	    --guest "$GUEST_NAME=$GUEST_CMD" \
 	    >"$T/remusd$1.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"
@@ -46,11 +47,11 @@ for ((i = 1; i <= ITER; i++)); do
 	ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace$i" \
 	    remus -i 30 $INSECURE --timeout 2000 --reconnect-interval 300 \
 	    --netbuf-if "$HIF" --netbuf-driver nfqueue \
-	    proc:"$GUEST_PID" "[$baddr]:5270" \
+	    --name "$GUEST_NAME" proc:"$GUEST_PID" "[$baddr]:5270" \
 	    >"$T/remus$i.log" 2>&1 &
 	R=$!
 	_kill_pids="$_kill_pids $R"
-	wait_for 20 test -s "$T/st${i}a/proc-epoch" ||
+	wait_for 20 test -s "$T/st${i}a/$GUEST_NAME/proc-epoch" ||
 		fail "run $i: nothing committed"
 
 	# The backup dies: remus holds, then releases (P3).
@@ -71,22 +72,22 @@ for ((i = 1; i <= ITER; i++)); do
 		fail "run $i: remus did not reconnect"
 	grep -q "$HIF: state change released -> buffering, reason: protection resumed" \
 	    "$T/remus$i.log" || fail "run $i: netbuf did not hold output again"
-	wait_for 20 test -s "$T/st${i}b/proc-epoch" ||
+	wait_for 20 test -s "$T/st${i}b/$GUEST_NAME/proc-epoch" ||
 		fail "run $i: the new backup committed nothing"
-	e0=$(cat "$T/st${i}b/proc-epoch")
-	wait_for 20 sh -c "[ \$(cat '$T/st${i}b/proc-epoch') -gt $((e0 + 2)) ]" ||
+	e0=$(cat "$T/st${i}b/$GUEST_NAME/proc-epoch")
+	wait_for 20 sh -c "[ \$(cat '$T/st${i}b/$GUEST_NAME/proc-epoch') -gt $((e0 + 2)) ]" ||
 		fail "run $i: epochs do not flow after the reconnect"
 
 	# The primary host dies at a random moment of the client's run.
 	ip netns exec "$NS_C" remus-netbuf kv-client "$gaddr" 7000 \
 	    "$T/client$i.log" 4000 "r${i}k" &
 	C=$!
-	nb_kill_and_check "$i" "$R" "$C" "$T/st${i}b" "$baddr" \
+	nb_kill_and_check "$i" "$R" "$C" "$T/st${i}b/$GUEST_NAME" "$baddr" \
 	    "$T/client$i.log" "$T/trace$i"
 	w=$NB_W o=$NB_O
 	total_w=$((total_w + w)) total_o=$((total_o + o))
 	echo "run $i: reconnected at epoch $((e0)); $NB_SAID"
-	kill -9 "$(cat "$T/st${i}b/proc-guest.pid")" 2>/dev/null || true
+	kill -9 "$(cat "$T/st${i}b/$GUEST_NAME/proc-guest.pid")" 2>/dev/null || true
 	kill $B 2>/dev/null || true
 	wait $B 2>/dev/null || true
 	nb_guest_stop

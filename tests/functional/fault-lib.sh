@@ -171,7 +171,8 @@ fl_start_remusd() {
 	fi
 	FL_BN=$((${FL_BN:-0} + 1))
 	ip netns exec "$NS_B" \
-	    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" "${fence[@]}" \
+	    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$FL_D" -t "$FL_T" "${fence[@]}" \
+	    --guest "$GUEST_NAME=$GUEST_CMD" \
 	    > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"
@@ -188,12 +189,14 @@ fl_start() {
 	local more=()
 	FL_FENCE=$1
 	FL_N=$((FL_N + 1))
-	ST=${FL_ST:-$T/st$FL_N}
-	mkdir -p "$ST"
+	# remusd -D FL_D keeps the guest's replica in ST = FL_D/GUEST_NAME.
+	FL_D=${FL_ST:-$T/st$FL_N}
+	mkdir -p "$FL_D"
 	rm -f "$T/fence.out" "$T/fence-hang.pid"
 	[ "$FL_FENCE" = none ] || [ "${FAULT_LEGACY:-}" = 1 ] ||
 		fl_fence_script "$FL_FENCE"
 	KVD_LISTEN='[::]:7000' nb_guest_start "$FL_N"
+	ST="$FL_D/$GUEST_NAME"
 	# By pid: the copy the backup activates rewrites the pidfile.
 	_kill_pids="$_kill_pids $GUEST_PID"
 	fl_start_remusd
@@ -201,7 +204,7 @@ fl_start() {
 		more=(--reconnect-interval "$FL_RECONNECT" --run-dir "$FL_RUN")
 	ip netns exec "$NS_P" remus --insecure -i "$FL_I" --timeout "$FL_T" \
 	    --netbuf-if "$HIF" --netbuf-driver nfqueue "${more[@]}" \
-	    proc:"$GUEST_PID" "$FL_REPL" \
+	    --name "$GUEST_NAME" proc:"$GUEST_PID" "$FL_REPL" \
 	    > >(fl_stamp >"$T/remus$FL_N.log") 2>&1 &
 	R=$!
 	_kill_pids="$_kill_pids $R"

@@ -213,7 +213,7 @@ partition-both|partition-p2b|partition-b2p|fence-ok)
 		l=$(grep ' start ' "$T/fence.out" | head -1)
 		echo "  fence environment: $l"
 		case $l in *" attempt=1 "*) ;; *) bad "REMUS_FENCE_ATTEMPT: $l" ;; esac
-		case $l in *" guest=proc:$GUEST_PID "*) ;; *) bad "REMUS_FENCE_GUEST: $l" ;; esac
+		case $l in *" guest=$GUEST_NAME "*) ;; *) bad "REMUS_FENCE_GUEST: $l" ;; esac
 		case $l in *" name= "*) bad "REMUS_FENCE_NAME empty: $l" ;; esac
 		case $l in *" primary=10.91.3.1:"[0-9]*) ;; *) bad "REMUS_FENCE_PRIMARY: $l" ;; esac
 		case $l in *" timeout=$FL_F "*) ;; *) bad "REMUS_FENCE_TIMEOUT_MS: $l" ;; esac

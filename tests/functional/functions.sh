@@ -8,7 +8,11 @@
 #   start NAME CMD...      run CMD in the background, output in $T/NAME.log,
 #                          killed at exit; sets $LAST_PID
 #   start_guest NAME CMD.. start a proc guest with --pidfile, wait for it,
-#                          set $GUEST_PID
+#                          set $GUEST_PID and $GUEST_CMD (guest_cmd's)
+#   guest_cmd NAME CMD..   print the command line start_guest NAME CMD..
+#                          runs: what remusd --guest NAME=... must be told
+#                          to run for it (the backup never takes it from
+#                          the stream); remus --name NAME announces it
 #   pick_port              print a free TCP port on 127.0.0.1
 #   wait_for [SECS] CMD... poll CMD every 0.1 s for up to SECS (default 20)
 #                          seconds
@@ -50,7 +54,7 @@ _run_cleanup() {
 		eval "${_cleanup_cmds[$i]}"
 	done
 	# Everything we started, and guests activated by a backup.
-	for p in $_kill_pids $_cleanup_pids $(cat "$T"/*.pid "$T"/*/proc-guest.pid 2>/dev/null); do
+	for p in $_kill_pids $_cleanup_pids $(cat "$T"/*.pid "$T"/*/proc-guest.pid "$T"/*/*/proc-guest.pid 2>/dev/null); do
 		_ours "$p" && kill -9 "$p" 2>/dev/null
 	done
 	if [ "${KEEP:-}" = 1 ] || [ $status -ne 0 -a $status -ne 77 ]; then
@@ -106,9 +110,16 @@ start() {
 	_kill_pids="$_kill_pids $LAST_PID"
 }
 
+guest_cmd() {
+	local name=$1
+	shift
+	echo "$* --pidfile $T/$name.pid"
+}
+
 start_guest() {
 	local name=$1
 	shift
+	GUEST_CMD=$(guest_cmd "$name" "$@")
 	"$@" --pidfile "$T/$name.pid" >"$T/$name.log" 2>&1 &
 	_kill_pids="$_kill_pids $!"
 	disown $!	# no "Killed" noise when a test kills it

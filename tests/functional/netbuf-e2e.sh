@@ -35,6 +35,7 @@ rules_left() {
 
 # 1. No ACK, no output.
 ip netns exec "$NS_B" env REMUS_FAULT=ack-drop remusd --no-fence --insecure --listen 10.91.3.2:5270 -D "$T/st0" -t 30000 \
+    --guest "$GUEST_NAME=$GUEST_CMD" \
     >"$T/remusd0.log" 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"
@@ -42,7 +43,7 @@ wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 	fail "remusd did not listen"
 ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace0" remus -i 30 --trigger "$TRIGGER" --insecure \
     --timeout 30000 --netbuf-if "$HIF" --netbuf-driver $NETBUF_DRIVER \
-    proc:"$GUEST_PID" 10.91.3.2:5270 >"$T/remus0.log" 2>&1 &
+    --name "$GUEST_NAME" proc:"$GUEST_PID" 10.91.3.2:5270 >"$T/remus0.log" 2>&1 &
 R=$!
 _kill_pids="$_kill_pids $R"
 wait_for 20 grep -q "^start 2 " "$T/trace0" || fail "no epochs"
@@ -56,17 +57,18 @@ kill -TERM $B; wait $B 2>/dev/null || true
 [ "$(rules_left)" = 0 ] || fail "rules left after SIGTERM"
 
 # 2. Protected: IPv4 and IPv6, replies only after their epoch's release.
-ip netns exec "$NS_B" remusd --no-fence --insecure --listen 10.91.3.2:5270 -D "$T/st1" -t 2000 >"$T/remusd1.log" 2>&1 &
+ip netns exec "$NS_B" remusd --no-fence --insecure --listen 10.91.3.2:5270 -D "$T/st1" -t 2000 \
+    --guest "$GUEST_NAME=$GUEST_CMD" >"$T/remusd1.log" 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"
 wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 	fail "remusd did not listen"
 ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace1" remus -i 40 --trigger "$TRIGGER" --insecure \
-    --netbuf-if "$HIF" --netbuf-driver $NETBUF_DRIVER proc:"$GUEST_PID" \
+    --netbuf-if "$HIF" --netbuf-driver $NETBUF_DRIVER --name "$GUEST_NAME" proc:"$GUEST_PID" \
     --metrics-file "$T/remus1.prom" 10.91.3.2:5270 >"$T/remus1.log" 2>&1 &
 R=$!
 _kill_pids="$_kill_pids $R"
-wait_for 20 test -s "$T/st1/proc-epoch" || fail "nothing committed"
+wait_for 20 test -s "$T/st1/$GUEST_NAME/proc-epoch" || fail "nothing committed"
 for a in 10.91.1.2 fd91:1::2; do
 	inC remus-netbuf kv-client "$a" 7000 "$T/client-$a.log" 1500 "k$a-"
 	n=$(grep -c '^[SG]ET' "$T/client-$a.log" || true)

@@ -59,16 +59,18 @@ count() {
 
 nb_guest_start 1
 ip netns exec "$NS_B" \
-    remusd --proc-listen "[::]:7000" --no-fence --insecure --listen "$baddr:5270" -D "$st" -t 2000 >"$T/remusd.log" 2>&1 &
+    remusd --proc-listen "[::]:7000" --no-fence --insecure --listen "$baddr:5270" -D "$st" -t 2000 \
+    --guest "$GUEST_NAME=$GUEST_CMD" >"$T/remusd.log" 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"
 wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 	fail "remusd did not listen"
 ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace" \
     remus -i 30 --insecure --timeout 2000 --netbuf-if "$HIF" --netbuf-driver "$NETBUF_DRIVER" \
-    proc:"$GUEST_PID" "$baddr:5270" >"$T/remus.log" 2>&1 &
+    --name "$GUEST_NAME" proc:"$GUEST_PID" "$baddr:5270" >"$T/remus.log" 2>&1 &
 R=$!
 _kill_pids="$_kill_pids $R"
+st="$st/$GUEST_NAME"	# the guest's replica
 wait_for 20 test -s "$st/proc-epoch" || fail "nothing committed"
 
 ip netns exec "$NS_C" remus-netbuf kv-client "$gaddr" 7000 "$T/client.log" 15000 k &

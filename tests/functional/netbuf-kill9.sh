@@ -41,6 +41,7 @@ for ((i = 1; i <= ITER; i++)); do
 	KVD_LISTEN='[::]:7000' nb_guest_start "$i"
 	ip netns exec "$NS_B" \
 	    remusd --proc-listen "[::]:7000" --no-fence --insecure --listen "[$baddr]:5270" -D "$st" -t "${BACKUP_TIMEOUT_MS:-400}" \
+	    --guest "$GUEST_NAME=$GUEST_CMD" \
 	    >"$T/remusd$i.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"
@@ -49,10 +50,11 @@ for ((i = 1; i <= ITER; i++)); do
 	ip netns exec "$NS_P" env REMUS_NETBUF_TRACE="$T/trace$i" \
 	    remus -i 30 --trigger "$TRIGGER" --insecure --timeout 10000 \
 	    ${NETBUF_ARGS:---netbuf-if $HIF --netbuf-driver $NETBUF_DRIVER} \
-	    proc:"$GUEST_PID" "[$baddr]:5270" \
+	    --name "$GUEST_NAME" proc:"$GUEST_PID" "[$baddr]:5270" \
 	    >"$T/remus$i.log" 2>&1 &
 	R=$!
 	_kill_pids="$_kill_pids $R"
+	st="$st/$GUEST_NAME"	# the guest's replica
 	wait_for 20 test -s "$st/proc-epoch" || fail "run $i: nothing committed"
 	ip netns exec "$NS_C" remus-netbuf kv-client "$gaddr" 7000 \
 	    "$T/client$i.log" 4000 "r${i}k" &

@@ -16,7 +16,8 @@
 #
 #   nb_net_up         create C, P, B (names carry $NB, unique per run)
 #   nb_guest_start N  start remus-kvd in G (via remus-netns-run) as guest N;
-#                     sets GUEST_PID
+#                     sets GUEST_PID, GUEST_NAME (remus --name) and
+#                     GUEST_CMD (remusd --guest "$GUEST_NAME=$GUEST_CMD")
 #   nb_guest_stop     kill the guest, delete G
 #   inC/inP/inB CMD   run CMD in that namespace
 #   nb_check_order CLIENTLOG TRACE
@@ -84,6 +85,10 @@ nb_guest_start() {
 	disown $!
 	wait_for 20 test -s "$T/$name.pid" || fail "$name did not start"
 	GUEST_PID=$(cat "$T/$name.pid")
+	# What the backup runs for it (remusd --guest "$GUEST_NAME=$GUEST_CMD"),
+	# and its name there (remus --name, STATEDIR/$GUEST_NAME).
+	GUEST_NAME=$name
+	GUEST_CMD="remus-kvd --listen ${KVD_LISTEN:-10.91.1.2:7000} --arena-size ${KVD_ARENA:-16M} --pidfile $T/$name.pid $*"
 	wait_for 20 test -S "$REMUS_PROC_RUNDIR/proc-$GUEST_PID.sock" ||
 		fail "$name: no control socket"
 }

@@ -192,7 +192,8 @@ $C1 env REMUS_PROC_RUNDIR=/run/remus setsid "$B/remus-dirtier" --pages 50 \
 	--working-set 500 --arena-size 4M --pidfile /run/g.pid >"$D/guest.out" 2>&1 &
 wait_for 20 $C1 test -s /run/g.pid || fail "guest did not start on n1"
 G=$($C1 cat /run/g.pid)
-# Each node's remusd keeps its replica in its own directory.
+# Each node's remusd keeps its replica in its own directory (the guest
+# is "guest" to it, the primitive's id: STATEDIR/guest).
 mkdir -p "$D/state"
 nsenter -t "$P1" -m mount --bind "$D/n1/state" "$D/state"
 nsenter -t "$P2" -m mount --bind "$D/n2/state" "$D/state"
@@ -201,12 +202,12 @@ $C1 crm_attribute -t crm_config -n no-quorum-policy -v ignore
 $C1 cibadmin -C -o resources -X '<primitive id="fence-lab" class="stonith" type="fence_remusns"><instance_attributes id="fence-lab-ia"><nvpair id="fence-lab-hl" name="pcmk_host_list" value="n1 n2"/></instance_attributes><operations><op id="fence-lab-mon" name="monitor" interval="30s"/></operations></primitive>' ||
 	fail "stonith resource"
 nv() { echo "<nvpair id=\"g-$1\" name=\"$1\" value=\"$2\"/>"; }
-$C1 cibadmin -C -o resources -X "<clone id=\"guest-clone\"><meta_attributes id=\"gc-meta\"><nvpair id=\"gc-prom\" name=\"promotable\" value=\"true\"/><nvpair id=\"gc-pm\" name=\"promoted-max\" value=\"1\"/><nvpair id=\"gc-cm\" name=\"clone-max\" value=\"2\"/><nvpair id=\"gc-cnm\" name=\"clone-node-max\" value=\"1\"/><nvpair id=\"gc-n\" name=\"notify\" value=\"true\"/></meta_attributes><primitive id=\"guest\" class=\"ocf\" provider=\"remus\" type=\"remus\"><instance_attributes id=\"guest-ia\">$(nv guest proc:$G)$(nv peer remus-peer:5270)$(nv listen :5270)$(nv no_fence true)$(nv insecure true)$(nv interval 100)$(nv remus "$B/remus")$(nv remusd "$B/remusd")$(nv logfile /var/log/remus.log)$(nv state_dir "$D/state")</instance_attributes><operations><op id=\"gm1\" name=\"monitor\" interval=\"3s\" role=\"Promoted\"/><op id=\"gm2\" name=\"monitor\" interval=\"4s\" role=\"Unpromoted\"/><op id=\"gp\" name=\"promote\" timeout=\"60s\" interval=\"0\"/></operations></primitive></clone>" ||
+$C1 cibadmin -C -o resources -X "<clone id=\"guest-clone\"><meta_attributes id=\"gc-meta\"><nvpair id=\"gc-prom\" name=\"promotable\" value=\"true\"/><nvpair id=\"gc-pm\" name=\"promoted-max\" value=\"1\"/><nvpair id=\"gc-cm\" name=\"clone-max\" value=\"2\"/><nvpair id=\"gc-cnm\" name=\"clone-node-max\" value=\"1\"/><nvpair id=\"gc-n\" name=\"notify\" value=\"true\"/></meta_attributes><primitive id=\"guest\" class=\"ocf\" provider=\"remus\" type=\"remus\"><instance_attributes id=\"guest-ia\">$(nv guest proc:$G)$(nv peer remus-peer:5270)$(nv listen :5270)$(nv no_fence true)$(nv insecure true)$(nv interval 100)$(nv remus "$B/remus")$(nv remusd "$B/remusd")$(nv logfile /var/log/remus.log)$(nv state_dir "$D/state")$(nv command "$B/remus-dirtier --pages 50 --working-set 500 --arena-size 4M --pidfile /run/g.pid")</instance_attributes><operations><op id=\"gm1\" name=\"monitor\" interval=\"3s\" role=\"Promoted\"/><op id=\"gm2\" name=\"monitor\" interval=\"4s\" role=\"Unpromoted\"/><op id=\"gp\" name=\"promote\" timeout=\"60s\" interval=\"0\"/></operations></primitive></clone>" ||
 	fail "clone resource"
-wait_until 90 sh -c "$C1 crm_mon -1 | grep -q 'Promoted: \[ n1 \]' && test -s $D/n2/state/proc-epoch" ||
+wait_until 90 sh -c "$C1 crm_mon -1 | grep -q 'Promoted: \[ n1 \]' && test -s $D/n2/state/guest/proc-epoch" ||
 	fail "not promoted on n1 with n2 holding a replica: $($C1 crm_mon -1 | tail -6)"
-echo "guest proc:$G: promoted on n1; n2's remusd at epoch $(cat "$D/n2/state/proc-epoch")"
-wait_for 20 sh -c "[ \$(cat $D/n2/state/proc-epoch) -ge 10 ]" || fail "protection does not progress"
+echo "guest proc:$G: promoted on n1; n2's remusd at epoch $(cat "$D/n2/state/guest/proc-epoch")"
+wait_for 20 sh -c "[ \$(cat $D/n2/state/guest/proc-epoch) -ge 10 ]" || fail "protection does not progress"
 
 t0=$(date +%s%N)
 kill -9 "$P1"
@@ -218,7 +219,7 @@ grep -q "fenced n1" "$D/switch.log" || fail "n1 was not fenced by the switch"
 $C2 stonith_admin --history n1 | grep -q "successful" || fail "Pacemaker has no successful fencing of n1"
 tf=$(awk '/fenced n1/ {print $1; exit}' "$D/switch.log")
 grep -q "activated from epoch" "$D/n2/log/remus.log" || fail "remusd on n2 did not activate"
-A=$(cat "$D/n2/state/proc-guest.pid")
+A=$(cat "$D/n2/state/guest/proc-guest.pid")
 $C2 kill -0 "$A" || fail "the activated guest does not run"
 sleep 5
 $C2 kill -0 "$A" || fail "the activated guest died after promotion"

@@ -29,7 +29,9 @@ p1=$(pick_port)
 p2=$(pick_port)
 while [ "$p2" = "$p1" ]; do p2=$(pick_port); done
 # shellcheck disable=SC2086
-start peer remusd --listen 127.0.0.1:$p2 -D "$T/peer" $peer_args
+# The agent names the guest after the resource ("remus", remus --name);
+# the peer runs the guest's own command for it (remusd --guest).
+start peer remusd --listen 127.0.0.1:$p2 -D "$T/peer" $peer_args --guest "remus=$GUEST_CMD"
 
 wait_for 20 sh -c "ss -Htln 'sport = :$p2' | grep -q ." || fail "peer remusd did not listen"
 
@@ -40,7 +42,7 @@ params=(-o guest=proc:$GUEST_PID -o peer=127.0.0.1:$p2
 	-o listen=127.0.0.1:$p1 -o state_dir="$T/st" -o no_fence=true
 	-o insecure=true -o interval=100 -o run_dir="$run"
 	-o remus="$(command -v remus)" -o remusd="$(command -v remusd)"
-	-o logfile="$T/agent.log")
+	-o logfile="$T/agent.log" -o command="$GUEST_CMD")
 # The agent's own processes must not outlive a test that fails.
 cleanup_fn "OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=remus OCF_RESKEY_run_dir=$run $agent stop >/dev/null 2>&1"
 
@@ -51,13 +53,13 @@ grep -E '^(Beginning|\* |Tests )|passed|failed|rc: ' "$T/ocf-tester.log" | tail 
 grep -q "remus passed all tests" "$T/ocf-tester.log" || fail "ocf-tester did not pass"
 
 # What the promotions did.
-e=$(cat "$T/peer/proc-epoch" 2>/dev/null) || fail "the peer committed no epoch: promote did not protect"
+e=$(cat "$T/peer/remus/proc-epoch" 2>/dev/null) || fail "the peer committed no epoch: promote did not protect"
 echo "peer committed up to epoch $e while promoted"
 # ocf-tester promotes three times and demotes each: three sessions, each
 # ended by END.
 n=$(grep -c "primary ended protection after epoch" "$T/peer.log" || true)
 [ "$n" -eq 3 ] || fail "the peer saw $n sessions end with END (3 promotions expected)"
-[ ! -e "$T/peer/proc-guest.pid" ] || fail "the peer activated a copy after a demote (END)"
+[ ! -e "$T/peer/remus/proc-guest.pid" ] || fail "the peer activated a copy after a demote (END)"
 [ -d "/proc/$GUEST_PID" ] || fail "the guest did not survive"
 for f in "$run"/remus.*pid; do
 	[ -e "$f" ] && fail "pid file $f left after stop"
@@ -72,18 +74,18 @@ ocf() {
 	OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=${INST:-remus} \
 	OCF_RESKEY_guest=${GUEST:-proc:$GUEST_PID} \
 	OCF_RESKEY_peer=127.0.0.1:${PEER_PORT:-$p2} \
-	OCF_RESKEY_listen=127.0.0.1:$p1 OCF_RESKEY_state_dir="${ST:-$T/st}" \
+	OCF_RESKEY_listen=127.0.0.1:$p1 OCF_RESKEY_state_dir="${STD:-$T/st}" \
 	OCF_RESKEY_no_fence=true OCF_RESKEY_insecure=true \
 	OCF_RESKEY_interval=100 OCF_RESKEY_run_dir="$run" \
 	OCF_RESKEY_remus="$(command -v remus)" \
 	OCF_RESKEY_remusd="$(command -v remusd)" \
-	OCF_RESKEY_logfile="$T/agent.log" "$agent" "$@"
+	OCF_RESKEY_logfile="$T/agent.log" OCF_RESKEY_command="${GCMD:-}" "$agent" "$@"
 }
 ocf start || fail "start"
 ocf promote || fail "promote"
 s=0; ocf monitor || s=$?
 [ $s -eq 8 ] || fail "monitor of a promoted instance: $s, want 8"
-wait_for 20 sh -c "test \$(cat $T/peer/proc-epoch) -gt $e" || fail "no new epoch after promote"
+wait_for 20 sh -c "test \$(cat $T/peer/remus/proc-epoch) -gt $e" || fail "no new epoch after promote"
 kill -9 "$GUEST_PID"
 wait_for 20 test -s "$run/remus.remus-exit" || fail "remus did not end when the guest died"
 echo "remus exit after the guest died: $(cat "$run/remus.remus-exit")"
@@ -103,15 +105,17 @@ ocf stop
 # agent's remusd; the primary's "host" dies (remus and its guest, kill
 # -9); promote waits for remusd's own failover, then protects the
 # activated copy toward the peer.
-export INST=remus2 ST=$T/st2 PEER_PORT=$(pick_port)
-start peer3 remusd --listen 127.0.0.1:$PEER_PORT -D "$T/peer3" $peer_args
-wait_for 20 sh -c "ss -Htln 'sport = :$PEER_PORT' | grep -q ." || fail "peer3 did not listen"
+# The guest is "remus2" to every remusd (the agent's name for it), in
+# STATEDIR/remus2.
 start_guest guest3 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
+export INST=remus2 STD=$T/st2 ST=$T/st2/remus2 PEER_PORT=$(pick_port) GCMD=$GUEST_CMD
+start peer3 remusd --listen 127.0.0.1:$PEER_PORT -D "$T/peer3" $peer_args --guest "remus2=$GCMD"
+wait_for 20 sh -c "ss -Htln 'sport = :$PEER_PORT' | grep -q ." || fail "peer3 did not listen"
 export GUEST=proc:$GUEST_PID
 ocf start || fail "start (backup side)"
 remus_args=""
 remus --help 2>&1 | grep -q -- '--insecure' && remus_args="--insecure"
-start primary remus -i 100 $remus_args "$GUEST" 127.0.0.1:$p1
+start primary remus -i 100 $remus_args --name remus2 "$GUEST" 127.0.0.1:$p1
 R=$LAST_PID
 wait_for 20 test -s "$ST/proc-epoch" || fail "the primary committed nothing to the agent's remusd"
 s=0; ocf monitor || s=$?
@@ -125,9 +129,9 @@ act=$(cat "$ST/proc-guest.pid") || fail "promote returned but nothing was activa
 [ "$(cat "$run/remus2.guest")" = "proc:$act" ] || fail "agent did not record the activated guest"
 s=0; ocf monitor || s=$?
 [ $s -eq 8 ] || fail "monitor after failover promote: $s, want 8"
-wait_for 30 test -s "$T/peer3/proc-epoch" || fail "the activated guest is not protected toward the peer"
-grep -q "guest proc:$act" "$T/peer3.log" || fail "peer3 protects something else"
-echo "activated guest proc:$act protected again toward the peer (epoch $(cat "$T/peer3/proc-epoch"))"
+wait_for 30 test -s "$T/peer3/remus2/proc-epoch" || fail "the activated guest is not protected toward the peer"
+grep -q "guest remus2, timeout" "$T/peer3.log" || fail "peer3 protects something else"
+echo "activated guest proc:$act protected again toward the peer (epoch $(cat "$T/peer3/remus2/proc-epoch"))"
 ocf demote || fail "demote"
 ocf stop || fail "stop"
 [ -d "/proc/$act" ] || fail "the activated guest did not survive demote and stop"

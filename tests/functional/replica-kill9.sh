@@ -40,7 +40,9 @@ in_commit() {
 	[ "$(head -c 8 "$1/proc-journal" 2>/dev/null)" = RPJRNL01 ]
 }
 
-st="$T/st"
+# Every run is guest "g" to the backup (remus --name g), so each session
+# finds the replica the previous one left, in STATEDIR/g.
+st="$T/st/g"
 mkdir -p "$st"
 kills=0 consistent=0 inside=0 finished=0 dropped=0 kept=0
 prev_session="" prev_sum=""
@@ -51,11 +53,11 @@ for ((i = 1; i <= ITER; i++)); do
 	gpid=$GUEST_PID
 	port=$(pick_port)
 	REMUS_FAULT=replica-slow-commit start "remusd$i" remusd --no-fence --insecure \
-		--listen 127.0.0.1:$port -D "$st"
+		--listen 127.0.0.1:$port -D "$T/st" --guest "g=$GUEST_CMD"
 	B=$LAST_PID
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		fail "run $i: remusd did not listen"
-	start "remus$i" remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
+	start "remus$i" remus -i 40 --insecure --name g proc:"$gpid" 127.0.0.1:$port
 	R=$LAST_PID
 	if ((i % 3 == 0)); then
 		# Somewhere in the handshake or the full first epoch.
@@ -118,16 +120,17 @@ echo "checked $kills kills: $consistent consistent ($inside inside a commit: $fi
 [ "$inside" -ge 3 ] || fail "only $inside of $kills kills landed inside a commit"
 
 # ---- 2. Restart while the primary reconnects -------------------------------
-rst="$T/rst"
+rst="$T/rst/gr"		# guest gr's replica in remusd -D $T/rst
 snap="$T/snap"
 start_guest gr remus-dirtier --pages 300 --working-set 3000 --arena-size 32M \
 	--checksum-log "$T/sumsr"
 gpid=$GUEST_PID
+GR=$GUEST_CMD
 port=$(pick_port)
-start remusdA remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$rst"
+start remusdA remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/rst" --guest "gr=$GR"
 A=$LAST_PID
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "restart: no listen"
-start remusA remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
+start remusA remus -i 40 --insecure --name gr proc:"$gpid" 127.0.0.1:$port
 RA=$LAST_PID
 wait_for 30 sh -c "[ \"\$(cat $rst/proc-epoch 2>/dev/null)\" -ge 5 ] 2>/dev/null" ||
 	fail "restart: the first session did not reach epoch 5"
@@ -191,7 +194,7 @@ check() {
 # remusd dead; then restarted (it recovers at start); the primary
 # reconnects a little later, as a reconnecting remus would.
 for _ in 1 2 3; do check ""; sleep 0.02; done
-start remusdB remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$rst"
+start remusdB remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/rst" --guest "gr=$GR"
 B=$LAST_PID
 t0=$(date +%s%N)
 started=0
@@ -202,7 +205,7 @@ while :; do
 	# the sanitizers, and it is frozen while each sample is taken).
 	if [ $started = 0 ] && [ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 500 ]; then
 		if ss -Htln "sport = :$port" | grep -q .; then
-			start remusB remus -i 40 --insecure proc:"$gpid" 127.0.0.1:$port
+			start remusB remus -i 40 --insecure --name gr proc:"$gpid" 127.0.0.1:$port
 			started=1
 		elif [ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 20000 ]; then
 			fail "restart: remusd did not listen within 20 s"

@@ -14,11 +14,11 @@ start_guest g remus-dirtier --pages 200 --working-set 2000 --arena-size 8M
 # stdout goes through cat so that remusd, which makes its stdin and stdout
 # non-blocking, does not do so to the socket tee reads from (the command's
 # stdin and stdout share one open file description).
-start remus remus -i 50 -s '' proc:"$GUEST_PID" \
-	"sh -c 'tee $T/capture | remusd --no-fence --receive -D $T/st | cat'"
+start remus remus -i 50 -s '' --name g proc:"$GUEST_PID" \
+	"sh -c 'tee $T/capture | remusd --no-fence --receive -D $T/st --guest \"g=$GUEST_CMD\" | cat'"
 R=$LAST_PID
 # Five committed epochs, however loaded the machine is.
-wait_for 60 sh -c "[ \"\$(cat $T/st/proc-epoch 2>/dev/null)\" -ge 5 ] 2>/dev/null" ||
+wait_for 60 sh -c "[ \"\$(cat $T/st/g/proc-epoch 2>/dev/null)\" -ge 5 ] 2>/dev/null" ||
 	fail "fewer than 5 epochs committed"
 kill -INT "$R"
 status=0

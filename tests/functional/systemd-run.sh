@@ -80,6 +80,10 @@ remusd --help 2>&1 | grep -q -- '--insecure' && extra="$extra --insecure"
 rextra=""
 remus --help 2>&1 | grep -q -- '--insecure' && rextra="--insecure"
 ns sh -c "printf 'LISTEN=127.0.0.1:5270\nREMUSD_ARGS=\"$extra\"\n' >/etc/default/remusd"
+# The guest remusd protects as g1 (remus@g1 announces that name), and what
+# it runs for it on failover: /etc/remus/guests.
+ns mkdir -p /etc/remus
+ns sh -c "printf 'g1=$P/bin/remus-dirtier --pages 50 --working-set 500 --arena-size 4M --pidfile /run/g1.pid\n' >/etc/remus/guests"
 ns systemctl daemon-reload
 ns systemctl start remusd.service || fail "systemctl start remusd: $(ns systemctl status remusd 2>&1)"
 wait_for 20 sh -c "nsenter -t $S -p -m -n -- ss -Htln 'sport = :5270' | grep -q ." ||
@@ -99,9 +103,9 @@ ns mkdir -p /etc/remus
 ns sh -c "printf '[guest g1]\ndomain = proc:$G\nbackup = 127.0.0.1:5270\ninterval = 100\n' >/etc/remus/remus.conf"
 ns sh -c "printf 'REMUS_ARGS=\"$rextra\"\n' >/etc/remus/g1.env"
 ns systemctl start remus@g1 || fail "systemctl start remus@g1"
-wait_for 30 ns test -s /var/lib/remus/proc-epoch ||
+wait_for 30 ns test -s /var/lib/remus/g1/proc-epoch ||
 	fail "remus@g1 protects nothing: $(ns cat /var/log/remus-g1.log /var/log/remus-g1.log 2>&1 | tail; ns systemctl status remus@g1 2>&1 | tail -5)"
-echo "remus@g1: $(ns systemctl is-active remus@g1), backup at epoch $(ns cat /var/lib/remus/proc-epoch)"
+echo "remus@g1: $(ns systemctl is-active remus@g1), backup at epoch $(ns cat /var/lib/remus/g1/proc-epoch)"
 
 ns systemctl stop remus@g1
 st=$(ns systemctl show -p ExecMainStatus --value remus@g1)
@@ -111,8 +115,8 @@ wait_for 10 ns grep -q "primary ended protection" /var/log/remusd.log || fail "r
 echo "systemctl stop remus@g1: exit 0, END, no mark"
 
 ns systemctl start remus@g1 || fail "start again after a clean stop"
-e0=$(ns cat /var/lib/remus/proc-epoch)
-wait_for 30 sh -c "[ \$(nsenter -t $S -p -m -n -- cat /var/lib/remus/proc-epoch) != $e0 ] || \
+e0=$(ns cat /var/lib/remus/g1/proc-epoch)
+wait_for 30 sh -c "[ \$(nsenter -t $S -p -m -n -- cat /var/lib/remus/g1/proc-epoch) != $e0 ] || \
 	nsenter -t $S -p -m -n -- grep -q 'epoch 1: committed' /var/log/remusd.log" || fail "no new session"
 wait_for 30 sh -c "[ \$(nsenter -t $S -p -m -n -- grep -c 'epoch 1: committed' /var/log/remusd.log) -ge 2 ]" ||
 	fail "second session committed nothing"
@@ -121,8 +125,8 @@ wait_for 20 sh -c "nsenter -t $S -p -m -n -- systemctl is-failed remus@g1 | grep
 	fail "remus@g1 not failed after SIGKILL: $(ns systemctl is-active remus@g1)"
 ns test -s /var/lib/remus/primary/g1.failover || fail "no mark after SIGKILL"
 echo "remus@g1 killed: $(ns systemctl is-active remus@g1), mark: $(ns cat /var/lib/remus/primary/g1.failover)"
-wait_for 20 ns test -s /var/lib/remus/proc-guest.pid || fail "remusd did not activate"
-A=$(ns cat /var/lib/remus/proc-guest.pid)
+wait_for 20 ns test -s /var/lib/remus/g1/proc-guest.pid || fail "remusd did not activate"
+A=$(ns cat /var/lib/remus/g1/proc-guest.pid)
 echo "remusd activated the guest as pid $A (in the namespace)"
 sleep 12	# longer than RestartSec=10s: a restart would have happened
 n=$(ns systemctl show -p NRestarts --value remus@g1)

@@ -19,7 +19,10 @@ cmake --install "$REMUS_BUILD" --prefix "$P" >"$T/install.log" 2>&1 ||
 U="$P/lib/systemd/system"
 for u in remusd.service remus@.service; do
 	[ -f "$U/$u" ] || fail "$u not installed in $U"
-	for prog in $(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$U/$u"); do
+	# The program, or (remusd.service reads /etc/remus/guests through
+	# /bin/sh) the one the shell execs.
+	for prog in $(sed -n -e 's/^ExecStart=\/bin\/sh -c .*exec \([^ ]*\).*/\1/p' \
+	    -e '/^ExecStart=\/bin\/sh /d' -e 's/^ExecStart=\([^ ]*\).*/\1/p' "$U/$u"); do
 		[ -x "$prog" ] || fail "$u: ExecStart program $prog does not exist"
 		case $prog in "$P"/*) ;; *) fail "$u: $prog is not under the prefix" ;; esac
 	done
@@ -78,14 +81,14 @@ for end in exited:0 exited:3 exited:8 exited:1 exited:4 exited:5 exited:6 exited
 done
 
 pre=$(unit_sh remusd.service ExecStartPre x)
-mkdir -p "$T/state/guest-2"
+mkdir -p "$T/state/g2"
 STATE_DIR=$T/state sh -c "$pre" || fail "remusd refused an empty state directory"
 sleep 300 &
 live=$!
 cleanup_fn "kill $live 2>/dev/null"
 echo 999999999 >"$T/state/proc-guest.pid"
 STATE_DIR=$T/state sh -c "$pre" || fail "remusd refused a dead activated guest"
-echo $live >"$T/state/guest-2/proc-guest.pid"
+echo $live >"$T/state/g2/proc-guest.pid"
 s=0
 STATE_DIR=$T/state sh -c "$pre" 2>"$T/pre.err" || s=$?
 [ $s -ne 0 ] || fail "remusd started next to a guest it activated"

@@ -18,22 +18,23 @@ run_one() {	# NAME SERVER-FLAGS -- CLIENT-FLAGS
 	port=$(pick_port)
 	pport=$(pick_port)
 	kport=$(pick_port)
-	start_remusd "remusd-$name" "$port" "$T/st-$name" --no-activate "${sflags[@]}"
+	start_remusd "remusd-$name" "$port" "$T/st-$name" --no-activate "${sflags[@]}" \
+		--guest "kvd=$(guest_cmd "kvd-$name" remus-kvd --listen "127.0.0.1:$kport" --arena-size 8M)"
 	start "proxy-$name" python3 "$REMUS_SRC/tests/functional/tls-proxy.py" \
 		"$pport" "$port" "$T/$name.cap"
 	wait_for 10 sh -c "ss -Htln 'sport = :$pport' | grep -q ." || fail "$name: proxy"
 	start_guest "kvd-$name" remus-kvd --listen "127.0.0.1:$kport" --arena-size 8M
 	wait_for 10 kv "$kport" PING || fail "$name: kvd does not answer"
 	[ "$(kv "$kport" "SET secret $value")" = OK ] || fail "$name: SET"
-	start "remus-$name" remus -i 50 "${cflags[@]}" proc:"$GUEST_PID" \
+	start "remus-$name" remus -i 50 "${cflags[@]}" --name kvd proc:"$GUEST_PID" \
 		"127.0.0.1:$pport"
 	local R=$LAST_PID
-	wait_epochs "$T/st-$name" 3 || fail "$name: 3 epochs not committed"
+	wait_epochs "$T/st-$name/kvd" 3 || fail "$name: 3 epochs not committed"
 	kill -INT $R
 	wait $R || st=$?
 	[ $st -eq 0 ] || fail "$name: remus exited $st"
 	kill -9 "$GUEST_PID"
-	grep -qaF "$value" "$T/st-$name/proc-arena.img" ||
+	grep -qaF "$value" "$T/st-$name/kvd/proc-arena.img" ||
 		fail "$name: the replica lacks the value"
 	[ "$(stat -c %s "$T/$name.cap")" -gt 8192 ] ||
 		fail "$name: the capture is too small to mean anything"

@@ -14,20 +14,21 @@ run_one() {	# NAME SERVER-FLAGS -- CLIENT-FLAGS
 	cflags=("$@")
 	local port
 	port=$(pick_port)
-	start_remusd "remusd-$name" "$port" "$T/st-$name" "${sflags[@]}"
 	start_guest "g-$name" remus-dirtier --pages 300 --working-set 3000 \
 		--arena-size 32M --checksum-log "$T/$name.sums"
-	start "remus-$name" remus -i 50 "${cflags[@]}" proc:"$GUEST_PID" \
+	start_remusd "remusd-$name" "$port" "$T/st-$name" "${sflags[@]}" \
+		--guest "g=$GUEST_CMD"
+	start "remus-$name" remus -i 50 "${cflags[@]}" --name g proc:"$GUEST_PID" \
 		"127.0.0.1:$port"
 	local R=$LAST_PID
-	wait_epochs "$T/st-$name" 5 || fail "$name: 5 epochs not committed"
+	wait_epochs "$T/st-$name/g" 5 || fail "$name: 5 epochs not committed"
 	kill -INT $R
 	wait $R || status=$?
 	[ $status -eq 0 ] || fail "$name: remus exited $status after SIGINT"
 	wait_for 10 grep -q "not activated" "$T/remusd-$name.log" ||
 		fail "$name: backup did not see a clean END"
 	kill -9 "$GUEST_PID"
-	e=$(replica_matches "$T/st-$name" "$T/$name.sums") || fail "$name: $e"
+	e=$(replica_matches "$T/st-$name/g" "$T/$name.sums") || fail "$name: $e"
 	grep -q "TLS 1.3, authenticated" "$T/remus-$name.log" ||
 		fail "$name: remus did not log the TLS peer"
 	grep -q "TLS 1.3, authenticated" "$T/remusd-$name.log" ||

@@ -17,16 +17,18 @@ run_one() {	# NAME SERVER-FLAGS -- CLIENT-FLAGS
 	local port pport
 	port=$(pick_port)
 	pport=$(pick_port)
-	start_remusd "remusd-$name" "$port" "$T/st-$name" --no-activate "${sflags[@]}"
+	start_remusd "remusd-$name" "$port" "$T/st-$name" --no-activate "${sflags[@]}" \
+		--guest "g=$(guest_cmd "g-$name" remus-dirtier --pages 300 --working-set 3000 \
+			--arena-size 32M --checksum-log "$T/$name.sums")"
 	start "proxy-$name" python3 "$REMUS_SRC/tests/functional/tls-proxy.py" \
 		"$pport" "$port" "$T/$name.cap" "$T/$name.flip"
 	wait_for 10 sh -c "ss -Htln 'sport = :$pport' | grep -q ." || fail "$name: proxy"
 	start_guest "g-$name" remus-dirtier --pages 300 --working-set 3000 \
 		--arena-size 32M --checksum-log "$T/$name.sums"
-	start "remus-$name" remus -i 50 --reconnect-interval 0 "${cflags[@]}" proc:"$GUEST_PID" \
+	start "remus-$name" remus -i 50 --reconnect-interval 0 "${cflags[@]}" --name g proc:"$GUEST_PID" \
 		"127.0.0.1:$pport"
 	local R=$LAST_PID
-	wait_epochs "$T/st-$name" 5 || fail "$name: 5 epochs not committed"
+	wait_epochs "$T/st-$name/g" 5 || fail "$name: 5 epochs not committed"
 	touch "$T/$name.flip"
 	wait_for 20 test -s "$T/$name.flip.done" || fail "$name: the proxy flipped nothing"
 	wait $R || st=$?
@@ -36,7 +38,7 @@ run_one() {	# NAME SERVER-FLAGS -- CLIENT-FLAGS
 	wait_for 10 grep -q "session over" "$T/remusd-$name.log" ||
 		fail "$name: the session did not end"
 	kill -9 "$GUEST_PID"
-	e=$(replica_matches "$T/st-$name" "$T/$name.sums") || fail "$name: $e"
+	e=$(replica_matches "$T/st-$name/g" "$T/$name.sums") || fail "$name: $e"
 	[ "$e" -ge 5 ] || fail "$name: replica at epoch $e"
 	echo "$name: a flipped bit at offset $(cat "$T/$name.flip.done") ended the session;" \
 		"replica == guest at epoch $e"

@@ -214,7 +214,8 @@ struct replica {
 static struct replica frep;
 
 static struct replica *
-frep_create(const char *dir __unused, const char *disk __unused,
+frep_create(const char *dir __unused,
+    const struct replica_conf *conf __unused,
     const void *c __unused, size_t l __unused,
     const struct domain_info *i, const struct domain_opts *o __unused)
 {

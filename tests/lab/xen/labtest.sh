@@ -373,7 +373,12 @@ remus_protect() {
 	# under TCG: the first epoch's page() waits for it), so T must
 	# outlast that, as the primary's 120 s did before.  The failovers
 	# checked here are driven by EOF (kill, destroy), not by silence.
+	# The backup's policy for the twin (remusd(8)): domu.cfg's bridge,
+	# kernel and ramdisk, and the lab's disk hotplug script; its disk is
+	# --disk (REMUSD_ARGS) when there is one.
 	remusd --no-fence -d -v --insecure --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-120000}" \
+	    --allow-bridge xenbr0 --allow-kernel /guest/vmlinuz --allow-kernel /guest/initrd \
+	    --allow-script /tmp/block-lab \
 	    -D /tmp/remusd-$tag ${REMUSD_ARGS:-} >/tmp/remusd-$tag.log 2>&1 &
 	BP=$!
 	sleep 1
