@@ -842,6 +842,12 @@ backup_peer(const struct backup *b)
 	return b->peer;
 }
 
+const char *
+backup_guest_name(const struct backup *b)
+{
+	return b->name;
+}
+
 void
 backup_free(struct backup *b)
 {

@@ -75,6 +75,8 @@ enum backup_result backup_get_result(const struct backup *);
 const char	*backup_result_str(enum backup_result);
 uint64_t	 backup_committed(const struct backup *);	/* last epoch */
 const char	*backup_peer(const struct backup *);
+/* The guest's name as the primary's HELLO gave it ("" before). */
+const char	*backup_guest_name(const struct backup *);
 
 /* NULL ok.  Frees the replica (closes it, the files stay). */
 void	backup_free(struct backup *);

@@ -42,7 +42,15 @@ struct remus_devopts {
 	int		 no_disk;	/* -d (with -F): no disk replication */
 	/* Backup only. */
 	const char	*state_dir;	/* remusd -D STATEDIR */
+	/* External device tools (dev-tool.c), both ends. */
+	const char	**device_tools;	/* --device-tool TYPE=PATH, NULL-ended */
+	uint32_t	 device_tool_timeout_ms; /* 0: the default */
+	const char	*backup_host;	/* primary: -host, the backup as given */
+	const char	*domname;	/* -domname: --dname, or NULL (the
+					 * guest's own name) */
 };
+
+#define DEVICE_TOOL_TIMEOUT_DEFAULT_MS	2000
 
 /* Primary: register the netbuf / diskbuf device with the engine. */
 int	dev_netbuf_attach(struct ckpt *, const struct remus_devopts *);
@@ -65,6 +73,13 @@ void	dev_netbuf_held(struct dev_netbuf_held *);
  * return -1.  "" is fine (no disks). */
 int	dev_diskbuf_guest_disks(const char *spec, const char *disks,
 	    struct remus_devopts *o);
+
+/* Both ends: the external device tools (--device-tool).  Primary: steps
+ * 0 and 1 run here (a refusal is -1, said in one line); register before
+ * the netbuf device, so that step 3 runs before the output's release.
+ * Backup: "activate" at failover. */
+int	dev_tool_attach(struct ckpt *, const struct remus_devopts *);
+int	dev_tool_backup_attach(struct backup *, const struct remus_devopts *);
 
 /* Backup: register the diskbuf backup device with one receiver session
  * (remusd --listen runs one session per connection). */

@@ -56,7 +56,11 @@ enum {
 	OPT_RECONNECT_LIMIT, OPT_FENCE_BACKUP,
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
 	OPT_INSECURE, OPT_REMUSD_ARGS,
+	/* Issue 13: the link's management surface. */
+	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT,
 };
+
+#define DEVICE_TOOLS_MAX	16
 
 static const struct option longopts[] = {
 	{ "help",		no_argument,		NULL, 'h' },
@@ -82,6 +86,9 @@ static const struct option longopts[] = {
 	{ "tls-hostname",	required_argument,	NULL, OPT_TLS_HOSTNAME },
 	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
 	{ "remusd-args",	required_argument,	NULL, OPT_REMUSD_ARGS },
+	{ "device-tool",	required_argument,	NULL, OPT_DEVICE_TOOL },
+	{ "device-tool-timeout", required_argument,	NULL,
+	    OPT_DEVICE_TOOL_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -95,6 +102,7 @@ static const char usage_text[] =
 "             [--psk-file file [--psk-identity name] |\n"
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args]\n"
+"             [--device-tool type=path ...] [--device-tool-timeout ms]\n"
 "             domain [backup]\n";
 
 static const char help_text[] =
@@ -158,6 +166,13 @@ static const char help_text[] =
 "  --remusd-args args  with -s: added to \"remusd --receive\" on the backup,\n"
 "                    for what only the backup decides: its fencing, its\n"
 "                    state directory (see remusd --help)\n"
+"  --device-tool type=path  an external device tool (repeatable), run as\n"
+"                    \"path -type type -step N -host backup -domname name\n"
+"                    [-epoch E]\": step 0 at attach (non-zero refuses\n"
+"                    protection), 1 before the first checkpoint, 2 at each\n"
+"                    suspend, 3 before the epoch's output is released;\n"
+"                    type=coproc:path runs it once, one line per step\n"
+"  --device-tool-timeout ms  longest a step may take (default 2000)\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -176,7 +191,8 @@ static const char help_text[] =
 "  6  the guest failed (did not suspend or resume, or exited)\n"
 "  7  a network or disk buffer could not be set up (no such interface,\n"
 "     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image,\n"
-"     or a Xen guest's disk not served by remus-diskd, without -F -d)\n"
+"     or a Xen guest's disk not served by remus-diskd, without -F -d),\n"
+"     or a device tool refused protection (step 0) or failed step 1\n"
 "  8  the guest shut itself down (poweroff, reboot): END sent, the\n"
 "     backup does not start its copy\n";
 
@@ -342,6 +358,9 @@ main(int argc, char **argv)
 	int insecure = 0;
 	const char *remusd_args = NULL;
 	struct uri buri;
+	static const char *tools[DEVICE_TOOLS_MAX + 1];
+	size_t ntools = 0;
+	const char *backup_arg = NULL;
 	static char *backup_line;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
@@ -484,6 +503,21 @@ main(int argc, char **argv)
 		case OPT_REMUSD_ARGS:
 			remusd_args = optarg;
 			break;
+		case OPT_DEVICE_TOOL:
+			if (ntools == DEVICE_TOOLS_MAX)
+				usage("--device-tool: at most %d tools",
+				    DEVICE_TOOLS_MAX);
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+				usage("--device-tool %s: want TYPE=PATH",
+				    optarg);
+			tools[ntools++] = optarg;
+			break;
+		case OPT_DEVICE_TOOL_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600000, &v) == -1)
+				usage("--device-tool-timeout %s: want "
+				    "milliseconds in 1..3600000", optarg);
+			dopts.device_tool_timeout_ms = (uint32_t)v;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -499,7 +533,7 @@ main(int argc, char **argv)
 		usage("unexpected argument \"%s\"", argv[2]);
 	spec = argv[0];
 	if (argc == 2)
-		host = argv[1];
+		host = backup_arg = argv[1];
 	if (!blackhole && host == NULL)
 		usage("no backup host given (or -b for blackhole)");
 	if ((no_net || no_disk) && !unsafe)
@@ -699,7 +733,12 @@ main(int argc, char **argv)
 	if (!no_net && dopts.netbuf_if == NULL && !blackhole)
 		r.unbuffered = spec;
 	dopts.no_disk = no_disk;
-	if (dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
+	/* Device tools first: step 3 (their commit) runs before netbuf's
+	 * commit releases the epoch's output. */
+	dopts.device_tools = tools;
+	dopts.backup_host = blackhole ? "blackhole" : backup_arg;
+	if (dev_tool_attach(r.ckpt, &dopts) == -1 ||
+	    dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
 	    dev_diskbuf_attach(r.ckpt, &dopts) == -1) {
 		/* The device said why (E4). */
 		status = EXIT_DEVICE;

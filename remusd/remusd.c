@@ -59,7 +59,11 @@ enum {
 	OPT_RECEIVE = 256, OPT_LISTEN, OPT_TIMEOUT, OPT_NO_ACTIVATE, OPT_DISK,
 	OPT_VERSION, OPT_FENCE, OPT_NO_FENCE, OPT_FENCE_TIMEOUT,
 	OPT_PSK_FILE, OPT_TLS_CREDS, OPT_INSECURE,
+	/* Issue 13: the link's management surface. */
+	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT,
 };
+
+#define DEVICE_TOOLS_MAX	16
 
 static const struct option longopts[] = {
 	{ "help",		no_argument,		NULL, 'h' },
@@ -75,6 +79,9 @@ static const struct option longopts[] = {
 	{ "psk-file",		required_argument,	NULL, OPT_PSK_FILE },
 	{ "tls-creds",		required_argument,	NULL, OPT_TLS_CREDS },
 	{ "insecure",		no_argument,		NULL, OPT_INSECURE },
+	{ "device-tool",	required_argument,	NULL, OPT_DEVICE_TOOL },
+	{ "device-tool-timeout", required_argument,	NULL,
+	    OPT_DEVICE_TOOL_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -83,7 +90,8 @@ static const char usage_text[] =
 "              [--disk image] --fence cmd [--fence-timeout ms] | --no-fence\n"
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
-"              --insecure\n";
+"              --insecure\n"
+"              [--device-tool type=path ...] [--device-tool-timeout ms]\n";
 
 static const char help_text[] =
 "The backup end of remus: hold a replica of a protected guest, commit\n"
@@ -111,6 +119,11 @@ static const char help_text[] =
 "                    copies may run); one of --fence and --no-fence is\n"
 "                    required\n"
 "  --disk image      the backup's copy of a replicated disk\n"
+"  --device-tool type=path  an external device tool (repeatable): at\n"
+"                    failover, before the guest starts, \"path -type type\n"
+"                    -step activate -host primary -domname name\"; failing,\n"
+"                    the failover fails (type=coproc:path: one line)\n"
+"  --device-tool-timeout ms  longest it may take (default 2000)\n"
 "  -d                log to stderr even when it is not a terminal (remusd\n"
 "                    always stays in the foreground)\n"
 "  -e                xl's flag: refused, with one line saying why\n"
@@ -290,8 +303,9 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 	if (s->b == NULL)
 		goto err;
 	backup_set_peer(s->b, peer);
-	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1) {
-		log_warnx("%s: disk device setup failed", peer);
+	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1 ||
+	    dev_tool_backup_attach(s->b, &dopts) == -1) {
+		log_warnx("%s: device setup failed", peer);
 		session_free(s);
 		return -1;
 	}
@@ -540,6 +554,8 @@ main(int argc, char **argv)
 	char hbuf[256], pbuf[16];
 	int ch, receive = 0, config_test = 0, verbose = 0, foreground = 0;
 	int status, no_fence = 0, insecure = 0;
+	static const char *tools[DEVICE_TOOLS_MAX + 1];
+	size_t ntools = 0;
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
@@ -609,6 +625,21 @@ main(int argc, char **argv)
 			break;
 		case OPT_INSECURE:
 			insecure = 1;
+			break;
+		case OPT_DEVICE_TOOL:
+			if (ntools == DEVICE_TOOLS_MAX)
+				usage("--device-tool: at most %d tools",
+				    DEVICE_TOOLS_MAX);
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+				usage("--device-tool %s: want TYPE=PATH",
+				    optarg);
+			tools[ntools++] = optarg;
+			break;
+		case OPT_DEVICE_TOOL_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600000, &v) == -1)
+				usage("--device-tool-timeout %s: want "
+				    "milliseconds in 1..3600000", optarg);
+			d.dopts.device_tool_timeout_ms = (uint32_t)v;
 			break;
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);
@@ -714,6 +745,7 @@ main(int argc, char **argv)
 	d.receive = receive;
 	d.dopts.loop = d.loop;
 	d.dopts.state_dir = d.cfg.state_dir;
+	d.dopts.device_tools = tools;
 	ev_check_init(&d.reap, reap_cb);
 	ev_signal_init(&d.sigint, signal_cb, SIGINT);
 	ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
