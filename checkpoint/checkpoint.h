@@ -20,6 +20,7 @@
 
 struct stream_writer;
 struct stream_rec;
+struct ratelimit;
 
 /* Primary-side device.  Every hook returns 0, or -1 with errno set (already
  * logged).  A hook may be NULL. */
@@ -105,6 +106,9 @@ struct ckpt_config {
 					 * engine ends once output is released) */
 	uint32_t	reconnect_limit; /* --reconnect-limit; 0: for ever */
 	const char	*fence_backup;	/* --fence-backup CMD, or NULL */
+	struct ratelimit *ratelimit;	/* --bandwidth: the link's token
+					 * bucket (ratelimit.h), borrowed;
+					 * NULL: no cap */
 };
 
 /* One epoch's figures, reported once it is acknowledged. */

@@ -36,6 +36,7 @@
 #include "devices.h"
 #include "diskbuf.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "stream.h"
 #include "util.h"
 
@@ -247,6 +248,13 @@ attach_server(struct ckpt *c, const struct remus_devopts *o)
 
 	if (sync_rate_env(&rate) == -1)
 		return -1;
+	/* remus-diskd sends the sync from its own process: it cannot draw
+	 * on our bucket, so it gets the cap as its own rate (with epochs
+	 * running meanwhile, the link may carry up to twice the cap until
+	 * the sync is done; docs/link.md). */
+	if (o->ratelimit != NULL && (rate == 0 ||
+	    rate > ratelimit_rate(o->ratelimit)))
+		rate = ratelimit_rate(o->ratelimit);
 	ctl = diskbuf_ctl_open(o->disk_server, to && *to ? to : NULL, rate);
 	if (ctl == NULL)
 		return -1;
@@ -304,8 +312,15 @@ dev_diskbuf_guest_disks(const char *spec, const char *disks,
 	return 0;
 }
 
+/* --bandwidth: the disk sync draws on the link's bucket. */
+static void
+sync_budget(void *arg, size_t bytes)
+{
+	ratelimit_take(arg, bytes);
+}
+
 static int
-start_sync(struct diskbuf_primary *p)
+start_sync(struct diskbuf_primary *p, struct ratelimit *rl)
 {
 	const char *to = getenv("REMUS_DISK_SYNC");
 	uint64_t r;
@@ -315,6 +330,8 @@ start_sync(struct diskbuf_primary *p)
 	if (sync_rate_env(&r) == -1)
 		return -1;
 	diskbuf_sync_set_rate(r);
+	if (rl != NULL)
+		diskbuf_sync_set_budget(sync_budget, rl);
 	return diskbuf_primary_sync_start(p, to, 1);
 }
 
@@ -346,7 +363,7 @@ dev_diskbuf_attach(struct ckpt *c, const struct remus_devopts *o)
 		return -1;
 	}
 	/* Registered: from here the engine tears p down. */
-	return start_sync(p);
+	return start_sync(p, o->ratelimit);
 }
 
 /* ---- Backup ------------------------------------------------------- */

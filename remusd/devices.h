@@ -25,6 +25,7 @@
 struct ckpt;
 struct backup;
 struct ev_loop;
+struct ratelimit;
 
 struct remus_devopts {
 	struct ev_loop	*loop;		/* the one EV_DEFAULT loop */
@@ -48,6 +49,8 @@ struct remus_devopts {
 	const char	*backup_host;	/* primary: -host, the backup as given */
 	const char	*domname;	/* -domname: --dname, or NULL (the
 					 * guest's own name) */
+	struct ratelimit *ratelimit;	/* primary: --bandwidth's bucket, for
+					 * the disk sync too; NULL: none */
 };
 
 #define DEVICE_TOOL_TIMEOUT_DEFAULT_MS	2000

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "peer.h"
 #include "pidfile.h"
+#include "ratelimit.h"
 #include "stats.h"
 #include "tls.h"
 #include "transport.h"
@@ -57,7 +58,7 @@ enum {
 	OPT_PSK_FILE, OPT_PSK_IDENTITY, OPT_TLS_CREDS, OPT_TLS_HOSTNAME,
 	OPT_INSECURE, OPT_REMUSD_ARGS,
 	/* Issue 13: the link's management surface. */
-	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT,
+	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT, OPT_BANDWIDTH,
 };
 
 #define DEVICE_TOOLS_MAX	16
@@ -89,6 +90,7 @@ static const struct option longopts[] = {
 	{ "device-tool",	required_argument,	NULL, OPT_DEVICE_TOOL },
 	{ "device-tool-timeout", required_argument,	NULL,
 	    OPT_DEVICE_TOOL_TIMEOUT },
+	{ "bandwidth",		required_argument,	NULL, OPT_BANDWIDTH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -103,6 +105,7 @@ static const char usage_text[] =
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args]\n"
 "             [--device-tool type=path ...] [--device-tool-timeout ms]\n"
+"             [--bandwidth mbit]\n"
 "             domain [backup]\n";
 
 static const char help_text[] =
@@ -173,6 +176,10 @@ static const char help_text[] =
 "                    suspend, 3 before the epoch's output is released;\n"
 "                    type=coproc:path runs it once, one line per step\n"
 "  --device-tool-timeout ms  longest a step may take (default 2000)\n"
+"  --bandwidth mbit  cap what goes to the backup at mbit megabits per second\n"
+"                    (a token bucket: the full first checkpoint, every\n"
+"                    epoch and the disk sync together); an epoch it\n"
+"                    stretches beyond the interval is reported\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -211,6 +218,13 @@ struct remus {
 	} backup;
 	enum ckpt_result result;
 	const char	*unbuffered;	/* warn at the first epoch: the spec */
+	/* --bandwidth: the bucket, and what on_stats reports of it. */
+	struct ratelimit *rl;
+	const char	*bandwidth;	/* as given, for messages */
+	uint32_t	 interval_ms;
+	uint64_t	 rl_held;	/* ratelimit_held_us at the last epoch */
+	uint64_t	 rl_said_us;	/* last stretched-period line */
+	unsigned	 rl_stretched;	/* stretched epochs since that line */
 };
 
 /* One line naming what was wrong (getopt has printed its own for a bad
@@ -232,10 +246,46 @@ usage(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+/* --bandwidth: what the cap did to epoch ST, said, not hidden: the full
+ * checkpoint's rate, and every period the cap stretched beyond the
+ * interval (the first at once, then at most one line per 5 s, counting
+ * the ones in between). */
+static void
+bandwidth_report(struct remus *r, const struct ckpt_epoch_stats *st)
+{
+	uint64_t held = ratelimit_held_us(r->rl), d = held - r->rl_held;
+	uint64_t now = now_us();
+
+	r->rl_held = held;
+	if (st->full) {
+		log_info("epoch %" PRIu64 " (full): %" PRIu64 " bytes sent in "
+		    "%.2f s, %.1f Mbit/s under --bandwidth %s (held %.2f s "
+		    "by the cap)", st->epoch, st->wire_bytes,
+		    st->send_us / 1e6, st->send_us ? st->wire_bytes * 8. /
+		    st->send_us : 0., r->bandwidth, d / 1e6);
+		return;
+	}
+	if (st->period_us <= (uint64_t)r->interval_ms * 1050 || d == 0)
+		return;
+	r->rl_stretched++;
+	if (r->rl_said_us != 0 && now - r->rl_said_us < 5000000)
+		return;
+	log_warnx("epoch %" PRIu64 ": period %.1f ms for an interval of %u "
+	    "ms: stretched by --bandwidth %s (%" PRIu64 " bytes, held %.1f "
+	    "ms by the cap; %u stretched epochs since the last such line)",
+	    st->epoch, st->period_us / 1e3, r->interval_ms, r->bandwidth,
+	    st->wire_bytes, d / 1e3, r->rl_stretched);
+	r->rl_said_us = now;
+	r->rl_stretched = 0;
+}
+
 static void
 on_stats(const struct ckpt_epoch_stats *st, void *arg)
 {
 	struct remus *r = arg;
+
+	if (r->rl != NULL)
+		bandwidth_report(r, st);
 
 	/* Said once protection runs, not on the way to another error. */
 	if (r->unbuffered != NULL) {
@@ -361,6 +411,7 @@ main(int argc, char **argv)
 	static const char *tools[DEVICE_TOOLS_MAX + 1];
 	size_t ntools = 0;
 	const char *backup_arg = NULL;
+	uint64_t bandwidth = 0;
 	static char *backup_line;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
@@ -518,6 +569,13 @@ main(int argc, char **argv)
 				    "milliseconds in 1..3600000", optarg);
 			dopts.device_tool_timeout_ms = (uint32_t)v;
 			break;
+		case OPT_BANDWIDTH:
+			if (ratelimit_parse_mbit(optarg, &v) == -1)
+				usage("--bandwidth %s: want megabits per second"
+				    " in 0.001..1000000", optarg);
+			r.bandwidth = optarg;
+			bandwidth = v;
+			break;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -541,6 +599,8 @@ main(int argc, char **argv)
 		    no_net ? "n" : "d");
 	if (cmd && blackhole)
 		usage("-s and -b exclude each other");
+	if (bandwidth && blackhole)
+		usage("--bandwidth and -b exclude each other (no link to cap)");
 	if (dopts.disk_server && dopts.disk_image)
 		usage("--disk and --disk-server exclude each other");
 	/* The backup's address (checkpoint/uri.h): host[:port], tcp://,
@@ -703,6 +763,13 @@ main(int argc, char **argv)
 	cfg.timeout_ms = (uint32_t)timeout;
 	cfg.cache_bytes = compress ? CODEC_CACHE_DEFAULT : 0;
 	cfg.guest_name = spec;
+	if (bandwidth && (r.rl = ratelimit_new(bandwidth)) == NULL) {
+		log_warn("--bandwidth");
+		goto out;
+	}
+	cfg.ratelimit = r.rl;
+	r.interval_ms = (uint32_t)interval;
+	dopts.ratelimit = r.rl;
 	r.ckpt = ckpt_new(r.loop, dops, dom, &tp, &cfg);
 	if (r.ckpt == NULL) {
 		log_warn("checkpoint engine");
@@ -795,5 +862,6 @@ out:
 	transport_close(&tp);
 	tls_free(r.backup.tls);
 	tls_creds_free(creds);
+	ratelimit_free(r.rl);
 	return status;
 }
