@@ -365,6 +365,16 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 		bc_error(b, errno ? errno : EIO, "cannot create the replica");
 		return -1;
 	}
+	/* --dname: this backup's configuration names the guest it would
+	 * activate; a driver that cannot refuses the session now, not at
+	 * failover. */
+	if (b->cfg.dname != NULL && (b->rops->set_name == NULL ||
+	    b->rops->set_name(b->rep, b->cfg.dname) == -1)) {
+		log_warnx("%s: --dname %s: the %s driver cannot give the guest"
+		    " that name", b->peer, b->cfg.dname, hi->driver);
+		bc_error(b, EINVAL, "cannot rename the guest");
+		return -1;
+	}
 	log_info("%s: protecting a %s guest: %" PRIu64 " pages of %u bytes",
 	    b->peer, hi->driver, hi->nr_pages, hi->page_size);
 	/* Building the replica may take long (the Xen driver builds a

@@ -35,6 +35,9 @@ struct backup_config {
 	int		 no_activate;	/* failover keeps the replica only */
 	const char	*fence_cmd;	/* --fence CMD; NULL: no fence (B5) */
 	uint32_t	 fence_ms;	/* F (--fence-timeout), with fence_cmd */
+	const char	*dname;		/* --dname: the activated guest's name
+					 * (replica_ops->set_name); NULL: the
+					 * driver's own */
 	/* The link's io over the fds: NULL for plain, or &peer_io_tls and
 	 * a handshaken session (the caller's, to free after backup_free). */
 	const struct peer_io_ops *io;

@@ -79,7 +79,7 @@ check_v6(const char *h, size_t n)
 	return colons >= 2 ? 0 : -1;
 }
 
-/* Host H (N bytes, brackets removed) into U. */
+/* Host H (N bytes, brackets removed; V6: they were there) into U. */
 static int
 set_host(struct uri *u, const char *h, size_t n, int v6, int flags,
     char *err, size_t errlen)
@@ -89,11 +89,14 @@ set_host(struct uri *u, const char *h, size_t n, int v6, int flags,
 	if (n == 0 || (n == 1 && h[0] == '*')) {
 		if (!(flags & URI_EMPTY_HOST))
 			return refuse(err, errlen, "empty host");
-	} else if (v6) {
+	} else if (v6 && memchr(h, ':', n) != NULL) {
 		if (check_v6(h, n) == -1)
 			return refuse(err, errlen, "\"%.*s\" is not an IPv6 "
 			    "address", (int)(n > 64 ? 64 : n), h);
 	} else {
+		/* Brackets around a name or an IPv4 address are taken, as
+		 * transport_parse_addr always did. */
+		v6 = 0;
 		for (i = 0; i < n; i++)
 			if (!is_name_char(h[i]))
 				return refuse(err, errlen, "host \"%.*s\": "

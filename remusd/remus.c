@@ -18,6 +18,7 @@
 #include <ev.h>
 
 #define LOG_PREFIX ""
+#include "caps.h"
 #include "checkpoint.h"
 #include "codec.h"
 #include "compiler.h"
@@ -59,6 +60,7 @@ enum {
 	OPT_INSECURE, OPT_REMUSD_ARGS,
 	/* Issue 13: the link's management surface. */
 	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT, OPT_BANDWIDTH,
+	OPT_CAPABILITIES, OPT_DNAME,
 };
 
 #define DEVICE_TOOLS_MAX	16
@@ -90,6 +92,8 @@ static const struct option longopts[] = {
 	{ "device-tool",	required_argument,	NULL, OPT_DEVICE_TOOL },
 	{ "device-tool-timeout", required_argument,	NULL,
 	    OPT_DEVICE_TOOL_TIMEOUT },
+	{ "capabilities",	no_argument,		NULL, OPT_CAPABILITIES },
+	{ "dname",		required_argument,	NULL, OPT_DNAME },
 	{ "bandwidth",		required_argument,	NULL, OPT_BANDWIDTH },
 	{ NULL, 0, NULL, 0 },
 };
@@ -105,8 +109,9 @@ static const char usage_text[] =
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args]\n"
 "             [--device-tool type=path ...] [--device-tool-timeout ms]\n"
-"             [--bandwidth mbit]\n"
-"             domain [backup]\n";
+"             [--bandwidth mbit] [--dname name]\n"
+"             domain [backup]\n"
+"       remus --capabilities\n";
 
 static const char help_text[] =
 "Protect a running guest by checkpointing it to a backup (Remus).\n"
@@ -180,6 +185,10 @@ static const char help_text[] =
 "                    (a token bucket: the full first checkpoint, every\n"
 "                    epoch and the disk sync together); an epoch it\n"
 "                    stretches beyond the interval is reported\n"
+"  --dname name      ask the backup to activate the guest under this name:\n"
+"                    with -s or ssh:// it is added to remusd --receive's\n"
+"                    flags; a remusd --listen decides with its own --dname\n"
+"  --capabilities    what this build can do, as JSON, and exit\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -412,6 +421,8 @@ main(int argc, char **argv)
 	size_t ntools = 0;
 	const char *backup_arg = NULL;
 	uint64_t bandwidth = 0;
+	const char *dname = NULL;
+	static char *dname_args;
 	static char *backup_line;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
@@ -569,6 +580,9 @@ main(int argc, char **argv)
 				    "milliseconds in 1..3600000", optarg);
 			dopts.device_tool_timeout_ms = (uint32_t)v;
 			break;
+		case OPT_DNAME:
+			dname = optarg;
+			break;
 		case OPT_BANDWIDTH:
 			if (ratelimit_parse_mbit(optarg, &v) == -1)
 				usage("--bandwidth %s: want megabits per second"
@@ -576,6 +590,9 @@ main(int argc, char **argv)
 			r.bandwidth = optarg;
 			bandwidth = v;
 			break;
+		case OPT_CAPABILITIES:
+			return caps_print(stdout, "remus") == 0 ? EXIT_OK :
+			    EXIT_INTERNAL;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -649,6 +666,24 @@ main(int argc, char **argv)
 		usage("%s needs no --psk-file, --tls-creds or --insecure "
 		    "(TLS is for remusd --listen)", buri.scheme == URI_SSH ?
 		    "ssh://" : cmd ? "-s" : "-b");
+	/* --dname: the backup's configuration decides the name; the
+	 * primary can only ask where it writes that configuration, the
+	 * remusd --receive command line (remusd checks the name). */
+	if (dname && (cmd == NULL || cmd[0] == '\0'))
+		usage("--dname %s: a remusd --listen names guests with its own "
+		    "--dname; with -s or ssh:// remus passes it to remusd "
+		    "--receive%s", dname, cmd ? " (with -s \"\" the command "
+		    "is yours: put --dname in it)" : "");
+	if (dname) {
+		if (strspn(dname, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(dname))
+			usage("--dname %s: want letters, digits, '.', '_' or "
+			    "'-'", dname);
+		if (asprintf(&dname_args, "%s%s--dname %s", remusd_args ?
+		    remusd_args : "", remusd_args ? " " : "", dname) < 0)
+			return EXIT_INTERNAL;
+		remusd_args = dname_args;
+	}
 	if (remusd_args && (cmd == NULL || cmd[0] == '\0'))
 		usage("--remusd-args goes with -s cmd (with -s \"\" the host "
 		    "argument is the whole command)");

@@ -25,6 +25,7 @@
 
 #define LOG_PREFIX ""
 #include "backup.h"
+#include "caps.h"
 #include "compiler.h"
 #include "devices.h"
 #include "domain.h"
@@ -60,7 +61,7 @@ enum {
 	OPT_VERSION, OPT_FENCE, OPT_NO_FENCE, OPT_FENCE_TIMEOUT,
 	OPT_PSK_FILE, OPT_TLS_CREDS, OPT_INSECURE,
 	/* Issue 13: the link's management surface. */
-	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT,
+	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT, OPT_CAPABILITIES, OPT_DNAME,
 };
 
 #define DEVICE_TOOLS_MAX	16
@@ -82,6 +83,8 @@ static const struct option longopts[] = {
 	{ "device-tool",	required_argument,	NULL, OPT_DEVICE_TOOL },
 	{ "device-tool-timeout", required_argument,	NULL,
 	    OPT_DEVICE_TOOL_TIMEOUT },
+	{ "capabilities",	no_argument,		NULL, OPT_CAPABILITIES },
+	{ "dname",		required_argument,	NULL, OPT_DNAME },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -91,7 +94,9 @@ static const char usage_text[] =
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
 "              --insecure\n"
-"              [--device-tool type=path ...] [--device-tool-timeout ms]\n";
+"              [--device-tool type=path ...] [--device-tool-timeout ms]\n"
+"              [--dname name]\n"
+"       remusd --capabilities\n";
 
 static const char help_text[] =
 "The backup end of remus: hold a replica of a protected guest, commit\n"
@@ -130,6 +135,10 @@ static const char help_text[] =
 "  -n                check the configuration, finish or drop a commit a\n"
 "                    crash interrupted in the state directory, and exit\n"
 "  -v                more verbose (repeat for more)\n"
+"  --dname name      the name an activated guest gets (Xen: instead of its\n"
+"                    own; proc: logged and pidfile'd as statedir/name.pid);\n"
+"                    with --listen a second concurrent guest gets name-2 ...\n"
+"  --capabilities    what this build can do, as JSON, and exit\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -150,6 +159,7 @@ struct session {
 	struct tls	*tls;		/* NULL: --insecure or --receive */
 	struct session	*next;
 	char		*dir;		/* its replica directory, if not -D's */
+	char		*dname;		/* --dname NAME-N, if not NAME */
 	int		 over;
 };
 
@@ -239,6 +249,7 @@ session_free(struct session *s)
 	backup_free(s->b);	/* closes the fd the TLS session ran on */
 	tls_free(s->tls);
 	free(s->dir);
+	free(s->dname);
 	free(s);
 }
 
@@ -298,6 +309,15 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 		}
 		cfg.state_dir = dopts.state_dir = s->dir;
 		log_info("%s: replica in %s", peer, s->dir);
+		/* Two guests activated under one --dname would clash. */
+		if (d->cfg.dname != NULL) {
+			if (asprintf(&s->dname, "%s-%u", d->cfg.dname,
+			    d->nguests) < 0) {
+				s->dname = NULL;
+				goto err;
+			}
+			cfg.dname = dopts.domname = s->dname;
+		}
 	}
 	s->b = backup_new(d->loop, rfd, wfd, &cfg, session_done, s);
 	if (s->b == NULL)
@@ -315,8 +335,10 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 	return backup_start(s->b);
 err:
 	log_warn("%s: session", peer);
-	if (s)
+	if (s) {
 		free(s->dir);
+		free(s->dname);
+	}
 	free(s);
 	tls_free(tls);
 	close(rfd);
@@ -495,6 +517,23 @@ status_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
 		log_info("status: no session");
 }
 
+/* --dname: a name every driver, a pidfile and a shell take as it is. */
+static int
+dname_check(const char *n)
+{
+	size_t i, len = strlen(n);
+
+	if (len == 0 || len > 63 || n[0] == '.' || n[0] == '-')
+		return -1;
+	for (i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') ||
+		    (n[i] >= 'A' && n[i] <= 'Z') ||
+		    (n[i] >= '0' && n[i] <= '9') || n[i] == '.' ||
+		    n[i] == '_' || n[i] == '-'))
+			return -1;
+	return 0;
+}
+
 static int
 check_statedir(const char *dir)
 {
@@ -635,12 +674,22 @@ main(int argc, char **argv)
 				    optarg);
 			tools[ntools++] = optarg;
 			break;
+		case OPT_DNAME:
+			if (dname_check(optarg) == -1)
+				usage("--dname %s: want 1..63 letters, digits, "
+				    "'.', '_' or '-', not starting with '.' or "
+				    "'-'", optarg);
+			d.cfg.dname = d.dopts.domname = optarg;
+			break;
 		case OPT_DEVICE_TOOL_TIMEOUT:
 			if (parse_uint(optarg, 1, 3600000, &v) == -1)
 				usage("--device-tool-timeout %s: want "
 				    "milliseconds in 1..3600000", optarg);
 			d.dopts.device_tool_timeout_ms = (uint32_t)v;
 			break;
+		case OPT_CAPABILITIES:
+			return caps_print(stdout, "remusd") == 0 ? EXIT_OK :
+			    EXIT_FAILED;
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);
 			return EXIT_OK;

@@ -7,3 +7,8 @@ remus_shell_test(device-tool ${CMAKE_CURRENT_LIST_DIR}/device-tool.sh TIMEOUT 18
 # checkpoint, and the stretched period reported.  Timing: not under ASan.
 remus_shell_test(bandwidth ${CMAKE_CURRENT_LIST_DIR}/bandwidth.sh TIMEOUT 180)
 set_tests_properties(bandwidth PROPERTIES LABELS "functional;nosan")
+# --dname: the activated guest's name (backup decides, primary may ask
+# through -s/ssh://).
+remus_shell_test(dname ${CMAKE_CURRENT_LIST_DIR}/dname.sh TIMEOUT 120)
+# --capabilities against what the binaries accept.
+remus_shell_test(capabilities ${CMAKE_CURRENT_LIST_DIR}/capabilities.sh TIMEOUT 120)
