@@ -7,7 +7,8 @@
 # carried, which must be the cap within 10% (loopback carries gigabits:
 # without the cap the same checkpoint goes far faster, measured first).
 # Every later epoch re-dirties the whole guest, so the cap stretches its
-# period beyond the interval: remus must say so.
+# period beyond the interval: remus must say so.  Then a live disk sync
+# under the same cap: the sync and the link together keep to it.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires which ss
@@ -77,6 +78,40 @@ grep -q "epoch 1 (full): .* Mbit/s under --bandwidth $CAP" "$T/remus-capped.log"
 wait_for 60 grep -q "stretched by --bandwidth $CAP" "$T/remus-capped.log" ||
 	fail "capped: a stretched period was not reported"
 grep -o "epoch [0-9]*: period .* stretched by --bandwidth $CAP" "$T/remus-capped.log" | head -1
+stop_run
+
+# The disk sync draws on the same bucket: a live initial copy of a
+# 24 MiB image of random data (every block differs from the backup's
+# empty one) while epochs run; the sync connection and the link together
+# are sampled, and together they stay within 10% of the cap.
+head -c $((MIB << 20)) /dev/urandom >"$T/p.img"
+truncate -s ${MIB}M "$T/b.img"
+start_guest g-disk remus-dirtier --pages 20 --working-set 200 --arena-size 4M
+port=$(pick_port) sport=$(pick_port)
+REMUS_DISK_SYNC_LISTEN="127.0.0.1:$sport" start remusd-disk remusd --no-fence --no-activate \
+	--insecure --listen 127.0.0.1:$port -D "$T/st-disk" --disk "$T/b.img"
+wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "disk: remusd did not listen"
+REMUS_DISK_SYNC="127.0.0.1:$sport" start remus-disk remus -i 100 --insecure --bandwidth "$CAP" \
+	--disk "$T/p.img" --nbd-listen "unix:$T/nbd.sock" proc:"$GUEST_PID" 127.0.0.1:$port
+RUN_PID=$LAST_PID
+: >"$T/disk.samples"
+for ((i = 0; i < 600; i++)); do
+	s=$(ss -tinH state established "dport = :$sport" 2>/dev/null | grep -o 'bytes_acked:[0-9]*' | head -1 | cut -d: -f2)
+	l=$(ss -tinH state established "dport = :$port" 2>/dev/null | grep -o 'bytes_acked:[0-9]*' | head -1 | cut -d: -f2)
+	echo "$(date +%s%N) ${s:-0} ${l:-0}" >>"$T/disk.samples"
+	[ "${s:-0}" -ge $(((MIB << 20) * 9 / 10)) ] && break
+	sleep 0.1
+done
+drate=$(awk -v w=$((MIB << 20)) '$2 >= w * 0.1 && $2 <= w * 0.9 {
+		if (!n++) { t0 = $1; s0 = $2; l0 = $3 } t1 = $1; s1 = $2; l1 = $3 }
+	END { if (n < 5 || t1 == t0) { print "none"; exit }
+		dt = (t1 - t0) / 1e9
+		printf "%.1f %.1f\n", (s1 - s0 + l1 - l0) * 8 / dt / 1e6, (s1 - s0) * 8 / dt / 1e6 }' "$T/disk.samples")
+[ "$drate" != none ] || fail "disk: too few samples during the sync"
+set -- $drate
+echo "disk sync under a $CAP Mbit/s cap: sync and link together $1 Mbit/s (the sync alone $2)"
+awk -v r="$1" -v c="$CAP" 'BEGIN { d = (r - c) / c; if (d < 0) d = -d; exit !(d <= 0.10) }' ||
+	fail "disk: $1 Mbit/s together is not within 10% of $CAP"
 stop_run
 echo "bandwidth: cap $CAP Mbit/s, measured $rate Mbit/s, uncapped $free_rate Mbit/s"
 echo PASS
