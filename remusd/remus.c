@@ -419,6 +419,7 @@ main(int argc, char **argv)
 	struct uri buri;
 	static const char *tools[DEVICE_TOOLS_MAX + 1];
 	size_t ntools = 0;
+	const char *tool;
 	const char *backup_arg = NULL;
 	uint64_t bandwidth = 0;
 	const char *dname = NULL;
@@ -572,6 +573,13 @@ main(int argc, char **argv)
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
 				usage("--device-tool %s: want TYPE=PATH",
 				    optarg);
+			/* A typo is said now, not at attach or failover. */
+			tool = strchr(optarg, '=') + 1;
+			if (strncmp(tool, "coproc:", 7) == 0)
+				tool += 7;
+			if (access(tool, X_OK) == -1)
+				usage("--device-tool %s: %s: not an executable "
+				    "file (%s)", optarg, tool, strerror(errno));
 			tools[ntools++] = optarg;
 			break;
 		case OPT_DEVICE_TOOL_TIMEOUT:

@@ -595,6 +595,7 @@ main(int argc, char **argv)
 	int status, no_fence = 0, insecure = 0;
 	static const char *tools[DEVICE_TOOLS_MAX + 1];
 	size_t ntools = 0;
+	const char *tool;
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
@@ -672,6 +673,13 @@ main(int argc, char **argv)
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
 				usage("--device-tool %s: want TYPE=PATH",
 				    optarg);
+			/* A typo is said now, not at attach or failover. */
+			tool = strchr(optarg, '=') + 1;
+			if (strncmp(tool, "coproc:", 7) == 0)
+				tool += 7;
+			if (access(tool, X_OK) == -1)
+				usage("--device-tool %s: %s: not an executable "
+				    "file (%s)", optarg, tool, strerror(errno));
 			tools[ntools++] = optarg;
 			break;
 		case OPT_DNAME:
