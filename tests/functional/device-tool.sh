@@ -6,6 +6,8 @@
 #   fail2    a tool failing step 2 at epoch 4: that epoch fails like any
 #            device hook (the backup is treated as lost), the backup never
 #            commits epoch 4, remus ends (no reconnect) with 4
+#   hang3    a tool that hangs at step 3: killed at --device-tool-timeout,
+#            the epoch fails the same way
 #   success  state-copy (exec mode) and drbd-like (coprocess mode) on the
 #            primary, the state file rewritten by the test as epochs run;
 #            the steps come in the order 0, 1, then 2 and 3 per epoch with
@@ -25,6 +27,7 @@ cat >"$T/trace-tool" <<EOF
 echo "\$*" >>"$T/trace.\$2"
 case "\$*" in
 *"-step \${FAIL_STEP:-x} "*"-epoch \${FAIL_EPOCH:-x}") echo "injected failure at step \$FAIL_STEP"; exit 3 ;;
+*"-step \${HANG_STEP:-x} "*"-epoch \${HANG_EPOCH:-x}") exec sleep 30 ;;
 esac
 exit 0
 EOF
@@ -67,6 +70,28 @@ c=$(cat "$T/st-fail/proc-epoch")
 [ "$c" -eq 3 ] || fail "fail2: backup committed epoch $c, want 3 (4 failed at step 2)"
 grep -q -- "-step 3 .* -epoch 4" "$T/trace.trace" 2>/dev/null && fail "fail2: step 3 ran for the failed epoch"
 echo "fail2: step 2 failed at epoch 4: the epoch failed, backup stays at epoch $c, remus exit 4"
+
+# ---- hang3: step 3 does not finish: killed at the timeout ----------------
+start_guest g-hang remus-dirtier --pages 50 --working-set 500 --arena-size 4M
+port=$(pick_port)
+start remusd-hang remusd --no-fence --no-activate --insecure --listen 127.0.0.1:$port -D "$T/st-hang"
+wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
+st=0
+HANG_STEP=3 HANG_EPOCH=3 timeout 60 remus -i 50 --insecure --reconnect-interval 0 \
+	--device-tool "hang=$T/trace-tool" --device-tool-timeout 300 proc:"$GUEST_PID" \
+	127.0.0.1:$port >"$T/remus-hang.log" 2>&1 || st=$?
+[ $st -eq 4 ] || fail "hang3: remus exited $st, want 4"
+grep -q "hang: step 3: .*trace-tool not done in 300 ms: killed" "$T/remus-hang.log" ||
+	fail "hang3: the timeout was not said"
+grep -q "device device-tool: commit failed" "$T/remus-hang.log" ||
+	fail "hang3: the epoch did not fail as a device hook"
+echo "hang3: step 3 of epoch 3 killed after 300 ms, the epoch failed, remus exit 4"
+
+# A tool that is not there: said at once.
+st=0
+remus -b --device-tool "x=$T/no-such-tool" proc:1 2>"$T/notool.err" || st=$?
+[ $st -eq 1 ] && grep -q "not an executable file" "$T/notool.err" ||
+	fail "no such tool: exit $st: $(cat "$T/notool.err")"
 
 # ---- success: exec and coprocess tools, then a failover -------------------
 start_guest g-ok remus-dirtier --pages 200 --working-set 2000 --arena-size 8M \
