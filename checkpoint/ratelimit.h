@@ -1,7 +1,7 @@
 /* checkpoint/ratelimit.h -- a token bucket for the replication link
  * (remus --bandwidth MBIT).
  *
- * Tokens are bytes; they accrue at the rate up to a burst of 20 ms worth
+ * Tokens are bytes; they accrue at the rate up to a burst of 100 ms worth
  * (at least 64 KiB).  A writer asks for a grant, writes at most that,
  * and charges what it wrote; a write that must repeat its bytes (TLS
  * sealed them into a record already) may overdraw, and the debt delays

@@ -40,23 +40,23 @@ Test(ratelimit, refuses_nonsense)
 
 Test(ratelimit, grants_a_burst_then_waits)
 {
-	/* 10 MB/s: a 20 ms burst is 200,000 bytes. */
+	/* 10 MB/s: a 100 ms burst is 1,000,000 bytes. */
 	struct ratelimit *r = ratelimit_new(10000000);
 	uint64_t t = now_us();
 	size_t g;
 
 	cr_assert(r != NULL);
 	g = ratelimit_grant(r, t, 1u << 30);
-	cr_expect(eq(sz, g, 200000));
+	cr_expect(eq(sz, g, 1000000));
 	ratelimit_charge(r, t, g);
 	cr_expect(eq(sz, ratelimit_grant(r, t, 1000), 0));
-	/* A quarter burst (50,000 bytes) takes 5 ms to come. */
-	cr_expect(eq(u64, ratelimit_wait_us(r, t, 1u << 30), 5001));
-	g = ratelimit_grant(r, t + 5000, 1u << 30);
-	cr_expect(eq(sz, g, 50000));
-	ratelimit_charge(r, t + 5000, g);
+	/* A quarter burst (250,000 bytes) takes 25 ms to come. */
+	cr_expect(eq(u64, ratelimit_wait_us(r, t, 1u << 30), 25001));
+	g = ratelimit_grant(r, t + 25000, 1u << 30);
+	cr_expect(eq(sz, g, 250000));
+	ratelimit_charge(r, t + 25000, g);
 	/* Less than a quarter burst wanted: wait for that only. */
-	cr_expect(eq(u64, ratelimit_wait_us(r, t + 5000, 1000), 101));
+	cr_expect(eq(u64, ratelimit_wait_us(r, t + 25000, 1000), 101));
 	ratelimit_free(r);
 }
 
@@ -65,8 +65,9 @@ Test(ratelimit, debt_delays_the_next_grant)
 	struct ratelimit *r = ratelimit_new(1000000);	/* 1 MB/s */
 	uint64_t t = now_us();
 
-	/* A TLS record repeated after EAGAIN overdraws by 100,000. */
-	ratelimit_charge(r, t, 64 * 1024 + 100000);
+	/* A TLS record repeated after EAGAIN overdraws by 100,000 (the
+	 * burst at 1 MB/s is 100,000). */
+	ratelimit_charge(r, t, 100000 + 100000);
 	cr_expect(eq(sz, ratelimit_grant(r, t + 99000, 10), 0));
 	cr_expect(gt(sz, ratelimit_grant(r, t + 101000, 10), 0));
 	ratelimit_free(r);
@@ -86,7 +87,7 @@ Test(ratelimit, keeps_the_rate_over_a_second)
 		sent += g;
 	}
 	cr_expect(ge(u64, sent, 4990000));
-	cr_expect(le(u64, sent, 5000000 + 100000 + 5000));
+	cr_expect(le(u64, sent, 5000000 + 500000 + 5000));
 	ratelimit_free(r);
 }
 
@@ -95,13 +96,13 @@ Test(ratelimit, take_sleeps_for_its_bytes)
 	struct ratelimit *r = ratelimit_new(1000000);	/* 1 MB/s */
 	uint64_t t0 = now_us();
 
-	/* 200,000 bytes: the first 64 KiB burst at once, each take waits
+	/* 300,000 bytes: the first 100,000 burst at once, each take waits
 	 * for at least a quarter burst and repays what it overdrew, so
-	 * the whole can go no faster than (200,000 - 65,536 - 16,384) / 1
-	 * MB/s, 118 ms. */
-	for (int i = 0; i < 10; i++)
+	 * the whole can go no faster than (300,000 - 100,000 - 25,000) / 1
+	 * MB/s, 175 ms. */
+	for (int i = 0; i < 15; i++)
 		ratelimit_take(r, 20000);
-	cr_expect(ge(u64, now_us() - t0, 110000));
+	cr_expect(ge(u64, now_us() - t0, 165000));
 	cr_expect(gt(u64, ratelimit_held_us(r), 0));
 	ratelimit_free(r);
 }
