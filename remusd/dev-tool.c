@@ -8,8 +8,9 @@
  *
  * at four steps mapped onto protection:
  *
- *   step 0  at attach: may this device be protected at all?  Non-zero
- *           refuses protection (remus exits 7 with the tool's first line)
+ *   step 0  before remus connects to the backup (dev_tool_prepare): may
+ *           this device be protected at all?  Non-zero refuses protection
+ *           (remus exits 7 with the tool's first line, nothing was sent)
  *   step 1  before the first checkpoint (at attach, and again before a new
  *           session's first full epoch after a reconnect)
  *   step 2  at each epoch's suspend, the guest paused (postsuspend): start
@@ -492,37 +493,83 @@ tool_new(const char *spec, const struct remus_devopts *o, const char *host,
 	return t;
 }
 
+/* Tools that passed step 0 (dev_tool_prepare), waiting for attach. */
+static struct devtool *prepared[DEVICE_TOOLS_MAX];
+static size_t nprepared;
+
+static void
+drop_prepared(void)
+{
+	while (nprepared > 0)
+		tool_free(prepared[--nprepared]);
+}
+
+void
+dev_tool_unprepare(void)
+{
+	drop_prepared();
+}
+
+int
+dev_tool_prepare(const struct remus_devopts *o)
+{
+	struct devtool *t;
+
+	for (size_t i = 0; o->device_tools && o->device_tools[i]; i++) {
+		if (nprepared == DEVICE_TOOLS_MAX) {
+			log_warnx("more than %d device tools", DEVICE_TOOLS_MAX);
+			goto err;
+		}
+		t = tool_new(o->device_tools[i], o, o->backup_host,
+		    o->domname ? o->domname : o->guest, 1);
+		if (t == NULL)
+			goto err;
+		prepared[nprepared++] = t;
+		/* Step 0: may it be protected at all? */
+		if (run_step(t, "0", 0) == -1) {
+			log_warnx("%s: %s refuses protection of %s", t->type,
+			    t->path, t->domname);
+			drop_prepared();
+			errno = EPERM;
+			return -1;
+		}
+	}
+	return 0;
+err:
+	drop_prepared();
+	return -1;
+}
+
 int
 dev_tool_attach(struct ckpt *c, const struct remus_devopts *o)
 {
 	struct devtool *t;
 
-	for (size_t i = 0; o->device_tools && o->device_tools[i]; i++) {
-		t = tool_new(o->device_tools[i], o, o->backup_host,
-		    o->domname ? o->domname : o->guest, 1);
-		if (t == NULL)
-			return -1;
-		/* Step 0: may it be protected at all? */
-		if (run_step(t, "0", 0) == -1) {
-			log_warnx("%s: %s refuses protection of %s", t->type,
-			    t->path, t->domname);
-			tool_free(t);
-			errno = EPERM;
-			return -1;
-		}
+	if (nprepared == 0 && dev_tool_prepare(o) == -1)
+		return -1;
+	for (size_t i = 0; i < nprepared; i++) {
+		t = prepared[i];
+		prepared[i] = NULL;
 		if (ckpt_add_device(c, &dev_tool_ops, t) == -1) {
 			log_warn("register device tool %s", t->type);
 			tool_free(t);
-			return -1;
+			goto err;
 		}
 		/* Registered: the engine tears it down from here.  Step 1:
 		 * the first checkpoint follows attach. */
 		if (run_step(t, "1", 0) == -1)
-			return -1;
+			goto err;
 		log_info("%s: %s%s attached (steps 0 and 1 done)", t->type,
 		    t->coproc ? "coprocess " : "", t->path);
 	}
+	nprepared = 0;
 	return 0;
+err:
+	/* The ones not registered yet are still ours. */
+	for (size_t i = 0; i < nprepared; i++)
+		tool_free(prepared[i]);
+	nprepared = 0;
+	return -1;
 }
 
 /* ---- Backup -------------------------------------------------------- */

@@ -54,6 +54,7 @@ struct remus_devopts {
 };
 
 #define DEVICE_TOOL_TIMEOUT_DEFAULT_MS	2000
+#define DEVICE_TOOLS_MAX		16	/* --device-tool, per program */
 
 /* Primary: register the netbuf / diskbuf device with the engine. */
 int	dev_netbuf_attach(struct ckpt *, const struct remus_devopts *);
@@ -77,10 +78,14 @@ void	dev_netbuf_held(struct dev_netbuf_held *);
 int	dev_diskbuf_guest_disks(const char *spec, const char *disks,
 	    struct remus_devopts *o);
 
-/* Both ends: the external device tools (--device-tool).  Primary: steps
- * 0 and 1 run here (a refusal is -1, said in one line); register before
- * the netbuf device, so that step 3 runs before the output's release.
+/* Both ends: the external device tools (--device-tool).  Primary: step 0
+ * in dev_tool_prepare, before the backup is connected (a refusal is -1,
+ * said in one line; attach runs it itself if prepare was not called),
+ * step 1 at attach; register before the netbuf device, so that step 3
+ * runs before the output's release.
  * Backup: "activate" at failover. */
+int	dev_tool_prepare(const struct remus_devopts *);	/* step 0, early */
+void	dev_tool_unprepare(void);	/* prepared, never attached: drop */
 int	dev_tool_attach(struct ckpt *, const struct remus_devopts *);
 int	dev_tool_backup_attach(struct backup *, const struct remus_devopts *);
 

@@ -63,8 +63,6 @@ enum {
 	OPT_CAPABILITIES, OPT_DNAME,
 };
 
-#define DEVICE_TOOLS_MAX	16
-
 static const struct option longopts[] = {
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, OPT_VERSION },
@@ -176,9 +174,10 @@ static const char help_text[] =
 "                    state directory (see remusd --help)\n"
 "  --device-tool type=path  an external device tool (repeatable), run as\n"
 "                    \"path -type type -step N -host backup -domname name\n"
-"                    [-epoch E]\": step 0 at attach (non-zero refuses\n"
-"                    protection), 1 before the first checkpoint, 2 at each\n"
-"                    suspend, 3 before the epoch's output is released;\n"
+"                    [-epoch E]\": step 0 before connecting (non-zero\n"
+"                    refuses protection), 1 before the first checkpoint,\n"
+"                    2 at each suspend, 3 before the epoch's output is\n"
+"                    released;\n"
 "                    type=coproc:path runs it once, one line per step\n"
 "  --device-tool-timeout ms  longest a step may take (default 2000)\n"
 "  --bandwidth mbit  cap what goes to the backup at mbit megabits per second\n"
@@ -795,6 +794,15 @@ main(int argc, char **argv)
 			tls_host = name;
 		r.backup.tls_host = tls_host;
 	}
+	/* Device tools' step 0 before the backup hears anything: a device
+	 * that cannot be protected refuses it here. */
+	dopts.device_tools = tools;
+	dopts.backup_host = blackhole ? "blackhole" : backup_arg;
+	dopts.guest = spec;
+	if (dev_tool_prepare(&dopts) == -1) {
+		status = EXIT_DEVICE;
+		goto out;
+	}
 	if (backup_connect(&r, &tp) == -1) {
 		status = EXIT_BACKUP;
 		goto out;
@@ -845,8 +853,6 @@ main(int argc, char **argv)
 	dopts.no_disk = no_disk;
 	/* Device tools first: step 3 (their commit) runs before netbuf's
 	 * commit releases the epoch's output. */
-	dopts.device_tools = tools;
-	dopts.backup_host = blackhole ? "blackhole" : backup_arg;
 	if (dev_tool_attach(r.ckpt, &dopts) == -1 ||
 	    dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
 	    dev_diskbuf_attach(r.ckpt, &dopts) == -1) {
@@ -898,6 +904,7 @@ out:
 		ev_signal_stop(r.loop, &r.sigusr1);
 	}
 	ckpt_free(r.ckpt);
+	dev_tool_unprepare();		/* tools attach did not take */
 	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);
 	if (dom && dops->close)

@@ -64,8 +64,6 @@ enum {
 	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT, OPT_CAPABILITIES, OPT_DNAME,
 };
 
-#define DEVICE_TOOLS_MAX	16
-
 static const struct option longopts[] = {
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, OPT_VERSION },

@@ -2,7 +2,7 @@
 # device-tool.sh -- external device tools (remus/remusd --device-tool,
 # seed 000) against real remus/remusd with proc guests:
 #   refuse   drbd-like with its resource secondary here: step 0 refuses,
-#            remus exits 7 with the tool's line, nothing reaches the backup
+#            remus exits 7 with the tool's line, before it connects
 #   fail2    a tool failing step 2 at epoch 4: that epoch fails like any
 #            device hook (the backup is treated as lost), the backup never
 #            commits epoch 4, remus ends (no reconnect) with 4
@@ -48,6 +48,8 @@ grep -q "drbd: step 0: .*drbd-like exited 1: resource of proc:$GUEST_PID is seco
 	"$T/remus-refuse.log" || fail "refuse: the tool's reason was not said"
 grep -q "refuses protection of proc:$GUEST_PID" "$T/remus-refuse.log" || fail "refuse: no refusal line"
 [ ! -e "$T/st-refuse/proc-epoch" ] || fail "refuse: an epoch reached the backup"
+# Step 0 runs before remus connects: the backup never heard of it.
+! grep -q "connected" "$T/remusd-refuse.log" || fail "refuse: remus connected to the backup first"
 kill -0 "$GUEST_PID" || fail "refuse: the guest did not survive the refusal"
 echo "refuse: step 0 refused protection, remus exit 7: $(grep -o 'resource of.*refusing' "$T/remus-refuse.log")"
 
