@@ -456,6 +456,16 @@ make_replica(struct backup *b)
 	}
 	free(b->config);
 	b->config = NULL;
+	/* --dname: this backup's configuration names the guest it would
+	 * activate; a driver that cannot refuses the session now, not at
+	 * failover. */
+	if (b->cfg.dname != NULL && (b->rops->set_name == NULL ||
+	    b->rops->set_name(b->rep, b->cfg.dname) == -1)) {
+		log_warnx("%s: --dname %s: the %s driver cannot give the guest"
+		    " that name", b->peer, b->cfg.dname, b->driver);
+		bc_error(b, EINVAL, "cannot rename the guest");
+		return -1;
+	}
 	log_info("%s: protecting %s guest \"%s\" in %s: %" PRIu64 " pages "
 	    "of %u bytes", b->peer, b->driver, b->name, dir,
 	    b->info.nr_pages, b->info.page_size);

@@ -40,6 +40,9 @@ struct backup_config {
 	/* The replica driver's settings (remusd --proc-listen,
 	 * --proc-sync), given to its create; NULL: defaults. */
 	const struct domain_opts *replica_opts;
+	const char	*dname;		/* --dname: the activated guest's name
+					 * (replica_ops->set_name); NULL: the
+					 * driver's own */
 	/* The link's io over the fds: NULL for plain, or &peer_io_tls and
 	 * a handshaken session (the caller's, to free after backup_free). */
 	const struct peer_io_ops *io;
@@ -135,6 +138,8 @@ struct backup_counters {
 	uint64_t	 fence_ok;	/* of those, fenced (status 0) */
 };
 void	backup_get_counters(const struct backup *, struct backup_counters *);
+/* The guest's name as the primary's HELLO gave it ("" before). */
+
 
 /* NULL ok.  Frees the replica (closes it, the files stay). */
 void	backup_free(struct backup *);

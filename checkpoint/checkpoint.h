@@ -20,6 +20,7 @@
 
 struct stream_writer;
 struct stream_rec;
+struct ratelimit;
 
 /* --trigger output: a device calls this (from the engine's loop) when the
  * open epoch starts holding output, after output_watch armed it. */
@@ -137,6 +138,9 @@ struct ckpt_config {
 	enum ckpt_trigger trigger;
 	uint32_t	max_paused_pct;	/* --max-paused-pct (1..90) */
 	uint32_t	max_rate_hz;	/* --max-rate */
+	struct ratelimit *ratelimit;	/* --bandwidth: the link's token
+					 * bucket (ratelimit.h), borrowed;
+					 * NULL: no cap */
 };
 
 /* One epoch's figures, reported once it is acknowledged. */

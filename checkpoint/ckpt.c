@@ -1683,6 +1683,7 @@ link_open(struct ckpt *c)
 	pc.desc = c->tp->desc;
 	pc.io = c->tp->io;
 	pc.io_ctx = c->tp->io_ctx;
+	pc.rl = c->cfg.ratelimit;
 	c->peer = peer_new(c->loop, c->tp->rfd, c->tp->wfd, &pc, &link_cbs, c);
 	if (c->peer == NULL)
 		return -1;

@@ -17,6 +17,7 @@
 #include "compiler.h"
 #include "log.h"
 #include "peer.h"
+#include "ratelimit.h"
 #include "util.h"
 
 #define IN_MAX_DEFAULT	(64u << 10)
@@ -47,6 +48,12 @@ struct peer {
 	uint64_t	 hb_seq;
 	uint64_t	 last_tx_ms;
 	int		 wr_err;	/* a write failed; told after the read */
+	/* --bandwidth (cfg.rl): a write that met EAGAIN is repeated with
+	 * the same length, whatever the bucket says (TLS sealed it); while
+	 * the bucket is empty the throttle timer stands in for wr_io. */
+	size_t		 w_again;
+	ev_timer	 throttle;
+	uint64_t	 throttled_at;	/* when the timer was armed (us) */
 
 	/* Time: see "last_rx" in peer.h. */
 	uint64_t	 woke_ms;	/* when the last poll returned */
@@ -119,6 +126,7 @@ stop_watchers(struct peer *p)
 		ev_io_stop(p->loop, &p->wr_io);
 	ev_timer_stop(p->loop, &p->silence);
 	ev_timer_stop(p->loop, &p->hb);
+	ev_timer_stop(p->loop, &p->throttle);
 	ev_ref(p->loop);
 	ev_prepare_stop(p->loop, &p->prep);
 	ev_ref(p->loop);
@@ -410,27 +418,41 @@ silence_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
 /* ---- Output ---------------------------------------------------------- */
 
 /* Write queued bytes until the queue is empty or the descriptor is full.
- * 0: all written; 1: it would block; -1: a write error, errno set.  It
- * reports nothing: write_some reports the loss once, and
- * peer_flush_blocking also runs after a loss, to say last words. */
+ * 0: all written; 1: it would block; 2: the bandwidth cap holds it back
+ * (cfg.rl); -1: a write error, errno set.  It reports nothing:
+ * write_some reports the loss once, and peer_flush_blocking also runs
+ * after a loss, to say last words. */
 static int
 push_queue(struct peer *p)
 {
 	ssize_t n;
+	size_t len;
 
 	while (p->w_off < stream_writer_ready(&p->w)) {
+		len = stream_writer_ready(&p->w) - p->w_off;
+		if (p->cfg.rl != NULL && p->w_again != 0 && p->w_again <= len)
+			len = p->w_again;
+		else if (p->cfg.rl != NULL &&
+		    (len = ratelimit_grant(p->cfg.rl, now_us(), len)) == 0)
+			return 2;
 		n = p->cfg.io->write(p->cfg.io_ctx, p->wfd,
-		    p->w.buf + p->w_off, stream_writer_ready(&p->w) - p->w_off);
+		    p->w.buf + p->w_off, len);
 		if (n > 0) {
 			p->w_off += (size_t)n;
 			p->w_total += (uint64_t)n;
 			p->last_tx_ms = peer_now_ms();
+			p->w_again = 0;
+			if (p->cfg.rl != NULL)
+				ratelimit_charge(p->cfg.rl, now_us(),
+				    (size_t)n);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			p->w_again = len;
 			return 1;
+		}
 		if (n == 0)
 			errno = EIO;
 		return -1;
@@ -443,7 +465,9 @@ push_queue(struct peer *p)
 static int
 write_some(struct peer *p)
 {
-	if (push_queue(p) == -1) {
+	int rc = push_queue(p);
+
+	if (rc == -1) {
 		p->wr_err = errno;
 		if (!p->cfg.blackhole)
 			ev_io_stop(p->loop, &p->wr_io);
@@ -458,7 +482,20 @@ write_some(struct peer *p)
 		p->w_off = 0;
 	}
 	if (!p->cfg.blackhole && p->started) {
-		if (p->w_off < stream_writer_ready(&p->w))
+		if (rc == 2) {
+			/* Held back by the cap: the timer, not the fd,
+			 * says when to go on. */
+			uint64_t us = ratelimit_wait_us(p->cfg.rl, now_us(),
+			    stream_writer_ready(&p->w) - p->w_off);
+
+			ev_io_stop(p->loop, &p->wr_io);
+			if (!ev_is_active(&p->throttle))
+				p->throttled_at = now_us();
+			ev_timer_stop(p->loop, &p->throttle);
+			ev_timer_set(&p->throttle, (double)(us ? us : 1) / 1e6,
+			    0.);
+			ev_timer_start(p->loop, &p->throttle);
+		} else if (p->w_off < stream_writer_ready(&p->w))
 			ev_io_start(p->loop, &p->wr_io);
 		else
 			ev_io_stop(p->loop, &p->wr_io);
@@ -490,6 +527,17 @@ wr_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
 {
 	struct peer *p = container_of(w, struct peer, wr_io);
 
+	if (write_some(p) == 0 && p->cb.written)
+		p->cb.written(p, p->arg);
+}
+
+/* The bandwidth cap's wait is over: go on writing. */
+static void
+throttle_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
+{
+	struct peer *p = container_of(w, struct peer, throttle);
+
+	ratelimit_add_held(p->cfg.rl, now_us() - p->throttled_at);
 	if (write_some(p) == 0 && p->cb.written)
 		p->cb.written(p, p->arg);
 }
@@ -537,8 +585,8 @@ peer_flush_blocking(struct peer *p, uint32_t deadline_ms)
 
 	if (!p->open)
 		return -1;
-	while ((rc = push_queue(p)) == 1 && peer_now_ms() < end)
-		poll(&pfd, 1, 100);
+	while ((rc = push_queue(p)) >= 1 && peer_now_ms() < end)
+		poll(rc == 1 ? &pfd : NULL, rc == 1, rc == 1 ? 100 : 1);
 	if (rc != 0)
 		return -1;
 	if (p->w_off > 0) {
@@ -599,6 +647,8 @@ peer_new(struct ev_loop *loop, int rfd, int wfd, const struct peer_config *cfg,
 		p->cfg.io = &peer_io_plain;
 	if (p->cfg.in_max == 0)
 		p->cfg.in_max = IN_MAX_DEFAULT;
+	if (p->cfg.blackhole)
+		p->cfg.rl = NULL;	/* no link to cap */
 	snprintf(p->desc, sizeof p->desc, "%s", cfg->desc ? cfg->desc : "peer");
 	p->cfg.desc = p->desc;
 	stream_reader_init(&p->rd, cfg->rdir);
@@ -622,6 +672,7 @@ peer_new(struct ev_loop *loop, int rfd, int wfd, const struct peer_config *cfg,
 		ev_io_init(&p->wr_io, wr_io_cb, wfd, EV_WRITE);
 	ev_init(&p->silence, silence_cb);
 	ev_init(&p->hb, hb_cb);
+	ev_init(&p->throttle, throttle_cb);
 	ev_prepare_init(&p->prep, prep_cb);
 	ev_check_init(&p->chk, chk_cb);
 	/* The check stamp is the end of the poll: before any callback. */

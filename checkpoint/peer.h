@@ -49,6 +49,7 @@
 
 struct ev_loop;
 struct peer;
+struct ratelimit;
 
 /* Why the link is gone. */
 enum peer_loss {
@@ -109,6 +110,9 @@ struct peer_config {
 					 * synchronously, read nothing */
 	const struct peer_io_ops *io;	/* NULL: peer_io_plain */
 	void		*io_ctx;
+	struct ratelimit *rl;		/* --bandwidth: a token bucket for
+					 * what we write (ratelimit.h, may be
+					 * shared); NULL: none */
 	const char	*desc;		/* for messages ("192.0.2.1:5270") */
 };
 

@@ -79,29 +79,7 @@ check_v6(const char *h, size_t n)
 	return colons >= 2 ? 0 : -1;
 }
 
-/* A dotted-quad IPv4 literal: four numbers 0..255.  0 or -1. */
-static int
-check_v4(const char *h, size_t n)
-{
-	unsigned parts = 0, val = 0, digits = 0;
-	size_t i;
-
-	for (i = 0; i <= n; i++) {
-		if (i == n || h[i] == '.') {
-			if (digits == 0 || val > 255)
-				return -1;
-			parts++;
-			val = digits = 0;
-		} else if (h[i] >= '0' && h[i] <= '9' && digits < 3) {
-			val = val * 10 + (unsigned)(h[i] - '0');
-			digits++;
-		} else
-			return -1;
-	}
-	return parts == 4 ? 0 : -1;
-}
-
-/* Host H (N bytes, brackets removed) into U. */
+/* Host H (N bytes, brackets removed; V6: they were there) into U. */
 static int
 set_host(struct uri *u, const char *h, size_t n, int v6, int flags,
     char *err, size_t errlen)
@@ -111,16 +89,14 @@ set_host(struct uri *u, const char *h, size_t n, int v6, int flags,
 	if (n == 0 || (n == 1 && h[0] == '*')) {
 		if (!(flags & URI_EMPTY_HOST))
 			return refuse(err, errlen, "empty host");
-	} else if (v6) {
-		/* "[192.0.2.1]:port" was accepted before URIs were, and
-		 * scripts that bracket whatever address they hold rely on
-		 * it: a dotted IPv4 literal in brackets is taken as such. */
-		if (check_v4(h, n) == 0)
-			v6 = 0;
-		else if (check_v6(h, n) == -1)
+	} else if (v6 && memchr(h, ':', n) != NULL) {
+		if (check_v6(h, n) == -1)
 			return refuse(err, errlen, "\"%.*s\" is not an IPv6 "
 			    "address", (int)(n > 64 ? 64 : n), h);
 	} else {
+		/* Brackets around a name or an IPv4 address are taken, as
+		 * transport_parse_addr always did. */
+		v6 = 0;
 		for (i = 0; i < n; i++)
 			if (!is_name_char(h[i]))
 				return refuse(err, errlen, "host \"%.*s\": "

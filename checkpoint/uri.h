@@ -15,7 +15,7 @@
  * none is given); a host is never empty (except where a listener takes
  * every address: URI_EMPTY_HOST); the path is empty or "/".  Anything
  * else is refused with one line saying what (libvirt's migration URIs,
- * docs/operations.md).  A pure parser: no lookups, no I/O.
+ * docs/link.md).  A pure parser: no lookups, no I/O.
  */
 #ifndef REMUS_URI_H
 #define REMUS_URI_H

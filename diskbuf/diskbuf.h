@@ -256,6 +256,11 @@ int	diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 /* Limit diskbuf_sync_send to BYTES_PER_S (0 = unlimited), so the initial
  * copy does not starve the guest or the network. */
 void	diskbuf_sync_set_rate(uint64_t bytes_per_s);
+/* A budget shared with other traffic (remus --bandwidth): TAKE(ARG, N)
+ * returns when N more bytes may go (it may sleep; it runs in the sync's
+ * thread).  NULL: none. */
+void	diskbuf_sync_set_budget(void (*take)(void *arg, size_t bytes),
+	    void *arg);
 
 /* Receiver side: FD is the backup image (opened read-write).  SIZE is its
  * size; a sender with another size is refused ("image size mismatch")

@@ -62,11 +62,21 @@ struct sync_block {
 _Static_assert(sizeof(struct sync_block) == 16, "sync block is 16 bytes");
 
 static uint64_t sync_rate;	/* bytes per second, 0 = unlimited */
+/* remus --bandwidth: the link's shared budget, taken before each block. */
+static void	(*sync_take)(void *, size_t);
+static void	*sync_take_arg;
 
 void
 diskbuf_sync_set_rate(uint64_t bytes_per_s)
 {
 	sync_rate = bytes_per_s;
+}
+
+void
+diskbuf_sync_set_budget(void (*take)(void *arg, size_t bytes), void *arg)
+{
+	sync_take = take;
+	sync_take_arg = arg;
 }
 
 /* Sleep until BYTES sent since T0 fit the rate. */
@@ -190,6 +200,8 @@ diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 			bh.index = htole64(i);
 			bh.len = htole32(n);
 			bh.reserved = 0;
+			if (sync_take != NULL)
+				sync_take(sync_take_arg, sizeof bh + n);
 			if (send_all(sock, &bh, sizeof bh) == -1 ||
 			    send_all(sock, buf, n) == -1)
 				goto peer;

@@ -684,6 +684,7 @@ struct replica {
 	pid_t		guest;		/* after activate */
 	char		*listen;	/* --proc-listen, or NULL */
 	int		 activate_ms;	/* --activate-timeout */
+	char		dname[64];	/* remusd --dname, or "" */
 };
 
 static char *
@@ -960,9 +961,9 @@ env_with(const char *name, const char *value, char **own)
 }
 
 static void
-write_pidfile(struct replica *r)
+write_pidfile_named(struct replica *r, const char *file)
 {
-	char *path = path_in(r->dir, "proc-guest.pid"), line[32];
+	char *path = path_in(r->dir, file), line[32];
 	int fd, n;
 
 	if (path == NULL)
@@ -974,6 +975,32 @@ write_pidfile(struct replica *r)
 	if (fd != -1)
 		close(fd);
 	free(path);
+}
+
+/* proc-guest.pid always (fence agents and tests read it), NAME.pid too
+ * when remusd --dname named the guest. */
+static void
+write_pidfile(struct replica *r)
+{
+	char file[sizeof r->dname + 8];
+
+	write_pidfile_named(r, "proc-guest.pid");
+	if (r->dname[0] != '\0') {
+		snprintf(file, sizeof file, "%s.pid", r->dname);
+		write_pidfile_named(r, file);
+	}
+}
+
+static int
+replica_proc_set_name(struct replica *r, const char *name)
+{
+	if (strlen(name) >= sizeof r->dname || strchr(name, '/') != NULL ||
+	    name[0] == '.' || name[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(r->dname, sizeof r->dname, "%s", name);
+	return 0;
 }
 
 /* Read the activation pipe until the guest runs ('R'), its exec failed
@@ -1103,7 +1130,8 @@ replica_proc_activate(struct replica *r)
 		goto out;
 	r->guest = guest;
 	write_pidfile(r);
-	log_info("replica: activated from epoch %llu: %s running as pid %d",
+	log_info("replica: activated %s%sfrom epoch %llu: %s running as "
+	    "pid %d", r->dname, r->dname[0] ? " " : "",
 	    (unsigned long long)r->epoch, exe, (int)guest);
 	rc = 0;
 out:
@@ -1139,6 +1167,7 @@ const struct replica_ops replica_proc_ops = {
 	.page = replica_proc_page,
 	.commit = replica_proc_commit,
 	.activate = replica_proc_activate,
+	.set_name = replica_proc_set_name,
 	.close = replica_proc_close,
 	.recover = replica_proc_recover,
 	.resume = replica_proc_resume,

@@ -174,6 +174,7 @@ struct replica {
 	uint32_t		domid;
 	char			name[64];	/* the primary's name */
 	char			twin[80];	/* ours: name--backup */
+	char			dname[80];	/* remusd --dname, or "" */
 	int			building;	/* libxl job running */
 	int			broken;		/* the build or a commit failed */
 	pid_t			job_pid;
@@ -2012,12 +2013,18 @@ xrep_activate(struct replica *r)
 		return -1;
 	}
 	r->active = 1;
-	/* Take the guest's name back once the primary no longer holds it. */
-	if (libxl_name_to_domid(r->ctx, r->name, &old) != 0 &&
-	    libxl_domain_rename(r->ctx, r->domid, NULL, r->name) == 0)
-		log_info("backup domain %u is now %s", r->domid, r->name);
-	log_info("activated %s at epoch %" PRIu64 ": domid %u running",
-	    r->name, r->epoch, r->domid);
+	/* Take the guest's name back once the primary no longer holds it,
+	 * or the one remusd --dname gave it. */
+	{
+		const char *final = r->dname[0] ? r->dname : r->name;
+
+		if (libxl_name_to_domid(r->ctx, final, &old) != 0 &&
+		    libxl_domain_rename(r->ctx, r->domid, NULL, final) == 0)
+			log_info("backup domain %u is now %s", r->domid,
+			    final);
+		log_info("activated %s at epoch %" PRIu64 ": domid %u "
+		    "running", final, r->epoch, r->domid);
+	}
 	guardian_start(r->json, r->domid, r->name);
 	return 0;
 }
@@ -2053,11 +2060,24 @@ xrep_close(struct replica *r)
 	free(r);
 }
 
+/* remusd --dname: the name the twin takes at activation. */
+static int
+xrep_set_name(struct replica *r, const char *name)
+{
+	if (strlen(name) >= sizeof r->dname || name[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(r->dname, sizeof r->dname, "%s", name);
+	return 0;
+}
+
 const struct replica_ops replica_xen_ops = {
 	.name		= "xen",
 	.create		= xrep_create,
 	.page		= xrep_page,
 	.commit		= xrep_commit,
 	.activate	= xrep_activate,
+	.set_name	= xrep_set_name,
 	.close		= xrep_close,
 };

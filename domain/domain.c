@@ -70,6 +70,18 @@ replica_ops_lookup(const char *name)
 	return NULL;
 }
 
+const struct domain_ops *
+domain_ops_nth(size_t i)
+{
+	return i < ARRAY_SIZE(domain_drivers) ? domain_drivers[i] : NULL;
+}
+
+const struct replica_ops *
+replica_ops_nth(size_t i)
+{
+	return i < ARRAY_SIZE(replica_drivers) ? replica_drivers[i] : NULL;
+}
+
 int
 replica_recover_dir(const char *dir)
 {

@@ -214,6 +214,13 @@ struct replica_ops {
 	 * logged. */
 	int	(*activate)(struct replica *);
 
+	/* Optional (NULL: the driver cannot rename): the name the guest
+	 * gets when activated (remusd --dname), set once, before any
+	 * activate.  proc: logged and pidfile'd under it (DIR/NAME.pid
+	 * beside proc-guest.pid); xen: the twin takes NAME at activation
+	 * instead of the primary's name.  0 / -1 + errno. */
+	int	(*set_name)(struct replica *, const char *name);
+
 	void	(*close)(struct replica *);
 
 	/* Optional (NULL: every session starts from an empty replica, and
@@ -256,5 +263,9 @@ int	replica_recover_dir(const char *dir);
  * colon. */
 const struct domain_ops	 *domain_ops_lookup(const char *spec, const char **rest);
 const struct replica_ops *replica_ops_lookup(const char *name);
+/* The I-th driver built in (0, 1, ...), NULL past the last: what a build
+ * really has, for capabilities (remusd/caps.c). */
+const struct domain_ops	 *domain_ops_nth(size_t i);
+const struct replica_ops *replica_ops_nth(size_t i);
 
 #endif /* REMUS_DOMAIN_H */

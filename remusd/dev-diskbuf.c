@@ -35,6 +35,7 @@
 #include "devices.h"
 #include "diskbuf.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "stream.h"
 #include "util.h"
 
@@ -229,8 +230,16 @@ attach_server(struct ckpt *c, const struct remus_devopts *o)
 	struct diskbuf_ctl *ctl;
 	uint8_t dg[16];
 
-	ctl = diskbuf_ctl_open(o->disk_server, o->disk_sync,
-	    o->disk_sync_rate);
+	uint64_t rate = o->disk_sync_rate;
+
+	/* remus-diskd sends the sync from its own process: it cannot draw
+	 * on our bucket, so it gets the cap as its own rate (with epochs
+	 * running meanwhile, the link may carry up to twice the cap until
+	 * the sync is done; docs/link.md). */
+	if (o->ratelimit != NULL && (rate == 0 ||
+	    rate > ratelimit_rate(o->ratelimit)))
+		rate = ratelimit_rate(o->ratelimit);
+	ctl = diskbuf_ctl_open(o->disk_server, o->disk_sync, rate);
 	if (ctl == NULL)
 		return -1;
 	if (digests_file() && diskbuf_ctl_digest(ctl, dg) == 0)
@@ -287,6 +296,13 @@ dev_diskbuf_guest_disks(const char *spec, const char *disks,
 	return 0;
 }
 
+/* --bandwidth: the disk sync draws on the link's bucket. */
+static void
+sync_budget(void *arg, size_t bytes)
+{
+	ratelimit_take(arg, bytes);
+}
+
 /* --disk-sync: the live initial copy to the backup's remusd
  * --disk-sync-listen, before the first epoch. */
 static int
@@ -295,6 +311,8 @@ start_sync(struct diskbuf_primary *p, const struct remus_devopts *o)
 	if (o->disk_sync == NULL)
 		return 0;
 	diskbuf_sync_set_rate(o->disk_sync_rate);
+	if (o->ratelimit != NULL)
+		diskbuf_sync_set_budget(sync_budget, o->ratelimit);
 	if (diskbuf_primary_sync_start(p, o->disk_sync,
 	    DISKBUF_PROGRESS_TTY) == -1)
 		return -1;

@@ -25,6 +25,7 @@
 struct ckpt;
 struct backup;
 struct ev_loop;
+struct ratelimit;
 
 struct remus_devopts {
 	struct ev_loop	*loop;		/* the one EV_DEFAULT loop */
@@ -47,7 +48,18 @@ struct remus_devopts {
 	const char	*disk_sync_listen; /* remusd --disk-sync-listen ADDR */
 	/* Backup only. */
 	const char	*state_dir;	/* remusd -D STATEDIR */
+	/* External device tools (dev-tool.c), both ends. */
+	const char	**device_tools;	/* --device-tool TYPE=PATH, NULL-ended */
+	uint32_t	 device_tool_timeout_ms; /* 0: the default */
+	const char	*backup_host;	/* primary: -host, the backup as given */
+	const char	*domname;	/* -domname: --dname, or NULL (the
+					 * guest's own name) */
+	struct ratelimit *ratelimit;	/* primary: --bandwidth's bucket, for
+					 * the disk sync too; NULL: none */
 };
+
+#define DEVICE_TOOL_TIMEOUT_DEFAULT_MS	2000
+#define DEVICE_TOOLS_MAX		16	/* --device-tool, per program */
 
 /* Primary: register the netbuf / diskbuf device with the engine. */
 int	dev_netbuf_attach(struct ckpt *, const struct remus_devopts *);
@@ -74,6 +86,17 @@ const char *dev_diskbuf_sync_state(void);
  * return -1.  "" is fine (no disks). */
 int	dev_diskbuf_guest_disks(const char *spec, const char *disks,
 	    struct remus_devopts *o);
+
+/* Both ends: the external device tools (--device-tool).  Primary: step 0
+ * in dev_tool_prepare, before the backup is connected (a refusal is -1,
+ * said in one line; attach runs it itself if prepare was not called),
+ * step 1 at attach; register before the netbuf device, so that step 3
+ * runs before the output's release.
+ * Backup: "activate" at failover. */
+int	dev_tool_prepare(const struct remus_devopts *);	/* step 0, early */
+void	dev_tool_unprepare(void);	/* prepared, never attached: drop */
+int	dev_tool_attach(struct ckpt *, const struct remus_devopts *);
+int	dev_tool_backup_attach(struct backup *, const struct remus_devopts *);
 
 /* Backup: register the diskbuf backup device with one receiver session
  * (remusd --listen runs one session per connection). */

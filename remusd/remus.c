@@ -19,6 +19,7 @@
 #include <ev.h>
 
 #define LOG_PREFIX ""
+#include "caps.h"
 #include "checkpoint.h"
 #include "codec.h"
 #include "compiler.h"
@@ -33,6 +34,7 @@
 #include "peer.h"
 #include "pidfile.h"
 #include "progress.h"
+#include "ratelimit.h"
 #include "stats.h"
 #include "tls.h"
 #include "transport.h"
@@ -69,6 +71,9 @@ enum {
 	OPT_SCAN_THREADS, OPT_XEN_MAPCACHE, OPT_SUSPEND_TIMEOUT,
 	OPT_XEN_ACK_TIMEOUT, OPT_XEN_REFUSE_GRACE,
 	OPT_NAME,	/* the guest's name for the backup (trust) */
+	/* Issue 13: the link's management surface. */
+	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT, OPT_BANDWIDTH,
+	OPT_CAPABILITIES, OPT_DNAME,
 };
 
 static const char optstring[] = "bcdeFhi:N:npus:v";
@@ -117,6 +122,12 @@ static const struct option longopts[] = {
 	{ "xen-refuse-grace",	required_argument,	NULL,
 	    OPT_XEN_REFUSE_GRACE },
 	{ "name",		required_argument,	NULL, OPT_NAME },
+	{ "device-tool",	required_argument,	NULL, OPT_DEVICE_TOOL },
+	{ "device-tool-timeout", required_argument,	NULL,
+	    OPT_DEVICE_TOOL_TIMEOUT },
+	{ "capabilities",	no_argument,		NULL, OPT_CAPABILITIES },
+	{ "dname",		required_argument,	NULL, OPT_DNAME },
+	{ "bandwidth",		required_argument,	NULL, OPT_BANDWIDTH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -131,6 +142,8 @@ static const char usage_text[] =
 "              --tls-creds dir [--tls-hostname name] | --insecure]\n"
 "             [--remusd-args args] [--ctl-socket path|none]\n"
 "             [--name name]\n"
+"             [--device-tool type=path ...] [--device-tool-timeout ms]\n"
+"             [--bandwidth mbit] [--dname name]\n"
 "             [--cookie hex]\n"
 "             [--trigger output|interval] [--max-paused-pct pct]\n"
 "             [--max-rate hz]\n"
@@ -138,7 +151,8 @@ static const char usage_text[] =
 "             [--dirty-method method] [--scan-threads n] [--xen-mapcache]\n"
 "             [--suspend-timeout ms] [--xen-ack-timeout ms]\n"
 "             [--xen-refuse-grace ms]\n"
-"             domain [backup] | guest [backup]\n";
+"             domain [backup] | guest [backup]\n"
+"       remus --capabilities\n";
 
 static const char help_text[] =
 "Protect a running guest by checkpointing it to a backup (Remus).\n"
@@ -236,6 +250,22 @@ static const char help_text[] =
 "  --name name       the guest's name for the backup (its state directory\n"
 "                    and its remusd --guest entry there): 1..64 of A-Z a-z\n"
 "                    0-9 . _ : @ + - (default: domain as given)\n"
+"  --device-tool type=path  an external device tool (repeatable), run as\n"
+"                    \"path -type type -step N -host backup -domname name\n"
+"                    [-epoch E]\": step 0 before connecting (non-zero\n"
+"                    refuses protection), 1 before the first checkpoint,\n"
+"                    2 at each suspend, 3 before the epoch's output is\n"
+"                    released;\n"
+"                    type=coproc:path runs it once, one line per step\n"
+"  --device-tool-timeout ms  longest a step may take (default 2000)\n"
+"  --bandwidth mbit  cap what goes to the backup at mbit megabits per second\n"
+"                    (a token bucket: the full first checkpoint, every\n"
+"                    epoch and the disk sync together); an epoch it\n"
+"                    stretches beyond the interval is reported\n"
+"  --dname name      ask the backup to activate the guest under this name:\n"
+"                    with -s or ssh:// it is added to remusd --receive's\n"
+"                    flags; a remusd --listen decides with its own --dname\n"
+"  --capabilities    what this build can do, as JSON, and exit\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -256,7 +286,8 @@ static const char help_text[] =
 "  6  the guest failed (did not suspend or resume, or exited)\n"
 "  7  a network or disk buffer could not be set up (no such interface,\n"
 "     no CAP_NET_ADMIN, kernel lacks sch_plug and NFQUEUE, bad image,\n"
-"     or a Xen guest's disk not served by remus-diskd, without -F -d)\n"
+"     or a Xen guest's disk not served by remus-diskd, without -F -d),\n"
+"     or a device tool refused protection (step 0) or failed step 1\n"
 "  8  the guest shut itself down (poweroff, reboot): END sent, the\n"
 "     backup does not start its copy\n"
 "  9  a switchover lost the backup's answer: the guest was left\n"
@@ -282,6 +313,13 @@ struct remus {
 	} backup;
 	enum ckpt_result result;
 	const char	*unbuffered;	/* warn at the first epoch: the spec */
+	/* --bandwidth: the bucket, and what on_stats reports of it. */
+	struct ratelimit *rl;
+	const char	*bandwidth;	/* as given, for messages */
+	uint32_t	 interval_ms;
+	uint64_t	 rl_held;	/* ratelimit_held_us at the last epoch */
+	uint64_t	 rl_said_us;	/* last stretched-period line */
+	unsigned	 rl_stretched;	/* stretched epochs since that line */
 };
 
 /* One line naming what was wrong (getopt has printed its own for a bad
@@ -303,10 +341,46 @@ usage(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+/* --bandwidth: what the cap did to epoch ST, said, not hidden: the full
+ * checkpoint's rate, and every period the cap stretched beyond the
+ * interval (the first at once, then at most one line per 5 s, counting
+ * the ones in between). */
+static void
+bandwidth_report(struct remus *r, const struct ckpt_epoch_stats *st)
+{
+	uint64_t held = ratelimit_held_us(r->rl), d = held - r->rl_held;
+	uint64_t now = now_us();
+
+	r->rl_held = held;
+	if (st->full) {
+		log_info("epoch %" PRIu64 " (full): %" PRIu64 " bytes sent in "
+		    "%.2f s, %.1f Mbit/s under --bandwidth %s (held %.2f s "
+		    "by the cap)", st->epoch, st->wire_bytes,
+		    st->send_us / 1e6, st->send_us ? st->wire_bytes * 8. /
+		    st->send_us : 0., r->bandwidth, d / 1e6);
+		return;
+	}
+	if (st->period_us <= (uint64_t)r->interval_ms * 1050 || d == 0)
+		return;
+	r->rl_stretched++;
+	if (r->rl_said_us != 0 && now - r->rl_said_us < 5000000)
+		return;
+	log_warnx("epoch %" PRIu64 ": period %.1f ms for an interval of %u "
+	    "ms: stretched by --bandwidth %s (%" PRIu64 " bytes, held %.1f "
+	    "ms by the cap; %u stretched epochs since the last such line)",
+	    st->epoch, st->period_us / 1e3, r->interval_ms, r->bandwidth,
+	    st->wire_bytes, d / 1e3, r->rl_stretched);
+	r->rl_said_us = now;
+	r->rl_stretched = 0;
+}
+
 static void
 on_stats(const struct ckpt_epoch_stats *st, void *arg)
 {
 	struct remus *r = arg;
+
+	if (r->rl != NULL)
+		bandwidth_report(r, st);
 
 	/* Said once protection runs, not on the way to another error. */
 	if (r->unbuffered != NULL) {
@@ -503,6 +577,13 @@ main(int argc, char **argv)
 	const char *remusd_args = NULL;
 	struct uri buri;
 	const char *guest_name = NULL;	/* --name */
+	static const char *tools[DEVICE_TOOLS_MAX + 1];
+	size_t ntools = 0;
+	const char *tool;
+	const char *backup_arg = NULL;
+	uint64_t bandwidth = 0;
+	const char *dname = NULL;
+	static char *dname_args;
 	static char *backup_line;
 	int ch, blackhole = 0, compress = 1, no_net = 0, no_disk = 0;
 	int unsafe = 0, verbose = 0, status = EXIT_INTERNAL;
@@ -740,6 +821,41 @@ main(int argc, char **argv)
 				    ": @ + - (not starting with .)", optarg);
 			guest_name = optarg;
 			break;
+		case OPT_DEVICE_TOOL:
+			if (ntools == DEVICE_TOOLS_MAX)
+				usage("--device-tool: at most %d tools",
+				    DEVICE_TOOLS_MAX);
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+				usage("--device-tool %s: want TYPE=PATH",
+				    optarg);
+			/* A typo is said now, not at attach or failover. */
+			tool = strchr(optarg, '=') + 1;
+			if (strncmp(tool, "coproc:", 7) == 0)
+				tool += 7;
+			if (access(tool, X_OK) == -1)
+				usage("--device-tool %s: %s: not an executable "
+				    "file (%s)", optarg, tool, strerror(errno));
+			tools[ntools++] = optarg;
+			break;
+		case OPT_DEVICE_TOOL_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600000, &v) == -1)
+				usage("--device-tool-timeout %s: want "
+				    "milliseconds in 1..3600000", optarg);
+			dopts.device_tool_timeout_ms = (uint32_t)v;
+			break;
+		case OPT_DNAME:
+			dname = optarg;
+			break;
+		case OPT_BANDWIDTH:
+			if (ratelimit_parse_mbit(optarg, &v) == -1)
+				usage("--bandwidth %s: want megabits per second"
+				    " in 0.001..1000000", optarg);
+			r.bandwidth = optarg;
+			bandwidth = v;
+			break;
+		case OPT_CAPABILITIES:
+			return caps_print(stdout, "remus") == 0 ? EXIT_OK :
+			    EXIT_INTERNAL;
 		case OPT_VERSION:
 			printf("remus %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -755,7 +871,7 @@ main(int argc, char **argv)
 		usage("unexpected argument \"%s\"", argv[2]);
 	spec = argv[0];
 	if (argc == 2)
-		host = argv[1];
+		host = backup_arg = argv[1];
 	if (!blackhole && host == NULL)
 		usage("no backup host given (or -b for blackhole)");
 	if ((no_net || no_disk) && !unsafe)
@@ -763,6 +879,8 @@ main(int argc, char **argv)
 		    no_net ? "n" : "d");
 	if (cmd && blackhole)
 		usage("-s and -b exclude each other");
+	if (bandwidth && blackhole)
+		usage("--bandwidth and -b exclude each other (no link to cap)");
 	if (dopts.disk_server && dopts.disk_image)
 		usage("--disk and --disk-server exclude each other");
 	if (dopts.disk_sync_rate && !dopts.disk_sync)
@@ -813,6 +931,24 @@ main(int argc, char **argv)
 		usage("%s needs no --psk-file, --tls-creds or --insecure "
 		    "(TLS is for remusd --listen)", buri.scheme == URI_SSH ?
 		    "ssh://" : cmd ? "-s" : "-b");
+	/* --dname: the backup's configuration decides the name; the
+	 * primary can only ask where it writes that configuration, the
+	 * remusd --receive command line (remusd checks the name). */
+	if (dname && (cmd == NULL || cmd[0] == '\0'))
+		usage("--dname %s: a remusd --listen names guests with its own "
+		    "--dname; with -s or ssh:// remus passes it to remusd "
+		    "--receive%s", dname, cmd ? " (with -s \"\" the command "
+		    "is yours: put --dname in it)" : "");
+	if (dname) {
+		if (strspn(dname, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(dname))
+			usage("--dname %s: want letters, digits, '.', '_' or "
+			    "'-'", dname);
+		if (asprintf(&dname_args, "%s%s--dname %s", remusd_args ?
+		    remusd_args : "", remusd_args ? " " : "", dname) < 0)
+			return EXIT_INTERNAL;
+		remusd_args = dname_args;
+	}
 	if (remusd_args && (cmd == NULL || cmd[0] == '\0'))
 		usage("--remusd-args goes with -s cmd (with -s \"\" the host "
 		    "argument is the whole command)");
@@ -920,6 +1056,15 @@ main(int argc, char **argv)
 		}
 		r.backup.tls_host = tls_host;
 	}
+	/* Device tools' step 0 before the backup hears anything: a device
+	 * that cannot be protected refuses it here. */
+	dopts.device_tools = tools;
+	dopts.backup_host = blackhole ? "blackhole" : backup_arg;
+	dopts.guest = spec;
+	if (dev_tool_prepare(&dopts) == -1) {
+		status = EXIT_DEVICE;
+		goto out;
+	}
 	if (backup_connect(&r, &tp) == -1) {
 		status = EXIT_BACKUP;
 		goto out;
@@ -931,6 +1076,14 @@ main(int argc, char **argv)
 	cfg.timeout_ms = (uint32_t)timeout;
 	cfg.cache_bytes = compress ? CODEC_CACHE_DEFAULT : 0;
 	cfg.guest_name = guest_name ? guest_name : spec;
+	cfg.guest_name = spec;
+	if (bandwidth && (r.rl = ratelimit_new(bandwidth)) == NULL) {
+		log_warn("--bandwidth");
+		goto out;
+	}
+	cfg.ratelimit = r.rl;
+	r.interval_ms = (uint32_t)interval;
+	dopts.ratelimit = r.rl;
 	r.ckpt = ckpt_new(r.loop, dops, dom, &tp, &cfg);
 	if (r.ckpt == NULL) {
 		log_warn("checkpoint engine");
@@ -962,7 +1115,10 @@ main(int argc, char **argv)
 	if (!no_net && dopts.netbuf_if == NULL && !blackhole)
 		r.unbuffered = spec;
 	dopts.no_disk = no_disk;
-	if (dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
+	/* Device tools first: step 3 (their commit) runs before netbuf's
+	 * commit releases the epoch's output. */
+	if (dev_tool_attach(r.ckpt, &dopts) == -1 ||
+	    dev_netbuf_attach(r.ckpt, &dopts) == -1 ||
 	    dev_diskbuf_attach(r.ckpt, &dopts) == -1) {
 		/* The device said why (E4). */
 		status = EXIT_DEVICE;
@@ -1035,6 +1191,7 @@ out:
 	ctl_primary_free(r.ctl);	/* before the engine it asks */
 	progress_free(r.progress);
 	ckpt_free(r.ckpt);
+	dev_tool_unprepare();		/* tools attach did not take */
 	metrics_free(r.metrics);	/* the textfile's final figures */
 	stats_free(r.stats);
 	/* After a switchover whose answer was lost the guest must stay
@@ -1046,5 +1203,6 @@ out:
 	transport_close(&tp);
 	tls_free(r.backup.tls);
 	tls_creds_free(creds);
+	ratelimit_free(r.rl);
 	return status;
 }

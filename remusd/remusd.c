@@ -27,6 +27,7 @@
 #define LOG_PREFIX ""
 #include "backup.h"
 #include "backup-metrics.h"
+#include "caps.h"
 #include "compiler.h"
 #include "conf.h"
 #include "ctl.h"
@@ -84,6 +85,8 @@ enum {
 	OPT_GUEST, OPT_MAX_SESSIONS, OPT_MAX_GUEST_MEM, OPT_MAX_DISK,
 	OPT_HELLO_TIMEOUT, OPT_ALLOW_BRIDGE, OPT_ALLOW_KERNEL,
 	OPT_ALLOW_DEVICE_MODEL, OPT_ALLOW_SCRIPT,
+	/* Issue 13: the link's management surface. */
+	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT, OPT_CAPABILITIES, OPT_DNAME,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -124,6 +127,11 @@ static const struct option longopts[] = {
 	{ "allow-device-model",	required_argument,	NULL,
 	    OPT_ALLOW_DEVICE_MODEL },
 	{ "allow-script",	required_argument,	NULL, OPT_ALLOW_SCRIPT },
+	{ "device-tool",	required_argument,	NULL, OPT_DEVICE_TOOL },
+	{ "device-tool-timeout", required_argument,	NULL,
+	    OPT_DEVICE_TOOL_TIMEOUT },
+	{ "capabilities",	no_argument,		NULL, OPT_CAPABILITIES },
+	{ "dname",		required_argument,	NULL, OPT_DNAME },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -140,7 +148,10 @@ static const char usage_text[] =
 "              [--disk-sync-listen addr] [--proc-listen addr] [--proc-sync]\n"
 "              [--activate-timeout ms]\n"
 "              [--metrics addr] [--metrics-file file] [--config file]\n"
-"              [--run-dir dir] [--ctl-socket path|none]\n";
+"              [--run-dir dir] [--ctl-socket path|none]\n"
+"              [--device-tool type=path ...] [--device-tool-timeout ms]\n"
+"              [--dname name]\n"
+"       remusd --capabilities\n";
 
 static const char help_text[] =
 "The backup end of remus: hold a replica of a protected guest, commit\n"
@@ -205,12 +216,21 @@ static const char help_text[] =
 "  --ctl-socket path the control socket for remusctl (default with\n"
 "                    --listen: dir/remusd.sock, skipped with a warning if\n"
 "                    another remusd serves it; with --receive: none)\n"
+"  --device-tool type=path  an external device tool (repeatable): at\n"
+"                    failover, before the guest starts, \"path -type type\n"
+"                    -step activate -host primary -domname name\"; failing,\n"
+"                    the failover fails (type=coproc:path: one line)\n"
+"  --device-tool-timeout ms  longest it may take (default 2000)\n"
 "  -d                log to stderr even when it is not a terminal (remusd\n"
 "                    always stays in the foreground)\n"
 "  -e                xl's flag: refused, with one line saying why\n"
 "  -n                check the configuration, finish or drop a commit a\n"
 "                    crash interrupted in the state directory, and exit\n"
 "  -v                more verbose (repeat for more)\n"
+"  --dname name      the name an activated guest gets (Xen: instead of its\n"
+"                    own; proc: logged and pidfile'd as statedir/name.pid);\n"
+"                    with --listen a second concurrent guest gets name-2 ...\n"
+"  --capabilities    what this build can do, as JSON, and exit\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
 "Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
@@ -267,7 +287,6 @@ struct remusd {
 	unsigned	 nhandshakes;
 	enum backup_result last;
 	int		 stopping;
-	unsigned	 nguests;	/* sessions ever started */
 	struct ctl_backup *ctl;		/* NULL: no control socket */
 	/* --metrics, --metrics-file: per guest (backup-metrics.h). */
 	struct metrics	*metrics;
@@ -554,8 +573,9 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 	backup_set_peer(s->b, peer);
 	if (d->ctl != NULL)
 		backup_set_admit(s->b, ctl_backup_admit, d->ctl);
-	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1) {
-		log_warnx("%s: disk device setup failed", peer);
+	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1 ||
+	    dev_tool_backup_attach(s->b, &dopts) == -1) {
+		log_warnx("%s: device setup failed", peer);
 		session_free(s);
 		return -1;
 	}
@@ -801,6 +821,23 @@ status_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
 		log_info("status: no session");
 }
 
+/* --dname: a name every driver, a pidfile and a shell take as it is. */
+static int
+dname_check(const char *n)
+{
+	size_t i, len = strlen(n);
+
+	if (len == 0 || len > 63 || n[0] == '.' || n[0] == '-')
+		return -1;
+	for (i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') ||
+		    (n[i] >= 'A' && n[i] <= 'Z') ||
+		    (n[i] >= '0' && n[i] <= '9') || n[i] == '.' ||
+		    n[i] == '_' || n[i] == '-'))
+			return -1;
+	return 0;
+}
+
 static int
 check_statedir(const char *dir)
 {
@@ -876,6 +913,9 @@ main(int argc, char **argv)
 	const char *run_dir = PIDFILE_RUN_DIR, *ctl_socket = NULL;
 	char ctl_buf[128];
 	char err[512];
+	static const char *tools[DEVICE_TOOLS_MAX + 1];
+	size_t ntools = 0;
+	const char *tool;
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
@@ -1040,6 +1080,38 @@ main(int argc, char **argv)
 			d.allow[k][d.nallow[k]++] = optarg;
 			break;
 		}
+		case OPT_DEVICE_TOOL:
+			if (ntools == DEVICE_TOOLS_MAX)
+				usage("--device-tool: at most %d tools",
+				    DEVICE_TOOLS_MAX);
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+				usage("--device-tool %s: want TYPE=PATH",
+				    optarg);
+			/* A typo is said now, not at attach or failover. */
+			tool = strchr(optarg, '=') + 1;
+			if (strncmp(tool, "coproc:", 7) == 0)
+				tool += 7;
+			if (access(tool, X_OK) == -1)
+				usage("--device-tool %s: %s: not an executable "
+				    "file (%s)", optarg, tool, strerror(errno));
+			tools[ntools++] = optarg;
+			break;
+		case OPT_DNAME:
+			if (dname_check(optarg) == -1)
+				usage("--dname %s: want 1..63 letters, digits, "
+				    "'.', '_' or '-', not starting with '.' or "
+				    "'-'", optarg);
+			d.cfg.dname = d.dopts.domname = optarg;
+			break;
+		case OPT_DEVICE_TOOL_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600000, &v) == -1)
+				usage("--device-tool-timeout %s: want "
+				    "milliseconds in 1..3600000", optarg);
+			d.dopts.device_tool_timeout_ms = (uint32_t)v;
+			break;
+		case OPT_CAPABILITIES:
+			return caps_print(stdout, "remusd") == 0 ? EXIT_OK :
+			    EXIT_FAILED;
 		case OPT_VERSION:
 			printf("remusd %s\n", REMUS_VERSION);
 			return EXIT_OK;
@@ -1158,6 +1230,7 @@ main(int argc, char **argv)
 	d.receive = receive;
 	d.dopts.loop = d.loop;
 	d.dopts.state_dir = d.cfg.state_dir;
+	d.dopts.device_tools = tools;
 	ev_check_init(&d.reap, reap_cb);
 	ev_init(&d.accept_wait, accept_wait_cb);
 	ev_signal_init(&d.sigint, signal_cb, SIGINT);

@@ -53,6 +53,11 @@ static const struct good goods[] = {
 	    0, "backup1:2222" },
 	{ "ssh://remus_op@[::1]/", 0, URI_SSH, "remus_op", "::1", "", 1,
 	    "[::1]:5270" },
+	/* Brackets around IPv4 or a name, as before URIs. */
+	{ "[10.91.3.2]:5270", 0, URI_BARE, "", "10.91.3.2", "5270", 0,
+	    "10.91.3.2:5270" },
+	{ "tcp://[backup1]:7/", 0, URI_TCP, "", "backup1", "7", 0,
+	    "backup1:7" },
 	/* A listener's "every address". */
 	{ ":6000", URI_EMPTY_HOST, URI_BARE, "", "", "6000", 0, ":6000" },
 	{ "*:6000", URI_EMPTY_HOST, URI_BARE, "", "*", "6000", 0, "*:6000" },
@@ -118,9 +123,8 @@ static const struct bad bads[] = {
 	{ "ssh://:22/", URI_EMPTY_HOST, "empty host" },
 	{ "[::1", 0, "missing ']'" },
 	{ "[::1]x", 0, "unexpected 'x' after ']'" },
-	{ "[backup1]:5", 0, "not an IPv6 address" },
-	{ "[10.1.2]:5", 0, "not an IPv6 address" },
-	{ "[10.1.2.256]:5", 0, "not an IPv6 address" },
+	{ "[::1x]:5", 0, "not an IPv6 address" },
+	{ "[a b]:5", 0, "unexpected character ' '" },
 	{ "tcp://backup1:6000/guest", 0, "path \"/guest\"" },
 	{ "tcp://backup1//", 0, "path \"//\"" },
 	{ "backup1/", 0, "unexpected '/'" },
