@@ -1076,7 +1076,6 @@ main(int argc, char **argv)
 	cfg.timeout_ms = (uint32_t)timeout;
 	cfg.cache_bytes = compress ? CODEC_CACHE_DEFAULT : 0;
 	cfg.guest_name = guest_name ? guest_name : spec;
-	cfg.guest_name = spec;
 	if (bandwidth && (r.rl = ratelimit_new(bandwidth)) == NULL) {
 		log_warn("--bandwidth");
 		goto out;
