@@ -17,8 +17,14 @@ requires jq --version
 RD=$T/rd
 mkdir -p "$RD"
 port=$(pick_port)
+# The guests' names (HELLO's, the prepare's) are g1..g3, each configured
+# here with the command start_guest runs below.
+CMD1=$(guest_cmd g1 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M \
+	--checksum-log "$T/g1.sums")
+CMD2=$(guest_cmd g2 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M)
+CMD3=$(guest_cmd g3 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M)
 start remusd remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st" \
-	--run-dir "$RD"
+	--run-dir "$RD" --guest "g1=$CMD1" --guest "g2=$CMD2" --guest "g3=$CMD3"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
 ctl() { remusctl --run-dir "$RD" -b "$@"; }
 
@@ -26,7 +32,7 @@ ctl() { remusctl --run-dir "$RD" -b "$@"; }
 start_guest g1 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M \
 	--checksum-log "$T/g1.sums"
 G1=$GUEST_PID
-ctl --json prepare proc:$G1 >"$T/prep1.json" || fail "prepare: $(cat "$T/prep1.json")"
+ctl --json prepare g1 >"$T/prep1.json" || fail "prepare: $(cat "$T/prep1.json")"
 jq -e --arg p "127.0.0.1:$port" '.ok and (.cookie | test("^[0-9a-f]{32}$")) and
 	.uri == $p and .expires_in_ms == 60000' "$T/prep1.json" >/dev/null ||
 	fail "prepare answer: $(cat "$T/prep1.json")"
@@ -36,36 +42,36 @@ ctl finish "$C1" >"$T/finish-early.out" 2>&1 || rc=$?
 [ $rc -eq 3 ] && grep -q "not performed yet" "$T/finish-early.out" ||
 	fail "finish before perform: rc $rc: $(cat "$T/finish-early.out")"
 rc=0
-remus --cookie nothex --insecure proc:$G1 127.0.0.1:$port >"$T/badck.out" 2>&1 || rc=$?
+remus --cookie nothex --insecure --name g1 proc:$G1 127.0.0.1:$port >"$T/badck.out" 2>&1 || rc=$?
 [ $rc -eq 1 ] || fail "remus --cookie nothex exited $rc, want 1"
 
 # A session for the prepared guest without its cookie is refused.
-start remus-nock remus -i 50 --insecure --reconnect-interval 0 proc:$G1 127.0.0.1:$port
+start remus-nock remus -i 50 --insecure --reconnect-interval 0 --name g1 proc:$G1 127.0.0.1:$port
 RN=$LAST_PID
 rc=0
 wait $RN || rc=$?
 grep -q "must bring its cookie" "$T/remus-nock.log" ||
 	fail "session without the cookie: remus exited $rc: $(tail -3 "$T/remus-nock.log")"
-echo "no cookie: refused (remus exited $rc): $(grep -o 'guest proc:[0-9]* was prepared[^;]*' "$T/remus-nock.log" | head -1)"
+echo "no cookie: refused (remus exited $rc): $(grep -o 'guest g1 was prepared[^;]*' "$T/remus-nock.log" | head -1)"
 # A wrong cookie too.
 start remus-wrong remus -i 50 --insecure --reconnect-interval 0 \
-	--cookie 00112233445566778899aabbccddeeff proc:$G1 127.0.0.1:$port
+	--cookie 00112233445566778899aabbccddeeff --name g1 proc:$G1 127.0.0.1:$port
 RW=$LAST_PID
 rc=0
 wait $RW || rc=$?
 grep -q "unknown or expired cookie" "$T/remus-wrong.log" ||
 	fail "wrong cookie: remus exited $rc: $(tail -3 "$T/remus-wrong.log")"
-ctl --json status | jq -e --arg g proc:$G1 '.prepared | map(select(.guest == $g and .state == "waiting")) | length == 1' >/dev/null ||
+ctl --json status | jq -e --arg g g1 '.prepared | map(select(.guest == $g and .state == "waiting")) | length == 1' >/dev/null ||
 	fail "the prepare did not survive the refused sessions: $(ctl --json status)"
 
 # The perform.
 uri=$(jq -r .uri "$T/prep1.json")
-start remus1 remus -i 50 --insecure --run-dir "$RD" --cookie "$C1" proc:$G1 "$uri"
+start remus1 remus -i 50 --insecure --run-dir "$RD" --cookie "$C1" --name g1 proc:$G1 "$uri"
 R1=$LAST_PID
-wait_for 30 sh -c "remusctl --run-dir '$RD' -b --json status | jq -e --arg g proc:$G1 '.sessions[] | select(.guest == \$g and .state == \"RECEIVING\") | .committed_epoch >= 3'" ||
+wait_for 30 sh -c "remusctl --run-dir '$RD' -b --json status | jq -e --arg g g1 '.sessions[] | select(.guest == \$g and .state == \"RECEIVING\") | .committed_epoch >= 3'" ||
 	fail "the performed session did not commit"
 ctl --json finish "$C1" >"$T/finish1.json" || fail "finish: $(cat "$T/finish1.json")"
-jq -e --arg g proc:$G1 '.ok and .guest == $g and .state == "RECEIVING" and .committed_epoch >= 3' \
+jq -e --arg g g1 '.ok and .guest == $g and .state == "RECEIVING" and .committed_epoch >= 3' \
 	"$T/finish1.json" >/dev/null || fail "finish answer: $(cat "$T/finish1.json")"
 rc=0
 ctl finish "$C1" >/dev/null 2>&1 || rc=$?
@@ -77,20 +83,20 @@ wait $R1 || fail "remus exited $? after stop"
 # 2. A prepare nobody performs expires.
 start_guest g2 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M
 G2=$GUEST_PID
-ctl --json prepare proc:$G2 1500 >"$T/prep2.json" || fail "prepare 2"
+ctl --json prepare g2 1500 >"$T/prep2.json" || fail "prepare 2"
 C2=$(jq -r .cookie "$T/prep2.json")
-ctl --json status | jq -e --arg g proc:$G2 '.prepared | map(select(.guest == $g)) | length == 1' >/dev/null ||
+ctl --json status | jq -e --arg g g2 '.prepared | map(select(.guest == $g)) | length == 1' >/dev/null ||
 	fail "status does not list the prepare"
-wait_for 10 sh -c "remusctl --run-dir '$RD' -b --json status | jq -e --arg g proc:$G2 '.prepared | map(select(.guest == \$g)) | length == 0'" ||
+wait_for 10 sh -c "remusctl --run-dir '$RD' -b --json status | jq -e --arg g g2 '.prepared | map(select(.guest == \$g)) | length == 0'" ||
 	fail "the prepare did not expire"
-grep -q "prepare for proc:$G2 expired unused" "$T/remusd.log" || fail "no line about the expiry"
+grep -q "prepare for g2 expired unused" "$T/remusd.log" || fail "no line about the expiry"
 rc=0
 ctl finish "$C2" >"$T/finish2.out" 2>&1 || rc=$?
 [ $rc -eq 3 ] && grep -q "expired" "$T/finish2.out" || fail "finish after expiry: $(cat "$T/finish2.out")"
 # As it was before: a session without a cookie is accepted.
-start remus2 remus -i 50 --insecure --run-dir "$RD" proc:$G2 127.0.0.1:$port
+start remus2 remus -i 50 --insecure --run-dir "$RD" --name g2 proc:$G2 127.0.0.1:$port
 R2=$LAST_PID
-wait_for 30 sh -c "remusctl --run-dir '$RD' -b --json status | jq -e --arg g proc:$G2 '.sessions[] | select(.guest == \$g) | .committed_epoch >= 2'" ||
+wait_for 30 sh -c "remusctl --run-dir '$RD' -b --json status | jq -e --arg g g2 '.sessions[] | select(.guest == \$g) | .committed_epoch >= 2'" ||
 	fail "a session after the expiry was not accepted"
 remusctl --run-dir "$RD" -g proc:$G2 stop >/dev/null || fail "stop 2"
 wait $R2 || fail "remus 2 exited $?"
@@ -100,10 +106,10 @@ echo "unused prepare expired after 1.5 s; a plain session is accepted again"
 # a corrupt epoch (REMUS_FAULT=stream-corrupt).
 start_guest g3 remus-dirtier --pages 100 --working-set 1000 --arena-size 8M
 G3=$GUEST_PID
-C3=$(ctl --json prepare proc:$G3 | jq -r .cookie)
+C3=$(ctl --json prepare g3 | jq -r .cookie)
 start remus3 env REMUS_FAULT=stream-corrupt REMUS_FAULT_EPOCH=4 \
 	remus -i 50 --insecure --reconnect-interval 0 --run-dir "$RD" --cookie "$C3" \
-	proc:$G3 127.0.0.1:$port
+	--name g3 proc:$G3 127.0.0.1:$port
 R3=$LAST_PID
 rc=0
 wait $R3 || rc=$?
