@@ -37,17 +37,18 @@ chmod +x "$T/trace-tool"
 echo secondary >"$T/refuse.role"
 start_guest g-refuse remus-dirtier --pages 50 --working-set 500 --arena-size 4M
 port=$(pick_port)
-start remusd-refuse remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st-refuse"
+start remusd-refuse remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st-refuse" \
+	--guest "g-refuse=$GUEST_CMD"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
 st=0
 REMUS_DRBD_STATE="$T/refuse.role" remus -i 50 --insecure \
-	--device-tool "drbd=$TOOLS/drbd-like" proc:"$GUEST_PID" 127.0.0.1:$port \
+	--device-tool "drbd=$TOOLS/drbd-like" --name g-refuse proc:"$GUEST_PID" 127.0.0.1:$port \
 	>"$T/remus-refuse.log" 2>&1 || st=$?
 [ $st -eq 7 ] || fail "refuse: remus exited $st, want 7"
 grep -q "drbd: step 0: .*drbd-like exited 1: resource of proc:$GUEST_PID is secondary here, not primary: refusing" \
 	"$T/remus-refuse.log" || fail "refuse: the tool's reason was not said"
 grep -q "refuses protection of proc:$GUEST_PID" "$T/remus-refuse.log" || fail "refuse: no refusal line"
-[ ! -e "$T/st-refuse/proc-epoch" ] || fail "refuse: an epoch reached the backup"
+[ ! -e "$T/st-refuse/g-refuse/proc-epoch" ] || fail "refuse: an epoch reached the backup"
 # Step 0 runs before remus connects: the backup never heard of it.
 ! grep -q "connected" "$T/remusd-refuse.log" || fail "refuse: remus connected to the backup first"
 kill -0 "$GUEST_PID" || fail "refuse: the guest did not survive the refusal"
@@ -56,11 +57,12 @@ echo "refuse: step 0 refused protection, remus exit 7: $(grep -o 'resource of.*r
 # ---- fail2: step 2 fails at epoch 4 ---------------------------------------
 start_guest g-fail remus-dirtier --pages 50 --working-set 500 --arena-size 4M
 port=$(pick_port)
-start remusd-fail remusd --no-fence --no-activate --insecure --listen 127.0.0.1:$port -D "$T/st-fail"
+start remusd-fail remusd --no-fence --no-activate --insecure --listen 127.0.0.1:$port -D "$T/st-fail" \
+	--guest "g-fail=$GUEST_CMD"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
 st=0
 FAIL_STEP=2 FAIL_EPOCH=4 timeout 60 remus -i 50 --insecure --reconnect-interval 0 \
-	--device-tool "trace=$T/trace-tool" proc:"$GUEST_PID" 127.0.0.1:$port \
+	--device-tool "trace=$T/trace-tool" --name g-fail proc:"$GUEST_PID" 127.0.0.1:$port \
 	>"$T/remus-fail.log" 2>&1 || st=$?
 [ $st -eq 4 ] || fail "fail2: remus exited $st, want 4 (backup lost, no reconnect)"
 grep -q "trace: step 2: .*exited 3: injected failure at step 2" "$T/remus-fail.log" ||
@@ -68,7 +70,7 @@ grep -q "trace: step 2: .*exited 3: injected failure at step 2" "$T/remus-fail.l
 grep -q "device device-tool: postsuspend failed" "$T/remus-fail.log" ||
 	fail "fail2: the epoch did not fail as a device hook"
 wait_for 10 grep -q "session over" "$T/remusd-fail.log" || fail "fail2: the backup did not end the session"
-c=$(cat "$T/st-fail/proc-epoch")
+c=$(cat "$T/st-fail/g-fail/proc-epoch")
 [ "$c" -eq 3 ] || fail "fail2: backup committed epoch $c, want 3 (4 failed at step 2)"
 grep -q -- "-step 3 .* -epoch 4" "$T/trace.trace" 2>/dev/null && fail "fail2: step 3 ran for the failed epoch"
 echo "fail2: step 2 failed at epoch 4: the epoch failed, backup stays at epoch $c, remus exit 4"
@@ -76,11 +78,12 @@ echo "fail2: step 2 failed at epoch 4: the epoch failed, backup stays at epoch $
 # ---- hang3: step 3 does not finish: killed at the timeout ----------------
 start_guest g-hang remus-dirtier --pages 50 --working-set 500 --arena-size 4M
 port=$(pick_port)
-start remusd-hang remusd --no-fence --no-activate --insecure --listen 127.0.0.1:$port -D "$T/st-hang"
+start remusd-hang remusd --no-fence --no-activate --insecure --listen 127.0.0.1:$port -D "$T/st-hang" \
+	--guest "g-hang=$GUEST_CMD"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
 st=0
 HANG_STEP=3 HANG_EPOCH=3 timeout 60 remus -i 50 --insecure --reconnect-interval 0 \
-	--device-tool "hang=$T/trace-tool" --device-tool-timeout 300 proc:"$GUEST_PID" \
+	--device-tool "hang=$T/trace-tool" --device-tool-timeout 300 --name g-hang proc:"$GUEST_PID" \
 	127.0.0.1:$port >"$T/remus-hang.log" 2>&1 || st=$?
 [ $st -eq 4 ] || fail "hang3: remus exited $st, want 4"
 grep -q "hang: step 3: .*trace-tool not done in 300 ms: killed" "$T/remus-hang.log" ||
@@ -107,13 +110,13 @@ port=$(pick_port)
 REMUS_DRBD_STATE="$T/b.role" REMUS_DRBD_PEER_STATE="$T/p.role" \
 REMUS_STATECOPY_DEST="$T/dest" REMUS_STATECOPY_RESTORE="$T/restored.state" \
 	start remusd-ok remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st-ok" \
-	--device-tool "drbd=coproc:$TOOLS/drbd-like" --device-tool "tpm=$TOOLS/state-copy"
+	--device-tool "drbd=coproc:$TOOLS/drbd-like" --device-tool "tpm=$TOOLS/state-copy" --guest "g-ok=$GUEST_CMD"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
 REMUS_DRBD_STATE="$T/p.role" \
 REMUS_STATECOPY_SRC="$T/tpm.state" REMUS_STATECOPY_DEST="$T/dest" \
 	start remus-ok remus -i 100 --insecure \
 	--device-tool "tr=$T/trace-tool" --device-tool "drbd=coproc:$TOOLS/drbd-like" \
-	--device-tool "tpm=$TOOLS/state-copy" proc:"$G" 127.0.0.1:$port
+	--device-tool "tpm=$TOOLS/state-copy" --name g-ok proc:"$G" 127.0.0.1:$port
 R=$LAST_PID
 # The state changes while epochs run; each value is kept with the time.
 for i in $(seq 1 15); do
@@ -123,7 +126,7 @@ done
 wait_for 20 test -s "$T/dest/epoch" || fail "success: no state copied"
 kill -9 $R
 wait $R 2>/dev/null || true
-wait_for 20 test -s "$T/st-ok/proc-guest.pid" || fail "success: the backup did not activate"
+wait_for 20 test -s "$T/st-ok/g-ok/proc-guest.pid" || fail "success: the backup did not activate"
 grep -q "ACTIVATED" "$T/remusd-ok.log" || fail "success: no activation logged"
 # Steps in order: 0, 1, then 2 and 3 for each epoch, 3 after 2.
 awk '{ for (i = 1; i < NF; i++) { if ($i == "-step") s = $(i + 1); if ($i == "-epoch") e = $(i + 1) }
@@ -146,11 +149,11 @@ grep -q "drbd: step activate" "$T/remusd-ok.log" || grep -q "promoted here" "$T/
 [ -f "$T/restored.state" ] || fail "success: no state restored"
 # Step 3 runs after the ACK: never for an epoch the backup did not commit.
 e=$(cat "$T/dest/epoch")
-acked=$(cat "$T/st-ok/proc-epoch")
+acked=$(cat "$T/st-ok/g-ok/proc-epoch")
 [ "$e" -le "$acked" ] || fail "success: state of epoch $e restored, the backup committed $acked"
 grep -qx "state [0-9]*" "$T/restored.state" || fail "success: restored state is \"$(cat "$T/restored.state")\""
-grep -q "restored proc:$G's state of epoch $e" "$T/remusd-ok.log" ||
+grep -q "restored g-ok's state of epoch $e" "$T/remusd-ok.log" ||
 	fail "success: the activate line was not logged"
-kill -9 "$G" "$(cat "$T/st-ok/proc-guest.pid")" 2>/dev/null || true
+kill -9 "$G" "$(cat "$T/st-ok/g-ok/proc-guest.pid")" 2>/dev/null || true
 echo "success: failover promoted drbd (primary demoted), restored \"$(cat "$T/restored.state")\" of epoch $e (acknowledged: $acked)"
 echo PASS
