@@ -59,8 +59,8 @@ kill "$B"; wait "$B" 2>/dev/null
 # remusd again, with --no-activate, and let remus reconnect to it.
 FL_BN=$((FL_BN + 1))
 ip netns exec "$NS_B" \
-    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" --no-fence --no-activate \
-    > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
+    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$FL_D" -t "$FL_T" --no-fence --no-activate \
+    --guest "$GUEST_NAME=$GUEST_CMD" > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"
 wait_for 30 sh -c "remusctl -S '$FL_RUN/remus-proc_$GUEST_PID.sock' --json status | jq -e '.state == \"PROTECTED\" and .acked > 1'" ||
@@ -89,8 +89,8 @@ fl_start none
 kill "$B"; wait "$B" 2>/dev/null
 FL_BN=$((FL_BN + 1))
 ip netns exec "$NS_B" env REMUS_FAULT=activated-drop \
-    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$ST" -t "$FL_T" --no-fence \
-    > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
+    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$FL_D" -t "$FL_T" --no-fence \
+    --guest "$GUEST_NAME=$GUEST_CMD" > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
 B=$!
 _kill_pids="$_kill_pids $B"
 FL_BLOG="$T/remusd$FL_BN.log"

@@ -36,9 +36,9 @@ head -c 8M /dev/urandom >"$T/p.img"
 port=$(pick_port)
 sport=$(pick_port)
 start remusd remusd --no-fence --insecure --listen "127.0.0.1:$port" -D "$T/state" \
-	--disk "$T/b.img" --disk-sync-listen "127.0.0.1:$sport"
+	--disk "$T/b.img" --disk-sync-listen "127.0.0.1:$sport" --guest "g=$GUEST_CMD"
 wait_for 20 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd does not listen"
-script -qfec "timeout -s INT 7 remus -i 100 --insecure --disk $T/p.img --nbd-listen unix:$T/nbd.sock --disk-sync 127.0.0.1:$sport --disk-sync-rate 2M proc:$GUEST_PID 127.0.0.1:$port" \
+script -qfec "timeout -s INT 7 remus -i 100 --insecure --disk $T/p.img --nbd-listen unix:$T/nbd.sock --disk-sync 127.0.0.1:$sport --disk-sync-rate 2M --name g proc:$GUEST_PID 127.0.0.1:$port" \
 	"$T/sync.txt" >/dev/null </dev/null || true
 tr '\r' '\n' <"$T/sync.txt" | grep -E '^disksync: [0-9]+/8 MiB compared .*ETA [0-9]+ s' >"$T/sync.lines" ||
 	fail "no disk sync progress on a terminal: $(head -c 3000 "$T/sync.txt" | cat -v)"

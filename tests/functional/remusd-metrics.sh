@@ -20,8 +20,12 @@ done
 
 mport=$(pick_port)
 bport=$(pick_port)
+# Two guests, g1 and g2, configured with the commands start_guest runs
+# below; remus names each (--name), the metrics label it so.
+CMD1=$(guest_cmd g1 remus-dirtier --pages 50 --working-set 500 --arena-size 8M)
+CMD2=$(guest_cmd g2 remus-dirtier --pages 10 --working-set 100 --arena-size 4M)
 start remusd remusd --listen "127.0.0.1:$bport" --insecure --fence true -t 1000 \
-	-D "$T/state" --metrics "127.0.0.1:$mport" --metrics-file "$T/remusd.prom"
+	-D "$T/state" --guest "g1=$CMD1" --guest "g2=$CMD2" --metrics "127.0.0.1:$mport" --metrics-file "$T/remusd.prom"
 D=$LAST_PID
 wait_for 20 sh -c "ss -Htln 'sport = :$bport' | grep -q ." || fail "remusd does not listen: $(cat "$T/remusd.log")"
 [ -s "$T/remusd.prom" ] || fail "no textfile at start"
@@ -43,29 +47,29 @@ sys.stdout.write(body.decode())
 PYEOF
 }
 
-protect() {	# NAME SECONDS: protect guest $GUEST_PID for SECONDS, then SIGINT
+protect() {	# NAME GUEST: protect guest $GUEST_PID, named GUEST
 	start "$1" remus -i 50 --insecure --stats-json "$T/$1.json" \
-		proc:"$GUEST_PID" "127.0.0.1:$bport"
+		--name "$2" proc:"$GUEST_PID" "127.0.0.1:$bport"
 	R=$LAST_PID
 }
 
 start_guest g1 remus-dirtier --pages 50 --working-set 500 --arena-size 8M
 # Session 1: stopped cleanly.
-protect s1
+protect s1 g1
 wait_for 20 sh -c "[ \$(wc -l <'$T/s1.json' 2>/dev/null || echo 0) -ge 10 ]" || fail "session 1: fewer than 10 epochs"
 scrape "$T/live.txt"
 kill -INT $R
 wait $R || fail "session 1: remus exited $?"
 # Session 2: remus killed; remusd fences (true) and activates.
-protect s2
+protect s2 g1
 wait_for 20 sh -c "[ \$(wc -l <'$T/s2.json' 2>/dev/null || echo 0) -ge 10 ]" || fail "session 2: fewer than 10 epochs"
 kill -9 $R
 wait $R 2>/dev/null || true
 wait_for 20 grep -q "guest activated" "$T/remusd.log" || fail "no failover: $(tail -5 "$T/remusd.log")"
-# (the activated guest, $T/state/proc-guest.pid, is killed by the cleanup)
+# (the activated guest, $T/state/g1/proc-guest.pid, is killed by the cleanup)
 # A second guest, its own label.
 start_guest g2 remus-dirtier --pages 10 --working-set 100 --arena-size 4M
-protect s3
+protect s3 g2
 wait_for 20 sh -c "[ \$(wc -l <'$T/s3.json' 2>/dev/null || echo 0) -ge 5 ]" || fail "session 3: fewer than 5 epochs"
 kill -INT $R
 wait $R || fail "session 3: remus exited $?"
@@ -97,8 +101,8 @@ def check(what, cond, detail):
     ok = ok and cond
 
 names = sorted({dict(k[1]).get("guest") for k in final if dict(k[1]).get("guest")})
-check("two guests", len(names) == 2, names)
-# The guest label is the spec remus announced (proc:PID).
+check("two guests", names == ["g1", "g2"], names)
+# The guest label is the name remus announced (--name).
 by = {}
 for n in names:
     by[n] = {name: final[(name, (("guest", n),))] for name in
