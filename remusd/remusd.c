@@ -258,6 +258,7 @@ struct session {
 	char		*dir;		/* STATEDIR/name, from HELLO */
 	int		 made_dir;	/* this session created it */
 	int		 over;
+	char		*dname;		/* --dname NAME-N, if not NAME */
 };
 
 /* An accepted TLS connection until its handshake is done. */
@@ -299,6 +300,7 @@ struct remusd {
 	unsigned	 nallow[4];
 	unsigned	 max_sessions;
 	unsigned	 nlive;		/* sessions not over */
+	unsigned	 nconn;		/* sessions ever started (--dname -N) */
 	ev_timer	 accept_wait;	/* accept() backing off */
 	uint32_t	 accept_backoff_ms;
 };
@@ -393,6 +395,7 @@ session_free(struct session *s)
 	session_remove_dir(s, committed);
 	tls_free(s->tls);
 	free(s->dir);
+	free(s->dname);
 	free(s);
 }
 
@@ -564,6 +567,16 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 		cfg.io = &peer_io_tls;
 		cfg.io_ctx = tls;
 	}
+	/* Two guests activated under one --dname would clash (two Xen
+	 * domains of one name): one fed while another is gets NAME-N. */
+	d->nconn++;
+	if (d->cfg.dname != NULL && d->nlive > 0) {
+		if (asprintf(&s->dname, "%s-%u", d->cfg.dname, d->nconn) < 0) {
+			s->dname = NULL;
+			goto err;
+		}
+		cfg.dname = dopts.domname = s->dname;
+	}
 	/* The guest's directory is known at HELLO (session_hello). */
 	cfg.hello = session_hello;
 	cfg.hello_arg = s;
@@ -586,6 +599,8 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 	return backup_start(s->b);
 err:
 	log_warn("%s: session", peer);
+	if (s != NULL)
+		free(s->dname);
 	free(s);
 	tls_free(tls);
 	close(rfd);
