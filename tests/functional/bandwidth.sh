@@ -26,10 +26,10 @@ run() {	# NAME [remus flags...]: protect, sample the link, stop after epoch 2
 	local port
 	port=$(pick_port)
 	start "remusd-$name" remusd --no-fence --no-activate --insecure \
-		--listen 127.0.0.1:$port -D "$T/st-$name"
+		--listen 127.0.0.1:$port -D "$T/st-$name" --guest "g-$name=$GUEST_CMD"
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "$name: remusd did not listen"
 	start "remus-$name" remus -u -i 200 --insecure --stats-json "$T/$name.json" \
-		"$@" proc:"$GUEST_PID" 127.0.0.1:$port
+		"$@" --name "g-$name" proc:"$GUEST_PID" 127.0.0.1:$port
 	local R=$LAST_PID
 	# Sample until epoch 1 is acknowledged.
 	: >"$T/$name.samples"
@@ -88,11 +88,12 @@ head -c $((MIB << 20)) /dev/urandom >"$T/p.img"
 truncate -s ${MIB}M "$T/b.img"
 start_guest g-disk remus-dirtier --pages 20 --working-set 200 --arena-size 4M
 port=$(pick_port) sport=$(pick_port)
-REMUS_DISK_SYNC_LISTEN="127.0.0.1:$sport" start remusd-disk remusd --no-fence --no-activate \
-	--insecure --listen 127.0.0.1:$port -D "$T/st-disk" --disk "$T/b.img"
+start remusd-disk remusd --no-fence --no-activate --disk-sync-listen "127.0.0.1:$sport" \
+	--insecure --listen 127.0.0.1:$port -D "$T/st-disk" --disk "$T/b.img" \
+	--guest "g-disk=$GUEST_CMD"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "disk: remusd did not listen"
-REMUS_DISK_SYNC="127.0.0.1:$sport" start remus-disk remus -i 100 --insecure --bandwidth "$CAP" \
-	--disk "$T/p.img" --nbd-listen "unix:$T/nbd.sock" proc:"$GUEST_PID" 127.0.0.1:$port
+start remus-disk remus -i 100 --insecure --bandwidth "$CAP" --disk-sync "127.0.0.1:$sport" \
+	--disk "$T/p.img" --nbd-listen "unix:$T/nbd.sock" --name g-disk proc:"$GUEST_PID" 127.0.0.1:$port
 RUN_PID=$LAST_PID
 : >"$T/disk.samples"
 for ((i = 0; i < 600; i++)); do

@@ -8,12 +8,21 @@
 . "$(dirname "$0")/tls-lib.sh"
 requires remus-arena-sum /dev/null
 
+# The guest of case NAME is g-NAME, run as "gcmd NAME" says: the remusd
+# of the case is configured with it (--guest g-NAME=...), remus names it
+# (--name g-NAME), its replica is STATEDIR/g-NAME.
+gcmd() {
+	guest_cmd "g-$1" remus-dirtier --pages 200 --working-set 2000 \
+		--arena-size 8M --checksum-log "$T/$1.sums"
+}
+
 run_one() {	# NAME STATEDIR BACKUP-LOG BACKUP [remus flags...]
-	local name=$1 dir=$2 blog=$3 backup=$4 e status=0
+	local name=$1 dir=$2/g-$1 blog=$3 backup=$4 e status=0
 	shift 4
 	start_guest "g-$name" remus-dirtier --pages 200 --working-set 2000 \
 		--arena-size 8M --checksum-log "$T/$name.sums"
-	start "remus-$name" remus -i 50 "$@" proc:"$GUEST_PID" "$backup"
+	[ "$GUEST_CMD" = "$(gcmd "$name")" ] || fail "gcmd is not start_guest's command"
+	start "remus-$name" remus -i 50 "$@" --name "g-$name" proc:"$GUEST_PID" "$backup"
 	local R=$LAST_PID
 	wait_epochs "$dir" 4 || fail "$name: 4 epochs not committed"
 	kill -INT $R
@@ -29,11 +38,13 @@ run_one() {	# NAME STATEDIR BACKUP-LOG BACKUP [remus flags...]
 
 # host:port and tcp:// to a plain listener given as tcp://.
 port=$(pick_port)
-start remusd-tcp remusd --no-fence --insecure --listen "tcp://127.0.0.1:$port/" -D "$T/st-tcp"
+start remusd-tcp remusd --no-fence --insecure --listen "tcp://127.0.0.1:$port/" -D "$T/st-tcp" \
+	--guest "g-hostport=$(gcmd hostport)"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd tcp:// did not listen"
 run_one hostport "$T/st-tcp" "$T/remusd-tcp.log" "127.0.0.1:$port" --insecure
 port=$(pick_port)
-start remusd-tcp2 remusd --no-fence --insecure --listen "127.0.0.1:$port" -D "$T/st-tcp2"
+start remusd-tcp2 remusd --no-fence --insecure --listen "127.0.0.1:$port" -D "$T/st-tcp2" \
+	--guest "g-tcpuri=$(gcmd tcpuri)"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd 2 did not listen"
 run_one tcpuri "$T/st-tcp2" "$T/remusd-tcp2.log" "tcp://127.0.0.1:$port/" --insecure
 grep -q "tcp:127.0.0.1:$port: insecure connection" "$T/remus-tcpuri.log" ||
@@ -41,7 +52,8 @@ grep -q "tcp:127.0.0.1:$port: insecure connection" "$T/remus-tcpuri.log" ||
 
 if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
 	port=$(pick_port)
-	start remusd-v6 remusd --no-fence --insecure --listen "tcp://[::1]:$port/" -D "$T/st-v6"
+	start remusd-v6 remusd --no-fence --insecure --listen "tcp://[::1]:$port/" -D "$T/st-v6" \
+		--guest "g-v6=$(gcmd v6)"
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd v6 did not listen"
 	run_one v6 "$T/st-v6" "$T/remusd-v6.log" "[::1]:$port" --insecure
 else
@@ -50,7 +62,8 @@ fi
 
 # tls:// both ends, PSK.
 port=$(pick_port)
-start remusd-tls remusd --no-fence --psk-file "$C/psk-server" --listen "tls://127.0.0.1:$port/" -D "$T/st-tls"
+start remusd-tls remusd --no-fence --psk-file "$C/psk-server" --listen "tls://127.0.0.1:$port/" -D "$T/st-tls" \
+	--guest "g-tls=$(gcmd tls)"
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd tls:// did not listen"
 run_one tls "$T/st-tls" "$T/remusd-tls.log" "tls://127.0.0.1:$port/" \
 	--psk-file "$C/psk-client"
@@ -75,14 +88,14 @@ EOF
 chmod +x "$T/bin/ssh"
 PATH="$T/bin:$PATH" run_one ssh "$T/st-ssh" "$T/remus-ssh.log" \
 	"ssh://op@backup1.example:2222/" \
-	--remusd-args "--no-fence -D $T/st-ssh"
-grep -qx -- "-p 2222 op@backup1.example remusd --receive --no-fence -D $T/st-ssh" "$T/ssh.args" ||
+	--remusd-args "--no-fence -D $T/st-ssh --guest 'g-ssh=$(gcmd ssh)'"
+grep -qxF -- "-p 2222 op@backup1.example remusd --receive --no-fence -D $T/st-ssh --guest g-ssh=$(gcmd ssh)" "$T/ssh.args" ||
 	fail "ssh: ran \"$(cat "$T/ssh.args")\""
 # Without a user or port, and -s naming the ssh to run.
 : >"$T/ssh.args"
 PATH="$T/bin:$PATH" run_one ssh2 "$T/st-ssh2" "$T/remus-ssh2.log" "ssh://backup1/" \
-	-s "ssh -oBatchMode=yes" --remusd-args "--no-fence -D $T/st-ssh2"
-grep -qx -- "-oBatchMode=yes backup1 remusd --receive --no-fence -D $T/st-ssh2" "$T/ssh.args" ||
+	-s "ssh -oBatchMode=yes" --remusd-args "--no-fence -D $T/st-ssh2 --guest 'g-ssh2=$(gcmd ssh2)'"
+grep -qxF -- "-oBatchMode=yes backup1 remusd --receive --no-fence -D $T/st-ssh2 --guest g-ssh2=$(gcmd ssh2)" "$T/ssh.args" ||
 	fail "ssh2: ran \"$(cat "$T/ssh.args")\""
 echo "ssh: ran $(cat "$T/ssh.args")"
 
