@@ -14,8 +14,8 @@
 #     ack_rtt_ms_p50=X remusd_cpu_pct=X remus_cpu_pct=X
 # (the ACK round trip includes the backup making the epoch durable:
 # replica writes and fsync before the ACK).
-# Guests have distinct names (proc:PID), as remusd requires of concurrent
-# sessions.  GUESTS (default "1 2 4 8"), DURATION_MS (default 5000),
+# Guests have distinct names (remus --name gN-I), each configured on the
+# remusd (--guest gN-I=COMMAND), as remusd requires of proc guests.  GUESTS (default "1 2 4 8"), DURATION_MS (default 5000),
 # INTERVAL_MS (25), PAGES (200), ARENA (64M per guest).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -44,8 +44,18 @@ ticks() {	# ticks PID...: utime + stime
 	echo $sum
 }
 
+gcmd() {	# gcmd N I: what guest I of the case of N runs
+	guest_cmd "g$1-$2" remus-dirtier --pages "$PAGES" \
+	    --working-set 5000 --arena-size "$ARENA"
+}
+confs=()
+for n in $GUESTS; do
+	for ((i = 1; i <= n; i++)); do
+		confs+=(--guest "g$n-$i=$(gcmd "$n" "$i")")
+	done
+done
 remusd --no-fence --insecure --listen "127.0.0.1:$PORT" -D "$T/st" -t 3000 \
-    >"$T/remusd.log" 2>&1 &
+    "${confs[@]}" >"$T/remusd.log" 2>&1 &
 D=$!
 _kill_pids="$_kill_pids $D"
 wait_for 10 sh -c "ss -Htln 'sport = :$PORT' | grep -q ." ||
@@ -58,7 +68,7 @@ for n in $GUESTS; do
 		    --working-set 5000 --arena-size "$ARENA"
 		gpids="$gpids $GUEST_PID"
 		remus -i "$INTERVAL_MS" -F -n --insecure \
-		    --stats-json "$T/s$n-$i.json" proc:"$GUEST_PID" \
+		    --stats-json "$T/s$n-$i.json" --name "g$n-$i" proc:"$GUEST_PID" \
 		    "127.0.0.1:$PORT" >"$T/remus$n-$i.log" 2>&1 &
 		rpids="$rpids $!"
 		_kill_pids="$_kill_pids $!"

@@ -78,17 +78,19 @@ protect() {
 	run=$((run + 1))
 	ST="$T/st$run"
 	ip netns exec "$NS_B" remusd --no-fence --insecure --listen 10.91.3.2:5270 \
-	    -D "$ST" -t 3000 >"$T/remusd$run.log" 2>&1 &
+	    -D "$ST" -t 3000 --guest "$GUEST_NAME=$GUEST_CMD" \
+	    >"$T/remusd$run.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"
 	wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 		fail "remusd did not listen"
 	ip netns exec "$NS_P" remus --insecure --stats-json "$T/stats$run.json" \
 	    --netbuf-if "$HIF" --netbuf-driver "$NETBUF_DRIVER" ${REMUS_EXTRA:-} "$@" \
-	    proc:"$GUEST_PID" 10.91.3.2:5270 >"$T/remus$run.log" 2>&1 &
+	    --name "$GUEST_NAME" proc:"$GUEST_PID" 10.91.3.2:5270 \
+	    >"$T/remus$run.log" 2>&1 &
 	R=$!
 	_kill_pids="$_kill_pids $R"
-	wait_for 30 test -s "$ST/proc-epoch" || fail "remus $*: nothing committed"
+	wait_for 30 test -s "$ST/$GUEST_NAME/proc-epoch" || fail "remus $*: nothing committed"
 	sleep 0.5	# past the full epoch
 }
 
