@@ -310,14 +310,19 @@ fo_primary_guest_failed(struct fo_primary *p, uint64_t now, const char *why)
 {
 	if (p_final(p))
 		return;
-	if (p->state == FOP_PROTECTED || p->state == FOP_CONNECTING ||
-	    (p->state == FOP_UNPROTECTED && p->trying))
-		p->ops->abort_link(p->arg);
-	/* P5: what the failed guest did since the last ACK never leaves. */
+	int link = p->state == FOP_PROTECTED || p->state == FOP_CONNECTING ||
+	    (p->state == FOP_UNPROTECTED && p->trying);
+
+	/* P5: what the failed guest did since the last ACK never leaves.
+	 * Dropped (and said so) before the link is told: the backup fences
+	 * the moment it sees the abort, and its fence kills this process;
+	 * told first, remus could die with the output not yet dropped. */
 	p->ops->discard_all(p->arg);
 	p->trying = 0;
 	p_change(p, FOP_GUEST_FAILED, "guest failed: %s; held output "
 	    "dropped, never released", why);
+	if (link)
+		p->ops->abort_link(p->arg);
 	p->ops->arm(p->arg, 0);
 }
 
