@@ -10,12 +10,18 @@
  * a TLS session would plug into; the descriptor under it is an eventfd
  * that always polls readable and writable, so the libev loop calls the
  * link's reader and writer the way a socket would and the fake io decides
- * what they get.  Control bits 0-6 seed the read chunk sizes (0: all at
- * once); bit 7 makes the link congested: every other read finds nothing
- * (EAGAIN, back to the loop) and every other write is refused or short,
- * so the output queue, its write watcher and the blocking last-words
- * flush run.  When the input is consumed the next read is EOF: the loss
- * of the primary.
+ * what they get.  Control bits 0-5 seed the read chunk sizes (0: all at
+ * once); bit 6 leaves the backup without a disk; bit 7 makes the link
+ * congested: every other read finds nothing (EAGAIN, back to the loop)
+ * and every other write is refused or short, so the output queue, its
+ * write watcher and the blocking last-words flush run.  When the input is
+ * consumed the next read is EOF: the loss of the primary.
+ *
+ * With a disk (bit 6 clear) the backup has remusd's disk device: the real
+ * diskbuf backup (diskbuf-backup.c) on a FUZZ_DISK_SIZE image in the
+ * state directory, behind the same small adapter remusd/dev-diskbuf.c
+ * has (that one is static to remusd), so DISK_WRITE records are buffered,
+ * committed into the image with its undo log, or discarded.
  *
  * The loop runs until the session is over (backup_done_fn).  Oracles,
  * besides ASan/UBSan/LSan:
@@ -56,6 +62,8 @@
 #include <ev.h>
 
 #include "backup.h"
+#include "checkpoint.h"
+#include "diskbuf.h"
 #include "domain.h"
 #include "log.h"
 #include "peer.h"
@@ -63,6 +71,7 @@
 
 #define FUZZ_GUEST_MAX	(4u << 20)	/* bytes of guest memory */
 #define FUZZ_T_MS	60000u
+#define FUZZ_DISK_SIZE	(1u << 20)
 #define OUT_KEEP	(1u << 20)	/* back-channel bytes checked */
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -176,6 +185,57 @@ static const struct peer_io_ops fake_io = {
 	.name = "fuzz",
 	.read = fake_read,
 	.write = fake_write,
+};
+
+/* ---- The disk: remusd/dev-diskbuf.c's backup adapter ------------------ */
+
+static const uint32_t disk_rec_types[] = { STREAM_REC_DISK_WRITE, 0 };
+
+static int
+disk_record(void *dev, uint64_t epoch, const struct stream_rec *rec)
+{
+	if (rec->length < sizeof(struct stream_disk_write)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return diskbuf_backup_record(dev, epoch, &rec->u.disk,
+	    rec->body + sizeof(struct stream_disk_write),
+	    rec->length - sizeof(struct stream_disk_write));
+}
+
+static int
+disk_commit(void *dev, uint64_t epoch)
+{
+	return diskbuf_backup_commit(dev, epoch);
+}
+
+static void
+disk_discard(void *dev, uint64_t epoch)
+{
+	diskbuf_backup_discard(dev, epoch);
+}
+
+static int
+disk_activate(void *dev)
+{
+	(void)dev;
+	ran("the disk device's activate");
+}
+
+static void
+disk_teardown(void *dev)
+{
+	diskbuf_backup_free(dev);
+}
+
+static const struct ckpt_backup_device_ops disk_ops = {
+	.name = "diskbuf",
+	.rec_types = disk_rec_types,
+	.record = disk_record,
+	.commit = disk_commit,
+	.discard = disk_discard,
+	.activate = disk_activate,
+	.teardown = disk_teardown,
 };
 
 /* ---- The session ----------------------------------------------------- */
@@ -301,16 +361,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct outcome o = { 0 };
 	struct backup_config cfg;
 	struct backup *b;
-	char dir[sizeof base_dir + 32];
+	char dir[sizeof base_dir + 32], img[sizeof dir + 16];
 	uint64_t committed;
-	int fd;
+	int fd, with_disk;
 
 	if (loop == NULL)
 		LLVMFuzzerInitialize(NULL, NULL);
 	if (size < 1)
 		return 0;
 	memset(&f, 0, sizeof f);
-	f.rng = (data[0] & 0x7f) ? (data[0] & 0x7f) * 2654435761u : 0;
+	f.rng = (data[0] & 0x3f) ? (data[0] & 0x3f) * 2654435761u : 0;
+	with_disk = !(data[0] & 0x40);
 	f.congested = data[0] >> 7;
 	f.data = data + 1;
 	f.size = size - 1;
@@ -339,6 +400,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (b == NULL)
 		abort();
 	backup_set_peer(b, "fuzz");
+	if (with_disk) {
+		struct diskbuf_backup_cfg dc = {
+			.image = img, .size = FUZZ_DISK_SIZE, .spill_dir = dir,
+		};
+		struct diskbuf_backup *db;
+
+		snprintf(img, sizeof img, "%s/disk.img", dir);
+		db = diskbuf_backup_new(&dc);
+		if (db == NULL || backup_add_device(b, &disk_ops, db) == -1)
+			abort();
+	}
 	if (backup_start(b) == -1 && !o.done)
 		abort();
 	while (!o.done)

@@ -29,7 +29,7 @@ add_executable(fuzz-session-replay ${_fz}/fuzz-session.c
   ${_fz}/standalone-main.c ${_fz}/make-seeds.c)
 target_include_directories(fuzz-session-replay PRIVATE ${CMAKE_SOURCE_DIR}/domain)
 target_link_libraries(fuzz-session-replay PRIVATE remus_ckpt remus_domain
-  PkgConfig::LZ4 PkgConfig::LIBEV)
+  remus_diskbuf PkgConfig::LZ4 PkgConfig::LIBEV)
 target_link_options(fuzz-session-replay PRIVATE ${_nowrap})
 add_test(NAME fuzz-session-corpus
   COMMAND fuzz-session-replay ${_fz}/corpus/session)
@@ -57,16 +57,18 @@ if(REMUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   set(_dm ${CMAKE_SOURCE_DIR}/domain)
   set(_fo ${CMAKE_SOURCE_DIR}/failover)
   set(_cm ${CMAKE_SOURCE_DIR}/common)
+  set(_db ${CMAKE_SOURCE_DIR}/diskbuf)
   add_executable(fuzz-session ${_fz}/fuzz-session.c
     ${_cp}/backup.c ${_cp}/peer.c ${_cp}/stream-read.c ${_cp}/stream-write.c
     ${_cp}/crc32c.c ${_cp}/codec.c
     ${_fo}/fo-backup.c ${_fo}/fo-primary.c ${_fo}/fence.c
     ${_dm}/domain.c ${_dm}/domain-proc.c ${_dm}/proc-dirty.c ${_dm}/proc-store.c
+    ${_db}/diskbuf-backup.c ${_db}/wlog.c
     ${_cm}/log.c ${_cm}/util.c ${_cm}/fault.c)
-  target_include_directories(fuzz-session PRIVATE ${_cp} ${_dm} ${_fo} ${_cm})
+  target_include_directories(fuzz-session PRIVATE ${_cp} ${_dm} ${_fo} ${_cm} ${_db})
   find_package(Threads REQUIRED)
-  target_link_libraries(fuzz-session PRIVATE PkgConfig::LZ4 PkgConfig::XXHASH
-    PkgConfig::LIBEV Threads::Threads)
+  target_link_libraries(fuzz-session PRIVATE remus_diskbuf PkgConfig::LZ4
+    PkgConfig::XXHASH PkgConfig::LIBEV Threads::Threads)
   target_compile_definitions(fuzz-session PRIVATE FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
   target_compile_options(fuzz-session PRIVATE ${_fflags})
   target_link_options(fuzz-session PRIVATE ${_fflags} ${_nowrap})

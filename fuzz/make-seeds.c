@@ -376,6 +376,10 @@ session_make_seeds(const char *dir)
 	struct stream_writer w;
 	struct stream_disk_write dw = { .offset = 8192, .length = 64,
 	    .op = STREAM_DISK_WRITE };
+	struct stream_disk_write dz = { .offset = 65536, .length = 8192,
+	    .op = STREAM_DISK_ZERO };
+	struct stream_disk_write dt = { .offset = 0, .length = 4096,
+	    .op = STREAM_DISK_TRIM };
 	size_t cl;
 
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
@@ -436,7 +440,8 @@ session_make_seeds(const char *dir)
 	CHECK(stream_write_epoch_end(&w));
 	CHECK(save(dir, "s-bad-page", 0x00, &w));
 
-	/* A disk write to a backup without a disk: stands down. */
+	/* A disk write to a backup without a disk (control bit 6): stands
+	 * down. */
 	session_header(&w, "proc", 16, cfg, cl);
 	if (session_epoch1(&w) == -1)
 		return -1;
@@ -444,7 +449,28 @@ session_make_seeds(const char *dir)
 	memset(enc, 0xd1, sizeof enc);
 	CHECK(stream_write_disk(&w, &dw, enc));
 	CHECK(stream_write_epoch_end(&w));
-	CHECK(save(dir, "s-disk-no-device", 0x00, &w));
+	CHECK(save(dir, "s-disk-no-device", 0x40, &w));
+
+	/* Disk writes (write, zero, trim, FUA) committed with their epochs;
+	 * then an epoch with a write past the 1 MiB image: stands down, the
+	 * disk stays at epoch 2. */
+	session_header(&w, "proc", 16, cfg, cl);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	CHECK(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_disk(&w, &dw, enc));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_epoch_begin(&w, 2, 0));
+	CHECK(stream_write_disk(&w, &dz, NULL));
+	CHECK(stream_write_disk(&w, &dt, NULL));
+	dw.flags = STREAM_DISK_FLAG_FUA;
+	dw.offset = 4096 + 512;
+	CHECK(stream_write_disk(&w, &dw, enc));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_epoch_begin(&w, 3, 0));
+	dw.offset = (1u << 20) - 32;
+	CHECK(stream_write_disk(&w, &dw, enc));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "s-disk", 0x03, &w));
 
 	/* Headers the backup refuses: not a proc config; no such driver. */
 	session_header(&w, "proc", 16, "pid=1", 5);
