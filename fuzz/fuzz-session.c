@@ -69,6 +69,8 @@
 #include "peer.h"
 #include "stream.h"
 
+void	fuzz_ran(const char *what) __attribute__((noreturn));
+
 #define FUZZ_GUEST_MAX	(4u << 20)	/* bytes of guest memory */
 #define FUZZ_T_MS	60000u
 #define FUZZ_DISK_SIZE	(1u << 20)
@@ -76,33 +78,6 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int	LLVMFuzzerInitialize(int *argc, char ***argv);
-
-/* ---- Nothing may run ------------------------------------------------- */
-
-/* The objects in this binary are linked with --wrap for these
- * (fuzz.cmake): a call from the receiver, the replica or the fence is a
- * finding.  The sanitizers spawn their symbolizer by raw system calls. */
-static void __attribute__((noreturn))
-ran(const char *what)
-{
-	fprintf(stderr, "fuzz-session: the backup called %s: something was "
-	    "activated or executed\n", what);
-	abort();
-}
-
-pid_t	__wrap_fork(void);
-pid_t	__wrap_vfork(void);
-int	__wrap_execve(const char *, char *const[], char *const[]);
-int	__wrap_execv(const char *, char *const[]);
-int	__wrap_execvp(const char *, char *const[]);
-int	__wrap_execl(const char *, const char *, ...);
-
-pid_t __wrap_fork(void) { ran("fork"); }
-pid_t __wrap_vfork(void) { ran("vfork"); }
-int __wrap_execve(const char *p, char *const a[], char *const e[]) { ran("execve"); }
-int __wrap_execv(const char *p, char *const a[]) { ran("execv"); }
-int __wrap_execvp(const char *p, char *const a[]) { ran("execvp"); }
-int __wrap_execl(const char *p, const char *a, ...) { ran("execl"); }
 
 /* ---- The fake link ------------------------------------------------- */
 
@@ -219,7 +194,7 @@ static int
 disk_activate(void *dev)
 {
 	(void)dev;
-	ran("the disk device's activate");
+	fuzz_ran("the disk device's activate");
 }
 
 static void

@@ -25,7 +25,7 @@ set_tests_properties(fuzz-stream-corpus PROPERTIES LABELS fuzz TIMEOUT 300)
 set(_nowrap fork vfork execve execv execvp execl)
 list(TRANSFORM _nowrap PREPEND "-Wl,--wrap=")
 
-add_executable(fuzz-session-replay ${_fz}/fuzz-session.c
+add_executable(fuzz-session-replay ${_fz}/fuzz-session.c ${_fz}/fuzz-norun.c
   ${_fz}/standalone-main.c ${_fz}/make-seeds.c)
 target_include_directories(fuzz-session-replay PRIVATE ${CMAKE_SOURCE_DIR}/domain)
 target_link_libraries(fuzz-session-replay PRIVATE remus_ckpt remus_domain
@@ -34,6 +34,17 @@ target_link_options(fuzz-session-replay PRIVATE ${_nowrap})
 add_test(NAME fuzz-session-corpus
   COMMAND fuzz-session-replay ${_fz}/corpus/session)
 set_tests_properties(fuzz-session-corpus PROPERTIES LABELS fuzz TIMEOUT 300)
+
+# The primary against a fake backup; its clock is frozen (fuzz-primary.c).
+add_executable(fuzz-primary-replay ${_fz}/fuzz-primary.c ${_fz}/fuzz-norun.c
+  ${_fz}/standalone-main.c ${_fz}/make-seeds.c)
+target_include_directories(fuzz-primary-replay PRIVATE ${CMAKE_SOURCE_DIR}/domain)
+target_link_libraries(fuzz-primary-replay PRIVATE remus_ckpt PkgConfig::LZ4
+  PkgConfig::LIBEV)
+target_link_options(fuzz-primary-replay PRIVATE ${_nowrap} -Wl,--wrap=now_us)
+add_test(NAME fuzz-primary-corpus
+  COMMAND fuzz-primary-replay ${_fz}/corpus/primary)
+set_tests_properties(fuzz-primary-corpus PROPERTIES LABELS fuzz TIMEOUT 300)
 
 if(REMUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   set(_fflags -fsanitize=fuzzer,address,undefined)
@@ -58,7 +69,7 @@ if(REMUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   set(_fo ${CMAKE_SOURCE_DIR}/failover)
   set(_cm ${CMAKE_SOURCE_DIR}/common)
   set(_db ${CMAKE_SOURCE_DIR}/diskbuf)
-  add_executable(fuzz-session ${_fz}/fuzz-session.c
+  add_executable(fuzz-session ${_fz}/fuzz-session.c ${_fz}/fuzz-norun.c
     ${_cp}/backup.c ${_cp}/peer.c ${_cp}/stream-read.c ${_cp}/stream-write.c
     ${_cp}/crc32c.c ${_cp}/codec.c
     ${_fo}/fo-backup.c ${_fo}/fo-primary.c ${_fo}/fence.c
@@ -72,4 +83,15 @@ if(REMUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   target_compile_definitions(fuzz-session PRIVATE FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
   target_compile_options(fuzz-session PRIVATE ${_fflags})
   target_link_options(fuzz-session PRIVATE ${_fflags} ${_nowrap})
+
+  add_executable(fuzz-primary ${_fz}/fuzz-primary.c ${_fz}/fuzz-norun.c
+    ${_cp}/ckpt.c ${_cp}/peer.c ${_cp}/stream-read.c ${_cp}/stream-write.c
+    ${_cp}/crc32c.c ${_cp}/codec.c ${_cp}/transport-common.c
+    ${_fo}/fo-primary.c ${_fo}/fence.c
+    ${_cm}/log.c ${_cm}/util.c ${_cm}/fault.c)
+  target_include_directories(fuzz-primary PRIVATE ${_cp} ${_dm} ${_fo} ${_cm})
+  target_link_libraries(fuzz-primary PRIVATE PkgConfig::LZ4 PkgConfig::LIBEV)
+  target_compile_definitions(fuzz-primary PRIVATE FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+  target_compile_options(fuzz-primary PRIVATE ${_fflags})
+  target_link_options(fuzz-primary PRIVATE ${_fflags} ${_nowrap} -Wl,--wrap=now_us)
 endif()

@@ -25,6 +25,7 @@
 
 int	stream_make_seeds(const char *dir);
 int	session_make_seeds(const char *dir);
+int	primary_make_seeds(const char *dir);
 
 #define PS	4096u
 
@@ -479,5 +480,68 @@ session_make_seeds(const char *dir)
 	CHECK(save(dir, "s-bad-config", 0x00, &w));
 	session_header(&w, "nosuch", 16, cfg, cl);
 	CHECK(save(dir, "s-unknown-driver", 0x00, &w));
+	return 0;
+}
+
+/* ---- Primary seeds (fuzz-primary.c): what a backup answers ------------ */
+
+int
+primary_make_seeds(const char *dir)
+{
+	struct stream_writer w;
+	struct stream_welcome wl = { .timeout_ms = 1000, .hb_ms = 200 };
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		fprintf(stderr, "make-seeds: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+
+	/* WELCOME, READY, heartbeat, ACK(1): a good backup; the harness
+	 * then stops the primary (END).  One record at a time; chunked;
+	 * congested. */
+	static const uint8_t ctls[] = { 0x00, 0x05, 0x80 };
+	static const char *const names[] = { "p-ack", "p-ack-chunked",
+	    "p-ack-congested" };
+	for (size_t i = 0; i < sizeof ctls; i++) {
+		stream_writer_init(&w, PS);
+		CHECK(stream_write_welcome(&w, &wl));
+		CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+		CHECK(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 1));
+		CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 1));
+		CHECK(save(dir, names[i], ctls[i], &w));
+	}
+
+	/* A backup that fences, then closes after ACK(1) (bit 6: EOF). */
+	stream_writer_init(&w, PS);
+	wl.fence_ms = 5000;
+	wl.flags = STREAM_WELCOME_FENCES;
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 1));
+	CHECK(save(dir, "p-fence-eof", 0x40, &w));
+	wl.fence_ms = 0;
+	wl.flags = 0;
+
+	/* Stands down after READY. */
+	stream_writer_init(&w, PS);
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	CHECK(stream_write_error(&w, 28, "no space left for the replica"));
+	CHECK(save(dir, "p-error", 0x00, &w));
+
+	/* Acknowledges an epoch never sent. */
+	stream_writer_init(&w, PS);
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 1));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 7));
+	CHECK(save(dir, "p-ack-unsent", 0x00, &w));
+
+	/* A T longer than the primary's --timeout (60 s here): refused. */
+	stream_writer_init(&w, PS);
+	wl.timeout_ms = 120000;
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	CHECK(save(dir, "p-long-timeout", 0x00, &w));
 	return 0;
 }

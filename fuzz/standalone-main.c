@@ -5,6 +5,7 @@
  *   fuzz-X-replay FILE|DIR...      run each file (DIR: each file in it)
  *   fuzz-X-replay --make-seeds DIR          the stream seeds (make-seeds.c)
  *   fuzz-X-replay --make-session-seeds DIR  the session seeds
+ *   fuzz-X-replay --make-primary-seeds DIR  the primary seeds
  *
  * Exit 0 when every input ran (a crash aborts, as under libFuzzer);
  * 1 when an input could not be read.
@@ -24,6 +25,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int	LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 int	stream_make_seeds(const char *dir);
 int	session_make_seeds(const char *dir);
+int	primary_make_seeds(const char *dir);
 
 static const char *prog = "fuzz-replay";
 
@@ -139,10 +141,14 @@ main(int argc, char **argv)
 		return stream_make_seeds(argv[2]) == 0 ? 0 : 1;
 	if (argc == 3 && strcmp(argv[1], "--make-session-seeds") == 0)
 		return session_make_seeds(argv[2]) == 0 ? 0 : 1;
+	if (argc == 3 && strcmp(argv[1], "--make-primary-seeds") == 0)
+		return primary_make_seeds(argv[2]) == 0 ? 0 : 1;
 	if (argc < 2 || argv[1][0] == '-') {
 		fprintf(stderr, "usage: %s FILE|DIR...\n"
 		    "       %s --make-seeds DIR\n"
-		    "       %s --make-session-seeds DIR\n", prog, prog, prog);
+		    "       %s --make-session-seeds DIR\n"
+		    "       %s --make-primary-seeds DIR\n", prog, prog, prog,
+		    prog);
 		return 2;
 	}
 	if (LLVMFuzzerInitialize != NULL)
