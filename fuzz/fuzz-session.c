@@ -10,12 +10,14 @@
  * a TLS session would plug into; the descriptor under it is an eventfd
  * that always polls readable and writable, so the libev loop calls the
  * link's reader and writer the way a socket would and the fake io decides
- * what they get.  Control bits 0-5 seed the read chunk sizes (0: all at
- * once); bit 6 leaves the backup without a disk; bit 7 makes the link
- * congested: every other read finds nothing (EAGAIN, back to the loop)
- * and every other write is refused or short, so the output queue, its
- * write watcher and the blocking last-words flush run.  When the input is
- * consumed the next read is EOF: the loss of the primary.
+ * what they get.  Control bits 0-4 seed the read chunk sizes (0: all at
+ * once); bit 5 ends the link with a reset instead of EOF (the read fails
+ * with ECONNRESET and writes from then on with EPIPE); bit 6 leaves the
+ * backup without a disk; bit 7 makes the link congested: every other
+ * read finds nothing (EAGAIN, back to the loop) and every third write is
+ * refused and every third short, so the output queue, its write watcher
+ * and the blocking last-words flush run.  When the input is consumed the
+ * next read is EOF (or the reset): the loss of the primary.
  *
  * With a disk (bit 6 clear) the backup has remusd's disk device: the real
  * diskbuf backup (diskbuf-backup.c) on a FUZZ_DISK_SIZE image in the
@@ -71,7 +73,7 @@
 
 void	fuzz_ran(const char *what) __attribute__((noreturn));
 
-#define FUZZ_GUEST_MAX	(4u << 20)	/* bytes of guest memory */
+#define FUZZ_GUEST_MAX	(8u << 20)	/* bytes of guest memory */
 #define FUZZ_T_MS	60000u
 #define FUZZ_DISK_SIZE	(1u << 20)
 #define OUT_KEEP	(1u << 20)	/* back-channel bytes checked */
@@ -85,7 +87,7 @@ struct fake {
 	const uint8_t	*data;
 	size_t		 size, off;
 	uint32_t	 rng;		/* read chunk sizes (0: all at once) */
-	int		 congested;
+	int		 congested, reset;
 	unsigned	 nread, nwrite;
 	uint8_t		*out;		/* what the backup sent, first OUT_KEEP */
 	size_t		 out_len;
@@ -119,8 +121,12 @@ fake_read(void *ctx, int fd, void *buf, size_t len)
 		errno = EAGAIN;
 		return -1;
 	}
-	if (f->off == f->size)
-		return 0;			/* the primary is gone */
+	if (f->off == f->size) {
+		if (!f->reset)
+			return 0;		/* the primary is gone */
+		errno = ECONNRESET;
+		return -1;
+	}
 	n = f->rng ? next_chunk(&f->rng) : f->size - f->off;
 	if (n > f->size - f->off)
 		n = f->size - f->off;
@@ -138,6 +144,10 @@ fake_write(void *ctx, int fd, const void *buf, size_t len)
 	size_t n = len, keep;
 
 	(void)fd;
+	if (f->reset && f->off == f->size) {
+		errno = EPIPE;
+		return -1;
+	}
 	if (f->congested) {
 		switch (f->nwrite++ % 3) {
 		case 0:
@@ -345,7 +355,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	memset(&f, 0, sizeof f);
-	f.rng = (data[0] & 0x3f) ? (data[0] & 0x3f) * 2654435761u : 0;
+	f.rng = (data[0] & 0x1f) ? (data[0] & 0x1f) * 2654435761u : 0;
+	f.reset = (data[0] >> 5) & 1;
 	with_disk = !(data[0] & 0x40);
 	f.congested = data[0] >> 7;
 	f.data = data + 1;

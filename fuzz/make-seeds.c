@@ -373,7 +373,7 @@ session_epoch(struct stream_writer *w, uint64_t epoch)
 int
 session_make_seeds(const char *dir)
 {
-	static uint8_t cfg[256], enc[64];
+	static uint8_t cfg[256], enc[64], page[PS];
 	struct stream_writer w;
 	struct stream_disk_write dw = { .offset = 8192, .length = 64,
 	    .op = STREAM_DISK_WRITE };
@@ -472,6 +472,20 @@ session_make_seeds(const char *dir)
 	CHECK(stream_write_disk(&w, &dw, enc));
 	CHECK(stream_write_epoch_end(&w));
 	CHECK(save(dir, "s-disk", 0x03, &w));
+
+	/* A full epoch of 1500 distinct pages of a 1536-page guest: the
+	 * receiver grows its pending area past its first 1024 slots; then
+	 * the link is reset (control bit 5). */
+	cl = proc_config(cfg, 1536);
+	session_header(&w, "proc", 1536, cfg, cl);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	for (unsigned i = 0; i < 1500; i++)
+		CHECK(stream_write_page(&w, i, STREAM_ENC_ZERO, NULL, 0));
+	text_page(page, PS, 9);
+	CHECK(stream_write_page(&w, 1535, STREAM_ENC_RAW, page, PS));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "s-big-epoch-reset", 0x20, &w));
+	cl = proc_config(cfg, 16);
 
 	/* Headers the backup refuses: not a proc config; no such driver. */
 	session_header(&w, "proc", 16, "pid=1", 5);
