@@ -41,7 +41,7 @@ add_executable(fuzz-primary-replay ${_fz}/fuzz-primary.c ${_fz}/fuzz-norun.c
 target_include_directories(fuzz-primary-replay PRIVATE ${CMAKE_SOURCE_DIR}/domain)
 target_link_libraries(fuzz-primary-replay PRIVATE remus_ckpt PkgConfig::LZ4
   PkgConfig::LIBEV)
-target_link_options(fuzz-primary-replay PRIVATE ${_nowrap} -Wl,--wrap=now_us)
+target_link_options(fuzz-primary-replay PRIVATE ${_nowrap} -Wl,--wrap=now_us -Wl,--wrap=usleep)
 add_test(NAME fuzz-primary-corpus
   COMMAND fuzz-primary-replay ${_fz}/corpus/primary)
 set_tests_properties(fuzz-primary-corpus PROPERTIES LABELS fuzz TIMEOUT 300)
@@ -93,5 +93,5 @@ if(REMUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   target_link_libraries(fuzz-primary PRIVATE PkgConfig::LZ4 PkgConfig::LIBEV)
   target_compile_definitions(fuzz-primary PRIVATE FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
   target_compile_options(fuzz-primary PRIVATE ${_fflags})
-  target_link_options(fuzz-primary PRIVATE ${_fflags} ${_nowrap} -Wl,--wrap=now_us)
+  target_link_options(fuzz-primary PRIVATE ${_fflags} ${_nowrap} -Wl,--wrap=now_us -Wl,--wrap=usleep)
 endif()

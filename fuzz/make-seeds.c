@@ -525,6 +525,17 @@ primary_make_seeds(const char *dir)
 		CHECK(save(dir, names[i], ctls[i], &w));
 	}
 
+	/* Five epochs acknowledged one by one, the last ACK covering two
+	 * (ACK is cumulative). */
+	stream_writer_init(&w, PS);
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	for (uint64_t e = 1; e <= 4; e++)
+		CHECK(stream_write_ctl(&w, STREAM_REC_ACK, e));
+	CHECK(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 2));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 6));
+	CHECK(save(dir, "p-acks", 0x00, &w));
+
 	/* A backup that fences, then closes after ACK(1) (bit 6: EOF). */
 	stream_writer_init(&w, PS);
 	wl.fence_ms = 5000;
