@@ -44,7 +44,8 @@
  * commit hook: netbuf would let epoch N's packets out) only for an epoch
  * whose EPOCH_END the primary wrote, in increasing order, never after a
  * discard_all; the forward stream it wrote parses (the pure reader's
- * rules); the engine leaves no watcher in the loop after ckpt_free.
+ * rules); the engine leaves no watcher in the loop and no descriptor
+ * open after ckpt_free.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -445,6 +446,19 @@ run_until_quiet(struct run *r)
 	}
 }
 
+/* The lowest free descriptor: the same after an input as before it, or
+ * the input left one open. */
+static int
+lowest_free_fd(void)
+{
+	int fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+
+	if (fd == -1)
+		abort();
+	close(fd);
+	return fd;
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -469,7 +483,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct transport tp;
 	struct ckpt_config cfg;
 	struct ckpt *c;
-	int rfd, wfd;
+	int rfd, wfd, fd0;
 
 	if (loop == NULL)
 		LLVMFuzzerInitialize(NULL, NULL);
@@ -485,6 +499,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	stream_reader_init(&f.fwd, STREAM_DIR_FORWARD);
 	stream_reader_init(&f.split, STREAM_DIR_BACK);
+	fd0 = lowest_free_fd();
 	f.out = malloc(OUT_MAX);
 	memset(&dom, 0, sizeof dom);
 	rfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -528,6 +543,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	close(f.sig);
+	if (lowest_free_fd() != fd0) {
+		fprintf(stderr, "fuzz-primary: descriptor %d left open\n", fd0);
+		abort();
+	}
 	free(f.out);
 	return 0;
 }

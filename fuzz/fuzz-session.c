@@ -36,7 +36,8 @@
  *  - what the backup sent back parses as a back channel (WELCOME before
  *    READY, ACKs increasing: the pure reader's rules), and no ACK names
  *    an epoch beyond what it committed;
- *  - backup_free leaves no watcher in the loop (ev_run returns 0 at once).
+ *  - backup_free leaves no watcher in the loop (ev_run returns 0 at once)
+ *    and no descriptor open.
  *
  * Deterministic for a given input: the state directory is new each time,
  * T is 60 s so no silence timer fires inside an iteration; only the
@@ -311,6 +312,19 @@ remove_base(void)
 		nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The lowest free descriptor: the same after an input as before it, or
+ * the input left one open. */
+static int
+lowest_free_fd(void)
+{
+	int fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+
+	if (fd == -1)
+		abort();
+	close(fd);
+	return fd;
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -348,7 +362,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct backup *b;
 	char dir[sizeof base_dir + 32], img[sizeof dir + 16];
 	uint64_t committed;
-	int fd, with_disk;
+	int fd, with_disk, fd0;
 
 	if (loop == NULL)
 		LLVMFuzzerInitialize(NULL, NULL);
@@ -366,6 +380,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.out = malloc(OUT_KEEP);
 	if (f.out == NULL)
 		abort();
+	fd0 = lowest_free_fd();
 
 	snprintf(dir, sizeof dir, "%s/%u", base_dir, seq++);
 	if (mkdir(dir, 0700) == -1) {
@@ -413,6 +428,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ev_run(loop, EVRUN_NOWAIT)) {
 		fprintf(stderr, "fuzz-session: watchers left after "
 		    "backup_free\n");
+		abort();
+	}
+	if (lowest_free_fd() != fd0) {
+		fprintf(stderr, "fuzz-session: descriptor %d left open\n", fd0);
 		abort();
 	}
 	check_back_channel(&f, committed);
