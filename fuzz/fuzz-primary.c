@@ -29,8 +29,9 @@
  * an ACK, so chunks interleave with them the same way every time.  When
  * the input is consumed and the engine is idle, the harness stops it
  * (ckpt_stop) and frees it; a loss holds output until a release that the
- * virtual clock never reaches, so then it is freed while holding, as
- * remus does on a second signal.
+ * virtual clock never reaches, so then it is freed while holding
+ * (ckpt_free takes an engine in any state: remus frees it when its loop
+ * ends, whatever ended it).
  *
  * Inputs the harness declines: a WELCOME with T below 100 ms or H below
  * 50 ms.  The link's silence and heartbeat timers are armed for T and H
