@@ -25,6 +25,7 @@ set_tests_properties(fuzz-stream-corpus PROPERTIES LABELS fuzz TIMEOUT 300)
 set(_nowrap fork vfork execve execv execvp execl)
 list(TRANSFORM _nowrap PREPEND "-Wl,--wrap=")
 
+
 add_executable(fuzz-session-replay ${_fz}/fuzz-session.c ${_fz}/fuzz-norun.c
   ${_fz}/standalone-main.c ${_fz}/make-seeds.c)
 target_include_directories(fuzz-session-replay PRIVATE ${CMAKE_SOURCE_DIR}/domain)
@@ -42,6 +43,16 @@ target_include_directories(fuzz-primary-replay PRIVATE ${CMAKE_SOURCE_DIR}/domai
 target_link_libraries(fuzz-primary-replay PRIVATE remus_ckpt PkgConfig::LZ4
   PkgConfig::LIBEV)
 target_link_options(fuzz-primary-replay PRIVATE ${_nowrap} -Wl,--wrap=now_us -Wl,--wrap=usleep)
+# The replay binaries read the corpus as the libFuzzer binaries do: with
+# the reader's CRC comparisons off (inputs the fuzzer mutated carry stale
+# CRCs and would otherwise stop at the first one, so the corpus would
+# test little past it).  Their own copy of stream-read.c stands in for
+# remus_stream's; the CRC checks themselves are tested by the unit tests
+# and stream-golden/stream-verify.
+foreach(_r fuzz-stream-replay fuzz-session-replay fuzz-primary-replay)
+  target_sources(${_r} PRIVATE ${_cp}/stream-read.c)
+  target_compile_definitions(${_r} PRIVATE FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+endforeach()
 add_test(NAME fuzz-primary-corpus
   COMMAND fuzz-primary-replay ${_fz}/corpus/primary)
 set_tests_properties(fuzz-primary-corpus PROPERTIES LABELS fuzz TIMEOUT 300)
