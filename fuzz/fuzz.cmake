@@ -58,7 +58,10 @@ add_test(NAME fuzz-primary-corpus
 set_tests_properties(fuzz-primary-corpus PROPERTIES LABELS fuzz TIMEOUT 300)
 
 if(REMUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
-  set(_fflags -fsanitize=fuzzer,address,undefined)
+  # UBSan recovers by default: a report would be printed and the run go
+  # on as if nothing happened.  Make it a crash libFuzzer saves.
+  set(_fflags -fsanitize=fuzzer,address,undefined
+    -fno-sanitize-recover=undefined)
   set(_fsrc ${_fz}/fuzz-stream.c ${_cp}/stream-read.c ${_cp}/stream-write.c
     ${_cp}/crc32c.c)
   add_executable(fuzz-stream ${_fsrc})

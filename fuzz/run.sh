@@ -48,6 +48,10 @@ for t in $targets; do
 	    -print_final_stats=1 -artifact_prefix="$art/" "$work" \
 	    >"$log" 2>&1 </dev/null
 	rc=$?
+	# Belt and braces: any sanitizer report fails, recovered or not.
+	if [ "$rc" -eq 0 ] && grep -q 'runtime error:\|ERROR: .*Sanitizer' "$log"; then
+		rc=1
+	fi
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 	cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)
