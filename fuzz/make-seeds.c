@@ -487,6 +487,14 @@ session_make_seeds(const char *dir)
 	CHECK(save(dir, "s-big-epoch-reset", 0x20, &w));
 	cl = proc_config(cfg, 16);
 
+	/* Regressions.  A first (full) epoch that carries no page: the
+	 * proc store sorted a NULL pfn list (qsort(NULL, 0), undefined). */
+	session_header(&w, "proc", 16, cfg, cl);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_ctl(&w, STREAM_REC_END, 0));
+	CHECK(save(dir, "crash-empty-first-epoch", 0x00, &w));
+
 	/* Headers the backup refuses: not a proc config; no such driver. */
 	session_header(&w, "proc", 16, "pid=1", 5);
 	if (session_epoch1(&w) == -1)
