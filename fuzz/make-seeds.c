@@ -495,6 +495,16 @@ session_make_seeds(const char *dir)
 	CHECK(stream_write_ctl(&w, STREAM_REC_END, 0));
 	CHECK(save(dir, "crash-empty-first-epoch", 0x00, &w));
 
+	/* An empty GUEST_STATE as the first state of the session: the
+	 * receiver copied 0 bytes into its still NULL state buffer
+	 * (memcpy(NULL, .., 0), undefined). */
+	session_header(&w, "proc", 16, cfg, cl);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	CHECK(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_blob(&w, STREAM_REC_GUEST_STATE, NULL, 0));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "crash-empty-guest-state", 0x00, &w));
+
 	/* Headers the backup refuses: not a proc config; no such driver. */
 	session_header(&w, "proc", 16, "pid=1", 5);
 	if (session_epoch1(&w) == -1)
