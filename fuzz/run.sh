@@ -39,6 +39,7 @@ for t in $targets; do
 	work=$dir/corpus/$t
 	art=$dir/artifacts/$t
 	log=$dir/fuzz-$t.log
+	rm -rf "$art"		# what a failure prints is this run's
 	mkdir -p "$work" "$art"
 	cp "$src/fuzz/corpus/$t"/* "$work/"
 	# -close_fd_mask=2: the target's own stderr (its log lines) goes to
