@@ -716,7 +716,9 @@ take_record(struct backup *b, const struct stream_rec *rec)
 			b->state = p;
 			b->state_cap = rec->length;
 		}
-		memcpy(b->state, rec->body, rec->length);
+		/* An empty state is legal; the buffer may not exist yet. */
+		if (rec->length > 0)
+			memcpy(b->state, rec->body, rec->length);
 		b->state_len = rec->length;
 		return 0;
 	case STREAM_REC_EPOCH_END:

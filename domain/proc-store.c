@@ -964,7 +964,10 @@ store_commit(struct store *s, uint64_t epoch, const uint64_t *pfns, size_t n)
 		}
 		s->pfns[i] = pfns[i];
 	}
-	qsort(s->pfns, n, sizeof *s->pfns, cmp_u64);
+	/* An epoch may carry no page at all (s->pfns is still NULL then):
+	 * qsort's array must not be NULL even for 0 elements. */
+	if (n > 1)
+		qsort(s->pfns, n, sizeof *s->pfns, cmp_u64);
 	for (i = k = 0; i < n; i++)
 		if (k == 0 || s->pfns[i] != s->pfns[k - 1])
 			s->pfns[k++] = s->pfns[i];

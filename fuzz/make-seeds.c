@@ -8,6 +8,7 @@
  * the byte format of docs/stream-format.md, so the seeds do not depend on
  * the codec's encoder choices.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -19,9 +20,12 @@
 
 #include <lz4.h>
 
+#include "proc-proto.h"
 #include "stream.h"
 
 int	stream_make_seeds(const char *dir);
+int	session_make_seeds(const char *dir);
+int	primary_make_seeds(const char *dir);
 
 #define PS	4096u
 
@@ -303,5 +307,313 @@ stream_make_seeds(const char *dir)
 	CHECK(stream_write_page(&w, 5, STREAM_ENC_ZERO, NULL, 0));
 	CHECK(stream_write_epoch_end(&w));
 	CHECK(save(dir, "fwd-resync", 0x04, &w));
+	return 0;
+}
+
+/* ---- Session seeds (fuzz-session.c) ------------------------------------ */
+
+/* A proc guest's stream header config (domain/proc-proto.h) for a guest of
+ * NR_PAGES pages running /bin/true: what replica_proc_create accepts.
+ * The harness never runs it. */
+static size_t
+proc_config(uint8_t *buf, uint64_t nr_pages)
+{
+	static const char cmd[] = "/bin/true\0true";	/* exe, argv[0] */
+	struct proc_config c = {
+		.magic = htole32(PROC_CONFIG_MAGIC),
+		.version = htole32(PROC_PROTO_VERSION),
+		.page_size = htole32(PS),
+		.argc = htole32(1),
+		.arena_size = htole64(nr_pages * PS),
+		.arena_base = htole64(PROC_ARENA_BASE_DEFAULT),
+		.cmd_len = htole32(sizeof cmd),
+	};
+
+	memcpy(buf, &c, sizeof c);
+	memcpy(buf + sizeof c, cmd, sizeof cmd);
+	return sizeof c + sizeof cmd;
+}
+
+static void
+session_header(struct stream_writer *w, const char *driver, uint64_t nr_pages,
+    const void *config, size_t config_len)
+{
+	struct stream_header_info hi = {
+		.page_size = PS, .features = STREAM_FEAT_COMPRESS,
+		.nr_pages = nr_pages, .config = config,
+		.config_len = (uint32_t)config_len,
+	};
+
+	snprintf(hi.driver, sizeof(hi.driver), "%s", driver);
+	stream_writer_init(w, PS);
+	if (stream_write_header(w, &hi) == -1 ||
+	    stream_write_hello(w, "proc:4242", 60000, 200, 0) == -1) {
+		fprintf(stderr, "make-seeds: header: %s\n", strerror(errno));
+		exit(1);
+	}
+}
+
+/* Epoch 1 (full) of a 16-page guest: zero, raw and LZ4 pages, guest state. */
+static int
+session_epoch1(struct stream_writer *w)
+{
+	static uint8_t page[PS], enc[PS + 1024];
+	int n;
+
+	CHECK(stream_write_epoch_begin(w, 1, STREAM_EPOCH_FULL));
+	CHECK(stream_write_page(w, 0, STREAM_ENC_ZERO, NULL, 0));
+	for (uint32_t k = 0; k < PS; k++)
+		page[k] = rnd();
+	CHECK(stream_write_page(w, 1, STREAM_ENC_RAW, page, PS));
+	text_page(page, PS, 5);
+	n = lz4_page(page, PS, enc);
+	CHECK(stream_write_page(w, 2, STREAM_ENC_LZ4, enc, (uint32_t)n));
+	CHECK(stream_write_page(w, 15, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_blob(w, STREAM_REC_GUEST_STATE, "vcpu0:rip=0x1000",
+	    16));
+	CHECK(stream_write_epoch_end(w));
+	return 0;
+}
+
+/* Epoch N (dirty): deltas against epoch 1's pages, a page written twice
+ * in the epoch, a page zeroed again. */
+static int
+session_epoch(struct stream_writer *w, uint64_t epoch)
+{
+	static uint8_t page[PS], delta[PS], enc[PS + 1024];
+	int n;
+
+	CHECK(stream_write_epoch_begin(w, epoch, 0));
+	n = (int)rle_delta(enc);
+	CHECK(stream_write_page(w, 1, STREAM_ENC_XOR_RLE, enc, (uint32_t)n));
+	CHECK(stream_write_page(w, 1, STREAM_ENC_XOR_RLE, enc, (uint32_t)n));
+	memset(delta, 0, PS);
+	for (uint32_t k = 2000; k < 2600; k++)
+		delta[k] = rnd();
+	n = lz4_page(delta, PS, enc);
+	CHECK(stream_write_page(w, 2, STREAM_ENC_XOR_LZ4, enc, (uint32_t)n));
+	CHECK(stream_write_page(w, 1, STREAM_ENC_ZERO, NULL, 0));
+	text_page(page, PS, (unsigned)epoch);
+	CHECK(stream_write_page(w, 7, STREAM_ENC_RAW, page, PS));
+	CHECK(stream_write_epoch_end(w));
+	return 0;
+}
+
+int
+session_make_seeds(const char *dir)
+{
+	static uint8_t cfg[256], enc[64], page[PS];
+	struct stream_writer w;
+	struct stream_disk_write dw = { .offset = 8192, .length = 64,
+	    .op = STREAM_DISK_WRITE };
+	struct stream_disk_write dz = { .offset = 65536, .length = 8192,
+	    .op = STREAM_DISK_ZERO };
+	struct stream_disk_write dt = { .offset = 0, .length = 4096,
+	    .op = STREAM_DISK_TRIM };
+	size_t cl;
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		fprintf(stderr, "make-seeds: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	rng_state = 0x9e3779b9;
+	cl = proc_config(cfg, 16);
+
+	/* Two epochs, heartbeats, END: a clean session, all at once. */
+	session_header(&w, "proc", 16, cfg, cl);
+	if (session_epoch1(&w) == -1)
+		return -1;
+	CHECK(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1));
+	if (session_epoch(&w, 2) == -1)
+		return -1;
+	CHECK(stream_write_ctl(&w, STREAM_REC_END, 0));
+	CHECK(save(dir, "s-two-epochs-end", 0x00, &w));
+
+	/* Three epochs, then EOF: the primary lost (no-activate keeps the
+	 * replica), in small chunks. */
+	session_header(&w, "proc", 16, cfg, cl);
+	if (session_epoch1(&w) == -1 || session_epoch(&w, 2) == -1 ||
+	    session_epoch(&w, 3) == -1)
+		return -1;
+	CHECK(save(dir, "s-three-epochs-eof", 0x05, &w));
+
+	/* The clean session over a congested link. */
+	session_header(&w, "proc", 16, cfg, cl);
+	if (session_epoch1(&w) == -1 || session_epoch(&w, 2) == -1)
+		return -1;
+	CHECK(stream_write_ctl(&w, STREAM_REC_END, 0));
+	CHECK(save(dir, "s-congested", 0x83, &w));
+
+	/* EOF inside epoch 2: dropped, epoch 1 kept. */
+	session_header(&w, "proc", 16, cfg, cl);
+	if (session_epoch1(&w) == -1)
+		return -1;
+	CHECK(stream_write_epoch_begin(&w, 2, 0));
+	CHECK(stream_write_page(&w, 3, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_batch_end(&w));
+	CHECK(save(dir, "s-eof-mid-epoch", 0x00, &w));
+
+	/* Page data that does not decode (an XOR_RLE run past the page):
+	 * the backup stands down. */
+	session_header(&w, "proc", 16, cfg, cl);
+	if (session_epoch1(&w) == -1)
+		return -1;
+	CHECK(stream_write_epoch_begin(&w, 2, 0));
+	{
+		size_t n = put_uleb(enc, PS - 4);
+
+		n += put_uleb(enc + n, 8);
+		memset(enc + n, 0x5a, 8);
+		CHECK(stream_write_page(&w, 4, STREAM_ENC_XOR_RLE, enc,
+		    (uint32_t)(n + 8)));
+	}
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "s-bad-page", 0x00, &w));
+
+	/* A disk write to a backup without a disk (control bit 6): stands
+	 * down. */
+	session_header(&w, "proc", 16, cfg, cl);
+	if (session_epoch1(&w) == -1)
+		return -1;
+	CHECK(stream_write_epoch_begin(&w, 2, 0));
+	memset(enc, 0xd1, sizeof enc);
+	CHECK(stream_write_disk(&w, &dw, enc));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "s-disk-no-device", 0x40, &w));
+
+	/* Disk writes (write, zero, trim, FUA) committed with their epochs;
+	 * then an epoch with a write past the 1 MiB image: stands down, the
+	 * disk stays at epoch 2. */
+	session_header(&w, "proc", 16, cfg, cl);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	CHECK(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_disk(&w, &dw, enc));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_epoch_begin(&w, 2, 0));
+	CHECK(stream_write_disk(&w, &dz, NULL));
+	CHECK(stream_write_disk(&w, &dt, NULL));
+	dw.flags = STREAM_DISK_FLAG_FUA;
+	dw.offset = 4096 + 512;
+	CHECK(stream_write_disk(&w, &dw, enc));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_epoch_begin(&w, 3, 0));
+	dw.offset = (1u << 20) - 32;
+	CHECK(stream_write_disk(&w, &dw, enc));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "s-disk", 0x03, &w));
+
+	/* A full epoch of 1500 distinct pages of a 1536-page guest: the
+	 * receiver grows its pending area past its first 1024 slots; then
+	 * the link is reset (control bit 5). */
+	cl = proc_config(cfg, 1536);
+	session_header(&w, "proc", 1536, cfg, cl);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	for (unsigned i = 0; i < 1500; i++)
+		CHECK(stream_write_page(&w, i, STREAM_ENC_ZERO, NULL, 0));
+	text_page(page, PS, 9);
+	CHECK(stream_write_page(&w, 1535, STREAM_ENC_RAW, page, PS));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "s-big-epoch-reset", 0x20, &w));
+	cl = proc_config(cfg, 16);
+
+	/* Regressions.  A first (full) epoch that carries no page: the
+	 * proc store sorted a NULL pfn list (qsort(NULL, 0), undefined). */
+	session_header(&w, "proc", 16, cfg, cl);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(stream_write_ctl(&w, STREAM_REC_END, 0));
+	CHECK(save(dir, "crash-empty-first-epoch", 0x00, &w));
+
+	/* An empty GUEST_STATE as the first state of the session: the
+	 * receiver copied 0 bytes into its still NULL state buffer
+	 * (memcpy(NULL, .., 0), undefined). */
+	session_header(&w, "proc", 16, cfg, cl);
+	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
+	CHECK(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
+	CHECK(stream_write_blob(&w, STREAM_REC_GUEST_STATE, NULL, 0));
+	CHECK(stream_write_epoch_end(&w));
+	CHECK(save(dir, "crash-empty-guest-state", 0x00, &w));
+
+	/* Headers the backup refuses: not a proc config; no such driver. */
+	session_header(&w, "proc", 16, "pid=1", 5);
+	if (session_epoch1(&w) == -1)
+		return -1;
+	CHECK(save(dir, "s-bad-config", 0x00, &w));
+	session_header(&w, "nosuch", 16, cfg, cl);
+	CHECK(save(dir, "s-unknown-driver", 0x00, &w));
+	return 0;
+}
+
+/* ---- Primary seeds (fuzz-primary.c): what a backup answers ------------ */
+
+int
+primary_make_seeds(const char *dir)
+{
+	struct stream_writer w;
+	struct stream_welcome wl = { .timeout_ms = 1000, .hb_ms = 200 };
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		fprintf(stderr, "make-seeds: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+
+	/* WELCOME, READY, heartbeat, ACK(1): a good backup; the harness
+	 * then stops the primary (END).  One record at a time; chunked;
+	 * congested. */
+	static const uint8_t ctls[] = { 0x00, 0x05, 0x80 };
+	static const char *const names[] = { "p-ack", "p-ack-chunked",
+	    "p-ack-congested" };
+	for (size_t i = 0; i < sizeof ctls; i++) {
+		stream_writer_init(&w, PS);
+		CHECK(stream_write_welcome(&w, &wl));
+		CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+		CHECK(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 1));
+		CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 1));
+		CHECK(save(dir, names[i], ctls[i], &w));
+	}
+
+	/* Five epochs acknowledged one by one, the last ACK covering two
+	 * (ACK is cumulative). */
+	stream_writer_init(&w, PS);
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	for (uint64_t e = 1; e <= 4; e++)
+		CHECK(stream_write_ctl(&w, STREAM_REC_ACK, e));
+	CHECK(stream_write_ctl(&w, STREAM_REC_BC_HEARTBEAT, 2));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 6));
+	CHECK(save(dir, "p-acks", 0x00, &w));
+
+	/* A backup that fences, then closes after ACK(1) (bit 6: EOF). */
+	stream_writer_init(&w, PS);
+	wl.fence_ms = 5000;
+	wl.flags = STREAM_WELCOME_FENCES;
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 1));
+	CHECK(save(dir, "p-fence-eof", 0x40, &w));
+	wl.fence_ms = 0;
+	wl.flags = 0;
+
+	/* Stands down after READY. */
+	stream_writer_init(&w, PS);
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	CHECK(stream_write_error(&w, 28, "no space left for the replica"));
+	CHECK(save(dir, "p-error", 0x00, &w));
+
+	/* Acknowledges an epoch never sent. */
+	stream_writer_init(&w, PS);
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 1));
+	CHECK(stream_write_ctl(&w, STREAM_REC_ACK, 7));
+	CHECK(save(dir, "p-ack-unsent", 0x00, &w));
+
+	/* A T longer than the primary's --timeout (60 s here): refused. */
+	stream_writer_init(&w, PS);
+	wl.timeout_ms = 120000;
+	CHECK(stream_write_welcome(&w, &wl));
+	CHECK(stream_write_ctl(&w, STREAM_REC_READY, STREAM_VERSION));
+	CHECK(save(dir, "p-long-timeout", 0x00, &w));
 	return 0;
 }

@@ -1,8 +1,11 @@
 /* fuzz/standalone-main.c -- replay inputs through the fuzz target with a
  * plain main(), so gcc builds run the corpus in every test run (STYLE F2).
+ * Linked into one fuzz-<target>-replay per target.
  *
- *   fuzz-stream-replay FILE|DIR...      run each file (DIR: each file in it)
- *   fuzz-stream-replay --make-seeds DIR write the seed corpus (make-seeds.c)
+ *   fuzz-X-replay FILE|DIR...      run each file (DIR: each file in it)
+ *   fuzz-X-replay --make-seeds DIR          the stream seeds (make-seeds.c)
+ *   fuzz-X-replay --make-session-seeds DIR  the session seeds
+ *   fuzz-X-replay --make-primary-seeds DIR  the primary seeds
  *
  * Exit 0 when every input ran (a crash aborts, as under libFuzzer);
  * 1 when an input could not be read.
@@ -18,7 +21,13 @@
 #include <unistd.h>
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional in a target, as under libFuzzer. */
+int	LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 int	stream_make_seeds(const char *dir);
+int	session_make_seeds(const char *dir);
+int	primary_make_seeds(const char *dir);
+
+static const char *prog = "fuzz-replay";
 
 static int
 run_file(const char *path)
@@ -28,7 +37,7 @@ run_file(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd == -1) {
-		fprintf(stderr, "fuzz-stream-replay: %s: %s\n", path,
+		fprintf(stderr, "%s: %s: %s\n", prog, path,
 		    strerror(errno));
 		return -1;
 	}
@@ -58,7 +67,7 @@ run_file(const char *path)
 	free(buf);
 	return 0;
 err:
-	fprintf(stderr, "fuzz-stream-replay: %s: %s\n", path, strerror(errno));
+	fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
 	close(fd);
 	free(buf);
 	return -1;
@@ -81,7 +90,7 @@ run_path(const char *path, unsigned *count)
 	int rc = 0;
 
 	if (stat(path, &sb) == -1) {
-		fprintf(stderr, "fuzz-stream-replay: %s: %s\n", path,
+		fprintf(stderr, "%s: %s: %s\n", prog, path,
 		    strerror(errno));
 		return -1;
 	}
@@ -90,7 +99,7 @@ run_path(const char *path, unsigned *count)
 		return run_file(path);
 	}
 	if ((d = opendir(path)) == NULL) {
-		fprintf(stderr, "fuzz-stream-replay: %s: %s\n", path,
+		fprintf(stderr, "%s: %s: %s\n", prog, path,
 		    strerror(errno));
 		return -1;
 	}
@@ -125,19 +134,31 @@ main(int argc, char **argv)
 	unsigned count = 0;
 	int rc = 0;
 
+	if (argv[0] != NULL)
+		prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
+		    argv[0];
 	if (argc == 3 && strcmp(argv[1], "--make-seeds") == 0)
 		return stream_make_seeds(argv[2]) == 0 ? 0 : 1;
-	if (argc < 2) {
-		fprintf(stderr, "usage: fuzz-stream-replay FILE|DIR...\n"
-		    "       fuzz-stream-replay --make-seeds DIR\n");
+	if (argc == 3 && strcmp(argv[1], "--make-session-seeds") == 0)
+		return session_make_seeds(argv[2]) == 0 ? 0 : 1;
+	if (argc == 3 && strcmp(argv[1], "--make-primary-seeds") == 0)
+		return primary_make_seeds(argv[2]) == 0 ? 0 : 1;
+	if (argc < 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: %s FILE|DIR...\n"
+		    "       %s --make-seeds DIR\n"
+		    "       %s --make-session-seeds DIR\n"
+		    "       %s --make-primary-seeds DIR\n", prog, prog, prog,
+		    prog);
 		return 2;
 	}
+	if (LLVMFuzzerInitialize != NULL)
+		LLVMFuzzerInitialize(&argc, &argv);
 	for (int i = 1; i < argc; i++)
 		if (run_path(argv[i], &count) == -1)
 			rc = 1;
-	printf("fuzz-stream-replay: %u inputs replayed\n", count);
+	printf("%s: %u inputs replayed\n", prog, count);
 	if (count == 0) {
-		fprintf(stderr, "fuzz-stream-replay: no inputs found\n");
+		fprintf(stderr, "%s: no inputs found\n", prog);
 		rc = 1;
 	}
 	return rc;
