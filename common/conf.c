@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compiler.h"
 #include "conf.h"
 #include "util.h"
 
@@ -195,6 +196,8 @@ struct conf {
 	struct conf_section *s;
 	size_t		 n;
 };
+
+static int	fail(char *, size_t, const char *, ...) __printf(3, 4);
 
 static int
 fail(char *err, size_t len, const char *fmt, ...)

@@ -84,7 +84,7 @@ if(REMUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   set(_cm ${CMAKE_SOURCE_DIR}/common)
   set(_db ${CMAKE_SOURCE_DIR}/diskbuf)
   add_executable(fuzz-session ${_fz}/fuzz-session.c ${_fz}/fuzz-norun.c
-    ${_cp}/backup.c ${_cp}/peer.c ${_cp}/stream-read.c ${_cp}/stream-write.c
+    ${_cp}/backup.c ${_cp}/peer.c ${_cp}/ratelimit.c ${_cp}/resync.c ${_cp}/stream-read.c ${_cp}/stream-write.c
     ${_cp}/crc32c.c ${_cp}/codec.c
     ${_fo}/fo-backup.c ${_fo}/fo-primary.c ${_fo}/fence.c
     ${_dm}/domain.c ${_dm}/domain-proc.c ${_dm}/proc-dirty.c ${_dm}/proc-store.c
@@ -99,12 +99,13 @@ if(REMUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   target_link_options(fuzz-session PRIVATE ${_fflags} ${_nowrap})
 
   add_executable(fuzz-primary ${_fz}/fuzz-primary.c ${_fz}/fuzz-norun.c
-    ${_cp}/ckpt.c ${_cp}/peer.c ${_cp}/stream-read.c ${_cp}/stream-write.c
+    ${_cp}/ckpt.c ${_cp}/peer.c ${_cp}/ratelimit.c ${_cp}/resync.c ${_cp}/stream-read.c ${_cp}/stream-write.c
     ${_cp}/crc32c.c ${_cp}/codec.c ${_cp}/transport-common.c
     ${_fo}/fo-primary.c ${_fo}/fence.c
     ${_cm}/log.c ${_cm}/util.c ${_cm}/fault.c)
   target_include_directories(fuzz-primary PRIVATE ${_cp} ${_dm} ${_fo} ${_cm})
-  target_link_libraries(fuzz-primary PRIVATE PkgConfig::LZ4 PkgConfig::LIBEV)
+  target_link_libraries(fuzz-primary PRIVATE PkgConfig::LZ4 PkgConfig::XXHASH
+    PkgConfig::LIBEV)
   target_compile_definitions(fuzz-primary PRIVATE FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
   target_compile_options(fuzz-primary PRIVATE ${_fflags})
   target_link_options(fuzz-primary PRIVATE ${_fflags} ${_nowrap} -Wl,--wrap=now_us -Wl,--wrap=usleep)

@@ -29,7 +29,7 @@ if ! { cmake -S "$src" -B "$dir" -DCMAKE_C_COMPILER=clang -DREMUS_FUZZ=ON \
     -DREMUS_WERROR=ON >"$dir.configure.log" 2>&1 &&
     cmake --build "$dir" -j "$jobs" --target $(printf 'fuzz-%s ' $targets) \
     >"$dir.build.log" 2>&1; }; then
-	tail -50 "$dir.configure.log" "$dir.build.log"
+	tail -n 50 "$dir.configure.log" "$dir.build.log"
 	echo "fuzz: build FAILED"
 	exit 1
 fi
