@@ -18,6 +18,8 @@ write_conf(const char *text)
 {
 	int fd;
 
+	if (path[0])		/* a test that writes twice: the first goes */
+		unlink(path);
 	snprintf(path, sizeof path, "/tmp/test-conf-XXXXXX");
 	fd = mkstemp(path);
 	cr_assert_geq(fd, 0);
