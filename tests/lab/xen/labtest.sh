@@ -117,6 +117,13 @@ emulation_death() {
 	e008:*)	echo "@@INFO retry $1: emulation fault: $what, with Xen's own RIP $rip in the guest's state (QEMU TCG SVM, docs/xen-suspend.md)"
 		return 0 ;;
 	esac
+	# A domU that dies while it boots, before any remus or suspend
+	# touched it, died of the emulation (or its own kernel): nothing of
+	# ours ran.  Seen once, at a guest RIP, on a loaded host.
+	if [ "$1" = domu-create ] && ! pgrep -x remus >/dev/null; then
+		echo "@@INFO retry $1: died while booting with no remus running (not protection; emulation fault or guest kernel): $what at guest RIP ${rip:-unknown}"
+		return 0
+	fi
 	echo "@@INFO no retry for $1: $what at guest RIP ${rip:-unknown}, not the known emulation fault"
 	return 1
 }
