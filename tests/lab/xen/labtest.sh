@@ -120,7 +120,7 @@ emulation_death() {
 	# A domU that dies while it boots, before any remus or suspend
 	# touched it, died of the emulation (or its own kernel): nothing of
 	# ours ran.  Seen once, at a guest RIP, on a loaded host.
-	if [ "$1" = domu-create ] && ! pgrep -x remus >/dev/null; then
+	if [ "$1" = domu-create ] && ! grep -qsx remus /proc/[0-9]*/comm; then
 		echo "@@INFO retry $1: died while booting with no remus running (not protection; emulation fault or guest kernel): $what at guest RIP ${rip:-unknown}"
 		return 0
 	fi
