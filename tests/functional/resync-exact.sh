@@ -21,22 +21,23 @@
 requires_root
 requires remus-arena-sum /dev/null
 
-st="$T/st"
+# remusd -D "$T/st" keeps guest g's replica in st=$T/st/g.
+st="$T/st/g"
 start_guest g remus-dirtier --rate 2000 --pages 1 --working-set 7000 \
 	--arena-size 32M --checksum-log "$T/sums"
 port=$(pick_port)
-start remusd1 remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$st" -t 500
+start remusd1 remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st" -t 500 --guest "g=$GUEST_CMD"
 B=$LAST_PID
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
 start remus remus -i 3000 --timeout 3000 --reconnect-interval 200 --insecure \
-	proc:"$GUEST_PID" 127.0.0.1:$port
+	--name g proc:"$GUEST_PID" 127.0.0.1:$port
 R=$LAST_PID
 wait_for 30 sh -c "[ \"\$(cat $st/proc-epoch 2>/dev/null)\" -ge 2 ] 2>/dev/null" ||
 	fail "the first session did not reach epoch 2: $(tail -3 "$T/remus.log")"
 e0=$(cat "$st/proc-epoch")
 kill -TERM "$B"
 wait "$B" 2>/dev/null
-start remusd2 remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$st" -t 500
+start remusd2 remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st" -t 500 --guest "g=$GUEST_CMD"
 B=$LAST_PID
 wait_for 30 grep -q 'incremental resync committed' "$T/remus.log" ||
 	fail "no incremental resync: $(grep -Ei 'resync|full|backup' "$T/remus.log" | tail -5)"

@@ -55,18 +55,19 @@ failback() {
 	w1=$(fl_acked)
 	# 2. Failback: remusd on the repaired original host (its own state
 	# directory), then on B the one command of docs/failover.md.  The
-	# test kills B itself below: no fence on this side.
-	sa="$T/st-orig"
-	mkdir -p "$sa"
+	# test kills B itself below: no fence on this side.  The guest is
+	# the same one (GUEST_NAME, GUEST_CMD), its replica in sa.
+	mkdir -p "$T/st-orig"
+	sa="$T/st-orig/$GUEST_NAME"
 	ip netns exec "$NS_P" \
-	    remusd --proc-listen "[::]:7000" --insecure --listen 10.91.3.1:5270 -D "$sa" -t "$FL_T" \
-	    --no-fence > >(fl_stamp >"$T/remusd-orig.log") 2>&1 &
+	    remusd --proc-listen "[::]:7000" --insecure --listen 10.91.3.1:5270 -D "$T/st-orig" -t "$FL_T" \
+	    --no-fence --guest "$GUEST_NAME=$GUEST_CMD" > >(fl_stamp >"$T/remusd-orig.log") 2>&1 &
 	ra=$!
 	_kill_pids="$_kill_pids $ra"
 	wait_for 10 eval 'ip netns exec "$NS_P" ss -Htln "sport = :5270" | grep -q .' ||
 		bad "remusd on the original host did not listen: $(tail -3 "$T/remusd-orig.log")"
 	ip netns exec "$NS_B" remus --insecure -i "$FL_I" --timeout "$FL_T" \
-	    proc:"$(fl_b_pid)" 10.91.3.1:5270 \
+	    --name "$GUEST_NAME" proc:"$(fl_b_pid)" 10.91.3.1:5270 \
 	    > >(fl_stamp >"$T/remus-back.log") 2>&1 &
 	RB=$!
 	_kill_pids="$_kill_pids $RB"
