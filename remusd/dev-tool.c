@@ -511,6 +511,27 @@ dev_tool_unprepare(void)
 }
 
 int
+dev_tool_check_arg(const char *arg, char *err, size_t len)
+{
+	const char *tool = strchr(arg, '=');
+
+	if (tool == NULL || arg[0] == '=') {
+		snprintf(err, len, "want TYPE=PATH");
+		errno = EINVAL;
+		return -1;
+	}
+	tool++;
+	if (strncmp(tool, "coproc:", 7) == 0)
+		tool += 7;
+	if (access(tool, X_OK) == -1) {
+		snprintf(err, len, "%s: not an executable file (%s)", tool,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
 dev_tool_prepare(const struct remus_devopts *o)
 {
 	struct devtool *t;

@@ -93,6 +93,10 @@ int	dev_diskbuf_guest_disks(const char *spec, const char *disks,
  * step 1 at attach; register before the netbuf device, so that step 3
  * runs before the output's release.
  * Backup: "activate" at failover. */
+/* --device-tool's TYPE=PATH (PATH may be coproc:PATH), as remus and
+ * remusd take it: 0, or -1 with what is wrong in ERR (a typo is said at
+ * start, not at attach or failover). */
+int	dev_tool_check_arg(const char *arg, char *err, size_t len);
 int	dev_tool_prepare(const struct remus_devopts *);	/* step 0, early */
 void	dev_tool_unprepare(void);	/* prepared, never attached: drop */
 int	dev_tool_attach(struct ckpt *, const struct remus_devopts *);

@@ -579,7 +579,7 @@ main(int argc, char **argv)
 	const char *guest_name = NULL;	/* --name */
 	static const char *tools[DEVICE_TOOLS_MAX + 1];
 	size_t ntools = 0;
-	const char *tool;
+	char terr[256];
 	const char *backup_arg = NULL;
 	uint64_t bandwidth = 0;
 	const char *dname = NULL;
@@ -825,16 +825,8 @@ main(int argc, char **argv)
 			if (ntools == DEVICE_TOOLS_MAX)
 				usage("--device-tool: at most %d tools",
 				    DEVICE_TOOLS_MAX);
-			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
-				usage("--device-tool %s: want TYPE=PATH",
-				    optarg);
-			/* A typo is said now, not at attach or failover. */
-			tool = strchr(optarg, '=') + 1;
-			if (strncmp(tool, "coproc:", 7) == 0)
-				tool += 7;
-			if (access(tool, X_OK) == -1)
-				usage("--device-tool %s: %s: not an executable "
-				    "file (%s)", optarg, tool, strerror(errno));
+			if (dev_tool_check_arg(optarg, terr, sizeof terr) == -1)
+				usage("--device-tool %s: %s", optarg, terr);
 			tools[ntools++] = optarg;
 			break;
 		case OPT_DEVICE_TOOL_TIMEOUT:

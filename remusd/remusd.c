@@ -930,7 +930,7 @@ main(int argc, char **argv)
 	char err[512];
 	static const char *tools[DEVICE_TOOLS_MAX + 1];
 	size_t ntools = 0;
-	const char *tool;
+	char terr[256];
 
 	memset(&d, 0, sizeof d);
 	d.listen_fd = -1;
@@ -1099,16 +1099,8 @@ main(int argc, char **argv)
 			if (ntools == DEVICE_TOOLS_MAX)
 				usage("--device-tool: at most %d tools",
 				    DEVICE_TOOLS_MAX);
-			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
-				usage("--device-tool %s: want TYPE=PATH",
-				    optarg);
-			/* A typo is said now, not at attach or failover. */
-			tool = strchr(optarg, '=') + 1;
-			if (strncmp(tool, "coproc:", 7) == 0)
-				tool += 7;
-			if (access(tool, X_OK) == -1)
-				usage("--device-tool %s: %s: not an executable "
-				    "file (%s)", optarg, tool, strerror(errno));
+			if (dev_tool_check_arg(optarg, terr, sizeof terr) == -1)
+				usage("--device-tool %s: %s", optarg, terr);
 			tools[ntools++] = optarg;
 			break;
 		case OPT_DNAME:
