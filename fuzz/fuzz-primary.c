@@ -60,6 +60,7 @@
 
 #include <ev.h>
 
+#include "fuzz-chunk.h"
 #include "checkpoint.h"
 #include "domain.h"
 #include "log.h"
@@ -209,22 +210,7 @@ struct fake {
 	int		 discarded;
 };
 
-static uint32_t
-next_chunk(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*state = x;
-	switch (x & 3) {
-	case 0:	return 1 + (x >> 8) % 7;
-	case 1:	return 1 + (x >> 8) % 32;
-	case 2:	return 1 + (x >> 8) % 256;
-	default: return 1 + (x >> 8) % 4096;
-	}
-}
+static const uint32_t chunk_max[4] = { 7, 32, 256, 4096 };
 
 static ssize_t
 fake_read(void *ctx, int fd, void *buf, size_t len)
@@ -401,7 +387,7 @@ idle_cb(struct ev_loop *l, ev_idle *w, int revents)
 		enum stream_status st;
 
 		if (f->rng) {
-			f->due = next_chunk(&f->rng);
+			f->due = fuzz_next_chunk(&f->rng, chunk_max);
 		} else {
 			st = stream_read_record(&f->split, f->data + f->off,
 			    f->size - f->off, &used, &rec);

@@ -64,6 +64,7 @@
 
 #include <ev.h>
 
+#include "fuzz-chunk.h"
 #include "backup.h"
 #include "checkpoint.h"
 #include "diskbuf.h"
@@ -94,22 +95,7 @@ struct fake {
 	size_t		 out_len;
 };
 
-static uint32_t
-next_chunk(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*state = x;
-	switch (x & 3) {
-	case 0:	return 1 + (x >> 8) % 7;
-	case 1:	return 1 + (x >> 8) % 64;
-	case 2:	return 1 + (x >> 8) % 4096;
-	default: return 1 + (x >> 8) % 70000;
-	}
-}
+static const uint32_t chunk_max[4] = { 7, 64, 4096, 70000 };
 
 static ssize_t
 fake_read(void *ctx, int fd, void *buf, size_t len)
@@ -128,7 +114,7 @@ fake_read(void *ctx, int fd, void *buf, size_t len)
 		errno = ECONNRESET;
 		return -1;
 	}
-	n = f->rng ? next_chunk(&f->rng) : f->size - f->off;
+	n = f->rng ? fuzz_next_chunk(&f->rng, chunk_max) : f->size - f->off;
 	if (n > f->size - f->off)
 		n = f->size - f->off;
 	if (n > len)

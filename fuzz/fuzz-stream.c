@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-chunk.h"
 #include "stream.h"
 #ifdef REMUS_HAVE_CODEC
 #include "codec.h"
@@ -24,23 +25,7 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint32_t
-next_chunk(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	/* xorshift32: deterministic for a given input. */
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*state = x;
-	switch (x & 3) {
-	case 0:	return 1 + (x >> 8) % 7;	/* tiny: split headers */
-	case 1:	return 1 + (x >> 8) % 64;
-	case 2:	return 1 + (x >> 8) % 4096;
-	default: return 1 + (x >> 8) % 70000;
-	}
-}
+static const uint32_t chunk_max[4] = { 7, 64, 4096, 70000 };
 
 static void
 decode_batch(const struct stream_reader *r, const struct stream_rec *rec)
@@ -123,7 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(blk);
 
 		if (st == STREAM_NEED_MORE) {
-			size_t n = rng ? next_chunk(&rng) : size;
+			size_t n = rng ? fuzz_next_chunk(&rng, chunk_max) : size;
 
 			if (fed == size)
 				break;
