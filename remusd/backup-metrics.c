@@ -12,6 +12,7 @@
 #include "backup-metrics.h"
 #include "compiler.h"
 #include "log.h"
+#include "metrics.h"
 
 struct guest_tot {
 	char			*name;
@@ -104,39 +105,18 @@ bmetrics_add(struct bmetrics *bm, const struct backup_counters *c)
 	return -1;
 }
 
-struct out {
-	char	*buf;
-	size_t	 len, n;
-};
-
-static void out_printf(struct out *, const char *, ...) __printf(2, 3);
-
-static void
-out_printf(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int m;
-
-	va_start(ap, fmt);
-	m = vsnprintf(o->n < o->len ? o->buf + o->n : NULL,
-	    o->n < o->len ? o->len - o->n : 0, fmt, ap);
-	va_end(ap);
-	if (m > 0)
-		o->n += (size_t)m;
-}
-
 /* A label value as the text format wants it: \, " and newline escaped.
  * The name comes from the primary's HELLO, bounded in length there. */
 static void
-out_label(struct out *o, const char *v)
+out_label(struct metrics_out *o, const char *v)
 {
 	for (; *v; v++) {
 		if (*v == '\\' || *v == '"')
-			out_printf(o, "\\%c", *v);
+			metrics_printf(o, "\\%c", *v);
 		else if (*v == '\n')
-			out_printf(o, "\\n");
+			metrics_printf(o, "\\n");
 		else
-			out_printf(o, "%c", *v);
+			metrics_printf(o, "%c", *v);
 	}
 }
 
@@ -175,7 +155,7 @@ bmetrics_format(char *buf, size_t len, const struct bmetrics *bm,
 		{ F_FAILOVERS, "remusd_failovers_total",
 		    "Failovers: the guest activated from its replica." },
 	};
-	struct out o = { .buf = buf, .len = len, .n = 0 };
+	struct metrics_out o = { .buf = buf, .len = len, .n = 0 };
 	struct guest_tot *g = NULL;
 	size_t n = 0, i, k;
 
@@ -195,34 +175,34 @@ bmetrics_format(char *buf, size_t len, const struct bmetrics *bm,
 		if (merge(&g, &n, &live[i]) == -1)
 			goto nomem;
 
-	out_printf(&o, "# HELP remusd_sessions Sessions running now.\n"
+	metrics_printf(&o, "# HELP remusd_sessions Sessions running now.\n"
 	    "# TYPE remusd_sessions gauge\nremusd_sessions %zu\n", nlive);
 	for (k = 0; k < sizeof fams / sizeof fams[0]; k++) {
-		out_printf(&o, "# HELP %s %s\n# TYPE %s counter\n",
+		metrics_printf(&o, "# HELP %s %s\n# TYPE %s counter\n",
 		    fams[k].name, fams[k].help, fams[k].name);
 		for (i = 0; i < n; i++) {
-			out_printf(&o, "%s{guest=\"", fams[k].name);
+			metrics_printf(&o, "%s{guest=\"", fams[k].name);
 			out_label(&o, g[i].name);
-			out_printf(&o, "\"} %" PRIu64 "\n",
+			metrics_printf(&o, "\"} %" PRIu64 "\n",
 			    field(&g[i], fams[k].f));
 		}
 	}
-	out_printf(&o, "# HELP remusd_fence_runs_total Fence commands run "
+	metrics_printf(&o, "# HELP remusd_fence_runs_total Fence commands run "
 	    "for a lost primary, by result.\n"
 	    "# TYPE remusd_fence_runs_total counter\n");
 	for (i = 0; i < n; i++) {
-		out_printf(&o, "remusd_fence_runs_total{guest=\"");
+		metrics_printf(&o, "remusd_fence_runs_total{guest=\"");
 		out_label(&o, g[i].name);
-		out_printf(&o, "\",result=\"fenced\"} %" PRIu64 "\n",
+		metrics_printf(&o, "\",result=\"fenced\"} %" PRIu64 "\n",
 		    g[i].c.fence_ok);
-		out_printf(&o, "remusd_fence_runs_total{guest=\"");
+		metrics_printf(&o, "remusd_fence_runs_total{guest=\"");
 		out_label(&o, g[i].name);
-		out_printf(&o, "\",result=\"failed\"} %" PRIu64 "\n",
+		metrics_printf(&o, "\",result=\"failed\"} %" PRIu64 "\n",
 		    g[i].c.fence_runs - g[i].c.fence_ok);
 	}
 	goto out;
 nomem:
-	out_printf(&o, "# out of memory\n");
+	metrics_printf(&o, "# out of memory\n");
 out:
 	for (i = 0; i < n; i++)
 		free(g[i].name);

@@ -50,15 +50,8 @@ struct metrics {
 
 /* ---- The exposition ----------------------------------------------------- */
 
-struct out {
-	char	*buf;
-	size_t	 len, n;	/* n: the whole text's length so far */
-};
-
-static void out_printf(struct out *, const char *, ...) __printf(2, 3);
-
-static void
-out_printf(struct out *o, const char *fmt, ...)
+void
+metrics_printf(struct metrics_out *o, const char *fmt, ...)
 {
 	va_list ap;
 	int m;
@@ -72,9 +65,9 @@ out_printf(struct out *o, const char *fmt, ...)
 }
 
 static void
-counter(struct out *o, const char *name, const char *help, uint64_t v)
+counter(struct metrics_out *o, const char *name, const char *help, uint64_t v)
 {
-	out_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
+	metrics_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
 	    name, help, name, name, v);
 }
 
@@ -95,29 +88,29 @@ printed_bound(uint64_t b, uint64_t lo, uint64_t hi)
 /* A histogram of H; SCALE divides its unit into the printed one (1e6 for
  * microseconds printed as seconds, 1 for pages). */
 static void
-histogram(struct out *o, const char *name, const char *help,
+histogram(struct metrics_out *o, const char *name, const char *help,
     const struct hist *h, double scale, uint64_t lo, uint64_t hi)
 {
 	size_t i;
 
-	out_printf(o, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	metrics_printf(o, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
 	for (i = 0; i < HIST_NBOUNDS; i++) {
 		uint64_t b = hist_bound(i);
 
 		if (!printed_bound(b, lo, hi))
 			continue;
-		out_printf(o, "%s_bucket{le=\"%.6g\"} %" PRIu64 "\n", name,
+		metrics_printf(o, "%s_bucket{le=\"%.6g\"} %" PRIu64 "\n", name,
 		    (double)b / scale, hist_count_le(h, b));
 	}
-	out_printf(o, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
-	out_printf(o, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
+	metrics_printf(o, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
+	metrics_printf(o, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
 	    (double)h->sum / scale, name, h->count);
 }
 
 size_t
 metrics_format(char *buf, size_t len, const struct stats *s)
 {
-	struct out o = { .buf = buf, .len = len, .n = 0 };
+	struct metrics_out o = { .buf = buf, .len = len, .n = 0 };
 	struct stats_totals t;
 
 	if (len > 0)
@@ -127,7 +120,7 @@ metrics_format(char *buf, size_t len, const struct stats *s)
 	    t.epochs);
 	counter(&o, "remus_full_epochs_total", "Of those, full copies of the "
 	    "guest (the first).", t.full_epochs);
-	out_printf(&o, "# HELP remus_last_epoch Number of the last "
+	metrics_printf(&o, "# HELP remus_last_epoch Number of the last "
 	    "acknowledged epoch.\n# TYPE remus_last_epoch gauge\n"
 	    "remus_last_epoch %" PRIu64 "\n", t.last_epoch);
 	counter(&o, "remus_dirty_pages_total", "Dirty pages sent, summed over "
@@ -138,10 +131,10 @@ metrics_format(char *buf, size_t len, const struct stats *s)
 	    "encoding.", t.wire_bytes);
 	counter(&o, "remus_ack_waits_total", "Times an epoch waited for the "
 	    "previous one's ACK.", t.waits);
-	out_printf(&o, "# HELP remus_ack_wait_seconds_total Time spent "
+	metrics_printf(&o, "# HELP remus_ack_wait_seconds_total Time spent "
 	    "waiting for ACKs.\n# TYPE remus_ack_wait_seconds_total counter\n"
 	    "remus_ack_wait_seconds_total %.6f\n", (double)t.wait_us / 1e6);
-	out_printf(&o, "# HELP remus_ack_lag_seconds ACK round trip of the "
+	metrics_printf(&o, "# HELP remus_ack_lag_seconds ACK round trip of the "
 	    "last acknowledged epoch.\n# TYPE remus_ack_lag_seconds gauge\n"
 	    "remus_ack_lag_seconds %.6f\n", (double)t.last_ack_rtt_us / 1e6);
 	/* 100 us .. 100 s covers a pause at -i 25 and a period at -i 60000. */
@@ -163,17 +156,17 @@ metrics_format(char *buf, size_t len, const struct stats *s)
 static size_t
 format_held(char *buf, size_t len, const struct dev_netbuf_held *h)
 {
-	struct out o = { .buf = buf, .len = len, .n = 0 };
+	struct metrics_out o = { .buf = buf, .len = len, .n = 0 };
 
 	if (len > 0)
 		buf[0] = '\0';
-	out_printf(&o, "# HELP remus_netbuf_interfaces Interfaces whose output "
+	metrics_printf(&o, "# HELP remus_netbuf_interfaces Interfaces whose output "
 	    "is held until the ACK.\n# TYPE remus_netbuf_interfaces gauge\n"
 	    "remus_netbuf_interfaces %u\n", h->ifaces);
-	out_printf(&o, "# HELP remus_netbuf_held_packets Guest packets held "
+	metrics_printf(&o, "# HELP remus_netbuf_held_packets Guest packets held "
 	    "now.\n# TYPE remus_netbuf_held_packets gauge\n"
 	    "remus_netbuf_held_packets %" PRIu64 "\n", h->packets);
-	out_printf(&o, "# HELP remus_netbuf_held_bytes Guest bytes held now "
+	metrics_printf(&o, "# HELP remus_netbuf_held_bytes Guest bytes held now "
 	    "(sch_plug only).\n# TYPE remus_netbuf_held_bytes gauge\n"
 	    "remus_netbuf_held_bytes %" PRIu64 "\n", h->bytes);
 	counter(&o, "remus_netbuf_drops_total", "Packets the kernel dropped "

@@ -17,6 +17,17 @@
 
 #include <ev.h>
 
+#include "compiler.h"
+
+/* Exposition text built into BUF (LEN bytes, may be short or NULL): N
+ * counts the whole text, so a caller learns the size it needs.  The
+ * remus and remusd formatters both write through it. */
+struct metrics_out {
+	char	*buf;
+	size_t	 len, n;
+};
+void	metrics_printf(struct metrics_out *, const char *, ...) __printf(2, 3);
+
 struct dev_netbuf_held;
 struct metrics;
 struct stats;

@@ -11,6 +11,9 @@ target_include_directories(test-stats PRIVATE ${CMAKE_SOURCE_DIR}/remusd
 remus_unit_test(test-backup-metrics SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/test-backup-metrics.c
   ${CMAKE_SOURCE_DIR}/remusd/backup-metrics.c
-  LIBS remus_ckpt remus_common)
+  ${CMAKE_SOURCE_DIR}/remusd/metrics.c ${CMAKE_SOURCE_DIR}/remusd/stats.c
+  ${CMAKE_SOURCE_DIR}/remusd/hist.c
+  LIBS remus_ckpt remus_stream remus_codec remus_failover remus_common
+  PkgConfig::LIBEV)
 target_include_directories(test-backup-metrics PRIVATE
   ${CMAKE_SOURCE_DIR}/remusd ${CMAKE_SOURCE_DIR}/checkpoint)
