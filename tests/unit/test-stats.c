@@ -101,7 +101,8 @@ Test(stats, memory_stays_flat_over_100000_epochs, .init = setup,
 	}
 	after = heap_in_use();
 	rss_after = rss_kib();
-	cr_assert(rss_before > 0, "no VmRSS in /proc/self/status");
+	cr_assert(rss_before > 0 && rss_after > 0,
+	    "no VmRSS in /proc/self/status");
 #ifndef __SANITIZE_ADDRESS__
 	/* The process as the kernel sees it, too: 4 MB of samples would show;
 	 * 256 KiB leaves room for page-granular noise.  (Not under ASan,
