@@ -106,19 +106,22 @@ if command -v remus >/dev/null && command -v remusd >/dev/null; then
 	remus-dirtier --pages 100 --working-set 3000 --checksum-log "$D/sums" \
 	    --pidfile "$D/d.pid" >"$D/d2.log" 2>&1 &
 	wait_file "$D/d.pid"
+	# The backup runs only what it was told for guest "d" (never
+	# activated here: --no-activate); its replica is in STATEDIR/d.
 	remusd --no-fence -d -D "$D/state" --no-activate --insecure --listen 127.0.0.1:7310 \
+	    --guest "d=remus-dirtier --pages 100 --working-set 3000 --checksum-log $D/sums --pidfile $D/d.pid" \
 	    >"$D/remusd.log" 2>&1 &
 	rd=$!
 	sleep 1
-	remus -i 100 --insecure "proc:$(cat "$D/d.pid")" 127.0.0.1:7310 >"$D/remus.log" 2>&1 &
+	remus -i 100 --insecure --name d "proc:$(cat "$D/d.pid")" 127.0.0.1:7310 >"$D/remus.log" 2>&1 &
 	rp=$!
-	for i in $(seq 100); do [ -s "$D/state/proc-epoch" ] && break; sleep 0.1; done
+	for i in $(seq 100); do [ -s "$D/state/d/proc-epoch" ] && break; sleep 0.1; done
 	sleep 2
 	kill -9 $rp
 	for i in $(seq 100); do grep -q "session over" "$D/remusd.log" && break; sleep 0.1; done
-	n=$(cat "$D/state/proc-epoch" 2>/dev/null)
+	n=$(cat "$D/state/d/proc-epoch" 2>/dev/null)
 	want=$(awk -v s="$n" '$1 == s { v = $2 } END { print v }' "$D/sums")
-	got=$(remus-arena-sum "$D/state/proc-arena.img" 2>/dev/null)
+	got=$(remus-arena-sum "$D/state/d/proc-arena.img" 2>/dev/null)
 	check softdirty-remus $([ -n "$n" ] && [ -n "$want" ] && [ "$got" = "$want" ]; echo $?) \
 	    "epoch ${n:-none}: replica $got, guest $want; $(grep -m1 'dirty tracking' "$D/remus.log")"
 	kill -9 "$(cat "$D/d.pid")" $rd 2>/dev/null
