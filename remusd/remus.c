@@ -403,6 +403,21 @@ on_done(struct ckpt *c __unused, enum ckpt_result res, void *arg)
 	ev_break(r->loop, EVBREAK_ALL);
 }
 
+/* INT, TERM or QUIT that came while remus was still attaching the guest
+ * and its devices, before the loop's watchers took over (P6): kept, and
+ * raised again once they have, so that a stop asked right after start
+ * (a cluster manager's demote) ends in order instead of by the default
+ * action halfway through a device's setup (exit 143, and netbuf's rules
+ * half made).  A handler, not a blocked mask: the tools spawned meanwhile
+ * must not inherit blocked signals. */
+static volatile sig_atomic_t early_signal;
+
+static void
+early_signal_cb(int sig)
+{
+	early_signal = sig;
+}
+
 static void
 signal_cb(struct ev_loop *loop __unused, ev_signal *w, int revents __unused)
 {
@@ -596,6 +611,17 @@ main(int argc, char **argv)
 	static uint8_t cookie[STREAM_COOKIE_LEN];
 	struct domain_opts domopts;
 
+	{	/* first of all: see early_signal */
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = early_signal_cb;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGQUIT, &sa, NULL);
+	}
 	memset(&r, 0, sizeof r);
 	memset(&dopts, 0, sizeof dopts);
 	memset(&domopts, 0, sizeof domopts);
@@ -1149,6 +1175,8 @@ main(int argc, char **argv)
 	ev_signal_start(r.loop, &r.sigusr1);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
+	if (early_signal)
+		raise(early_signal);	/* to the watchers above */
 
 	log_debug("%s: interval %" PRIu64 " ms%s, backup %s", spec, interval,
 	    compress ? "" : ", no compression", tp.desc);
