@@ -158,6 +158,8 @@ struct domain {
 	int			logdirty;
 	int			suspended;
 	int			suspended_once;	/* xl's daemon has left */
+	int			held;		/* hold: paused for the operator */
+	int			destroyed;	/* destroy: gone for good */
 	int			lockfd;		/* remus-protect flock */
 	int			timeout_ms;	/* acknowledged -> suspended */
 	int			ack_ms;		/* request -> acknowledged */
@@ -1383,6 +1385,10 @@ xen_close(struct domain *d)
 {
 	if (d == NULL)
 		return;
+	if (d->destroyed)
+		goto free;
+	/* A held copy is resumed too: it stays paused by the hold, and an
+	 * operator's `xl unpause` is then all it takes to run it. */
 	if (d->suspended)
 		(void)xen_resume(d);
 	if (d->logdirty && xc_shadow_control(d->h.xch, d->domid,
@@ -1396,6 +1402,7 @@ xen_close(struct domain *d)
 		if (dominfo(d->h.xch, d->domid, &info) == 0 && !info.dying)
 			guardian_start(d->json, d->domid, d->name);
 	}
+free:
 	if (d->lockfd != -1)
 		close(d->lockfd);
 	chunks_free(d->h.fmem, d->chunks, d->nr_chunks, d->fr.gfn_span);
@@ -1461,6 +1468,9 @@ xen_disks(struct domain *d, char *buf, size_t len)
 	return 0;
 }
 
+static int xen_destroy(struct domain *);
+static int xen_hold(struct domain *);
+
 const struct domain_ops domain_xen_ops = {
 	.name			= "xen",
 	.open			= xen_open,
@@ -1475,6 +1485,8 @@ const struct domain_ops domain_xen_ops = {
 	.close			= xen_close,
 	.net_ifaces		= xen_net_ifaces,
 	.disks			= xen_disks,
+	.destroy		= xen_destroy,
+	.hold			= xen_hold,
 };
 
 /* ---- backup ------------------------------------------------------- */
@@ -1592,6 +1604,48 @@ libxl_job_run(const struct libxl_job *j, uint32_t *domid)
 	if (libxl_job_start(j, &pid, &fd) == -1)
 		return -1;
 	return libxl_job_finish(pid, fd, domid);
+}
+
+/* A planned switchover: the backup runs the guest now, from the state
+ * this suspended copy has.  The domain goes for good, and its devices
+ * with it (libxl's destroy, as `xl destroy`: the vif and vbd backends and
+ * their hotplug scripts), so that close neither resumes it nor leaves a
+ * guardian for it. */
+static int
+xen_destroy(struct domain *d)
+{
+	struct libxl_job j = { .domid = d->domid };
+
+	if (libxl_job_run(&j, NULL) == -1) {
+		log_warnx("%s: destroying domid %u failed", d->name, d->domid);
+		return -1;
+	}
+	log_info("%s: domid %u destroyed: the guest runs on the backup",
+	    d->name, d->domid);
+	d->destroyed = 1;
+	d->suspended = 0;
+	return 0;
+}
+
+/* A switchover whose answer was lost: the backup may run the guest, so
+ * this copy must not run again, even after remus is gone, until an
+ * operator says.  A suspended domain runs again only when resumed, which
+ * close does; a pause by the controller on top keeps it stopped through
+ * that (Xen counts it apart from the suspend), so that `xl unpause` --
+ * or `xl destroy` -- is the operator's decision, as `kill -CONT` is for
+ * a proc guest. */
+static int
+xen_hold(struct domain *d)
+{
+	if (xc_domain_pause(d->h.xch, d->domid) < 0) {
+		log_warn("%s: pausing domid %u to hold it", d->name, d->domid);
+		return -1;
+	}
+	d->held = 1;
+	log_warnx("%s: domid %u held (paused): `xl destroy %s` when the "
+	    "backup runs the guest, `xl unpause %s` when it does not",
+	    d->name, d->domid, d->name, d->name);
+	return 0;
 }
 
 /* The twin is built in the background while the first, full epoch
