@@ -1387,8 +1387,6 @@ xen_close(struct domain *d)
 		return;
 	if (d->destroyed)
 		goto free;
-	/* A held copy is resumed too: it stays paused by the hold, and an
-	 * operator's `xl unpause` is then all it takes to run it. */
 	if (d->suspended)
 		(void)xen_resume(d);
 	if (d->logdirty && xc_shadow_control(d->h.xch, d->domid,
@@ -1629,11 +1627,12 @@ xen_destroy(struct domain *d)
 
 /* A switchover whose answer was lost: the backup may run the guest, so
  * this copy must not run again, even after remus is gone, until an
- * operator says.  A suspended domain runs again only when resumed, which
- * close does; a pause by the controller on top keeps it stopped through
- * that (Xen counts it apart from the suspend), so that `xl unpause` --
- * or `xl destroy` -- is the operator's decision, as `kill -CONT` is for
- * a proc guest. */
+ * operator says.  Xen counts a controller's pause apart from a suspend:
+ * paused first, the domain is resumed under the pause (remus does not
+ * close a held domain), so that `xl unpause` is all it takes to run it
+ * here -- or `xl destroy` to end it -- the operator's decision, as `kill
+ * -CONT` is for a proc guest.  Log-dirty goes off, and a guardian takes
+ * over its on_* actions as after any protection. */
 static int
 xen_hold(struct domain *d)
 {
@@ -1642,6 +1641,15 @@ xen_hold(struct domain *d)
 		return -1;
 	}
 	d->held = 1;
+	if (xen_resume(d) == -1)
+		log_warnx("%s: domid %u stays suspended as well: `xl unpause` "
+		    "will not run it", d->name, d->domid);
+	if (d->logdirty && xc_shadow_control(d->h.xch, d->domid,
+	    XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0)
+		log_warn("%s: log-dirty off", d->name);
+	d->logdirty = 0;
+	if (d->suspended_once)
+		guardian_start(d->json, d->domid, d->name);
 	log_warnx("%s: domid %u held (paused): `xl destroy %s` when the "
 	    "backup runs the guest, `xl unpause %s` when it does not",
 	    d->name, d->domid, d->name, d->name);
