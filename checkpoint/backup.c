@@ -854,6 +854,17 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 		int code = errno ? errno : EPROTO;
 		char msg[sizeof b->why + 64];
 
+		if (b->epoch == 0) {
+			/* Before any epoch (DISKS refused): nothing to
+			 * drop or keep. */
+			snprintf(msg, sizeof msg, "%s", b->why[0] ? b->why :
+			    strerror(code));
+			log_warnx("%s: refused before the first epoch: %s",
+			    b->peer, msg);
+			b->why[0] = '\0';
+			local_error(b, code, msg);
+			return -1;
+		}
 		snprintf(msg, sizeof msg, "epoch %" PRIu64 ": %s", b->epoch,
 		    b->why[0] ? b->why : strerror(code));
 		/* One line: what, and what is kept. */

@@ -1395,6 +1395,9 @@ main(int argc, char **argv)
 	if (no_fence)
 		log_warnx("--no-fence: a lost primary is not fenced before "
 		    "activation; during a partition both copies may run");
+	if (d.cfg.no_guardian)
+		log_info("-e: no guest activated here gets a guardian for its "
+		    "on_poweroff/on_reboot/on_crash");
 	d.loop = EV_DEFAULT;
 	d.receive = receive;
 	d.dopts.loop = d.loop;

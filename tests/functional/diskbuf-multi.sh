@@ -168,7 +168,7 @@ start_pair "$R" "" "" --disk "g:xvda=$R/ba.img" --disk "g:xvdc=$R/bc.img"
 wait_for grep -q "the primary's disk xvdb has no image on this backup (it holds xvda, xvdc)" "$R/remusd.log" ||
 	fail "no refusal of the unmatched disk: $(tail -5 "$R/remusd.log")"
 wait_for sh -c "! kill -0 $RPID 2>/dev/null" || fail "remus went on after the refusal"
-grep -q "backup reported error 1: epoch 0: the primary's disk xvdb has no image" "$R/remus.log" ||
+grep -q "backup reported error 1: the primary's disk xvdb has no image" "$R/remus.log" ||
 	fail "remus did not say why: $(tail -3 "$R/remus.log")"
 grep -q "epoch 1: committed" "$R/remusd.log" && fail "an epoch committed after the refusal"
 echo "refused: $(grep -o "the primary's disk xvdb has no image.*" "$R/remusd.log" | head -1)"
