@@ -17,11 +17,15 @@
 # rounds copy both live (--disk-sync, --disk-sync-listen g=ADDR), each over
 # its own connection naming its disk, while the client writes; killed
 # before both copies are complete, remusd must refuse to activate.
+# Rounds 5 and 6 do the same with each disk served by a remus-diskd of its
+# own (--disk-server NAME=SOCKET), as a Xen guest's disks are; round 6
+# copies both live, each remus-diskd sending its disk's copy.
 # Then the refusals: a disk without an image, a size that differs.
 # shellcheck source=tests/functional/diskbuf-lib.sh
 . "$(dirname "$0")/diskbuf-lib.sh"
 requires test -x "$REMUS_BUILD/bin/remus"
 requires test -x "$REMUS_BUILD/bin/remus-dirtier"
+requires test -x "$REMUS_BUILD/bin/remus-diskd"
 requires python3 -c 'import json, socket, struct'
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (the proc guest driver)"
@@ -32,9 +36,10 @@ DISKS="xvda xvdb"
 MiB=8
 
 # start_pair R SYNC_P SYNC_B EXTRA_B...: guest, remusd and remus of round
-# R's directory; sets RPID.
+# R's directory; sets RPID.  With DISKD=1 each disk is served by a
+# remus-diskd of its own.
 start_pair() {
-	local R=$1 sync_p=$2 sync_b=$3 port
+	local R=$1 sync_p=$2 sync_b=$3 port d disks
 	shift 3
 	mkdir -p "$R/state"
 	(remus-dirtier --pages 20 --working-set 200 --pidfile "$R/guest.pid" \
@@ -50,11 +55,21 @@ start_pair() {
 	_cleanup_pids="$_cleanup_pids $(cat "$R/remusd.pid")"
 	wait_for sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		fail "$R: remusd does not listen"
+	if [ "${DISKD:-0}" = 1 ]; then
+		for d in a b; do
+			(remus-diskd --nbd-listen "unix:$R/nbd-$d.sock" \
+			    --control "$R/ctl-$d.sock" "$R/p$d.img" \
+			    >"$R/diskd-$d.log" 2>&1 & echo $! >"$R/diskd-$d.pid")
+			wait_for test -S "$R/ctl-$d.sock" || fail "$R: no remus-diskd $d"
+			_cleanup_pids="$_cleanup_pids $(cat "$R/diskd-$d.pid")"
+		done
+		disks="--disk-server xvda=$R/ctl-a.sock --disk-server xvdb=$R/ctl-b.sock"
+	else
+		disks="--disk xvda=$R/pa.img --disk xvdb=$R/pb.img --nbd-listen unix:$R/nbd.sock"
+	fi
 	# shellcheck disable=SC2086
 	(env REMUS_DISKBUF_DIGESTS="$R/dg" remus -i $((30 + RANDOM % 50)) \
-	    --insecure --name g --ctl-socket "$R/ctl.sock" \
-	    --disk "xvda=$R/pa.img" --disk "xvdb=$R/pb.img" \
-	    --nbd-listen "unix:$R/nbd.sock" $sync_p \
+	    --insecure --name g --ctl-socket "$R/ctl.sock" $disks $sync_p \
 	    "proc:$(cat "$R/guest.pid")" "127.0.0.1:$port" \
 	    >"$R/remus.log" 2>&1 & echo $! >"$R/remus.pid")
 	wait_for test -s "$R/remus.pid"
@@ -62,7 +77,7 @@ start_pair() {
 	_cleanup_pids="$_cleanup_pids $RPID"
 }
 
-ROUNDS=${ROUNDS:-4}
+ROUNDS=${ROUNDS:-6}
 proved=0 acked_total=0
 for round in $(seq "$ROUNDS"); do
 	R="$T/r$round"
@@ -71,6 +86,7 @@ for round in $(seq "$ROUNDS"); do
 		mkimage "$R/p$d.img" $MiB
 	done
 	live=$((round % 2 == 0))
+	DISKD=$((round > 4))
 	if [ "$live" = 1 ]; then
 		# Old copies: every block differs; 8 MiB/s a disk makes the
 		# copies take about two seconds, the client writing.
@@ -84,11 +100,21 @@ for round in $(seq "$ROUNDS"); do
 		sync_p="" sync_b=""
 	fi
 	start_pair "$R" "$sync_p" "$sync_b" --disk "g:xvdb=$R/bb.img" --disk "g:xvda=$R/ba.img"
-	wait_for test -S "$R/nbd.sock" || fail "round $round: no NBD socket"
 	wait_for test -S "$R/ctl.sock" || fail "round $round: no control socket"
-	wait_for grep -q 'serving NBD export "xvdb"' "$R/remus.log" ||
-		fail "round $round: the disks are not served"
-	(python3 "$WRITER" "$R/nbd.sock" "$R/ctl.sock" "$R/acked" $DISKS \
+	if [ "$DISKD" = 1 ]; then
+		for d in a b; do
+			wait_for grep -q "remus (pid $RPID) attached" "$R/diskd-$d.log" ||
+				fail "round $round: remus did not attach to remus-diskd $d"
+		done
+		exports="xvda@$R/nbd-a.sock xvdb@$R/nbd-b.sock"
+	else
+		wait_for test -S "$R/nbd.sock" || fail "round $round: no NBD socket"
+		wait_for grep -q 'serving NBD export "xvdb"' "$R/remus.log" ||
+			fail "round $round: the disks are not served"
+		exports=$DISKS
+	fi
+	# shellcheck disable=SC2086
+	(python3 "$WRITER" "$R/nbd.sock" "$R/ctl.sock" "$R/acked" $exports \
 	    >"$R/writer.log" 2>&1 & echo $! >"$R/writer.pid")
 	wait_for test -s "$R/writer.pid"
 	_cleanup_pids="$_cleanup_pids $(cat "$R/writer.pid")"
@@ -104,6 +130,9 @@ for round in $(seq "$ROUNDS"); do
 		fail "round $round: the writer did not notice remus went"
 	[ -s "$R/state/g/proc-guest.pid" ] && kill -9 "$(cat "$R/state/g/proc-guest.pid")" 2>/dev/null
 	kill "$(cat "$R/remusd.pid")" 2>/dev/null || true
+	for d in a b; do
+		[ -s "$R/diskd-$d.pid" ] && kill "$(cat "$R/diskd-$d.pid")" 2>/dev/null
+	done
 	grep -q "disk xvd[ab] (index [01]) of the primary is $R/b[ab].img" "$R/remusd.log" ||
 		fail "round $round: no disk matched"
 	grep -q "disk xvda (index 0) of the primary is $R/ba.img" "$R/remusd.log" &&
@@ -151,13 +180,14 @@ print(f"{n['xvda']} + {n['xvdb']} acknowledged writes read back")
 PY
 	acked=$(wc -l <"$R/acked")
 	acked_total=$((acked_total + acked))
-	echo "round $round: $([ "$live" = 1 ] && echo "live sync of both, ")both disks at committed epoch $n of $(tail -1 "$R/dg" | cut -d' ' -f1), $acked acknowledged writes on the backup"
+	echo "round $round: $([ "$DISKD" = 1 ] && echo "remus-diskd, ")$([ "$live" = 1 ] && echo "live sync of both, ")both disks at committed epoch $n of $(tail -1 "$R/dg" | cut -d' ' -f1), $acked acknowledged writes on the backup"
 	[ "$n" -gt 1 ] && [ "$acked" -gt 0 ] && proved=$((proved + 1))
 done
 [ "$proved" -gt 0 ] || fail "no round committed acknowledged writes: nothing was proved"
 
 # Refusals, one line each, before any epoch: a disk of the primary
 # without an image here; an image whose size differs.
+DISKD=0
 R="$T/refuse"
 mkdir -p "$R"
 mkimage "$R/pa.img" $MiB

@@ -5,7 +5,8 @@ writes the backup holds (tests/functional/diskbuf-multi.sh).
     nbd-acked-writer.py SOCKET CTL-SOCKET LOG EXPORT...
 
 Writes 4 KiB blocks over NBD (fixed newstyle, NBD_OPT_GO, simple replies)
-to each EXPORT of the server at the unix SOCKET, in batches that go to
+to each EXPORT of the server at the unix SOCKET (EXPORT@PATH: the only
+export of the server at PATH, called EXPORT here), in batches that go to
 every export in turn, each write to a block never written before, with a
 content that names it (export, block, sequence).  A write is
 *acknowledged* the way a Remus guest's client sees it: not when the NBD
@@ -107,8 +108,13 @@ def main():
     sock, ctl, logpath = sys.argv[1:4]
     exports = sys.argv[4:]
     conns, nblocks = {}, {}
-    for e in exports:
-        conns[e], size = connect(sock, e)
+    for i, e in enumerate(exports):
+        if "@" in e:
+            e, path = e.split("@", 1)
+            exports[i] = e
+            conns[e], size = connect(path, "")
+        else:
+            conns[e], size = connect(sock, e)
         nblocks[e] = size // BLOCK
     log = open(logpath, "a")
     seq, handle = 0, 1
