@@ -62,7 +62,7 @@ command = $DIRTIER --pidfile $T/g2.pid
 EOF
 mkdir -p "$T/state"
 port=$(pick_port)
-(remusd --config "$T/remus.conf" -d --listen "127.0.0.1:$port" \
+(remusd --config "$T/remus.conf" -d -t 3000 --listen "127.0.0.1:$port" \
     --disk "g2:d2=$T/b-g2.img" --disk "$T/shared.img" \
     --guest "g3=$DIRTIER --pidfile $T/g3.pid" \
     --guest "g4=$DIRTIER --pidfile $T/g4.pid" \
