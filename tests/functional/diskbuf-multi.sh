@@ -32,6 +32,10 @@ if [ "$(id -u)" != 0 ]; then
 	exit 77
 fi
 WRITER="$(dirname "$0")/nbd-acked-writer.py"
+# A guest a remusd activated runs from $T/ROUND/state/g: stop it whatever
+# way the test ends (functions.sh looks only two levels down).
+cleanup_fn 'for p in $(cat "$T"/*/state/*/proc-guest.pid 2>/dev/null); do _ours "$p" && kill -9 "$p"; done'
+
 DISKS="xvda xvdb"
 MiB=8
 
