@@ -31,6 +31,11 @@ typedef void	ckpt_output_fn(void *arg);
 struct ckpt_device_ops {
 	const char *name;
 
+	/* A new session's stream, after HELLO and before its first epoch:
+	 * append this device's session records (diskbuf: DISKS, the disks
+	 * the epochs' DISK_WRITE records refer to). */
+	int	(*declare)(void *dev, struct stream_writer *w);
+
 	/* The guest is paused at the end of epoch N: start buffering
 	 * epoch N + 1's output (netbuf: TCQ_PLUG_BUFFER; diskbuf: tag
 	 * later writes N + 1). */
@@ -87,6 +92,14 @@ struct ckpt_backup_device_ops {
 	const char *name;
 	/* STREAM record types this device consumes (0-terminated). */
 	const uint32_t *rec_types;
+	/* Once per session, before its first epoch: REC is the record that
+	 * declares what the session carries for this device (diskbuf: DISKS,
+	 * one of rec_types), or NULL when the primary declared nothing.
+	 * Check it against this backup's own configuration for the guest:
+	 * -1 with one line in WHY refuses the session (nothing was
+	 * committed).  NULL: nothing to declare. */
+	int	(*declare)(void *dev, const struct stream_rec *rec, char *why,
+		    size_t whylen);
 	/* A record of open epoch N (already length- and CRC-checked only
 	 * when N commits: buffer it, do not apply it). */
 	int	(*record)(void *dev, uint64_t epoch, const struct stream_rec *);
@@ -131,6 +144,8 @@ struct ckpt_config {
 	const char	*fence_backup;	/* --fence-backup CMD, or NULL */
 	const uint8_t	*cookie;	/* --cookie (16 bytes): sent in the
 					 * first session only, or NULL */
+	uint32_t	hello_flags;	/* STREAM_HELLO_* flags every session's
+					 * HELLO carries (-e: NO_GUARDIAN) */
 	/* --trigger output: with output held, cut the epoch once the gap
 	 * since the last suspend has passed; the gap is the larger of
 	 * 1/max_rate_hz and the mean pause / max_paused_pct, so the guest

@@ -1843,7 +1843,7 @@ session_open(struct ckpt *c)
 	hello_name(c->guest, name, sizeof name);
 	/* We can resync from a replica the backup kept (PAGE_HASHES). */
 	if (stream_write_hello(c->w, name, c->cfg.timeout_ms, c->hb_ms,
-	    STREAM_HELLO_RESYNC) == -1) {
+	    STREAM_HELLO_RESYNC, c->cfg.hello_flags) == -1) {
 		log_warn("stream HELLO");
 		goto err;
 	}
@@ -1855,6 +1855,16 @@ session_open(struct ckpt *c)
 			goto err;
 		}
 		c->cfg.cookie = NULL;
+	}
+	/* What the devices' epoch records will refer to (diskbuf: the
+	 * disks), before the first epoch. */
+	for (size_t i = 0; i < c->ndevs; i++) {
+		const struct ckpt_device_ops *o = c->devs[i].ops;
+
+		if (o->declare && o->declare(c->devs[i].dev, c->w) == -1) {
+			log_warn("device %s: declare", o->name);
+			goto err;
+		}
 	}
 	free(config);
 	config = NULL;

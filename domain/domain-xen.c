@@ -60,6 +60,7 @@
 #include <libxl_utils.h>
 
 #define LOG_PREFIX "xen: "
+#include "diskmap.h"
 #include "log.h"
 #include "util.h"
 #include "domain.h"
@@ -195,8 +196,12 @@ struct replica {
 	uint64_t		epoch;
 	int			active;
 	char			*json;		/* the twin's libxl config */
-	int			loop_fd;	/* holds the disk's loop device */
-	char			loop_dev[32];
+	/* The loop devices of the twin's disks (one per vdev), held while
+	 * the replica exists. */
+	int			loop_fd[DISKMAP_MAX];
+	char			loop_dev[DISKMAP_MAX][32];
+	size_t			nloop;
+	int			no_guardian;	/* remus -e / remusd -e */
 };
 
 
@@ -1780,36 +1785,56 @@ err:
 	return -1;
 }
 
-/* The twin's disk is the backup's copy IMAGE, which diskbuf keeps at the
- * last committed epoch, instead of the primary's device (a /dev/nbdN of
- * remus-diskd over there, meaningless here). */
+/* The twin's disks are the backup's copies (DISKS), which diskbuf keeps
+ * at the last committed epoch, each in place of the primary's device of
+ * the same vdev (a /dev/nbdN of remus-diskd over there, meaningless
+ * here): every guest disk at its place.  The policy checked already that
+ * each vdev has its image (xen-policy.c). */
 static int
-twin_disk(struct replica *r, libxl_domain_config *cfg, const char *image)
+twin_disks(struct replica *r, libxl_domain_config *cfg,
+    const struct diskmap *disks)
 {
-	libxl_device_disk *dk;
+	const char *vdev[DISKMAP_MAX];
+	size_t idx[DISKMAP_MAX];
+	char why[256];
+	int i;
 
-	if (cfg->num_disks != 1) {
-		log_warnx("remusd --disk %s: the guest has %d disks; one "
-		    "replicated disk per guest is supported", image,
-		    cfg->num_disks);
+	if (cfg->num_disks < 0 || cfg->num_disks > DISKMAP_MAX) {
+		log_warnx("backup domain %s: %d disks, at most %d replicated",
+		    r->twin, cfg->num_disks, DISKMAP_MAX);
 		errno = EINVAL;
 		return -1;
 	}
-	r->loop_fd = loop_attach(image, r->loop_dev, sizeof(r->loop_dev));
-	if (r->loop_fd == -1)
+	for (i = 0; i < cfg->num_disks; i++)
+		vdev[i] = cfg->disks[i].vdev ? cfg->disks[i].vdev : "";
+	if (diskmap_match(disks, vdev, (size_t)cfg->num_disks, "the domain",
+	    idx, why, sizeof(why)) == -1) {
+		log_warnx("backup domain %s: %s", r->twin, why);
+		errno = EPERM;
 		return -1;
-	dk = &cfg->disks[0];
-	log_info("backup domain %s: disk %s is %s (%s) here, in place of %s",
-	    r->twin, dk->vdev ? dk->vdev : "?", r->loop_dev, image,
-	    dk->pdev_path ? dk->pdev_path : "?");
-	/* The hotplug script stays the guest's own: a phy: script takes a
-	 * loop device as well as the nbd one. */
-	free(dk->pdev_path);
-	dk->pdev_path = strdup(r->loop_dev);
-	dk->backend = LIBXL_DISK_BACKEND_PHY;
-	dk->format = LIBXL_DISK_FORMAT_RAW;
-	if (dk->pdev_path == NULL)
-		return -1;
+	}
+	for (i = 0; i < cfg->num_disks; i++) {
+		libxl_device_disk *dk = &cfg->disks[i];
+		const char *image = disks->v[idx[i]].path;
+		size_t k = r->nloop;
+
+		r->loop_fd[k] = loop_attach(image, r->loop_dev[k],
+		    sizeof(r->loop_dev[k]));
+		if (r->loop_fd[k] == -1)
+			return -1;
+		r->nloop++;
+		log_info("backup domain %s: disk %s is %s (%s) here, in place "
+		    "of %s", r->twin, vdev[i], r->loop_dev[k], image,
+		    dk->pdev_path ? dk->pdev_path : "?");
+		/* The hotplug script stays the guest's own: a phy: script
+		 * takes a loop device as well as the nbd one. */
+		free(dk->pdev_path);
+		dk->pdev_path = strdup(r->loop_dev[k]);
+		dk->backend = LIBXL_DISK_BACKEND_PHY;
+		dk->format = LIBXL_DISK_FORMAT_RAW;
+		if (dk->pdev_path == NULL)
+			return -1;
+	}
 	return 0;
 }
 
@@ -1818,7 +1843,7 @@ xrep_create(const char *dir, const struct replica_conf *conf,
     const void *config, size_t config_len, const struct domain_info *di,
     const struct domain_opts *o)
 {
-	const char *disk = conf ? conf->disk : NULL;
+	const struct diskmap *disks = conf ? conf->disks : NULL;
 	struct replica *r;
 	libxl_domain_config cfg;
 	char *json = NULL;
@@ -1830,7 +1855,7 @@ xrep_create(const char *dir, const struct replica_conf *conf,
 	if (r == NULL)
 		goto err;
 	r->domid = INVALID_DOMID;
-	r->loop_fd = -1;
+	r->no_guardian = conf ? conf->no_guardian : 0;
 	if (di->page_size != XEN_PAGE) {
 		log_warnx("page size %u, Xen guests have %u", di->page_size,
 		    XEN_PAGE);
@@ -1909,8 +1934,8 @@ xrep_create(const char *dir, const struct replica_conf *conf,
 	snprintf(r->name, sizeof(r->name), "%s",
 	    cfg.c_info.name ? cfg.c_info.name : "guest");
 	snprintf(r->twin, sizeof(r->twin), "%s--backup", r->name);
-	if (disk != NULL) {
-		if (twin_disk(r, &cfg, disk) == -1)
+	if (disks != NULL && disks->n > 0) {
+		if (twin_disks(r, &cfg, disks) == -1)
 			goto err;
 		free(json);
 		json = libxl_domain_config_to_json(r->ctx, &cfg);
@@ -2087,7 +2112,12 @@ xrep_activate(struct replica *r)
 		log_info("activated %s at epoch %" PRIu64 ": domid %u "
 		    "running", final, r->epoch, r->domid);
 	}
-	guardian_start(r->json, r->domid, r->name);
+	/* xl's -e: nobody stays behind for the guest's death. */
+	if (r->no_guardian)
+		log_info("%s: no guardian (remus -e): its on_poweroff/"
+		    "on_reboot/on_crash are nobody's to carry out", r->name);
+	else
+		guardian_start(r->json, r->domid, r->name);
 	return 0;
 }
 
@@ -2117,8 +2147,8 @@ xrep_close(struct replica *r)
 	free(r->state);
 	free(r->json);
 	/* Autoclear: the loop device goes when blkback lets go too. */
-	if (r->loop_fd != -1)
-		close(r->loop_fd);
+	for (size_t i = 0; i < r->nloop; i++)
+		close(r->loop_fd[i]);
 	free(r);
 }
 

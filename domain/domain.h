@@ -152,16 +152,21 @@ struct domain_ops {
  * activates anything (docs/failover.md, "Crash-consistent replica").
  */
 struct xen_policy;
+struct diskmap;
 
 /* The backup's own settings for one guest, never the stream's (remusd
  * --guest, --disk, the Xen policy flags). */
 struct replica_conf {
 	const char	*name;		/* the guest's name, as announced */
-	const char	*disk;		/* the backup's copy of the guest's
-					 * replicated disk (remusd --disk), which
-					 * the replica uses in place of the
-					 * primary's (Xen: the twin's vbd), or
-					 * NULL.  Its content is diskbuf's. */
+	/* The backup's copies of the guest's replicated disks, by name
+	 * (remusd --disk [GUEST:]NAME=IMAGE, common/diskmap.h), which the
+	 * replica uses in place of the primary's (Xen: each vbd of the
+	 * twin, matched by its vdev), or NULL.  Their content is
+	 * diskbuf's. */
+	const struct diskmap *disks;
+	/* Activated, the guest gets no guardian carrying out its
+	 * on_poweroff/on_reboot/on_crash (xl's -e: remus -e, remusd -e). */
+	int		 no_guardian;
 	/* proc: the program and arguments the backup runs on activation
 	 * (remusd --guest NAME=COMMAND), NULL-terminated; NULL: the guest
 	 * is not configured here and its stream is refused. */

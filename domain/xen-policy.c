@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "diskmap.h"
 #include "xen-policy.h"
 
 /* Xen's own hotplug scripts, which libxl finds here by bare name. */
@@ -115,40 +116,59 @@ must_be_empty(struct json_object *obj, const char *key, const char *where,
 	    key);
 }
 
-/* The twin's disks are the images remusd was given (--disk): one, which
- * the driver puts in place of whatever path the stream names (the
- * primary's device means nothing here).  Its hotplug script is run as
- * root: one of --allow-script, or none (libxl's default). */
+/* The twin's disks are the images remusd was given (--disk), each matched
+ * to its vdev (diskmap.h); the driver puts them in place of whatever path
+ * the stream names (the primary's device means nothing here).  Every disk
+ * of the twin needs its image, and every image its disk: a disk left out
+ * would be the primary's path on this host, an image left out a copy
+ * nobody uses.  Their hotplug script is run as root: one of
+ * --allow-script, or none (libxl's default). */
 static int
 check_disks(const struct xen_policy *p, struct json_object *cfg, char *why,
     size_t len)
 {
+	static const struct diskmap none;
+	const struct diskmap *m = p->disks ? p->disks : &none;
 	struct json_object *a, *d;
+	const char *vdev[DISKMAP_MAX];
+	size_t idx[DISKMAP_MAX];
 	char where[32];
-	size_t i, n;
+	size_t i, n = 0;
 
+	/* No disks at all is the empty list: images given for the guest
+	 * must still be used. */
 	if (!json_object_object_get_ex(cfg, "disks", &a) ||
 	    json_object_is_type(a, json_type_null))
-		return 0;
-	if (!json_object_is_type(a, json_type_array))
+		a = NULL;
+	else if (!json_object_is_type(a, json_type_array))
 		return refuse(why, len, "disks: not an array");
-	n = json_object_array_length(a);
-	if (n > 0 && p->disk_image == NULL)
+	else
+		n = json_object_array_length(a);
+	if (n > 0 && m->n == 0)
 		return refuse(why, len, "disks[0] \"%.200s\": this backup has "
 		    "no disk image for the twin (--disk)",
 		    str_of(json_object_array_get_idx(a, 0), "pdev_path") ?
 		    str_of(json_object_array_get_idx(a, 0), "pdev_path") : "");
-	if (n > 1)
-		return refuse(why, len, "disks: %zu disks, this backup holds "
-		    "one image (--disk %.200s)", n, p->disk_image);
+	if (n > DISKMAP_MAX)
+		return refuse(why, len, "disks: %zu disks, at most %d are "
+		    "replicated", n, DISKMAP_MAX);
 	for (i = 0; i < n; i++) {
 		d = json_object_array_get_idx(a, i);
 		snprintf(where, sizeof where, "disks[%zu]", i);
 		if (!json_object_is_type(d, json_type_object))
 			return refuse(why, len, "%s: not an object", where);
+		vdev[i] = str_of(d, "vdev");
+		if (vdev[i] == NULL || !diskmap_name_ok(vdev[i]))
+			return refuse(why, len, "%s.vdev \"%.40s\": not a disk "
+			    "name remus can match", where, vdev[i] ? vdev[i] :
+			    "");
 		if (field(d, "script", where, p->scripts, "hotplug script",
 		    "--allow-script", why, len) == -1)
 			return -1;
+	}
+	if (diskmap_match(m, vdev, n, "the domain", idx, why, len) == -1) {
+		errno = EPERM;		/* WHY says which disk */
+		return -1;
 	}
 	return 0;
 }

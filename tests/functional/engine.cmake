@@ -10,3 +10,5 @@ set_tests_properties(engine-blackhole PROPERTIES LABELS "functional;nosan")
 remus_shell_test(remusd-metrics ${CMAKE_CURRENT_LIST_DIR}/remusd-metrics.sh TIMEOUT 120)
 # remus-stats plot / plot-bench (gnuplot).
 remus_shell_test(stats-plot ${CMAKE_CURRENT_LIST_DIR}/stats-plot.sh TIMEOUT 120)
+# xl's -e: remus -e and remusd -e (no guardian after activation).
+remus_shell_test(no-guardian ${CMAKE_CURRENT_LIST_DIR}/no-guardian.sh TIMEOUT 180)

@@ -209,17 +209,18 @@ struct replica {
 	uint64_t	 activated;
 	int		 mismatches;
 	int		 commits;
+	int		 no_guardian;	/* replica_conf's, at create */
 };
 
 static struct replica frep;
 
 static struct replica *
-frep_create(const char *dir __unused,
-    const struct replica_conf *conf __unused,
+frep_create(const char *dir __unused, const struct replica_conf *conf,
     const void *c __unused, size_t l __unused,
     const struct domain_info *i, const struct domain_opts *o __unused)
 {
 	cr_assert(eq(u64, i->nr_pages, NR_PAGES));
+	frep.no_guardian = conf ? conf->no_guardian : -1;
 	frep.mem = calloc(NR_PAGES, PS);
 	return &frep;
 }
@@ -363,6 +364,7 @@ struct harness {
 	struct transport tp;
 	ev_timer	 guest_tick, deadline;
 	uint64_t	 stop_after;	/* ckpt_stop after this epoch's stats */
+	uint32_t	 hello_flags;	/* ckpt_config's */
 	uint64_t	 acked_stats;
 	struct ckpt_epoch_stats st[MAX_EPOCHS];
 	enum ckpt_result result;
@@ -454,6 +456,7 @@ start_engine_reconnect(uint32_t interval_ms, int compress,
 		.full_chunk_pages = 16,	/* several chunks: guest writes between */
 		.guest_name = "fake:1",
 		.reconnect_ms = reconnect_ms,
+		.hello_flags = H.hello_flags,
 	};
 
 	H.c = ckpt_new(H.loop, &fake_ops, &fdom, &H.tp, &cfg);
@@ -1033,10 +1036,13 @@ backup_done(struct backup *b __unused, enum backup_result r, void *a __unused)
 }
 
 /* Engine -> relay -> backup.c; the back channel goes straight back. */
+static int	B_no_guardian;		/* backup_config's (remusd -e) */
+
 static struct backup *
 start_real_backup(int cut_at, uint64_t budget)
 {
-	struct backup_config bc = { .state_dir = "/tmp", .timeout_ms = 5000 };
+	struct backup_config bc = { .state_dir = "/tmp", .timeout_ms = 5000,
+	    .no_guardian = B_no_guardian };
 	int fwd[2], bwd[2];
 	struct backup *b;
 
@@ -1102,6 +1108,120 @@ Test(ckpt, torn_epoch_is_never_applied)
 	/* The replica at activation is the guest at that epoch's suspend. */
 	cr_assert(eq(u64, fnv(frep.mem, (size_t)NR_PAGES * PS),
 	    fdom.sum[frep.activated]));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+/* ---- HELLO's flags and the devices' declarations ------------------------- */
+
+/* remus -e: HELLO asks for no guardian, and the backup's replica is
+ * created so (the Xen driver then starts none at activation); remusd -e
+ * asks it for every guest; neither, a guardian. */
+static int
+guardian_case(uint32_t hello_flags, int backup_no_guardian)
+{
+	struct backup *b;
+
+	H.hello_flags = hello_flags;
+	B_no_guardian = backup_no_guardian;
+	b = start_real_backup(0, 0);
+	B_no_guardian = 0;
+	H.stop_after = 2;
+	start_engine(25, 1);
+	run_for(10);
+	if (!bdone)
+		run_for(5);
+	cr_assert(eq(int, BRES, BACKUP_END));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+	return frep.no_guardian;
+}
+
+Test(ckpt, hello_no_guardian_reaches_the_replica)
+{
+	cr_assert(eq(int, guardian_case(STREAM_HELLO_NO_GUARDIAN, 0), 1));
+}
+
+Test(ckpt, remusd_e_means_no_guardian_for_every_guest)
+{
+	cr_assert(eq(int, guardian_case(0, 1), 1));
+}
+
+Test(ckpt, without_e_the_replica_has_a_guardian)
+{
+	cr_assert(eq(int, guardian_case(0, 0), 0));
+}
+
+/* A primary device declaring disks to a backup that holds none for the
+ * guest: refused before any epoch commits (ERROR, stood down). */
+static int
+declare_one_disk(void *d __unused, struct stream_writer *w)
+{
+	static const struct stream_disk_desc one = { "xvda", 1 << 20 };
+
+	rec("declare", 0);
+	return stream_write_disks(w, &one, 1);
+}
+
+static const struct ckpt_device_ops declarer_ops = {
+	.name = "declarer",
+	.declare = declare_one_disk,
+	.no_reprotect = "test",
+};
+
+Test(ckpt, disks_declared_to_a_backup_without_disks_are_refused)
+{
+	struct backup *b = start_real_backup(0, 0);
+
+	start_engine_reconnect(25, 1, 0, &declarer_ops);
+	run_for(10);
+	cr_assert(bdone, "the backup took the disks");
+	cr_assert(eq(int, BRES, BACKUP_STOOD_DOWN));
+	cr_assert(eq(u64, frep.committed, 0));
+	cr_assert_not_null(strstr(devlog, "declare "));
+	/* Declared before the first epoch was cut. */
+	cr_assert(strstr(devlog, "declare ") < strstr(devlog, "postsuspend:1")
+	    || strstr(devlog, "postsuspend:1") == NULL, "%s", devlog);
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+/* A backup device that holds disks for the guest, and a primary that
+ * declares none: its declare sees NULL at the first epoch, refuses, and
+ * nothing commits. */
+static int bdeclared = -1;
+
+static int
+bdev_declare(void *d __unused, const struct stream_rec *r, char *why,
+    size_t len)
+{
+	bdeclared = r == NULL ? 0 : (int)r->u.disks.count;
+	snprintf(why, len, "this backup holds disk images for the guest");
+	return -1;
+}
+
+static const uint32_t bdev_types[] = { STREAM_REC_DISKS, 0 };
+static const struct ckpt_backup_device_ops bdev_ops = {
+	.name = "disks",
+	.rec_types = bdev_types,
+	.declare = bdev_declare,
+};
+
+Test(ckpt, backup_with_disks_refuses_a_primary_declaring_none)
+{
+	struct backup *b = start_real_backup(0, 0);
+
+	cr_assert(eq(int, backup_add_device(b, &bdev_ops, NULL), 0));
+	bdeclared = -1;
+	start_engine(25, 1);
+	run_for(10);
+	cr_assert(bdone);
+	cr_assert(eq(int, BRES, BACKUP_STOOD_DOWN));
+	cr_assert(eq(int, bdeclared, 0), "declare(NULL) at the first epoch");
+	cr_assert(eq(u64, frep.committed, 0));
 	backup_free(b);
 	close(RL.from);
 	close(RL.to);
