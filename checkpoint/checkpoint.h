@@ -113,6 +113,15 @@ enum ckpt_trigger {
 	CKPT_TRIGGER_OUTPUT,		/* output held (after the gap) */
 };
 
+/* --precopy: read the dirty log and copy what it names while the guest
+ * still runs, just before each suspend, so that the paused pass reads
+ * and copies only what was written since (where the driver's log allows
+ * it: DOMAIN_INFO_LIVE_DIRTY_LOG). */
+enum ckpt_precopy {
+	CKPT_PRECOPY_ON = 0,		/* the default */
+	CKPT_PRECOPY_OFF,
+};
+
 #define CKPT_MAX_PAUSED_PCT_DEFAULT	20
 #define CKPT_MAX_RATE_DEFAULT		500	/* Hz */
 
@@ -141,6 +150,7 @@ struct ckpt_config {
 	struct ratelimit *ratelimit;	/* --bandwidth: the link's token
 					 * bucket (ratelimit.h), borrowed;
 					 * NULL: no cap */
+	enum ckpt_precopy precopy;	/* --precopy */
 };
 
 /* One epoch's figures, reported once it is acknowledged. */
@@ -163,6 +173,11 @@ struct ckpt_epoch_stats {
 	uint64_t	suspend_us;	/* the guest reaching its safe point */
 	uint64_t	dirtylog_us;	/* reading and clearing the dirty log */
 	uint64_t	copy_us;	/* copying dirty pages to staging */
+	/* The pre-copy, before the suspend, the guest running (0: none): */
+	uint64_t	precopy_us;	/* reading the log and copying */
+	uint64_t	precopy_pages;	/* pages it copied */
+	uint64_t	recopy_pages;	/* of those, written again before the
+					 * suspend: copied again, paused */
 };
 
 enum ckpt_result {
@@ -273,6 +288,8 @@ const char	*ckpt_result_str(enum ckpt_result);
 /* "interval", "output"; and the parser (0, or -1 with errno EINVAL). */
 const char	*ckpt_trigger_str(enum ckpt_trigger);
 int		 ckpt_trigger_parse(const char *, enum ckpt_trigger *);
+/* "on" / "off": 0, or -1 with errno = EINVAL. */
+int		 ckpt_precopy_parse(const char *, enum ckpt_precopy *);
 uint64_t	 ckpt_last_acked(const struct ckpt *);
 
 /* What the handshake agreed (WELCOME); zeros before it. */

@@ -67,7 +67,7 @@ enum {
 	OPT_INSECURE, OPT_REMUSD_ARGS,
 	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_CTL_SOCKET, OPT_COOKIE,
 	OPT_TRIGGER, OPT_MAX_PAUSED_PCT, OPT_MAX_RATE,
-	OPT_DIRTY_METHOD,
+	OPT_DIRTY_METHOD, OPT_PRECOPY,
 	OPT_SCAN_THREADS, OPT_XEN_MAPCACHE, OPT_SUSPEND_TIMEOUT,
 	OPT_XEN_ACK_TIMEOUT, OPT_XEN_REFUSE_GRACE,
 	OPT_NAME,	/* the guest's name for the backup (trust) */
@@ -113,6 +113,7 @@ static const struct option longopts[] = {
 	{ "max-paused-pct",	required_argument,	NULL, OPT_MAX_PAUSED_PCT },
 	{ "max-rate",		required_argument,	NULL, OPT_MAX_RATE },
 	{ "dirty-method",	required_argument,	NULL, OPT_DIRTY_METHOD },
+	{ "precopy",		required_argument,	NULL, OPT_PRECOPY },
 	{ "scan-threads",	required_argument,	NULL, OPT_SCAN_THREADS },
 	{ "xen-mapcache",	no_argument,		NULL, OPT_XEN_MAPCACHE },
 	{ "suspend-timeout",	required_argument,	NULL,
@@ -148,7 +149,8 @@ static const char usage_text[] =
 "             [--trigger output|interval] [--max-paused-pct pct]\n"
 "             [--max-rate hz]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
-"             [--dirty-method method] [--scan-threads n] [--xen-mapcache]\n"
+"             [--dirty-method method] [--scan-threads n] [--precopy on|off]\n"
+"             [--xen-mapcache]\n"
 "             [--suspend-timeout ms] [--xen-ack-timeout ms]\n"
 "             [--xen-refuse-grace ms]\n"
 "             domain [backup] | guest [backup]\n"
@@ -222,6 +224,10 @@ static const char help_text[] =
 "                    pagemap-scan where the kernel has it)\n"
 "  --scan-threads n  proc guests: 1 walks the page tables alone, 2 (the\n"
 "                    default with 2 CPUs) adds a helper thread\n"
+"  --precopy on|off  on (default): just before each suspend, read the\n"
+"                    dirty log and copy its pages while the guest runs;\n"
+"                    the pause copies only what was written since (proc\n"
+"                    guests with pagemap-scan)\n"
 "  --xen-mapcache    Xen guests: keep 4 MiB chunk mappings across epochs\n"
 "  --suspend-timeout ms  longest a guest may take to suspend: proc, to\n"
 "                    answer (default 3000); Xen, once it took the request\n"
@@ -774,6 +780,10 @@ main(int argc, char **argv)
 				usage("--dirty-method %s: want pagemap-scan, "
 				    "softdirty or auto", optarg);
 			domopts.dirty_method = optarg;
+			break;
+		case OPT_PRECOPY:
+			if (ckpt_precopy_parse(optarg, &cfg.precopy) == -1)
+				usage("--precopy %s: want on or off", optarg);
 			break;
 		case OPT_SCAN_THREADS:
 			if (parse_uint(optarg, 1, 2, &v) == -1)
