@@ -24,8 +24,9 @@
  *   whose hash matches is not queued; the paused part still sends every
  *   page dirtied since the log was reset, before the hashing.
  *
- * Pre-copy (--precopy on, a driver whose dirty log may be read while the
- * guest runs): just before the suspend the log is read and cleared and the
+ * Pre-copy (--precopy, a driver whose dirty log may be read while the
+ * guest runs; by default when the last epoch had CKPT_PRECOPY_MIN_PAGES
+ * or more): just before the suspend the log is read and cleared and the
  * pages it names are copied while the guest still runs; the paused pass
  * then reads the log again and copies only what was written since -- the
  * pages the pre-copy did not have, and those it had but that were written
@@ -186,7 +187,9 @@ struct ckpt {
 	 * suspend, their pfns in pfns[0 .. pre_n) ascending and their bits
 	 * in prebitmap; pending until a paused pass took them (a refused
 	 * suspend leaves them pending for the next try). */
-	int		 precopy;	/* on for this guest */
+	int		 precopy;	/* the guest's log allows it, not off */
+	int		 precopy_always;	/* --precopy on */
+	uint64_t	 last_dirty;	/* pages of the last epoch (auto) */
 	uint64_t	*prebitmap;
 	uint64_t	 pre_n;
 	int		 pre_pending;
@@ -439,6 +442,15 @@ precopy_slot(const struct ckpt *c, uint64_t pfn)
 	return lo;
 }
 
+/* Whether the next periodic epoch pre-copies: --precopy on, or auto and
+ * the last epoch had enough pages for it to matter. */
+static int
+want_precopy(const struct ckpt *c)
+{
+	return c->precopy && (c->precopy_always ||
+	    c->last_dirty >= CKPT_PRECOPY_MIN_PAGES);
+}
+
 /* How long before the suspend the epoch timer fires, for a pre-copy still
  * to run: its recent duration, at most a quarter of the interval. */
 static uint64_t
@@ -446,7 +458,7 @@ precopy_lead_us(const struct ckpt *c)
 {
 	uint64_t cap = (uint64_t)c->cfg.interval_ms * 250;
 
-	if (!c->precopy || c->pre_ready)
+	if (!want_precopy(c) || c->pre_ready)
 		return 0;
 	return c->precopy_avg_us < cap ? c->precopy_avg_us : cap;
 }
@@ -602,7 +614,9 @@ guest_shut_down(struct ckpt *c, uint64_t epoch)
  *
  * A pre-copy whose suspend was refused (SKIPPED) stays pending: its pages
  * are cleared from the log, so the next pre-copy adds what it reads to
- * them and copies them all again (their old copies may be stale).
+ * them and copies them all again (their old copies may be stale), or,
+ * without one (auto), the paused pass takes them as they are: those
+ * written since their copy are in its log, as above.
  *
  * The callers return to the loop between the pre-copy and the suspend
  * (pre_ready): the link's heartbeats and reads go on, so that the two
@@ -984,11 +998,12 @@ epoch_run(struct ckpt *c)
 	n = take_checkpoint(c, epoch, &st, &state_len);
 	if (n == SKIPPED) {
 		c->epoch = epoch - 1;
-		schedule_epoch(c);	/* pre-copies again first */
+		schedule_epoch(c);	/* a pending pre-copy stays */
 		return;
 	}
 	if (n < 0)
 		return;
+	c->last_dirty = (uint64_t)n;
 	/* The next gap keeps the mean pause under --max-paused-pct. */
 	c->pause_avg_us = c->pause_avg_us ?
 	    (7 * c->pause_avg_us + st.pause_us) / 8 : st.pause_us;
@@ -1111,7 +1126,7 @@ epoch_due(struct ckpt *c)
 		}
 		return;
 	}
-	if (c->precopy && !c->pre_ready) {
+	if (want_precopy(c) && !c->pre_ready) {
 		/* The pre-copy, then back to the loop; the timer brings
 		 * us back for the suspend, at its due time. */
 		if (precopy(c, c->epoch + 1) == 0)
@@ -1231,8 +1246,9 @@ full_pump(struct ckpt *c)
 	if (peer_backlog(c->peer) >= QUEUE_LOW_WATER)
 		return;
 
-	/* Every page went out once: pre-copy what was written meanwhile,
-	 * let the loop run, then the paused part of the full epoch. */
+	/* Every page went out once: pre-copy what was written meanwhile
+	 * (a long copy: many pages, whatever the last epoch had), let the
+	 * loop run, then the paused part of the full epoch. */
 	if (c->precopy && !c->pre_ready) {
 		if (precopy(c, c->epoch) == 0)
 			ev_idle_start(c->loop, &c->pump_idle);
@@ -1251,6 +1267,7 @@ full_pump(struct ckpt *c)
 	}
 	if (nd < 0)
 		return;
+	c->last_dirty = (uint64_t)nd;
 	off0 = stream_writer_ready(c->w);
 	if (queue_epoch_tail(c, c->epoch, (uint64_t)nd, state_len) == -1)
 		return;
@@ -1979,15 +1996,16 @@ ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 	c->state = malloc(STATE_MAX);
 	if (!c->bitmap || !c->pfns || !c->state)
 		goto err;
-	if (c->cfg.precopy == CKPT_PRECOPY_ON &&
+	if (c->cfg.precopy != CKPT_PRECOPY_OFF &&
 	    (c->info.flags & DOMAIN_INFO_LIVE_DIRTY_LOG)) {
 		c->prebitmap = calloc(c->bitmap_words, sizeof *c->prebitmap);
 		if (c->prebitmap == NULL)
 			goto err;
 		c->precopy = 1;
+		c->precopy_always = c->cfg.precopy == CKPT_PRECOPY_ON;
 		log_debug("%s: pre-copy on: the dirty log is read and copied "
 		    "while the guest runs, before each suspend", c->guest);
-	} else if (c->cfg.precopy == CKPT_PRECOPY_ON)
+	} else if (c->cfg.precopy != CKPT_PRECOPY_OFF)
 		log_info("%s: no pre-copy: this guest's dirty log cannot be "
 		    "read while it runs (%s)", c->guest, ops->name);
 	if (staging_reserve(c, c->cfg.full_chunk_pages) == -1)
@@ -2317,7 +2335,9 @@ ckpt_trigger_parse(const char *s, enum ckpt_trigger *out)
 int
 ckpt_precopy_parse(const char *s, enum ckpt_precopy *out)
 {
-	if (strcmp(s, "on") == 0)
+	if (strcmp(s, "auto") == 0)
+		*out = CKPT_PRECOPY_AUTO;
+	else if (strcmp(s, "on") == 0)
 		*out = CKPT_PRECOPY_ON;
 	else if (strcmp(s, "off") == 0)
 		*out = CKPT_PRECOPY_OFF;

@@ -149,7 +149,8 @@ static const char usage_text[] =
 "             [--trigger output|interval] [--max-paused-pct pct]\n"
 "             [--max-rate hz]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
-"             [--dirty-method method] [--scan-threads n] [--precopy on|off]\n"
+"             [--dirty-method method] [--scan-threads n]\n"
+"             [--precopy auto|on|off]\n"
 "             [--xen-mapcache]\n"
 "             [--suspend-timeout ms] [--xen-ack-timeout ms]\n"
 "             [--xen-refuse-grace ms]\n"
@@ -224,10 +225,11 @@ static const char help_text[] =
 "                    pagemap-scan where the kernel has it)\n"
 "  --scan-threads n  proc guests: 1 walks the page tables alone, 2 (the\n"
 "                    default with 2 CPUs) adds a helper thread\n"
-"  --precopy on|off  on (default): just before each suspend, read the\n"
-"                    dirty log and copy its pages while the guest runs;\n"
-"                    the pause copies only what was written since (proc\n"
-"                    guests with pagemap-scan)\n"
+"  --precopy auto|on|off  just before each suspend, read the dirty log\n"
+"                    and copy its pages while the guest runs; the pause\n"
+"                    copies only what was written since (proc guests with\n"
+"                    pagemap-scan).  auto (default): when the last epoch\n"
+"                    had 256 pages or more\n"
 "  --xen-mapcache    Xen guests: keep 4 MiB chunk mappings across epochs\n"
 "  --suspend-timeout ms  longest a guest may take to suspend: proc, to\n"
 "                    answer (default 3000); Xen, once it took the request\n"
@@ -783,7 +785,8 @@ main(int argc, char **argv)
 			break;
 		case OPT_PRECOPY:
 			if (ckpt_precopy_parse(optarg, &cfg.precopy) == -1)
-				usage("--precopy %s: want on or off", optarg);
+				usage("--precopy %s: want auto, on or off",
+				    optarg);
 			break;
 		case OPT_SCAN_THREADS:
 			if (parse_uint(optarg, 1, 2, &v) == -1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# engine-precopy.sh -- with --precopy on, every committed epoch is still the
+# engine-precopy.sh -- with --precopy, every committed epoch is still the
 # guest's arena at that epoch's suspend, byte for byte, including the pages
 # the guest wrote between the pre-copy and the suspend.
 #
@@ -13,8 +13,9 @@
 # 3000: a loaded machine's slow commits are not what is tested here.  A pre-copy that missed either kind, or a paused pass that did
 # not copy a pre-copied page again, leaves the replica different from the
 # checksum the guest recorded at the suspend.  The stats must show both
-# kinds in the window, so that the test cannot pass without exercising it.
-# Then --precopy off, and a bad value of the flag.
+# kinds in the window, so that the test cannot pass without exercising it
+# (--precopy on: every epoch pre-copies).  Then the default (auto: epochs
+# of 256 pages or more pre-copy), --precopy off, and a bad value.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires remus-arena-sum /dev/null
@@ -84,13 +85,15 @@ window() {
 }
 
 # The window, widened, both ways.
-REMUS_FAULT=precopy-slow run_one again 20000 600
+REMUS_FAULT=precopy-slow run_one again 20000 600 --precopy on
 window again again
-REMUS_FAULT=precopy-slow run_one new 4000 1500
+REMUS_FAULT=precopy-slow run_one new 4000 1500 --precopy on
 window new new
 
-# The default, unwidened.
-run_one on 4000 1500
+# The default (auto), unwidened: about 400 pages an epoch, pre-copied.
+run_one auto 8000 3000
+awk -F'"precopy_pages":' 'NR > 1 { split($2, a, ","); if (a[1] > 0) n++ } END { exit n < 5 }' "$T/auto.json" ||
+	fail "auto: no pre-copy at ~400 pages an epoch: $(head -3 "$T/auto.json")"
 
 # Off: nothing is pre-copied.
 run_one off 4000 1500 --precopy off
@@ -101,5 +104,5 @@ awk -F'"precopy_pages":' '{ split($2, a, ","); if (a[1] != 0) exit 1 }' "$T/off.
 st=0
 remus --precopy maybe -b proc:1 >"$T/bad.log" 2>&1 || st=$?
 [ $st -eq 1 ] || fail "--precopy maybe: exit $st, want 1 (usage)"
-grep -q -- '--precopy maybe: want on or off' "$T/bad.log" || fail "--precopy maybe: $(cat "$T/bad.log")"
+grep -q -- '--precopy maybe: want auto, on or off' "$T/bad.log" || fail "--precopy maybe: $(cat "$T/bad.log")"
 echo PASS

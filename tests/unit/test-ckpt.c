@@ -395,6 +395,7 @@ struct harness {
 };
 
 static struct harness H;
+static enum ckpt_precopy eng_precopy;	/* start_engine's --precopy */
 
 static void
 on_stats(const struct ckpt_epoch_stats *s, void *arg __unused)
@@ -434,6 +435,7 @@ setup(void)
 	memset(&H, 0, sizeof H);
 	devlog[0] = '\0';
 	connects = 0;
+	eng_precopy = CKPT_PRECOPY_AUTO;
 	srand(42);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("test-ckpt", 1, 0);
@@ -472,6 +474,7 @@ start_engine_reconnect(uint32_t interval_ms, int compress,
     uint32_t reconnect_ms, const struct ckpt_device_ops *extra)
 {
 	struct ckpt_config cfg = {
+		.precopy = eng_precopy,
 		.interval_ms = interval_ms,
 		.compress = compress,
 		.timeout_ms = 10000,
@@ -1122,6 +1125,7 @@ run_precopy(int refuse)
 
 	fdom.live = 1;
 	fdom.after_live_read = 4;
+	eng_precopy = CKPT_PRECOPY_ON;	/* every epoch: few pages here */
 	if (refuse) {
 		/* Suspend 3 is refused three times after its pre-copy: the
 		 * next pre-copies add to the pending one. */
@@ -1168,32 +1172,43 @@ Test(ckpt, precopy_pending_across_refused_suspends_stays_exact)
 	run_precopy(1);
 }
 
-Test(ckpt, precopy_off_or_unsupported_reads_the_log_only_paused)
+/* --precopy off: the log is read while running only to reset it for the
+ * full copy.  auto: also before the full epoch's paused part, and not
+ * before periodic epochs of fewer than CKPT_PRECOPY_MIN_PAGES (here a
+ * few dozen; the fake guest has 256 pages in all). */
+static void
+run_precopy_mode(enum ckpt_precopy mode, int want_live_reads)
 {
 	struct backup *b = start_real_backup(0, 0);
-	struct ckpt_config cfg = {
-		.interval_ms = 25, .compress = 1, .timeout_ms = 10000,
-		.cache_bytes = 1u << 20, .full_chunk_pages = 16,
-		.guest_name = "fake:1", .precopy = CKPT_PRECOPY_OFF,
-	};
+	uint64_t e;
 
 	fdom.live = 1;
-	H.c = ckpt_new(H.loop, &fake_ops, &fdom, &H.tp, &cfg);
-	cr_assert(H.c != NULL);
-	ckpt_set_callbacks(H.c, on_stats, on_done, NULL);
-	cr_assert(ckpt_start(H.c) == 0);
-	H.stop_after = 5;
+	eng_precopy = mode;
+	H.stop_after = 6;
+	start_engine(25, 1);
 	run_for(15);
 	cr_assert(eq(int, H.result, CKPT_STOPPED));
 	if (!bdone)
 		run_for(5);
-	/* The full epoch's log reset is the one read while running. */
-	cr_assert(eq(int, fdom.live_reads, 1));
-	cr_assert(eq(u64, H.st[3].precopy_pages, 0));
+	cr_assert(eq(int, fdom.live_reads, want_live_reads));
+	for (e = 2; e <= 6; e++) {
+		cr_assert(lt(u64, H.st[e].dirty_pages, CKPT_PRECOPY_MIN_PAGES));
+		cr_assert(eq(u64, H.st[e].precopy_pages, 0));
+	}
 	cr_assert(eq(int, frep.mismatches, 0));
 	backup_free(b);
 	close(RL.from);
 	close(RL.to);
+}
+
+Test(ckpt, precopy_off_reads_the_log_live_only_to_reset_it)
+{
+	run_precopy_mode(CKPT_PRECOPY_OFF, 1);
+}
+
+Test(ckpt, precopy_auto_skips_small_epochs)
+{
+	run_precopy_mode(CKPT_PRECOPY_AUTO, 2);
 }
 
 Test(ckpt, torn_epoch_is_never_applied)
