@@ -621,7 +621,10 @@ guest_shut_down(struct ckpt *c, uint64_t epoch)
  * The callers return to the loop between the pre-copy and the suspend
  * (pre_ready): the link's heartbeats and reads go on, so that the two
  * together never hold the loop as long as one did, and the timer brings
- * the suspend back to its due time.  0, or -1 (result already set). */
+ * the suspend back to its due time.  0, or -1 (result already set).  A
+ * failed pre-copy ends the session (a guest failure, a lost link, no
+ * memory): the log entries it cleared are not lost, because the next
+ * session starts with a full epoch (full_begin drops the pending one). */
 static int
 precopy(struct ckpt *c, uint64_t epoch)
 {
