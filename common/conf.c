@@ -119,6 +119,8 @@ static const struct conf_key conf_keys[] = {
 	    "auto|pagemap-scan|softdirty", 0, NULL, 0 },
 	{ "scan-threads", PRI, T_UINT, K_FLAG, "--scan-threads", 1, 2, NULL,
 	    0, NULL, 0 },
+	{ "precopy", PRI, T_ENUM, K_FLAG, "--precopy", 0, 0, "auto|on|off", 0,
+	    NULL, 0 },
 	{ "xen-mapcache", PRI, T_BOOL, K_FLAG, "--xen-mapcache", 0, 0, NULL,
 	    0, NULL, 0 },
 	{ "suspend-timeout", PRI, T_UINT, K_FLAG, "--suspend-timeout", 1, MS,

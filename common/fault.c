@@ -27,6 +27,7 @@ static const char *const names[FI_MAX] = {
 	[FI_REPLICA_CRASH_AFTER_EPOCH] = "replica-crash-after-epoch",
 	[FI_REPLICA_SLOW_COMMIT] = "replica-slow-commit",
 	[FI_ACTIVATED_DROP] = "activated-drop",
+	[FI_PRECOPY_SLOW] = "precopy-slow",
 };
 
 const char *

@@ -30,6 +30,9 @@ enum remus_fault {
 	FI_REPLICA_SLOW_COMMIT,		/* 2 ms sleeps inside each commit */
 	FI_ACTIVATED_DROP,	/* backup: a switchover activates, but the link
 				 * is cut instead of sending ACTIVATED */
+	FI_PRECOPY_SLOW,	/* primary: 20 ms between the pre-copy and the
+				 * suspend, so that the guest writes pages in
+				 * that window (copied or not yet) */
 	FI_MAX
 };
 

@@ -68,7 +68,7 @@ enum {
 	OPT_INSECURE, OPT_REMUSD_ARGS,
 	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_CTL_SOCKET, OPT_COOKIE,
 	OPT_TRIGGER, OPT_MAX_PAUSED_PCT, OPT_MAX_RATE,
-	OPT_DIRTY_METHOD,
+	OPT_DIRTY_METHOD, OPT_PRECOPY,
 	OPT_SCAN_THREADS, OPT_XEN_MAPCACHE, OPT_SUSPEND_TIMEOUT,
 	OPT_XEN_ACK_TIMEOUT, OPT_XEN_REFUSE_GRACE,
 	OPT_NAME,	/* the guest's name for the backup (trust) */
@@ -114,6 +114,7 @@ static const struct option longopts[] = {
 	{ "max-paused-pct",	required_argument,	NULL, OPT_MAX_PAUSED_PCT },
 	{ "max-rate",		required_argument,	NULL, OPT_MAX_RATE },
 	{ "dirty-method",	required_argument,	NULL, OPT_DIRTY_METHOD },
+	{ "precopy",		required_argument,	NULL, OPT_PRECOPY },
 	{ "scan-threads",	required_argument,	NULL, OPT_SCAN_THREADS },
 	{ "xen-mapcache",	no_argument,		NULL, OPT_XEN_MAPCACHE },
 	{ "suspend-timeout",	required_argument,	NULL,
@@ -150,7 +151,9 @@ static const char usage_text[] =
 "             [--trigger output|interval] [--max-paused-pct pct]\n"
 "             [--max-rate hz]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
-"             [--dirty-method method] [--scan-threads n] [--xen-mapcache]\n"
+"             [--dirty-method method] [--scan-threads n]\n"
+"             [--precopy auto|on|off]\n"
+"             [--xen-mapcache]\n"
 "             [--suspend-timeout ms] [--xen-ack-timeout ms]\n"
 "             [--xen-refuse-grace ms]\n"
 "             domain [backup] | guest [backup]\n"
@@ -232,6 +235,11 @@ static const char help_text[] =
 "                    pagemap-scan where the kernel has it)\n"
 "  --scan-threads n  proc guests: 1 walks the page tables alone, 2 (the\n"
 "                    default with 2 CPUs) adds a helper thread\n"
+"  --precopy auto|on|off  just before each suspend, read the dirty log\n"
+"                    and copy its pages while the guest runs; the pause\n"
+"                    copies only what was written since (proc guests with\n"
+"                    pagemap-scan).  auto (default): when the last epoch\n"
+"                    had 256 pages or more\n"
 "  --xen-mapcache    Xen guests: keep 4 MiB chunk mappings across epochs\n"
 "  --suspend-timeout ms  longest a guest may take to suspend: proc, to\n"
 "                    answer (default 3000); Xen, once it took the request\n"
@@ -794,6 +802,11 @@ main(int argc, char **argv)
 				usage("--dirty-method %s: want pagemap-scan, "
 				    "softdirty or auto", optarg);
 			domopts.dirty_method = optarg;
+			break;
+		case OPT_PRECOPY:
+			if (ckpt_precopy_parse(optarg, &cfg.precopy) == -1)
+				usage("--precopy %s: want auto, on or off",
+				    optarg);
 			break;
 		case OPT_SCAN_THREADS:
 			if (parse_uint(optarg, 1, 2, &v) == -1)

@@ -1,5 +1,5 @@
 # End-to-end tests of the engine, remus and remusd with the proc driver.
-foreach(_t engine-blackhole engine-replicate engine-corrupt engine-cli engine-man engine-heartbeat engine-demo engine-metrics engine-log engine-progress)
+foreach(_t engine-blackhole engine-replicate engine-corrupt engine-cli engine-man engine-heartbeat engine-demo engine-metrics engine-log engine-progress engine-precopy)
   remus_shell_test(${_t} ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh TIMEOUT 180)
 endforeach()
 # 20 kill -9 failovers: ~2 s each.

@@ -49,6 +49,10 @@ struct domain {
 	int		 die_errno;		/* ... with this (0: ESRCH) */
 	int		 refuse_at;		/* suspend number the guest refuses */
 	int		 refusals;		/* ... this many times (EAGAIN) */
+	int		 live;			/* the engine may pre-copy */
+	unsigned	 after_live_read;	/* pages written right after a
+						 * read of the log while running */
+	int		 live_reads;		/* reads of the log while running */
 	char		 log[4096];
 };
 
@@ -99,6 +103,7 @@ fake_info(struct domain *d __unused, struct domain_info *i)
 {
 	i->page_size = PS;
 	i->nr_pages = NR_PAGES;
+	i->flags = fdom.live ? DOMAIN_INFO_LIVE_DIRTY_LOG : 0;
 }
 
 static int
@@ -143,16 +148,36 @@ fake_suspend(struct domain *d)
 	return 0;
 }
 
+/* Write a byte of page PFN, as the guest would. */
+static void
+guest_write_page(unsigned pfn)
+{
+	fdom.mem[(size_t)pfn * PS + (unsigned)rand() % PS] = (uint8_t)rand();
+	fdom.dirty[pfn / 64] |= 1ull << (pfn % 64);
+}
+
 static int
 fake_dirty(struct domain *d, uint64_t *bitmap, uint64_t *count)
 {
-	size_t i;
+	unsigned i, first = NR_PAGES;
 
 	*count = 0;
 	for (i = 0; i < ARRAY_SIZE(d->dirty); i++) {
 		bitmap[i] = d->dirty[i];
 		*count += (uint64_t)__builtin_popcountll(d->dirty[i]);
+		if (first == NR_PAGES && d->dirty[i])
+			first = i * 64 + (unsigned)__builtin_ctzll(d->dirty[i]);
 		d->dirty[i] = 0;
+	}
+	/* Read while the guest runs (the pre-copy): it writes on at once,
+	 * to a page this read just reported (so its copy, still to come,
+	 * may or may not see the write) and to others. */
+	if (!d->suspended) {
+		d->live_reads++;
+		if (d->after_live_read && first < NR_PAGES)
+			guest_write_page(first);
+		for (i = 1; i < d->after_live_read; i++)
+			guest_write_page((unsigned)rand() % NR_PAGES);
 	}
 	return 0;
 }
@@ -372,6 +397,7 @@ struct harness {
 };
 
 static struct harness H;
+static enum ckpt_precopy eng_precopy;	/* start_engine's --precopy */
 
 static void
 on_stats(const struct ckpt_epoch_stats *s, void *arg __unused)
@@ -411,6 +437,7 @@ setup(void)
 	memset(&H, 0, sizeof H);
 	devlog[0] = '\0';
 	connects = 0;
+	eng_precopy = CKPT_PRECOPY_AUTO;
 	srand(42);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("test-ckpt", 1, 0);
@@ -449,6 +476,7 @@ start_engine_reconnect(uint32_t interval_ms, int compress,
     uint32_t reconnect_ms, const struct ckpt_device_ops *extra)
 {
 	struct ckpt_config cfg = {
+		.precopy = eng_precopy,
 		.interval_ms = interval_ms,
 		.compress = compress,
 		.timeout_ms = 10000,
@@ -1087,6 +1115,106 @@ Test(ckpt, backup_commits_exactly_the_guest_state_of_each_epoch)
 	backup_free(b);
 	close(RL.from);
 	close(RL.to);
+}
+
+/* Pre-copy: the log is read and its pages copied while the guest runs,
+ * and the guest writes right after the read and after the copy, to pages
+ * the pre-copy has and to others.  Each commit must still be the guest's
+ * memory at that epoch's suspend (frep_commit counts mismatches): a page
+ * written after its pre-copy and not copied again, or written only after
+ * the pre-copy and not copied at all, makes the replica differ. */
+static void
+run_precopy(int refuse)
+{
+	struct backup *b = start_real_backup(0, 0);
+	uint64_t pre = 0, re = 0, only_paused = 0, e;
+
+	fdom.live = 1;
+	fdom.after_live_read = 4;
+	eng_precopy = CKPT_PRECOPY_ON;	/* every epoch: few pages here */
+	if (refuse) {
+		/* Suspend 3 is refused three times after its pre-copy: the
+		 * next pre-copies add to the pending one. */
+		fdom.refuse_at = 3;
+		fdom.refusals = 3;
+	}
+	H.stop_after = 12;
+	start_engine(25, 1);
+	run_for(15);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	if (!bdone)
+		run_for(5);
+	cr_assert(eq(int, BRES, BACKUP_END));
+	cr_assert(ge(u64, frep.committed, 12));
+	cr_assert(eq(int, frep.mismatches, 0), "%d of %d commits differ",
+	    frep.mismatches, frep.commits);
+	for (e = 2; e <= 12; e++) {
+		cr_assert(le(u64, H.st[e].recopy_pages, H.st[e].precopy_pages));
+		cr_assert(ge(u64, H.st[e].dirty_pages, H.st[e].precopy_pages));
+		pre += H.st[e].precopy_pages;
+		re += H.st[e].recopy_pages;
+		only_paused += H.st[e].dirty_pages - H.st[e].precopy_pages;
+	}
+	/* The window was exercised both ways. */
+	cr_assert(gt(u64, pre, 0));
+	cr_assert(gt(u64, re, 0), "no pre-copied page was written again");
+	cr_assert(gt(u64, only_paused, 0), "no page written only after the "
+	    "pre-copy");
+	cr_assert(ge(int, fdom.live_reads, 12));
+	if (refuse)
+		cr_assert(eq(int, fdom.refusals, 0));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+Test(ckpt, precopy_commits_exactly_the_guest_state_at_the_suspend)
+{
+	run_precopy(0);
+}
+
+Test(ckpt, precopy_pending_across_refused_suspends_stays_exact)
+{
+	run_precopy(1);
+}
+
+/* --precopy off: the log is read while running only to reset it for the
+ * full copy.  auto: also before the full epoch's paused part, and not
+ * before periodic epochs of fewer than CKPT_PRECOPY_MIN_PAGES (here a
+ * few dozen; the fake guest has 256 pages in all). */
+static void
+run_precopy_mode(enum ckpt_precopy mode, int want_live_reads)
+{
+	struct backup *b = start_real_backup(0, 0);
+	uint64_t e;
+
+	fdom.live = 1;
+	eng_precopy = mode;
+	H.stop_after = 6;
+	start_engine(25, 1);
+	run_for(15);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	if (!bdone)
+		run_for(5);
+	cr_assert(eq(int, fdom.live_reads, want_live_reads));
+	for (e = 2; e <= 6; e++) {
+		cr_assert(lt(u64, H.st[e].dirty_pages, CKPT_PRECOPY_MIN_PAGES));
+		cr_assert(eq(u64, H.st[e].precopy_pages, 0));
+	}
+	cr_assert(eq(int, frep.mismatches, 0));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+Test(ckpt, precopy_off_reads_the_log_live_only_to_reset_it)
+{
+	run_precopy_mode(CKPT_PRECOPY_OFF, 1);
+}
+
+Test(ckpt, precopy_auto_skips_small_epochs)
+{
+	run_precopy_mode(CKPT_PRECOPY_AUTO, 2);
 }
 
 Test(ckpt, torn_epoch_is_never_applied)
