@@ -8,21 +8,8 @@
 #include <string.h>
 
 #include "compiler.h"
+#include "util.h"
 #include "diskmap.h"
-
-static int	refuse(char *, size_t, const char *, ...) __printf(3, 4);
-
-static int
-refuse(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	errno = EINVAL;
-	return -1;
-}
 
 int
 diskmap_name_ok(const char *name)
@@ -70,7 +57,8 @@ diskmap_add(struct diskmap *m, const char *arg, int allow_guest, int tag,
 			if (*c == ':')
 				colon = c;
 		if (colon != NULL && !allow_guest)
-			return refuse(why, len, "%s %.200s: want [NAME=]IMAGE "
+			return util_refuse(why, len, EINVAL,
+			    "%s %.200s: want [NAME=]IMAGE "
 			    "(a disk's name has no ':')", flag, arg);
 		if (colon != NULL) {
 			glen = (size_t)(colon - arg);
@@ -79,12 +67,14 @@ diskmap_add(struct diskmap *m, const char *arg, int allow_guest, int tag,
 			nlen = (size_t)(eq - arg);
 		/* "NAME=": a name and no path; "=PATH": no name either. */
 		if ((colon == NULL && nlen == 0) || (colon != NULL && glen == 0))
-			return refuse(why, len, "%s %.200s: want %sNAME=IMAGE",
+			return util_refuse(why, len, EINVAL,
+			    "%s %.200s: want %sNAME=IMAGE",
 			    flag, arg, allow_guest ? "[GUEST:]" : "");
 		path = eq + 1;
 	}
 	if (*path == '\0')
-		return refuse(why, len, "%s %.200s: no image after '='", flag,
+		return util_refuse(why, len, EINVAL,
+		    "%s %.200s: no image after '='", flag,
 		    arg);
 	if (glen > 0 && (e.guest = strndup(arg, glen)) == NULL)
 		goto nomem;
@@ -92,7 +82,8 @@ diskmap_add(struct diskmap *m, const char *arg, int allow_guest, int tag,
 	    (e.path = strdup(path)) == NULL)
 		goto nomem;
 	if (nlen > 0 && !diskmap_name_ok(e.name)) {
-		refuse(why, len, "%s %.200s: disk name \"%.40s\": want 1..%d of "
+		util_refuse(why, len, EINVAL,
+		    "%s %.200s: disk name \"%.40s\": want 1..%d of "
 		    "A-Z a-z 0-9 _ . - (not starting with . or -)", flag, arg,
 		    e.name, DISKMAP_NAME_MAX);
 		goto err;
@@ -104,20 +95,23 @@ diskmap_add(struct diskmap *m, const char *arg, int allow_guest, int tag,
 			continue;
 		same++;
 		if (*o->name == '\0' || *e.name == '\0') {
-			refuse(why, len, "%s %.200s: %s has several disks: name "
+			util_refuse(why, len, EINVAL,
+			    "%s %.200s: %s has several disks: name "
 			    "each (%sNAME=IMAGE)", flag, arg, e.guest ? e.guest :
 			    "the guest", allow_guest ? "[GUEST:]" : "");
 			goto err;
 		}
 		if (strcmp(o->name, e.name) == 0) {
-			refuse(why, len, "%s %.200s: disk %s given twice%s%s",
+			util_refuse(why, len, EINVAL,
+			    "%s %.200s: disk %s given twice%s%s",
 			    flag, arg, e.name, e.guest ? " for " : "",
 			    e.guest ? e.guest : "");
 			goto err;
 		}
 	}
 	if (same >= DISKMAP_MAX) {
-		refuse(why, len, "%s %.200s: at most %d disks per guest", flag,
+		util_refuse(why, len, EINVAL,
+		    "%s %.200s: at most %d disks per guest", flag,
 		    arg, DISKMAP_MAX);
 		goto err;
 	}
@@ -210,7 +204,8 @@ diskmap_match(const struct diskmap *m, const char *const *names, size_t n,
 	list_names(names, n, theirs, sizeof theirs);
 	diskmap_names(m, ours, sizeof ours);
 	if (n != m->n)
-		return refuse(why, len, "%s has %zu disk%s (%s), this backup "
+		return util_refuse(why, len, EINVAL,
+		    "%s has %zu disk%s (%s), this backup "
 		    "holds %zu image%s for the guest (%s)", who, n, n == 1 ?
 		    "" : "s", theirs, m->n, m->n == 1 ? "" : "s", ours);
 	/* One disk on each side, one of them unnamed: the one place. */
@@ -224,7 +219,8 @@ diskmap_match(const struct diskmap *m, const char *const *names, size_t n,
 			    strcmp(names[i], m->v[j].name) == 0)
 				break;
 		if (j == m->n)
-			return refuse(why, len, "%s's disk %s has no image on "
+			return util_refuse(why, len, EINVAL,
+			    "%s's disk %s has no image on "
 			    "this backup (it holds %s)", who, *names[i] ?
 			    names[i] : "(unnamed)", ours);
 		/* Names are unique on either side (diskmap_add, the

@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "diskmap.h"
+#include "util.h"
 #include "xen-policy.h"
 
 /* Xen's own hotplug scripts, which libxl finds here by bare name. */
@@ -42,18 +43,6 @@ xen_script(const char *s)
 		s += strlen(XEN_SCRIPT_DIR);
 	return *s != '\0' && *s != '.' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == strlen(s);
-}
-
-static int
-refuse(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	errno = EPERM;
-	return -1;
 }
 
 /* OBJ's string member KEY, or NULL when absent, null or "". */
@@ -84,14 +73,16 @@ field(struct json_object *obj, const char *key, const char *where,
 	    json_object_is_type(v, json_type_null))
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return refuse(why, len, "%s.%s: not a string", where, key);
+		return util_refuse(why, len, EPERM,
+		    "%s.%s: not a string", where, key);
 	s = json_object_get_string(v);
 	if (s == NULL || *s == '\0')
 		return 0;
 	if (strcmp(key, "script") == 0 && xen_script(s))
 		return 0;
 	if (!listed(allowed, s))
-		return refuse(why, len, "%s.%s \"%.200s\" is not an allowed "
+		return util_refuse(why, len, EPERM,
+		    "%s.%s \"%.200s\" is not an allowed "
 		    "%s (%s)", where, key, s, what, flag);
 	return 0;
 }
@@ -111,7 +102,8 @@ must_be_empty(struct json_object *obj, const char *key, const char *where,
 	    (json_object_is_type(v, json_type_object) &&
 	    json_object_object_length(v) == 0))
 		return 0;
-	return refuse(why, len, "%s%s%s: passing host devices or paths to a "
+	return util_refuse(why, len, EPERM,
+	    "%s%s%s: passing host devices or paths to a "
 	    "twin is not allowed on this backup", where, *where ? "." : "",
 	    key);
 }
@@ -141,25 +133,29 @@ check_disks(const struct xen_policy *p, struct json_object *cfg, char *why,
 	    json_object_is_type(a, json_type_null))
 		a = NULL;
 	else if (!json_object_is_type(a, json_type_array))
-		return refuse(why, len, "disks: not an array");
+		return util_refuse(why, len, EPERM, "disks: not an array");
 	else
 		n = json_object_array_length(a);
 	if (n > 0 && m->n == 0)
-		return refuse(why, len, "disks[0] \"%.200s\": this backup has "
+		return util_refuse(why, len, EPERM,
+		    "disks[0] \"%.200s\": this backup has "
 		    "no disk image for the twin (--disk)",
 		    str_of(json_object_array_get_idx(a, 0), "pdev_path") ?
 		    str_of(json_object_array_get_idx(a, 0), "pdev_path") : "");
 	if (n > DISKMAP_MAX)
-		return refuse(why, len, "disks: %zu disks, at most %d are "
+		return util_refuse(why, len, EPERM,
+		    "disks: %zu disks, at most %d are "
 		    "replicated", n, DISKMAP_MAX);
 	for (i = 0; i < n; i++) {
 		d = json_object_array_get_idx(a, i);
 		snprintf(where, sizeof where, "disks[%zu]", i);
 		if (!json_object_is_type(d, json_type_object))
-			return refuse(why, len, "%s: not an object", where);
+			return util_refuse(why, len, EPERM,
+			    "%s: not an object", where);
 		vdev[i] = str_of(d, "vdev");
 		if (vdev[i] == NULL || !diskmap_name_ok(vdev[i]))
-			return refuse(why, len, "%s.vdev \"%.40s\": not a disk "
+			return util_refuse(why, len, EPERM,
+			    "%s.vdev \"%.40s\": not a disk "
 			    "name remus can match", where, vdev[i] ? vdev[i] :
 			    "");
 		if (field(d, "script", where, p->scripts, "hotplug script",
@@ -185,17 +181,19 @@ check_nics(const struct xen_policy *p, struct json_object *cfg, char *why,
 	    json_object_is_type(a, json_type_null))
 		return 0;
 	if (!json_object_is_type(a, json_type_array))
-		return refuse(why, len, "nics: not an array");
+		return util_refuse(why, len, EPERM, "nics: not an array");
 	for (i = 0; i < json_object_array_length(a); i++) {
 		n = json_object_array_get_idx(a, i);
 		snprintf(where, sizeof where, "nics[%zu]", i);
 		if (!json_object_is_type(n, json_type_object))
-			return refuse(why, len, "%s: not an object", where);
+			return util_refuse(why, len, EPERM,
+			    "%s: not an object", where);
 		/* No bridge named: libxl's default, xenbr0, which must be
 		 * allowed like any other. */
 		if (str_of(n, "bridge") == NULL &&
 		    !listed(p->bridges, "xenbr0"))
-			return refuse(why, len, "%s.bridge (default xenbr0) is "
+			return util_refuse(why, len, EPERM,
+			    "%s.bridge (default xenbr0) is "
 			    "not an allowed bridge (--allow-bridge)", where);
 		if (field(n, "bridge", where, p->bridges, "bridge",
 		    "--allow-bridge", why, len) == -1 ||
@@ -235,7 +233,7 @@ check_build(const struct xen_policy *p, struct json_object *cfg, char *why,
 	    json_object_is_type(b, json_type_null))
 		return 0;
 	if (!json_object_is_type(b, json_type_object))
-		return refuse(why, len, "b_info: not an object");
+		return util_refuse(why, len, EPERM, "b_info: not an object");
 	for (i = 0; files[i]; i++)
 		if (field(b, files[i], "b_info", p->kernels, "kernel or "
 		    "ramdisk", "--allow-kernel", why, len) == -1)

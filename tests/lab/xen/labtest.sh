@@ -140,6 +140,27 @@ emulation_death() {
 	return 1
 }
 
+# with_retry CHECK FN: run the check FN NOTE (NOTE "" the first time),
+# which returns 2 when the domU died under it; after such a death, FN
+# runs once more on a new domU if Xen's log shows the emulation fault
+# (emulation_death), else CHECK fails.  A domu is left for what follows.
+with_retry() {
+	local check=$1 fn=$2
+	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
+	"$fn" ""
+	if [ $? = 2 ]; then
+		xl destroy domu 2>/dev/null
+		if emulation_death "$check"; then
+			create_domu && "$fn" " (retried once after an emulation fault)" ||
+			    fail "$check" "domU died and could not be recreated"
+		else
+			fail "$check" "the domU died under remus (see the @@INFO line)"
+			create_domu
+		fi
+	fi
+	domid_of domu >/dev/null || create_domu
+}
+
 # --- toolstack -----------------------------------------------------------
 for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs xen-netback \
     bridge sch_plug ifb sch_ingress act_mirred cls_u32 cls_matchall; do
@@ -673,18 +694,7 @@ if has remusnb; then
 fi
 
 if has remusbh; then
-	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
-	remus_blackhole ""
-	if [ $? = 2 ]; then
-		xl destroy domu 2>/dev/null
-		if emulation_death remus-blackhole; then
-			create_domu && remus_blackhole " (retried once after an emulation fault)" ||
-			    fail remus-blackhole "domU died and could not be recreated"
-		else
-			fail remus-blackhole "the domU died under remus (see the @@INFO line)"
-			create_domu
-		fi
-	fi
+	with_retry remus-blackhole remus_blackhole
 fi
 
 # pause_meter SECONDS: xen-pausemeter on domu for SECONDS: the time the
@@ -799,7 +809,7 @@ remus_switchover() {
 	[ -n "$new" ] && xl rename domu-so domu 2>/dev/null
 	return 0
 }
-# remus_switchover_lost: the backup activates but its answer is lost
+# remus_switchover_lost NOTE: the backup activates but its answer is lost
 # (remusd REMUS_FAULT=activated-drop cuts the link instead of sending
 # ACTIVATED): remus must exit 9 and leave its copy held -- paused, not
 # running -- while the twin runs (docs/control.md).
@@ -825,7 +835,7 @@ remus_switchover_lost() {
 	if [ $rc != 0 ] && [ $rrc = 9 ] && echo "$st" | grep -q p &&
 	    ! echo "$st" | grep -q r && [ -n "$new" ] &&
 	    grep -q 'held (paused)' /tmp/remus-solost.log; then
-		ok remus-switchover-lost "answer lost: remusctl rc=$rc ($(echo "$out" | tr -d '\n' | cut -c1-100)), remus exit 9, primary domid $OLD held (state $st), twin domid $new runs"
+		ok remus-switchover-lost "answer lost: remusctl rc=$rc ($(echo "$out" | tr -d '\n' | cut -c1-100)), remus exit 9, primary domid $OLD held (state $st), twin domid $new runs$1"
 	else
 		fail remus-switchover-lost "remusctl rc=$rc '$out', remus exit $rrc, primary state '$st', twin '$new'"
 	fi
@@ -834,49 +844,12 @@ remus_switchover_lost() {
 	return 0
 }
 if has remusso; then
-	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
-	remus_switchover ""
-	if [ $? = 2 ]; then
-		xl destroy domu 2>/dev/null
-		if emulation_death remus-switchover; then
-			create_domu && remus_switchover " (retried once after an emulation fault)" ||
-			    fail remus-switchover "domU died and could not be recreated"
-		else
-			fail remus-switchover "the domU died under remus (see the @@INFO line)"
-			create_domu
-		fi
-	fi
-	domid_of domu >/dev/null || create_domu
-	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
-	remus_switchover_lost
-	if [ $? = 2 ]; then
-		xl destroy domu 2>/dev/null
-		if emulation_death remus-switchover-lost; then
-			create_domu && remus_switchover_lost ||
-			    fail remus-switchover-lost "domU died and could not be recreated"
-		else
-			fail remus-switchover-lost "the domU died under remus (see the @@INFO line)"
-			create_domu
-		fi
-	fi
-	domid_of domu >/dev/null || create_domu
+	with_retry remus-switchover remus_switchover
+	with_retry remus-switchover-lost remus_switchover_lost
 fi
 
 if has remusshut; then
-	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
-	remus_shutdown ""
-	if [ $? = 2 ]; then
-		xl destroy domu 2>/dev/null
-		if emulation_death remus-shutdown; then
-			create_domu && remus_shutdown " (retried once after an emulation fault)" ||
-			    fail remus-shutdown "domU died and could not be recreated"
-		else
-			fail remus-shutdown "the domU died under remus (see the @@INFO line)"
-			create_domu
-		fi
-	fi
-	# leave a domu for what follows
-	domid_of domu >/dev/null || create_domu
+	with_retry remus-shutdown remus_shutdown
 fi
 
 # remus_bench: one measured run; 2 when the guest died under TCG on the
