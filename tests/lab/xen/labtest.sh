@@ -1202,7 +1202,7 @@ remus_disk() {
 		REMUSD_ARGS="--disk /tmp/b.img --disk-sync-listen 127.0.0.1:5271" \
 		    remus_protect disk 100 -F -n --disk-sync 127.0.0.1:5271
 		rc=$?
-		if [ $rc = 0 ] && grep -q 'replicating xvda=/dev/nbd0 through remus-diskd' /tmp/remus-disk.log &&
+		if [ $rc = 0 ] && grep -q 'replicating xvda.* through remus-diskd' /tmp/remus-disk.log &&
 		    grep -q 'remus (pid [0-9]*) attached' /tmp/diskd.log; then
 			ok remus-disk-attach "remus attached to remus-diskd for xvda=/dev/nbd0; $(grep -o 'disk xvda is /dev/loop[0-9]* ([^)]*)' /tmp/remusd-disk.log | head -1)"
 		elif [ $rc = 0 ]; then
