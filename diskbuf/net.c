@@ -88,6 +88,12 @@ diskbuf_listen_tcp(const char *addr)
 int
 diskbuf_connect_tcp(const char *addr, int wait_s)
 {
+	return diskbuf_connect_tcp_until(addr, wait_s, NULL);
+}
+
+int
+diskbuf_connect_tcp_until(const char *addr, int wait_s, atomic_int *stop)
+{
 	struct addrinfo *res, *ai;
 	uint64_t deadline = now_us() + (uint64_t)wait_s * 1000000;
 	int fd = -1, one = 1;
@@ -105,8 +111,11 @@ diskbuf_connect_tcp(const char *addr, int wait_s)
 			close(fd);
 			fd = -1;
 		}
-		if (now_us() >= deadline)
+		if (now_us() >= deadline || (stop && atomic_load(stop))) {
+			if (stop && atomic_load(stop))
+				errno = ECANCELED;
 			break;
+		}
 		usleep(100000);
 	}
 	log_warn("connect to %s", addr);
