@@ -336,6 +336,9 @@ struct remus {
 	struct ratelimit *rl;
 	const char	*bandwidth;	/* as given, for messages */
 	uint32_t	 interval_ms;
+	/* --disk-sync with replicated disks: where each session's disk
+	 * resync goes, which a new backup host must be (ctl_reprotect). */
+	const char	*disk_sync;
 	uint64_t	 rl_held;	/* ratelimit_held_us at the last epoch */
 	uint64_t	 rl_said_us;	/* last stretched-period line */
 	unsigned	 rl_stretched;	/* stretched epochs since that line */
@@ -531,6 +534,21 @@ ctl_reprotect(void *arg, const char *host, char *why, size_t whylen)
 		snprintf(why, whylen, "want host[:port] with a port in "
 		    "1..65535");
 		return -1;
+	}
+	if (r->disk_sync != NULL) {
+		char sname[256], sport[32];
+
+		/* The disks resync to --disk-sync at every session: a
+		 * backup on another host would never get its copies, and
+		 * would refuse to activate for ever. */
+		if (transport_parse_addr(r->disk_sync, sname, sizeof sname,
+		    sport, sizeof sport) == -1 || strcmp(sname, name) != 0) {
+			snprintf(why, whylen, "the guest's disks resync to "
+			    "--disk-sync %s at every session, not to %s: "
+			    "restart remus with the new backup's --disk-sync",
+			    r->disk_sync, name);
+			return -1;
+		}
 	}
 	if (ckpt_new_backup(r->ckpt, "backup changed (remusctl reprotect)") ==
 	    -1) {
@@ -1174,6 +1192,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	metrics_set_held(r.metrics, dev_netbuf_held);
+	if (!no_disk && dopts.disks != NULL && dopts.disks->n > 0)
+		r.disk_sync = dopts.disk_sync;
 
 	/* The control socket (remusctl), once there is an engine to ask. */
 	if (ctl_socket == NULL) {
