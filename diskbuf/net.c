@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "diskbuf-int.h"
@@ -94,6 +95,10 @@ diskbuf_connect_tcp(const char *addr, int wait_s)
 int
 diskbuf_connect_tcp_until(const char *addr, int wait_s, atomic_int *stop)
 {
+	/* A connect to a host that drops SYNs would block for minutes
+	 * before the next look at STOP: Linux bounds connect() by the send
+	 * timeout, lifted again once connected. */
+	struct timeval step = { 1, 0 }, none = { 0, 0 };
 	struct addrinfo *res, *ai;
 	uint64_t deadline = now_us() + (uint64_t)wait_s * 1000000;
 	int fd = -1, one = 1;
@@ -106,8 +111,15 @@ diskbuf_connect_tcp_until(const char *addr, int wait_s, atomic_int *stop)
 			    SOCK_CLOEXEC, ai->ai_protocol);
 			if (fd == -1)
 				continue;
-			if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			if (stop != NULL)
+				setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &step,
+				    sizeof step);
+			if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+				if (stop != NULL)
+					setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO,
+					    &none, sizeof none);
 				goto done;
+			}
 			close(fd);
 			fd = -1;
 		}
