@@ -1085,8 +1085,11 @@ Test(sync, reprotect_resyncs_the_writes_made_while_unprotected,
 	 * copy; an epoch whose write lands on an unprotected one. */
 	b = diskbuf_backup_new(&bc);
 	cr_assert(b != NULL);
-	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() + 13) %
-	    20000);
+	/* Not getpid() + a small offset like the tests above: Criterion's
+	 * workers have neighbouring pids, and two tests of them would meet
+	 * on one port. */
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() * 7 +
+	    13) % 20000);
 	cr_assert(eq(int, diskbuf_backup_sync_listen(b, addr), 0));
 	cr_assert(eq(int, diskbuf_primary_protect(p), 0));
 	errno = 0;
@@ -1132,8 +1135,8 @@ Test(sync, cancelled_resync_gives_up_its_connect, .init = setup,
 	uint64_t t0;
 	int i;
 
-	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() + 17) %
-	    20000);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() * 7 +
+	    17) % 20000);
 	diskbuf_primary_unprotect(p, "test");
 	cr_assert(eq(int, diskbuf_primary_protect(p), 0));
 	cr_assert(eq(int, diskbuf_primary_sync_start(p, addr, NULL, 0), 0));
@@ -1382,8 +1385,11 @@ Test(disks, sync_of_an_unknown_disk_fails_them_all, .init = setup,
 	b[1] = disk_n(1, &m[1], 0);
 	pa = strdup(path("pa.img"));
 	make_image(pa, SZ, 0xaa);
-	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() + 13) %
-	    20000);
+	/* Not getpid() + a small offset like the tests above: Criterion's
+	 * workers have neighbouring pids, and two tests of them would meet
+	 * on one port. */
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() * 7 +
+	    13) % 20000);
 	rx = diskbuf_sync_rx_start(addr, b, names, 2);
 	cr_assert_not_null(rx);
 	arg[0] = addr; arg[1] = pa; arg[2] = "xvdc";
