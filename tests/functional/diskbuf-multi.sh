@@ -205,6 +205,14 @@ reprotect() {
 		fail "reprotect: no initial sync: $(tail -3 "$R/remus.log")"
 	s0=$(resync_counts "$(sync_log "$R")" "initial sync")
 	echo "initial sync (identical copies): blocks sent/compared $s0"
+	# A new backup elsewhere would never get the disks' copies.
+	out=$(remusctl -S "$R/ctl.sock" reprotect "127.0.0.2:$PORT" 2>&1) &&
+		fail "reprotect: remusctl reprotect to another host than --disk-sync's was taken"
+	case $out in
+	*"disks resync to --disk-sync 127.0.0.1:$sport at every session, not to 127.0.0.2"*) ;;
+	*) fail "reprotect: remusctl reprotect refused without the reason: $out" ;;
+	esac
+	echo "remusctl reprotect elsewhere refused: the guest${out##*: the guest}"
 	start_writer "$R" 0:0.45 "$R/acked"
 	wait_for 60 test -s "$R/acked" || fail "reprotect: no write acknowledged: $(cat "$R/writer.log")"
 	sleep 1.$((RANDOM % 10))
