@@ -59,8 +59,9 @@ struct ckpt_device_ops {
 	/* After release_all, a new session is about to send its first
 	 * (full) epoch EPOCH: hold output again from now, as at setup, so
 	 * that what follows is released only on ACK(EPOCH) or later.
-	 * NULL: this device cannot protect again (diskbuf: a new backup's
-	 * disk is not re-synchronised), and the engine does not reconnect
+	 * (diskbuf: log the disks again and resync them to the new
+	 * session's backup.)  NULL: this device cannot protect again
+	 * (diskbuf without --disk-sync), and the engine does not reconnect
 	 * after a release (docs/failover.md P4). */
 	int	(*reprotect)(void *dev, uint64_t epoch);
 	/* With reprotect NULL: why, for the one line at the release. */

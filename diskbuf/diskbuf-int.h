@@ -3,6 +3,7 @@
 #ifndef REMUS_DISKBUF_INT_H
 #define REMUS_DISKBUF_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -213,5 +214,9 @@ void	nbd_server_free(struct nbd_server *);
 int	diskbuf_listen_tcp(const char *addr);
 /* Connect to ADDR, retrying for up to WAIT_S seconds while refused. */
 int	diskbuf_connect_tcp(const char *addr, int wait_s);
+/* The same, giving up (ECANCELED) once *STOP is set by another thread:
+ * a sync whose backup was lost must not hold its thread for WAIT_S. */
+int	diskbuf_connect_tcp_until(const char *addr, int wait_s,
+	    atomic_int *stop);
 
 #endif /* REMUS_DISKBUF_INT_H */

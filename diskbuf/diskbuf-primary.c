@@ -60,6 +60,9 @@ struct diskbuf_primary {
 	/* Live initial sync (a thread with its own fd and socket). */
 	atomic_int	sync_state;	/* 0 none, 1 running, 2 done, 3 failed */
 	atomic_int	sync_sock;
+	atomic_int	sync_cancel;	/* its backup is gone: give up */
+	int		syncs;		/* started so far: the first is the
+					 * initial sync, later ones resyncs */
 	int		sync_thr_started;
 	pthread_t	sync_thr;
 	char		*sync_addr;
@@ -292,6 +295,7 @@ diskbuf_primary_new(const struct diskbuf_primary_cfg *cfg)
 	p->fd = -1;
 	atomic_init(&p->sync_sock, -1);
 	atomic_init(&p->sync_state, 0);
+	atomic_init(&p->sync_cancel, 0);
 	pthread_mutex_init(&p->lock, NULL);
 	p->disk = cfg->disk;
 	p->mem_limit = cfg->mem_limit ? cfg->mem_limit : DISKBUF_MEM_LIMIT_DEFAULT;
@@ -536,27 +540,35 @@ sync_main(void *arg)
 {
 	struct diskbuf_primary *p = arg;
 	struct diskbuf_sync_stats st;
+	const char *what = p->syncs > 1 ? "disk resync" : "initial sync";
 	int fd, sock, ok = 0;
 
 	/* Its own fd: reads race with the guest's writes, which is fine --
 	 * every write since logging began is replayed on the backup after
-	 * the copy (docs/diskbuf.md). */
+	 * the copy (docs/diskbuf.md).  A resync is the same copy: logging
+	 * began again (diskbuf_primary_protect) before this thread, so a
+	 * write the guest made while unprotected is in the image this
+	 * reads, and every later one in the logs. */
 	fd = open(p->image, O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {
-		log_warn("initial sync: %s", p->image);
+		log_warn("%s: %s", what, p->image);
 		goto out;
 	}
-	sock = diskbuf_connect_tcp(p->sync_addr, 30);
+	sock = diskbuf_connect_tcp_until(p->sync_addr, 30, &p->sync_cancel);
 	if (sock == -1)
 		goto out;
 	atomic_store(&p->sync_sock, sock);
-	log_info("initial sync of %s to %s started", p->image, p->sync_addr);
+	/* A cancel between the connect and the store found no socket to
+	 * shut down. */
+	if (atomic_load(&p->sync_cancel))
+		shutdown(sock, SHUT_RDWR);
+	log_info("%s of %s to %s started", what, p->image, p->sync_addr);
 	if (diskbuf_sync_send(sock, fd, p->size, 1u << 20, p->sync_name,
 	    p->sync_progress, &st) == 0) {
 		ok = 1;
-		log_info("initial sync of %s done: %" PRIu64 " of %" PRIu64
+		log_info("%s of %s done: %" PRIu64 " of %" PRIu64
 		    " blocks sent (%" PRIu64 " bytes); the disk is protected "
-		    "from now on", p->image, st.blocks_sent, st.blocks,
+		    "from now on", what, p->image, st.blocks_sent, st.blocks,
 		    st.bytes_sent);
 	}
 out:
@@ -564,8 +576,8 @@ out:
 		close(fd);
 	atomic_store(&p->sync_state, ok ? 2 : 3);
 	if (!ok)
-		log_warnx("initial sync of %s to %s FAILED: the disk is NOT "
-		    "protected", p->image, p->sync_addr);
+		log_warnx("%s of %s to %s FAILED: the disk is NOT "
+		    "protected", what, p->image, p->sync_addr);
 	return NULL;
 }
 
@@ -584,6 +596,8 @@ diskbuf_primary_sync_start(struct diskbuf_primary *p, const char *addr,
 	if (p->sync_addr == NULL || p->sync_name == NULL)
 		return -1;
 	p->sync_progress = progress;
+	p->syncs++;
+	atomic_store(&p->sync_cancel, 0);
 	atomic_store(&p->sync_state, 1);
 	rc = pthread_create(&p->sync_thr, NULL, sync_main, p);
 	if (rc != 0) {
@@ -596,6 +610,19 @@ diskbuf_primary_sync_start(struct diskbuf_primary *p, const char *addr,
 	return 0;
 }
 
+void
+diskbuf_primary_sync_cancel(struct diskbuf_primary *p)
+{
+	int sock;
+
+	if (p == NULL || !p->sync_thr_started)
+		return;
+	atomic_store(&p->sync_cancel, 1);
+	sock = atomic_load(&p->sync_sock);
+	if (sock != -1)
+		shutdown(sock, SHUT_RDWR);
+}
+
 /* Join a finished (or stop a running) sync thread, so that a later
  * protection can start its own copy. */
 static void
@@ -603,7 +630,10 @@ sync_stop(struct diskbuf_primary *p)
 {
 	if (p->sync_thr_started) {
 		if (atomic_load(&p->sync_state) == 1)
-			log_warnx("%s: initial sync interrupted", p->image);
+			log_warnx("%s: %s interrupted", p->image, p->syncs > 1 ?
+			    "disk resync" : "initial sync");
+		/* The connect loop too, which has no socket yet. */
+		atomic_store(&p->sync_cancel, 1);
 		if (atomic_load(&p->sync_sock) != -1)
 			shutdown(atomic_load(&p->sync_sock), SHUT_RDWR);
 		pthread_join(p->sync_thr, NULL);
@@ -613,6 +643,7 @@ sync_stop(struct diskbuf_primary *p)
 		close(atomic_load(&p->sync_sock));
 	atomic_store(&p->sync_sock, -1);
 	atomic_store(&p->sync_state, 0);
+	atomic_store(&p->sync_cancel, 0);
 	free(p->sync_addr);
 	p->sync_addr = NULL;
 	free(p->sync_name);

@@ -77,9 +77,12 @@ int	diskbuf_primary_serve_fd(struct diskbuf_primary *, int fd);
 int	diskbuf_primary_attach_device(struct diskbuf_primary *, const char *dev);
 
 /* Start protection of an export created with protect = 0 (remus-diskd,
- * when a remus attaches): writes from now on are logged into epoch 1.
- * EBUSY if protected already.  A previous protection's initial sync is
- * stopped first. */
+ * when a remus attaches), or again after diskbuf_primary_unprotect (a
+ * new backup: remus reprotects): writes from now on are logged into
+ * epoch 1.  EBUSY if protected already.  A previous protection's sync
+ * is stopped first.  The writes made while unprotected are in no log:
+ * only a sync started after this call (diskbuf_primary_sync_start)
+ * brings them to the backup. */
 int	diskbuf_primary_protect(struct diskbuf_primary *);
 
 /* Bytes of the image (the export size). */
@@ -137,6 +140,10 @@ int	diskbuf_primary_sync_start(struct diskbuf_primary *, const char *addr,
 	    const char *name, int progress);
 /* 1 when no sync runs or it completed, 0 while it runs, -1 if it failed. */
 int	diskbuf_primary_sync_done(struct diskbuf_primary *);
+/* The receiver is gone (protection ended): make a running sync give up
+ * soon, without waiting for it (the engine's thread calls this).  The
+ * next diskbuf_primary_protect joins it.  NULL ok. */
+void	diskbuf_primary_sync_cancel(struct diskbuf_primary *);
 
 /* NBD clients connected right now (past the handshake). */
 unsigned diskbuf_primary_clients(struct diskbuf_primary *);

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "diskbuf-int.h"
@@ -88,6 +89,16 @@ diskbuf_listen_tcp(const char *addr)
 int
 diskbuf_connect_tcp(const char *addr, int wait_s)
 {
+	return diskbuf_connect_tcp_until(addr, wait_s, NULL);
+}
+
+int
+diskbuf_connect_tcp_until(const char *addr, int wait_s, atomic_int *stop)
+{
+	/* A connect to a host that drops SYNs would block for minutes
+	 * before the next look at STOP: Linux bounds connect() by the send
+	 * timeout, lifted again once connected. */
+	struct timeval step = { 1, 0 }, none = { 0, 0 };
 	struct addrinfo *res, *ai;
 	uint64_t deadline = now_us() + (uint64_t)wait_s * 1000000;
 	int fd = -1, one = 1;
@@ -100,13 +111,23 @@ diskbuf_connect_tcp(const char *addr, int wait_s)
 			    SOCK_CLOEXEC, ai->ai_protocol);
 			if (fd == -1)
 				continue;
-			if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			if (stop != NULL)
+				setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &step,
+				    sizeof step);
+			if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+				if (stop != NULL)
+					setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO,
+					    &none, sizeof none);
 				goto done;
+			}
 			close(fd);
 			fd = -1;
 		}
-		if (now_us() >= deadline)
+		if (now_us() >= deadline || (stop && atomic_load(stop))) {
+			if (stop && atomic_load(stop))
+				errno = ECANCELED;
 			break;
+		}
 		usleep(100000);
 	}
 	log_warn("connect to %s", addr);

@@ -103,10 +103,10 @@ caps_json(const char *program)
 
 	/* The disks: replicated per epoch (--disk, remusd --disk), up to
 	 * max_disks per guest matched by name, served by remus itself or by
-	 * remus-diskd (--disk-server), synchronised first; not yet again
-	 * after a reconnect. */
+	 * remus-diskd (--disk-server), synchronised first, and again by
+	 * the same live sync when remus reconnects (--disk-sync). */
 	fprintf(f, ",\"disk\":{\"replication\":true,\"initial_sync\":true,"
-	    "\"disk_server\":true,\"resync_on_reconnect\":false,"
+	    "\"disk_server\":true,\"resync_on_reconnect\":true,"
 	    "\"max_disks\":%d,\"per_guest\":true}", STREAM_DISKS_MAX);
 	/* xl's -e: the activated guest gets no guardian. */
 	fputs(",\"no_guardian\":true", f);

@@ -32,6 +32,12 @@
  * Each copy names its disk; the backup takes them one after the other.
  * Epochs run meanwhile; the backup keeps them until every copy is
  * complete and refuses to activate before (docs/diskbuf.md).
+ *
+ * Re-protection (docs/failover.md P4): when remus reconnects after a
+ * release, reprotect logs every disk again and runs the same live sync
+ * to the same --disk-sync address, so only the blocks that differ move
+ * (the writes made while unprotected among them).  Without --disk-sync
+ * nothing could bring those writes over: remus then does not reconnect.
  */
 #define LOG_PREFIX "diskbuf: "
 
@@ -103,6 +109,7 @@ struct pdisk {
 	char		 name[STREAM_DISK_NAME_LEN];	/* "" unnamed */
 	struct diskbuf_primary *p;	/* remus --disk */
 	struct diskbuf_ctl *ctl;	/* remus --disk-server */
+	char		*server;	/* its control socket (reprotect) */
 	uint64_t	 size;
 };
 
@@ -112,6 +119,10 @@ struct pset {
 	/* The local disk whose NBD server serves every local disk (-1:
 	 * none): freed first (pset_free). */
 	int		 owner;
+	/* --disk-sync: where every sync goes, at attach and at each
+	 * reprotect; the rate a remus-diskd sends at. */
+	char		*sync_addr;
+	uint64_t	 server_rate;
 };
 
 /* The disks whose live initial sync started at attach, for
@@ -228,10 +239,70 @@ pri_release_all(void *dev)
 	for (i = 0; i < s->n; i++) {
 		if (s->d[i].ctl)
 			diskbuf_ctl_detach(s->d[i].ctl);
-		else
+		else {
 			diskbuf_primary_unprotect(s->d[i].p,
 			    "protection ended");
+			/* Its backup is gone with the session: a copy to it
+			 * can only fail, and a reprotect starts its own. */
+			diskbuf_primary_sync_cancel(s->d[i].p);
+		}
 	}
+}
+
+/* A new session after a release (docs/failover.md P4): every disk is
+ * logged again from now on, then copied to the backup by the same live
+ * sync as at attach.  The writes the guest made while unprotected are in
+ * no log, but they are in the images the copies read, which begin after
+ * logging did: replaying the logs over the copies gives the primary's
+ * disks again (docs/diskbuf.md, "Live").  The backup keeps every epoch
+ * instead of applying it, and will not activate, until each copy is
+ * complete, exactly as in the first session: its remusd expects the
+ * copies at every session (--disk-sync-listen). */
+static int
+pri_reprotect(void *dev, uint64_t epoch)
+{
+	struct pset *s = dev;
+	struct diskbuf_ctl *ctl;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		struct pdisk *k = &s->d[i];
+
+		if (k->server != NULL) {
+			/* remus-diskd protects again on a new control
+			 * connection (PROTECT), and sends the copy from
+			 * its own process.  The detached one is kept
+			 * until then: every hook can still call it. */
+			ctl = diskbuf_ctl_open(k->server, s->sync_addr, k->name,
+			    s->server_rate);
+			if (ctl == NULL)
+				return -1;
+			if (diskbuf_ctl_size(ctl) != k->size) {
+				log_warnx("disk %s: remus-diskd at %s now serves "
+				    "%" PRIu64 " bytes, not %" PRIu64, *k->name ?
+				    k->name : "(unnamed)", k->server,
+				    diskbuf_ctl_size(ctl), k->size);
+				diskbuf_ctl_free(ctl);
+				errno = EINVAL;
+				return -1;
+			}
+			diskbuf_ctl_free(k->ctl);
+			k->ctl = ctl;
+			continue;
+		}
+		if (diskbuf_primary_protect(k->p) == -1)
+			return -1;
+	}
+	/* Logging everywhere first, then the copies: none may begin to
+	 * read an image before its writes are logged. */
+	for (i = 0; i < s->n; i++)
+		if (s->d[i].p != NULL && diskbuf_primary_sync_start(s->d[i].p,
+		    s->sync_addr, NULL, DISKBUF_PROGRESS_TTY) == -1)
+			return -1;
+	log_info("protecting %zu disk%s again from epoch %" PRIu64 ": each "
+	    "resynced to %s (only the blocks that differ)", s->n,
+	    s->n == 1 ? "" : "s", epoch, s->sync_addr);
+	return 0;
 }
 
 static unsigned
@@ -261,7 +332,9 @@ pset_free(struct pset *s)
 		if ((int)i != s->owner)
 			diskbuf_primary_free(s->d[i].p);
 		diskbuf_ctl_free(s->d[i].ctl);
+		free(s->d[i].server);
 	}
+	free(s->sync_addr);
 	free(s);
 }
 
@@ -289,9 +362,6 @@ pri_teardown(void *dev)
 	pset_free(s);
 }
 
-#define DISKBUF_NO_REPROTECT "a replicated disk is not re-synchronised " \
-	"to a new backup yet"
-
 static const struct ckpt_device_ops diskbuf_primary_ops = {
 	.name = "diskbuf",
 	.declare = pri_declare,
@@ -299,9 +369,22 @@ static const struct ckpt_device_ops diskbuf_primary_ops = {
 	.save = pri_save,
 	.commit = pri_commit,
 	.release_all = pri_release_all,
-	/* No reprotect: the initial sync runs once, at attach, so a new
-	 * backup's disk would miss every write since the release. */
-	.no_reprotect = DISKBUF_NO_REPROTECT,
+	.reprotect = pri_reprotect,
+	.teardown = pri_teardown,
+};
+
+/* Without --disk-sync the disks were made equal before remus started
+ * (remus-disksync), once: nothing would bring a new session's backup the
+ * writes made while unprotected, so such a remus does not reconnect. */
+static const struct ckpt_device_ops diskbuf_primary_nosync_ops = {
+	.name = "diskbuf",
+	.declare = pri_declare,
+	.postsuspend = pri_postsuspend,
+	.save = pri_save,
+	.commit = pri_commit,
+	.release_all = pri_release_all,
+	.no_reprotect = "without --disk-sync a replicated disk cannot be "
+	    "resynchronised to the backup of a new session",
 	.teardown = pri_teardown,
 };
 
@@ -425,7 +508,7 @@ dev_diskbuf_sync_state(void)
 /* One --disk-server: protection through remus-diskd, which sends the
  * sync from its own process.  0 / -1. */
 static int
-attach_server(struct pdisk *k, const char *sock,
+attach_server(struct pset *s, struct pdisk *k, const char *sock,
     const struct remus_devopts *o)
 {
 	uint64_t rate = o->disk_sync_rate;
@@ -437,6 +520,10 @@ attach_server(struct pdisk *k, const char *sock,
 	if (o->ratelimit != NULL && (rate == 0 ||
 	    rate > ratelimit_rate(o->ratelimit)))
 		rate = ratelimit_rate(o->ratelimit);
+	s->server_rate = rate;
+	k->server = strdup(sock);
+	if (k->server == NULL)
+		return -1;
 	k->ctl = diskbuf_ctl_open(sock, o->disk_sync, k->name, rate);
 	if (k->ctl == NULL)
 		return -1;
@@ -483,13 +570,16 @@ dev_diskbuf_attach(struct ckpt *c, const struct remus_devopts *o)
 	if (s == NULL)
 		return -1;
 	s->owner = -1;
+	if (o->disk_sync != NULL &&
+	    (s->sync_addr = strdup(o->disk_sync)) == NULL)
+		goto err;
 	for (i = 0; i < m->n; i++) {
 		struct pdisk *k = &s->d[i];
 
 		snprintf(k->name, sizeof k->name, "%s", m->v[i].name);
 		s->n = i + 1;
 		if ((m->v[i].tag == DEV_DISK_SERVER ?
-		    attach_server(k, m->v[i].path, o) :
+		    attach_server(s, k, m->v[i].path, o) :
 		    attach_image(k, m->v[i].path, (uint16_t)i)) == -1)
 			goto err;
 		if (k->p == NULL)
@@ -503,7 +593,8 @@ dev_diskbuf_attach(struct ckpt *c, const struct remus_devopts *o)
 	if (s->owner >= 0 && diskbuf_primary_listen(s->d[s->owner].p,
 	    addr) == -1)
 		goto err;
-	if (ckpt_add_device(c, &diskbuf_primary_ops, s) == -1) {
+	if (ckpt_add_device(c, o->disk_sync != NULL ? &diskbuf_primary_ops :
+	    &diskbuf_primary_nosync_ops, s) == -1) {
 		log_warn("register the disk device");
 		goto err;
 	}

@@ -231,6 +231,9 @@ main(int argc, char **argv)
 					log_warn("pid %d: control connection",
 					    (int)remus_pid);
 				diskbuf_primary_unprotect(p, "remus detached");
+				/* Its backup went with it; the next remus
+				 * starts its own copy. */
+				diskbuf_primary_sync_cancel(p);
 				close(cfd);
 				cfd = -1;
 				attached = 0;

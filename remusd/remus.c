@@ -228,7 +228,8 @@ static const char help_text[] =
 "                    for what only the backup decides: its fencing, its\n"
 "                    state directory (see remusd --help)\n"
 "  --disk-sync addr  copy each disk live to the backup's remusd\n"
-"                    --disk-sync-listen addr before protecting it\n"
+"                    --disk-sync-listen addr before protecting it, and\n"
+"                    resync it so at each reconnect (only what differs)\n"
 "  --disk-sync-rate bytes  at most this many bytes a second per disk\n"
 "                    (K/M/G)\n"
 "  --dirty-method m  proc guests: pagemap-scan, softdirty or auto (default:\n"
@@ -300,7 +301,8 @@ static const char help_text[] =
 "     already protected by another remus\n"
 "  3  backup unreachable, or its handshake (TLS or stream) failed\n"
 "  4  backup lost, output released, and no more reconnecting (interval\n"
-"     0, or the reconnect limit reached): the guest continues unprotected\n"
+"     0, the reconnect limit reached, or replicated disks without\n"
+"     --disk-sync): the guest continues unprotected\n"
 "  5  internal error\n"
 "  6  the guest failed (did not suspend or resume, or exited)\n"
 "  7  a network or disk buffer could not be set up (no such interface,\n"
@@ -336,6 +338,9 @@ struct remus {
 	struct ratelimit *rl;
 	const char	*bandwidth;	/* as given, for messages */
 	uint32_t	 interval_ms;
+	/* --disk-sync with replicated disks: where each session's disk
+	 * resync goes, which a new backup host must be (ctl_reprotect). */
+	const char	*disk_sync;
 	uint64_t	 rl_held;	/* ratelimit_held_us at the last epoch */
 	uint64_t	 rl_said_us;	/* last stretched-period line */
 	unsigned	 rl_stretched;	/* stretched epochs since that line */
@@ -531,6 +536,21 @@ ctl_reprotect(void *arg, const char *host, char *why, size_t whylen)
 		snprintf(why, whylen, "want host[:port] with a port in "
 		    "1..65535");
 		return -1;
+	}
+	if (r->disk_sync != NULL) {
+		char sname[256], sport[32];
+
+		/* The disks resync to --disk-sync at every session: a
+		 * backup on another host would never get its copies, and
+		 * would refuse to activate for ever. */
+		if (transport_parse_addr(r->disk_sync, sname, sizeof sname,
+		    sport, sizeof sport) == -1 || strcmp(sname, name) != 0) {
+			snprintf(why, whylen, "the guest's disks resync to "
+			    "--disk-sync %s at every session, not to %s: "
+			    "restart remus with the new backup's --disk-sync",
+			    r->disk_sync, name);
+			return -1;
+		}
 	}
 	if (ckpt_new_backup(r->ckpt, "backup changed (remusctl reprotect)") ==
 	    -1) {
@@ -1174,6 +1194,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	metrics_set_held(r.metrics, dev_netbuf_held);
+	if (!no_disk && dopts.disks != NULL && dopts.disks->n > 0)
+		r.disk_sync = dopts.disk_sync;
 
 	/* The control socket (remusctl), once there is an engine to ask. */
 	if (ctl_socket == NULL) {

@@ -8,3 +8,11 @@ foreach(_t diskbuf-epochs diskbuf-sync diskbuf-clients diskbuf-faults
       LABELS functional TIMEOUT 300)
   endif()
 endforeach()
+# Re-protection with replicated disks (issue 11): remusd killed and
+# restarted, remus reconnecting and resyncing both disks by the live sync
+# (sent by remus, or by each disk's remus-diskd);
+# failover, failback with the disks synced back, failover (~30 s each).
+foreach(_s reprotect reprotect-diskd failback)
+  remus_shell_test(diskbuf-${_s} "${CMAKE_CURRENT_LIST_DIR}/diskbuf-multi.sh;${_s}"
+    LABELS functional TIMEOUT 300)
+endforeach()

@@ -18,6 +18,19 @@ batch's epoch: every write applied before that answer is in epoch E + 1
 at most.  Once remus reports ACK(E + 1) the batch is appended to LOG,
 "EXPORT BLOCK SEQ" a line, and fsync'ed.  It runs until the server or
 remus goes away.
+
+Environment, for tests that run several writers on one disk
+(diskbuf-multi.sh reprotect, failback):
+  WRITER_RANGE=LO:HI   write only this part of each export's block order
+                       (fractions, default 0:1), so that writers with
+                       disjoint ranges never write one block twice;
+  WRITER_NOACK=N       write N batches and log each as soon as its NBD
+                       replies came, without asking remus (CTL-SOCKET is
+                       not used): what a client sees while the guest runs
+                       unprotected and its output is not held.
+An EXPORT given as EXPORT=IMAGE is that image file written directly (a
+guest writing its disk where nothing serves it over NBD: after a
+failover, before the failback), with WRITER_NOACK only.
 """
 import json
 import os
@@ -109,7 +122,12 @@ def main():
     exports = sys.argv[4:]
     conns, nblocks = {}, {}
     for i, e in enumerate(exports):
-        if "@" in e:
+        if "=" in e:
+            e, path = e.split("=", 1)
+            exports[i] = e
+            conns[e] = os.open(path, os.O_WRONLY)
+            size = os.fstat(conns[e]).st_size
+        elif "@" in e:
             e, path = e.split("@", 1)
             exports[i] = e
             conns[e], size = connect(path, "")
@@ -124,20 +142,36 @@ def main():
     for i, e in enumerate(exports):
         r = (i + 1) * 7919
         order[e] = sorted(order[e], key=lambda b: (b * r) % 65521)
-    nxt = {e: 0 for e in exports}
+    lo, hi = (float(x) for x in os.environ.get("WRITER_RANGE", "0:1").split(":"))
+    end = {e: int(len(order[e]) * hi) for e in exports}
+    nxt = {e: int(len(order[e]) * lo) for e in exports}
+    noack = int(os.environ.get("WRITER_NOACK", "0"))
     try:
         while True:
             batch = []
             for _ in range(4):
                 for e in exports:
-                    if nxt[e] >= len(order[e]):
+                    if nxt[e] >= end[e]:
                         return
                     b = order[e][nxt[e]]
                     nxt[e] += 1
                     seq += 1
-                    write(conns[e], handle, b * BLOCK, content(e, b, seq))
+                    if isinstance(conns[e], int):
+                        os.pwrite(conns[e], content(e, b, seq), b * BLOCK)
+                        os.fsync(conns[e])
+                    else:
+                        write(conns[e], handle, b * BLOCK, content(e, b, seq))
                     handle += 1
                     batch.append((e, b, seq))
+            if noack:
+                for e, b, q in batch:
+                    log.write(f"{e} {b} {q}\n")
+                log.flush()
+                os.fsync(log.fileno())
+                noack -= 1
+                if noack == 0:
+                    return
+                continue
             epoch, acked = status(ctl)
             deadline = time.time() + 20
             while acked < epoch + 1:

@@ -1040,6 +1040,122 @@ Test(sync, failed_live_sync_refuses_commit_and_activation, .init = setup,
 	diskbuf_backup_free(b);
 }
 
+/* Re-protection (remus reconnecting after a release): the primary logs
+ * again and resyncs to the new session's backup.  A write made while
+ * unprotected is in no log; it must reach the backup through the copy,
+ * and the writes logged meanwhile through the backlog replayed over it:
+ * the backup ends equal to the primary, and activates only then. */
+Test(sync, reprotect_resyncs_the_writes_made_while_unprotected,
+    .init = setup, .fini = teardown, .timeout = 60)
+{
+	const uint64_t size = 4u << 20;
+	struct diskbuf_primary_cfg pc = { .image = path("p.img"),
+	    .protect = 1, .spill_dir = dir };
+	struct diskbuf_backup_cfg bc = { .image = path("b.img"), .size = size,
+	    .spill_dir = dir };
+	struct diskbuf_primary *p;
+	struct diskbuf_backup *b;
+	uint8_t want[16], got[16];
+	char addr[32];
+	int fd, bfd, n, i;
+
+	make_image(pc.image, size, 0);
+	make_image(bc.image, size, 0);
+	p = diskbuf_primary_new(&pc);
+	b = diskbuf_backup_new(&bc);
+	cr_assert(p != NULL && b != NULL);
+	fd = cli_connect(p);
+
+	/* Session 1: epoch 1 commits. */
+	cr_assert(eq(int, cli_write(fd, 0, 4096, 1, 0), 0));
+	cr_assert(eq(int, diskbuf_primary_epoch_close(p, 1), 0));
+	save_into(p, b, 1, &n);
+	cr_assert(eq(int, n, 1));
+	cr_assert(eq(int, diskbuf_backup_commit(b, 1), 0));
+
+	/* The backup is lost: unprotected writes, in two of the 1 MiB
+	 * sync blocks, one of them written again once logged. */
+	diskbuf_primary_unprotect(p, "test: backup lost");
+	diskbuf_primary_sync_cancel(p);		/* none runs: no-op */
+	cr_assert(eq(int, cli_write(fd, 4096, 4096, 2, 0), 0));
+	cr_assert(eq(int, cli_write(fd, (3u << 20) + 512, 8192, 3, 0), 0));
+	diskbuf_backup_free(b);
+
+	/* Session 2: a backup expecting the copy, logging again, then the
+	 * copy; an epoch whose write lands on an unprotected one. */
+	b = diskbuf_backup_new(&bc);
+	cr_assert(b != NULL);
+	/* Not getpid() + a small offset like the tests above: Criterion's
+	 * workers have neighbouring pids, and two tests of them would meet
+	 * on one port. */
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() * 7 +
+	    13) % 20000);
+	cr_assert(eq(int, diskbuf_backup_sync_listen(b, addr), 0));
+	cr_assert(eq(int, diskbuf_primary_protect(p), 0));
+	errno = 0;
+	cr_assert(eq(int, diskbuf_primary_protect(p), -1));
+	cr_assert(eq(int, errno, EBUSY));
+	cr_assert(eq(int, diskbuf_primary_sync_start(p, addr, NULL, 0), 0));
+	cr_assert(eq(int, cli_write(fd, (3u << 20) + 4096, 4096, 4, 0), 0));
+	cr_assert(eq(int, diskbuf_primary_epoch_close(p, 2), 0));
+	save_into(p, b, 2, &n);
+	cr_assert(eq(int, n, 1), "only the write made since protect is logged");
+	cr_assert(eq(int, diskbuf_backup_commit(b, 2), 0));
+	for (i = 0; i < 200 && (diskbuf_primary_sync_done(p) == 0 ||
+	    diskbuf_backup_sync_done(b) == 0); i++)
+		usleep(50000);
+	cr_assert(eq(int, diskbuf_primary_sync_done(p), 1));
+	cr_assert(eq(int, diskbuf_backup_sync_done(b), 1));
+	cr_assert(eq(int, cli_write(fd, 2u << 20, 4096, 5, 0), 0));
+	cr_assert(eq(int, diskbuf_primary_epoch_close(p, 3), 0));
+	save_into(p, b, 3, &n);
+	cr_assert(eq(int, diskbuf_backup_commit(b, 3), 0));
+	cr_assert(eq(int, diskbuf_backup_activate(b), 0));
+	cr_assert(eq(int, diskbuf_primary_digest(p, want), 0));
+	bfd = open(bc.image, O_RDONLY);
+	cr_assert(bfd != -1);
+	cr_assert(eq(int, diskbuf_hash_fd(bfd, size, got), 0));
+	close(bfd);
+	cr_assert(memcmp(want, got, 16) == 0,
+	    "the backup is not the primary's disk after the resync");
+	close(fd);
+	diskbuf_backup_free(b);
+	diskbuf_primary_free(p);
+}
+
+/* A resync to a backup that is gone again (nobody listens: the connect
+ * retries for 30 s) gives up at once when protection ends, so that the
+ * next reprotect's protect (which joins the thread) does not stall the
+ * engine's loop. */
+Test(sync, cancelled_resync_gives_up_its_connect, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_primary *p = primary(1);
+	char addr[32];
+	uint64_t t0;
+	int i;
+
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() * 7 +
+	    17) % 20000);
+	diskbuf_primary_unprotect(p, "test");
+	cr_assert(eq(int, diskbuf_primary_protect(p), 0));
+	cr_assert(eq(int, diskbuf_primary_sync_start(p, addr, NULL, 0), 0));
+	usleep(300000);
+	cr_assert(eq(int, diskbuf_primary_sync_done(p), 0), "still connecting");
+	t0 = now_us();
+	diskbuf_primary_unprotect(p, "test: lost again");
+	diskbuf_primary_sync_cancel(p);
+	for (i = 0; i < 100 && diskbuf_primary_sync_done(p) == 0; i++)
+		usleep(20000);
+	cr_assert(eq(int, diskbuf_primary_sync_done(p), -1));
+	cr_assert(now_us() - t0 < 2000000, "the cancel took %" PRIu64 " us",
+	    now_us() - t0);
+	/* And protection starts again at once, with a sync of its own. */
+	cr_assert(eq(int, diskbuf_primary_protect(p), 0));
+	cr_assert(eq(int, diskbuf_primary_sync_done(p), 1));
+	diskbuf_primary_free(p);
+}
+
 /* ---- Several disks of one guest ------------------------------------- */
 
 /* One record for disk DISK of backup B (model M). */
@@ -1269,8 +1385,11 @@ Test(disks, sync_of_an_unknown_disk_fails_them_all, .init = setup,
 	b[1] = disk_n(1, &m[1], 0);
 	pa = strdup(path("pa.img"));
 	make_image(pa, SZ, 0xaa);
-	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() + 13) %
-	    20000);
+	/* Not getpid() + a small offset like the tests above: Criterion's
+	 * workers have neighbouring pids, and two tests of them would meet
+	 * on one port. */
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() * 7 +
+	    13) % 20000);
 	rx = diskbuf_sync_rx_start(addr, b, names, 2);
 	cr_assert_not_null(rx);
 	arg[0] = addr; arg[1] = pa; arg[2] = "xvdc";
