@@ -300,26 +300,21 @@ page_is_zero(const void *p, size_t len)
 	return 1;
 }
 
-/* EPOCH_END(n) validated: make n the committed checkpoint, then ACK. */
+/* The open epoch's pages and state into the replica, committed.  The
+ * driver takes them from the pending area itself when it can
+ * (commit_pages: proc, whose working copy would cost a copy-on-write
+ * fault per page); else each page is copied through page().  A session's
+ * first full epoch goes the second way: its copy loop keeps the primary
+ * told we live (heartbeats) while all memory is applied. */
 static int
-commit_epoch(struct backup *b)
+commit_replica(struct backup *b)
 {
 	size_t i, ps = b->info.page_size;
-	uint64_t t0 = now_us();
 
-	/* Devices first: a device that cannot commit (a full or failing
-	 * backup disk) rolls itself back to epoch n - 1, and the memory must
-	 * then still be n - 1 too, so that a failover activates a guest
-	 * whose disk and memory belong to the same checkpoint. */
-	for (i = 0; i < b->ndevs; i++) {
-		const struct ckpt_backup_device_ops *o = b->devs[i].ops;
-
-		if (o->commit && o->commit(b->devs[i].dev, b->epoch) == -1) {
-			log_warn("epoch %" PRIu64 ": device %s: commit",
-			    b->epoch, o->name);
-			return -1;
-		}
-	}
+	if (b->rops->commit_pages != NULL && (b->committed != 0 ||
+	    b->resumed))
+		return b->rops->commit_pages(b->rep, b->epoch, b->plist,
+		    b->npend, b->pending, b->pzero, b->state, b->state_len);
 	for (i = 0; i < b->npend; i++) {
 		void *dst;
 
@@ -343,8 +338,31 @@ commit_epoch(struct backup *b)
 		else if (!page_is_zero(dst, ps))
 			memset(dst, 0, ps);	/* do not dirty a zero page */
 	}
-	if (b->rops->commit(b->rep, b->epoch, b->plist, b->npend, b->state,
-	    b->state_len) == -1) {
+	return b->rops->commit(b->rep, b->epoch, b->plist, b->npend,
+	    b->state, b->state_len);
+}
+
+/* EPOCH_END(n) validated: make n the committed checkpoint, then ACK. */
+static int
+commit_epoch(struct backup *b)
+{
+	size_t i;
+	uint64_t t0 = now_us();
+
+	/* Devices first: a device that cannot commit (a full or failing
+	 * backup disk) rolls itself back to epoch n - 1, and the memory must
+	 * then still be n - 1 too, so that a failover activates a guest
+	 * whose disk and memory belong to the same checkpoint. */
+	for (i = 0; i < b->ndevs; i++) {
+		const struct ckpt_backup_device_ops *o = b->devs[i].ops;
+
+		if (o->commit && o->commit(b->devs[i].dev, b->epoch) == -1) {
+			log_warn("epoch %" PRIu64 ": device %s: commit",
+			    b->epoch, o->name);
+			return -1;
+		}
+	}
+	if (commit_replica(b) == -1) {
 		log_warn("epoch %" PRIu64 ": replica commit", b->epoch);
 		return -1;
 	}
