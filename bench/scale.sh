@@ -13,8 +13,8 @@
 #   BENCH scale guests=N remusd=new|base hz_total=X hz_target=X
 #     ack_rtt_ms_p99=X ack_rtt_ms_p50=X remusd_cpu_pct=X remus_cpu_pct=X
 #     warm=K
-# (warm: guests past their full epoch and 10 more within 60 s: fewer
-# than N when the remusd cannot keep up)
+# (warm: guests past their full epoch and 10 more within 60 s of their
+# start: fewer than N when the remusd cannot keep up)
 # (the ACK round trip includes the backup committing the epoch: journal,
 # image, epoch files, and fsync with --proc-sync, before the ACK).
 # Guests have distinct names (remus --name gN-I), each configured on the
@@ -22,11 +22,11 @@
 # GUESTS (default "1 2 4 8"), DURATION_MS (default 5000), INTERVAL_MS
 # (25), PAGES (200), ARENA (64M per guest), REMUSD_ARGS (more remusd
 # flags, e.g. --proc-sync).
-# Side by side: REMUSD_BASE=/path/to/an/older/remusd runs every case
-# against that remusd too (remusd=base, its own port and state
-# directory; guests and remus are this build's), alternating with this
-# build's, ROUNDS times (default 1): the machine's other load then
-# weighs on both alike.
+# Side by side: BASE_BUILD=<another build tree> runs every case with that
+# build's remus and remusd too (remusd=base in the BENCH line; its own
+# port and state directory; the guests are this build's), alternating
+# with this build's (remusd=new), ROUNDS times (default 1): the
+# machine's other load then weighs on both alike.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 export REMUS_BUILD=${REMUS_BUILD:-$HERE/../build}
@@ -43,7 +43,7 @@ ROUNDS=${ROUNDS:-1}
 HZ=$(getconf CLK_TCK)
 echo "bench/scale: $PAGES pages per epoch at -i $INTERVAL_MS, arenas of" \
     "$ARENA, $DURATION_MS ms a case; $(nproc) CPUs, load" \
-    "$(cut -d' ' -f1-3 /proc/loadavg)${REMUSD_BASE:+; base remusd $REMUSD_BASE}"
+    "$(cut -d' ' -f1-3 /proc/loadavg)${BASE_BUILD:+; base build $BASE_BUILD}"
 
 ticks() {	# ticks PID...: utime + stime
 	local p sum=0 t
@@ -87,7 +87,8 @@ start_remusd() {
 # run_case WHICH ROUND N: N guests into that remusd, one BENCH line.
 run_case() {
 	local which=$1 r=$2 n=$3 i g rpids="" gpids="" port pid d0 d1 r0 r1
-	local skip p50 p99 pre warm
+	local skip p50 p99 pre warm t_end rbin=remus
+	[ "$which" = base ] && rbin=$BASE_BUILD/bin/remus
 	pre="${which:0:1}$r-$n"
 	port=$(eval echo "\$PORT_$which")
 	pid=$(eval echo "\$PID_$which")
@@ -96,7 +97,7 @@ run_case() {
 		start_guest "$g" remus-dirtier --pages "$PAGES" \
 		    --working-set 5000 --arena-size "$ARENA"
 		gpids="$gpids $GUEST_PID"
-		remus -i "$INTERVAL_MS" -F -n --insecure \
+		"$rbin" -i "$INTERVAL_MS" -F -n --insecure \
 		    --stats-json "$T/s$g.json" --name "$g" proc:"$GUEST_PID" \
 		    "127.0.0.1:$port" >"$T/remus$g.log" 2>&1 &
 		rpids="$rpids $!"
@@ -106,13 +107,13 @@ run_case() {
 	# that cannot keep up never gets some there: the case is measured
 	# all the same (those guests add what they commit, maybe nothing),
 	# and says how many were (warm=).
-	warm=0
+	warm=0 t_end=$((SECONDS + 60))
 	for ((i = 1; i <= n; i++)); do
 		g="$pre-$i"
-		if wait_for 60 sh -c "[ \$(grep -c '\"full\":0' '$T/s$g.json' 2>/dev/null || echo 0) -ge 10 ]"; then
+		if wait_for $((t_end > SECONDS ? t_end - SECONDS : 1)) sh -c "[ \$(grep -c '\"full\":0' '$T/s$g.json' 2>/dev/null || echo 0) -ge 10 ]"; then
 			warm=$((warm + 1))
 		else
-			echo "guest $g: not 10 epochs in 60 s: $(tail -1 "$T/remus$g.log")"
+			echo "guest $g: not 10 epochs within 60 s: $(tail -1 "$T/remus$g.log")"
 		fi
 	done
 	for ((i = 1; i <= n; i++)); do
@@ -162,11 +163,12 @@ run_case() {
 }
 
 sides="new"
-[ -n "${REMUSD_BASE:-}" ] && sides="base new"
+[ -n "${BASE_BUILD:-}" ] && sides="base new"
 for w in $sides; do
 	if [ "$w" = base ]; then
-		[ -x "$REMUSD_BASE" ] || fail "REMUSD_BASE=$REMUSD_BASE: not executable"
-		start_remusd base "$REMUSD_BASE"
+		[ -x "$BASE_BUILD/bin/remusd" ] && [ -x "$BASE_BUILD/bin/remus" ] ||
+			fail "BASE_BUILD=$BASE_BUILD: no bin/remus and bin/remusd"
+		start_remusd base "$BASE_BUILD/bin/remusd"
 	else
 		start_remusd new remusd
 	fi
