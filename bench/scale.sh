@@ -12,9 +12,12 @@
 # /proc/PID/stat.  Each case ends with
 #   BENCH scale guests=N remusd=new|base hz_total=X hz_target=X
 #     ack_rtt_ms_p99=X ack_rtt_ms_p50=X remusd_cpu_pct=X remus_cpu_pct=X
-#     warm=K
+#     warm=K runq_wait_us=X
 # (warm: guests past their full epoch and 10 more within 60 s of their
-# start: fewer than N when the remusd cannot keep up)
+# start: fewer than N when the remusd cannot keep up; runq_wait_us:
+# how long remusd and the remus processes waited for a CPU per
+# timeslice over the window, /proc/PID/task/*/schedstat: what a wakeup
+# costs on this machine, the floor under every ACK round trip)
 # (the ACK round trip includes the backup committing the epoch: journal,
 # image, epoch files, and fsync with --proc-sync, before the ACK).
 # Guests have distinct names (remus --name gN-I), each configured on the
@@ -26,7 +29,10 @@
 # build's remus and remusd too (remusd=base in the BENCH line; its own
 # port and state directory; the guests are this build's), alternating
 # with this build's (remusd=new), ROUNDS times (default 1): the
-# machine's other load then weighs on both alike.
+# machine's other load then weighs on both alike.  BASE_REMUSD_ARGS:
+# remusd flags for the base side only, e.g. BASE_BUILD=<this build>
+# BASE_REMUSD_ARGS=--no-commit-thread compares remusd's commit threads
+# with commits in its one loop.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 export REMUS_BUILD=${REMUS_BUILD:-$HERE/../build}
@@ -43,7 +49,7 @@ ROUNDS=${ROUNDS:-1}
 HZ=$(getconf CLK_TCK)
 echo "bench/scale: $PAGES pages per epoch at -i $INTERVAL_MS, arenas of" \
     "$ARENA, $DURATION_MS ms a case; $(nproc) CPUs, load" \
-    "$(cut -d' ' -f1-3 /proc/loadavg)${BASE_BUILD:+; base build $BASE_BUILD}"
+    "$(cut -d' ' -f1-3 /proc/loadavg)${BASE_BUILD:+; base build $BASE_BUILD ${BASE_REMUSD_ARGS:-}}"
 
 ticks() {	# ticks PID...: utime + stime
 	local p sum=0 t
@@ -52,6 +58,20 @@ ticks() {	# ticks PID...: utime + stime
 		sum=$((sum + ${t:-0}))
 	done
 	echo $sum
+}
+
+# runq PID...: "ns waited on a run queue, timeslices" summed over the
+# processes' threads (schedstat): how long a wakeup waits for a CPU,
+# which no program of ours controls (a loaded machine).
+runq() {
+	local p w=0 n=0 a b
+	for p in "$@"; do
+		for f in /proc/"$p"/task/*/schedstat; do
+			read -r _ a b <"$f" 2>/dev/null || continue
+			w=$((w + a)) n=$((n + b))
+		done
+	done
+	echo "$w $n"
 }
 
 gcmd() {	# gcmd NAME: what guest NAME runs
@@ -63,7 +83,7 @@ gcmd() {	# gcmd NAME: what guest NAME runs
 # PID_<WHICH>) configured for every guest its cases run: W<r>-<n>-<i>,
 # W the first letter of WHICH, r the round.
 start_remusd() {
-	local which=$1 bin=$2 confs=() n i r port pid
+	local which=$1 bin=$2 confs=() n i r port pid extra=${REMUSD_ARGS:-}
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for n in $GUESTS; do
 			for ((i = 1; i <= n; i++)); do
@@ -72,9 +92,10 @@ start_remusd() {
 		done
 	done
 	port=$(pick_port)
+	[ "$which" = base ] && extra="$extra ${BASE_REMUSD_ARGS:-}"
 	# shellcheck disable=SC2086
 	"$bin" --no-fence --insecure --listen "127.0.0.1:$port" \
-	    -D "$T/st-$which" -t 3000 ${REMUSD_ARGS:-} "${confs[@]}" \
+	    -D "$T/st-$which" -t 3000 $extra "${confs[@]}" \
 	    >"$T/remusd-$which.log" 2>&1 &
 	pid=$!
 	_kill_pids="$_kill_pids $pid"
@@ -87,7 +108,7 @@ start_remusd() {
 # run_case WHICH ROUND N: N guests into that remusd, one BENCH line.
 run_case() {
 	local which=$1 r=$2 n=$3 i g rpids="" gpids="" port pid d0 d1 r0 r1
-	local skip p50 p99 pre warm t_end rbin=remus
+	local skip p50 p99 pre warm t_end rbin=remus q0 q1
 	[ "$which" = base ] && rbin=$BASE_BUILD/bin/remus
 	pre="${which:0:1}$r-$n"
 	port=$(eval echo "\$PORT_$which")
@@ -120,10 +141,10 @@ run_case() {
 		wc -l <"$T/s$pre-$i.json" 2>/dev/null || echo 0
 	done >"$T/lines0"
 	# shellcheck disable=SC2086
-	d0=$(ticks "$pid") r0=$(ticks $rpids)
+	d0=$(ticks "$pid") r0=$(ticks $rpids) q0=$(runq "$pid" $rpids)
 	sleep "$(awk -v d="$DURATION_MS" 'BEGIN { print d / 1000 }')"
 	# shellcheck disable=SC2086
-	d1=$(ticks "$pid") r1=$(ticks $rpids)
+	d1=$(ticks "$pid") r1=$(ticks $rpids) q1=$(runq "$pid" $rpids)
 	# shellcheck disable=SC2086
 	kill -TERM $rpids 2>/dev/null
 	wait $rpids 2>/dev/null
@@ -143,7 +164,8 @@ run_case() {
 	    END { printf "%.2f %.2f\n", p(0.5), p(0.99) }')"
 	awk -v n="$n" -v which="$which" -v iv="$INTERVAL_MS" \
 	    -v dc=$((d1 - d0)) -v rc=$((r1 - r0)) -v p50="$p50" -v p99="$p99" \
-	    -v HZ="$HZ" -v dur="$DURATION_MS" -v warm="$warm" '
+	    -v HZ="$HZ" -v dur="$DURATION_MS" -v warm="$warm" \
+	    -v q0="$q0" -v q1="$q1" '
 	{
 		if (!($1 in first) || $2 < first[$1]) first[$1] = $2
 		if ($2 > last[$1]) last[$1] = $2
@@ -153,12 +175,15 @@ run_case() {
 		for (g in cnt)
 			if (last[g] > first[g])
 				hz += (cnt[g] - 1) / ((last[g] - first[g]) / 1e6)
+		split(q0, a, " "); split(q1, b, " ")
+		runq = b[2] > a[2] ? (b[1] - a[1]) / (b[2] - a[2]) / 1000 : 0
 		printf "BENCH scale guests=%d remusd=%s hz_total=%.1f " \
 		    "hz_target=%d ack_rtt_ms_p99=%.2f ack_rtt_ms_p50=%.2f " \
-		    "remusd_cpu_pct=%.1f remus_cpu_pct=%.1f warm=%d\n",
+		    "remusd_cpu_pct=%.1f remus_cpu_pct=%.1f warm=%d " \
+		    "runq_wait_us=%.0f\n",
 		    n, which, hz, n * 1000 / iv, p99, p50,
 		    100 * dc / HZ / (dur / 1000), 100 * rc / HZ / (dur / 1000),
-		    warm
+		    warm, runq
 	}' "$T/win$pre"
 }
 

@@ -36,7 +36,9 @@
 # "--max-rate 2000"), BASE_BUILD=<another build tree>: every protected
 # case runs with that build's remus and remusd too, just before this
 # build's (BENCH lines then say remusd=base or remusd=new; the guest is
-# this build's).
+# this build's); BASE_REMUS_EXTRA: remus flags for the base side only
+# (BASE_BUILD=<this build> BASE_REMUS_EXTRA="--max-rate 500" compares a
+# setting within one build).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 export REMUS_BUILD=${REMUS_BUILD:-$HERE/../build}
@@ -90,7 +92,8 @@ protect() {
 	wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 		fail "remusd did not listen"
 	ip netns exec "$NS_P" "$REMUS" --insecure --stats-json "$T/stats$run.json" \
-	    --netbuf-if "$HIF" --netbuf-driver "$NETBUF_DRIVER" ${REMUS_EXTRA:-} "$@" \
+	    --netbuf-if "$HIF" --netbuf-driver "$NETBUF_DRIVER" ${REMUS_EXTRA:-} \
+	    ${SIDE_EXTRA:-} "$@" \
 	    --name "$GUEST_NAME" proc:"$GUEST_PID" 10.91.3.2:5270 \
 	    >"$T/remus$run.log" 2>&1 &
 	R=$!
@@ -190,9 +193,10 @@ cases none 0
 for iv in $INTERVALS; do
 	for trig in $TRIGGERS; do
 		for SIDE in ${SIDES:-""}; do
-			REMUSD=remusd REMUS=remus
+			REMUSD=remusd REMUS=remus SIDE_EXTRA=""
 			[ "$SIDE" = base ] && REMUSD=$BASE_BUILD/bin/remusd \
-			    REMUS=$BASE_BUILD/bin/remus
+			    REMUS=$BASE_BUILD/bin/remus \
+			    SIDE_EXTRA=${BASE_REMUS_EXTRA:-}
 			protect -i "$iv" --trigger "$trig"
 			cases "$trig" "$iv"
 			unprotect

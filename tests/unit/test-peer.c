@@ -41,12 +41,13 @@ struct harness {
 	char		 why[256];
 	uint64_t	 lost_at;	/* ms */
 	pid_t		 child;
+	int		 pause_at;	/* peer_pause after this many records */
 };
 
 static struct harness H;
 
 static int
-on_record(struct peer *p __unused, const struct stream_rec *rec,
+on_record(struct peer *p, const struct stream_rec *rec,
     void *arg __unused)
 {
 	if (H.nrecs < MAX_RECS) {
@@ -54,6 +55,8 @@ on_record(struct peer *p __unused, const struct stream_rec *rec,
 		H.values[H.nrecs] = rec->u.ctl.value;
 		H.nrecs++;
 	}
+	if (H.pause_at && H.nrecs == H.pause_at)
+		peer_pause(p);
 	return 0;
 }
 
@@ -308,6 +311,46 @@ Test(peer, our_own_long_callback_is_not_the_peers_silence)
 }
 
 /* ---- Input ------------------------------------------------------------------ */
+
+static void
+resume_cb(struct ev_loop *l __unused, ev_timer *w __unused, int r __unused)
+{
+	cr_assert(eq(int, peer_resume(H.p), 0));
+}
+
+/* A paused peer hands over nothing more (what it read stays buffered)
+ * and does not call the other end silent however long the pause; on
+ * resume the buffered records come in order, then silence counts again
+ * from the resume. */
+Test(peer, paused_input_waits_whole_and_is_not_silence)
+{
+	uint64_t t0;
+	ev_timer t;
+	int i;
+
+	start_peer(STREAM_DIR_BACK, 200, 0);
+	H.pause_at = 2;
+	for (i = 1; i <= 5; i++)
+		send_ctl(H.other, STREAM_REC_BC_HEARTBEAT, (uint64_t)i);
+	run_for(0.6);		/* 3 T */
+	cr_assert(eq(int, H.lost, 0), "lost while paused: %s", H.why);
+	cr_assert(eq(int, H.nrecs, 2));
+	cr_assert(eq(int, peer_poll_input(H.p), 0));
+	cr_assert(eq(int, H.nrecs, 2), "read while paused");
+	/* Resumed from the loop (a timer), as the owner does. */
+	H.pause_at = 0;
+	ev_timer_init(&t, resume_cb, 0.01, 0.);
+	ev_timer_start(H.loop, &t);
+	t0 = peer_now_ms();
+	run_for(3);
+	cr_assert(eq(int, H.nrecs, 5));
+	for (i = 0; i < 5; i++)
+		cr_assert(eq(u64, H.values[i], (uint64_t)i + 1));
+	cr_assert(eq(int, H.lost, 1));
+	cr_assert(eq(int, H.kind, PEER_LOST_SILENCE), "%s", H.why);
+	cr_assert(ge(u64, H.lost_at - t0, 200), "silent %llu ms after the "
+	    "resume", (unsigned long long)(H.lost_at - t0));
+}
 
 static uint8_t split_buf[128];
 static size_t split_len, split_off;
