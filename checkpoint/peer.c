@@ -512,8 +512,11 @@ write_some(struct peer *p)
 		if (!p->cfg.blackhole)
 			ev_io_stop(p->loop, &p->wr_io);
 		/* Not from inside a record callback: the input it parses is
-		 * in use.  The reader tells it when the callback returned. */
-		if (!p->in_parse)
+		 * in use.  The reader tells it when the callback returned.
+		 * Nor while paused: peer_resume tells it, after the records
+		 * read before it (an END among them is an orderly end, as
+		 * it would have been without the pause). */
+		if (!p->in_parse && !p->paused)
 			deliver_write_error(p);
 		return -1;
 	}

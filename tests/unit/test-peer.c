@@ -42,6 +42,7 @@ struct harness {
 	uint64_t	 lost_at;	/* ms */
 	pid_t		 child;
 	int		 pause_at;	/* peer_pause after this many records */
+	int		 nrecs_lost;	/* records delivered when lost came */
 };
 
 static struct harness H;
@@ -65,6 +66,7 @@ on_lost(struct peer *p __unused, enum peer_loss kind, const char *why,
     void *arg __unused)
 {
 	H.lost++;
+	H.nrecs_lost = H.nrecs;
 	H.kind = kind;
 	H.lost_at = peer_now_ms();
 	snprintf(H.why, sizeof H.why, "%s", why);
@@ -316,6 +318,44 @@ static void
 resume_cb(struct ev_loop *l __unused, ev_timer *w __unused, int r __unused)
 {
 	cr_assert(eq(int, peer_resume(H.p), 0));
+}
+
+/* The same where the resume finds the link gone. */
+static void
+resume_lost_cb(struct ev_loop *l __unused, ev_timer *w __unused,
+    int r __unused)
+{
+	cr_assert(eq(int, peer_resume(H.p), -1));
+}
+
+/* A write that fails while paused (the other end is gone) is not the
+ * loss yet: the records read before it come first, as they would have
+ * without the pause (an orderly END among them ends the session, a
+ * write error after a clean END is no loss). */
+Test(peer, write_error_while_paused_comes_after_the_buffered_records)
+{
+	ev_timer t;
+
+	start_peer(STREAM_DIR_BACK, 5000, 0);
+	H.pause_at = 1;
+	send_ctl(H.other, STREAM_REC_BC_HEARTBEAT, 1);
+	send_ctl(H.other, STREAM_REC_BC_HEARTBEAT, 2);
+	run_for(0.2);
+	cr_assert(eq(int, H.nrecs, 1));
+	/* Gone, both ways: the next write fails. */
+	close(H.other);
+	H.other = -1;
+	cr_assert(stream_write_ctl(peer_writer(H.p), STREAM_REC_HEARTBEAT, 9)
+	    == 0);
+	cr_assert(eq(int, peer_flush(H.p), -1));
+	cr_assert(eq(int, H.lost, 0), "told while paused: %s", H.why);
+	H.pause_at = 0;
+	ev_timer_init(&t, resume_lost_cb, 0.01, 0.);
+	ev_timer_start(H.loop, &t);
+	run_for(2);
+	cr_assert(eq(int, H.lost, 1));
+	cr_assert(eq(int, H.nrecs_lost, 2), "lost after %d records",
+	    H.nrecs_lost);
 }
 
 /* A paused peer hands over nothing more (what it read stays buffered)
