@@ -11,10 +11,19 @@
  *     the copy rate it implies, N * 4 KiB / pause;
  *   - per N in {200, 2000}: the highest epoch rate that holds its period
  *     (p50 within 10% of the interval), its period jitter, and the CPU the
- *     engine spends per epoch (encode with compression on).
+ *     engine spends per epoch (encode with compression on);
+ *   - per N in {0, 100, 2000} and writer (burst: N pages right after each
+ *     resume, as above; steady: --rate, N pages per interval spread over
+ *     it, so that pages are written during the pre-copy too): the paused
+ *     pass without and with --precopy, in alternating runs of the same
+ *     guest setup (load on the machine hits both alike), with where the
+ *     pause went and what the pre-copy took while the guest ran (0
+ *     pages, burst only: the floor, a suspend and a walk of the page
+ *     tables with nothing written).
  *
  * Targets (issue 3): pause <= 1 ms + dirty copy at >= 50% of memcpy;
- * 40 Hz sustained at 2,000 pages per epoch, 100 Hz at 200.
+ * 40 Hz sustained at 2,000 pages per epoch, 100 Hz at 200.  Issue 15:
+ * pause p50 <= 0.5 ms at 2,000 dirty pages on 1 GiB.
  *
  * Output: human lines, then one line per case:
  *   BENCH epoch dirty_pages=N pause_us_p50=X pause_us_p99=X copy_GBps=X
@@ -23,7 +32,18 @@
  *   from 1 GiB, the same access pattern)
  *   BENCH rate dirty_pages=N hz=X period_jitter_us_p99=X
  *         cpu_us_per_epoch=X target_hz=X ok=0|1
- * Not a ctest test: run `bench-epoch` (root: the proc driver) by hand.
+ *   BENCH epoch dirty_pages=N writer=burst|steady precopy=off|on
+ *         pause_ms_p50=X pause_ms_p99=X suspend_ms_p50=X dirtylog_ms_p50=X
+ *         copy_ms_p50=X other_ms_p50=X precopy_ms_p50=X
+ *         precopy_pages_p50=X recopy_pages_p50=X paused_pages_p50=X
+ *   BENCH epoch dirty_pages=N writer=W pause_ms_p50_off=X
+ *         pause_ms_p50_on=X ratio=X default=on|off target_ms=0.5 ok=0|1
+ *   (precopy=on is --precopy on; default: what the default, auto, does
+ *   at N pages, whose pause ok compares with the target)
+ *   (other: the pause's rest -- the device hooks, the stats, resume's
+ *   wake-up; paused_pages: those the paused pass copied)
+ * Not a ctest test: run `bench-epoch` (root: the proc driver) by hand;
+ * `bench-epoch --precopy-only` runs the last part alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +81,8 @@ struct run {
 	uint64_t	 n;
 	uint64_t	 pause[MAX_SAMPLES], period[MAX_SAMPLES];
 	uint64_t	 susp[MAX_SAMPLES], dlog[MAX_SAMPLES], copy[MAX_SAMPLES];
+	uint64_t	 pre[MAX_SAMPLES], pre_pages[MAX_SAMPLES];
+	uint64_t	 re_pages[MAX_SAMPLES], paused_pages[MAX_SAMPLES];
 	uint64_t	 dirty, raw;
 	int		 done;
 	enum ckpt_result result;
@@ -70,6 +92,10 @@ struct run {
 
 static const char *dirtier_path;
 static const char *arena = "1G";
+/* The next run_engine's guest and engine (the pre-copy comparison). */
+static enum ckpt_precopy run_precopy = CKPT_PRECOPY_OFF;
+static uint64_t run_rate;	/* dirtier --rate: writes/s; 0: burst */
+static struct domain_opts dom_opts;	/* --scan-threads */
 static char rundir[] = "/tmp/bench-epoch.XXXXXX";
 
 static double
@@ -153,11 +179,18 @@ start_dirtier(uint64_t pages, char *pidfile, size_t len)
 	pid = fork();
 	if (pid == 0) {
 		int nul = open("/dev/null", O_WRONLY);
+		char rate[32];
 
 		dup2(nul, 1);
-		execl(dirtier_path, "remus-dirtier", "--pages", np,
-		    "--working-set", ws, "--arena-size", arena, "--pidfile",
-		    pidfile, (char *)NULL);
+		snprintf(rate, sizeof rate, "%" PRIu64, run_rate);
+		if (run_rate)
+			execl(dirtier_path, "remus-dirtier", "--rate", rate,
+			    "--working-set", ws, "--arena-size", arena,
+			    "--pidfile", pidfile, (char *)NULL);
+		else
+			execl(dirtier_path, "remus-dirtier", "--pages", np,
+			    "--working-set", ws, "--arena-size", arena,
+			    "--pidfile", pidfile, (char *)NULL);
 		_exit(127);
 	}
 	for (t = now_us(); now_us() - t < 20000000;) {
@@ -199,6 +232,11 @@ on_stats(const struct ckpt_epoch_stats *s, void *arg)
 	r->susp[r->n] = s->suspend_us;
 	r->dlog[r->n] = s->dirtylog_us;
 	r->copy[r->n] = s->copy_us;
+	r->pre[r->n] = s->precopy_us;
+	r->pre_pages[r->n] = s->precopy_pages;
+	r->re_pages[r->n] = s->recopy_pages;
+	r->paused_pages[r->n] = s->dirty_pages - s->precopy_pages +
+	    s->recopy_pages;
 	r->dirty += s->dirty_pages;
 	r->raw += s->raw_bytes;
 	r->n++;
@@ -241,7 +279,7 @@ run_engine(uint64_t pages, uint32_t interval_us, int compress, uint64_t want,
 	fclose(f);
 	snprintf(spec, sizeof spec, "proc:%d", gp);
 	ops = domain_ops_lookup(spec, &rest);
-	dom = ops ? ops->open(rest, NULL) : NULL;
+	dom = ops ? ops->open(rest, &dom_opts) : NULL;
 	if (dom == NULL) {
 		fprintf(stderr, "bench-epoch: cannot attach to %s\n", spec);
 		stop_dirtier(pid);
@@ -259,6 +297,7 @@ run_engine(uint64_t pages, uint32_t interval_us, int compress, uint64_t want,
 	cfg.cache_bytes = compress ? CODEC_CACHE_DEFAULT : 0;
 	cfg.timeout_ms = 10000;
 	cfg.guest_name = spec;
+	cfg.precopy = run_precopy;
 	r->c = ckpt_new(r->loop, ops, dom, &tp, &cfg);
 	if (r->c == NULL)
 		exit(1);
@@ -289,9 +328,117 @@ static int
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: bench-epoch [--arena-size SIZE] [--quick]\n"
+	    "usage: bench-epoch [--arena-size SIZE] [--quick] [--precopy-only]\n"
+	    "                   [--scan-threads N]\n"
 	    "  (root; runs remus-dirtier from the same directory)\n");
 	return status;
+}
+
+/* ---- Pre-copy: the paused pass without and with it ------------------- */
+
+#define PC_MAX	(MAX_SAMPLES / 2)
+
+/* One side's samples over its runs. */
+struct pc_side {
+	size_t		 n;
+	uint64_t	 pause[PC_MAX], susp[PC_MAX], dlog[PC_MAX], copy[PC_MAX];
+	uint64_t	 other[PC_MAX], pre[PC_MAX], pre_pages[PC_MAX];
+	uint64_t	 re_pages[PC_MAX], paused_pages[PC_MAX];
+};
+
+static void
+pc_add(struct pc_side *p, const struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n && p->n < PC_MAX; i++, p->n++) {
+		uint64_t parts = r->susp[i] + r->dlog[i] + r->copy[i];
+
+		p->pause[p->n] = r->pause[i];
+		p->susp[p->n] = r->susp[i];
+		p->dlog[p->n] = r->dlog[i];
+		p->copy[p->n] = r->copy[i];
+		p->other[p->n] = r->pause[i] > parts ? r->pause[i] - parts : 0;
+		p->pre[p->n] = r->pre[i];
+		p->pre_pages[p->n] = r->pre_pages[i];
+		p->re_pages[p->n] = r->re_pages[i];
+		p->paused_pages[p->n] = r->paused_pages[i];
+	}
+}
+
+static double
+p50_ms(uint64_t *v, size_t n)
+{
+	return (double)percentile_u64(v, n, 50) / 1000.0;
+}
+
+static void
+pc_print(uint64_t pages, const char *writer, const char *name,
+    struct pc_side *p)
+{
+	printf("%5" PRIu64 " pages, %-6s writer, pre-copy %-3s: pause p50 "
+	    "%.3f ms p99 %.3f (suspend %.3f, dirty log %.3f, copy %.3f, "
+	    "rest %.3f; %" PRIu64 " pages copied paused); pre-copy %.3f ms "
+	    "for %" PRIu64 " pages, %" PRIu64 " written again (%zu epochs)\n",
+	    pages, writer, name, p50_ms(p->pause, p->n),
+	    (double)percentile_u64(p->pause, p->n, 99) / 1000.0,
+	    p50_ms(p->susp, p->n), p50_ms(p->dlog, p->n),
+	    p50_ms(p->copy, p->n), p50_ms(p->other, p->n),
+	    percentile_u64(p->paused_pages, p->n, 50), p50_ms(p->pre, p->n),
+	    percentile_u64(p->pre_pages, p->n, 50),
+	    percentile_u64(p->re_pages, p->n, 50), p->n);
+	printf("BENCH epoch dirty_pages=%" PRIu64 " writer=%s precopy=%s "
+	    "pause_ms_p50=%.3f pause_ms_p99=%.3f suspend_ms_p50=%.3f "
+	    "dirtylog_ms_p50=%.3f copy_ms_p50=%.3f other_ms_p50=%.3f "
+	    "precopy_ms_p50=%.3f precopy_pages_p50=%" PRIu64
+	    " recopy_pages_p50=%" PRIu64 " paused_pages_p50=%" PRIu64 "\n",
+	    pages, writer, name, p50_ms(p->pause, p->n),
+	    (double)percentile_u64(p->pause, p->n, 99) / 1000.0,
+	    p50_ms(p->susp, p->n), p50_ms(p->dlog, p->n),
+	    p50_ms(p->copy, p->n), p50_ms(p->other, p->n),
+	    p50_ms(p->pre, p->n), percentile_u64(p->pre_pages, p->n, 50),
+	    percentile_u64(p->re_pages, p->n, 50),
+	    percentile_u64(p->paused_pages, p->n, 50));
+}
+
+/* The paused pass at PAGES dirty pages per 200 ms epoch, pre-copy off and
+ * on, in ROUNDS alternating pairs of runs of WANT epochs each. */
+static void
+precopy_case(uint64_t pages, int steady, int rounds, uint64_t want,
+    struct run *r)
+{
+	static struct pc_side side[2];
+	const char *writer = steady ? "steady" : "burst";
+	double off, on;
+	int k, j, v;
+
+	memset(side, 0, sizeof side);
+	run_rate = steady ? pages * 5 : 0;	/* pages per 200 ms */
+	for (k = 0; k < rounds; k++) {
+		for (j = 0; j < 2; j++) {
+			/* off, on; then on, off: neither always goes
+			 * first on a machine whose load drifts. */
+			v = (k % 2) ? 1 - j : j;
+			run_precopy = v ? CKPT_PRECOPY_ON : CKPT_PRECOPY_OFF;
+			run_engine(pages, 200000, 0, want, r);
+			pc_add(&side[v], r);
+		}
+	}
+	run_rate = 0;
+	run_precopy = CKPT_PRECOPY_OFF;
+	pc_print(pages, writer, "off", &side[0]);
+	pc_print(pages, writer, "on", &side[1]);
+	off = p50_ms(side[0].pause, side[0].n);
+	on = p50_ms(side[1].pause, side[1].n);
+	/* The default (auto) pre-copies from CKPT_PRECOPY_MIN_PAGES on:
+	 * its pause is the "on" one there, the "off" one below. */
+	printf("BENCH epoch dirty_pages=%" PRIu64 " writer=%s "
+	    "pause_ms_p50_off=%.3f pause_ms_p50_on=%.3f ratio=%.2f "
+	    "default=%s target_ms=0.5 ok=%d\n\n", pages, writer, off, on,
+	    off > 0 ? on / off : 0,
+	    pages >= CKPT_PRECOPY_MIN_PAGES ? "on" : "off",
+	    (pages >= CKPT_PRECOPY_MIN_PAGES ? on : off) <= 0.5);
+	fflush(stdout);
 }
 
 int
@@ -304,15 +451,17 @@ main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "arena-size", required_argument, NULL, 'a' },
 		{ "quick", no_argument, NULL, 'q' },
+		{ "precopy-only", no_argument, NULL, 'p' },
+		{ "scan-threads", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static char self[PATH_MAX], path[PATH_MAX + 32];
 	struct run *r;
 	double mc, mg, cpu;
-	uint64_t measured;
+	uint64_t measured, v;
 	size_t i, j;
-	int ch, quick = 0;
+	int ch, quick = 0, only_precopy = 0;
 	ssize_t n;
 
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -322,6 +471,14 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			quick = 1;
+			break;
+		case 'p':
+			only_precopy = 1;
+			break;
+		case 't':
+			if (parse_uint(optarg, 1, 2, &v) == -1)
+				return usage(1);
+			dom_opts.scan_threads = (unsigned)v;
 			break;
 		case 'h':
 			return usage(0);
@@ -353,6 +510,10 @@ main(int argc, char **argv)
 	    "4 KiB pages from 1 GiB\n", mc, mg);
 	printf("guest: remus-dirtier, arena %s; engine in blackhole mode\n\n",
 	    arena);
+	if (only_precopy)
+		goto precopy;
+	printf("pause vs dirty pages, --precopy off (every page copied "
+	    "paused):\n");
 
 	/* Pause vs dirty pages: no compression, so the interval is not
 	 * bound by encoding; the pause does not depend on it anyway. */
@@ -425,6 +586,18 @@ main(int argc, char **argv)
 		    best_cpu, target_hz, best_hz >= target_hz * 0.95);
 		fflush(stdout);
 	}
+	printf("\n");
+precopy:
+	/* The paused pass without and with the pre-copy, 200 ms epochs,
+	 * compression off (as the sweep). */
+	printf("paused pass, --precopy off vs on (alternating runs):\n");
+	/* 0 pages: what a paused pass costs with nothing to copy (the
+	 * suspend and the walk of the page tables): the floor. */
+	precopy_case(0, 0, quick ? 2 : 3, quick ? 10 : 20, r);
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 2; j++)
+			precopy_case(i == 0 ? 100 : 2000, (int)j,
+			    quick ? 2 : 3, quick ? 10 : 20, r);
 	rmdir(rundir);
 	free(r);
 	return 0;

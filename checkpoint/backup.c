@@ -146,6 +146,9 @@ struct backup {
 	int		 admitted;	/* checked (first EPOCH_BEGIN) */
 	int		 have_cookie;
 	uint8_t		 cookie[STREAM_COOKIE_LEN];
+	uint32_t	 hello_flags;	/* HELLO's: what the primary asks */
+	int		 declared;	/* devices' declare called (DISKS, or
+					 * none before the first epoch) */
 	enum backup_result result;
 	int		 finished;
 	backup_done_fn	*done;
@@ -608,7 +611,8 @@ static int
 make_replica(struct backup *b)
 {
 	struct replica_conf conf = { .name = b->name,
-	    .disk = b->cfg.disk_image };
+	    .no_guardian = b->cfg.no_guardian ||
+	    (b->hello_flags & STREAM_HELLO_NO_GUARDIAN) != 0 };
 	const char *dir = b->cfg.state_dir;
 	char why[256] = "";
 
@@ -745,6 +749,11 @@ take_hello(struct backup *b, const struct stream_rec *rec)
 
 	snprintf(b->name, sizeof b->name, "%s", rec->u.hello.name);
 	b->have_hello = 1;
+	b->hello_flags = rec->u.hello.flags;
+	if (b->hello_flags & STREAM_HELLO_NO_GUARDIAN)
+		log_info("%s: guest %s: the primary asks that no guardian "
+		    "watch it once activated here (remus -e)", b->peer,
+		    rec->u.hello.name);
 	ev_timer_stop(b->loop, &b->hello_timer);
 	if (make_replica(b) == -1) {
 		b->refused = 1;
@@ -862,6 +871,44 @@ epoch_extra(struct backup *b, int disk, size_t len)
 	return -1;
 }
 
+/* What the session carries for the devices (DISKS, or NULL: nothing
+ * declared, at the first epoch): each device checks it against this
+ * backup's configuration for the guest.  Once per session.  0, or -1
+ * with b->why set. */
+static int
+declare(struct backup *b, const struct stream_rec *rec)
+{
+	const uint32_t *t;
+	size_t i;
+	int taken = 0;
+
+	b->declared = 1;
+	for (i = 0; i < b->ndevs; i++) {
+		const struct ckpt_backup_device_ops *o = b->devs[i].ops;
+
+		if (o->declare == NULL)
+			continue;
+		for (t = o->rec_types; rec && t && *t; t++)
+			taken |= *t == rec->type;
+		if (o->declare(b->devs[i].dev, rec, b->why,
+		    sizeof b->why) == -1) {
+			errno = EPERM;
+			return -1;
+		}
+	}
+	if (rec != NULL && !taken) {
+		/* Where the primary's disks would go is this backup's
+		 * choice, per guest: none was made for this one. */
+		snprintf(b->why, sizeof b->why, "the primary replicates %u "
+		    "disk%s, this backup holds none for guest %s (remusd "
+		    "--disk)", rec->u.disks.count, rec->u.disks.count == 1 ?
+		    "" : "s", b->name);
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 /* Act on one record.  0, 1 for END, -1 on error (logged). */
 static int
 take_record(struct backup *b, const struct stream_rec *rec)
@@ -874,6 +921,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 		memcpy(b->cookie, rec->u.cookie.cookie, sizeof b->cookie);
 		b->have_cookie = 1;
 		return 0;
+	case STREAM_REC_DISKS:
+		return declare(b, rec);
 	case STREAM_REC_EPOCH_BEGIN:
 		/* Before anything of this session is committed: is it the
 		 * one remusd expects for this guest? */
@@ -886,6 +935,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 				return -1;
 			}
 		}
+		if (!b->declared && declare(b, NULL) == -1)
+			return -1;
 		if (first_epoch_ok(b, rec) == -1)
 			return -1;
 		pending_reset(b);
@@ -992,6 +1043,17 @@ link_record(struct peer *p __unused, const struct stream_rec *rec, void *arg)
 		int code = errno ? errno : EPROTO;
 		char msg[sizeof b->why + 64];
 
+		if (b->epoch == 0) {
+			/* Before any epoch (DISKS refused): nothing to
+			 * drop or keep. */
+			snprintf(msg, sizeof msg, "%s", b->why[0] ? b->why :
+			    strerror(code));
+			log_warnx("%s: refused before the first epoch: %s",
+			    b->peer, msg);
+			b->why[0] = '\0';
+			local_error(b, code, msg);
+			return -1;
+		}
 		snprintf(msg, sizeof msg, "epoch %" PRIu64 ": %s", b->epoch,
 		    b->why[0] ? b->why : strerror(code));
 		/* One line: what, and what is kept. */

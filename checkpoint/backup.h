@@ -7,6 +7,7 @@
  * the replica and every backup device, and then sends ACK(n):
  *
  *   header -> HELLO(name) -> cfg.hello -> replica_ops->create -> READY
+ *   [COOKIE] [DISKS -> devices' declare]
  *   EPOCH_BEGIN(n) .. PAGE_BATCH* .. GUEST_STATE? .. DISK_WRITE* ..
  *   EPOCH_END(n) ok -> devices commit(n) -> replica commit(n) -> ACK(n)
  *
@@ -33,8 +34,8 @@ struct domain_opts;
 
 struct backup_config {
 	const char	*state_dir;	/* replica files (remusd -D) */
-	const char	*disk_image;	/* the backup's copy of the replicated
-					 * disk (remusd --disk), or NULL */
+	int		 no_guardian;	/* remusd -e: no activated guest gets
+					 * a guardian (HELLO may ask it too) */
 	uint32_t	 timeout_ms;	/* T (-t), default 1000 */
 	int		 no_activate;	/* failover keeps the replica only */
 	const char	*fence_cmd;	/* --fence CMD; NULL: no fence (B5) */
@@ -65,8 +66,10 @@ struct backup_config {
 	int		 commit_thread;
 	/* At HELLO, the guest's name known: the owner says where its
 	 * replica lives (*DIR) and what the backup allows it (CONF, filled
-	 * in), or refuses it: -1 with one line in WHY.  NULL: state_dir,
-	 * and a CONF with only the disk. */
+	 * in: its disks, its command, its Xen policy), or refuses it: -1
+	 * with one line in WHY.  It may register devices for the session
+	 * (the guest's disks).  NULL: state_dir, and a CONF with nothing
+	 * allowed. */
 	int		(*hello)(struct backup *, const char *name,
 			    const char *driver, const char **dir,
 			    struct replica_conf *conf, char *why, size_t len,

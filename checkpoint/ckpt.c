@@ -2,6 +2,7 @@
  *
  *   epoch n (n >= 2), from the epoch timer:
  *
+ *   [pre-copy: dirty_read_clear -> copy_pages to staging, guest running]
  *   suspend -> dirty_read_clear -> copy_pages to staging -> save_state
  *   -> postsuspend* -> preresume* -> resume
  *   '---------------- guest paused: memcpy only, no I/O -------------'
@@ -22,6 +23,18 @@
  *   docs/failover.md "Incremental resync"): the same pass, but a page
  *   whose hash matches is not queued; the paused part still sends every
  *   page dirtied since the log was reset, before the hashing.
+ *
+ * Pre-copy (--precopy, a driver whose dirty log may be read while the
+ * guest runs; by default when the last epoch had CKPT_PRECOPY_MIN_PAGES
+ * or more): just before the suspend the log is read and cleared and the
+ * pages it names are copied while the guest still runs; the paused pass
+ * then reads the log again and copies only what was written since -- the
+ * pages the pre-copy did not have, and those it had but that were written
+ * again (see precopy and take_checkpoint for why that is exact).  On a
+ * 1 GiB proc guest this takes the write-protect and the copy of the bulk
+ * of an epoch's pages out of the pause; the walk of the page tables stays
+ * (bench-epoch, bench/README).  The timer fires early by the pre-copy's
+ * mean duration, so the suspend stays on time.
  *
  * The period is measured suspend to suspend.  With --trigger output
  * (Kemari) an epoch is also cut early, as soon as the open epoch holds
@@ -82,6 +95,7 @@
 #define FULL_CHUNKS_PER_CALL	16		/* then back to the loop */
 #define TIMER_SLACK_US		1500		/* see schedule_epoch */
 #define FINE_MIN_US		20		/* see epoch_due */
+#define PRECOPY_SLICE		1024		/* pages, then a heartbeat */
 #define SWITCHOVER_WAIT_MS	30000	/* for ACTIVATED, beyond T */
 
 /* A planned switchover's progress (ckpt_switchover). */
@@ -165,12 +179,27 @@ struct ckpt {
 	struct peer	*peer;		/* the link to the backup */
 	struct stream_writer *w;	/* its output queue: epochs go here */
 
-	/* Staging: dirty pages copied while paused. */
+	/* Staging: dirty pages copied while paused (and pre-copied). */
 	uint64_t	*bitmap;
 	size_t		 bitmap_words;
 	uint64_t	*pfns;
 	uint8_t		*staging;
 	size_t		 staging_pages;	/* capacity */
+	/* Pre-copy: PRE_N pages copied to staging[0 .. pre_n) before the
+	 * suspend, their pfns in pfns[0 .. pre_n) ascending and their bits
+	 * in prebitmap; pending until a paused pass took them (a refused
+	 * suspend leaves them pending for the next try). */
+	int		 precopy;	/* the guest's log allows it, not off */
+	int		 precopy_always;	/* --precopy on */
+	uint64_t	 last_dirty;	/* pages of the last epoch (auto) */
+	uint64_t	*prebitmap;
+	uint64_t	 pre_n;
+	int		 pre_pending;
+	int		 pre_ready;	/* pre-copied for the next suspend:
+					 * go to it (cleared if it is refused,
+					 * so that the next try reads again) */
+	uint64_t	 pre_us;	/* its figures, for the epoch's stats */
+	uint64_t	 precopy_avg_us; /* EWMA 1/2: how early to start */
 	uint8_t		*state;		/* save_state buffer */
 
 	struct ckpt_timing timing;	/* agreed in the handshake (WELCOME) */
@@ -351,8 +380,9 @@ guest_failed(struct ckpt *c, const char *why)
 	settle(c);
 }
 
-/* Grow the staging area to N pages.  mmap so that a big first dirty epoch
- * does not fault in memory it never touches again. */
+/* Grow the staging area to N pages, keeping what it holds (the paused
+ * pass appends to the pre-copied pages).  mmap so that a big first dirty
+ * epoch does not fault in memory it never touches again. */
 static int
 staging_reserve(struct ckpt *c, size_t n)
 {
@@ -364,17 +394,81 @@ staging_reserve(struct ckpt *c, size_t n)
 	n = ALIGN_UP(n, (size_t)256);
 	if (n > c->info.nr_pages)
 		n = c->info.nr_pages;
-	p = mmap(NULL, n * ps, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c->staging)
+		p = mremap(c->staging, c->staging_pages * ps, n * ps,
+		    MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, n * ps, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		log_warn("staging: %zu pages", n);
 		return -1;
 	}
-	if (c->staging)
-		munmap(c->staging, c->staging_pages * ps);
 	c->staging = p;
 	c->staging_pages = n;
 	return 0;
+}
+
+/* The pfns of the bits of BITMAP into OUT, ascending; their count.  Bits
+ * past the guest's last page are ignored (trust the bitmap, not a
+ * driver's count). */
+static uint64_t
+bitmap_pfns(const struct ckpt *c, const uint64_t *bitmap, uint64_t *out)
+{
+	uint64_t n = 0, i;
+	size_t w;
+
+	for (w = 0; w < c->bitmap_words; w++) {
+		uint64_t bits = bitmap[w];
+
+		while (bits) {
+			i = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			if (i < c->info.nr_pages)
+				out[n++] = i;
+		}
+	}
+	return n;
+}
+
+/* Where pre-copied page PFN sits in staging: its index in pfns[0 ..
+ * pre_n), which is ascending and holds it. */
+static uint64_t
+precopy_slot(const struct ckpt *c, uint64_t pfn)
+{
+	uint64_t lo = 0, hi = c->pre_n;
+
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (c->pfns[mid] <= pfn)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	assert(c->pfns[lo] == pfn);
+	return lo;
+}
+
+/* Whether the next periodic epoch pre-copies: --precopy on, or auto and
+ * the last epoch had enough pages for it to matter. */
+static int
+want_precopy(const struct ckpt *c)
+{
+	return c->precopy && (c->precopy_always ||
+	    c->last_dirty >= CKPT_PRECOPY_MIN_PAGES);
+}
+
+/* How long before the suspend the epoch timer fires, for a pre-copy still
+ * to run: its recent duration, at most a quarter of the interval. */
+static uint64_t
+precopy_lead_us(const struct ckpt *c)
+{
+	uint64_t cap = (uint64_t)c->cfg.interval_ms * 250;
+
+	if (!want_precopy(c) || c->pre_ready)
+		return 0;
+	return c->precopy_avg_us < cap ? c->precopy_avg_us : cap;
 }
 
 static int
@@ -514,11 +608,146 @@ guest_shut_down(struct ckpt *c, uint64_t epoch)
 
 /* ---- The paused part of an epoch ----------------------------------- */
 
-/* Suspend, read and clear the dirty log, copy dirty pages to staging, run
- * the device hooks, resume.  Returns the number of dirty pages, -1 (result
- * already set), or SKIPPED: the guest did not take the suspend request
- * (busy, or shutting down), nothing was suspended, try again later.
- * Nothing here does I/O but the driver's. */
+/* The pre-copy, the guest running: read and clear the dirty log and copy
+ * the pages it names to staging.  Exact because the driver's read and
+ * clear are one step per page (DOMAIN_INFO_LIVE_DIRTY_LOG): a page is
+ * copied only after its log entry was cleared, so a write to it that the
+ * copy may have missed (or torn) lands after the clear and shows in the
+ * paused pass's log, which copies the page again; a page that log does
+ * not name was not written since its clear, so its copy is what it holds
+ * at the suspend.  Pages first written after the pre-copy read the log
+ * are in the paused pass's log too.  So the pages of the pre-copy and of
+ * the paused pass together are every page written since the last paused
+ * pass, each with its content at the suspend.
+ *
+ * A pre-copy whose suspend was refused (SKIPPED) stays pending: its pages
+ * are cleared from the log, so the next pre-copy adds what it reads to
+ * them and copies them all again (their old copies may be stale), or,
+ * without one (auto), the paused pass takes them as they are: those
+ * written since their copy are in its log, as above.
+ *
+ * The callers return to the loop between the pre-copy and the suspend
+ * (pre_ready): the link's heartbeats and reads go on, so that the two
+ * together never hold the loop as long as one did, and the timer brings
+ * the suspend back to its due time.  0, or -1 (result already set).  A
+ * failed pre-copy ends the session (a guest failure, a lost link, no
+ * memory): the log entries it cleared are not lost, because the next
+ * session starts with a full epoch (full_begin drops the pending one). */
+static int
+precopy(struct ckpt *c, uint64_t epoch)
+{
+	uint64_t t0 = now_us(), t1, count = 0, n, i, k;
+	size_t w;
+
+	/* A pause of ours: the backup hears from us first. */
+	if (c->peer && peer_heartbeat(c->peer, 1) == -1)
+		return -1;
+	if (!c->pre_pending)
+		memset(c->prebitmap, 0, c->bitmap_words * sizeof *c->prebitmap);
+	c->pre_pending = 1;
+	c->pre_n = 0;
+	memset(c->bitmap, 0, c->bitmap_words * sizeof *c->bitmap);
+	if (c->dops->dirty_read_clear(c->dom, c->bitmap, &count) == -1) {
+		log_warn("epoch %" PRIu64 ": dirty log (pre-copy)", epoch);
+		guest_failed(c, "dirty log failed");
+		return -1;
+	}
+	t1 = now_us();
+	for (w = 0; w < c->bitmap_words; w++)
+		c->prebitmap[w] |= c->bitmap[w];
+	n = bitmap_pfns(c, c->prebitmap, c->pfns);
+	if (staging_reserve(c, n) == -1) {
+		finish(c, CKPT_INTERNAL);
+		return -1;
+	}
+	/* In slices, with the link's heartbeat between them: a big first
+	 * pre-copy into staging that grew (its first touch faults) takes
+	 * long, and the backup must hear from us meanwhile. */
+	for (i = 0; i < n; i += k) {
+		k = n - i < PRECOPY_SLICE ? n - i : PRECOPY_SLICE;
+		if (c->dops->copy_pages(c->dom, c->pfns + i, k,
+		    c->staging + i * c->info.page_size) == -1) {
+			log_warn("epoch %" PRIu64 ": pre-copy %" PRIu64
+			    " pages", epoch, n);
+			guest_failed(c, "page copy failed");
+			return -1;
+		}
+		if (c->peer && peer_heartbeat(c->peer, 0) == -1)
+			return -1;	/* the link is lost: reported */
+	}
+	c->pre_n = n;
+	c->pre_ready = 1;
+	c->pre_us = now_us() - t0;
+	log_debug("epoch %" PRIu64 ": pre-copied %" PRIu64 " pages in %"
+	    PRIu64 " us (dirty log %" PRIu64 " us)", epoch, n, c->pre_us,
+	    t1 - t0);
+	if (fault_injected_epoch(FI_PRECOPY_SLOW, epoch)) {
+		/* The guest writes on meanwhile, to pages just copied too. */
+		log_debug("epoch %" PRIu64 ": fault precopy-slow", epoch);
+		usleep(20000);
+	}
+	return 0;
+}
+
+/* The paused pass after a pre-copy: the pages of the log just read
+ * (c->bitmap) that the pre-copy had are copied again in their staging
+ * slots, the others appended to pfns and staging after its pages.  The
+ * epoch's pages are then pfns[0 .. n), each once.  Returns n, or -1
+ * (errno set, the caller fails the guest) or -2 (result set). */
+static int64_t
+recopy(struct ckpt *c, struct ckpt_epoch_stats *st)
+{
+	size_t ps = c->info.page_size;
+	uint64_t n = c->pre_n, rs = 0, rn = 0, slot, p, nre = 0;
+	size_t w;
+
+	for (w = 0; w < c->bitmap_words; w++) {
+		uint64_t bits = c->bitmap[w];
+
+		while (bits) {
+			p = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			if (p >= c->info.nr_pages)
+				continue;
+			if (!(c->prebitmap[w] & (1ull << (p % 64)))) {
+				c->pfns[n++] = p;
+				continue;
+			}
+			/* Written again: copy it again, in runs of
+			 * neighbouring slots. */
+			nre++;
+			slot = precopy_slot(c, p);
+			if (rn && slot == rs + rn) {
+				rn++;
+				continue;
+			}
+			if (rn && c->dops->copy_pages(c->dom, c->pfns + rs,
+			    rn, c->staging + rs * ps) == -1)
+				return -1;
+			rs = slot;
+			rn = 1;
+		}
+	}
+	if (rn && c->dops->copy_pages(c->dom, c->pfns + rs, rn,
+	    c->staging + rs * ps) == -1)
+		return -1;
+	if (staging_reserve(c, n) == -1) {
+		finish(c, CKPT_INTERNAL);
+		return -2;
+	}
+	if (n > c->pre_n && c->dops->copy_pages(c->dom, c->pfns + c->pre_n,
+	    n - c->pre_n, c->staging + c->pre_n * ps) == -1)
+		return -1;
+	st->recopy_pages = nre;
+	return (int64_t)n;
+}
+
+/* Suspend, read and clear the dirty log, copy dirty pages to staging (only
+ * what was written since, after a pre-copy), run the device hooks,
+ * resume.  Returns the number of dirty pages, -1 (result already set), or
+ * SKIPPED: the guest did not take the suspend request (busy, or shutting
+ * down), nothing was suspended, try again later (a pending pre-copy is
+ * then read again first).  Nothing here does I/O but the driver's. */
 #define SKIPPED		(-2)
 static int64_t
 take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
@@ -526,9 +755,10 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 {
 	enum epoch_state es = EPOCH_RUNNING;
 	const char *why;
-	uint64_t t0, t1, count = 0, i, n;
-	size_t w;
+	uint64_t t0, t1, count = 0, n;
+	int64_t rn;
 
+	c->pre_ready = 0;
 	t0 = now_us();
 	if (c->dops->suspend(c->dom) == -1) {
 		if (errno == ESHUTDOWN) {
@@ -559,27 +789,34 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		goto guest_err;
 	}
 	st->dirtylog_us = now_us() - t1;
-	/* Bitmap -> ascending pfn list; trust the bitmap, not COUNT. */
-	n = 0;
-	for (w = 0; w < c->bitmap_words; w++) {
-		uint64_t bits = c->bitmap[w];
-
-		while (bits) {
-			i = w * 64 + (uint64_t)__builtin_ctzll(bits);
-			bits &= bits - 1;
-			if (i < c->info.nr_pages)
-				c->pfns[n++] = i;
-		}
-	}
-	if (staging_reserve(c, n) == -1) {
-		finish(c, CKPT_INTERNAL);
-		return -1;
-	}
 	t1 = now_us();
-	if (n && c->dops->copy_pages(c->dom, c->pfns, n, c->staging) == -1) {
-		log_warn("epoch %" PRIu64 ": copy %" PRIu64 " pages", epoch, n);
-		why = "page copy failed";
-		goto guest_err;
+	if (c->pre_pending) {
+		rn = recopy(c, st);
+		if (rn == -2)
+			return -1;
+		if (rn == -1) {
+			log_warn("epoch %" PRIu64 ": copy after the pre-copy",
+			    epoch);
+			why = "page copy failed";
+			goto guest_err;
+		}
+		n = (uint64_t)rn;
+		c->pre_pending = 0;
+		st->precopy_us = c->pre_us;
+		st->precopy_pages = c->pre_n;
+	} else {
+		n = bitmap_pfns(c, c->bitmap, c->pfns);
+		if (staging_reserve(c, n) == -1) {
+			finish(c, CKPT_INTERNAL);
+			return -1;
+		}
+		if (n && c->dops->copy_pages(c->dom, c->pfns, n,
+		    c->staging) == -1) {
+			log_warn("epoch %" PRIu64 ": copy %" PRIu64 " pages",
+			    epoch, n);
+			why = "page copy failed";
+			goto guest_err;
+		}
 	}
 	st->copy_us = now_us() - t1;
 	epoch_state(epoch, &es, EPOCH_COPIED);
@@ -772,14 +1009,18 @@ epoch_run(struct ckpt *c)
 	n = take_checkpoint(c, epoch, &st, &state_len);
 	if (n == SKIPPED) {
 		c->epoch = epoch - 1;
-		schedule_epoch(c);
+		schedule_epoch(c);	/* a pending pre-copy stays */
 		return;
 	}
 	if (n < 0)
 		return;
+	c->last_dirty = (uint64_t)n;
 	/* The next gap keeps the mean pause under --max-paused-pct. */
 	c->pause_avg_us = c->pause_avg_us ?
 	    (7 * c->pause_avg_us + st.pause_us) / 8 : st.pause_us;
+	if (st.precopy_us)
+		c->precopy_avg_us = c->precopy_avg_us ?
+		    (c->precopy_avg_us + st.precopy_us) / 2 : st.precopy_us;
 	c->gap_us = ckpt_output_gap_us(c->pause_avg_us, c->cfg.max_paused_pct,
 	    c->cfg.max_rate_hz, c->cfg.interval_ms);
 	/* The guest runs again: from here on, encode and queue. */
@@ -861,7 +1102,7 @@ epoch_timer_fine(struct ckpt *c, uint64_t us)
 static void
 schedule_epoch(struct ckpt *c)
 {
-	uint64_t delay;
+	uint64_t delay, lead;
 	int gap_check;
 
 	if (c->phase != PHASE_RUNNING || c->so.state >= SO_SENT)
@@ -872,8 +1113,10 @@ schedule_epoch(struct ckpt *c)
 	delay = epoch_delay_us(c, now_us(), &gap_check);
 	/* The loop's poll rounds its timeout up to whole milliseconds, so
 	 * a timer fires up to 1 ms late: aim early, epoch_due waits out
-	 * the rest on the fine timer. */
-	delay = delay > TIMER_SLACK_US ? delay - TIMER_SLACK_US : 0;
+	 * the rest on the fine timer.  The pre-copy runs before the
+	 * suspend: earlier still by its length. */
+	lead = TIMER_SLACK_US + precopy_lead_us(c);
+	delay = delay > lead ? delay - lead : 0;
 	epoch_timer_stop(c);
 	ev_timer_set(&c->epoch_timer, delay / 1e6, 0.);
 	ev_timer_start(c->loop, &c->epoch_timer);
@@ -883,7 +1126,7 @@ schedule_epoch(struct ckpt *c)
 static void
 epoch_due(struct ckpt *c)
 {
-	uint64_t left;
+	uint64_t left, lead = precopy_lead_us(c);
 	int gap_check;
 
 	if (c->phase != PHASE_RUNNING || c->so.state >= SO_SENT)
@@ -891,7 +1134,7 @@ epoch_due(struct ckpt *c)
 	left = epoch_delay_us(c, now_us(), &gap_check);
 	if (c->so.state == SO_REQUESTED)	/* the final epoch: now */
 		left = gap_check = 0;
-	if (left > TIMER_SLACK_US + 500) {
+	if (left > lead + TIMER_SLACK_US + 500) {
 		schedule_epoch(c);	/* woke far too early */
 		return;
 	}
@@ -907,14 +1150,15 @@ epoch_due(struct ckpt *c)
 			return;
 		}
 	}
-	/* The rest on the fine timer: the loop goes on meanwhile (an ACK
-	 * or a held packet is not kept waiting behind a sleep).  A few
+	/* The rest, until the pre-copy is due (the suspend, without
+	 * one), on the fine timer: the loop goes on meanwhile (an ACK or a
+	 * held packet is not kept waiting behind a sleep).  A few
 	 * microseconds are not worth a round through the loop. */
-	if (left > FINE_MIN_US && !c->waiting) {
+	if (left > lead + FINE_MIN_US && !c->waiting) {
 		epoch_timer_stop(c);
-		if (epoch_timer_fine(c, left) == 0)
+		if (epoch_timer_fine(c, left - lead) == 0)
 			return;
-		usleep((useconds_t)left);	/* no timerfd: as before */
+		usleep((useconds_t)(left - lead));	/* no timerfd */
 	}
 	if (c->epoch >= c->acked + 2) {
 		/* Two unacknowledged epochs would follow: wait for the ACK
@@ -926,6 +1170,13 @@ epoch_due(struct ckpt *c)
 			log_debug("epoch %" PRIu64 ": waiting for ACK(%" PRIu64
 			    ")", c->epoch + 1, c->acked + 1);
 		}
+		return;
+	}
+	if (want_precopy(c) && !c->pre_ready) {
+		/* The pre-copy, then back to the loop; the timer brings
+		 * us back for the suspend, at its due time. */
+		if (precopy(c, c->epoch + 1) == 0)
+			schedule_epoch(c);
 		return;
 	}
 	epoch_run(c);
@@ -958,6 +1209,9 @@ full_begin(struct ckpt *c)
 	/* A session's first epoch is FULL; its number continues ours. */
 	c->epoch++;
 	set_phase(c, PHASE_FULL);
+	/* The full copy sends every page: a pre-copy left pending by an
+	 * earlier session has nothing to add (and staging is reused). */
+	c->pre_pending = c->pre_ready = 0;
 	/* Reset the log: what is dirtied from here on is resent by the
 	 * paused part at the end of the full epoch. */
 	memset(c->bitmap, 0, c->bitmap_words * sizeof *c->bitmap);
@@ -1049,7 +1303,14 @@ full_pump(struct ckpt *c)
 	if (peer_backlog(c->peer) >= QUEUE_LOW_WATER)
 		return;
 
-	/* Every page went out once: the paused part of the full epoch. */
+	/* Every page went out once: pre-copy what was written meanwhile
+	 * (a long copy: many pages, whatever the last epoch had), let the
+	 * loop run, then the paused part of the full epoch. */
+	if (c->precopy && !c->pre_ready) {
+		if (precopy(c, c->epoch) == 0)
+			ev_idle_start(c->loop, &c->pump_idle);
+		return;
+	}
 	if (peer_heartbeat(c->peer, 1) == -1)
 		return;
 	memset(&st, 0, sizeof st);
@@ -1063,6 +1324,7 @@ full_pump(struct ckpt *c)
 	}
 	if (nd < 0)
 		return;
+	c->last_dirty = (uint64_t)nd;
 	off0 = stream_writer_ready(c->w);
 	if (queue_epoch_tail(c, c->epoch, (uint64_t)nd, state_len) == -1)
 		return;
@@ -1792,6 +2054,18 @@ ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 	c->state = malloc(STATE_MAX);
 	if (!c->bitmap || !c->pfns || !c->state)
 		goto err;
+	if (c->cfg.precopy != CKPT_PRECOPY_OFF &&
+	    (c->info.flags & DOMAIN_INFO_LIVE_DIRTY_LOG)) {
+		c->prebitmap = calloc(c->bitmap_words, sizeof *c->prebitmap);
+		if (c->prebitmap == NULL)
+			goto err;
+		c->precopy = 1;
+		c->precopy_always = c->cfg.precopy == CKPT_PRECOPY_ON;
+		log_debug("%s: pre-copy on: the dirty log is read and copied "
+		    "while the guest runs, before each suspend", c->guest);
+	} else if (c->cfg.precopy != CKPT_PRECOPY_OFF)
+		log_info("%s: no pre-copy: this guest's dirty log cannot be "
+		    "read while it runs (%s)", c->guest, ops->name);
 	if (staging_reserve(c, c->cfg.full_chunk_pages) == -1)
 		goto err;
 	ev_init(&c->epoch_timer, epoch_timer_cb);
@@ -1904,7 +2178,7 @@ session_open(struct ckpt *c)
 	hello_name(c->guest, name, sizeof name);
 	/* We can resync from a replica the backup kept (PAGE_HASHES). */
 	if (stream_write_hello(c->w, name, c->cfg.timeout_ms, c->hb_ms,
-	    STREAM_HELLO_RESYNC) == -1) {
+	    STREAM_HELLO_RESYNC, c->cfg.hello_flags) == -1) {
 		log_warn("stream HELLO");
 		goto err;
 	}
@@ -1916,6 +2190,16 @@ session_open(struct ckpt *c)
 			goto err;
 		}
 		c->cfg.cookie = NULL;
+	}
+	/* What the devices' epoch records will refer to (diskbuf: the
+	 * disks), before the first epoch. */
+	for (size_t i = 0; i < c->ndevs; i++) {
+		const struct ckpt_device_ops *o = c->devs[i].ops;
+
+		if (o->declare && o->declare(c->devs[i].dev, c->w) == -1) {
+			log_warn("device %s: declare", o->name);
+			goto err;
+		}
 	}
 	free(config);
 	config = NULL;
@@ -2122,6 +2406,22 @@ ckpt_trigger_parse(const char *s, enum ckpt_trigger *out)
 	return 0;
 }
 
+int
+ckpt_precopy_parse(const char *s, enum ckpt_precopy *out)
+{
+	if (strcmp(s, "auto") == 0)
+		*out = CKPT_PRECOPY_AUTO;
+	else if (strcmp(s, "on") == 0)
+		*out = CKPT_PRECOPY_ON;
+	else if (strcmp(s, "off") == 0)
+		*out = CKPT_PRECOPY_OFF;
+	else {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 uint64_t
 ckpt_last_acked(const struct ckpt *c)
 {
@@ -2226,6 +2526,7 @@ ckpt_free(struct ckpt *c)
 	if (c->staging)
 		munmap(c->staging, c->staging_pages * c->info.page_size);
 	free(c->bitmap);
+	free(c->prebitmap);
 	free(c->rhash);
 	free(c->pfns);
 	free(c->state);

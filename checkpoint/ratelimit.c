@@ -90,6 +90,17 @@ refill(struct ratelimit *r, uint64_t now)
 	r->last_us = now;
 }
 
+/* What a grant waits for: a quarter burst, or WANT if smaller. */
+static double
+grant_min(const struct ratelimit *r, size_t want)
+{
+	double target = r->burst / 4;
+
+	if ((double)want < target)
+		target = (double)want;
+	return target < 1 ? 1 : target;
+}
+
 size_t
 ratelimit_grant(struct ratelimit *r, uint64_t now, size_t want)
 {
@@ -97,8 +108,12 @@ ratelimit_grant(struct ratelimit *r, uint64_t now, size_t want)
 
 	pthread_mutex_lock(&r->lock);
 	refill(r, now);
-	n = r->tokens < 1 ? 0 : r->tokens < (double)want ?
-	    (size_t)r->tokens : want;
+	/* Nothing below grant_min: a writer granted whatever accrued since
+	 * its last write (a few bytes per microsecond) never found the
+	 * bucket empty, spun through syscalls of tens of bytes, and never
+	 * waited on the timer that counts the time the cap held it. */
+	n = r->tokens < grant_min(r, want) ? 0 :
+	    r->tokens < (double)want ? (size_t)r->tokens : want;
 	pthread_mutex_unlock(&r->lock);
 	return n;
 }
@@ -115,17 +130,12 @@ ratelimit_charge(struct ratelimit *r, uint64_t now, size_t sent)
 uint64_t
 ratelimit_wait_us(struct ratelimit *r, uint64_t now, size_t want)
 {
-	double target, need;
+	double need;
 	uint64_t us;
 
 	pthread_mutex_lock(&r->lock);
 	refill(r, now);
-	target = r->burst / 4;
-	if ((double)want < target)
-		target = (double)want;
-	if (target < 1)
-		target = 1;
-	need = target - r->tokens;
+	need = grant_min(r, want) - r->tokens;
 	us = need <= 0 ? 0 : (uint64_t)(need * 1e6 / (double)r->rate) + 1;
 	pthread_mutex_unlock(&r->lock);
 	return us;

@@ -26,8 +26,9 @@ void	ratelimit_free(struct ratelimit *);		/* NULL ok */
  * fine) into bytes per second, 1 kbit/s .. 1 Tbit/s.  0 / -1 + EINVAL. */
 int	ratelimit_parse_mbit(const char *s, uint64_t *bytes_per_s);
 
-/* How many of WANT bytes may go at NOW_US (monotonic): 0 when the
- * bucket is empty (or in debt). */
+/* How many of WANT bytes may go at NOW_US (monotonic): 0 until the
+ * bucket holds a quarter burst (or WANT if smaller), so writes come in
+ * chunks and a writer waits rather than trickles. */
 size_t	ratelimit_grant(struct ratelimit *, uint64_t now_us, size_t want);
 /* SENT bytes went at NOW_US. */
 void	ratelimit_charge(struct ratelimit *, uint64_t now_us, size_t sent);

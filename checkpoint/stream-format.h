@@ -15,7 +15,8 @@
 
 #define STREAM_MAGIC		"\x89RMS\r\n\x1a\n"	/* 8 bytes, no NUL */
 #define STREAM_MAGIC_LEN	8
-#define STREAM_VERSION		2u	/* 2: HELLO / WELCOME handshake */
+#define STREAM_VERSION		3u	/* 2: HELLO / WELCOME handshake;
+						 * 3: DISKS, HELLO's flags */
 #define STREAM_BYTE_ORDER	0x01020304u	/* reads back 0x04030201 if swapped */
 #define STREAM_DRIVER_LEN	16
 #define STREAM_CONFIG_MAX	(64u << 10)
@@ -70,6 +71,8 @@ _Static_assert(sizeof(struct stream_rhdr) == 8, "stream_rhdr is 8 bytes");
 						 * after the final epoch */
 #define STREAM_REC_COOKIE	0x0000000Bu	/* after HELLO: the prepare's
 						 * cookie (docs/control.md) */
+#define STREAM_REC_DISKS	0x0000000Cu	/* after HELLO, before the first
+						 * epoch: the replicated disks */
 /* Backup -> primary (the back channel). */
 #define STREAM_REC_READY	0x00000101u
 #define STREAM_REC_ACK		0x00000102u
@@ -132,9 +135,10 @@ _Static_assert(sizeof(struct stream_page) == 16, "stream_page is 16 bytes");
 #define STREAM_DISK_FLAGS_KNOWN	(STREAM_DISK_FLAG_FUA)
 
 struct stream_disk_write {
-	uint64_t	offset;		/* bytes; offset + length <= 2^64 */
+	uint64_t	offset;		/* bytes; offset + length <= the
+					 * disk's size (DISKS) */
 	uint32_t	length;		/* bytes affected, >= 1 */
-	uint16_t	disk;		/* disk index */
+	uint16_t	disk;		/* index into DISKS' entries */
 	uint8_t		op;		/* STREAM_DISK_* */
 	uint8_t		flags;		/* STREAM_DISK_FLAG_*; others 0 */
 };
@@ -186,6 +190,10 @@ _Static_assert(sizeof(struct stream_error) == 8, "stream_error is 8 bytes");
 #define STREAM_HELLO_RESYNC	(1u << 0)	/* takes PAGE_HASHES, sends a
 						 * RESYNC first epoch */
 #define STREAM_HELLO_FEATURES_KNOWN (STREAM_HELLO_RESYNC)
+/* HELLO flags (demands: a bit the backup does not know is an error). */
+#define STREAM_HELLO_NO_GUARDIAN (1u << 0)	/* remus -e: the activated guest
+						 * gets no guardian (xl's -e) */
+#define STREAM_HELLO_FLAGS_KNOWN (STREAM_HELLO_NO_GUARDIAN)
 #define STREAM_TIMEOUT_MAX	3600000u	/* ms: T, H, F at most an hour */
 
 struct stream_hello {
@@ -195,7 +203,9 @@ struct stream_hello {
 	uint32_t	features;	/* STREAM_HELLO_*: what it can do;
 					 * bits a backup does not know it
 					 * ignores (an offer, not a demand) */
-	uint32_t	reserved[2];	/* must be 0 */
+	uint32_t	flags;		/* STREAM_HELLO_NO_GUARDIAN...: what
+					 * it asks; other bits must be 0 */
+	uint32_t	reserved;	/* must be 0 */
 	uint32_t	crc;
 };
 _Static_assert(sizeof(struct stream_hello) == 88, "stream_hello is 88 bytes");
@@ -248,5 +258,26 @@ struct stream_cookie {
 	uint32_t	crc;
 };
 _Static_assert(sizeof(struct stream_cookie) == 24, "stream_cookie is 24 bytes");
+
+/* DISKS (primary -> backup, after HELLO, before the first epoch, at most
+ * once; none: no disk is replicated): this header, then COUNT entries,
+ * disk index 0 .. COUNT - 1 in order.  DISK_WRITE's disk is such an index
+ * and its range lies inside that disk's size.  The backup matches each
+ * entry to its own image by NAME (an unnamed one only when each side has
+ * one disk).  The CRC32C covers the record header, COUNT and the entries.
+ * NAME: 0 .. 23 of A-Z a-z 0-9 _ . - (not starting with . or -),
+ * NUL-padded; empty only when COUNT is 1; unique. */
+#define STREAM_DISK_NAME_LEN	24
+#define STREAM_DISKS_MAX	16
+struct stream_disks {
+	uint32_t	count;		/* 1 .. STREAM_DISKS_MAX */
+	uint32_t	crc;
+};
+_Static_assert(sizeof(struct stream_disks) == 8, "stream_disks is 8 bytes");
+struct stream_disk_desc {
+	char		name[STREAM_DISK_NAME_LEN];	/* NUL-padded */
+	uint64_t	size;		/* bytes, >= 1 */
+};
+_Static_assert(sizeof(struct stream_disk_desc) == 32, "disk_desc is 32 bytes");
 
 #endif /* REMUS_STREAM_FORMAT_H */

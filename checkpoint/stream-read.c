@@ -97,7 +97,7 @@ static const char *const status_text[STREAM_ERR_MAX] = {
 	[STREAM_ERR_PFN]	= "pfn out of range",
 	[STREAM_ERR_DRIVER]	= "bad driver name",
 	[STREAM_ERR_TEXT]	= "bad text (error reason or guest name)",
-	[STREAM_ERR_DISK]	= "bad disk write",
+	[STREAM_ERR_DISK]	= "bad disk write or disk list",
 	[STREAM_ERR_HANDSHAKE]	= "handshake timing out of range",
 };
 
@@ -129,6 +129,7 @@ stream_rec_name(uint32_t type)
 	case STREAM_REC_WELCOME:	return "WELCOME";
 	case STREAM_REC_SWITCHOVER:	return "SWITCHOVER";
 	case STREAM_REC_COOKIE:		return "COOKIE";
+	case STREAM_REC_DISKS:		return "DISKS";
 	case STREAM_REC_ACTIVATED:	return "ACTIVATED";
 	case STREAM_REC_PAGE_HASHES:	return "PAGE_HASHES";
 	default:			return NULL;
@@ -151,7 +152,7 @@ stream_enc_name(unsigned enc)
 static int
 is_forward_type(uint32_t type)
 {
-	return type >= STREAM_REC_EPOCH_BEGIN && type <= STREAM_REC_COOKIE;
+	return type >= STREAM_REC_EPOCH_BEGIN && type <= STREAM_REC_DISKS;
 }
 
 static int
@@ -319,7 +320,8 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 	case STREAM_REC_DEVICE_STATE:
 		return r->in_epoch ? STREAM_OK : STREAM_ERR_SEQUENCE;
 	case STREAM_REC_DISK_WRITE:
-		if (!r->in_epoch)
+		/* Of a disk DISKS declared. */
+		if (!r->in_epoch || r->nr_disks == 0)
 			return STREAM_ERR_SEQUENCE;
 		return length >= sizeof(struct stream_disk_write) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
@@ -340,6 +342,18 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 			return STREAM_ERR_SEQUENCE;
 		return length == sizeof(struct stream_cookie) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
+	case STREAM_REC_DISKS:
+		if (r->nr_disks != 0 || r->in_epoch || r->epoch != 0)
+			return STREAM_ERR_SEQUENCE;
+		/* Whole entries, 1 .. STREAM_DISKS_MAX of them. */
+		if (length < sizeof(struct stream_disks) +
+		    sizeof(struct stream_disk_desc) ||
+		    (length - sizeof(struct stream_disks)) %
+		    sizeof(struct stream_disk_desc) != 0)
+			return STREAM_ERR_LENGTH;
+		return length <= sizeof(struct stream_disks) +
+		    STREAM_DISKS_MAX * sizeof(struct stream_disk_desc) ?
+		    STREAM_OK : STREAM_ERR_TOO_LONG;
 	case STREAM_REC_HELLO:
 		if (r->have_hello)
 			return STREAM_ERR_SEQUENCE;
@@ -456,7 +470,8 @@ parse_batch(const struct stream_reader *r, const uint8_t *body,
 }
 
 static enum stream_status
-parse_disk(const uint8_t *body, uint32_t length, struct stream_rec *rec)
+parse_disk(const struct stream_reader *r, const uint8_t *body,
+    uint32_t length, struct stream_rec *rec)
 {
 	struct stream_disk_write *dw = &rec->u.disk;
 
@@ -469,6 +484,10 @@ parse_disk(const uint8_t *body, uint32_t length, struct stream_rec *rec)
 		return STREAM_ERR_RESERVED;
 	if (dw->op >= STREAM_DISK_OP_MAX || dw->length == 0 ||
 	    dw->offset > UINT64_MAX - dw->length)
+		return STREAM_ERR_DISK;
+	/* A disk DISKS declared, and inside it. */
+	if (dw->disk >= r->nr_disks ||
+	    dw->offset + dw->length > r->disk_size[dw->disk])
 		return STREAM_ERR_DISK;
 	if (length != sizeof(*dw) + (dw->op == STREAM_DISK_WRITE ? dw->length : 0))
 		return STREAM_ERR_LENGTH;
@@ -518,8 +537,11 @@ parse_hello(const uint8_t *rbuf, struct stream_rec *rec)
 
 	if (!handshake_crc_ok(rbuf, offsetof(struct stream_hello, crc)))
 		return STREAM_ERR_CRC;
-	if (!all_zero(body + offsetof(struct stream_hello, reserved),
-	    sizeof(((struct stream_hello *)0)->reserved)))
+	/* A demand: a flag this reader does not know changes what the
+	 * primary expects of it. */
+	rec->u.hello.flags = ld32(body + offsetof(struct stream_hello, flags));
+	if (ld32(body + offsetof(struct stream_hello, reserved)) != 0 ||
+	    (rec->u.hello.flags & ~STREAM_HELLO_FLAGS_KNOWN) != 0)
 		return STREAM_ERR_RESERVED;
 	/* 1 .. 64 printable characters, then NUL bytes to the end. */
 	while (n < STREAM_NAME_LEN && name[n] != 0) {
@@ -539,6 +561,71 @@ parse_hello(const uint8_t *rbuf, struct stream_rec *rec)
 	    offsetof(struct stream_hello, features));
 	if (!timing_ok(rec->u.hello.timeout_ms, rec->u.hello.hb_ms))
 		return STREAM_ERR_HANDSHAKE;
+	return STREAM_OK;
+}
+
+int
+stream_disk_name_ok(const char *name)
+{
+	size_t n = strnlen(name, STREAM_DISK_NAME_LEN);
+
+	if (n == STREAM_DISK_NAME_LEN)
+		return 0;
+	if (n > 0 && (name[0] == '.' || name[0] == '-'))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* DISKS: CRC over the record header, COUNT and the entries; then the
+ * count against the length, each name and size, names unique. */
+static enum stream_status
+parse_disks(const uint8_t *rbuf, uint32_t length, struct stream_rec *rec)
+{
+	const size_t dh = sizeof(struct stream_disks);
+	const size_t de = sizeof(struct stream_disk_desc);
+	const uint8_t *body = rbuf + sizeof(struct stream_rhdr), *e;
+	uint32_t count, crc, i, j;
+
+	crc = stream_crc32c(0, rbuf, sizeof(struct stream_rhdr) +
+	    offsetof(struct stream_disks, crc));
+	crc = stream_crc32c(crc, body + dh, length - dh);
+	if (crc_differs(crc, ld32(body + offsetof(struct stream_disks, crc))))
+		return STREAM_ERR_CRC;
+	count = ld32(body + offsetof(struct stream_disks, count));
+	if ((uint64_t)count * de != length - dh)
+		return STREAM_ERR_LENGTH;
+	for (i = 0, e = body + dh; i < count; i++, e += de) {
+		const uint8_t *nm = e + offsetof(struct stream_disk_desc, name);
+		size_t n = strnlen((const char *)nm, STREAM_DISK_NAME_LEN);
+
+		/* NUL-padded, at least one NUL: a name of 0 .. 23. */
+		if (n == STREAM_DISK_NAME_LEN ||
+		    !all_zero(nm + n, STREAM_DISK_NAME_LEN - n))
+			return STREAM_ERR_TEXT;
+		memcpy(rec->u.disks.name[i], nm, n + 1);
+		if (!stream_disk_name_ok(rec->u.disks.name[i]))
+			return STREAM_ERR_TEXT;
+		/* Unnamed only as the one disk: with several, the backup
+		 * could not tell which is which. */
+		if (n == 0 && count != 1)
+			return STREAM_ERR_DISK;
+		rec->u.disks.size[i] = ld64(e + offsetof(struct stream_disk_desc,
+		    size));
+		if (rec->u.disks.size[i] == 0)
+			return STREAM_ERR_DISK;
+		for (j = 0; j < i; j++)
+			if (strcmp(rec->u.disks.name[i],
+			    rec->u.disks.name[j]) == 0)
+				return STREAM_ERR_DISK;
+	}
+	rec->u.disks.count = count;
 	return STREAM_OK;
 }
 
@@ -702,7 +789,7 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 		st = STREAM_OK;
 		break;
 	case STREAM_REC_DISK_WRITE:
-		st = parse_disk(body, length, rec);
+		st = parse_disk(r, body, length, rec);
 		break;
 	case STREAM_REC_EPOCH_END: {
 		struct stream_epoch_end *e = &rec->u.end;
@@ -764,6 +851,14 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 			memcpy(rec->u.cookie.cookie, body, STREAM_COOKIE_LEN);
 			r->have_cookie = 1;
 			st = STREAM_OK;
+		}
+		break;
+	case STREAM_REC_DISKS:
+		st = parse_disks(buf, length, rec);
+		if (st == STREAM_OK) {
+			r->nr_disks = rec->u.disks.count;
+			memcpy(r->disk_size, rec->u.disks.size,
+			    sizeof r->disk_size);
 		}
 		break;
 	case STREAM_REC_HELLO:

@@ -384,8 +384,8 @@ stream_write_page(struct stream_writer *w, uint64_t pfn, uint16_t enc,
 static int
 defined_type(uint32_t t)
 {
-	return (t >= STREAM_REC_EPOCH_BEGIN && t <= STREAM_REC_HELLO) ||
-	    (t >= STREAM_REC_READY && t <= STREAM_REC_WELCOME);
+	return (t >= STREAM_REC_EPOCH_BEGIN && t <= STREAM_REC_DISKS) ||
+	    (t >= STREAM_REC_READY && t <= STREAM_REC_ACTIVATED);
 }
 
 int
@@ -426,7 +426,8 @@ stream_write_disk(struct stream_writer *w, const struct stream_disk_write *dw,
 	    (dw->flags & ~STREAM_DISK_FLAGS_KNOWN) != 0 || dw->length == 0 ||
 	    dw->offset > UINT64_MAX - dw->length ||
 	    dlen > STREAM_REC_LENGTH_MAX - sizeof(*dw) ||
-	    (dlen > 0 && data == NULL))
+	    (dlen > 0 && data == NULL) || dw->disk >= w->nr_disks ||
+	    dw->offset + dw->length > w->disk_size[dw->disk])
 		return einval();
 	close_batch(w);
 	length = sizeof(*dw) + dlen;
@@ -538,12 +539,13 @@ timing_ok(uint32_t timeout_ms, uint32_t hb_ms)
 
 int
 stream_write_hello(struct stream_writer *w, const char *name,
-    uint32_t timeout_ms, uint32_t hb_ms, uint32_t features)
+    uint32_t timeout_ms, uint32_t hb_ms, uint32_t features, uint32_t flags)
 {
 	const size_t crc_off = RHDR + offsetof(struct stream_hello, crc);
 	uint8_t *p;
 
-	if (!w->hello_due || !name_ok(name) || !timing_ok(timeout_ms, hb_ms))
+	if (!w->hello_due || !name_ok(name) || !timing_ok(timeout_ms, hb_ms) ||
+	    (flags & ~STREAM_HELLO_FLAGS_KNOWN) != 0)
 		return einval();
 	p = start_record(w, STREAM_REC_HELLO, sizeof(struct stream_hello));
 	if (p == NULL)
@@ -554,6 +556,7 @@ stream_write_hello(struct stream_writer *w, const char *name,
 	st32(p + RHDR + offsetof(struct stream_hello, timeout_ms), timeout_ms);
 	st32(p + RHDR + offsetof(struct stream_hello, hb_ms), hb_ms);
 	st32(p + RHDR + offsetof(struct stream_hello, features), features);
+	st32(p + RHDR + offsetof(struct stream_hello, flags), flags);
 	st32(p + crc_off, stream_crc32c(0, p, crc_off));
 	finish_record(w, sizeof(struct stream_hello));
 	w->hello_due = 0;
@@ -578,6 +581,49 @@ stream_write_cookie(struct stream_writer *w,
 	st32(p + crc_off, stream_crc32c(0, p, crc_off));
 	finish_record(w, sizeof(struct stream_cookie));
 	w->cookie_sent = 1;
+	return 0;
+}
+
+int
+stream_write_disks(struct stream_writer *w, const struct stream_disk_desc *d,
+    uint32_t count)
+{
+	const size_t dh = sizeof(struct stream_disks);
+	const size_t de = sizeof(struct stream_disk_desc);
+	uint32_t i, j, length;
+	uint8_t *p, *e;
+	uint32_t crc;
+
+	if (w->hello_due || w->nr_pages == 0 || w->epoch != 0 ||
+	    w->in_epoch || w->ended || w->nr_disks != 0 || count == 0 ||
+	    count > STREAM_DISKS_MAX)
+		return einval();
+	for (i = 0; i < count; i++) {
+		if (memchr(d[i].name, '\0', STREAM_DISK_NAME_LEN) == NULL ||
+		    !stream_disk_name_ok(d[i].name) || d[i].size == 0 ||
+		    (d[i].name[0] == '\0' && count != 1))
+			return einval();
+		for (j = 0; j < i; j++)
+			if (strcmp(d[i].name, d[j].name) == 0)
+				return einval();
+	}
+	length = (uint32_t)(dh + count * de);
+	p = start_record(w, STREAM_REC_DISKS, length);
+	if (p == NULL)
+		return -1;
+	memset(p + RHDR, 0, length);
+	st32(p + RHDR + offsetof(struct stream_disks, count), count);
+	for (i = 0, e = p + RHDR + dh; i < count; i++, e += de) {
+		memcpy(e + offsetof(struct stream_disk_desc, name), d[i].name,
+		    strlen(d[i].name));
+		st64(e + offsetof(struct stream_disk_desc, size), d[i].size);
+		w->disk_size[i] = d[i].size;
+	}
+	crc = stream_crc32c(0, p, RHDR + offsetof(struct stream_disks, crc));
+	crc = stream_crc32c(crc, p + RHDR + dh, length - dh);
+	st32(p + RHDR + offsetof(struct stream_disks, crc), crc);
+	finish_record(w, length);
+	w->nr_disks = count;
 	return 0;
 }
 

@@ -38,7 +38,8 @@ enum stream_status {
 	STREAM_ERR_PFN,		/* pfn >= nr_pages (or nr_pages out of range) */
 	STREAM_ERR_DRIVER,	/* driver name not NUL-padded / empty / not text */
 	STREAM_ERR_TEXT,	/* ERROR reason empty or not text */
-	STREAM_ERR_DISK,	/* DISK_WRITE op unknown or range overflows */
+	STREAM_ERR_DISK,	/* DISK_WRITE op unknown, disk not declared or
+				 * range outside it; DISKS entry bad */
 	STREAM_ERR_HANDSHAKE,	/* HELLO / WELCOME timing out of range */
 	STREAM_ERR_MAX
 };
@@ -91,6 +92,8 @@ struct stream_reader {
 	int		switchover;	/* forward: SWITCHOVER seen, only
 					 * HEARTBEATs may follow */
 	int		have_cookie;	/* forward: COOKIE seen */
+	uint32_t	nr_disks;	/* forward: DISKS' count (0: none) */
+	uint64_t	disk_size[STREAM_DISKS_MAX];	/* DISKS' sizes */
 };
 
 struct stream_header_info {
@@ -131,9 +134,17 @@ struct stream_rec {
 			uint32_t	timeout_ms;
 			uint32_t	hb_ms;
 			uint32_t	features;
+			uint32_t	flags;		/* STREAM_HELLO_* */
 		} hello;
 		struct stream_welcome		welcome;
 		struct stream_cookie		cookie;
+		struct {
+			uint32_t	count;
+			/* NUL-terminated; "" for an unnamed disk. */
+			char		name[STREAM_DISKS_MAX]
+					    [STREAM_DISK_NAME_LEN + 1];
+			uint64_t	size[STREAM_DISKS_MAX];
+		} disks;
 		struct {
 			uint64_t	first;
 			uint32_t	count;
@@ -208,6 +219,8 @@ struct stream_writer {
 	int		welcome_sent;	/* back channel: READY may follow */
 	int		switchover;	/* SWITCHOVER written */
 	int		cookie_sent;	/* COOKIE written */
+	uint32_t	nr_disks;	/* DISKS written: its count */
+	uint64_t	disk_size[STREAM_DISKS_MAX];
 	int		hashes_due;	/* WELCOME had HASHES, READY not yet */
 	uint64_t	hash_next;	/* next PAGE_HASHES pfn */
 	uint64_t	nr_hashes;	/* pages they cover (set_hashes) */
@@ -261,7 +274,8 @@ int	stream_write_batch_end(struct stream_writer *);
 int	stream_write_blob(struct stream_writer *, uint32_t type,
 	    const void *data, uint32_t len);
 /* DW->length data bytes at DATA for STREAM_DISK_WRITE; DATA unused for
- * ZERO and TRIM.  Inside an epoch. */
+ * ZERO and TRIM.  Inside an epoch, after DISKS declared DW->disk, whose
+ * size the range must fit in. */
 int	stream_write_disk(struct stream_writer *,
 	    const struct stream_disk_write *dw, const void *data);
 int	stream_write_epoch_end(struct stream_writer *);	/* closes a batch */
@@ -272,12 +286,22 @@ int	stream_write_epoch_end(struct stream_writer *);	/* closes a batch */
  * Outside epochs, and not between the header and HELLO. */
 int	stream_write_ctl(struct stream_writer *, uint32_t type, uint64_t value);
 /* HELLO, right after the header: NAME 1 .. STREAM_NAME_LEN printable
- * ASCII characters; 1 <= HB_MS <= TIMEOUT_MS <= STREAM_TIMEOUT_MAX. */
+ * ASCII characters; 1 <= HB_MS <= TIMEOUT_MS <= STREAM_TIMEOUT_MAX;
+ * FLAGS only of STREAM_HELLO_FLAGS_KNOWN. */
 int	stream_write_hello(struct stream_writer *, const char *name,
-	    uint32_t timeout_ms, uint32_t hb_ms, uint32_t features);
+	    uint32_t timeout_ms, uint32_t hb_ms, uint32_t features,
+	    uint32_t flags);
 /* COOKIE, after HELLO and before the first epoch, once. */
 int	stream_write_cookie(struct stream_writer *,
 	    const uint8_t cookie[STREAM_COOKIE_LEN]);
+/* DISKS: COUNT (1 .. STREAM_DISKS_MAX) disks, D[i] being disk index i
+ * (its NUL-terminated name as stream-format.h says, its size >= 1).
+ * After HELLO and before the first epoch, once. */
+int	stream_write_disks(struct stream_writer *,
+	    const struct stream_disk_desc *d, uint32_t count);
+/* Is NAME (NUL-terminated) a disk name DISKS may carry: 0 .. 23 of
+ * A-Z a-z 0-9 _ . -, not starting with . or -?  1 / 0. */
+int	stream_disk_name_ok(const char *name);
 /* WELCOME, before READY (on the back channel); WL's crc and reserved are
  * ignored, the rest as stream-format.h says. */
 int	stream_write_welcome(struct stream_writer *,

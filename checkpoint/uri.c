@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "compiler.h"
+#include "util.h"
 #include "transport.h"
 #include "uri.h"
 
@@ -27,23 +28,6 @@ uri_scheme_name(enum uri_scheme s)
 	case URI_SSH:	return "ssh";
 	}
 	return "?";
-}
-
-static int refuse(char *err, size_t errlen, const char *fmt, ...)
-    __printf(3, 4);
-
-static int
-refuse(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = EINVAL;
-	return -1;
 }
 
 static int
@@ -88,10 +72,11 @@ set_host(struct uri *u, const char *h, size_t n, int v6, int flags,
 
 	if (n == 0 || (n == 1 && h[0] == '*')) {
 		if (!(flags & URI_EMPTY_HOST))
-			return refuse(err, errlen, "empty host");
+			return util_refuse(err, errlen, EINVAL, "empty host");
 	} else if (v6 && memchr(h, ':', n) != NULL) {
 		if (check_v6(h, n) == -1)
-			return refuse(err, errlen, "\"%.*s\" is not an IPv6 "
+			return util_refuse(err, errlen, EINVAL,
+			    "\"%.*s\" is not an IPv6 "
 			    "address", (int)(n > 64 ? 64 : n), h);
 	} else {
 		/* Brackets around a name or an IPv4 address are taken, as
@@ -99,12 +84,14 @@ set_host(struct uri *u, const char *h, size_t n, int v6, int flags,
 		v6 = 0;
 		for (i = 0; i < n; i++)
 			if (!is_name_char(h[i]))
-				return refuse(err, errlen, "host \"%.*s\": "
+				return util_refuse(err, errlen, EINVAL,
+				    "host \"%.*s\": "
 				    "unexpected character '%c'", (int)(n > 64 ?
 				    64 : n), h, h[i]);
 	}
 	if (n >= sizeof u->host)
-		return refuse(err, errlen, "host name longer than %zu bytes",
+		return util_refuse(err, errlen, EINVAL,
+		    "host name longer than %zu bytes",
 		    sizeof u->host - 1);
 	memcpy(u->host, h, n);
 	u->host[n] = '\0';
@@ -120,15 +107,17 @@ set_port(struct uri *u, const char *p, size_t n, char *err, size_t errlen)
 	size_t i;
 
 	if (n == 0)
-		return refuse(err, errlen, "empty port after ':'");
+		return util_refuse(err, errlen, EINVAL, "empty port after ':'");
 	for (i = 0; i < n; i++) {
 		if (p[i] < '0' || p[i] > '9' || i >= 5)
-			return refuse(err, errlen, "port \"%.*s\": want a "
+			return util_refuse(err, errlen, EINVAL,
+			    "port \"%.*s\": want a "
 			    "number in 1..65535", (int)(n > 16 ? 16 : n), p);
 		v = v * 10 + (unsigned long)(p[i] - '0');
 	}
 	if (v < 1 || v > 65535)
-		return refuse(err, errlen, "port %lu: want a number in "
+		return util_refuse(err, errlen, EINVAL,
+		    "port %lu: want a number in "
 		    "1..65535", v);
 	snprintf(u->port, sizeof u->port, "%lu", v);
 	return 0;
@@ -146,7 +135,8 @@ parse_hostport(struct uri *u, const char *s, size_t n, int flags,
 	if (n > 0 && s[0] == '[') {
 		rb = memchr(s, ']', n);
 		if (rb == NULL)
-			return refuse(err, errlen, "missing ']' after an IPv6 "
+			return util_refuse(err, errlen, EINVAL,
+			    "missing ']' after an IPv6 "
 			    "address");
 		if (set_host(u, s + 1, (size_t)(rb - s - 1), 1, flags, err,
 		    errlen) == -1)
@@ -154,7 +144,8 @@ parse_hostport(struct uri *u, const char *s, size_t n, int flags,
 		if (rb + 1 == end)
 			return 0;
 		if (rb[1] != ':')
-			return refuse(err, errlen, "unexpected '%c' after ']'",
+			return util_refuse(err, errlen, EINVAL,
+			    "unexpected '%c' after ']'",
 			    rb[1]);
 		return set_port(u, rb + 2, (size_t)(end - rb - 2), err, errlen);
 	}
@@ -181,22 +172,25 @@ uri_parse(const char *s, int flags, struct uri *u, char *err, size_t errlen)
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (s == NULL || *s == '\0')
-		return refuse(err, errlen, "empty address");
+		return util_refuse(err, errlen, EINVAL, "empty address");
 	sep = strstr(s, "://");
 	if (sep == NULL) {
 		u->scheme = URI_BARE;
 		if (strchr(s, '/') != NULL)
-			return refuse(err, errlen, "unexpected '/' (want "
+			return util_refuse(err, errlen, EINVAL,
+			    "unexpected '/' (want "
 			    "host[:port], or a URI such as tcp://host:port/)");
 		if (strchr(s, '@') != NULL)
-			return refuse(err, errlen, "a user (user@) only goes "
+			return util_refuse(err, errlen, EINVAL,
+			    "a user (user@) only goes "
 			    "with ssh://");
 		return parse_hostport(u, s, strlen(s), flags, TRANSPORT_DEFAULT_PORT_STR, err,
 		    errlen);
 	}
 	n = (size_t)(sep - s);
 	if (n == 0 || n >= sizeof scheme)
-		return refuse(err, errlen, "unknown scheme \"%.*s\" (want "
+		return util_refuse(err, errlen, EINVAL,
+		    "unknown scheme \"%.*s\" (want "
 		    "tcp://, tls://, ssh://, or host[:port])",
 		    (int)(n > 15 ? 15 : n), s);
 	memcpy(scheme, s, n);
@@ -208,7 +202,8 @@ uri_parse(const char *s, int flags, struct uri *u, char *err, size_t errlen)
 	else if (strcmp(scheme, "ssh") == 0)
 		u->scheme = URI_SSH;
 	else
-		return refuse(err, errlen, "unknown scheme \"%s\" (want "
+		return util_refuse(err, errlen, EINVAL,
+		    "unknown scheme \"%s\" (want "
 		    "tcp://, tls://, ssh://, or host[:port])", scheme);
 
 	auth = sep + 3;
@@ -217,10 +212,12 @@ uri_parse(const char *s, int flags, struct uri *u, char *err, size_t errlen)
 	slash = strchr(auth, '/');
 	alen = slash ? (size_t)(slash - auth) : strlen(auth);
 	if (slash != NULL && slash[1] != '\0')
-		return refuse(err, errlen, "path \"%.32s\": want nothing or "
+		return util_refuse(err, errlen, EINVAL,
+		    "path \"%.32s\": want nothing or "
 		    "\"/\" after the host", slash);
 	if (memchr(auth, '?', alen) || memchr(auth, '#', alen))
-		return refuse(err, errlen, "queries and fragments (?, #) "
+		return util_refuse(err, errlen, EINVAL,
+		    "queries and fragments (?, #) "
 		    "mean nothing here");
 	at = NULL;
 	for (const char *p = auth; p < auth + alen; p++)
@@ -230,17 +227,21 @@ uri_parse(const char *s, int flags, struct uri *u, char *err, size_t errlen)
 		size_t ulen = (size_t)(at - auth);
 
 		if (u->scheme != URI_SSH)
-			return refuse(err, errlen, "a user (user@) only goes "
+			return util_refuse(err, errlen, EINVAL,
+			    "a user (user@) only goes "
 			    "with ssh://");
 		if (ulen == 0)
-			return refuse(err, errlen, "empty user name before "
+			return util_refuse(err, errlen, EINVAL,
+			    "empty user name before "
 			    "'@'");
 		if (ulen >= sizeof u->user)
-			return refuse(err, errlen, "user name longer than %zu "
+			return util_refuse(err, errlen, EINVAL,
+			    "user name longer than %zu "
 			    "bytes", sizeof u->user - 1);
 		for (size_t i = 0; i < ulen; i++)
 			if (!is_name_char(auth[i]))
-				return refuse(err, errlen, "user \"%.*s\": "
+				return util_refuse(err, errlen, EINVAL,
+				    "user \"%.*s\": "
 				    "unexpected character '%c'", (int)ulen,
 				    auth, auth[i]);
 		memcpy(u->user, auth, ulen);

@@ -46,6 +46,8 @@ enum {
 	K_DOMAIN,	/* the guest's domain operand */
 	K_BACKUP,	/* the guest's backup operand */
 	K_COMMAND,	/* remusd --guest NAME=VALUE */
+	K_GUEST_DISK,	/* remusd --disk NAME:VALUE (NAME:=VALUE unnamed) */
+	K_GUEST_SYNC,	/* remusd --disk-sync-listen NAME=VALUE */
 	K_RESERVED,	/* refused: not implemented */
 };
 
@@ -59,6 +61,8 @@ struct conf_key {
 	const char	*choices;
 	int		 group;
 	const char	*why;		/* K_RESERVED: the line said */
+	int		 multi;		/* may be given more than once (its
+					 * flag is repeatable: --disk) */
 };
 
 #define PRI	(IN_REMUS | IN_GUEST)
@@ -66,115 +70,122 @@ struct conf_key {
 
 static const struct conf_key conf_keys[] = {
 	/* [guest NAME] only. */
-	{ "domain", IN_GUEST, T_STR, K_DOMAIN, NULL, 0, 0, NULL, 0, NULL },
-	{ "backup", IN_GUEST, T_STR, K_BACKUP, NULL, 0, 0, NULL, 0, NULL },
+	{ "domain", IN_GUEST, T_STR, K_DOMAIN, NULL, 0, 0, NULL, 0, NULL, 0 },
+	{ "backup", IN_GUEST, T_STR, K_BACKUP, NULL, 0, 0, NULL, 0, NULL, 0 },
 	{ "command", IN_GUEST, T_STR, K_COMMAND, "--guest", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
+	/* remusd's, for this guest: its disk images and its sync address. */
+	{ "backup-disk", IN_GUEST, T_STR, K_GUEST_DISK, "--disk", 0, 0, NULL,
+	    0, NULL, 1 },
+	{ "disk-sync-listen", IN_GUEST, T_ADDR_PORT, K_GUEST_SYNC,
+	    "--disk-sync-listen", 0, 0, NULL, 0, NULL, 0 },
 	{ "device-tools", IN_GUEST, T_STR, K_RESERVED, NULL, 0, 0, NULL, 0,
 	    "device-tools: reserved for per-device scripts, not implemented "
-	    "(remus buffers and replicates itself)" },
+	    "(remus buffers and replicates itself)", 0 },
 	/* remus, in [remus] (every guest) or [guest NAME]. */
-	{ "interval", PRI, T_UINT, K_FLAG, "-i", 25, 60000, NULL, 0, NULL },
-	{ "compress", PRI, T_BOOL, K_FLAG_IF_NO, "-u", 0, 0, NULL, 0, NULL },
+	{ "interval", PRI, T_UINT, K_FLAG, "-i", 25, 60000, NULL, 0, NULL, 0 },
+	{ "compress", PRI, T_BOOL, K_FLAG_IF_NO, "-u", 0, 0, NULL, 0, NULL, 0 },
 	{ "backup-command", PRI, T_STR, K_FLAG, "-s", 0, 0, NULL, G_CHANNEL,
-	    NULL },
+	    NULL, 0 },
 	{ "blackhole", PRI, T_BOOL, K_FLAG, "-b", 0, 0, NULL, G_CHANNEL,
-	    NULL },
+	    NULL, 0 },
 	{ "network-buffering", PRI, T_BOOL, K_FLAG_IF_NO, "-n", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "disk-replication", PRI, T_BOOL, K_FLAG_IF_NO, "-d", 0, 0, NULL, 0,
-	    NULL },
-	{ "allow-unsafe", PRI, T_BOOL, K_FLAG, "-F", 0, 0, NULL, 0, NULL },
+	    NULL, 0 },
+	{ "allow-unsafe", PRI, T_BOOL, K_FLAG, "-F", 0, 0, NULL, 0, NULL, 0 },
 	{ "verbose", PRI | IN_REMUSD, T_COUNT, K_FLAG, "-v", 0, 9, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "timeout", PRI, T_UINT, K_FLAG, "--timeout", 100, MS, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "stats-json", PRI, T_STR, K_FLAG, "--stats-json", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "netbuf-if", PRI, T_STR, K_FLAG, "--netbuf-if", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "netbuf-driver", PRI, T_ENUM, K_FLAG, "--netbuf-driver", 0, 0,
-	    "plug|nfqueue|auto", 0, NULL },
+	    "plug|nfqueue|auto", 0, NULL, 0 },
 	{ "netbuf-limit", PRI, T_SIZE, K_FLAG, "--netbuf-limit", 1, 0, NULL,
-	    0, NULL },
-	{ "disk", PRI, T_STR, K_FLAG, "--disk", 0, 0, NULL, 0, NULL },
+	    0, NULL, 0 },
+	{ "disk", PRI, T_STR, K_FLAG, "--disk", 0, 0, NULL, 0, NULL, 1 },
 	{ "nbd-listen", PRI, T_STR, K_FLAG, "--nbd-listen", 0, 0, NULL, 0,
-	    NULL },	/* host:port or unix:PATH */
+	    NULL, 0 },	/* host:port or unix:PATH */
 	{ "disk-server", PRI, T_STR, K_FLAG, "--disk-server", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 1 },
 	{ "disk-sync", PRI, T_ADDR_PORT, K_FLAG, "--disk-sync", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "disk-sync-rate", PRI, T_SIZE, K_FLAG, "--disk-sync-rate", 0, 0,
-	    NULL, 0, NULL },
+	    NULL, 0, NULL, 0 },
 	{ "dirty-method", PRI, T_ENUM, K_FLAG, "--dirty-method", 0, 0,
-	    "auto|pagemap-scan|softdirty", 0, NULL },
+	    "auto|pagemap-scan|softdirty", 0, NULL, 0 },
 	{ "scan-threads", PRI, T_UINT, K_FLAG, "--scan-threads", 1, 2, NULL,
-	    0, NULL },
+	    0, NULL, 0 },
+	{ "precopy", PRI, T_ENUM, K_FLAG, "--precopy", 0, 0, "auto|on|off", 0,
+	    NULL, 0 },
 	{ "xen-mapcache", PRI, T_BOOL, K_FLAG, "--xen-mapcache", 0, 0, NULL,
-	    0, NULL },
+	    0, NULL, 0 },
 	{ "suspend-timeout", PRI, T_UINT, K_FLAG, "--suspend-timeout", 1, MS,
-	    NULL, 0, NULL },
+	    NULL, 0, NULL, 0 },
 	{ "xen-ack-timeout", PRI, T_UINT, K_FLAG, "--xen-ack-timeout", 1, MS,
-	    NULL, 0, NULL },
+	    NULL, 0, NULL, 0 },
 	{ "xen-refuse-grace", PRI, T_UINT, K_FLAG, "--xen-refuse-grace", 1,
-	    MS, NULL, 0, NULL },
+	    MS, NULL, 0, NULL, 0 },
 	{ "metrics", PRI, T_ADDR_PORT, K_FLAG, "--metrics", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "metrics-file", PRI, T_STR, K_FLAG, "--metrics-file", 0, 0, NULL, 0,
-	    NULL },
-	{ "run-dir", PRI, T_STR, K_FLAG, "--run-dir", 0, 0, NULL, 0, NULL },
+	    NULL, 0 },
+	{ "run-dir", PRI, T_STR, K_FLAG, "--run-dir", 0, 0, NULL, 0, NULL, 0 },
 	{ "reconnect-interval", PRI, T_UINT, K_FLAG, "--reconnect-interval",
-	    0, MS, NULL, 0, NULL },
+	    0, MS, NULL, 0, NULL, 0 },
 	{ "reconnect-limit", PRI, T_UINT, K_FLAG, "--reconnect-limit", 0,
-	    UINT32_MAX, NULL, 0, NULL },
+	    UINT32_MAX, NULL, 0, NULL, 0 },
 	{ "fence-backup", PRI, T_STR, K_FLAG, "--fence-backup", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "psk-file", PRI, T_STR, K_FLAG, "--psk-file", 0, 0, NULL, G_CHANNEL,
-	    NULL },
+	    NULL, 0 },
 	{ "psk-identity", PRI, T_STR, K_FLAG, "--psk-identity", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "tls-creds", PRI, T_STR, K_FLAG, "--tls-creds", 0, 0, NULL,
-	    G_CHANNEL, NULL },
+	    G_CHANNEL, NULL, 0 },
 	{ "tls-hostname", PRI, T_STR, K_FLAG, "--tls-hostname", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "insecure", PRI, T_BOOL, K_FLAG, "--insecure", 0, 0, NULL,
-	    G_CHANNEL, NULL },
+	    G_CHANNEL, NULL, 0 },
 	{ "remusd-args", PRI, T_STR, K_FLAG, "--remusd-args", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	/* remusd, in [remusd]. */
 	{ "listen", IN_REMUSD, T_ADDR, K_FLAG, "--listen", 0, 0, NULL, G_MODE,
-	    NULL },
+	    NULL, 0 },
 	{ "psk-file", IN_REMUSD, T_STR, K_FLAG, "--psk-file", 0, 0, NULL,
-	    G_CHANNEL, NULL },
+	    G_CHANNEL, NULL, 0 },
 	{ "tls-creds", IN_REMUSD, T_STR, K_FLAG, "--tls-creds", 0, 0, NULL,
-	    G_CHANNEL, NULL },
+	    G_CHANNEL, NULL, 0 },
 	{ "insecure", IN_REMUSD, T_BOOL, K_FLAG, "--insecure", 0, 0, NULL,
-	    G_CHANNEL, NULL },
-	{ "state-dir", IN_REMUSD, T_STR, K_FLAG, "-D", 0, 0, NULL, 0, NULL },
-	{ "timeout", IN_REMUSD, T_UINT, K_FLAG, "-t", 50, MS, NULL, 0, NULL },
+	    G_CHANNEL, NULL, 0 },
+	{ "state-dir", IN_REMUSD, T_STR, K_FLAG, "-D", 0, 0, NULL, 0, NULL, 0 },
+	{ "timeout", IN_REMUSD, T_UINT, K_FLAG, "-t", 50, MS, NULL, 0, NULL, 0 },
 	{ "no-activate", IN_REMUSD, T_BOOL, K_FLAG, "--no-activate", 0, 0,
-	    NULL, 0, NULL },
-	{ "disk", IN_REMUSD, T_STR, K_FLAG, "--disk", 0, 0, NULL, 0, NULL },
+	    NULL, 0, NULL, 0 },
+	{ "disk", IN_REMUSD, T_STR, K_FLAG, "--disk", 0, 0, NULL, 0, NULL, 1 },
 	{ "disk-sync-listen", IN_REMUSD, T_ADDR_PORT, K_FLAG,
-	    "--disk-sync-listen", 0, 0, NULL, 0, NULL },
+	    "--disk-sync-listen", 0, 0, NULL, 0, NULL, 0 },
 	{ "proc-listen", IN_REMUSD, T_ADDR_PORT, K_FLAG, "--proc-listen", 0, 0,
-	    NULL, 0, NULL },
+	    NULL, 0, NULL, 0 },
 	{ "proc-sync", IN_REMUSD, T_BOOL, K_FLAG, "--proc-sync", 0, 0, NULL, 0,
-	    NULL },
+	    NULL, 0 },
 	{ "no-commit-thread", IN_REMUSD, T_BOOL, K_FLAG, "--no-commit-thread",
-	    0, 0, NULL, 0, NULL },
+	    0, 0, NULL, 0, NULL, 0 },
 	{ "metrics", IN_REMUSD, T_ADDR_PORT, K_FLAG, "--metrics", 0, 0, NULL,
-	    0, NULL },
+	    0, NULL, 0 },
 	{ "metrics-file", IN_REMUSD, T_STR, K_FLAG, "--metrics-file", 0, 0,
-	    NULL, 0, NULL },
+	    NULL, 0, NULL, 0 },
 	{ "activate-timeout", IN_REMUSD, T_UINT, K_FLAG, "--activate-timeout",
-	    1, MS, NULL, 0, NULL },
+	    1, MS, NULL, 0, NULL, 0 },
 	{ "fence", IN_REMUSD, T_STR, K_FLAG, "--fence", 0, 0, NULL, G_FENCE,
-	    NULL },
+	    NULL, 0 },
 	{ "no-fence", IN_REMUSD, T_BOOL, K_FLAG, "--no-fence", 0, 0, NULL,
-	    G_FENCE, NULL },
+	    G_FENCE, NULL, 0 },
 	{ "fence-timeout", IN_REMUSD, T_UINT, K_FLAG, "--fence-timeout", 1, MS,
-	    NULL, 0, NULL },
+	    NULL, 0, NULL, 0 },
 };
 
 #define NKEYS	(sizeof conf_keys / sizeof conf_keys[0])
@@ -455,7 +466,7 @@ add_entry(struct conf *c, char *line_s, unsigned line, char *err,
 	if (check_value(k, val, why, sizeof why) == -1)
 		return fail(err, len, "%s:%u: %s = %s: %s", c->path, line,
 		    key, val, why);
-	for (i = 0; i < s->n; i++)
+	for (i = 0; !k->multi && i < s->n; i++)
 		if (s->e[i].key == k)
 			return fail(err, len, "%s:%u: %s given twice in this "
 			    "section (first at line %u)", c->path, line, key,
@@ -894,20 +905,38 @@ conf_apply(enum conf_prog prog, const char *optstring,
 			size_t e;
 
 			for (e = 0; s->where == IN_GUEST && e < s->n; e++) {
-				if (s->e[e].key->kind != K_COMMAND)
+				const struct conf_key *ky = s->e[e].key;
+				const char *val = s->e[e].value, *eq;
+				int r;
+
+				if (ky->kind != K_COMMAND &&
+				    ky->kind != K_GUEST_DISK &&
+				    ky->kind != K_GUEST_SYNC)
 					continue;
-				if (long_find(longopts, "guest", 5) == NULL) {
-					fail(err, len, "%s:%u: command: this "
-					    "remusd has no --guest to take it",
-					    c->path, s->e[e].line);
+				if (long_find(longopts, ky->opt + 2,
+				    strlen(ky->opt + 2)) == NULL) {
+					fail(err, len, "%s:%u: %s: this remusd "
+					    "has no %s to take it", c->path,
+					    s->e[e].line, ky->name, ky->opt);
 					goto out;
 				}
-				if (asprintf(&gv, "%s=%s", s->name,
-				    s->e[e].value) < 0) {
+				/* The guest's own: NAME=COMMAND, NAME=ADDR,
+				 * NAME:DISK=IMAGE, or NAME:=IMAGE for its one
+				 * unnamed disk (what precedes '=' in a value
+				 * with a '/' is part of the path). */
+				eq = strchr(val, '=');
+				if (ky->kind == K_GUEST_DISK && (eq == NULL ||
+				    memchr(val, '/', (size_t)(eq - val)) != NULL))
+					r = asprintf(&gv, "%s:=%s", s->name, val);
+				else
+					r = asprintf(&gv, "%s%c%s", s->name,
+					    ky->kind == K_GUEST_DISK ? ':' : '=',
+					    val);
+				if (r < 0) {
 					gv = NULL;
 					goto nomem;
 				}
-				if (push(&o, "--guest") == -1 ||
+				if (push(&o, ky->opt) == -1 ||
 				    push(&o, gv) == -1)
 					goto nomem;
 				free(gv);

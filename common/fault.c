@@ -9,6 +9,7 @@
 uint32_t fault_mask;
 _Static_assert(FI_MAX <= 32, "fault_mask has one bit per fault");
 uint64_t fault_epoch;
+int64_t fault_disk = -1;
 
 static const char *const names[FI_MAX] = {
 	[FI_NONE] = "none",
@@ -26,6 +27,7 @@ static const char *const names[FI_MAX] = {
 	[FI_REPLICA_CRASH_AFTER_EPOCH] = "replica-crash-after-epoch",
 	[FI_REPLICA_SLOW_COMMIT] = "replica-slow-commit",
 	[FI_ACTIVATED_DROP] = "activated-drop",
+	[FI_PRECOPY_SLOW] = "precopy-slow",
 };
 
 const char *
@@ -39,13 +41,21 @@ fault_init(void)
 {
 	const char *env = getenv("REMUS_FAULT");
 	const char *ep = getenv("REMUS_FAULT_EPOCH");
+	const char *dk = getenv("REMUS_FAULT_DISK");
 	char buf[256], *tok, *save;
+	uint64_t v;
 	int i;
 
 	fault_mask = 0;
 	fault_epoch = 0;
+	fault_disk = -1;
 	if (ep && parse_uint(ep, 0, UINT64_MAX, &fault_epoch) == -1)
 		return -1;
+	if (dk && *dk) {
+		if (parse_uint(dk, 0, UINT16_MAX, &v) == -1)
+			return -1;
+		fault_disk = (int64_t)v;
+	}
 	if (env == NULL || *env == '\0')
 		return 0;
 	if (strlen(env) >= sizeof buf) {

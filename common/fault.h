@@ -1,7 +1,8 @@
 /* common/fault.h -- fault injection points (STYLE T6, after CRIU_FAULT).
  *
  * REMUS_FAULT=<name>[,<name>...] in the environment switches points on;
- * REMUS_FAULT_EPOCH=<n> limits epoch-scoped faults to epoch n.  Code checks
+ * REMUS_FAULT_EPOCH=<n> limits epoch-scoped faults to epoch n, and
+ * REMUS_FAULT_DISK=<i> disk-scoped ones to the disk of index i.  Code checks
  * fault_injected(FI_X) at the point; it costs one load when unset.
  */
 #ifndef REMUS_FAULT_H
@@ -29,11 +30,15 @@ enum remus_fault {
 	FI_REPLICA_SLOW_COMMIT,		/* 2 ms sleeps inside each commit */
 	FI_ACTIVATED_DROP,	/* backup: a switchover activates, but the link
 				 * is cut instead of sending ACTIVATED */
+	FI_PRECOPY_SLOW,	/* primary: 20 ms between the pre-copy and the
+				 * suspend, so that the guest writes pages in
+				 * that window (copied or not yet) */
 	FI_MAX
 };
 
 extern uint32_t fault_mask;	/* bit per enum remus_fault; 0 = none */
 extern uint64_t fault_epoch;	/* 0 = any epoch */
+extern int64_t fault_disk;	/* -1 = any disk */
 
 /* Read REMUS_FAULT / REMUS_FAULT_EPOCH.  Unknown names are an error:
  * 0, or -1 with errno = EINVAL (the caller says which name). */
@@ -50,6 +55,13 @@ static inline int
 fault_injected_epoch(enum remus_fault f, uint64_t epoch)
 {
 	return fault_injected(f) && (fault_epoch == 0 || fault_epoch == epoch);
+}
+
+/* A disk-scoped fault (diskbuf-eio) may hit disk index DISK. */
+static inline int
+fault_disk_ok(unsigned disk)
+{
+	return fault_disk < 0 || fault_disk == (int64_t)disk;
 }
 
 #endif /* REMUS_FAULT_H */

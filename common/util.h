@@ -30,6 +30,12 @@ int	parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Set or clear O_NONBLOCK.  0, or -1 with errno set. */
 int	fd_set_nonblock(int fd, int on);
 
+/* A parser's refusal: FMT's message into WHY (LEN bytes; WHY may be NULL),
+ * errno = ERR, and -1, so that a parser ends in one line:
+ *	return util_refuse(why, len, EINVAL, "%s: not a port", s); */
+int	util_refuse(char *why, size_t len, int err, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
 /* Percentile P (0..100) of N samples; sorts V in place.  0 if N == 0. */
 uint64_t	percentile_u64(uint64_t *v, size_t n, double p);
 

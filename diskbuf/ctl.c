@@ -8,7 +8,7 @@
  * a remus connects and the connection *is* the protection:
  *
  *   remus                              remus-diskd
- *   PROTECT rate [addr]   ------->     diskbuf_primary_protect (+ sync)
+ *   PROTECT rate name [addr] ---->     diskbuf_primary_protect (+ sync)
  *                         <-------     OK  size, disk, image
  *   CLOSE n (guest paused)------->     diskbuf_primary_epoch_close(n)
  *                                      (CLOSE_DIGEST: and the test digest)
@@ -69,9 +69,12 @@ _Static_assert(sizeof(struct ctl_msg) == 24, "ctl message header is 24 bytes");
 
 struct ctl_protect {			/* PROTECT payload */
 	uint64_t	sync_rate;	/* bytes/s, 0 = unlimited */
+	char		sync_name[DISKBUF_SYNC_NAME_LEN];	/* the disk's
+					 * name for the sync (remus's), NUL-
+					 * padded; "" unnamed */
 	/* sync address follows, no NUL; none: no initial sync */
 };
-_Static_assert(sizeof(struct ctl_protect) == 8, "ctl protect is 8 bytes");
+_Static_assert(sizeof(struct ctl_protect) == 32, "ctl protect is 32 bytes");
 
 struct ctl_protected {			/* OK payload of PROTECT */
 	uint64_t	size;
@@ -265,10 +268,15 @@ diskbuf_ctl_serve_one(struct diskbuf_primary *p, int fd, const char *image)
 		memcpy(&pr, buf, sizeof pr);
 		memcpy(addr, buf + sizeof pr, m.len - sizeof pr);
 		addr[m.len - sizeof pr] = '\0';
+		if (memchr(pr.sync_name, '\0', sizeof pr.sync_name) == NULL) {
+			errno = EPROTO;
+			return -1;
+		}
 		/* The rate is process-wide: one remus at a time here. */
 		diskbuf_sync_set_rate(pr.sync_rate);
 		if (diskbuf_primary_protect(p) == -1 ||
-		    (*addr && diskbuf_primary_sync_start(p, addr, 0) == -1))
+		    (*addr && diskbuf_primary_sync_start(p, addr,
+		    pr.sync_name, 0) == -1))
 			return reply_err(fd, 0, errno);
 		ok.size = diskbuf_primary_size(p);
 		return send_msg(fd, CTL_OK, 0, &ok, sizeof ok, image,
@@ -378,7 +386,8 @@ await_ok(struct diskbuf_ctl *c, const char *what, uint64_t epoch,
 }
 
 struct diskbuf_ctl *
-diskbuf_ctl_open(const char *path, const char *sync_addr, uint64_t sync_rate)
+diskbuf_ctl_open(const char *path, const char *sync_addr, const char *sync_name,
+    uint64_t sync_rate)
 {
 	struct ctl_protect pr = { .sync_rate = sync_rate };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -394,11 +403,15 @@ diskbuf_ctl_open(const char *path, const char *sync_addr, uint64_t sync_rate)
 	c->fd = -1;
 	if ((c->path = strdup(path)) == NULL)
 		goto err;
-	if (strlen(path) >= sizeof sa.sun_path || alen > 256) {
-		log_warnx("disk server %s: path or sync address too long", path);
+	if (strlen(path) >= sizeof sa.sun_path || alen > 256 ||
+	    (sync_name && strlen(sync_name) >= sizeof pr.sync_name)) {
+		log_warnx("disk server %s: path, sync address or disk name too "
+		    "long", path);
 		errno = ENAMETOOLONG;
 		goto err;
 	}
+	if (sync_name)
+		memcpy(pr.sync_name, sync_name, strlen(sync_name));
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd == -1)

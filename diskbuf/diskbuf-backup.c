@@ -33,6 +33,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -55,15 +56,33 @@ struct diskbuf_backup {
 	uint64_t	committed;	/* last committed epoch (0: none) */
 	int		broken;		/* a rollback failed */
 
-	/* Live initial sync. */
+	/* Live initial sync: its receiver (struct diskbuf_sync_rx, one per
+	 * session for all of a guest's disks) sets sync_state from its
+	 * thread; the rest is the loop thread's. */
 	atomic_int	sync_state;	/* enum sync_state */
-	int		sync_lfd;	/* listening socket, or -1 */
-	atomic_int	sync_sock;	/* the sender's connection, or -1 */
-	int		sync_thr_started;
-	pthread_t	sync_thr;
+	struct diskbuf_sync_rx *own_rx;	/* diskbuf_backup_sync_listen's */
 	struct wlog	*backlog;	/* committed, unapplied; oldest first */
 	int		caught_up;	/* the "sync complete" line was logged */
 	uint64_t	applied;	/* last epoch the image holds */
+
+	/* Between prepare(n) and finish(n) / abort(n): what undoes n. */
+	uint64_t	prepared;	/* n, or 0 */
+	struct wlog	*undo;		/* n's applied writes' old content */
+	struct wlog	*staged;	/* n's writes, for the backlog */
+	int		staged_sync;	/* n went to the backlog (sync ran) */
+};
+
+/* The receiver of a session's initial syncs: one listening socket, one
+ * thread taking the senders one after the other, each routed to its disk
+ * by the name in its hello. */
+struct diskbuf_sync_rx {
+	int		lfd;
+	atomic_int	sock;		/* the sender being served, or -1 */
+	pthread_t	thr;
+	int		started;
+	size_t		n;
+	struct diskbuf_backup *disk[DISKBUF_DISKS_MAX];
+	char		name[DISKBUF_DISKS_MAX][DISKBUF_SYNC_NAME_LEN];
 };
 
 enum sync_state { SYNC_NONE, SYNC_RUNNING, SYNC_DONE, SYNC_FAILED };
@@ -79,8 +98,6 @@ diskbuf_backup_new(const struct diskbuf_backup_cfg *cfg)
 	if (b == NULL)
 		return NULL;
 	b->fd = -1;
-	b->sync_lfd = -1;
-	atomic_init(&b->sync_sock, -1);
 	atomic_init(&b->sync_state, SYNC_NONE);
 	b->disk = cfg->disk;
 	b->mem_limit = cfg->mem_limit ? cfg->mem_limit : DISKBUF_MEM_LIMIT_DEFAULT;
@@ -225,9 +242,12 @@ rollback(struct diskbuf_backup *b, struct wlog *undo, size_t n)
 }
 
 /* Apply W (epoch EPOCH) in order and fdatasync; on failure undo what was
- * applied so the image stays as it was.  Frees nothing.  0 / -1. */
+ * applied so the image stays as it was.  Frees nothing but its own undo
+ * log, which with UNDO_OUT it hands over on success instead (prepare: the
+ * guest's other disks may still fail epoch EPOCH).  0 / -1. */
 static int
-apply_log(struct diskbuf_backup *b, struct wlog *w, uint64_t epoch)
+apply_log(struct diskbuf_backup *b, struct wlog *w, uint64_t epoch,
+    struct wlog **undo_out)
 {
 	struct wlog *undo = NULL;
 	uint8_t *scratch = NULL, *old = NULL;
@@ -266,7 +286,7 @@ apply_log(struct diskbuf_backup *b, struct wlog *w, uint64_t epoch)
 			goto fail;
 		what = "apply";
 		if (fault_injected_epoch(FI_DISKBUF_EIO, epoch) &&
-		    i == w->n / 2) {
+		    fault_disk_ok(b->disk) && i == w->n / 2) {
 			errno = EIO;
 			goto fail;
 		}
@@ -279,6 +299,10 @@ apply_log(struct diskbuf_backup *b, struct wlog *w, uint64_t epoch)
 	log_debug("epoch %" PRIu64 ": applied %zu disk writes, %" PRIu64
 	    " bytes", epoch, w->n, w->bytes);
 	rc = 0;
+	if (undo_out != NULL) {
+		*undo_out = undo;
+		undo = NULL;
+	}
 	goto out;
 fail:
 	err = errno;
@@ -317,7 +341,7 @@ catch_up(struct diskbuf_backup *b)
 	size_t n = 0;
 
 	while ((w = b->backlog) != NULL) {
-		if (apply_log(b, w, w->epoch) == -1)
+		if (apply_log(b, w, w->epoch, NULL) == -1)
 			return -1;
 		b->applied = w->epoch;
 		b->backlog = w->next;
@@ -336,11 +360,17 @@ catch_up(struct diskbuf_backup *b)
 }
 
 int
-diskbuf_backup_commit(struct diskbuf_backup *b, uint64_t epoch)
+diskbuf_backup_prepare(struct diskbuf_backup *b, uint64_t epoch)
 {
-	struct wlog *w = b->open, **pp;
+	struct wlog *w = b->open;
 	int st = atomic_load(&b->sync_state), rc;
 
+	if (b->prepared != 0) {
+		log_warnx("epoch %" PRIu64 ": epoch %" PRIu64 " of %s is still "
+		    "being committed", epoch, b->prepared, b->image);
+		errno = EINVAL;
+		return -1;
+	}
 	if (b->broken) {
 		log_warnx("epoch %" PRIu64 ": image %s is inconsistent after a "
 		    "failed rollback, refusing to commit", epoch, b->image);
@@ -354,44 +384,123 @@ diskbuf_backup_commit(struct diskbuf_backup *b, uint64_t epoch)
 		return -1;
 	}
 	if (st == SYNC_FAILED) {
-		log_warnx("epoch %" PRIu64 ": the initial disk sync failed, the "
-		    "backup's disk cannot be made consistent", epoch);
+		log_warnx("epoch %" PRIu64 ": the initial disk sync of %s "
+		    "failed, the backup's disk cannot be made consistent",
+		    epoch, b->image);
 		errno = EIO;
 		return -1;
 	}
 	if (w != NULL && w->epoch != epoch)
 		w = NULL;		/* stale: dropped below */
 	if (st == SYNC_RUNNING) {
-		/* Keep it, durably, for after the copy. */
+		/* Kept, durably, for after the copy; it joins the backlog
+		 * in finish (abort drops it). */
 		if (w && w->spill_fd != -1 && fdatasync(w->spill_fd) == -1) {
 			log_warn("epoch %" PRIu64 ": fdatasync backlog", epoch);
 			return -1;
 		}
-		if (w) {
-			for (pp = &b->backlog; *pp; pp = &(*pp)->next)
-				;
-			*pp = w;
-			w->next = NULL;
+		if (w != NULL)
+			b->open = NULL;
+		else {
+			wlog_free(b->open);
 			b->open = NULL;
 		}
-		b->committed = epoch;
+		b->staged = w;
+		b->staged_sync = 1;
+		b->prepared = epoch;
 		return 0;
 	}
+	/* The copy is complete: what it kept waiting is applied first.
+	 * Those epochs are committed already; an abort of this one does
+	 * not take them back. */
 	if (st == SYNC_DONE && catch_up(b) == -1)
 		return -1;
+	b->staged_sync = 0;
 	if (w == NULL) {
 		/* No disk writes in this epoch. */
 		wlog_free(b->open);
 		b->open = NULL;
-		b->committed = b->applied = epoch;
+		b->prepared = epoch;
 		return 0;
 	}
-	rc = apply_log(b, w, epoch);
+	rc = apply_log(b, w, epoch, &b->undo);
 	wlog_free(w);
 	b->open = NULL;
 	if (rc == 0)
-		b->committed = b->applied = epoch;
+		b->prepared = epoch;
 	return rc;
+}
+
+void
+diskbuf_backup_finish(struct diskbuf_backup *b, uint64_t epoch)
+{
+	struct wlog **pp;
+
+	if (b->prepared != epoch)
+		return;
+	if (b->staged != NULL) {
+		for (pp = &b->backlog; *pp; pp = &(*pp)->next)
+			;
+		*pp = b->staged;
+		b->staged->next = NULL;
+		b->staged = NULL;
+	}
+	wlog_free(b->undo);
+	b->undo = NULL;
+	b->committed = epoch;
+	if (!b->staged_sync)
+		b->applied = epoch;
+	b->prepared = 0;
+}
+
+void
+diskbuf_backup_abort(struct diskbuf_backup *b, uint64_t epoch)
+{
+	if (b->prepared != epoch)
+		return;
+	if (b->undo != NULL) {
+		if (rollback(b, b->undo, b->undo->n) == -1) {
+			b->broken = 1;
+			log_warn("epoch %" PRIu64 ": rollback of %s FAILED, the "
+			    "image is inconsistent", epoch, b->image);
+		} else
+			log_warnx("epoch %" PRIu64 ": %s rolled back to "
+			    "committed epoch %" PRIu64 " (another disk of the "
+			    "guest could not commit)", epoch, b->image,
+			    b->applied);
+	}
+	wlog_free(b->undo);
+	b->undo = NULL;
+	wlog_free(b->staged);
+	b->staged = NULL;
+	b->prepared = 0;
+}
+
+int
+diskbuf_backup_commit(struct diskbuf_backup *b, uint64_t epoch)
+{
+	return diskbuf_backup_commit_set(&b, 1, epoch);
+}
+
+int
+diskbuf_backup_commit_set(struct diskbuf_backup *const *v, size_t n,
+    uint64_t epoch)
+{
+	size_t i, j;
+
+	/* All of them, or none: a disk that cannot take epoch N (a full
+	 * or failing backup disk) takes the others back to N - 1 with it,
+	 * so that the guest's disks always belong to one checkpoint. */
+	for (i = 0; i < n; i++) {
+		if (diskbuf_backup_prepare(v[i], epoch) == 0)
+			continue;
+		for (j = i; j-- > 0;)
+			diskbuf_backup_abort(v[j], epoch);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		diskbuf_backup_finish(v[i], epoch);
+	return 0;
 }
 
 void
@@ -448,68 +557,181 @@ diskbuf_backup_activate(struct diskbuf_backup *b)
 	return 0;
 }
 
-static void *
-sync_main(void *arg)
-{
-	struct diskbuf_backup *b = arg;
-	struct diskbuf_sync_stats st;
-	int sock, fd = -1, ok = 0;
-
-	sock = accept4(b->sync_lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (sock == -1) {
-		log_warn("initial sync: accept");
-		goto out;
-	}
-	atomic_store(&b->sync_sock, sock);
-	/* Its own fd: the loop thread's offsets and errors stay apart. */
-	fd = open(b->image, O_RDWR | O_CLOEXEC);
-	if (fd == -1) {
-		log_warn("initial sync: %s", b->image);
-		goto out;
-	}
-	if (diskbuf_sync_recv(sock, fd, b->size, 0, &st) == 0) {
-		ok = 1;
-		log_info("initial sync: received %" PRIu64 " of %" PRIu64
-		    " blocks (%" PRIu64 " bytes)", st.blocks_sent, st.blocks,
-		    st.bytes_sent);
-	}
-out:
-	if (fd != -1)
-		close(fd);
-	/* The socket stays open until free (shutdown there must not hit a
-	 * recycled fd). */
-	atomic_store(&b->sync_state, ok ? SYNC_DONE : SYNC_FAILED);
-	if (!ok)
-		log_warnx("initial sync of %s FAILED: the backup's disk is not "
-		    "consistent; protection cannot be established", b->image);
-	return NULL;
-}
-
 int
-diskbuf_backup_sync_listen(struct diskbuf_backup *b, const char *addr)
+diskbuf_backup_sync_expect(struct diskbuf_backup *b)
 {
-	int rc;
-
 	if (b->committed != 0 || b->open != NULL) {
 		log_warnx("initial sync must start before the first epoch");
 		errno = EINVAL;
 		return -1;
 	}
-	b->sync_lfd = diskbuf_listen_tcp(addr);
-	if (b->sync_lfd == -1)
-		return -1;
 	atomic_store(&b->sync_state, SYNC_RUNNING);
-	rc = pthread_create(&b->sync_thr, NULL, sync_main, b);
+	return 0;
+}
+
+/* Copy the sender on SOCK (hello H read) into disk B.  0 / -1. */
+static int
+rx_one(struct diskbuf_backup *b, int sock, const struct diskbuf_sync_hello *h)
+{
+	struct diskbuf_sync_stats st;
+	int fd, rc;
+
+	/* Its own fd: the loop thread's offsets and errors stay apart. */
+	fd = open(b->image, O_RDWR | O_CLOEXEC);
+	if (fd == -1) {
+		log_warn("initial sync: %s", b->image);
+		diskbuf_sync_refuse(sock, errno, b->size);
+		return -1;
+	}
+	rc = diskbuf_sync_recv_from(sock, h, fd, b->size, 0, &st);
+	close(fd);
+	if (rc == 0)
+		log_info("initial sync: received %" PRIu64 " of %" PRIu64
+		    " blocks (%" PRIu64 " bytes) into %s", st.blocks_sent,
+		    st.blocks, st.bytes_sent, b->image);
+	return rc;
+}
+
+static void *
+rx_main(void *arg)
+{
+	struct diskbuf_sync_rx *rx = arg;
+	struct diskbuf_sync_hello h;
+	size_t done = 0, i;
+	int sock, ok = 1;
+
+	while (ok && done < rx->n) {
+		sock = accept4(rx->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (sock == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			log_warn("initial sync: accept");
+			break;
+		}
+		/* Kept open until free: shutdown there must not hit a
+		 * recycled fd. */
+		if (atomic_load(&rx->sock) != -1)
+			close(atomic_load(&rx->sock));
+		atomic_store(&rx->sock, sock);
+		if (diskbuf_sync_recv_hello(sock, &h) == -1) {
+			ok = 0;
+			break;
+		}
+		/* By the primary's name for the disk (DISKS); one disk
+		 * takes any name. */
+		for (i = 0; i < rx->n; i++)
+			if (rx->n == 1 || strcmp(rx->name[i], h.name) == 0)
+				break;
+		if (i == rx->n || atomic_load(&rx->disk[i]->sync_state) !=
+		    SYNC_RUNNING) {
+			log_warnx("initial sync: the primary sent disk \"%s\","
+			    " which %s", h.name, i == rx->n ? "this guest does "
+			    "not have here" : "was copied already");
+			diskbuf_sync_refuse(sock, ENOENT, h.size);
+			ok = 0;
+			break;
+		}
+		if (rx_one(rx->disk[i], sock, &h) == -1) {
+			atomic_store(&rx->disk[i]->sync_state, SYNC_FAILED);
+			log_warnx("initial sync of %s FAILED: the backup's disk "
+			    "is not consistent; protection cannot be "
+			    "established", rx->disk[i]->image);
+			ok = 0;
+			break;
+		}
+		atomic_store(&rx->disk[i]->sync_state, SYNC_DONE);
+		done++;
+	}
+	/* A disk whose copy never came is not consistent either. */
+	for (i = 0; i < rx->n; i++) {
+		int running = SYNC_RUNNING;
+
+		if (atomic_compare_exchange_strong(&rx->disk[i]->sync_state,
+		    &running, SYNC_FAILED))
+			log_warnx("initial sync of %s FAILED: no copy came; "
+			    "protection cannot be established",
+			    rx->disk[i]->image);
+	}
+	return NULL;
+}
+
+struct diskbuf_sync_rx *
+diskbuf_sync_rx_start(const char *addr, struct diskbuf_backup *const *disks,
+    const char *const *names, size_t n)
+{
+	struct diskbuf_sync_rx *rx;
+	size_t i;
+	int rc;
+
+	if (n == 0 || n > DISKBUF_DISKS_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	rx = calloc(1, sizeof *rx);
+	if (rx == NULL)
+		return NULL;
+	atomic_init(&rx->sock, -1);
+	rx->lfd = -1;
+	rx->n = n;
+	for (i = 0; i < n; i++) {
+		if (diskbuf_backup_sync_expect(disks[i]) == -1)
+			goto err;
+		rx->disk[i] = disks[i];
+		snprintf(rx->name[i], sizeof rx->name[i], "%s",
+		    names && names[i] ? names[i] : "");
+	}
+	rx->lfd = diskbuf_listen_tcp(addr);
+	if (rx->lfd == -1)
+		goto err;
+	rc = pthread_create(&rx->thr, NULL, rx_main, rx);
 	if (rc != 0) {
 		errno = rc;
 		log_warn("initial sync thread");
-		atomic_store(&b->sync_state, SYNC_FAILED);
+		goto err;
+	}
+	rx->started = 1;
+	log_info("initial sync: waiting for the primary on %s (%zu disk%s); "
+	    "epochs are kept until the copy is complete", addr, n,
+	    n == 1 ? "" : "s");
+	return rx;
+err:
+	rc = errno;
+	for (i = 0; i < n; i++)
+		atomic_store(&disks[i]->sync_state, SYNC_FAILED);
+	if (rx->lfd != -1)
+		close(rx->lfd);
+	free(rx);
+	errno = rc;
+	return NULL;
+}
+
+void
+diskbuf_sync_rx_free(struct diskbuf_sync_rx *rx)
+{
+	if (rx == NULL)
+		return;
+	if (rx->started) {
+		/* Wake the thread wherever it blocks: accept or a copy. */
+		shutdown(rx->lfd, SHUT_RDWR);
+		if (atomic_load(&rx->sock) != -1)
+			shutdown(atomic_load(&rx->sock), SHUT_RDWR);
+		pthread_join(rx->thr, NULL);
+	}
+	if (atomic_load(&rx->sock) != -1)
+		close(atomic_load(&rx->sock));
+	close(rx->lfd);
+	free(rx);
+}
+
+int
+diskbuf_backup_sync_listen(struct diskbuf_backup *b, const char *addr)
+{
+	if (b->own_rx != NULL) {
+		errno = EBUSY;
 		return -1;
 	}
-	b->sync_thr_started = 1;
-	log_info("initial sync: waiting for the primary on %s; epochs are "
-	    "kept until the copy is complete", addr);
-	return 0;
+	b->own_rx = diskbuf_sync_rx_start(addr, &b, NULL, 1);
+	return b->own_rx == NULL ? -1 : 0;
 }
 
 int
@@ -544,23 +766,14 @@ diskbuf_backup_free(struct diskbuf_backup *b)
 
 	if (b == NULL)
 		return;
-	if (b->sync_thr_started) {
-		/* Wake the thread wherever it blocks: accept or the copy. */
-		if (b->sync_lfd != -1)
-			shutdown(b->sync_lfd, SHUT_RDWR);
-		if (atomic_load(&b->sync_sock) != -1)
-			shutdown(atomic_load(&b->sync_sock), SHUT_RDWR);
-		pthread_join(b->sync_thr, NULL);
-	}
-	if (b->sync_lfd != -1)
-		close(b->sync_lfd);
-	if (atomic_load(&b->sync_sock) != -1)
-		close(atomic_load(&b->sync_sock));
+	diskbuf_sync_rx_free(b->own_rx);
 	while ((w = b->backlog) != NULL) {
 		b->backlog = w->next;
 		wlog_free(w);
 	}
 	wlog_free(b->open);
+	wlog_free(b->undo);
+	wlog_free(b->staged);
 	if (b->fd != -1)
 		close(b->fd);
 	free(b->image);

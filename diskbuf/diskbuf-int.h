@@ -184,6 +184,10 @@ struct nbd_backend {
 
 struct nbd_server *nbd_server_new(const struct nbd_backend *,
 		    struct diskbuf_primary *, const char *export_name);
+/* Serve P too, as export NAME (unique), before the server listens:
+ * several disks on one address.  The empty name then chooses none. */
+int	nbd_server_add_export(struct nbd_server *, struct diskbuf_primary *,
+	    const char *name);
 int	nbd_server_listen(struct nbd_server *, const char *addr);
 int	nbd_server_serve_fd(struct nbd_server *, int fd);
 /* Serve FD in the transmission phase straight away: the other end is the

@@ -42,6 +42,8 @@ struct diskbuf_primary {
 	uint64_t	size;
 	uint16_t	disk;
 	char		*image;
+	char		*name;		/* "" unnamed */
+	char		*export;	/* its NBD export's name */
 	char		*spill_dir;
 	uint64_t	mem_limit;
 	struct nbd_server *srv;
@@ -61,6 +63,7 @@ struct diskbuf_primary {
 	int		sync_thr_started;
 	pthread_t	sync_thr;
 	char		*sync_addr;
+	char		*sync_name;
 	int		sync_progress;
 	struct diskbuf_stats st;
 };
@@ -293,7 +296,8 @@ diskbuf_primary_new(const struct diskbuf_primary_cfg *cfg)
 	p->disk = cfg->disk;
 	p->mem_limit = cfg->mem_limit ? cfg->mem_limit : DISKBUF_MEM_LIMIT_DEFAULT;
 	p->image = strdup(cfg->image);
-	if (p->image == NULL)
+	p->name = strdup(cfg->name ? cfg->name : "");
+	if (p->image == NULL || p->name == NULL)
 		goto err;
 	if (cfg->spill_dir && (p->spill_dir = strdup(cfg->spill_dir)) == NULL)
 		goto err;
@@ -318,8 +322,12 @@ diskbuf_primary_new(const struct diskbuf_primary_cfg *cfg)
 			goto err;
 		p->protect = 1;
 	}
-	p->srv = nbd_server_new(&primary_backend, p,
-	    cfg->export_name ? cfg->export_name : "disk");
+	/* The export is named after the disk, "disk" when unnamed. */
+	p->export = strdup(cfg->export_name ? cfg->export_name : *p->name ?
+	    p->name : "disk");
+	if (p->export == NULL)
+		goto err;
+	p->srv = nbd_server_new(&primary_backend, p, p->export);
 	if (p->srv == NULL)
 		goto err;
 	log_info("%s: %" PRIu64 " bytes, disk %u, %s", p->image, p->size,
@@ -337,6 +345,16 @@ int
 diskbuf_primary_listen(struct diskbuf_primary *p, const char *addr)
 {
 	return nbd_server_listen(p->srv, addr);
+}
+
+int
+diskbuf_primary_share(struct diskbuf_primary *p, struct diskbuf_primary *other)
+{
+	if (nbd_server_add_export(p->srv, other, other->export) == -1) {
+		log_warn("%s: serve %s beside it", p->image, other->image);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -533,8 +551,8 @@ sync_main(void *arg)
 		goto out;
 	atomic_store(&p->sync_sock, sock);
 	log_info("initial sync of %s to %s started", p->image, p->sync_addr);
-	if (diskbuf_sync_send(sock, fd, p->size, 1u << 20, p->sync_progress,
-	    &st) == 0) {
+	if (diskbuf_sync_send(sock, fd, p->size, 1u << 20, p->sync_name,
+	    p->sync_progress, &st) == 0) {
 		ok = 1;
 		log_info("initial sync of %s done: %" PRIu64 " of %" PRIu64
 		    " blocks sent (%" PRIu64 " bytes); the disk is protected "
@@ -553,7 +571,7 @@ out:
 
 int
 diskbuf_primary_sync_start(struct diskbuf_primary *p, const char *addr,
-    int progress)
+    const char *name, int progress)
 {
 	int rc;
 
@@ -562,7 +580,8 @@ diskbuf_primary_sync_start(struct diskbuf_primary *p, const char *addr,
 		return -1;
 	}
 	p->sync_addr = strdup(addr);
-	if (p->sync_addr == NULL)
+	p->sync_name = strdup(name ? name : p->name);
+	if (p->sync_addr == NULL || p->sync_name == NULL)
 		return -1;
 	p->sync_progress = progress;
 	atomic_store(&p->sync_state, 1);
@@ -596,6 +615,8 @@ sync_stop(struct diskbuf_primary *p)
 	atomic_store(&p->sync_state, 0);
 	free(p->sync_addr);
 	p->sync_addr = NULL;
+	free(p->sync_name);
+	p->sync_name = NULL;
 }
 
 int
@@ -696,6 +717,8 @@ diskbuf_primary_free(struct diskbuf_primary *p)
 	}
 	pthread_mutex_destroy(&p->lock);
 	free(p->image);
+	free(p->name);
+	free(p->export);
 	free(p->spill_dir);
 	free(p);
 }

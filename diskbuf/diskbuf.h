@@ -31,6 +31,7 @@
 struct stream_disk_write;
 
 #define DISKBUF_MEM_LIMIT_DEFAULT	(64ull << 20)	/* per epoch, then spill */
+#define DISKBUF_DISKS_MAX		16	/* disks of one guest */
 #define DISKBUF_NBD_MAX_LEN		(32u << 20)	/* largest request */
 
 /* ---- Primary ------------------------------------------------------ */
@@ -39,7 +40,11 @@ struct diskbuf_primary;
 
 struct diskbuf_primary_cfg {
 	const char	*image;		/* existing image file (raw) */
-	const char	*export_name;	/* NULL: "disk"; "" is always accepted */
+	const char	*name;		/* the disk's name, as DISKS and the
+					 * initial sync carry it; NULL or ""
+					 * for the one unnamed disk */
+	const char	*export_name;	/* NULL: "disk"; "" is accepted when it
+					 * is the only export */
 	uint16_t	disk;		/* disk index in DISK_WRITE records */
 	int		protect;	/* 0: serve only, log nothing */
 	uint64_t	mem_limit;	/* log bytes in memory per epoch; 0 = default */
@@ -54,6 +59,13 @@ struct diskbuf_primary	*diskbuf_primary_new(const struct diskbuf_primary_cfg *);
 /* Serve NBD on ADDR: "HOST:PORT", "[V6]:PORT", ":PORT" or "unix:PATH".
  * Starts the server threads; returns once the socket listens. */
 int	diskbuf_primary_listen(struct diskbuf_primary *, const char *addr);
+
+/* Serve OTHER's export on P's address too (call before
+ * diskbuf_primary_listen): one NBD address for all of a guest's disks,
+ * each chosen by its export name.  P's server then serves OTHER: free
+ * OTHER only after P. */
+int	diskbuf_primary_share(struct diskbuf_primary *p,
+	    struct diskbuf_primary *other);
 
 /* Serve one already connected client (takes ownership of FD); tests use
  * a socketpair. */
@@ -118,9 +130,11 @@ void	diskbuf_primary_stats(struct diskbuf_primary *, struct diskbuf_stats *);
 /* Live initial sync: copy the image to a receiver at ADDR (remusd's
  * diskbuf_backup_sync_listen, or remus-disksync recv) in a thread, while
  * the guest may write (those writes are in the epoch logs and replayed on
- * the backup after the copy).  PROGRESS: a line on stderr each second. */
+ * the backup after the copy).  The sync names the disk NAME (NULL: the
+ * cfg's name), which the receiver routes it by.  PROGRESS: a line on
+ * stderr each second. */
 int	diskbuf_primary_sync_start(struct diskbuf_primary *, const char *addr,
-	    int progress);
+	    const char *name, int progress);
 /* 1 when no sync runs or it completed, 0 while it runs, -1 if it failed. */
 int	diskbuf_primary_sync_done(struct diskbuf_primary *);
 
@@ -159,6 +173,24 @@ int	diskbuf_backup_record(struct diskbuf_backup *, uint64_t epoch,
  * stays at N - 1 (the committed state) and -1 is returned. */
 int	diskbuf_backup_commit(struct diskbuf_backup *, uint64_t epoch);
 
+/* The same for all N disks of a guest at once: epoch N is applied to
+ * every disk or to none.  Each is prepared (applied and fdatasync'ed,
+ * its undo log kept); if one fails, those prepared before it are rolled
+ * back (abort), so every disk stays at N - 1 and -1 is returned; else
+ * all finish.  (A crash of the backup in between leaves the disks
+ * between two epochs, as a crash inside a one-disk apply does: the
+ * primary then has no backup, and the next protection syncs the disks
+ * again: docs/diskbuf.md.) */
+int	diskbuf_backup_commit_set(struct diskbuf_backup *const *, size_t n,
+	    uint64_t epoch);
+/* Its steps.  prepare(N): apply N (or, while the initial sync runs, make
+ * its buffer durable for the backlog); finish(N): N is committed, drop
+ * the undo log; abort(N): undo N (the image is the committed epoch's
+ * again; if that fails the image is marked inconsistent). */
+int	diskbuf_backup_prepare(struct diskbuf_backup *, uint64_t epoch);
+void	diskbuf_backup_finish(struct diskbuf_backup *, uint64_t epoch);
+void	diskbuf_backup_abort(struct diskbuf_backup *, uint64_t epoch);
+
 /* Epoch N will never commit: drop its buffer. */
 void	diskbuf_backup_discard(struct diskbuf_backup *, uint64_t epoch);
 
@@ -171,6 +203,22 @@ int	diskbuf_backup_activate(struct diskbuf_backup *);
  * the copy is complete, committed epochs are kept (durably) instead of
  * applied, and activate() refuses.  Call before the first record. */
 int	diskbuf_backup_sync_listen(struct diskbuf_backup *, const char *addr);
+
+/* The same for the N disks of a guest on one address: a thread takes the
+ * senders one after the other and copies each into the disk whose NAMES
+ * entry (the primary's name for it, as DISKS gave it) its hello names;
+ * with one disk any name goes.  A sender for no disk, or for one copied
+ * already, fails the sync; so does a copy that fails: every disk not yet
+ * copied is then failed too.  Free it before the disks.  NULL with
+ * errno (the disks are then marked failed). */
+struct diskbuf_sync_rx;
+struct diskbuf_sync_rx *diskbuf_sync_rx_start(const char *addr,
+	    struct diskbuf_backup *const *disks, const char *const *names,
+	    size_t n);
+void	diskbuf_sync_rx_free(struct diskbuf_sync_rx *);
+/* Mark the disk as waiting for its copy (rx_start does it): epochs are
+ * kept from now on.  Before the first record. */
+int	diskbuf_backup_sync_expect(struct diskbuf_backup *);
 /* 1 when no sync runs or it completed, 0 while it runs, -1 if it failed. */
 int	diskbuf_backup_sync_done(struct diskbuf_backup *);
 
@@ -206,11 +254,13 @@ int	diskbuf_ctl_serve_one(struct diskbuf_primary *p, int fd,
 int	diskbuf_ctl_refuse(int fd, const char *why);
 
 /* Client: connect to the server at PATH and start protection (SYNC_ADDR:
- * the live initial sync's receiver, or NULL; SYNC_RATE: its bytes per
- * second, 0 = unlimited).  NULL with errno set. */
+ * the live initial sync's receiver, or NULL; SYNC_NAME: the disk's name
+ * it sends, which the receiver routes by (NULL: unnamed); SYNC_RATE: its
+ * bytes per second, 0 = unlimited).  Both ends are of one build (the
+ * messages are native).  NULL with errno set. */
 struct diskbuf_ctl;
 struct diskbuf_ctl *diskbuf_ctl_open(const char *path, const char *sync_addr,
-	    uint64_t sync_rate);
+	    const char *sync_name, uint64_t sync_rate);
 uint64_t diskbuf_ctl_size(const struct diskbuf_ctl *);
 /* DIGEST, if not NULL, gets what diskbuf_primary_epoch_close_digest
  * gives (tests). */
@@ -251,8 +301,11 @@ void	diskbuf_hash_hex(const uint8_t in[16], char out[33]);
 struct diskbuf_sync_stats {
 	uint64_t	blocks, blocks_sent, bytes_sent;
 };
+/* NAME: the disk's ("" or NULL: unnamed), which a receiver of several
+ * disks routes the copy by (diskbuf_sync_rx_start). */
+#define DISKBUF_SYNC_NAME_LEN	24
 int	diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
-	    int progress, struct diskbuf_sync_stats *);
+	    const char *name, int progress, struct diskbuf_sync_stats *);
 /* Limit diskbuf_sync_send to BYTES_PER_S (0 = unlimited), so the initial
  * copy does not starve the guest or the network. */
 void	diskbuf_sync_set_rate(uint64_t bytes_per_s);
@@ -264,8 +317,23 @@ void	diskbuf_sync_set_budget(void (*take)(void *arg, size_t bytes),
 
 /* Receiver side: FD is the backup image (opened read-write).  SIZE is its
  * size; a sender with another size is refused ("image size mismatch")
- * unless CREATE, which then resizes the file. */
+ * unless CREATE, which then resizes the file.  Any disk name is taken. */
 int	diskbuf_sync_recv(int sock, int fd, uint64_t size, int create,
 	    struct diskbuf_sync_stats *);
+
+/* The same in two steps, for a receiver that picks the image by the
+ * sender's disk name: read and check the sender's hello, then copy into
+ * FD, or refuse the sender (ERR, an errno: ENOENT for a name it does not
+ * have; VALUE: our size, or the sender's when sizes are not the
+ * matter). */
+struct diskbuf_sync_hello {
+	char		name[DISKBUF_SYNC_NAME_LEN];	/* NUL-terminated */
+	uint32_t	block;
+	uint64_t	size;
+};
+int	diskbuf_sync_recv_hello(int sock, struct diskbuf_sync_hello *);
+int	diskbuf_sync_recv_from(int sock, const struct diskbuf_sync_hello *,
+	    int fd, uint64_t size, int create, struct diskbuf_sync_stats *);
+void	diskbuf_sync_refuse(int sock, int err, uint64_t value);
 
 #endif /* REMUS_DISKBUF_H */

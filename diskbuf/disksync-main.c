@@ -1,8 +1,10 @@
 /* diskbuf/disksync-main.c -- remus-disksync: the initial disk sync.
  *
  *   backup:  remus-disksync recv [-c] IMAGE [HOST]:PORT
- *   primary: remus-disksync send [-q] [-b BLOCK] [-r RATE] [-w SECS] IMAGE
- *            HOST:PORT          (RATE: bytes per second, K/M/G suffixes)
+ *   primary: remus-disksync send [-q] [-b BLOCK] [-n NAME] [-r RATE]
+ *            [-w SECS] IMAGE HOST:PORT
+ *            (RATE: bytes per second, K/M/G suffixes; NAME: the disk's, for
+ *            a receiver of several: remusd --disk-sync-listen)
  *   either:  remus-disksync digest IMAGE
  *
  * Run it after the primary's diskbuf started logging writes (remus --disk
@@ -24,6 +26,7 @@
 
 #include "diskbuf.h"
 #include "diskbuf-int.h"
+#include "diskmap.h"
 #include "log.h"
 #include "util.h"
 
@@ -33,8 +36,9 @@ static void __dead
 usage_status(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: remus-disksync send [-q] [-b BLOCK] [-r RATE] [-w SECS] IMAGE "
-	    "HOST:PORT\n"
+	    "usage: remus-disksync send [-q] [-b BLOCK] [-n NAME] [-r RATE] "
+	    "[-w SECS] IMAGE\n"
+	    "                           HOST:PORT\n"
 	    "       remus-disksync recv [-c] IMAGE [HOST]:PORT\n"
 	    "       remus-disksync digest IMAGE\n"
 	    "       remus-disksync -h | --help\n");
@@ -72,7 +76,7 @@ int
 main(int argc, char **argv)
 {
 	struct diskbuf_sync_stats st;
-	const char *mode;
+	const char *mode, *name = NULL;
 	uint64_t size, v, block = 1u << 20;
 	int quiet = 0, create = 0, wait_s = 10, ch, fd, sock, lfd;
 	uint8_t dg[16];
@@ -87,7 +91,7 @@ main(int argc, char **argv)
 	mode = argv[1];
 	argc--;
 	argv++;
-	while ((ch = getopt(argc, argv, "b:cqr:vw:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:cn:qr:vw:")) != -1) {
 		switch (ch) {
 		case 'b':
 			if (parse_size(optarg, &block) == -1 ||
@@ -97,6 +101,13 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			create = 1;
+			break;
+		case 'n':
+			if (!diskmap_name_ok(optarg))
+				fatalx("-n %s: want a disk name of 1..%d of "
+				    "A-Z a-z 0-9 _ . -", optarg,
+				    DISKMAP_NAME_MAX);
+			name = optarg;
 			break;
 		case 'q':
 			quiet = 1;
@@ -141,7 +152,7 @@ main(int argc, char **argv)
 			return 1;
 		if ((sock = diskbuf_connect_tcp(argv[1], wait_s)) == -1)
 			return 1;
-		if (diskbuf_sync_send(sock, fd, size, (uint32_t)block,
+		if (diskbuf_sync_send(sock, fd, size, (uint32_t)block, name,
 		    !quiet, &st) == -1)
 			return 1;
 		printf("disksync: done: %" PRIu64 " blocks, %" PRIu64

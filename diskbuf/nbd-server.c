@@ -40,6 +40,7 @@
 #include "util.h"
 
 #define NBD_MAX_CLIENTS		64
+#define NBD_EXPORTS_MAX		16	/* a guest's disks (DISKMAP_MAX) */
 #define NBD_HANDSHAKE_TIMEOUT_S	30	/* a silent half-open client goes */
 
 struct nbd_client {
@@ -51,15 +52,24 @@ struct nbd_client {
 	int		done;		/* thread finished: join, close fd */
 	int		no_zeroes;
 	int		no_handshake;	/* the kernel's nbd: options done */
+	struct diskbuf_primary *p;	/* the export it chose */
 	uint8_t		*buf;		/* request payload, grown as needed */
 	size_t		buf_len;
 	struct nbd_client *next;
 };
 
+/* One server may serve several disks, each an export of its own name
+ * (remus --disk NAME=IMAGE ...: one --nbd-listen for all of a guest's
+ * disks).  Fixed before the server listens; read-only afterwards. */
+struct nbd_export {
+	char		*name;
+	struct diskbuf_primary *p;
+};
+
 struct nbd_server {
 	const struct nbd_backend *be;
-	struct diskbuf_primary *p;
-	char		*export_name;
+	struct nbd_export exp[NBD_EXPORTS_MAX];
+	size_t		nexp;
 	int		lfd;		/* listening socket, or -1 */
 	char		*unix_path;	/* unlinked on free, if still ours */
 	dev_t		unix_dev;
@@ -172,12 +182,21 @@ opt_reply(struct nbd_client *c, uint32_t opt, uint32_t type,
 	return 0;
 }
 
-static int
-name_ok(struct nbd_client *c, const char *name, size_t len)
+/* The export NAME (LEN bytes, no NUL) asks for, or NULL.  The empty
+ * name is the default export, which exists only when there is one. */
+static struct diskbuf_primary *
+export_find(struct nbd_client *c, const char *name, size_t len)
 {
-	const char *want = c->srv->export_name;
+	struct nbd_server *srv = c->srv;
+	size_t i;
 
-	return len == 0 || (strlen(want) == len && memcmp(want, name, len) == 0);
+	if (len == 0)
+		return srv->nexp == 1 ? srv->exp[0].p : NULL;
+	for (i = 0; i < srv->nexp; i++)
+		if (strlen(srv->exp[i].name) == len &&
+		    memcmp(srv->exp[i].name, name, len) == 0)
+			return srv->exp[i].p;
+	return NULL;
 }
 
 uint16_t
@@ -191,11 +210,11 @@ nbd_transmission_flags(void)
 }
 
 static int
-send_info_export(struct nbd_client *c, uint32_t opt)
+send_info_export(struct nbd_client *c, uint32_t opt, struct diskbuf_primary *p)
 {
 	uint8_t b[12];
 	uint16_t t = htobe16(NBD_INFO_EXPORT), fl = htobe16(nbd_transmission_flags());
-	uint64_t sz = htobe64(c->srv->be->size(c->srv->p));
+	uint64_t sz = htobe64(c->srv->be->size(p));
 
 	memcpy(b, &t, 2);
 	memcpy(b + 2, &sz, 8);
@@ -223,6 +242,7 @@ send_info_block_size(struct nbd_client *c, uint32_t opt)
 static int
 opt_info_go(struct nbd_client *c, uint32_t opt, const uint8_t *d, uint32_t len)
 {
+	struct diskbuf_primary *p;
 	uint32_t namelen;
 	uint16_t nreq, i, t;
 	int want_bs = 0;
@@ -242,19 +262,24 @@ opt_info_go(struct nbd_client *c, uint32_t opt, const uint8_t *d, uint32_t len)
 		if (be16toh(t) == NBD_INFO_BLOCK_SIZE)
 			want_bs = 1;
 	}
-	if (!name_ok(c, (const char *)d + 4, namelen)) {
-		log_warnx("client %u (%s): unknown export \"%.*s\"", c->id,
+	p = export_find(c, (const char *)d + 4, namelen);
+	if (p == NULL) {
+		log_warnx("client %u (%s): unknown export \"%.*s\"%s", c->id,
 		    c->peer, (int)(namelen > 64 ? 64 : namelen),
-		    (const char *)d + 4);
+		    (const char *)d + 4, namelen == 0 ? " (several disks: "
+		    "name one)" : "");
 		return opt_reply(c, opt, NBD_REP_ERR_UNKNOWN, NULL, 0);
 	}
-	if (send_info_export(c, opt) == -1)
+	if (send_info_export(c, opt, p) == -1)
 		return -1;
 	if (want_bs && send_info_block_size(c, opt) == -1)
 		return -1;
 	if (opt_reply(c, opt, NBD_REP_ACK, NULL, 0) == -1)
 		return -1;
-	return opt == NBD_OPT_GO ? 1 : 0;
+	if (opt != NBD_OPT_GO)
+		return 0;
+	c->p = p;
+	return 1;
 invalid:
 	log_warnx("client %u (%s): malformed NBD_OPT_%s (length %u)", c->id,
 	    c->peer, opt == NBD_OPT_GO ? "GO" : "INFO", len);
@@ -318,19 +343,21 @@ handshake(struct nbd_client *c)
 			struct {
 				uint64_t size;
 				uint16_t flags;
-			} __attribute__((packed)) ex = {
-				htobe64(c->srv->be->size(c->srv->p)),
-				htobe16(nbd_transmission_flags()),
-			};
+			} __attribute__((packed)) ex;
 			static const uint8_t zeroes[124];
+			struct diskbuf_primary *p = export_find(c,
+			    (const char *)data, len);
 
-			if (!name_ok(c, (const char *)data, len)) {
+			if (p == NULL) {
 				/* The protocol has no error reply here. */
 				log_warnx("client %u (%s): unknown export "
 				    "\"%.*s\", disconnecting", c->id, c->peer,
 				    (int)(len > 64 ? 64 : len), data);
 				return -1;
 			}
+			c->p = p;
+			ex.size = htobe64(c->srv->be->size(p));
+			ex.flags = htobe16(nbd_transmission_flags());
 			if (send_full(c->fd, &ex, sizeof ex, !c->no_zeroes) == -1)
 				goto io;
 			if (!c->no_zeroes &&
@@ -344,17 +371,22 @@ handshake(struct nbd_client *c)
 			    c->peer);
 			return -1;
 		case NBD_OPT_LIST: {
-			size_t n = strlen(c->srv->export_name);
 			uint8_t b[4 + 256];
-			uint32_t be = htobe32((uint32_t)n);
+			size_t i, n;
+			uint32_t be;
 
 			if (len != 0) {
 				r = opt_reply(c, opt, NBD_REP_ERR_INVALID, NULL, 0);
 				break;
 			}
-			memcpy(b, &be, 4);
-			memcpy(b + 4, c->srv->export_name, n);
-			r = opt_reply(c, opt, NBD_REP_SERVER, b, 4 + (uint32_t)n);
+			for (i = 0, r = 0; r == 0 && i < c->srv->nexp; i++) {
+				n = strlen(c->srv->exp[i].name);
+				be = htobe32((uint32_t)n);
+				memcpy(b, &be, 4);
+				memcpy(b + 4, c->srv->exp[i].name, n);
+				r = opt_reply(c, opt, NBD_REP_SERVER, b,
+				    4 + (uint32_t)n);
+			}
 			if (r == 0)
 				r = opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
 			break;
@@ -406,7 +438,7 @@ static void
 bad(struct nbd_client *c)
 {
 	if (c->srv->be->bad_request)
-		c->srv->be->bad_request(c->srv->p);
+		c->srv->be->bad_request(c->p);
 }
 
 /* Serve requests until the client leaves or breaks the protocol. */
@@ -414,7 +446,7 @@ static void
 transmission(struct nbd_client *c)
 {
 	const struct nbd_backend *be = c->srv->be;
-	struct diskbuf_primary *p = c->srv->p;
+	struct diskbuf_primary *p = c->p;
 	struct nbd_request rq;
 	uint64_t size = be->size(p), off;
 	uint32_t len, err, allowed;
@@ -563,10 +595,10 @@ client_main(void *arg)
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
 		log_info("client %u (%s): connected", c->id, c->peer);
 		if (srv->be->client)
-			srv->be->client(srv->p, 1);
+			srv->be->client(c->p, 1);
 		transmission(c);
 		if (srv->be->client)
-			srv->be->client(srv->p, 0);
+			srv->be->client(c->p, 0);
 	}
 	shutdown(c->fd, SHUT_RDWR);
 	free(c->buf);
@@ -648,6 +680,9 @@ serve_fd(struct nbd_server *srv, int fd, int no_handshake)
 	c->srv = srv;
 	c->fd = fd;
 	c->no_handshake = no_handshake;
+	/* The kernel's nbd skips the options: the first export, which
+	 * remus-diskd's one disk is. */
+	c->p = srv->exp[0].p;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	describe_peer(fd, c->peer, sizeof c->peer);
 	pthread_mutex_lock(&srv->lock);
@@ -761,21 +796,40 @@ nbd_server_new(const struct nbd_backend *be, struct diskbuf_primary *p,
 	if (srv == NULL)
 		return NULL;
 	srv->be = be;
-	srv->p = p;
 	srv->lfd = -1;
 	srv->stop_efd = -1;
-	if (strlen(export_name) > 256) {
-		errno = ENAMETOOLONG;
-		goto err;
-	}
-	srv->export_name = strdup(export_name);
-	if (srv->export_name == NULL)
-		goto err;
 	pthread_mutex_init(&srv->lock, NULL);
+	if (nbd_server_add_export(srv, p, export_name) == -1) {
+		pthread_mutex_destroy(&srv->lock);
+		free(srv);
+		return NULL;
+	}
 	return srv;
-err:
-	free(srv);
-	return NULL;
+}
+
+int
+nbd_server_add_export(struct nbd_server *srv, struct diskbuf_primary *p,
+    const char *name)
+{
+	size_t i;
+
+	if (srv->accepting || srv->nexp == NBD_EXPORTS_MAX) {
+		errno = srv->accepting ? EBUSY : ENOSPC;
+		return -1;
+	}
+	if (strlen(name) > 256) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (i = 0; i < srv->nexp; i++)
+		if (strcmp(srv->exp[i].name, name) == 0) {
+			errno = EEXIST;
+			return -1;
+		}
+	if ((srv->exp[srv->nexp].name = strdup(name)) == NULL)
+		return -1;
+	srv->exp[srv->nexp++].p = p;
+	return 0;
 }
 
 int
@@ -811,7 +865,9 @@ nbd_server_listen(struct nbd_server *srv, const char *addr)
 		return -1;
 	}
 	srv->accepting = 1;
-	log_info("serving NBD export \"%s\" on %s", srv->export_name, addr);
+	for (size_t i = 0; i < srv->nexp; i++)
+		log_info("serving NBD export \"%s\" on %s", srv->exp[i].name,
+		    addr);
 	return 0;
 }
 
@@ -841,6 +897,7 @@ nbd_server_free(struct nbd_server *srv)
 		free(srv->unix_path);
 	}
 	pthread_mutex_destroy(&srv->lock);
-	free(srv->export_name);
+	for (size_t i = 0; i < srv->nexp; i++)
+		free(srv->exp[i].name);
 	free(srv);
 }

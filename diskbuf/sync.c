@@ -4,7 +4,7 @@
  *
  * Wire (own TCP connection, little-endian; see docs/diskbuf.md):
  *
- *   sender   -> HELLO  { "RMSDSYNC", version, block, size }
+ *   sender   -> HELLO  { "RMSDSYNC", version, block, size, name }
  *   receiver -> WELCOME{ status, size }          (status: errno, 0 = ok)
  *   receiver -> nblocks x 16-byte block hash of its copy
  *   sender   -> BLOCK  { index, len } + data     for each block that differs
@@ -16,6 +16,10 @@
  * other with full socket buffers.  Every block the receiver gets is
  * written at once, so an interrupted sync leaves a partial copy that the
  * next run compares block by block and completes: that is the resume.
+ *
+ * Version 2 added the disk's name: a receiver of several disks (remusd,
+ * for a guest with several) routes each connection by it; a receiver of
+ * one image (remus-disksync recv) takes any.
  */
 #define LOG_PREFIX "disksync: "
 
@@ -30,11 +34,12 @@
 
 #include "diskbuf.h"
 #include "diskbuf-int.h"
+#include "diskmap.h"
 #include "log.h"
 #include "util.h"
 
 #define SYNC_MAGIC	"RMSDSYNC"
-#define SYNC_VERSION	1u
+#define SYNC_VERSION	2u	/* 2: the disk's name */
 #define SYNC_BLOCK_MIN	4096u
 #define SYNC_BLOCK_MAX	(16u << 20)
 #define SYNC_DONE	UINT64_MAX
@@ -44,8 +49,11 @@ struct sync_hello {
 	uint32_t	version;
 	uint32_t	block;
 	uint64_t	size;
+	char		name[DISKBUF_SYNC_NAME_LEN];	/* NUL-padded */
 };
-_Static_assert(sizeof(struct sync_hello) == 24, "sync hello is 24 bytes");
+_Static_assert(sizeof(struct sync_hello) == 48, "sync hello is 48 bytes");
+_Static_assert(DISKBUF_SYNC_NAME_LEN == DISKMAP_NAME_MAX + 1,
+    "a sync names a disk as diskmap does");
 
 struct sync_status {
 	uint32_t	status;
@@ -143,7 +151,7 @@ progress(int on, int final, uint64_t done, uint64_t total, uint64_t sent,
 
 int
 diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
-    int show, struct diskbuf_sync_stats *st)
+    const char *name, int show, struct diskbuf_sync_stats *st)
 {
 	struct sync_hello h = { .version = htole32(SYNC_VERSION),
 	    .block = htole32(block), .size = htole64(size) };
@@ -161,9 +169,17 @@ diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 		errno = EINVAL;
 		return -1;
 	}
+	if (name == NULL)
+		name = "";
+	if (*name != '\0' && !diskmap_name_ok(name)) {
+		log_warnx("disk name \"%.40s\": not a usable name", name);
+		errno = EINVAL;
+		return -1;
+	}
 	nblk = (size + block - 1) / block;
 	st->blocks = nblk;
 	memcpy(h.magic, SYNC_MAGIC, 8);
+	memcpy(h.name, name, strlen(name));
 	if (send_all(sock, &h, sizeof h) == -1 ||
 	    read_full(sock, &w, sizeof w, NULL) == -1) {
 		log_warn("handshake with the receiver");
@@ -175,6 +191,9 @@ diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 			log_warnx("image size mismatch: ours is %" PRIu64
 			    " bytes, the receiver's %" PRIu64 " bytes",
 			    size, le64toh(w.value));
+		else if (errno == ENOENT)
+			log_warnx("the receiver has no disk named \"%s\" to "
+			    "sync", name);
 		else
 			log_warn("receiver refused the sync");
 		return -1;
@@ -187,6 +206,9 @@ diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 		log_warn("reading the receiver's block hashes");
 		goto out;
 	}
+	/* The rate counts from the first block: a receiver busy with
+	 * another disk first must not earn this one a burst. */
+	t0 = now_us();
 	for (i = 0; i < nblk; i++) {
 		uint64_t off = i * block;
 		uint32_t n = size - off < block ? (uint32_t)(size - off) : block;
@@ -258,24 +280,24 @@ send_status(int sock, int status, uint64_t value)
 		log_debug("send status: %s", strerror(errno));
 }
 
+void
+diskbuf_sync_refuse(int sock, int err, uint64_t value)
+{
+	send_status(sock, err, value);
+}
+
 int
-diskbuf_sync_recv(int sock, int fd, uint64_t size, int create,
-    struct diskbuf_sync_stats *st)
+diskbuf_sync_recv_hello(int sock, struct diskbuf_sync_hello *out)
 {
 	struct sync_hello h;
-	struct sync_block bh;
-	uint8_t *buf = NULL, hash[16];
-	uint64_t psize, nblk, i, idx;
-	uint32_t block, len;
-	int rc = -1, err;
+	uint32_t block;
+	size_t n;
 
-	memset(st, 0, sizeof *st);
+	memset(out, 0, sizeof *out);
 	if (read_full(sock, &h, sizeof h, NULL) == -1) {
 		log_warn("reading the sender's hello");
 		return -1;
 	}
-	block = le32toh(h.block);
-	psize = le64toh(h.size);
 	if (memcmp(h.magic, SYNC_MAGIC, 8) != 0 ||
 	    le32toh(h.version) != SYNC_VERSION) {
 		log_warnx("the peer is not a remus-disksync sender (version "
@@ -284,13 +306,51 @@ diskbuf_sync_recv(int sock, int fd, uint64_t size, int create,
 		errno = EPROTO;
 		return -1;
 	}
+	block = le32toh(h.block);
 	if (block < SYNC_BLOCK_MIN || block > SYNC_BLOCK_MAX ||
 	    (block & (block - 1))) {
 		log_warnx("the sender's block size %u is out of range", block);
-		send_status(sock, EINVAL, size);
+		/* Its own size back: not to be read as a size mismatch. */
+		send_status(sock, EINVAL, le64toh(h.size));
 		errno = EINVAL;
 		return -1;
 	}
+	n = strnlen(h.name, sizeof h.name);
+	if (n == sizeof h.name || (n > 0 && !diskmap_name_ok(h.name))) {
+		log_warnx("the sender's disk name is not a usable name");
+		send_status(sock, EINVAL, le64toh(h.size));
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(out->name, h.name, n);
+	out->block = block;
+	out->size = le64toh(h.size);
+	return 0;
+}
+
+int
+diskbuf_sync_recv(int sock, int fd, uint64_t size, int create,
+    struct diskbuf_sync_stats *st)
+{
+	struct diskbuf_sync_hello h;
+
+	memset(st, 0, sizeof *st);
+	if (diskbuf_sync_recv_hello(sock, &h) == -1)
+		return -1;
+	return diskbuf_sync_recv_from(sock, &h, fd, size, create, st);
+}
+
+int
+diskbuf_sync_recv_from(int sock, const struct diskbuf_sync_hello *h, int fd,
+    uint64_t size, int create, struct diskbuf_sync_stats *st)
+{
+	struct sync_block bh;
+	uint8_t *buf = NULL, hash[16];
+	uint64_t psize = h->size, nblk, i, idx;
+	uint32_t block = h->block, len;
+	int rc = -1, err;
+
+	memset(st, 0, sizeof *st);
 	if (psize != size) {
 		if (!create) {
 			log_warnx("image size mismatch: ours is %" PRIu64

@@ -386,6 +386,8 @@ proc_info(struct domain *d, struct domain_info *info)
 {
 	info->page_size = d->page_size;
 	info->nr_pages = d->nr_pages;
+	info->flags = proc_dirty_live(d->dirty) ? DOMAIN_INFO_LIVE_DIRTY_LOG :
+	    0;
 }
 
 static int

@@ -60,6 +60,7 @@
 #include <libxl_utils.h>
 
 #define LOG_PREFIX "xen: "
+#include "diskmap.h"
 #include "log.h"
 #include "util.h"
 #include "domain.h"
@@ -158,6 +159,8 @@ struct domain {
 	int			logdirty;
 	int			suspended;
 	int			suspended_once;	/* xl's daemon has left */
+	int			held;		/* hold: paused for the operator */
+	int			destroyed;	/* destroy: gone for good */
 	int			lockfd;		/* remus-protect flock */
 	int			timeout_ms;	/* acknowledged -> suspended */
 	int			ack_ms;		/* request -> acknowledged */
@@ -193,8 +196,12 @@ struct replica {
 	uint64_t		epoch;
 	int			active;
 	char			*json;		/* the twin's libxl config */
-	int			loop_fd;	/* holds the disk's loop device */
-	char			loop_dev[32];
+	/* The loop devices of the twin's disks (one per vdev), held while
+	 * the replica exists. */
+	int			loop_fd[DISKMAP_MAX];
+	char			loop_dev[DISKMAP_MAX][32];
+	size_t			nloop;
+	int			no_guardian;	/* remus -e / remusd -e */
 };
 
 
@@ -892,6 +899,10 @@ xen_info(struct domain *d, struct domain_info *info)
 {
 	info->page_size = XEN_PAGE;
 	info->nr_pages = d->nr_pages;
+	/* XXX: log-dirty's CLEAN is one step per page too (live migration
+	 * reads it while the domain runs), so the engine's pre-copy would
+	 * be correct here; not measured in the Xen lab yet, so not said. */
+	info->flags = 0;
 }
 
 /* libxl's JSON description of the domain, for the backup to build its
@@ -1383,6 +1394,8 @@ xen_close(struct domain *d)
 {
 	if (d == NULL)
 		return;
+	if (d->destroyed)
+		goto free;
 	if (d->suspended)
 		(void)xen_resume(d);
 	if (d->logdirty && xc_shadow_control(d->h.xch, d->domid,
@@ -1396,6 +1409,7 @@ xen_close(struct domain *d)
 		if (dominfo(d->h.xch, d->domid, &info) == 0 && !info.dying)
 			guardian_start(d->json, d->domid, d->name);
 	}
+free:
 	if (d->lockfd != -1)
 		close(d->lockfd);
 	chunks_free(d->h.fmem, d->chunks, d->nr_chunks, d->fr.gfn_span);
@@ -1461,6 +1475,9 @@ xen_disks(struct domain *d, char *buf, size_t len)
 	return 0;
 }
 
+static int xen_destroy(struct domain *);
+static int xen_hold(struct domain *);
+
 const struct domain_ops domain_xen_ops = {
 	.name			= "xen",
 	.open			= xen_open,
@@ -1475,6 +1492,8 @@ const struct domain_ops domain_xen_ops = {
 	.close			= xen_close,
 	.net_ifaces		= xen_net_ifaces,
 	.disks			= xen_disks,
+	.destroy		= xen_destroy,
+	.hold			= xen_hold,
 };
 
 /* ---- backup ------------------------------------------------------- */
@@ -1592,6 +1611,58 @@ libxl_job_run(const struct libxl_job *j, uint32_t *domid)
 	if (libxl_job_start(j, &pid, &fd) == -1)
 		return -1;
 	return libxl_job_finish(pid, fd, domid);
+}
+
+/* A planned switchover: the backup runs the guest now, from the state
+ * this suspended copy has.  The domain goes for good, and its devices
+ * with it (libxl's destroy, as `xl destroy`: the vif and vbd backends and
+ * their hotplug scripts), so that close neither resumes it nor leaves a
+ * guardian for it. */
+static int
+xen_destroy(struct domain *d)
+{
+	struct libxl_job j = { .domid = d->domid };
+
+	if (libxl_job_run(&j, NULL) == -1) {
+		log_warnx("%s: destroying domid %u failed", d->name, d->domid);
+		return -1;
+	}
+	log_info("%s: domid %u destroyed: the guest runs on the backup",
+	    d->name, d->domid);
+	d->destroyed = 1;
+	d->suspended = 0;
+	return 0;
+}
+
+/* A switchover whose answer was lost: the backup may run the guest, so
+ * this copy must not run again, even after remus is gone, until an
+ * operator says.  Xen counts a controller's pause apart from a suspend:
+ * paused first, the domain is resumed under the pause (remus does not
+ * close a held domain), so that `xl unpause` is all it takes to run it
+ * here -- or `xl destroy` to end it -- the operator's decision, as `kill
+ * -CONT` is for a proc guest.  Log-dirty goes off, and a guardian takes
+ * over its on_* actions as after any protection. */
+static int
+xen_hold(struct domain *d)
+{
+	if (xc_domain_pause(d->h.xch, d->domid) < 0) {
+		log_warn("%s: pausing domid %u to hold it", d->name, d->domid);
+		return -1;
+	}
+	d->held = 1;
+	if (xen_resume(d) == -1)
+		log_warnx("%s: domid %u stays suspended as well: `xl unpause` "
+		    "will not run it", d->name, d->domid);
+	if (d->logdirty && xc_shadow_control(d->h.xch, d->domid,
+	    XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0)
+		log_warn("%s: log-dirty off", d->name);
+	d->logdirty = 0;
+	if (d->suspended_once)
+		guardian_start(d->json, d->domid, d->name);
+	log_warnx("%s: domid %u held (paused): `xl destroy %s` when the "
+	    "backup runs the guest, `xl unpause %s` when it does not",
+	    d->name, d->domid, d->name, d->name);
+	return 0;
 }
 
 /* The twin is built in the background while the first, full epoch
@@ -1718,36 +1789,56 @@ err:
 	return -1;
 }
 
-/* The twin's disk is the backup's copy IMAGE, which diskbuf keeps at the
- * last committed epoch, instead of the primary's device (a /dev/nbdN of
- * remus-diskd over there, meaningless here). */
+/* The twin's disks are the backup's copies (DISKS), which diskbuf keeps
+ * at the last committed epoch, each in place of the primary's device of
+ * the same vdev (a /dev/nbdN of remus-diskd over there, meaningless
+ * here): every guest disk at its place.  The policy checked already that
+ * each vdev has its image (xen-policy.c). */
 static int
-twin_disk(struct replica *r, libxl_domain_config *cfg, const char *image)
+twin_disks(struct replica *r, libxl_domain_config *cfg,
+    const struct diskmap *disks)
 {
-	libxl_device_disk *dk;
+	const char *vdev[DISKMAP_MAX];
+	size_t idx[DISKMAP_MAX];
+	char why[256];
+	int i;
 
-	if (cfg->num_disks != 1) {
-		log_warnx("remusd --disk %s: the guest has %d disks; one "
-		    "replicated disk per guest is supported", image,
-		    cfg->num_disks);
+	if (cfg->num_disks < 0 || cfg->num_disks > DISKMAP_MAX) {
+		log_warnx("backup domain %s: %d disks, at most %d replicated",
+		    r->twin, cfg->num_disks, DISKMAP_MAX);
 		errno = EINVAL;
 		return -1;
 	}
-	r->loop_fd = loop_attach(image, r->loop_dev, sizeof(r->loop_dev));
-	if (r->loop_fd == -1)
+	for (i = 0; i < cfg->num_disks; i++)
+		vdev[i] = cfg->disks[i].vdev ? cfg->disks[i].vdev : "";
+	if (diskmap_match(disks, vdev, (size_t)cfg->num_disks, "the domain",
+	    idx, why, sizeof(why)) == -1) {
+		log_warnx("backup domain %s: %s", r->twin, why);
+		errno = EPERM;
 		return -1;
-	dk = &cfg->disks[0];
-	log_info("backup domain %s: disk %s is %s (%s) here, in place of %s",
-	    r->twin, dk->vdev ? dk->vdev : "?", r->loop_dev, image,
-	    dk->pdev_path ? dk->pdev_path : "?");
-	/* The hotplug script stays the guest's own: a phy: script takes a
-	 * loop device as well as the nbd one. */
-	free(dk->pdev_path);
-	dk->pdev_path = strdup(r->loop_dev);
-	dk->backend = LIBXL_DISK_BACKEND_PHY;
-	dk->format = LIBXL_DISK_FORMAT_RAW;
-	if (dk->pdev_path == NULL)
-		return -1;
+	}
+	for (i = 0; i < cfg->num_disks; i++) {
+		libxl_device_disk *dk = &cfg->disks[i];
+		const char *image = disks->v[idx[i]].path;
+		size_t k = r->nloop;
+
+		r->loop_fd[k] = loop_attach(image, r->loop_dev[k],
+		    sizeof(r->loop_dev[k]));
+		if (r->loop_fd[k] == -1)
+			return -1;
+		r->nloop++;
+		log_info("backup domain %s: disk %s is %s (%s) here, in place "
+		    "of %s", r->twin, vdev[i], r->loop_dev[k], image,
+		    dk->pdev_path ? dk->pdev_path : "?");
+		/* The hotplug script stays the guest's own: a phy: script
+		 * takes a loop device as well as the nbd one. */
+		free(dk->pdev_path);
+		dk->pdev_path = strdup(r->loop_dev[k]);
+		dk->backend = LIBXL_DISK_BACKEND_PHY;
+		dk->format = LIBXL_DISK_FORMAT_RAW;
+		if (dk->pdev_path == NULL)
+			return -1;
+	}
 	return 0;
 }
 
@@ -1756,7 +1847,7 @@ xrep_create(const char *dir, const struct replica_conf *conf,
     const void *config, size_t config_len, const struct domain_info *di,
     const struct domain_opts *o)
 {
-	const char *disk = conf ? conf->disk : NULL;
+	const struct diskmap *disks = conf ? conf->disks : NULL;
 	struct replica *r;
 	libxl_domain_config cfg;
 	char *json = NULL;
@@ -1768,7 +1859,7 @@ xrep_create(const char *dir, const struct replica_conf *conf,
 	if (r == NULL)
 		goto err;
 	r->domid = INVALID_DOMID;
-	r->loop_fd = -1;
+	r->no_guardian = conf ? conf->no_guardian : 0;
 	if (di->page_size != XEN_PAGE) {
 		log_warnx("page size %u, Xen guests have %u", di->page_size,
 		    XEN_PAGE);
@@ -1847,8 +1938,8 @@ xrep_create(const char *dir, const struct replica_conf *conf,
 	snprintf(r->name, sizeof(r->name), "%s",
 	    cfg.c_info.name ? cfg.c_info.name : "guest");
 	snprintf(r->twin, sizeof(r->twin), "%s--backup", r->name);
-	if (disk != NULL) {
-		if (twin_disk(r, &cfg, disk) == -1)
+	if (disks != NULL && disks->n > 0) {
+		if (twin_disks(r, &cfg, disks) == -1)
 			goto err;
 		free(json);
 		json = libxl_domain_config_to_json(r->ctx, &cfg);
@@ -2025,7 +2116,12 @@ xrep_activate(struct replica *r)
 		log_info("activated %s at epoch %" PRIu64 ": domid %u "
 		    "running", final, r->epoch, r->domid);
 	}
-	guardian_start(r->json, r->domid, r->name);
+	/* xl's -e: nobody stays behind for the guest's death. */
+	if (r->no_guardian)
+		log_info("%s: no guardian (remus -e): its on_poweroff/"
+		    "on_reboot/on_crash are nobody's to carry out", r->name);
+	else
+		guardian_start(r->json, r->domid, r->name);
 	return 0;
 }
 
@@ -2055,8 +2151,8 @@ xrep_close(struct replica *r)
 	free(r->state);
 	free(r->json);
 	/* Autoclear: the loop device goes when blkback lets go too. */
-	if (r->loop_fd != -1)
-		close(r->loop_fd);
+	for (size_t i = 0; i < r->nloop; i++)
+		close(r->loop_fd[i]);
 	free(r);
 }
 

@@ -59,7 +59,17 @@ struct domain_opts {
 struct domain_info {
 	uint32_t	page_size;	/* bytes, a power of two */
 	uint64_t	nr_pages;	/* pfns are 0 .. nr_pages - 1 */
+	uint32_t	flags;		/* DOMAIN_INFO_* (0 on the backup) */
 };
+
+/* dirty_read_clear may run while the guest runs: the read and the clear
+ * of each page are one step, so a write that lands after a page was read
+ * shows in the next read (proc: PAGEMAP_SCAN's write-protect, atomic per
+ * page table; not soft-dirty, whose read and clear are two passes).  The
+ * engine then pre-copies: it reads the log and copies what it names just
+ * before the suspend, and the paused pass copies only what was written
+ * since (checkpoint/ckpt.c, precopy). */
+#define DOMAIN_INFO_LIVE_DIRTY_LOG	0x1u
 
 struct domain_ops {
 	const char	*name;		/* "proc", "xen": the spec prefix */
@@ -95,7 +105,10 @@ struct domain_ops {
 
 	/* Fill BITMAP (nr_pages bits, caller-allocated and zeroed) with the
 	 * pages written since the last call, and clear the log.  Returns
-	 * the number of dirty pages in *COUNT. */
+	 * the number of dirty pages in *COUNT.  Called while suspended, and
+	 * while the guest runs to reset the log before the full copy; with
+	 * DOMAIN_INFO_LIVE_DIRTY_LOG also for the pre-copy, whose result
+	 * counts. */
 	int	(*dirty_read_clear)(struct domain *, uint64_t *bitmap,
 		    uint64_t *count);
 
@@ -152,16 +165,21 @@ struct domain_ops {
  * activates anything (docs/failover.md, "Crash-consistent replica").
  */
 struct xen_policy;
+struct diskmap;
 
 /* The backup's own settings for one guest, never the stream's (remusd
  * --guest, --disk, the Xen policy flags). */
 struct replica_conf {
 	const char	*name;		/* the guest's name, as announced */
-	const char	*disk;		/* the backup's copy of the guest's
-					 * replicated disk (remusd --disk), which
-					 * the replica uses in place of the
-					 * primary's (Xen: the twin's vbd), or
-					 * NULL.  Its content is diskbuf's. */
+	/* The backup's copies of the guest's replicated disks, by name
+	 * (remusd --disk [GUEST:]NAME=IMAGE, common/diskmap.h), which the
+	 * replica uses in place of the primary's (Xen: each vbd of the
+	 * twin, matched by its vdev), or NULL.  Their content is
+	 * diskbuf's. */
+	const struct diskmap *disks;
+	/* Activated, the guest gets no guardian carrying out its
+	 * on_poweroff/on_reboot/on_crash (xl's -e: remus -e, remusd -e). */
+	int		 no_guardian;
 	/* proc: the program and arguments the backup runs on activation
 	 * (remusd --guest NAME=COMMAND), NULL-terminated; NULL: the guest
 	 * is not configured here and its stream is refused. */

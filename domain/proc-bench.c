@@ -7,16 +7,20 @@
  *
  *   BENCH proc-dirty method=<m> arena_MiB=<a> dirty_pages=<n> suspend_us_p50=..
  *     scan_us_p50=.. scan_us_p99=.. copy_us_p50=.. copy_GBps=.. memcpy_GBps=..
- *     resume_us_p50=.. pause_us_p50=.. pause_us_p99=..
+ *     resume_us_p50=.. pause_us_p50=.. pause_us_p99=.. rescan_us_p50=..
  *
- * per dirty-page count.
+ * per dirty-page count.  rescan: a second read of the log right after
+ * the first, still paused: the walk of the page tables alone, hot, with
+ * nothing written -- the floor of a paused pass after a pre-copy (remus
+ * --precopy) and what no pre-copy can take out of the pause.
  *
  *   bench-proc-dirty [-a ARENA] [-e EPOCHS] [-g CPU] [-r CPU] [-m METHOD]
- *       [N ...]
+ *       [-t THREADS] [N ...]
  *
  * -m pagemap-scan|softdirty forces a tracking method (remus
  * --dirty-method); the guest registers for uffd-wp unless its own
- * REMUS_PROC_DIRTY=softdirty says not to.
+ * REMUS_PROC_DIRTY=softdirty says not to.  -t 1|2: page-table walkers
+ * (remus --scan-threads).
  *
  * -g pins the guest to a CPU and -r this process to another (a guest on
  * its own CPU, as a VM's vCPU would be; without it, the woken guest may
@@ -120,12 +124,14 @@ run(uint64_t npages, uint64_t arena, int epochs)
 {
 	static uint64_t sus[MAX_EPOCHS], scan[MAX_EPOCHS], cp[MAX_EPOCHS];
 	static uint64_t res[MAX_EPOCHS], pause[MAX_EPOCHS], mc[MAX_EPOCHS];
+	static uint64_t rescan[MAX_EPOCHS];
 	const struct domain_ops *ops;
 	const char *rest;
 	char pidf[64], spec[32];
 	struct domain_info info;
 	struct domain *d;
 	uint64_t *bm, *pfns, count, i, k, t0, t1, t2, t3, t4, ws, seen = 0;
+	uint64_t r0, c2;
 	uint64_t bytes = 0, copy_ns = 0, memcpy_ns = 0;
 	uint8_t *stage, *dst, *other;
 	size_t ps = (size_t)sysconf(_SC_PAGESIZE), words;
@@ -193,6 +199,13 @@ run(uint64_t npages, uint64_t arena, int epochs)
 			fatalx("copy_pages");
 		t4 = now_ns();
 		getrusage(RUSAGE_SELF, &ru1);
+		/* Again, still paused: nothing can have been written.  Not
+		 * counted in the pause or the resume below. */
+		memset(bm, 0, words * 8);
+		r0 = now_ns();
+		if (ops->dirty_read_clear(d, bm, &c2) == -1)
+			fatalx("dirty_read_clear");
+		r0 = now_ns() - r0;
 		faults += (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
 		if (ops->resume(d) == -1)
 			fatalx("resume");
@@ -201,9 +214,10 @@ run(uint64_t npages, uint64_t arena, int epochs)
 		sus[n] = (t1 - t0) / 1000;
 		scan[n] = (t2 - t1) / 1000;
 		cp[n] = (t4 - t3) / 1000;
-		res[n] = (now_ns() - t4) / 1000;
+		rescan[n] = r0 / 1000;
+		res[n] = (now_ns() - t4 - r0) / 1000;
 		/* The pause without our bitmap walk (the engine's). */
-		pause[n] = (now_ns() - t0 - (t3 - t2)) / 1000;
+		pause[n] = (now_ns() - t0 - (t3 - t2) - r0) / 1000;
 		copy_ns += t4 - t3;
 		bytes += k * ps;
 		seen += count;
@@ -220,7 +234,7 @@ run(uint64_t npages, uint64_t arena, int epochs)
 	printf("dirty %6llu (saw %.0f/epoch): suspend %4llu us, scan %5llu us "
 	    "(p99 %llu), copy %5llu us = %.2f GB/s (memcpy %.2f GB/s), "
 	    "resume %llu us, pause %llu us (p99 %llu), %.1f faults/epoch "
-	    "in copy\n",
+	    "in copy; rescan %llu us\n",
 	    (unsigned long long)npages, (double)seen / n,
 	    (unsigned long long)percentile_u64(sus, (size_t)n, 50),
 	    (unsigned long long)percentile_u64(scan, (size_t)n, 50),
@@ -230,11 +244,13 @@ run(uint64_t npages, uint64_t arena, int epochs)
 	    (unsigned long long)percentile_u64(res, (size_t)n, 50),
 	    (unsigned long long)percentile_u64(pause, (size_t)n, 50),
 	    (unsigned long long)percentile_u64(pause, (size_t)n, 99),
-	    (double)faults / n);
+	    (double)faults / n,
+	    (unsigned long long)percentile_u64(rescan, (size_t)n, 50));
 	printf("BENCH proc-dirty method=%s arena_MiB=%llu dirty_pages=%llu "
 	    "suspend_us_p50=%llu scan_us_p50=%llu scan_us_p99=%llu "
 	    "copy_us_p50=%llu copy_GBps=%.2f memcpy_GBps=%.2f "
-	    "resume_us_p50=%llu pause_us_p50=%llu pause_us_p99=%llu\n",
+	    "resume_us_p50=%llu pause_us_p50=%llu pause_us_p99=%llu "
+	    "rescan_us_p50=%llu\n",
 	    bopts.dirty_method ? bopts.dirty_method : "auto",
 	    (unsigned long long)(arena >> 20), (unsigned long long)npages,
 	    (unsigned long long)percentile_u64(sus, (size_t)n, 50),
@@ -244,7 +260,8 @@ run(uint64_t npages, uint64_t arena, int epochs)
 	    gbps(bytes, copy_ns), gbps(bytes, memcpy_ns),
 	    (unsigned long long)percentile_u64(res, (size_t)n, 50),
 	    (unsigned long long)percentile_u64(pause, (size_t)n, 50),
-	    (unsigned long long)percentile_u64(pause, (size_t)n, 99));
+	    (unsigned long long)percentile_u64(pause, (size_t)n, 99),
+	    (unsigned long long)percentile_u64(rescan, (size_t)n, 50));
 	fflush(stdout);
 	ops->close(d);
 	kill(pid, SIGKILL);
@@ -267,8 +284,13 @@ main(int argc, char **argv)
 	int c, i;
 
 	log_init("bench-proc-dirty", 1, 0);
-	while ((c = getopt(argc, argv, "a:e:g:m:r:")) != -1) {
+	while ((c = getopt(argc, argv, "a:e:g:m:r:t:")) != -1) {
 		switch (c) {
+		case 't':
+			if (parse_uint(optarg, 1, 2, &v) == -1)
+				fatalx("-t %s: 1 or 2 threads", optarg);
+			bopts.scan_threads = (unsigned)v;
+			break;
 		case 'm':
 			bopts.dirty_method = optarg;
 			break;
@@ -294,7 +316,7 @@ main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: bench-proc-dirty [-a ARENA] "
 			    "[-e EPOCHS] [-g GUEST_CPU] [-r REMUS_CPU] "
-			    "[-m METHOD] [N ...]\n");
+			    "[-m METHOD] [-t THREADS] [N ...]\n");
 			return 2;
 		}
 	}

@@ -614,6 +614,12 @@ softdirty_read_clear(struct proc_dirty *d, uint64_t *bitmap,
 }
 
 int
+proc_dirty_live(const struct proc_dirty *d)
+{
+	return d->method == PROC_DIRTY_PAGEMAP_SCAN;
+}
+
+int
 proc_dirty_clear(struct proc_dirty *d)
 {
 	if (d->method == PROC_DIRTY_PAGEMAP_SCAN)

@@ -15,9 +15,15 @@
  *
  * remus --dirty-method pagemap-scan|softdirty forces one; "auto" prefers
  * pagemap-scan.  REMUS_PROC_SCAN_VEC=N (tests only) caps the regions per
- * PAGEMAP_SCAN call, to exercise a walk that fills them.  Both read and
- * clear while the guest is paused, so no write can fall between the read
- * and the clear.
+ * PAGEMAP_SCAN call, to exercise a walk that fills them.
+ *
+ * While the guest is paused no write can fall between a read and its
+ * clear, whatever the method.  While it runs only pagemap-scan is exact:
+ * PAGEMAP_SCAN reads and write-protects each page table under its lock,
+ * so a write lands either before (and is reported now) or after (and
+ * unprotects the page again, reported next time).  Soft-dirty reads the
+ * pagemap, then clears every bit in a second pass: a write between the
+ * two is lost, so the engine never pre-copies with it (proc_dirty_live).
  */
 #ifndef REMUS_PROC_DIRTY_H
 #define REMUS_PROC_DIRTY_H
@@ -58,6 +64,10 @@ struct proc_dirty *proc_dirty_open(pid_t pid, uint64_t base,
 	    uint64_t nr_pages, uint32_t page_size,
 	    enum proc_dirty_method method, unsigned threads);
 enum proc_dirty_method proc_dirty_method(const struct proc_dirty *);
+
+/* Whether proc_dirty_read_clear may run while the guest runs (its read
+ * and clear are one step per page: pagemap-scan, not softdirty).  1 or 0. */
+int	proc_dirty_live(const struct proc_dirty *);
 
 /* Forget what was written so far.  0 / -1 + errno. */
 int	proc_dirty_clear(struct proc_dirty *);

@@ -17,6 +17,8 @@
 
 #include <json-c/json.h>
 
+#include "diskmap.h"
+#include "util.h"
 #include "xen-policy.h"
 
 /* Xen's own hotplug scripts, which libxl finds here by bare name. */
@@ -41,18 +43,6 @@ xen_script(const char *s)
 		s += strlen(XEN_SCRIPT_DIR);
 	return *s != '\0' && *s != '.' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == strlen(s);
-}
-
-static int
-refuse(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	errno = EPERM;
-	return -1;
 }
 
 /* OBJ's string member KEY, or NULL when absent, null or "". */
@@ -83,14 +73,16 @@ field(struct json_object *obj, const char *key, const char *where,
 	    json_object_is_type(v, json_type_null))
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return refuse(why, len, "%s.%s: not a string", where, key);
+		return util_refuse(why, len, EPERM,
+		    "%s.%s: not a string", where, key);
 	s = json_object_get_string(v);
 	if (s == NULL || *s == '\0')
 		return 0;
 	if (strcmp(key, "script") == 0 && xen_script(s))
 		return 0;
 	if (!listed(allowed, s))
-		return refuse(why, len, "%s.%s \"%.200s\" is not an allowed "
+		return util_refuse(why, len, EPERM,
+		    "%s.%s \"%.200s\" is not an allowed "
 		    "%s (%s)", where, key, s, what, flag);
 	return 0;
 }
@@ -110,45 +102,69 @@ must_be_empty(struct json_object *obj, const char *key, const char *where,
 	    (json_object_is_type(v, json_type_object) &&
 	    json_object_object_length(v) == 0))
 		return 0;
-	return refuse(why, len, "%s%s%s: passing host devices or paths to a "
+	return util_refuse(why, len, EPERM,
+	    "%s%s%s: passing host devices or paths to a "
 	    "twin is not allowed on this backup", where, *where ? "." : "",
 	    key);
 }
 
-/* The twin's disks are the images remusd was given (--disk): one, which
- * the driver puts in place of whatever path the stream names (the
- * primary's device means nothing here).  Its hotplug script is run as
- * root: one of --allow-script, or none (libxl's default). */
+/* The twin's disks are the images remusd was given (--disk), each matched
+ * to its vdev (diskmap.h); the driver puts them in place of whatever path
+ * the stream names (the primary's device means nothing here).  Every disk
+ * of the twin needs its image, and every image its disk: a disk left out
+ * would be the primary's path on this host, an image left out a copy
+ * nobody uses.  Their hotplug script is run as root: one of
+ * --allow-script, or none (libxl's default). */
 static int
 check_disks(const struct xen_policy *p, struct json_object *cfg, char *why,
     size_t len)
 {
+	static const struct diskmap none;
+	const struct diskmap *m = p->disks ? p->disks : &none;
 	struct json_object *a, *d;
+	const char *vdev[DISKMAP_MAX];
+	size_t idx[DISKMAP_MAX];
 	char where[32];
-	size_t i, n;
+	size_t i, n = 0;
 
+	/* No disks at all is the empty list: images given for the guest
+	 * must still be used. */
 	if (!json_object_object_get_ex(cfg, "disks", &a) ||
 	    json_object_is_type(a, json_type_null))
-		return 0;
-	if (!json_object_is_type(a, json_type_array))
-		return refuse(why, len, "disks: not an array");
-	n = json_object_array_length(a);
-	if (n > 0 && p->disk_image == NULL)
-		return refuse(why, len, "disks[0] \"%.200s\": this backup has "
+		a = NULL;
+	else if (!json_object_is_type(a, json_type_array))
+		return util_refuse(why, len, EPERM, "disks: not an array");
+	else
+		n = json_object_array_length(a);
+	if (n > 0 && m->n == 0)
+		return util_refuse(why, len, EPERM,
+		    "disks[0] \"%.200s\": this backup has "
 		    "no disk image for the twin (--disk)",
 		    str_of(json_object_array_get_idx(a, 0), "pdev_path") ?
 		    str_of(json_object_array_get_idx(a, 0), "pdev_path") : "");
-	if (n > 1)
-		return refuse(why, len, "disks: %zu disks, this backup holds "
-		    "one image (--disk %.200s)", n, p->disk_image);
+	if (n > DISKMAP_MAX)
+		return util_refuse(why, len, EPERM,
+		    "disks: %zu disks, at most %d are "
+		    "replicated", n, DISKMAP_MAX);
 	for (i = 0; i < n; i++) {
 		d = json_object_array_get_idx(a, i);
 		snprintf(where, sizeof where, "disks[%zu]", i);
 		if (!json_object_is_type(d, json_type_object))
-			return refuse(why, len, "%s: not an object", where);
+			return util_refuse(why, len, EPERM,
+			    "%s: not an object", where);
+		vdev[i] = str_of(d, "vdev");
+		if (vdev[i] == NULL || !diskmap_name_ok(vdev[i]))
+			return util_refuse(why, len, EPERM,
+			    "%s.vdev \"%.40s\": not a disk "
+			    "name remus can match", where, vdev[i] ? vdev[i] :
+			    "");
 		if (field(d, "script", where, p->scripts, "hotplug script",
 		    "--allow-script", why, len) == -1)
 			return -1;
+	}
+	if (diskmap_match(m, vdev, n, "the domain", idx, why, len) == -1) {
+		errno = EPERM;		/* WHY says which disk */
+		return -1;
 	}
 	return 0;
 }
@@ -165,17 +181,19 @@ check_nics(const struct xen_policy *p, struct json_object *cfg, char *why,
 	    json_object_is_type(a, json_type_null))
 		return 0;
 	if (!json_object_is_type(a, json_type_array))
-		return refuse(why, len, "nics: not an array");
+		return util_refuse(why, len, EPERM, "nics: not an array");
 	for (i = 0; i < json_object_array_length(a); i++) {
 		n = json_object_array_get_idx(a, i);
 		snprintf(where, sizeof where, "nics[%zu]", i);
 		if (!json_object_is_type(n, json_type_object))
-			return refuse(why, len, "%s: not an object", where);
+			return util_refuse(why, len, EPERM,
+			    "%s: not an object", where);
 		/* No bridge named: libxl's default, xenbr0, which must be
 		 * allowed like any other. */
 		if (str_of(n, "bridge") == NULL &&
 		    !listed(p->bridges, "xenbr0"))
-			return refuse(why, len, "%s.bridge (default xenbr0) is "
+			return util_refuse(why, len, EPERM,
+			    "%s.bridge (default xenbr0) is "
 			    "not an allowed bridge (--allow-bridge)", where);
 		if (field(n, "bridge", where, p->bridges, "bridge",
 		    "--allow-bridge", why, len) == -1 ||
@@ -215,7 +233,7 @@ check_build(const struct xen_policy *p, struct json_object *cfg, char *why,
 	    json_object_is_type(b, json_type_null))
 		return 0;
 	if (!json_object_is_type(b, json_type_object))
-		return refuse(why, len, "b_info: not an object");
+		return util_refuse(why, len, EPERM, "b_info: not an object");
 	for (i = 0; files[i]; i++)
 		if (field(b, files[i], "b_info", p->kernels, "kernel or "
 		    "ramdisk", "--allow-kernel", why, len) == -1)

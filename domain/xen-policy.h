@@ -16,11 +16,15 @@
 
 #include <stddef.h>
 
+struct diskmap;
+
 struct xen_policy {
-	/* The backup's copy of the guest's disk (remusd --disk), or NULL.
-	 * The twin's one disk is this image whatever path the stream
-	 * gives; without it a twin may have no disk. */
-	const char	*disk_image;
+	/* The backup's copies of the guest's disks (remusd --disk
+	 * [GUEST:]NAME=IMAGE), or NULL.  Each of the twin's disks is the
+	 * image of its vdev (common/diskmap.h) whatever path the stream
+	 * gives; every one must have its image, and without any a twin may
+	 * have no disk. */
+	const struct diskmap *disks;
 	/* NULL-terminated lists; NULL or empty allows nothing. */
 	const char *const *bridges;	/* bridges a vif may join */
 	const char *const *kernels;	/* kernel, ramdisk files */

@@ -108,6 +108,7 @@ dom_info(struct domain *d, struct domain_info *i)
 	(void)d;
 	i->page_size = PS;
 	i->nr_pages = NPAGES;
+	i->flags = 0;
 }
 
 static int

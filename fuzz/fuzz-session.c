@@ -21,9 +21,11 @@
  *
  * With a disk (bit 6 clear) the backup has remusd's disk device: the real
  * diskbuf backup (diskbuf-backup.c) on a FUZZ_DISK_SIZE image in the
- * state directory, behind the same small adapter remusd/dev-diskbuf.c
- * has (that one is static to remusd), so DISK_WRITE records are buffered,
- * committed into the image with its undo log, or discarded.
+ * state directory, behind a small copy of the adapter remusd/dev-diskbuf.c
+ * has (that one is static to remusd): DISKS must declare that one disk
+ * of that size, and DISK_WRITE records are buffered, committed into the
+ * image with its undo log, or discarded.  Unlike remusd's, it also takes
+ * a stream that declares no disk, so that every seed reaches its epochs.
  *
  * The loop runs until the session is over (backup_done_fn).  Oracles,
  * besides ASan/UBSan/LSan:
@@ -161,12 +163,29 @@ static const struct peer_io_ops fake_io = {
 
 /* ---- The disk: remusd/dev-diskbuf.c's backup adapter ------------------ */
 
-static const uint32_t disk_rec_types[] = { STREAM_REC_DISK_WRITE, 0 };
+static const uint32_t disk_rec_types[] = {
+	STREAM_REC_DISKS, STREAM_REC_DISK_WRITE, 0
+};
+
+static int
+disk_declare(void *dev, const struct stream_rec *rec, char *why, size_t len)
+{
+	(void)dev;
+	if (rec == NULL)
+		return 0;
+	if (rec->u.disks.count != 1 ||
+	    rec->u.disks.size[0] != FUZZ_DISK_SIZE) {
+		snprintf(why, len, "want one disk of %u bytes", FUZZ_DISK_SIZE);
+		return -1;
+	}
+	return 0;
+}
 
 static int
 disk_record(void *dev, uint64_t epoch, const struct stream_rec *rec)
 {
-	if (rec->length < sizeof(struct stream_disk_write)) {
+	if (rec->type != STREAM_REC_DISK_WRITE ||
+	    rec->length < sizeof(struct stream_disk_write)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -178,7 +197,9 @@ disk_record(void *dev, uint64_t epoch, const struct stream_rec *rec)
 static int
 disk_commit(void *dev, uint64_t epoch)
 {
-	return diskbuf_backup_commit(dev, epoch);
+	struct diskbuf_backup *db = dev;
+
+	return diskbuf_backup_commit_set(&db, 1, epoch);
 }
 
 static void
@@ -203,6 +224,7 @@ disk_teardown(void *dev)
 static const struct ckpt_backup_device_ops disk_ops = {
 	.name = "diskbuf",
 	.rec_types = disk_rec_types,
+	.declare = disk_declare,
 	.record = disk_record,
 	.commit = disk_commit,
 	.discard = disk_discard,

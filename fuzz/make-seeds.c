@@ -144,7 +144,7 @@ header(struct stream_writer *w, uint32_t ps, uint64_t nr_pages,
 	snprintf(hi.driver, sizeof(hi.driver), "%s", driver);
 	stream_writer_init(w, ps);
 	if (stream_write_header(w, &hi) == -1 ||
-	    stream_write_hello(w, "proc:4242", 3000, 200, 0) == -1) {
+	    stream_write_hello(w, "proc:4242", 3000, 200, 0, 0) == -1) {
 		fprintf(stderr, "make-seeds: header: %s\n", strerror(errno));
 		exit(1);
 	}
@@ -204,6 +204,13 @@ stream_make_seeds(const char *dir)
 	/* Everything: every record type, every encoding, optional records
 	 * in and between epochs (the golden capture). */
 	header(&w, PS, 256, STREAM_FEAT_COMPRESS, "proc", "mem=1M");
+	{
+		static const struct stream_disk_desc d[2] = {
+			{ "xvda", 1u << 20 }, { "xvdb", 2u << 20 },
+		};
+
+		CHECK(stream_write_disks(&w, d, 2));
+	}
 	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
 	CHECK(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
 	for (uint32_t k = 0; k < PS; k++)
@@ -347,7 +354,7 @@ session_header(struct stream_writer *w, const char *driver, uint64_t nr_pages,
 	snprintf(hi.driver, sizeof(hi.driver), "%s", driver);
 	stream_writer_init(w, PS);
 	if (stream_write_header(w, &hi) == -1 ||
-	    stream_write_hello(w, "proc:4242", 60000, 200, 0) == -1) {
+	    stream_write_hello(w, "proc:4242", 60000, 200, 0, 0) == -1) {
 		fprintf(stderr, "make-seeds: header: %s\n", strerror(errno));
 		exit(1);
 	}
@@ -402,6 +409,8 @@ session_epoch(struct stream_writer *w, uint64_t epoch)
 int
 session_make_seeds(const char *dir)
 {
+	/* The harness's disk: one, unnamed, of its FUZZ_DISK_SIZE. */
+	static const struct stream_disk_desc one_disk[1] = { { "", 1u << 20 } };
 	static uint8_t cfg[256], enc[64], page[PS];
 	struct stream_writer w;
 	struct stream_disk_write dw = { .offset = 8192, .length = 64,
@@ -470,9 +479,10 @@ session_make_seeds(const char *dir)
 	CHECK(stream_write_epoch_end(&w));
 	CHECK(save(dir, "s-bad-page", 0x00, &w));
 
-	/* A disk write to a backup without a disk (control bit 6): stands
-	 * down. */
+	/* Disks declared to a backup without a disk (control bit 6):
+	 * refused before the first epoch. */
 	session_header(&w, "proc", 16, cfg, cl);
+	CHECK(stream_write_disks(&w, one_disk, 1));
 	if (session_epoch1(&w) == -1)
 		return -1;
 	CHECK(stream_write_epoch_begin(&w, 2, 0));
@@ -481,10 +491,11 @@ session_make_seeds(const char *dir)
 	CHECK(stream_write_epoch_end(&w));
 	CHECK(save(dir, "s-disk-no-device", 0x40, &w));
 
-	/* Disk writes (write, zero, trim, FUA) committed with their epochs;
-	 * then an epoch with a write past the 1 MiB image: stands down, the
-	 * disk stays at epoch 2. */
+	/* Disk writes (write, zero, trim, FUA) committed with their epochs,
+	 * the last one at the end of the 1 MiB disk.  (A write past it is
+	 * the reader's to refuse now: DISKS gave the size.) */
 	session_header(&w, "proc", 16, cfg, cl);
+	CHECK(stream_write_disks(&w, one_disk, 1));
 	CHECK(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
 	CHECK(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
 	CHECK(stream_write_disk(&w, &dw, enc));
@@ -497,7 +508,7 @@ session_make_seeds(const char *dir)
 	CHECK(stream_write_disk(&w, &dw, enc));
 	CHECK(stream_write_epoch_end(&w));
 	CHECK(stream_write_epoch_begin(&w, 3, 0));
-	dw.offset = (1u << 20) - 32;
+	dw.offset = (1u << 20) - 64;
 	CHECK(stream_write_disk(&w, &dw, enc));
 	CHECK(stream_write_epoch_end(&w));
 	CHECK(save(dir, "s-disk", 0x03, &w));

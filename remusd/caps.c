@@ -101,11 +101,15 @@ caps_json(const char *program)
 		list_item(f, &first, netbuf_driver_name(nbd[i]));
 	fputs("]}", f);
 
-	/* The disk: replicated per epoch (--disk, remusd --disk), served by
-	 * remus itself or by remus-diskd (--disk-server), synchronised
-	 * first; not yet again after a reconnect. */
-	fputs(",\"disk\":{\"replication\":true,\"initial_sync\":true,"
-	    "\"disk_server\":true,\"resync_on_reconnect\":false}", f);
+	/* The disks: replicated per epoch (--disk, remusd --disk), up to
+	 * max_disks per guest matched by name, served by remus itself or by
+	 * remus-diskd (--disk-server), synchronised first; not yet again
+	 * after a reconnect. */
+	fprintf(f, ",\"disk\":{\"replication\":true,\"initial_sync\":true,"
+	    "\"disk_server\":true,\"resync_on_reconnect\":false,"
+	    "\"max_disks\":%d,\"per_guest\":true}", STREAM_DISKS_MAX);
+	/* xl's -e: the activated guest gets no guardian. */
+	fputs(",\"no_guardian\":true", f);
 	/* --dname: the backup's configuration decides the activated
 	 * guest's name (docs/link.md). */
 	fputs(",\"rename\":true", f);

@@ -24,6 +24,7 @@
 
 struct ckpt;
 struct backup;
+struct diskmap;
 struct ev_loop;
 struct ratelimit;
 
@@ -37,15 +38,22 @@ struct remus_devopts {
 	uint64_t	 netbuf_limit;	/* --netbuf-limit BYTES; 0 = default */
 	int		 no_net;	/* -n (with -F): no network buffering */
 	int		 trigger_output; /* --trigger output: watch output */
-	/* Disk replication. */
-	const char	*disk_image;	/* --disk IMAGE (primary or backup) */
+	/* Disk replication: the guest's disks, each by name, disk index i
+	 * being entry i (common/diskmap.h).  Primary: --disk [NAME=]IMAGE
+	 * (tag DEV_DISK_IMAGE: served by remus over NBD) and --disk-server
+	 * [NAME=]SOCKET (tag DEV_DISK_SERVER: served by remus-diskd).
+	 * Backup: the guest's --disk [GUEST:][NAME=]IMAGE images. */
+	const struct diskmap *disks;
 	const char	*nbd_listen;	/* --nbd-listen ADDR (primary) */
-	const char	*disk_server;	/* remus-diskd control socket (primary) */
 	int		 no_disk;	/* -d (with -F): no disk replication */
 	const char	*disk_sync;	/* --disk-sync ADDR (primary): live
-					 * initial copy to the backup's */
-	uint64_t	 disk_sync_rate; /* --disk-sync-rate B/s; 0 = no cap */
-	const char	*disk_sync_listen; /* remusd --disk-sync-listen ADDR */
+					 * initial copy of each disk to the
+					 * backup's */
+	uint64_t	 disk_sync_rate; /* --disk-sync-rate B/s per disk;
+					 * 0 = no cap */
+	const char	*disk_sync_listen; /* remusd --disk-sync-listen ADDR
+					 * (the guest's own, or the one for
+					 * every guest) */
 	/* Backup only. */
 	const char	*state_dir;	/* remusd -D STATEDIR */
 	/* External device tools (dev-tool.c), both ends. */
@@ -57,6 +65,9 @@ struct remus_devopts {
 	struct ratelimit *ratelimit;	/* primary: --bandwidth's bucket, for
 					 * the disk sync too; NULL: none */
 };
+
+#define DEV_DISK_IMAGE		0	/* diskmap tags, primary */
+#define DEV_DISK_SERVER		1
 
 #define DEVICE_TOOL_TIMEOUT_DEFAULT_MS	2000
 #define DEVICE_TOOLS_MAX		16	/* --device-tool, per program */
@@ -76,14 +87,17 @@ struct dev_netbuf_held {
 };
 void	dev_netbuf_held(struct dev_netbuf_held *);
 
-/* Primary: the live initial sync of the replicated disk, for the control
- * socket: "none", "running", "done" or "failed". */
+/* Primary: the live initial sync of the disks remus serves, for the
+ * control socket: "none", "running" (any still copying), "done" (all) or
+ * "failed" (any). */
 const char *dev_diskbuf_sync_state(void);
 
 /* Primary: the guest's own disks, as its driver lists them ("vdev=target,
- * ..."): find the remus-diskd serving the one disk and set
- * O->disk_server, or say (one line) why they cannot be replicated and
- * return -1.  "" is fine (no disks). */
+ * ..."), each at its place: the remus-diskd serving each one, by the
+ * --disk-server given for its vdev (an unnamed one for a one-disk guest)
+ * or found by its /dev/nbdN; O->disks becomes that list, named by vdev.
+ * Or say (one line) why they cannot be replicated and return -1.  ""
+ * is fine (no disks). */
 int	dev_diskbuf_guest_disks(const char *spec, const char *disks,
 	    struct remus_devopts *o);
 
@@ -102,8 +116,10 @@ void	dev_tool_unprepare(void);	/* prepared, never attached: drop */
 int	dev_tool_attach(struct ckpt *, const struct remus_devopts *);
 int	dev_tool_backup_attach(struct backup *, const struct remus_devopts *);
 
-/* Backup: register the diskbuf backup device with one receiver session
- * (remusd --listen runs one session per connection). */
+/* Backup: register the diskbuf backup device for the guest's disks
+ * (O->disks, none: nothing) with one receiver session, once HELLO named
+ * the guest.  The images are opened when the primary's DISKS declares
+ * its disks, matched by name. */
 int	dev_diskbuf_backup_attach(struct backup *, const struct remus_devopts *);
 
 #endif /* REMUS_DEVICES_H */

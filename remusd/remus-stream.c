@@ -223,9 +223,17 @@ dump_record(struct tool *t, uint64_t off, enum stream_status st,
 		break;
 	case STREAM_REC_HELLO:
 		printf(" name \"%s\" timeout %" PRIu32 " heartbeat %" PRIu32
-		    " features 0x%" PRIx32, rec->u.hello.name,
-		    rec->u.hello.timeout_ms, rec->u.hello.hb_ms,
-		    rec->u.hello.features);
+		    " features 0x%" PRIx32 " flags 0x%" PRIx32 "%s",
+		    rec->u.hello.name, rec->u.hello.timeout_ms,
+		    rec->u.hello.hb_ms, rec->u.hello.features,
+		    rec->u.hello.flags, rec->u.hello.flags &
+		    STREAM_HELLO_NO_GUARDIAN ? " (no guardian)" : "");
+		break;
+	case STREAM_REC_DISKS:
+		printf(" count %" PRIu32, rec->u.disks.count);
+		for (uint32_t i = 0; i < rec->u.disks.count; i++)
+			printf(" %" PRIu32 ":\"%s\":%" PRIu64, i,
+			    rec->u.disks.name[i], rec->u.disks.size[i]);
 		break;
 	case STREAM_REC_WELCOME:
 		printf(" timeout %" PRIu32 " heartbeat %" PRIu32 " fence %"

@@ -27,6 +27,7 @@
 #include "ctl.h"
 #include "ctl-primary.h"
 #include "devices.h"
+#include "diskmap.h"
 #include "domain.h"
 #include "fault.h"
 #include "log.h"
@@ -67,7 +68,7 @@ enum {
 	OPT_INSECURE, OPT_REMUSD_ARGS,
 	OPT_CONFIG, OPT_DISK_SYNC, OPT_DISK_SYNC_RATE, OPT_CTL_SOCKET, OPT_COOKIE,
 	OPT_TRIGGER, OPT_MAX_PAUSED_PCT, OPT_MAX_RATE,
-	OPT_DIRTY_METHOD,
+	OPT_DIRTY_METHOD, OPT_PRECOPY,
 	OPT_SCAN_THREADS, OPT_XEN_MAPCACHE, OPT_SUSPEND_TIMEOUT,
 	OPT_XEN_ACK_TIMEOUT, OPT_XEN_REFUSE_GRACE,
 	OPT_NAME,	/* the guest's name for the backup (trust) */
@@ -113,6 +114,7 @@ static const struct option longopts[] = {
 	{ "max-paused-pct",	required_argument,	NULL, OPT_MAX_PAUSED_PCT },
 	{ "max-rate",		required_argument,	NULL, OPT_MAX_RATE },
 	{ "dirty-method",	required_argument,	NULL, OPT_DIRTY_METHOD },
+	{ "precopy",		required_argument,	NULL, OPT_PRECOPY },
 	{ "scan-threads",	required_argument,	NULL, OPT_SCAN_THREADS },
 	{ "xen-mapcache",	no_argument,		NULL, OPT_XEN_MAPCACHE },
 	{ "suspend-timeout",	required_argument,	NULL,
@@ -134,8 +136,9 @@ static const struct option longopts[] = {
 static const char usage_text[] =
 "usage: remus [-bdFnuv] [-i ms] [-s cmd] [--timeout ms] [--stats-json file]\n"
 "             [--netbuf-if ifname] [--netbuf-driver plug|nfqueue|auto]\n"
-"             [--netbuf-limit bytes] [--disk image] [--nbd-listen addr]\n"
-"             [--disk-server socket] [--metrics addr] [--metrics-file file]\n"
+"             [--netbuf-limit bytes] [--disk [name=]image ...]\n"
+"             [--nbd-listen addr] [--disk-server [name=]socket ...]\n"
+"             [--metrics addr] [--metrics-file file]\n"
 "             [--run-dir dir] [--reconnect-interval ms] [--reconnect-limit n]\n"
 "             [--fence-backup cmd]\n"
 "             [--psk-file file [--psk-identity name] |\n"
@@ -148,7 +151,9 @@ static const char usage_text[] =
 "             [--trigger output|interval] [--max-paused-pct pct]\n"
 "             [--max-rate hz]\n"
 "             [--disk-sync addr [--disk-sync-rate bytes]] [--config file]\n"
-"             [--dirty-method method] [--scan-threads n] [--xen-mapcache]\n"
+"             [--dirty-method method] [--scan-threads n]\n"
+"             [--precopy auto|on|off]\n"
+"             [--xen-mapcache]\n"
 "             [--suspend-timeout ms] [--xen-ack-timeout ms]\n"
 "             [--xen-refuse-grace ms]\n"
 "             domain [backup] | guest [backup]\n"
@@ -172,8 +177,11 @@ static const char help_text[] =
 "                    (plus --remusd-args)\n"
 "                    (e.g. ssh) and talk over its stdin/stdout; -s \"\" runs\n"
 "                    host itself as the command\n"
-"  -e, -N script, -p, -c  xl remus flags with no meaning here: refused\n"
-"                    with one line saying why\n"
+"  -e                xl's: the backup does not wait in the background for\n"
+"                    the activated guest's death (no guardian carries out\n"
+"                    its on_poweroff/on_reboot/on_crash; Xen)\n"
+"  -N script, -p, -c xl remus flags with no meaning here: refused with one\n"
+"                    line saying why\n"
 "  -b                blackhole: replicate to /dev/null (no host needed)\n"
 "  -n                no network buffering (needs -F)\n"
 "  -d                no disk replication (needs -F)\n"
@@ -192,11 +200,15 @@ static const char help_text[] =
 "  --netbuf-if ifname       buffer this interface's output until the ACK\n"
 "  --netbuf-driver drv      plug, nfqueue or auto (default auto)\n"
 "  --netbuf-limit bytes     netbuf queue limit (K/M/G suffixes)\n"
-"  --disk image      replicate this disk image\n"
-"  --nbd-listen addr serve the replicated disk to the guest over NBD here\n"
-"  --disk-server socket  replicate the disk remus-diskd serves, attaching\n"
-"                    at its control socket (found by itself for a Xen\n"
-"                    guest whose disk is phy:/dev/nbdN of a remus-diskd)\n"
+"  --disk [name=]image  replicate this disk image, served by remus\n"
+"                    (repeatable: one per disk, each named; the backup's\n"
+"                    remusd --disk takes each by its name)\n"
+"  --nbd-listen addr serve the replicated disks to the guest over NBD here,\n"
+"                    each as the export of its name (default \"disk\")\n"
+"  --disk-server [name=]socket  replicate the disk remus-diskd serves,\n"
+"                    attaching at its control socket (repeatable; found by\n"
+"                    itself for each disk of a Xen guest that is\n"
+"                    phy:/dev/nbdN of a remus-diskd, named by its vdev)\n"
 "  --metrics addr    serve Prometheus metrics at http://addr/metrics\n"
 "  --metrics-file file  write them there too (node_exporter textfile),\n"
 "                    at most once a second and at exit\n"
@@ -215,13 +227,19 @@ static const char help_text[] =
 "  --remusd-args args  with -s: added to \"remusd --receive\" on the backup,\n"
 "                    for what only the backup decides: its fencing, its\n"
 "                    state directory (see remusd --help)\n"
-"  --disk-sync addr  copy the disk live to the backup's remusd\n"
+"  --disk-sync addr  copy each disk live to the backup's remusd\n"
 "                    --disk-sync-listen addr before protecting it\n"
-"  --disk-sync-rate bytes  at most this many bytes a second (K/M/G)\n"
+"  --disk-sync-rate bytes  at most this many bytes a second per disk\n"
+"                    (K/M/G)\n"
 "  --dirty-method m  proc guests: pagemap-scan, softdirty or auto (default:\n"
 "                    pagemap-scan where the kernel has it)\n"
 "  --scan-threads n  proc guests: 1 walks the page tables alone, 2 (the\n"
 "                    default with 2 CPUs) adds a helper thread\n"
+"  --precopy auto|on|off  just before each suspend, read the dirty log\n"
+"                    and copy its pages while the guest runs; the pause\n"
+"                    copies only what was written since (proc guests with\n"
+"                    pagemap-scan).  auto (default): when the last epoch\n"
+"                    had 256 pages or more\n"
 "  --xen-mapcache    Xen guests: keep 4 MiB chunk mappings across epochs\n"
 "  --suspend-timeout ms  longest a guest may take to suspend: proc, to\n"
 "                    answer (default 3000); Xen, once it took the request\n"
@@ -268,7 +286,8 @@ static const char help_text[] =
 "  --capabilities    what this build can do, as JSON, and exit\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
-"Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
+"Environment: REMUS_FAULT, REMUS_FAULT_EPOCH, REMUS_FAULT_DISK (fault\n"
+"injection, tests).\n"
 "\n"
 "Exit status:\n"
 "  0  stopped by SIGINT, SIGTERM or SIGQUIT (END sent, devices released),\n"
@@ -577,6 +596,10 @@ main(int argc, char **argv)
 	struct remus r;
 	struct remus_devopts dopts;
 	static char auto_ifs[1024], auto_disks[512];
+	/* --disk and --disk-server, in order: disk index i is entry i.
+	 * Static: it lives as long as the devices that borrow it. */
+	static struct diskmap disks;
+	char derr[512];
 	struct ckpt_config cfg;
 	struct transport tp;
 	const struct domain_ops *dops;
@@ -647,14 +670,15 @@ main(int argc, char **argv)
 		case 'd':
 			no_disk = 1;
 			break;
+		case 'e':
+			/* xl's -e: the backup does not stay behind as the
+			 * activated guest's guardian (HELLO asks it). */
+			cfg.hello_flags |= STREAM_HELLO_NO_GUARDIAN;
+			break;
 		/* xl remus flags that cannot mean anything here: refused,
 		 * so that a script written for xl learns it at once. */
 		case 'c':
 			usage("-c: COLO is not implemented, only Remus");
-		case 'e':
-			usage("-e: not supported: the backup always leaves a "
-			    "guardian that carries out an activated Xen "
-			    "guest's on_poweroff/on_reboot (docs/xen.md)");
 		case 'N':
 			usage("-N %s: there are no netbuf scripts: remus "
 			    "buffers itself (--netbuf-if, --netbuf-driver)",
@@ -711,13 +735,17 @@ main(int argc, char **argv)
 			dopts.netbuf_limit = v;
 			break;
 		case OPT_DISK:
-			dopts.disk_image = optarg;
+			if (diskmap_add(&disks, optarg, 0, DEV_DISK_IMAGE,
+			    "--disk", derr, sizeof derr) == -1)
+				usage("%s", derr);
 			break;
 		case OPT_NBD_LISTEN:
 			dopts.nbd_listen = optarg;
 			break;
 		case OPT_DISK_SERVER:
-			dopts.disk_server = optarg;
+			if (diskmap_add(&disks, optarg, 0, DEV_DISK_SERVER,
+			    "--disk-server", derr, sizeof derr) == -1)
+				usage("%s", derr);
 			break;
 		case OPT_METRICS:
 			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
@@ -774,6 +802,11 @@ main(int argc, char **argv)
 				usage("--dirty-method %s: want pagemap-scan, "
 				    "softdirty or auto", optarg);
 			domopts.dirty_method = optarg;
+			break;
+		case OPT_PRECOPY:
+			if (ckpt_precopy_parse(optarg, &cfg.precopy) == -1)
+				usage("--precopy %s: want auto, on or off",
+				    optarg);
 			break;
 		case OPT_SCAN_THREADS:
 			if (parse_uint(optarg, 1, 2, &v) == -1)
@@ -899,8 +932,7 @@ main(int argc, char **argv)
 		usage("-s and -b exclude each other");
 	if (bandwidth && blackhole)
 		usage("--bandwidth and -b exclude each other (no link to cap)");
-	if (dopts.disk_server && dopts.disk_image)
-		usage("--disk and --disk-server exclude each other");
+	dopts.disks = &disks;
 	if (dopts.disk_sync_rate && !dopts.disk_sync)
 		usage("--disk-sync-rate without --disk-sync");
 	/* The backup's address (checkpoint/uri.h): host[:port], tcp://,

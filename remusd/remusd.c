@@ -33,6 +33,7 @@
 #include "ctl.h"
 #include "ctl-backup.h"
 #include "devices.h"
+#include "diskmap.h"
 #include "domain.h"
 #include "fault.h"
 #include "guests.h"
@@ -71,6 +72,8 @@
  * readable. */
 /* Entries per --allow-* list. */
 #define POLICY_MAX		32
+/* --disk-sync-listen's, one per guest at most. */
+#define SYNC_LISTEN_MAX		64
 #define ACCEPT_BACKOFF_MS	100
 #define ACCEPT_BACKOFF_MAX_MS	2000
 
@@ -144,11 +147,13 @@ static const char usage_text[] =
 "              [--max-guest-mem size] [--max-disk size] [--hello-timeout ms]\n"
 "              [--allow-bridge br] [--allow-kernel file]\n"
 "              [--allow-device-model prog] [--allow-script prog]\n"
-"              [--disk image] --fence cmd [--fence-timeout ms] | --no-fence\n"
+"              [--disk [guest:][name=]image ...]\n"
+"              --fence cmd [--fence-timeout ms] | --no-fence\n"
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
 "              --insecure\n"
-"              [--disk-sync-listen addr] [--proc-listen addr] [--proc-sync]\n"
+"              [--disk-sync-listen [guest=]addr ...] [--proc-listen addr]\n"
+"              [--proc-sync]\n"
 "              [--activate-timeout ms] [--no-commit-thread]\n"
 "              [--metrics addr] [--metrics-file file] [--config file]\n"
 "              [--run-dir dir] [--ctl-socket path|none]\n"
@@ -187,9 +192,9 @@ static const char help_text[] =
 "  --allow-bridge br, --allow-kernel file, --allow-device-model prog,\n"
 "  --allow-script prog  what a Xen twin may join, boot (kernel, ramdisk,\n"
 "                    firmware), run as device model or bootloader, and run\n"
-"                    as a hotplug script (besides Xen's own); its disk is\n"
-"                    --disk; anything else in the primary's config is\n"
-"                    refused, as is passing host devices (repeatable)\n"
+"                    as a hotplug script (besides Xen's own); its disks\n"
+"                    are --disk's; anything else in the primary's config\n"
+"                    is refused, as is passing host devices (repeatable)\n"
 "  -t ms, --timeout ms   primary silent this long counts as lost (default\n"
 "                    1000)\n"
 "  --no-activate     on failover keep the replica but do not start the guest\n"
@@ -199,9 +204,14 @@ static const char help_text[] =
 "  --no-fence        activate without fencing (during a partition both\n"
 "                    copies may run); one of --fence and --no-fence is\n"
 "                    required\n"
-"  --disk image      the backup's copy of a replicated disk\n"
-"  --disk-sync-listen addr  take remus --disk-sync's live initial copy of\n"
-"                    the disk into --disk's image, at addr (host:port)\n"
+"  --disk [guest:][name=]image  the backup's copy of a replicated disk:\n"
+"                    of guest (else of every guest without its own),\n"
+"                    the disk the primary names name (its vdev on Xen;\n"
+"                    unnamed: a one-disk guest's disk); repeat for each\n"
+"                    disk; each disk of the primary must have its image\n"
+"  --disk-sync-listen [guest=]addr  take remus --disk-sync's live initial\n"
+"                    copy of each disk into its --disk image, at addr\n"
+"                    (host:port); of guest, else of every guest\n"
 "  --metrics addr    serve Prometheus metrics per guest at\n"
 "                    http://addr/metrics\n"
 "  --metrics-file file  write them there too (node_exporter textfile),\n"
@@ -230,7 +240,10 @@ static const char help_text[] =
 "  --device-tool-timeout ms  longest it may take (default 2000)\n"
 "  -d                log to stderr even when it is not a terminal (remusd\n"
 "                    always stays in the foreground)\n"
-"  -e                xl's flag: refused, with one line saying why\n"
+"  -e                no activated guest gets a guardian that waits for its\n"
+"                    death and carries out its on_poweroff/on_reboot/\n"
+"                    on_crash (xl migrate-receive -e; remus -e asks it\n"
+"                    per guest)\n"
 "  -n                check the configuration, finish or drop a commit a\n"
 "                    crash interrupted in the state directory, and exit\n"
 "  -v                more verbose (repeat for more)\n"
@@ -240,7 +253,8 @@ static const char help_text[] =
 "  --capabilities    what this build can do, as JSON, and exit\n"
 "  -h, --help        this text;  --version  the version\n"
 "\n"
-"Environment: REMUS_FAULT, REMUS_FAULT_EPOCH (fault injection, tests).\n"
+"Environment: REMUS_FAULT, REMUS_FAULT_EPOCH, REMUS_FAULT_DISK (fault\n"
+"injection, tests).\n"
 "\n"
 "Exit status (--receive; --listen exits 0 on a signal):\n"
 "  0  the primary ended protection cleanly (END): not activated\n"
@@ -266,6 +280,9 @@ struct session {
 	int		 made_dir;	/* this session created it */
 	int		 over;
 	char		*dname;		/* --dname NAME-N, if not NAME */
+	struct diskmap	 disks;		/* the guest's images (--disk), from
+					 * HELLO; borrowed from d->disks */
+	struct xen_policy xen;		/* d->xen with those disks */
 };
 
 /* An accepted TLS connection until its handshake is done. */
@@ -302,7 +319,15 @@ struct remusd {
 	ev_timer	 metrics_tick;	/* the textfile, once a second */
 	/* Trust and limits. */
 	struct guest_table guests;	/* --guest */
-	struct xen_policy xen;		/* --disk, --allow-* */
+	struct diskmap	 disks;		/* --disk [GUEST:][NAME=]IMAGE */
+	/* --disk-sync-listen [GUEST=]ADDR: for one guest, or (guest NULL)
+	 * for every other. */
+	struct {
+		char	*guest;
+		const char *addr;
+	}		 sync_listen[SYNC_LISTEN_MAX];
+	size_t		 nsync_listen;
+	struct xen_policy xen;		/* --allow-* (the disks per guest) */
 	const char	*allow[4][POLICY_MAX + 1];	/* NULL-terminated */
 	unsigned	 nallow[4];
 	unsigned	 max_sessions;
@@ -403,6 +428,7 @@ session_free(struct session *s)
 	tls_free(s->tls);
 	free(s->dir);
 	free(s->dname);
+	diskmap_free(&s->disks);
 	free(s);
 }
 
@@ -472,6 +498,79 @@ activated_here(const char *dir)
 	return pid;
 }
 
+/* Is PATH the same file as any of the images M holds? */
+static int
+same_image(const char *path, const struct diskmap *m)
+{
+	struct stat a, b;
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		if (strcmp(path, m->v[i].path) == 0)
+			return 1;
+		if (stat(path, &a) == 0 && stat(m->v[i].path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return 1;
+	}
+	return 0;
+}
+
+/* The --disk-sync-listen for guest NAME: its own, else the one for every
+ * guest, else NULL. */
+static const char *
+sync_listen_for(const struct remusd *d, const char *name)
+{
+	const char *any = NULL;
+	size_t i;
+
+	for (i = 0; i < d->nsync_listen; i++) {
+		if (d->sync_listen[i].guest == NULL)
+			any = d->sync_listen[i].addr;
+		else if (strcmp(d->sync_listen[i].guest, name) == 0)
+			return d->sync_listen[i].addr;
+	}
+	return any;
+}
+
+/* The guest S->name's disks (its own --disk GUEST:..., else those given
+ * for every guest), registered with its session: refused when another
+ * session being fed uses one of the images (two guests, or one guest
+ * twice, writing one image would corrupt both). */
+static int
+session_disks(struct session *s, char *why, size_t len)
+{
+	struct remusd *d = s->d;
+	struct remus_devopts dopts = d->dopts;
+	struct session *t;
+	size_t i;
+
+	if (diskmap_select(&d->disks, s->name, &s->disks) == -1) {
+		snprintf(why, len, "%s", strerror(errno));
+		return -1;
+	}
+	for (t = d->sessions; t; t = t->next) {
+		if (t == s || t->over)
+			continue;
+		for (i = 0; i < s->disks.n; i++)
+			if (same_image(s->disks.v[i].path, &t->disks)) {
+				snprintf(why, len, "disk image %s is in use by "
+				    "guest %s's session (%s): give each guest "
+				    "its own (--disk GUEST:NAME=IMAGE)",
+				    s->disks.v[i].path, t->name,
+				    backup_peer(t->b));
+				errno = EBUSY;
+				return -1;
+			}
+	}
+	dopts.disks = &s->disks;
+	dopts.disk_sync_listen = sync_listen_for(d, s->name);
+	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1) {
+		snprintf(why, len, "disk device: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* HELLO named the guest (backup_config.hello): the session is that
  * guest's, in STATEDIR/NAME, or refused with one line in WHY. */
 static int
@@ -527,9 +626,14 @@ session_hello(struct backup *b __unused, const char *name,
 		    strerror(errno));
 		return -1;
 	}
+	if (session_disks(s, why, len) == -1)
+		return -1;
 	*dirp = s->dir;
 	conf->argv = g ? g->argv : NULL;
-	conf->xen = &d->xen;
+	conf->disks = &s->disks;
+	s->xen = d->xen;
+	s->xen.disks = &s->disks;
+	conf->xen = &s->xen;
 	return 0;
 }
 
@@ -593,8 +697,8 @@ session_start(struct remusd *d, int rfd, int wfd, const char *peer,
 	backup_set_peer(s->b, peer);
 	if (d->ctl != NULL)
 		backup_set_admit(s->b, ctl_backup_admit, d->ctl);
-	if (dev_diskbuf_backup_attach(s->b, &dopts) == -1 ||
-	    dev_tool_backup_attach(s->b, &dopts) == -1) {
+	/* The disks are the guest's: attached at HELLO (session_disks). */
+	if (dev_tool_backup_attach(s->b, &dopts) == -1) {
 		log_warnx("%s: device setup failed", peer);
 		session_free(s);
 		return -1;
@@ -911,19 +1015,70 @@ recover_statedir(const char *dir)
 	return rc;
 }
 
-/* --guest's table, freed at any exit (a usage error after it, -n). */
-static struct guest_table *guests_at_exit;
+/* --guest's and --disk's tables, freed at any exit (a usage error after
+ * them, -n). */
+static struct remusd *tables_at_exit;
 
 static void
-free_guests(void)
+free_tables(void)
 {
-	guest_table_free(guests_at_exit);
+	size_t i;
+
+	guest_table_free(&tables_at_exit->guests);
+	diskmap_free(&tables_at_exit->disks);
+	for (i = 0; i < tables_at_exit->nsync_listen; i++)
+		free(tables_at_exit->sync_listen[i].guest);
+}
+
+/* --disk-sync-listen [GUEST=]ADDR: one per guest, and one for every
+ * guest without its own.  0, or -1 with one line in ERR. */
+static int
+add_sync_listen(struct remusd *d, const char *arg, char *err, size_t len)
+{
+	const char *eq = strchr(arg, '='), *addr = eq ? eq + 1 : arg;
+	char hbuf[256], pbuf[16], *guest = NULL;
+	size_t i;
+
+	if (transport_parse_addr(addr, hbuf, sizeof hbuf, pbuf,
+	    sizeof pbuf) == -1) {
+		snprintf(err, len, "--disk-sync-listen %s: want [GUEST=]"
+		    "host:port", arg);
+		return -1;
+	}
+	if (eq != NULL && ((guest = strndup(arg, (size_t)(eq - arg))) == NULL ||
+	    !guest_name_ok(guest))) {
+		snprintf(err, len, "--disk-sync-listen %s: want a guest name "
+		    "before '='", arg);
+		free(guest);
+		return -1;
+	}
+	for (i = 0; i < d->nsync_listen; i++) {
+		const char *g = d->sync_listen[i].guest;
+
+		if ((g == NULL && guest == NULL) ||
+		    (g != NULL && guest != NULL && strcmp(g, guest) == 0)) {
+			/* The last one given wins, as for any flag (the
+			 * command line over the file). */
+			free(guest);
+			d->sync_listen[i].addr = addr;
+			return 0;
+		}
+	}
+	if (d->nsync_listen == sizeof d->sync_listen /
+	    sizeof d->sync_listen[0]) {
+		snprintf(err, len, "--disk-sync-listen %s: too many", arg);
+		free(guest);
+		return -1;
+	}
+	d->sync_listen[d->nsync_listen].guest = guest;
+	d->sync_listen[d->nsync_listen++].addr = addr;
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	/* Static: free_guests runs after main has returned. */
+	/* Static: free_tables runs after main has returned. */
 	static struct remusd d;
 	const char *listen_addr = NULL, *psk_file = NULL, *tls_dir = NULL;
 	const char *metrics_addr = NULL, *metrics_file = NULL;
@@ -950,8 +1105,8 @@ main(int argc, char **argv)
 	 * hold up the others' ACKs (bench/scale). */
 	d.cfg.commit_thread = 1;
 	d.max_sessions = SESSIONS_MAX_DEFAULT;
-	guests_at_exit = &d.guests;
-	atexit(free_guests);
+	tables_at_exit = &d;
+	atexit(free_tables);
 
 	/* remus.conf(5): the file's settings go in front of ours, as flags. */
 	if (conf_apply(CONF_PROG_REMUSD, optstring, longopts, &argc, &argv,
@@ -969,9 +1124,9 @@ main(int argc, char **argv)
 			foreground = 1;
 			break;
 		case 'e':
-			usage("-e: not supported: an activated Xen guest "
-			    "always gets a guardian that carries out its "
-			    "on_poweroff/on_reboot (docs/xen.md)");
+			/* xl migrate-receive -e: nobody stays behind. */
+			d.cfg.no_guardian = 1;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -998,9 +1153,20 @@ main(int argc, char **argv)
 		case OPT_NO_ACTIVATE:
 			d.cfg.no_activate = 1;
 			break;
-		case OPT_DISK:
-			d.dopts.disk_image = d.cfg.disk_image = optarg;
+		case OPT_DISK: {
+			size_t last = d.disks.n;
+
+			if (diskmap_add(&d.disks, optarg, 1, 0, "--disk", err,
+			    sizeof err) == -1)
+				usage("%s", err);
+			if (d.disks.v[last].guest != NULL &&
+			    !guest_name_ok(d.disks.v[last].guest))
+				usage("--disk %s: guest name \"%.80s\": want "
+				    "1..64 of A-Z a-z 0-9 . _ : @ + - (not "
+				    "starting with .)", optarg,
+				    d.disks.v[last].guest);
 			break;
+		}
 		case OPT_FENCE:
 			d.cfg.fence_cmd = optarg;
 			break;
@@ -1054,11 +1220,8 @@ main(int argc, char **argv)
 			metrics_file = optarg;
 			break;
 		case OPT_DISK_SYNC_LISTEN:
-			if (transport_parse_addr(optarg, hbuf, sizeof hbuf,
-			    pbuf, sizeof pbuf) == -1)
-				usage("--disk-sync-listen %s: want host:port",
-				    optarg);
-			d.dopts.disk_sync_listen = optarg;
+			if (add_sync_listen(&d, optarg, err, sizeof err) == -1)
+				usage("%s", err);
 			break;
 		case OPT_CTL_SOCKET:
 			ctl_socket = optarg;
@@ -1142,7 +1305,7 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage("unexpected argument \"%s\"", argv[optind]);
-	if (d.dopts.disk_sync_listen && d.cfg.disk_image == NULL)
+	if (d.nsync_listen > 0 && d.disks.n == 0)
 		usage("--disk-sync-listen without --disk");
 	if (receive == (listen_addr != NULL))
 		usage("give exactly one of --receive and --listen");
@@ -1196,7 +1359,6 @@ main(int argc, char **argv)
 		    "--tls-creds) would accept anyone: give --insecure to "
 		    "mean it");
 
-	d.xen.disk_image = d.cfg.disk_image;
 	d.xen.bridges = d.allow[OPT_ALLOW_BRIDGE - OPT_ALLOW_BRIDGE];
 	d.xen.kernels = d.allow[OPT_ALLOW_KERNEL - OPT_ALLOW_BRIDGE];
 	d.xen.device_models = d.allow[OPT_ALLOW_DEVICE_MODEL - OPT_ALLOW_BRIDGE];
@@ -1247,6 +1409,9 @@ main(int argc, char **argv)
 	if (no_fence)
 		log_warnx("--no-fence: a lost primary is not fenced before "
 		    "activation; during a partition both copies may run");
+	if (d.cfg.no_guardian)
+		log_info("-e: no guest activated here gets a guardian for its "
+		    "on_poweroff/on_reboot/on_crash");
 	d.loop = EV_DEFAULT;
 	d.receive = receive;
 	d.dopts.loop = d.loop;

@@ -135,6 +135,19 @@ if f["fence_backup"]:
 if c["disk"]["replication"]:
     open(T + "/d.img", "w").close()
     accepted("remusd", "-n", "-D", T + "/sd", "--no-fence", "--receive", "--disk", T + "/d.img")
+if c["disk"]["per_guest"]:
+    args = []
+    for i in range(c["disk"]["max_disks"]):
+        args += ["--disk", "g:d%d=%s/d.img" % (i, T)]
+    accepted("remusd", "-n", "-D", T + "/sd", "--no-fence", "--receive", *args)
+    rc, err = run("remusd", "-n", "-D", T + "/sd", "--no-fence", "--receive",
+                  *args, "--disk", "g:dx=" + T + "/d.img")
+    checked += 1
+    if rc != 1:
+        bad.append("max_disks %d: one more was accepted" % c["disk"]["max_disks"])
+if c["no_guardian"]:
+    accepted("remus", "-b", "-e", guest)
+    accepted("remusd", "-n", "-D", T + "/sd", "--no-fence", "-e", "--receive")
 for m in c["tls"]["modes"]:
     if m == "insecure":
         accepted("remusd", "-n", "-D", T + "/sd", "--no-fence", "--insecure", "--listen", "127.0.0.1:1")

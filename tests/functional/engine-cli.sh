@@ -25,11 +25,19 @@ expect 1 remus
 expect 1 remus proc:1
 expect 1 remus --netbuf-driver bogus -b proc:1
 expect 1 remus --timeout 5 -b proc:1
-# xl remus flags that mean nothing here are refused, saying why
-expect 1 remus -e -b proc:1
+# xl remus flags that mean nothing here are refused, saying why (-e has
+# its meaning: tests/functional/no-guardian.sh)
 expect 1 remus -N /etc/xen/scripts/remus-netbuf-setup -b proc:1
 expect 1 remus -p -b proc:1
 expect 1 remus -c -b proc:1
+# several disks: each named, once, names as the stream carries them
+expect 1 remus --disk xvda= -b proc:1
+expect 1 remus --disk =img -b proc:1
+expect 1 remus --disk g:xvda=img -b proc:1
+expect 1 remus --disk 'x y=img' -b proc:1
+expect 1 remus --disk xvda=a.img --disk-server xvda=s.sock -b proc:1
+expect 1 remus --disk a.img --disk xvdb=b.img -b proc:1
+grep -q "name each" "$T/err" || fail "unnamed beside named: $(cat "$T/err")"
 # ports are 1..65535 (getaddrinfo would wrap 99999 to 34463)
 expect 1 remus proc:1 host:99999
 expect 1 remus proc:1 host:0
@@ -52,7 +60,11 @@ expect 2 remusd --no-fence --insecure --listen 999.1.1.1:5 -D "$T/st"
 expect 2 remusd --no-fence --receive -D /proc/version/x
 expect 1 remusd --no-fence --insecure --listen :70000 -D "$T/st"
 expect 1 remusd --no-fence --insecure --listen 127.0.0.1:0 -D "$T/st"
-expect 1 remusd --no-fence -e --receive -D "$T/st"
+expect 1 remusd --no-fence --receive -D "$T/st" --disk .g:xvda=img
+expect 1 remusd --no-fence --receive -D "$T/st" --disk g:xvda=a --disk g:xvda=b
+expect 1 remusd --no-fence --receive -D "$T/st" --disk-sync-listen :7001
+expect 1 remusd --no-fence --receive -D "$T/st" --disk g:=a --disk-sync-listen g=host:0
+expect 1 remusd --no-fence --receive -D "$T/st" --disk g:=a --disk-sync-listen .g=:7001
 : >"$T/file"
 expect 2 remusd --no-fence --receive -D "$T/file"
 grep -q "state directory $T/file: Not a directory" "$T/err" || fail "-D FILE: $(cat "$T/err")"

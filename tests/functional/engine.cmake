@@ -1,5 +1,5 @@
 # End-to-end tests of the engine, remus and remusd with the proc driver.
-foreach(_t engine-blackhole engine-replicate engine-corrupt engine-cli engine-man engine-heartbeat engine-demo engine-metrics engine-log engine-progress)
+foreach(_t engine-blackhole engine-replicate engine-corrupt engine-cli engine-man engine-heartbeat engine-demo engine-metrics engine-log engine-progress engine-precopy)
   remus_shell_test(${_t} ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh TIMEOUT 180)
 endforeach()
 # 20 kill -9 failovers: ~2 s each.
@@ -19,3 +19,5 @@ set_tests_properties(engine-blackhole PROPERTIES LABELS "functional;nosan")
 remus_shell_test(remusd-metrics ${CMAKE_CURRENT_LIST_DIR}/remusd-metrics.sh TIMEOUT 120)
 # remus-stats plot / plot-bench (gnuplot).
 remus_shell_test(stats-plot ${CMAKE_CURRENT_LIST_DIR}/stats-plot.sh TIMEOUT 120)
+# xl's -e: remus -e and remusd -e (no guardian after activation).
+remus_shell_test(no-guardian ${CMAKE_CURRENT_LIST_DIR}/no-guardian.sh TIMEOUT 180)

@@ -35,12 +35,12 @@ expect() {
 fuzz-stream-replay --make-seeds "$tmp/seeds" >/dev/null || exit 1
 cap=$tmp/capture
 tail -c +2 "$tmp/seeds/fwd-all" >"$cap"
-[ "$(stat -c %s "$cap")" = 5760 ] || { echo "capture size changed"; exit 1; }
+[ "$(stat -c %s "$cap")" = 5840 ] || { echo "capture size changed"; exit 1; }
 
-expect valid 0 "ok: 2 epochs, 17 records, 5760 bytes" "" -- \
+expect valid 0 "ok: 2 epochs, 18 records, 5840 bytes" "" -- \
     remus-stream verify "$cap"
 # shellcheck disable=SC2016  # $1 is the inner shell's
-expect valid-stdin 0 "ok: 2 epochs, 17 records, 5760 bytes" "" -- \
+expect valid-stdin 0 "ok: 2 epochs, 18 records, 5840 bytes" "" -- \
     sh -c 'remus-stream verify - <"$1"' sh "$cap"
 
 # A primary that died: epochs complete, no END.  Valid, with a note.
@@ -56,14 +56,14 @@ expect back-as-forward 1 "" \
     "offset 0: stream header: bad magic: not a remus stream" -- \
     remus-stream verify "$tmp/back"
 
-head -c 5688 "$cap" >"$tmp/mid-epoch"
+head -c 5768 "$cap" >"$tmp/mid-epoch"
 expect truncated-mid-epoch 1 "" \
-    "offset 5688: truncated (epoch 2 begun at offset 5608 has no EPOCH_END)" -- \
+    "offset 5768: truncated (epoch 2 begun at offset 5688 has no EPOCH_END)" -- \
     remus-stream verify "$tmp/mid-epoch"
 
 head -c 1000 "$cap" >"$tmp/mid-record"
 expect truncated-mid-record 1 "" \
-    "offset 184: truncated (PAGE_BATCH record needs 5168 bytes, 816 present)" -- \
+    "offset 264: truncated (PAGE_BATCH record needs 5168 bytes, 736 present)" -- \
     remus-stream verify "$tmp/mid-record"
 
 head -c 30 "$cap" >"$tmp/mid-header"
@@ -73,42 +73,44 @@ expect truncated-header 1 "" \
 
 # One byte of GUEST_STATE changed: the epoch CRC catches it at EPOCH_END.
 cp "$cap" "$tmp/corrupt"
-setbyte "$tmp/corrupt" 5360 000
-expect corrupted-body 1 "" "offset 5528: EPOCH_END: CRC mismatch" -- \
+setbyte "$tmp/corrupt" 5440 000
+expect corrupted-body 1 "" "offset 5608: EPOCH_END: CRC mismatch" -- \
     remus-stream verify "$tmp/corrupt"
 
 # The page decoder sees a malformed XOR_RLE run header first.
 cp "$cap" "$tmp/bad-rle"
-setbyte "$tmp/bad-rle" 5326 344
-expect malformed-page 1 "" "offset 5326: page pfn 4: malformed XOR_RLE data" -- \
+setbyte "$tmp/bad-rle" 5406 344
+expect malformed-page 1 "" "offset 5406: page pfn 4: malformed XOR_RLE data" -- \
     remus-stream verify "$tmp/bad-rle"
 
-# A page entry's reserved field (entry 0 at 184 + 16, reserved at +14).
+# A page entry's reserved field (entry 0 at 264 + 16, reserved at +14).
 cp "$cap" "$tmp/reserved"
-setbyte "$tmp/reserved" 214 001
-expect reserved 1 "" "offset 184: PAGE_BATCH: reserved field or flag not zero" -- \
+setbyte "$tmp/reserved" 294 001
+expect reserved 1 "" "offset 264: PAGE_BATCH: reserved field or flag not zero" -- \
     remus-stream verify "$tmp/reserved"
 
 # The heartbeat's own CRC.
 cp "$cap" "$tmp/hb"
-setbyte "$tmp/hb" 5560 011
-expect heartbeat-crc 1 "" "offset 5552: HEARTBEAT: CRC mismatch" -- \
+setbyte "$tmp/hb" 5640 011
+expect heartbeat-crc 1 "" "offset 5632: HEARTBEAT: CRC mismatch" -- \
     remus-stream verify "$tmp/hb"
 
 # dump stops at the same violation, after printing what came before.
 remus-stream dump "$tmp/corrupt" >"$tmp/dump.out" 2>"$tmp/dump.err"
 rc=$?
-if [ $rc = 1 ] && [ "$(cat "$tmp/dump.err")" = "offset 5528: EPOCH_END: CRC mismatch" ] &&
-    grep -q '^5512: OPTIONAL' "$tmp/dump.out" && ! grep -q '^5528' "$tmp/dump.out"; then
+if [ $rc = 1 ] && [ "$(cat "$tmp/dump.err")" = "offset 5608: EPOCH_END: CRC mismatch" ] &&
+    grep -q '^5592: OPTIONAL' "$tmp/dump.out" && ! grep -q '^5608' "$tmp/dump.out"; then
 	echo "ok   dump-stops-at-violation"
 else
 	echo "FAIL dump-stops-at-violation: rc $rc"; cat "$tmp/dump.err"; fail=1
 fi
 
 # A version 1 capture (before the HELLO / WELCOME handshake) is refused
-# at its header.
+# at its header; so is a version 2 one (before DISKS).
 expect version-1 1 "" "offset 0: stream header: unsupported stream version" -- \
     sh -c 'tail -c +2 "$1" | remus-stream verify -' sh "$REMUS_SRC/fuzz/corpus/stream/v1-fwd-all"
+expect version-2 1 "" "offset 0: stream header: unsupported stream version" -- \
+    sh -c 'tail -c +2 "$1" | remus-stream verify -' sh "$REMUS_SRC/fuzz/corpus/stream/v2-fwd-all"
 
 : >"$tmp/empty"
 expect empty 1 "" "offset 0: truncated (stream header needs 56 bytes, 0 present)" -- \

@@ -273,7 +273,7 @@ main(int argc, char **argv)
 	stream_writer_init(&w, PS);
 	atexit(cleanup);
 	if (stream_write_header(&w, &hi) == -1 ||
-	    stream_write_hello(&w, name, 1000, 250, 0) == -1) {
+	    stream_write_hello(&w, name, 1000, 250, 0, 0) == -1) {
 		fprintf(stderr, "remus-trust-peer: cannot build the stream: "
 		    "%s\n", strerror(errno));
 		return 1;

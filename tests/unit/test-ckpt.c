@@ -49,6 +49,10 @@ struct domain {
 	int		 die_errno;		/* ... with this (0: ESRCH) */
 	int		 refuse_at;		/* suspend number the guest refuses */
 	int		 refusals;		/* ... this many times (EAGAIN) */
+	int		 live;			/* the engine may pre-copy */
+	unsigned	 after_live_read;	/* pages written right after a
+						 * read of the log while running */
+	int		 live_reads;		/* reads of the log while running */
 	char		 log[4096];
 };
 
@@ -99,6 +103,7 @@ fake_info(struct domain *d __unused, struct domain_info *i)
 {
 	i->page_size = PS;
 	i->nr_pages = NR_PAGES;
+	i->flags = fdom.live ? DOMAIN_INFO_LIVE_DIRTY_LOG : 0;
 }
 
 static int
@@ -143,16 +148,36 @@ fake_suspend(struct domain *d)
 	return 0;
 }
 
+/* Write a byte of page PFN, as the guest would. */
+static void
+guest_write_page(unsigned pfn)
+{
+	fdom.mem[(size_t)pfn * PS + (unsigned)rand() % PS] = (uint8_t)rand();
+	fdom.dirty[pfn / 64] |= 1ull << (pfn % 64);
+}
+
 static int
 fake_dirty(struct domain *d, uint64_t *bitmap, uint64_t *count)
 {
-	size_t i;
+	unsigned i, first = NR_PAGES;
 
 	*count = 0;
 	for (i = 0; i < ARRAY_SIZE(d->dirty); i++) {
 		bitmap[i] = d->dirty[i];
 		*count += (uint64_t)__builtin_popcountll(d->dirty[i]);
+		if (first == NR_PAGES && d->dirty[i])
+			first = i * 64 + (unsigned)__builtin_ctzll(d->dirty[i]);
 		d->dirty[i] = 0;
+	}
+	/* Read while the guest runs (the pre-copy): it writes on at once,
+	 * to a page this read just reported (so its copy, still to come,
+	 * may or may not see the write) and to others. */
+	if (!d->suspended) {
+		d->live_reads++;
+		if (d->after_live_read && first < NR_PAGES)
+			guest_write_page(first);
+		for (i = 1; i < d->after_live_read; i++)
+			guest_write_page((unsigned)rand() % NR_PAGES);
 	}
 	return 0;
 }
@@ -209,17 +234,18 @@ struct replica {
 	uint64_t	 activated;
 	int		 mismatches;
 	int		 commits;
+	int		 no_guardian;	/* replica_conf's, at create */
 };
 
 static struct replica frep;
 
 static struct replica *
-frep_create(const char *dir __unused,
-    const struct replica_conf *conf __unused,
+frep_create(const char *dir __unused, const struct replica_conf *conf,
     const void *c __unused, size_t l __unused,
     const struct domain_info *i, const struct domain_opts *o __unused)
 {
 	cr_assert(eq(u64, i->nr_pages, NR_PAGES));
+	frep.no_guardian = conf ? conf->no_guardian : -1;
 	frep.mem = calloc(NR_PAGES, PS);
 	return &frep;
 }
@@ -363,6 +389,7 @@ struct harness {
 	struct transport tp;
 	ev_timer	 guest_tick, deadline;
 	uint64_t	 stop_after;	/* ckpt_stop after this epoch's stats */
+	uint32_t	 hello_flags;	/* ckpt_config's */
 	uint64_t	 acked_stats;
 	struct ckpt_epoch_stats st[MAX_EPOCHS];
 	enum ckpt_result result;
@@ -370,6 +397,7 @@ struct harness {
 };
 
 static struct harness H;
+static enum ckpt_precopy eng_precopy;	/* start_engine's --precopy */
 
 static void
 on_stats(const struct ckpt_epoch_stats *s, void *arg __unused)
@@ -409,6 +437,7 @@ setup(void)
 	memset(&H, 0, sizeof H);
 	devlog[0] = '\0';
 	connects = 0;
+	eng_precopy = CKPT_PRECOPY_AUTO;
 	srand(42);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("test-ckpt", 1, 0);
@@ -447,6 +476,7 @@ start_engine_reconnect(uint32_t interval_ms, int compress,
     uint32_t reconnect_ms, const struct ckpt_device_ops *extra)
 {
 	struct ckpt_config cfg = {
+		.precopy = eng_precopy,
 		.interval_ms = interval_ms,
 		.compress = compress,
 		.timeout_ms = 10000,
@@ -454,6 +484,7 @@ start_engine_reconnect(uint32_t interval_ms, int compress,
 		.full_chunk_pages = 16,	/* several chunks: guest writes between */
 		.guest_name = "fake:1",
 		.reconnect_ms = reconnect_ms,
+		.hello_flags = H.hello_flags,
 	};
 
 	H.c = ckpt_new(H.loop, &fake_ops, &fdom, &H.tp, &cfg);
@@ -1033,10 +1064,13 @@ backup_done(struct backup *b __unused, enum backup_result r, void *a __unused)
 }
 
 /* Engine -> relay -> backup.c; the back channel goes straight back. */
+static int	B_no_guardian;		/* backup_config's (remusd -e) */
+
 static struct backup *
 start_real_backup(int cut_at, uint64_t budget)
 {
-	struct backup_config bc = { .state_dir = "/tmp", .timeout_ms = 5000 };
+	struct backup_config bc = { .state_dir = "/tmp", .timeout_ms = 5000,
+	    .no_guardian = B_no_guardian };
 	int fwd[2], bwd[2];
 	struct backup *b;
 
@@ -1083,6 +1117,106 @@ Test(ckpt, backup_commits_exactly_the_guest_state_of_each_epoch)
 	close(RL.to);
 }
 
+/* Pre-copy: the log is read and its pages copied while the guest runs,
+ * and the guest writes right after the read and after the copy, to pages
+ * the pre-copy has and to others.  Each commit must still be the guest's
+ * memory at that epoch's suspend (frep_commit counts mismatches): a page
+ * written after its pre-copy and not copied again, or written only after
+ * the pre-copy and not copied at all, makes the replica differ. */
+static void
+run_precopy(int refuse)
+{
+	struct backup *b = start_real_backup(0, 0);
+	uint64_t pre = 0, re = 0, only_paused = 0, e;
+
+	fdom.live = 1;
+	fdom.after_live_read = 4;
+	eng_precopy = CKPT_PRECOPY_ON;	/* every epoch: few pages here */
+	if (refuse) {
+		/* Suspend 3 is refused three times after its pre-copy: the
+		 * next pre-copies add to the pending one. */
+		fdom.refuse_at = 3;
+		fdom.refusals = 3;
+	}
+	H.stop_after = 12;
+	start_engine(25, 1);
+	run_for(15);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	if (!bdone)
+		run_for(5);
+	cr_assert(eq(int, BRES, BACKUP_END));
+	cr_assert(ge(u64, frep.committed, 12));
+	cr_assert(eq(int, frep.mismatches, 0), "%d of %d commits differ",
+	    frep.mismatches, frep.commits);
+	for (e = 2; e <= 12; e++) {
+		cr_assert(le(u64, H.st[e].recopy_pages, H.st[e].precopy_pages));
+		cr_assert(ge(u64, H.st[e].dirty_pages, H.st[e].precopy_pages));
+		pre += H.st[e].precopy_pages;
+		re += H.st[e].recopy_pages;
+		only_paused += H.st[e].dirty_pages - H.st[e].precopy_pages;
+	}
+	/* The window was exercised both ways. */
+	cr_assert(gt(u64, pre, 0));
+	cr_assert(gt(u64, re, 0), "no pre-copied page was written again");
+	cr_assert(gt(u64, only_paused, 0), "no page written only after the "
+	    "pre-copy");
+	cr_assert(ge(int, fdom.live_reads, 12));
+	if (refuse)
+		cr_assert(eq(int, fdom.refusals, 0));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+Test(ckpt, precopy_commits_exactly_the_guest_state_at_the_suspend)
+{
+	run_precopy(0);
+}
+
+Test(ckpt, precopy_pending_across_refused_suspends_stays_exact)
+{
+	run_precopy(1);
+}
+
+/* --precopy off: the log is read while running only to reset it for the
+ * full copy.  auto: also before the full epoch's paused part, and not
+ * before periodic epochs of fewer than CKPT_PRECOPY_MIN_PAGES (here a
+ * few dozen; the fake guest has 256 pages in all). */
+static void
+run_precopy_mode(enum ckpt_precopy mode, int want_live_reads)
+{
+	struct backup *b = start_real_backup(0, 0);
+	uint64_t e;
+
+	fdom.live = 1;
+	eng_precopy = mode;
+	H.stop_after = 6;
+	start_engine(25, 1);
+	run_for(15);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	if (!bdone)
+		run_for(5);
+	cr_assert(eq(int, fdom.live_reads, want_live_reads));
+	for (e = 2; e <= 6; e++) {
+		cr_assert(lt(u64, H.st[e].dirty_pages, CKPT_PRECOPY_MIN_PAGES));
+		cr_assert(eq(u64, H.st[e].precopy_pages, 0));
+	}
+	cr_assert(eq(int, frep.mismatches, 0));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+Test(ckpt, precopy_off_reads_the_log_live_only_to_reset_it)
+{
+	run_precopy_mode(CKPT_PRECOPY_OFF, 1);
+}
+
+Test(ckpt, precopy_auto_skips_small_epochs)
+{
+	run_precopy_mode(CKPT_PRECOPY_AUTO, 2);
+}
+
 Test(ckpt, torn_epoch_is_never_applied)
 {
 	/* From the 6th suspend on, let only 3000 more bytes through, then
@@ -1102,6 +1236,120 @@ Test(ckpt, torn_epoch_is_never_applied)
 	/* The replica at activation is the guest at that epoch's suspend. */
 	cr_assert(eq(u64, fnv(frep.mem, (size_t)NR_PAGES * PS),
 	    fdom.sum[frep.activated]));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+/* ---- HELLO's flags and the devices' declarations ------------------------- */
+
+/* remus -e: HELLO asks for no guardian, and the backup's replica is
+ * created so (the Xen driver then starts none at activation); remusd -e
+ * asks it for every guest; neither, a guardian. */
+static int
+guardian_case(uint32_t hello_flags, int backup_no_guardian)
+{
+	struct backup *b;
+
+	H.hello_flags = hello_flags;
+	B_no_guardian = backup_no_guardian;
+	b = start_real_backup(0, 0);
+	B_no_guardian = 0;
+	H.stop_after = 2;
+	start_engine(25, 1);
+	run_for(10);
+	if (!bdone)
+		run_for(5);
+	cr_assert(eq(int, BRES, BACKUP_END));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+	return frep.no_guardian;
+}
+
+Test(ckpt, hello_no_guardian_reaches_the_replica)
+{
+	cr_assert(eq(int, guardian_case(STREAM_HELLO_NO_GUARDIAN, 0), 1));
+}
+
+Test(ckpt, remusd_e_means_no_guardian_for_every_guest)
+{
+	cr_assert(eq(int, guardian_case(0, 1), 1));
+}
+
+Test(ckpt, without_e_the_replica_has_a_guardian)
+{
+	cr_assert(eq(int, guardian_case(0, 0), 0));
+}
+
+/* A primary device declaring disks to a backup that holds none for the
+ * guest: refused before any epoch commits (ERROR, stood down). */
+static int
+declare_one_disk(void *d __unused, struct stream_writer *w)
+{
+	static const struct stream_disk_desc one = { "xvda", 1 << 20 };
+
+	rec("declare", 0);
+	return stream_write_disks(w, &one, 1);
+}
+
+static const struct ckpt_device_ops declarer_ops = {
+	.name = "declarer",
+	.declare = declare_one_disk,
+	.no_reprotect = "test",
+};
+
+Test(ckpt, disks_declared_to_a_backup_without_disks_are_refused)
+{
+	struct backup *b = start_real_backup(0, 0);
+
+	start_engine_reconnect(25, 1, 0, &declarer_ops);
+	run_for(10);
+	cr_assert(bdone, "the backup took the disks");
+	cr_assert(eq(int, BRES, BACKUP_STOOD_DOWN));
+	cr_assert(eq(u64, frep.committed, 0));
+	cr_assert_not_null(strstr(devlog, "declare "));
+	/* Declared before the first epoch was cut. */
+	cr_assert(strstr(devlog, "declare ") < strstr(devlog, "postsuspend:1")
+	    || strstr(devlog, "postsuspend:1") == NULL, "%s", devlog);
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+/* A backup device that holds disks for the guest, and a primary that
+ * declares none: its declare sees NULL at the first epoch, refuses, and
+ * nothing commits. */
+static int bdeclared = -1;
+
+static int
+bdev_declare(void *d __unused, const struct stream_rec *r, char *why,
+    size_t len)
+{
+	bdeclared = r == NULL ? 0 : (int)r->u.disks.count;
+	snprintf(why, len, "this backup holds disk images for the guest");
+	return -1;
+}
+
+static const uint32_t bdev_types[] = { STREAM_REC_DISKS, 0 };
+static const struct ckpt_backup_device_ops bdev_ops = {
+	.name = "disks",
+	.rec_types = bdev_types,
+	.declare = bdev_declare,
+};
+
+Test(ckpt, backup_with_disks_refuses_a_primary_declaring_none)
+{
+	struct backup *b = start_real_backup(0, 0);
+
+	cr_assert(eq(int, backup_add_device(b, &bdev_ops, NULL), 0));
+	bdeclared = -1;
+	start_engine(25, 1);
+	run_for(10);
+	cr_assert(bdone);
+	cr_assert(eq(int, BRES, BACKUP_STOOD_DOWN));
+	cr_assert(eq(int, bdeclared, 0), "declare(NULL) at the first epoch");
+	cr_assert(eq(u64, frep.committed, 0));
 	backup_free(b);
 	close(RL.from);
 	close(RL.to);

@@ -296,3 +296,63 @@ Test(conf, apply_remusd, .fini = cleanup)
 	    "-t 1000 --guest db=/usr/bin/kvd --port 7000 --config @ "
 	    "--receive");
 }
+
+/* Several disks: disk (and disk-server) once per disk, in order; a
+ * guest's backup-disk keys and its disk-sync-listen become remusd's
+ * --disk NAME:... and --disk-sync-listen NAME=...; remus ignores them. */
+static const char disks[] =
+"[remus]\n"
+"disk = xvda=/srv/a.img\n"
+"disk = xvdb=/srv/b.img\n"
+"[remusd]\n"
+"disk = /srv/any.img\n"
+"disk-sync-listen = :7000\n"
+"[guest web1]\n"
+"backup = b\n"
+"backup-disk = xvda=/srv/web1-a.img\n"
+"backup-disk = xvdb=/srv/web1-b.img\n"
+"disk-sync-listen = :7001\n"
+"[guest db]\n"
+"backup = b\n"
+"backup-disk = /srv/db.img\n";
+
+Test(conf, disks_per_guest, .fini = cleanup)
+{
+	static const struct option lo_d[] = {
+		{ "config", required_argument, NULL, 1 },
+		{ "guest", required_argument, NULL, 2 },
+		{ "disk", required_argument, NULL, 3 },
+		{ "disk-sync-listen", required_argument, NULL, 4 },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *args[] = { "remusd", "--config", path, NULL }, **argv = args;
+	char err[512];
+	int argc = 3;
+
+	write_conf(disks);
+	args[2] = path;
+	cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_d, &argc,
+	    &argv, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(joined(argc, argv), "remusd --disk /srv/any.img "
+	    "--disk-sync-listen :7000 --disk web1:xvda=/srv/web1-a.img "
+	    "--disk web1:xvdb=/srv/web1-b.img --disk-sync-listen web1=:7001 "
+	    "--disk db:=/srv/db.img --config @");
+	/* remus: [remus]'s two disks, in order; the guest's remusd keys
+	 * are not remus's. */
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--config", "@",
+	    "web1", NULL }, "remus --disk xvda=/srv/a.img --disk "
+	    "xvdb=/srv/b.img --config @ -- web1 b");
+	/* Still once per section for the others; a remusd without --disk
+	 * refuses backup-disk. */
+	refused("[remusd]\ndisk-sync-listen = :1\ndisk-sync-listen = :2\n", 3,
+	    "given twice");
+	refused("[guest g]\ndisk-sync-listen = 7001\n", 2, "host:port");
+	write_conf("[guest g]\nbackup-disk = /x.img\n");
+	argv = args;
+	argc = 3;
+	args[2] = path;
+	cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_remusd,
+	    &argc, &argv, err, sizeof err), -1);
+	cr_assert_not_null(strstr(err, ":2: backup-disk: this remusd has no "
+	    "--disk to take it"), "%s", err);
+}

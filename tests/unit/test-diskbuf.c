@@ -24,6 +24,7 @@
 
 #include "diskbuf.h"
 #include "diskbuf-int.h"
+#include "diskmap.h"
 #include "fault.h"
 #include "log.h"
 #include "util.h"
@@ -913,7 +914,7 @@ run_sync(const char *src, const char *dst, int create,
 	ra.sock = sv[1];
 	fstat(sfd, &s);
 	pthread_create(&t, NULL, recv_thread, &ra);
-	rc = diskbuf_sync_send(sv[0], sfd, (uint64_t)s.st_size, 65536, 0, st);
+	rc = diskbuf_sync_send(sv[0], sfd, (uint64_t)s.st_size, 65536, "", 0, st);
 	close(sv[0]);
 	pthread_join(t, NULL);
 	close(sv[1]);
@@ -998,7 +999,7 @@ Test(sync, live_sync_keeps_epochs_until_the_copy_is_complete, .init = setup,
 	fd = open(path("src"), O_RDONLY);
 	sock = diskbuf_connect_tcp(addr, 10);
 	cr_assert(fd != -1 && sock != -1);
-	cr_assert(eq(int, diskbuf_sync_send(sock, fd, SZ, 65536, 0, &st), 0));
+	cr_assert(eq(int, diskbuf_sync_send(sock, fd, SZ, 65536, NULL, 0, &st), 0));
 	close(fd);
 	for (i = 0; i < 100 && diskbuf_backup_sync_done(b) == 0; i++)
 		usleep(50000);
@@ -1037,4 +1038,307 @@ Test(sync, failed_live_sync_refuses_commit_and_activation, .init = setup,
 	cr_assert(eq(int, diskbuf_backup_commit(b, 1), -1));
 	cr_assert(eq(int, diskbuf_backup_activate(b), -1));
 	diskbuf_backup_free(b);
+}
+
+/* ---- Several disks of one guest ------------------------------------- */
+
+/* One record for disk DISK of backup B (model M). */
+static void
+rec_disk(struct diskbuf_backup *b, uint16_t disk, struct model *m,
+    uint64_t epoch, uint64_t off, uint32_t len, uint8_t fill)
+{
+	struct stream_disk_write h = { .offset = off, .length = len,
+	    .disk = disk, .op = STREAM_DISK_WRITE };
+	uint8_t *d = malloc(len);
+
+	memset(d, fill, len);
+	memcpy(m->open + off, d, len);
+	cr_assert(eq(int, diskbuf_backup_record(b, epoch, &h, d, len), 0));
+	free(d);
+}
+
+#define NDISK	3
+
+static struct diskbuf_backup *
+disk_n(int i, struct model *m, uint8_t fill)
+{
+	char name[16];
+	struct diskbuf_backup_cfg cfg = { .size = SZ, .spill_dir = dir,
+	    .disk = (uint16_t)i };
+	struct diskbuf_backup *b;
+
+	snprintf(name, sizeof name, "b%d.img", i);
+	cfg.image = path(name);
+	make_image(cfg.image, SZ, fill);
+	memset(m->committed, fill, SZ);
+	memcpy(m->open, m->committed, SZ);
+	b = diskbuf_backup_new(&cfg);
+	cr_assert(b != NULL);
+	return b;
+}
+
+static void
+check_disk(int i, const uint8_t *want)
+{
+	char name[16];
+
+	snprintf(name, sizeof name, "b%d.img", i);
+	check_image(path(name), want);
+}
+
+/* Epoch N goes to every disk of the guest or to none: when one disk
+ * cannot apply it (an injected EIO on that disk only), the disks before it,
+ * which applied and fdatasync'ed N already, are rolled back, and the
+ * disks after it are never touched: all stay at N - 1.  Each disk failing
+ * in turn. */
+Test(disks, epoch_commits_on_every_disk_or_none, .init = setup,
+    .fini = teardown, .timeout = 30)
+{
+	static struct model m[NDISK];
+	struct diskbuf_backup *b[NDISK];
+	uint64_t e = 1;
+	int i, bad;
+
+	for (i = 0; i < NDISK; i++)
+		b[i] = disk_n(i, &m[i], (uint8_t)(0x10 * (i + 1)));
+	/* Epoch 1 commits everywhere. */
+	for (i = 0; i < NDISK; i++)
+		rec_disk(b[i], (uint16_t)i, &m[i], e, 4096 * (uint64_t)i, 65536,
+		    (uint8_t)(0xa0 + i));
+	cr_assert(eq(int, diskbuf_backup_commit_set(b, NDISK, e), 0));
+	for (i = 0; i < NDISK; i++) {
+		memcpy(m[i].committed, m[i].open, SZ);
+		check_disk(i, m[i].committed);
+	}
+	for (bad = 0; bad < NDISK; bad++) {
+		e++;
+		for (i = 0; i < NDISK; i++) {
+			int k;
+
+			/* Several writes each, so that the failing one has
+			 * applied some before its EIO (half-way). */
+			for (k = 0; k < 6; k++)
+				rec_disk(b[i], (uint16_t)i, &m[i], e,
+				    (uint64_t)k * 50000 + 777 * (uint64_t)i,
+				    30000, (uint8_t)(e * 16 + (uint64_t)k));
+		}
+		fault_mask = 1u << FI_DISKBUF_EIO;
+		fault_disk = bad;
+		errno = 0;
+		cr_assert(eq(int, diskbuf_backup_commit_set(b, NDISK, e), -1),
+		    "disk %d failing must fail the epoch", bad);
+		fault_mask = 0;
+		fault_disk = -1;
+		for (i = 0; i < NDISK; i++) {
+			check_disk(i, m[i].committed);
+			cr_assert(eq(u64, diskbuf_backup_committed(b[i]), 1),
+			    "disk %d moved on without disk %d", i, bad);
+			memcpy(m[i].open, m[i].committed, SZ);
+		}
+	}
+	/* The next epoch commits everywhere again, on top of epoch 1. */
+	e++;
+	for (i = 0; i < NDISK; i++)
+		rec_disk(b[i], (uint16_t)i, &m[i], e, 0, 100, (uint8_t)(0xc0 + i));
+	cr_assert(eq(int, diskbuf_backup_commit_set(b, NDISK, e), 0));
+	for (i = 0; i < NDISK; i++) {
+		memcpy(m[i].committed, m[i].open, SZ);
+		check_disk(i, m[i].committed);
+		cr_assert(eq(int, diskbuf_backup_activate(b[i]), 0));
+		check_disk(i, m[i].committed);
+		diskbuf_backup_free(b[i]);
+	}
+}
+
+/* While one disk's initial copy is still running and another's is done,
+ * an epoch is kept for the first and applied on the second; a failure of
+ * the second then drops the first's kept epoch too (it never commits). */
+Test(disks, commit_set_with_one_disk_still_syncing, .init = setup,
+    .fini = teardown, .timeout = 30)
+{
+	static struct model m[2];
+	struct diskbuf_backup *b[2];
+
+	b[0] = disk_n(0, &m[0], 0x01);
+	b[1] = disk_n(1, &m[1], 0x02);
+	cr_assert(eq(int, diskbuf_backup_sync_expect(b[0]), 0));
+	rec_disk(b[0], 0, &m[0], 1, 0, 4096, 0x71);
+	rec_disk(b[1], 1, &m[1], 1, 0, 4096, 0x72);
+	fault_mask = 1u << FI_DISKBUF_EIO;
+	fault_disk = 1;
+	cr_assert(eq(int, diskbuf_backup_commit_set(b, 2, 1), -1));
+	fault_mask = 0;
+	fault_disk = -1;
+	check_disk(1, m[1].committed);
+	cr_assert(eq(u64, diskbuf_backup_committed(b[0]), 0));
+	cr_assert(eq(u64, diskbuf_backup_committed(b[1]), 0));
+	diskbuf_backup_free(b[0]);
+	diskbuf_backup_free(b[1]);
+}
+
+/* The initial copies of a guest's disks come over one address, one
+ * connection each, in any order: each goes to the disk its hello names. */
+static void *
+send_named(void *a)
+{
+	const char **arg = a;	/* addr, image, name */
+	struct diskbuf_sync_stats st;
+	int fd = open(arg[1], O_RDONLY), sock;
+	struct stat s;
+	intptr_t rc = -1;
+
+	if (fd == -1 || fstat(fd, &s) == -1)
+		return (void *)rc;
+	sock = diskbuf_connect_tcp(arg[0], 10);
+	if (sock != -1) {
+		rc = diskbuf_sync_send(sock, fd, (uint64_t)s.st_size, 65536,
+		    arg[2], 0, &st);
+		close(sock);
+	}
+	close(fd);
+	return (void *)rc;
+}
+
+Test(disks, sync_routes_each_copy_by_its_name, .init = setup,
+    .fini = teardown, .timeout = 30)
+{
+	static struct model m[2];
+	static uint8_t want[SZ];
+	struct diskbuf_backup *b[2];
+	struct diskbuf_sync_rx *rx;
+	const char *names[2] = { "xvda", "xvdb" };
+	char addr[32], *pa, *pb;
+	const char *arg_b[3], *arg_a[3];
+	pthread_t tb, ta;
+	void *rb, *ra;
+	int i;
+
+	b[0] = disk_n(0, &m[0], 0);
+	b[1] = disk_n(1, &m[1], 0);
+	pa = strdup(path("pa.img"));
+	pb = strdup(path("pb.img"));
+	make_image(pa, SZ, 0xaa);
+	make_image(pb, SZ, 0xbb);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() + 11) %
+	    20000);
+	rx = diskbuf_sync_rx_start(addr, b, names, 2);
+	cr_assert_not_null(rx);
+	cr_assert(eq(int, diskbuf_backup_sync_done(b[0]), 0));
+	/* xvdb's copy first, then xvda's, at once. */
+	arg_b[0] = addr; arg_b[1] = pb; arg_b[2] = "xvdb";
+	arg_a[0] = addr; arg_a[1] = pa; arg_a[2] = "xvda";
+	pthread_create(&tb, NULL, send_named, arg_b);
+	usleep(100000);
+	pthread_create(&ta, NULL, send_named, arg_a);
+	pthread_join(tb, &rb);
+	pthread_join(ta, &ra);
+	cr_assert(eq(int, (int)(intptr_t)rb, 0));
+	cr_assert(eq(int, (int)(intptr_t)ra, 0));
+	for (i = 0; i < 100 && (diskbuf_backup_sync_done(b[0]) == 0 ||
+	    diskbuf_backup_sync_done(b[1]) == 0); i++)
+		usleep(50000);
+	cr_assert(eq(int, diskbuf_backup_sync_done(b[0]), 1));
+	cr_assert(eq(int, diskbuf_backup_sync_done(b[1]), 1));
+	memset(want, 0xaa, SZ);
+	check_disk(0, want);
+	memset(want, 0xbb, SZ);
+	check_disk(1, want);
+	diskbuf_sync_rx_free(rx);
+	diskbuf_backup_free(b[0]);
+	diskbuf_backup_free(b[1]);
+	free(pa);
+	free(pb);
+}
+
+/* A copy for a disk the guest does not have fails the sync of every disk
+ * not yet copied: commits and activation are refused. */
+Test(disks, sync_of_an_unknown_disk_fails_them_all, .init = setup,
+    .fini = teardown, .timeout = 30)
+{
+	static struct model m[2];
+	struct diskbuf_backup *b[2];
+	struct diskbuf_sync_rx *rx;
+	const char *names[2] = { "xvda", "xvdb" };
+	const char *arg[3];
+	char addr[32], *pa;
+	void *r;
+	pthread_t t;
+	int i;
+
+	b[0] = disk_n(0, &m[0], 0);
+	b[1] = disk_n(1, &m[1], 0);
+	pa = strdup(path("pa.img"));
+	make_image(pa, SZ, 0xaa);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", 30000 + (getpid() + 13) %
+	    20000);
+	rx = diskbuf_sync_rx_start(addr, b, names, 2);
+	cr_assert_not_null(rx);
+	arg[0] = addr; arg[1] = pa; arg[2] = "xvdc";
+	pthread_create(&t, NULL, send_named, arg);
+	pthread_join(t, &r);
+	cr_assert(eq(int, (int)(intptr_t)r, -1));
+	for (i = 0; i < 100 && diskbuf_backup_sync_done(b[1]) == 0; i++)
+		usleep(50000);
+	cr_assert(eq(int, diskbuf_backup_sync_done(b[0]), -1));
+	cr_assert(eq(int, diskbuf_backup_sync_done(b[1]), -1));
+	cr_assert(eq(int, diskbuf_backup_commit_set(b, 2, 1), -1));
+	cr_assert(eq(int, diskbuf_backup_activate(b[0]), -1));
+	diskbuf_sync_rx_free(rx);
+	diskbuf_backup_free(b[0]);
+	diskbuf_backup_free(b[1]);
+	free(pa);
+}
+
+/* Several disks on one NBD server: each export by its name; the empty
+ * name chooses none once there are two; LIST names both. */
+Test(disks, one_nbd_server_serves_each_disk_by_name, .init = setup,
+    .fini = teardown, .timeout = 20)
+{
+	struct diskbuf_primary_cfg ca = { .image = path("pa.img"),
+	    .name = "xvda", .spill_dir = dir };
+	struct diskbuf_primary_cfg cb = { .image = path("pb.img"),
+	    .name = "xvdb", .spill_dir = dir };
+	struct diskbuf_primary *pa, *pb;
+	uint8_t buf[512], got[4096];
+	uint32_t len, nbe = 0, type;
+	uint16_t zero = 0;
+	int fd, seen = 0;
+
+	make_image(ca.image, SZ, 0x01);
+	make_image(cb.image, SZ / 2, 0x02);
+	pa = diskbuf_primary_new(&ca);
+	pb = diskbuf_primary_new(&cb);
+	cr_assert(pa != NULL && pb != NULL);
+	cr_assert(eq(int, diskbuf_primary_share(pa, pb), 0));
+	/* xvdb: its own size, its own image. */
+	fd = cli_open(pa);
+	cr_assert(eq(u64, cli_go(fd, "xvdb"), SZ / 2));
+	cr_assert(eq(int, cli_write(fd, 0, 4096, 0x5b, 0), 0));
+	cr_assert(eq(int, cli_read(fd, 0, 4096, got), 0));
+	cr_assert(eq(u8, got[100], 0x5b));
+	close(fd);
+	read_image(cb.image, got, 4096);
+	cr_assert(eq(u8, got[4095], 0x5b), "the write went to another disk");
+	read_image(ca.image, got, 4096);
+	cr_assert(eq(u8, got[0], 0x01));
+	/* The empty name: which one?  None. */
+	fd = cli_open(pa);
+	memcpy(buf, &nbe, 4);
+	memcpy(buf + 4, &zero, 2);
+	opt_send(fd, NBD_OPT_GO, buf, 6);
+	cr_assert(eq(u32, opt_recv(fd, NBD_OPT_GO, buf, &len),
+	    NBD_REP_ERR_UNKNOWN));
+	/* LIST: both. */
+	opt_send(fd, NBD_OPT_LIST, NULL, 0);
+	while ((type = opt_recv(fd, NBD_OPT_LIST, buf, &len)) ==
+	    NBD_REP_SERVER) {
+		cr_assert(len >= 4);
+		seen |= len == 8 && memcmp(buf + 4, "xvda", 4) == 0 ? 1 :
+		    len == 8 && memcmp(buf + 4, "xvdb", 4) == 0 ? 2 : 4;
+	}
+	cr_assert(eq(u32, type, NBD_REP_ACK));
+	cr_assert(eq(int, seen, 3));
+	close(fd);
+	diskbuf_primary_free(pa);	/* its server serves pb: first */
+	diskbuf_primary_free(pb);
 }

@@ -60,6 +60,22 @@ Test(ratelimit, grants_a_burst_then_waits)
 	ratelimit_free(r);
 }
 
+Test(ratelimit, no_trickle_below_a_quarter_burst)
+{
+	/* 10 MB/s, burst 1,000,000: what accrues in 10 us (100 bytes) is
+	 * not granted for a large write, only for a small one. */
+	struct ratelimit *r = ratelimit_new(10000000);
+	uint64_t t = now_us();
+
+	cr_assert(r != NULL);
+	ratelimit_charge(r, t, ratelimit_grant(r, t, 1u << 30));
+	cr_expect(eq(sz, ratelimit_grant(r, t + 10, 1u << 30), 0));
+	cr_expect(eq(sz, ratelimit_grant(r, t + 10, 50), 50));
+	cr_expect(eq(sz, ratelimit_grant(r, t + 24999, 1u << 30), 0));
+	cr_expect(eq(sz, ratelimit_grant(r, t + 25000, 1u << 30), 250000));
+	ratelimit_free(r);
+}
+
 Test(ratelimit, debt_delays_the_next_grant)
 {
 	struct ratelimit *r = ratelimit_new(1000000);	/* 1 MB/s */

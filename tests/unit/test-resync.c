@@ -323,7 +323,7 @@ Test(resync, resync_epoch_rules)
 	stream_writer_init(&w, PS);
 	cr_assert_eq(stream_write_header(&w, &hi), 0);
 	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200,
-	    STREAM_HELLO_RESYNC), 0);
+	    STREAM_HELLO_RESYNC, 0), 0);
 	cr_assert_eq(stream_write_epoch_begin(&w, 5, STREAM_EPOCH_RESYNC |
 	    STREAM_EPOCH_FULL), -1);
 	cr_assert_eq(stream_write_epoch_begin(&w, 5, STREAM_EPOCH_RESYNC), 0);

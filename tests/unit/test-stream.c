@@ -71,6 +71,11 @@ take(struct stream_writer *w)
 	return o;
 }
 
+/* The disks the standard stream's DISK_WRITE records refer to. */
+static const struct stream_disk_desc std_disks[3] = {
+	{ "xvda", 2 << 20 }, { "xvdb", 8192 }, { "data.1", 4096 },
+};
+
 static void
 std_header(struct stream_writer *w, uint32_t features)
 {
@@ -80,7 +85,8 @@ std_header(struct stream_writer *w, uint32_t features)
 	};
 
 	cr_assert_eq(stream_write_header(w, &hi), 0);
-	cr_assert_eq(stream_write_hello(w, "proc:42", 3000, 200, 0), 0);
+	cr_assert_eq(stream_write_hello(w, "proc:42", 3000, 200, 0, 0), 0);
+	cr_assert_eq(stream_write_disks(w, std_disks, 3), 0);
 }
 
 /* The backup's standard answer to HELLO. */
@@ -287,6 +293,13 @@ fix_crcs(uint8_t *b, size_t len, enum stream_dir dir)
 				st32(b + off + 8 + 28,
 				    stream_crc32c(0, b + off, 8 + 28));
 			break;
+		case STREAM_REC_DISKS:
+			/* Header and count, then the entries. */
+			if (length >= 8)
+				st32(b + off + 8 + 4, stream_crc32c(stream_crc32c(
+				    0, b + off, 8 + 4), b + off + 16,
+				    length - 8));
+			break;
 		case STREAM_REC_ERROR:
 			if (length > 8) {
 				uint32_t c = stream_crc32c(0, b + off, 12);
@@ -388,7 +401,17 @@ Test(stream, round_trip_every_forward_record)
 	cr_assert_eq(rec.u.hello.timeout_ms, 3000u);
 	cr_assert_eq(rec.u.hello.hb_ms, 200u);
 	cr_assert_eq(rec.u.hello.features, 0u);
+	cr_assert_eq(rec.u.hello.flags, 0u);
 	cr_assert(r.have_hello);
+
+	NEXT(STREAM_OK, STREAM_REC_DISKS);
+	cr_assert_eq(used, 8u + 8u + 3 * 32u);
+	cr_assert_eq(rec.u.disks.count, 3u);
+	cr_assert_str_eq(rec.u.disks.name[0], "xvda");
+	cr_assert_str_eq(rec.u.disks.name[2], "data.1");
+	cr_assert_eq(rec.u.disks.size[0], 2u << 20);
+	cr_assert_eq(rec.u.disks.size[1], 8192u);
+	cr_assert_eq(r.nr_disks, 3u);
 
 	NEXT(STREAM_OK, STREAM_REC_EPOCH_BEGIN);
 	cr_assert_eq(rec.u.begin.epoch, 1u);
@@ -531,7 +554,7 @@ Test(stream, writer_splits_batches_by_count_and_bytes)
 
 	stream_writer_init(&w, PS);
 	cr_assert_eq(stream_write_header(&w, &hi), 0);
-	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), 0);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0, 0), 0);
 	cr_assert_eq(stream_write_epoch_begin(&w, 5, STREAM_EPOCH_FULL), 0);
 	for (unsigned i = 0; i < 2500; i++)
 		cr_assert_eq(stream_write_page(&w, i, STREAM_ENC_ZERO, NULL, 0), 0);
@@ -576,7 +599,7 @@ Test(stream, writer_byte_limit_with_large_pages)
 
 	stream_writer_init(&w, 65536);
 	cr_assert_eq(stream_write_header(&w, &hi), 0);
-	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), 0);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0, 0), 0);
 	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), 0);
 	for (unsigned i = 0; i < 130; i++)
 		cr_assert_eq(stream_write_page(&w, i, STREAM_ENC_RAW, page,
@@ -632,7 +655,8 @@ Test(stream, drain_and_reserve_give_identical_bytes)
 
 	fill(disk, sizeof(disk), 2);
 	STEP(stream_write_header(&w, &hi));
-	STEP(stream_write_hello(&w, "proc:42", 3000, 200, 0));
+	STEP(stream_write_hello(&w, "proc:42", 3000, 200, 0, 0));
+	STEP(stream_write_disks(&w, std_disks, 3));
 	STEP(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL));
 	STEP(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0));
 	p = stream_write_page_reserve(&w, PS);
@@ -685,6 +709,28 @@ Test(stream, writer_refuses_what_the_reader_rejects)
 	cr_assert_eq(errno, EINVAL);
 	std_header(&w, 0);
 	len = w.len;
+	{
+		/* DISKS: once, names as the spec says, sizes >= 1. */
+		struct stream_disk_desc d[2] = { { "a", 1 }, { "a", 1 } };
+
+		cr_assert_eq(stream_write_disks(&w, std_disks, 3), -1,
+		    "DISKS twice");
+		w.nr_disks = 0;
+		cr_assert_eq(stream_write_disks(&w, d, 2), -1, "same name");
+		memcpy(d[1].name, "", 1);
+		cr_assert_eq(stream_write_disks(&w, d, 2), -1, "unnamed of 2");
+		memcpy(d[0].name, "a/b", 4);
+		cr_assert_eq(stream_write_disks(&w, d, 1), -1, "bad name");
+		memset(d[0].name, 'x', sizeof d[0].name);
+		cr_assert_eq(stream_write_disks(&w, d, 1), -1, "no NUL");
+		memcpy(d[0].name, "a", 2);
+		d[0].size = 0;
+		cr_assert_eq(stream_write_disks(&w, d, 1), -1, "size 0");
+		cr_assert_eq(stream_write_disks(&w, d, 0), -1, "none");
+		cr_assert_eq(stream_write_disks(&w, std_disks,
+		    STREAM_DISKS_MAX + 1), -1, "too many");
+		w.nr_disks = 3;
+	}
 	cr_assert_eq(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0), -1);
 	cr_assert_eq(stream_write_epoch_begin(&w, 1, 0), -1);	/* not FULL */
 	cr_assert_eq(stream_write_epoch_begin(&w, 0, STREAM_EPOCH_FULL), -1);
@@ -704,6 +750,18 @@ Test(stream, writer_refuses_what_the_reader_rejects)
 	cr_assert_eq(stream_write_page(&w, 1, STREAM_ENC_MAX, page, 10), -1);
 	cr_assert_null(stream_write_page_reserve(&w, PS + 1));
 	cr_assert_eq(stream_write_disk(&w, &dw, NULL), -1);
+	{
+		/* A disk DISKS did not declare, a range past its size. */
+		struct stream_disk_write d3 = { .offset = 0, .length = 1,
+		    .disk = 3, .op = STREAM_DISK_ZERO };
+		struct stream_disk_write past = { .offset = 4096,
+		    .length = 1, .disk = 2, .op = STREAM_DISK_ZERO };
+
+		cr_assert_eq(stream_write_disk(&w, &d3, NULL), -1);
+		cr_assert_eq(stream_write_disk(&w, &past, NULL), -1);
+		cr_assert_eq(stream_write_disks(&w, std_disks, 3), -1,
+		    "DISKS in an epoch");
+	}
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1), -1);
 	cr_assert_eq(stream_write_epoch_begin(&w, 11, 0), -1);
 	cr_assert_eq(stream_write_batch_end(&w), 0);
@@ -789,7 +847,7 @@ Test(stream, chunked_feeding_and_need)
 			memmove(acc, acc + used, have - used);
 			have -= used;
 		}
-		cr_assert_eq(nrec, 17u);
+		cr_assert_eq(nrec, 18u);
 		cr_assert(r.ended);
 		free(acc);
 	}
@@ -913,7 +971,8 @@ static const struct mutation mutations[] = {
 	/* Header fields. */
 	{ "header.magic", FWD, H, 0, 1, 1, 'X', 0, 0, STREAM_ERR_MAGIC },
 	{ "header.version.1", FWD, H, 0, 8, 4, 1, 0, 0, STREAM_ERR_VERSION },
-	{ "header.version.3", FWD, H, 0, 8, 4, 3, 0, 0, STREAM_ERR_VERSION },
+	{ "header.version.2", FWD, H, 0, 8, 4, 2, 0, 0, STREAM_ERR_VERSION },
+	{ "header.version.4", FWD, H, 0, 8, 4, 4, 0, 0, STREAM_ERR_VERSION },
 	{ "header.byte_order", FWD, H, 0, 12, 4, 0x04030201u, 0, 0, STREAM_ERR_BYTE_ORDER },
 	{ "header.page_size.small", FWD, H, 0, 16, 4, 2048, 0, 0, STREAM_ERR_PAGE_SIZE },
 	{ "header.page_size.odd", FWD, H, 0, 16, 4, 12288, 0, 0, STREAM_ERR_PAGE_SIZE },
@@ -961,6 +1020,25 @@ static const struct mutation mutations[] = {
 	{ "disk.wrap", FWD, STREAM_REC_DISK_WRITE, 1, RH, 8, UINT64_MAX - 100, 0, 0, STREAM_ERR_DISK },
 	{ "disk.write.len", FWD, STREAM_REC_DISK_WRITE, 0, RH + 8, 4, 511, 0, 0, STREAM_ERR_LENGTH },
 	{ "disk.zero.data", FWD, STREAM_REC_DISK_WRITE, 0, RH + 14, 1, STREAM_DISK_ZERO, 0, 0, STREAM_ERR_LENGTH },
+	{ "disk.index", FWD, STREAM_REC_DISK_WRITE, 1, RH + 12, 2, 3, 0, 0, STREAM_ERR_DISK },
+	{ "disk.beyond_its_size", FWD, STREAM_REC_DISK_WRITE, 0, RH, 8, 8192 - 511, 0, 0, STREAM_ERR_DISK },
+	{ "disk.smaller_disk", FWD, STREAM_REC_DISKS, 0, RH + 8 + 32 + 24, 8, 4096, 0, 0, STREAM_ERR_DISK },
+	/* DISKS (docs/stream-format.md 5.6). */
+	{ "disks.crc", FWD, STREAM_REC_DISKS, 0, RH + 4, 4, 1, 1, 1, STREAM_ERR_CRC },
+	{ "disks.body_crc", FWD, STREAM_REC_DISKS, 0, RH + 8 + 1, 1, 1, 1, 1, STREAM_ERR_CRC },
+	{ "disks.count", FWD, STREAM_REC_DISKS, 0, RH, 4, 2, 0, 0, STREAM_ERR_LENGTH },
+	{ "disks.length", FWD, STREAM_REC_DISKS, 0, 4, 4, 8 + 32 * 3 + 8, 0, 0, STREAM_ERR_LENGTH },
+	{ "disks.length.max", FWD, STREAM_REC_DISKS, 0, 4, 4, 8 + 32 * 17, 0, 0, STREAM_ERR_TOO_LONG },
+	{ "disks.name.char", FWD, STREAM_REC_DISKS, 0, RH + 8 + 1, 1, '/', 0, 0, STREAM_ERR_TEXT },
+	{ "disks.name.dot", FWD, STREAM_REC_DISKS, 0, RH + 8, 1, '.', 0, 0, STREAM_ERR_TEXT },
+	{ "disks.name.tail", FWD, STREAM_REC_DISKS, 0, RH + 8 + 16, 8, 0x7878787878787878ull, 0, 0, STREAM_ERR_TEXT },
+	{ "disks.name.pad", FWD, STREAM_REC_DISKS, 0, RH + 8 + 10, 1, 'x', 0, 0, STREAM_ERR_TEXT },
+	{ "disks.name.dup", FWD, STREAM_REC_DISKS, 0, RH + 8 + 32 + 3, 1, 'a', 0, 0, STREAM_ERR_DISK },
+	{ "disks.name.empty_of_several", FWD, STREAM_REC_DISKS, 0, RH + 8 + 32, 8, 0, 0, 0, STREAM_ERR_DISK },
+	{ "disks.size.0", FWD, STREAM_REC_DISKS, 0, RH + 8 + 24, 8, 0, 0, 0, STREAM_ERR_DISK },
+	{ "disks.in_epoch", FWD, STREAM_REC_GUEST_STATE, 0, 0, 4, STREAM_REC_DISKS, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "disks.after_an_epoch", FWD, STREAM_REC_HEARTBEAT, 0, 0, 4, STREAM_REC_DISKS, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "disks.missing", FWD, STREAM_REC_DISKS, 0, 0, 4, STREAM_REC_OPTIONAL | 0x45, 0, 0, STREAM_ERR_SEQUENCE },
 	/* Sequence. */
 	{ "epoch.skip", FWD, STREAM_REC_EPOCH_BEGIN, 1, RH, 8, 3, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "epoch.same", FWD, STREAM_REC_EPOCH_BEGIN, 1, RH, 8, 1, 0, 0, STREAM_ERR_SEQUENCE },
@@ -980,7 +1058,9 @@ static const struct mutation mutations[] = {
 	{ "begin.back", BACK, STREAM_REC_BC_HEARTBEAT, 0, 0, 4, STREAM_REC_EPOCH_BEGIN, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "ready.version", BACK, STREAM_REC_READY, 0, RH, 8, 1, 0, 0, STREAM_ERR_VERSION },
 	/* The handshake (docs/stream-format.md 5.0, 7). */
-	{ "hello.reserved", FWD, STREAM_REC_HELLO, 0, RH + 76, 4, 1, 0, 0, STREAM_ERR_RESERVED },
+	{ "hello.flags.unknown", FWD, STREAM_REC_HELLO, 0, RH + 76, 4, 2, 0, 0, STREAM_ERR_RESERVED },
+	{ "hello.flags.hi", FWD, STREAM_REC_HELLO, 0, RH + 79, 1, 0x80, 0, 0, STREAM_ERR_RESERVED },
+	{ "hello.reserved", FWD, STREAM_REC_HELLO, 0, RH + 80, 4, 1, 0, 0, STREAM_ERR_RESERVED },
 	{ "hello.reserved.hi", FWD, STREAM_REC_HELLO, 0, RH + 83, 1, 0x80, 0, 0, STREAM_ERR_RESERVED },
 	{ "hello.crc", FWD, STREAM_REC_HELLO, 0, RH + 84, 4, 1, 1, 1, STREAM_ERR_CRC },
 	{ "hello.body_crc", FWD, STREAM_REC_HELLO, 0, RH + 64, 1, 1, 1, 1, STREAM_ERR_CRC },
@@ -1059,6 +1139,9 @@ Test(stream, impossible_lengths_rejected_from_the_header_alone)
 		{ STREAM_REC_DISK_WRITE, 15, STREAM_ERR_LENGTH, 1 },
 		{ STREAM_REC_HEARTBEAT, 24, STREAM_ERR_LENGTH, 0 },
 		{ STREAM_REC_PAGE_BATCH, 64, STREAM_ERR_SEQUENCE, 0 },
+		{ STREAM_REC_DISKS, 8 + 16, STREAM_ERR_LENGTH, 0 },
+		{ STREAM_REC_DISKS, 8 + 32 + 1, STREAM_ERR_LENGTH, 0 },
+		{ STREAM_REC_DISKS, 8 + 32 * 17, STREAM_ERR_TOO_LONG, 0 },
 	};
 	struct out o = std_stream();
 
@@ -1075,10 +1158,10 @@ Test(stream, impossible_lengths_rejected_from_the_header_alone)
 		cr_assert_eq(stream_read_record(&r, o.buf + off, o.len - off,
 		    &used, &rec), STREAM_OK);	/* HELLO */
 		off += used;
-		if (cases[i].in_epoch) {
+		while (cases[i].in_epoch && !r.in_epoch) {	/* DISKS, BEGIN */
 			cr_assert_eq(stream_read_record(&r, o.buf + off,
 			    o.len - off, &used, &rec), STREAM_OK);
-			cr_assert(r.in_epoch);
+			off += used;
 		}
 		st32(rh, cases[i].type);
 		st32(rh + 4, cases[i].length);
@@ -1225,7 +1308,7 @@ Test(stream, hello_round_trip_names)
 		    .nr_pages = 8, .driver = "t" };
 		cr_assert_eq(stream_write_header(&w, &hi), 0);
 		cr_assert_eq(stream_write_hello(&w, names[i], 77, 77,
-		    0xf0000000u), 0);
+		    0xf0000000u, 0), 0);
 		stream_reader_init(&r, STREAM_DIR_FORWARD);
 		cr_assert_eq(stream_read_header(&r, w.buf, w.len, &used, NULL),
 		    STREAM_OK);
@@ -1254,20 +1337,20 @@ Test(stream, writer_refuses_handshake_misuse)
 	longname[sizeof(longname) - 1] = '\0';
 	stream_writer_init(&w, PS);
 	/* HELLO only right after the header. */
-	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0, 0), -1);
 	cr_assert_eq(stream_write_header(&w, &hi), 0);
 	/* Nothing else before it, optional records included. */
 	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), -1);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1), -1);
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x42, "o", 1), -1);
-	cr_assert_eq(stream_write_hello(&w, "", 1000, 200, 0), -1);
-	cr_assert_eq(stream_write_hello(&w, longname, 1000, 200, 0), -1);
-	cr_assert_eq(stream_write_hello(&w, "a\tb", 1000, 200, 0), -1);
-	cr_assert_eq(stream_write_hello(&w, "g", 0, 0, 0), -1);
-	cr_assert_eq(stream_write_hello(&w, "g", 100, 200, 0), -1);
-	cr_assert_eq(stream_write_hello(&w, "g", STREAM_TIMEOUT_MAX + 1, 200, 0), -1);
-	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), 0);
-	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "", 1000, 200, 0, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, longname, 1000, 200, 0, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "a\tb", 1000, 200, 0, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "g", 0, 0, 0, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "g", 100, 200, 0, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "g", STREAM_TIMEOUT_MAX + 1, 200, 0, 0), -1);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0, 0), 0);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0, 0), -1);
 	/* WELCOME is the back channel's. */
 	cr_assert_eq(stream_write_welcome(&w, &std_welcome), -1);
 	stream_writer_free(&w);
@@ -1421,6 +1504,10 @@ Test(stream, cookie_after_hello_once_before_any_epoch)
 	off += used;
 	cr_assert_eq(stream_read_record(&r, w.buf + off, w.len - off, &used,
 	    &rec), STREAM_OK);
+	cr_assert_eq(rec.type, STREAM_REC_DISKS);
+	off += used;
+	cr_assert_eq(stream_read_record(&r, w.buf + off, w.len - off, &used,
+	    &rec), STREAM_OK);
 	cr_assert_eq(rec.type, STREAM_REC_COOKIE);
 	cr_assert_arr_eq(rec.u.cookie.cookie, ck, sizeof ck);
 	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
@@ -1434,5 +1521,35 @@ Test(stream, cookie_after_hello_once_before_any_epoch)
 	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
 	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
 	cr_assert_eq(res.off, at);
+	stream_writer_free(&w);
+}
+
+/* ---- HELLO's flags (remus -e) ------------------------------------------- */
+
+Test(stream, hello_flags_round_trip_and_unknown_refused)
+{
+	struct stream_writer w;
+	struct stream_reader r;
+	struct stream_header_info hi = {
+		.page_size = PS, .nr_pages = NR_PAGES, .driver = "test",
+	};
+	struct stream_rec rec;
+	size_t used, off;
+
+	stream_writer_init(&w, PS);
+	cr_assert_eq(stream_write_header(&w, &hi), 0);
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200, 0, 0x2), -1,
+	    "a flag the spec does not define");
+	cr_assert_eq(stream_write_hello(&w, "g", 1000, 200,
+	    STREAM_HELLO_RESYNC, STREAM_HELLO_NO_GUARDIAN), 0);
+	stream_reader_init(&r, STREAM_DIR_FORWARD);
+	cr_assert_eq(stream_read_header(&r, w.buf, w.len, &used, NULL),
+	    STREAM_OK);
+	off = used;
+	cr_assert_eq(stream_read_record(&r, w.buf + off, w.len - off, &used,
+	    &rec), STREAM_OK);
+	cr_assert_eq(rec.type, STREAM_REC_HELLO);
+	cr_assert_eq(rec.u.hello.flags, STREAM_HELLO_NO_GUARDIAN);
+	cr_assert_eq(rec.u.hello.features, STREAM_HELLO_RESYNC);
 	stream_writer_free(&w);
 }

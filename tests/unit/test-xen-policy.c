@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include "diskmap.h"
 #include "xen-policy.h"
 
 static const char *const bridges[] = { "xenbr0", NULL };
@@ -21,9 +22,14 @@ static const char *const scripts[] = { "/tmp/block-lab", NULL };
 static const char *const models[] = { "/usr/lib/xen/bin/qemu-system-i386",
 	NULL };
 
-/* The lab's policy: what tests/lab/xen/labtest.sh gives remusd. */
+/* The lab's policy: what tests/lab/xen/labtest.sh gives remusd (one
+ * unnamed --disk, which is the domain's one disk whatever its vdev). */
+static struct diskmap_ent lab_ents[] = {
+	{ NULL, (char *)"", (char *)"/tmp/b.img", 0 },
+};
+static const struct diskmap lab_disks = { lab_ents, 1, 1 };
 static const struct xen_policy lab = {
-	.disk_image = "/tmp/b.img",
+	.disks = &lab_disks,
 	.bridges = bridges,
 	.kernels = kernels,
 	.device_models = models,
@@ -171,7 +177,41 @@ Test(xen_policy, two_disks_one_image)
 {
 	refused(&lab, lab_with("\"disks\": [",
 	    "\"disks\": [ { \"pdev_path\": \"/dev/sda\", \"vdev\": \"xvdb\" },"),
-	    "disks: 2 disks, this backup holds one image (--disk /tmp/b.img)");
+	    "the domain has 2 disks (xvdb, xvda), this backup holds 1 image "
+	    "for the guest ((unnamed))");
+}
+
+/* Several disks, each by its vdev: in any order the images are given,
+ * each disk gets its own; a vdev without an image, or an image without a
+ * disk, is refused by name. */
+static struct diskmap_ent two_ents[] = {
+	{ NULL, (char *)"xvdb", (char *)"/tmp/b-xvdb.img", 0 },
+	{ NULL, (char *)"xvda", (char *)"/tmp/b-xvda.img", 0 },
+};
+static const struct diskmap two_disks = { two_ents, 2, 1 };
+
+Test(xen_policy, two_disks_by_vdev)
+{
+	struct xen_policy p = lab;
+	char why[512], *j = lab_with("\"disks\": [",
+	    "\"disks\": [ { \"pdev_path\": \"/dev/nbd1\", \"vdev\": \"xvdb\" },");
+
+	p.disks = &two_disks;
+	cr_assert(eq(int, xen_policy_check(&p, j, why, sizeof why), 0), "%s",
+	    why);
+	free(j);
+	/* xvdc instead of xvdb: no image for it. */
+	refused(&p, lab_with("\"disks\": [",
+	    "\"disks\": [ { \"pdev_path\": \"/dev/nbd1\", \"vdev\": \"xvdc\" },"),
+	    "the domain's disk xvdc has no image on this backup (it holds "
+	    "xvdb, xvda)");
+	/* Only xvda: xvdb's image would be nobody's. */
+	refused(&p, lab_json(), "the domain has 1 disk (xvda), this backup "
+	    "holds 2 images for the guest (xvdb, xvda)");
+	/* A vdev remus cannot name. */
+	refused(&p, lab_with("\"disks\": [",
+	    "\"disks\": [ { \"pdev_path\": \"/dev/nbd1\", \"vdev\": \"x/y\" },"),
+	    "disks[0].vdev \"x/y\": not a disk name remus can match");
 }
 
 Test(xen_policy, passthrough_refused)

@@ -259,6 +259,23 @@ count(const char *file)
 	return 0;
 }
 
+/* run suspend's SUSPEND_SPIN: RDTSC as fast as the guest can, with a
+ * system call now and then (the kernel reads the TSC on its way back
+ * to user mode), to make the TSC's traps into Xen as frequent as they
+ * can be -- the guest deaths of issue 17 were all right after an RDTSC
+ * that Xen emulates. */
+static void __attribute__((noreturn))
+spin(void)
+{
+	unsigned lo, hi;
+
+	for (;;) {
+		for (int i = 0; i < 1000; i++)
+			__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		(void)getppid();
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -271,6 +288,8 @@ main(int argc, char **argv)
 	}
 	if (argc == 3 && strcmp(argv[1], "count") == 0)
 		return count(argv[2]);
-	fprintf(stderr, "usage: labtool serve PORT MIB RATE [DISK] | labtool count FILE\n");
+	if (argc == 2 && strcmp(argv[1], "spin") == 0)
+		spin();
+	fprintf(stderr, "usage: labtool serve PORT MIB RATE [DISK] | labtool count FILE | labtool spin\n");
 	return 2;
 }
