@@ -33,6 +33,10 @@
 # remusd flags for the base side only, e.g. BASE_BUILD=<this build>
 # BASE_REMUSD_ARGS=--no-commit-thread compares remusd's commit threads
 # with commits in its one loop.
+# BASE_NICE: the base side's remusd and remus processes run at that
+# niceness (nice -n, e.g. -10; the guests do not): BASE_BUILD=<this
+# build> BASE_NICE=-10 shows what CPU scheduling costs the ACK round
+# trip on a busy machine.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 export REMUS_BUILD=${REMUS_BUILD:-$HERE/../build}
@@ -49,7 +53,7 @@ ROUNDS=${ROUNDS:-1}
 HZ=$(getconf CLK_TCK)
 echo "bench/scale: $PAGES pages per epoch at -i $INTERVAL_MS, arenas of" \
     "$ARENA, $DURATION_MS ms a case; $(nproc) CPUs, load" \
-    "$(cut -d' ' -f1-3 /proc/loadavg)${BASE_BUILD:+; base build $BASE_BUILD ${BASE_REMUSD_ARGS:-}}"
+    "$(cut -d' ' -f1-3 /proc/loadavg)${BASE_BUILD:+; base build $BASE_BUILD ${BASE_REMUSD_ARGS:-}${BASE_NICE:+ nice $BASE_NICE}}"
 
 ticks() {	# ticks PID...: utime + stime
 	local p sum=0 t
@@ -74,6 +78,11 @@ runq() {
 	echo "$w $n"
 }
 
+nice_of() {	# nice_of WHICH: the command prefix for that side's processes
+	[ "$1" = base ] && [ -n "${BASE_NICE:-}" ] && echo "nice -n $BASE_NICE"
+	return 0
+}
+
 gcmd() {	# gcmd NAME: what guest NAME runs
 	guest_cmd "$1" remus-dirtier --pages "$PAGES" \
 	    --working-set 5000 --arena-size "$ARENA"
@@ -93,8 +102,8 @@ start_remusd() {
 	done
 	port=$(pick_port)
 	[ "$which" = base ] && extra="$extra ${BASE_REMUSD_ARGS:-}"
-	# shellcheck disable=SC2086
-	"$bin" --no-fence --insecure --listen "127.0.0.1:$port" \
+	# shellcheck disable=SC2086,SC2046
+	$(nice_of "$which") "$bin" --no-fence --insecure --listen "127.0.0.1:$port" \
 	    -D "$T/st-$which" -t 3000 $extra "${confs[@]}" \
 	    >"$T/remusd-$which.log" 2>&1 &
 	pid=$!
@@ -118,7 +127,8 @@ run_case() {
 		start_guest "$g" remus-dirtier --pages "$PAGES" \
 		    --working-set 5000 --arena-size "$ARENA"
 		gpids="$gpids $GUEST_PID"
-		"$rbin" -i "$INTERVAL_MS" -F -n --insecure \
+		# shellcheck disable=SC2046
+		$(nice_of "$which") "$rbin" -i "$INTERVAL_MS" -F -n --insecure \
 		    --stats-json "$T/s$g.json" --name "$g" proc:"$GUEST_PID" \
 		    "127.0.0.1:$port" >"$T/remus$g.log" 2>&1 &
 		rpids="$rpids $!"
