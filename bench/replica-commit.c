@@ -6,10 +6,13 @@
  * For each dirty-page count (default 200 2000), a replica of SIZE
  * (default 512M) in DIR (default /var/tmp) takes EPOCHS (default 50)
  * epochs of that many random pages of a working set of WS pages (default
- * 8192: 32 MiB, a guest writes some of its memory, not all), three ways: "inplace-before" (the
- * replica before the journal: stores into a shared mapping of the image,
- * commit = write proc-epoch), "journal" and "journal-sync" (proc-store.c
- * without and with remusd --proc-sync).  One BENCH line each: the commit's
+ * 8192: 32 MiB, a guest writes some of its memory, not all), five ways:
+ * "inplace-before" (the replica before the journal: stores into a shared
+ * mapping of the image, commit = write proc-epoch), "journal" and
+ * "journal-sync" (proc-store.c without and with remusd --proc-sync, the
+ * pages stored into the working copy, then store_commit), "pages" and
+ * "pages-sync" (the pages handed over from the caller's buffer,
+ * store_commit_pages, as the receiver does).  One BENCH line each: the commit's
  * median and 90th percentile, the median of stores + commit (what the
  * receiver spends per epoch), its CPU time, and the first full commit.
  * A benchmark, run by hand. */
@@ -136,13 +139,18 @@ run_inplace(const char *dir, uint64_t nr_pages, uint32_t ps, uint64_t dirty,
 	return 0;
 }
 
+/* FROM: the epochs' pages are handed over from a buffer of the caller's
+ * (store_commit_pages, as the receiver does) instead of written into the
+ * working copy (store_page + store_commit). */
 static int
 run(const char *dir, uint64_t nr_pages, uint32_t ps, uint64_t dirty,
-    unsigned epochs, int durable)
+    unsigned epochs, int durable, int from)
 {
 	struct store *s;
 	uint64_t *pfns, *commit, *total, *cpu, i, e, x = 88172645463325252ull;
 	uint64_t t0, t1, c0, full;
+	uint8_t *buf;
+	uint64_t *seen;
 
 	s = store_open(dir, nr_pages, ps, durable, NULL);
 	if (s == NULL)
@@ -151,7 +159,10 @@ run(const char *dir, uint64_t nr_pages, uint32_t ps, uint64_t dirty,
 	commit = calloc(epochs, 8);
 	total = calloc(epochs, 8);
 	cpu = calloc(epochs, 8);
-	if (pfns == NULL || commit == NULL || total == NULL || cpu == NULL)
+	buf = malloc(dirty * ps);
+	seen = calloc(ws, sizeof *seen);
+	if (pfns == NULL || commit == NULL || total == NULL || cpu == NULL ||
+	    buf == NULL || seen == NULL)
 		fatal("out of memory");
 	for (i = 0; i < nr_pages; i++) {
 		memset(store_page(s, i), (int)(i * 31 + 1), ps);
@@ -165,20 +176,29 @@ run(const char *dir, uint64_t nr_pages, uint32_t ps, uint64_t dirty,
 		t0 = now_us();
 		c0 = cpu_us();
 		for (i = 0; i < dirty; i++) {
-			pfns[i] = next(&x) % ws;
-			memset(store_page(s, pfns[i]), (int)(e + i), ps);
+			/* Each page once: the receiver's epochs list a page
+			 * once (store_commit would dedupe, this one refuses). */
+			do
+				pfns[i] = next(&x) % ws;
+			while (seen[pfns[i]] == e && dirty < ws);
+			seen[pfns[i]] = e;
+			memset(from ? buf + i * ps : store_page(s, pfns[i]),
+			    (int)(e + i), ps);
 		}
-		/* Duplicates are allowed (and rare); the store dedupes. */
 		t1 = now_us();
-		if (store_commit(s, e, pfns, dirty) == -1)
+		if ((from ? store_commit_pages(s, e, pfns, dirty, buf, NULL) :
+		    store_commit(s, e, pfns, dirty)) == -1)
 			return -1;
 		commit[e - 2] = now_us() - t1;
 		total[e - 2] = now_us() - t0;
 		cpu[e - 2] = cpu_us() - c0;
 	}
-	report(durable ? "journal-sync" : "journal", dirty, nr_pages, ps,
+	report(from ? (durable ? "pages-sync" : "pages") :
+	    (durable ? "journal-sync" : "journal"), dirty, nr_pages, ps,
 	    epochs, commit, total, cpu, full);
 	store_close(s);
+	free(buf);
+	free(seen);
 	free(pfns);
 	free(commit);
 	free(total);
@@ -194,7 +214,7 @@ main(int argc, char **argv)
 	uint64_t size = 512ull << 20, v, counts[16] = { 200, 2000 };
 	uint32_t ps = (uint32_t)sysconf(_SC_PAGESIZE);
 	unsigned epochs = 50, ncounts = 2, i;
-	int ch, sync;
+	int ch, sync, from;
 
 	while ((ch = getopt(argc, argv, "d:s:n:w:")) != -1) {
 		switch (ch) {
@@ -234,12 +254,13 @@ main(int argc, char **argv)
 		(void)!system(cmd);
 		if (run_inplace(dir, size / ps, ps, counts[i], epochs) == -1)
 			fatal("image in %s", dir);
-		for (sync = 0; sync <= 1; sync++) {
-			(void)!system(cmd);
-			if (run(dir, size / ps, ps, counts[i], epochs,
-			    sync) == -1)
-				fatal("store in %s", dir);
-		}
+		for (sync = 0; sync <= 1; sync++)
+			for (from = 0; from <= 1; from++) {
+				(void)!system(cmd);
+				if (run(dir, size / ps, ps, counts[i], epochs,
+				    sync, from) == -1)
+					fatal("store in %s", dir);
+			}
 	}
 	(void)!system(cmd);
 	return 0;

@@ -33,7 +33,12 @@
 # INTERVALS (default "25 50 100 200"), CLIENTS, OPEN_RATE (default 200),
 # TRIGGERS (default "interval output"), DURATION_MS overrides MODE,
 # REMUS_EXTRA (more remus flags for every protected case, e.g.
-# "--max-rate 2000").
+# "--max-rate 2000"), BASE_BUILD=<another build tree>: every protected
+# case runs with that build's remus and remusd too, just before this
+# build's (BENCH lines then say remusd=base or remusd=new; the guest is
+# this build's); BASE_REMUS_EXTRA: remus flags for the base side only
+# (BASE_BUILD=<this build> BASE_REMUS_EXTRA="--max-rate 500" compares a
+# setting within one build).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 export REMUS_BUILD=${REMUS_BUILD:-$HERE/../build}
@@ -73,19 +78,22 @@ ticks() {
 	echo $sum
 }
 
-# protect ARGS...: remusd in B, remus with ARGS in P; sets R B ST.
+# protect ARGS...: remusd ($REMUSD) in B, remus ($REMUS) with ARGS in
+# P; sets R B ST.
+REMUSD=remusd REMUS=remus
 protect() {
 	run=$((run + 1))
 	ST="$T/st$run"
-	ip netns exec "$NS_B" remusd --no-fence --insecure --listen 10.91.3.2:5270 \
+	ip netns exec "$NS_B" "$REMUSD" --no-fence --insecure --listen 10.91.3.2:5270 \
 	    -D "$ST" -t 3000 --guest "$GUEST_NAME=$GUEST_CMD" \
 	    >"$T/remusd$run.log" 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"
 	wait_for 10 sh -c "ip netns exec $NS_B ss -Htln 'sport = :5270' | grep -q ." ||
 		fail "remusd did not listen"
-	ip netns exec "$NS_P" remus --insecure --stats-json "$T/stats$run.json" \
-	    --netbuf-if "$HIF" --netbuf-driver "$NETBUF_DRIVER" ${REMUS_EXTRA:-} "$@" \
+	ip netns exec "$NS_P" "$REMUS" --insecure --stats-json "$T/stats$run.json" \
+	    --netbuf-if "$HIF" --netbuf-driver "$NETBUF_DRIVER" ${REMUS_EXTRA:-} \
+	    ${SIDE_EXTRA:-} "$@" \
 	    --name "$GUEST_NAME" proc:"$GUEST_PID" 10.91.3.2:5270 \
 	    >"$T/remus$run.log" 2>&1 &
 	R=$!
@@ -160,36 +168,52 @@ cases() {
 		awk -v n="$n" -v trig="$trig" -v iv="$iv" -v ops="$ops" \
 		    -v p50="$p50" -v p99="$p99" -v p999="$p999" -v pp="$pp" \
 		    -v hz="$hz" -v rc=$((r1 - r0)) -v bc=$((b1 - b0)) \
+		    -v side="${SIDE:+ remusd=$SIDE}" \
 		    -v HZ="$HZ" -v d="$(((t1 - t0) / 1000))" 'BEGIN {
 			rcpu = d > 0 ? 100 * rc / HZ / (d / 1000) : 0
 			bcpu = d > 0 ? 100 * bc / HZ / (d / 1000) : 0
 			printf "BENCH service clients=%s trigger=%s " \
 			    "interval_ms=%d ops=%.1f lat_ms_p50=%.2f " \
 			    "lat_ms_p99=%.2f lat_ms_p999=%.2f paused_pct=%.2f " \
-			    "hz=%.1f remus_cpu_pct=%.1f remusd_cpu_pct=%.1f\n",
-			    n, trig, iv, ops, p50, p99, p999, pp, hz, rcpu, bcpu
+			    "hz=%.1f remus_cpu_pct=%.1f remusd_cpu_pct=%.1f%s\n",
+			    n, trig, iv, ops, p50, p99, p999, pp, hz, rcpu, bcpu,
+			    side
 		}' | tee -a "$T/bench"
 	done
 }
 
+SIDES=""
+if [ -n "${BASE_BUILD:-}" ]; then
+	[ -x "$BASE_BUILD/bin/remusd" ] && [ -x "$BASE_BUILD/bin/remus" ] ||
+		fail "BASE_BUILD=$BASE_BUILD: no bin/remus and bin/remusd"
+	SIDES="base new"
+fi
+SIDE=""
 cases none 0
 for iv in $INTERVALS; do
 	for trig in $TRIGGERS; do
-		protect -i "$iv" --trigger "$trig"
-		cases "$trig" "$iv"
-		unprotect
+		for SIDE in ${SIDES:-""}; do
+			REMUSD=remusd REMUS=remus SIDE_EXTRA=""
+			[ "$SIDE" = base ] && REMUSD=$BASE_BUILD/bin/remusd \
+			    REMUS=$BASE_BUILD/bin/remus \
+			    SIDE_EXTRA=${BASE_REMUS_EXTRA:-}
+			protect -i "$iv" --trigger "$trig"
+			cases "$trig" "$iv"
+			unprotect
+		done
 	done
 done
 
 # Side by side: throughput and p50 relative to unprotected, per load.
 echo "relative to unprotected (same run): ops ratio, p50 and p99 in ms"
 awk '{
+	split("", f)
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 	key = f["clients"]
 	if (f["trigger"] == "none") { base[key] = f["ops"]; next }
-	printf "  clients=%-5s %-8s -i %-4s ops %6.1f (%5.1f%% of unprotected)" \
+	printf "  clients=%-5s %-8s -i %-4s %s ops %6.1f (%5.1f%% of unprotected)" \
 	    "  p50 %7.2f  p99 %7.2f  paused %5.2f%%  %5.1f Hz\n", key,
-	    f["trigger"], f["interval_ms"], f["ops"],
+	    f["trigger"], f["interval_ms"], f["remusd"], f["ops"],
 	    base[key] ? 100 * f["ops"] / base[key] : 0, f["lat_ms_p50"],
 	    f["lat_ms_p99"], f["paused_pct"], f["hz"]
 }' "$T/bench"

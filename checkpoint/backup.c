@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,23 @@
 struct bdev {
 	const struct ckpt_backup_device_ops *ops;
 	void		*dev;
+};
+
+/* The session's commit thread (backup_config.commit_thread): it runs the
+ * replica's commit_pages of the open epoch while the loop serves the
+ * other sessions; the session's own input is paused meanwhile, so
+ * nothing touches the pending area, the replica or the epoch's fields
+ * but the thread.  Lock: mu guards job, done, quit, rc, err. */
+struct bworker {
+	pthread_t	 thr;
+	int		 started;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 job;		/* loop -> thread: commit b->epoch */
+	int		 done;		/* thread -> loop: rc and err are in */
+	int		 quit;
+	int		 rc, err;
+	ev_async	 wake;		/* done, to the loop */
 };
 
 struct backup {
@@ -116,6 +134,10 @@ struct backup {
 
 	struct bdev	*devs;
 	size_t		 ndevs;
+
+	struct bworker	 wk;
+	int		 committing;	/* the thread has the open epoch */
+	uint64_t	 commit_t0;	/* when it was handed over (us) */
 
 	struct backup_counters ctr;	/* backup_get_counters */
 	char		 why[160];	/* what made the open epoch unusable */
@@ -303,26 +325,22 @@ page_is_zero(const void *p, size_t len)
 	return 1;
 }
 
-/* EPOCH_END(n) validated: make n the committed checkpoint, then ACK. */
+/* The open epoch's pages and state into the replica, committed, in the
+ * loop.  The driver takes them from the pending area itself when it can
+ * (commit_pages: proc, whose working copy would cost a copy-on-write
+ * fault per page); else each page is copied through page().  A session's
+ * first full epoch goes the second way: its copy loop keeps the primary
+ * told we live (heartbeats) while all memory is applied.  (On the commit
+ * thread the loop sends the heartbeats meanwhile.) */
 static int
-commit_epoch(struct backup *b)
+commit_replica(struct backup *b)
 {
 	size_t i, ps = b->info.page_size;
-	uint64_t t0 = now_us();
 
-	/* Devices first: a device that cannot commit (a full or failing
-	 * backup disk) rolls itself back to epoch n - 1, and the memory must
-	 * then still be n - 1 too, so that a failover activates a guest
-	 * whose disk and memory belong to the same checkpoint. */
-	for (i = 0; i < b->ndevs; i++) {
-		const struct ckpt_backup_device_ops *o = b->devs[i].ops;
-
-		if (o->commit && o->commit(b->devs[i].dev, b->epoch) == -1) {
-			log_warn("epoch %" PRIu64 ": device %s: commit",
-			    b->epoch, o->name);
-			return -1;
-		}
-	}
+	if (b->rops->commit_pages != NULL && (b->committed != 0 ||
+	    b->resumed))
+		return b->rops->commit_pages(b->rep, b->epoch, b->plist,
+		    b->npend, b->pending, b->pzero, b->state, b->state_len);
 	for (i = 0; i < b->npend; i++) {
 		void *dst;
 
@@ -346,11 +364,15 @@ commit_epoch(struct backup *b)
 		else if (!page_is_zero(dst, ps))
 			memset(dst, 0, ps);	/* do not dirty a zero page */
 	}
-	if (b->rops->commit(b->rep, b->epoch, b->plist, b->npend, b->state,
-	    b->state_len) == -1) {
-		log_warn("epoch %" PRIu64 ": replica commit", b->epoch);
-		return -1;
-	}
+	return b->rops->commit(b->rep, b->epoch, b->plist, b->npend,
+	    b->state, b->state_len);
+}
+
+/* Epoch n is the committed checkpoint now: say so (policy, counters),
+ * make room for the next, then ACK(n). */
+static void
+commit_done(struct backup *b, uint64_t t0)
+{
 	b->committed = b->epoch;
 	b->ctr.epochs++;
 	fo_backup_committed(&b->fo, b->committed);
@@ -363,7 +385,7 @@ commit_epoch(struct backup *b)
 	b->in_epoch = 0;
 	if (fault_injected_epoch(FI_ACK_DROP, b->epoch)) {
 		log_info("epoch %" PRIu64 ": fault ack-drop: no ACK", b->epoch);
-		return 0;
+		return;
 	}
 	/* A failed ACK is the primary's loss, not this epoch's: the read
 	 * side sees it next (EOF, reset). */
@@ -372,6 +394,173 @@ commit_epoch(struct backup *b)
 		    strerror(errno));
 	else
 		b->ctr.acks++;
+}
+
+/* ---- The commit thread -------------------------------------------------- */
+
+static void *
+worker_main(void *arg)
+{
+	struct backup *b = arg;
+	int rc, e;
+
+	pthread_mutex_lock(&b->wk.mu);
+	for (;;) {
+		while (!b->wk.job && !b->wk.quit)
+			pthread_cond_wait(&b->wk.cv, &b->wk.mu);
+		if (!b->wk.job)
+			break;
+		pthread_mutex_unlock(&b->wk.mu);
+		errno = 0;
+		rc = b->rops->commit_pages(b->rep, b->epoch, b->plist,
+		    b->npend, b->pending, b->pzero, b->state, b->state_len);
+		e = errno;
+		pthread_mutex_lock(&b->wk.mu);
+		b->wk.job = 0;
+		b->wk.rc = rc;
+		b->wk.err = e;
+		b->wk.done = 1;
+		pthread_cond_broadcast(&b->wk.cv);
+		ev_async_send(b->loop, &b->wk.wake);
+	}
+	pthread_mutex_unlock(&b->wk.mu);
+	return NULL;
+}
+
+/* The thread's commit of the open epoch is over (b->wk.done): finish it
+ * here, in the loop.  Failed: a local error, as for a commit in the
+ * loop (B1: stand down, never activate).  0 / -1. */
+static int
+commit_collect(struct backup *b)
+{
+	char msg[sizeof b->why + 64];
+	int rc, code;
+
+	pthread_mutex_lock(&b->wk.mu);
+	rc = b->wk.rc;
+	code = b->wk.err ? b->wk.err : EIO;
+	b->wk.done = 0;
+	pthread_mutex_unlock(&b->wk.mu);
+	b->committing = 0;
+	if (rc == 0) {
+		commit_done(b, b->commit_t0);
+		return 0;
+	}
+	errno = code;
+	log_warn("epoch %" PRIu64 ": replica commit", b->epoch);
+	snprintf(msg, sizeof msg, "epoch %" PRIu64 ": %s", b->epoch,
+	    strerror(code));
+	log_warnx("%s; dropping epoch %" PRIu64 ", keeping epoch %" PRIu64,
+	    msg, b->epoch, b->committed);
+	local_error(b, code, msg);
+	return -1;
+}
+
+/* Wait for the thread's commit, then finish it (a loss, a manual
+ * failover, the end of the session: the replica is needed whole). */
+static int
+commit_wait(struct backup *b)
+{
+	if (!b->committing)
+		return 0;
+	pthread_mutex_lock(&b->wk.mu);
+	while (!b->wk.done)
+		pthread_cond_wait(&b->wk.cv, &b->wk.mu);
+	pthread_mutex_unlock(&b->wk.mu);
+	return commit_collect(b);
+}
+
+static void
+worker_wake_cb(struct ev_loop *loop __unused, ev_async *w,
+    int revents __unused)
+{
+	struct backup *b = container_of(w, struct backup, wk.wake);
+	int done;
+
+	pthread_mutex_lock(&b->wk.mu);
+	done = b->wk.done;
+	pthread_mutex_unlock(&b->wk.mu);
+	if (!done || !b->committing || commit_collect(b) == -1 ||
+	    b->finished)
+		return;
+	/* The commit was this session's progress. */
+	b->prog_ms = peer_now_ms();
+	peer_resume(b->link);
+}
+
+/* Hand the open epoch to the thread (started on first use) and pause the
+ * input until it is committed.  -1 (errno) when no thread can start:
+ * the caller commits in the loop. */
+static int
+commit_handoff(struct backup *b)
+{
+	int rc;
+
+	if (!b->wk.started) {
+		rc = pthread_create(&b->wk.thr, NULL, worker_main, b);
+		if (rc != 0) {
+			log_warnx("commit thread: %s: commits run in the loop",
+			    strerror(rc));
+			b->cfg.commit_thread = 0;
+			return -1;
+		}
+		b->wk.started = 1;
+		ev_async_start(b->loop, &b->wk.wake);
+	}
+	b->committing = 1;
+	b->commit_t0 = now_us();
+	pthread_mutex_lock(&b->wk.mu);
+	b->wk.job = 1;
+	pthread_cond_signal(&b->wk.cv);
+	pthread_mutex_unlock(&b->wk.mu);
+	peer_pause(b->link);
+	return 0;
+}
+
+static void
+worker_stop(struct backup *b)
+{
+	if (!b->wk.started)
+		return;
+	pthread_mutex_lock(&b->wk.mu);
+	b->wk.quit = 1;
+	pthread_cond_signal(&b->wk.cv);
+	pthread_mutex_unlock(&b->wk.mu);
+	pthread_join(b->wk.thr, NULL);	/* after a commit it runs */
+	b->wk.started = 0;
+	ev_async_stop(b->loop, &b->wk.wake);
+}
+
+/* EPOCH_END(n) validated: make n the committed checkpoint, then ACK.
+ * With a commit thread, the replica's part runs there and the ACK is
+ * sent when it is over (commit_collect): 0 then means handed over. */
+static int
+commit_epoch(struct backup *b)
+{
+	size_t i;
+	uint64_t t0 = now_us();
+
+	/* Devices first: a device that cannot commit (a full or failing
+	 * backup disk) rolls itself back to epoch n - 1, and the memory must
+	 * then still be n - 1 too, so that a failover activates a guest
+	 * whose disk and memory belong to the same checkpoint. */
+	for (i = 0; i < b->ndevs; i++) {
+		const struct ckpt_backup_device_ops *o = b->devs[i].ops;
+
+		if (o->commit && o->commit(b->devs[i].dev, b->epoch) == -1) {
+			log_warn("epoch %" PRIu64 ": device %s: commit",
+			    b->epoch, o->name);
+			return -1;
+		}
+	}
+	if (b->cfg.commit_thread && b->rops->commit_pages != NULL &&
+	    commit_handoff(b) == 0)
+		return 0;
+	if (commit_replica(b) == -1) {
+		log_warn("epoch %" PRIu64 ": replica commit", b->epoch);
+		return -1;
+	}
+	commit_done(b, t0);
 	return 0;
 }
 
@@ -890,6 +1079,10 @@ link_lost(struct peer *p, enum peer_loss kind, const char *why, void *arg)
 	struct backup *b = arg;
 	char msg[sizeof b->why + 64];
 
+	/* An epoch the commit thread has is committed first (or its
+	 * failure stands us down): the policy acts on a whole replica. */
+	if (commit_wait(b) == -1 || b->finished)
+		return;
 	ev_timer_stop(b->loop, &b->hello_timer);
 	ev_timer_stop(b->loop, &b->prog_timer);
 	if (kind == PEER_LOST_PROTOCOL) {
@@ -1112,8 +1305,9 @@ prog_timer_cb(struct ev_loop *loop __unused, ev_timer *w,
 
 	if (b->finished)
 		return;
-	if (b->records != b->prog_records ||
+	if (b->committing || b->records != b->prog_records ||
 	    rx - b->prog_bytes >= PROGRESS_BYTES) {
+		/* A commit on the thread is our wait, not the peer's. */
 		b->prog_records = b->records;
 		b->prog_bytes = rx;
 		b->prog_ms = now;
@@ -1144,6 +1338,9 @@ backup_new(struct ev_loop *loop, int rfd, int wfd,
 		return NULL;
 	b->loop = loop;
 	b->cfg = *cfg;
+	pthread_mutex_init(&b->wk.mu, NULL);
+	pthread_cond_init(&b->wk.cv, NULL);
+	ev_async_init(&b->wk.wake, worker_wake_cb);
 	if (b->cfg.timeout_ms == 0)
 		b->cfg.timeout_ms = 1000;
 	b->done = done;
@@ -1238,6 +1435,12 @@ finish(struct backup *b, enum backup_result r)
 {
 	if (b->finished)
 		return;
+	/* Not while the thread has the replica (every path here waited
+	 * for it already; this one would finish its commit). */
+	if (b->committing && commit_wait(b) == -1)
+		return;		/* commit_collect stood down: finished */
+	if (b->finished)
+		return;
 	b->finished = 1;
 	b->result = r;
 	/* Last words (an ERROR, the final ACK) go out before the close. */
@@ -1308,6 +1511,10 @@ backup_failover(struct backup *b, const char *why)
 		errno = EALREADY;
 		return -1;
 	}
+	if (commit_wait(b) == -1 || b->finished) {
+		errno = EALREADY;	/* stood down instead */
+		return -1;
+	}
 	log_warnx("%s: %s: failing over (last committed epoch %" PRIu64 ")",
 	    b->peer, why, b->committed);
 	/* Abortive: nothing more from this primary is read, and it sees
@@ -1348,6 +1555,9 @@ backup_free(struct backup *b)
 
 	if (b == NULL)
 		return;
+	worker_stop(b);
+	pthread_mutex_destroy(&b->wk.mu);
+	pthread_cond_destroy(&b->wk.cv);
 	peer_free(b->link);
 	ev_timer_stop(b->loop, &b->fo_timer);
 	ev_timer_stop(b->loop, &b->hello_timer);

@@ -9,8 +9,10 @@
  *   header -> HELLO(name) -> cfg.hello -> replica_ops->create -> READY
  *   [COOKIE] [DISKS -> devices' declare]
  *   EPOCH_BEGIN(n) .. PAGE_BATCH* .. GUEST_STATE? .. DISK_WRITE* ..
- *   EPOCH_END(n) ok -> apply -> replica commit(n) -> devices commit(n)
- *                   -> ACK(n)
+ *   EPOCH_END(n) ok -> devices commit(n) -> replica commit(n) -> ACK(n)
+ *
+ * (with commit_thread, the replica's commit runs on the session's thread
+ * and ACK(n) goes when it is over)
  *
  * What happens at the end of a stream is the backup policy's
  * (failover/fo-backup.h, docs/failover.md B1-B6): EOF, a reset or silence
@@ -55,6 +57,13 @@ struct backup_config {
 	uint64_t	 max_disk;	/* bytes of device records per epoch */
 	uint32_t	 hello_ms;	/* stream header + HELLO deadline */
 	uint32_t	 progress_ms;	/* longest stretch without progress */
+	/* Commit the replica on a thread of the session's own (remusd's
+	 * default; --no-commit-thread: 0), the loop serving the other
+	 * sessions meanwhile, heartbeats included; this session's input
+	 * is paused until the commit is over, and ACK(n) is sent only
+	 * then.  Only for a driver with commit_pages (proc); device
+	 * commits stay in the loop.  0: every commit in the loop. */
+	int		 commit_thread;
 	/* At HELLO, the guest's name known: the owner says where its
 	 * replica lives (*DIR) and what the backup allows it (CONF, filled
 	 * in: its disks, its command, its Xen policy), or refuses it: -1

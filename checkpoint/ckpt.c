@@ -62,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -93,6 +94,7 @@
 #define STOP_FLUSH_MS		2000
 #define FULL_CHUNKS_PER_CALL	16		/* then back to the loop */
 #define TIMER_SLACK_US		1500		/* see schedule_epoch */
+#define FINE_MIN_US		20		/* see epoch_due */
 #define PRECOPY_SLICE		1024		/* pages, then a heartbeat */
 #define SWITCHOVER_WAIT_MS	30000	/* for ACTIVATED, beyond T */
 
@@ -231,6 +233,12 @@ struct ckpt {
 	struct inflight	 infl[INFLIGHT];
 
 	ev_timer	 epoch_timer;
+	/* The last stretch before a suspend, to the microsecond: the
+	 * loop's own timers fire up to 1 ms late (its poll counts whole
+	 * milliseconds), and sleeping that off would block the loop:
+	 * ACKs and held packets would wait too. */
+	int		 fine_fd;	/* timerfd, CLOCK_MONOTONIC */
+	ev_io		 fine_io;
 	ev_idle		 pump_idle;	/* full epoch on a never-blocking fd */
 	struct fo_primary fo;		/* the failover policy (P1-P6) */
 	ev_timer	 fo_timer;	/* its ops->arm */
@@ -1059,6 +1067,34 @@ epoch_delay_us(const struct ckpt *c, uint64_t now, int *gap_check)
 	return left;
 }
 
+/* Disarm both epoch timers. */
+static void
+epoch_timer_stop(struct ckpt *c)
+{
+	static const struct itimerspec off;
+
+	ev_timer_stop(c->loop, &c->epoch_timer);
+	if (ev_is_active(&c->fine_io)) {
+		ev_io_stop(c->loop, &c->fine_io);
+		(void)timerfd_settime(c->fine_fd, 0, &off, NULL);
+	}
+}
+
+/* Run epoch_due again in US microseconds (> 0), to the microsecond. */
+static int
+epoch_timer_fine(struct ckpt *c, uint64_t us)
+{
+	struct itimerspec its = { .it_value = {
+		.tv_sec = (time_t)(us / 1000000),
+		.tv_nsec = (long)(us % 1000000) * 1000 } };
+
+	if (c->fine_fd == -1 || timerfd_settime(c->fine_fd, 0, &its,
+	    NULL) == -1)
+		return -1;
+	ev_io_start(c->loop, &c->fine_io);
+	return 0;
+}
+
 /* Arm the epoch timer for the next suspend (suspend-to-suspend), or with
  * --trigger output for the gap, to watch for output from then on.
  * Watching only after the gap costs nothing where a device must poll
@@ -1076,12 +1112,12 @@ schedule_epoch(struct ckpt *c)
 	ev_now_update(c->loop);
 	delay = epoch_delay_us(c, now_us(), &gap_check);
 	/* The loop's poll rounds its timeout up to whole milliseconds, so
-	 * a timer fires up to 1 ms late: aim early, epoch_due sleeps off
-	 * the rest.  The pre-copy runs before the suspend: earlier still
-	 * by its length. */
+	 * a timer fires up to 1 ms late: aim early, epoch_due waits out
+	 * the rest on the fine timer.  The pre-copy runs before the
+	 * suspend: earlier still by its length. */
 	lead = TIMER_SLACK_US + precopy_lead_us(c);
 	delay = delay > lead ? delay - lead : 0;
-	ev_timer_stop(c->loop, &c->epoch_timer);
+	epoch_timer_stop(c);
 	ev_timer_set(&c->epoch_timer, delay / 1e6, 0.);
 	ev_timer_start(c->loop, &c->epoch_timer);
 }
@@ -1114,9 +1150,16 @@ epoch_due(struct ckpt *c)
 			return;
 		}
 	}
-	/* Sleep until the pre-copy is due (the suspend, without one). */
-	if (left > lead && !c->waiting)
-		usleep((useconds_t)(left - lead));
+	/* The rest, until the pre-copy is due (the suspend, without
+	 * one), on the fine timer: the loop goes on meanwhile (an ACK or a
+	 * held packet is not kept waiting behind a sleep).  A few
+	 * microseconds are not worth a round through the loop. */
+	if (left > lead + FINE_MIN_US && !c->waiting) {
+		epoch_timer_stop(c);
+		if (epoch_timer_fine(c, left - lead) == 0)
+			return;
+		usleep((useconds_t)(left - lead));	/* no timerfd */
+	}
 	if (c->epoch >= c->acked + 2) {
 		/* Two unacknowledged epochs would follow: wait for the ACK
 		 * (ack_received reschedules us). */
@@ -1143,6 +1186,17 @@ static void
 epoch_timer_cb(struct ev_loop *loop __unused, ev_timer *w, int revents __unused)
 {
 	epoch_due(container_of(w, struct ckpt, epoch_timer));
+}
+
+static void
+fine_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
+{
+	struct ckpt *c = container_of(w, struct ckpt, fine_io);
+	uint64_t n;
+
+	(void)!read(c->fine_fd, &n, sizeof n);	/* EAGAIN: fired already */
+	ev_io_stop(c->loop, &c->fine_io);
+	epoch_due(c);
 }
 
 /* ---- The full epoch 1 ---------------------------------------------- */
@@ -1372,7 +1426,7 @@ ack_received(struct ckpt *c, uint64_t epoch)
 		c->waiting = 0;
 		c->wait_us += now - c->wait_start_us;
 		/* Start the blocked epoch from the loop, not from here. */
-		ev_timer_stop(c->loop, &c->epoch_timer);
+		epoch_timer_stop(c);
 		ev_timer_set(&c->epoch_timer, 0., 0.);
 		ev_timer_start(c->loop, &c->epoch_timer);
 	}
@@ -1599,7 +1653,7 @@ op_abort_link(void *arg)
 	if (c->suspended && c->so.state < SO_SENT &&
 	    c->dops->resume(c->dom) == 0)
 		c->suspended = 0;
-	ev_timer_stop(c->loop, &c->epoch_timer);
+	epoch_timer_stop(c);
 	ev_idle_stop(c->loop, &c->pump_idle);
 	c->waiting = 0;
 	if (c->peer)
@@ -1821,7 +1875,7 @@ ckpt_switchover(struct ckpt *c, ckpt_switchover_fn *fn, void *arg)
 	log_info("switchover requested: epoch %" PRIu64 " is the final one",
 	    c->epoch + 1);
 	if (!c->waiting) {
-		ev_timer_stop(c->loop, &c->epoch_timer);
+		epoch_timer_stop(c);
 		ev_timer_set(&c->epoch_timer, 0., 0.);
 		ev_timer_start(c->loop, &c->epoch_timer);
 	}
@@ -1965,6 +2019,7 @@ ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 	if (c == NULL)
 		return NULL;
 	c->loop = loop;
+	c->fine_fd = -1;
 	c->dops = ops;
 	c->dom = dom;
 	c->tp = tp;
@@ -2014,6 +2069,12 @@ ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 	if (staging_reserve(c, c->cfg.full_chunk_pages) == -1)
 		goto err;
 	ev_init(&c->epoch_timer, epoch_timer_cb);
+	/* Without a timerfd, epoch_due sleeps the last stretch instead. */
+	c->fine_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+	    TFD_CLOEXEC);
+	if (c->fine_fd == -1)
+		log_warn("timerfd: epochs are timed by sleeping");
+	ev_io_init(&c->fine_io, fine_io_cb, c->fine_fd, EV_READ);
 	ev_idle_init(&c->pump_idle, pump_idle_cb);
 	ev_init(&c->fo_timer, fo_timer_cb);
 	ev_init(&c->so.deadline, switchover_deadline_cb);
@@ -2206,7 +2267,7 @@ finish(struct ckpt *c, enum ckpt_result r)
 	}
 	set_phase(c, PHASE_DONE);
 	c->result = r;
-	ev_timer_stop(c->loop, &c->epoch_timer);
+	epoch_timer_stop(c);
 	ev_idle_stop(c->loop, &c->pump_idle);
 	ev_timer_stop(c->loop, &c->fo_timer);
 	fence_cancel(c->fence);
@@ -2248,7 +2309,7 @@ ckpt_stop(struct ckpt *c)
 	log_info("stopping: last epoch %" PRIu64 ", last acknowledged %"
 	    PRIu64, c->epoch, c->acked);
 	c->stopping = 1;
-	ev_timer_stop(c->loop, &c->epoch_timer);
+	epoch_timer_stop(c);
 	if (c->phase == PHASE_RUNNING && !c->w->in_epoch) {
 		/* END after the last complete epoch: the backup keeps its
 		 * replica and does not activate it. */
@@ -2277,7 +2338,7 @@ ckpt_new_backup(struct ckpt *c, const char *why)
 		return 0;	/* the next attempt goes to the new one */
 	if (c->phase == PHASE_RUNNING && !c->w->in_epoch) {
 		/* The old backup keeps its replica and does not activate. */
-		ev_timer_stop(c->loop, &c->epoch_timer);
+		epoch_timer_stop(c);
 		if (stream_write_ctl(c->w, STREAM_REC_END, c->epoch) == 0)
 			peer_flush_blocking(c->peer, STOP_FLUSH_MS);
 	}
@@ -2446,11 +2507,13 @@ ckpt_free(struct ckpt *c)
 	if (c == NULL)
 		return;
 	if (c->loop) {
-		ev_timer_stop(c->loop, &c->epoch_timer);
+		epoch_timer_stop(c);
 		ev_idle_stop(c->loop, &c->pump_idle);
 		ev_timer_stop(c->loop, &c->fo_timer);
 		ev_timer_stop(c->loop, &c->so.deadline);
 	}
+	if (c->fine_fd != -1)
+		close(c->fine_fd);
 	fence_free(c->fence);
 	peer_free(c->peer);
 	if (c->tp == &c->rtp)

@@ -12,5 +12,8 @@ add_library(remus_ckpt STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/resync.c)
 target_include_directories(remus_ckpt PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}
   ${CMAKE_SOURCE_DIR}/domain)
+# backup.c commits each session's replica on a thread of its own.
+find_package(Threads REQUIRED)
 target_link_libraries(remus_ckpt PUBLIC remus_stream remus_codec
-  remus_failover remus_common PkgConfig::LIBEV PRIVATE PkgConfig::XXHASH)
+  remus_failover remus_common PkgConfig::LIBEV Threads::Threads
+  PRIVATE PkgConfig::XXHASH)

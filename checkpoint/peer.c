@@ -38,6 +38,7 @@ struct peer {
 	uint8_t		*in;
 	size_t		 in_len, in_cap;
 	int		 reading;	/* the owner still wants records */
+	int		 paused;	/* peer_pause: none until peer_resume */
 	int		 in_parse;	/* inside the owner's record callback */
 
 	/* Output. */
@@ -198,7 +199,7 @@ parse_input(struct peer *p)
 	size_t off = 0, used = 0;
 	int rc = 0;
 
-	while (p->reading && off < p->in_len) {
+	while (p->reading && !p->paused && off < p->in_len) {
 		if (p->cfg.rdir == STREAM_DIR_FORWARD && !p->rd.have_header) {
 			s = stream_read_header(&p->rd, p->in + off,
 			    p->in_len - off, &used, &hi);
@@ -285,6 +286,7 @@ input_room(struct peer *p)
 }
 
 static void	deliver_write_error(struct peer *);
+static void	arm_silence(struct peer *, uint64_t);
 
 /* Read and parse.  1 if bytes arrived, 0 if none, -1 if reading stopped
  * (loss reported, or the owner stopped it). */
@@ -295,7 +297,7 @@ read_some(struct peer *p)
 	ssize_t n;
 	int got = 0, rc;
 
-	while (p->reading && total < IN_READ_MAX) {
+	while (p->reading && !p->paused && total < IN_READ_MAX) {
 		uint64_t before;
 		size_t room;
 
@@ -341,7 +343,7 @@ read_some(struct peer *p)
 	}
 	/* Back to the loop with input left inside the io layer (TLS):
 	 * the fd may never turn readable for it, so ask for another go. */
-	if (p->reading && p->cfg.io->pending != NULL &&
+	if (p->reading && !p->paused && p->cfg.io->pending != NULL &&
 	    p->cfg.io->pending(p->cfg.io_ctx) > 0)
 		ev_feed_event(p->loop, &p->rd_io, EV_READ);
 	return p->reading ? got : -1;
@@ -366,9 +368,47 @@ rd_io_cb(struct ev_loop *loop __unused, ev_io *w, int revents __unused)
 int
 peer_poll_input(struct peer *p)
 {
-	if (!p->open || p->failed || !p->reading || p->rfd < 0)
+	if (!p->open || p->failed || !p->reading || p->paused || p->rfd < 0)
 		return p->failed ? -1 : 0;
 	return read_input(p);
+}
+
+void
+peer_pause(struct peer *p)
+{
+	if (!p->reading || p->paused)
+		return;
+	p->paused = 1;
+	if (p->rfd >= 0)
+		ev_io_stop(p->loop, &p->rd_io);
+	/* Not listening: silence cannot be told from our own wait. */
+	ev_timer_stop(p->loop, &p->silence);
+}
+
+int
+peer_resume(struct peer *p)
+{
+	if (!p->paused)
+		return 0;
+	p->paused = 0;
+	if (!p->open || p->failed || !p->reading)
+		return p->failed ? -1 : 0;
+	/* Silence counts from now, as after a long callback of ours. */
+	p->listen_from = peer_now_ms();
+	if (p->cfg.timeout_ms)
+		arm_silence(p, p->cfg.timeout_ms);
+	ev_io_start(p->loop, &p->rd_io);
+	/* The records already read first, then whatever came meanwhile. */
+	p->in_parse++;
+	(void)parse_input(p);
+	p->in_parse--;
+	if (p->wr_err && !p->in_parse)
+		deliver_write_error(p);
+	if (p->failed)
+		return -1;
+	if (p->reading && !p->paused)
+		ev_feed_event(p->loop, &p->rd_io, EV_READ);
+	return 0;
 }
 
 /* ---- Silence ----------------------------------------------------------- */
@@ -472,8 +512,11 @@ write_some(struct peer *p)
 		if (!p->cfg.blackhole)
 			ev_io_stop(p->loop, &p->wr_io);
 		/* Not from inside a record callback: the input it parses is
-		 * in use.  The reader tells it when the callback returned. */
-		if (!p->in_parse)
+		 * in use.  The reader tells it when the callback returned.
+		 * Nor while paused: peer_resume tells it, after the records
+		 * read before it (an END among them is an orderly end, as
+		 * it would have been without the pause). */
+		if (!p->in_parse && !p->paused)
 			deliver_write_error(p);
 		return -1;
 	}
@@ -694,7 +737,7 @@ start_timers(struct peer *p)
 		ev_timer_start(p->loop, &p->hb);
 	}
 	ev_timer_stop(p->loop, &p->silence);
-	if (p->cfg.timeout_ms && p->reading)
+	if (p->cfg.timeout_ms && p->reading && !p->paused)
 		arm_silence(p, p->cfg.timeout_ms);
 }
 
@@ -710,7 +753,7 @@ peer_start(struct peer *p)
 	ev_unref(p->loop);
 	ev_check_start(p->loop, &p->chk);
 	ev_unref(p->loop);
-	if (p->reading)
+	if (p->reading && !p->paused)
 		ev_io_start(p->loop, &p->rd_io);
 	p->listen_from = peer_now_ms();
 	start_timers(p);

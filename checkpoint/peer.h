@@ -146,6 +146,17 @@ int	peer_heartbeat(struct peer *, int force);
 /* Read what is there now (a long callback may have delayed the reader).
  * 1 if bytes arrived, 0 if none, -1 if the link is gone. */
 int	peer_poll_input(struct peer *);
+/* Hold the input: no record() after the current one (call it from
+ * there) until peer_resume; what was read stays buffered, nothing more
+ * is read, and silence is not watched (we are not listening).  Writes,
+ * heartbeats included, go on; a write error meanwhile is told by
+ * peer_resume, after the buffered records, as one inside a record()
+ * is told after it.  peer_resume hands over the buffered records
+ * (record() may pause again), reads on, and counts silence from then.
+ * Not from inside a callback of this peer.  0, or -1 if the link is
+ * gone (lost() was called). */
+void	peer_pause(struct peer *);
+int	peer_resume(struct peer *);
 
 /* Stream bytes ever made sendable / ever written. */
 uint64_t	peer_queued(const struct peer *);

@@ -172,6 +172,8 @@ static const struct conf_key conf_keys[] = {
 	    NULL, 0, NULL, 0 },
 	{ "proc-sync", IN_REMUSD, T_BOOL, K_FLAG, "--proc-sync", 0, 0, NULL, 0,
 	    NULL, 0 },
+	{ "no-commit-thread", IN_REMUSD, T_BOOL, K_FLAG, "--no-commit-thread",
+	    0, 0, NULL, 0, NULL, 0 },
 	{ "metrics", IN_REMUSD, T_ADDR_PORT, K_FLAG, "--metrics", 0, 0, NULL,
 	    0, NULL, 0 },
 	{ "metrics-file", IN_REMUSD, T_STR, K_FLAG, "--metrics-file", 0, 0,

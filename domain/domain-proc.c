@@ -8,10 +8,11 @@
  * cooperative: the guest stops at its next safe point and says so.
  *
  * Backup (replica_proc_ops): the replica is a file DIR/proc-arena.img
- * kept crash-consistent by proc-store.c: the receiver writes an epoch into
- * a private working copy, and commit() journals the pages, applies them
- * to the image and records the epoch in DIR/proc-epoch, all or nothing
- * across a kill -9 of remusd (and, with --proc-sync, of the host).
+ * kept crash-consistent by proc-store.c: the receiver hands an epoch's
+ * pages to commit_pages() (or writes them into a private working copy
+ * for commit()), which journals them, applies them to the image and
+ * records the epoch in DIR/proc-epoch, all or nothing across a kill -9
+ * of remusd (and, with --proc-sync, of the host).
  * A new session keeps the previous session's replica committed on disk
  * until its own first commit replaces it, and never activates it; when
  * the primary can resync and the replica is of the same guest, the
@@ -867,6 +868,23 @@ replica_proc_commit(struct replica *r, uint64_t epoch, const uint64_t *pfns,
 }
 
 static int
+replica_proc_commit_pages(struct replica *r, uint64_t epoch,
+    const uint64_t *pfns, size_t npfns, const uint8_t *pages,
+    const uint8_t *zero, const void *state, size_t state_len)
+{
+	(void)state;
+	if (state_len != 0)
+		log_warnx_once("replica: ignoring %zu bytes of guest state "
+		    "(a proc guest has none)", state_len);
+	if (store_commit_pages(r->store, epoch, pfns, npfns, pages,
+	    zero) == -1)
+		return -1;
+	r->epoch = epoch;
+	r->committed = 1;
+	return 0;
+}
+
+static int
 replica_proc_resume(struct replica *r, const char *name, int allow,
     uint64_t *epoch)
 {
@@ -1168,6 +1186,7 @@ const struct replica_ops replica_proc_ops = {
 	.create = replica_proc_create,
 	.page = replica_proc_page,
 	.commit = replica_proc_commit,
+	.commit_pages = replica_proc_commit_pages,
 	.activate = replica_proc_activate,
 	.set_name = replica_proc_set_name,
 	.close = replica_proc_close,

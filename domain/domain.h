@@ -226,6 +226,19 @@ struct replica_ops {
 	int	(*commit)(struct replica *, uint64_t epoch, const uint64_t *pfns,
 		    size_t npfns, const void *state, size_t state_len);
 
+	/* Optional (NULL: the receiver writes every page through page()
+	 * and calls commit).  The same commit with the pages in the
+	 * caller's memory: page PFNS[I] is PAGES + I * page_size, or zeros
+	 * when ZERO (may be NULL) has ZERO[I] set (that slot is not read);
+	 * each pfn once.  For a driver whose working copy costs a fault per
+	 * page written (proc: copy-on-write of the image's mapping), this
+	 * writes each page where it goes, once.  Nothing of PAGES is kept.
+	 * page() afterwards reads the committed content.  An epoch is
+	 * committed one way or the other, never half through page(). */
+	int	(*commit_pages)(struct replica *, uint64_t epoch,
+		    const uint64_t *pfns, size_t npfns, const uint8_t *pages,
+		    const uint8_t *zero, const void *state, size_t state_len);
+
 	/* Failover: start the guest from the last checkpoint this replica
 	 * (this session) committed; never from one an earlier session
 	 * left.  Returns once it runs; its identity (pid, domid) is

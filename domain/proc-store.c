@@ -79,6 +79,13 @@ struct pj_record {
 };
 _Static_assert(sizeof(struct pj_record) == 32, "commit record is 32 bytes");
 
+/* One page of a commit: its pfn and where its bytes are (the working
+ * copy's page, or the caller's for store_commit_pages; NULL: zeros). */
+struct pj_ent {
+	uint64_t	 pfn;
+	const uint8_t	*src;
+};
+
 struct store {
 	char		*dir;
 	char		*img;		/* DIR/proc-arena.img, for activate */
@@ -101,9 +108,10 @@ struct store {
 	char		 guest[STORE_GUEST_MAX + 1];	/* HELLO's name */
 	uint64_t	 private_pages;	/* copied in the working copy, at most */
 	uint64_t	*copied;	/* bitmap of those */
-	uint64_t	*pfns;		/* scratch: sorted pfns of a commit */
-	uint64_t	*le;		/* scratch: the same, little-endian */
+	struct pj_ent	*ents;		/* scratch: a commit's pages, by pfn */
+	uint64_t	*le;		/* scratch: their pfns, little-endian */
 	size_t		 cap;
+	uint8_t		*zpage;		/* page_size zero bytes */
 };
 
 /* ---- Small I/O helpers ------------------------------------------------- */
@@ -206,6 +214,45 @@ put_session(int dfd, uint64_t epoch, uint64_t session, uint64_t boot,
 	return rc;
 }
 
+/* proc-epoch: "N\n", replaced atomically at every commit.  Not a new
+ * file renamed over it: that frees the old file's inode and block, and
+ * on ext4 (auto_da_alloc, online discard) the rename then cost 0.4 ms
+ * at the median and 3 to 9 ms at the 90th to 99th percentile of a
+ * commit here, in the receiver's loop.  Instead the previous
+ * proc-epoch, kept as proc-epoch.tmp, is rewritten in place and the two
+ * names are exchanged (renameat2 RENAME_EXCHANGE: 75 us, 320 us at the
+ * 99th): readers see the old or the new file whole, as with a rename,
+ * and nothing is freed.  Where the filesystem cannot exchange, or there
+ * is no proc-epoch yet, a plain rename. */
+static int
+put_epoch(int dfd, uint64_t epoch, int durable)
+{
+	char line[32];
+	int fd, n;
+
+	n = snprintf(line, sizeof line, "%" PRIu64 "\n", epoch);
+	fd = openat(dfd, EPOCH_NAME ".tmp", O_RDWR | O_CREAT | O_CLOEXEC,
+	    0600);
+	if (fd == -1)
+		return -1;
+	if (pwrite_full(fd, line, (size_t)n, 0) == -1 ||
+	    ftruncate(fd, n) == -1 || sync_fd(fd, durable) == -1) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (close(fd) == -1)
+		return -1;
+	if (renameat2(dfd, EPOCH_NAME ".tmp", dfd, EPOCH_NAME,
+	    RENAME_EXCHANGE) == 0)
+		return 0;
+	if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+		return -1;
+	return renameat(dfd, EPOCH_NAME ".tmp", dfd, EPOCH_NAME);
+}
+
 /* proc-session, then proc-epoch: the second names the image's epoch for
  * everyone who reads it; the first says who committed it.  Between the
  * two the journal is still there, so a crash redoes both. */
@@ -213,13 +260,10 @@ static int
 put_epoch_files(int dfd, uint64_t epoch, uint64_t session, uint64_t boot,
     int durable)
 {
-	char line[32];
-
 	if (put_session(dfd, epoch, session, boot, durable) == -1)
 		return -1;
 	crash_point(FI_REPLICA_CRASH_AFTER_SESSION, epoch);
-	snprintf(line, sizeof line, "%" PRIu64 "\n", epoch);
-	if (put_file(dfd, EPOCH_NAME, line, durable) == -1)
+	if (put_epoch(dfd, epoch, durable) == -1)
 		return -1;
 	if (durable && fsync(dfd) == -1)
 		return -1;
@@ -279,11 +323,24 @@ boot_hash(void)
 }
 
 static int
-cmp_u64(const void *a, const void *b)
+cmp_ent(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = ((const struct pj_ent *)a)->pfn;
+	uint64_t y = ((const struct pj_ent *)b)->pfn;
 
 	return x < y ? -1 : x > y;
+}
+
+static int
+page_is_zero(const uint8_t *p, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	size_t i;
+
+	for (i = 0; i < len / sizeof *w; i++)
+		if (w[i])
+			return 0;
+	return 1;
 }
 
 /* ---- Recovery ----------------------------------------------------------- */
@@ -597,7 +654,8 @@ store_open(const char *dir, uint64_t nr_pages, uint32_t page_size,
 	s->first = 1;
 	s->dir = strdup(dir);
 	s->copied = calloc((nr_pages + 63) / 64, 8);
-	if (s->dir == NULL || s->copied == NULL ||
+	s->zpage = calloc(1, page_size);
+	if (s->dir == NULL || s->copied == NULL || s->zpage == NULL ||
 	    asprintf(&s->img, "%s/%s", dir, IMG_NAME) == -1) {
 		s->img = NULL;
 		goto err;
@@ -722,7 +780,7 @@ put_record(struct store *s, uint64_t epoch, uint64_t body, uint64_t sum)
 	return 0;
 }
 
-/* Step 1 for the N sorted pfns in s->pfns. */
+/* Step 1 for the N pages of s->ents (sorted by pfn, each once). */
 static int
 write_journal(struct store *s, uint64_t epoch, size_t n)
 {
@@ -738,7 +796,7 @@ write_journal(struct store *s, uint64_t epoch, size_t n)
 		goto out;
 	fill_header(s, &h, PJ_KIND_PAGES, epoch, n);
 	for (i = 0; i < n; i++)
-		s->le[i] = htole64(s->pfns[i]);
+		s->le[i] = htole64(s->ents[i].pfn);
 	XXH3_64bits_update(xs, &h, sizeof h);
 	XXH3_64bits_update(xs, s->le, n * 8);
 	iov[0].iov_base = &h;
@@ -752,7 +810,8 @@ write_journal(struct store *s, uint64_t epoch, size_t n)
 	for (i = 0; i < n; i += k) {
 		end = i < half ? half : n;
 		for (k = 0; k < IOV_BATCH && i + k < end; k++) {
-			iov[k].iov_base = s->map + s->pfns[i + k] * s->page_size;
+			iov[k].iov_base = (void *)(s->ents[i + k].src ?
+			    s->ents[i + k].src : s->zpage);
 			iov[k].iov_len = s->page_size;
 			XXH3_64bits_update(xs, iov[k].iov_base, s->page_size);
 		}
@@ -775,21 +834,33 @@ out:
 /* Step 2: the sorted pages into the image, through a shared mapping of
  * it: a pwrite per page cost ~50 us (inode update per call), a memcpy
  * into the page cache ~1.  Blocks were reserved when the image was
- * built, and fdatasync reports what writeback could not write. */
+ * built, and fdatasync reports what writeback could not write.  A zero
+ * page that is zero in the image already is left alone (not dirtied). */
 static int
 apply_pages(struct store *s, uint64_t epoch, size_t n)
 {
-	size_t i, j, half = (n + 1) / 2;
+	const struct pj_ent *e = s->ents;
+	size_t i, j, ps = s->page_size, half = (n + 1) / 2;
+	uint8_t *dst;
 
-	/* Runs end at half too, for the crash point there. */
+	/* Runs (pages adjacent in the image and at their source) end at
+	 * half too, for the crash point there. */
 	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && j != half &&
-		    s->pfns[j] == s->pfns[j - 1] + 1; j++)
-			;
-		/* A page listed but never stored to is the image's own page
-		 * in both mappings: copied onto itself, unchanged. */
-		memcpy(s->img_map + s->pfns[i] * s->page_size,
-		    s->map + s->pfns[i] * s->page_size, (j - i) * s->page_size);
+		dst = s->img_map + e[i].pfn * ps;
+		if (e[i].src == NULL) {
+			if (!page_is_zero(dst, ps))
+				memset(dst, 0, ps);
+			j = i + 1;
+		} else {
+			for (j = i + 1; j < n && j != half &&
+			    e[j].pfn == e[j - 1].pfn + 1 && e[j].src != NULL &&
+			    e[j].src == e[j - 1].src + ps; j++)
+				;
+			/* A page listed but never stored to is the image's
+			 * own page in both mappings: copied onto itself,
+			 * unchanged. */
+			memcpy(dst, e[i].src, (j - i) * ps);
+		}
 		if (j == half)
 			crash_point(FI_REPLICA_CRASH_IN_APPLY, epoch);
 		if ((j & 255) < j - i)
@@ -816,9 +887,9 @@ drop_copies(struct store *s, size_t n)
 	/* Distinct pages: a guest rewrites the same ones, and a page
 	 * already copied costs nothing more. */
 	for (i = 0; i < n; i++) {
-		bit = 1ull << (s->pfns[i] & 63);
-		if (!(s->copied[s->pfns[i] >> 6] & bit)) {
-			s->copied[s->pfns[i] >> 6] |= bit;
+		bit = 1ull << (s->ents[i].pfn & 63);
+		if (!(s->copied[s->ents[i].pfn >> 6] & bit)) {
+			s->copied[s->ents[i].pfn >> 6] |= bit;
 			s->private_pages++;
 		}
 	}
@@ -905,8 +976,10 @@ commit_image(struct store *s, uint64_t epoch)
 	return 0;
 }
 
+/* COPIED: the pages come from the working copy, whose private copies of
+ * them stay behind (drop_copies); else from the caller. */
 static int
-commit_pages(struct store *s, uint64_t epoch, size_t n)
+commit_pages(struct store *s, uint64_t epoch, size_t n, int copied)
 {
 	if (write_journal(s, epoch, n) == -1)
 		return -1;
@@ -920,15 +993,19 @@ commit_pages(struct store *s, uint64_t epoch, size_t n)
 	crash_point(FI_REPLICA_CRASH_AFTER_EPOCH, epoch);
 	if (retire(s->jfd) == -1)
 		return -1;
-	drop_copies(s, n);
+	if (copied)
+		drop_copies(s, n);
 	return 0;
 }
 
-int
-store_commit(struct store *s, uint64_t epoch, const uint64_t *pfns, size_t n)
+/* The checks both commits make, and room for N pages in s->ents. */
+static int
+commit_check(struct store *s, uint64_t epoch, const uint64_t *pfns,
+    size_t n, size_t max)
 {
-	size_t i, k;
-	uint64_t *p, *q;
+	struct pj_ent *p;
+	uint64_t *q;
+	size_t i;
 
 	if (s->broken) {
 		log_warnx("epoch %" PRIu64 ": an earlier commit failed",
@@ -936,25 +1013,13 @@ store_commit(struct store *s, uint64_t epoch, const uint64_t *pfns, size_t n)
 		errno = EIO;
 		return -1;
 	}
-	if (n > s->nr_pages * 2 + 1024 || epoch == 0 ||
-	    (!s->first && epoch <= s->epoch)) {
+	if (n > max || epoch == 0 || (!s->first && epoch <= s->epoch)) {
 		log_warnx("epoch %" PRIu64 ": %zu pages after epoch %" PRIu64
 		    ": not a commit", epoch, n, s->epoch);
 		errno = EINVAL;
 		return -1;
 	}
-	if (n > s->cap) {
-		p = realloc(s->pfns, n * sizeof *p);
-		if (p == NULL)
-			return -1;
-		s->pfns = p;
-		q = realloc(s->le, n * sizeof *q);
-		if (q == NULL)
-			return -1;
-		s->le = q;
-		s->cap = n;
-	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (pfns[i] >= s->nr_pages) {
 			log_warnx("epoch %" PRIu64 ": pfn %" PRIu64 " of %"
 			    PRIu64 ": out of range", epoch, pfns[i],
@@ -962,22 +1027,101 @@ store_commit(struct store *s, uint64_t epoch, const uint64_t *pfns, size_t n)
 			errno = EINVAL;
 			return -1;
 		}
-		s->pfns[i] = pfns[i];
+	if (n > s->cap) {
+		p = realloc(s->ents, n * sizeof *p);
+		if (p == NULL)
+			return -1;
+		s->ents = p;
+		q = realloc(s->le, n * sizeof *q);
+		if (q == NULL)
+			return -1;
+		s->le = q;
+		s->cap = n;
 	}
-	/* An epoch may carry no page at all (s->pfns is still NULL then):
-	 * qsort's array must not be NULL even for 0 elements. */
+	return 0;
+}
+
+/* Sort s->ents by pfn.  An epoch may carry no page at all (s->ents is
+ * still NULL then): qsort's array must not be NULL even for 0. */
+static void
+sort_ents(struct store *s, size_t n)
+{
 	if (n > 1)
-		qsort(s->pfns, n, sizeof *s->pfns, cmp_u64);
-	for (i = k = 0; i < n; i++)
-		if (k == 0 || s->pfns[i] != s->pfns[k - 1])
-			s->pfns[k++] = s->pfns[i];
-	if ((s->first ? commit_image(s, epoch) : commit_pages(s, epoch, k))
-	    == -1) {
-		/* Whether n or n - 1 is on disk now is for the next
-		 * recovery to say; this store hands out nothing more. */
-		log_warn("epoch %" PRIu64 ": commit to %s", epoch, s->dir);
-		s->broken = 1;
+		qsort(s->ents, n, sizeof *s->ents, cmp_ent);
+}
+
+static int
+commit_failed(struct store *s, uint64_t epoch)
+{
+	/* Whether n or n - 1 is on disk now is for the next recovery to
+	 * say; this store hands out nothing more. */
+	log_warn("epoch %" PRIu64 ": commit to %s", epoch, s->dir);
+	s->broken = 1;
+	return -1;
+}
+
+int
+store_commit(struct store *s, uint64_t epoch, const uint64_t *pfns, size_t n)
+{
+	size_t i, k;
+
+	if (commit_check(s, epoch, pfns, n, s->nr_pages * 2 + 1024) == -1)
 		return -1;
+	for (i = 0; i < n; i++) {
+		s->ents[i].pfn = pfns[i];
+		s->ents[i].src = s->map + pfns[i] * s->page_size;
+	}
+	sort_ents(s, n);
+	for (i = k = 0; i < n; i++)
+		if (k == 0 || s->ents[i].pfn != s->ents[k - 1].pfn)
+			s->ents[k++] = s->ents[i];
+	if ((s->first ? commit_image(s, epoch) : commit_pages(s, epoch, k, 1))
+	    == -1)
+		return commit_failed(s, epoch);
+	s->epoch = epoch;
+	return 0;
+}
+
+int
+store_commit_pages(struct store *s, uint64_t epoch, const uint64_t *pfns,
+    size_t n, const uint8_t *pages, const uint8_t *zero)
+{
+	size_t i, ps = s->page_size;
+
+	if (commit_check(s, epoch, pfns, n, s->nr_pages) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		s->ents[i].pfn = pfns[i];
+		s->ents[i].src = zero && zero[i] ? NULL : pages + i * ps;
+	}
+	sort_ents(s, n);
+	for (i = 1; i < n; i++)
+		if (s->ents[i].pfn == s->ents[i - 1].pfn) {
+			log_warnx("epoch %" PRIu64 ": pfn %" PRIu64 " twice",
+			    epoch, s->ents[i].pfn);
+			errno = EINVAL;
+			return -1;
+		}
+	if (s->first) {
+		/* The working copy is the new image, zeros until now: the
+		 * pages go there and the image is committed whole. */
+		for (i = 0; i < n; i++)
+			if (s->ents[i].src != NULL)
+				memcpy(s->map + s->ents[i].pfn * ps,
+				    s->ents[i].src, ps);
+		if (commit_image(s, epoch) == -1)
+			return commit_failed(s, epoch);
+	} else {
+		/* Copies store_page() writes left in the working copy would
+		 * hide what this commit puts in the image. */
+		if (s->private_pages != 0) {
+			if (madvise(s->map, s->size, MADV_DONTNEED) == -1)
+				log_debug("madvise: %s", strerror(errno));
+			memset(s->copied, 0, ((s->nr_pages + 63) / 64) * 8);
+			s->private_pages = 0;
+		}
+		if (commit_pages(s, epoch, n, 0) == -1)
+			return commit_failed(s, epoch);
 	}
 	s->epoch = epoch;
 	return 0;
@@ -1158,8 +1302,9 @@ store_close(struct store *s)
 		close(s->jfd);
 	if (s->dfd != -1)
 		close(s->dfd);
-	free(s->pfns);
+	free(s->ents);
 	free(s->le);
+	free(s->zpage);
 	free(s->copied);
 	free(s->img);
 	free(s->dir);

@@ -6,6 +6,8 @@
  *
  *   proc-arena.img   the committed image: the arena as the guest resumes it
  *   proc-epoch       "N\n": the epoch the image holds (people, tests)
+ *   proc-epoch.tmp   the previous proc-epoch, rewritten and exchanged
+ *                    with it at the next commit (renameat2)
  *   proc-session     "session S epoch N boot B synced 0|1": who committed it
  *   proc-journal     the commit in progress; a zero header when none
  *   proc-arena.new   a session's first, full image while it is built
@@ -14,7 +16,12 @@
  *
  * The working copy.  store_page() hands out pages of a private mapping of
  * the image (MAP_PRIVATE: a store copies the page, the file is untouched),
- * so nothing durable changes before store_commit().  A session's first
+ * so nothing durable changes before store_commit().  store_commit_pages()
+ * takes an epoch's pages from the caller's memory instead and leaves the
+ * working copy unwritten, reading what the image holds: no page is
+ * copied there first (each such copy is a copy-on-write fault, the
+ * larger part of a small commit's cost: ~15-20 us a page in a VM with
+ * costly faults, against ~1 us for the rest of the page's commit).  A session's first
  * commit replaces the whole image: its working copy is a shared mapping of
  * proc-arena.new, a file nothing activates, and the previous session's
  * image and epoch stay the committed replica until that commit.
@@ -24,7 +31,7 @@
  *   1. journal: header (epoch, pfns, page size), pfn list, pages, then a
  *      commit record (epoch, XXH3-64 of all before it) [fdatasync]
  *   2. the pages copied into proc-arena.img (shared map) [fdatasync]
- *   3. proc-session (in place), proc-epoch (tmp, rename) [fsync, dir]
+ *   3. proc-session (in place), proc-epoch (tmp, exchange) [fsync, dir]
  *   4. journal retired (its header zeroed)
  *
  * A session's first commit: fdatasync proc-arena.new, a journal of kind
@@ -97,6 +104,18 @@ void	*store_page(struct store *, uint64_t pfn);
  * caller stands down, and the next recovery decides n - 1 or n. */
 int	store_commit(struct store *, uint64_t epoch, const uint64_t *pfns,
 	    size_t n);
+
+/* The same commit, the pages from the caller: page PFNS[I] is PAGES +
+ * I * page_size, or zeros when ZERO (may be NULL) has ZERO[I] set (that
+ * slot of PAGES is not read).  Each pfn at most once (EINVAL), any
+ * order; nothing of PAGES is kept after it returns.  Pages not listed
+ * keep what the last commit left.  The working copy is not written: it
+ * reads the image (the committed content) afterwards, so an epoch is
+ * written through store_page() and store_commit(), or handed to this,
+ * never both. */
+int	store_commit_pages(struct store *, uint64_t epoch,
+	    const uint64_t *pfns, size_t n, const uint8_t *pages,
+	    const uint8_t *zero);
 
 /* HELLO named the guest GUEST (1 .. STORE_GUEST_MAX printable
  * characters): recorded in DIR/proc-guest-name with this session's first

@@ -90,6 +90,8 @@ enum {
 	OPT_ALLOW_DEVICE_MODEL, OPT_ALLOW_SCRIPT,
 	/* Issue 13: the link's management surface. */
 	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT, OPT_CAPABILITIES, OPT_DNAME,
+	/* Issue 15: many guests per backup. */
+	OPT_NO_COMMIT_THREAD,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -116,6 +118,7 @@ static const struct option longopts[] = {
 	{ "run-dir",		required_argument,	NULL, OPT_RUN_DIR },
 	{ "proc-listen",	required_argument,	NULL, OPT_PROC_LISTEN },
 	{ "proc-sync",		no_argument,		NULL, OPT_PROC_SYNC },
+	{ "no-commit-thread",	no_argument,		NULL, OPT_NO_COMMIT_THREAD },
 	{ "activate-timeout",	required_argument,	NULL,
 	    OPT_ACTIVATE_TIMEOUT },
 	{ "metrics",		required_argument,	NULL, OPT_METRICS },
@@ -151,7 +154,7 @@ static const char usage_text[] =
 "              --insecure\n"
 "              [--disk-sync-listen [guest=]addr ...] [--proc-listen addr]\n"
 "              [--proc-sync]\n"
-"              [--activate-timeout ms]\n"
+"              [--activate-timeout ms] [--no-commit-thread]\n"
 "              [--metrics addr] [--metrics-file file] [--config file]\n"
 "              [--run-dir dir] [--ctl-socket path|none]\n"
 "              [--device-tool type=path ...] [--device-tool-timeout ms]\n"
@@ -219,6 +222,10 @@ static const char help_text[] =
 "                    of this host (fdatasync), not only of remusd\n"
 "  --activate-timeout ms  longest an activated proc guest may take to say\n"
 "                    it runs (default 10000)\n"
+"  --no-commit-thread  commit every guest's replica in the one loop (by\n"
+"                    default each guest commits on a thread of its own,\n"
+"                    so that one guest's commit does not delay another's\n"
+"                    ACK)\n"
 "  --config file     read settings from file (default\n"
 "                    " CONF_DEFAULT_PATH " if it exists): its [remusd]\n"
 "                    section; flags given here override the file\n"
@@ -1093,6 +1100,10 @@ main(int argc, char **argv)
 	d.cfg.timeout_ms = 1000;
 	d.cfg.fence_ms = 10000;
 	d.cfg.replica_opts = &d.ropts;
+	/* Each session commits on a thread of its own: one guest's commit
+	 * (a stall in the kernel, an fdatasync with --proc-sync) does not
+	 * hold up the others' ACKs (bench/scale). */
+	d.cfg.commit_thread = 1;
 	d.max_sessions = SESSIONS_MAX_DEFAULT;
 	tables_at_exit = &d;
 	atexit(free_tables);
@@ -1188,6 +1199,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_PROC_SYNC:
 			d.ropts.proc_sync = 1;
+			break;
+		case OPT_NO_COMMIT_THREAD:
+			d.cfg.commit_thread = 0;
 			break;
 		case OPT_ACTIVATE_TIMEOUT:
 			if (parse_uint(optarg, 1, 3600000, &v) == -1)

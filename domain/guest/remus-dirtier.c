@@ -22,6 +22,11 @@
  * --fill: before it starts, fill the whole working set with pseudo-random
  * bytes, so that its memory does not compress (bench/resync: a full
  * checkpoint then costs what a real guest's would).
+ *
+ * SIGUSR1 (epoch mode): from the next cycle on, write the whole working
+ * set each cycle: a guest whose working set suddenly grows, so that an
+ * epoch needs more room on the backup than any before it (the ENOSPC
+ * tests: a proc replica's commit rewrites its files in place).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +57,7 @@ struct dirtier {
 };
 
 static volatile sig_atomic_t stop;
+static volatile sig_atomic_t grow;	/* SIGUSR1 */
 static struct proc_guest *guest;
 static struct dirtier *st;
 static int log_fd = -1;
@@ -92,6 +98,13 @@ write_page(void)
 	w[0] = st->writes;
 	w[1 + st->writes % (words - 1)] = idx ^ (st->writes << 20);
 	st->pos++;
+}
+
+static void
+on_grow(int sig)
+{
+	(void)sig;
+	grow = 1;
 }
 
 /* Suspend hook: the arena is now what remus copies. */
@@ -139,6 +152,8 @@ run_epochs(uint64_t pages, int slice_ms)
 	int rc;
 
 	while (!stop) {
+		if (grow)
+			pages = st->ws_pages;
 		if (dirty(pages) == -1)
 			return stop ? 0 : -1;
 		deadline = now_us() + (uint64_t)slice_ms * 1000;
@@ -211,6 +226,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct proc_guest_opts go;
+	struct sigaction sa;
 	uint64_t pages = 100, ws = 1024, rate = 0, arena = 0, slice = 100;
 	const char *logpath = NULL, *pidfile = NULL, *resume = NULL;
 	int c, verbose = 0, rc, fill = 0;
@@ -332,6 +348,10 @@ main(int argc, char **argv)
 	    (unsigned long long)st->ws_pages, proc_guest_tracking(guest),
 	    proc_guest_resumed(guest) ? " (resumed)" : "");
 	fflush(stdout);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_grow;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
 	proc_guest_ready(guest);
 
 	rc = rate ? run_rate(rate) : run_epochs(pages, (int)slice);

@@ -5,6 +5,8 @@
 # remus-dirtier recorded at the backup's last committed, i.e. last
 # acknowledged, epoch -- never the epoch in flight.  Odd runs use TCP to
 # remusd --no-fence --listen, even runs remusd --no-fence --receive started by remus -s ''.
+# REMUSD_ARGS: more remusd flags (engine-kill9-sync: --proc-sync;
+# engine-kill9-loop: --no-commit-thread, every commit in remusd's loop).
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires remus-arena-sum /dev/null
@@ -20,15 +22,16 @@ for ((i = 1; i <= ITER; i++)); do
 	gpid=$GUEST_PID
 	if ((i % 2)); then
 		port=$(pick_port)
+		# shellcheck disable=SC2086
 		start "remusd$i" remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/st$i" \
-			--guest "g$i=$GUEST_CMD"
+			${REMUSD_ARGS:-} --guest "g$i=$GUEST_CMD"
 		B=$LAST_PID
 		wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 			fail "run $i: remusd did not listen"
 		start "remus$i" remus -i 40 --insecure --name "g$i" proc:"$gpid" 127.0.0.1:$port
 	else
 		start "remus$i" remus -i 40 -s '' --name "g$i" proc:"$gpid" \
-			"remusd --no-fence --receive -D $T/st$i --guest 'g$i=$GUEST_CMD'"
+			"remusd --no-fence --receive -D $T/st$i ${REMUSD_ARGS:-} --guest 'g$i=$GUEST_CMD'"
 		B=""
 	fi
 	R=$LAST_PID
@@ -61,8 +64,9 @@ for i in 1 2; do
 	start_guest "gf$i" remus-dirtier --pages 100 --working-set 1000 --arena-size 1G
 	gpid=$GUEST_PID
 	port=$(pick_port)
+	# shellcheck disable=SC2086
 	start "remusdf$i" remusd --no-fence --insecure --listen 127.0.0.1:$port -D "$T/full$i" \
-		--guest "gf$i=$GUEST_CMD"
+		${REMUSD_ARGS:-} --guest "gf$i=$GUEST_CMD"
 	B=$LAST_PID
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "full $i: no listen"
 	start "remusf$i" remus -i 40 --insecure --name "gf$i" proc:"$gpid" 127.0.0.1:$port

@@ -4,6 +4,15 @@ foreach(_t engine-blackhole engine-replicate engine-corrupt engine-cli engine-ma
 endforeach()
 # 20 kill -9 failovers: ~2 s each.
 remus_shell_test(engine-kill9 ${CMAKE_CURRENT_LIST_DIR}/engine-kill9.sh TIMEOUT 300)
+# The same with remusd --proc-sync (commits that fdatasync, on the
+# session's thread, the ACK after them), and with every commit in
+# remusd's loop (--no-commit-thread): 8 failovers each.
+remus_shell_test(engine-kill9-sync ${CMAKE_CURRENT_LIST_DIR}/engine-kill9.sh TIMEOUT 300)
+set_property(TEST engine-kill9-sync APPEND PROPERTY ENVIRONMENT
+  "REMUSD_ARGS=--proc-sync" ITER=8)
+remus_shell_test(engine-kill9-loop ${CMAKE_CURRENT_LIST_DIR}/engine-kill9.sh TIMEOUT 300)
+set_property(TEST engine-kill9-loop APPEND PROPERTY ENVIRONMENT
+  "REMUSD_ARGS=--no-commit-thread" ITER=8)
 # Timing-sensitive checks (interval kept) do not belong under ASan.
 set_tests_properties(engine-blackhole PROPERTIES LABELS "functional;nosan")
 # remusd --metrics, per guest (backup-metrics.c).

@@ -40,12 +40,27 @@ start remus1 remus -i 50 --insecure --reconnect-interval 300 --name g1 proc:"$G1
 R1=$LAST_PID
 wait_for 20 grep -q "epoch 1: committed" "$T/remusd1.log" || fail "1: nothing committed"
 sleep 0.3
-# Fill what the replica left free: the next commit cannot write its epoch.
-nsenter -t "$B1" -m dd if=/dev/zero of="$T/small/filler" bs=64k \
+# Fill what the replica left free.  A commit rewrites its files in place
+# (the image, the journal, proc-session, the proc-epoch pair), so that
+# alone fails nothing: the guest's working set then grows (SIGUSR1: all
+# 1000 pages an epoch, not 100), and the next epoch's journal needs ~4 MiB
+# where it had ~400 KiB.  tmpfs counts whole pages: nothing is left.
+nsenter -t "$B1" -m dd if=/dev/zero of="$T/small/filler" bs=4k \
 	>/dev/null 2>&1 || true
+nsenter -t "$B1" -m sh -c "[ \$(stat -f -c %a '$T/small') = 0 ]" ||
+	fail "1: the state directory still has room after the fill"
+kill -USR1 "$G1"
 wait_for 20 grep -q "RECEIVING -> STOOD_DOWN" "$T/remusd1.log" ||
 	fail "1: remusd did not stand down when its state directory filled"
 grep -q "No space left on device" "$T/remusd1.log" || fail "1: ENOSPC not named"
+# The last good replica is kept: the epoch before the one dropped, and
+# proc-epoch names it.
+kept=$(sed -n 's/.*dropping epoch \([0-9]*\), keeping epoch \([0-9]*\)$/\1 \2/p' "$T/remusd1.log" | head -1)
+[ -n "$kept" ] && [ $((${kept% *} - 1)) = "${kept#* }" ] ||
+	fail "1: remusd does not keep the epoch before the one it dropped ($kept)"
+kept=${kept#* }
+[ "$(nsenter -t "$B1" -m cat "$T/small/g1/proc-epoch")" = "$kept" ] ||
+	fail "1: proc-epoch is not the kept epoch $kept"
 wait_for 10 grep -q "stood down: backup reported error" "$T/remus1.log" ||
 	fail "1: the ERROR did not reach remus"
 grep -q "PROTECTED -> UNPROTECTED: backup stood down" "$T/remus1.log" ||

@@ -38,7 +38,11 @@
 #   fl_b_active / fl_p_alive   is the backup's activated guest / the
 #                              primary's guest running
 #   fl_statedir_mount MB       ext4 on a loop device as FL_ST
-#   fl_statedir_fill / fl_statedir_ro   ENOSPC / EROFS from now on
+#   fl_statedir_fill           no room left in FL_ST (what a commit
+#                              rewrites in place still fits)
+#   fl_statedir_ro             EROFS from now on
+#   fl_guest_grow_start / _stop   the kvd guest's working set grows past
+#                              anything before (~900 pages an epoch)
 #   fl_stamp                   prefix every line with $EPOCHREALTIME
 #   fl_first_line LOG ERE      stamp of LOG's first line matching ERE
 #
@@ -432,6 +436,41 @@ fl_statedir_fill() {
 		sync -f "$FL_ST/fill.$i" 2>/dev/null || break
 	done
 	FL_T_FAULT=$EPOCHREALTIME
+}
+
+# The kvd guest's working set grows: rounds of SETs of the same 250 keys
+# with 15000-byte values (~3.7 MiB, ~900 pages, rewritten every round:
+# kvd reuses a freed value's room), over the guest's own loopback (not
+# through netbuf: as fast as kvd takes them), until fl_guest_grow_stop.
+# An epoch then dirties more pages than any before it, so a proc
+# replica's journal must grow to commit it: on a full state directory,
+# ENOSPC in the commit.  The client test load goes on beside it.
+fl_guest_grow_start() {
+	rm -f "$T/grow.stop"
+	ip netns exec "$NS_G" bash -c '
+		v=$(head -c 15000 /dev/zero | tr "\0" x)
+		exec 3<>/dev/tcp/127.0.0.1/7000 || exit 1
+		r=0
+		while [ ! -e "$1/grow.stop" ]; do
+			r=$((r + 1))
+			for ((i = 0; i < 250; i++)); do
+				printf "SET grow%d %d%s\n" $i $r "$v"
+			done >&3 || exit 1
+			for ((i = 0; i < 250; i++)); do
+				read -r -t 10 l <&3 || exit 1
+			done
+			echo "round $r: $l"
+		done' fl-grow "$T" >"$T/grow.log" 2>&1 &
+	FL_GROW=$!
+	_kill_pids="$_kill_pids $FL_GROW"
+}
+
+fl_guest_grow_stop() {
+	touch "$T/grow.stop"
+	wait_for 15 eval '! kill -0 $FL_GROW 2>/dev/null' ||
+		kill -9 "$FL_GROW" 2>/dev/null
+	wait "$FL_GROW" 2>/dev/null
+	return 0
 }
 
 fl_statedir_ro() {

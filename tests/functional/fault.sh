@@ -326,17 +326,37 @@ statedir-full|statedir-ro)
 	fl_statedir_mount 256
 	start_all ok
 	if [ "$SC" = statedir-full ]; then
+		# Full, and then an epoch larger than any before: a proc
+		# replica's commit rewrites its files in place, so only a
+		# commit that needs more room than the last ones meets the
+		# full disk.
 		fl_statedir_fill
+		js=$(stat -c %s "$ST/proc-journal" 2>/dev/null || echo 0)
+		fact "state directory full ($(df --output=avail -B1 "$FL_ST" | tail -1 | tr -d ' ') bytes free); journal $js bytes; the guest's working set grows"
+		fl_guest_grow_start
 		what='no space|enospc'
 	else
 		fl_statedir_ro
 		what='read-only|erofs'
 	fi
 	observe "$WINDOW"
+	if [ "$SC" = statedir-full ]; then
+		fl_guest_grow_stop
+		grep -q '^round ' "$T/grow.log" ||
+			bad "the guest's working set did not grow: $(tail -1 "$T/grow.log")"
+		fact "guest grew: $(grep -c '^round ' "$T/grow.log") rounds of 250 x 15000-byte SETs"
+	fi
 	grep -Eiq "$what" "$FL_BLOG" || bad "remusd did not report the failure ($what)"
 	fact "remusd: $(grep -Ei "$what" "$FL_BLOG" | head -1 | cut -d' ' -f2-)"
 	grep -Eiq 'error|stood down|stand' "$FL_RLOG" || bad "remus did not hear the backup stand down"
 	fact "remus: $(grep -Ei 'error|stood down|stand' "$FL_RLOG" | head -1 | cut -d' ' -f2-)"
+	grep -q 'RECEIVING -> STOOD_DOWN' "$FL_BLOG" || bad "remusd did not stand down"
+	# B1: the last good replica is kept, the epoch before the dropped one.
+	kept=$(sed -n 's/.*dropping epoch \([0-9]*\), keeping epoch \([0-9]*\)$/\1 \2/p' "$FL_BLOG" | head -1)
+	[ -n "$kept" ] && [ $((${kept% *} - 1)) = "${kept#* }" ] ||
+		bad "remusd does not keep the epoch before the one it dropped ($kept)"
+	[ "$(epoch)" = "${kept#* }" ] || bad "proc-epoch $(epoch), remusd kept ${kept#* }"
+	fact "replica kept at epoch ${kept#* } (proc-epoch)"
 	[ -s "$T/fence.out" ] && bad "the backup ran its fence on a local error"
 	[ -f "$ST/proc-guest.pid" ] && bad "the backup started a guest on a local error"
 	expect_primary_serves

@@ -41,12 +41,14 @@ struct harness {
 	char		 why[256];
 	uint64_t	 lost_at;	/* ms */
 	pid_t		 child;
+	int		 pause_at;	/* peer_pause after this many records */
+	int		 nrecs_lost;	/* records delivered when lost came */
 };
 
 static struct harness H;
 
 static int
-on_record(struct peer *p __unused, const struct stream_rec *rec,
+on_record(struct peer *p, const struct stream_rec *rec,
     void *arg __unused)
 {
 	if (H.nrecs < MAX_RECS) {
@@ -54,6 +56,8 @@ on_record(struct peer *p __unused, const struct stream_rec *rec,
 		H.values[H.nrecs] = rec->u.ctl.value;
 		H.nrecs++;
 	}
+	if (H.pause_at && H.nrecs == H.pause_at)
+		peer_pause(p);
 	return 0;
 }
 
@@ -62,6 +66,7 @@ on_lost(struct peer *p __unused, enum peer_loss kind, const char *why,
     void *arg __unused)
 {
 	H.lost++;
+	H.nrecs_lost = H.nrecs;
 	H.kind = kind;
 	H.lost_at = peer_now_ms();
 	snprintf(H.why, sizeof H.why, "%s", why);
@@ -308,6 +313,84 @@ Test(peer, our_own_long_callback_is_not_the_peers_silence)
 }
 
 /* ---- Input ------------------------------------------------------------------ */
+
+static void
+resume_cb(struct ev_loop *l __unused, ev_timer *w __unused, int r __unused)
+{
+	cr_assert(eq(int, peer_resume(H.p), 0));
+}
+
+/* The same where the resume finds the link gone. */
+static void
+resume_lost_cb(struct ev_loop *l __unused, ev_timer *w __unused,
+    int r __unused)
+{
+	cr_assert(eq(int, peer_resume(H.p), -1));
+}
+
+/* A write that fails while paused (the other end is gone) is not the
+ * loss yet: the records read before it come first, as they would have
+ * without the pause (an orderly END among them ends the session, a
+ * write error after a clean END is no loss). */
+Test(peer, write_error_while_paused_comes_after_the_buffered_records)
+{
+	ev_timer t;
+
+	start_peer(STREAM_DIR_BACK, 5000, 0);
+	H.pause_at = 1;
+	send_ctl(H.other, STREAM_REC_BC_HEARTBEAT, 1);
+	send_ctl(H.other, STREAM_REC_BC_HEARTBEAT, 2);
+	run_for(0.2);
+	cr_assert(eq(int, H.nrecs, 1));
+	/* Gone, both ways: the next write fails. */
+	close(H.other);
+	H.other = -1;
+	cr_assert(stream_write_ctl(peer_writer(H.p), STREAM_REC_HEARTBEAT, 9)
+	    == 0);
+	cr_assert(eq(int, peer_flush(H.p), -1));
+	cr_assert(eq(int, H.lost, 0), "told while paused: %s", H.why);
+	H.pause_at = 0;
+	ev_timer_init(&t, resume_lost_cb, 0.01, 0.);
+	ev_timer_start(H.loop, &t);
+	run_for(2);
+	cr_assert(eq(int, H.lost, 1));
+	cr_assert(eq(int, H.nrecs_lost, 2), "lost after %d records",
+	    H.nrecs_lost);
+}
+
+/* A paused peer hands over nothing more (what it read stays buffered)
+ * and does not call the other end silent however long the pause; on
+ * resume the buffered records come in order, then silence counts again
+ * from the resume. */
+Test(peer, paused_input_waits_whole_and_is_not_silence)
+{
+	uint64_t t0;
+	ev_timer t;
+	int i;
+
+	start_peer(STREAM_DIR_BACK, 200, 0);
+	H.pause_at = 2;
+	for (i = 1; i <= 5; i++)
+		send_ctl(H.other, STREAM_REC_BC_HEARTBEAT, (uint64_t)i);
+	run_for(0.6);		/* 3 T */
+	cr_assert(eq(int, H.lost, 0), "lost while paused: %s", H.why);
+	cr_assert(eq(int, H.nrecs, 2));
+	cr_assert(eq(int, peer_poll_input(H.p), 0));
+	cr_assert(eq(int, H.nrecs, 2), "read while paused");
+	/* Resumed from the loop (a timer), as the owner does. */
+	H.pause_at = 0;
+	ev_timer_init(&t, resume_cb, 0.01, 0.);
+	ev_timer_start(H.loop, &t);
+	t0 = peer_now_ms();
+	run_for(3);
+	cr_assert(eq(int, H.nrecs, 5));
+	for (i = 0; i < 5; i++)
+		cr_assert(eq(u64, H.values[i], (uint64_t)i + 1));
+	cr_assert(eq(int, H.lost, 1));
+	cr_assert(eq(int, H.kind, PEER_LOST_SILENCE), "%s", H.why);
+	cr_assert(ge(u64, H.lost_at - t0, 200), "silent %llu ms after the "
+	    "resume", (unsigned long long)(H.lost_at - t0));
+}
 
 static uint8_t split_buf[128];
 static size_t split_len, split_off;

@@ -130,12 +130,57 @@ model_sum(uint64_t salt, uint64_t e)
 	return h;
 }
 
+/* How do_epoch commits: 0, pages written through store_page() and
+ * store_commit(); 1, pages handed over from a buffer of ours with
+ * store_commit_pages(), zero pages flagged (the receiver's way).  Set
+ * before the children fork. */
+static int via_pages;
+
+/* Epoch E through store_commit_pages. */
+static int
+do_epoch_pages(struct store *s, uint64_t salt, uint64_t e)
+{
+	uint64_t pfns[NPAGES], i;
+	uint8_t *buf = malloc((size_t)NPAGES * PS), zero[NPAGES];
+	size_t n = 0;
+	int rc;
+
+	cr_assert_not_null(buf);
+	if (e == 1) {
+		for (i = 0; i < NPAGES; i++) {
+			zero[n] = !full_page(i);
+			if (full_page(i))
+				fill(buf + n * PS, salt, 1, i);
+			pfns[n++] = i;
+		}
+	} else {
+		n = dirty_set(salt, e, pfns);
+		/* Listed in reverse: the store sorts them itself. */
+		for (i = 0; i < n; i++) {
+			zero[i] = 0;
+			fill(buf + (n - 1 - i) * PS, salt, e, pfns[i]);
+		}
+		for (i = 0; i < n / 2; i++) {
+			uint64_t t = pfns[i];
+
+			pfns[i] = pfns[n - 1 - i];
+			pfns[n - 1 - i] = t;
+		}
+	}
+	rc = store_commit_pages(s, e, pfns, n, buf, zero);
+	free(buf);
+	return rc;
+}
+
 /* Write and commit epoch E through S, as the receiver does. */
 static int
 do_epoch(struct store *s, uint64_t salt, uint64_t e)
 {
 	uint64_t pfns[NPAGES], i;
 	size_t n = 0;
+
+	if (via_pages)
+		return do_epoch_pages(s, salt, e);
 
 	if (e == 1) {
 		for (i = 0; i < NPAGES; i++) {
@@ -306,6 +351,14 @@ Test(proc_store, crash_at_every_step_of_a_commit, .init = setup,
 Test(proc_store, crash_at_every_step_of_a_durable_commit, .init = setup,
     .fini = teardown, .timeout = 60)
 {
+	crash_every_step_delta(1);
+}
+
+Test(proc_store, crash_at_every_step_of_a_commit_from_pages, .init = setup,
+    .fini = teardown, .timeout = 60)
+{
+	via_pages = 1;
+	crash_every_step_delta(0);
 	crash_every_step_delta(1);
 }
 
@@ -534,4 +587,85 @@ Test(proc_store, unsynced_replica_not_offered_after_a_host_restart,
 	cr_assert(eq(u64, st.epoch, 4));
 	cr_assert(eq(u64, image_sum(), model_sum(1, 4)));
 	unsetenv("REMUS_PROC_BOOT_ID");
+}
+
+/* Commits from the caller's pages: the image and the working copy are
+ * each epoch's, the working copy's own (private) copies never made; a
+ * page flagged zero becomes zeros in the image (on a resumed or later
+ * epoch, where it is not zeros already); a pfn twice is refused. */
+Test(proc_store, commit_from_pages_reaches_image_and_working_copy,
+    .init = setup, .fini = teardown, .timeout = 30)
+{
+	uint8_t *img = malloc((size_t)NPAGES * PS), page[PS];
+	uint64_t e, i, pfns[2];
+	struct store *s;
+	const uint8_t *p;
+
+	via_pages = 1;
+	s = store_open(dir, NPAGES, PS, 0, NULL);
+	cr_assert_not_null(s);
+	for (e = 1; e <= 12; e++) {
+		cr_assert(eq(int, do_epoch(s, 6, e), 0));
+		model(img, 6, e);
+		for (i = 0; i < NPAGES; i++)
+			cr_assert(eq(int, memcmp(store_page(s, i),
+			    img + i * PS, PS), 0), "epoch %llu page %llu",
+			    (unsigned long long)e, (unsigned long long)i);
+		cr_assert(eq(u64, image_sum(),
+		    XXH3_64bits(img, (size_t)NPAGES * PS)));
+		cr_assert(eq(u64, epoch_file(), e));
+	}
+	/* Page 1 holds epoch 1's content: zeroed by a flagged entry, with
+	 * page 2 rewritten beside it. */
+	pfns[0] = 1;
+	pfns[1] = 2;
+	memset(page, 0x5a, sizeof page);
+	{
+		uint8_t two[2 * PS], zero[2] = { 1, 0 };
+
+		memset(two, 0xee, PS);		/* not to be read */
+		memcpy(two + PS, page, PS);
+		cr_assert(eq(int, store_commit_pages(s, 13, pfns, 2, two,
+		    zero), 0));
+	}
+	memset(img + 1 * PS, 0, PS);
+	memcpy(img + 2 * PS, page, PS);
+	cr_assert(eq(u64, image_sum(), XXH3_64bits(img, (size_t)NPAGES * PS)));
+	p = store_page(s, 1);
+	cr_assert(p[0] == 0 && memcmp(p, p + 1, PS - 1) == 0);
+	cr_assert(eq(int, store_check_committed(s, 13), 0));
+	/* The same pfn twice: refused before anything is written. */
+	pfns[1] = 1;
+	errno = 0;
+	cr_assert(eq(int, store_commit_pages(s, 14, pfns, 2, img, NULL), -1));
+	cr_assert(eq(int, errno, EINVAL));
+	cr_assert(eq(u64, epoch_file(), 13));
+	store_close(s);
+	free(img);
+}
+
+/* A store that committed through store_page() goes on from the caller's
+ * pages (the receiver's first epoch is the one, the later ones the
+ * other): the copies the working copy made are dropped, so it reads the
+ * later commits, not its own stale copies. */
+Test(proc_store, working_copy_reads_commits_from_pages_after_its_own,
+    .init = setup, .fini = teardown, .timeout = 30)
+{
+	uint8_t *img = malloc((size_t)NPAGES * PS);
+	struct store *s;
+	uint64_t e, i;
+
+	s = store_open(dir, NPAGES, PS, 0, NULL);
+	cr_assert_not_null(s);
+	for (e = 1; e <= 8; e++) {
+		via_pages = e > 3;
+		cr_assert(eq(int, do_epoch(s, 7, e), 0));
+	}
+	model(img, 7, 8);
+	for (i = 0; i < NPAGES; i++)
+		cr_assert(eq(int, memcmp(store_page(s, i), img + i * PS, PS),
+		    0), "page %llu", (unsigned long long)i);
+	cr_assert(eq(u64, image_sum(), XXH3_64bits(img, (size_t)NPAGES * PS)));
+	store_close(s);
+	free(img);
 }
