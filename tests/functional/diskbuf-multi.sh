@@ -180,6 +180,22 @@ start_writer() {
 	_cleanup_pids="$_cleanup_pids $(cat "$R/writer.pid")"
 }
 
+# two_synced_disks R: R's two 64 MiB disks, primary and backup images
+# equal (64 blocks of the sync's 1 MiB each, so that the few written
+# while unprotected are a small part of a disk), and one sync port:
+# sets the caller's sport, sync_p (remus's flag) and sync_b (remusd's).
+two_synced_disks() {
+	local d
+	mkdir -p "$1"
+	for d in a b; do
+		mkimage "$1/p$d.img" 64
+		cp "$1/p$d.img" "$1/b$d.img"
+	done
+	sport=$(pick_port)
+	sync_p="--disk-sync 127.0.0.1:$sport"
+	sync_b="--disk-sync-listen g=127.0.0.1:$sport"
+}
+
 # reprotect: remusd killed -9 under the writer and restarted on the same
 # state directory and images; remus runs on unprotected (a client writes
 # there, its writes logged as it sees their replies), reconnects by
@@ -189,16 +205,7 @@ start_writer() {
 # disks, both disks at the primary's digest of the committed epoch.
 reprotect() {
 	local R="$T/reprotect" sport sync_p sync_b s0 s1 a0 unprot
-	mkdir -p "$R"
-	# 64 MiB: 64 blocks of the sync's 1 MiB each, so that the few
-	# written while unprotected are a small part of the disk.
-	for d in a b; do
-		mkimage "$R/p$d.img" 64
-		cp "$R/p$d.img" "$R/b$d.img"
-	done
-	sport=$(pick_port)
-	sync_p="--disk-sync 127.0.0.1:$sport"
-	sync_b="--disk-sync-listen g=127.0.0.1:$sport"
+	two_synced_disks "$R"
 	REMUS_EXTRA="--reconnect-interval 500" start_pair "$R" "$sync_p" "$sync_b" \
 	    --disk "g:xvda=$R/ba.img" --disk "g:xvdb=$R/bb.img"
 	wait_for 30 eval '[ "$(grep -c "initial sync of .* done" "$(sync_log "$R")")" = 2 ]' ||
@@ -277,14 +284,7 @@ reprotect() {
 # original host's disks.
 failback() {
 	local R="$T/failback" sport sync_p sync_b port2 sport2 a1 s2 gpid
-	mkdir -p "$R"
-	for d in a b; do
-		mkimage "$R/p$d.img" 64
-		cp "$R/p$d.img" "$R/b$d.img"
-	done
-	sport=$(pick_port)
-	sync_p="--disk-sync 127.0.0.1:$sport"
-	sync_b="--disk-sync-listen g=127.0.0.1:$sport"
+	two_synced_disks "$R"
 	start_pair "$R" "$sync_p" "$sync_b" --disk "g:xvda=$R/ba.img" --disk "g:xvdb=$R/bb.img"
 	start_writer "$R" 0:0.45 "$R/acked"
 	wait_for 60 test -s "$R/acked" || fail "failback: no write acknowledged: $(cat "$R/writer.log")"
