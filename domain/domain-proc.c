@@ -701,6 +701,7 @@ path_in(const char *dir, const char *name)
 }
 
 static void replica_proc_close(struct replica *);
+static int reserve_room(struct replica *);
 
 /* The command activate() runs, from the backup's configuration: CONF's
  * argv (its first word the program), packed as the stream packs it
@@ -834,7 +835,7 @@ replica_proc_create(const char *dir, const struct replica_conf *conf,
 	 * and builds this session's in a file of its own. */
 	r->store = store_open(dir, r->nr_pages, r->page_size,
 	    o && o->proc_sync, NULL);
-	if (r->store == NULL)
+	if (r->store == NULL || reserve_room(r) == -1)
 		goto err;
 	log_info("replica: %s, %llu MiB, guest %s", store_image_path(r->store),
 	    (unsigned long long)(r->size >> 20), r->cmd);
@@ -980,35 +981,108 @@ env_with(const char *name, const char *value, char **own)
 	return envp;
 }
 
-static void
-write_pidfile_named(struct replica *r, const char *file)
+/* The activation record: proc-guest.pid holds the pid of the copy this
+ * host activated.  It is the only thing that keeps a later session (or
+ * a restarted remusd, remusd.service's ExecStartPre) from replicating
+ * over the files that copy runs from, so an activation that cannot
+ * write it does not go ahead.  A backup's state directory may be full
+ * exactly when it activates (a full disk stalls replication past T), so
+ * every session sets aside RESERVE_BYTES in proc-activation.reserve at
+ * create, and the record frees that room when it needs it. */
+#define RESERVE_FILE	"proc-activation.reserve"
+#define RESERVE_BYTES	(16 * 1024)
+
+static int
+reserve_room(struct replica *r)
 {
-	char *path = path_in(r->dir, file), line[32];
-	int fd, n;
+	static const char zero[RESERVE_BYTES];
+	char *path = path_in(r->dir, RESERVE_FILE);
+	int fd = -1, rc = -1, saved;
 
 	if (path == NULL)
-		return;
-	n = snprintf(line, sizeof line, "%d\n", (int)r->guest);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || write_full(fd, line, (size_t)n) == -1)
-		log_warn("replica: write %s", path);
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 || write_full(fd, zero, sizeof zero) == -1) {
+		log_warn("replica: set aside %s", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	saved = errno;
 	if (fd != -1)
 		close(fd);
 	free(path);
+	errno = saved;
+	return rc;
 }
 
-/* proc-guest.pid always (fence agents and tests read it), NAME.pid too
- * when remusd --dname named the guest. */
-static void
-write_pidfile(struct replica *r)
+static int
+write_pidfile_named(struct replica *r, const char *file, pid_t pid)
 {
-	char file[sizeof r->dname + 8];
+	char *path = path_in(r->dir, file), line[32];
+	int fd, n, rc = -1, saved;
 
-	write_pidfile_named(r, "proc-guest.pid");
+	if (path == NULL)
+		return -1;
+	n = snprintf(line, sizeof line, "%d\n", (int)pid);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd != -1 && write_full(fd, line, (size_t)n) == 0)
+		rc = 0;
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	if (rc == -1)
+		(void)unlink(path);	/* no half record */
+	free(path);
+	errno = saved;
+	return rc;
+}
+
+/* proc-guest.pid (fence agents, tests and the guard read it), NAME.pid
+ * too when remusd --dname named the guest.  -1 when proc-guest.pid
+ * could not be written even with the reserved room freed. */
+static int
+write_pidfile(struct replica *r, pid_t pid)
+{
+	char file[sizeof r->dname + 8], *res;
+
+	if (write_pidfile_named(r, "proc-guest.pid", pid) == -1) {
+		log_warn("replica: record the activation in %s/proc-guest.pid",
+		    r->dir);
+		if ((res = path_in(r->dir, RESERVE_FILE)) == NULL)
+			return -1;
+		if (unlink(res) == -1) {
+			log_warn("replica: free %s", res);
+			free(res);
+			return -1;
+		}
+		free(res);
+		if (write_pidfile_named(r, "proc-guest.pid", pid) == -1) {
+			log_warn("replica: record the activation in the "
+			    "room set aside for it");
+			return -1;
+		}
+		log_info("replica: activation recorded in the room set aside "
+		    "for it");
+	}
 	if (r->dname[0] != '\0') {
 		snprintf(file, sizeof file, "%s.pid", r->dname);
-		write_pidfile_named(r, file);
+		if (write_pidfile_named(r, file, pid) == -1)
+			log_warn("replica: write %s/%s", r->dir, file);
 	}
+	return 0;
+}
+
+static void
+remove_pidfile(struct replica *r)
+{
+	char *path = path_in(r->dir, "proc-guest.pid");
+	int saved = errno;	/* the activation's failure, not ours */
+
+	if (path != NULL)
+		(void)unlink(path);
+	free(path);
+	errno = saved;
 }
 
 static int
@@ -1027,9 +1101,10 @@ replica_proc_set_name(struct replica *r, const char *name)
  * ('E' errno), it died (EOF) or the time is up.  'P' pid comes first,
  * from the intermediate child. */
 static int
-await_guest(int fd, int timeout_ms, const char *exe, pid_t *guest)
+await_guest(struct replica *r, int fd, const char *exe, pid_t *guest)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int timeout_ms = r->activate_ms;
 	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000, now;
 	char c;
 	int e, n;
@@ -1057,8 +1132,19 @@ await_guest(int fd, int timeout_ms, const char *exe, pid_t *guest)
 		}
 		if (c == 'R')
 			return 0;
-		if (c == 'P' && read_full(fd, guest, sizeof *guest, NULL) == 0)
-			continue;
+		if (c == 'P' && read_full(fd, guest, sizeof *guest, NULL) == 0) {
+			/* Recorded before the guest resumes: a copy nobody
+			 * can find must not run. */
+			if (write_pidfile(r, *guest) == 0)
+				continue;
+			log_warnx("replica: the activation of %s cannot be "
+			    "recorded: the guest (pid %d) is killed before it "
+			    "runs; the replica stays passive", exe,
+			    (int)*guest);
+			kill(*guest, SIGKILL);
+			errno = EIO;
+			return -1;
+		}
 		if (c == 'E' && read_full(fd, &e, sizeof e, NULL) == 0) {
 			errno = e;
 			log_warn("replica: exec %s", exe);
@@ -1146,10 +1232,11 @@ replica_proc_activate(struct replica *r)
 	pfd[1] = ready = -1;
 	while (waitpid(mid, &st, 0) == -1 && errno == EINTR)
 		;
-	if (await_guest(pfd[0], r->activate_ms, exe, &guest) == -1)
+	if (await_guest(r, pfd[0], exe, &guest) == -1) {
+		remove_pidfile(r);
 		goto out;
+	}
 	r->guest = guest;
-	write_pidfile(r);
 	log_info("replica: activated %s%sfrom epoch %llu: %s running as "
 	    "pid %d", r->dname, r->dname[0] ? " " : "",
 	    (unsigned long long)r->epoch, exe, (int)guest);

@@ -8,7 +8,8 @@ foreach(_s partition-both partition-p2b partition-b2p
     stop-remus-0.5x stop-remus-1x stop-remus-3x
     stop-remusd-0.5x stop-remusd-1x stop-remusd-3x
     fence-ok fence-fail fence-hang
-    statedir-full statedir-ro guest-crash reconnect)
+    statedir-full statedir-full-activate statedir-ro
+    guest-crash reconnect)
   remus_shell_test(fault-${_s} "${CMAKE_CURRENT_LIST_DIR}/fault.sh;${_s}"
     TIMEOUT 120)
   # Timing is what these check: not under the sanitizers.

@@ -26,6 +26,7 @@
 #   stop-remusd-{0.5x,1x,3x}      SIGSTOP of remusd for k*T
 #   fence-ok fence-fail fence-hang   partition both ways with that fence
 #   statedir-full statedir-ro     the backup's state directory, mid-run
+#   statedir-full-activate        full when the backup must activate
 #   guest-crash                   kill -9 of the primary's guest only
 #   reconnect                     remusd restarted: remus reconnects
 # 0.5x: nothing may happen.  1x: a race; either nothing happens or a clean
@@ -176,7 +177,7 @@ expect_primary_serves() {
 }
 
 expect_clean() {
-	fl_check || bad "acknowledged writes or reads lost: lost=$FL_LOST"
+	fl_check || bad "the check against the survivor ($FL_SURVIVOR) failed: lost=$FL_LOST"
 	[ "$FL_TWO" = 0 ] || bad "two copies emitted: two_live=$FL_TWO"
 	[ "$FL_TORN" = 0 ] || bad "the survivor's state is torn: torn=$FL_TORN"
 	[ "$FL_W" -gt 0 ] || bad "no acknowledged write to check"
@@ -321,6 +322,31 @@ fence-fail|fence-hang)
 		fact "hanging fence killed $(fl_calc "$k - $st") s after remusd started it (F = $F_S s): $(awk -v t="$k" '$1 == t' "$FL_BLOG" | head -1 | cut -d' ' -f2-)"
 	fi
 	fl_heal
+	;;
+statedir-full-activate)
+	# The backup's state directory is full when it must activate (the
+	# soak's round: a full disk stalled replication past T).  The copy
+	# it activates must still be recorded in proc-guest.pid -- the one
+	# thing that keeps a later session or a restarted remusd from
+	# replicating over the files it runs from -- in the room each
+	# session sets aside (proc-activation.reserve).
+	fl_statedir_mount 256
+	start_all ok
+	[ -f "$ST/proc-activation.reserve" ] ||
+		bad "the session set no room aside ($ST/proc-activation.reserve)"
+	fl_statedir_fill
+	fact "state directory full ($(df --output=avail -B1 "$FL_ST" | tail -1 | tr -d ' ') bytes free)"
+	echo x >"$FL_ST/probe" 2>/dev/null && bad "the state directory still takes a new file"
+	fl_partition both
+	expect_failover
+	observe "$WINDOW"
+	fl_heal
+	expect_no_primary_output_after_fault
+	grep -q 'activation recorded in the room set aside' "$FL_BLOG" ||
+		bad "remusd did not use the room set aside: $(grep -i 'activat' "$FL_BLOG" | tail -2)"
+	p=$(fl_b_pid)
+	[ -n "$p" ] && fl_alive "$p" || bad "proc-guest.pid does not name the running copy ('$p')"
+	fact "activation recorded on a full state directory: proc-guest.pid $p runs"
 	;;
 statedir-full|statedir-ro)
 	fl_statedir_mount 256

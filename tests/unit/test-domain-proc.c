@@ -771,6 +771,31 @@ Test(domain_proc, replica_preserves_the_arena_and_activates)
 	cr_assert(eq(u64, proc_sum(rops->page(r, 0),
 	    info.nr_pages * (size_t)ps), sum));
 
+	/* An activation that cannot be recorded in proc-guest.pid (here a
+	 * directory in its place; on a real backup a full disk even after
+	 * the room set aside at create is freed) must not leave a copy
+	 * running that no guard can find: the guest is killed before it
+	 * resumes. */
+	{
+		char res[PATH_MAX + 32];
+		int st, killed;
+		pid_t z;
+
+		snprintf(res, sizeof res, "%s/proc-activation.reserve", dir);
+		cr_assert(eq(int, access(res, F_OK), 0), "no room set aside");
+		cr_assert(eq(int, mkdir(gpid, 0700), 0));
+		errno = 0;
+		cr_assert(eq(int, rops->activate(r), -1));
+		cr_assert(eq(int, errno, EIO));
+		z = waitpid(-1, &st, 0);	/* we are its reaper */
+		cr_assert(z > 0, "no killed guest to reap");
+		killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+		cr_assert(killed, "the unrecorded guest was not killed "
+		    "(status %#x)", st);
+		cr_assert(eq(int, access(res, F_OK), -1), "room not used");
+		cr_assert(eq(int, rmdir(gpid), 0));
+	}
+
 	/* Failover: the dirtier resumes from the replica and carries on
 	 * with its counters (the 7th suspend it ever saw). */
 	cr_assert(eq(int, rops->activate(r), 0));
