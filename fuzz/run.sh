@@ -7,14 +7,17 @@
 # stage; libFuzzer saves the input as BUILD-DIR/artifacts/TARGET/crash-*
 # (leak-*, timeout-*, oom-*), and this script prints its path.  New
 # corpus entries stay in BUILD-DIR/corpus/TARGET (merge by hand:
-# fuzz/README.md).  TARGETs default to every target: stream session primary.
+# fuzz/README.md).  TARGETs default to every target: stream session
+# primary ctl.  The control socket's parser (ctl) is a few hundred lines
+# and saturates its coverage in seconds: it gets FUZZ_SECONDS_CTL
+# (default 60) unless FUZZ_SECONDS is given.
 #
 #   FUZZ_SECONDS=3600 fuzz/run.sh build/fuzz session   # a longer run
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:?usage: fuzz/run.sh BUILD-DIR [TARGET...]}
 shift
-targets=${*:-stream session primary}
+targets=${*:-stream session primary ctl}
 secs=${FUZZ_SECONDS:-150}
 jobs=${JOBS:-$(nproc)}
 
@@ -39,12 +42,14 @@ for t in $targets; do
 	work=$dir/corpus/$t
 	art=$dir/artifacts/$t
 	log=$dir/fuzz-$t.log
+	tsecs=$secs
+	[ "$t" = ctl ] && [ -z "${FUZZ_SECONDS:-}" ] && tsecs=${FUZZ_SECONDS_CTL:-60}
 	rm -rf "$art"		# what a failure prints is this run's
 	mkdir -p "$work" "$art"
 	cp "$src/fuzz/corpus/$t"/* "$work/"
 	# -close_fd_mask=2: the target's own stderr (its log lines) goes to
 	# /dev/null; libFuzzer's and the sanitizers' reports do not.
-	"$dir/bin/fuzz-$t" -max_total_time="$secs" -timeout=30 \
+	"$dir/bin/fuzz-$t" -max_total_time="$tsecs" -timeout=30 \
 	    -rss_limit_mb=2048 -max_len=32768 -close_fd_mask=2 \
 	    -print_final_stats=1 -artifact_prefix="$art/" "$work" \
 	    >"$log" 2>&1 </dev/null
@@ -62,7 +67,7 @@ for t in $targets; do
 		    "input saved:" "$art"/*
 		fail=1
 	else
-		echo "fuzz-$t: ok, ${secs} s, ${runs:-?} runs" \
+		echo "fuzz-$t: ok, ${tsecs} s, ${runs:-?} runs" \
 		    "(${speed:-?}/s), $cov, corpus $(ls "$work" | wc -l) files"
 	fi
 done
