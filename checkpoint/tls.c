@@ -652,7 +652,10 @@ tls_handshake(struct tls *t)
 			break;
 	}
 	handshake_reason(t, rc, saved, reason, sizeof reason);
-	log_warnx("TLS handshake with %s failed: %s", t->peer, reason);
+	/* A peer can fail handshakes in a loop (issue 12): rate-limited,
+	 * every one still counted. */
+	log_rate(LOG_ERR, "tls-handshake", "%sTLS handshake with %s "
+	    "failed: %s", LOG_PREFIX, t->peer, reason);
 	/* Tell the peer why, if the socket takes it (best effort). */
 	if (rc != GNUTLS_E_FATAL_ALERT_RECEIVED &&
 	    rc != GNUTLS_E_PUSH_ERROR && rc != GNUTLS_E_PULL_ERROR)
@@ -675,8 +678,9 @@ tls_handshake_wait(struct tls *t, unsigned timeout_ms)
 			return rc;
 		now = now_us();
 		if (now >= deadline) {
-			log_warnx("TLS handshake with %s failed: no answer in "
-			    "%u ms", t->peer, timeout_ms);
+			log_rate(LOG_ERR, "tls-handshake", "%sTLS "
+			    "handshake with %s failed: no answer in %u ms",
+			    LOG_PREFIX, t->peer, timeout_ms);
 			t->err = ETIMEDOUT;
 			errno = ETIMEDOUT;
 			return -1;

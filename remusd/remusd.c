@@ -789,8 +789,8 @@ handshake_deadline_cb(struct ev_loop *loop __unused, ev_timer *w,
 {
 	struct handshake *h = container_of(w, struct handshake, deadline);
 
-	log_warnx("TLS handshake with %s failed: not done in %u ms", h->peer,
-	    HANDSHAKE_TIMEOUT_MS);
+	log_rate(LOG_ERR, "tls-handshake", "TLS handshake with %s "
+	    "failed: not done in %u ms", h->peer, HANDSHAKE_TIMEOUT_MS);
 	handshake_free(h, 1);
 }
 
@@ -800,8 +800,8 @@ handshake_start(struct remusd *d, int fd, const char *peer)
 	struct handshake *h;
 
 	if (d->nhandshakes >= HANDSHAKE_MAX) {
-		log_warnx("%s: refused: %u TLS handshakes already under way",
-		    peer, d->nhandshakes);
+		log_rate(LOG_ERR, "tls-handshakes-max", "%s: refused: %u "
+		    "TLS handshakes already under way", peer, d->nhandshakes);
 		close(fd);
 		return;
 	}
@@ -892,8 +892,11 @@ accept_conn(struct remusd *d)
 		handshake_start(d, fd, peer);
 		return;
 	}
-	log_warnx("%s: insecure connection (--insecure): the peer is not "
-	    "authenticated and the stream crosses in clear", peer);
+	/* Said of every connection; a flood of them costs a few lines a
+	 * window and a count (log_rate), not the disk. */
+	log_rate(LOG_ERR, "insecure", "%s: insecure connection "
+	    "(--insecure): the peer is not authenticated and the stream "
+	    "crosses in clear", peer);
 	session_start(d, fd, fd, peer, NULL);
 }
 
