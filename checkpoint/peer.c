@@ -251,14 +251,20 @@ parse_input(struct peer *p)
 }
 
 /* Room for the record the reader waits for (its size is known from its
- * 8-byte header, already checked against the format's limits). */
+ * 8-byte header, already checked against the format's limits).  The
+ * buffer grows with what arrives, at most doubling what it holds, not
+ * to the size announced at once: a peer that announces a 64 MiB record
+ * and sends a byte of it must not make us allocate 64 MiB (issue 12). */
 static int
 input_room(struct peer *p)
 {
-	size_t want, ncap;
+	size_t want, ncap, step;
 	uint8_t *n;
 
 	want = p->rd.need > p->in_len ? p->rd.need : p->in_len + 1;
+	step = p->in_len > IN_READ_CHUNK ? p->in_len : IN_READ_CHUNK;
+	if (want > p->in_len + step)
+		want = p->in_len + step;
 	if (want < p->in_len + IN_READ_CHUNK)
 		want = p->in_len + IN_READ_CHUNK;
 	if (want > p->cfg.in_max)
