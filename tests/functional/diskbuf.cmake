@@ -2,7 +2,7 @@
 # nbdcopy/nbdinfo) against diskbuf-pair, and the initial sync tool.
 foreach(_t diskbuf-epochs diskbuf-sync diskbuf-clients diskbuf-faults
     diskbuf-remus diskbuf-commit-order diskbuf-diskd diskbuf-multi
-    diskbuf-guests)
+    diskbuf-guests diskbuf-maxdisk)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh)
     remus_shell_test(${_t} ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh
       LABELS functional TIMEOUT 300)
