@@ -81,6 +81,9 @@ expect 1 remusd --no-fence --receive -D "$T/st" --hello-timeout 5
 expect 1 remus -b --name "a b" proc:1
 expect 1 remus-diskd --bogus x.img
 expect 1 remus-diskd x.img
+expect 1 remus-stream --bogus
+expect 1 remus-stream
+expect 1 remus-stream frobnicate -
 remusd --no-fence --insecure -n --listen "127.0.0.1:$(pick_port)" -D "$T/st" 2>/dev/null || fail "remusd -n"
 
 if [ "$(id -u)" = 0 ]; then
