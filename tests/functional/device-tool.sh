@@ -8,6 +8,8 @@
 #            commits epoch 4, remus ends (no reconnect) with 4
 #   hang3    a tool that hangs at step 3: killed at --device-tool-timeout,
 #            the epoch fails the same way
+#   cofail / codie   a coprocess tool answering "fail REASON" at step 2
+#            of epoch 4, or exiting there: the epoch fails as in fail2
 #   success  state-copy (exec mode) and drbd-like (coprocess mode) on the
 #            primary, the state file rewritten by the test as epochs run;
 #            the steps come in the order 0, 1, then 2 and 3 per epoch with
@@ -94,6 +96,50 @@ grep -q "hang: step 3: .*trace-tool not done in 300 ms: killed" "$T/remus-hang.l
 grep -q "device device-tool: commit failed" "$T/remus-hang.log" ||
 	fail "hang3: the epoch did not fail as a device hook"
 echo "hang3: step 3 of epoch 3 killed after 300 ms, the epoch failed, remus exit 4"
+
+# ---- cofail / codie: the coprocess mode's failures ------------------------
+# A coprocess that answers "fail REASON" to step 2 of epoch 4, and one
+# that exits at step 2 of epoch 4: each fails that epoch as fail2 does
+# (backup stays at epoch 3, remus exits 4), and says why.
+cat >"$T/co-tool" <<'COTOOL'
+#!/bin/sh
+# coprocess: one line per step, "STEP EPOCH"; answer ok or fail REASON
+while read -r step epoch; do
+	if [ "$step" = 2 ] && [ "$epoch" = 4 ]; then
+		[ "$CO_MODE" = die ] && exit 0
+		echo "fail injected at step 2 of epoch 4"
+		continue
+	fi
+	echo ok
+done
+COTOOL
+chmod +x "$T/co-tool"
+for mode in fail die; do
+	start_guest "g-co$mode" remus-dirtier --pages 50 --working-set 500 --arena-size 4M
+	port=$(pick_port)
+	start "remusd-co$mode" remusd --no-fence --no-activate --insecure --listen 127.0.0.1:$port \
+		-D "$T/st-co$mode" --guest "g-co$mode=$GUEST_CMD"
+	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd did not listen"
+	st=0
+	CO_MODE=$mode timeout 60 remus -i 50 --insecure --reconnect-interval 0 \
+		--device-tool "co=coproc:$T/co-tool" --name "g-co$mode" proc:"$GUEST_PID" \
+		127.0.0.1:$port >"$T/remus-co$mode.log" 2>&1 || st=$?
+	[ $st -eq 4 ] || fail "co$mode: remus exited $st, want 4: $(tail -3 "$T/remus-co$mode.log")"
+	if [ $mode = fail ]; then
+		grep -q "co: step 2: .*fail injected at step 2 of epoch 4" "$T/remus-co$mode.log" ||
+			fail "cofail: the tool's reason was not said: $(grep 'co:' "$T/remus-co$mode.log" | tail -2)"
+	else
+		grep -Eq "co: step 2: .*(ended|exited|closed|EOF|no answer)" "$T/remus-co$mode.log" ||
+			fail "codie: the coprocess's end was not said: $(grep 'co:' "$T/remus-co$mode.log" | tail -2)"
+	fi
+	grep -q "device device-tool: postsuspend failed" "$T/remus-co$mode.log" ||
+		fail "co$mode: the epoch did not fail as a device hook"
+	wait_for 10 grep -q "session over" "$T/remusd-co$mode.log" ||
+		fail "co$mode: the backup did not end the session"
+	c=$(cat "$T/st-co$mode/g-co$mode/proc-epoch")
+	[ "$c" -eq 3 ] || fail "co$mode: backup committed epoch $c, want 3"
+	echo "co$mode: $(grep -m1 'co: step 2' "$T/remus-co$mode.log" | cut -d' ' -f3-); backup stays at epoch $c, remus exit 4"
+done
 
 # A tool that is not there: said at once.
 st=0
