@@ -981,14 +981,19 @@ env_with(const char *name, const char *value, char **own)
 	return envp;
 }
 
-/* The activation record: proc-guest.pid holds the pid of the copy this
- * host activated.  It is the only thing that keeps a later session (or
- * a restarted remusd, remusd.service's ExecStartPre) from replicating
- * over the files that copy runs from, so an activation that cannot
- * write it does not go ahead.  A backup's state directory may be full
- * exactly when it activates (a full disk stalls replication past T), so
- * every session sets aside RESERVE_BYTES in proc-activation.reserve at
- * create, and the record frees that room when it needs it. */
+/* The activation record: the pid of the copy this host activated.  It
+ * is the only thing that keeps a later session (or a restarted remusd,
+ * remusd.service's ExecStartPre) from replicating over the files that
+ * copy runs from, so an activation that cannot write it does not go
+ * ahead.  It is written as soon as the guest is forked, before it
+ * resumes, as ACTIVATING_FILE ("being activated": the guard reads it
+ * too), and renamed to proc-guest.pid once the guest runs, so that
+ * proc-guest.pid keeps meaning "activated and running" to fence agents
+ * and tests.  A backup's state directory may be full exactly when it
+ * activates (a full disk stalls replication past T), so every session
+ * sets aside RESERVE_BYTES in RESERVE_FILE at create, and the record
+ * frees that room when it needs it. */
+#define ACTIVATING_FILE	"proc-guest.pid.new"
 #define RESERVE_FILE	"proc-activation.reserve"
 #define RESERVE_BYTES	(16 * 1024)
 
@@ -1038,45 +1043,60 @@ write_pidfile_named(struct replica *r, const char *file, pid_t pid)
 	return rc;
 }
 
-/* proc-guest.pid (fence agents, tests and the guard read it), NAME.pid
- * too when remusd --dname named the guest.  -1 when proc-guest.pid
- * could not be written even with the reserved room freed. */
+/* Before the guest resumes: ACTIVATING_FILE, in the reserved room if
+ * need be.  -1 when it could not be written even with that room freed. */
 static int
-write_pidfile(struct replica *r, pid_t pid)
+record_activation(struct replica *r, pid_t pid)
 {
-	char file[sizeof r->dname + 8], *res;
+	char *res;
 
-	if (write_pidfile_named(r, "proc-guest.pid", pid) == -1) {
-		log_warn("replica: record the activation in %s/proc-guest.pid",
-		    r->dir);
-		if ((res = path_in(r->dir, RESERVE_FILE)) == NULL)
-			return -1;
-		if (unlink(res) == -1) {
-			log_warn("replica: free %s", res);
-			free(res);
-			return -1;
-		}
+	if (write_pidfile_named(r, ACTIVATING_FILE, pid) == 0)
+		return 0;
+	log_warn("replica: record the activation in %s/%s", r->dir,
+	    ACTIVATING_FILE);
+	if ((res = path_in(r->dir, RESERVE_FILE)) == NULL)
+		return -1;
+	if (unlink(res) == -1) {
+		log_warn("replica: free %s", res);
 		free(res);
-		if (write_pidfile_named(r, "proc-guest.pid", pid) == -1) {
-			log_warn("replica: record the activation in the "
-			    "room set aside for it");
-			return -1;
-		}
-		log_info("replica: activation recorded in the room set aside "
-		    "for it");
+		return -1;
 	}
+	free(res);
+	if (write_pidfile_named(r, ACTIVATING_FILE, pid) == -1) {
+		log_warn("replica: record the activation in the room set "
+		    "aside for it");
+		return -1;
+	}
+	log_info("replica: activation recorded in the room set aside for it");
+	return 0;
+}
+
+/* The guest runs: the record becomes proc-guest.pid (a rename needs no
+ * new room), NAME.pid too when remusd --dname named the guest.  A rename
+ * that fails leaves the record where the guard still finds it. */
+static void
+activation_done(struct replica *r, pid_t pid)
+{
+	char file[sizeof r->dname + 8], *from, *to;
+
+	from = path_in(r->dir, ACTIVATING_FILE);
+	to = path_in(r->dir, "proc-guest.pid");
+	if (from != NULL && to != NULL && rename(from, to) == -1)
+		log_warn("replica: rename %s to %s (the activation stays "
+		    "recorded in the first)", from, to);
+	free(from);
+	free(to);
 	if (r->dname[0] != '\0') {
 		snprintf(file, sizeof file, "%s.pid", r->dname);
 		if (write_pidfile_named(r, file, pid) == -1)
 			log_warn("replica: write %s/%s", r->dir, file);
 	}
-	return 0;
 }
 
 static void
-remove_pidfile(struct replica *r)
+remove_record(struct replica *r)
 {
-	char *path = path_in(r->dir, "proc-guest.pid");
+	char *path = path_in(r->dir, ACTIVATING_FILE);
 	int saved = errno;	/* the activation's failure, not ours */
 
 	if (path != NULL)
@@ -1135,7 +1155,7 @@ await_guest(struct replica *r, int fd, const char *exe, pid_t *guest)
 		if (c == 'P' && read_full(fd, guest, sizeof *guest, NULL) == 0) {
 			/* Recorded before the guest resumes: a copy nobody
 			 * can find must not run. */
-			if (write_pidfile(r, *guest) == 0)
+			if (record_activation(r, *guest) == 0)
 				continue;
 			log_warnx("replica: the activation of %s cannot be "
 			    "recorded: the guest (pid %d) is killed before it "
@@ -1233,10 +1253,11 @@ replica_proc_activate(struct replica *r)
 	while (waitpid(mid, &st, 0) == -1 && errno == EINTR)
 		;
 	if (await_guest(r, pfd[0], exe, &guest) == -1) {
-		remove_pidfile(r);
+		remove_record(r);
 		goto out;
 	}
 	r->guest = guest;
+	activation_done(r, guest);
 	log_info("replica: activated %s%sfrom epoch %llu: %s running as "
 	    "pid %d", r->dname, r->dname[0] ? " " : "",
 	    (unsigned long long)r->epoch, exe, (int)guest);

@@ -475,27 +475,34 @@ metrics_tick_cb(struct ev_loop *loop __unused, ev_timer *w,
 
 /* The pid of a guest this backup activated from DIR that still runs
  * (its copy runs from the replica files: a new session would write over
- * them), or 0.  The proc driver's pid file; the same test as
- * remusd.service's ExecStartPre. */
+ * them), or 0.  The proc driver's record: proc-guest.pid, or
+ * proc-guest.pid.new while (or if) the activation was not completed;
+ * the same test as remusd.service's ExecStartPre. */
 static long
 activated_here(const char *dir)
 {
+	static const char *const files[] = { "proc-guest.pid",
+	    "proc-guest.pid.new" };
 	char *path, buf[32];
-	long pid = 0;
+	long pid;
+	size_t i;
 	FILE *f;
 
-	if (asprintf(&path, "%s/proc-guest.pid", dir) == -1)
-		return 0;
-	f = fopen(path, "re");
-	free(path);
-	if (f == NULL)
-		return 0;
-	if (fgets(buf, sizeof buf, f) != NULL)
-		pid = strtol(buf, NULL, 10);
-	fclose(f);
-	if (pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
-		return 0;
-	return pid;
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		if (asprintf(&path, "%s/%s", dir, files[i]) == -1)
+			return 0;
+		f = fopen(path, "re");
+		free(path);
+		if (f == NULL)
+			continue;
+		pid = 0;
+		if (fgets(buf, sizeof buf, f) != NULL)
+			pid = strtol(buf, NULL, 10);
+		fclose(f);
+		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			return pid;
+	}
+	return 0;
 }
 
 /* Is PATH the same file as any of the images M holds? */

@@ -105,7 +105,9 @@ fl_alive() {
 
 fl_p_alive() { fl_alive "${GUEST_PID:-}"; }
 
-fl_b_pid() { cat "$ST/proc-guest.pid" 2>/dev/null; }
+# (proc-guest.pid.new: recorded, not yet running, or left by a rename
+# that failed on a full state directory.)
+fl_b_pid() { cat "$ST/proc-guest.pid" 2>/dev/null || cat "$ST/proc-guest.pid.new" 2>/dev/null; }
 fl_b_active() { fl_alive "$(fl_b_pid)"; }
 
 fl_net_up() {

@@ -771,19 +771,20 @@ Test(domain_proc, replica_preserves_the_arena_and_activates)
 	cr_assert(eq(u64, proc_sum(rops->page(r, 0),
 	    info.nr_pages * (size_t)ps), sum));
 
-	/* An activation that cannot be recorded in proc-guest.pid (here a
-	 * directory in its place; on a real backup a full disk even after
+	/* An activation that cannot be recorded (here a directory in the
+	 * place of proc-guest.pid.new, its record until the guest runs; on a real backup a full disk even after
 	 * the room set aside at create is freed) must not leave a copy
 	 * running that no guard can find: the guest is killed before it
 	 * resumes. */
 	{
-		char res[PATH_MAX + 32];
+		char res[PATH_MAX + 32], rec[PATH_MAX + 8];
 		int st, killed;
 		pid_t z;
 
 		snprintf(res, sizeof res, "%s/proc-activation.reserve", dir);
 		cr_assert(eq(int, access(res, F_OK), 0), "no room set aside");
-		cr_assert(eq(int, mkdir(gpid, 0700), 0));
+		snprintf(rec, sizeof rec, "%s.new", gpid);
+		cr_assert(eq(int, mkdir(rec, 0700), 0));
 		errno = 0;
 		cr_assert(eq(int, rops->activate(r), -1));
 		cr_assert(eq(int, errno, EIO));
@@ -793,7 +794,8 @@ Test(domain_proc, replica_preserves_the_arena_and_activates)
 		cr_assert(killed, "the unrecorded guest was not killed "
 		    "(status %#x)", st);
 		cr_assert(eq(int, access(res, F_OK), -1), "room not used");
-		cr_assert(eq(int, rmdir(gpid), 0));
+		cr_assert(eq(int, access(gpid, F_OK), -1), "pid file left");
+		cr_assert(eq(int, rmdir(rec), 0));
 	}
 
 	/* Failover: the dirtier resumes from the replica and carries on
