@@ -41,6 +41,34 @@ for path in "$T"/inst/bin/* "$T"/inst/sbin/*; do
 	progs=$((progs + 1))
 done
 [ $progs -ge 4 ] || fail "only $progs programs installed"
+# The fence agents remusd --fence runs (libexec/remus/fence-*): each on a
+# section-8 page of its own or one that names it (.Nm), installed, lint
+# clean, with every option of its --help.
+agents=0
+for path in "$T"/inst/libexec/remus/fence-*; do
+	[ -f "$path" ] || continue
+	prog=$(basename "$path")
+	page="$REMUS_SRC/man/$prog.8"
+	[ -f "$page" ] || page=$(grep -lE "^\.Nm $prog( ,)?\$" "$REMUS_SRC"/man/*.8 | head -1)
+	[ -n "$page" ] && [ -f "$page" ] || fail "$prog is installed, no man page names it"
+	pg=$(basename "$page")
+	[ -f "$T/inst/share/man/man8/$pg" ] || fail "$pg ($prog) is not installed"
+	mandoc -Tlint -Wwarning "$page" >"$T/lint" 2>&1 || true
+	[ ! -s "$T/lint" ] || fail "mandoc -Tlint $pg: $(cat "$T/lint")"
+	mandoc -Tascii "$page" | sed "s/.\x08//g" >"$T/$prog.txt"
+	"$path" --help >"$T/$prog.help" 2>&1 || fail "$prog --help failed"
+	n=0
+	for o in $(grep -oE '(^|[][ ,(|])--?[a-zA-Z][a-zA-Z0-9-]*' "$T/$prog.help" |
+	    sed 's/^[][ ,(|]*//' | sort -u); do
+		grep -qF -- "$o" "$T/$prog.txt" || fail "$prog --help has $o, $pg does not"
+		n=$((n + 1))
+	done
+	sed -n '/EXIT STATUS/,/SEE ALSO/p' "$T/$prog.txt" | grep -qE "^ +1([[:space:]]|$)" ||
+		fail "$pg: no exit status 1"
+	echo "$prog ($pg): $n options documented, lint clean"
+	agents=$((agents + 1))
+done
+[ $agents -ge 3 ] || fail "only $agents fence agents installed"
 # File formats (section 5): installed and lint clean too.
 for page in "$REMUS_SRC"/man/*.5; do
 	[ -f "$page" ] || continue

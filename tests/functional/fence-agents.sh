@@ -136,6 +136,62 @@ status=0; xenfence >"$T/xen3.log" 2>&1 || status=$?
 status=0; xenfence --via false >"$T/xen4.log" 2>&1 || status=$?
 [ $status -ne 0 ] || fail "fence-remus-xen --via false: exit 0"
 
+# fence-remus-pacemaker against stand-ins for Pacemaker's and Corosync's
+# tools: stonith_admin records its arguments and answers per a file,
+# corosync-cmapctl prints a two-node nodelist, crm_node -n says "n2".
+pagent="$REMUS_SRC/contrib/fence/fence-remus-pacemaker"
+mkdir -p "$T/pbin"
+cat >"$T/pbin/stonith_admin" <<PA
+#!/bin/sh
+echo "\$*" >>"$T/sa.calls"
+[ -e "$T/sa.fail" ] && { echo "Command failed: Timer expired"; exit 124; }
+exit 0
+PA
+cat >"$T/pbin/corosync-cmapctl" <<'PC'
+#!/bin/sh
+cat <<X
+nodelist.node.0.name (str) = n1
+nodelist.node.0.nodeid (u32) = 1
+nodelist.node.0.ring0_addr (str) = 192.0.2.1
+nodelist.node.1.name (str) = n2
+nodelist.node.1.nodeid (u32) = 2
+nodelist.node.1.ring0_addr (str) = 192.0.2.2
+nodelist.node.1.ring1_addr (str) = 198.51.100.2
+X
+PC
+printf '#!/bin/sh\necho n2\n' >"$T/pbin/crm_node"
+chmod +x "$T/pbin/"*
+pmfence() {	# ENV-ASSIGNMENTS... -- ARGS...: status, output in $T/pm.log
+	local st=0
+	env PATH="$T/pbin:$PATH" "$@" "$pagent" ${PMARGS:-} >"$T/pm.log" 2>&1 || st=$?
+	echo $st
+}
+: >"$T/sa.calls"
+# The primary's address maps to its node through the ring addresses.
+[ "$(pmfence REMUS_FENCE_PRIMARY=192.0.2.1:40312 REMUS_FENCE_TIMEOUT_MS=20000)" = 0 ] ||
+	fail "fence-remus-pacemaker: $(cat "$T/pm.log")"
+[ "$(tail -1 "$T/sa.calls" | cut -d' ' -f1-4)" = "--fence n1 --timeout 19" ] ||
+	fail "stonith_admin called as: $(tail -1 "$T/sa.calls")"
+cat "$T/pm.log"
+# A node name as the primary's host; --action reboot; --timeout.
+PMARGS="--action reboot --timeout 7" pmfence REMUS_FENCE_PRIMARY=n1:5270 >/dev/null
+[ "$(tail -1 "$T/sa.calls" | cut -d' ' -f1-4)" = "--reboot n1 --timeout 7" ] ||
+	fail "stonith_admin called as: $(tail -1 "$T/sa.calls")"
+n=$(wc -l <"$T/sa.calls")
+# Never this node, never an address no node has: exit 3, no fence asked.
+[ "$(pmfence REMUS_FENCE_PRIMARY=198.51.100.2:1)" = 3 ] || fail "fenced this node (n2)"
+[ "$(pmfence REMUS_FENCE_PRIMARY=[2001:db8::9]:1)" = 3 ] || fail "fenced for an unknown address"
+[ "$(pmfence REMUS_FENCE_PRIMARY=stdin)" = 3 ] || fail "fenced for --receive's stdin"
+[ "$(wc -l <"$T/sa.calls")" = "$n" ] || fail "stonith_admin called for a refused fence"
+# The fence fails: exit 2, saying why.
+touch "$T/sa.fail"
+[ "$(PMARGS="--node n1" pmfence)" = 2 ] || fail "a failed stonith_admin is not exit 2"
+grep -q "exit 124: Command failed: Timer expired" "$T/pm.log" || fail "failure not told: $(cat "$T/pm.log")"
+rm "$T/sa.fail"
+[ "$(PMARGS="--action halt" pmfence REMUS_FENCE_PRIMARY=n1:1)" = 1 ] || fail "--action halt accepted"
+[ "$(PMARGS="--timeout 0" pmfence REMUS_FENCE_PRIMARY=n1:1)" = 1 ] || fail "--timeout 0 accepted"
+echo "fence-remus-pacemaker: node from the ring address, refusals (this node, unknown, stdin), failure exit 2"
+
 # The man page documents every option the agents' --help prints.
 if command -v mandoc >/dev/null; then
 	mandoc -Tascii "$REMUS_SRC/man/fence-remus-proc.8" | sed "s/.\x08//g" >"$T/fence.txt" ||

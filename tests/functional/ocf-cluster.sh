@@ -8,10 +8,14 @@
 # /usr/sbin through an overlay, nothing is installed on the host) asks a
 # loop outside the nodes, which can see their init pids, to kill a node.
 # ocf:remus:remus runs as a promotable clone (agent in each node's
-# /usr/lib/ocf through an overlay) with a real remus-dirtier guest on n1.
-# Then n1's init is killed (-9: the whole node); expected: Pacemaker on
-# n2 fences n1, remusd on n2 activates the replica, Pacemaker promotes n2
-# and the activated guest runs on.
+# /usr/lib/ocf through an overlay) with a real remus-kvd guest on n1, and
+# remusd's fence is fence-remus-pacemaker (stonith_admin --fence through
+# the cluster's fencer), as the agent has it by default.  A client writes
+# to the kvd; then n1's init is killed (-9: the whole node).  Expected:
+# the fencer on n2 fences n1 (the switch kills it), and only after that
+# does remusd on n2 activate the replica (docs/failover.md: fence before
+# activation); Pacemaker promotes n2; every write the kvd acknowledged
+# reads back from the activated copy, which serves new ones.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires corosync -v
@@ -19,6 +23,7 @@ requires test -x /usr/sbin/pacemakerd
 requires crm_mon --version
 requires test -r /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs
 requires unshare --version
+requires stonith_admin --version
 : "${REMUS_SRC:?}"
 B=$REMUS_BUILD/bin
 D=$T/lab
@@ -188,10 +193,16 @@ wait_until 120 sh -c "$C1 crm_mon -1 2>/dev/null | grep -q 'Online: \[ n1 n2 \]'
 	fail "the cluster did not form: $(tail -5 "$D"/n1/log/corosync.log)"
 echo "cluster formed: $($C1 crm_mon -1 | grep -E 'Current DC|Online')"
 
-$C1 env REMUS_PROC_RUNDIR=/run/remus setsid "$B/remus-dirtier" --pages 50 \
-	--working-set 500 --arena-size 4M --pidfile /run/g.pid >"$D/guest.out" 2>&1 &
+GCMD="$B/remus-kvd --listen 0.0.0.0:7000 --arena-size 16M --pidfile /run/g.pid"
+# shellcheck disable=SC2086
+$C1 env REMUS_PROC_RUNDIR=/run/remus setsid $GCMD >"$D/guest.out" 2>&1 &
 wait_for 20 $C1 test -s /run/g.pid || fail "guest did not start on n1"
 G=$($C1 cat /run/g.pid)
+# The client talks to the kvd from inside each node's network namespace
+# (only the network: it is not a process of the node, and outlives n1).
+N1="nsenter -t $P1 -n"
+N2="nsenter -t $P2 -n"
+wait_for 20 $N1 remus-netbuf kv-check 127.0.0.1 7000 /dev/null || fail "the kvd does not answer on n1"
 # Each node's remusd keeps its replica in its own directory (the guest
 # is "guest" to it, the primitive's id: STATEDIR/guest).
 mkdir -p "$D/state"
@@ -201,13 +212,31 @@ $C1 crm_attribute -t crm_config -n stonith-enabled -v true
 $C1 crm_attribute -t crm_config -n no-quorum-policy -v ignore
 $C1 cibadmin -C -o resources -X '<primitive id="fence-lab" class="stonith" type="fence_remusns"><instance_attributes id="fence-lab-ia"><nvpair id="fence-lab-hl" name="pcmk_host_list" value="n1 n2"/></instance_attributes><operations><op id="fence-lab-mon" name="monitor" interval="30s"/></operations></primitive>' ||
 	fail "stonith resource"
+# F, remusd's --fence-timeout: the fencer's time for a node that is gone
+# (measured below, ~1-2 s here, more under load) with room to spare.
+F=20000
 nv() { echo "<nvpair id=\"g-$1\" name=\"$1\" value=\"$2\"/>"; }
-$C1 cibadmin -C -o resources -X "<clone id=\"guest-clone\"><meta_attributes id=\"gc-meta\"><nvpair id=\"gc-prom\" name=\"promotable\" value=\"true\"/><nvpair id=\"gc-pm\" name=\"promoted-max\" value=\"1\"/><nvpair id=\"gc-cm\" name=\"clone-max\" value=\"2\"/><nvpair id=\"gc-cnm\" name=\"clone-node-max\" value=\"1\"/><nvpair id=\"gc-n\" name=\"notify\" value=\"true\"/></meta_attributes><primitive id=\"guest\" class=\"ocf\" provider=\"remus\" type=\"remus\"><instance_attributes id=\"guest-ia\">$(nv guest proc:$G)$(nv peer remus-peer:5270)$(nv listen :5270)$(nv no_fence true)$(nv insecure true)$(nv interval 100)$(nv remus "$B/remus")$(nv remusd "$B/remusd")$(nv logfile /var/log/remus.log)$(nv state_dir "$D/state")$(nv command "$B/remus-dirtier --pages 50 --working-set 500 --arena-size 4M --pidfile /run/g.pid")</instance_attributes><operations><op id=\"gm1\" name=\"monitor\" interval=\"3s\" role=\"Promoted\"/><op id=\"gm2\" name=\"monitor\" interval=\"4s\" role=\"Unpromoted\"/><op id=\"gp\" name=\"promote\" timeout=\"60s\" interval=\"0\"/></operations></primitive></clone>" ||
+$C1 cibadmin -C -o resources -X "<clone id=\"guest-clone\"><meta_attributes id=\"gc-meta\"><nvpair id=\"gc-prom\" name=\"promotable\" value=\"true\"/><nvpair id=\"gc-pm\" name=\"promoted-max\" value=\"1\"/><nvpair id=\"gc-cm\" name=\"clone-max\" value=\"2\"/><nvpair id=\"gc-cnm\" name=\"clone-node-max\" value=\"1\"/><nvpair id=\"gc-n\" name=\"notify\" value=\"true\"/></meta_attributes><primitive id=\"guest\" class=\"ocf\" provider=\"remus\" type=\"remus\"><instance_attributes id=\"guest-ia\">$(nv guest proc:$G)$(nv peer remus-peer:5270)$(nv listen :5270)$(nv fence "$REMUS_SRC/contrib/fence/fence-remus-pacemaker")$(nv fence_timeout $F)$(nv insecure true)$(nv interval 100)$(nv remus "$B/remus")$(nv remusd "$B/remusd")$(nv logfile /var/log/remus.log)$(nv state_dir "$D/state")$(nv command "$GCMD")</instance_attributes><operations><op id=\"gm1\" name=\"monitor\" interval=\"3s\" role=\"Promoted\"/><op id=\"gm2\" name=\"monitor\" interval=\"4s\" role=\"Unpromoted\"/><op id=\"gp\" name=\"promote\" timeout=\"60s\" interval=\"0\"/></operations></primitive></clone>" ||
 	fail "clone resource"
 wait_until 90 sh -c "$C1 crm_mon -1 | grep -q 'Promoted: \[ n1 \]' && test -s $D/n2/state/guest/proc-epoch" ||
 	fail "not promoted on n1 with n2 holding a replica: $($C1 crm_mon -1 | tail -6)"
 echo "guest proc:$G: promoted on n1; n2's remusd at epoch $(cat "$D/n2/state/guest/proc-epoch")"
 wait_for 20 sh -c "[ \$(cat $D/n2/state/guest/proc-epoch) -ge 10 ]" || fail "protection does not progress"
+
+# Writes, acknowledged by the kvd on n1.  The lab has no netbuf (the
+# guest is a process of n1, not behind an interface remus could hold),
+# so an acknowledged write is safe only once an epoch taken after it is
+# committed on n2: the client stops, and three more epochs commit before
+# the kill.  (Held output under load is checked by the fault tests.)
+epoch() { cat "$D/n2/state/guest/proc-epoch"; }
+$N1 remus-netbuf kv-client 127.0.0.1 7000 "$D/w1.clog" 3000 w >/dev/null 2>&1 ||
+	fail "the client failed on n1: $(tail -1 "$D/w1.clog")"
+acked=$(awk '$1 == "SET" && $4 == "OK"' "$D/w1.clog" | wc -l)
+[ "$acked" -gt 100 ] || fail "only $acked writes acknowledged on n1: $(tail -1 "$D/w1.clog")"
+e=$(epoch)
+wait_for 20 sh -c "[ \$(cat $D/n2/state/guest/proc-epoch) -ge $((e + 3)) ]" ||
+	fail "no epoch committed after the writes"
+echo "$acked writes acknowledged on n1; n2 committed epoch $(epoch) after them"
 
 t0=$(date +%s%N)
 kill -9 "$P1"
@@ -215,16 +244,42 @@ echo "n1 killed (its init, -9)"
 wait_until 120 sh -c "$C2 crm_mon -1 2>/dev/null | grep -q 'Promoted: \[ n2 \]'" ||
 	fail "n2 not promoted: $($C2 crm_mon -1 | tail -8)"
 t1=$(date +%s%N)
+RL=$D/n2/log/remus.log
 grep -q "fenced n1" "$D/switch.log" || fail "n1 was not fenced by the switch"
 $C2 stonith_admin --history n1 | grep -q "successful" || fail "Pacemaker has no successful fencing of n1"
+$C2 stonith_admin --history n1 --verbose | sed 's/^/  stonith history: /'
 tf=$(awk '/fenced n1/ {print $1; exit}' "$D/switch.log")
-grep -q "activated from epoch" "$D/n2/log/remus.log" || fail "remusd on n2 did not activate"
+grep -q "activated from epoch" "$RL" || fail "remusd on n2 did not activate: $(tail -5 "$RL")"
+grep -q "fence-remus-pacemaker: n1 fenced" "$RL" ||
+	fail "remusd's fence did not go through the cluster: $(grep -i fence "$RL" | tail -5)"
+# Fence before activation: the switch killed n1 (its log, this host's
+# clock) before remusd on n2 began to activate (its log line entering
+# ACTIVATING, UTC with milliseconds, the same clock).
+la=$(grep -m1 -- "-> ACTIVATING" "$RL") || fail "no ACTIVATING line in remusd's log"
+ta=$(date -d "$(echo "$la" | awk '{print $1}')" +%s%N) || fail "timestamp of: $la"
+grep -h "fence-remus-pacemaker\|fenced at\|FENCING\|ACTIVATING" "$RL" | sed 's/^/  n2 remusd: /'
+fence_ms=$(((tf - t0) / 1000000))
+margin_ms=$(((ta - tf) / 1000000))
+echo "n1 fenced ${fence_ms} ms after the kill (F = $F ms); remusd began activating ${margin_ms} ms after the fence; n2 promoted after $(((t1 - t0) / 1000000)) ms"
+[ "$ta" -gt "$tf" ] || fail "remusd on n2 activated ${margin_ms#-} ms BEFORE n1 was fenced"
 A=$(cat "$D/n2/state/guest/proc-guest.pid")
 $C2 kill -0 "$A" || fail "the activated guest does not run"
+
+# The guest serves on: every acknowledged write reads back from n2's
+# copy, and it takes new ones.
+out=$($N2 remus-netbuf kv-check 127.0.0.1 7000 "$D/w1.clog") ||
+	fail "kv-check on n2: $out"
+echo "n2: $out"
+w=$(echo "$out" | sed -n 's/^checked \([0-9]*\) writes .*: \([0-9]*\) lost.*/\1/p')
+lost=$(echo "$out" | sed -n 's/^checked \([0-9]*\) writes .*: \([0-9]*\) lost.*/\2/p')
+[ "$w" = "$acked" ] && [ "$lost" = 0 ] || fail "checked $w of $acked writes, $lost lost"
+$N2 remus-netbuf kv-client 127.0.0.1 7000 "$D/w2.clog" 1000 after >/dev/null 2>&1 ||
+	fail "the client failed on n2: $(tail -1 "$D/w2.clog")"
+out2=$($N2 remus-netbuf kv-check 127.0.0.1 7000 "$D/w2.clog") || fail "kv-check of new writes on n2: $out2"
+echo "n2, new writes after the failover: $out2"
 sleep 5
 $C2 kill -0 "$A" || fail "the activated guest died after promotion"
 $C2 crm_mon -1 | grep -q 'Promoted: \[ n2 \]' || fail "n2 lost its promotion"
-echo "n1 fenced $(((tf - t0) / 1000000)) ms after the kill; n2 promoted after $(((t1 - t0) / 1000000)) ms"
-grep -h "activated from epoch" "$D/n2/log/remus.log"
+echo "ocf-cluster: fence_ms=$fence_ms activate_after_fence_ms=$margin_ms F_ms=$F promote_ms=$(((t1 - t0) / 1000000)) writes_checked=$w lost=$lost"
 echo "activated guest runs on n2 (pid $A there), promoted, 5 s later still"
 echo PASS

@@ -10,6 +10,12 @@
 # on, and nothing of the agent's is left running.  Last, a promotion
 # whose remus ends in a way that lets the backup activate (here: the
 # guest dies, exit 6) leaves a mark and a later promote is refused.
+# validate-all refuses no_fence=true unless force_no_fence=true, and finds
+# fence-remus-pacemaker next to remusd when fence is not given.  On the
+# backup side, promote waits for remusd's failover, which goes through
+# the fence command: with a fence that succeeds, the fence ran before the
+# replica was activated; with one that fails, promote fails and the
+# replica stays passive (nothing activated, remusd runs on).
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires ocf-tester -h
@@ -35,11 +41,22 @@ start peer remusd --listen 127.0.0.1:$p2 -D "$T/peer" $peer_args --guest "remus=
 
 wait_for 20 sh -c "ss -Htln 'sport = :$p2' | grep -q ." || fail "peer remusd did not listen"
 
+# Test fence commands: record the call (time, remusd's environment), then
+# succeed or fail.
+for r in ok:0 fail:1; do
+	cat >"$T/fence-${r%:*}" <<EOF
+#!/bin/sh
+echo "\$(date +%s%N) \$REMUS_FENCE_PRIMARY \$REMUS_FENCE_NAME \$REMUS_FENCE_ATTEMPT \$REMUS_FENCE_TIMEOUT_MS" >>"$T/fence-${r%:*}.calls"
+exit ${r#*:}
+EOF
+	chmod 755 "$T/fence-${r%:*}"
+done
+
 export HA_VARLIB="$T/varlib" HA_RSCTMP="$T/rsctmp"
 mkdir -p "$HA_VARLIB" "$HA_RSCTMP"
 run="$T/ocfrun"
 params=(-o guest=proc:$GUEST_PID -o peer=127.0.0.1:$p2
-	-o listen=127.0.0.1:$p1 -o state_dir="$T/st" -o no_fence=true
+	-o listen=127.0.0.1:$p1 -o state_dir="$T/st" -o fence="$T/fence-ok" -o fence_timeout=3000
 	-o insecure=true -o interval=100 -o run_dir="$run"
 	-o remus="$(command -v remus)" -o remusd="$(command -v remusd)"
 	-o logfile="$T/agent.log" -o command="$GUEST_CMD")
@@ -75,12 +92,34 @@ ocf() {
 	OCF_RESKEY_guest=${GUEST:-proc:$GUEST_PID} \
 	OCF_RESKEY_peer=127.0.0.1:${PEER_PORT:-$p2} \
 	OCF_RESKEY_listen=127.0.0.1:$p1 OCF_RESKEY_state_dir="${STD:-$T/st}" \
-	OCF_RESKEY_no_fence=true OCF_RESKEY_insecure=true \
+	OCF_RESKEY_fence="${FENCE-$T/fence-ok}" OCF_RESKEY_fence_timeout="${FTO:-3000}" \
+	OCF_RESKEY_no_fence="${NOFENCE:-false}" OCF_RESKEY_force_no_fence="${FORCE:-false}" \
+	OCF_RESKEY_remusd="${REMUSD:-$(command -v remusd)}" \
+	OCF_RESKEY_insecure=true \
 	OCF_RESKEY_interval=100 OCF_RESKEY_run_dir="$run" \
 	OCF_RESKEY_remus="$(command -v remus)" \
-	OCF_RESKEY_remusd="$(command -v remusd)" \
 	OCF_RESKEY_logfile="$T/agent.log" OCF_RESKEY_command="${GCMD:-}" "$agent" "$@"
 }
+
+# validate-all: the fencing choice.
+vrc() { s=0; "$@" validate-all >/dev/null 2>"$T/validate.err" || s=$?; echo $s; }
+[ "$(FENCE= NOFENCE=true vrc ocf)" = 6 ] || fail "no_fence=true accepted without force_no_fence"
+grep -q "force_no_fence" "$T/validate.err" || fail "no_fence refused without saying why: $(cat "$T/validate.err")"
+[ "$(FENCE= NOFENCE=true FORCE=true vrc ocf)" = 0 ] || fail "no_fence=true force_no_fence=true refused"
+[ "$(NOFENCE=true FORCE=true vrc ocf)" = 6 ] || fail "fence and no_fence both accepted"
+[ "$(FTO=500 vrc ocf)" = 6 ] || fail "fence_timeout=500 accepted"
+[ "$(FENCE="$T/no-such-fence" vrc ocf)" = 5 ] || fail "a fence command that is not there accepted"
+# No fence given: fence-remus-pacemaker of remusd's installation.
+mkdir -p "$T/prefix/bin" "$T/prefix/libexec/remus"
+ln -s "$(command -v remusd)" "$T/prefix/bin/remusd"
+if [ ! -e /usr/libexec/remus/fence-remus-pacemaker ] && [ ! -e /usr/local/libexec/remus/fence-remus-pacemaker ]; then
+	[ "$(FENCE= REMUSD=$T/prefix/bin/remusd vrc ocf)" = 5 ] || fail "no fence and no fence-remus-pacemaker accepted"
+fi
+cp "$REMUS_SRC/contrib/fence/fence-remus-pacemaker" "$T/prefix/libexec/remus/"
+[ "$(FENCE= REMUSD=$T/prefix/bin/remusd vrc ocf)" = 0 ] ||
+	fail "fence-remus-pacemaker next to remusd not taken: $(cat "$T/validate.err")"
+echo "validate-all: no_fence needs force_no_fence; fence defaults to fence-remus-pacemaker"
+
 ocf start || fail "start"
 ocf promote || fail "promote"
 s=0; ocf monitor || s=$?
@@ -126,6 +165,18 @@ s=0; ocf promote || s=$?
 [ $s -eq 0 ] || fail "promote after the primary died: $s"
 echo "promote after the primary's death took $((($(date +%s%N) - t0) / 1000000)) ms"
 act=$(cat "$ST/proc-guest.pid") || fail "promote returned but nothing was activated"
+# The fence ran, with remusd's environment, before the activation began
+# (remusd's line entering ACTIVATING; UTC, milliseconds).
+[ -s "$T/fence-ok.calls" ] || fail "remusd activated without running the fence"
+read -r tf fp fn fa ft <"$T/fence-ok.calls"
+case $fp in 127.0.0.1:*) ;; *) fail "REMUS_FENCE_PRIMARY=$fp" ;; esac
+[ "$fn" = remus2 ] && [ "$ft" = 3000 ] || fail "fence environment: $(cat "$T/fence-ok.calls")"
+la=$(grep -- "-> ACTIVATING" "$T/agent.log" | tail -1) || fail "no ACTIVATING line"
+ta=$(date -d "$(echo "$la" | awk '{print $1}')" +%s%N)
+# The log's stamp is cut to the millisecond: compare at that grain.
+[ $((ta / 1000000)) -ge $((tf / 1000000)) ] ||
+	fail "activation began $(((tf - ta) / 1000000)) ms before the fence ran"
+echo "fence ran (primary $fp, attempt $fa), activation began $(((ta - tf) / 1000000)) ms later"
 [ "$(cat "$run/remus2.guest")" = "proc:$act" ] || fail "agent did not record the activated guest"
 s=0; ocf monitor || s=$?
 [ $s -eq 8 ] || fail "monitor after failover promote: $s, want 8"
@@ -135,4 +186,31 @@ echo "activated guest proc:$act protected again toward the peer (epoch $(cat "$T
 ocf demote || fail "demote"
 ocf stop || fail "stop"
 [ -d "/proc/$act" ] || fail "the activated guest did not survive demote and stop"
+
+# The same with a fence that fails: remusd retries it while the window
+# (T + F) is open, then keeps the replica passive; promote fails and
+# says so, nothing is activated, remusd runs on (unpromoted).
+start_guest guest4 remus-dirtier --pages 50 --working-set 500 --arena-size 4M
+export INST=remus3 STD=$T/st3 ST=$T/st3/remus3 FENCE=$T/fence-fail FTO=2000 GCMD=$GUEST_CMD
+export GUEST=proc:$GUEST_PID
+ocf start || fail "start (backup side, failing fence)"
+start primary4 remus -i 100 $remus_args --name remus3 "$GUEST" 127.0.0.1:$p1
+R=$LAST_PID
+wait_for 20 test -s "$ST/proc-epoch" || fail "the primary committed nothing to the agent's remusd"
+kill -9 "$R" "$GUEST_PID"
+t0=$(date +%s%N)
+ocf promote 2>"$T/promote4.err" &
+pp=$!
+wait_for 60 sh -c "! kill -0 $pp" || { kill "$pp"; fail "promote still waits 60 s after the primary died, with a fence that fails"; }
+s=0; wait "$pp" || s=$?
+dt=$((($(date +%s%N) - t0) / 1000000))
+[ $s -ne 0 ] || fail "promote succeeded with a fence that fails"
+n=$(wc -l <"$T/fence-fail.calls")
+[ "$n" -ge 1 ] || fail "the fence was not tried"
+[ ! -e "$ST/proc-guest.pid" ] || fail "activated without a fence"
+grep -q "not fenced in\|fence attempt .* failed" "$T/agent.log" || fail "remusd did not say it stayed passive"
+echo "promote failed (rc $s) after $dt ms: fence tried $n times, replica passive at epoch $(cat "$ST/proc-epoch")"
+s=0; ocf monitor || s=$?
+[ $s -eq 0 ] || fail "monitor after the failed promote: $s, want 0 (unpromoted, remusd running)"
+ocf stop || fail "stop"
 echo PASS
