@@ -7,14 +7,14 @@
 # stage; libFuzzer saves the input as BUILD-DIR/artifacts/TARGET/crash-*
 # (leak-*, timeout-*, oom-*), and this script prints its path.  New
 # corpus entries stay in BUILD-DIR/corpus/TARGET (merge by hand:
-# fuzz/README.md).  TARGETs default to every target: stream session primary.
+# fuzz/README.md).  TARGETs default to stream session primary xenpolicy.
 #
 #   FUZZ_SECONDS=3600 fuzz/run.sh build/fuzz session   # a longer run
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:?usage: fuzz/run.sh BUILD-DIR [TARGET...]}
 shift
-targets=${*:-stream session primary}
+targets=${*:-stream session primary xenpolicy}
 secs=${FUZZ_SECONDS:-150}
 jobs=${JOBS:-$(nproc)}
 
