@@ -4,9 +4,9 @@
  * (tests/unit/xen-policy/lab-domu*.json: tests/lab/xen/labtest.sh's
  * domu.cfg as xl parses it and libxl_retrieve_domain_configuration
  * returns it, written by Xen 4.17's own libxl_domain_config_to_json, see
- * xen-policy/README), accepted under the lab's remusd flags; then that
- * config changed the ways an attacker would, one member at a time, each
- * refused with the line that names it.
+ * xen-policy/gen-lab-json.c), accepted under the lab's remusd flags;
+ * then that config changed the ways an attacker would, one member at a
+ * time, each refused with the line that names it.
  */
 #include <errno.h>
 #include <stdio.h>
