@@ -428,8 +428,8 @@ check_object(const struct xen_policy *p, struct json_object *obj,
 		for (i = 0; keys[i].name; i++)
 			if (strcmp(keys[i].name, name) == 0)
 				break;
-		snprintf(sub, sizeof sub, "%.150s%s%.60s", path, *path ? "." : "",
-		    name);
+		snprintf(sub, sizeof sub, "%.150s%s%.60s", path,
+		    *path ? "." : "", name);
 		if (keys[i].name == NULL)
 			return util_refuse(why, len, EPERM, "%s: " NOT_ALLOWED,
 			    sub);

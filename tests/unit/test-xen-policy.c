@@ -226,7 +226,8 @@ static const struct {
 	    "authorized_keys\" ]", "b_info.extra_pv: not allowed by remusd's "
 	    "policy (arguments given to QEMU on the backup host)" },
 	{ B_INFO, "\"extra\": [ \"-monitor\" ]", "b_info.extra: not allowed" },
-	{ B_INFO, "\"extra_hvm\": [ \"-x\" ]", "b_info.extra_hvm: not allowed" },
+	{ B_INFO, "\"extra_hvm\": [ \"-x\" ]",
+	    "b_info.extra_hvm: not allowed" },
 	{ B_INFO, "\"device_model_user\": \"root\"",
 	    "b_info.device_model_user: not allowed" },
 	{ B_INFO, "\"device_model_stubdomain\": \"True\"",
@@ -267,7 +268,8 @@ static const struct {
 	{ C_INFO, "\"driver_domain\": \"True\"",
 	    "c_info.driver_domain: not allowed" },
 	{ C_INFO, "\"driver_domain\": 1", "c_info.driver_domain: not allowed" },
-	{ C_INFO, "\"xsdata\": { \"k\": \"v\" }", "c_info.xsdata: not allowed" },
+	{ C_INFO, "\"xsdata\": { \"k\": \"v\" }",
+	    "c_info.xsdata: not allowed" },
 	{ C_INFO, "\"platformdata\": { \"k\": \"v\" }",
 	    "c_info.platformdata: not allowed" },
 	{ C_INFO, "\"passthrough\": \"sync_pt\"", "c_info.passthrough "
@@ -297,7 +299,8 @@ static const struct {
 	{ TOP, "\"vsnds\": [ { \"devid\": 0 } ]", "vsnds: not allowed" },
 	{ TOP, "\"pcidevs\": [ { \"bus\": 3 } ]", "pcidevs: not allowed by "
 	    "remusd's policy (passes host hardware" },
-	{ TOP, "\"dtdevs\": [ { \"path\": \"/soc\" } ]", "dtdevs: not allowed" },
+	{ TOP, "\"dtdevs\": [ { \"path\": \"/soc\" } ]",
+	    "dtdevs: not allowed" },
 	{ TOP, "\"rdms\": [ { \"start\": 0 } ]", "rdms: not allowed" },
 	{ TOP, "\"p9s\": [ { \"tag\": \"root\", \"path\": \"/\" } ]",
 	    "p9s: not allowed" },
@@ -328,7 +331,8 @@ static const struct {
 	/* A disk: its backend, COLO, virtio. */
 	{ DISK0, "\"backend_domname\": \"drv\"",
 	    "disks[0].backend_domname: not allowed" },
-	{ DISK0, "\"backend_domid\": 1", "disks[0].backend_domid: not allowed" },
+	{ DISK0, "\"backend_domid\": 1",
+	    "disks[0].backend_domid: not allowed" },
 	{ DISK0, "\"colo_host\": \"10.0.0.9\"", "disks[0].colo_host: not "
 	    "allowed" },
 	{ DISK0, "\"colo_enable\": \"True\"", "disks[0].colo_enable: not "
