@@ -8,16 +8,17 @@
 # (leak-*, timeout-*, oom-*), and this script prints its path.  New
 # corpus entries stay in BUILD-DIR/corpus/TARGET (merge by hand:
 # fuzz/README.md).  TARGETs default to every target: stream session
-# primary ctl.  The control socket's parser (ctl) is a few hundred lines
-# and saturates its coverage in seconds: it gets FUZZ_SECONDS_CTL
-# (default 60) unless FUZZ_SECONDS is given.
+# primary ctl xenpolicy.  The small parsers (ctl: the control socket's
+# requests; xenpolicy: the Xen twin's config check) saturate their
+# coverage quickly: they get FUZZ_SECONDS_SMALL (default 60) unless
+# FUZZ_SECONDS is given.
 #
 #   FUZZ_SECONDS=3600 fuzz/run.sh build/fuzz session   # a longer run
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:?usage: fuzz/run.sh BUILD-DIR [TARGET...]}
 shift
-targets=${*:-stream session primary ctl}
+targets=${*:-stream session primary ctl xenpolicy}
 secs=${FUZZ_SECONDS:-150}
 jobs=${JOBS:-$(nproc)}
 
@@ -43,7 +44,9 @@ for t in $targets; do
 	art=$dir/artifacts/$t
 	log=$dir/fuzz-$t.log
 	tsecs=$secs
-	[ "$t" = ctl ] && [ -z "${FUZZ_SECONDS:-}" ] && tsecs=${FUZZ_SECONDS_CTL:-60}
+	case $t in ctl|xenpolicy)
+		[ -z "${FUZZ_SECONDS:-}" ] && tsecs=${FUZZ_SECONDS_SMALL:-60} ;;
+	esac
 	rm -rf "$art"		# what a failure prints is this run's
 	mkdir -p "$work" "$art"
 	cp "$src/fuzz/corpus/$t"/* "$work/"
