@@ -558,13 +558,26 @@ write_some(struct peer *p)
 static void
 deliver_write_error(struct peer *p)
 {
-	int err = p->wr_err;
+	int err = p->wr_err, i;
 
 	if (p->failed || !p->open)
 		return;
 	if (p->reading && p->rfd >= 0) {
 		p->wr_err = 0;
-		read_some(p);
+		/* All of it: read_some stops after IN_READ_MAX bytes, and
+		 * the END may come after a last epoch larger than that.  A
+		 * peer gone leaves only what the kernel buffered; one that
+		 * writes on forever is cut off after 16 rounds. */
+		for (i = 0; i < 16 && read_some(p) == 1 && p->reading &&
+		    !p->paused; i++)
+			;
+		/* A record read above paused the input (the backup commits
+		 * an epoch on its thread): what is still unread may hold
+		 * the END.  peer_resume delivers the error after it. */
+		if (p->paused && p->open && !p->failed) {
+			p->wr_err = err;
+			return;
+		}
 	}
 	if (p->open && !p->failed && err)
 		report_lost(p, PEER_LOST_WRITE, "%s", strerror(err));

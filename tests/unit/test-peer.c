@@ -358,6 +358,36 @@ Test(peer, write_error_while_paused_comes_after_the_buffered_records)
 	    H.nrecs_lost);
 }
 
+/* The write fails while the peer reads normally; the reading that must
+ * come first (an END explains a close better than EPIPE) meets a record
+ * whose callback pauses the input (the backup commits on its thread):
+ * the loss waits for the resume and the records still unread, as the
+ * END of an orderly stop over a pipe would. */
+Test(peer, write_error_waits_for_a_pause_that_its_own_reading_caused)
+{
+	ev_timer t;
+
+	start_peer(STREAM_DIR_BACK, 5000, 0);
+	H.pause_at = 1;
+	/* Unread when the write fails: the loop has not run yet. */
+	send_ctl(H.other, STREAM_REC_BC_HEARTBEAT, 1);
+	send_ctl(H.other, STREAM_REC_BC_HEARTBEAT, 2);
+	close(H.other);
+	H.other = -1;
+	cr_assert(stream_write_ctl(peer_writer(H.p), STREAM_REC_HEARTBEAT, 9)
+	    == 0);
+	cr_assert(eq(int, peer_flush(H.p), -1));
+	cr_assert(eq(int, H.nrecs, 1), "the reading before the loss");
+	cr_assert(eq(int, H.lost, 0), "told while paused: %s", H.why);
+	H.pause_at = 0;
+	ev_timer_init(&t, resume_lost_cb, 0.01, 0.);
+	ev_timer_start(H.loop, &t);
+	run_for(2);
+	cr_assert(eq(int, H.lost, 1));
+	cr_assert(eq(int, H.nrecs_lost, 2), "lost after %d records",
+	    H.nrecs_lost);
+}
+
 /* A paused peer hands over nothing more (what it read stays buffered)
  * and does not call the other end silent however long the pause; on
  * resume the buffered records come in order, then silence counts again
