@@ -437,7 +437,7 @@ handle(struct ctl_req *r, const char *verb, struct json_object *args,
 	else if (strcmp(verb, "finish") == 0)
 		do_finish(r, cb, args);
 	else if (strcmp(verb, "capabilities") == 0)
-		ctl_reply(r, ctl_caps());
+		ctl_reply_caps(r, "remusd");
 	else
 		ctl_reply_error(r, "unknown verb \"%s\" (remusd knows status, "
 		    "failover, prepare, finish, capabilities)", verb);

@@ -215,7 +215,7 @@ handle(struct ctl_req *r, const char *verb, struct json_object *args,
 	else if (strcmp(verb, "stop") == 0)
 		do_stop(r, p);
 	else if (strcmp(verb, "capabilities") == 0)
-		ctl_reply(r, ctl_caps());
+		ctl_reply_caps(r, "remus");
 	else if (strcmp(verb, "reprotect") == 0)
 		do_reprotect(r, p, args);
 	else if (strcmp(verb, "switchover") == 0)

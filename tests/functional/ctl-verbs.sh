@@ -107,8 +107,35 @@ else
 	jq -e '.guest_drivers | index("xen")' "$T/caps.json" >/dev/null ||
 		fail "capabilities lacks xen, the build has it"
 fi
-remusctl --run-dir "$RD" -b --json capabilities | jq -e '.ok' >/dev/null ||
+remusctl --run-dir "$RD" -b --json capabilities >"$T/bcaps.json" ||
 	fail "remusd capabilities"
+# The verb answers exactly what --capabilities prints (plus "ok").
+jq -S 'del(.ok)' "$T/caps.json" >"$T/caps.verb"
+remus --capabilities | jq -S . >"$T/caps.flag"
+cmp -s "$T/caps.verb" "$T/caps.flag" ||
+	fail "remus: capabilities verb != --capabilities: $(diff "$T/caps.verb" "$T/caps.flag")"
+jq -S 'del(.ok)' "$T/bcaps.json" >"$T/bcaps.verb"
+remusd --capabilities | jq -S . >"$T/bcaps.flag"
+cmp -s "$T/bcaps.verb" "$T/bcaps.flag" ||
+	fail "remusd: capabilities verb != --capabilities: $(diff "$T/bcaps.verb" "$T/bcaps.flag")"
+# Every verb control_verbs lists is one the socket knows, and the lists
+# are each program's own.
+for v in $(jq -r '.control_verbs[]' "$T/caps.json"); do
+	[ "$v" = stop ] || [ "$v" = switchover ] && continue	# (ends the run)
+	out=$(raw "{\"verb\":\"$v\"}")
+	echo "$out" | jq -e '(.error // "") | test("unknown verb") | not' >/dev/null ||
+		fail "remus lists $v but does not know it: $out"
+done
+for v in $(jq -r '.control_verbs[]' "$T/bcaps.json"); do
+	[ "$v" = failover ] && continue				# (activates)
+	out=$(SOCK=$RD/remusd.sock raw "{\"verb\":\"$v\"}")
+	echo "$out" | jq -e '(.error // "") | test("unknown verb") | not' >/dev/null ||
+		fail "remusd lists $v but does not know it: $out"
+done
+jq -e '.control_verbs == ["status","stop","switchover","reprotect","capabilities"]' \
+	"$T/caps.json" >/dev/null || fail "remus control_verbs: $(jq -c .control_verbs "$T/caps.json")"
+jq -e '.control_verbs == ["status","failover","prepare","finish","capabilities"]' \
+	"$T/bcaps.json" >/dev/null || fail "remusd control_verbs: $(jq -c .control_verbs "$T/bcaps.json")"
 echo "capabilities: $(jq -c '{guest_drivers,transports,tls}' "$T/caps.json")"
 
 # The protocol's edges, each answered in one line, none fatal.
