@@ -2337,10 +2337,15 @@ ckpt_new_backup(struct ckpt *c, const char *why)
 	if (c->fo.state != FOP_PROTECTED)
 		return 0;	/* the next attempt goes to the new one */
 	if (c->phase == PHASE_RUNNING && !c->w->in_epoch) {
-		/* The old backup keeps its replica and does not activate. */
+		/* The old backup keeps its replica and does not activate.
+		 * The link is then closed in order, not reset: a reset can
+		 * reach the backup before it has read END (its next write
+		 * fails first), and it would take that for a loss and fail
+		 * over (seen with TLS, whose records it reads later). */
 		epoch_timer_stop(c);
-		if (stream_write_ctl(c->w, STREAM_REC_END, c->epoch) == 0)
-			peer_flush_blocking(c->peer, STOP_FLUSH_MS);
+		if (stream_write_ctl(c->w, STREAM_REC_END, c->epoch) == 0 &&
+		    peer_flush_blocking(c->peer, STOP_FLUSH_MS) == 0)
+			peer_close(c->peer);
 	}
 	/* Mid-way through the first, full epoch (or the handshake) the old
 	 * backup has committed nothing of this session: it cannot

@@ -79,7 +79,9 @@ status(struct ctl_primary *p)
 
 	json_object_object_add(o, "role", json_object_new_string("primary"));
 	json_object_object_add(o, "guest", json_object_new_string(p->guest));
-	json_object_object_add(o, "backup", json_object_new_string(ci.backup));
+	json_object_object_add(o, "backup", json_object_new_string(
+	    p->ops && p->ops->backup && p->ops->backup(p->arg) ?
+	    p->ops->backup(p->arg) : ci.backup));
 	json_object_object_add(o, "state", json_object_new_string(ci.state));
 	json_object_object_add(o, "phase", json_object_new_string(ci.phase));
 	json_object_object_add(o, "switchover",
@@ -145,7 +147,8 @@ do_reprotect(struct ctl_req *r, struct ctl_primary *p,
 	if (!json_object_object_get_ex(args, "host", &h) ||
 	    !json_object_is_type(h, json_type_string) ||
 	    json_object_get_string_len(h) == 0) {
-		ctl_reply_error(r, "reprotect: want \"host\": the new backup");
+		ctl_reply_error(r, "reprotect: want \"host\": the new backup "
+		    "(host[:port], tcp://, tls://)");
 		return;
 	}
 	if (p->ops == NULL || p->ops->reprotect == NULL) {
