@@ -220,4 +220,54 @@ ctl finish "$C5" >"$T/finish5.out" 2>&1 || rc=$?
 [ $rc -eq 3 ] && grep -q "switched over at epoch [0-9]*, but its copy here (pid $pid) no longer runs" "$T/finish5.out" ||
 	fail "finish of a switched-over guest that died: rc $rc: $(cat "$T/finish5.out")"
 echo "dead switched-over guest: $(cat "$T/finish5.out")"
+
+# 6. prepare's refusals, each one line (exit 3) and nothing reserved: a
+# guest prepared already, a name that is empty, too long (64 is
+# STREAM_NAME_LEN) or not printable, a bad ttl; and the limit of 64
+# outstanding prepares.
+prep_refused() {	# PATTERN ARGS...
+	local pat=$1 rc=0
+	shift
+	ctl prepare "$@" >"$T/pr.out" 2>&1 || rc=$?
+	[ $rc -eq 3 ] && grep -q -- "$pat" "$T/pr.out" ||
+		fail "prepare $*: rc $rc, want 3 and \"$pat\": $(cat "$T/pr.out")"
+	echo "prepare refused: $(cat "$T/pr.out")"
+}
+n0=$(ctl --json status | jq '.prepared | length')
+ctl prepare dup >/dev/null || fail "prepare dup"
+prep_refused "guest dup is prepared already" dup
+prep_refused 'want "guest"' ""
+prep_refused 'want "guest"' "$(head -c 65 /dev/zero | tr '\0' n)"
+ctl prepare "$(head -c 64 /dev/zero | tr '\0' m)" >/dev/null || fail "a 64-character name was refused"
+prep_refused "not printable ASCII" "$(printf 'g\tx')"
+rc=0
+remusctl --run-dir "$RD" -b prepare g9 0 >/dev/null 2>&1 || rc=$?
+[ $rc -eq 1 ] || fail "prepare ttl 0: remusctl exited $rc, want 1 (usage)"
+out=$(python3 - "$RD/remusd.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+f = s.makefile('rwb')
+for req in (b'{"verb":"prepare","guest":"g9","ttl_ms":0}',
+            b'{"verb":"prepare","guest":"g9","ttl_ms":"5"}',
+            b'{"verb":"prepare","guest":"g9","switchover":1}'):
+    f.write(req + b'\n'); f.flush()
+    print(f.readline().decode().rstrip())
+PY
+)
+echo "$out" | sed -n 1p | grep -q 'ttl_ms wants 1\.\.3600000' || fail "ttl_ms 0: $out"
+echo "$out" | sed -n 2p | grep -q 'ttl_ms wants 1\.\.3600000' || fail "ttl_ms \"5\": $out"
+echo "$out" | sed -n 3p | grep -q 'switchover wants true or false' || fail "switchover 1: $out"
+ctl --json status | jq -e --argjson n "$n0" '.prepared | length == $n + 2' >/dev/null ||
+	fail "refused prepares were reserved: $(ctl --json status | jq -c .prepared)"
+# Up to 64 at once: fill to the limit, the next is refused.
+n=$(ctl --json status | jq '.prepared | length')
+i=0
+while [ $((n + i)) -lt 64 ]; do
+	ctl prepare "lim$i" >/dev/null || fail "prepare lim$i (with $((n + i)) outstanding)"
+	i=$((i + 1))
+done
+prep_refused "64 prepares outstanding" lim-over
+ctl --json status | jq -e '.prepared | length == 64' >/dev/null || fail "not 64 outstanding"
+echo "prepare limit: 64 outstanding, the 65th refused"
 echo PASS

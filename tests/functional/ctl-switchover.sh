@@ -27,6 +27,25 @@ SOCK=$FL_RUN/remus-proc_$GUEST_PID.sock
 test -S "$SOCK" || fail "no control socket at $SOCK"
 ip netns exec "$NS_P" remusctl -S "$SOCK" --json status |
 	jq -e '.state == "PROTECTED"' >/dev/null || fail "not protected before the switchover"
+# Held output, seen: remusd stopped (SIGSTOP) for 600 ms, well inside the
+# timeout (FL_T), so no ACK comes and the client's packets stay queued;
+# status counts them.  Then it goes on, protected as before.
+kill -STOP "$B"
+( sleep 0.6; kill -CONT "$B" ) &
+guard=$!
+maxp=0 maxs=0
+while kill -0 "$guard" 2>/dev/null; do
+	st=$(remusctl -t 500 -S "$SOCK" --json status) || continue
+	p=$(echo "$st" | jq .held_output.packets)
+	s=$(echo "$st" | jq .held_output.since_ms)
+	[ "$p" -gt "$maxp" ] && maxp=$p
+	[ "$s" -gt "$maxs" ] && maxs=$s
+done
+wait "$guard"
+[ "$maxp" -gt 0 ] || fail "no held packet counted while the backup was stopped"
+wait_for 10 sh -c "remusctl -S '$SOCK' --json status | jq -e '.state == \"PROTECTED\" and .held_output.since_ms < 500'" ||
+	fail "after the stall: $(remusctl -S "$SOCK" --json status)"
+echo "backup stopped 600 ms: status counted up to $maxp held packets, oldest held ${maxs} ms; protected again"
 remusctl -S "$FL_REMUSD_CTL" --json prepare --switchover "$GUEST_NAME" >"$T/prepare.json" ||
 	fail "prepare --switchover: $(cat "$T/prepare.json")"
 COOKIE=$(jq -r .cookie "$T/prepare.json")
