@@ -146,6 +146,8 @@ struct backup {
 	int		 admitted;	/* checked (first EPOCH_BEGIN) */
 	int		 have_cookie;
 	uint8_t		 cookie[STREAM_COOKIE_LEN];
+	int		 have_so_cookie; /* the switchover's, before it */
+	uint8_t		 so_cookie[STREAM_COOKIE_LEN];
 	uint32_t	 hello_flags;	/* HELLO's: what the primary asks */
 	int		 declared;	/* devices' declare called (DISKS, or
 					 * none before the first epoch) */
@@ -812,6 +814,14 @@ take_switchover(struct backup *b, uint64_t epoch)
 		errno = EPERM;
 		return -1;
 	}
+	/* remusd's prepare for it, if any (docs/control.md): before
+	 * anything is activated, so that a refusal changes nothing here. */
+	if (b->admit != NULL && b->admit(b->admit_arg, b, b->name,
+	    b->have_so_cookie ? b->so_cookie : NULL, 1, b->why,
+	    sizeof b->why) == -1) {
+		errno = EPERM;
+		return -1;
+	}
 	log_info("%s: switchover: activating from epoch %" PRIu64 " (the "
 	    "primary's guest is suspended)", b->peer, epoch);
 	if (op_activate(b) == -1) {
@@ -918,6 +928,13 @@ take_record(struct backup *b, const struct stream_rec *rec)
 
 	switch (rec->type) {
 	case STREAM_REC_COOKIE:
+		/* Between epochs (the reader saw to it): a switchover's. */
+		if (b->admitted) {
+			memcpy(b->so_cookie, rec->u.cookie.cookie,
+			    sizeof b->so_cookie);
+			b->have_so_cookie = 1;
+			return 0;
+		}
 		memcpy(b->cookie, rec->u.cookie.cookie, sizeof b->cookie);
 		b->have_cookie = 1;
 		return 0;
@@ -929,8 +946,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 		if (!b->admitted) {
 			b->admitted = 1;
 			if (b->admit != NULL && b->admit(b->admit_arg, b,
-			    b->name, b->have_cookie ? b->cookie : NULL, b->why,
-			    sizeof b->why) == -1) {
+			    b->name, b->have_cookie ? b->cookie : NULL, 0,
+			    b->why, sizeof b->why) == -1) {
 				errno = EPERM;
 				return -1;
 			}
@@ -1452,6 +1469,24 @@ finish(struct backup *b, enum backup_result r)
 	fence_cancel(b->fence);
 	if (b->done)
 		b->done(b, r, b->arg);
+}
+
+int
+backup_activated(const struct backup *b, struct replica_guest *g,
+    int (**runs)(const struct replica_guest *))
+{
+	if (b->rep == NULL || b->rops == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (b->rops->activated == NULL || b->rops->guest_runs == NULL) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (b->rops->activated(b->rep, g) == -1)
+		return -1;
+	*runs = b->rops->guest_runs;
+	return 0;
 }
 
 enum backup_result

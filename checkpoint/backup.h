@@ -127,11 +127,23 @@ void	backup_get_info(const struct backup *, struct backup_info *);
 
 /* Admission (remusd's prepare, docs/control.md): called once, at the
  * session's first EPOCH_BEGIN, with HELLO's guest name and the COOKIE the
- * primary sent (NULL: none).  -1 with a reason in WHY refuses the session
- * (ERROR, stand down: nothing was committed). */
+ * primary sent (NULL: none), SWITCHOVER 0; and at a SWITCHOVER, before
+ * anything is activated, with the COOKIE that came right before it,
+ * SWITCHOVER 1.  -1 with a reason in WHY refuses the session (ERROR,
+ * stand down: nothing was committed) or the switchover (ERROR, stand
+ * down: the primary's guest resumes there). */
 typedef int	backup_admit_fn(void *arg, struct backup *, const char *guest,
-		    const uint8_t *cookie, char *why, size_t whylen);
+		    const uint8_t *cookie, int switchover, char *why,
+		    size_t whylen);
 void	backup_set_admit(struct backup *, backup_admit_fn *, void *arg);
+
+/* The guest this session activated (a switchover or failover), into G,
+ * and in *RUNS the driver's check of whether it runs (domain.h), which
+ * needs neither the session nor its replica.  0, or -1 with errno:
+ * ENOENT nothing activated, EOPNOTSUPP the driver cannot say. */
+struct replica_guest;
+int	backup_activated(const struct backup *, struct replica_guest *g,
+	    int (**runs)(const struct replica_guest *));
 
 /* Manual failover (remusctl failover): end the link as if the primary
  * were lost (abortively, so that the primary holds its output, P2), and

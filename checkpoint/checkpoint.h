@@ -301,11 +301,16 @@ int	ckpt_new_backup(struct ckpt *, const char *why);
  * again, protected or not as the policy decided) -- except when the
  * answer was lost after SWITCHOVER left: the guest stays suspended here
  * (the backup may run it) until ckpt_stop (CKPT_SWITCHOVER_UNKNOWN).
+ * COOKIE (NULL: none) is remusd's prepare for this switchover (the
+ * perform of prepare / perform / finish): it goes in a COOKIE record
+ * right before SWITCHOVER, and a backup that refuses it answers ERROR
+ * like any refusal (the guest resumes here).
  * -1 with errno: EALREADY, EOPNOTSUPP (the driver cannot destroy),
  * EAGAIN (not protected now). */
 typedef void	ckpt_switchover_fn(void *arg, int ok, uint64_t epoch,
 		    uint64_t downtime_us, const char *why);
-int	ckpt_switchover(struct ckpt *, ckpt_switchover_fn *, void *arg);
+int	ckpt_switchover(struct ckpt *, const uint8_t *cookie,
+	    ckpt_switchover_fn *, void *arg);
 
 enum ckpt_result ckpt_get_result(const struct ckpt *);
 

@@ -259,6 +259,8 @@ struct ckpt {
 		uint64_t	 epoch;		/* the final one */
 		uint64_t	 suspend_us;	/* its suspend: downtime from */
 		ev_timer	 deadline;	/* for ACTIVATED */
+		int		 have_cookie;	/* prepared: COOKIE first */
+		uint8_t		 cookie[STREAM_COOKIE_LEN];
 	} so;
 
 	enum ckpt_result result;
@@ -1854,7 +1856,8 @@ switchover_deadline_cb(struct ev_loop *loop __unused, ev_timer *w,
 }
 
 int
-ckpt_switchover(struct ckpt *c, ckpt_switchover_fn *fn, void *arg)
+ckpt_switchover(struct ckpt *c, const uint8_t *cookie, ckpt_switchover_fn *fn,
+    void *arg)
 {
 	if (c->so.state != SO_NONE) {
 		errno = EALREADY;
@@ -1872,6 +1875,9 @@ ckpt_switchover(struct ckpt *c, ckpt_switchover_fn *fn, void *arg)
 	c->so.state = SO_REQUESTED;
 	c->so.fn = fn;
 	c->so.arg = arg;
+	c->so.have_cookie = cookie != NULL;
+	if (cookie != NULL)
+		memcpy(c->so.cookie, cookie, sizeof c->so.cookie);
 	log_info("switchover requested: epoch %" PRIu64 " is the final one",
 	    c->epoch + 1);
 	if (!c->waiting) {
@@ -1886,7 +1892,10 @@ ckpt_switchover(struct ckpt *c, ckpt_switchover_fn *fn, void *arg)
 static int
 switchover_queue(struct ckpt *c, uint64_t epoch)
 {
-	if (stream_write_ctl(c->w, STREAM_REC_SWITCHOVER, epoch) == -1) {
+	/* The prepare's cookie, which the backup checks before it
+	 * activates anything. */
+	if ((c->so.have_cookie && stream_write_cookie(c->w, c->so.cookie) ==
+	    -1) || stream_write_ctl(c->w, STREAM_REC_SWITCHOVER, epoch) == -1) {
 		log_warn("epoch %" PRIu64 ": SWITCHOVER", epoch);
 		/* Nothing asked the backup to activate yet: resume. */
 		c->so.state = SO_NONE;
@@ -2337,10 +2346,15 @@ ckpt_new_backup(struct ckpt *c, const char *why)
 	if (c->fo.state != FOP_PROTECTED)
 		return 0;	/* the next attempt goes to the new one */
 	if (c->phase == PHASE_RUNNING && !c->w->in_epoch) {
-		/* The old backup keeps its replica and does not activate. */
+		/* The old backup keeps its replica and does not activate.
+		 * The link is then closed in order, not reset: a reset can
+		 * reach the backup before it has read END (its next write
+		 * fails first), and it would take that for a loss and fail
+		 * over (seen with TLS, whose records it reads later). */
 		epoch_timer_stop(c);
-		if (stream_write_ctl(c->w, STREAM_REC_END, c->epoch) == 0)
-			peer_flush_blocking(c->peer, STOP_FLUSH_MS);
+		if (stream_write_ctl(c->w, STREAM_REC_END, c->epoch) == 0 &&
+		    peer_flush_blocking(c->peer, STOP_FLUSH_MS) == 0)
+			peer_close(c->peer);
 	}
 	/* Mid-way through the first, full epoch (or the handshake) the old
 	 * backup has committed nothing of this session: it cannot

@@ -304,6 +304,9 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 	/* After SWITCHOVER the primary only keeps the link alive. */
 	if (r->switchover && type != STREAM_REC_HEARTBEAT)
 		return STREAM_ERR_SEQUENCE;
+	/* A COOKIE between epochs is a switchover's perform. */
+	if (r->so_cookie && type != STREAM_REC_SWITCHOVER)
+		return STREAM_ERR_SEQUENCE;
 
 	switch (type) {
 	case STREAM_REC_EPOCH_BEGIN:
@@ -338,7 +341,11 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 		return length == sizeof(struct stream_ctl) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_COOKIE:
-		if (r->have_cookie || r->in_epoch || r->epoch != 0)
+		/* Before the first epoch (the session's prepare), or between
+		 * epochs right before SWITCHOVER (the switchover's): once
+		 * each. */
+		if (r->in_epoch || (r->epoch == 0 ? r->have_cookie :
+		    r->nr_epochs == 0 || r->so_cookie))
 			return STREAM_ERR_SEQUENCE;
 		return length == sizeof(struct stream_cookie) ?
 		    STREAM_OK : STREAM_ERR_LENGTH;
@@ -828,8 +835,10 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 		if (st == STREAM_OK && (rec->u.ctl.value != r->epoch ||
 		    r->nr_epochs == 0))
 			st = STREAM_ERR_SEQUENCE;
-		if (st == STREAM_OK)
+		if (st == STREAM_OK) {
 			r->switchover = 1;
+			r->so_cookie = 0;
+		}
 		break;
 	case STREAM_REC_ACTIVATED:
 		/* From the final epoch, which was acknowledged before. */
@@ -849,7 +858,10 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 			st = STREAM_ERR_RESERVED;
 		else {
 			memcpy(rec->u.cookie.cookie, body, STREAM_COOKIE_LEN);
-			r->have_cookie = 1;
+			if (r->epoch == 0)
+				r->have_cookie = 1;
+			else
+				r->so_cookie = 1;
 			st = STREAM_OK;
 		}
 		break;

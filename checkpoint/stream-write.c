@@ -570,8 +570,11 @@ stream_write_cookie(struct stream_writer *w,
 	const size_t crc_off = RHDR + offsetof(struct stream_cookie, crc);
 	uint8_t *p;
 
-	if (w->hello_due || w->nr_pages == 0 || w->epoch != 0 ||
-	    w->in_epoch || w->ended || w->cookie_sent)
+	/* Before the first epoch, or (a switchover's) between epochs,
+	 * followed by SWITCHOVER: once each. */
+	if (w->hello_due || w->nr_pages == 0 || w->in_epoch || w->ended ||
+	    w->switchover || (w->epoch == 0 ? w->cookie_sent :
+	    w->so_cookie_sent))
 		return einval();
 	p = start_record(w, STREAM_REC_COOKIE, sizeof(struct stream_cookie));
 	if (p == NULL)
@@ -580,7 +583,10 @@ stream_write_cookie(struct stream_writer *w,
 	memcpy(p + RHDR, cookie, STREAM_COOKIE_LEN);
 	st32(p + crc_off, stream_crc32c(0, p, crc_off));
 	finish_record(w, sizeof(struct stream_cookie));
-	w->cookie_sent = 1;
+	if (w->epoch == 0)
+		w->cookie_sent = 1;
+	else
+		w->so_cookie_sent = 1;
 	return 0;
 }
 

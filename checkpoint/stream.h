@@ -92,6 +92,8 @@ struct stream_reader {
 	int		switchover;	/* forward: SWITCHOVER seen, only
 					 * HEARTBEATs may follow */
 	int		have_cookie;	/* forward: COOKIE seen */
+	int		so_cookie;	/* forward: a switchover's COOKIE
+					 * seen, SWITCHOVER must follow */
 	uint32_t	nr_disks;	/* forward: DISKS' count (0: none) */
 	uint64_t	disk_size[STREAM_DISKS_MAX];	/* DISKS' sizes */
 };
@@ -219,6 +221,7 @@ struct stream_writer {
 	int		welcome_sent;	/* back channel: READY may follow */
 	int		switchover;	/* SWITCHOVER written */
 	int		cookie_sent;	/* COOKIE written */
+	int		so_cookie_sent;	/* a switchover's COOKIE written */
 	uint32_t	nr_disks;	/* DISKS written: its count */
 	uint64_t	disk_size[STREAM_DISKS_MAX];
 	int		hashes_due;	/* WELCOME had HASHES, READY not yet */

@@ -1277,6 +1277,83 @@ out:
 	return rc;
 }
 
+/* /proc/PID/stat's state letter and start time (field 22, clock ticks
+ * after boot).  0, or -1 with errno (ENOENT: no such process). */
+static int
+pid_stat(pid_t pid, char *state, uint64_t *start)
+{
+	char path[64], buf[1024], *p, *tok, *save = NULL;
+	unsigned long long v;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		goto inval;
+	buf[n] = '\0';
+	/* The command name may hold anything, ')' included: skip to the
+	 * last one. */
+	p = strrchr(buf, ')');
+	if (p == NULL)
+		goto inval;
+	for (i = 3, tok = strtok_r(p + 1, " ", &save); tok != NULL;
+	    i++, tok = strtok_r(NULL, " ", &save)) {
+		if (i == 3)
+			*state = tok[0];
+		if (i == 22) {
+			if (sscanf(tok, "%llu", &v) != 1)
+				goto inval;
+			*start = v;
+			return 0;
+		}
+	}
+inval:
+	errno = EINVAL;
+	return -1;
+}
+
+static int
+replica_proc_activated(struct replica *r, struct replica_guest *g)
+{
+	char state;
+
+	if (r->guest <= 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	memset(g, 0, sizeof *g);
+	g->id_kind = "pid";
+	g->id = (uint64_t)r->guest;
+	snprintf(g->name, sizeof g->name, "%s", r->dname);
+	if (pid_stat(r->guest, &state, &g->start) == -1)
+		g->start = 0;	/* gone already: guest_runs says so */
+	return 0;
+}
+
+static int
+replica_proc_guest_runs(const struct replica_guest *g)
+{
+	uint64_t start;
+	char state;
+
+	if (g->id == 0 || g->id > INT_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (pid_stat((pid_t)g->id, &state, &start) == -1)
+		return errno == ENOENT ? 0 : -1;
+	/* A zombie has stopped; another start time is another process. */
+	if (state == 'Z' || state == 'X' || g->start == 0 ||
+	    start != g->start)
+		return 0;
+	return 1;
+}
+
 static void
 replica_proc_close(struct replica *r)
 {
@@ -1297,6 +1374,8 @@ const struct replica_ops replica_proc_ops = {
 	.commit_pages = replica_proc_commit_pages,
 	.activate = replica_proc_activate,
 	.set_name = replica_proc_set_name,
+	.activated = replica_proc_activated,
+	.guest_runs = replica_proc_guest_runs,
 	.close = replica_proc_close,
 	.recover = replica_proc_recover,
 	.resume = replica_proc_resume,

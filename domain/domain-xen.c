@@ -2168,6 +2168,46 @@ xrep_set_name(struct replica *r, const char *name)
 	return 0;
 }
 
+/* The twin activate started: its domid, and the name it runs under. */
+static int
+xrep_activated(struct replica *r, struct replica_guest *g)
+{
+	char *name;
+
+	if (!r->active) {
+		errno = ENOENT;
+		return -1;
+	}
+	memset(g, 0, sizeof *g);
+	g->id_kind = "domid";
+	g->id = r->domid;
+	name = libxl_domid_to_name(r->ctx, r->domid);
+	snprintf(g->name, sizeof g->name, "%s", name ? name : r->twin);
+	free(name);
+	return 0;
+}
+
+/* The domain exists and is neither dying nor shut down. */
+static int
+xrep_guest_runs(const struct replica_guest *g)
+{
+	xc_interface *xch;
+	xc_dominfo_t info;
+	int rc;
+
+	if (g->id > UINT32_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	xch = xc_interface_open(NULL, NULL, 0);
+	if (xch == NULL)
+		return -1;
+	rc = dominfo(xch, (uint32_t)g->id, &info) == -1 ? 0 :
+	    !info.dying && !info.shutdown;
+	xc_interface_close(xch);
+	return rc;
+}
+
 const struct replica_ops replica_xen_ops = {
 	.name		= "xen",
 	.create		= xrep_create,
@@ -2175,5 +2215,7 @@ const struct replica_ops replica_xen_ops = {
 	.commit		= xrep_commit,
 	.activate	= xrep_activate,
 	.set_name	= xrep_set_name,
+	.activated	= xrep_activated,
+	.guest_runs	= xrep_guest_runs,
 	.close		= xrep_close,
 };

@@ -56,6 +56,18 @@ struct domain_opts {
 					 * guest says it runs, 10000 */
 };
 
+/* The guest an activate started (replica_ops.activated), for remusd's
+ * finish: enough to find it again after the replica is gone. */
+struct replica_guest {
+	const char	*id_kind;	/* "pid" (proc), "domid" (xen) */
+	uint64_t	 id;
+	uint64_t	 start;		/* proc: its start time (clock ticks
+					 * after boot), so that a reused pid
+					 * is not taken for it; 0: none */
+	char		 name[80];	/* what it runs as here ("": the
+					 * HELLO name) */
+};
+
 struct domain_info {
 	uint32_t	page_size;	/* bytes, a power of two */
 	uint64_t	nr_pages;	/* pfns are 0 .. nr_pages - 1 */
@@ -251,6 +263,14 @@ struct replica_ops {
 	 * beside proc-guest.pid); xen: the twin takes NAME at activation
 	 * instead of the primary's name.  0 / -1 + errno. */
 	int	(*set_name)(struct replica *, const char *name);
+
+	/* Optional (NULL: the driver cannot say; both or neither).  After
+	 * a successful activate: the guest it started, into G (0; -1 with
+	 * errno ENOENT when nothing was activated).  guest_runs: whether G
+	 * runs now (1), is gone (0), or -1 with errno; it needs no replica
+	 * (remusd asks after the session, and the replica, ended). */
+	int	(*activated)(struct replica *, struct replica_guest *g);
+	int	(*guest_runs)(const struct replica_guest *g);
 
 	void	(*close)(struct replica *);
 

@@ -53,6 +53,12 @@ caps_json(const char *program)
 	    NETBUF_DRIVER_NFQUEUE, NETBUF_DRIVER_AUTO };
 	const struct domain_ops *d;
 	const struct replica_ops *rp;
+	static const char *const remus_verbs[] = { "status", "stop",
+	    "switchover", "reprotect", "capabilities", NULL };
+	static const char *const remusd_verbs[] = { "status", "failover",
+	    "prepare", "finish", "capabilities", NULL };
+	const char *const *verbs = strcmp(program, "remusd") == 0 ?
+	    remusd_verbs : remus_verbs;
 	const char *enc;
 	char *buf = NULL;
 	size_t len = 0, i;
@@ -129,7 +135,14 @@ caps_json(const char *program)
 	fputc('}', f);
 	fputs(",\"device_tools\":{\"modes\":[\"exec\",\"coproc\"],"
 	    "\"steps\":[\"0\",\"1\",\"2\",\"3\",\"activate\"]}", f);
-	fputs(",\"reconnect\":true}", f);
+	fputs(",\"reconnect\":true", f);
+	/* What this program's control socket answers (docs/control.md):
+	 * the dispatchers in ctl-primary.c and ctl-backup.c; ctl-verbs.sh
+	 * asks each listed verb. */
+	list_begin(f, "control_verbs");
+	for (first = 1, i = 0; verbs[i] != NULL; i++)
+		list_item(f, &first, verbs[i]);
+	fputs("]}", f);
 	if (fclose(f) != 0) {
 		free(buf);
 		errno = ENOMEM;

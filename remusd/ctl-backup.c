@@ -14,6 +14,7 @@
 #define LOG_PREFIX "ctl: "
 #include "backup.h"
 #include "compiler.h"
+#include "domain.h"
 #include "ctl.h"
 #include "ctl-backup.h"
 #include "ctl-caps.h"
@@ -26,17 +27,25 @@
 #define PREPARE_TTL_MAX_MS	3600000
 #define PREPARE_MAX		64	/* outstanding at once */
 
-/* One prepare: a session reserved for GUEST, admitted with COOKIE. */
+/* One prepare: a session reserved for GUEST, admitted with COOKIE; or
+ * (SWITCHOVER) the switchover of the session that receives GUEST now,
+ * performed with COOKIE. */
 struct prep {
 	struct ctl_backup *cb;
 	struct prep	*next;
 	char		 guest[STREAM_NAME_LEN + 1];
 	uint8_t		 cookie[STREAM_COOKIE_LEN];
 	char		 hex[2 * STREAM_COOKIE_LEN + 1];
+	int		 switchover;
 	enum { PREP_WAITING, PREP_BOUND, PREP_OVER } state;
 	struct backup	*b;		/* PREP_BOUND: its session */
 	int		 result;	/* PREP_OVER: enum backup_result */
 	uint64_t	 committed;	/* PREP_OVER: its last epoch */
+	/* PREP_OVER after an activation: the guest started here, and the
+	 * driver's check that it runs (NULL: none activated, or the driver
+	 * cannot say). */
+	struct replica_guest guest_here;
+	int		(*runs)(const struct replica_guest *);
 	ev_timer	 expiry;	/* PREP_WAITING only */
 };
 
@@ -98,40 +107,53 @@ ctl_backup_set_listen(struct ctl_backup *cb, const char *listen)
 
 int
 ctl_backup_admit(void *arg, struct backup *b, const char *guest,
-    const uint8_t *cookie, char *why, size_t whylen)
+    const uint8_t *cookie, int switchover, char *why, size_t whylen)
 {
 	struct ctl_backup *cb = arg;
-	struct prep *p, *want = NULL;
+	struct prep *p, *mine = NULL, *want = NULL;
+	const char *what = switchover ? "switchover" : "session";
 
+	/* Each kind of prepare admits its own step only: a session's does
+	 * not let a switchover through, nor the other way round. */
 	for (p = cb->preps; p; p = p->next) {
 		if (cookie && memcmp(p->cookie, cookie, STREAM_COOKIE_LEN) ==
 		    0)
-			break;
-		if (p->state == PREP_WAITING && strcmp(p->guest, guest) == 0)
+			mine = p;
+		if (p->state == PREP_WAITING && p->switchover == switchover &&
+		    strcmp(p->guest, guest) == 0)
 			want = p;
 	}
 	if (cookie == NULL && want == NULL)
 		return 0;	/* nothing prepared for it: as ever */
 	if (cookie == NULL) {
-		snprintf(why, whylen, "guest %s was prepared: the session "
-		    "must bring its cookie (remus --cookie)", guest);
+		snprintf(why, whylen, "guest %s was prepared%s: the %s must "
+		    "bring its cookie (%s)", guest, switchover ? " for a "
+		    "switchover" : "", what, switchover ? "remusctl "
+		    "switchover COOKIE" : "remus --cookie");
 		return -1;
 	}
-	if (p == NULL) {
-		snprintf(why, whylen, "unknown or expired cookie for guest %s",
-		    guest);
+	if (mine == NULL) {
+		snprintf(why, whylen, "unknown or expired cookie for %s of "
+		    "guest %s", what, guest);
 		return -1;
 	}
-	if (p->state != PREP_WAITING || strcmp(p->guest, guest) != 0) {
-		snprintf(why, whylen, "cookie %s is for guest %s%s", p->hex,
-		    p->guest, p->state != PREP_WAITING ? ", and used" : "");
+	if (mine->switchover != switchover) {
+		snprintf(why, whylen, "cookie %.8s... is a %s's, not a %s's",
+		    mine->hex, mine->switchover ? "switchover" : "session",
+		    what);
 		return -1;
 	}
-	ev_timer_stop(cb->loop, &p->expiry);
-	p->state = PREP_BOUND;
-	p->b = b;
-	log_info("prepared session for %s performed (cookie %.8s...)",
-	    guest, p->hex);
+	if (mine->state != PREP_WAITING || strcmp(mine->guest, guest) != 0) {
+		snprintf(why, whylen, "cookie %.8s... is for guest %s%s",
+		    mine->hex, mine->guest, mine->state != PREP_WAITING ?
+		    ", and used" : "");
+		return -1;
+	}
+	ev_timer_stop(cb->loop, &mine->expiry);
+	mine->state = PREP_BOUND;
+	mine->b = b;
+	log_info("prepared %s for %s performed (cookie %.8s...)", what,
+	    guest, mine->hex);
 	return 0;
 }
 
@@ -146,6 +168,14 @@ ctl_backup_session_over(struct ctl_backup *cb, struct backup *b, int r)
 			p->result = r;
 			p->committed = backup_committed(b);
 			p->b = NULL;
+			/* Who runs here now, while the session can still
+			 * say: finish checks it later. */
+			if (r == BACKUP_SWITCHED_OVER && backup_activated(b,
+			    &p->guest_here, &p->runs) == -1) {
+				log_warn("prepared switchover of %s: the "
+				    "activated guest", p->guest);
+				p->runs = NULL;
+			}
 		}
 }
 
@@ -172,16 +202,19 @@ listen_uri(const struct ctl_backup *cb, char *buf, size_t len)
 	    port);
 }
 
+static unsigned receiving(struct ctl_backup *, const char *guest);
+
 static void
 do_prepare(struct ctl_req *r, struct ctl_backup *cb,
     struct json_object *args)
 {
-	struct json_object *g, *t, *o;
+	struct json_object *g, *t, *o, *so;
 	struct prep *p;
 	uint64_t ttl = PREPARE_TTL_MS;
 	char uri[300];
 	const char *guest;
 	size_t i, n;
+	int switchover = 0;
 
 	if (cb->listen == NULL) {
 		ctl_reply_error(r, "prepare: this remusd does not --listen");
@@ -213,6 +246,22 @@ do_prepare(struct ctl_req *r, struct ctl_backup *cb,
 		}
 		ttl = (uint64_t)v;
 	}
+	if (json_object_object_get_ex(args, "switchover", &so)) {
+		if (!json_object_is_type(so, json_type_boolean)) {
+			ctl_reply_error(r, "prepare: switchover wants true or "
+			    "false");
+			return;
+		}
+		switchover = json_object_get_boolean(so);
+	}
+	/* A switchover moves a guest protected here: its session must
+	 * receive now (the perform is remusctl switchover on its remus). */
+	if (switchover && receiving(cb, guest) == 0) {
+		ctl_reply_error(r, "prepare: no session receives guest %s: a "
+		    "switchover needs its protection running to this remusd",
+		    guest);
+		return;
+	}
 	for (p = cb->preps; p; p = p->next)
 		if (p->state == PREP_WAITING && strcmp(p->guest, guest) == 0) {
 			ctl_reply_error(r, "prepare: guest %s is prepared "
@@ -232,6 +281,7 @@ do_prepare(struct ctl_req *r, struct ctl_backup *cb,
 		return;
 	}
 	p->cb = cb;
+	p->switchover = switchover;
 	snprintf(p->guest, sizeof p->guest, "%s", guest);
 	for (i = 0; i < STREAM_COOKIE_LEN; i++)
 		snprintf(p->hex + 2 * i, 3, "%02x", p->cookie[i]);
@@ -241,10 +291,12 @@ do_prepare(struct ctl_req *r, struct ctl_backup *cb,
 	cb->preps = p;
 	cb->nprep++;
 	listen_uri(cb, uri, sizeof uri);
-	log_info("prepared a session for %s (cookie %.8s..., %" PRIu64
-	    " ms)", guest, p->hex, ttl);
+	log_info("prepared a %s for %s (cookie %.8s..., %" PRIu64 " ms)",
+	    switchover ? "switchover" : "session", guest, p->hex, ttl);
 	o = json_object_new_object();
 	json_object_object_add(o, "guest", json_object_new_string(guest));
+	json_object_object_add(o, "switchover",
+	    json_object_new_boolean(switchover));
 	json_object_object_add(o, "cookie", json_object_new_string(p->hex));
 	json_object_object_add(o, "uri", json_object_new_string(uri));
 	json_object_object_add(o, "expires_in_ms",
@@ -276,6 +328,11 @@ do_finish(struct ctl_req *r, struct ctl_backup *cb,
 		    "session brought the cookie)", p->guest);
 		return;
 	}
+	if (p->state == PREP_BOUND && p->switchover) {
+		ctl_reply_error(r, "finish: guest %s: the switchover is under "
+		    "way (ask again)", p->guest);
+		return;
+	}
 	o = json_object_new_object();
 	json_object_object_add(o, "guest", json_object_new_string(p->guest));
 	if (p->state == PREP_BOUND) {
@@ -297,21 +354,51 @@ do_finish(struct ctl_req *r, struct ctl_backup *cb,
 		ctl_reply(r, o);
 		return;
 	}
-	/* Over: only a switchover ends in a domain running here. */
+	/* Over: only a switchover ends in a domain running here, and
+	 * finish says so only if it still runs. */
 	if (p->result == BACKUP_SWITCHED_OVER) {
+		struct replica_guest *rg = &p->guest_here;
+		int runs;
+
+		if (p->runs == NULL) {
+			json_object_put(o);
+			ctl_reply_error(r, "finish: guest %s: switched over at "
+			    "epoch %" PRIu64 ", but this guest driver cannot "
+			    "say whether it runs", p->guest, p->committed);
+			prep_free(p);
+			return;
+		}
+		runs = p->runs(rg);
+		if (runs != 1) {
+			json_object_put(o);
+			ctl_reply_error(r, "finish: guest %s: switched over at "
+			    "epoch %" PRIu64 ", but its copy here (%s %" PRIu64
+			    ") %s", p->guest, p->committed, rg->id_kind, rg->id,
+			    runs == 0 ? "no longer runs" : strerror(errno));
+			prep_free(p);
+			return;
+		}
 		json_object_object_add(o, "state",
 		    json_object_new_string("switched over"));
 		json_object_object_add(o, "committed_epoch",
 		    json_object_new_uint64(p->committed));
 		json_object_object_add(o, "running_here",
 		    json_object_new_boolean(1));
+		json_object_object_add(o, "name", json_object_new_string(
+		    rg->name[0] ? rg->name : p->guest));
+		json_object_object_add(o, rg->id_kind,
+		    json_object_new_uint64(rg->id));
+		log_info("finish: %s switched over at epoch %" PRIu64 " runs "
+		    "here as %s (%s %" PRIu64 ")", p->guest, p->committed,
+		    rg->name[0] ? rg->name : p->guest, rg->id_kind, rg->id);
 		prep_free(p);
 		ctl_reply(r, o);
 		return;
 	}
 	json_object_put(o);
-	ctl_reply_error(r, "finish: guest %s: the session failed: %s (last "
-	    "committed epoch %" PRIu64 ")", p->guest,
+	ctl_reply_error(r, "finish: guest %s: the %s failed: %s (last "
+	    "committed epoch %" PRIu64 ")", p->guest, p->switchover ?
+	    "switchover" : "session",
 	    backup_result_str((enum backup_result)p->result), p->committed);
 	prep_free(p);
 }
@@ -330,6 +417,8 @@ preps_json(struct ctl_backup *cb)
 		    json_object_new_string(p->guest));
 		json_object_object_add(o, "state",
 		    json_object_new_string(names[p->state]));
+		json_object_object_add(o, "switchover",
+		    json_object_new_boolean(p->switchover));
 		if (p->state == PREP_WAITING)
 			json_object_object_add(o, "expires_in_ms",
 			    json_object_new_uint64((uint64_t)(1000. *
@@ -381,6 +470,16 @@ find_session(struct backup *b, int over, void *arg)
 		f->n++;
 	}
 	return 0;
+}
+
+/* Sessions receiving GUEST now. */
+static unsigned
+receiving(struct ctl_backup *cb, const char *guest)
+{
+	struct find f = { .name = guest };
+
+	cb->each(cb->arg, find_session, &f);
+	return f.n;
 }
 
 static void
@@ -437,7 +536,7 @@ handle(struct ctl_req *r, const char *verb, struct json_object *args,
 	else if (strcmp(verb, "finish") == 0)
 		do_finish(r, cb, args);
 	else if (strcmp(verb, "capabilities") == 0)
-		ctl_reply(r, ctl_caps());
+		ctl_reply_caps(r, "remusd");
 	else
 		ctl_reply_error(r, "unknown verb \"%s\" (remusd knows status, "
 		    "failover, prepare, finish, capabilities)", verb);

@@ -25,10 +25,12 @@ struct ctl_backup *ctl_backup_new(struct ev_loop *loop, const char *path,
  * prepare). */
 void	ctl_backup_set_listen(struct ctl_backup *, const char *listen);
 /* backup_admit_fn for every session (ARG: the struct ctl_backup): a
- * session for a guest with a prepare outstanding must bring its cookie;
- * a cookie nobody handed out (or expired) is refused. */
+ * session for a guest with a prepare outstanding must bring its cookie,
+ * and so must a switchover of a guest with a switchover's prepare
+ * outstanding; a cookie nobody handed out (or expired, or of the other
+ * kind) is refused. */
 int	ctl_backup_admit(void *arg, struct backup *, const char *guest,
-	    const uint8_t *cookie, char *why, size_t whylen);
+	    const uint8_t *cookie, int switchover, char *why, size_t whylen);
 /* Session B is over with R (before it is freed).  NULL ok. */
 void	ctl_backup_session_over(struct ctl_backup *, struct backup *, int r);
 void	ctl_backup_free(struct ctl_backup *);	/* NULL ok */

@@ -1,5 +1,6 @@
 /* remusd/ctl-primary.c -- remus(8)'s control socket verbs
  * (ctl-primary.h, docs/control.md). */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "hist.h"
 #include "log.h"
 #include "stats.h"
+#include "stream-format.h"
 #include "util.h"
 
 /* Smoothing of the per-epoch figures: about the last 8 epochs count. */
@@ -79,7 +81,9 @@ status(struct ctl_primary *p)
 
 	json_object_object_add(o, "role", json_object_new_string("primary"));
 	json_object_object_add(o, "guest", json_object_new_string(p->guest));
-	json_object_object_add(o, "backup", json_object_new_string(ci.backup));
+	json_object_object_add(o, "backup", json_object_new_string(
+	    p->ops && p->ops->backup && p->ops->backup(p->arg) ?
+	    p->ops->backup(p->arg) : ci.backup));
 	json_object_object_add(o, "state", json_object_new_string(ci.state));
 	json_object_object_add(o, "phase", json_object_new_string(ci.phase));
 	json_object_object_add(o, "switchover",
@@ -145,7 +149,8 @@ do_reprotect(struct ctl_req *r, struct ctl_primary *p,
 	if (!json_object_object_get_ex(args, "host", &h) ||
 	    !json_object_is_type(h, json_type_string) ||
 	    json_object_get_string_len(h) == 0) {
-		ctl_reply_error(r, "reprotect: want \"host\": the new backup");
+		ctl_reply_error(r, "reprotect: want \"host\": the new backup "
+		    "(host[:port], tcp://, tls://)");
 		return;
 	}
 	if (p->ops == NULL || p->ops->reprotect == NULL) {
@@ -187,15 +192,51 @@ switchover_done(void *arg, int ok, uint64_t epoch, uint64_t downtime_us,
 	ctl_reply(r, o);
 }
 
-static void
-do_switchover(struct ctl_req *r, struct ctl_primary *p)
+/* "cookie": the 32 hex digits of remusd's prepare (the perform). */
+static int
+parse_cookie(struct json_object *args, uint8_t out[STREAM_COOKIE_LEN],
+    int *have)
 {
+	struct json_object *c;
+	const char *s;
+	unsigned i, v;
+
+	*have = 0;
+	if (!json_object_object_get_ex(args, "cookie", &c))
+		return 0;
+	if (!json_object_is_type(c, json_type_string) ||
+	    strlen(s = json_object_get_string(c)) != 2 * STREAM_COOKIE_LEN)
+		return -1;
+	for (i = 0; i < STREAM_COOKIE_LEN; i++) {
+		if (!isxdigit((unsigned char)s[2 * i]) ||
+		    !isxdigit((unsigned char)s[2 * i + 1]) ||
+		    sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	*have = 1;
+	return 0;
+}
+
+static void
+do_switchover(struct ctl_req *r, struct ctl_primary *p,
+    struct json_object *args)
+{
+	uint8_t cookie[STREAM_COOKIE_LEN];
+	int have;
+
+	if (parse_cookie(args, cookie, &have) == -1) {
+		ctl_reply_error(r, "switchover: \"cookie\" wants the 32 hex "
+		    "digits remusd's prepare printed");
+		return;
+	}
 	if (p->switchover != NULL) {
 		ctl_reply_error(r, "switchover: one is under way");
 		return;
 	}
 	p->switchover = r;
-	if (ckpt_switchover(p->ckpt, switchover_done, p) == -1) {
+	if (ckpt_switchover(p->ckpt, have ? cookie : NULL, switchover_done,
+	    p) == -1) {
 		p->switchover = NULL;
 		ctl_reply_error(r, "switchover: %s", errno == EOPNOTSUPP ?
 		    "this guest driver cannot destroy its copy" :
@@ -215,11 +256,11 @@ handle(struct ctl_req *r, const char *verb, struct json_object *args,
 	else if (strcmp(verb, "stop") == 0)
 		do_stop(r, p);
 	else if (strcmp(verb, "capabilities") == 0)
-		ctl_reply(r, ctl_caps());
+		ctl_reply_caps(r, "remus");
 	else if (strcmp(verb, "reprotect") == 0)
 		do_reprotect(r, p, args);
 	else if (strcmp(verb, "switchover") == 0)
-		do_switchover(r, p);
+		do_switchover(r, p, args);
 	else if (strcmp(verb, "failover") == 0)
 		ctl_reply_error(r, "failover is the backup's: ask remusd's "
 		    "socket (remusctl -b failover)");

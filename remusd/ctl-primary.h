@@ -22,6 +22,9 @@ struct ctl_primary_ops {
 	 * (remusctl reprotect).  0, or -1 with a reason in WHY. */
 	int	(*reprotect)(void *arg, const char *host, char *why,
 		    size_t whylen);
+	/* Optional: the backup protected to now, for status (NULL: the
+	 * link's description). */
+	const char *(*backup)(void *arg);
 };
 
 /* Serve PATH for the engine C (its figures in ST).  GUEST names it.

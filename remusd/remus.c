@@ -517,24 +517,43 @@ reconnect(struct transport *tp, void *arg)
 }
 
 /* remusctl reprotect HOST: the next session goes to HOST (the current
- * one, if any, ends cleanly first: ckpt_new_backup). */
+ * one, if any, ends cleanly first: ckpt_new_backup).  HOST is a URI as on
+ * the command line (checkpoint/uri.h), with the command line's
+ * refusals. */
 static int
 ctl_reprotect(void *arg, const char *host, char *why, size_t whylen)
 {
-	static char hosts[2][256], names[2][256];
+	static char hosts[2][URI_HOST_MAX + 16], names[2][URI_HOST_MAX];
 	static int which;
 	struct remus *r = arg;
-	char name[256], port[32];
+	struct uri u;
+	char uerr[URI_ERR_MAX], addr[URI_HOST_MAX + 16];
 
 	if (r->backup.cmd != NULL || r->backup.ops == &transport_blackhole_ops) {
 		snprintf(why, whylen, "only a TCP backup can change (not -s or "
 		    "-b)");
 		return -1;
 	}
-	if (transport_parse_addr(host, name, sizeof name, port,
-	    sizeof port) == -1 || strlen(host) >= sizeof hosts[0]) {
-		snprintf(why, whylen, "want host[:port] with a port in "
-		    "1..65535");
+	if (uri_parse(host, 0, &u, uerr, sizeof uerr) == -1) {
+		snprintf(why, whylen, "%s", uerr);
+		return -1;
+	}
+	if (u.scheme == URI_SSH) {
+		/* ssh:// starts remusd --receive with a command: this remus
+		 * talks TCP to a remusd --listen, and switching transports
+		 * under a running protection is not done. */
+		snprintf(why, whylen, "ssh:// starts the backup over ssh (-s "
+		    "ssh), this remus connects to a remusd --listen: "
+		    "restart remus with the ssh:// URI");
+		return -1;
+	}
+	if (u.scheme == URI_TLS && r->backup.creds == NULL) {
+		snprintf(why, whylen, "tls:// needs --psk-file or --tls-creds, "
+		    "and this remus runs --insecure");
+		return -1;
+	}
+	if (uri_addr(&u, addr, sizeof addr) == -1) {
+		snprintf(why, whylen, "too long");
 		return -1;
 	}
 	if (r->disk_sync != NULL) {
@@ -544,11 +563,11 @@ ctl_reprotect(void *arg, const char *host, char *why, size_t whylen)
 		 * backup on another host would never get its copies, and
 		 * would refuse to activate for ever. */
 		if (transport_parse_addr(r->disk_sync, sname, sizeof sname,
-		    sport, sizeof sport) == -1 || strcmp(sname, name) != 0) {
+		    sport, sizeof sport) == -1 || strcmp(sname, u.host) != 0) {
 			snprintf(why, whylen, "the guest's disks resync to "
 			    "--disk-sync %s at every session, not to %s: "
 			    "restart remus with the new backup's --disk-sync",
-			    r->disk_sync, name);
+			    r->disk_sync, u.host);
 			return -1;
 		}
 	}
@@ -561,14 +580,28 @@ ctl_reprotect(void *arg, const char *host, char *why, size_t whylen)
 	}
 	/* Two slots: the engine may still print the old one. */
 	which ^= 1;
-	snprintf(hosts[which], sizeof hosts[which], "%s", host);
+	snprintf(hosts[which], sizeof hosts[which], "%s", addr);
 	r->backup.host = hosts[which];
 	if (r->backup.creds != NULL && r->backup.tls_host_from_host) {
-		snprintf(names[which], sizeof names[which], "%s", name);
+		snprintf(names[which], sizeof names[which], "%s", u.host);
 		r->backup.tls_host = names[which];
 	}
-	log_info("backup is now %s: protecting again there", host);
+	log_info("backup is now %s: protecting again there", addr);
 	return 0;
+}
+
+/* status's "backup": the TCP backup remus protects to now, connected or
+ * not (after a reprotect, the new one). */
+static const char *
+ctl_backup_desc(void *arg)
+{
+	static char desc[URI_HOST_MAX + 24];
+	struct remus *r = arg;
+
+	if (r->backup.cmd != NULL || r->backup.ops != &transport_tcp_ops)
+		return NULL;	/* the link's own description */
+	snprintf(desc, sizeof desc, "tcp:%s", r->backup.host);
+	return desc;
 }
 
 /* 32 hex digits into 16 bytes. */
@@ -591,6 +624,7 @@ parse_cookie(const char *s, uint8_t out[STREAM_COOKIE_LEN])
 
 static const struct ctl_primary_ops ctl_ops = {
 	.reprotect = ctl_reprotect,
+	.backup = ctl_backup_desc,
 };
 
 static int

@@ -32,7 +32,7 @@
 #define ANSWER_MAX		(256u << 10)
 
 static const char usage_text[] =
-"usage: remusctl [--json] [-t ms] [--run-dir dir]\n"
+"usage: remusctl [--json] [--switchover] [-t ms] [--run-dir dir]\n"
 "                (-S socket | -g guest | -b) verb [argument]\n";
 
 static const char help_text[] =
@@ -46,6 +46,9 @@ static const char help_text[] =
 "  --run-dir dir     where remus and remusd keep their sockets (default\n"
 "                    " PIDFILE_RUN_DIR ")\n"
 "  --json            print the answer as JSON (one object, one line)\n"
+"  --switchover      with prepare: reserve the switchover of a guest\n"
+"                    protected to this remusd (the perform is remusctl\n"
+"                    switchover COOKIE on its remus)\n"
 "  -t ms             wait this long for the answer (default 10000; 60000\n"
 "                    for switchover)\n"
 "  -h, --help        this text\n"
@@ -55,9 +58,11 @@ static const char help_text[] =
 "                    ACK lag, held output, disk sync, time since the last\n"
 "                    ACK; remusd: its sessions\n"
 "  stop              remus: end protection cleanly (END), as SIGTERM does\n"
-"  switchover        remus: move the guest to the backup (a planned\n"
+"  switchover [cookie]  remus: move the guest to the backup (a planned\n"
 "                    migration): final epoch, the backup activates, then\n"
-"                    the primary's copy is destroyed; prints the downtime\n"
+"                    the primary's copy is destroyed; prints the downtime.\n"
+"                    With the cookie of a prepare --switchover: the\n"
+"                    backup checks it before it activates anything\n"
 "  failover [guest]  remusd: fail over now, through the fence\n"
 "  reprotect host    remus: protect with a new backup at host\n"
 "  prepare guest [ttl_ms]  remusd: reserve a session for guest (its spec\n"
@@ -65,7 +70,8 @@ static const char help_text[] =
 "                    for \"remus --cookie COOKIE guest URI\" (the perform);\n"
 "                    unused, it expires after ttl_ms (default 60000)\n"
 "  finish cookie     remusd: verify the prepared session: protected (or\n"
-"                    switched over here), else why it failed\n"
+"                    switched over here, and the guest runs: its name and\n"
+"                    pid or domid), else why it failed\n"
 "  capabilities      what this build can do (JSON)\n"
 "\n"
 "Exit status:\n"
@@ -285,11 +291,27 @@ print_human(const char *verb, struct json_object *o)
 	else if (strcmp(verb, "switchover") == 0)
 		printf("switched over: guest runs on the backup from epoch %s;"
 		    " downtime %s ms\n", str(o, "epoch"), str(o, "downtime_ms"));
+	else if (strcmp(verb, "prepare") == 0 &&
+	    json_object_get_boolean(json_object_object_get(o, "switchover")))
+		printf("cookie %s\nuri %s\nexpires in %s ms\nperform: "
+		    "remusctl -g %s switchover %s (on the primary)\n",
+		    str(o, "cookie"), str(o, "uri"), str(o, "expires_in_ms"),
+		    str(o, "guest"), str(o, "cookie"));
 	else if (strcmp(verb, "prepare") == 0)
 		printf("cookie %s\nuri %s\nexpires in %s ms\nperform: remus "
 		    "--cookie %s %s %s\n", str(o, "cookie"), str(o, "uri"),
 		    str(o, "expires_in_ms"), str(o, "cookie"), str(o, "guest"),
 		    str(o, "uri"));
+	else if (strcmp(verb, "finish") == 0 &&
+	    json_object_object_get_ex(o, "pid", NULL))
+		printf("%s: %s at epoch %s, runs here as %s (pid %s)\n",
+		    str(o, "guest"), str(o, "state"), str(o, "committed_epoch"),
+		    str(o, "name"), str(o, "pid"));
+	else if (strcmp(verb, "finish") == 0 &&
+	    json_object_object_get_ex(o, "domid", NULL))
+		printf("%s: %s at epoch %s, runs here as %s (domid %s)\n",
+		    str(o, "guest"), str(o, "state"), str(o, "committed_epoch"),
+		    str(o, "name"), str(o, "domid"));
 	else if (strcmp(verb, "finish") == 0)
 		printf("%s: %s, committed epoch %s\n", str(o, "guest"),
 		    str(o, "state"), str(o, "committed_epoch"));
@@ -307,13 +329,14 @@ main(int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "run-dir",	required_argument,	NULL, 'R' },
+		{ "switchover",	no_argument,		NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *guest = NULL, *run_dir = PIDFILE_RUN_DIR;
 	const char *verb, *arg = NULL, *s;
 	struct json_object *req, *ans, *ok;
 	char path[256], *line, *answer = NULL;
-	int ch, json = 0, daemon = 0, timeout_ms = -1, rc;
+	int ch, json = 0, daemon = 0, timeout_ms = -1, rc, switchover = 0;
 	uint64_t v, ttl = 0;
 
 	while ((ch = getopt_long(argc, argv, "bg:hjS:t:", longopts, NULL)) !=
@@ -338,6 +361,9 @@ main(int argc, char **argv)
 		case 'S':
 			sock = optarg;
 			break;
+		case 'W':
+			switchover = 1;
+			break;
 		case 't':
 			if (parse_uint(optarg, 1, 3600000, &v) == -1)
 				usage("-t %s: want milliseconds in 1..3600000",
@@ -355,6 +381,8 @@ main(int argc, char **argv)
 	if (argc < 1)
 		usage("no verb given");
 	verb = argv[0];
+	if (switchover && strcmp(verb, "prepare") != 0)
+		usage("--switchover goes with prepare");
 	if (strcmp(verb, "reprotect") == 0) {
 		if (argc != 2)
 			usage("reprotect wants the new backup's host");
@@ -374,8 +402,12 @@ main(int argc, char **argv)
 		if (argc != 2)
 			usage("finish wants the cookie prepare printed");
 		arg = argv[1];
+	} else if (strcmp(verb, "switchover") == 0) {
+		if (argc > 2)
+			usage("switchover takes at most a cookie");
+		arg = argc == 2 ? argv[1] : NULL;
 	} else if (strcmp(verb, "status") && strcmp(verb, "stop") &&
-	    strcmp(verb, "switchover") && strcmp(verb, "capabilities"))
+	    strcmp(verb, "capabilities"))
 		usage("%s: unknown verb (want status, stop, switchover, "
 		    "failover, reprotect, prepare, finish or capabilities)",
 		    verb);
@@ -394,11 +426,15 @@ main(int argc, char **argv)
 	json_object_object_add(req, "verb", json_object_new_string(verb));
 	if (arg)
 		json_object_object_add(req, strcmp(verb, "reprotect") == 0 ?
-		    "host" : strcmp(verb, "finish") == 0 ? "cookie" : "guest",
+		    "host" : strcmp(verb, "finish") == 0 ||
+		    strcmp(verb, "switchover") == 0 ? "cookie" : "guest",
 		    json_object_new_string(arg));
 	if (ttl)
 		json_object_object_add(req, "ttl_ms",
 		    json_object_new_uint64(ttl));
+	if (switchover)
+		json_object_object_add(req, "switchover",
+		    json_object_new_boolean(1));
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (s == NULL || asprintf(&line, "%s\n", s) < 0)
 		return EXIT_PROTOCOL;

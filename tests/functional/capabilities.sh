@@ -54,7 +54,11 @@ with open(T + "/remusd.json") as f:
 if c["program"] != "remus" or d["program"] != "remusd":
     bad.append("program names: %s, %s" % (c["program"], d["program"]))
 c2 = dict(c); d2 = dict(d)
-del c2["program"], d2["program"]
+# control_verbs are each program's socket's (ctl-verbs.sh asks them).
+del c2["program"], d2["program"], c2["control_verbs"], d2["control_verbs"]
+for x in (c, d):
+    if not x["control_verbs"] or not all(isinstance(v, str) for v in x["control_verbs"]):
+        bad.append("%s control_verbs: %r" % (x["program"], x["control_verbs"]))
 if c2 != d2:
     bad.append("remus and remusd disagree")
 v = subprocess.run(["remus", "--version"], capture_output=True, text=True).stdout.split()

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # remusctl switchover (docs/control.md) under client load: a kvd guest
 # protected with its output held (nfqueue), a client recording every
-# acknowledged write and read, and the two_live monitor.  The primary
-# suspends the guest, sends the final epoch and SWITCHOVER, the backup
-# activates and answers ACTIVATED, and only then is the primary's copy
-# destroyed.  Checked: remus exits 0, only the backup's copy runs, no
-# acknowledged write or read is missing from it, its state is not torn,
-# the primary never answered after the backup did (nothing emitted twice);
-# the downtime is printed.  Then a switchover the backup refuses
+# acknowledged write and read, and the two_live monitor.  The switchover
+# is a prepare / perform / finish: prepare --switchover on remusd (a
+# cookie), a perform with a wrong cookie first (refused: the guest resumes
+# on the primary, protected again, nothing lost), then remusctl switchover
+# COOKIE on remus: the primary suspends the guest, sends the final epoch,
+# COOKIE and SWITCHOVER, the backup checks the cookie, activates and
+# answers ACTIVATED, and only then is the primary's copy destroyed; finish
+# on remusd reports the guest running there (its pid).  Checked: remus
+# exits 0, only the backup's copy runs, no acknowledged write or read is
+# missing from it, its state is not torn, the primary never answered
+# after the backup did (nothing emitted twice); the downtime is printed.  Then a switchover the backup refuses
 # (--no-activate): the guest resumes on the primary, still protected.
 . "$(dirname "$0")/fault-lib.sh"
 requires_root
 requires jq --version
 
 fl_net_up
+FL_REMUSD_CTL=$T/remusd.sock
 fl_start none
 fl_client_start sw
 fl_monitor_start
@@ -22,9 +27,45 @@ SOCK=$FL_RUN/remus-proc_$GUEST_PID.sock
 test -S "$SOCK" || fail "no control socket at $SOCK"
 ip netns exec "$NS_P" remusctl -S "$SOCK" --json status |
 	jq -e '.state == "PROTECTED"' >/dev/null || fail "not protected before the switchover"
+# Held output, seen: remusd stopped (SIGSTOP) for 600 ms, well inside the
+# timeout (FL_T), so no ACK comes and the client's packets stay queued;
+# status counts them.  Then it goes on, protected as before.
+kill -STOP "$B"
+( sleep 0.6; kill -CONT "$B" ) &
+guard=$!
+maxp=0 maxs=0
+while kill -0 "$guard" 2>/dev/null; do
+	st=$(remusctl -t 500 -S "$SOCK" --json status) || continue
+	p=$(echo "$st" | jq .held_output.packets)
+	s=$(echo "$st" | jq .held_output.since_ms)
+	[ "$p" -gt "$maxp" ] && maxp=$p
+	[ "$s" -gt "$maxs" ] && maxs=$s
+done
+wait "$guard"
+[ "$maxp" -gt 0 ] || fail "no held packet counted while the backup was stopped"
+wait_for 10 sh -c "remusctl -S '$SOCK' --json status | jq -e '.state == \"PROTECTED\" and .held_output.since_ms < 500'" ||
+	fail "after the stall: $(remusctl -S "$SOCK" --json status)"
+echo "backup stopped 600 ms: status counted up to $maxp held packets, oldest held ${maxs} ms; protected again"
+remusctl -S "$FL_REMUSD_CTL" --json prepare --switchover "$GUEST_NAME" >"$T/prepare.json" ||
+	fail "prepare --switchover: $(cat "$T/prepare.json")"
+COOKIE=$(jq -r .cookie "$T/prepare.json")
+# A perform with a wrong cookie: refused by the backup before it activates
+# anything; the guest resumes here and is protected again.
+rc=0
+remusctl -S "$SOCK" switchover 00112233445566778899aabbccddeeff >"$T/wrong.out" 2>&1 || rc=$?
+[ $rc -eq 3 ] && grep -q "unknown or expired cookie" "$T/wrong.out" ||
+	fail "switchover with a wrong cookie: rc $rc: $(cat "$T/wrong.out")"
+fl_p_alive || fail "the primary's guest is gone after a refused perform"
+fl_b_active && fail "the backup activated on a refused perform"
+wait_for 30 sh -c "remusctl -S '$SOCK' --json status | jq -e '.state == \"PROTECTED\" and .acked > 3'" ||
+	fail "not protected again after the refused perform: $(remusctl -S "$SOCK" --json status)"
+a1=$(fl_acked)
+sleep 1
+[ "$(fl_acked)" -gt "$a1" ] || fail "no write acknowledged after the refused perform"
+echo "refused perform: $(cat "$T/wrong.out"); the guest answers on the primary, protected again"
 before=$(fl_acked)
 rc=0
-remusctl -S "$SOCK" --json switchover >"$T/switchover.json" 2>&1 || rc=$?
+remusctl -S "$SOCK" --json switchover "$COOKIE" >"$T/switchover.json" 2>&1 || rc=$?
 [ $rc -eq 0 ] || fail "switchover exited $rc: $(cat "$T/switchover.json")"
 jq -e '.ok and .epoch > 1 and .downtime_us > 0' "$T/switchover.json" >/dev/null ||
 	fail "switchover answer: $(cat "$T/switchover.json")"
@@ -34,6 +75,12 @@ wait "$R" || rc=$?
 fl_b_active || fail "the backup does not run the guest"
 wait_for 10 eval '! fl_p_alive' || fail "the primary's copy still runs"
 grep -q "switched over" "$FL_BLOG" || fail "remusd did not say it switched over"
+remusctl -S "$FL_REMUSD_CTL" --json finish "$COOKIE" >"$T/finish.json" ||
+	fail "finish: $(cat "$T/finish.json")"
+jq -e --argjson pid "$(fl_b_pid)" --argjson e "$(jq .epoch "$T/switchover.json")" \
+	'.state == "switched over" and .running_here and .pid == $pid and .committed_epoch == $e' \
+	"$T/finish.json" >/dev/null || fail "finish: $(cat "$T/finish.json") (backup pid $(fl_b_pid))"
+echo "finish: $(jq -c '{guest,state,committed_epoch,name,pid}' "$T/finish.json")"
 # Load on the new primary for a while, then read everything back there.
 sleep 2
 after=$(fl_acked)

@@ -46,6 +46,8 @@ CMD1=$(guest_cmd g1 remus-dirtier --pages 200 --working-set 2000 --arena-size 16
 	--checksum-log "$T/g1.sums")
 CMD2=$(guest_cmd g2 remus-dirtier --pages 200 --working-set 2000 --arena-size 16M \
 	--checksum-log "$T/g2.sums")
+CMD3=$(guest_cmd g3 remus-dirtier --pages 200 --working-set 2000 --arena-size 16M \
+	--checksum-log "$T/g3.sums")
 p1=$(pick_port)
 listen remusd-a $p1 "$T/st-a" --run-dir "$RD"
 test -S "$RD/remusd.sock" || fail "remusd made no socket in --run-dir"
@@ -107,8 +109,35 @@ else
 	jq -e '.guest_drivers | index("xen")' "$T/caps.json" >/dev/null ||
 		fail "capabilities lacks xen, the build has it"
 fi
-remusctl --run-dir "$RD" -b --json capabilities | jq -e '.ok' >/dev/null ||
+remusctl --run-dir "$RD" -b --json capabilities >"$T/bcaps.json" ||
 	fail "remusd capabilities"
+# The verb answers exactly what --capabilities prints (plus "ok").
+jq -S 'del(.ok)' "$T/caps.json" >"$T/caps.verb"
+remus --capabilities | jq -S . >"$T/caps.flag"
+cmp -s "$T/caps.verb" "$T/caps.flag" ||
+	fail "remus: capabilities verb != --capabilities: $(diff "$T/caps.verb" "$T/caps.flag")"
+jq -S 'del(.ok)' "$T/bcaps.json" >"$T/bcaps.verb"
+remusd --capabilities | jq -S . >"$T/bcaps.flag"
+cmp -s "$T/bcaps.verb" "$T/bcaps.flag" ||
+	fail "remusd: capabilities verb != --capabilities: $(diff "$T/bcaps.verb" "$T/bcaps.flag")"
+# Every verb control_verbs lists is one the socket knows, and the lists
+# are each program's own.
+for v in $(jq -r '.control_verbs[]' "$T/caps.json"); do
+	[ "$v" = stop ] || [ "$v" = switchover ] && continue	# (ends the run)
+	out=$(raw "{\"verb\":\"$v\"}")
+	echo "$out" | jq -e '(.error // "") | test("unknown verb") | not' >/dev/null ||
+		fail "remus lists $v but does not know it: $out"
+done
+for v in $(jq -r '.control_verbs[]' "$T/bcaps.json"); do
+	[ "$v" = failover ] && continue				# (activates)
+	out=$(SOCK=$RD/remusd.sock raw "{\"verb\":\"$v\"}")
+	echo "$out" | jq -e '(.error // "") | test("unknown verb") | not' >/dev/null ||
+		fail "remusd lists $v but does not know it: $out"
+done
+jq -e '.control_verbs == ["status","stop","switchover","reprotect","capabilities"]' \
+	"$T/caps.json" >/dev/null || fail "remus control_verbs: $(jq -c .control_verbs "$T/caps.json")"
+jq -e '.control_verbs == ["status","failover","prepare","finish","capabilities"]' \
+	"$T/bcaps.json" >/dev/null || fail "remusd control_verbs: $(jq -c .control_verbs "$T/bcaps.json")"
 echo "capabilities: $(jq -c '{guest_drivers,transports,tls}' "$T/caps.json")"
 
 # The protocol's edges, each answered in one line, none fatal.
@@ -173,8 +202,31 @@ p2=$(pick_port)
 # This one fences (a stand-in agent that only records it was asked).
 listen remusd-b $p2 "$T/st-b" --ctl-socket "$T/remusd-b.sock" \
 	--fence "echo \"\$REMUS_FENCE_GUEST\" >>'$T/fenced'"
-remusctl -S "$SOCK" --json reprotect 127.0.0.1:$p2 >"$T/reprotect.json" ||
+# HOST is a URI as on remus's command line, with its refusals, each one
+# line and nothing changed: an unknown scheme (the URI parser's line),
+# tls:// without credentials (this remus runs --insecure), ssh://.
+refused() {	# HOST PATTERN
+	local rc=0
+	remusctl -S "$SOCK" reprotect "$1" >"$T/rp.out" 2>&1 || rc=$?
+	[ $rc -eq 3 ] || fail "reprotect $1 exited $rc, want 3: $(cat "$T/rp.out")"
+	grep -q "$2" "$T/rp.out" || fail "reprotect $1: $(cat "$T/rp.out")"
+	echo "reprotect $1: $(cat "$T/rp.out")"
+}
+refused ftp://x/ 'unknown scheme "ftp"'
+refused tls://127.0.0.1:$p2/ 'tls:// needs --psk-file or --tls-creds'
+refused ssh://127.0.0.1/ 'restart remus with the ssh:// URI'
+refused tcp://127.0.0.1:99999/ 'port 99999'
+remusctl -S "$SOCK" --json status | jq -e --arg b "tcp:127.0.0.1:$p1" \
+	'.state == "PROTECTED" and .backup == $b' >/dev/null ||
+	fail "a refused reprotect changed something: $(remusctl -S "$SOCK" --json status)"
+grep -q "backup is now" "$T/remus1.log" && fail "a refused reprotect was logged as done"
+remusctl -S "$SOCK" --json reprotect tcp://127.0.0.1:$p2/ >"$T/reprotect.json" ||
 	fail "reprotect: $(cat "$T/reprotect.json")"
+# The answer already names the new backup (connected or not).
+jq -e --arg b "tcp:127.0.0.1:$p2" '.backup == $b' "$T/reprotect.json" >/dev/null ||
+	fail "reprotect answer: $(cat "$T/reprotect.json")"
+grep -q "backup is now 127.0.0.1:$p2: " "$T/remus1.log" ||
+	fail "reprotect: $(grep 'backup is now' "$T/remus1.log")"
 wait_for 20 grep -q "session over: clean end" "$T/remusd-a.log" ||
 	fail "the old backup did not get a clean END"
 wait_for 30 test -s "$T/st-b/g1/proc-epoch" || fail "no epoch committed on the new backup"
@@ -183,7 +235,9 @@ wait_for 20 sh -c "remusctl -S '$SOCK' --json status | jq -e '.state == \"PROTEC
 [ ! -e "$T/st-a/g1/proc-guest.pid" ] || fail "the old backup activated the guest"
 remusctl -S "$T/remusd-b.sock" --json status | jq -e --arg g g1 \
 	'.sessions[0].guest == $g' >/dev/null || fail "new remusd does not list the guest"
-echo "reprotect: now protected by 127.0.0.1:$p2; old backup ended cleanly"
+grep -q "reconnect attempt [0-9]* failed" "$T/remus1.log" &&
+	fail "reconnects failed after the reprotect: $(grep -m3 'reconnect attempt' "$T/remus1.log")"
+echo "reprotect: now protected by tcp://127.0.0.1:$p2/; old backup ended cleanly"
 
 # stop: as SIGTERM (END; remus exits 0; the replica is the guest's arena).
 remusctl -S "$SOCK" --json stop >"$T/stop.json" || fail "stop failed"
@@ -220,4 +274,40 @@ wait $R2 || rc=$?
 kill -9 $G2
 e=$(replica_matches "$T/st-b/g2" "$T/g2.sums") || fail "after failover: $e"
 echo "failover: fenced ($(cat "$T/fenced")), guest activated on the backup from epoch $e (pid $(cat "$T/st-b/g2/proc-guest.pid")); remus exited 4"
+
+# reprotect tls://: with credentials (remus --psk-file), to a remusd that
+# serves TLS; here the same remusd again (a new session, the same
+# checks: END, reconnect over TLS, epochs commit).
+sh "$REMUS_SRC/tests/tls-creds.sh" "$T/creds" >"$T/creds.log" 2>&1 ||
+	fail "tls-creds.sh: $(cat "$T/creds.log")"
+p3=$(pick_port)
+start remusd-c remusd --psk-file "$T/creds/psk-server" --listen 127.0.0.1:$p3 \
+	-D "$T/st-c" --no-fence --ctl-socket "$T/remusd-c.sock" --guest "g3=$CMD3"
+wait_for 10 sh -c "ss -Htln 'sport = :$p3' | grep -q ." || fail "remusd-c did not listen"
+start_guest g3 remus-dirtier --pages 200 --working-set 2000 --arena-size 16M \
+	--checksum-log "$T/g3.sums"
+G3=$GUEST_PID
+start remus3 remus -i 50 --psk-file "$T/creds/psk-client" --run-dir "$RD" \
+	--reconnect-interval 300 --name g3 proc:$G3 tls://127.0.0.1:$p3/
+R3=$LAST_PID
+SOCK=$RD/remus-proc_$G3.sock
+wait_for 30 test -s "$T/st-c/g3/proc-epoch" || fail "g3: no epoch committed over TLS"
+remusctl -S "$SOCK" --json reprotect tls://127.0.0.1:$p3/ >"$T/reprotect3.json" ||
+	fail "reprotect tls://: $(cat "$T/reprotect3.json")"
+wait_for 20 grep -q "session over: clean end" "$T/remusd-c.log" ||
+	fail "reprotect tls://: the old session did not end cleanly"
+wait_for 30 sh -c "[ \$(grep -c 'TLS 1.3, authenticated' '$T/remus3.log') -ge 2 ]" ||
+	fail "reprotect tls://: no second TLS session: $(grep TLS "$T/remus3.log")"
+wait_for 30 sh -c "remusctl -S '$T/remusd-c.sock' --json status | jq -e '[.sessions[] | select(.state == \"RECEIVING\" and .committed_epoch >= 3)] | length == 1'" ||
+	fail "reprotect tls://: no new session committing: $(remusctl -S "$T/remusd-c.sock" --json status)"
+remusctl -S "$SOCK" --json status | jq -e --arg b "tcp:127.0.0.1:$p3" \
+	'.state == "PROTECTED" and .backup == $b' >/dev/null ||
+	fail "reprotect tls://: $(remusctl -S "$SOCK" --json status)"
+remusctl -S "$SOCK" stop >/dev/null || fail "stop remus3"
+rc=0
+wait $R3 || rc=$?
+[ $rc -eq 0 ] || fail "remus3 exited $rc after stop"
+kill -9 $G3
+e=$(replica_matches "$T/st-c/g3" "$T/g3.sums") || fail "after reprotect tls://: $e"
+echo "reprotect tls://127.0.0.1:$p3/ (PSK): a second TLS session, replica == guest's arena at epoch $e"
 echo PASS

@@ -165,9 +165,11 @@ fl_listening() {
 	ip netns exec "$NS_B" ss -Htln 'sport = :5270' | grep -q .
 }
 
-# fl_start_remusd: remusd in B on $ST with the fence of fl_start.
+# fl_start_remusd: remusd in B on $ST with the fence of fl_start, and a
+# control socket at $FL_REMUSD_CTL when that is set.
 fl_start_remusd() {
-	local fence=()
+	local fence=() ctl=()
+	[ -z "${FL_REMUSD_CTL:-}" ] || ctl=(--ctl-socket "$FL_REMUSD_CTL")
 	if [ "${FAULT_LEGACY:-}" != 1 ]; then
 		if [ "$FL_FENCE" = none ]; then
 			fence=(--no-fence)
@@ -178,7 +180,7 @@ fl_start_remusd() {
 	FL_BN=$((${FL_BN:-0} + 1))
 	ip netns exec "$NS_B" \
 	    remusd --proc-listen "[::]:7000" --insecure --listen "$FL_REPL" -D "$FL_D" -t "$FL_T" "${fence[@]}" \
-	    --guest "$GUEST_NAME=$GUEST_CMD" \
+	    --guest "$GUEST_NAME=$GUEST_CMD" "${ctl[@]}" \
 	    > >(fl_stamp >"$T/remusd$FL_BN.log") 2>&1 &
 	B=$!
 	_kill_pids="$_kill_pids $B"

@@ -1476,7 +1476,7 @@ Test(stream, activated_names_the_last_ack_and_ends_the_back_channel)
 
 /* ---- COOKIE (prepare / perform / finish) --------------------------------- */
 
-Test(stream, cookie_after_hello_once_before_any_epoch)
+Test(stream, cookie_once_before_the_first_epoch_and_once_before_switchover)
 {
 	static const uint8_t ck[STREAM_COOKIE_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8,
 	    9, 10, 11, 12, 13, 14, 15, 16 };
@@ -1512,15 +1512,28 @@ Test(stream, cookie_after_hello_once_before_any_epoch)
 	cr_assert_arr_eq(rec.u.cookie.cookie, ck, sizeof ck);
 	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
 	cr_assert_eq(res.st, STREAM_NEED_MORE, "%s", stream_strerror(res.st));
-	/* After an epoch: the writer refuses, the reader too. */
-	cr_assert_eq(stream_write_cookie(&w, ck), -1);
-	w.cookie_sent = 0;
-	w.epoch = 0;
+	/* After an epoch a COOKIE is a switchover's (docs/control.md):
+	 * once, and only SWITCHOVER may follow it. */
+	cr_assert_eq(stream_write_cookie(&w, ck), 0);
+	cr_assert_eq(stream_write_cookie(&w, ck), -1, "a second one");
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_NEED_MORE, "%s", stream_strerror(res.st));
 	at = w.len;
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 0), 0);
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE, "HEARTBEAT after it");
+	cr_assert_eq(res.off, at);
+	w.len = at;
+	w.so_cookie_sent = 0;
 	cr_assert_eq(stream_write_cookie(&w, ck), 0);
 	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
-	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE);
+	cr_assert_eq(res.st, STREAM_ERR_SEQUENCE, "a second one read");
 	cr_assert_eq(res.off, at);
+	w.len = at;
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_SWITCHOVER, 0), 0);
+	cr_assert_eq(stream_write_cookie(&w, ck), -1, "after SWITCHOVER");
+	res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+	cr_assert_eq(res.st, STREAM_NEED_MORE, "%s", stream_strerror(res.st));
 	stream_writer_free(&w);
 }
 
