@@ -306,6 +306,7 @@ struct remusd {
 	ev_io		 accept_io;
 	ev_signal	 sigint, sigterm, sigquit, sigusr1;
 	ev_check	 reap;		/* frees finished sessions */
+	ev_idle		 reap_now;	/* ... without waiting for an event */
 	struct session	*sessions;
 	struct tls_creds *creds;	/* NULL: --insecure */
 	struct handshake *handshakes;
@@ -388,6 +389,7 @@ session_done(struct backup *b, enum backup_result r, void *arg)
 	d->last = r;
 	ctl_backup_session_over(d->ctl, b, r);
 	ev_check_start(d->loop, &d->reap);
+	ev_idle_start(d->loop, &d->reap_now);
 	if (d->receive)
 		ev_break(d->loop, EVBREAK_ALL);
 }
@@ -650,6 +652,18 @@ reap_sessions(struct remusd *d)
 			sp = &s->next;
 	}
 	ev_check_stop(d->loop, &d->reap);
+	ev_idle_stop(d->loop, &d->reap_now);
+}
+
+/* A check watcher runs after the loop's next poll, which, with no other
+ * watcher due, would wait for the next event: a session over would keep
+ * its replica open (and a session that never committed its half-built
+ * image, proc-arena.new) until some peer spoke.  An idle watcher makes
+ * that poll not wait; it does nothing itself. */
+static void
+reap_now_cb(struct ev_loop *loop __unused, ev_idle *w __unused,
+    int revents __unused)
+{
 }
 
 static void
@@ -1418,6 +1432,7 @@ main(int argc, char **argv)
 	d.dopts.state_dir = d.cfg.state_dir;
 	d.dopts.device_tools = tools;
 	ev_check_init(&d.reap, reap_cb);
+	ev_idle_init(&d.reap_now, reap_now_cb);
 	ev_init(&d.accept_wait, accept_wait_cb);
 	ev_signal_init(&d.sigint, signal_cb, SIGINT);
 	ev_signal_init(&d.sigterm, signal_cb, SIGTERM);
