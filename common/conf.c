@@ -922,6 +922,15 @@ conf_apply(enum conf_prog prog, const char *optstring,
 				    ky->kind != K_GUEST_SYNC &&
 				    ky->kind != K_GUEST_PEER)
 					continue;
+				/* Peers are TLS identities: a remusd told on
+				 * its command line to run without TLS (ssh's
+				 * --receive, --insecure) has none to check,
+				 * and refuses --guest-peer; the file's are for
+				 * its --listen with credentials. */
+				if (ky->kind == K_GUEST_PEER &&
+				    (scan_has(&sc, "--receive") ||
+				    scan_has(&sc, "--insecure")))
+					continue;
 				if (long_find(longopts, ky->opt + 2,
 				    strlen(ky->opt + 2)) == NULL) {
 					fail(err, len, "%s:%u: %s: this remusd "

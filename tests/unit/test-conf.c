@@ -368,8 +368,12 @@ Test(conf, peers_per_guest, .fini = cleanup)
 		{ "guest-peer", required_argument, NULL, 3 },
 		{ "any-peer", no_argument, NULL, 4 },
 		{ "allow-resize", no_argument, NULL, 5 },
+		{ "receive", no_argument, NULL, 6 },
+		{ "insecure", no_argument, NULL, 7 },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const nontls[] = { "--receive", "--insecure" };
+	size_t i;
 	char *args[] = { "remusd", "--config", path, NULL }, **argv = args;
 	char err[512];
 	int argc = 3;
@@ -385,6 +389,20 @@ Test(conf, peers_per_guest, .fini = cleanup)
 	    "--guest-peer web1=CN=primary c,O=Example --config @");
 	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--config", "@",
 	    "web1", NULL }, "remus --config @ -- web1 b");
+	/* Without TLS from the command line (ssh's --receive, --insecure):
+	 * no identity to check, the peers are left out. */
+	for (i = 0; i < 2; i++) {
+		char *a4[] = { "remusd", "--config", path, (char *)nontls[i],
+		    NULL }, **av = a4, want[64];
+		int ac = 4;
+
+		write_conf("[guest web1]\nbackup = b\npeer = primary-a\n");
+		a4[2] = path;
+		cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_p,
+		    &ac, &av, err, sizeof err), 0, "%s", err);
+		snprintf(want, sizeof want, "remusd --config @ %s", nontls[i]);
+		cr_assert_str_eq(joined(ac, av), want);
+	}
 	/* A remusd without --guest-peer refuses the key. */
 	write_conf("[guest g]\npeer = a\n");
 	argv = args;
