@@ -174,9 +174,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	for m in $MODES; do
 		case $m in
 		plain)	run plain --insecure -- --insecure ;;
-		psk)	run psk --psk-file "$D/creds/psk-server" -- \
+		psk)	run psk --psk-file "$D/creds/psk-server" \
+			    --guest-peer g=primary -- \
 			    --psk-file "$D/creds/psk-client" ;;
-		x509)	run x509 --tls-creds "$D/creds/x509" -- \
+		x509)	run x509 --tls-creds "$D/creds/x509" \
+			    --guest-peer "g=remus test primary a" -- \
 			    --tls-creds "$D/creds/x509" ;;
 		esac
 	done

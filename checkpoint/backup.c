@@ -606,6 +606,53 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 	return 0;
 }
 
+/* The replica kept in DIR (an earlier session's, the one a failover now
+ * would start) is of another memory size than this session's guest: a
+ * resized guest, or a stream that only claims the guest's name.  Its
+ * first commit would replace the kept replica with an image of another
+ * guest than the one protected so far, so it is refused unless the
+ * operator allowed it (--allow-resize); nothing is built, the kept
+ * replica stays.  0 (same size, nothing kept, allowed), or -1 with one
+ * line logged and sent as ERROR. */
+static int
+kept_other_size(struct backup *b, const char *dir)
+{
+	uint64_t bytes = 0, epoch = 0, want;
+	char why[256];
+	int rc;
+
+	if (b->rops->kept == NULL)
+		return 0;
+	want = b->info.nr_pages * b->info.page_size;
+	rc = b->rops->kept(dir, &bytes, &epoch);
+	if (rc == -1) {
+		log_warn("%s: guest \"%s\": the replica kept in %s", b->peer,
+		    b->name, dir);
+		bc_error(b, EIO, "cannot read the kept replica");
+		errno = EIO;
+		return -1;
+	}
+	if (rc == 0 || bytes == want)
+		return 0;
+	if (b->cfg.allow_resize) {
+		log_info("%s: guest \"%s\": the kept replica (epoch %" PRIu64
+		    ", %" PRIu64 " bytes) is replaced by one of %" PRIu64
+		    " bytes at this session's first commit (--allow-resize)",
+		    b->peer, b->name, epoch, bytes, want);
+		return 0;
+	}
+	snprintf(why, sizeof why, "its replica kept here (epoch %" PRIu64
+	    ", %" PRIu64 " KiB) is of another size than this stream's "
+	    "(%" PRIu64 " pages of %u, %" PRIu64 " KiB): not replaced "
+	    "(--allow-resize, or remove %s)", epoch, bytes >> 10,
+	    b->info.nr_pages, b->info.page_size, want >> 10, dir);
+	log_warnx("%s: guest \"%s\" refused: %s", b->peer, b->name, why);
+	bc_error(b, EEXIST, "the backup keeps a replica of this guest of "
+	    "another memory size (remusd --allow-resize)");
+	errno = EEXIST;
+	return -1;
+}
+
 /* HELLO names the guest: the owner says where its replica lives and what
  * it may be (or refuses it), and the replica is built.  0, or -1 with
  * the refusal said in one line and sent as ERROR. */
@@ -628,6 +675,8 @@ make_replica(struct backup *b)
 		errno = code;
 		return -1;
 	}
+	if (kept_other_size(b, dir) == -1)
+		return -1;
 	b->slot = calloc(b->info.nr_pages, sizeof *b->slot);
 	b->zpage = calloc(1, b->info.page_size);
 	if (b->slot == NULL || b->zpage == NULL) {

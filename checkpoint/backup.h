@@ -56,6 +56,10 @@ struct backup_config {
 	uint64_t	 max_guest_mem;	/* bytes of guest memory accepted */
 	uint64_t	 max_disk;	/* bytes of device records per epoch */
 	uint32_t	 hello_ms;	/* stream header + HELLO deadline */
+	/* A session may replace the replica an earlier one kept in its
+	 * directory with one of another guest memory size (remusd
+	 * --allow-resize); 0: refused at HELLO. */
+	int		 allow_resize;
 	uint32_t	 progress_ms;	/* longest stretch without progress */
 	/* Commit the replica on a thread of the session's own (remusd's
 	 * default; --no-commit-thread: 0), the loop serving the other

@@ -74,6 +74,11 @@ struct tls {
 	char		 hostname[256];
 	char		 why[160];	/* detail for the handshake failure */
 	char		 peer_name[256];
+	/* Who the peer is, as the backup's --guest-peer lists name it
+	 * (tls_peer_is): the PSK identity or the certificate's one subject
+	 * CN, "" when there is none or more than one; the subject DN. */
+	char		 peer_id[256];
+	char		 peer_dn[512];
 	gnutls_typed_vdata_st vdata[2];	/* GnuTLS keeps a pointer to it */
 	int		 rfd, wfd;
 };
@@ -547,6 +552,26 @@ gnutls_err:
 	return NULL;
 }
 
+/* T->peer_id from CRT's subject CN, if it has exactly one and it is a
+ * plain string: with two, which one names the peer would be a guess a
+ * certificate's holder could steer; one with a NUL in it could end early
+ * where a list's entry does. */
+static void
+set_peer_cn(struct tls *t, gnutls_x509_crt_t crt)
+{
+	char cn[sizeof t->peer_id];
+	size_t len = sizeof cn;
+
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+	    0, cn, &len) < 0 || len >= sizeof cn || strlen(cn) != len)
+		return;
+	len = 0;
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 1,
+	    0, NULL, &len) != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return;
+	memcpy(t->peer_id, cn, strlen(cn) + 1);
+}
+
 /* Fill T->peer_name once the handshake is done. */
 static void
 set_peer_name(struct tls *t)
@@ -562,17 +587,28 @@ set_peer_name(struct tls *t)
 		    gnutls_psk_server_get_username(t->s) : t->creds->client_id;
 		snprintf(t->peer_name, sizeof t->peer_name,
 		    "psk identity \"%.200s\"", id ? id : "?");
+		/* The server looked it up in its file (psk_server_key): an
+		 * identity there, proven by its key. */
+		if (id != NULL && strlen(id) < sizeof t->peer_id)
+			snprintf(t->peer_id, sizeof t->peer_id, "%s", id);
 		return;
 	}
 	snprintf(t->peer_name, sizeof t->peer_name, "certificate ?");
 	certs = gnutls_certificate_get_peers(t->s, &n);
 	if (certs == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
 		return;
-	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 &&
-	    gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
-		snprintf(t->peer_name, sizeof t->peer_name, "certificate "
-		    "\"%.200s\"", (const char *)dn.data);
-		gnutls_free(dn.data);
+	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0) {
+		if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
+			snprintf(t->peer_name, sizeof t->peer_name,
+			    "certificate \"%.200s\"", (const char *)dn.data);
+			/* Whole, or not at all: a truncated DN would match
+			 * a shorter one. */
+			if (dn.size < sizeof t->peer_dn &&
+			    strlen((const char *)dn.data) == dn.size)
+				memcpy(t->peer_dn, dn.data, dn.size + 1);
+			gnutls_free(dn.data);
+		}
+		set_peer_cn(t, crt);
 	}
 	gnutls_x509_crt_deinit(crt);
 }
@@ -698,6 +734,21 @@ const char *
 tls_peer_name(const struct tls *t)
 {
 	return t->peer_name[0] ? t->peer_name : "unauthenticated peer";
+}
+
+int
+tls_peer_is(const struct tls *t, const char *id)
+{
+	if (!t->done || id == NULL || *id == '\0')
+		return 0;
+	return (t->peer_id[0] != '\0' && strcmp(t->peer_id, id) == 0) ||
+	    (t->peer_dn[0] != '\0' && strcmp(t->peer_dn, id) == 0);
+}
+
+const char *
+tls_peer_id(const struct tls *t)
+{
+	return t->peer_id;
 }
 
 const char *

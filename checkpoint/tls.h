@@ -83,6 +83,18 @@ int		 tls_handshake_wait(struct tls *, unsigned timeout_ms);
  * subject DN), for the log. */
 const char	*tls_peer_name(const struct tls *);
 
+/* After TLS_DONE: does the peer go by ID (remusd --guest-peer)?  psk: ID
+ * is the identity it proved with its key.  x509: ID is its certificate's
+ * subject CN (only when the certificate has exactly one), or its whole
+ * subject DN as RFC 4514 writes it ("CN=primary-a,O=Example").  Exact,
+ * case-sensitive comparison.  1 / 0 (0 before the handshake is done). */
+int		 tls_peer_is(const struct tls *, const char *id);
+
+/* After TLS_DONE: the PSK identity or the certificate's CN, as
+ * tls_peer_is compares it; "" when there is none (a certificate without
+ * one CN). */
+const char	*tls_peer_id(const struct tls *);
+
 /* After TLS_DONE: the record cipher ("AES-128-GCM"), for the log and the
  * bench. */
 const char	*tls_cipher_name(const struct tls *);

@@ -48,6 +48,7 @@ enum {
 	K_COMMAND,	/* remusd --guest NAME=VALUE */
 	K_GUEST_DISK,	/* remusd --disk NAME:VALUE (NAME:=VALUE unnamed) */
 	K_GUEST_SYNC,	/* remusd --disk-sync-listen NAME=VALUE */
+	K_GUEST_PEER,	/* remusd --guest-peer NAME=VALUE */
 	K_RESERVED,	/* refused: not implemented */
 };
 
@@ -79,6 +80,9 @@ static const struct conf_key conf_keys[] = {
 	    0, NULL, 1 },
 	{ "disk-sync-listen", IN_GUEST, T_ADDR_PORT, K_GUEST_SYNC,
 	    "--disk-sync-listen", 0, 0, NULL, 0, NULL, 0 },
+	/* remusd's: who may feed this guest (TLS identities). */
+	{ "peer", IN_GUEST, T_STR, K_GUEST_PEER, "--guest-peer", 0, 0, NULL,
+	    0, NULL, 1 },
 	{ "device-tools", IN_GUEST, T_STR, K_RESERVED, NULL, 0, 0, NULL, 0,
 	    "device-tools: reserved for per-device scripts, not implemented "
 	    "(remus buffers and replicates itself)", 0 },
@@ -185,6 +189,10 @@ static const struct conf_key conf_keys[] = {
 	{ "no-fence", IN_REMUSD, T_BOOL, K_FLAG, "--no-fence", 0, 0, NULL,
 	    G_FENCE, NULL, 0 },
 	{ "fence-timeout", IN_REMUSD, T_UINT, K_FLAG, "--fence-timeout", 1, MS,
+	    NULL, 0, NULL, 0 },
+	{ "any-peer", IN_REMUSD, T_BOOL, K_FLAG, "--any-peer", 0, 0, NULL, 0,
+	    NULL, 0 },
+	{ "allow-resize", IN_REMUSD, T_BOOL, K_FLAG, "--allow-resize", 0, 0,
 	    NULL, 0, NULL, 0 },
 };
 
@@ -911,7 +919,17 @@ conf_apply(enum conf_prog prog, const char *optstring,
 
 				if (ky->kind != K_COMMAND &&
 				    ky->kind != K_GUEST_DISK &&
-				    ky->kind != K_GUEST_SYNC)
+				    ky->kind != K_GUEST_SYNC &&
+				    ky->kind != K_GUEST_PEER)
+					continue;
+				/* Peers are TLS identities: a remusd told on
+				 * its command line to run without TLS (ssh's
+				 * --receive, --insecure) has none to check,
+				 * and refuses --guest-peer; the file's are for
+				 * its --listen with credentials. */
+				if (ky->kind == K_GUEST_PEER &&
+				    (scan_has(&sc, "--receive") ||
+				    scan_has(&sc, "--insecure")))
 					continue;
 				if (long_find(longopts, ky->opt + 2,
 				    strlen(ky->opt + 2)) == NULL) {

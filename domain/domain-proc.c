@@ -900,6 +900,12 @@ replica_proc_hash_pages(struct replica *r, uint64_t first, size_t n,
 }
 
 static int
+replica_proc_kept(const char *dir, uint64_t *bytes, uint64_t *epoch)
+{
+	return store_kept(dir, bytes, epoch);
+}
+
+static int
 replica_proc_recover(const char *dir, uint64_t *epoch)
 {
 	struct store_state st;
@@ -1378,6 +1384,7 @@ const struct replica_ops replica_proc_ops = {
 	.guest_runs = replica_proc_guest_runs,
 	.close = replica_proc_close,
 	.recover = replica_proc_recover,
+	.kept = replica_proc_kept,
 	.resume = replica_proc_resume,
 	.hash_pages = replica_proc_hash_pages,
 };

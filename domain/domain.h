@@ -300,6 +300,13 @@ struct replica_ops {
 	 * committed replica, 0 when it holds none, -1 with errno set
 	 * (EBUSY: a running remusd holds DIR). */
 	int	(*recover)(const char *dir, uint64_t *epoch);
+
+	/* Optional (NULL: nothing is kept in DIR between sessions).  What
+	 * DIR keeps, read only: 1 with *BYTES the guest memory size of its
+	 * committed replica and *EPOCH its epoch, 0 when none, -1 with
+	 * errno set.  The backup refuses a session that would replace it
+	 * with a replica of another size (remusd --allow-resize). */
+	int	(*kept)(const char *dir, uint64_t *bytes, uint64_t *epoch);
 };
 
 /* Run every driver's recover on DIR and log what each holds.  0, or -1

@@ -624,6 +624,35 @@ store_recover(const char *dir, struct store_state *st)
 	return rc;
 }
 
+int
+store_kept(const char *dir, uint64_t *bytes, uint64_t *epoch)
+{
+	char buf[32], *end;
+	struct stat sb;
+	int dfd, rc = 0;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (get_file(dfd, EPOCH_NAME, buf, sizeof buf) == -1) {
+		rc = errno == ENOENT ? 0 : -1;
+		goto out;
+	}
+	errno = 0;
+	*epoch = strtoull(buf, &end, 10);
+	if (errno != 0 || end == buf || *epoch == 0)
+		goto out;	/* no epoch: nothing committed */
+	if (fstatat(dfd, IMG_NAME, &sb, 0) == -1) {
+		rc = errno == ENOENT ? 0 : -1;
+		goto out;
+	}
+	*bytes = (uint64_t)sb.st_size;
+	rc = 1;
+out:
+	close(dfd);
+	return rc;
+}
+
 /* ---- The store ------------------------------------------------------------ */
 
 struct store *

@@ -86,6 +86,12 @@ struct store_state {
  * does not exist holds nothing (0, not committed). */
 int	store_recover(const char *dir, struct store_state *);
 
+/* What DIR keeps, read only (no lock, no recovery: remusd recovered its
+ * state directory when it started): 1 with *BYTES the committed image's
+ * size and *EPOCH its epoch, 0 when DIR holds no committed image, -1
+ * with errno set (not logged). */
+int	store_kept(const char *dir, uint64_t *bytes, uint64_t *epoch);
+
 /* Lock and recover DIR (creating it), then set up a new session for an
  * arena of NR_PAGES pages of PAGE_SIZE: the working copy reads as zeros
  * until the first commit.  DURABLE: fdatasync/fsync at each step (host

@@ -182,3 +182,128 @@ guest_table_free(struct guest_table *t)
 	t->v = NULL;
 	t->n = 0;
 }
+
+/* ---- --guest-peer ------------------------------------------------------ */
+
+static int
+peer_id_ok(const char *id, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > GUEST_PEER_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+peers_add(struct guest_peers *p, const char *id, size_t len)
+{
+	char **v, *c;
+
+	if ((c = strndup(id, len)) == NULL)
+		return -1;
+	v = realloc(p->ids, (p->n + 1) * sizeof *v);
+	if (v == NULL) {
+		free(c);
+		return -1;
+	}
+	p->ids = v;
+	p->ids[p->n++] = c;
+	return 0;
+}
+
+int
+guest_peers_parse(struct peer_table *t, const char *kv, char *err,
+    size_t errlen)
+{
+	const char *eq = strchr(kv, '='), *val, *id, *end;
+	char name[GUEST_NAME_MAX + 2];
+	struct guest_peers *p, *v;
+	size_t len;
+
+	if (eq == NULL || eq == kv || eq[1] == '\0') {
+		snprintf(err, errlen, "--guest-peer %.80s: want NAME=ID[,ID...]",
+		    kv);
+		return -1;
+	}
+	snprintf(name, sizeof name, "%.*s", (int)(eq - kv) > GUEST_NAME_MAX ?
+	    GUEST_NAME_MAX + 1 : (int)(eq - kv), kv);
+	if (!guest_name_ok(name)) {
+		snprintf(err, errlen, "--guest-peer %.80s: guest name \"%.80s\":"
+		    " want 1..64 of A-Z a-z 0-9 . _ : @ + - (not starting with"
+		    " .)", kv, name);
+		return -1;
+	}
+	val = eq + 1;
+	p = (struct guest_peers *)guest_peers_find(t, name);
+	if (p == NULL) {
+		v = realloc(t->v, (t->n + 1) * sizeof *v);
+		if (v == NULL)
+			goto nomem;
+		t->v = v;
+		p = &t->v[t->n];
+		memset(p, 0, sizeof *p);
+		if ((p->name = strdup(name)) == NULL)
+			goto nomem;
+		t->n++;
+	}
+	/* A DN has commas of its own: the whole value is one ID. */
+	if (strchr(val, '=') != NULL) {
+		if (!peer_id_ok(val, strlen(val))) {
+			snprintf(err, errlen, "--guest-peer %.80s: the DN is "
+			    "empty, longer than %d bytes or has a control "
+			    "character", kv, GUEST_PEER_ID_MAX);
+			return -1;
+		}
+		if (peers_add(p, val, strlen(val)) == -1)
+			goto nomem;
+		return 0;
+	}
+	for (id = val; ; id = end + 1) {
+		end = strchr(id, ',');
+		len = end ? (size_t)(end - id) : strlen(id);
+		if (!peer_id_ok(id, len)) {
+			snprintf(err, errlen, "--guest-peer %.80s: an identity "
+			    "is empty, longer than %d bytes or has a control "
+			    "character", kv, GUEST_PEER_ID_MAX);
+			return -1;
+		}
+		if (peers_add(p, id, len) == -1)
+			goto nomem;
+		if (end == NULL)
+			return 0;
+	}
+nomem:
+	snprintf(err, errlen, "--guest-peer %.80s: %s", kv, strerror(ENOMEM));
+	return -1;
+}
+
+const struct guest_peers *
+guest_peers_find(const struct peer_table *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].name, name) == 0)
+			return &t->v[i];
+	return NULL;
+}
+
+void
+peer_table_free(struct peer_table *t)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->n; i++) {
+		for (j = 0; j < t->v[i].n; j++)
+			free(t->v[i].ids[j]);
+		free(t->v[i].ids);
+		free(t->v[i].name);
+	}
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}

@@ -1,6 +1,7 @@
 /* remusd/guests.h -- the guests this backup protects, by name, and what
- * it runs for each (remusd --guest NAME=COMMAND; a per-guest config key
- * later).  The command comes from here, never from the stream.
+ * it runs for each (remusd --guest NAME=COMMAND, remus.conf's [guest NAME]
+ * command), and who may feed each (--guest-peer, [guest NAME] peers).
+ * The command comes from here, never from the stream.
  */
 #ifndef REMUS_GUESTS_H
 #define REMUS_GUESTS_H
@@ -36,5 +37,35 @@ int	guest_conf_parse(struct guest_table *, const char *kv, char *err,
 const struct guest_conf *guest_conf_find(const struct guest_table *,
 	    const char *name);
 void	guest_table_free(struct guest_table *);
+
+/*
+ * Who may feed a guest (remusd --guest-peer NAME=ID[,ID...]): the TLS
+ * identities whose sessions may name it in HELLO.  An ID is a PSK
+ * identity or a client certificate's subject CN, or a whole subject DN
+ * ("CN=a,O=b", tls_peer_is); a value with an '=' in it is one DN, commas
+ * and all, so each DN goes in a --guest-peer of its own.  The flag is
+ * repeatable; IDs for one guest add up.
+ */
+#define GUEST_PEER_ID_MAX	255
+
+struct guest_peers {
+	char	*name;
+	char	**ids;
+	size_t	 n;
+};
+
+struct peer_table {
+	struct guest_peers *v;
+	size_t		 n;
+};
+
+/* Parse "NAME=ID[,ID...]" (or "NAME=DN") into T.  0, or -1 with one line
+ * in ERR (bad name, an empty or unprintable ID). */
+int	guest_peers_parse(struct peer_table *, const char *kv, char *err,
+	    size_t errlen);
+
+const struct guest_peers *guest_peers_find(const struct peer_table *,
+	    const char *name);
+void	peer_table_free(struct peer_table *);
 
 #endif /* REMUS_GUESTS_H */

@@ -92,6 +92,8 @@ enum {
 	OPT_DEVICE_TOOL, OPT_DEVICE_TOOL_TIMEOUT, OPT_CAPABILITIES, OPT_DNAME,
 	/* Issue 15: many guests per backup. */
 	OPT_NO_COMMIT_THREAD,
+	/* Who may feed which guest, and with what. */
+	OPT_GUEST_PEER, OPT_ANY_PEER, OPT_ALLOW_RESIZE,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -124,6 +126,9 @@ static const struct option longopts[] = {
 	{ "metrics",		required_argument,	NULL, OPT_METRICS },
 	{ "metrics-file",	required_argument,	NULL, OPT_METRICS_FILE },
 	{ "guest",		required_argument,	NULL, OPT_GUEST },
+	{ "guest-peer",		required_argument,	NULL, OPT_GUEST_PEER },
+	{ "any-peer",		no_argument,		NULL, OPT_ANY_PEER },
+	{ "allow-resize",	no_argument,		NULL, OPT_ALLOW_RESIZE },
 	{ "max-sessions",	required_argument,	NULL, OPT_MAX_SESSIONS },
 	{ "max-guest-mem",	required_argument,	NULL, OPT_MAX_GUEST_MEM },
 	{ "max-disk",		required_argument,	NULL, OPT_MAX_DISK },
@@ -143,7 +148,8 @@ static const struct option longopts[] = {
 
 static const char usage_text[] =
 "usage: remusd [-dnv] [-D statedir] [-t ms] [--timeout ms] [--no-activate]\n"
-"              [--guest name=command]... [--max-sessions n]\n"
+"              [--guest name=command]... [--guest-peer name=id[,id...]]...\n"
+"              [--any-peer] [--allow-resize] [--max-sessions n]\n"
 "              [--max-guest-mem size] [--max-disk size] [--hello-timeout ms]\n"
 "              [--allow-bridge br] [--allow-kernel file]\n"
 "              [--allow-device-model prog] [--allow-script prog]\n"
@@ -183,6 +189,14 @@ static const char help_text[] =
 "                    its arguments, split at blanks) with --resume; a\n"
 "                    proc guest not given here, or whose stream names\n"
 "                    another program, is refused (repeat for more guests)\n"
+"  --guest-peer name=id[,id...]  with TLS, who may feed guest name: PSK\n"
+"                    identities or client certificate CNs (or one whole\n"
+"                    subject DN, \"CN=..,O=..\"); any other is refused at\n"
+"                    HELLO; every --guest needs one (repeatable)\n"
+"  --any-peer        with TLS, a guest without --guest-peer may be fed by\n"
+"                    any peer the credentials let in (logged at start)\n"
+"  --allow-resize    a guest's new session may replace its kept replica\n"
+"                    with one of another memory size (else refused)\n"
 "  --max-sessions n  guests protected at once (default 64)\n"
 "  --max-guest-mem size  largest guest memory accepted (default 64G)\n"
 "  --max-disk size   most disk data one epoch may carry (default 1024G)\n"
@@ -307,6 +321,7 @@ struct remusd {
 	ev_io		 accept_io;
 	ev_signal	 sigint, sigterm, sigquit, sigusr1;
 	ev_check	 reap;		/* frees finished sessions */
+	ev_idle		 reap_now;	/* ... without waiting for an event */
 	struct session	*sessions;
 	struct tls_creds *creds;	/* NULL: --insecure */
 	struct handshake *handshakes;
@@ -320,6 +335,8 @@ struct remusd {
 	ev_timer	 metrics_tick;	/* the textfile, once a second */
 	/* Trust and limits. */
 	struct guest_table guests;	/* --guest */
+	struct peer_table peers;	/* --guest-peer */
+	int		 any_peer;	/* --any-peer */
 	struct diskmap	 disks;		/* --disk [GUEST:][NAME=]IMAGE */
 	/* --disk-sync-listen [GUEST=]ADDR: for one guest, or (guest NULL)
 	 * for every other. */
@@ -389,6 +406,7 @@ session_done(struct backup *b, enum backup_result r, void *arg)
 	d->last = r;
 	ctl_backup_session_over(d->ctl, b, r);
 	ev_check_start(d->loop, &d->reap);
+	ev_idle_start(d->loop, &d->reap_now);
 	if (d->receive)
 		ev_break(d->loop, EVBREAK_ALL);
 }
@@ -579,6 +597,22 @@ session_disks(struct session *s, char *why, size_t len)
 	return 0;
 }
 
+/* May the peer of TLS feed guest NAME: one of its --guest-peer IDs, or
+ * none listed and --any-peer. */
+static int
+peer_allowed(const struct remusd *d, const char *name, const struct tls *tls)
+{
+	const struct guest_peers *p = guest_peers_find(&d->peers, name);
+	size_t i;
+
+	if (p == NULL)
+		return d->any_peer;
+	for (i = 0; i < p->n; i++)
+		if (tls_peer_is(tls, p->ids[i]))
+			return 1;
+	return 0;
+}
+
 /* HELLO named the guest (backup_config.hello): the session is that
  * guest's, in STATEDIR/NAME, or refused with one line in WHY. */
 static int
@@ -595,6 +629,13 @@ session_hello(struct backup *b __unused, const char *name,
 		snprintf(why, len, "guest name not usable as a directory name "
 		    "(1..64 of A-Z a-z 0-9 . _ : @ + -, not starting with .)");
 		errno = EINVAL;
+		return -1;
+	}
+	/* Before anything of the guest's is looked at or touched. */
+	if (s->tls != NULL && !peer_allowed(d, name, s->tls)) {
+		snprintf(why, len, "%s may not feed guest %s (--guest-peer)",
+		    tls_peer_name(s->tls), name);
+		errno = EACCES;
 		return -1;
 	}
 	for (t = d->sessions; t; t = t->next)
@@ -658,6 +699,18 @@ reap_sessions(struct remusd *d)
 			sp = &s->next;
 	}
 	ev_check_stop(d->loop, &d->reap);
+	ev_idle_stop(d->loop, &d->reap_now);
+}
+
+/* A check watcher runs after the loop's next poll, which, with no other
+ * watcher due, would wait for the next event: a session over would keep
+ * its replica open (and a session that never committed its half-built
+ * image, proc-arena.new) until some peer spoke.  An idle watcher makes
+ * that poll not wait; it does nothing itself. */
+static void
+reap_now_cb(struct ev_loop *loop __unused, ev_idle *w __unused,
+    int revents __unused)
+{
 }
 
 static void
@@ -1036,9 +1089,35 @@ free_tables(void)
 	size_t i;
 
 	guest_table_free(&tables_at_exit->guests);
+	peer_table_free(&tables_at_exit->peers);
 	diskmap_free(&tables_at_exit->disks);
 	for (i = 0; i < tables_at_exit->nsync_listen; i++)
 		free(tables_at_exit->sync_listen[i].guest);
+}
+
+/* Who may feed which guest.  With TLS every session has an identity, and
+ * a backup that let any identity its credentials accept feed any guest
+ * would let one primary's key overwrite (and, at failover, start)
+ * another's guest: so each --guest names its peers (--guest-peer), or
+ * --any-peer says that is not wanted, as DRBD names each resource's
+ * peers.  Without TLS (--insecure, --receive) no peer has an identity
+ * here to check: a list would be a promise not kept, so it is refused. */
+static void
+check_peers(struct remusd *d, int tls)
+{
+	size_t i;
+
+	if (!tls && d->peers.n > 0)
+		usage("--guest-peer %s=...: without --psk-file or --tls-creds "
+		    "no peer has an identity to check", d->peers.v[0].name);
+	if (!tls || d->any_peer)
+		return;
+	for (i = 0; i < d->guests.n; i++)
+		if (guest_peers_find(&d->peers, d->guests.v[i].name) == NULL)
+			usage("guest %s: no --guest-peer %s=ID: with TLS, say "
+			    "which PSK identity or certificate CN may feed it "
+			    "(or --any-peer for any)", d->guests.v[i].name,
+			    d->guests.v[i].name);
 }
 
 /* --disk-sync-listen [GUEST=]ADDR: one per guest, and one for every
@@ -1245,6 +1324,17 @@ main(int argc, char **argv)
 			    sizeof err) == -1)
 				usage("%s", err);
 			break;
+		case OPT_GUEST_PEER:
+			if (guest_peers_parse(&d.peers, optarg, err,
+			    sizeof err) == -1)
+				usage("%s", err);
+			break;
+		case OPT_ANY_PEER:
+			d.any_peer = 1;
+			break;
+		case OPT_ALLOW_RESIZE:
+			d.cfg.allow_resize = 1;
+			break;
 		case OPT_MAX_SESSIONS:
 			if (parse_uint(optarg, 1, 100000, &v) == -1)
 				usage("--max-sessions %s: want 1..100000",
@@ -1369,6 +1459,7 @@ main(int argc, char **argv)
 		usage("--listen without TLS credentials (--psk-file or "
 		    "--tls-creds) would accept anyone: give --insecure to "
 		    "mean it");
+	check_peers(&d, psk_file || tls_dir);
 
 	d.xen.bridges = d.allow[OPT_ALLOW_BRIDGE - OPT_ALLOW_BRIDGE];
 	d.xen.kernels = d.allow[OPT_ALLOW_KERNEL - OPT_ALLOW_BRIDGE];
@@ -1420,6 +1511,10 @@ main(int argc, char **argv)
 	if (no_fence)
 		log_warnx("--no-fence: a lost primary is not fenced before "
 		    "activation; during a partition both copies may run");
+	if (d.any_peer && d.creds != NULL)
+		log_warnx("--any-peer: a guest without --guest-peer may be fed "
+		    "by any peer the %s credentials let in",
+		    tls_creds_kind(d.creds));
 	if (d.cfg.no_guardian)
 		log_info("-e: no guest activated here gets a guardian for its "
 		    "on_poweroff/on_reboot/on_crash");
@@ -1429,6 +1524,7 @@ main(int argc, char **argv)
 	d.dopts.state_dir = d.cfg.state_dir;
 	d.dopts.device_tools = tools;
 	ev_check_init(&d.reap, reap_cb);
+	ev_idle_init(&d.reap_now, reap_now_cb);
 	ev_init(&d.accept_wait, accept_wait_cb);
 	ev_signal_init(&d.sigint, signal_cb, SIGINT);
 	ev_signal_init(&d.sigterm, signal_cb, SIGTERM);

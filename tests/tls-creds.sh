@@ -10,6 +10,8 @@
 #                     ::1), client-*.pem -- QEMU's tls-creds-x509 layout
 #   x509-badclient/   trusts CA A, but its client certificate is CA B's
 #   x509-badserver/   trusts CA A, but its server certificate is CA B's
+#   x509-other/       trusts CA A, its client certificate CA A's too but
+#                     of another primary (CN "remus test intruder a")
 #
 # Exits 77 (skip) with a message when the tools are missing: scripts/setup
 # installs gnutls-bin.
@@ -51,9 +53,16 @@ ca() {	# NAME
 	certtool --generate-self-signed --load-privkey "$1-ca-key.pem" \
 	    --template "$1-ca.tmpl" --outfile "$1-ca-cert.pem" >/dev/null 2>&1
 }
-cert() {	# CA ROLE
+cert() {	# CA ROLE [CN]
 	key "$1-$2-key.pem"
-	if [ "$2" = server ]; then
+	if [ -n "${3:-}" ]; then
+		cat > "$1-$2.tmpl" <<-EOF
+		cn = "$3"
+		tls_www_client
+		signing_key
+		expiration_days = 30
+		EOF
+	elif [ "$2" = server ]; then
 		cat > "$1-$2.tmpl" <<-EOF
 		cn = "remusd test backup $1"
 		dns_name = "localhost"
@@ -82,9 +91,10 @@ for c in a b; do
 	cert $c server
 	cert $c client
 done
+cert a intruder "remus test intruder a"
 
-mkdir -p x509 x509-badclient x509-badserver
-for d in x509 x509-badclient x509-badserver; do
+mkdir -p x509 x509-badclient x509-badserver x509-other
+for d in x509 x509-badclient x509-badserver x509-other; do
 	cp a-ca-cert.pem $d/ca-cert.pem
 done
 for r in server client; do
@@ -95,3 +105,5 @@ cp b-client-cert.pem x509-badclient/client-cert.pem
 cp b-client-key.pem x509-badclient/client-key.pem
 cp b-server-cert.pem x509-badserver/server-cert.pem
 cp b-server-key.pem x509-badserver/server-key.pem
+cp a-intruder-cert.pem x509-other/client-cert.pem
+cp a-intruder-key.pem x509-other/client-key.pem

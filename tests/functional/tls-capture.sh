@@ -56,11 +56,13 @@ echo "plain: the value crosses in clear ($(stat -c %s "$T/plain.cap") bytes capt
 grep -q "insecure connection" "$T/remusd-plain.log" || fail "plain: remusd did not warn"
 grep -q "insecure connection" "$T/remus-plain.log" || fail "plain: remus did not warn"
 
-run_one psk --psk-file "$C/psk-server" -- --psk-file "$C/psk-client" -u
+run_one psk --psk-file "$C/psk-server" --guest-peer "kvd=$PEER_PSK" -- \
+	--psk-file "$C/psk-client" -u
 ! grep -qaF "$value" "$T/psk.cap" || fail "psk: the value is readable on the wire"
 echo "psk: not in $(stat -c %s "$T/psk.cap") bytes captured"
 
-run_one x509 --tls-creds "$C/x509" -- --tls-creds "$C/x509" -u
+run_one x509 --tls-creds "$C/x509" --guest-peer "kvd=$PEER_CN" -- \
+	--tls-creds "$C/x509" -u
 ! grep -qaF "$value" "$T/x509.cap" || fail "x509: the value is readable on the wire"
 echo "x509: not in $(stat -c %s "$T/x509.cap") bytes captured"
 echo PASS

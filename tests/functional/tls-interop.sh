@@ -28,7 +28,7 @@ cli() {
 # serves the others meanwhile and drops it at its deadline (10 s).
 port=$(pick_port)
 start_remusd remusd-psk "$port" "$T/st-psk" --psk-file "$C/psk-server" \
-	--guest "g=$(guest_cmd g remus-dirtier --pages 200 --working-set 2000 \
+	--guest-peer "g=$PEER_PSK" --guest "g=$(guest_cmd g remus-dirtier --pages 200 --working-set 2000 \
 		--arena-size 16M --checksum-log "$T/g.sums")"
 exec 5<>"/dev/tcp/127.0.0.1/$port"
 silent_t0=$SECONDS

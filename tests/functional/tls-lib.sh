@@ -14,6 +14,13 @@ if [ $st -eq 77 ]; then
 fi
 [ $st -eq 0 ] || fail "tests/tls-creds.sh: $(cat "$T/creds.log")"
 
+# The identities the credentials give a primary, as remusd --guest-peer
+# names them: the PSK identity of psk-client, and the CN and the DN of
+# x509/client-cert.pem.
+PEER_PSK=primary
+PEER_CN="remus test primary a"
+PEER_DN="CN=remus test primary a"
+
 # start_remusd NAME PORT STATEDIR FLAGS...: remusd --listen on 127.0.0.1,
 # waited for.
 start_remusd() {

@@ -38,15 +38,18 @@ run_one() {	# NAME SERVER-FLAGS -- CLIENT-FLAGS
 	echo "$name: replica == guest's arena at epoch $e"
 }
 
-run_one psk --psk-file "$C/psk-server" -- --psk-file "$C/psk-client"
+run_one psk --psk-file "$C/psk-server" --guest-peer "g=$PEER_PSK" -- \
+	--psk-file "$C/psk-client"
 grep -q 'psk identity "primary"' "$T/remusd-psk.log" || fail "psk: identity not logged"
 # The second identity of the server's file, picked by name.
-run_one psk-other --psk-file "$C/psk-server" -- --psk-file "$C/psk-server" \
-	--psk-identity other
+run_one psk-other --psk-file "$C/psk-server" --guest-peer "g=$PEER_PSK,other" -- \
+	--psk-file "$C/psk-server" --psk-identity other
 grep -q 'psk identity "other"' "$T/remusd-psk-other.log" || fail "psk-other: identity"
-run_one x509 --tls-creds "$C/x509" -- --tls-creds "$C/x509"
+run_one x509 --tls-creds "$C/x509" --guest-peer "g=$PEER_CN" -- \
+	--tls-creds "$C/x509"
 grep -q 'remus test primary a' "$T/remusd-x509.log" || fail "x509: client DN not logged"
 # The certificate names localhost too; --tls-hostname checks that name.
-run_one x509-name --tls-creds "$C/x509" -- --tls-creds "$C/x509" \
-	--tls-hostname localhost
+# The peer named by its whole subject DN instead of its CN.
+run_one x509-name --tls-creds "$C/x509" --guest-peer "g=$PEER_DN" -- \
+	--tls-creds "$C/x509" --tls-hostname localhost
 echo PASS

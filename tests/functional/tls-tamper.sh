@@ -60,7 +60,10 @@ run_one() {	# NAME SERVER-FLAGS -- CLIENT-FLAGS
 		"replica == guest at epoch $e"
 }
 
-run_one psk --psk-file "$C/psk-server" -- --psk-file "$C/psk-client"
-run_one x509 --tls-creds "$C/x509" -- --tls-creds "$C/x509"
-DIR=s2c run_one psk-ack --psk-file "$C/psk-server" -- --psk-file "$C/psk-client"
+run_one psk --psk-file "$C/psk-server" --guest-peer "g=$PEER_PSK" -- \
+	--psk-file "$C/psk-client"
+run_one x509 --tls-creds "$C/x509" --guest-peer "g=$PEER_CN" -- \
+	--tls-creds "$C/x509"
+DIR=s2c run_one psk-ack --psk-file "$C/psk-server" --guest-peer "g=$PEER_PSK" -- \
+	--psk-file "$C/psk-client"
 echo PASS

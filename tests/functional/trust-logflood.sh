@@ -11,7 +11,7 @@
 
 port=$(pick_port)
 start_guest g remus-dirtier --pages 50 --working-set 500 --arena-size 4M
-start_remusd remusd "$port" "$T/st" --psk-file "$C/psk-server" \
+start_remusd remusd "$port" "$T/st" --psk-file "$C/psk-server" --guest-peer "g=$PEER_PSK" \
 	--guest "g=$(command -v remus-dirtier) --pages 50 --working-set 500 --arena-size 4M"
 start remus remus -i 50 --psk-file "$C/psk-client" --name g proc:"$GUEST_PID" "127.0.0.1:$port"
 wait_epochs "$T/st/g" 1 || fail "the legitimate session committed nothing"

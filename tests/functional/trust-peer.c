@@ -24,7 +24,8 @@
  * the default /bin/sh: its -c argument), -P PAGES (guest size in pages,
  * default 16), -i MS, -m MIB, -w MS (how long to wait for remusd to close,
  * default 30000), --psk-file FILE [--psk-identity ID] (TLS 1.3 with that
- * key, as a primary holding valid credentials).
+ * key, as a primary holding valid credentials), --tls-creds DIR (TLS 1.3
+ * with that directory's client certificate).
  *
  * Output, one line: "closed after N ms, sent B bytes, error: REASON" (the
  * ERROR record's reason, or "none"), or "open after N ms, sent B bytes"
@@ -177,7 +178,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: remus-trust-peer [-n name] [-p prog] "
 	    "[-a args] [-c cmd] [-P pages] [-i ms] [-m MiB] [-w ms]\n"
-	    "       [--psk-file file [--psk-identity id]] "
+	    "       [--psk-file file [--psk-identity id] | --tls-creds dir] "
 	    "crafted|abandon|slow|slowrec|silent|bigmem|hold|hello host:port\n");
 	exit(1);
 }
@@ -188,10 +189,12 @@ main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "psk-file", required_argument, NULL, 'K' },
 		{ "psk-identity", required_argument, NULL, 'I' },
+		{ "tls-creds", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = "proc:1", *prog = "/bin/sh", *args = NULL;
 	const char *cmd = "true", *psk = NULL, *ident = NULL, *mode, *addr;
+	const char *x509 = NULL;
 	uint64_t pages = 16, interval = 800, mib = 0, wait_ms = 30000;
 	struct stream_header_info hi;
 	struct proc_config pc;
@@ -219,6 +222,7 @@ main(int argc, char **argv)
 			break;
 		case 'K': psk = optarg; break;
 		case 'I': ident = optarg; break;
+		case 'X': x509 = optarg; break;
 		default: usage();
 		}
 	}
@@ -286,8 +290,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	t0 = now_us();
-	if (psk) {
-		creds = tls_creds_psk(psk, TLS_CLIENT, ident);
+	if (psk || x509) {
+		creds = psk ? tls_creds_psk(psk, TLS_CLIENT, ident) :
+		    tls_creds_x509(x509, TLS_CLIENT);
 		fd_set_nonblock(fd, 1);
 		if (creds == NULL ||
 		    (tls = tls_new(creds, fd, fd, addr, NULL)) == NULL ||

@@ -63,7 +63,7 @@ fi
 # tls:// both ends, PSK.
 port=$(pick_port)
 start remusd-tls remusd --no-fence --psk-file "$C/psk-server" --listen "tls://127.0.0.1:$port/" -D "$T/st-tls" \
-	--guest "g-tls=$(gcmd tls)"
+	--guest "g-tls=$(gcmd tls)" --guest-peer g-tls=primary
 wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd tls:// did not listen"
 run_one tls "$T/st-tls" "$T/remusd-tls.log" "tls://127.0.0.1:$port/" \
 	--psk-file "$C/psk-client"

@@ -356,3 +356,61 @@ Test(conf, disks_per_guest, .fini = cleanup)
 	cr_assert_not_null(strstr(err, ":2: backup-disk: this remusd has no "
 	    "--disk to take it"), "%s", err);
 }
+
+/* A guest's peer keys become remusd's --guest-peer NAME=VALUE, each in
+ * order (a DN has commas and '=' of its own: passed whole); [remusd]'s
+ * any-peer and allow-resize are its flags; remus ignores them all. */
+Test(conf, peers_per_guest, .fini = cleanup)
+{
+	static const struct option lo_p[] = {
+		{ "config", required_argument, NULL, 1 },
+		{ "guest", required_argument, NULL, 2 },
+		{ "guest-peer", required_argument, NULL, 3 },
+		{ "any-peer", no_argument, NULL, 4 },
+		{ "allow-resize", no_argument, NULL, 5 },
+		{ "receive", no_argument, NULL, 6 },
+		{ "insecure", no_argument, NULL, 7 },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const nontls[] = { "--receive", "--insecure" };
+	size_t i;
+	char *args[] = { "remusd", "--config", path, NULL }, **argv = args;
+	char err[512];
+	int argc = 3;
+
+	write_conf("[remusd]\nany-peer = yes\nallow-resize = yes\n"
+	    "[guest web1]\nbackup = b\npeer = primary-a,primary-b\n"
+	    "peer = CN=primary c,O=Example\n");
+	args[2] = path;
+	cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_p, &argc,
+	    &argv, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(joined(argc, argv), "remusd --any-peer "
+	    "--allow-resize --guest-peer web1=primary-a,primary-b "
+	    "--guest-peer web1=CN=primary c,O=Example --config @");
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--config", "@",
+	    "web1", NULL }, "remus --config @ -- web1 b");
+	/* Without TLS from the command line (ssh's --receive, --insecure):
+	 * no identity to check, the peers are left out. */
+	for (i = 0; i < 2; i++) {
+		char *a4[] = { "remusd", "--config", path, (char *)nontls[i],
+		    NULL }, **av = a4, want[64];
+		int ac = 4;
+
+		write_conf("[guest web1]\nbackup = b\npeer = primary-a\n");
+		a4[2] = path;
+		cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_p,
+		    &ac, &av, err, sizeof err), 0, "%s", err);
+		snprintf(want, sizeof want, "remusd --config @ %s", nontls[i]);
+		cr_assert_str_eq(joined(ac, av), want);
+	}
+	/* A remusd without --guest-peer refuses the key. */
+	write_conf("[guest g]\npeer = a\n");
+	argv = args;
+	argc = 3;
+	args[2] = path;
+	cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_remusd,
+	    &argc, &argv, err, sizeof err), -1);
+	cr_assert_not_null(strstr(err, ":2: peer: this remusd has no "
+	    "--guest-peer to take it"), "%s", err);
+	refused("[remus]\npeer = a\n", 2, "peer");
+}

@@ -106,3 +106,55 @@ Test(guests, no_program_from_the_working_directory)
 	rmdir(dir);
 	guest_table_free(&t);
 }
+
+/* --guest-peer NAME=ID[,ID...]: split at commas, a DN (a value with '=')
+ * kept whole, repeats for one guest added up, each guest its own list. */
+Test(guests, peers_parse)
+{
+	struct peer_table t = { NULL, 0 };
+	const struct guest_peers *p;
+	char err[256] = "";
+
+	cr_assert(eq(int, guest_peers_parse(&t, "web1=primary-a,primary b",
+	    err, sizeof err), 0), "%s", err);
+	cr_assert(eq(int, guest_peers_parse(&t, "web1=CN=primary c,O=Example",
+	    err, sizeof err), 0), "%s", err);
+	cr_assert(eq(int, guest_peers_parse(&t, "db=other", err,
+	    sizeof err), 0), "%s", err);
+	p = guest_peers_find(&t, "web1");
+	cr_assert_not_null(p);
+	cr_assert(eq(sz, p->n, 3));
+	cr_assert(eq(str, p->ids[0], "primary-a"));
+	cr_assert(eq(str, p->ids[1], "primary b"));
+	cr_assert(eq(str, p->ids[2], "CN=primary c,O=Example"));
+	p = guest_peers_find(&t, "db");
+	cr_assert_not_null(p);
+	cr_assert(eq(sz, p->n, 1));
+	cr_assert(eq(str, p->ids[0], "other"));
+	cr_assert_null(guest_peers_find(&t, "web"));
+	peer_table_free(&t);
+	cr_assert(eq(sz, t.n, 0));
+}
+
+Test(guests, peers_refusals)
+{
+	static const char *const bad[] = { "noequals", "=a", "g=", "g=a,,b",
+	    "g=a,", ".g=a", "g/x=a", "g=a\tb", "g=CN=a\x01", NULL };
+	struct peer_table t = { NULL, 0 };
+	char err[256], long_id[300];
+	size_t i;
+
+	for (i = 0; bad[i]; i++) {
+		err[0] = '\0';
+		cr_assert(eq(int, guest_peers_parse(&t, bad[i], err,
+		    sizeof err), -1), "%s accepted", bad[i]);
+		cr_assert(strncmp(err, "--guest-peer ", 13) == 0, "%s", err);
+		cr_assert_null(strchr(err, '\n'));
+	}
+	memset(long_id, 'x', sizeof long_id);
+	memcpy(long_id, "g=", 2);
+	long_id[sizeof long_id - 1] = '\0';
+	cr_assert(eq(int, guest_peers_parse(&t, long_id, err, sizeof err),
+	    -1));
+	peer_table_free(&t);
+}

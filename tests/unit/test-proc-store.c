@@ -669,3 +669,37 @@ Test(proc_store, working_copy_reads_commits_from_pages_after_its_own,
 	store_close(s);
 	free(img);
 }
+
+/* store_kept: what a session's HELLO compares its guest's size with.
+ * Nothing before a commit (a session that only opened the store leaves
+ * no kept replica, and its half-built image goes with store_close); the
+ * committed image's bytes and epoch after. */
+Test(proc_store, kept_says_the_committed_size, .init = setup,
+    .fini = teardown, .timeout = 30)
+{
+	char sub[96], newpath[128];
+	uint64_t bytes = 0, epoch = 0;
+	struct store *s;
+
+	snprintf(sub, sizeof sub, "%s/none", dir);
+	cr_assert(eq(int, store_kept(sub, &bytes, &epoch), 0));
+	cr_assert(eq(int, store_kept(dir, &bytes, &epoch), 0));
+	s = store_open(dir, NPAGES, PS, 0, NULL);
+	cr_assert_not_null(s);
+	cr_assert(eq(int, store_kept(dir, &bytes, &epoch), 0));
+	store_close(s);
+	snprintf(newpath, sizeof newpath, "%s/proc-arena.new", dir);
+	cr_assert(eq(int, access(newpath, F_OK), -1));
+	cr_assert(eq(int, child_wait(child_run(1, 3, NULL, 0)), 0));
+	cr_assert(eq(int, store_kept(dir, &bytes, &epoch), 1));
+	cr_assert(eq(u64, bytes, (uint64_t)NPAGES * PS));
+	cr_assert(eq(u64, epoch, 3));
+	/* A new session of another size changes nothing before it commits. */
+	s = store_open(dir, NPAGES / 2, PS, 0, NULL);
+	cr_assert_not_null(s);
+	store_close(s);
+	cr_assert(eq(int, store_kept(dir, &bytes, &epoch), 1));
+	cr_assert(eq(u64, bytes, (uint64_t)NPAGES * PS));
+	cr_assert(eq(u64, epoch, 3));
+	cr_assert(eq(u64, image_sum(), model_sum(1, 3)));
+}

@@ -329,6 +329,46 @@ Test(tls, psk_handshake_and_data_both_ways, .timeout = 30)
 	pair_free(&p);
 }
 
+/* What --guest-peer compares: the identity the key proved, exactly. */
+Test(tls, psk_peer_is_its_identity, .timeout = 30)
+{
+	struct pair p;
+
+	memset(&p, 0, sizeof p);
+	pair_psk(&p, "psk-server", "other");
+	cr_assert(p.rc == TLS_DONE && p.rs == TLS_DONE);
+	cr_assert_str_eq(tls_peer_id(p.s), "other");
+	cr_assert(tls_peer_is(p.s, "other"));
+	cr_assert(!tls_peer_is(p.s, "primary"));
+	cr_assert(!tls_peer_is(p.s, "othe"));
+	cr_assert(!tls_peer_is(p.s, "Other"));
+	cr_assert(!tls_peer_is(p.s, ""));
+	pair_free(&p);
+}
+
+/* A certificate goes by its one CN or its whole DN, nothing less. */
+Test(tls, x509_peer_is_its_cn_or_dn, .timeout = 30)
+{
+	struct pair p;
+
+	pair_x509(&p, "x509", "x509", "127.0.0.1");
+	cr_assert(p.rc == TLS_DONE && p.rs == TLS_DONE);
+	cr_assert_str_eq(tls_peer_id(p.s), "remus test primary a");
+	cr_assert(tls_peer_is(p.s, "remus test primary a"));
+	cr_assert(tls_peer_is(p.s, "CN=remus test primary a"));
+	cr_assert(!tls_peer_is(p.s, "remus test primary"));
+	cr_assert(!tls_peer_is(p.s, "CN=remus test primary"));
+	cr_assert(!tls_peer_is(p.s, "remus test CA a"));
+	/* The client's view of the server: its certificate's CN. */
+	cr_assert(tls_peer_is(p.c, "remusd test backup a"));
+	pair_free(&p);
+	pair_x509(&p, "x509-other", "x509", "127.0.0.1");
+	cr_assert(p.rc == TLS_DONE && p.rs == TLS_DONE);
+	cr_assert(!tls_peer_is(p.s, "remus test primary a"));
+	cr_assert(tls_peer_is(p.s, "remus test intruder a"));
+	pair_free(&p);
+}
+
 Test(tls, psk_identity_picked_from_file, .timeout = 30)
 {
 	struct pair p;
