@@ -282,7 +282,8 @@ sh "$REMUS_SRC/tests/tls-creds.sh" "$T/creds" >"$T/creds.log" 2>&1 ||
 	fail "tls-creds.sh: $(cat "$T/creds.log")"
 p3=$(pick_port)
 start remusd-c remusd --psk-file "$T/creds/psk-server" --listen 127.0.0.1:$p3 \
-	-D "$T/st-c" --no-fence --ctl-socket "$T/remusd-c.sock" --guest "g3=$CMD3"
+	-D "$T/st-c" --no-fence --ctl-socket "$T/remusd-c.sock" --guest "g3=$CMD3" \
+	--guest-peer g3=primary
 wait_for 10 sh -c "ss -Htln 'sport = :$p3' | grep -q ." || fail "remusd-c did not listen"
 start_guest g3 remus-dirtier --pages 200 --working-set 2000 --arena-size 16M \
 	--checksum-log "$T/g3.sums"
