@@ -32,6 +32,9 @@ enum conf_type {
 	T_ADDR,		/* host[:port], [v6]:port, :port, * */
 	T_ADDR_PORT,	/* host:port, the port required */
 	T_COUNT,	/* 0..9: the flag that many times (-v) */
+	T_DECIMAL,	/* a positive decimal number, a fraction allowed */
+	T_TOOL,		/* TYPE=PATH (--device-tool; the path checked by
+			 * the program, which runs it) */
 };
 
 /* Exclusion groups (see conf.h). */
@@ -48,7 +51,16 @@ enum {
 	K_COMMAND,	/* remusd --guest NAME=VALUE */
 	K_GUEST_DISK,	/* remusd --disk NAME:VALUE (NAME:=VALUE unnamed) */
 	K_GUEST_SYNC,	/* remusd --disk-sync-listen NAME=VALUE */
-	K_RESERVED,	/* refused: not implemented */
+	K_GUEST_FENCE,	/* remusd --guest-fence[-timeout] NAME=VALUE */
+};
+
+/* conf_key.multi: how often a key may be given in one section. */
+enum {
+	M_ONCE,		/* once */
+	M_REPEAT,	/* once per flag (its flag is repeatable: --disk) */
+	M_LIST,		/* M_REPEAT, and a value may hold several, split
+			 * at blanks and commas (allow-bridge = br0 br1):
+			 * names and paths that need neither */
 };
 
 struct conf_key {
@@ -60,9 +72,7 @@ struct conf_key {
 	uint64_t	 min, max;
 	const char	*choices;
 	int		 group;
-	const char	*why;		/* K_RESERVED: the line said */
-	int		 multi;		/* may be given more than once (its
-					 * flag is repeatable: --disk) */
+	int		 multi;		/* M_ONCE, M_REPEAT or M_LIST */
 };
 
 #define PRI	(IN_REMUS | IN_GUEST)
@@ -70,122 +80,169 @@ struct conf_key {
 
 static const struct conf_key conf_keys[] = {
 	/* [guest NAME] only. */
-	{ "domain", IN_GUEST, T_STR, K_DOMAIN, NULL, 0, 0, NULL, 0, NULL, 0 },
-	{ "backup", IN_GUEST, T_STR, K_BACKUP, NULL, 0, 0, NULL, 0, NULL, 0 },
+	{ "domain", IN_GUEST, T_STR, K_DOMAIN, NULL, 0, 0, NULL, 0, 0 },
+	{ "backup", IN_GUEST, T_STR, K_BACKUP, NULL, 0, 0, NULL, 0, 0 },
 	{ "command", IN_GUEST, T_STR, K_COMMAND, "--guest", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	/* remusd's, for this guest: its disk images and its sync address. */
 	{ "backup-disk", IN_GUEST, T_STR, K_GUEST_DISK, "--disk", 0, 0, NULL,
-	    0, NULL, 1 },
+	    0, M_REPEAT },
 	{ "disk-sync-listen", IN_GUEST, T_ADDR_PORT, K_GUEST_SYNC,
-	    "--disk-sync-listen", 0, 0, NULL, 0, NULL, 0 },
-	{ "device-tools", IN_GUEST, T_STR, K_RESERVED, NULL, 0, 0, NULL, 0,
-	    "device-tools: reserved for per-device scripts, not implemented "
-	    "(remus buffers and replicates itself)", 0 },
+	    "--disk-sync-listen", 0, 0, NULL, 0, 0 },
+	/* remusd's, for this guest's sessions: its own fence (the guests
+	 * without one have [remusd]'s fence or no-fence). */
+	{ "fence", IN_GUEST, T_STR, K_GUEST_FENCE, "--guest-fence", 0, 0,
+	    NULL, 0, 0 },
+	{ "fence-timeout", IN_GUEST, T_UINT, K_GUEST_FENCE,
+	    "--guest-fence-timeout", 1, MS, NULL, 0, 0 },
 	/* remus, in [remus] (every guest) or [guest NAME]. */
-	{ "interval", PRI, T_UINT, K_FLAG, "-i", 25, 60000, NULL, 0, NULL, 0 },
-	{ "compress", PRI, T_BOOL, K_FLAG_IF_NO, "-u", 0, 0, NULL, 0, NULL, 0 },
+	{ "interval", PRI, T_UINT, K_FLAG, "-i", 25, 60000, NULL, 0, 0 },
+	{ "compress", PRI, T_BOOL, K_FLAG_IF_NO, "-u", 0, 0, NULL, 0, 0 },
 	{ "backup-command", PRI, T_STR, K_FLAG, "-s", 0, 0, NULL, G_CHANNEL,
-	    NULL, 0 },
+	    0 },
 	{ "blackhole", PRI, T_BOOL, K_FLAG, "-b", 0, 0, NULL, G_CHANNEL,
-	    NULL, 0 },
+	    0 },
 	{ "network-buffering", PRI, T_BOOL, K_FLAG_IF_NO, "-n", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "disk-replication", PRI, T_BOOL, K_FLAG_IF_NO, "-d", 0, 0, NULL, 0,
-	    NULL, 0 },
-	{ "allow-unsafe", PRI, T_BOOL, K_FLAG, "-F", 0, 0, NULL, 0, NULL, 0 },
+	    0 },
+	{ "allow-unsafe", PRI, T_BOOL, K_FLAG, "-F", 0, 0, NULL, 0, 0 },
 	{ "verbose", PRI | IN_REMUSD, T_COUNT, K_FLAG, "-v", 0, 9, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "timeout", PRI, T_UINT, K_FLAG, "--timeout", 100, MS, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "stats-json", PRI, T_STR, K_FLAG, "--stats-json", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "netbuf-if", PRI, T_STR, K_FLAG, "--netbuf-if", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "netbuf-driver", PRI, T_ENUM, K_FLAG, "--netbuf-driver", 0, 0,
-	    "plug|nfqueue|auto", 0, NULL, 0 },
+	    "plug|nfqueue|auto", 0, 0 },
 	{ "netbuf-limit", PRI, T_SIZE, K_FLAG, "--netbuf-limit", 1, 0, NULL,
-	    0, NULL, 0 },
-	{ "disk", PRI, T_STR, K_FLAG, "--disk", 0, 0, NULL, 0, NULL, 1 },
+	    0, 0 },
+	{ "disk", PRI, T_STR, K_FLAG, "--disk", 0, 0, NULL, 0, M_REPEAT },
 	{ "nbd-listen", PRI, T_STR, K_FLAG, "--nbd-listen", 0, 0, NULL, 0,
-	    NULL, 0 },	/* host:port or unix:PATH */
+	    0 },	/* host:port or unix:PATH */
 	{ "disk-server", PRI, T_STR, K_FLAG, "--disk-server", 0, 0, NULL, 0,
-	    NULL, 1 },
+	    M_REPEAT },
 	{ "disk-sync", PRI, T_ADDR_PORT, K_FLAG, "--disk-sync", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "disk-sync-rate", PRI, T_SIZE, K_FLAG, "--disk-sync-rate", 0, 0,
-	    NULL, 0, NULL, 0 },
+	    NULL, 0, 0 },
 	{ "dirty-method", PRI, T_ENUM, K_FLAG, "--dirty-method", 0, 0,
-	    "auto|pagemap-scan|softdirty", 0, NULL, 0 },
+	    "auto|pagemap-scan|softdirty", 0, 0 },
 	{ "scan-threads", PRI, T_UINT, K_FLAG, "--scan-threads", 1, 2, NULL,
-	    0, NULL, 0 },
+	    0, 0 },
 	{ "precopy", PRI, T_ENUM, K_FLAG, "--precopy", 0, 0, "auto|on|off", 0,
-	    NULL, 0 },
+	    0 },
 	{ "xen-mapcache", PRI, T_BOOL, K_FLAG, "--xen-mapcache", 0, 0, NULL,
-	    0, NULL, 0 },
+	    0, 0 },
 	{ "suspend-timeout", PRI, T_UINT, K_FLAG, "--suspend-timeout", 1, MS,
-	    NULL, 0, NULL, 0 },
+	    NULL, 0, 0 },
 	{ "xen-ack-timeout", PRI, T_UINT, K_FLAG, "--xen-ack-timeout", 1, MS,
-	    NULL, 0, NULL, 0 },
+	    NULL, 0, 0 },
 	{ "xen-refuse-grace", PRI, T_UINT, K_FLAG, "--xen-refuse-grace", 1,
-	    MS, NULL, 0, NULL, 0 },
+	    MS, NULL, 0, 0 },
 	{ "metrics", PRI, T_ADDR_PORT, K_FLAG, "--metrics", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "metrics-file", PRI, T_STR, K_FLAG, "--metrics-file", 0, 0, NULL, 0,
-	    NULL, 0 },
-	{ "run-dir", PRI, T_STR, K_FLAG, "--run-dir", 0, 0, NULL, 0, NULL, 0 },
+	    0 },
+	{ "run-dir", PRI, T_STR, K_FLAG, "--run-dir", 0, 0, NULL, 0, 0 },
 	{ "reconnect-interval", PRI, T_UINT, K_FLAG, "--reconnect-interval",
-	    0, MS, NULL, 0, NULL, 0 },
+	    0, MS, NULL, 0, 0 },
 	{ "reconnect-limit", PRI, T_UINT, K_FLAG, "--reconnect-limit", 0,
-	    UINT32_MAX, NULL, 0, NULL, 0 },
+	    UINT32_MAX, NULL, 0, 0 },
 	{ "fence-backup", PRI, T_STR, K_FLAG, "--fence-backup", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "psk-file", PRI, T_STR, K_FLAG, "--psk-file", 0, 0, NULL, G_CHANNEL,
-	    NULL, 0 },
+	    0 },
 	{ "psk-identity", PRI, T_STR, K_FLAG, "--psk-identity", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "tls-creds", PRI, T_STR, K_FLAG, "--tls-creds", 0, 0, NULL,
-	    G_CHANNEL, NULL, 0 },
+	    G_CHANNEL, 0 },
 	{ "tls-hostname", PRI, T_STR, K_FLAG, "--tls-hostname", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "insecure", PRI, T_BOOL, K_FLAG, "--insecure", 0, 0, NULL,
-	    G_CHANNEL, NULL, 0 },
+	    G_CHANNEL, 0 },
 	{ "remusd-args", PRI, T_STR, K_FLAG, "--remusd-args", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
+	{ "no-guardian", PRI, T_BOOL, K_FLAG, "-e", 0, 0, NULL, 0, 0 },
+	{ "ctl-socket", PRI, T_STR, K_FLAG, "--ctl-socket", 0, 0, NULL, 0,
+	    0 },	/* a path, or none */
+	{ "trigger", PRI, T_ENUM, K_FLAG, "--trigger", 0, 0, "output|interval",
+	    0, 0 },
+	{ "max-paused-pct", PRI, T_UINT, K_FLAG, "--max-paused-pct", 1, 90,
+	    NULL, 0, 0 },
+	{ "max-rate", PRI, T_UINT, K_FLAG, "--max-rate", 1, 2000, NULL, 0,
+	    0 },
+	{ "bandwidth", PRI, T_DECIMAL, K_FLAG, "--bandwidth", 0, 0, NULL, 0,
+	    0 },	/* megabits a second */
+	{ "dname", PRI, T_STR, K_FLAG, "--dname", 0, 0, NULL, 0, 0 },
+	{ "device-tool", PRI, T_TOOL, K_FLAG, "--device-tool", 0, 0, NULL, 0,
+	    M_REPEAT },
+	{ "device-tool-timeout", PRI, T_UINT, K_FLAG, "--device-tool-timeout",
+	    1, MS, NULL, 0, 0 },
 	/* remusd, in [remusd]. */
 	{ "listen", IN_REMUSD, T_ADDR, K_FLAG, "--listen", 0, 0, NULL, G_MODE,
-	    NULL, 0 },
+	    0 },
 	{ "psk-file", IN_REMUSD, T_STR, K_FLAG, "--psk-file", 0, 0, NULL,
-	    G_CHANNEL, NULL, 0 },
+	    G_CHANNEL, 0 },
 	{ "tls-creds", IN_REMUSD, T_STR, K_FLAG, "--tls-creds", 0, 0, NULL,
-	    G_CHANNEL, NULL, 0 },
+	    G_CHANNEL, 0 },
 	{ "insecure", IN_REMUSD, T_BOOL, K_FLAG, "--insecure", 0, 0, NULL,
-	    G_CHANNEL, NULL, 0 },
-	{ "state-dir", IN_REMUSD, T_STR, K_FLAG, "-D", 0, 0, NULL, 0, NULL, 0 },
-	{ "timeout", IN_REMUSD, T_UINT, K_FLAG, "-t", 50, MS, NULL, 0, NULL, 0 },
+	    G_CHANNEL, 0 },
+	{ "state-dir", IN_REMUSD, T_STR, K_FLAG, "-D", 0, 0, NULL, 0, 0 },
+	{ "timeout", IN_REMUSD, T_UINT, K_FLAG, "-t", 50, MS, NULL, 0, 0 },
 	{ "no-activate", IN_REMUSD, T_BOOL, K_FLAG, "--no-activate", 0, 0,
-	    NULL, 0, NULL, 0 },
-	{ "disk", IN_REMUSD, T_STR, K_FLAG, "--disk", 0, 0, NULL, 0, NULL, 1 },
+	    NULL, 0, 0 },
+	{ "disk", IN_REMUSD, T_STR, K_FLAG, "--disk", 0, 0, NULL, 0, M_REPEAT },
 	{ "disk-sync-listen", IN_REMUSD, T_ADDR_PORT, K_FLAG,
-	    "--disk-sync-listen", 0, 0, NULL, 0, NULL, 0 },
+	    "--disk-sync-listen", 0, 0, NULL, 0, 0 },
 	{ "proc-listen", IN_REMUSD, T_ADDR_PORT, K_FLAG, "--proc-listen", 0, 0,
-	    NULL, 0, NULL, 0 },
+	    NULL, 0, 0 },
 	{ "proc-sync", IN_REMUSD, T_BOOL, K_FLAG, "--proc-sync", 0, 0, NULL, 0,
-	    NULL, 0 },
+	    0 },
 	{ "no-commit-thread", IN_REMUSD, T_BOOL, K_FLAG, "--no-commit-thread",
-	    0, 0, NULL, 0, NULL, 0 },
+	    0, 0, NULL, 0, 0 },
 	{ "metrics", IN_REMUSD, T_ADDR_PORT, K_FLAG, "--metrics", 0, 0, NULL,
-	    0, NULL, 0 },
+	    0, 0 },
 	{ "metrics-file", IN_REMUSD, T_STR, K_FLAG, "--metrics-file", 0, 0,
-	    NULL, 0, NULL, 0 },
+	    NULL, 0, 0 },
 	{ "activate-timeout", IN_REMUSD, T_UINT, K_FLAG, "--activate-timeout",
-	    1, MS, NULL, 0, NULL, 0 },
+	    1, MS, NULL, 0, 0 },
 	{ "fence", IN_REMUSD, T_STR, K_FLAG, "--fence", 0, 0, NULL, G_FENCE,
-	    NULL, 0 },
+	    0 },
 	{ "no-fence", IN_REMUSD, T_BOOL, K_FLAG, "--no-fence", 0, 0, NULL,
-	    G_FENCE, NULL, 0 },
+	    G_FENCE, 0 },
 	{ "fence-timeout", IN_REMUSD, T_UINT, K_FLAG, "--fence-timeout", 1, MS,
-	    NULL, 0, NULL, 0 },
+	    NULL, 0, 0 },
+	{ "no-guardian", IN_REMUSD, T_BOOL, K_FLAG, "-e", 0, 0, NULL, 0, 0 },
+	{ "run-dir", IN_REMUSD, T_STR, K_FLAG, "--run-dir", 0, 0, NULL, 0,
+	    0 },
+	{ "ctl-socket", IN_REMUSD, T_STR, K_FLAG, "--ctl-socket", 0, 0, NULL,
+	    0, 0 },
+	{ "max-sessions", IN_REMUSD, T_UINT, K_FLAG, "--max-sessions", 1,
+	    100000, NULL, 0, 0 },
+	{ "max-guest-mem", IN_REMUSD, T_SIZE, K_FLAG, "--max-guest-mem",
+	    1u << 20, 0, NULL, 0, 0 },
+	{ "max-disk", IN_REMUSD, T_SIZE, K_FLAG, "--max-disk", 1u << 20, 0,
+	    NULL, 0, 0 },
+	{ "hello-timeout", IN_REMUSD, T_UINT, K_FLAG, "--hello-timeout", 100,
+	    600000, NULL, 0, 0 },
+	/* What a Xen twin may use (domain/xen-policy.c): one value a key,
+	 * the key repeated, or a list. */
+	{ "allow-bridge", IN_REMUSD, T_STR, K_FLAG, "--allow-bridge", 0, 0,
+	    NULL, 0, M_LIST },
+	{ "allow-kernel", IN_REMUSD, T_STR, K_FLAG, "--allow-kernel", 0, 0,
+	    NULL, 0, M_LIST },
+	{ "allow-device-model", IN_REMUSD, T_STR, K_FLAG,
+	    "--allow-device-model", 0, 0, NULL, 0, M_LIST },
+	{ "allow-script", IN_REMUSD, T_STR, K_FLAG, "--allow-script", 0, 0,
+	    NULL, 0, M_LIST },
+	{ "device-tool", IN_REMUSD, T_TOOL, K_FLAG, "--device-tool", 0, 0, NULL,
+	    0, M_REPEAT },
+	{ "device-tool-timeout", IN_REMUSD, T_UINT, K_FLAG,
+	    "--device-tool-timeout", 1, MS, NULL, 0, 0 },
+	{ "dname", IN_REMUSD, T_STR, K_FLAG, "--dname", 0, 0, NULL, 0, 0 },
 };
 
 #define NKEYS	(sizeof conf_keys / sizeof conf_keys[0])
@@ -324,8 +381,12 @@ check_value(const struct conf_key *k, const char *v, char *why, size_t len)
 	case T_SIZE:
 		if (parse_size(v, &n) == 0 && n >= k->min)
 			return 0;
-		snprintf(why, len, "want a size in bytes (K/M/G suffixes)%s",
-		    k->min ? ", not 0" : "");
+		if (k->min > 1)
+			snprintf(why, len, "want a size in bytes (K/M/G "
+			    "suffixes), at least %" PRIu64 "K", k->min >> 10);
+		else
+			snprintf(why, len, "want a size in bytes (K/M/G "
+			    "suffixes)%s", k->min ? ", not 0" : "");
 		return -1;
 	case T_BOOL:
 		if (parse_bool(v, &b) == 0)
@@ -337,6 +398,24 @@ check_value(const struct conf_key *k, const char *v, char *why, size_t len)
 			return 0;
 		snprintf(why, len, "want one of %s", k->choices);
 		return -1;
+	case T_DECIMAL: {
+		size_t d = strspn(v, "0123456789");
+
+		if (d > 0 && (v[d] == '\0' || (v[d] == '.' && v[d + 1] &&
+		    strspn(v + d + 1, "0123456789") == strlen(v + d + 1))) &&
+		    strspn(v, "0.") != strlen(v))
+			return 0;
+		snprintf(why, len, "want a positive decimal number");
+		return -1;
+	}
+	case T_TOOL: {
+		const char *eq = strchr(v, '=');
+
+		if (eq != NULL && eq != v && eq[1] != '\0')
+			return 0;
+		snprintf(why, len, "want TYPE=PATH");
+		return -1;
+	}
 	case T_ADDR:
 	case T_ADDR_PORT:
 		if (check_addr(v, k->type == T_ADDR_PORT) == 0)
@@ -452,8 +531,6 @@ add_entry(struct conf *c, char *line_s, unsigned line, char *err,
 	if (k == NULL)
 		return fail(err, len, "%s:%u: unknown key \"%s\"", c->path,
 		    line, key);
-	if (k->kind == K_RESERVED)
-		return fail(err, len, "%s:%u: %s", c->path, line, k->why);
 	/* "..." keeps blanks at either end (a command). */
 	vl = strlen(val);
 	if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
@@ -463,6 +540,9 @@ add_entry(struct conf *c, char *line_s, unsigned line, char *err,
 	if (*val == '\0')
 		return fail(err, len, "%s:%u: %s: empty value", c->path, line,
 		    key);
+	if (k->multi == M_LIST && strspn(val, " \t,") == strlen(val))
+		return fail(err, len, "%s:%u: %s: an empty list", c->path,
+		    line, key);
 	if (check_value(k, val, why, sizeof why) == -1)
 		return fail(err, len, "%s:%u: %s = %s: %s", c->path, line,
 		    key, val, why);
@@ -799,6 +879,29 @@ push(struct argv_out *o, const char *s)
 	return 0;
 }
 
+/* OPT once for each item of LIST (blank- or comma-separated). */
+static int
+push_list(struct argv_out *o, const char *opt, const char *list)
+{
+	static const char sep[] = " \t,";
+	const char *p = list;
+	char *item;
+	size_t n;
+
+	for (p += strspn(p, sep); *p; p += strspn(p, sep)) {
+		n = strcspn(p, sep);
+		if ((item = strndup(p, n)) == NULL)
+			return -1;
+		if (push(o, opt) == -1 || push(o, item) == -1) {
+			free(item);
+			return -1;
+		}
+		free(item);
+		p += n;
+	}
+	return 0;
+}
+
 /* The flags of section S, except the members of groups that OVER (a
  * section read later) or the command line give. */
 static int
@@ -826,6 +929,9 @@ push_section(struct argv_out *o, const struct conf_section *s,
 			for (j = atoi(e->value); j > 0; j--)
 				if (push(o, k->opt) == -1)
 					return -1;
+		} else if (k->multi == M_LIST) {
+			if (push_list(o, k->opt, e->value) == -1)
+				return -1;
 		} else if (push(o, k->opt) == -1 || push(o, e->value) == -1)
 			return -1;
 	}
@@ -911,7 +1017,8 @@ conf_apply(enum conf_prog prog, const char *optstring,
 
 				if (ky->kind != K_COMMAND &&
 				    ky->kind != K_GUEST_DISK &&
-				    ky->kind != K_GUEST_SYNC)
+				    ky->kind != K_GUEST_SYNC &&
+				    ky->kind != K_GUEST_FENCE)
 					continue;
 				if (long_find(longopts, ky->opt + 2,
 				    strlen(ky->opt + 2)) == NULL) {
@@ -921,7 +1028,7 @@ conf_apply(enum conf_prog prog, const char *optstring,
 					goto out;
 				}
 				/* The guest's own: NAME=COMMAND, NAME=ADDR,
-				 * NAME:DISK=IMAGE, or NAME:=IMAGE for its one
+				 * NAME=FENCE, NAME=MS, NAME:DISK=IMAGE, or NAME:=IMAGE for its one
 				 * unnamed disk (what precedes '=' in a value
 				 * with a '/' is part of the path). */
 				eq = strchr(val, '=');
