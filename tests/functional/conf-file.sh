@@ -83,6 +83,23 @@ remus --config "$T/none.conf" -b proc:1 2>"$T/err" || got=$?
 	fail "missing --config file: status $got: $(cat "$T/err")"
 echo "ok 78: $(cat "$T/err")"
 
+# The files people copy parse: README's Xen quickstart and remus.conf(5)'s
+# example (remusd -n --receive reads every section, leaving out the
+# listen address and the credentials, which name files of the host).
+if [ -n "${REMUS_SRC:-}" ]; then
+	awk '/^6\. \*\*`\/etc\/remus\/remus.conf`/{f=1} f&&/```ini/{g=1;next} g&&/```/{exit} g' \
+		"$REMUS_SRC/README.md" | sed 's/^   //' >"$T/readme.conf"
+	sed -n '/^\.Sh EXAMPLES/,/^\.Ed/p' "$REMUS_SRC/man/remus.conf.5" |
+		sed -n '/^# \/etc/,/^\.Ed/p' | grep -v '^\.Ed' >"$T/man.conf"
+	mkdir -p "$T/ex"
+	for f in readme man; do
+		grep -q '^\[guest ' "$T/$f.conf" || fail "no example found in $f: $(head -3 "$T/$f.conf")"
+		remusd --config "$T/$f.conf" -n --receive -D "$T/ex" </dev/null 2>"$T/err" ||
+			fail "the $f example does not parse: $(cat "$T/err")"
+		echo "$f example: $(cat "$T/err")"
+	done
+fi
+
 # remusd: [remusd]'s keys are its settings; the command line's win.
 port=$(pick_port)
 cat >"$T/remus.conf" <<CONF
