@@ -58,47 +58,59 @@ nkeys=$(wc -l <"$T/keys")
 # The keys PROG reads and the flags they become: remus, those of [remus]
 # and [guest] that become its flags; remusd, those of [remusd] and the
 # guest keys that become remusd flags (--guest, --disk, --guest-fence...).
-keyed() {	# prog flag: print the key, or nothing
-	awk -v prog="$1" -v flag="$2" '
-	$4 == flag {
-		if (prog == "remus" && ($2 ~ /PRI|IN_REMUS($|\|)/) &&
-		    ($3 == "K_FLAG" || $3 == "K_FLAG_IF_NO")) { print $1; exit }
-		if (prog == "remusd" && ($2 ~ /IN_REMUSD/ ||
-		    $3 ~ /^K_(COMMAND|GUEST_)/)) { print $1; exit }
-	}' "$T/keys"
-}
-
+# One awk per program (this machine may be loaded: a process per option
+# took minutes): "key OPTION KEY", "excluded OPTION", or "FAIL: why".
+printf '%s\n' "$EXCLUDED" | sed 's/#.*//' | awk 'NF == 2' >"$T/excluded"
+printf '%s\n' "$ALIASES" | awk 'NF == 3' >"$T/aliases"
 total=0
 for prog in remus remusd; do
 	src="$REMUS_SRC/remusd/$prog.c"
 	options "$src" | sort -u >"$T/$prog.opts"
 	n=$(wc -l <"$T/$prog.opts")
 	[ "$n" -ge 20 ] || fail "$prog: only $n options read from $src"
-	# The table read is the program's: each option is in its --help.
 	"$prog" --help >"$T/$prog.help"
-	while read -r o; do
-		grep -qE -- "(^|[][ ,(|])$o([]= ,|)]|$)" "$T/$prog.help" ||
-			fail "$prog: $o read from its getopt table is not in its --help"
-	done <"$T/$prog.opts"
-	keyed=0 excl=0
-	while read -r o; do
-		k=$(keyed "$prog" "$o")
-		a=$(printf '%s\n' "$ALIASES" | awk -v p="$prog" -v o="$o" '$1 == p && $2 == o { print $3 }')
-		[ -n "$k" ] || [ -z "$a" ] || k=$(keyed "$prog" "$a")
-		listed=$(printf '%s\n' "$EXCLUDED" | awk -v p="$prog" -v o="$o" '$1 == p && $2 == o' | wc -l)
-		if [ -n "$k" ]; then
-			[ "$listed" -eq 0 ] || fail "$prog $o has the key $k: take it off the exclusion list"
-			echo "$prog $o: key $k"
-			keyed=$((keyed + 1))
+	awk -v prog="$prog" '
+	FILENAME == ARGV[1] {	# the keys
+		if ($4 == "NULL")
+			next
+		if (prog == "remus" && $2 ~ /PRI|IN_REMUS($|\|)/ &&
+		    ($3 == "K_FLAG" || $3 == "K_FLAG_IF_NO"))
+			key[$4] = $1
+		if (prog == "remusd" && ($2 ~ /IN_REMUSD/ || $3 ~ /^K_(COMMAND|GUEST_)/))
+			key[$4] = $1
+		next
+	}
+	FILENAME == ARGV[2] { if ($1 == prog) excl[$2] = 1; next }
+	FILENAME == ARGV[3] { if ($1 == prog) alias[$2] = $3; next }
+	FILENAME == ARGV[4] { help = help " " $0 " "; next }
+	{	# an option of the getopt table
+		opt[$1] = 1
+		# What was read is the program s: each option is in its --help.
+		o = $1; gsub(/-/, "\\-", o)
+		if (help !~ ("[][ ,(|]" o "([]= ,|)]|$)"))
+			print "FAIL: " prog ": " $1 " read from its getopt table is not in its --help"
+		k = key[$1]
+		if (k == "" && alias[$1] != "")
+			k = key[alias[$1]]
+		if (k != "" && excl[$1])
+			print "FAIL: " prog " " $1 " has the key " k ": take it off the exclusion list"
+		else if (k != "")
+			print "key " $1 " " k
+		else if (excl[$1])
+			print "excluded " $1
 		else
-			[ "$listed" -eq 1 ] || fail "$prog $o sets something and has no key in remus.conf(5) (add one to common/conf.c, or list it here with the reason)"
-			excl=$((excl + 1))
-		fi
-	done <"$T/$prog.opts"
-	# The list names only options that exist.
-	for o in $(printf '%s\n' "$EXCLUDED" | awk -v p="$prog" '$1 == p { print $2 }'); do
-		grep -qxF -- "$o" "$T/$prog.opts" || fail "exclusion list: $prog has no $o"
-	done
+			print "FAIL: " prog " " $1 " sets something and has no key in remus.conf(5) (add one to common/conf.c, or list it here with the reason)"
+	}
+	END {
+		for (o in excl)
+			if (!(o in opt))
+				print "FAIL: exclusion list: " prog " has no " o
+	}' "$T/keys" "$T/excluded" "$T/aliases" "$T/$prog.help" "$T/$prog.opts" >"$T/$prog.out"
+	sed -n 's/^key /'"$prog"' /p' "$T/$prog.out"
+	! grep -q '^FAIL' "$T/$prog.out" || fail "$(grep '^FAIL' "$T/$prog.out" | sed 's/^FAIL: //')"
+	keyed=$(grep -c '^key ' "$T/$prog.out")
+	excl=$(grep -c '^excluded ' "$T/$prog.out")
+	[ $((keyed + excl)) -eq "$n" ] || fail "$prog: $n options, $keyed keyed and $excl listed"
 	echo "$prog: $n options: $keyed with a key, $excl on the list"
 	total=$((total + keyed))
 done
