@@ -43,7 +43,7 @@ start_guest g64 remus-dirtier --pages 100 --working-set 4000 --arena-size 16M --
 sleep 1
 port=$(pick_port)
 mport=$(pick_port)
-start remusd64 remusd --no-fence --insecure --listen "127.0.0.1:$port" -D "$T/state64" \
+start remusd64 remusd --no-fence --no-activate --insecure --listen "127.0.0.1:$port" -D "$T/state64" \
 	--guest "g64=$GUEST_CMD"
 wait_for 20 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd (g64) does not listen"
 start remus64 remus -u -i 100 --insecure --bandwidth 24 --ctl-socket "$T/full.sock" \
@@ -86,7 +86,7 @@ head -c 8M /dev/urandom >"$T/p.img"
 port=$(pick_port)
 sport=$(pick_port)
 mport=$(pick_port)
-start remusd remusd --no-fence --insecure --listen "127.0.0.1:$port" -D "$T/state" \
+start remusd remusd --no-fence --no-activate --insecure --listen "127.0.0.1:$port" -D "$T/state" \
 	--disk "$T/b.img" --disk-sync-listen "127.0.0.1:$sport" --guest "g=$GUEST_CMD"
 wait_for 20 sh -c "ss -Htln 'sport = :$port' | grep -q ." || fail "remusd does not listen"
 script -qfec "timeout -s INT 7 remus -i 100 --insecure --disk $T/p.img --nbd-listen unix:$T/nbd.sock --disk-sync 127.0.0.1:$sport --disk-sync-rate 2M --ctl-socket $T/sync.sock --metrics 127.0.0.1:$mport --name g proc:$GUEST_PID 127.0.0.1:$port" \
