@@ -98,6 +98,7 @@ struct backup {
 	void		*config;
 	uint32_t	 config_len;
 	int		 have_hello;
+	int		 in_hello;	/* in cfg.hello: backup_set_fence may */
 	int		 refused;	/* HELLO refused: said in one line */
 	ev_timer	 hello_timer;	/* header + HELLO deadline */
 	ev_timer	 prog_timer;	/* progress deadline */
@@ -664,9 +665,13 @@ make_replica(struct backup *b)
 	    (b->hello_flags & STREAM_HELLO_NO_GUARDIAN) != 0 };
 	const char *dir = b->cfg.state_dir;
 	char why[256] = "";
+	int rc;
 
-	if (b->cfg.hello && b->cfg.hello(b, b->name, b->driver, &dir, &conf,
-	    why, sizeof why, b->cfg.hello_arg) == -1) {
+	b->in_hello = 1;
+	rc = b->cfg.hello ? b->cfg.hello(b, b->name, b->driver, &dir, &conf,
+	    why, sizeof why, b->cfg.hello_arg) : 0;
+	b->in_hello = 0;
+	if (rc == -1) {
 		int code = errno ? errno : EPERM;
 
 		log_warnx("%s: guest \"%s\" refused: %s", b->peer, b->name,
@@ -1463,6 +1468,30 @@ backup_new(struct ev_loop *loop, int rfd, int wfd,
 		.fence_ms = b->fence_ms + pc.hb_ms,
 	}, &fo_ops, b);
 	return b;
+}
+
+int
+backup_set_fence(struct backup *b, const char *cmd, uint32_t ms)
+{
+	struct fence *f;
+
+	if (cmd == NULL || ms == 0 || !b->in_hello) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((f = fence_new(b->loop, cmd)) == NULL)
+		return -1;
+	fence_free(b->fence);
+	b->fence = f;
+	b->cfg.fence_cmd = cmd;
+	b->cfg.fence_ms = ms;
+	b->fence_ms = ms;
+	/* As backup_new set them: the policy's F is one heartbeat longer
+	 * (see there).  Nothing has run the policy yet: the session is in
+	 * its handshake, and the window is computed at loss. */
+	b->fo.cfg.no_fence = 0;
+	b->fo.timing.fence_ms = ms + b->fo.timing.hb_ms;
+	return 0;
 }
 
 void

@@ -103,6 +103,12 @@ struct backup	*backup_new(struct ev_loop *loop, int rfd, int wfd,
 
 /* Name the peer in log lines ("192.0.2.1:40312", "stdin"). */
 void	backup_set_peer(struct backup *, const char *peer);
+/* From the hello callback only (the guest known, WELCOME not yet sent,
+ * which announces F): this guest's own fence CMD (not NULL) and its
+ * timeout F instead of backup_config's fence_cmd and fence_ms (remusd
+ * --guest-fence).  0, or -1 with errno set (the session keeps the
+ * one it had). */
+int	backup_set_fence(struct backup *, const char *cmd, uint32_t ms);
 
 /* Register a device that consumes the record types it lists.  teardown is
  * called by backup_free.  0 / -1 + errno. */

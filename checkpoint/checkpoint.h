@@ -262,6 +262,7 @@ struct ckpt_info {
 	uint64_t	 held_since_us;	/* suspend of the oldest unacked epoch
 					 * (0: none) */
 	uint32_t	 interval_ms;
+	uint32_t	 page_size;	/* the guest's (bytes to pages) */
 	const char	*switchover;	/* none, requested, sent, acked,
 					 * unknown */
 };

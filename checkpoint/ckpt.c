@@ -2468,6 +2468,7 @@ ckpt_get_info(const struct ckpt *c, struct ckpt_info *ci)
 	ci->acked = c->acked;
 	ci->last_ack_us = c->last_ack_us;
 	ci->interval_ms = c->cfg.interval_ms;
+	ci->page_size = (uint32_t)c->info.page_size;
 	ci->switchover = (const char *const[]){ "none", "requested", "sent",
 	    "acked", "unknown" }[c->so.state];
 	for (e = c->acked + 1; e <= c->epoch; e++) {

@@ -32,6 +32,9 @@ enum conf_type {
 	T_ADDR,		/* host[:port], [v6]:port, :port, * */
 	T_ADDR_PORT,	/* host:port, the port required */
 	T_COUNT,	/* 0..9: the flag that many times (-v) */
+	T_DECIMAL,	/* a positive decimal number, a fraction allowed */
+	T_TOOL,		/* TYPE=PATH (--device-tool; the path checked by
+			 * the program, which runs it) */
 };
 
 /* Exclusion groups (see conf.h). */
@@ -49,7 +52,17 @@ enum {
 	K_GUEST_DISK,	/* remusd --disk NAME:VALUE (NAME:=VALUE unnamed) */
 	K_GUEST_SYNC,	/* remusd --disk-sync-listen NAME=VALUE */
 	K_GUEST_PEER,	/* remusd --guest-peer NAME=VALUE */
+	K_GUEST_FENCE,	/* remusd --guest-fence[-timeout] NAME=VALUE */
 	K_RESERVED,	/* refused: not implemented */
+};
+
+/* conf_key.multi: how often a key may be given in one section. */
+enum {
+	M_ONCE,		/* once */
+	M_REPEAT,	/* once per flag (its flag is repeatable: --disk) */
+	M_LIST,		/* M_REPEAT, and a value may hold several, split
+			 * at blanks and commas (allow-bridge = br0 br1):
+			 * names and paths that need neither */
 };
 
 struct conf_key {
@@ -62,8 +75,8 @@ struct conf_key {
 	const char	*choices;
 	int		 group;
 	const char	*why;		/* K_RESERVED: the line said */
-	int		 multi;		/* may be given more than once (its
-					 * flag is repeatable: --disk) */
+	int		 multi;		/* M_ONCE, M_REPEAT (1: its flag is
+					 * repeatable, --disk) or M_LIST */
 };
 
 #define PRI	(IN_REMUS | IN_GUEST)
@@ -82,10 +95,13 @@ static const struct conf_key conf_keys[] = {
 	    "--disk-sync-listen", 0, 0, NULL, 0, NULL, 0 },
 	/* remusd's: who may feed this guest (TLS identities). */
 	{ "peer", IN_GUEST, T_STR, K_GUEST_PEER, "--guest-peer", 0, 0, NULL,
-	    0, NULL, 1 },
-	{ "device-tools", IN_GUEST, T_STR, K_RESERVED, NULL, 0, 0, NULL, 0,
-	    "device-tools: reserved for per-device scripts, not implemented "
-	    "(remus buffers and replicates itself)", 0 },
+	    0, NULL, M_REPEAT },
+	/* remusd's, for this guest's sessions: its own fence (the guests
+	 * without one have [remusd]'s fence or no-fence). */
+	{ "fence", IN_GUEST, T_STR, K_GUEST_FENCE, "--guest-fence", 0, 0,
+	    NULL, 0, NULL, 0 },
+	{ "fence-timeout", IN_GUEST, T_UINT, K_GUEST_FENCE,
+	    "--guest-fence-timeout", 1, MS, NULL, 0, NULL, 0 },
 	/* remus, in [remus] (every guest) or [guest NAME]. */
 	{ "interval", PRI, T_UINT, K_FLAG, "-i", 25, 60000, NULL, 0, NULL, 0 },
 	{ "compress", PRI, T_BOOL, K_FLAG_IF_NO, "-u", 0, 0, NULL, 0, NULL, 0 },
@@ -156,6 +172,22 @@ static const struct conf_key conf_keys[] = {
 	    G_CHANNEL, NULL, 0 },
 	{ "remusd-args", PRI, T_STR, K_FLAG, "--remusd-args", 0, 0, NULL, 0,
 	    NULL, 0 },
+	{ "no-guardian", PRI, T_BOOL, K_FLAG, "-e", 0, 0, NULL, 0, NULL, 0 },
+	{ "ctl-socket", PRI, T_STR, K_FLAG, "--ctl-socket", 0, 0, NULL, 0,
+	    NULL, 0 },	/* a path, or none */
+	{ "trigger", PRI, T_ENUM, K_FLAG, "--trigger", 0, 0, "output|interval",
+	    0, NULL, 0 },
+	{ "max-paused-pct", PRI, T_UINT, K_FLAG, "--max-paused-pct", 1, 90,
+	    NULL, 0, NULL, 0 },
+	{ "max-rate", PRI, T_UINT, K_FLAG, "--max-rate", 1, 2000, NULL, 0,
+	    NULL, 0 },
+	{ "bandwidth", PRI, T_DECIMAL, K_FLAG, "--bandwidth", 0, 0, NULL, 0,
+	    NULL, 0 },	/* megabits a second */
+	{ "dname", PRI, T_STR, K_FLAG, "--dname", 0, 0, NULL, 0, NULL, 0 },
+	{ "device-tool", PRI, T_TOOL, K_FLAG, "--device-tool", 0, 0, NULL, 0,
+	    NULL, M_REPEAT },
+	{ "device-tool-timeout", PRI, T_UINT, K_FLAG, "--device-tool-timeout",
+	    1, MS, NULL, 0, NULL, 0 },
 	/* remusd, in [remusd]. */
 	{ "listen", IN_REMUSD, T_ADDR, K_FLAG, "--listen", 0, 0, NULL, G_MODE,
 	    NULL, 0 },
@@ -194,6 +226,36 @@ static const struct conf_key conf_keys[] = {
 	    NULL, 0 },
 	{ "allow-resize", IN_REMUSD, T_BOOL, K_FLAG, "--allow-resize", 0, 0,
 	    NULL, 0, NULL, 0 },
+	{ "no-guardian", IN_REMUSD, T_BOOL, K_FLAG, "-e", 0, 0, NULL, 0, NULL,
+	    0 },
+	{ "run-dir", IN_REMUSD, T_STR, K_FLAG, "--run-dir", 0, 0, NULL, 0,
+	    NULL, 0 },
+	{ "ctl-socket", IN_REMUSD, T_STR, K_FLAG, "--ctl-socket", 0, 0, NULL,
+	    0, NULL, 0 },
+	{ "max-sessions", IN_REMUSD, T_UINT, K_FLAG, "--max-sessions", 1,
+	    100000, NULL, 0, NULL, 0 },
+	{ "max-guest-mem", IN_REMUSD, T_SIZE, K_FLAG, "--max-guest-mem",
+	    1u << 20, 0, NULL, 0, NULL, 0 },
+	{ "max-disk", IN_REMUSD, T_SIZE, K_FLAG, "--max-disk", 1u << 20, 0,
+	    NULL, 0, NULL, 0 },
+	{ "hello-timeout", IN_REMUSD, T_UINT, K_FLAG, "--hello-timeout", 100,
+	    600000, NULL, 0, NULL, 0 },
+	/* What a Xen twin may use (domain/xen-policy.c): one value a key,
+	 * the key repeated, or a list. */
+	{ "allow-bridge", IN_REMUSD, T_STR, K_FLAG, "--allow-bridge", 0, 0,
+	    NULL, 0, NULL, M_LIST },
+	{ "allow-kernel", IN_REMUSD, T_STR, K_FLAG, "--allow-kernel", 0, 0,
+	    NULL, 0, NULL, M_LIST },
+	{ "allow-device-model", IN_REMUSD, T_STR, K_FLAG,
+	    "--allow-device-model", 0, 0, NULL, 0, NULL, M_LIST },
+	{ "allow-script", IN_REMUSD, T_STR, K_FLAG, "--allow-script", 0, 0,
+	    NULL, 0, NULL, M_LIST },
+	{ "device-tool", IN_REMUSD, T_TOOL, K_FLAG, "--device-tool", 0, 0, NULL,
+	    0, NULL, M_REPEAT },
+	{ "device-tool-timeout", IN_REMUSD, T_UINT, K_FLAG,
+	    "--device-tool-timeout", 1, MS, NULL, 0, NULL, 0 },
+	{ "dname", IN_REMUSD, T_STR, K_FLAG, "--dname", 0, 0, NULL, 0, NULL,
+	    0 },
 };
 
 #define NKEYS	(sizeof conf_keys / sizeof conf_keys[0])
@@ -332,8 +394,12 @@ check_value(const struct conf_key *k, const char *v, char *why, size_t len)
 	case T_SIZE:
 		if (parse_size(v, &n) == 0 && n >= k->min)
 			return 0;
-		snprintf(why, len, "want a size in bytes (K/M/G suffixes)%s",
-		    k->min ? ", not 0" : "");
+		if (k->min > 1)
+			snprintf(why, len, "want a size in bytes (K/M/G "
+			    "suffixes), at least %" PRIu64 "K", k->min >> 10);
+		else
+			snprintf(why, len, "want a size in bytes (K/M/G "
+			    "suffixes)%s", k->min ? ", not 0" : "");
 		return -1;
 	case T_BOOL:
 		if (parse_bool(v, &b) == 0)
@@ -345,6 +411,24 @@ check_value(const struct conf_key *k, const char *v, char *why, size_t len)
 			return 0;
 		snprintf(why, len, "want one of %s", k->choices);
 		return -1;
+	case T_DECIMAL: {
+		size_t d = strspn(v, "0123456789");
+
+		if (d > 0 && (v[d] == '\0' || (v[d] == '.' && v[d + 1] &&
+		    strspn(v + d + 1, "0123456789") == strlen(v + d + 1))) &&
+		    strspn(v, "0.") != strlen(v))
+			return 0;
+		snprintf(why, len, "want a positive decimal number");
+		return -1;
+	}
+	case T_TOOL: {
+		const char *eq = strchr(v, '=');
+
+		if (eq != NULL && eq != v && eq[1] != '\0')
+			return 0;
+		snprintf(why, len, "want TYPE=PATH");
+		return -1;
+	}
 	case T_ADDR:
 	case T_ADDR_PORT:
 		if (check_addr(v, k->type == T_ADDR_PORT) == 0)
@@ -471,6 +555,9 @@ add_entry(struct conf *c, char *line_s, unsigned line, char *err,
 	if (*val == '\0')
 		return fail(err, len, "%s:%u: %s: empty value", c->path, line,
 		    key);
+	if (k->multi == M_LIST && strspn(val, " \t,") == strlen(val))
+		return fail(err, len, "%s:%u: %s: an empty list", c->path,
+		    line, key);
 	if (check_value(k, val, why, sizeof why) == -1)
 		return fail(err, len, "%s:%u: %s = %s: %s", c->path, line,
 		    key, val, why);
@@ -807,6 +894,29 @@ push(struct argv_out *o, const char *s)
 	return 0;
 }
 
+/* OPT once for each item of LIST (blank- or comma-separated). */
+static int
+push_list(struct argv_out *o, const char *opt, const char *list)
+{
+	static const char sep[] = " \t,";
+	const char *p = list;
+	char *item;
+	size_t n;
+
+	for (p += strspn(p, sep); *p; p += strspn(p, sep)) {
+		n = strcspn(p, sep);
+		if ((item = strndup(p, n)) == NULL)
+			return -1;
+		if (push(o, opt) == -1 || push(o, item) == -1) {
+			free(item);
+			return -1;
+		}
+		free(item);
+		p += n;
+	}
+	return 0;
+}
+
 /* The flags of section S, except the members of groups that OVER (a
  * section read later) or the command line give. */
 static int
@@ -834,6 +944,9 @@ push_section(struct argv_out *o, const struct conf_section *s,
 			for (j = atoi(e->value); j > 0; j--)
 				if (push(o, k->opt) == -1)
 					return -1;
+		} else if (k->multi == M_LIST) {
+			if (push_list(o, k->opt, e->value) == -1)
+				return -1;
 		} else if (push(o, k->opt) == -1 || push(o, e->value) == -1)
 			return -1;
 	}
@@ -920,7 +1033,8 @@ conf_apply(enum conf_prog prog, const char *optstring,
 				if (ky->kind != K_COMMAND &&
 				    ky->kind != K_GUEST_DISK &&
 				    ky->kind != K_GUEST_SYNC &&
-				    ky->kind != K_GUEST_PEER)
+				    ky->kind != K_GUEST_PEER &&
+				    ky->kind != K_GUEST_FENCE)
 					continue;
 				/* Peers are TLS identities: a remusd told on
 				 * its command line to run without TLS (ssh's
@@ -939,7 +1053,7 @@ conf_apply(enum conf_prog prog, const char *optstring,
 					goto out;
 				}
 				/* The guest's own: NAME=COMMAND, NAME=ADDR,
-				 * NAME:DISK=IMAGE, or NAME:=IMAGE for its one
+				 * NAME=FENCE, NAME=MS, NAME:DISK=IMAGE, or NAME:=IMAGE for its one
 				 * unnamed disk (what precedes '=' in a value
 				 * with a '/' is part of the path). */
 				eq = strchr(val, '=');

@@ -9,8 +9,8 @@
  *
  * Why INI and not xl.cfg: xl.cfg describes one domain per file with
  * Python-like lists; remus needs several guests and two programs' settings
- * in one file, which sections say directly, and none of its values is a
- * list.  drbd.conf's braces would buy nesting nobody needs.
+ * in one file, which sections say directly; the few keys that take several
+ * values (allow-bridge, ...) take them repeated or blank-separated.  drbd.conf's braces would buy nesting nobody needs.
  *
  * The file becomes options: conf_apply() puts the file's settings, as
  * flags, in front of the command line's, so that getopt parses one
@@ -60,7 +60,8 @@ const char *conf_get(const struct conf *, const char *section,
  * unless a second operand gives one; and --name NAME where LONGOPTS has
  * it and the command line does not); with no operand and exactly one
  * [guest] section, that one.  For remusd, the [remusd] section, and each
- * guest's `command` as --guest NAME=COMMAND.  OPTSTRING and LONGOPTS are
+ * guest's `command` as --guest NAME=COMMAND (its `fence` as --guest-fence
+ * NAME=CMD, and so on: remus.conf(5)).  OPTSTRING and LONGOPTS are
  * the program's own (to tell flags' arguments from operands).
  *
  * A flag on the command line overrides the file; a group of flags that

@@ -68,6 +68,8 @@ struct diskbuf_primary {
 	char		*sync_addr;
 	char		*sync_name;
 	int		sync_progress;
+	/* The sync thread's figures; the live ones read by others. */
+	struct diskbuf_sync_stats sync_st;
 	struct diskbuf_stats st;
 };
 
@@ -539,7 +541,7 @@ static void *
 sync_main(void *arg)
 {
 	struct diskbuf_primary *p = arg;
-	struct diskbuf_sync_stats st;
+	struct diskbuf_sync_stats *st = &p->sync_st;
 	const char *what = p->syncs > 1 ? "disk resync" : "initial sync";
 	int fd, sock, ok = 0;
 
@@ -564,12 +566,12 @@ sync_main(void *arg)
 		shutdown(sock, SHUT_RDWR);
 	log_info("%s of %s to %s started", what, p->image, p->sync_addr);
 	if (diskbuf_sync_send(sock, fd, p->size, 1u << 20, p->sync_name,
-	    p->sync_progress, &st) == 0) {
+	    p->sync_progress, st) == 0) {
 		ok = 1;
 		log_info("%s of %s done: %" PRIu64 " of %" PRIu64
 		    " blocks sent (%" PRIu64 " bytes); the disk is protected "
-		    "from now on", what, p->image, st.blocks_sent, st.blocks,
-		    st.bytes_sent);
+		    "from now on", what, p->image, st->blocks_sent, st->blocks,
+		    st->bytes_sent);
 	}
 out:
 	if (fd != -1)
@@ -597,6 +599,10 @@ diskbuf_primary_sync_start(struct diskbuf_primary *p, const char *addr,
 		return -1;
 	p->sync_progress = progress;
 	p->syncs++;
+	/* Not the last sync's figures while this one connects. */
+	atomic_store(&p->sync_st.live_done, 0);
+	atomic_store(&p->sync_st.live_sent, 0);
+	atomic_store(&p->sync_st.live_start_us, 0);
 	atomic_store(&p->sync_cancel, 0);
 	atomic_store(&p->sync_state, 1);
 	rc = pthread_create(&p->sync_thr, NULL, sync_main, p);
@@ -701,6 +707,20 @@ diskbuf_primary_sync_done(struct diskbuf_primary *p)
 	default:
 		return 1;
 	}
+}
+
+int
+diskbuf_primary_sync_progress(struct diskbuf_primary *p,
+    struct diskbuf_sync_progress *out)
+{
+	memset(out, 0, sizeof *out);
+	if (atomic_load(&p->sync_state) == 0)
+		return 1;
+	out->total = p->size;
+	out->done = atomic_load(&p->sync_st.live_done);
+	out->sent = atomic_load(&p->sync_st.live_sent);
+	out->start_us = atomic_load(&p->sync_st.live_start_us);
+	return diskbuf_primary_sync_done(p);
 }
 
 unsigned

@@ -25,6 +25,7 @@
 #ifndef REMUS_DISKBUF_H
 #define REMUS_DISKBUF_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -140,6 +141,15 @@ int	diskbuf_primary_sync_start(struct diskbuf_primary *, const char *addr,
 	    const char *name, int progress);
 /* 1 when no sync runs or it completed, 0 while it runs, -1 if it failed. */
 int	diskbuf_primary_sync_done(struct diskbuf_primary *);
+/* How far the sync is, from any thread: bytes of the image compared so
+ * far (DONE) of TOTAL, bytes sent (SENT), and when the comparing began
+ * (START_US, 0 while it connects).  The return is diskbuf_primary_sync_
+ * done's; no sync ever started: 1 with everything 0. */
+struct diskbuf_sync_progress {
+	uint64_t	done, total, sent, start_us;
+};
+int	diskbuf_primary_sync_progress(struct diskbuf_primary *,
+	    struct diskbuf_sync_progress *);
 /* The receiver is gone (protection ended): make a running sync give up
  * soon, without waiting for it (the engine's thread calls this).  The
  * next diskbuf_primary_protect joins it.  NULL ok. */
@@ -307,6 +317,9 @@ void	diskbuf_hash_hex(const uint8_t in[16], char out[33]);
 #define DISKBUF_PROGRESS_TTY	2
 struct diskbuf_sync_stats {
 	uint64_t	blocks, blocks_sent, bytes_sent;
+	/* The sender's, read by other threads while it runs (status,
+	 * metrics): bytes compared, bytes sent, when the comparing began. */
+	atomic_uint_fast64_t live_done, live_sent, live_start_us;
 };
 /* NAME: the disk's ("" or NULL: unnamed), which a receiver of several
  * disks routes the copy by (diskbuf_sync_rx_start). */

@@ -161,7 +161,11 @@ diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 	uint64_t nblk, i, t0 = now_us(), last = 0;
 	int rc = -1, err;
 
-	memset(st, 0, sizeof *st);
+	/* Field by field: another thread may read the live ones. */
+	st->blocks = st->blocks_sent = st->bytes_sent = 0;
+	atomic_store(&st->live_done, 0);
+	atomic_store(&st->live_sent, 0);
+	atomic_store(&st->live_start_us, 0);
 	if (block < SYNC_BLOCK_MIN || block > SYNC_BLOCK_MAX ||
 	    (block & (block - 1))) {
 		log_warnx("block size %u: must be a power of two in %u..%u",
@@ -209,6 +213,7 @@ diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 	/* The rate counts from the first block: a receiver busy with
 	 * another disk first must not earn this one a burst. */
 	t0 = now_us();
+	atomic_store(&st->live_start_us, t0);
 	for (i = 0; i < nblk; i++) {
 		uint64_t off = i * block;
 		uint32_t n = size - off < block ? (uint32_t)(size - off) : block;
@@ -231,6 +236,8 @@ diskbuf_sync_send(int sock, int fd, uint64_t size, uint32_t block,
 			st->bytes_sent += n;
 			throttle(t0, st->bytes_sent);
 		}
+		atomic_store(&st->live_done, off + n);
+		atomic_store(&st->live_sent, st->bytes_sent);
 		progress(show, 0, off + n, size, st->blocks_sent,
 		    st->bytes_sent, t0, &last);
 	}

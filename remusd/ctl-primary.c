@@ -62,6 +62,64 @@ add_u64(struct json_object *o, const char *k, uint64_t v)
 	json_object_object_add(o, k, json_object_new_uint64(v));
 }
 
+/* DONE of TOTAL bytes since START_US (0: not started): the rate so far
+ * and the time left at it (null until there is a rate; 0 once done). */
+static void
+add_progress(struct json_object *o, uint64_t done, uint64_t total,
+    uint64_t start_us, uint64_t now)
+{
+	double secs = start_us && now > start_us ?
+	    (double)(now - start_us) / 1e6 : 0;
+	double rate = secs > 0 ? (double)done / secs : 0;
+
+	add_u64(o, "done_bytes", done);
+	add_u64(o, "total_bytes", total);
+	json_object_object_add(o, "rate_bytes_per_s",
+	    json_object_new_double(rate));
+	if (done >= total)
+		json_object_object_add(o, "eta_s", json_object_new_double(0));
+	else if (rate > 0)
+		json_object_object_add(o, "eta_s", json_object_new_double(
+		    (double)(total - done) / rate));
+	else
+		json_object_object_add(o, "eta_s", NULL);
+}
+
+/* The full first checkpoint while it is sent (else null), and each disk
+ * that remus syncs itself. */
+static void
+add_sync_progress(struct json_object *o, const struct ctl_primary *p,
+    const struct ckpt_info *ci, uint64_t now)
+{
+	struct json_object *f, *a, *d;
+	struct dev_diskbuf_sync ds;
+	uint64_t done, total, start;
+	size_t i;
+
+	if (ckpt_full_progress(p->ckpt, &done, &total, &start)) {
+		f = json_object_new_object();
+		if (ci->page_size) {
+			add_u64(f, "done_pages", done / ci->page_size);
+			add_u64(f, "total_pages", total / ci->page_size);
+		}
+		add_progress(f, done, total, start, now);
+		json_object_object_add(o, "full_checkpoint", f);
+	} else
+		json_object_object_add(o, "full_checkpoint", NULL);
+	a = json_object_new_array();
+	for (i = 0; dev_diskbuf_sync_disk(i, &ds) == 0; i++) {
+		d = json_object_new_object();
+		json_object_object_add(d, "disk",
+		    json_object_new_string(ds.name));
+		json_object_object_add(d, "state",
+		    json_object_new_string(ds.state));
+		add_progress(d, ds.done, ds.total, ds.start_us, now);
+		add_u64(d, "sent_bytes", ds.sent);
+		json_object_array_add(a, d);
+	}
+	json_object_object_add(o, "disk_sync_disks", a);
+}
+
 static struct json_object *
 status(struct ctl_primary *p)
 {
@@ -116,6 +174,7 @@ status(struct ctl_primary *p)
 	json_object_object_add(o, "held_output", h);
 	json_object_object_add(o, "disk_sync",
 	    json_object_new_string(dev_diskbuf_sync_state()));
+	add_sync_progress(o, p, &ci, now);
 	return o;
 }
 

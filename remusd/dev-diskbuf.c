@@ -505,6 +505,35 @@ dev_diskbuf_sync_state(void)
 	return !any ? "none" : running ? "running" : "done";
 }
 
+int
+dev_diskbuf_sync_disk(size_t idx, struct dev_diskbuf_sync *out)
+{
+	struct diskbuf_sync_progress sp;
+	size_t i;
+
+	for (i = 0; syncing != NULL && i < syncing->n; i++) {
+		if (syncing->d[i].p == NULL || idx-- > 0)
+			continue;
+		out->name = syncing->d[i].name;
+		switch (diskbuf_primary_sync_progress(syncing->d[i].p, &sp)) {
+		case -1:
+			out->state = "failed";
+			break;
+		case 0:
+			out->state = "running";
+			break;
+		default:
+			out->state = "done";
+		}
+		out->done = sp.done;
+		out->total = sp.total ? sp.total : syncing->d[i].size;
+		out->sent = sp.sent;
+		out->start_us = sp.start_us;
+		return 0;
+	}
+	return -1;
+}
+
 /* One --disk-server: protection through remus-diskd, which sends the
  * sync from its own process.  0 / -1. */
 static int

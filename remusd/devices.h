@@ -91,6 +91,17 @@ void	dev_netbuf_held(struct dev_netbuf_held *);
  * control socket: "none", "running" (any still copying), "done" (all) or
  * "failed" (any). */
 const char *dev_diskbuf_sync_state(void);
+/* Primary: the I-th disk whose live sync remus sends itself (--disk with
+ * --disk-sync; a --disk-server's is remus-diskd's and shows in its own
+ * log), for status and the metrics: 0, or -1 past the last. */
+struct dev_diskbuf_sync {
+	const char	*name;		/* "" unnamed */
+	const char	*state;		/* running, done, failed */
+	uint64_t	 done, total;	/* bytes compared, of the image */
+	uint64_t	 sent;		/* bytes that differed, sent */
+	uint64_t	 start_us;	/* now_us(); 0 while it connects */
+};
+int	dev_diskbuf_sync_disk(size_t i, struct dev_diskbuf_sync *);
 
 /* Primary: the guest's own disks, as its driver lists them ("vdev=target,
  * ..."), each at its place: the remus-diskd serving each one, by the

@@ -13,8 +13,10 @@
 #include <ev.h>
 
 #define LOG_PREFIX "metrics: "
+#include "checkpoint.h"
 #include "compiler.h"
 #include "devices.h"
+#include "diskmap.h"
 #include "hist.h"
 #include "log.h"
 #include "metrics.h"
@@ -32,6 +34,8 @@ struct metrics {
 	metrics_format_fn	*fn;		/* instead of s, if set */
 	void			*fn_arg;
 	void			(*held)(struct dev_netbuf_held *);
+	const struct ckpt	*progress;	/* metrics_set_progress */
+	int			(*sync_disk)(size_t, struct dev_diskbuf_sync *);
 	int			 lfd;		/* -1: no HTTP */
 	ev_io			 accept_io;
 	/* The one connection being served (cfd -1: none). */
@@ -174,12 +178,62 @@ format_held(char *buf, size_t len, const struct dev_netbuf_held *h)
 	return o.n;
 }
 
+static void
+gauge_head(struct metrics_out *o, const char *name, const char *help)
+{
+	metrics_printf(o, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+/* The full first checkpoint and each disk's live sync, read now: done
+ * and total bytes (the rate and the time left are the scraper's to
+ * derive: rate(done[1m])). */
+static size_t
+format_progress(char *buf, size_t len, const struct metrics *m)
+{
+	const struct ckpt *c = m->progress;
+	struct metrics_out o = { .buf = buf, .len = len, .n = 0 };
+	struct dev_diskbuf_sync ds;
+	uint64_t done = 0, total = 0, start;
+	size_t i;
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (!ckpt_full_progress(c, &done, &total, &start))
+		done = total = 0;
+	gauge_head(&o, "remus_full_checkpoint_done_bytes", "Bytes of guest "
+	    "memory the full first checkpoint has queued so far (0: none "
+	    "under way).");
+	metrics_printf(&o, "remus_full_checkpoint_done_bytes %" PRIu64 "\n",
+	    done);
+	gauge_head(&o, "remus_full_checkpoint_total_bytes", "Bytes of guest "
+	    "memory the full first checkpoint under way sends (0: none).");
+	metrics_printf(&o, "remus_full_checkpoint_total_bytes %" PRIu64 "\n",
+	    total);
+	/* Disk names are [A-Za-z0-9._-] (diskmap): no escaping needed. */
+	gauge_head(&o, "remus_disk_sync_done_bytes", "Bytes of the disk its "
+	    "live sync to the backup has compared so far (remus --disk-sync).");
+	for (i = 0; m->sync_disk(i, &ds) == 0; i++)
+		metrics_printf(&o, "remus_disk_sync_done_bytes{disk=\"%s\"} %"
+		    PRIu64 "\n", ds.name, ds.done);
+	gauge_head(&o, "remus_disk_sync_total_bytes", "Bytes of the disk its "
+	    "live sync compares in all.");
+	for (i = 0; m->sync_disk(i, &ds) == 0; i++)
+		metrics_printf(&o, "remus_disk_sync_total_bytes{disk=\"%s\"} %"
+		    PRIu64 "\n", ds.name, ds.total);
+	gauge_head(&o, "remus_disk_sync_sent_bytes", "Bytes of the disk that "
+	    "differed on the backup and were sent.");
+	for (i = 0; m->sync_disk(i, &ds) == 0; i++)
+		metrics_printf(&o, "remus_disk_sync_sent_bytes{disk=\"%s\"} %"
+		    PRIu64 "\n", ds.name, ds.sent);
+	return o.n;
+}
+
 /* The exposition in a malloc'ed buffer; NULL with errno on failure. */
 static char *
 format_alloc(const struct metrics *m, size_t *lenp)
 {
 	struct dev_netbuf_held h;
-	size_t n, nh = 0;
+	size_t n, nh = 0, np = 0;
 	char *buf;
 
 	if (m->fn != NULL) {
@@ -194,13 +248,34 @@ format_alloc(const struct metrics *m, size_t *lenp)
 	n = metrics_format(NULL, 0, m->s);
 	if (m->held)
 		nh = format_held(NULL, 0, &h);
-	buf = malloc(n + nh + 1);
+	/* Sized now, written next: a sync thread moves on meanwhile, but
+	 * the numbers' widths are bounded (20 digits each), so size with
+	 * room for that. */
+	if (m->progress)
+		np = format_progress(NULL, 0, m) + 64 * (DISKMAP_MAX +
+		    2);
+	buf = malloc(n + nh + np + 1);
 	if (buf == NULL)
 		return NULL;
 	*lenp = metrics_format(buf, n + 1, m->s);
 	if (m->held)
-		*lenp += format_held(buf + n, nh + 1, &h);
+		*lenp += format_held(buf + *lenp, nh + 1, &h);
+	if (m->progress) {
+		size_t w = format_progress(buf + *lenp, np + 1, m);
+
+		*lenp += w <= np ? w : strlen(buf + *lenp);
+	}
 	return buf;
+}
+
+void
+metrics_set_progress(struct metrics *m, const struct ckpt *c,
+    int (*sync_disk)(size_t, struct dev_diskbuf_sync *))
+{
+	if (m != NULL) {
+		m->progress = c;
+		m->sync_disk = sync_disk;
+	}
 }
 
 void

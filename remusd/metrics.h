@@ -52,6 +52,14 @@ void		 metrics_epoch(struct metrics *);
  * dev_netbuf_held) at each scrape and textfile write.  NULL M ok. */
 void		 metrics_set_held(struct metrics *m,
 		    void (*fn)(struct dev_netbuf_held *));
+/* Also report the full first checkpoint's progress in engine C and the
+ * disks' live sync progress as SYNC_DISK reads it (devices.h:
+ * dev_diskbuf_sync_disk): done and total bytes, read at each scrape and
+ * textfile write.  NULL M ok. */
+struct ckpt;
+struct dev_diskbuf_sync;
+void		 metrics_set_progress(struct metrics *m, const struct ckpt *c,
+		    int (*sync_disk)(size_t, struct dev_diskbuf_sync *));
 /* Write the textfile a last time, close the socket.  NULL ok. */
 void		 metrics_free(struct metrics *);
 

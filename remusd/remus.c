@@ -1228,6 +1228,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	metrics_set_held(r.metrics, dev_netbuf_held);
+	metrics_set_progress(r.metrics, r.ckpt, dev_diskbuf_sync_disk);
 	if (!no_disk && dopts.disks != NULL && dopts.disks->n > 0)
 		r.disk_sync = dopts.disk_sync;
 

@@ -214,6 +214,29 @@ str(struct json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
+/* The rest of a progress row: "512/2048 MiB (25%), 64.0 MiB/s, ETA 24 s". */
+static void
+print_progress(struct json_object *o)
+{
+	struct json_object *v;
+	uint64_t done = 0, total = 0;
+	double rate = 0;
+
+	if (json_object_object_get_ex(o, "done_bytes", &v))
+		done = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "total_bytes", &v))
+		total = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "rate_bytes_per_s", &v))
+		rate = json_object_get_double(v);
+	printf("%" PRIu64 "/%" PRIu64 " MiB (%.0f%%), %.1f MiB/s, ETA ",
+	    done >> 20, total >> 20, total ? 100.0 * (double)done /
+	    (double)total : 100.0, rate / 1048576.0);
+	if (json_object_object_get_ex(o, "eta_s", &v) && v != NULL)
+		printf("%.1f s\n", json_object_get_double(v));
+	else
+		printf("-\n");
+}
+
 /* The human form of remus's status: one "key  value" row each. */
 static void
 print_primary(struct json_object *o)
@@ -249,6 +272,24 @@ print_primary(struct json_object *o)
 		printf("%-18s %s packets, %s bytes (%s interfaces), oldest "
 		    "%s ms\n", "held output", str(h, "packets"),
 		    str(h, "bytes"), str(h, "interfaces"), str(h, "since_ms"));
+	if (json_object_object_get_ex(o, "full_checkpoint", &h) && h != NULL) {
+		printf("%-18s %s/%s pages, ", "full checkpoint",
+		    str(h, "done_pages"), str(h, "total_pages"));
+		print_progress(h);
+	}
+	if (json_object_object_get_ex(o, "disk_sync_disks", &h) &&
+	    json_object_is_type(h, json_type_array)) {
+		size_t j, n = json_object_array_length(h);
+
+		for (j = 0; j < n; j++) {
+			struct json_object *d = json_object_array_get_idx(h, j);
+			const char *name = str(d, "disk");
+
+			printf("disk sync %-8s %s, ", *name ? name : "(disk)",
+			    str(d, "state"));
+			print_progress(d);
+		}
+	}
 }
 
 static void

@@ -94,6 +94,8 @@ enum {
 	OPT_NO_COMMIT_THREAD,
 	/* Who may feed which guest, and with what. */
 	OPT_GUEST_PEER, OPT_ANY_PEER, OPT_ALLOW_RESIZE,
+	/* Issue 14: a guest's own fence (remus.conf [guest NAME] fence). */
+	OPT_GUEST_FENCE, OPT_GUEST_FENCE_TIMEOUT,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -143,6 +145,9 @@ static const struct option longopts[] = {
 	    OPT_DEVICE_TOOL_TIMEOUT },
 	{ "capabilities",	no_argument,		NULL, OPT_CAPABILITIES },
 	{ "dname",		required_argument,	NULL, OPT_DNAME },
+	{ "guest-fence",	required_argument,	NULL, OPT_GUEST_FENCE },
+	{ "guest-fence-timeout", required_argument,	NULL,
+	    OPT_GUEST_FENCE_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -155,6 +160,7 @@ static const char usage_text[] =
 "              [--allow-device-model prog] [--allow-script prog]\n"
 "              [--disk [guest:][name=]image ...]\n"
 "              --fence cmd [--fence-timeout ms] | --no-fence\n"
+"              [--guest-fence name=cmd ...] [--guest-fence-timeout name=ms ...]\n"
 "              --receive |\n"
 "              --listen addr[:port] --psk-file file | --tls-creds dir |\n"
 "              --insecure\n"
@@ -218,7 +224,10 @@ static const char help_text[] =
 "  --fence-timeout ms  longest a fence may take, F (default 10000)\n"
 "  --no-fence        activate without fencing (during a partition both\n"
 "                    copies may run); one of --fence and --no-fence is\n"
-"                    required\n"
+"                    required (for the guests without their own)\n"
+"  --guest-fence name=cmd  guest name's own fence, instead of --fence's\n"
+"                    or --no-fence (repeatable, one per guest)\n"
+"  --guest-fence-timeout name=ms  its F (default --fence-timeout's)\n"
 "  --disk [guest:][name=]image  the backup's copy of a replicated disk:\n"
 "                    of guest (else of every guest without its own),\n"
 "                    the disk the primary names name (its vdev on Xen;\n"
@@ -345,6 +354,15 @@ struct remusd {
 		const char *addr;
 	}		 sync_listen[SYNC_LISTEN_MAX];
 	size_t		 nsync_listen;
+	/* --guest-fence NAME=CMD, --guest-fence-timeout NAME=MS: a guest's
+	 * own fence (remus.conf's [guest NAME] fence); the others have
+	 * --fence's, or none with --no-fence. */
+	struct guest_fence {
+		char	*name;
+		const char *cmd;	/* NULL: --fence's */
+		uint32_t ms;		/* 0: --fence-timeout's */
+	}		*gfence;
+	size_t		 ngfence;
 	struct xen_policy xen;		/* --allow-* (the disks per guest) */
 	const char	*allow[4][POLICY_MAX + 1];	/* NULL-terminated */
 	unsigned	 nallow[4];
@@ -613,10 +631,43 @@ peer_allowed(const struct remusd *d, const char *name, const struct tls *tls)
 	return 0;
 }
 
+static struct guest_fence *
+guest_fence_find(struct remusd *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->ngfence; i++)
+		if (strcmp(d->gfence[i].name, name) == 0)
+			return &d->gfence[i];
+	return NULL;
+}
+
+/* The guest's own fence (--guest-fence), or its own F for --fence's
+ * command: the session's, before WELCOME announces F. */
+static int
+session_fence(struct remusd *d, struct backup *b, const char *name,
+    char *why, size_t len)
+{
+	const struct guest_fence *g = guest_fence_find(d, name);
+	const char *cmd;
+
+	if (g == NULL)
+		return 0;
+	cmd = g->cmd ? g->cmd : d->cfg.fence_cmd;
+	if (backup_set_fence(b, cmd, g->ms ? g->ms : d->cfg.fence_ms) == -1) {
+		snprintf(why, len, "its fence: %s", strerror(errno));
+		return -1;
+	}
+	log_info("guest %s: fenced by %s%s, F %u ms", name,
+	    g->cmd ? "its own --guest-fence " : "--fence ", cmd,
+	    g->ms ? g->ms : d->cfg.fence_ms);
+	return 0;
+}
+
 /* HELLO named the guest (backup_config.hello): the session is that
  * guest's, in STATEDIR/NAME, or refused with one line in WHY. */
 static int
-session_hello(struct backup *b __unused, const char *name,
+session_hello(struct backup *b, const char *name,
     const char *driver, const char **dirp, struct replica_conf *conf,
     char *why, size_t len, void *arg)
 {
@@ -676,6 +727,8 @@ session_hello(struct backup *b __unused, const char *name,
 		return -1;
 	}
 	if (session_disks(s, why, len) == -1)
+		return -1;
+	if (session_fence(d, b, name, why, len) == -1)
 		return -1;
 	*dirp = s->dir;
 	conf->argv = g ? g->argv : NULL;
@@ -1093,6 +1146,64 @@ free_tables(void)
 	diskmap_free(&tables_at_exit->disks);
 	for (i = 0; i < tables_at_exit->nsync_listen; i++)
 		free(tables_at_exit->sync_listen[i].guest);
+	for (i = 0; i < tables_at_exit->ngfence; i++)
+		free(tables_at_exit->gfence[i].name);
+	free(tables_at_exit->gfence);
+}
+
+/* --guest-fence NAME=CMD, or (TIMEOUT) --guest-fence-timeout NAME=MS;
+ * given again for a guest, the last wins.  0, or -1 with one line in
+ * ERR. */
+static int
+add_guest_fence(struct remusd *d, const char *arg, int timeout, char *err,
+    size_t len)
+{
+	const char *opt = timeout ? "--guest-fence-timeout" : "--guest-fence";
+	const char *eq = strchr(arg, '=');
+	struct guest_fence *g, *ng;
+	char name[80];
+	uint64_t v = 0;
+
+	if (eq == NULL || (size_t)(eq - arg) >= sizeof name) {
+		snprintf(err, len, "%s %s: want NAME=%s", opt, arg,
+		    timeout ? "MS" : "COMMAND");
+		return -1;
+	}
+	memcpy(name, arg, (size_t)(eq - arg));
+	name[eq - arg] = '\0';
+	if (!guest_name_ok(name)) {
+		snprintf(err, len, "%s %s: want a guest name before '='", opt,
+		    arg);
+		return -1;
+	}
+	if (timeout && parse_uint(eq + 1, 1, 3600000, &v) == -1) {
+		snprintf(err, len, "%s %s: want milliseconds in 1..3600000",
+		    opt, arg);
+		return -1;
+	}
+	if (!timeout && eq[1] == '\0') {
+		snprintf(err, len, "%s %s: empty command", opt, arg);
+		return -1;
+	}
+	if ((g = guest_fence_find(d, name)) == NULL) {
+		ng = realloc(d->gfence, (d->ngfence + 1) * sizeof *ng);
+		if (ng == NULL)
+			goto nomem;
+		d->gfence = ng;
+		g = &d->gfence[d->ngfence];
+		memset(g, 0, sizeof *g);
+		if ((g->name = strdup(name)) == NULL)
+			goto nomem;
+		d->ngfence++;
+	}
+	if (timeout)
+		g->ms = (uint32_t)v;
+	else
+		g->cmd = eq + 1;
+	return 0;
+nomem:
+	snprintf(err, len, "%s: %s", opt, strerror(errno));
+	return -1;
 }
 
 /* Who may feed which guest.  With TLS every session has an identity, and
@@ -1313,6 +1424,13 @@ main(int argc, char **argv)
 			if (add_sync_listen(&d, optarg, err, sizeof err) == -1)
 				usage("%s", err);
 			break;
+		case OPT_GUEST_FENCE:
+		case OPT_GUEST_FENCE_TIMEOUT:
+			if (add_guest_fence(&d, optarg,
+			    ch == OPT_GUEST_FENCE_TIMEOUT, err,
+			    sizeof err) == -1)
+				usage("%s", err);
+			break;
 		case OPT_CTL_SOCKET:
 			ctl_socket = optarg;
 			break;
@@ -1446,6 +1564,11 @@ main(int argc, char **argv)
 		    "without");
 	if (d.cfg.fence_cmd != NULL && no_fence)
 		usage("--fence and --no-fence exclude each other");
+	for (size_t i = 0; i < d.ngfence; i++)
+		if (d.gfence[i].cmd == NULL && no_fence)
+			usage("--guest-fence-timeout %s=%u: guest %s has no "
+			    "fence to time (--no-fence, no --guest-fence)",
+			    d.gfence[i].name, d.gfence[i].ms, d.gfence[i].name);
 	if (psk_file && tls_dir)
 		usage("--psk-file and --tls-creds exclude each other");
 	if (insecure && (psk_file || tls_dir))
@@ -1500,6 +1623,11 @@ main(int argc, char **argv)
 		    receive ? "" : listen_addr, receive ? "" : d.creds ?
 		    (tls_dir ? " with TLS x509" : " with TLS psk") :
 		    " insecure", d.cfg.timeout_ms);
+		for (size_t i = 0; i < d.ngfence; i++)
+			fprintf(stderr, "remusd: guest %s: fence %s, F %u ms\n",
+			    d.gfence[i].name, d.gfence[i].cmd ?
+			    d.gfence[i].cmd : d.cfg.fence_cmd, d.gfence[i].ms ?
+			    d.gfence[i].ms : d.cfg.fence_ms);
 		if (d.listen_fd >= 0)
 			close(d.listen_fd);
 		tls_creds_free(d.creds);

@@ -80,6 +80,7 @@ jq -e '.ok == true and .role == "primary" and .state == "PROTECTED" and
 	.ack_lag_epochs <= 2 and .pause_us_p50 > 0 and .pause_us_p99 >= .pause_us_p50 and
 	.bytes_per_epoch > 0 and .rate_hz > 0 and .last_ack_age_ms != null and
 	.held_output.packets >= 0 and .disk_sync == "none" and
+	.full_checkpoint == null and .disk_sync_disks == [] and
 	(.guest | test("^proc:"))' "$T/status.json" >/dev/null ||
 	fail "status JSON: $(cat "$T/status.json")"
 echo "status: $(jq -c '{state,epoch,acked,rate_hz,pause_us_p50,pause_us_p99,bytes_per_epoch,last_ack_age_ms}' "$T/status.json")"

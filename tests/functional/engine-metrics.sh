@@ -119,6 +119,22 @@ for fam, key, scale, pool in (("remus_pause_seconds", "pause_us", 1e6, inc),
         if s.value != want:
             ok = False
             print(f"FAIL: {fam} le={s.labels['le']}: {s.value}, want {want}")
+# The progress gauges (engine-progress.sh reads them while a full
+# checkpoint and a disk sync run): at exit no full checkpoint runs, and
+# this guest has no disk to sync.
+for fam, want in (("remus_full_checkpoint_done_bytes", 0),
+                  ("remus_full_checkpoint_total_bytes", 0)):
+    if fams[fam].type != "gauge":
+        ok = False
+        print(f"FAIL: {fam} is a {fams[fam].type}")
+    check(fam, value(fams, fam, fam), want)
+for fam in ("remus_disk_sync_done_bytes", "remus_disk_sync_total_bytes",
+            "remus_disk_sync_sent_bytes"):
+    if fam not in fams or fams[fam].type != "gauge" or fams[fam].samples:
+        ok = False
+        print(f"FAIL: {fam}: want a gauge without samples (no disk)")
+    else:
+        print(f"ok: {fam}: a gauge, no disk")
 # The HTTP body parses too.
 body = open(sys.argv[3], newline="").read().split("\r\n\r\n", 1)[1]
 h = families(body)

@@ -122,8 +122,37 @@ Test(conf, refused, .fini = cleanup)
 	refused("[remus]\nmetrics = 127.0.0.1:70000\n", 2, "port in 1..65535");
 	refused("[remusd]\nlisten = ::1\n", 2, "host[:port]");
 	refused("[remus]\nstats-json =\n", 2, "stats-json: empty value");
+	/* The keys of issue 14's audit: each bad value by its line. */
 	refused("[guest g]\ndevice-tools = /etc/remus/dev\n", 2,
-	    "device-tools: reserved");
+	    "unknown key \"device-tools\"");
+	refused("[remus]\ntrigger = never\n", 2, "want one of output|interval");
+	refused("[remus]\nmax-paused-pct = 95\n", 2, "want a number in 1..90");
+	refused("[remus]\nmax-rate = 0\n", 2, "want a number in 1..2000");
+	refused("[remus]\nbandwidth = fast\n", 2,
+	    "want a positive decimal number");
+	refused("[remus]\nbandwidth = 0.0\n", 2, "positive decimal");
+	refused("[remus]\nbandwidth = 1.\n", 2, "positive decimal");
+	refused("[remus]\ndevice-tool-timeout = 0\n", 2,
+	    "want a number in 1..3600000");
+	refused("[remus]\nno-guardian = perhaps\n", 2, "want yes or no");
+	refused("[remus]\ndname = a\ndname = b\n", 3, "given twice");
+	refused("[remusd]\nmax-sessions = 0\n", 2, "want a number in 1..100000");
+	refused("[remusd]\nmax-guest-mem = 512K\n", 2, "at least 1024K");
+	refused("[remusd]\nmax-disk = lots\n", 2, "want a size");
+	refused("[remusd]\nhello-timeout = 50\n", 2, "in 100..600000");
+	refused("[remusd]\nallow-bridge = , \n", 2,
+	    "allow-bridge: an empty list");
+	refused("[remusd]\ndevice-tool-timeout = x\n", 2, "want a number");
+	refused("[remus]\ndevice-tool = /usr/lib/tool\n", 2,
+	    "device-tool = /usr/lib/tool: want TYPE=PATH");
+	refused("[remusd]\ndevice-tool = net=\n", 2, "want TYPE=PATH");
+	refused("[remusd]\nrun-dir = /a\nrun-dir = /b\n", 3, "given twice");
+	refused("[guest g]\nfence-timeout = 0\n", 2,
+	    "fence-timeout = 0: want a number in 1..3600000");
+	refused("[guest g]\nfence =\n", 2, "fence: empty value");
+	refused("[remus]\nfence = true\n", 2, "fence: not a key of [remus]");
+	refused("[remus]\nallow-bridge = br0\n", 2,
+	    "allow-bridge: not a key of [remus]");
 	refused("[guest a b]\n", 1, "want a guest name without blanks");
 }
 
@@ -413,4 +442,85 @@ Test(conf, peers_per_guest, .fini = cleanup)
 	cr_assert_not_null(strstr(err, ":2: peer: this remusd has no "
 	    "--guest-peer to take it"), "%s", err);
 	refused("[remus]\npeer = a\n", 2, "peer");
+
+/* Issue 14: every setting flag has a key.  remus's new ones, in [remus]
+ * and a guest's section, become its flags; remusd's allow-* take lists;
+ * a guest's fence is remusd's --guest-fence for it. */
+static const char every[] =
+"[remus]\n"
+"trigger = interval\n"
+"max-paused-pct = 30\n"
+"max-rate = 500\n"
+"bandwidth = 2.5\n"
+"ctl-socket = none\n"
+"device-tool = net=/usr/lib/remus/dev-net\n"
+"device-tool = disk=coproc:/usr/lib/remus/dev-disk\n"
+"device-tool-timeout = 500\n"
+"[remusd]\n"
+"no-fence = yes\n"
+"no-guardian = yes\n"
+"run-dir = /run/r\n"
+"ctl-socket = /run/r/d.sock\n"
+"max-sessions = 8\n"
+"max-guest-mem = 4G\n"
+"max-disk = 1G\n"
+"hello-timeout = 2000\n"
+"allow-bridge = xenbr0, xenbr1\n"
+"allow-bridge = xenbr2\n"
+"allow-kernel = /boot/vmlinuz\n"
+"allow-device-model = /usr/lib/xen/bin/qemu-system-i386\n"
+"allow-script = /etc/xen/scripts/vif-bridge  /etc/xen/scripts/block\n"
+"device-tool = net=/usr/lib/remus/dev-net\n"
+"device-tool-timeout = 700\n"
+"dname = twin\n"
+"[guest web]\n"
+"backup = b\n"
+"dname = web-b\n"
+"no-guardian = yes\n"
+"fence = fence_ipmilan -a bmc1 -o off\n"
+"fence-timeout = 20000\n"
+"[guest db]\n"
+"backup = b\n"
+"fence-timeout = 5000\n";
+
+Test(conf, every_setting_key, .fini = cleanup)
+{
+	static const struct option lo_d[] = {
+		{ "config", required_argument, NULL, 1 },
+		{ "guest-fence", required_argument, NULL, 2 },
+		{ "guest-fence-timeout", required_argument, NULL, 3 },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *args[] = { "remusd", "--config", path, NULL }, **argv = args;
+	char err[1024];
+	int argc = 3;
+
+	write_conf(every);
+	apply(CONF_PROG_REMUS, (const char *[]){ "remus", "--config", "@",
+	    "web", NULL }, "remus --trigger interval --max-paused-pct 30 "
+	    "--max-rate 500 --bandwidth 2.5 --ctl-socket none --device-tool "
+	    "net=/usr/lib/remus/dev-net --device-tool "
+	    "disk=coproc:/usr/lib/remus/dev-disk --device-tool-timeout 500 "
+	    "--dname web-b -e --config @ -- web b");
+	args[2] = path;
+	cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_d, &argc,
+	    &argv, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(joined(argc, argv), "remusd --no-fence -e "
+	    "--run-dir /run/r --ctl-socket /run/r/d.sock --max-sessions 8 "
+	    "--max-guest-mem 4G --max-disk 1G --hello-timeout 2000 "
+	    "--allow-bridge xenbr0 --allow-bridge xenbr1 --allow-bridge xenbr2 "
+	    "--allow-kernel /boot/vmlinuz --allow-device-model "
+	    "/usr/lib/xen/bin/qemu-system-i386 --allow-script "
+	    "/etc/xen/scripts/vif-bridge --allow-script /etc/xen/scripts/block "
+	    "--device-tool net=/usr/lib/remus/dev-net --device-tool-timeout 700 "
+	    "--dname twin --guest-fence web=fence_ipmilan -a bmc1 -o off "
+	    "--guest-fence-timeout web=20000 --guest-fence-timeout db=5000 "
+	    "--config @");
+	/* A remusd without --guest-fence refuses the key by its line. */
+	argv = args;
+	argc = 3;
+	cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_remusd,
+	    &argc, &argv, err, sizeof err), -1);
+	cr_assert_not_null(strstr(err, ":31: fence: this remusd has no "
+	    "--guest-fence to take it"), "%s", err);
 }
