@@ -442,6 +442,7 @@ Test(conf, peers_per_guest, .fini = cleanup)
 	cr_assert_not_null(strstr(err, ":2: peer: this remusd has no "
 	    "--guest-peer to take it"), "%s", err);
 	refused("[remus]\npeer = a\n", 2, "peer");
+}
 
 /* Issue 14: every setting flag has a key.  remus's new ones, in [remus]
  * and a guest's section, become its flags; remusd's allow-* take lists;
