@@ -5,8 +5,8 @@ if(NOT TARGET PkgConfig::JSONC)
   pkg_check_modules(JSONC REQUIRED IMPORTED_TARGET json-c)
 endif()
 set(_ctl ${CMAKE_SOURCE_DIR}/remusd/ctl.c)
-add_executable(fuzz-ctl-replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-ctl.c ${_ctl})
-target_compile_definitions(fuzz-ctl-replay PRIVATE CTL_REPLAY_MAIN)
+add_executable(fuzz-ctl-replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-ctl.c ${_ctl}
+  ${CMAKE_CURRENT_SOURCE_DIR}/standalone-main.c)
 target_include_directories(fuzz-ctl-replay PRIVATE ${CMAKE_SOURCE_DIR}/remusd)
 target_link_libraries(fuzz-ctl-replay PRIVATE remus_common PkgConfig::JSONC
   PkgConfig::LIBEV)

@@ -9,7 +9,6 @@
  * libFuzzer binary.  Seeds: fuzz/corpus/xenpolicy (the unit test's lab
  * samples and some refused variants).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,52 +64,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(json);
 	return 0;
 }
-
-#ifdef XENPOLICY_REPLAY_MAIN
-static int
-run_file(const char *path)
-{
-	static uint8_t buf[1 << 20];
-	size_t n;
-	FILE *f = fopen(path, "rb");
-
-	if (f == NULL) {
-		perror(path);
-		return -1;
-	}
-	n = fread(buf, 1, sizeof buf, f);
-	fclose(f);
-	LLVMFuzzerTestOneInput(buf, n);
-	return 0;
-}
-
-int
-main(int argc, char **argv)
-{
-	unsigned count = 0;
-	int i, rc = 0;
-
-	for (i = 1; i < argc; i++) {
-		DIR *d = opendir(argv[i]);
-		struct dirent *de;
-		char path[4096];
-
-		if (d == NULL) {
-			rc |= run_file(argv[i]);
-			count++;
-			continue;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof path, "%s/%s", argv[i],
-			    de->d_name);
-			rc |= run_file(path);
-			count++;
-		}
-		closedir(d);
-	}
-	printf("fuzz-xenpolicy-replay: %u inputs\n", count);
-	return rc ? 1 : 0;
-}
-#endif

@@ -5,9 +5,8 @@
 if(TARGET remus_xenpolicy)
   set(_xp ${CMAKE_SOURCE_DIR}/domain/xen-policy.c)
   add_executable(fuzz-xenpolicy-replay
-    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-xenpolicy.c)
-  target_compile_definitions(fuzz-xenpolicy-replay PRIVATE
-    XENPOLICY_REPLAY_MAIN)
+    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-xenpolicy.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/standalone-main.c)
   target_link_libraries(fuzz-xenpolicy-replay PRIVATE remus_xenpolicy)
   add_test(NAME fuzz-xenpolicy-corpus
     COMMAND fuzz-xenpolicy-replay ${CMAKE_CURRENT_SOURCE_DIR}/corpus/xenpolicy)

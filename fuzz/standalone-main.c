@@ -23,9 +23,12 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Optional in a target, as under libFuzzer. */
 int	LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
-int	stream_make_seeds(const char *dir);
-int	session_make_seeds(const char *dir);
-int	primary_make_seeds(const char *dir);
+/* In make-seeds.c, linked by the stream, session and primary targets
+ * only: the small parsers' replays (ctl, xenpolicy) have no seeds to
+ * make. */
+int	stream_make_seeds(const char *dir) __attribute__((weak));
+int	session_make_seeds(const char *dir) __attribute__((weak));
+int	primary_make_seeds(const char *dir) __attribute__((weak));
 
 static const char *prog = "fuzz-replay";
 
@@ -137,11 +140,14 @@ main(int argc, char **argv)
 	if (argv[0] != NULL)
 		prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
 		    argv[0];
-	if (argc == 3 && strcmp(argv[1], "--make-seeds") == 0)
+	if (argc == 3 && strcmp(argv[1], "--make-seeds") == 0 &&
+	    stream_make_seeds != NULL)
 		return stream_make_seeds(argv[2]) == 0 ? 0 : 1;
-	if (argc == 3 && strcmp(argv[1], "--make-session-seeds") == 0)
+	if (argc == 3 && strcmp(argv[1], "--make-session-seeds") == 0 &&
+	    session_make_seeds != NULL)
 		return session_make_seeds(argv[2]) == 0 ? 0 : 1;
-	if (argc == 3 && strcmp(argv[1], "--make-primary-seeds") == 0)
+	if (argc == 3 && strcmp(argv[1], "--make-primary-seeds") == 0 &&
+	    primary_make_seeds != NULL)
 		return primary_make_seeds(argv[2]) == 0 ? 0 : 1;
 	if (argc < 2 || argv[1][0] == '-') {
 		fprintf(stderr, "usage: %s FILE|DIR...\n"
