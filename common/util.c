@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,5 +233,44 @@ util_refuse(char *why, size_t len, int err, const char *fmt, ...)
 		va_end(ap);
 	}
 	errno = err;
+	return -1;
+}
+
+int
+proc_pid_stat(const char *pid, char *state, uint64_t *start)
+{
+	char path[64], buf[1024], *p, *end;
+	int fd, field;
+	size_t got;
+
+	snprintf(path, sizeof path, "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	/* EOF before the buffer is full is the normal case here. */
+	if (read_full(fd, buf, sizeof buf - 1, &got) == -1 &&
+	    errno != EPIPE) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	buf[got] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ' || p[2] == '\0')
+		goto bad;
+	if (state != NULL)
+		*state = p[2];
+	/* ')' ends field 2; each space found starts the next field. */
+	for (field = 2; field < 22 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		goto bad;
+	errno = 0;
+	*start = strtoull(p + 1, &end, 10);
+	if (errno != 0 || end == p + 1)
+		goto bad;
+	return 0;
+bad:
+	errno = EPROTO;
 	return -1;
 }

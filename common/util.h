@@ -39,4 +39,11 @@ int	util_refuse(char *why, size_t len, int err, const char *fmt, ...)
 /* Percentile P (0..100) of N samples; sorts V in place.  0 if N == 0. */
 uint64_t	percentile_u64(uint64_t *v, size_t n, double p);
 
+/* /proc/PID/stat of PID ("self" or digits): its state letter (field 3;
+ * STATE may be NULL) and start time (field 22, clock ticks after boot).
+ * The command name (field 2) may hold spaces and parentheses: fields are
+ * counted from the last ')'.  0, or -1 with errno (ENOENT: no such
+ * process; EPROTO: unreadable line). */
+int	proc_pid_stat(const char *pid, char *state, uint64_t *start);
+
 #endif /* REMUS_UTIL_H */

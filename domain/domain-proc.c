@@ -1283,44 +1283,15 @@ out:
 	return rc;
 }
 
-/* /proc/PID/stat's state letter and start time (field 22, clock ticks
- * after boot).  0, or -1 with errno (ENOENT: no such process). */
+/* PID's state letter and start time (proc_pid_stat).  0, or -1 with
+ * errno (ENOENT: no such process). */
 static int
 pid_stat(pid_t pid, char *state, uint64_t *start)
 {
-	char path[64], buf[1024], *p, *tok, *save = NULL;
-	unsigned long long v;
-	ssize_t n;
-	int fd, i;
+	char id[16];
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		goto inval;
-	buf[n] = '\0';
-	/* The command name may hold anything, ')' included: skip to the
-	 * last one. */
-	p = strrchr(buf, ')');
-	if (p == NULL)
-		goto inval;
-	for (i = 3, tok = strtok_r(p + 1, " ", &save); tok != NULL;
-	    i++, tok = strtok_r(NULL, " ", &save)) {
-		if (i == 3)
-			*state = tok[0];
-		if (i == 22) {
-			if (sscanf(tok, "%llu", &v) != 1)
-				goto inval;
-			*start = v;
-			return 0;
-		}
-	}
-inval:
-	errno = EINVAL;
-	return -1;
+	snprintf(id, sizeof id, "%d", (int)pid);
+	return proc_pid_stat(id, state, start);
 }
 
 static int

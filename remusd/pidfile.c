@@ -14,45 +14,6 @@
 #include "pidfile.h"
 #include "util.h"
 
-/* Field 22 of /proc/PID/stat; the command name (field 2) may hold
- * spaces and parentheses, so count from the last ')'. */
-static int
-start_time(const char *pid, uint64_t *out)
-{
-	char path[64], buf[1024], *p, *end;
-	int fd, field;
-	size_t got;
-
-	snprintf(path, sizeof path, "/proc/%s/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	/* EOF before the buffer is full is the normal case here. */
-	if (read_full(fd, buf, sizeof buf - 1, &got) == -1 &&
-	    errno != EPIPE) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	buf[got] = '\0';
-	p = strrchr(buf, ')');
-	if (p == NULL)
-		goto bad;
-	/* ')' ends field 2; each space found starts the next field. */
-	for (field = 2; field < 22 && p != NULL; field++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL)
-		goto bad;
-	errno = 0;
-	*out = strtoull(p + 1, &end, 10);
-	if (errno != 0 || end == p + 1)
-		goto bad;
-	return 0;
-bad:
-	errno = EPROTO;
-	return -1;
-}
-
 /* mkdir -p DIR, 0755. */
 static int
 make_dir(const char *dir)
@@ -101,12 +62,12 @@ pidfile_write(const char *dir, const char *driver, const char *id,
 		log_warn("%s", dir);
 		return -1;
 	}
-	if (start_time("self", &rstart) == -1) {
+	if (proc_pid_stat("self", NULL, &rstart) == -1) {
 		log_warn("/proc/self/stat");
 		return -1;
 	}
 	if (strcmp(driver, "proc") == 0) {
-		if (!all_digits(id) || start_time(id, &gstart) == -1) {
+		if (!all_digits(id) || proc_pid_stat(id, NULL, &gstart) == -1) {
 			log_warn("proc guest %s: no start time", id);
 			return -1;
 		}
