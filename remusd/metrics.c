@@ -198,7 +198,7 @@ format_progress(char *buf, size_t len, const struct metrics *m)
 
 	if (len > 0)
 		buf[0] = '\0';
-	if (!ckpt_full_progress(c, &done, &total, &start))
+	if (c == NULL || !ckpt_full_progress(c, &done, &total, &start))
 		done = total = 0;
 	gauge_head(&o, "remus_full_checkpoint_done_bytes", "Bytes of guest "
 	    "memory the full first checkpoint has queued so far (0: none "
@@ -251,7 +251,7 @@ format_alloc(const struct metrics *m, size_t *lenp)
 	/* Sized now, written next: a sync thread moves on meanwhile, but
 	 * the numbers' widths are bounded (20 digits each), so size with
 	 * room for that. */
-	if (m->progress)
+	if (m->sync_disk)
 		np = format_progress(NULL, 0, m) + 64 * (DISKMAP_MAX +
 		    2);
 	buf = malloc(n + nh + np + 1);
@@ -260,7 +260,7 @@ format_alloc(const struct metrics *m, size_t *lenp)
 	*lenp = metrics_format(buf, n + 1, m->s);
 	if (m->held)
 		*lenp += format_held(buf + *lenp, nh + 1, &h);
-	if (m->progress) {
+	if (m->sync_disk) {
 		size_t w = format_progress(buf + *lenp, np + 1, m);
 
 		*lenp += w <= np ? w : strlen(buf + *lenp);

@@ -1298,6 +1298,8 @@ out:
 	}
 	ctl_primary_free(r.ctl);	/* before the engine it asks */
 	progress_free(r.progress);
+	/* metrics_free writes the final figures: not from a freed engine. */
+	metrics_set_progress(r.metrics, NULL, dev_diskbuf_sync_disk);
 	ckpt_free(r.ckpt);
 	dev_tool_unprepare();		/* tools attach did not take */
 	metrics_free(r.metrics);	/* the textfile's final figures */
