@@ -74,19 +74,21 @@ domid_of() { xl domid "$1" 2>/dev/null; }
 # Not "xl list shows no state": a runnable vCPU waiting for a CPU shows
 # "------", which a loaded TCG host does often -- that took running
 # domUs for dead.  Xen's shutdown reason decides (xen-suspendloop).
-domu_dead() {
-	local st id r
-	id=$(domid_of domu)
+domu_dead() { domid_dead "$(domid_of domu)"; }
+# domid_dead ID: the same for a domain by its id (gone: dead).
+domid_dead() {
+	local st id=$1 r
 	[ -z "$id" ] && return 0
+	xl list "$id" >/dev/null 2>&1 || return 0
 	if [ -x /usr/bin/xen-suspendloop ]; then
 		r=$(xen-suspendloop inspect "$id" 2>/dev/null | sed -n 's/^reason=\([a-z]*\).*/\1/p')
 		case $r in
 		running) return 1 ;;
 		"") ;;
-		*) echo "@@INFO domu (domid $id) is down: $r"; return 0 ;;
+		*) echo "@@INFO domid $id is down: $r"; return 0 ;;
 		esac
 	fi
-	st=$(state_of domu)
+	st=$(state_of "$id")
 	case $st in *c*|*s*) return 0 ;; esac
 	return 1
 }
@@ -542,6 +544,13 @@ remus_failover() {
 	    [ "$after" -ge "$before" ] && [ -n "$t1" ] && [ -n "$t2" ] &&
 	    [ "$t2" -gt "$t1" ] && [ -n "$tty" ] && [ -c "$tty" ]; then
 		ok remus-${FO_NAME:-$how}-failover "twin running ${run_s} s and answering ${fo} s after the primary was gone (the $how took $gone s; $r; ACKed count $before; ticks $t1 -> $t2; console $tty)"
+	elif [ -z "$twin" ] || domid_dead "$twin"; then
+		# The twin ran and died (the guardian destroys a rebooted
+		# twin): the caller retries once if Xen's log shows the
+		# emulation fault (emulation_death), and fails otherwise.
+		echo "@@INFO remus-${FO_NAME:-$how}-failover: the twin (domid ${twin:-gone}) died after the failover: running after '${run_s}' s, reply '$r'"
+		xl destroy "$OLD" 2>/dev/null
+		return 2
 	else
 		fail remus-${FO_NAME:-$how}-failover "running after '${run_s}' s, reply '$r', ACKed count '$before', ticks '$t1' -> '$t2', console '$tty'"
 	fi
