@@ -47,4 +47,36 @@ grow=$((peak - d0))
 [ "$grow" -lt 16384 ] ||
 	fail "remusd's data grew by $grow kB for four announced 16 MiB records (the buffer follows the announcement)"
 echo "grew by $grow kB (< 16384)"
+
+# The guest state of one epoch: 4 MiB records, each legal alone, that add
+# up past the 256 MiB an open epoch may hold in memory.  remusd refuses
+# the epoch with one line naming the limit, does not activate (its own
+# limit is not the primary's loss) and keeps the replica at epoch 1; its
+# memory grows by less than one record may announce (64 MiB; 38 MiB
+# measured: the state buffer and the input buffer), not by the epoch.
+d0=$(vmdata)
+remus-trust-peer -w 20000 -n m1 -p "$DIRTIER" -a remus-dirtier -P 4096 \
+	bigstate "127.0.0.1:$port" >"$T/big.out" 2>&1 &
+bp=$!
+peak=$d0
+while kill -0 "$bp" 2>/dev/null; do
+	d=$(vmdata)
+	[ "$d" -gt "$peak" ] && peak=$d
+	sleep 0.1
+done
+wait "$bp"
+echo "bigstate: $(cat "$T/big.out")"
+grep -q "error: .*more than 256 MiB of guest state in one epoch" "$T/big.out" ||
+	fail "remusd did not refuse 260 MiB of guest state in one epoch: $(cat "$T/big.out"); $(tail -3 "$T/remusd.log")"
+sent=$(sed -n 's/.*sent \([0-9]*\) bytes.*/\1/p' "$T/big.out")
+[ "$sent" -ge $((256 << 20)) ] || fail "refused after $sent bytes, before the limit"
+grep -q "more than 256 MiB of guest state in one epoch" "$T/remusd.log" ||
+	fail "remusd's log does not say which limit"
+grep -q "activat" "$T/remusd.log" && grep -q "ACTIVATING" "$T/remusd.log" &&
+	fail "remusd activated on its own limit: $(grep ACTIVAT "$T/remusd.log")"
+[ "$(cat "$T/st/m1/proc-epoch" 2>/dev/null)" = 1 ] ||
+	fail "the replica is not kept at epoch 1: '$(cat "$T/st/m1/proc-epoch" 2>/dev/null)'"
+[ -e "$T/st/m1/proc-guest.pid" ] && fail "a guest was started on the backup"
+echo "remusd VmData: $d0 kB before, $peak kB at most while a peer sent $((sent >> 20)) MiB of guest state in one epoch"
+[ $((peak - d0)) -lt 65536 ] || fail "remusd's data grew by $((peak - d0)) kB for one epoch's guest state"
 echo PASS

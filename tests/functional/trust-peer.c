@@ -18,6 +18,9 @@
  *   bigmem    a header announcing a guest of -m MiB
  *   hold      connect and hold the connection (with TLS: handshaken)
  *   hello     the stream header and HELLO, then close
+ *   bigstate  one empty full epoch (committed), then an epoch whose
+ *             GUEST_STATE records add up to 260 MiB, in 4 MiB records
+ *             (each legal alone), until remusd refuses it
  *
  * Options: -n NAME (HELLO's guest name, default "proc:1"), -p PROG and -a
  * "ARGS" (the command in the config; ARGS split at blanks), -c CMD (with
@@ -37,6 +40,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +235,8 @@ main(int argc, char **argv)
 	mode = argv[optind];
 	addr = argv[optind + 1];
 	log_init("remus-trust-peer", 1, 0);
+	/* A write to a connection remusd closed is an answer, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 
 	/* The config: exe, then argv (as the proc driver packs it). */
 	clen = sizeof pc;
@@ -339,6 +345,34 @@ main(int argc, char **argv)
 			tls_bye(tls);
 		shutdown(fd, SHUT_WR);
 		for (i = 0; i < 50 && !closed_yet(100, why, sizeof why); i++)
+			;
+		printf("closed after %" PRIu64 " ms, sent %" PRIu64 " bytes, "
+		    "error: %s\n", (now_us() - t0) / 1000, sent, why);
+		return 0;
+	}
+	if (strcmp(mode, "bigstate") == 0) {
+		/* Each record alone is legal (under STREAM_REC_LENGTH_MAX);
+		 * their sum in one epoch is what the backup must bound. */
+		static uint8_t blob[4u << 20];
+		uint64_t n = 260 / 4;
+
+		if (stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL) == -1 ||
+		    stream_write_epoch_end(&w) == -1 ||
+		    stream_write_epoch_begin(&w, 2, 0) == -1 || flush(&w) == -1)
+			return 1;
+		memset(blob, 0xa5, sizeof blob);
+		for (i = 0; i < n; i++) {
+			if (stream_write_blob(&w, STREAM_REC_GUEST_STATE, blob,
+			    sizeof blob) == -1)
+				return 1;
+			/* Its ERROR is read as it comes: our next write
+			 * to the closed connection would reset it. */
+			if (flush(&w) == -1 || closed_yet(0, why, sizeof why) ||
+			    strcmp(why, "none") != 0)
+				break;
+		}
+		for (i = 0; i < wait_ms / 100 && !closed_yet(100, why,
+		    sizeof why); i++)
 			;
 		printf("closed after %" PRIu64 " ms, sent %" PRIu64 " bytes, "
 		    "error: %s\n", (now_us() - t0) / 1000, sent, why);
