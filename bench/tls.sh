@@ -23,8 +23,11 @@
 #                     (ss bytes_acked: TLS framing included), MB = 10^6
 #   cpu_us_per_epoch  CPU (user + system) of remus and remusd together
 #                     per epoch
+#   dirty_pages_p50   the pages each epoch carried (median over the
+#                     window): what the dirtier managed, against -p
 # Each mode ends with
 #   BENCH tls mode=<plain|psk|x509> hz=X wire_MBps=X cpu_us_per_epoch=X
+#     dirty_pages_p50=N
 # and the run with one line per TLS mode comparing its rate with plain's
 # (target: TLS costs <= 5% of the epoch rate at 40 Hz).
 #
@@ -154,11 +157,12 @@ run() {	# MODE SERVER-FLAGS -- CLIENT-FLAGS
 		grep -o '"dirty_pages":[0-9]*' | cut -d: -f2 | sort -n |
 		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }')
 	awk -v n=$((n1 - n0)) -v c=$((c1 - c0)) -v b=$((b1 - b0)) \
-		-v t0="$t0" -v t1="$t1" -v tck="$HZ_TICK" -v m="$mode" 'BEGIN {
+		-v t0="$t0" -v t1="$t1" -v tck="$HZ_TICK" -v m="$mode" \
+		-v d="$dirty" 'BEGIN {
 		dt = t1 - t0
-		printf "%s %.1f %.1f %.0f\n", m, n / dt, b / dt / 1e6,
-		    n ? c * 1e6 / tck / n : 0 }' | tee -a "$D/rounds" |
-		awk -v d="$dirty" '{ printf "  round: %s hz=%s wire_MBps=%s cpu_us_per_epoch=%s (dirty pages p50 %s)\n", $1, $2, $3, $4, d }'
+		printf "%s %.1f %.1f %.0f %d\n", m, n / dt, b / dt / 1e6,
+		    n ? c * 1e6 / tck / n : 0, d }' | tee -a "$D/rounds" |
+		awk '{ printf "  round: %s hz=%s wire_MBps=%s cpu_us_per_epoch=%s dirty_pages_p50=%s\n", $1, $2, $3, $4, $5 }'
 }
 
 # median MODE FIELD: the median of a column of MODE's rounds.
@@ -185,7 +189,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 for m in $MODES; do
 	RATE[$m]=$(median $m 2)
-	echo "BENCH tls mode=$m hz=${RATE[$m]} wire_MBps=$(median $m 3) cpu_us_per_epoch=$(median $m 4)"
+	echo "BENCH tls mode=$m hz=${RATE[$m]} wire_MBps=$(median $m 3) cpu_us_per_epoch=$(median $m 4) dirty_pages_p50=$(median $m 5)"
 done
 [ -n "${RATE[plain]:-}" ] || exit 0
 for m in $MODES; do
