@@ -431,12 +431,10 @@ remus_protect() {
 	# checked here are driven by EOF (kill, destroy), not by silence.
 	# The backup's policy for the twin (remusd(8)): domu.cfg's bridge,
 	# kernel and ramdisk, and the lab's disk hotplug script; its disk is
-	# --disk (REMUSD_ARGS) when there is one.  --hello-timeout: remus
-	# sets up the domain's netbuf (plug) between its connect and its
-	# HELLO, which took 5.4 s under TCG on a loaded host (the default 5 s
-	# dropped it: remus-switchover, "protection did not start").
+	# --disk (REMUSD_ARGS) when there is one.  remusd's default 5 s
+	# --hello-timeout: remus connects once its devices are set up (the
+	# vif's plug took 5.4 s under TCG on a loaded host).
 	remusd --no-fence -d -v --insecure --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-120000}" \
-	    --hello-timeout 60000 \
 	    --allow-bridge xenbr0 --allow-kernel /guest/vmlinuz --allow-kernel /guest/initrd \
 	    --allow-script /tmp/block-lab \
 	    -D /tmp/remusd-$tag ${REMUSD_ARGS:-} >/tmp/remusd-$tag.log 2>&1 &
@@ -784,11 +782,13 @@ remus_shutdown() {
 
 # --- remusso: a planned switchover (remusctl) with a rename (--dname) ----
 # remus_switchover NOTE: protect domu, INC from a client meanwhile, then
-# remusctl switchover: the backup's copy must run as domu-so, the
-# primary's be destroyed, remus exit 0, and the count hold every INC the
-# client saw acknowledged.  2 when the guest died on the way.
+# the switchover in three steps (remusctl(8)): prepare --switchover on
+# remusd, switchover COOKIE on remus, finish COOKIE on remusd.  The
+# backup's copy must run as domu-so, finish must name it and its domid,
+# the primary's be destroyed, remus exit 0, and the count hold every INC
+# the client saw acknowledged.  2 when the guest died on the way.
 remus_switchover() {
-	local out rc rrc last after r T sw new prim
+	local out rc rrc last after r T sw new prim cookie fin frc
 	rm -f /tmp/so-acked
 	if ! REMUSD_ARGS="--dname domu-so" remus_protect so 100 --ctl-socket /tmp/remus-so.sock; then
 		remus_logs so 20
@@ -805,10 +805,14 @@ remus_switchover() {
 	  done ) &
 	CP=$!
 	sleep 4
+	# prepare: remusd reserves the switchover of the session it receives
+	cookie=$(remusctl -b prepare --switchover xen:domu 2>&1 | sed -n 's/^cookie //p')
 	T=$(now)
-	out=$(remusctl --json -S /tmp/remus-so.sock switchover 2>&1); rc=$?
+	out=$(remusctl --json -S /tmp/remus-so.sock switchover $cookie 2>&1); rc=$?
 	sw=$(el "$T" "$(now)")
 	wait $RP; rrc=$?
+	# finish: the guest must run on the backup, under its new name
+	fin=$(remusctl -b finish "$cookie" 2>&1); frc=$?
 	sleep 2
 	kill $CP 2>/dev/null; wait $CP 2>/dev/null
 	last=$(sort -n /tmp/so-acked 2>/dev/null | tail -1)
@@ -818,13 +822,15 @@ remus_switchover() {
 	xl list
 	remus_logs so 12
 	kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
-	if [ $rc = 0 ] && echo "$out" | grep -q '"downtime_ms"' && [ $rrc = 0 ] &&
+	if [ -n "$cookie" ] && [ $frc = 0 ] &&
+	    echo "$fin" | grep -q "runs here as domu-so (domid $new)" &&
+	    [ $rc = 0 ] && echo "$out" | grep -q '"downtime_ms"' && [ $rrc = 0 ] &&
 	    [ -n "$new" ] && [ -z "$prim" ] && [ -z "$(domid_of domu)" ] &&
 	    case $(state_of domu-so) in r|b) true ;; *) false ;; esac &&
 	    [ -n "$after" ] && [ -n "$last" ] && [ "$after" -ge "$last" ]; then
-		ok remus-switchover "remusctl switchover in $sw s ($(echo "$out" | tr -d '\n' | cut -c1-160)); remus exit 0; primary domid $OLD destroyed; the guest runs as domu-so (domid $new, remusd --dname) and answers $r; last ACKed count $last ($(wc -l < /tmp/so-acked) INCs acknowledged)$1"
+		ok remus-switchover "prepare, remusctl switchover COOKIE in $sw s ($(echo "$out" | tr -d '\n' | cut -c1-160)), finish: '$fin'; remus exit 0; primary domid $OLD destroyed; the guest runs as domu-so (domid $new, remusd --dname) and answers $r; last ACKed count $last ($(wc -l < /tmp/so-acked) INCs acknowledged)$1"
 	else
-		fail remus-switchover "remusctl rc=$rc '$out', remus exit $rrc, primary left '$prim', domu-so '$new' state '$(state_of domu-so)', reply '$r', last ACKed '$last'$1"
+		fail remus-switchover "cookie '$cookie', remusctl rc=$rc '$out', finish rc=$frc '$fin', remus exit $rrc, primary left '$prim', domu-so '$new' state '$(state_of domu-so)', reply '$r', last ACKed '$last'$1"
 	fi
 	# leave one guest called domu for what follows
 	[ -n "$prim" ] && xl destroy "$OLD" 2>/dev/null
