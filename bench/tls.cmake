@@ -4,5 +4,5 @@
 add_custom_target(bench-tls
   COMMAND ${CMAKE_COMMAND} -E env REMUS_BUILD=${CMAKE_BINARY_DIR}
     bash ${CMAKE_CURRENT_SOURCE_DIR}/tls.sh
-  DEPENDS remus remusd remus-dirtier
+  DEPENDS remus remusd remus-dirtier bench-wp-fault
   USES_TERMINAL)

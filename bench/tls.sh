@@ -35,11 +35,20 @@
 # -t 8 -r 3, uncompressed:
 #   -i 25:  plain 36.6 Hz 118.7 MB/s 4277 us/epoch; psk 37.2 Hz 110.9 MB/s
 #           7825 us; x509 36.1 Hz 118.6 MB/s 7714 us (cost -1.6% / 1.4%).
-#           The dirtier got only ~580-910 pages into each 25 ms epoch
-#           (its write-protect faults), not 2,000.
+#           The dirtier got only ~580-910 pages into each 25 ms epoch,
+#           not 2,000: bench-wp-fault (printed first) measures a tracked
+#           page write at 14-18 us on this machine against 0.03 us
+#           untracked, so 2,000 pages take 32-36 ms of writing alone and
+#           one writer dirties at most ~1,400-1,550 pages in 25 ms with
+#           nothing else running.  2,000 pages at 40 Hz is not reachable
+#           by a proc guest here, with TLS or without.
 #   -i 100 (-r 2): 2,001 pages in every epoch: plain 9.8 Hz 71 MB/s
 #           8605 us; psk 9.6 Hz 57 MB/s 16770 us; x509 9.65 Hz 59 MB/s
 #           16098 us (cost 2.0% / 1.5%).
+# Again with the lab's QEMU busy on the same 2 cores (load 2.5), -t 3 -r 1,
+# -i 25: plain 38.5 Hz 145.6 MB/s 5820 us/epoch; psk 38.7 Hz 148.6 MB/s
+# 9355 us; x509 38.6 Hz 146.9 MB/s 9194 us (cost -0.5% / -0.3%),
+# dirty_pages_p50 913 / 913 / 897.
 # bench-tls-link, one session: plain 4761 MB/s, psk 751 MB/s, x509 687
 # MB/s (AES-128-GCM, ~1.1-1.2 ms CPU per MiB for both ends together).
 set -eu
@@ -173,6 +182,13 @@ median() {
 
 echo "bench-tls: remus-dirtier $PAGES pages/epoch, -i $INTERVAL ms," \
 	"${RUNTIME}s per mode, loopback TCP, ${COMPRESS:+no }compression"
+# The ceiling on what any proc guest dirties in one epoch here: each
+# first write to a page after remus's scan is a write-protect fault.
+WPF=""
+if [ -x "$REMUS_BUILD/bin/bench-wp-fault" ]; then
+	WPF=$("$REMUS_BUILD/bin/bench-wp-fault" -n "$PAGES" -w $((PAGES * 20)) -i "$INTERVAL")
+	echo "$WPF"
+fi
 MODES=${BENCH_TLS_MODES:-plain psk x509}
 for ((r = 1; r <= ROUNDS; r++)); do
 	for m in $MODES; do
@@ -192,6 +208,11 @@ for m in $MODES; do
 	echo "BENCH tls mode=$m hz=${RATE[$m]} wire_MBps=$(median $m 3) cpu_us_per_epoch=$(median $m 4) dirty_pages_p50=$(median $m 5)"
 done
 [ -n "${RATE[plain]:-}" ] || exit 0
+if [ -n "$WPF" ] && [ "$(median plain 5)" -lt "$PAGES" ] 2>/dev/null; then
+	echo "bench-tls: the dirtier put $(median plain 5) of $PAGES pages in each epoch:" \
+		"a tracked page write costs $(echo "$WPF" | sed -n 's/.* tracked_us_per_page=\([^ ]*\).*/\1/p') us here," \
+		"so one writer alone dirties at most $(echo "$WPF" | sed -n 's/.*pages_per_interval=\([^ ]*\).*/\1/p') pages in $INTERVAL ms (bench-wp-fault)"
+fi
 for m in $MODES; do
 	[ $m = plain ] && continue
 	awk -v p="${RATE[plain]}" -v t="${RATE[$m]}" -v m=$m 'BEGIN {
