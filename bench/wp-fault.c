@@ -49,21 +49,6 @@ gcd(uint64_t a, uint64_t b)
 	return a;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t
-p50(uint64_t *v, size_t n)
-{
-	qsort(v, n, sizeof *v, cmp_u64);
-	return v[n / 2];
-}
-
 /* N writes to distinct pages from *POS on (remus-dirtier's order). */
 static void
 write_pages(volatile uint8_t *a, uint64_t ws, uint64_t stride, uint64_t *pos,
@@ -176,13 +161,13 @@ main(int argc, char **argv)
 	t0 = now_us();
 	write_pages(a, ws, stride, &pos, n * rounds);
 	untracked = now_us() - t0;
-	t0 = p50(wr, rounds);
+	t0 = percentile_u64(wr, rounds, 50);
 	printf("BENCH wp-fault pages=%llu tracked_us_per_page=%.2f "
 	    "untracked_us_per_page=%.3f write_ms_p50=%.2f scan_ms_p50=%.2f "
 	    "pages_per_interval=%llu interval_ms=%llu\n",
 	    (unsigned long long)n, (double)t0 / (double)n,
 	    (double)untracked / (double)(n * rounds), (double)t0 / 1000,
-	    (double)p50(sc, rounds) / 1000,
+	    (double)percentile_u64(sc, rounds, 50) / 1000,
 	    (unsigned long long)(t0 ? ims * 1000 * n / t0 : 0),
 	    (unsigned long long)ims);
 	return 0;
