@@ -1,7 +1,8 @@
 # tests/lab/common.sh -- helpers shared by the QEMU labs (tests/lab/kernel,
-# tests/lab/xen).  Source it from bash; it defines functions only, plus the
-# variables set by lab_init.  The function names and arguments below are a
-# stable interface: other labs build on them.
+# tests/lab/xen: its lib.sh adds what only Xen needs).  Source it from
+# bash; it defines functions only, plus the variables set by lab_init.  The
+# function names and arguments below are a stable interface: other labs
+# build on them.
 #
 #   lab_init NAME          set LAB_SRC, LAB_BUILD, LAB_CACHE, LAB_WORK, LAB_LOGS
 #   lab_skip MSG           print "SKIP: MSG" and exit 77
@@ -185,6 +186,8 @@ lab_copy_bin() {
 		case $l in /usr/lib/x86_64-linux-gnu/*)
 			[ -e "$root/lib/x86_64-linux-gnu/$(basename "$l")" ] && continue ;;
 		esac
+		# a library from elsewhere (a build tree) lands in /usr/lib
+		case $l in /lib/*|/lib64/*|/usr/*) ;; *) l=/usr/lib/$(basename "$l") ;; esac
 		[ -e "$root$l" ] && continue
 		mkdir -p "$root$(dirname "$l")"
 		cp -L "$lib" "$root$l"
