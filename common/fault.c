@@ -28,6 +28,7 @@ static const char *const names[FI_MAX] = {
 	[FI_REPLICA_SLOW_COMMIT] = "replica-slow-commit",
 	[FI_ACTIVATED_DROP] = "activated-drop",
 	[FI_PRECOPY_SLOW] = "precopy-slow",
+	[FI_ACTIVATE_SLOW_PID] = "activate-slow-pid",
 };
 
 const char *

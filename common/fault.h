@@ -33,6 +33,9 @@ enum remus_fault {
 	FI_PRECOPY_SLOW,	/* primary: 20 ms between the pre-copy and the
 				 * suspend, so that the guest writes pages in
 				 * that window (copied or not yet) */
+	FI_ACTIVATE_SLOW_PID,	/* backup, proc activation: the intermediate
+				 * child reports the guest's pid 300 ms late,
+				 * as a loaded host's scheduler may */
 	FI_MAX
 };
 

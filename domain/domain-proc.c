@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "proc: "
+#include "fault.h"
 #include "log.h"
 #include "util.h"
 #include "domain.h"
@@ -931,11 +932,24 @@ has_listen(char **argv)
 /* Child side of activate, between fork and exec: async-signal-safe calls
  * only (remusd may have threads), everything else is prepared before. */
 static void __dead
-exec_guest(const char *exe, char **argv, char **envp, int ready)
+exec_guest(const char *exe, char **argv, char **envp, int ready,
+    const int go[2])
 {
 	struct sigaction sa;
 	sigset_t none;
+	ssize_t n;
 	int e, sig;
+	char c;
+
+	/* Nothing of the guest runs before remusd has recorded it (the
+	 * activation record): wait for its 'G'.  EOF -- remusd could not
+	 * record it, or died -- means this copy must never run. */
+	close(go[1]);
+	do
+		n = read(go[0], &c, 1);
+	while (n == -1 && errno == EINTR);
+	if (n != 1 || c != 'G')
+		_exit(126);
 
 	/* The guest must not inherit our mask or handlers (STYLE V6). */
 	memset(&sa, 0, sizeof sa);
@@ -1125,9 +1139,12 @@ replica_proc_set_name(struct replica *r, const char *name)
 
 /* Read the activation pipe until the guest runs ('R'), its exec failed
  * ('E' errno), it died (EOF) or the time is up.  'P' pid comes first,
- * from the intermediate child. */
+ * from the intermediate child; the guest waits before its exec until GO
+ * says it is recorded ('G'), so nothing can run unrecorded (under load
+ * the guest's 'R' once came before 'P': it ran, and no record named
+ * it). */
 static int
-await_guest(struct replica *r, int fd, const char *exe, pid_t *guest)
+await_guest(struct replica *r, int fd, int go, const char *exe, pid_t *guest)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int timeout_ms = r->activate_ms;
@@ -1156,13 +1173,17 @@ await_guest(struct replica *r, int fd, const char *exe, pid_t *guest)
 			errno = ECHILD;
 			return -1;
 		}
-		if (c == 'R')
+		if (c == 'R' && *guest > 0)
 			return 0;
 		if (c == 'P' && read_full(fd, guest, sizeof *guest, NULL) == 0) {
-			/* Recorded before the guest resumes: a copy nobody
-			 * can find must not run. */
-			if (record_activation(r, *guest) == 0)
+			/* Recorded before the guest resumes (it waits for
+			 * GO): a copy nobody can find must not run. */
+			if (record_activation(r, *guest) == 0) {
+				if (write(go, "G", 1) != 1)
+					log_warn("replica: start the guest "
+					    "(pid %d)", (int)*guest);
 				continue;
+			}
 			log_warnx("replica: the activation of %s cannot be "
 			    "recorded: the guest (pid %d) is killed before it "
 			    "runs; the replica stays passive", exe,
@@ -1187,7 +1208,8 @@ replica_proc_activate(struct replica *r)
 {
 	const char *listen = r->listen;
 	char **argv = NULL, **envp = NULL, *own = NULL, *exe, *s, num[16];
-	int pfd[2] = { -1, -1 }, ready = -1, rc = -1, saved, st;
+	int pfd[2] = { -1, -1 }, go[2] = { -1, -1 }, ready = -1, rc = -1;
+	int saved, st;
 	size_t argc = 0, i;
 	pid_t mid, guest = -1;
 
@@ -1223,7 +1245,7 @@ replica_proc_activate(struct replica *r)
 	argv[argc++] = (char *)store_image_path(r->store);
 	argv[argc] = NULL;
 
-	if (pipe2(pfd, O_CLOEXEC) == -1) {
+	if (pipe2(pfd, O_CLOEXEC) == -1 || pipe2(go, O_CLOEXEC) == -1) {
 		log_warn("replica: pipe");
 		goto out;
 	}
@@ -1246,8 +1268,10 @@ replica_proc_activate(struct replica *r)
 	if (mid == 0) {
 		guest = fork();
 		if (guest == 0)
-			exec_guest(exe, argv, envp, ready);
+			exec_guest(exe, argv, envp, ready, go);
 		if (guest > 0) {
+			if (fault_injected(FI_ACTIVATE_SLOW_PID))
+				usleep(300000);
 			(void)!write(pfd[1], "P", 1);
 			(void)!write(pfd[1], &guest, sizeof guest);
 		}
@@ -1255,10 +1279,11 @@ replica_proc_activate(struct replica *r)
 	}
 	close(pfd[1]);
 	close(ready);
-	pfd[1] = ready = -1;
+	close(go[0]);
+	pfd[1] = ready = go[0] = -1;
 	while (waitpid(mid, &st, 0) == -1 && errno == EINTR)
 		;
-	if (await_guest(r, pfd[0], exe, &guest) == -1) {
+	if (await_guest(r, pfd[0], go[1], exe, &guest) == -1) {
 		remove_record(r);
 		goto out;
 	}
@@ -1274,6 +1299,10 @@ out:
 		close(pfd[0]);
 	if (pfd[1] != -1)
 		close(pfd[1]);
+	if (go[0] != -1)
+		close(go[0]);
+	if (go[1] != -1)
+		close(go[1]);	/* a guest still waiting for GO exits */
 	if (ready != -1)
 		close(ready);
 	free(argv);
