@@ -94,6 +94,12 @@ lab_kver() {
 	local k
 	k=$(apt-cache depends linux-image-amd64 2>/dev/null |
 	    awk '/Depends: linux-image-[0-9]/ {sub("linux-image-", "", $2); print $2; exit}')
+	if [ -z "$k" ] && [ ! -d "$LAB_PKG/boot" ]; then
+		# An empty cache and no package lists yet: fetch them once.
+		apt-get update -qq >/dev/null 2>&1
+		k=$(apt-cache depends linux-image-amd64 2>/dev/null |
+		    awk '/Depends: linux-image-[0-9]/ {sub("linux-image-", "", $2); print $2; exit}')
+	fi
 	if [ -z "$k" ]; then
 		# No apt metadata: use whatever kernel the cache already holds.
 		k=$(ls "$LAB_PKG/boot" 2>/dev/null | sed -n 's/^vmlinuz-//p' | sort -V | tail -1)
