@@ -57,7 +57,9 @@ for ((i = 1; i <= ITER; i++)); do
 	B=$LAST_PID
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		fail "run $i: remusd did not listen"
-	start "remus$i" remus -i 40 --insecure --name g proc:"$gpid" 127.0.0.1:$port
+	# --timeout 10000: the runs end by kill -9, never by silence; a
+	# loaded host once stalled remus 1 s and the backup activated.
+	start "remus$i" remus -i 40 --timeout 10000 --insecure --name g proc:"$gpid" 127.0.0.1:$port
 	R=$LAST_PID
 	if ((i % 3 == 0)); then
 		# Somewhere in the handshake or the full first epoch.
