@@ -475,7 +475,7 @@ wait_twin_running() {
 # a dead host would be) or destroy (xl destroy the primary).  Checks the
 # twin runs and answers with the last ACKed state.
 remus_failover() {
-	local tag=$1 how=$2 before T fo r after twin
+	local tag=$1 how=$2 before T fo r after twin tstate out rc
 	sleep 3
 	if ! kill -0 $RP 2>/dev/null; then
 		# remus ended by itself: the guest died (the TCG crash)
@@ -488,20 +488,24 @@ remus_failover() {
 	xl list
 	if [ "$how" = kill ]; then
 		out=$(remus -F -n -b domu 2>&1); rc=$?
-		[ $rc = 2 ] && echo "$out" | grep -q 'already protected' &&
-		    ok remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'" ||
-		    fail remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'"
 	fi
-	[ "$(state_of domu--backup)" = p ] &&
-	    ok remus-${FO_NAME:-$how}-twin-paused "backup copy exists, paused ($(remus_epochs /tmp/remus-$tag.json) epochs)" ||
-	    fail remus-${FO_NAME:-$how}-twin-paused "twin state '$(state_of domu--backup)'"
+	tstate=$(state_of domu--backup)
+	# Judged only while remus still runs: a guest that died meanwhile
+	# (a TCG triple fault is a reboot: END, no failover) is the
+	# caller's to retry or fail, not a refusal or a twin that failed.
 	if ! kill -0 $RP 2>/dev/null; then
-		# remus ended by itself meanwhile: the guest died (a TCG
-		# triple fault is a reboot: END, no failover)
 		remus_logs $tag 20
 		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 		return 2
 	fi
+	if [ "$how" = kill ]; then
+		[ $rc = 2 ] && echo "$out" | grep -q 'already protected' &&
+		    ok remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'" ||
+		    fail remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'"
+	fi
+	[ "$tstate" = p ] &&
+	    ok remus-${FO_NAME:-$how}-twin-paused "backup copy exists, paused ($(remus_epochs /tmp/remus-$tag.json) epochs)" ||
+	    fail remus-${FO_NAME:-$how}-twin-paused "twin state '$tstate'"
 	T=$(now)
 	if [ "$how" = kill ]; then
 		kill -9 $RP
