@@ -52,13 +52,16 @@ for ((i = 1; i <= ITER; i++)); do
 		--arena-size 32M --checksum-log "$T/sums$i"
 	gpid=$GUEST_PID
 	port=$(pick_port)
+	# -t / --timeout 10000 (the backup's T bounds the one agreed): the
+	# runs end by kill -9, never by silence.  At load (and under ASan)
+	# T = 1 s once let the backup activate after a 1 s stall, and once
+	# cost a session whose loss shifted epoch numbers against the
+	# guest's suspend count, which the checksums are matched by.
 	REMUS_FAULT=replica-slow-commit start "remusd$i" remusd --no-fence --insecure \
-		--listen 127.0.0.1:$port -D "$T/st" --guest "g=$GUEST_CMD"
+		-t 10000 --listen 127.0.0.1:$port -D "$T/st" --guest "g=$GUEST_CMD"
 	B=$LAST_PID
 	wait_for 10 sh -c "ss -Htln 'sport = :$port' | grep -q ." ||
 		fail "run $i: remusd did not listen"
-	# --timeout 10000: the runs end by kill -9, never by silence; a
-	# loaded host once stalled remus 1 s and the backup activated.
 	start "remus$i" remus -i 40 --timeout 10000 --insecure --name g proc:"$gpid" 127.0.0.1:$port
 	R=$LAST_PID
 	if ((i % 3 == 0)); then
