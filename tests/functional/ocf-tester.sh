@@ -37,7 +37,10 @@ while [ "$p2" = "$p1" ]; do p2=$(pick_port); done
 # shellcheck disable=SC2086
 # The agent names the guest after the resource ("remus", remus --name);
 # the peer runs the guest's own command for it (remusd --guest).
-start peer remusd --listen 127.0.0.1:$p2 -D "$T/peer" $peer_args --guest "remus=$GUEST_CMD"
+# -t 3000 (remus's own default T): ocf-tester's sessions end by END,
+# never by silence; with remusd's 1 s a loaded host (and ASan) once lost
+# a resync session to a heartbeat timeout, and its END with it.
+start peer remusd --listen 127.0.0.1:$p2 -D "$T/peer" -t 3000 $peer_args --guest "remus=$GUEST_CMD"
 
 wait_for 20 sh -c "ss -Htln 'sport = :$p2' | grep -q ." || fail "peer remusd did not listen"
 
