@@ -207,10 +207,13 @@ joined(int argc, char **argv)
 
 static char cfg_eq[96];
 
+/* conf_apply of PROG on IN ("@": the config file) must give WANT; LO:
+ * the program's long options, or NULL for the tables above. */
 static void
-apply(enum conf_prog prog, const char *const *in, const char *want)
+apply_lo(enum conf_prog prog, const struct option *lo,
+    const char *const *in, const char *want)
 {
-	char *args[16], **argv = args, err[512];
+	char *args[16], **argv = args, err[1024];
 	int argc = 0;
 
 	while (in[argc]) {
@@ -223,10 +226,17 @@ apply(enum conf_prog prog, const char *const *in, const char *want)
 	}
 	args[argc] = NULL;
 	snprintf(cfg_eq, sizeof cfg_eq, "--config=%s", path);
+	if (lo == NULL)
+		lo = prog == CONF_PROG_REMUS ? lo_remus : lo_remusd;
 	cr_assert_eq(conf_apply(prog, prog == CONF_PROG_REMUS ? os_remus :
-	    "D:dehnt:v", prog == CONF_PROG_REMUS ? lo_remus : lo_remusd,
-	    &argc, &argv, err, sizeof err), 0, "%s", err);
+	    "D:dehnt:v", lo, &argc, &argv, err, sizeof err), 0, "%s", err);
 	cr_assert_str_eq(joined(argc, argv), want);
+}
+
+static void
+apply(enum conf_prog prog, const char *const *in, const char *want)
+{
+	apply_lo(prog, NULL, in, want);
 }
 
 Test(conf, apply_remus, .fini = cleanup)
@@ -360,9 +370,8 @@ Test(conf, disks_per_guest, .fini = cleanup)
 
 	write_conf(disks);
 	args[2] = path;
-	cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_d, &argc,
-	    &argv, err, sizeof err), 0, "%s", err);
-	cr_assert_str_eq(joined(argc, argv), "remusd --disk /srv/any.img "
+	apply_lo(CONF_PROG_REMUSD, lo_d, (const char *[]){ "remusd",
+	    "--config", "@", NULL }, "remusd --disk /srv/any.img "
 	    "--disk-sync-listen :7000 --disk web1:xvda=/srv/web1-a.img "
 	    "--disk web1:xvdb=/srv/web1-b.img --disk-sync-listen web1=:7001 "
 	    "--disk db:=/srv/db.img --config @");
@@ -504,9 +513,8 @@ Test(conf, every_setting_key, .fini = cleanup)
 	    "disk=coproc:/usr/lib/remus/dev-disk --device-tool-timeout 500 "
 	    "--dname web-b -e --config @ -- web b");
 	args[2] = path;
-	cr_assert_eq(conf_apply(CONF_PROG_REMUSD, "D:dehnt:v", lo_d, &argc,
-	    &argv, err, sizeof err), 0, "%s", err);
-	cr_assert_str_eq(joined(argc, argv), "remusd --no-fence -e "
+	apply_lo(CONF_PROG_REMUSD, lo_d, (const char *[]){ "remusd",
+	    "--config", "@", NULL }, "remusd --no-fence -e "
 	    "--run-dir /run/r --ctl-socket /run/r/d.sock --max-sessions 8 "
 	    "--max-guest-mem 4G --max-disk 1G --hello-timeout 2000 "
 	    "--allow-bridge xenbr0 --allow-bridge xenbr1 --allow-bridge xenbr2 "
