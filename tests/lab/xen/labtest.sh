@@ -110,7 +110,8 @@ emulation_death() {
 	out=$(xl dmesg -c 2>/dev/null | tr -d '\r')
 	blk=$(echo "$out" | grep -a -A14 'Triple fault' | tail -15)
 	if [ -z "$blk" ]; then
-		echo "@@INFO no retry for $1: the domU died without a triple fault in Xen's log (domu state '$(state_of domu)')"
+		echo "@@INFO no retry for $1: the domU died without a triple fault in Xen's log (domu state '$(state_of domu)'); its last lines:"
+		echo "$out" | tail -12
 		return 1
 	fi
 	what=$(echo "$blk" | grep -a -m1 'Triple fault' | sed 's/^(XEN) //')
@@ -142,24 +143,38 @@ emulation_death() {
 	return 1
 }
 
-# with_retry CHECK FN: run the check FN NOTE (NOTE "" the first time),
-# which returns 2 when the domU died under it; after such a death, FN
-# runs once more on a new domU if Xen's log shows the emulation fault
-# (emulation_death), else CHECK fails.  A domu is left for what follows.
+# with_retry CHECK FN [ARGS...]: run the check FN NOTE ARGS..., NOTE ""
+# the first time; FN returns 2 when the domU died under it (its own
+# processes stopped).  After such a death FN runs again on a new domU --
+# only when Xen's log shows one of the emulation's signatures
+# (emulation_death, which logs the cause of each retry) and at most
+# LAB_RETRIES times (default 2: CI's runs met two deaths in one check,
+# docs/xen-suspend.md); any other death fails CHECK.  Every check that
+# protects the domU goes through here.  A domu is left for what follows.
 with_retry() {
-	local check=$1 fn=$2
+	local check=$1 fn=$2 try=0 rc; shift 2
+	RETRY_NOTE=
 	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
-	"$fn" ""
-	if [ $? = 2 ]; then
-		xl destroy domu 2>/dev/null
-		if emulation_death "$check"; then
-			create_domu && "$fn" " (retried once after an emulation fault)" ||
-			    fail "$check" "domU died and could not be recreated"
-		else
-			fail "$check" "the domU died under remus (see the @@INFO line)"
-			create_domu
+	while :; do
+		"$fn" "$RETRY_NOTE" "$@"; rc=$?
+		[ $rc = 2 ] || break
+		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
+		if ! emulation_death "$check"; then
+			fail "$check" "the domU died under it (see the @@INFO line)"
+			break
 		fi
-	fi
+		try=$((try + 1))
+		if [ $try -gt "${LAB_RETRIES:-2}" ]; then
+			fail "$check" "the domU died $try times, each of the emulation fault (at most ${LAB_RETRIES:-2} retries)"
+			break
+		fi
+		if ! create_domu; then
+			fail "$check" "no new domU for retry $try"
+			break
+		fi
+		RETRY_NOTE=" (retry $try after an emulation fault)"
+	done
+	RETRY_NOTE=
 	domid_of domu >/dev/null || create_domu
 }
 
@@ -239,22 +254,32 @@ create_domu_once() {
 			CREATE_MSG="PVH domU $(domid_of domu) serving in $(el "$t0" "$(now)") s ($r)"
 			return 0
 		fi
-		domid_of domu >/dev/null || return 2
+		if ! domid_of domu >/dev/null; then
+			# gone while booting: its console says why when the
+			# guest itself gave up (a panic reboots it silently)
+			echo "@@INFO domu gone while booting; its console's last lines:"
+			tr -d '\r' < "$CONS/guest-domu.log" 2>/dev/null | grep -av DOMU-TICK | tail -25
+			return 2
+		fi
 		sleep 1
 	done
 	tail -5 "$CONS/guest-domu.log"
 	return 1
 }
 
-# create_domu: PVH domU up with its service answering (one retry: TCG).
+# create_domu: PVH domU up with its service answering; retried as
+# with_retry does, after a death of the emulation's while booting.
 create_domu() {
-	local rc note=
-	create_domu_once; rc=$?
-	if [ $rc = 2 ] && emulation_death domu-create; then
-		xl destroy domu 2>/dev/null
-		note=" (retried once after an emulation fault while booting)"
+	local rc try=0 note=
+	while :; do
 		create_domu_once; rc=$?
-	fi
+		[ $rc = 2 ] || break
+		xl destroy domu 2>/dev/null
+		emulation_death domu-create || break
+		try=$((try + 1))
+		[ $try -le "${LAB_RETRIES:-2}" ] || break
+		note=" (retry $try after an emulation fault while booting)"
+	done
 	if [ $rc = 0 ]; then
 		ok domu-create "$CREATE_MSG$note"
 		return 0
@@ -275,9 +300,8 @@ if has domu; then
 fi
 
 
-# drv_replicate: xen-drvtest replicate, then failover by destroying the
-# primary.  Returns 2 (nothing reported) when the guest triple-faulted.
-RETRIED=
+# drv_replicate NOTE: xen-drvtest replicate, then failover by destroying
+# the primary.  Returns 2 (nothing reported) when the guest died.
 drv_replicate() {
 	local old n before after s T r fo rc t1 t2
 	old=$(domid_of domu)
@@ -306,13 +330,13 @@ drv_replicate() {
 		if grep -q 'shut down (reboot)' /tmp/drv.log || domu_dead; then
 			return 2
 		fi
-		fail driver-replicate "$(tail -3 /tmp/drv.log | tr '\n' ' ')$RETRIED"
+		fail driver-replicate "$(tail -3 /tmp/drv.log | tr '\n' ' ')$1"
 		return 1
 	fi
 	s=$(grep '@@DRV summary' /tmp/drv.log | sed 's/^@@DRV summary //')
 	[ "$(state_of domu--backup)" = p ] &&
-	    ok driver-replicate "twin paused; $s$RETRIED" ||
-	    fail driver-replicate "twin state '$(state_of domu--backup)'; $s$RETRIED"
+	    ok driver-replicate "twin paused; $s$1" ||
+	    fail driver-replicate "twin state '$(state_of domu--backup)'; $s$1"
 	T=$(now)
 	xl destroy "$old"
 	echo go >&7; exec 7>&-
@@ -382,17 +406,7 @@ if has drv || has drvrefuse; then
 	fi
 fi
 if has drv && [ -x /usr/bin/xen-drvtest ]; then
-	drv_replicate; rc=$?
-	if [ $rc = 2 ]; then
-		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
-		if emulation_death driver-replicate; then
-			create_domu && { RETRIED=" (retried once after an emulation fault)"; drv_replicate; } ||
-			    fail driver-replicate "domU could not be recreated for the retry"
-		else
-			fail driver-replicate "the domU died (see the @@INFO line)"
-			create_domu
-		fi
-	fi
+	with_retry driver-replicate drv_replicate
 fi
 
 # --- remus: this project's remus/remusd on the same dom0 ----------------
@@ -500,11 +514,11 @@ remus_failover() {
 	fi
 	if [ "$how" = kill ]; then
 		[ $rc = 2 ] && echo "$out" | grep -q 'already protected' &&
-		    ok remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'" ||
-		    fail remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'"
+		    ok remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'$RETRY_NOTE" ||
+		    fail remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'$RETRY_NOTE"
 	fi
 	[ "$tstate" = p ] &&
-	    ok remus-${FO_NAME:-$how}-twin-paused "backup copy exists, paused ($(remus_epochs /tmp/remus-$tag.json) epochs)" ||
+	    ok remus-${FO_NAME:-$how}-twin-paused "backup copy exists, paused ($(remus_epochs /tmp/remus-$tag.json) epochs)$RETRY_NOTE" ||
 	    fail remus-${FO_NAME:-$how}-twin-paused "twin state '$tstate'"
 	T=$(now)
 	if [ "$how" = kill ]; then
@@ -545,11 +559,11 @@ remus_failover() {
 	if [ "$run_s" != na ] && [ -n "$after" ] && [ -n "$before" ] &&
 	    [ "$after" -ge "$before" ] && [ -n "$t1" ] && [ -n "$t2" ] &&
 	    [ "$t2" -gt "$t1" ] && [ -n "$tty" ] && [ -c "$tty" ]; then
-		ok remus-${FO_NAME:-$how}-failover "twin running ${run_s} s and answering ${fo} s after the primary was gone (the $how took $gone s; $r; ACKed count $before; ticks $t1 -> $t2; console $tty)"
+		ok remus-${FO_NAME:-$how}-failover "twin running ${run_s} s and answering ${fo} s after the primary was gone (the $how took $gone s; $r; ACKed count $before; ticks $t1 -> $t2; console $tty)$RETRY_NOTE"
 	elif [ -z "$twin" ] || domid_dead "$twin"; then
 		# The twin ran and died (the guardian destroys a rebooted
-		# twin): the caller retries once if Xen's log shows the
-		# emulation fault (emulation_death), and fails otherwise.
+		# twin): with_retry runs the check again if Xen's log shows
+		# the emulation fault (emulation_death), and fails otherwise.
 		echo "@@INFO remus-${FO_NAME:-$how}-failover: the twin (domid ${twin:-gone}) died after the failover: running after '${run_s}' s, reply '$r'"
 		xl destroy "$OLD" 2>/dev/null
 		return 2
@@ -585,39 +599,24 @@ twin_reboot() {
 	domid_of domu >/dev/null || create_domu
 }
 
-# remus_run HOW: protect domu, then fail over by HOW; one retry when the
-# guest died of a TCG triple fault on the way.
+# remus_run NOTE HOW: protect domu, then fail over by HOW; 2 when the
+# guest died on the way (remus ended before the failover, or no epochs
+# came because it died).
 remus_run() {
-	local how=$1 try
-	for try in 1 2; do
-		if remus_protect $how 100 -F -n; then
-			remus_failover $how $how && return
-			# remus died before the failover: a guest crash
-			xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
-			# the cause is logged after a second death too
-			if emulation_death remus-$how && [ $try = 1 ]; then
-				create_domu || return
-				continue
-			fi
-			fail remus-$how-protect "the guest died under remus (see the @@INFO lines)"
-			create_domu
-			return
-		fi
-		remus_logs $how 30
-		echo "--- guest console"; tr -d '\r' < "$CONS/guest-domu.log" | grep -v DOMU-TICK | tail -40
-		kill $RP 2>/dev/null; wait $RP 2>/dev/null
-		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
-		xl destroy domu--backup 2>/dev/null
-		if [ $try = 1 ] && { domu_dead ||
-		    grep -q 'shut down (reboot)' /tmp/remus-$how.log; } &&
-		    emulation_death remus-$how; then
-			xl destroy domu 2>/dev/null
-			create_domu || return
-			continue
-		fi
-		fail remus-$how-protect "no epochs"
+	local how=$2
+	if remus_protect $how 100 -F -n; then
+		remus_failover $how $how
 		return
-	done
+	fi
+	remus_logs $how 30
+	echo "--- guest console"; tr -d '\r' < "$CONS/guest-domu.log" | grep -v DOMU-TICK | tail -40
+	kill $RP 2>/dev/null; wait $RP 2>/dev/null
+	kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
+	xl destroy domu--backup 2>/dev/null
+	domu_dead && return 2
+	grep -q 'shut down (reboot)' /tmp/remus-$how.log && return 2
+	fail remus-$how-protect "no epochs$1"
+	return 1
 }
 
 if has remus; then
@@ -625,7 +624,7 @@ if has remus; then
 		fail remus "remus/remusd not in this build"
 	else
 		for how in kill destroy; do
-			remus_run $how
+			with_retry remus-$how remus_run $how
 		done
 	fi
 fi
@@ -703,18 +702,7 @@ remus_netbuf() {
 }
 
 if has remusnb; then
-	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
-	remus_netbuf ""
-	if [ $? = 2 ]; then
-		xl destroy domu 2>/dev/null
-		if emulation_death remus-netbuf; then
-			create_domu && remus_netbuf " (retried once after an emulation fault)" ||
-			    fail remus-netbuf "domU died and could not be recreated"
-		else
-			fail remus-netbuf "the domU died under remus (see the @@INFO line)"
-			create_domu
-		fi
-	fi
+	with_retry remus-netbuf remus_netbuf
 fi
 
 if has remusbh; then
@@ -815,6 +803,13 @@ remus_switchover() {
 	out=$(remusctl --json -S /tmp/remus-so.sock switchover $cookie 2>&1); rc=$?
 	sw=$(el "$T" "$(now)")
 	wait $RP; rrc=$?
+	if grep -q 'shut down (reboot)' /tmp/remus-so.log; then
+		# the guest died first (a triple fault is a reboot: END)
+		kill $CP 2>/dev/null; wait $CP 2>/dev/null
+		remus_logs so 12
+		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
+		return 2
+	fi
 	# finish: the guest must run on the backup, under its new name
 	fin=$(remusctl -b finish "$cookie" 2>&1); frc=$?
 	sleep 2
@@ -833,6 +828,13 @@ remus_switchover() {
 	    case $(state_of domu-so) in r|b) true ;; *) false ;; esac &&
 	    [ -n "$after" ] && [ -n "$last" ] && [ "$after" -ge "$last" ]; then
 		ok remus-switchover "prepare, remusctl switchover COOKIE in $sw s ($(echo "$out" | tr -d '\n' | cut -c1-160)), finish: '$fin'; remus exit 0; primary domid $OLD destroyed; the guest runs as domu-so (domid $new, remusd --dname) and answers $r; last ACKed count $last ($(wc -l < /tmp/so-acked) INCs acknowledged)$1"
+	elif [ $rrc = 0 ] && [ $frc = 0 ] && { [ -z "$new" ] || domid_dead "$new"; }; then
+		# switched over, then the twin died: with_retry retries only
+		# when Xen's log shows the emulation's fault, and fails else
+		echo "@@INFO remus-switchover: the twin (domid ${new:-gone}) died after the switchover: '$fin'"
+		[ -n "$prim" ] && xl destroy "$OLD" 2>/dev/null
+		xl destroy domu-so 2>/dev/null
+		return 2
 	else
 		fail remus-switchover "cookie '$cookie', remusctl rc=$rc '$out', finish rc=$frc '$fin', remus exit $rrc, primary left '$prim', domu-so '$new' state '$(state_of domu-so)', reply '$r', last ACKed '$last'$1"
 	fi
@@ -859,6 +861,11 @@ remus_switchover_lost() {
 	out=$(remusctl --json -S /tmp/remus-solost.sock switchover 2>&1); rc=$?
 	# the operator, told the outcome is unknown, stops remus
 	kill -TERM $RP 2>/dev/null; wait $RP; rrc=$?
+	if grep -q 'shut down (reboot)' /tmp/remus-solost.log; then
+		remus_logs solost 8
+		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
+		return 2
+	fi
 	sleep 2
 	st=$(xl list 2>/dev/null | awk -v id="$OLD" '$2 == id { print $5 }')
 	new=$(domid_of domu-so)
@@ -884,9 +891,8 @@ if has remusshut; then
 	with_retry remus-shutdown remus_shutdown
 fi
 
-# remus_bench: one measured run; 2 when the guest died under TCG on the
-# way (its figures would be of a dead guest), after which it is run once
-# more on a new domU, and said so.
+# remus_bench NOTE: one measured run; 2 when the guest died on the way
+# (its figures would be of a dead guest: with_retry runs it again).
 remus_bench() {
 	local pm p hz bpe n rc
 	FO_S=na
@@ -911,17 +917,7 @@ remus_bench() {
 }
 if has remusbench; then
 	INT=${BENCH_INTERVAL:-200}
-	remus_bench
-	if [ $? = 2 ]; then
-		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
-		if emulation_death remus-bench; then
-			create_domu && remus_bench
-			[ $? = 0 ] || fail remus-bench "the domU died twice"
-		else
-			fail remus-bench "the domU died under remus (see the @@INFO line)"
-		fi
-	fi
-	domid_of domu >/dev/null || create_domu
+	with_retry remus-bench remus_bench
 fi
 
 # stream_bytes FILE: bytes counted so far by labtool count.
@@ -1201,8 +1197,61 @@ fi
 # times a second and checks the disk holds the last one it wrote, so a
 # twin whose disk is not its memory's checkpoint counts diskbad.
 disk_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+# remus_disk_try NOTE: protect the domU with its disk, fail over by
+# destroy, check the twin's disk; 2 when the guest died on the way.
+remus_disk_try() {
+	local r0 r1 r2 r3 d0 d1 d2 d3 b2 rc n
+	r0=$(ask_retry GET); d0=$(echo "$r0" | disk_field disk)
+	if [ -z "$d0" ]; then
+		tr -d '\r' < "$CONS/guest-domu.log" | grep -v DOMU-TICK | tail -20
+		fail remus-disk-guest "the domU has no disk workload ('$r0')$1"
+		return 1
+	fi
+	REMUSD_ARGS="--disk /tmp/b.img --disk-sync-listen 127.0.0.1:5271" \
+	    remus_protect disk 100 -F -n --disk-sync 127.0.0.1:5271
+	rc=$?
+	if [ $rc = 0 ] && grep -q 'replicating xvda.* through remus-diskd' /tmp/remus-disk.log &&
+	    grep -q 'remus (pid [0-9]*) attached' /tmp/diskd.log; then
+		ok remus-disk-attach "remus attached to remus-diskd for xvda=/dev/nbd0; $(grep -o 'disk xvda is /dev/loop[0-9]* ([^)]*)' /tmp/remusd-disk.log | head -1)$1"
+	elif [ $rc = 0 ]; then
+		fail remus-disk-attach "$(grep -i disk /tmp/remus-disk.log | head -3)$1"
+	else
+		remus_logs disk 30
+		kill $RP 2>/dev/null; wait $RP 2>/dev/null
+		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
+		domu_dead && return 2
+		grep -q 'shut down (reboot)' /tmp/remus-disk.log && return 2
+		fail remus-disk-attach "no epochs$1"
+		return 1
+	fi
+	n=0
+	while [ $n -lt 120 ] && ! grep -q 'initial sync complete' /tmp/remusd-disk.log; do
+		sleep 1; n=$((n + 1))
+	done
+	grep -q 'initial sync complete' /tmp/remusd-disk.log &&
+	    ok remus-disk-sync "$(grep -o 'initial sync of [^ ]* done.*' /tmp/diskd.log | head -1)$1" ||
+	    fail remus-disk-sync "$(grep -i sync /tmp/remusd-disk.log /tmp/diskd.log | tail -3)$1"
+	r1=$(ask_retry GET); d1=$(echo "$r1" | disk_field disk)
+	FO_NAME=disk-destroy remus_failover disk destroy || return
+	# remus_failover left the twin as domu (twin_reboot runs only for
+	# how=destroy without FO_NAME)
+	r2=$(ask_retry GET); d2=$(echo "$r2" | disk_field disk)
+	b2=$(echo "$r2" | disk_field diskbad)
+	sleep 2
+	r3=$(ask_retry GET); d3=$(echo "$r3" | disk_field disk)
+	if [ -n "$d1" ] && [ -n "$d2" ] && [ -n "$d3" ] && [ "$b2" = 0 ] &&
+	    [ "$d2" -ge "$d1" ] && [ "$d3" -gt "$d2" ] &&
+	    grep -q 'holds the disk of committed epoch' /tmp/remusd-disk.log; then
+		ok remus-disk-failover "the twin's disk is its checkpoint's: disk number $d1 before, $d2 -> $d3 after failover, diskbad=$b2; $(grep -o 'holds the disk of committed epoch [0-9]*' /tmp/remusd-disk.log)$1"
+	else
+		tr -d '\r' < "$CONS/guest-domu.log" 2>/dev/null | grep -a DISK | tail -5
+		tail -5 /tmp/remusd-disk.log
+		fail remus-disk-failover "before '$r1', after '$r2' then '$r3'$1"
+	fi
+	return 0
+}
 remus_disk() {
-	local DP r0 r1 r2 d0 d1 d2 b1 b2 try rc
+	local DP n
 	modprobe nbd nbds_max=4 2>/dev/null; modprobe loop 2>/dev/null
 	modprobe xen-blkback 2>/dev/null
 	xl destroy domu 2>/dev/null; xl destroy domu--backup 2>/dev/null
@@ -1223,54 +1272,8 @@ remus_disk() {
 	ok remus-diskd "$(tail -1 /tmp/diskd.log)"
 	cp /tmp/domu.cfg /tmp/domu-nodisk.cfg
 	echo "disk = [ 'format=raw,vdev=xvda,access=rw,script=/tmp/block-lab,target=/dev/nbd0' ]" >> /tmp/domu.cfg
-	for try in 1 2; do
-		create_domu || break
-		r0=$(ask_retry GET); d0=$(echo "$r0" | disk_field disk)
-		if [ -z "$d0" ]; then
-			tr -d '\r' < "$CONS/guest-domu.log" | grep -v DOMU-TICK | tail -20
-			fail remus-disk-guest "the domU has no disk workload ('$r0')"
-			break
-		fi
-		REMUSD_ARGS="--disk /tmp/b.img --disk-sync-listen 127.0.0.1:5271" \
-		    remus_protect disk 100 -F -n --disk-sync 127.0.0.1:5271
-		rc=$?
-		if [ $rc = 0 ] && grep -q 'replicating xvda.* through remus-diskd' /tmp/remus-disk.log &&
-		    grep -q 'remus (pid [0-9]*) attached' /tmp/diskd.log; then
-			ok remus-disk-attach "remus attached to remus-diskd for xvda=/dev/nbd0; $(grep -o 'disk xvda is /dev/loop[0-9]* ([^)]*)' /tmp/remusd-disk.log | head -1)"
-		elif [ $rc = 0 ]; then
-			fail remus-disk-attach "$(grep -i disk /tmp/remus-disk.log | head -3)"
-		fi
-		n=0
-		while [ $n -lt 120 ] && ! grep -q 'initial sync complete' /tmp/remusd-disk.log; do
-			sleep 1; n=$((n + 1))
-		done
-		grep -q 'initial sync complete' /tmp/remusd-disk.log &&
-		    ok remus-disk-sync "$(grep -o 'initial sync of [^ ]* done.*' /tmp/diskd.log | head -1)" ||
-		    fail remus-disk-sync "$(grep -i sync /tmp/remusd-disk.log /tmp/diskd.log | tail -3)"
-		r1=$(ask_retry GET); d1=$(echo "$r1" | disk_field disk)
-		FO_NAME=disk-destroy remus_failover disk destroy; rc=$?
-		if [ $rc = 2 ] && emulation_death remus-disk && [ $try = 1 ]; then
-			xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
-			continue
-		fi
-		# remus_failover left the twin as domu (twin_reboot may have
-		# destroyed it; it runs only for how=destroy without FO_NAME
-		# checks, so ask first)
-		r2=$(ask_retry GET); d2=$(echo "$r2" | disk_field disk)
-		b2=$(echo "$r2" | disk_field diskbad)
-		sleep 2
-		r3=$(ask_retry GET); d3=$(echo "$r3" | disk_field disk)
-		if [ -n "$d1" ] && [ -n "$d2" ] && [ -n "$d3" ] && [ "$b2" = 0 ] &&
-		    [ "$d2" -ge "$d1" ] && [ "$d3" -gt "$d2" ] &&
-		    grep -q 'holds the disk of committed epoch' /tmp/remusd-disk.log; then
-			ok remus-disk-failover "the twin's disk is its checkpoint's: disk number $d1 before, $d2 -> $d3 after failover, diskbad=$b2; $(grep -o 'holds the disk of committed epoch [0-9]*' /tmp/remusd-disk.log)"
-		else
-			tr -d '\r' < "$CONS/guest-domu.log" 2>/dev/null | grep -a DISK | tail -5
-			tail -5 /tmp/remusd-disk.log
-			fail remus-disk-failover "before '$r1', after '$r2' then '$r3'"
-		fi
-		break
-	done
+	xl destroy domu 2>/dev/null
+	with_retry remus-disk remus_disk_try
 	grep -q detached /tmp/diskd.log &&
 	    ok remus-diskd-detached "remus-diskd serves on after remus went: $(grep -o 'remus (pid [0-9]*) detached' /tmp/diskd.log)" ||
 	    fail remus-diskd-detached "$(tail -3 /tmp/diskd.log)"
