@@ -543,13 +543,15 @@ Test(ckpt, period_is_measured_suspend_to_suspend)
 	double sum = 0;
 	int e, n = 0;
 
-	/* Each suspend costs 60 ms.  Timed from the end of an epoch (as xl
-	 * does) the period would be >= 160 ms; suspend to suspend it stays
-	 * near 100 ms.  The bound sits half-way. */
+	/* Each suspend costs 200 ms.  Timed from the end of an epoch (as xl
+	 * does) the period would be >= 500 ms; suspend to suspend it stays
+	 * near 300 ms.  The bound sits half-way: 100 ms of scheduling delay
+	 * on a loaded machine (ASan, a QEMU lab beside it) still passes,
+	 * where 60 ms suspends at -i 100 failed at a mean of 141 ms. */
 	transport_open(&H.tp, &transport_blackhole_ops, "", NULL, 0);
-	fdom.slow_us = 60000;
+	fdom.slow_us = 200000;
 	H.stop_after = 8;
-	start_engine(100, 1);
+	start_engine(300, 1);
 	run_for(20);
 	cr_assert(eq(int, H.result, CKPT_STOPPED));
 	for (e = 3; e <= 8; e++) {
@@ -557,7 +559,7 @@ Test(ckpt, period_is_measured_suspend_to_suspend)
 		cr_assert(gt(u64, H.st[e].period_us, 0));
 		n++;
 	}
-	cr_assert(lt(dbl, sum / n, 130000.0), "mean period %.0f us",
+	cr_assert(lt(dbl, sum / n, 400000.0), "mean period %.0f us",
 	    sum / n);
 }
 
