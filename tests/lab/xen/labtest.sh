@@ -423,6 +423,14 @@ json_stats() {
 		{ t1 = $1; b += $3 }
 		END { printf "%.1f %.2f %d %d\n", p / 1e3, (NR - 1) / ((t1 - t0) / 1e6), b / NR, NR }'
 }
+# json_p50 FILE KEY: the median of KEY (microseconds) over the non-full
+# epochs of a --stats-json file, in ms: where remus's own pause goes
+# (suspend, the log-dirty read, the copy), as bench-epoch shows it for a
+# proc guest.
+json_p50() {
+	grep '"full":0' "$1" 2>/dev/null | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" | sort -n |
+	    awk '{ v[NR] = $1 } END { if (NR) printf "%.2f\n", v[int((NR + 1) / 2)] / 1e3; else print "na" }'
+}
 remus_epochs() {
 	local n
 	n=$(grep -c '"full":0' "$1" 2>/dev/null)
@@ -657,7 +665,7 @@ remus_blackhole() {
 	st=$(state_of domu)
 	if [ "$rc" = 0 ] && [ "$n" != 0 ] && [ -n "$t1" ] && [ -n "$t2" ] &&
 	    [ "$t2" -gt "$t1" ] && case $st in r|b|'') true ;; *) false ;; esac; then
-		ok remus-blackhole "$n epochs in $(el "$T" "$(now)") s, protecting after $ts s (pause p50 $p ms, $hz Hz), rc=$rc; domU left '$st', ticks $t1 -> $t2$1"
+		ok remus-blackhole "$n epochs in $(el "$T" "$(now)") s, protecting after $ts s (pause p50 $p ms: suspend $(json_p50 /tmp/remus-bh.json suspend_us), dirty log $(json_p50 /tmp/remus-bh.json dirtylog_us), copy $(json_p50 /tmp/remus-bh.json copy_us) ms; $hz Hz), rc=$rc; domU left '$st', ticks $t1 -> $t2$1"
 		return 0
 	fi
 	tail -20 /tmp/remus-bh.log
@@ -912,7 +920,7 @@ remus_bench() {
 		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
 		return 2
 	fi
-	echo "@@BENCH xen tool=remus interval_ms=$INT pause_ms_p50=$(pm_key p50_ms "$pm") pause_ms_p90=$(pm_key p90_ms "$pm") pause_self_ms_p50=$p hz=$hz bytes_per_epoch=$bpe failover_s=$FO_S"
+	echo "@@BENCH xen tool=remus interval_ms=$INT pause_ms_p50=$(pm_key p50_ms "$pm") pause_ms_p90=$(pm_key p90_ms "$pm") pause_self_ms_p50=$p suspend_ms_p50=$(json_p50 /tmp/remus-bench.json suspend_us) dirtylog_ms_p50=$(json_p50 /tmp/remus-bench.json dirtylog_us) copy_ms_p50=$(json_p50 /tmp/remus-bench.json copy_us) hz=$hz bytes_per_epoch=$bpe failover_s=$FO_S"
 	return 0
 }
 if has remusbench; then
