@@ -265,7 +265,7 @@ static const char help_text[] =
 "  --max-paused-pct pct  with --trigger output, keep the guest paused at\n"
 "                    most this share of the time (1..90, default 20)\n"
 "  --max-rate hz     with --trigger output, at most this many epochs a\n"
-"                    second (1..2000, default 1000)\n"
+"                    second (1..2000, default 2000)\n"
 "  --name name       the guest's name for the backup (its state directory\n"
 "                    and its remusd --guest entry there): 1..64 of A-Z a-z\n"
 "                    0-9 . _ : @ + - (default: domain as given)\n"
