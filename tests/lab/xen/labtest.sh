@@ -568,6 +568,13 @@ remus_failover() {
 	    [ "$after" -ge "$before" ] && [ -n "$t1" ] && [ -n "$t2" ] &&
 	    [ "$t2" -gt "$t1" ] && [ -n "$tty" ] && [ -c "$tty" ]; then
 		ok remus-${FO_NAME:-$how}-failover "twin running ${run_s} s and answering ${fo} s after the primary was gone (the $how took $gone s; $r; ACKed count $before; ticks $t1 -> $t2; console $tty)$RETRY_NOTE"
+	elif grep -q 'shut down (reboot)' /tmp/remus-$tag.log; then
+		# The primary died between the checks above and the failover:
+		# remus ended protection (END) and the backup rightly kept its
+		# copy paused; with_retry judges the death by Xen's log.
+		echo "@@INFO remus-${FO_NAME:-$how}-failover: the primary died before the failover (remus ended protection: END, no twin ran)"
+		xl destroy "$OLD" 2>/dev/null
+		return 2
 	elif [ -z "$twin" ] || domid_dead "$twin"; then
 		# The twin ran and died (the guardian destroys a rebooted
 		# twin): with_retry runs the check again if Xen's log shows
