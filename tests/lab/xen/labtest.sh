@@ -793,7 +793,9 @@ remus_shutdown() {
 # remusd, switchover COOKIE on remus, finish COOKIE on remusd.  The
 # backup's copy must run as domu-so, finish must name it and its domid,
 # the primary's be destroyed, remus exit 0, and the count hold every INC
-# the client saw acknowledged.  2 when the guest died on the way.
+# the client saw acknowledged.  2 when the guest died on the way.  The
+# twin's state may show no flag at all (runnable, waiting for a CPU on a
+# loaded TCG host), as remus-blackhole allows: it answered (the count).
 remus_switchover() {
 	local out rc rrc last after r T sw new prim cookie fin frc
 	rm -f /tmp/so-acked
@@ -840,7 +842,7 @@ remus_switchover() {
 	    echo "$fin" | grep -q "runs here as domu-so (domid $new)" &&
 	    [ $rc = 0 ] && echo "$out" | grep -q '"downtime_ms"' && [ $rrc = 0 ] &&
 	    [ -n "$new" ] && [ -z "$prim" ] && [ -z "$(domid_of domu)" ] &&
-	    case $(state_of domu-so) in r|b) true ;; *) false ;; esac &&
+	    case $(state_of domu-so) in r|b|'') true ;; *) false ;; esac &&
 	    [ -n "$after" ] && [ -n "$last" ] && [ "$after" -ge "$last" ]; then
 		ok remus-switchover "prepare, remusctl switchover COOKIE in $sw s ($(echo "$out" | tr -d '\n' | cut -c1-160)), finish: '$fin'; remus exit 0; primary domid $OLD destroyed; the guest runs as domu-so (domid $new, remusd --dname) and answers $r; last ACKed count $last ($(wc -l < /tmp/so-acked) INCs acknowledged)$1"
 	elif [ $rrc = 0 ] && [ $frc = 0 ] && { [ -z "$new" ] || domid_dead "$new"; }; then
