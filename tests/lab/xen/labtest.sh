@@ -148,8 +148,8 @@ emulation_death() {
 # processes stopped).  After such a death FN runs again on a new domU --
 # only when Xen's log shows one of the emulation's signatures
 # (emulation_death, which logs the cause of each retry) and at most
-# LAB_RETRIES times (default 2: CI's runs met two deaths in one check,
-# docs/xen-suspend.md); any other death fails CHECK.  Every check that
+# LAB_RETRIES times (default 3: CI's runs met two deaths in one check,
+# a run here three in one protection start, docs/xen-suspend.md); any other death fails CHECK.  Every check that
 # protects the domU goes through here.  A domu is left for what follows.
 with_retry() {
 	local check=$1 fn=$2 try=0 rc; shift 2
@@ -164,8 +164,8 @@ with_retry() {
 			break
 		fi
 		try=$((try + 1))
-		if [ $try -gt "${LAB_RETRIES:-2}" ]; then
-			fail "$check" "the domU died $try times, each of the emulation fault (at most ${LAB_RETRIES:-2} retries)"
+		if [ $try -gt "${LAB_RETRIES:-3}" ]; then
+			fail "$check" "the domU died $try times, each of the emulation fault (at most ${LAB_RETRIES:-3} retries)"
 			break
 		fi
 		if ! create_domu; then
@@ -277,7 +277,7 @@ create_domu() {
 		xl destroy domu 2>/dev/null
 		emulation_death domu-create || break
 		try=$((try + 1))
-		[ $try -le "${LAB_RETRIES:-2}" ] || break
+		[ $try -le "${LAB_RETRIES:-3}" ] || break
 		note=" (retry $try after an emulation fault while booting)"
 	done
 	if [ $rc = 0 ]; then
