@@ -151,9 +151,9 @@ enum ckpt_precopy {
  * at 16 clients, at 500 and at 1000 Hz alike), so the rate only caps how
  * many requests a chatty guest gets served; the guest's own cost is
  * --max-paused-pct's to bound.  2000, the top of the range: on an idle
- * machine 16 closed-loop clients got 23-25% of unprotected throughput at
- * 1000 Hz and 37-46% at 2000 (bench/README), for about 40% of a CPU in
- * remus and 20% in remusd instead of 28% and 13%. */
+ * machine 16 closed-loop clients got 23-27% of unprotected throughput at
+ * 1000 Hz and 42-51% at 2000 (bench/README), for about 38% of a CPU in
+ * remus and 20% in remusd instead of 21-30% and 10-14%. */
 #define CKPT_MAX_RATE_DEFAULT		2000	/* Hz */
 
 struct ckpt_config {
