@@ -148,15 +148,15 @@ emulation_death() {
 # processes stopped).  After such a death FN runs again on a new domU --
 # only when Xen's log shows one of the emulation's signatures
 # (emulation_death, which logs the cause of each retry) and at most
-# LAB_RETRIES times (default 3: CI's runs met two deaths in one check,
-# a run here three in one protection start, docs/xen-suspend.md); any other death fails CHECK.  Every check that
-# protects the domU goes through here.  A domu is left for what follows.
+# LAB_RETRIES times (default 3: CI's runs met two deaths in one check, a
+# run here three in one protection's start; docs/xen-suspend.md); any
+# other death fails CHECK.  Every check that protects the domU goes
+# through here.  A domu is left for what follows.
 with_retry() {
-	local check=$1 fn=$2 try=0 rc; shift 2
-	RETRY_NOTE=
+	local check=$1 fn=$2 try=0 rc note=; shift 2
 	domu_dead && { xl destroy domu 2>/dev/null; create_domu; }
 	while :; do
-		"$fn" "$RETRY_NOTE" "$@"; rc=$?
+		"$fn" "$note" "$@"; rc=$?
 		[ $rc = 2 ] || break
 		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
 		if ! emulation_death "$check"; then
@@ -172,11 +172,15 @@ with_retry() {
 			fail "$check" "no new domU for retry $try"
 			break
 		fi
-		RETRY_NOTE=" (retry $try after an emulation fault)"
+		note=" (retry $try after an emulation fault)"
 	done
-	RETRY_NOTE=
 	domid_of domu >/dev/null || create_domu
 }
+
+# rebooted LOG: remus (or xen-drvtest) logged the guest's reboot -- a
+# triple fault is a reboot, and remus ends protection with END on it
+# (domain-xen.c's "shut down (reboot)").
+rebooted() { grep -q 'shut down (reboot)' "$1"; }
 
 # --- toolstack -----------------------------------------------------------
 for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs xen-netback \
@@ -327,7 +331,7 @@ drv_replicate() {
 	if ! grep -q 'waiting for failover' /tmp/drv.log; then
 		exec 7>&-
 		wait $DP
-		if grep -q 'shut down (reboot)' /tmp/drv.log || domu_dead; then
+		if rebooted /tmp/drv.log || domu_dead; then
 			return 2
 		fi
 		fail driver-replicate "$(tail -3 /tmp/drv.log | tr '\n' ' ')$1"
@@ -493,11 +497,12 @@ wait_twin_running() {
 	return 1
 }
 
-# remus_failover TAG HOW: HOW = kill (SIGKILL remus, pause the primary as
-# a dead host would be) or destroy (xl destroy the primary).  Checks the
-# twin runs and answers with the last ACKed state.
+# remus_failover TAG HOW NOTE: HOW = kill (SIGKILL remus, pause the
+# primary as a dead host would be) or destroy (xl destroy the primary).
+# Checks the twin runs and answers with the last ACKed state; NOTE ends
+# its result lines (with_retry's retry note).
 remus_failover() {
-	local tag=$1 how=$2 before T fo r after twin tstate out rc
+	local tag=$1 how=$2 note=$3 before T fo r after twin tstate out rc
 	sleep 3
 	if ! kill -0 $RP 2>/dev/null; then
 		# remus ended by itself: the guest died (the TCG crash)
@@ -522,11 +527,11 @@ remus_failover() {
 	fi
 	if [ "$how" = kill ]; then
 		[ $rc = 2 ] && echo "$out" | grep -q 'already protected' &&
-		    ok remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'$RETRY_NOTE" ||
-		    fail remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'$RETRY_NOTE"
+		    ok remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'$note" ||
+		    fail remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'$note"
 	fi
 	[ "$tstate" = p ] &&
-	    ok remus-${FO_NAME:-$how}-twin-paused "backup copy exists, paused ($(remus_epochs /tmp/remus-$tag.json) epochs)$RETRY_NOTE" ||
+	    ok remus-${FO_NAME:-$how}-twin-paused "backup copy exists, paused ($(remus_epochs /tmp/remus-$tag.json) epochs)$note" ||
 	    fail remus-${FO_NAME:-$how}-twin-paused "twin state '$tstate'"
 	T=$(now)
 	if [ "$how" = kill ]; then
@@ -567,8 +572,8 @@ remus_failover() {
 	if [ "$run_s" != na ] && [ -n "$after" ] && [ -n "$before" ] &&
 	    [ "$after" -ge "$before" ] && [ -n "$t1" ] && [ -n "$t2" ] &&
 	    [ "$t2" -gt "$t1" ] && [ -n "$tty" ] && [ -c "$tty" ]; then
-		ok remus-${FO_NAME:-$how}-failover "twin running ${run_s} s and answering ${fo} s after the primary was gone (the $how took $gone s; $r; ACKed count $before; ticks $t1 -> $t2; console $tty)$RETRY_NOTE"
-	elif grep -q 'shut down (reboot)' /tmp/remus-$tag.log; then
+		ok remus-${FO_NAME:-$how}-failover "twin running ${run_s} s and answering ${fo} s after the primary was gone (the $how took $gone s; $r; ACKed count $before; ticks $t1 -> $t2; console $tty)$note"
+	elif rebooted /tmp/remus-$tag.log; then
 		# The primary died between the checks above and the failover:
 		# remus ended protection (END) and the backup rightly kept its
 		# copy paused; with_retry judges the death by Xen's log.
@@ -620,7 +625,7 @@ twin_reboot() {
 remus_run() {
 	local how=$2
 	if remus_protect $how 100 -F -n; then
-		remus_failover $how $how
+		remus_failover $how $how "$1"
 		return
 	fi
 	remus_logs $how 30
@@ -629,7 +634,7 @@ remus_run() {
 	kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 	xl destroy domu--backup 2>/dev/null
 	domu_dead && return 2
-	grep -q 'shut down (reboot)' /tmp/remus-$how.log && return 2
+	rebooted /tmp/remus-$how.log && return 2
 	fail remus-$how-protect "no epochs$1"
 	return 1
 }
@@ -664,7 +669,7 @@ remus_blackhole() {
 	domu_dead && return 2
 	# a TCG triple fault is a reboot: remus ended (exit 8), xl restarted
 	# the guest
-	grep -q 'shut down (reboot)' /tmp/remus-bh.log && return 2
+	rebooted /tmp/remus-bh.log && return 2
 	read -r p hz bpe n <<<"$(json_stats /tmp/remus-bh.json)"
 	t1=$(tick_of domu); sleep 4; t2=$(tick_of domu)
 	# Running (r), blocked (b), or no flag at all: runnable, waiting for
@@ -701,7 +706,7 @@ remus_netbuf() {
 		[ -z "$r" ] &&
 		    ok remus-netbuf-held "backup stopped: no reply got past the plug on $VIF in $(el "$T" "$(now)") s$1" ||
 		    fail remus-netbuf-held "reply '$r' got out while the backup was stopped$1"
-		remus_failover netbuf netbuf-kill && return 0
+		remus_failover netbuf netbuf-kill "$1" && return 0
 		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
 		return 2
 	fi
@@ -711,7 +716,7 @@ remus_netbuf() {
 	domu_dead && return 2
 	# a TCG triple fault is a reboot: remus ended, a guardian or xl
 	# restarted the guest
-	grep -q 'shut down (reboot)' /tmp/remus-netbuf.log && return 2
+	rebooted /tmp/remus-netbuf.log && return 2
 	fail remus-netbuf "no epochs with --netbuf-if $VIF --netbuf-driver plug$1"
 	return 1
 }
@@ -745,7 +750,7 @@ remus_shutdown() {
 		kill $RP $BP 2>/dev/null; wait $RP $BP 2>/dev/null
 		xl destroy domu--backup 2>/dev/null
 		domu_dead && return 2
-		grep -q 'shut down (reboot)' /tmp/remus-shut.log && return 2
+		rebooted /tmp/remus-shut.log && return 2
 		fail remus-shutdown "no epochs"
 		return 1
 	fi
@@ -772,7 +777,7 @@ remus_shutdown() {
 	xl list
 	remus_logs shut 8
 	kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
-	if grep -q 'shut down (reboot)' /tmp/remus-shut.log; then
+	if rebooted /tmp/remus-shut.log; then
 		xl destroy domu 2>/dev/null
 		return 2	# a TCG triple fault, not our shutdown
 	fi
@@ -820,7 +825,7 @@ remus_switchover() {
 	out=$(remusctl --json -S /tmp/remus-so.sock switchover $cookie 2>&1); rc=$?
 	sw=$(el "$T" "$(now)")
 	wait $RP; rrc=$?
-	if grep -q 'shut down (reboot)' /tmp/remus-so.log; then
+	if rebooted /tmp/remus-so.log; then
 		# the guest died first (a triple fault is a reboot: END)
 		kill $CP 2>/dev/null; wait $CP 2>/dev/null
 		remus_logs so 12
@@ -878,7 +883,7 @@ remus_switchover_lost() {
 	out=$(remusctl --json -S /tmp/remus-solost.sock switchover 2>&1); rc=$?
 	# the operator, told the outcome is unknown, stops remus
 	kill -TERM $RP 2>/dev/null; wait $RP; rrc=$?
-	if grep -q 'shut down (reboot)' /tmp/remus-solost.log; then
+	if rebooted /tmp/remus-solost.log; then
 		remus_logs solost 8
 		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 		return 2
@@ -918,14 +923,14 @@ remus_bench() {
 		kill $RP 2>/dev/null; wait $RP 2>/dev/null
 		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 		domu_dead && return 2
-		grep -q 'shut down (reboot)' /tmp/remus-bench.log && return 2
+		rebooted /tmp/remus-bench.log && return 2
 		fail remus-bench "no epochs"
 		return 1
 	fi
 	pm=$(pause_meter "${BENCH_WINDOW:-20}")
 	read -r p hz bpe n <<<"$(json_stats /tmp/remus-bench.json)"
-	remus_failover bench destroy; rc=$?
-	if [ $rc = 2 ] || grep -q 'shut down (reboot)' /tmp/remus-bench.log; then
+	remus_failover bench destroy "$1"; rc=$?
+	if [ $rc = 2 ] || rebooted /tmp/remus-bench.log; then
 		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
 		return 2
 	fi
@@ -1237,7 +1242,7 @@ remus_disk_try() {
 		kill $RP 2>/dev/null; wait $RP 2>/dev/null
 		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 		domu_dead && return 2
-		grep -q 'shut down (reboot)' /tmp/remus-disk.log && return 2
+		rebooted /tmp/remus-disk.log && return 2
 		fail remus-disk-attach "no epochs$1"
 		return 1
 	fi
@@ -1249,7 +1254,7 @@ remus_disk_try() {
 	    ok remus-disk-sync "$(grep -o 'initial sync of [^ ]* done.*' /tmp/diskd.log | head -1)$1" ||
 	    fail remus-disk-sync "$(grep -i sync /tmp/remusd-disk.log /tmp/diskd.log | tail -3)$1"
 	r1=$(ask_retry GET); d1=$(echo "$r1" | disk_field disk)
-	FO_NAME=disk-destroy remus_failover disk destroy || return
+	FO_NAME=disk-destroy remus_failover disk destroy "$1" || return
 	# remus_failover left the twin as domu (twin_reboot runs only for
 	# how=destroy without FO_NAME)
 	r2=$(ask_retry GET); d2=$(echo "$r2" | disk_field disk)
