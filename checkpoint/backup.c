@@ -121,6 +121,13 @@ struct backup {
 	size_t		 npend, pend_cap;
 	uint8_t		*state;
 	size_t		 state_len, state_cap;
+	/* The open epoch's DEVICE_STATE (a guest with a device model:
+	 * STREAM_FEAT_DEVICE_MODEL, one in every epoch, the reader sees to
+	 * that), handed to the replica with the commit. */
+	int		 devmodel;
+	uint32_t	 dev_kind;
+	uint8_t		*dev;
+	size_t		 dev_len, dev_cap;
 	uint64_t	 committed;
 	/* The session resumed a replica an earlier one committed
 	 * (replica_ops resume, PAGE_HASHES sent): its first epoch must be a
@@ -193,6 +200,7 @@ pending_reset(struct backup *b)
 		b->slot[b->plist[i]] = 0;
 	b->npend = 0;
 	b->state_len = 0;
+	b->dev_len = 0;
 	/* Epoch 1 holds all memory: do not keep that much around. */
 	if (b->pend_cap * ps > PENDING_KEEP) {
 		munmap(b->pending, b->pend_cap * ps);
@@ -556,6 +564,13 @@ commit_epoch(struct backup *b)
 			return -1;
 		}
 	}
+	/* The device model's state goes with the memory: pending in the
+	 * replica until the commit below succeeds (domain.h). */
+	if (b->devmodel && b->rops->commit_devices(b->rep, b->epoch,
+	    b->dev_kind, b->dev, b->dev_len) == -1) {
+		log_warn("epoch %" PRIu64 ": device model state", b->epoch);
+		return -1;
+	}
 	if (b->cfg.commit_thread && b->rops->commit_pages != NULL &&
 	    commit_handoff(b) == 0)
 		return 0;
@@ -591,6 +606,18 @@ take_header(struct backup *b, const struct stream_header_info *hi)
 		    (hi->nr_pages * hi->page_size) >> 20, max >> 20);
 		bc_error(b, EFBIG, "guest too large for this backup");
 		errno = EFBIG;
+		return -1;
+	}
+	/* A guest with a device model needs a driver that keeps its state
+	 * with each commit; activating one without it would start the
+	 * guest's memory with freshly reset devices. */
+	b->devmodel = (hi->features & STREAM_FEAT_DEVICE_MODEL) != 0;
+	if (b->devmodel && b->rops->commit_devices == NULL) {
+		log_warnx("%s: refused: the guest has a device model, and "
+		    "this remusd's %s driver cannot keep its state", b->peer,
+		    hi->driver);
+		bc_error(b, ENOTSUP, "device model state not supported");
+		errno = ENOTSUP;
 		return -1;
 	}
 	b->info.page_size = hi->page_size;
@@ -1031,6 +1058,20 @@ take_record(struct backup *b, const struct stream_rec *rec)
 		if (rec->length > 0)
 			memcpy(b->state, rec->body, rec->length);
 		b->state_len = rec->length;
+		return 0;
+	case STREAM_REC_DEVICE_STATE:
+		if (epoch_extra(b, 0, rec->u.devstate.len) == -1)
+			return -1;
+		if (rec->u.devstate.len > b->dev_cap) {
+			p = realloc(b->dev, rec->u.devstate.len);
+			if (p == NULL)
+				return -1;
+			b->dev = p;
+			b->dev_cap = rec->u.devstate.len;
+		}
+		memcpy(b->dev, rec->u.devstate.data, rec->u.devstate.len);
+		b->dev_len = rec->u.devstate.len;
+		b->dev_kind = rec->u.devstate.kind;
 		return 0;
 	case STREAM_REC_EPOCH_END:
 		return commit_epoch(b);
@@ -1690,5 +1731,6 @@ backup_free(struct backup *b)
 	free(b->zpage);
 	free(b->slot);
 	free(b->state);
+	free(b->dev);
 	free(b);
 }

@@ -4,10 +4,13 @@
  *
  *   [pre-copy: dirty_read_clear -> copy_pages to staging, guest running]
  *   suspend -> dirty_read_clear -> copy_pages to staging -> save_state
- *   -> postsuspend* -> preresume* -> resume
- *   '---------------- guest paused: memcpy only, no I/O -------------'
+ *   [-> save_devices] -> postsuspend* -> preresume* -> resume
+ *   '------- guest paused: memcpy, no I/O but the driver's -----------'
+ *   (the driver's: its hypercalls, and for a guest with a device model
+ *   the model's own save over QMP, as libxl's checkpoint does)
  *   -> EPOCH_BEGIN(n) -> encode staging (codec) -> PAGE_BATCH*
- *   -> GUEST_STATE -> device save* -> EPOCH_END(n) -> send queue
+ *   -> GUEST_STATE [-> DEVICE_STATE] -> device save* -> EPOCH_END(n)
+ *   -> send queue
  *   ... the writer ev_io drains the queue while the next interval runs ...
  *   -> ACK(n) on the back channel -> commit* (netbuf releases epoch n)
  *
@@ -201,6 +204,12 @@ struct ckpt {
 	uint64_t	 pre_us;	/* its figures, for the epoch's stats */
 	uint64_t	 precopy_avg_us; /* EWMA 1/2: how early to start */
 	uint8_t		*state;		/* save_state buffer */
+	/* The device model's state of the epoch being sent (the driver's
+	 * buffer, DOMAIN_INFO_DEVICE_MODEL): saved while suspended, sent
+	 * after the resume. */
+	uint32_t	 dev_kind;
+	const void	*dev_state;
+	size_t		 dev_len;
 
 	struct ckpt_timing timing;	/* agreed in the handshake (WELCOME) */
 	uint32_t	 hb_ms;		/* H we propose */
@@ -830,6 +839,16 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		why = "guest state failed";
 		goto guest_err;
 	}
+	if ((c->info.flags & DOMAIN_INFO_DEVICE_MODEL) &&
+	    (c->dops->save_devices(c->dom, &c->dev_kind, &c->dev_state,
+	    &c->dev_len) == -1 || c->dev_len == 0 ||
+	    c->dev_len > STREAM_REC_LENGTH_MAX -
+	    sizeof(struct stream_device_state))) {
+		log_warn("epoch %" PRIu64 ": device model state (%zu bytes)",
+		    epoch, c->dev_len);
+		why = "device model state failed";
+		goto guest_err;
+	}
 	if (devices_hook(c, "postsuspend", epoch) == -1 ||
 	    devices_hook(c, "preresume", epoch) == -1) {
 		lost(c, "device hook failed");
@@ -873,6 +892,10 @@ queue_epoch_tail(struct ckpt *c, uint64_t epoch, uint64_t n,
 			goto err;
 	if (state_len && stream_write_blob(c->w, STREAM_REC_GUEST_STATE,
 	    c->state, (uint32_t)state_len) == -1)
+		goto err;
+	if ((c->info.flags & DOMAIN_INFO_DEVICE_MODEL) &&
+	    stream_write_device_state(c->w, c->dev_kind, c->dev_state,
+	    (uint32_t)c->dev_len) == -1)
 		goto err;
 	for (i = 0; i < c->ndevs; i++) {
 		const struct ckpt_device_ops *o = c->devs[i].ops;
@@ -2063,6 +2086,13 @@ ckpt_new(struct ev_loop *loop, const struct domain_ops *ops,
 	c->state = malloc(STATE_MAX);
 	if (!c->bitmap || !c->pfns || !c->state)
 		goto err;
+	if ((c->info.flags & DOMAIN_INFO_DEVICE_MODEL) &&
+	    c->dops->save_devices == NULL) {
+		log_warnx("%s: driver %s says the guest has a device model "
+		    "but cannot save it", c->guest, ops->name);
+		errno = EINVAL;
+		goto err;
+	}
 	if (c->cfg.precopy != CKPT_PRECOPY_OFF &&
 	    (c->info.flags & DOMAIN_INFO_LIVE_DIRTY_LOG)) {
 		c->prebitmap = calloc(c->bitmap_words, sizeof *c->prebitmap);
@@ -2174,6 +2204,8 @@ session_open(struct ckpt *c)
 	hi.page_size = c->info.page_size;
 	hi.nr_pages = c->info.nr_pages;
 	hi.features = c->cfg.compress ? STREAM_FEAT_COMPRESS : 0;
+	if (c->info.flags & DOMAIN_INFO_DEVICE_MODEL)
+		hi.features |= STREAM_FEAT_DEVICE_MODEL;
 	snprintf(hi.driver, sizeof hi.driver, "%s", c->dops->name);
 	hi.config = config;
 	hi.config_len = (uint32_t)clen;

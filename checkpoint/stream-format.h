@@ -27,7 +27,10 @@
 /* Feature bits.  Unknown bits are an error: a feature changes meaning.
  * (Compatible additions use optional records instead.) */
 #define STREAM_FEAT_COMPRESS	(1u << 0)	/* LZ4 / XOR encodings may appear */
-#define STREAM_FEAT_KNOWN	(STREAM_FEAT_COMPRESS)
+#define STREAM_FEAT_DEVICE_MODEL (1u << 1)	/* every epoch carries one
+						 * DEVICE_STATE: the guest's
+						 * device model (Xen HVM) */
+#define STREAM_FEAT_KNOWN	(STREAM_FEAT_COMPRESS | STREAM_FEAT_DEVICE_MODEL)
 
 struct stream_hdr {
 	uint8_t		magic[8];
@@ -143,6 +146,23 @@ struct stream_disk_write {
 	uint8_t		flags;		/* STREAM_DISK_FLAG_*; others 0 */
 };
 _Static_assert(sizeof(struct stream_disk_write) == 16, "disk_write is 16 bytes");
+
+/* DEVICE_STATE (only in a stream with STREAM_FEAT_DEVICE_MODEL, exactly
+ * one in every epoch): the guest's device model as it was while the guest
+ * was suspended for this epoch, so that the backup never commits memory
+ * without the emulated devices that go with it.  The state follows the
+ * header, at least one byte; its layout is the kind's. */
+#define STREAM_DEVSTATE_QEMU	1u	/* QEMU's xen-save-devices-state file:
+					 * a "QEVM" migration stream without
+					 * RAM, as libxl's EMULATOR_CONTEXT */
+#define STREAM_DEVSTATE_KIND_MAX STREAM_DEVSTATE_QEMU
+
+struct stream_device_state {
+	uint32_t	kind;		/* STREAM_DEVSTATE_* */
+	uint32_t	reserved;	/* 0 */
+};
+_Static_assert(sizeof(struct stream_device_state) == 8,
+    "device_state is 8 bytes");
 
 /* EPOCH_END: CRC32C over every byte (headers, bodies, padding) from the
  * EPOCH_BEGIN record header up to, not including, this record's header;

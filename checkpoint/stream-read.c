@@ -320,8 +320,14 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 		return length >= sizeof(struct stream_page_batch) +
 		    sizeof(struct stream_page) ? STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_GUEST_STATE:
-	case STREAM_REC_DEVICE_STATE:
 		return r->in_epoch ? STREAM_OK : STREAM_ERR_SEQUENCE;
+	case STREAM_REC_DEVICE_STATE:
+		/* One per epoch, and only when the header said so. */
+		if (!r->in_epoch || r->have_devstate ||
+		    (r->features & STREAM_FEAT_DEVICE_MODEL) == 0)
+			return STREAM_ERR_SEQUENCE;
+		return length > sizeof(struct stream_device_state) ?
+		    STREAM_OK : STREAM_ERR_LENGTH;
 	case STREAM_REC_DISK_WRITE:
 		/* Of a disk DISKS declared. */
 		if (!r->in_epoch || r->nr_disks == 0)
@@ -331,8 +337,13 @@ check_rhdr(const struct stream_reader *r, uint32_t type, uint32_t length)
 	case STREAM_REC_EPOCH_END:
 		if (!r->in_epoch)
 			return STREAM_ERR_SEQUENCE;
-		return length == sizeof(struct stream_epoch_end) ?
-		    STREAM_OK : STREAM_ERR_LENGTH;
+		if (length != sizeof(struct stream_epoch_end))
+			return STREAM_ERR_LENGTH;
+		/* An epoch of a guest with a device model is whole only
+		 * with its DEVICE_STATE. */
+		return r->have_devstate ||
+		    (r->features & STREAM_FEAT_DEVICE_MODEL) == 0 ?
+		    STREAM_OK : STREAM_ERR_SEQUENCE;
 	case STREAM_REC_HEARTBEAT:
 	case STREAM_REC_END:
 	case STREAM_REC_SWITCHOVER:
@@ -783,6 +794,7 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 			return fail(r, STREAM_ERR_SEQUENCE);
 		r->in_epoch = 1;
 		r->epoch = b->epoch;
+		r->have_devstate = 0;
 		r->nr_records = 0;
 		r->crc = 0;
 		st = STREAM_OK;
@@ -792,9 +804,26 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 		st = parse_batch(r, body, length, rec);
 		break;
 	case STREAM_REC_GUEST_STATE:
-	case STREAM_REC_DEVICE_STATE:
 		st = STREAM_OK;
 		break;
+	case STREAM_REC_DEVICE_STATE: {
+		uint32_t kind = ld32(body +
+		    offsetof(struct stream_device_state, kind));
+
+		if (ld32(body + offsetof(struct stream_device_state,
+		    reserved)) != 0)
+			return fail(r, STREAM_ERR_RESERVED);
+		if (kind == 0 || kind > STREAM_DEVSTATE_KIND_MAX)
+			return fail(r, STREAM_ERR_UNKNOWN);
+		rec->u.devstate.kind = kind;
+		rec->u.devstate.data = body +
+		    sizeof(struct stream_device_state);
+		rec->u.devstate.len = length -
+		    (uint32_t)sizeof(struct stream_device_state);
+		r->have_devstate = 1;
+		st = STREAM_OK;
+		break;
+	}
 	case STREAM_REC_DISK_WRITE:
 		st = parse_disk(r, body, length, rec);
 		break;

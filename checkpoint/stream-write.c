@@ -283,6 +283,7 @@ stream_write_epoch_begin(struct stream_writer *w, uint64_t epoch,
 	st32(p + RHDR + offsetof(struct stream_epoch_begin, reserved), 0);
 	w->in_epoch = 1;
 	w->epoch = epoch;
+	w->devstate_sent = 0;
 	w->crc = 0;
 	w->nr_records = 0;
 	finish_record(w, sizeof(struct stream_epoch_begin));
@@ -397,7 +398,7 @@ stream_write_blob(struct stream_writer *w, uint32_t type, const void *data,
 	if (w->ended || w->hello_due || len > STREAM_REC_LENGTH_MAX ||
 	    (len > 0 && data == NULL))
 		return einval();
-	if (type == STREAM_REC_GUEST_STATE || type == STREAM_REC_DEVICE_STATE) {
+	if (type == STREAM_REC_GUEST_STATE) {
 		if (!w->in_epoch)
 			return einval();
 	} else if ((type & STREAM_REC_OPTIONAL) == 0 ||
@@ -411,6 +412,30 @@ stream_write_blob(struct stream_writer *w, uint32_t type, const void *data,
 	if (len > 0)
 		memcpy(p + RHDR, data, len);
 	finish_record(w, len);
+	return 0;
+}
+
+int
+stream_write_device_state(struct stream_writer *w, uint32_t kind,
+    const void *data, uint32_t len)
+{
+	const uint32_t hl = sizeof(struct stream_device_state);
+	uint8_t *p;
+
+	if (!w->in_epoch || w->devstate_sent ||
+	    (w->features & STREAM_FEAT_DEVICE_MODEL) == 0 ||
+	    kind == 0 || kind > STREAM_DEVSTATE_KIND_MAX || len == 0 ||
+	    data == NULL || len > STREAM_REC_LENGTH_MAX - hl)
+		return einval();
+	close_batch(w);
+	p = start_record(w, STREAM_REC_DEVICE_STATE, hl + len);
+	if (p == NULL)
+		return -1;
+	st32(p + RHDR + offsetof(struct stream_device_state, kind), kind);
+	st32(p + RHDR + offsetof(struct stream_device_state, reserved), 0);
+	memcpy(p + RHDR + hl, data, len);
+	finish_record(w, hl + len);
+	w->devstate_sent = 1;
 	return 0;
 }
 
@@ -451,7 +476,8 @@ stream_write_epoch_end(struct stream_writer *w)
 {
 	uint8_t *p;
 
-	if (!w->in_epoch)
+	if (!w->in_epoch || (!w->devstate_sent &&
+	    (w->features & STREAM_FEAT_DEVICE_MODEL) != 0))
 		return einval();
 	close_batch(w);
 	p = start_record(w, STREAM_REC_EPOCH_END, sizeof(struct stream_epoch_end));

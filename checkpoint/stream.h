@@ -96,6 +96,8 @@ struct stream_reader {
 					 * seen, SWITCHOVER must follow */
 	uint32_t	nr_disks;	/* forward: DISKS' count (0: none) */
 	uint64_t	disk_size[STREAM_DISKS_MAX];	/* DISKS' sizes */
+	int		have_devstate;	/* forward: the open epoch's
+					 * DEVICE_STATE seen */
 };
 
 struct stream_header_info {
@@ -140,6 +142,11 @@ struct stream_rec {
 		} hello;
 		struct stream_welcome		welcome;
 		struct stream_cookie		cookie;
+		struct {
+			uint32_t	kind;	/* STREAM_DEVSTATE_* */
+			const uint8_t	*data;	/* borrowed */
+			uint32_t	len;	/* >= 1 */
+		} devstate;
 		struct {
 			uint32_t	count;
 			/* NUL-terminated; "" for an unnamed disk. */
@@ -224,6 +231,7 @@ struct stream_writer {
 	int		so_cookie_sent;	/* a switchover's COOKIE written */
 	uint32_t	nr_disks;	/* DISKS written: its count */
 	uint64_t	disk_size[STREAM_DISKS_MAX];
+	int		devstate_sent;	/* the open epoch's DEVICE_STATE */
 	int		hashes_due;	/* WELCOME had HASHES, READY not yet */
 	uint64_t	hash_next;	/* next PAGE_HASHES pfn */
 	uint64_t	nr_hashes;	/* pages they cover (set_hashes) */
@@ -272,9 +280,14 @@ void	*stream_write_page_reserve(struct stream_writer *, uint32_t maxlen);
 int	stream_write_page_commit(struct stream_writer *, uint64_t pfn,
 	    uint16_t enc, uint32_t len);
 int	stream_write_batch_end(struct stream_writer *);
-/* GUEST_STATE / DEVICE_STATE (inside an epoch), or an optional type
+/* GUEST_STATE (inside an epoch), or an optional type
  * (STREAM_REC_OPTIONAL | n, n not a defined type) anywhere. */
 int	stream_write_blob(struct stream_writer *, uint32_t type,
+	    const void *data, uint32_t len);
+/* DEVICE_STATE of KIND (STREAM_DEVSTATE_*), LEN >= 1 bytes at DATA: once
+ * in every epoch of a stream whose header has STREAM_FEAT_DEVICE_MODEL
+ * (EPOCH_END without it is EINVAL), never in another. */
+int	stream_write_device_state(struct stream_writer *, uint32_t kind,
 	    const void *data, uint32_t len);
 /* DW->length data bytes at DATA for STREAM_DISK_WRITE; DATA unused for
  * ZERO and TRIM.  Inside an epoch, after DISKS declared DW->disk, whose

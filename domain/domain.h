@@ -82,6 +82,12 @@ struct domain_info {
  * before the suspend, and the paused pass copies only what was written
  * since (checkpoint/ckpt.c, precopy). */
 #define DOMAIN_INFO_LIVE_DIRTY_LOG	0x1u
+/* The guest has a device model (Xen HVM: QEMU emulating its platform and
+ * devices) whose state belongs to every checkpoint as much as its memory:
+ * save_devices gives it, the engine sends it in each epoch (DEVICE_STATE,
+ * docs/stream-format.md), and the backup's replica takes it with the
+ * epoch's commit (replica_ops.commit_devices). */
+#define DOMAIN_INFO_DEVICE_MODEL	0x2u
 
 struct domain_ops {
 	const char	*name;		/* "proc", "xen": the spec prefix */
@@ -133,6 +139,15 @@ struct domain_ops {
 	/* Guest state other than memory (vCPU context, ...) while
 	 * suspended.  *LEN in/out as for get_config; 0 bytes is fine. */
 	int	(*save_state)(struct domain *, void *buf, size_t *len);
+
+	/* With DOMAIN_INFO_DEVICE_MODEL (required then, else unused): the
+	 * device model's state while suspended, after save_state.  *BUF
+	 * points at *LEN >= 1 bytes the driver owns until its next call or
+	 * close (the engine sends them after the resume); *KIND is their
+	 * layout (STREAM_DEVSTATE_* of checkpoint/stream-format.h).  A
+	 * failure is the guest's, as a failed copy is. */
+	int	(*save_devices)(struct domain *, uint32_t *kind,
+		    const void **buf, size_t *len);
 
 	/* Let the guest run again. */
 	int	(*resume)(struct domain *);
@@ -250,6 +265,18 @@ struct replica_ops {
 	int	(*commit_pages)(struct replica *, uint64_t epoch,
 		    const uint64_t *pfns, size_t npfns, const uint8_t *pages,
 		    const uint8_t *zero, const void *state, size_t state_len);
+
+	/* Optional (NULL: the driver keeps no device model, and the backup
+	 * refuses a stream of a guest that has one).  Epoch EPOCH's device
+	 * model state, KIND and LEN >= 1 bytes at BUF (borrowed), given
+	 * just before that epoch's commit or commit_pages: the driver keeps
+	 * it as pending, and it becomes the committed device state exactly
+	 * when that commit succeeds, so that activate never pairs one
+	 * epoch's memory with another epoch's devices.  -1 (a kind or
+	 * content the driver cannot use) fails the epoch like a failed
+	 * commit. */
+	int	(*commit_devices)(struct replica *, uint64_t epoch,
+		    uint32_t kind, const void *buf, size_t len);
 
 	/* Failover: start the guest from the last checkpoint this replica
 	 * (this session) committed; never from one an earlier session

@@ -203,7 +203,8 @@ stream_make_seeds(const char *dir)
 
 	/* Everything: every record type, every encoding, optional records
 	 * in and between epochs (the golden capture). */
-	header(&w, PS, 256, STREAM_FEAT_COMPRESS, "proc", "mem=1M");
+	header(&w, PS, 256, STREAM_FEAT_COMPRESS | STREAM_FEAT_DEVICE_MODEL,
+	    "proc", "mem=1M");
 	{
 		static const struct stream_disk_desc d[2] = {
 			{ "xvda", 1u << 20 }, { "xvdb", 2u << 20 },
@@ -232,7 +233,8 @@ stream_make_seeds(const char *dir)
 	CHECK(stream_write_page(&w, 5, STREAM_ENC_XOR_RLE, NULL, 0));
 	CHECK(stream_write_page(&w, 255, STREAM_ENC_ZERO, NULL, 0));
 	CHECK(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "vcpu0:rip=0x1000", 16));
-	CHECK(stream_write_blob(&w, STREAM_REC_DEVICE_STATE, "netbuf:eth0", 11));
+	CHECK(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU,
+	    "QEVM\0\0\0\3dev", 11));
 	for (uint32_t k = 0; k < 64; k++)
 		page[k] = (uint8_t)k;
 	CHECK(stream_write_disk(&w, &dw, page));
@@ -246,6 +248,7 @@ stream_make_seeds(const char *dir)
 	n = (int)rle_delta(enc);
 	CHECK(stream_write_page(&w, 1, STREAM_ENC_XOR_RLE, enc, (uint32_t)n));
 	CHECK(stream_write_disk(&w, &dt, NULL));
+	CHECK(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "QEVM", 4));
 	CHECK(stream_write_epoch_end(&w));
 	CHECK(stream_write_ctl(&w, STREAM_REC_END, 0));
 	CHECK(save(dir, "fwd-all", 0x00, &w));

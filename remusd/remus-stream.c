@@ -207,6 +207,11 @@ dump_record(struct tool *t, uint64_t off, enum stream_status st,
 		    rec->u.disk.offset, rec->u.disk.length, rec->u.disk.flags);
 		break;
 	}
+	case STREAM_REC_DEVICE_STATE:
+		printf(" kind %" PRIu32 "%s state %" PRIu32, rec->u.devstate.kind,
+		    rec->u.devstate.kind == STREAM_DEVSTATE_QEMU ? " (qemu)" :
+		    "", rec->u.devstate.len);
+		break;
 	case STREAM_REC_EPOCH_END:
 		printf(" epoch %" PRIu64 " records %" PRIu32 " crc 0x%08" PRIx32,
 		    rec->u.end.epoch, rec->u.end.nr_records, rec->u.end.crc);
@@ -262,10 +267,11 @@ static void
 dump_header(const struct stream_header_info *hi, size_t used)
 {
 	printf("0: HEADER len %zu version %u page_size %" PRIu32
-	    " nr_pages %" PRIu64 " features 0x%" PRIx32 "%s driver \"%s\""
+	    " nr_pages %" PRIu64 " features 0x%" PRIx32 "%s%s driver \"%s\""
 	    " config %" PRIu32 "\n", used, STREAM_VERSION, hi->page_size,
 	    hi->nr_pages, hi->features,
 	    hi->features & STREAM_FEAT_COMPRESS ? " (compress)" : "",
+	    hi->features & STREAM_FEAT_DEVICE_MODEL ? " (device model)" : "",
 	    hi->driver, hi->config_len);
 }
 

@@ -35,12 +35,12 @@ expect() {
 fuzz-stream-replay --make-seeds "$tmp/seeds" >/dev/null || exit 1
 cap=$tmp/capture
 tail -c +2 "$tmp/seeds/fwd-all" >"$cap"
-[ "$(stat -c %s "$cap")" = 5840 ] || { echo "capture size changed"; exit 1; }
+[ "$(stat -c %s "$cap")" = 5872 ] || { echo "capture size changed"; exit 1; }
 
-expect valid 0 "ok: 2 epochs, 18 records, 5840 bytes" "" -- \
+expect valid 0 "ok: 2 epochs, 19 records, 5872 bytes" "" -- \
     remus-stream verify "$cap"
 # shellcheck disable=SC2016  # $1 is the inner shell's
-expect valid-stdin 0 "ok: 2 epochs, 18 records, 5840 bytes" "" -- \
+expect valid-stdin 0 "ok: 2 epochs, 19 records, 5872 bytes" "" -- \
     sh -c 'remus-stream verify - <"$1"' sh "$cap"
 
 # A primary that died: epochs complete, no END.  Valid, with a note.
@@ -56,9 +56,9 @@ expect back-as-forward 1 "" \
     "offset 0: stream header: bad magic: not a remus stream" -- \
     remus-stream verify "$tmp/back"
 
-head -c 5768 "$cap" >"$tmp/mid-epoch"
+head -c 5776 "$cap" >"$tmp/mid-epoch"
 expect truncated-mid-epoch 1 "" \
-    "offset 5768: truncated (epoch 2 begun at offset 5688 has no EPOCH_END)" -- \
+    "offset 5776: truncated (epoch 2 begun at offset 5696 has no EPOCH_END)" -- \
     remus-stream verify "$tmp/mid-epoch"
 
 head -c 1000 "$cap" >"$tmp/mid-record"
@@ -74,7 +74,7 @@ expect truncated-header 1 "" \
 # One byte of GUEST_STATE changed: the epoch CRC catches it at EPOCH_END.
 cp "$cap" "$tmp/corrupt"
 setbyte "$tmp/corrupt" 5440 000
-expect corrupted-body 1 "" "offset 5608: EPOCH_END: CRC mismatch" -- \
+expect corrupted-body 1 "" "offset 5616: EPOCH_END: CRC mismatch" -- \
     remus-stream verify "$tmp/corrupt"
 
 # The page decoder sees a malformed XOR_RLE run header first.
@@ -91,15 +91,15 @@ expect reserved 1 "" "offset 264: PAGE_BATCH: reserved field or flag not zero" -
 
 # The heartbeat's own CRC.
 cp "$cap" "$tmp/hb"
-setbyte "$tmp/hb" 5640 011
-expect heartbeat-crc 1 "" "offset 5632: HEARTBEAT: CRC mismatch" -- \
+setbyte "$tmp/hb" 5648 011
+expect heartbeat-crc 1 "" "offset 5640: HEARTBEAT: CRC mismatch" -- \
     remus-stream verify "$tmp/hb"
 
 # dump stops at the same violation, after printing what came before.
 remus-stream dump "$tmp/corrupt" >"$tmp/dump.out" 2>"$tmp/dump.err"
 rc=$?
-if [ $rc = 1 ] && [ "$(cat "$tmp/dump.err")" = "offset 5608: EPOCH_END: CRC mismatch" ] &&
-    grep -q '^5592: OPTIONAL' "$tmp/dump.out" && ! grep -q '^5608' "$tmp/dump.out"; then
+if [ $rc = 1 ] && [ "$(cat "$tmp/dump.err")" = "offset 5616: EPOCH_END: CRC mismatch" ] &&
+    grep -q '^5600: OPTIONAL' "$tmp/dump.out" && ! grep -q '^5616' "$tmp/dump.out"; then
 	echo "ok   dump-stops-at-violation"
 else
 	echo "FAIL dump-stops-at-violation: rc $rc"; cat "$tmp/dump.err"; fail=1

@@ -53,6 +53,10 @@ struct domain {
 	unsigned	 after_live_read;	/* pages written right after a
 						 * read of the log while running */
 	int		 live_reads;		/* reads of the log while running */
+	int		 devmodel;		/* has a device model */
+	int		 dev_fail_at;		/* suspend number whose device
+						 * model save fails */
+	char		 devbuf[32];		/* its state: "dev:<suspend>" */
 	char		 log[4096];
 };
 
@@ -103,7 +107,8 @@ fake_info(struct domain *d __unused, struct domain_info *i)
 {
 	i->page_size = PS;
 	i->nr_pages = NR_PAGES;
-	i->flags = fdom.live ? DOMAIN_INFO_LIVE_DIRTY_LOG : 0;
+	i->flags = (fdom.live ? DOMAIN_INFO_LIVE_DIRTY_LOG : 0) |
+	    (fdom.devmodel ? DOMAIN_INFO_DEVICE_MODEL : 0);
 }
 
 static int
@@ -205,6 +210,24 @@ fake_save_state(struct domain *d __unused, void *buf __unused, size_t *len)
 	return 0;
 }
 
+/* The device model's state names the suspend it was saved in, so the
+ * replica can tell which epoch's devices it holds. */
+static int
+fake_save_devices(struct domain *d, uint32_t *kind, const void **buf,
+    size_t *len)
+{
+	cr_assert(d->suspended, "device model saved while the guest runs");
+	if (d->dev_fail_at && d->nsuspend == d->dev_fail_at) {
+		errno = EIO;
+		return -1;
+	}
+	*kind = STREAM_DEVSTATE_QEMU;
+	*len = (size_t)snprintf(d->devbuf, sizeof d->devbuf, "dev:%d",
+	    d->nsuspend);
+	*buf = d->devbuf;
+	return 0;
+}
+
 static int
 fake_resume(struct domain *d)
 {
@@ -223,6 +246,7 @@ static const struct domain_ops fake_ops = {
 	.dirty_read_clear = fake_dirty,
 	.copy_pages = fake_copy,
 	.save_state = fake_save_state,
+	.save_devices = fake_save_devices,
 	.resume = fake_resume,
 };
 
@@ -235,6 +259,13 @@ struct replica {
 	int		 mismatches;
 	int		 commits;
 	int		 no_guardian;	/* replica_conf's, at create */
+	/* Device model state: pending (commit_devices) until its epoch's
+	 * commit, then committed; what activate started the guest with. */
+	char		 dev_pending[32];
+	uint64_t	 dev_pending_epoch;
+	char		 dev_committed[32];
+	int		 dev_mismatches;
+	char		 dev_activated[32];
 };
 
 static struct replica frep;
@@ -264,8 +295,31 @@ frep_commit(struct replica *r, uint64_t epoch, const uint64_t *pfns __unused,
 	 * number EPOCH (epoch n is the n-th suspend). */
 	if (fnv(r->mem, (size_t)NR_PAGES * PS) != fdom.sum[epoch])
 		r->mismatches++;
+	/* With a device model: the devices of exactly this epoch. */
+	if (fdom.devmodel) {
+		char want[32];
+
+		snprintf(want, sizeof want, "dev:%" PRIu64, epoch);
+		if (r->dev_pending_epoch != epoch ||
+		    strcmp(r->dev_pending, want) != 0)
+			r->dev_mismatches++;
+		memcpy(r->dev_committed, r->dev_pending,
+		    sizeof r->dev_committed);
+	}
 	r->committed = epoch;
 	r->commits++;
+	return 0;
+}
+
+static int
+frep_commit_devices(struct replica *r, uint64_t epoch, uint32_t kind,
+    const void *buf, size_t len)
+{
+	cr_assert(eq(u32, kind, STREAM_DEVSTATE_QEMU));
+	cr_assert(len > 0 && len < sizeof r->dev_pending);
+	memcpy(r->dev_pending, buf, len);
+	r->dev_pending[len] = '\0';
+	r->dev_pending_epoch = epoch;
 	return 0;
 }
 
@@ -273,6 +327,7 @@ static int
 frep_activate(struct replica *r)
 {
 	r->activated = r->committed;
+	memcpy(r->dev_activated, r->dev_committed, sizeof r->dev_activated);
 	return 0;
 }
 
@@ -292,11 +347,25 @@ static const struct replica_ops frep_ops = {
 	.close = frep_close,
 };
 
+/* The same replica, able to keep a device model's state. */
+static const struct replica_ops frep_dm_ops = {
+	.name = "fake",
+	.create = frep_create,
+	.page = frep_page,
+	.commit = frep_commit,
+	.commit_devices = frep_commit_devices,
+	.activate = frep_activate,
+	.close = frep_close,
+};
+static int	frep_keeps_devices;
+
 /* The backup finds drivers by name; this test binary has only the fake. */
 const struct replica_ops *
 replica_ops_lookup(const char *name)
 {
-	return strcmp(name, "fake") == 0 ? &frep_ops : NULL;
+	if (strcmp(name, "fake") != 0)
+		return NULL;
+	return frep_keeps_devices ? &frep_dm_ops : &frep_ops;
 }
 
 /* ---- Recording device --------------------------------------------------- */
@@ -434,6 +503,7 @@ setup(void)
 {
 	memset(&fdom, 0, sizeof fdom);
 	memset(&frep, 0, sizeof frep);
+	frep_keeps_devices = 0;
 	memset(&H, 0, sizeof H);
 	devlog[0] = '\0';
 	connects = 0;
@@ -1120,6 +1190,105 @@ Test(ckpt, backup_commits_exactly_the_guest_state_of_each_epoch)
 	backup_free(b);
 	close(RL.from);
 	close(RL.to);
+}
+
+/* A guest with a device model (Xen HVM): every epoch carries the model's
+ * state saved in that epoch's suspend, and the backup commits each epoch's
+ * memory with exactly that epoch's devices (frep_commit checks both). */
+Test(ckpt, device_model_state_is_committed_with_its_epoch)
+{
+	struct backup *b;
+
+	fdom.devmodel = 1;
+	frep_keeps_devices = 1;
+	b = start_real_backup(0, 0);
+	H.stop_after = 12;
+	start_engine(25, 1);
+	run_for(15);
+	cr_assert(eq(int, H.result, CKPT_STOPPED));
+	if (!bdone)
+		run_for(5);
+	cr_assert(eq(int, BRES, BACKUP_END));
+	cr_assert(ge(u64, frep.committed, 12));
+	cr_assert(eq(int, frep.mismatches, 0));
+	cr_assert(eq(int, frep.dev_mismatches, 0), "%d of %d commits had "
+	    "another epoch's devices", frep.dev_mismatches, frep.commits);
+	{
+		char want[32];
+
+		snprintf(want, sizeof want, "dev:%" PRIu64, frep.committed);
+		cr_assert_str_eq(frep.dev_committed, want);
+	}
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+/* The primary dies in the middle of an epoch's bytes (from the 6th
+ * suspend on): the backup fails over to the last epoch it committed, with
+ * that epoch's devices, never the torn one's. */
+Test(ckpt, failover_activates_the_last_committed_devices)
+{
+	struct backup *b;
+	char want[32];
+
+	fdom.devmodel = 1;
+	frep_keeps_devices = 1;
+	b = start_real_backup(6, 3000);
+	start_engine(25, 0);
+	run_for(10);
+	if (!bdone)
+		run_for(5);
+	cr_assert(bdone, "the backup did not see the primary go");
+	cr_assert(eq(int, BRES, BACKUP_FAILED_OVER));
+	cr_assert(ge(u64, frep.committed, 1));
+	cr_assert(lt(u64, frep.committed, (uint64_t)fdom.nsuspend));
+	cr_assert(eq(u64, frep.activated, frep.committed));
+	cr_assert(eq(int, frep.dev_mismatches, 0));
+	snprintf(want, sizeof want, "dev:%" PRIu64, frep.activated);
+	cr_assert_str_eq(frep.dev_activated, want);
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+/* A backup whose driver cannot keep device model state refuses the
+ * stream at its header: nothing is committed, and it does not activate
+ * (it would start the memory with reset devices). */
+Test(ckpt, backup_without_device_model_support_refuses)
+{
+	struct backup *b;
+
+	fdom.devmodel = 1;
+	b = start_real_backup(0, 0);
+	start_engine(25, 1);
+	run_for(5);
+	cr_assert(bdone, "the backup took a device model it cannot keep");
+	cr_assert(BRES != BACKUP_FAILED_OVER, "activated: %d", BRES);
+	cr_assert(eq(u64, frep.committed, 0));
+	cr_assert(eq(u64, frep.activated, 0));
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
+
+/* The device model's save fails in suspend 4: that is the guest's
+ * failure, as a failed copy is -- its held output is discarded, and the
+ * epoch is never sent. */
+Test(ckpt, device_model_save_failure_is_the_guests)
+{
+	start_fake_backup(0);
+	FB->ack_upto = UINT64_MAX;
+	fdom.devmodel = 1;
+	fdom.dev_fail_at = 4;
+	start_engine(25, 1);
+	run_for(2);
+	cr_assert(H.done);
+	cr_assert(eq(int, H.result, CKPT_GUEST_FAILED));
+	cr_assert(strstr(devlog, "discard_all ") != NULL, "%s", devlog);
+	ev_io_stop(H.loop, &FB->io);
+	close(FB->fd);
+	free(FB);
 }
 
 /* Pre-copy: the log is read and its pages copied while the guest runs,

@@ -113,7 +113,7 @@ std_stream(void)
 	fill(page, sizeof(page), 1);
 	fill(disk, sizeof(disk), 2);
 	stream_writer_init(&w, PS);
-	std_header(&w, STREAM_FEAT_COMPRESS);
+	std_header(&w, STREAM_FEAT_COMPRESS | STREAM_FEAT_DEVICE_MODEL);
 	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), 0);
 	cr_assert_eq(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0), 0);
 	cr_assert_eq(stream_write_page(&w, 1, STREAM_ENC_RAW, page, PS), 0);
@@ -121,8 +121,9 @@ std_stream(void)
 	cr_assert_eq(stream_write_page(&w, 3, STREAM_ENC_XOR_LZ4, page + 5, 51), 0);
 	cr_assert_eq(stream_write_page(&w, 4, STREAM_ENC_XOR_RLE, page + 9, 13), 0);
 	cr_assert_eq(stream_write_page(&w, 5, STREAM_ENC_XOR_RLE, NULL, 0), 0);
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU,
+	    "QEVMdev", 7), 0);
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "vcpu0", 5), 0);
-	cr_assert_eq(stream_write_blob(&w, STREAM_REC_DEVICE_STATE, "dev", 3), 0);
 	cr_assert_eq(stream_write_disk(&w, &dw, disk), 0);
 	cr_assert_eq(stream_write_disk(&w, &dz, NULL), 0);
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x42, "hello", 5), 0);
@@ -133,6 +134,8 @@ std_stream(void)
 	cr_assert_eq(stream_write_page(&w, 63, STREAM_ENC_LZ4, page, 17), 0);
 	cr_assert_eq(stream_write_page(&w, 6, STREAM_ENC_ZERO, NULL, 0), 0);
 	cr_assert_eq(stream_write_disk(&w, &dt, NULL), 0);
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU,
+	    "QEVM2", 5), 0);
 	cr_assert_eq(stream_write_epoch_end(&w), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_END, 0), 0);
 	return take(&w);
@@ -382,7 +385,8 @@ Test(stream, round_trip_every_forward_record)
 	cr_assert_eq(used, 64u);
 	cr_assert_eq(hi.page_size, PS);
 	cr_assert_eq(hi.nr_pages, NR_PAGES);
-	cr_assert_eq(hi.features, STREAM_FEAT_COMPRESS);
+	cr_assert_eq(hi.features, STREAM_FEAT_COMPRESS |
+	    STREAM_FEAT_DEVICE_MODEL);
 	cr_assert_str_eq(hi.driver, "test");
 	cr_assert_eq(hi.config_len, 5u);
 	cr_assert_eq(memcmp(hi.config, "cfg=1", 5), 0);
@@ -435,11 +439,13 @@ Test(stream, round_trip_every_forward_record)
 		cr_assert_eq(memcmp(d, page + want[i].src, pg.length), 0);
 	}
 	cr_assert_eq(stream_batch_next(&it, &pg, &d), 0);
+	NEXT(STREAM_OK, STREAM_REC_DEVICE_STATE);
+	cr_assert_eq(rec.u.devstate.kind, STREAM_DEVSTATE_QEMU);
+	cr_assert_eq(rec.u.devstate.len, 7u);
+	cr_assert_eq(memcmp(rec.u.devstate.data, "QEVMdev", 7), 0);
 	NEXT(STREAM_OK, STREAM_REC_GUEST_STATE);
 	cr_assert_eq(rec.length, 5u);
 	cr_assert_eq(memcmp(rec.body, "vcpu0", 5), 0);
-	NEXT(STREAM_OK, STREAM_REC_DEVICE_STATE);
-	cr_assert_eq(memcmp(rec.body, "dev", 3), 0);
 	NEXT(STREAM_OK, STREAM_REC_DISK_WRITE);
 	cr_assert_eq(rec.u.disk.offset, 4096u);
 	cr_assert_eq(rec.u.disk.length, 512u);
@@ -468,8 +474,10 @@ Test(stream, round_trip_every_forward_record)
 	cr_assert_eq(rec.u.batch.count, 2u);
 	NEXT(STREAM_OK, STREAM_REC_DISK_WRITE);
 	cr_assert_eq(rec.u.disk.op, STREAM_DISK_TRIM);
+	NEXT(STREAM_OK, STREAM_REC_DEVICE_STATE);
+	cr_assert_eq(rec.u.devstate.len, 5u);
 	NEXT(STREAM_OK, STREAM_REC_EPOCH_END);
-	cr_assert_eq(rec.u.end.nr_records, 3u);
+	cr_assert_eq(rec.u.end.nr_records, 4u);
 	NEXT(STREAM_OK, STREAM_REC_END);
 	cr_assert_eq(rec.u.ctl.value, 2u);
 	cr_assert(r.ended);
@@ -640,7 +648,8 @@ Test(stream, drain_and_reserve_give_identical_bytes)
 	fill(page, sizeof(page), 1);
 	stream_writer_init(&w, PS);
 	struct stream_header_info hi = {
-		.page_size = PS, .features = STREAM_FEAT_COMPRESS,
+		.page_size = PS,
+		.features = STREAM_FEAT_COMPRESS | STREAM_FEAT_DEVICE_MODEL,
 		.nr_pages = NR_PAGES, .driver = "test", .config = "cfg=1",
 		.config_len = 5,
 	};
@@ -671,8 +680,8 @@ Test(stream, drain_and_reserve_give_identical_bytes)
 	memcpy(p, page + 9, 13);
 	STEP(stream_write_page_commit(&w, 4, STREAM_ENC_XOR_RLE, 13));
 	STEP(stream_write_page(&w, 5, STREAM_ENC_XOR_RLE, NULL, 0));
+	STEP(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "QEVMdev", 7));
 	STEP(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "vcpu0", 5));
-	STEP(stream_write_blob(&w, STREAM_REC_DEVICE_STATE, "dev", 3));
 	STEP(stream_write_disk(&w, &dw, disk));
 	STEP(stream_write_disk(&w, &dz, NULL));
 	STEP(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x42, "hello", 5));
@@ -683,6 +692,7 @@ Test(stream, drain_and_reserve_give_identical_bytes)
 	STEP(stream_write_page(&w, 63, STREAM_ENC_LZ4, page, 17));
 	STEP(stream_write_page(&w, 6, STREAM_ENC_ZERO, NULL, 0));
 	STEP(stream_write_disk(&w, &dt, NULL));
+	STEP(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "QEVM2", 5));
 	STEP(stream_write_epoch_end(&w));
 	STEP(stream_write_ctl(&w, STREAM_REC_END, 0));
 #undef STEP
@@ -764,6 +774,10 @@ Test(stream, writer_refuses_what_the_reader_rejects)
 	}
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1), -1);
 	cr_assert_eq(stream_write_epoch_begin(&w, 11, 0), -1);
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	    1), -1, "DEVICE_STATE without DEVICE_MODEL");
+	cr_assert_eq(stream_write_blob(&w, STREAM_REC_DEVICE_STATE, "d", 1), -1,
+	    "DEVICE_STATE as a blob");
 	cr_assert_eq(stream_write_batch_end(&w), 0);
 	cr_assert_eq(w.len, len, "EINVAL wrote something");
 	cr_assert_eq(stream_write_epoch_end(&w), 0);
@@ -780,6 +794,44 @@ Test(stream, writer_refuses_what_the_reader_rejects)
 	cr_assert_eq(res.nepochs, 2u);
 	cr_assert(res.ended);
 	cr_assert_eq(res.off, w.len);
+	stream_writer_free(&w);
+}
+
+/* With DEVICE_MODEL: one DEVICE_STATE of a known kind in every epoch. */
+Test(stream, writer_keeps_one_device_state_per_epoch)
+{
+	struct stream_writer w;
+	size_t len;
+
+	stream_writer_init(&w, PS);
+	std_header(&w, STREAM_FEAT_DEVICE_MODEL);
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	    1), -1, "outside an epoch");
+	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), 0);
+	len = w.len;
+	cr_assert_eq(stream_write_epoch_end(&w), -1, "an epoch without it");
+	cr_assert_eq(stream_write_device_state(&w, 0, "d", 1), -1, "kind 0");
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_KIND_MAX +
+	    1, "d", 1), -1, "unknown kind");
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	    0), -1, "empty");
+	cr_assert_eq(w.len, len, "EINVAL wrote something");
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	    1), 0);
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	    1), -1, "twice");
+	cr_assert_eq(stream_write_epoch_end(&w), 0);
+	cr_assert_eq(stream_write_epoch_begin(&w, 2, 0), 0);
+	cr_assert_eq(stream_write_epoch_end(&w), -1, "the next one needs its own");
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "dd",
+	    2), 0);
+	cr_assert_eq(stream_write_epoch_end(&w), 0);
+	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_END, 0), 0);
+
+	struct result res = parse_all(w.buf, w.len, STREAM_DIR_FORWARD);
+
+	cr_assert_eq(res.nepochs, 2u);
+	cr_assert(res.ended);
 	stream_writer_free(&w);
 }
 
@@ -847,7 +899,7 @@ Test(stream, chunked_feeding_and_need)
 			memmove(acc, acc + used, have - used);
 			have -= used;
 		}
-		cr_assert_eq(nrec, 18u);
+		cr_assert_eq(nrec, 19u);
 		cr_assert(r.ended);
 		free(acc);
 	}
@@ -902,20 +954,23 @@ Test(stream, every_flipped_bit_is_caught, .timeout = 120)
 	/* Small, but every record type and encoding of std_stream. */
 	fill(page, sizeof(page), 3);
 	stream_writer_init(&w, PS);
-	std_header(&w, STREAM_FEAT_COMPRESS);
+	std_header(&w, STREAM_FEAT_COMPRESS | STREAM_FEAT_DEVICE_MODEL);
 	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), 0);
 	cr_assert_eq(stream_write_page(&w, 0, STREAM_ENC_ZERO, NULL, 0), 0);
 	cr_assert_eq(stream_write_page(&w, 2, STREAM_ENC_LZ4, page, 10), 0);
 	cr_assert_eq(stream_write_page(&w, 3, STREAM_ENC_XOR_LZ4, page, 7), 0);
 	cr_assert_eq(stream_write_page(&w, 4, STREAM_ENC_XOR_RLE, page, 5), 0);
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "g", 1), 0);
-	cr_assert_eq(stream_write_blob(&w, STREAM_REC_DEVICE_STATE, "dv", 2), 0);
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d", 1),
+	    0);
 	cr_assert_eq(stream_write_disk(&w, &dw, page), 0);
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x19, "o", 1), 0);
 	cr_assert_eq(stream_write_epoch_end(&w), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1), 0);
 	cr_assert_eq(stream_write_epoch_begin(&w, 2, 0), 0);
 	cr_assert_eq(stream_write_page(&w, 1, STREAM_ENC_RAW, page, PS), 0);
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "e", 1),
+	    0);
 	cr_assert_eq(stream_write_epoch_end(&w), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_END, 0), 0);
 	flip_every_bit(take(&w), STREAM_DIR_FORWARD);
@@ -965,6 +1020,16 @@ static const struct mutation mutations[] = {
 	{ "optional|defined", FWD, STREAM_REC_HEARTBEAT, 0, 0, 4, STREAM_REC_OPTIONAL, 1, 0, STREAM_ERR_RESERVED },
 	{ "optional|ack", BACK, STREAM_REC_ACK, 0, 0, 4, STREAM_REC_OPTIONAL, 1, 0, STREAM_ERR_RESERVED },
 	{ "header.features", FWD, H, 0, 20, 4, 0x10, 0, 0, STREAM_ERR_FEATURES },
+	/* DEVICE_STATE (docs/stream-format.md 5.5): one in every epoch of a
+	 * stream with DEVICE_MODEL, none in another. */
+	{ "devstate.reserved", FWD, STREAM_REC_DEVICE_STATE, 0, RH + 4, 4, 1, 0, 0, STREAM_ERR_RESERVED },
+	{ "devstate.kind.0", FWD, STREAM_REC_DEVICE_STATE, 0, RH, 4, 0, 0, 0, STREAM_ERR_UNKNOWN },
+	{ "devstate.kind.2", FWD, STREAM_REC_DEVICE_STATE, 1, RH, 4, 2, 0, 0, STREAM_ERR_UNKNOWN },
+	{ "devstate.empty", FWD, STREAM_REC_DEVICE_STATE, 0, 4, 4, 8, 0, 0, STREAM_ERR_LENGTH },
+	{ "devstate.twice", FWD, STREAM_REC_GUEST_STATE, 0, 0, 4, STREAM_REC_DEVICE_STATE, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "devstate.missing", FWD, STREAM_REC_DEVICE_STATE, 1, 0, 4, STREAM_REC_OPTIONAL | 0x77, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "devstate.no_feature", FWD, H, 0, 20, 4, STREAM_FEAT_COMPRESS, 0, 0, STREAM_ERR_SEQUENCE },
+	{ "devstate.between", FWD, STREAM_REC_HEARTBEAT, 0, 0, 4, STREAM_REC_DEVICE_STATE, 0, 0, STREAM_ERR_SEQUENCE },
 	{ "header.driver.pad", FWD, H, 0, 32 + 6, 1, 'x', 0, 0, STREAM_ERR_DRIVER },
 	{ "header.driver.empty", FWD, H, 0, 32, 1, 0, 0, 0, STREAM_ERR_DRIVER },
 	{ "header.driver.ctrl", FWD, H, 0, 32, 1, '\n', 0, 0, STREAM_ERR_DRIVER },
@@ -1137,6 +1202,9 @@ Test(stream, impossible_lengths_rejected_from_the_header_alone)
 		{ STREAM_REC_PAGE_BATCH, 23, STREAM_ERR_LENGTH, 1 },
 		{ STREAM_REC_EPOCH_END, 1 << 20, STREAM_ERR_LENGTH, 1 },
 		{ STREAM_REC_DISK_WRITE, 15, STREAM_ERR_LENGTH, 1 },
+		{ STREAM_REC_DEVICE_STATE, 8, STREAM_ERR_LENGTH, 1 },
+		{ STREAM_REC_DEVICE_STATE, STREAM_REC_LENGTH_MAX + 1, STREAM_ERR_TOO_LONG, 1 },
+		{ STREAM_REC_DEVICE_STATE, 16, STREAM_ERR_SEQUENCE, 0 },
 		{ STREAM_REC_HEARTBEAT, 24, STREAM_ERR_LENGTH, 0 },
 		{ STREAM_REC_PAGE_BATCH, 64, STREAM_ERR_SEQUENCE, 0 },
 		{ STREAM_REC_DISKS, 8 + 16, STREAM_ERR_LENGTH, 0 },
