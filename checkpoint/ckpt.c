@@ -92,6 +92,8 @@
  * hashes and its header). */
 #define BACK_BUF		(128u << 10)
 #define STATE_MAX		(1u << 20)	/* guest state record cap */
+_Static_assert(DOMAIN_DEVSTATE_QEMU == STREAM_DEVSTATE_QEMU,
+    "domain.h's device state kinds are the stream's");
 #define CONFIG_BUF		STREAM_CONFIG_MAX
 #define INFLIGHT		4		/* ring; at most 2 in use */
 #define STOP_FLUSH_MS		2000

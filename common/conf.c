@@ -226,6 +226,8 @@ static const struct conf_key conf_keys[] = {
 	    NULL, 0 },
 	{ "allow-resize", IN_REMUSD, T_BOOL, K_FLAG, "--allow-resize", 0, 0,
 	    NULL, 0, NULL, 0 },
+	{ "allow-hvm", IN_REMUSD, T_BOOL, K_FLAG, "--allow-hvm", 0, 0,
+	    NULL, 0, NULL, 0 },
 	{ "no-guardian", IN_REMUSD, T_BOOL, K_FLAG, "-e", 0, 0, NULL, 0, NULL,
 	    0 },
 	{ "run-dir", IN_REMUSD, T_STR, K_FLAG, "--run-dir", 0, 0, NULL, 0,

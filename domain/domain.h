@@ -89,6 +89,10 @@ struct domain_info {
  * epoch's commit (replica_ops.commit_devices). */
 #define DOMAIN_INFO_DEVICE_MODEL	0x2u
 
+/* save_devices' kinds: the stream's STREAM_DEVSTATE_* (the engine checks
+ * they agree), here so that drivers need not include checkpoint/. */
+#define DOMAIN_DEVSTATE_QEMU		1u	/* xen-save-devices-state */
+
 struct domain_ops {
 	const char	*name;		/* "proc", "xen": the spec prefix */
 
@@ -144,7 +148,7 @@ struct domain_ops {
 	 * device model's state while suspended, after save_state.  *BUF
 	 * points at *LEN >= 1 bytes the driver owns until its next call or
 	 * close (the engine sends them after the resume); *KIND is their
-	 * layout (STREAM_DEVSTATE_* of checkpoint/stream-format.h).  A
+	 * layout (DOMAIN_DEVSTATE_*).  A
 	 * failure is the guest's, as a failed copy is. */
 	int	(*save_devices)(struct domain *, uint32_t *kind,
 		    const void **buf, size_t *len);

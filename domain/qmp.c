@@ -651,6 +651,48 @@ qmp_status(struct qmp *q, char *buf, size_t len)
 	return 0;
 }
 
+int
+qmp_chardev_pty(struct qmp *q, const char *label, char *buf, size_t len)
+{
+	struct json_object *ret;
+	size_t i, n;
+	const char *f = NULL;
+
+	if (qmp_call(q, "query-chardev", NULL, qmp_deadline(q), &ret) == -1)
+		return -1;
+	if (!json_object_is_type(ret, json_type_array)) {
+		log_warnx("%s: query-chardev: not a list", q->path);
+		json_object_put(ret);
+		errno = EPROTO;
+		return -1;
+	}
+	for (i = 0; i < json_object_array_length(ret); i++) {
+		struct json_object *c = json_object_array_get_idx(ret, i);
+		const char *l = qmp_str(c, "label");
+
+		if (l != NULL && strcmp(l, label) == 0) {
+			f = qmp_str(c, "filename");
+			break;
+		}
+	}
+	/* "pty:/dev/pts/N": anything else is not a pty. */
+	if (f == NULL || strncmp(f, "pty:", 4) != 0 || f[4] != '/') {
+		log_warnx("%s: query-chardev: no pty \"%s\"", q->path, label);
+		json_object_put(ret);
+		errno = ENOENT;
+		return -1;
+	}
+	n = strlen(f + 4);
+	if (n >= len) {
+		json_object_put(ret);
+		errno = ERANGE;
+		return -1;
+	}
+	memcpy(buf, f + 4, n + 1);
+	json_object_put(ret);
+	return 0;
+}
+
 void
 qmp_close(struct qmp *q)
 {

@@ -70,6 +70,13 @@ int	qmp_cont(struct qmp *q);
  * 0, or -1 with errno as qmp_exec(), or ERANGE if it does not fit. */
 int	qmp_status(struct qmp *q, char *buf, size_t len);
 
+/* The pty of the character device LABEL ("serial0": an HVM guest's
+ * serial port, its console), from query-chardev's "pty:PATH", into BUF
+ * of LEN bytes.  0, or -1 with errno as qmp_exec(), ENOENT (no such
+ * device, or not a pty), ERANGE (does not fit). */
+int	qmp_chardev_pty(struct qmp *q, const char *label, char *buf,
+	    size_t len);
+
 /* Close the connection and free Q.  NULL is fine. */
 void	qmp_close(struct qmp *q);
 

@@ -35,6 +35,7 @@ enum rule {
 	R_NONE,		/* only its default: null, "", [], {}, 0, false */
 	R_FALSE,	/* a defbool that is default or "False" */
 	R_ONEOF,	/* a string among ARG (NULL-terminated) */
+	R_TYPE,		/* c_info.type: "pvh", or "hvm" with allow_hvm */
 	R_WORD,		/* a string of letters, digits, '_', '-', '.' */
 	R_ADDR,		/* IP addresses: hex digits, '.', ':', '/', ' ' */
 	R_KERNEL,	/* a file among --allow-kernel */
@@ -53,7 +54,15 @@ struct key {
 };
 
 /* The values of an R_ONEOF. */
-static const char *const pvh_only[] = { "pvh", NULL };
+/* An HVM guest's emulated serial port: a pty xenconsoled serves, or none
+ * (not a host file, device or socket). */
+static const char *const serial_pty[] = { "pty", "none", "null", NULL };
+/* Emulated pointing devices (not "host:...", a host USB device). */
+static const char *const usb_emulated[] = { "tablet", "mouse", NULL };
+/* A VNC server for the twin's display on the backup host: on loopback
+ * only (an operator reaches it through ssh), never on its network. */
+static const char *const loopback[] = { "127.0.0.1", "localhost", "::1",
+	NULL };
 static const char *const no_passthrough[] = { "default", "disabled",
 	NULL };
 static const char *const xen_disk[] = { "unknown", "xen", NULL };
@@ -67,7 +76,9 @@ static const char *const vif_only[] = { "unknown", "vif", NULL };
 #define BACKEND		"devices are served by the backup's dom0"
 
 static const struct key c_info_keys[] = {
-	{ "type",	R_ONEOF, pvh_only, "only PVH guests are replicated" },
+	{ "type",	R_TYPE, NULL,
+	    "only PVH guests, and HVM guests with --allow-hvm, are "
+	    "replicated" },
 	{ "name",	R_ANY, NULL, NULL },
 	{ "domid",	R_ANY, NULL, NULL },	/* the id asked for */
 	{ "uuid",	R_ANY, NULL, NULL },
@@ -92,6 +103,88 @@ static const struct key pvh_keys[] = {
 	{ "pvshim_path", R_KERNEL, NULL, NULL },
 	{ "pvshim_cmdline", R_ANY, NULL, NULL },
 	{ "pvshim_extra", R_ANY, NULL, NULL },
+	{ NULL, R_ANY, NULL, NULL }
+};
+
+/* An HVM guest's device model (QEMU, started by libxl on the backup as
+ * root) and firmware.  What stays inside the guest -- its platform's
+ * features, clocks, emulated controllers -- may be anything; host files
+ * are checked like kernels; what reaches the host (a display, sound, host
+ * USB devices, passthrough) is refused. */
+static const struct key vga_keys[] = {
+	{ "kind",	R_ANY, NULL, NULL },
+	{ NULL, R_ANY, NULL, NULL }
+};
+
+static const struct key vnc_keys[] = {
+	{ "enable",	R_ANY, NULL, NULL },
+	{ "display",	R_ANY, NULL, NULL },
+	{ "findunused",	R_ANY, NULL, NULL },
+	{ "passwd",	R_ANY, NULL, NULL },
+	{ "listen",	R_ONEOF, loopback,
+	    "a VNC server on the backup host's network" },
+	{ NULL, R_ANY, NULL, NULL }
+};
+
+static const struct key sdl_keys[] = {
+	{ "enable",	R_FALSE, NULL, "a window on the backup host's display" },
+	{ "opengl",	R_ANY, NULL, NULL },
+	{ NULL, R_ANY, NULL, NULL }
+};
+
+static const struct key hvm_keys[] = {
+	{ "bios",	R_WORD, NULL, NULL },	/* libxl's own firmware */
+	{ "pae",	R_ANY, NULL, NULL },
+	{ "apic",	R_ANY, NULL, NULL },
+	{ "acpi",	R_ANY, NULL, NULL },
+	{ "acpi_s3",	R_ANY, NULL, NULL },
+	{ "acpi_s4",	R_ANY, NULL, NULL },
+	{ "acpi_laptop_slate", R_ANY, NULL, NULL },
+	{ "nx",		R_ANY, NULL, NULL },
+	{ "viridian",	R_ANY, NULL, NULL },
+	{ "viridian_enable", R_ANY, NULL, NULL },
+	{ "viridian_disable", R_ANY, NULL, NULL },
+	{ "timeoffset",	R_ANY, NULL, NULL },
+	{ "hpet",	R_ANY, NULL, NULL },
+	{ "vpt_align",	R_ANY, NULL, NULL },
+	{ "mmio_hole_memkb", R_ANY, NULL, NULL },
+	{ "timer_mode",	R_ANY, NULL, NULL },
+	{ "nested_hvm",	R_ANY, NULL, NULL },
+	{ "altp2m",	R_ANY, NULL, NULL },
+	{ "smbios",	R_ANY, NULL, NULL },	/* strings for the guest */
+	{ "hdtype",	R_ANY, NULL, NULL },
+	{ "nographic",	R_ANY, NULL, NULL },
+	{ "boot",	R_ANY, NULL, NULL },
+	{ "usb",	R_ANY, NULL, NULL },	/* an emulated controller */
+	{ "usbversion",	R_ANY, NULL, NULL },
+	{ "vkb_device",	R_ANY, NULL, NULL },
+	{ "xen_platform_pci", R_ANY, NULL, NULL },
+	{ "vendor_device", R_ANY, NULL, NULL },
+	{ "ms_vm_genid", R_ANY, NULL, NULL },
+	{ "mca_caps",	R_ANY, NULL, NULL },
+	{ "pirq",	R_ANY, NULL, NULL },
+	{ "rdm_mem_boundary_memkb", R_ANY, NULL, NULL },
+	{ "keymap",	R_WORD, NULL, NULL },
+	{ "vga",	R_OBJECT, vga_keys, NULL },
+	{ "vnc",	R_OBJECT, vnc_keys, NULL },
+	{ "sdl",	R_OBJECT, sdl_keys, NULL },
+	{ "serial",	R_ONEOF, serial_pty,
+	    "a host file, device or socket as the serial port" },
+	{ "usbdevice",	R_ONEOF, usb_emulated, HOST_DEVICE },
+	/* Files libxl loads into the guest. */
+	{ "firmware",	R_KERNEL, NULL, NULL },
+	{ "system_firmware", R_KERNEL, NULL, NULL },
+	{ "smbios_firmware", R_KERNEL, NULL, NULL },
+	{ "acpi_firmware", R_KERNEL, NULL, NULL },
+	/* Refused unless default. */
+	{ "serial_list", R_NONE, NULL,
+	    "serial ports other than one pty (serial = \"pty\")" },
+	{ "usbdevice_list", R_NONE, NULL, HOST_DEVICE },
+	{ "spice",	R_NONE, NULL, "a SPICE server on the backup host" },
+	{ "soundhw",	R_NONE, NULL, "the backup host's sound device" },
+	{ "gfx_passthru", R_FALSE, NULL, HOST_DEVICE },
+	{ "gfx_passthru_kind", R_NONE, NULL, HOST_DEVICE },
+	{ "rdm",	R_NONE, NULL, HOST_DEVICE },
 	{ NULL, R_ANY, NULL, NULL }
 };
 
@@ -140,6 +233,7 @@ static const struct key b_info_keys[] = {
 	{ "device_tree", R_KERNEL, NULL, NULL },
 	{ "device_model", R_DEVMODEL, NULL, NULL },
 	{ "type.pvh",	R_OBJECT, pvh_keys, NULL },
+	{ "type.hvm",	R_OBJECT, hvm_keys, NULL },
 	/* Refused unless default. */
 	{ "bootloader",	R_NONE, NULL, RUNS_ON_HOST },
 	{ "bootloader_args", R_NONE, NULL, RUNS_ON_HOST },
@@ -367,6 +461,12 @@ check_value(const struct xen_policy *p, struct json_object *v,
 	if (*s == '\0')
 		return 0;
 	switch (k->rule) {
+	case R_TYPE:
+		if (strcmp(s, "pvh") == 0 || (p->allow_hvm &&
+		    strcmp(s, "hvm") == 0))
+			return 0;
+		return util_refuse(why, len, EPERM, "%s \"%.100s\": "
+		    NOT_ALLOWED " (%s)", path, s, k->why);
 	case R_ONEOF:
 		if (listed(k->arg, s))
 			return 0;

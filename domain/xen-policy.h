@@ -32,6 +32,9 @@ struct xen_policy {
 	const char *const *kernels;	/* kernel, ramdisk, firmware files */
 	const char *const *device_models;	/* device model programs */
 	const char *const *scripts;	/* hotplug scripts (disk, vif) */
+	/* HVM guests may be replicated (remusd --allow-hvm): the twin's
+	 * device model, QEMU, runs as root on the backup. */
+	int		 allow_hvm;
 };
 
 /* Check JSON (a libxl_domain_config as libxl_domain_config_to_json writes

@@ -96,6 +96,8 @@ enum {
 	OPT_GUEST_PEER, OPT_ANY_PEER, OPT_ALLOW_RESIZE,
 	/* Issue 14: a guest's own fence (remus.conf [guest NAME] fence). */
 	OPT_GUEST_FENCE, OPT_GUEST_FENCE_TIMEOUT,
+	/* Issue 16: HVM guests. */
+	OPT_ALLOW_HVM,
 };
 
 static const char optstring[] = "D:dehnt:v";
@@ -131,6 +133,7 @@ static const struct option longopts[] = {
 	{ "guest-peer",		required_argument,	NULL, OPT_GUEST_PEER },
 	{ "any-peer",		no_argument,		NULL, OPT_ANY_PEER },
 	{ "allow-resize",	no_argument,		NULL, OPT_ALLOW_RESIZE },
+	{ "allow-hvm",		no_argument,		NULL, OPT_ALLOW_HVM },
 	{ "max-sessions",	required_argument,	NULL, OPT_MAX_SESSIONS },
 	{ "max-guest-mem",	required_argument,	NULL, OPT_MAX_GUEST_MEM },
 	{ "max-disk",		required_argument,	NULL, OPT_MAX_DISK },
@@ -154,7 +157,8 @@ static const struct option longopts[] = {
 static const char usage_text[] =
 "usage: remusd [-dnv] [-D statedir] [-t ms] [--timeout ms] [--no-activate]\n"
 "              [--guest name=command]... [--guest-peer name=id[,id...]]...\n"
-"              [--any-peer] [--allow-resize] [--max-sessions n]\n"
+"              [--any-peer] [--allow-resize] [--allow-hvm]\n"
+"              [--max-sessions n]\n"
 "              [--max-guest-mem size] [--max-disk size] [--hello-timeout ms]\n"
 "              [--allow-bridge br] [--allow-kernel file]\n"
 "              [--allow-device-model prog] [--allow-script prog]\n"
@@ -203,6 +207,8 @@ static const char help_text[] =
 "                    any peer the credentials let in (logged at start)\n"
 "  --allow-resize    a guest's new session may replace its kept replica\n"
 "                    with one of another memory size (else refused)\n"
+"  --allow-hvm       Xen HVM guests may be replicated: their twin's device\n"
+"                    model (qemu-xen) runs as root here (else refused)\n"
 "  --max-sessions n  guests protected at once (default 64)\n"
 "  --max-guest-mem size  largest guest memory accepted (default 64G)\n"
 "  --max-disk size   most disk data one epoch may carry (default 1024G)\n"
@@ -1452,6 +1458,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_ALLOW_RESIZE:
 			d.cfg.allow_resize = 1;
+			break;
+		case OPT_ALLOW_HVM:
+			d.xen.allow_hvm = 1;
 			break;
 		case OPT_MAX_SESSIONS:
 			if (parse_uint(optarg, 1, 100000, &v) == -1)

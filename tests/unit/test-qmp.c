@@ -317,6 +317,42 @@ Test(qmp, greets_negotiates_and_reads_status)
 	    logged());
 }
 
+/* The serial port's pty, as QEMU 7.2 lists its character devices. */
+Test(qmp, chardev_pty_finds_the_label)
+{
+	static const struct step script[] = {
+		HELLO, READ,
+		SEND("{\"return\": [{\"frontend-open\": false, \"filename\": "
+		    "\"disconnected:unix:/var/run/xen/qmp-libxl-3,server=on\", "
+		    "\"label\": \"libxl-cmd\"}, {\"frontend-open\": true, "
+		    "\"filename\": \"pty:/dev/pts/4\", \"label\": \"serial0\"}, "
+		    "{\"frontend-open\": false, \"filename\": \"null\", "
+		    "\"label\": \"serial1\"}], \"id\": $ID}"),
+		READ,
+		SEND("{\"return\": [{\"filename\": \"null\", \"label\": "
+		    "\"serial0\"}], \"id\": $ID}"),
+		END,
+	};
+	struct json_object *r;
+	struct qmp *q;
+	char pty[64], small[8];
+
+	fake_start(script);
+	q = qmp_open(sock, 2000);
+	cr_assert_not_null(q, "qmp_open: %s", strerror(errno));
+	cr_assert_eq(qmp_chardev_pty(q, "serial0", pty, sizeof pty), 0, "%s",
+	    logged());
+	cr_assert_str_eq(pty, "/dev/pts/4");
+	/* Not a pty: ENOENT (and a short buffer is never written past). */
+	errno = 0;
+	cr_assert_eq(qmp_chardev_pty(q, "serial0", small, sizeof small), -1);
+	cr_assert_eq(errno, ENOENT);
+	qmp_close(q);
+	r = request(1);
+	cr_assert_str_eq(str_at(r, "execute"), "query-chardev");
+	json_object_put(r);
+}
+
 Test(qmp, skips_events_and_replies_to_other_ids)
 {
 	static const struct step script[] = {

@@ -43,6 +43,14 @@ static const struct xen_policy lab = {
 	.kernels = kernels,
 	.scripts = scripts,
 };
+/* The same with --allow-hvm. */
+static const struct xen_policy lab_hvm = {
+	.disks = &lab_disks,
+	.bridges = bridges,
+	.kernels = kernels,
+	.scripts = scripts,
+	.allow_hvm = 1,
+};
 
 static char *
 sample(const char *name)
@@ -278,7 +286,8 @@ static const struct {
 	{ B_INFO, "\"type.pv\": { \"kernel\": \"/tmp/k\" }",
 	    "b_info.type.pv: not allowed by remusd's policy" },
 	{ B_INFO, "\"type.hvm\": { \"firmware\": \"/tmp/f\" }",
-	    "b_info.type.hvm: not allowed" },
+	    "b_info.type.hvm.firmware \"/tmp/f\" is not an allowed kernel, "
+	    "ramdisk or firmware (--allow-kernel)" },
 	{ PVH, "\"pvshim_path\": \"/tmp/shim\"", "b_info.type.pvh.pvshim_path "
 	    "\"/tmp/shim\" is not an allowed kernel, ramdisk or firmware "
 	    "(--allow-kernel)" },
@@ -360,11 +369,93 @@ Test(xen_policy, each_refused_class)
 	    "not allowed by remusd's policy (only PV network devices)");
 }
 
-Test(xen_policy, only_pvh)
+static char *hvm_plus(const char *member);
+
+Test(xen_policy, only_pvh_and_hvm)
 {
-	refused(&lab, lab_with("\"type\": \"pvh\"", "\"type\": \"hvm\""),
-	    "c_info.type \"hvm\": not allowed by remusd's policy (only PVH "
-	    "guests are replicated)");
+	refused(&lab_hvm, lab_with("\"type\": \"pvh\"", "\"type\": \"pv\""),
+	    "c_info.type \"pv\": not allowed by remusd's policy (only PVH "
+	    "guests, and HVM guests with --allow-hvm, are replicated)");
+	/* HVM only when remusd said so (its QEMU runs as root here). */
+	refused(&lab, hvm_plus(NULL), "c_info.type \"hvm\": not allowed by "
+	    "remusd's policy (only PVH guests, and HVM guests with "
+	    "--allow-hvm, are replicated)");
+}
+
+/* The lab's HVM domU (labtest.sh's hvm phase: the PVH one as type hvm
+ * with qemu-xen, serial pty, no display) with MEMBER added to its
+ * type.hvm, or as it is with MEMBER NULL. */
+static char *
+hvm_plus(const char *member)
+{
+	char to[1024];
+
+	snprintf(to, sizeof to, "\"type.hvm\": { %s%s\"serial\": \"pty\", "
+	    "\"vga\": { \"kind\": \"none\" }, \"vnc\": { \"enable\": "
+	    "\"False\" }, \"sdl\": { \"enable\": \"False\" } }",
+	    member ? member : "", member ? ", " : "");
+	return replace(replace(replace(lab_json(), "\"type\": \"pvh\"",
+	    "\"type\": \"hvm\""), "\"type.pvh\": {\n\n        }", to),
+	    "\"max_vcpus\": 1,", "\"max_vcpus\": 1, \"device_model_version\": "
+	    "\"qemu_xen\",");
+}
+
+Test(xen_policy, hvm_accepted)
+{
+	accepted(&lab_hvm, hvm_plus(NULL));
+	accepted(&lab_hvm, hvm_plus("\"acpi_s3\": \"False\", \"viridian\": "
+	    "\"True\", \"hpet\": \"True\", \"boot\": \"cd\", \"usb\": "
+	    "\"True\", \"usbdevice\": \"tablet\", \"xen_platform_pci\": "
+	    "\"True\", \"timeoffset\": \"3600\""));
+	/* A VNC console on the backup's loopback (reached through ssh). */
+	accepted(&lab_hvm, replace(hvm_plus(NULL), "\"vnc\": { \"enable\": "
+	    "\"False\" }", "\"vnc\": { \"enable\": \"True\", \"listen\": "
+	    "\"127.0.0.1\", \"display\": 3 }"));
+}
+
+/* What an HVM guest's device model would reach on the backup host. */
+Test(xen_policy, hvm_host_facing_refused)
+{
+	static const struct { const char *member, *want; } hvm_bad[] = {
+		{ "\"serial_list\": [ \"file:/etc/shadow\" ]",
+		    "b_info.type.hvm.serial_list: not allowed" },
+		{ "\"soundhw\": \"hda\"", "b_info.type.hvm.soundhw: not "
+		    "allowed by remusd's policy (the backup host's sound "
+		    "device)" },
+		{ "\"usbdevice\": \"host:1234:5678\"",
+		    "b_info.type.hvm.usbdevice \"host:1234:5678\": not "
+		    "allowed" },
+		{ "\"usbdevice_list\": [ \"tablet\" ]",
+		    "b_info.type.hvm.usbdevice_list: not allowed" },
+		{ "\"spice\": { \"enable\": \"True\" }",
+		    "b_info.type.hvm.spice: not allowed" },
+		{ "\"gfx_passthru\": \"True\"",
+		    "b_info.type.hvm.gfx_passthru" },
+		{ "\"rdm\": { \"strategy\": \"host\" }",
+		    "b_info.type.hvm.rdm: not allowed" },
+		{ "\"system_firmware\": \"/etc/shadow\"",
+		    "b_info.type.hvm.system_firmware \"/etc/shadow\" is not "
+		    "an allowed kernel" },
+		{ "\"keymap\": \"../../x\"", "b_info.type.hvm.keymap" },
+		{ "\"new_thing\": 1", "b_info.type.hvm.new_thing: not "
+		    "allowed" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof hvm_bad / sizeof hvm_bad[0]; i++)
+		refused(&lab_hvm, hvm_plus(hvm_bad[i].member), hvm_bad[i].want);
+	refused(&lab_hvm, replace(hvm_plus(NULL), "\"serial\": \"pty\"",
+	    "\"serial\": \"file:/etc/shadow\""), "b_info.type.hvm.serial "
+	    "\"file:/etc/shadow\": not allowed by remusd's policy (a host "
+	    "file, device or socket as the serial port)");
+	refused(&lab_hvm, replace(hvm_plus(NULL), "\"vnc\": { \"enable\": "
+	    "\"False\" }", "\"vnc\": { \"enable\": \"True\", "
+	    "\"listen\": \"0.0.0.0\" }"), "b_info.type.hvm.vnc.listen "
+	    "\"0.0.0.0\": not allowed by remusd's policy (a VNC server on "
+	    "the backup host's network)");
+	refused(&lab_hvm, replace(hvm_plus(NULL), "\"sdl\": { \"enable\": "
+	    "\"False\" }", "\"sdl\": { \"enable\": \"True\" }"),
+	    "b_info.type.hvm.sdl.enable");
 }
 
 Test(xen_policy, other_bridge)

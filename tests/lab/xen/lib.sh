@@ -26,7 +26,7 @@ fetch_packages() {
 	    xen-utils-common xenstore-utils libxencall1 libxenevtchn1 \
 	    libxenforeignmemory1 libxengnttab1 libxenmisc$XENVER libxenstore4 \
 	    libxentoollog1 libyajl2 libxenhypfs1 libxendevicemodel1 \
-	    libxentoolcore1
+	    libxentoolcore1 qemu-system-xen
 }
 
 # fetch_symbols: the domU kernel's System.map, from Debian's -dbg package
