@@ -1171,10 +1171,26 @@ start_real_backup(int cut_at, uint64_t budget)
 	return b;
 }
 
-Test(ckpt, backup_commits_exactly_the_guest_state_of_each_epoch)
+/* The end of every test that started one. */
+static void
+stop_real_backup(struct backup *b)
 {
-	struct backup *b = start_real_backup(0, 0);
+	backup_free(b);
+	close(RL.from);
+	close(RL.to);
+}
 
+/* Twelve epochs through the real receiver: each commit is the guest's
+ * memory at its suspend (frep_commit).  DEVMODEL: a guest with a device
+ * model (Xen HVM), whose every epoch carries the model's state saved in
+ * that suspend, committed with exactly that epoch's memory. */
+static void
+run_commits(int devmodel)
+{
+	struct backup *b;
+
+	fdom.devmodel = frep_keeps_devices = devmodel;
+	b = start_real_backup(0, 0);
 	H.stop_after = 12;
 	start_engine(25, 1);
 	run_for(15);
@@ -1187,69 +1203,26 @@ Test(ckpt, backup_commits_exactly_the_guest_state_of_each_epoch)
 	cr_assert(eq(int, frep.mismatches, 0), "%d of %d commits differ",
 	    frep.mismatches, frep.commits);
 	cr_assert(eq(u64, frep.activated, 0), "END must not activate");
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
-}
-
-/* A guest with a device model (Xen HVM): every epoch carries the model's
- * state saved in that epoch's suspend, and the backup commits each epoch's
- * memory with exactly that epoch's devices (frep_commit checks both). */
-Test(ckpt, device_model_state_is_committed_with_its_epoch)
-{
-	struct backup *b;
-
-	fdom.devmodel = 1;
-	frep_keeps_devices = 1;
-	b = start_real_backup(0, 0);
-	H.stop_after = 12;
-	start_engine(25, 1);
-	run_for(15);
-	cr_assert(eq(int, H.result, CKPT_STOPPED));
-	if (!bdone)
-		run_for(5);
-	cr_assert(eq(int, BRES, BACKUP_END));
-	cr_assert(ge(u64, frep.committed, 12));
-	cr_assert(eq(int, frep.mismatches, 0));
-	cr_assert(eq(int, frep.dev_mismatches, 0), "%d of %d commits had "
-	    "another epoch's devices", frep.dev_mismatches, frep.commits);
-	{
+	if (devmodel) {
 		char want[32];
 
+		cr_assert(eq(int, frep.dev_mismatches, 0), "%d of %d commits "
+		    "had another epoch's devices", frep.dev_mismatches,
+		    frep.commits);
 		snprintf(want, sizeof want, "dev:%" PRIu64, frep.committed);
 		cr_assert_str_eq(frep.dev_committed, want);
 	}
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
+	stop_real_backup(b);
 }
 
-/* The primary dies in the middle of an epoch's bytes (from the 6th
- * suspend on): the backup fails over to the last epoch it committed, with
- * that epoch's devices, never the torn one's. */
-Test(ckpt, failover_activates_the_last_committed_devices)
+Test(ckpt, backup_commits_exactly_the_guest_state_of_each_epoch)
 {
-	struct backup *b;
-	char want[32];
+	run_commits(0);
+}
 
-	fdom.devmodel = 1;
-	frep_keeps_devices = 1;
-	b = start_real_backup(6, 3000);
-	start_engine(25, 0);
-	run_for(10);
-	if (!bdone)
-		run_for(5);
-	cr_assert(bdone, "the backup did not see the primary go");
-	cr_assert(eq(int, BRES, BACKUP_FAILED_OVER));
-	cr_assert(ge(u64, frep.committed, 1));
-	cr_assert(lt(u64, frep.committed, (uint64_t)fdom.nsuspend));
-	cr_assert(eq(u64, frep.activated, frep.committed));
-	cr_assert(eq(int, frep.dev_mismatches, 0));
-	snprintf(want, sizeof want, "dev:%" PRIu64, frep.activated);
-	cr_assert_str_eq(frep.dev_activated, want);
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
+Test(ckpt, device_model_state_is_committed_with_its_epoch)
+{
+	run_commits(1);
 }
 
 /* A backup whose driver cannot keep device model state refuses the
@@ -1267,9 +1240,7 @@ Test(ckpt, backup_without_device_model_support_refuses)
 	cr_assert(BRES != BACKUP_FAILED_OVER, "activated: %d", BRES);
 	cr_assert(eq(u64, frep.committed, 0));
 	cr_assert(eq(u64, frep.activated, 0));
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
+	stop_real_backup(b);
 }
 
 /* The device model's save fails in suspend 4: that is the guest's
@@ -1337,9 +1308,7 @@ run_precopy(int refuse)
 	cr_assert(ge(int, fdom.live_reads, 12));
 	if (refuse)
 		cr_assert(eq(int, fdom.refusals, 0));
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
+	stop_real_backup(b);
 }
 
 Test(ckpt, precopy_commits_exactly_the_guest_state_at_the_suspend)
@@ -1376,9 +1345,7 @@ run_precopy_mode(enum ckpt_precopy mode, int want_live_reads)
 		cr_assert(eq(u64, H.st[e].precopy_pages, 0));
 	}
 	cr_assert(eq(int, frep.mismatches, 0));
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
+	stop_real_backup(b);
 }
 
 Test(ckpt, precopy_off_reads_the_log_live_only_to_reset_it)
@@ -1391,17 +1358,22 @@ Test(ckpt, precopy_auto_skips_small_epochs)
 	run_precopy_mode(CKPT_PRECOPY_AUTO, 2);
 }
 
-Test(ckpt, torn_epoch_is_never_applied)
+/* From the 6th suspend on, let only 3000 more bytes through, then cut:
+ * some epoch arrives torn and must be dropped whole; the backup fails over
+ * to the last epoch it committed.  DEVMODEL: with that epoch's device
+ * model state, never the torn one's. */
+static void
+run_torn(int devmodel)
 {
-	/* From the 6th suspend on, let only 3000 more bytes through, then
-	 * cut: some epoch arrives torn and must be dropped whole. */
-	struct backup *b = start_real_backup(6, 3000);
+	struct backup *b;
 
+	fdom.devmodel = frep_keeps_devices = devmodel;
+	b = start_real_backup(6, 3000);
 	start_engine(25, 0);
 	run_for(10);
 	if (!bdone)
 		run_for(5);
-	cr_assert(bdone);
+	cr_assert(bdone, "the backup did not see the primary go");
 	cr_assert(eq(int, BRES, BACKUP_FAILED_OVER));
 	cr_assert(ge(u64, frep.committed, 1));
 	cr_assert(lt(u64, frep.committed, (uint64_t)fdom.nsuspend));
@@ -1410,9 +1382,24 @@ Test(ckpt, torn_epoch_is_never_applied)
 	/* The replica at activation is the guest at that epoch's suspend. */
 	cr_assert(eq(u64, fnv(frep.mem, (size_t)NR_PAGES * PS),
 	    fdom.sum[frep.activated]));
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
+	if (devmodel) {
+		char want[32];
+
+		cr_assert(eq(int, frep.dev_mismatches, 0));
+		snprintf(want, sizeof want, "dev:%" PRIu64, frep.activated);
+		cr_assert_str_eq(frep.dev_activated, want);
+	}
+	stop_real_backup(b);
+}
+
+Test(ckpt, torn_epoch_is_never_applied)
+{
+	run_torn(0);
+}
+
+Test(ckpt, failover_activates_the_last_committed_devices)
+{
+	run_torn(1);
 }
 
 /* ---- HELLO's flags and the devices' declarations ------------------------- */
@@ -1435,9 +1422,7 @@ guardian_case(uint32_t hello_flags, int backup_no_guardian)
 	if (!bdone)
 		run_for(5);
 	cr_assert(eq(int, BRES, BACKUP_END));
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
+	stop_real_backup(b);
 	return frep.no_guardian;
 }
 
@@ -1486,9 +1471,7 @@ Test(ckpt, disks_declared_to_a_backup_without_disks_are_refused)
 	/* Declared before the first epoch was cut. */
 	cr_assert(strstr(devlog, "declare ") < strstr(devlog, "postsuspend:1")
 	    || strstr(devlog, "postsuspend:1") == NULL, "%s", devlog);
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
+	stop_real_backup(b);
 }
 
 /* A backup device that holds disks for the guest, and a primary that
@@ -1524,9 +1507,7 @@ Test(ckpt, backup_with_disks_refuses_a_primary_declaring_none)
 	cr_assert(eq(int, BRES, BACKUP_STOOD_DOWN));
 	cr_assert(eq(int, bdeclared, 0), "declare(NULL) at the first epoch");
 	cr_assert(eq(u64, frep.committed, 0));
-	backup_free(b);
-	close(RL.from);
-	close(RL.to);
+	stop_real_backup(b);
 }
 
 /* ---- Transport addresses ------------------------------------------------- */
