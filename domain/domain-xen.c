@@ -2520,8 +2520,11 @@ dm_restart(struct replica *r)
 		sigaction(SIGCHLD, &sa, NULL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(sfd, 3) == -1 || dup2(lfd, 1) == -1 ||
-		    dup2(lfd, 2) == -1)
+		/* Output first: LFD may be 3.  A descriptor already at 3
+		 * keeps its close-on-exec flag through dup2: clear it. */
+		if (dup2(lfd, 1) == -1 || dup2(lfd, 2) == -1 ||
+		    (sfd != 3 && dup2(sfd, 3) == -1) ||
+		    fcntl(3, F_SETFD, 0) == -1)
 			_exit(127);
 		{
 			int z = open("/dev/null", O_RDONLY);
