@@ -869,6 +869,15 @@ start_fake_backup(int close_after_ready)
 	transport_from_fds(&H.tp, sv[0], sv[0], "fake backup");
 }
 
+/* The end of every test that started one. */
+static void
+stop_fake_backup(void)
+{
+	ev_io_stop(H.loop, &FB->io);
+	close(FB->fd);
+	free(FB);
+}
+
 Test(ckpt, never_two_epochs_outstanding)
 {
 	start_fake_backup(0);
@@ -902,9 +911,7 @@ Test(ckpt, never_two_epochs_outstanding)
 	 * order, even when the backup skipped some. */
 	cr_assert(strstr(devlog, "commit:2 ") != NULL, "%s", devlog);
 	cr_assert(lt(ptr, strstr(devlog, "commit:2 "), strstr(devlog, "commit:3 ")));
-	ev_io_stop(H.loop, &FB->io);
-	close(FB->fd);
-	free(FB);
+	stop_fake_backup();
 }
 
 Test(ckpt, backup_loss_releases_devices_and_keeps_the_guest_running)
@@ -1021,20 +1028,35 @@ Test(ckpt, failed_reprotect_ends_protection)
 /* The guest dies on this host: what it produced since the last ACK is
  * output of state the backup may not have.  Devices drop it; nothing is
  * released. */
-Test(ckpt, guest_failure_discards_held_output)
+/* The guest fails in suspend 4 (as the test set it up to): its held
+ * output is discarded, never released. */
+static void
+run_guest_failure(void)
 {
 	start_fake_backup(0);
 	FB->ack_upto = UINT64_MAX;
-	fdom.die_at = 4;
 	start_engine(25, 1);
 	run_for(2);
 	cr_assert(H.done);
 	cr_assert(eq(int, H.result, CKPT_GUEST_FAILED));
 	cr_assert(strstr(devlog, "discard_all ") != NULL, "%s", devlog);
 	cr_assert(strstr(devlog, "release_all ") == NULL, "%s", devlog);
-	ev_io_stop(H.loop, &FB->io);
-	close(FB->fd);
-	free(FB);
+	stop_fake_backup();
+}
+
+Test(ckpt, guest_failure_discards_held_output)
+{
+	fdom.die_at = 4;
+	run_guest_failure();
+}
+
+/* The device model's save fails in suspend 4: that is the guest's
+ * failure, as a failed copy is, and the epoch is never sent. */
+Test(ckpt, device_model_save_failure_is_the_guests)
+{
+	fdom.devmodel = 1;
+	fdom.dev_fail_at = 4;
+	run_guest_failure();
 }
 
 /* The guest shut itself down (poweroff): its owner's decision.  END tells
@@ -1059,9 +1081,7 @@ Test(ckpt, guest_shutdown_ends_protection_with_end)
 	    FB->end);
 	cr_assert(strstr(devlog, "release_all ") != NULL, "%s", devlog);
 	cr_assert(strstr(devlog, "discard_all ") == NULL, "%s", devlog);
-	ev_io_stop(H.loop, &FB->io);
-	close(FB->fd);
-	free(FB);
+	stop_fake_backup();
 }
 
 /* A guest that does not take the suspend request (busy, or shutting down)
@@ -1081,9 +1101,7 @@ Test(ckpt, refused_suspend_is_tried_again)
 	cr_assert(strstr(fdom.log, "suspend:2 resume refused refused refused "
 	    "suspend:3 resume ") != NULL, "%s", fdom.log);
 	cr_assert(ge(u64, H.acked_stats, 4));
-	ev_io_stop(H.loop, &FB->io);
-	close(FB->fd);
-	free(FB);
+	stop_fake_backup();
 }
 
 /* ---- The real receiver over a fake replica ------------------------------- */
@@ -1241,25 +1259,6 @@ Test(ckpt, backup_without_device_model_support_refuses)
 	cr_assert(eq(u64, frep.committed, 0));
 	cr_assert(eq(u64, frep.activated, 0));
 	stop_real_backup(b);
-}
-
-/* The device model's save fails in suspend 4: that is the guest's
- * failure, as a failed copy is -- its held output is discarded, and the
- * epoch is never sent. */
-Test(ckpt, device_model_save_failure_is_the_guests)
-{
-	start_fake_backup(0);
-	FB->ack_upto = UINT64_MAX;
-	fdom.devmodel = 1;
-	fdom.dev_fail_at = 4;
-	start_engine(25, 1);
-	run_for(2);
-	cr_assert(H.done);
-	cr_assert(eq(int, H.result, CKPT_GUEST_FAILED));
-	cr_assert(strstr(devlog, "discard_all ") != NULL, "%s", devlog);
-	ev_io_stop(H.loop, &FB->io);
-	close(FB->fd);
-	free(FB);
 }
 
 /* Pre-copy: the log is read and its pages copied while the guest runs,
