@@ -1005,7 +1005,6 @@ static int
 take_record(struct backup *b, const struct stream_rec *rec)
 {
 	struct bdev *d;
-	uint8_t *p;
 
 	switch (rec->type) {
 	case STREAM_REC_COOKIE:
@@ -1047,13 +1046,8 @@ take_record(struct backup *b, const struct stream_rec *rec)
 	case STREAM_REC_GUEST_STATE:
 		if (epoch_extra(b, 0, rec->length) == -1)
 			return -1;
-		if (rec->length > b->state_cap) {
-			p = realloc(b->state, rec->length);
-			if (p == NULL)
-				return -1;
-			b->state = p;
-			b->state_cap = rec->length;
-		}
+		if (buf_reserve(&b->state, &b->state_cap, rec->length) == -1)
+			return -1;
 		/* An empty state is legal; the buffer may not exist yet. */
 		if (rec->length > 0)
 			memcpy(b->state, rec->body, rec->length);
@@ -1062,13 +1056,9 @@ take_record(struct backup *b, const struct stream_rec *rec)
 	case STREAM_REC_DEVICE_STATE:
 		if (epoch_extra(b, 0, rec->u.devstate.len) == -1)
 			return -1;
-		if (rec->u.devstate.len > b->dev_cap) {
-			p = realloc(b->dev, rec->u.devstate.len);
-			if (p == NULL)
-				return -1;
-			b->dev = p;
-			b->dev_cap = rec->u.devstate.len;
-		}
+		if (buf_reserve(&b->dev, &b->dev_cap,
+		    rec->u.devstate.len) == -1)
+			return -1;
 		memcpy(b->dev, rec->u.devstate.data, rec->u.devstate.len);
 		b->dev_len = rec->u.devstate.len;
 		b->dev_kind = rec->u.devstate.kind;

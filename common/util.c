@@ -237,6 +237,21 @@ util_refuse(char *why, size_t len, int err, const char *fmt, ...)
 }
 
 int
+buf_reserve(uint8_t **buf, size_t *cap, size_t n)
+{
+	uint8_t *p;
+
+	if (n <= *cap)
+		return 0;
+	p = realloc(*buf, n);
+	if (p == NULL)
+		return -1;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+int
 proc_pid_stat(const char *pid, char *state, uint64_t *start)
 {
 	char path[64], buf[1024], *p, *end;
@@ -273,4 +288,25 @@ proc_pid_stat(const char *pid, char *state, uint64_t *start)
 bad:
 	errno = EPROTO;
 	return -1;
+}
+
+int
+proc_pid_wait_gone(pid_t pid, unsigned ms)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	char id[24], state;
+	uint64_t start;
+	unsigned i;
+
+	snprintf(id, sizeof id, "%d", (int)pid);
+	for (i = 0;; i++) {
+		if (proc_pid_stat(id, &state, &start) == -1) {
+			if (errno == ENOENT || errno == ESRCH)
+				return 1;
+		} else if (state == 'Z' || state == 'X')
+			return 1;
+		if (i >= ms / 10)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
 }

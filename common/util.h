@@ -15,6 +15,11 @@ uint64_t	now_ns(void);
  * -1) on EOF before LEN bytes, and stores what it got in *got if non-NULL. */
 int	read_full(int fd, void *buf, size_t len, size_t *got);
 int	write_full(int fd, const void *buf, size_t len);
+/* Make *BUF (*CAP bytes, malloc'd, or NULL and 0) hold at least N bytes,
+ * keeping its content: the buffers a record or a file is copied into,
+ * grown to the largest seen and kept.  0, or -1 with errno (ENOMEM) and
+ * *BUF as it was. */
+int	buf_reserve(uint8_t **buf, size_t *cap, size_t n);
 /* pwrite/pread exactly LEN bytes at OFF; a transfer that makes no
  * progress (EOF for pread) is EIO.  0, or -1 with errno. */
 int	pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
@@ -45,5 +50,8 @@ uint64_t	percentile_u64(uint64_t *v, size_t n, double p);
  * counted from the last ')'.  0, or -1 with errno (ENOENT: no such
  * process; EPROTO: unreadable line). */
 int	proc_pid_stat(const char *pid, char *state, uint64_t *start);
+/* Whether PID is gone, or a zombie nobody reaped yet (it need not be our
+ * child), within MS milliseconds, /proc read every 10 ms: 1 or 0. */
+int	proc_pid_wait_gone(pid_t pid, unsigned ms);
 
 #endif /* REMUS_UTIL_H */

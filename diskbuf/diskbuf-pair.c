@@ -119,14 +119,8 @@ backup_main(int sock, const struct diskbuf_backup_cfg *cfg, const char *state)
 			log_warnx("backup: frame of %u bytes is too long", f.len);
 			break;
 		}
-		if (f.len > cap) {
-			uint8_t *p = realloc(buf, f.len);
-
-			if (p == NULL)
-				fatal("backup: frame buffer");
-			buf = p;
-			cap = f.len;
-		}
+		if (buf_reserve(&buf, &cap, f.len) == -1)
+			fatal("backup: frame buffer");
 		if (f.len && read_full(sock, buf, f.len, NULL) == -1)
 			break;
 		if (f.kind == F_WRITE) {

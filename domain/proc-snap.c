@@ -38,22 +38,7 @@
 static void
 wait_dead(long pid)
 {
-	char path[64], buf[256], *p;
-	FILE *fp;
-	int i;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	for (i = 0; i < 500; i++) {
-		fp = fopen(path, "r");
-		if (fp == NULL)
-			return;
-		p = fgets(buf, sizeof buf, fp);
-		fclose(fp);
-		if (p && (p = strrchr(buf, ')')) != NULL && p[1] == ' ' &&
-		    (p[2] == 'Z' || p[2] == 'X'))
-			return;
-		usleep(10000);
-	}
+	(void)proc_pid_wait_gone((pid_t)pid, 5000);
 }
 
 static void __dead
