@@ -75,8 +75,6 @@
 
 #include "qmp.h"
 
-#include "qmp.h"
-
 #define LOG_PREFIX "xen: "
 #include "diskmap.h"
 #include "log.h"
@@ -775,6 +773,55 @@ guardian_run(const char *json, uint32_t domid)
 	}
 }
 
+/* Fork a process that outlives us, as libxl spawns its helpers: a child
+ * forks it and exits, so that init reaps it.  It has a session of its
+ * own, the default action for the signals remus and remusd handle, and
+ * nothing blocked; what it inherits of our descriptors is the caller's to
+ * close.  0 in the new process; here its pid, or -1 with errno. */
+static pid_t
+fork_detached(void)
+{
+	int pfd[2];
+	pid_t mid, g = -1;
+
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		return -1;
+	mid = fork();
+	if (mid == -1) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (mid == 0) {
+		struct sigaction sa = { .sa_handler = SIG_DFL };
+		sigset_t none;
+
+		g = fork();
+		if (g != 0) {
+			(void)write(pfd[1], &g, sizeof(g));
+			_exit(g == -1);
+		}
+		close(pfd[0]);
+		close(pfd[1]);
+		setsid();
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGCHLD, &sa, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		return 0;
+	}
+	close(pfd[1]);
+	if (read_full(pfd[0], &g, sizeof(g), NULL) == -1 || g <= 0) {
+		g = -1;
+		errno = ECHILD;
+	}
+	close(pfd[0]);
+	while (waitpid(mid, NULL, 0) == -1 && errno == EINTR)
+		;
+	return g;
+}
+
 /* xl's per-domain daemon carries out on_poweroff/on_reboot/on_crash,
  * but it exits at the domain's first suspend ("Domain has suspended"),
  * taking it for a save.  So a domain remus has protected is watched by
@@ -789,25 +836,15 @@ guardian_start(const char *json, uint32_t domid, const char *name)
 
 	if (json == NULL)
 		return;
-	pid = fork();
+	pid = fork_detached();
 	if (pid == -1) {
 		log_warn("guardian for %s: fork", name);
 		return;
 	}
 	if (pid == 0) {
-		struct sigaction sa = { .sa_handler = SIG_DFL };
-
-		if (fork() != 0)
-			_exit(0);	/* the grandchild is reparented */
-		setsid();
-		/* Our owner's signal handling is not the guardian's. */
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
 		(void)close_range(3, ~0u, 0);	/* our sockets */
 		guardian_run(json, domid);
 	}
-	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-		;
 	log_info("%s: a guardian carries out its on_poweroff/on_reboot/"
 	    "on_crash actions from now on", name);
 }
@@ -1128,14 +1165,8 @@ xen_save_devices(struct domain *d, uint32_t *kind, const void **buf,
 		errno = EFBIG;
 		goto err;
 	}
-	if ((size_t)st.st_size > d->dm_cap) {
-		uint8_t *p = realloc(d->dm_buf, (size_t)st.st_size);
-
-		if (p == NULL)
-			goto err;
-		d->dm_buf = p;
-		d->dm_cap = (size_t)st.st_size;
-	}
+	if (buf_reserve(&d->dm_buf, &d->dm_cap, (size_t)st.st_size) == -1)
+		goto err;
 	if (read_full(fd, d->dm_buf, (size_t)st.st_size, &got) == -1 ||
 	    memcmp(d->dm_buf, QEVM_MAGIC, 4) != 0) {
 		log_warnx("%s: %s is not QEMU device state (%zu bytes read)",
@@ -2329,14 +2360,8 @@ xrep_commit_devices(struct replica *r, uint64_t epoch, uint32_t kind,
 		errno = EPROTO;
 		return -1;
 	}
-	if (len > r->dev_pending_cap) {
-		uint8_t *p = realloc(r->dev_pending, len);
-
-		if (p == NULL)
-			return -1;
-		r->dev_pending = p;
-		r->dev_pending_cap = len;
-	}
+	if (buf_reserve(&r->dev_pending, &r->dev_pending_cap, len) == -1)
+		return -1;
 	memcpy(r->dev_pending, buf, len);
 	r->dev_pending_len = len;
 	r->dev_pending_epoch = epoch;
@@ -2409,37 +2434,6 @@ err:
 	return NULL;
 }
 
-/* PID gone (or a zombie nobody reaped yet) within MS milliseconds. */
-static int
-pid_gone(pid_t pid, int ms)
-{
-	char path[64], st[256];
-	int fd, i;
-	ssize_t k;
-
-	for (i = 0; i <= ms / 10; i++) {
-		if (kill(pid, 0) == -1 && errno == ESRCH)
-			return 1;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd == -1)
-			return 1;
-		k = read(fd, st, sizeof(st) - 1);
-		close(fd);
-		if (k > 0) {
-			char *p;
-
-			st[k] = '\0';
-			p = strrchr(st, ')');
-			if (p != NULL && p[1] == ' ' && p[2] == 'Z')
-				return 1;
-		}
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	return 0;
-}
-
 /* The twin's device model was started by libxl when it built the twin,
  * with every emulated device reset.  Activated, the guest needs the
  * committed ones: as libxl's own restore starts QEMU (-incoming with the
@@ -2453,8 +2447,8 @@ dm_restart(struct replica *r)
 {
 	char path[96], file[64] = "", logf[128], inc[16], st[32] = "";
 	char *pidstr = NULL, **argv = NULL;
-	pid_t old, mid, dm = -1;
-	int sfd = -1, lfd = -1, pfd[2] = { -1, -1 }, rc = -1;
+	pid_t old, dm;
+	int sfd = -1, lfd = -1, rc = -1;
 	struct qmp *q = NULL;
 	uint64_t t0;
 	size_t i;
@@ -2492,34 +2486,16 @@ dm_restart(struct replica *r)
 	lfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (lfd == -1)
 		lfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (kill(old, SIGTERM) == -1 || !pid_gone(old, 5000)) {
+	if (kill(old, SIGTERM) == -1 || !proc_pid_wait_gone(old, 5000)) {
 		log_warnx("backup domain %u: its fresh device model (pid %d) "
 		    "did not stop", r->domid, (int)old);
 		(void)kill(old, SIGKILL);
-		if (!pid_gone(old, 2000))
+		if (!proc_pid_wait_gone(old, 2000))
 			goto out;
 	}
-	if (pipe2(pfd, O_CLOEXEC) == -1)
-		goto out;
-	/* Twice forked, as libxl spawns it: the device model outlives us. */
-	mid = fork();
-	if (mid == -1)
-		goto out;
-	if (mid == 0) {
-		struct sigaction sa = { .sa_handler = SIG_DFL };
-		sigset_t none;
-		pid_t g = fork();
-
-		if (g != 0) {
-			(void)write(pfd[1], &g, sizeof(g));
-			_exit(g == -1);
-		}
-		setsid();
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGCHLD, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+	/* The device model outlives us, as libxl's does. */
+	dm = fork_detached();
+	if (dm == 0) {
 		/* Output first: LFD may be 3.  A descriptor already at 3
 		 * keeps its close-on-exec flag through dup2: clear it. */
 		if (dup2(lfd, 1) == -1 || dup2(lfd, 2) == -1 ||
@@ -2538,14 +2514,8 @@ dm_restart(struct replica *r)
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	close(pfd[1]);
-	pfd[1] = -1;
-	if (read_full(pfd[0], &dm, sizeof(dm), NULL) == -1 || dm <= 0)
-		dm = -1;
-	while (waitpid(mid, NULL, 0) == -1 && errno == EINTR)
-		;
 	if (dm == -1) {
-		log_warnx("backup domain %u: device model not started",
+		log_warn("backup domain %u: device model not started",
 		    r->domid);
 		goto out;
 	}
@@ -2566,7 +2536,7 @@ dm_restart(struct replica *r)
 		if (q != NULL && qmp_status(q, st, sizeof(st)) == 0 &&
 		    strcmp(st, "inmigrate") != 0)
 			break;
-		if (kill(dm, 0) == -1 || pid_gone(dm, 0)) {
+		if (proc_pid_wait_gone(dm, 0)) {
 			log_warnx("backup domain %u: the device model exited "
 			    "while loading the state (%s)", r->domid, logf);
 			goto out;
@@ -2603,10 +2573,6 @@ out:
 		close(sfd);
 	if (lfd != -1)
 		close(lfd);
-	if (pfd[0] != -1)
-		close(pfd[0]);
-	if (pfd[1] != -1)
-		close(pfd[1]);
 	if (file[0])
 		(void)unlink(file);
 	free(pidstr);
