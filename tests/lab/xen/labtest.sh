@@ -22,6 +22,8 @@ PORT=7777
 CONS=/var/log/xen/console
 # pvh, or hvm once the hvm phase replaced the domU (BENCH xen's guest=)
 GUEST_TYPE=pvh
+# Retries of a check after the emulation killed its domU (with_retry).
+LAB_RETRIES=${LAB_RETRIES:-3}
 
 # ask CMD: one request to the domU's counter service; prints its reply
 # ("count=C tick=T") or nothing.
@@ -169,8 +171,8 @@ with_retry() {
 			break
 		fi
 		try=$((try + 1))
-		if [ $try -gt "${LAB_RETRIES:-3}" ]; then
-			fail "$check" "the domU died $try times, each of the emulation fault (at most ${LAB_RETRIES:-3} retries)"
+		if [ $try -gt "$LAB_RETRIES" ]; then
+			fail "$check" "the domU died $try times, each of the emulation fault (at most $LAB_RETRIES retries)"
 			break
 		fi
 		if ! create_domu; then
@@ -305,7 +307,7 @@ create_domu() {
 		xl destroy domu 2>/dev/null
 		emulation_death domu-create || break
 		try=$((try + 1))
-		[ $try -le "${LAB_RETRIES:-3}" ] || break
+		[ $try -le "$LAB_RETRIES" ] || break
 		note=" (retry $try after an emulation fault while booting)"
 	done
 	if [ $rc = 0 ]; then
@@ -331,7 +333,8 @@ fi
 # The same kernel and initramfs, booted by hvmloader, SeaBIOS and QEMU's
 # direct kernel boot (qemu-system-xen in dom0), with PV drivers (netfront
 # on a PV-only vif: no emulated NIC, so no option ROM) and the emulated
-# serial port as its console (xenconsoled logs it as for PVH).  It takes
+# serial port as its console (serial_log copies it where xenconsoled
+# writes a PVH guest's).  It takes
 # the PVH domU's name, so the checks after it (remusbh, ...) protect it.
 if has hvm; then
 	[ -n "$(domid_of domu)" ] && xl destroy domu
