@@ -35,7 +35,7 @@ enum rule {
 	R_NONE,		/* only its default: null, "", [], {}, 0, false */
 	R_FALSE,	/* a defbool that is default or "False" */
 	R_ONEOF,	/* a string among ARG (NULL-terminated) */
-	R_TYPE,		/* c_info.type: "pvh", or "hvm" with allow_hvm */
+	R_HVMONEOF,	/* among ARG's always, or its hvm with allow_hvm */
 	R_WORD,		/* a string of letters, digits, '_', '-', '.' */
 	R_ADDR,		/* IP addresses: hex digits, '.', ':', '/', ' ' */
 	R_KERNEL,	/* a file among --allow-kernel */
@@ -49,8 +49,8 @@ enum rule {
 struct key {
 	const char	*name;
 	enum rule	 rule;
-	const void	*arg;		/* R_ONEOF, R_OBJECT, R_LIST */
-	const char	*why;		/* R_NONE, R_ONEOF: said when refused */
+	const void	*arg;		/* R_ONEOF, R_HVMONEOF, R_OBJECT, R_LIST */
+	const char	*why;		/* R_NONE, R_*ONEOF: said when refused */
 };
 
 /* The values of an R_ONEOF. */
@@ -66,7 +66,24 @@ static const char *const loopback[] = { "127.0.0.1", "localhost", "::1",
 static const char *const no_passthrough[] = { "default", "disabled",
 	NULL };
 static const char *const xen_disk[] = { "unknown", "xen", NULL };
+/* The values of an R_HVMONEOF: what --allow-hvm adds. */
+struct hvm_oneof {
+	const char *const	*always;
+	const char *const	*hvm;
+};
+static const char *const pvh_type[] = { "pvh", NULL };
+static const char *const hvm_type[] = { "hvm", NULL };
+static const struct hvm_oneof guest_type = { pvh_type, hvm_type };
+/* A PV vif; with --allow-hvm also QEMU's emulated NIC beside it (libxl's
+ * vif_ioemu, on the tap <vif>-emu in dom0). */
 static const char *const vif_only[] = { "unknown", "vif", NULL };
+static const char *const vif_ioemu[] = { "vif_ioemu", NULL };
+static const struct hvm_oneof nic_type = { vif_only, vif_ioemu };
+/* The emulated NIC's model is QEMU's device name (-device MODEL,...):
+ * network cards only, not whatever device QEMU can build. */
+static const char *const nic_models[] = { "e1000", "e1000e", "rtl8139",
+	"virtio-net-pci", "ne2k_pci", "pcnet", "i82551", "i82557b",
+	"i82559er", "vmxnet3", NULL };
 
 /* Shared reasons. */
 #define HOST_DEVICE	"passes host hardware or host paths to the guest"
@@ -76,7 +93,7 @@ static const char *const vif_only[] = { "unknown", "vif", NULL };
 #define BACKEND		"devices are served by the backup's dom0"
 
 static const struct key c_info_keys[] = {
-	{ "type",	R_TYPE, NULL,
+	{ "type",	R_HVMONEOF, &guest_type,
 	    "only PVH guests, and HVM guests with --allow-hvm, are "
 	    "replicated" },
 	{ "name",	R_ANY, NULL, NULL },
@@ -298,12 +315,15 @@ static const struct key nic_keys[] = {
 	{ "rate_bytes_per_interval", R_ANY, NULL, NULL },
 	{ "rate_interval_usecs", R_ANY, NULL, NULL },
 	{ "trusted",	R_ANY, NULL, NULL },
-	{ "model",	R_WORD, NULL, NULL },
+	{ "model",	R_ONEOF, nic_models,
+	    "not one of QEMU's emulated network cards" },
 	{ "ip",		R_ADDR, NULL, NULL },	/* to the vif script */
 	{ "bridge",	R_BRIDGE, NULL, NULL },
 	{ "gatewaydev",	R_BRIDGE, NULL, NULL },
 	{ "script",	R_SCRIPT, NULL, NULL },
-	{ "nictype",	R_ONEOF, vif_only, "only PV network devices" },
+	{ "nictype",	R_HVMONEOF, &nic_type,
+	    "only PV network devices, and QEMU's emulated NICs with "
+	    "--allow-hvm" },
 	{ "ifname",	R_NONE, NULL, "names an interface of the backup host" },
 	{ "backend_domid", R_NONE, NULL, BACKEND },
 	{ "backend_domname", R_NONE, NULL, BACKEND },
@@ -461,10 +481,13 @@ check_value(const struct xen_policy *p, struct json_object *v,
 	if (*s == '\0')
 		return 0;
 	switch (k->rule) {
-	case R_TYPE:
-		if (strcmp(s, "pvh") == 0 || (p->allow_hvm &&
-		    strcmp(s, "hvm") == 0))
+	case R_HVMONEOF: {
+		const struct hvm_oneof *o = k->arg;
+
+		if (listed(o->always, s) || (p->allow_hvm &&
+		    listed(o->hvm, s)))
 			return 0;
+		}
 		return util_refuse(why, len, EPERM, "%s \"%.100s\": "
 		    NOT_ALLOWED " (%s)", path, s, k->why);
 	case R_ONEOF:

@@ -363,10 +363,12 @@ Test(xen_policy, each_refused_class)
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		refused(&lab, lab_plus(bad[i].where, bad[i].member),
 		    bad[i].want);
-	/* An emulated NIC instead of the sample's PV one. */
+	/* An emulated NIC instead of the sample's PV one: QEMU's, which
+	 * runs as root on the backup only with --allow-hvm. */
 	refused(&lab, lab_with("\"nictype\": \"vif\"",
 	    "\"nictype\": \"vif_ioemu\""), "nics[0].nictype \"vif_ioemu\": "
-	    "not allowed by remusd's policy (only PV network devices)");
+	    "not allowed by remusd's policy (only PV network devices, and "
+	    "QEMU's emulated NICs with --allow-hvm)");
 }
 
 static char *hvm_plus(const char *member);
@@ -407,6 +409,10 @@ Test(xen_policy, hvm_accepted)
 	    "\"True\", \"hpet\": \"True\", \"boot\": \"cd\", \"usb\": "
 	    "\"True\", \"usbdevice\": \"tablet\", \"xen_platform_pci\": "
 	    "\"True\", \"timeoffset\": \"3600\""));
+	/* The lab's unmodified HVM guest: QEMU's e1000 beside the vif. */
+	accepted(&lab_hvm, replace(hvm_plus("\"xen_platform_pci\": "
+	    "\"False\""), "\"nictype\": \"vif\"", "\"nictype\": "
+	    "\"vif_ioemu\", \"model\": \"e1000\""));
 	/* A VNC console on the backup's loopback (reached through ssh). */
 	accepted(&lab_hvm, replace(hvm_plus(NULL), "\"vnc\": { \"enable\": "
 	    "\"False\" }", "\"vnc\": { \"enable\": \"True\", \"listen\": "
@@ -416,6 +422,11 @@ Test(xen_policy, hvm_accepted)
 /* What an HVM guest's device model would reach on the backup host. */
 Test(xen_policy, hvm_host_facing_refused)
 {
+	/* libxl builds -device MODEL,...: a network card, nothing else */
+	refused(&lab_hvm, replace(hvm_plus(NULL), "\"nictype\": \"vif\"",
+	    "\"nictype\": \"vif_ioemu\", \"model\": \"vfio-pci\""),
+	    "nics[0].model \"vfio-pci\": not allowed by remusd's policy (not "
+	    "one of QEMU's emulated network cards)");
 	static const struct { const char *member, *want; } hvm_bad[] = {
 		{ "\"serial_list\": [ \"file:/etc/shadow\" ]",
 		    "b_info.type.hvm.serial_list: not allowed" },
