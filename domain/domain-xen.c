@@ -51,6 +51,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,7 @@
 #include <xentoollog.h>
 #include <xen/hvm/params.h>
 #include <linux/loop.h>
+#include <net/if.h>
 #include <libxl.h>
 #include <libxl_utils.h>
 
@@ -1683,11 +1686,15 @@ free:
 }
 
 /* The guest's vifs as dom0 names them: the backend's "vifname" when the
- * configuration set one, else libxl's default vif<domid>.<devid>. */
+ * configuration set one, else libxl's default vif<domid>.<devid>.  An
+ * HVM guest's NIC of type ioemu is also QEMU's emulated NIC, on the tap
+ * "<vif>-emu" (libxl's name for it): a guest without PV drivers talks
+ * through that tap only, one with them through the vif once they have
+ * unplugged the emulated NIC -- so both are buffered when both exist. */
 static int
 xen_net_ifaces(struct domain *d, char *buf, size_t len)
 {
-	char path[96], *v, **ents;
+	char path[96], name[64], *v, **ents;
 	unsigned n = 0, i;
 	size_t off = 0;
 	int k;
@@ -1701,10 +1708,24 @@ xen_net_ifaces(struct domain *d, char *buf, size_t len)
 		    "/local/domain/0/backend/vif/%u/%s/vifname", d->domid,
 		    ents[i]);
 		v = xs_read(d->h.xsh, XBT_NULL, path, NULL);
-		k = v ? snprintf(buf + off, len - off, "%s%s", off ? "," : "",
-		    v) : snprintf(buf + off, len - off, "%svif%u.%s",
-		    off ? "," : "", d->domid, ents[i]);
+		if (v)
+			snprintf(name, sizeof(name), "%s", v);
+		else
+			snprintf(name, sizeof(name), "vif%u.%s", d->domid,
+			    ents[i]);
 		free(v);
+		k = snprintf(buf + off, len - off, "%s%s", off ? "," : "",
+		    name);
+		if (k >= 0 && (size_t)k < len - off && d->hvm_dm) {
+			char emu[sizeof(name) + 4];
+
+			off += (size_t)k;
+			k = 0;
+			snprintf(emu, sizeof(emu), "%s-emu", name);
+			if (strlen(emu) < IF_NAMESIZE &&
+			    if_nametoindex(emu) != 0)
+				k = snprintf(buf + off, len - off, ",%s", emu);
+		}
 		if (k < 0 || (size_t)k >= len - off) {
 			free(ents);
 			log_warnx("%s: too many network interfaces", d->name);
@@ -2185,10 +2206,13 @@ xrep_create(const char *dir, const struct replica_conf *conf,
 		errno = EINVAL;
 		goto err;
 	}
+	/* A defbool the JSON left out is "default" (false here: libxl's
+	 * default is no stub domain), and libxl_defbool_val asserts on it. */
 	if (cfg.c_info.type == LIBXL_DOMAIN_TYPE_HVM &&
 	    cfg.b_info.device_model_version ==
 	    LIBXL_DEVICE_MODEL_VERSION_QEMU_XEN &&
-	    !libxl_defbool_val(cfg.b_info.device_model_stubdomain))
+	    (libxl_defbool_is_default(cfg.b_info.device_model_stubdomain) ||
+	    !libxl_defbool_val(cfg.b_info.device_model_stubdomain)))
 		r->hvm_dm = 1;
 	else if (cfg.c_info.type != LIBXL_DOMAIN_TYPE_PVH) {
 		log_warnx("guest type %s: only PVH guests and HVM guests "
@@ -2434,6 +2458,129 @@ err:
 	return NULL;
 }
 
+/* Run the hotplug script ARGV[0] as libxl does (its environment plus
+ * ENV, "NAME=value" strings, NULL-terminated) and wait at most TIMEOUT_MS:
+ * its exit status, or -1 with errno (ETIMEDOUT).  libev owns SIGCHLD
+ * here and reaps whatever exits, so a detached process runs the script,
+ * waits for it with the default disposition and reports its status on a
+ * pipe. */
+static int
+run_script(char *const argv[], char *const env[], unsigned timeout_ms)
+{
+	struct pollfd pfd;
+	int p[2], code = -1, k;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	pid = fork_detached();
+	if (pid == 0) {
+		pid_t sp;
+		int ws;
+
+		close(p[0]);
+		if (p[1] != 3 && (dup2(p[1], 3) == -1))
+			_exit(1);
+		(void)close_range(4, ~0u, 0);
+		sp = fork();
+		if (sp == 0) {
+			int z = open("/dev/null", O_RDONLY);
+
+			if (z > 0) {
+				dup2(z, 0);
+				close(z);
+			}
+			close(3);
+			for (size_t i = 0; env[i] != NULL; i++)
+				(void)putenv(env[i]);
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		while (sp > 0 && waitpid(sp, &ws, 0) == -1 && errno == EINTR)
+			;
+		code = sp == -1 ? 126 : WIFEXITED(ws) ? WEXITSTATUS(ws) :
+		    128 + WTERMSIG(ws);
+		(void)write(3, &code, sizeof(code));
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid == -1) {
+		close(p[0]);
+		return -1;
+	}
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	while ((k = poll(&pfd, 1, (int)timeout_ms)) == -1 && errno == EINTR)
+		;
+	if (k == 1 && read_full(p[0], &code, sizeof(code), NULL) == 0)
+		k = code;
+	else {
+		errno = k == 0 ? ETIMEDOUT : EIO;
+		k = -1;
+	}
+	close(p[0]);
+	return k;
+}
+
+/* A restarted device model makes its emulated NICs' taps (<vif>-emu)
+ * anew, and a new tap is on no bridge: libxl ran the NIC's hotplug script
+ * for the first one ("add type_if=tap"), so it runs again for each tap
+ * there is now.  An HVM guest without PV drivers has no other way out.
+ * 0, or -1 (a tap left unplugged: the guest would run cut off). */
+static int
+dm_taps_plug(struct replica *r)
+{
+	libxl_domain_config cfg;
+	int rc = 0, i;
+
+	libxl_domain_config_init(&cfg);
+	if (libxl_domain_config_from_json(r->ctx, &cfg, r->json) != 0) {
+		log_warnx("backup domain %u: its configuration", r->domid);
+		libxl_domain_config_dispose(&cfg);
+		return -1;
+	}
+	for (i = 0; i < cfg.num_nics && rc == 0; i++) {
+		const libxl_device_nic *nic = &cfg.nics[i];
+		char tap[64], script[PATH_MAX], e_path[96], e_tap[80],
+		    e_script[PATH_MAX + 8], e_netdev[80];
+		char *argv[] = { script, "add", "type_if=tap", NULL };
+		char *env[] = { e_script, "XENBUS_TYPE=vif", e_path,
+			"XENBUS_BASE_PATH=backend", e_netdev, e_tap, NULL };
+		int code;
+
+		if (nic->ifname)
+			snprintf(tap, sizeof(tap), "%s-emu", nic->ifname);
+		else
+			snprintf(tap, sizeof(tap), "vif%u.%d-emu", r->domid,
+			    nic->devid);
+		if (strlen(tap) >= IF_NAMESIZE || if_nametoindex(tap) == 0)
+			continue;	/* a PV-only vif */
+		/* The policy let only Xen's scripts or --allow-script in. */
+		snprintf(script, sizeof(script), "%s%s",
+		    nic->script && nic->script[0] == '/' ? "" :
+		    "/etc/xen/scripts/", nic->script ? nic->script :
+		    "vif-bridge");
+		snprintf(e_script, sizeof(e_script), "script=%s", script);
+		snprintf(e_path, sizeof(e_path), "XENBUS_PATH=backend/vif/%u/%d",
+		    r->domid, nic->devid);
+		snprintf(e_netdev, sizeof(e_netdev), "netdev=%s",
+		    nic->gatewaydev ? nic->gatewaydev : "");
+		snprintf(e_tap, sizeof(e_tap), "INTERFACE=%s", tap);
+		code = run_script(argv, env, 30000);
+		if (code != 0) {
+			log_warnx("backup domain %u: %s add type_if=tap for %s: "
+			    "%s %d", r->domid, script, tap, code == -1 ?
+			    "did not finish, errno" : "exit status",
+			    code == -1 ? errno : code);
+			rc = -1;
+		} else
+			log_info("backup domain %u: %s plugged by %s",
+			    r->domid, tap, script);
+	}
+	libxl_domain_config_dispose(&cfg);
+	return rc;
+}
+
 /* The twin's device model was started by libxl when it built the twin,
  * with every emulated device reset.  Activated, the guest needs the
  * committed ones: as libxl's own restore starts QEMU (-incoming with the
@@ -2551,16 +2698,25 @@ dm_restart(struct replica *r)
 		goto out;
 	}
 	/* Its serial port (the console) is a new pty: where xl console
-	 * finds it, as libxl writes it after starting QEMU. */
+	 * finds it, as libxl writes it after starting QEMU (serial/0/tty
+	 * for xl console -t serial, console/tty for the default). */
 	{
+		static const char *const node[] = { "serial/0/tty",
+			"console/tty" };
 		char pty[64], tpath[64];
 
-		snprintf(tpath, sizeof(tpath), "/local/domain/%u/console/tty",
-		    r->domid);
-		if (qmp_chardev_pty(q, "serial0", pty, sizeof(pty)) == 0 &&
-		    !xs_write(r->h.xsh, XBT_NULL, tpath, pty, strlen(pty)))
-			log_warn("backup domain %u: %s", r->domid, tpath);
+		if (qmp_chardev_pty(q, "serial0", pty, sizeof(pty)) == 0)
+			for (i = 0; i < 2; i++) {
+				snprintf(tpath, sizeof(tpath),
+				    "/local/domain/%u/%s", r->domid, node[i]);
+				if (!xs_write(r->h.xsh, XBT_NULL, tpath, pty,
+				    strlen(pty)))
+					log_warn("backup domain %u: %s",
+					    r->domid, tpath);
+			}
 	}
+	if (dm_taps_plug(r) == -1)
+		goto out;
 	if (strcmp(st, "running") != 0 && qmp_cont(q) == -1)
 		goto out;
 	log_info("backup domain %u: device model (pid %d) runs from epoch "
