@@ -962,6 +962,38 @@ epoch_extra(struct backup *b, int disk, size_t len)
 	return -1;
 }
 
+/* The open epoch's DEVICE_STATE, unpacked: its raw length counts against
+ * the epoch's limit before anything is allocated, and a block that does
+ * not decode to exactly that length is a corrupt epoch (never applied). */
+static int
+take_devices(struct backup *b, const struct stream_rec *rec)
+{
+	size_t raw = rec->u.devstate.len;
+
+	if (rec->u.devstate.encoding == STREAM_DEVSTATE_LZ4 &&
+	    codec_blob_len(rec->u.devstate.data, rec->u.devstate.len,
+	    &raw) == -1)
+		goto bad;
+	if (epoch_extra(b, 0, raw) == -1 ||
+	    buf_reserve(&b->dev, &b->dev_cap, raw) == -1)
+		return -1;
+	if (rec->u.devstate.encoding == STREAM_DEVSTATE_LZ4) {
+		if (codec_blob_unpack(rec->u.devstate.data,
+		    rec->u.devstate.len, b->dev, raw) == -1)
+			goto bad;
+	} else
+		memcpy(b->dev, rec->u.devstate.data, raw);
+	b->dev_len = raw;
+	b->dev_kind = rec->u.devstate.kind;
+	return 0;
+bad:
+	snprintf(b->why, sizeof b->why, "epoch %" PRIu64 ": DEVICE_STATE: "
+	    "bad LZ4 block (%" PRIu32 " bytes)", b->epoch,
+	    rec->u.devstate.len);
+	errno = EPROTO;
+	return -1;
+}
+
 /* What the session carries for the devices (DISKS, or NULL: nothing
  * declared, at the first epoch): each device checks it against this
  * backup's configuration for the guest.  Once per session.  0, or -1
@@ -1054,15 +1086,7 @@ take_record(struct backup *b, const struct stream_rec *rec)
 		b->state_len = rec->length;
 		return 0;
 	case STREAM_REC_DEVICE_STATE:
-		if (epoch_extra(b, 0, rec->u.devstate.len) == -1)
-			return -1;
-		if (buf_reserve(&b->dev, &b->dev_cap,
-		    rec->u.devstate.len) == -1)
-			return -1;
-		memcpy(b->dev, rec->u.devstate.data, rec->u.devstate.len);
-		b->dev_len = rec->u.devstate.len;
-		b->dev_kind = rec->u.devstate.kind;
-		return 0;
+		return take_devices(b, rec);
 	case STREAM_REC_EPOCH_END:
 		return commit_epoch(b);
 	case STREAM_REC_HELLO:

@@ -64,4 +64,21 @@ void	codec_get_stats(const struct codec *, struct codec_stats *);
 int	codec_decode(uint16_t enc, const void *data, uint32_t len,
 	    const void *base, void *out, uint32_t page_size);
 
+/* Blobs: a device model's state, sent once per epoch whole (tens to
+ * hundreds of KB, mostly zero: QEMU's e1000 alone carries its 128 KB
+ * register file).  Packed as le32 raw length, then one LZ4 block.
+ * codec_blob_bound: the most codec_blob_pack writes for LEN bytes (0 when
+ * LEN is over CODEC_BLOB_MAX).  codec_blob_pack: SRC (LEN >= 1 bytes) into
+ * DST (codec_blob_bound(LEN) bytes), *OUT its length; 0, or -1 with errno
+ * EINVAL.  codec_blob_len: the raw length packed DATA (LEN bytes) says it
+ * holds, 1 .. CODEC_BLOB_MAX, so that the caller bounds and allocates
+ * first; 0, or -1 EINVAL.  codec_blob_unpack: DATA into OUT of exactly RAW
+ * bytes (codec_blob_len's); never writes outside OUT; 0, or -1 EINVAL when
+ * the block is bad, short, or decodes to another length.  Thread-safe. */
+#define CODEC_BLOB_MAX	((size_t)64 << 20)
+size_t	codec_blob_bound(size_t len);
+int	codec_blob_pack(const void *src, size_t len, void *dst, size_t *out);
+int	codec_blob_len(const void *data, size_t len, size_t *raw);
+int	codec_blob_unpack(const void *data, size_t len, void *out, size_t raw);
+
 #endif /* REMUS_CODEC_H */

@@ -156,10 +156,15 @@ _Static_assert(sizeof(struct stream_disk_write) == 16, "disk_write is 16 bytes")
 					 * a "QEVM" migration stream without
 					 * RAM, as libxl's EMULATOR_CONTEXT */
 #define STREAM_DEVSTATE_KIND_MAX STREAM_DEVSTATE_QEMU
+/* How the state is carried: as it is, or packed (le32 raw length, then
+ * one LZ4 block: codec_blob_pack) -- QEMU's state is mostly zeros. */
+#define STREAM_DEVSTATE_RAW	0u
+#define STREAM_DEVSTATE_LZ4	1u
+#define STREAM_DEVSTATE_ENC_MAX	STREAM_DEVSTATE_LZ4
 
 struct stream_device_state {
 	uint32_t	kind;		/* STREAM_DEVSTATE_* */
-	uint32_t	reserved;	/* 0 */
+	uint32_t	encoding;	/* STREAM_DEVSTATE_RAW, _LZ4 */
 };
 _Static_assert(sizeof(struct stream_device_state) == 8,
     "device_state is 8 bytes");

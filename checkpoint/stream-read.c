@@ -810,12 +810,19 @@ stream_read_record(struct stream_reader *r, const uint8_t *buf, size_t len,
 		uint32_t kind = ld32(body +
 		    offsetof(struct stream_device_state, kind));
 
-		if (ld32(body + offsetof(struct stream_device_state,
-		    reserved)) != 0)
-			return fail(r, STREAM_ERR_RESERVED);
-		if (kind == 0 || kind > STREAM_DEVSTATE_KIND_MAX)
+		uint32_t enc = ld32(body +
+		    offsetof(struct stream_device_state, encoding));
+
+		if (kind == 0 || kind > STREAM_DEVSTATE_KIND_MAX ||
+		    enc > STREAM_DEVSTATE_ENC_MAX)
 			return fail(r, STREAM_ERR_UNKNOWN);
+		/* A packed state starts with its raw length (4 bytes): what
+		 * follows is the decoder's to check (codec_blob_unpack). */
+		if (enc == STREAM_DEVSTATE_LZ4 &&
+		    length < sizeof(struct stream_device_state) + 5)
+			return fail(r, STREAM_ERR_LENGTH);
 		rec->u.devstate.kind = kind;
+		rec->u.devstate.encoding = enc;
 		rec->u.devstate.data = body +
 		    sizeof(struct stream_device_state);
 		rec->u.devstate.len = length -

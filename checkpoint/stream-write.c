@@ -417,14 +417,16 @@ stream_write_blob(struct stream_writer *w, uint32_t type, const void *data,
 
 int
 stream_write_device_state(struct stream_writer *w, uint32_t kind,
-    const void *data, uint32_t len)
+    uint32_t encoding, const void *data, uint32_t len)
 {
 	const uint32_t hl = sizeof(struct stream_device_state);
 	uint8_t *p;
 
 	if (!w->in_epoch || w->devstate_sent ||
 	    (w->features & STREAM_FEAT_DEVICE_MODEL) == 0 ||
-	    kind == 0 || kind > STREAM_DEVSTATE_KIND_MAX || len == 0 ||
+	    kind == 0 || kind > STREAM_DEVSTATE_KIND_MAX ||
+	    encoding > STREAM_DEVSTATE_ENC_MAX || len == 0 ||
+	    (encoding == STREAM_DEVSTATE_LZ4 && len < 5) ||
 	    data == NULL || len > STREAM_REC_LENGTH_MAX - hl)
 		return einval();
 	close_batch(w);
@@ -432,7 +434,8 @@ stream_write_device_state(struct stream_writer *w, uint32_t kind,
 	if (p == NULL)
 		return -1;
 	st32(p + RHDR + offsetof(struct stream_device_state, kind), kind);
-	st32(p + RHDR + offsetof(struct stream_device_state, reserved), 0);
+	st32(p + RHDR + offsetof(struct stream_device_state, encoding),
+	    encoding);
 	memcpy(p + RHDR + hl, data, len);
 	finish_record(w, hl + len);
 	w->devstate_sent = 1;

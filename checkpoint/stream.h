@@ -144,6 +144,7 @@ struct stream_rec {
 		struct stream_cookie		cookie;
 		struct {
 			uint32_t	kind;	/* STREAM_DEVSTATE_* */
+			uint32_t	encoding; /* STREAM_DEVSTATE_RAW, _LZ4 */
 			const uint8_t	*data;	/* borrowed */
 			uint32_t	len;	/* >= 1 */
 		} devstate;
@@ -284,11 +285,12 @@ int	stream_write_batch_end(struct stream_writer *);
  * (STREAM_REC_OPTIONAL | n, n not a defined type) anywhere. */
 int	stream_write_blob(struct stream_writer *, uint32_t type,
 	    const void *data, uint32_t len);
-/* DEVICE_STATE of KIND (STREAM_DEVSTATE_*), LEN >= 1 bytes at DATA: once
- * in every epoch of a stream whose header has STREAM_FEAT_DEVICE_MODEL
+/* DEVICE_STATE of KIND (STREAM_DEVSTATE_*), LEN >= 1 bytes at DATA in
+ * ENCODING (STREAM_DEVSTATE_RAW, or _LZ4: codec_blob_pack's, >= 5 bytes):
+ * once in every epoch of a stream whose header has STREAM_FEAT_DEVICE_MODEL
  * (EPOCH_END without it is EINVAL), never in another. */
 int	stream_write_device_state(struct stream_writer *, uint32_t kind,
-	    const void *data, uint32_t len);
+	    uint32_t encoding, const void *data, uint32_t len);
 /* DW->length data bytes at DATA for STREAM_DISK_WRITE; DATA unused for
  * ZERO and TRIM.  Inside an epoch, after DISKS declared DW->disk, whose
  * size the range must fit in. */

@@ -234,7 +234,7 @@ stream_make_seeds(const char *dir)
 	CHECK(stream_write_page(&w, 255, STREAM_ENC_ZERO, NULL, 0));
 	CHECK(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "vcpu0:rip=0x1000", 16));
 	CHECK(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU,
-	    "QEVM\0\0\0\3dev", 11));
+	    STREAM_DEVSTATE_RAW, "QEVM\0\0\0\3dev", 11));
 	for (uint32_t k = 0; k < 64; k++)
 		page[k] = (uint8_t)k;
 	CHECK(stream_write_disk(&w, &dw, page));
@@ -248,7 +248,20 @@ stream_make_seeds(const char *dir)
 	n = (int)rle_delta(enc);
 	CHECK(stream_write_page(&w, 1, STREAM_ENC_XOR_RLE, enc, (uint32_t)n));
 	CHECK(stream_write_disk(&w, &dt, NULL));
-	CHECK(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "QEVM", 4));
+	{
+		/* packed: le32 raw length, one LZ4 block (codec_blob_pack) */
+		uint8_t raw[256] = "QEVM", packed[4 + 300];
+		int pn = LZ4_compress_default((const char *)raw,
+		    (char *)packed + 4, (int)sizeof(raw), 300);
+
+		if (pn <= 0)
+			exit(1);
+		packed[0] = (uint8_t)sizeof(raw);
+		packed[1] = (uint8_t)(sizeof(raw) >> 8);
+		packed[2] = packed[3] = 0;
+		CHECK(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU,
+		    STREAM_DEVSTATE_LZ4, packed, (uint32_t)pn + 4));
+	}
 	CHECK(stream_write_epoch_end(&w));
 	CHECK(stream_write_ctl(&w, STREAM_REC_END, 0));
 	CHECK(save(dir, "fwd-all", 0x00, &w));

@@ -208,9 +208,11 @@ dump_record(struct tool *t, uint64_t off, enum stream_status st,
 		break;
 	}
 	case STREAM_REC_DEVICE_STATE:
-		printf(" kind %" PRIu32 "%s state %" PRIu32, rec->u.devstate.kind,
+		printf(" kind %" PRIu32 "%s%s state %" PRIu32,
+		    rec->u.devstate.kind,
 		    rec->u.devstate.kind == STREAM_DEVSTATE_QEMU ? " (qemu)" :
-		    "", rec->u.devstate.len);
+		    "", rec->u.devstate.encoding == STREAM_DEVSTATE_LZ4 ?
+		    " lz4" : "", rec->u.devstate.len);
 		break;
 	case STREAM_REC_EPOCH_END:
 		printf(" epoch %" PRIu64 " records %" PRIu32 " crc 0x%08" PRIx32,

@@ -35,12 +35,12 @@ expect() {
 fuzz-stream-replay --make-seeds "$tmp/seeds" >/dev/null || exit 1
 cap=$tmp/capture
 tail -c +2 "$tmp/seeds/fwd-all" >"$cap"
-[ "$(stat -c %s "$cap")" = 5872 ] || { echo "capture size changed"; exit 1; }
+[ "$(stat -c %s "$cap")" = 5888 ] || { echo "capture size changed"; exit 1; }
 
-expect valid 0 "ok: 2 epochs, 19 records, 5872 bytes" "" -- \
+expect valid 0 "ok: 2 epochs, 19 records, 5888 bytes" "" -- \
     remus-stream verify "$cap"
 # shellcheck disable=SC2016  # $1 is the inner shell's
-expect valid-stdin 0 "ok: 2 epochs, 19 records, 5872 bytes" "" -- \
+expect valid-stdin 0 "ok: 2 epochs, 19 records, 5888 bytes" "" -- \
     sh -c 'remus-stream verify - <"$1"' sh "$cap"
 
 # A primary that died: epochs complete, no END.  Valid, with a note.

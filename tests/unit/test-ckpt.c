@@ -56,7 +56,9 @@ struct domain {
 	int		 devmodel;		/* has a device model */
 	int		 dev_fail_at;		/* suspend number whose device
 						 * model save fails */
-	char		 devbuf[32];		/* its state: "dev:<suspend>" */
+	/* its state: "dev:<suspend>", zero-padded to FAKE_DEV_LEN as QEMU's
+	 * is mostly zeros, so that the engine packs it (LZ4) */
+	char		 devbuf[4096];
 	char		 log[4096];
 };
 
@@ -222,8 +224,9 @@ fake_save_devices(struct domain *d, uint32_t *kind, const void **buf,
 		return -1;
 	}
 	*kind = STREAM_DEVSTATE_QEMU;
-	*len = (size_t)snprintf(d->devbuf, sizeof d->devbuf, "dev:%d",
-	    d->nsuspend);
+	memset(d->devbuf, 0, sizeof d->devbuf);
+	snprintf(d->devbuf, sizeof d->devbuf, "dev:%d", d->nsuspend);
+	*len = sizeof d->devbuf;
 	*buf = d->devbuf;
 	return 0;
 }
@@ -315,10 +318,18 @@ static int
 frep_commit_devices(struct replica *r, uint64_t epoch, uint32_t kind,
     const void *buf, size_t len)
 {
+	const char *b = buf;
+	size_t n;
+
 	cr_assert(eq(u32, kind, STREAM_DEVSTATE_QEMU));
-	cr_assert(len > 0 && len < sizeof r->dev_pending);
-	memcpy(r->dev_pending, buf, len);
-	r->dev_pending[len] = '\0';
+	/* the whole padded state arrives, unpacked */
+	cr_assert(eq(sz, len, 4096));
+	n = strnlen(b, len);
+	cr_assert(n > 0 && n < sizeof r->dev_pending);
+	for (size_t i = n; i < len; i++)
+		cr_assert(eq(chr, b[i], 0), "byte %zu of the state", i);
+	memcpy(r->dev_pending, buf, n);
+	r->dev_pending[n] = '\0';
 	r->dev_pending_epoch = epoch;
 	return 0;
 }

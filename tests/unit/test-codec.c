@@ -768,3 +768,59 @@ Test(codec, mutated_valid_data_never_escapes_out)
 		}
 	}
 }
+
+/* Blobs (a device model's state): packed and unpacked to the same bytes;
+ * whatever is wrong with a packed blob is EINVAL, and OUT is never
+ * written past RAW. */
+Test(codec, blobs_round_trip_and_bad_ones_are_refused)
+{
+	static uint8_t raw[200000], packed[210000], out[200000 + 64];
+	size_t n = 0, len = 0, i;
+
+	/* QEMU's state: a few registers in a mostly zero register file */
+	memcpy(raw, "QEVM\0\0\0\3", 8);
+	for (i = 0; i < 300; i++)
+		raw[(i * 7919) % sizeof(raw)] = (uint8_t)(i * 31 + 1);
+	cr_assert_geq(codec_blob_bound(sizeof(raw)), sizeof(raw));
+	cr_assert_eq(codec_blob_bound(0), 0);
+	cr_assert_eq(codec_blob_bound(CODEC_BLOB_MAX + 1), 0);
+	cr_assert_eq(codec_blob_pack(raw, sizeof(raw), packed, &n), 0);
+	cr_assert_lt(n, sizeof(raw) / 20, "200 KB mostly zero packed to %zu",
+	    n);
+	cr_assert_eq(codec_blob_len(packed, n, &len), 0);
+	cr_assert_eq(len, sizeof(raw));
+	memset(out, 0xa5, sizeof(out));
+	cr_assert_eq(codec_blob_unpack(packed, n, out, len), 0);
+	cr_assert_eq(memcmp(out, raw, sizeof(raw)), 0);
+	for (i = sizeof(raw); i < sizeof(out); i++)
+		cr_assert_eq(out[i], 0xa5, "wrote past RAW");
+
+	/* the wrong raw length, either way */
+	cr_assert_eq(codec_blob_unpack(packed, n, out, len - 1), -1);
+	cr_assert_eq(errno, EINVAL);
+	packed[0]++;
+	cr_assert_eq(codec_blob_unpack(packed, n, out, len + 1), -1);
+	packed[0]--;
+	/* a length of 0, or over CODEC_BLOB_MAX */
+	{
+		uint8_t z[8] = { 0, 0, 0, 0, 1, 2, 3, 4 };
+		uint8_t big[8] = { 1, 0, 0, 0x10, 1, 2, 3, 4 };
+
+		cr_assert_eq(codec_blob_len(z, sizeof(z), &len), -1);
+		cr_assert_eq(codec_blob_len(big, sizeof(big), &len), -1);
+		cr_assert_eq(codec_blob_len(z, 4, &len), -1, "no block");
+	}
+	/* truncated, and a damaged block */
+	cr_assert_eq(codec_blob_unpack(packed, n - 1, out, sizeof(raw)), -1);
+	for (i = 4; i < n; i += 3) {
+		uint8_t keep = packed[i];
+
+		packed[i] ^= 0x5a;
+		memset(out + sizeof(raw), 0xa5, 64);
+		/* either refused or decoded to exactly RAW bytes: never more */
+		(void)codec_blob_unpack(packed, n, out, sizeof(raw));
+		for (size_t k = sizeof(raw); k < sizeof(out); k++)
+			cr_assert_eq(out[k], 0xa5, "wrote past RAW");
+		packed[i] = keep;
+	}
+}

@@ -121,7 +121,7 @@ std_stream(void)
 	cr_assert_eq(stream_write_page(&w, 3, STREAM_ENC_XOR_LZ4, page + 5, 51), 0);
 	cr_assert_eq(stream_write_page(&w, 4, STREAM_ENC_XOR_RLE, page + 9, 13), 0);
 	cr_assert_eq(stream_write_page(&w, 5, STREAM_ENC_XOR_RLE, NULL, 0), 0);
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU,
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW,
 	    "QEVMdev", 7), 0);
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "vcpu0", 5), 0);
 	cr_assert_eq(stream_write_disk(&w, &dw, disk), 0);
@@ -134,7 +134,7 @@ std_stream(void)
 	cr_assert_eq(stream_write_page(&w, 63, STREAM_ENC_LZ4, page, 17), 0);
 	cr_assert_eq(stream_write_page(&w, 6, STREAM_ENC_ZERO, NULL, 0), 0);
 	cr_assert_eq(stream_write_disk(&w, &dt, NULL), 0);
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU,
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW,
 	    "QEVM2", 5), 0);
 	cr_assert_eq(stream_write_epoch_end(&w), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_END, 0), 0);
@@ -680,7 +680,7 @@ Test(stream, drain_and_reserve_give_identical_bytes)
 	memcpy(p, page + 9, 13);
 	STEP(stream_write_page_commit(&w, 4, STREAM_ENC_XOR_RLE, 13));
 	STEP(stream_write_page(&w, 5, STREAM_ENC_XOR_RLE, NULL, 0));
-	STEP(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "QEVMdev", 7));
+	STEP(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "QEVMdev", 7));
 	STEP(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "vcpu0", 5));
 	STEP(stream_write_disk(&w, &dw, disk));
 	STEP(stream_write_disk(&w, &dz, NULL));
@@ -692,7 +692,7 @@ Test(stream, drain_and_reserve_give_identical_bytes)
 	STEP(stream_write_page(&w, 63, STREAM_ENC_LZ4, page, 17));
 	STEP(stream_write_page(&w, 6, STREAM_ENC_ZERO, NULL, 0));
 	STEP(stream_write_disk(&w, &dt, NULL));
-	STEP(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "QEVM2", 5));
+	STEP(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "QEVM2", 5));
 	STEP(stream_write_epoch_end(&w));
 	STEP(stream_write_ctl(&w, STREAM_REC_END, 0));
 #undef STEP
@@ -774,7 +774,7 @@ Test(stream, writer_refuses_what_the_reader_rejects)
 	}
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1), -1);
 	cr_assert_eq(stream_write_epoch_begin(&w, 11, 0), -1);
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "d",
 	    1), -1, "DEVICE_STATE without DEVICE_MODEL");
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_DEVICE_STATE, "d", 1), -1,
 	    "DEVICE_STATE as a blob");
@@ -805,25 +805,29 @@ Test(stream, writer_keeps_one_device_state_per_epoch)
 
 	stream_writer_init(&w, PS);
 	std_header(&w, STREAM_FEAT_DEVICE_MODEL);
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "d",
 	    1), -1, "outside an epoch");
 	cr_assert_eq(stream_write_epoch_begin(&w, 1, STREAM_EPOCH_FULL), 0);
 	len = w.len;
 	cr_assert_eq(stream_write_epoch_end(&w), -1, "an epoch without it");
-	cr_assert_eq(stream_write_device_state(&w, 0, "d", 1), -1, "kind 0");
+	cr_assert_eq(stream_write_device_state(&w, 0, STREAM_DEVSTATE_RAW, "d", 1), -1, "kind 0");
 	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_KIND_MAX +
-	    1, "d", 1), -1, "unknown kind");
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	    1, STREAM_DEVSTATE_RAW, "d", 1), -1, "unknown kind");
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU,
+	    STREAM_DEVSTATE_ENC_MAX + 1, "ddddd", 5), -1, "unknown encoding");
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU,
+	    STREAM_DEVSTATE_LZ4, "dddd", 4), -1, "packed without a block");
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "d",
 	    0), -1, "empty");
 	cr_assert_eq(w.len, len, "EINVAL wrote something");
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "d",
 	    1), 0);
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d",
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "d",
 	    1), -1, "twice");
 	cr_assert_eq(stream_write_epoch_end(&w), 0);
 	cr_assert_eq(stream_write_epoch_begin(&w, 2, 0), 0);
 	cr_assert_eq(stream_write_epoch_end(&w), -1, "the next one needs its own");
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "dd",
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "dd",
 	    2), 0);
 	cr_assert_eq(stream_write_epoch_end(&w), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_END, 0), 0);
@@ -961,7 +965,7 @@ Test(stream, every_flipped_bit_is_caught, .timeout = 120)
 	cr_assert_eq(stream_write_page(&w, 3, STREAM_ENC_XOR_LZ4, page, 7), 0);
 	cr_assert_eq(stream_write_page(&w, 4, STREAM_ENC_XOR_RLE, page, 5), 0);
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_GUEST_STATE, "g", 1), 0);
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "d", 1),
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "d", 1),
 	    0);
 	cr_assert_eq(stream_write_disk(&w, &dw, page), 0);
 	cr_assert_eq(stream_write_blob(&w, STREAM_REC_OPTIONAL | 0x19, "o", 1), 0);
@@ -969,7 +973,7 @@ Test(stream, every_flipped_bit_is_caught, .timeout = 120)
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_HEARTBEAT, 1), 0);
 	cr_assert_eq(stream_write_epoch_begin(&w, 2, 0), 0);
 	cr_assert_eq(stream_write_page(&w, 1, STREAM_ENC_RAW, page, PS), 0);
-	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, "e", 1),
+	cr_assert_eq(stream_write_device_state(&w, STREAM_DEVSTATE_QEMU, STREAM_DEVSTATE_RAW, "e", 1),
 	    0);
 	cr_assert_eq(stream_write_epoch_end(&w), 0);
 	cr_assert_eq(stream_write_ctl(&w, STREAM_REC_END, 0), 0);
@@ -1022,7 +1026,7 @@ static const struct mutation mutations[] = {
 	{ "header.features", FWD, H, 0, 20, 4, 0x10, 0, 0, STREAM_ERR_FEATURES },
 	/* DEVICE_STATE (docs/stream-format.md 5.5): one in every epoch of a
 	 * stream with DEVICE_MODEL, none in another. */
-	{ "devstate.reserved", FWD, STREAM_REC_DEVICE_STATE, 0, RH + 4, 4, 1, 0, 0, STREAM_ERR_RESERVED },
+	{ "devstate.encoding.2", FWD, STREAM_REC_DEVICE_STATE, 0, RH + 4, 4, 2, 0, 0, STREAM_ERR_UNKNOWN },
 	{ "devstate.kind.0", FWD, STREAM_REC_DEVICE_STATE, 0, RH, 4, 0, 0, 0, STREAM_ERR_UNKNOWN },
 	{ "devstate.kind.2", FWD, STREAM_REC_DEVICE_STATE, 1, RH, 4, 2, 0, 0, STREAM_ERR_UNKNOWN },
 	{ "devstate.empty", FWD, STREAM_REC_DEVICE_STATE, 0, 4, 4, 8, 0, 0, STREAM_ERR_LENGTH },
