@@ -40,7 +40,7 @@
  * the global dirty log libxl also turns on.  A guest without PV drivers
  * is suspended by Xen itself.  At failover the twin's QEMU, which libxl
  * started fresh, is started again with the committed state as an
- * incoming migration (dm_restart).  Not run end to end yet: the lab's
+ * incoming migration (dm_stop_fresh, dm_start).  Not run end to end yet: the lab's
  * nested TCG loses its Xen when an HVM guest boots (docs/xen.md).
  *
  * Limitations: one vCPU state per blob is whatever xc_domain_hvm_getcontext
@@ -2586,18 +2586,18 @@ dm_taps_plug(struct replica *r)
  * committed ones: as libxl's own restore starts QEMU (-incoming with the
  * saved state on a descriptor), QEMU is started again with the same
  * command line and the committed state as an incoming migration.  The
- * fresh one goes first: a domain has one device model, whose ioreq
- * server goes with it.  0 once the new QEMU runs with the state loaded,
- * or -1 (the twin is not started). */
-static int
-dm_restart(struct replica *r)
+ * fresh one goes first, and before Xen is given the guest's platform
+ * state (vCPUs, interrupt controllers, the IRQ lines' levels): that is
+ * the order of libxl's restore, where no QEMU exists while Xen loads
+ * it, so nothing a dying QEMU does reaches the loaded state.
+ * dm_stop_fresh: the fresh one's command line with room for -incoming
+ * (free it), once it is gone; NULL (the twin is not started). */
+static char **
+dm_stop_fresh(struct replica *r)
 {
-	char path[96], file[64] = "", logf[128], inc[16], st[32] = "";
-	char *pidstr = NULL, **argv = NULL;
-	pid_t old, dm;
-	int sfd = -1, lfd = -1, rc = -1;
-	struct qmp *q = NULL;
-	uint64_t t0;
+	char path[96], *pidstr;
+	char **argv = NULL;
+	pid_t old;
 	size_t i;
 
 	snprintf(path, sizeof(path), "/local/domain/%u/image/"
@@ -2607,7 +2607,7 @@ dm_restart(struct replica *r)
 	if (old <= 1 || (argv = proc_argv(old, 2)) == NULL) {
 		log_warnx("backup domain %u: no device model to restart "
 		    "(pid '%s')", r->domid, pidstr ? pidstr : "");
-		goto out;
+		goto err;
 	}
 	for (i = 0; argv[i] != NULL; i++)
 		if (strcmp(argv[i], "-incoming") == 0 ||
@@ -2615,8 +2615,37 @@ dm_restart(struct replica *r)
 			log_warnx("backup domain %u: device model started "
 			    "with '%s': cannot start it again with state",
 			    r->domid, argv[i]);
-			goto out;
+			goto err;
 		}
+	if (kill(old, SIGTERM) == -1 || !proc_pid_wait_gone(old, 5000)) {
+		log_warnx("backup domain %u: its fresh device model (pid %d) "
+		    "did not stop", r->domid, (int)old);
+		(void)kill(old, SIGKILL);
+		if (!proc_pid_wait_gone(old, 2000))
+			goto err;
+	}
+	free(pidstr);
+	return argv;
+err:
+	free(pidstr);
+	free(argv);
+	return NULL;
+}
+
+/* dm_start: QEMU again, from ARGV (dm_stop_fresh's) with the committed
+ * state.  0 once it runs with the state loaded, or -1. */
+static int
+dm_start(struct replica *r, char **argv)
+{
+	char path[96], file[64] = "", logf[128], inc[16], st[32] = "";
+	pid_t dm;
+	int sfd = -1, lfd = -1, rc = -1;
+	struct qmp *q = NULL;
+	uint64_t t0;
+	size_t i;
+
+	for (i = 0; argv[i] != NULL; i++)
+		;
 	snprintf(inc, sizeof(inc), "fd:%d", 3);
 	argv[i] = "-incoming";
 	argv[i + 1] = inc;
@@ -2633,13 +2662,6 @@ dm_restart(struct replica *r)
 	lfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (lfd == -1)
 		lfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (kill(old, SIGTERM) == -1 || !proc_pid_wait_gone(old, 5000)) {
-		log_warnx("backup domain %u: its fresh device model (pid %d) "
-		    "did not stop", r->domid, (int)old);
-		(void)kill(old, SIGKILL);
-		if (!proc_pid_wait_gone(old, 2000))
-			goto out;
-	}
 	/* The device model outlives us, as libxl's does. */
 	dm = fork_detached();
 	if (dm == 0) {
@@ -2670,6 +2692,8 @@ dm_restart(struct replica *r)
 		char v[16];
 
 		snprintf(v, sizeof(v), "%d", (int)dm);
+		snprintf(path, sizeof(path), "/local/domain/%u/image/"
+		    "device-model-pid", r->domid);
 		if (!xs_write(r->h.xsh, XBT_NULL, path, v, strlen(v)))
 			log_warn("backup domain %u: %s", r->domid, path);
 	}
@@ -2719,6 +2743,16 @@ dm_restart(struct replica *r)
 		goto out;
 	if (strcmp(st, "running") != 0 && qmp_cont(q) == -1)
 		goto out;
+	/* The network still sends the guest's MAC to where the primary was
+	 * (a switch, dom0's bridge: its old tap while the primary is only
+	 * paused).  QEMU announces an incoming guest itself, but before its
+	 * taps were plugged; now, as a migration's end does (RARP from each
+	 * emulated NIC, 5 rounds over ~1 s).  PV vifs: the guest's netfront
+	 * announces itself when it reconnects. */
+	if (qmp_exec(q, "announce-self", "{\"initial\": 50, \"max\": 550, "
+	    "\"rounds\": 5, \"step\": 100}", NULL) == -1)
+		log_warn("backup domain %u: announce-self (the network may "
+		    "reach the guest only once it sends)", r->domid);
 	log_info("backup domain %u: device model (pid %d) runs from epoch "
 	    "%" PRIu64 "'s state (%zu bytes) in %.2f s", r->domid, (int)dm,
 	    r->epoch, r->dev_len, (double)(now_us() - t0) / 1e6);
@@ -2731,8 +2765,6 @@ out:
 		close(lfd);
 	if (file[0])
 		(void)unlink(file);
-	free(pidstr);
-	free(argv);
 	return rc;
 }
 
@@ -2740,6 +2772,7 @@ static int
 xrep_activate(struct replica *r)
 {
 	const struct xen_state *st = (const struct xen_state *)r->state;
+	char **dm_argv = NULL;
 	uint32_t old;
 	size_t i;
 
@@ -2750,10 +2783,12 @@ xrep_activate(struct replica *r)
 	}
 	if (twin_ready(r) == -1)
 		return -1;
+	if (r->hvm_dm && (dm_argv = dm_stop_fresh(r)) == NULL)
+		return -1;
 	if (xc_domain_set_tsc_info(r->h.xch, r->domid, st->tsc_mode,
 	    st->tsc_elapsed_nsec, st->tsc_khz, st->tsc_incarnation) < 0) {
 		log_warn("backup domain %u: TSC info", r->domid);
-		return -1;
+		goto err;
 	}
 	for (i = 0; i < st->nr_params; i++) {
 		uint32_t idx = (uint32_t)st->params[i][0];
@@ -2770,12 +2805,14 @@ xrep_activate(struct replica *r)
 	if (xc_domain_hvm_setcontext(r->h.xch, r->domid,
 	    (uint8_t *)r->state + sizeof(*st), st->ctx_len) < 0) {
 		log_warn("backup domain %u: load vCPU state", r->domid);
-		return -1;
+		goto err;
 	}
 	/* The emulated devices must be there before a vCPU runs: its first
 	 * port access would find no device model to answer it. */
-	if (r->hvm_dm && dm_restart(r) == -1)
-		return -1;
+	if (r->hvm_dm && dm_start(r, dm_argv) == -1)
+		goto err;
+	free(dm_argv);
+	dm_argv = NULL;
 	if (xc_domain_unpause(r->h.xch, r->domid) < 0) {
 		log_warn("backup domain %u: unpause", r->domid);
 		return -1;
@@ -2800,6 +2837,9 @@ xrep_activate(struct replica *r)
 	else
 		guardian_start(r->json, r->domid, r->name);
 	return 0;
+err:
+	free(dm_argv);
+	return -1;
 }
 
 static void
