@@ -823,6 +823,13 @@ einval:
 
 /* ---- blobs -------------------------------------------------------- */
 
+static int
+blob_einval(void)
+{
+	errno = EINVAL;
+	return -1;
+}
+
 size_t
 codec_blob_bound(size_t len)
 {
@@ -839,7 +846,7 @@ codec_blob_pack(const void *src, size_t len, void *dst, size_t *out)
 
 	if (src == NULL || dst == NULL || out == NULL ||
 	    codec_blob_bound(len) == 0)
-		goto einval;
+		return blob_einval();
 	d[0] = (uint8_t)len;
 	d[1] = (uint8_t)(len >> 8);
 	d[2] = (uint8_t)(len >> 16);
@@ -847,12 +854,9 @@ codec_blob_pack(const void *src, size_t len, void *dst, size_t *out)
 	n = LZ4_compress_default(src, (char *)d + 4, (int)len,
 	    LZ4_compressBound((int)len));
 	if (n <= 0)
-		goto einval;
+		return blob_einval();
 	*out = 4 + (size_t)n;
 	return 0;
-einval:
-	errno = EINVAL;
-	return -1;
 }
 
 int
@@ -862,16 +866,13 @@ codec_blob_len(const void *data, size_t len, size_t *raw)
 	size_t n;
 
 	if (data == NULL || len < 5)
-		goto einval;
+		return blob_einval();
 	n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
 	    (size_t)p[3] << 24;
 	if (n == 0 || n > CODEC_BLOB_MAX)
-		goto einval;
+		return blob_einval();
 	*raw = n;
 	return 0;
-einval:
-	errno = EINVAL;
-	return -1;
 }
 
 int
@@ -881,13 +882,10 @@ codec_blob_unpack(const void *data, size_t len, void *out, size_t raw)
 
 	if (codec_blob_len(data, len, &want) == -1 || want != raw ||
 	    out == NULL || len - 4 > INT32_MAX)
-		goto einval;
+		return blob_einval();
 	/* Safe variant only: bounded by both the block and OUT. */
 	if (LZ4_decompress_safe((const char *)data + 4, out, (int)(len - 4),
 	    (int)raw) != (int)raw)
-		goto einval;
+		return blob_einval();
 	return 0;
-einval:
-	errno = EINVAL;
-	return -1;
 }
