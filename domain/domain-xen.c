@@ -35,7 +35,7 @@
  * model's state travels with each epoch -- QEMU is stopped over QMP once
  * the domain is suspended (no more emulated DMA into guest memory before
  * the dirty log is read), its state saved (xen-save-devices-state) for
- * the epoch's DEVICE_STATE record, and continued after the resume, as
+ * the epoch's DEVICE_STATE record, and continued before the domain resumes, as
  * libxl's checkpoint does; its DMA writes reach Xen's dirty log through
  * the global dirty log libxl also turns on.  A guest without PV drivers
  * is suspended by Xen itself.  At failover the twin's QEMU, which libxl
@@ -1623,11 +1623,12 @@ xen_resume(struct domain *d)
 {
 	if (!d->suspended)
 		return 0;
-	if (xc_domain_resume(d->h.xch, d->domid, 1) < 0) {
-		log_warn("%s: resume", d->name);
-		return -1;
-	}
-	d->suspended = 0;
+	/* The device model first, as libxl resumes: stopped, QEMU has
+	 * switched its ioreq server off, and Xen drops what a running vCPU
+	 * then writes to an emulated device (a UART's THR, a NIC's tail
+	 * register) -- the device never sees it and its driver waits for
+	 * an interrupt that never comes.  Seen in the lab: an HVM guest's
+	 * serial console and e1000 dead after the first epochs. */
 	if (d->hvm_dm) {
 		int rc = dm_qmp(d) == NULL ? -1 : qmp_cont(d->qmp);
 
@@ -1638,6 +1639,11 @@ xen_resume(struct domain *d)
 			return -1;
 		}
 	}
+	if (xc_domain_resume(d->h.xch, d->domid, 1) < 0) {
+		log_warn("%s: resume", d->name);
+		return -1;
+	}
+	d->suspended = 0;
 	return 0;
 }
 
