@@ -40,8 +40,9 @@
  * the global dirty log libxl also turns on.  A guest without PV drivers
  * is suspended by Xen itself.  At failover the twin's QEMU, which libxl
  * started fresh, is started again with the committed state as an
- * incoming migration (dm_stop_fresh, dm_start).  Not run end to end yet: the lab's
- * nested TCG loses its Xen when an HVM guest boots (docs/xen.md).
+ * incoming migration (dm_stop_fresh, dm_start), its emulated NICs'
+ * taps plugged and the guest announced.  Run end to end in the lab on an
+ * HVM guest without PV drivers (tests/lab/xen/run hvm, docs/xen.md).
  *
  * Limitations: one vCPU state per blob is whatever xc_domain_hvm_getcontext
  * returns (all vCPUs); guests that balloon are not followed (the frame
@@ -1004,10 +1005,6 @@ xen_open(const char *spec, const struct domain_opts *o)
 	for (size_t ri = 0; ri < d->fr.nr_runs; ri++)
 		log_debug("%s: frames %#" PRIx64 "+%" PRIu64, d->name,
 		    d->fr.runs[ri].gfn, d->fr.runs[ri].count);
-	if (d->hvm_dm)
-		log_warnx("%s: an HVM guest: its device model is checkpointed "
-		    "over QMP, a path not yet run end to end (docs/xen.md)",
-		    d->name);
 	log_info("%s: domid %u, %s, %" PRIu64 " frames in %zu runs (span %"
 	    PRIu64 ")", d->name, d->domid, !d->hvm_dm ? "PVH" :
 	    d->hvm_nopv ? "HVM with qemu-xen, no PV drivers" :
