@@ -133,7 +133,9 @@ emulation_death() {
 	# (0033) killed a domU under the bare hypercall loop, with no remus
 	# in dom0 (run suspend, eighth session): a user page fault at 0 is
 	# the kernel's to deliver (SIGSEGV), never a triple fault.
-	0010:\[\<ffffffff8*|0033:*)
+	# Kernel text is anywhere in ffffffff80000000-ffffffffbfffffff
+	# (KASLR): the HVM guest died at ffffffffa... and ffffffffb... RIPs.
+	0010:\[\<ffffffff[89ab]*|0033:*)
 		if [ -n "$cr2" ] && [ "$((16#$cr2))" = 0 ]; then
 			echo "@@INFO retry $1: emulation fault: $what at guest ${rip%%:*} RIP $rip with CR2 0: an undeliverable page fault no instruction there raises (QEMU TCG nested paging, docs/xen-suspend.md)"
 			return 0
