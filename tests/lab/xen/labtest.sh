@@ -598,7 +598,7 @@ wait_twin_running() {
 # Checks the twin runs and answers with the last ACKed state; NOTE ends
 # its result lines (with_retry's retry note).
 remus_failover() {
-	local tag=$1 how=$2 note=$3 before T fo r after twin tstate out rc tn
+	local tag=$1 how=$2 note=$3 before T fo r after twin tstate out rc tn i
 	sleep 3
 	if ! kill -0 $RP 2>/dev/null; then
 		# remus ended by itself: the guest died (the TCG crash)
@@ -668,6 +668,12 @@ remus_failover() {
 	kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 	xl list
 	remus_logs $tag
+	# an HVM twin's console log starts empty: its first tick first
+	# (seen: ticks '' -> '24' when the check came first)
+	for ((i = 0; i < 20; i++)); do
+		[ -n "$(tick_of domu)" ] && break
+		sleep 0.5
+	done
 	t1=$(tick_of domu); sleep 3; t2=$(tick_of domu)
 	# xl console reaches the twin: xenconsoled gave it a pty
 	twin=$(domid_of domu--backup)
