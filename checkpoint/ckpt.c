@@ -885,9 +885,9 @@ guest_err:
 }
 
 /* The epoch's device model state, packed when that is smaller (QEMU's
- * is mostly zeros: 200 KB with an e1000 packs to a few KB), as it is
- * with compression off (remus -u).  Packed here, after the resume, so
- * that the pause does not pay for it. */
+ * is mostly zeros: 200 KB with an e1000 packs to a few KB), else -- or
+ * with compression off (remus -u) -- as it is.  Packed here, after the
+ * resume, so that the pause does not pay for it. */
 static int
 send_devices(struct ckpt *c)
 {

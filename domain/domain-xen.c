@@ -777,6 +777,18 @@ guardian_run(const char *json, uint32_t domid)
 	}
 }
 
+/* In a child about to exec: standard input from /dev/null, not ours. */
+static void
+stdin_null(void)
+{
+	int z = open("/dev/null", O_RDONLY);
+
+	if (z > 0) {
+		dup2(z, 0);
+		close(z);
+	}
+}
+
 /* Fork a process that outlives us, as libxl spawns its helpers: a child
  * forks it and exits, so that init reaps it.  It has a session of its
  * own, the default action for the signals remus and remusd handle, and
@@ -1158,7 +1170,8 @@ xen_save_devices(struct domain *d, uint32_t *kind, const void **buf,
 		goto err;
 	}
 	/* At most a stream record's worth (QEMU of an HVM guest writes
-	 * tens of KiB: its video RAM is guest memory, not in here). */
+	 * tens to hundreds of KiB -- ~200 with an e1000, its register file
+	 * -- and its video RAM is guest memory, not in here). */
 	if (st.st_size < 8 || st.st_size > (64 << 20) - 8) {
 		log_warnx("%s: device model state of %lld bytes", d->name,
 		    (long long)st.st_size);
@@ -1688,6 +1701,18 @@ free:
 	free(d);
 }
 
+/* The tap of QEMU's emulated NIC beside vif VIF, "<vif>-emu" (libxl's
+ * name for it), into TAP (IF_NAMESIZE bytes): 1 when that interface
+ * exists, 0 when not (a PV-only vif, or a name too long to be one). */
+static int
+emu_tap(const char *vif, char tap[IF_NAMESIZE])
+{
+	if (strlen(vif) + 4 >= IF_NAMESIZE)
+		return 0;
+	snprintf(tap, IF_NAMESIZE, "%s-emu", vif);
+	return if_nametoindex(tap) != 0;
+}
+
 /* The guest's vifs as dom0 names them: the backend's "vifname" when the
  * configuration set one, else libxl's default vif<domid>.<devid>.  An
  * HVM guest's NIC of type ioemu is also QEMU's emulated NIC, on the tap
@@ -1697,7 +1722,7 @@ free:
 static int
 xen_net_ifaces(struct domain *d, char *buf, size_t len)
 {
-	char path[96], name[64], *v, **ents;
+	char path[96], name[64], tap[IF_NAMESIZE], *v, **ents;
 	unsigned n = 0, i;
 	size_t off = 0;
 	int k;
@@ -1717,18 +1742,10 @@ xen_net_ifaces(struct domain *d, char *buf, size_t len)
 			snprintf(name, sizeof(name), "vif%u.%s", d->domid,
 			    ents[i]);
 		free(v);
-		k = snprintf(buf + off, len - off, "%s%s", off ? "," : "",
-		    name);
-		if (k >= 0 && (size_t)k < len - off && d->hvm_dm) {
-			char emu[sizeof(name) + 4];
-
-			off += (size_t)k;
-			k = 0;
-			snprintf(emu, sizeof(emu), "%s-emu", name);
-			if (strlen(emu) < IF_NAMESIZE &&
-			    if_nametoindex(emu) != 0)
-				k = snprintf(buf + off, len - off, ",%s", emu);
-		}
+		if (!d->hvm_dm || !emu_tap(name, tap))
+			tap[0] = '\0';
+		k = snprintf(buf + off, len - off, "%s%s%s%s", off ? "," : "",
+		    name, tap[0] ? "," : "", tap);
 		if (k < 0 || (size_t)k >= len - off) {
 			free(ents);
 			log_warnx("%s: too many network interfaces", d->name);
@@ -2487,12 +2504,7 @@ run_script(char *const argv[], char *const env[], unsigned timeout_ms)
 		(void)close_range(4, ~0u, 0);
 		sp = fork();
 		if (sp == 0) {
-			int z = open("/dev/null", O_RDONLY);
-
-			if (z > 0) {
-				dup2(z, 0);
-				close(z);
-			}
+			stdin_null();
 			close(3);
 			for (size_t i = 0; env[i] != NULL; i++)
 				(void)putenv(env[i]);
@@ -2544,25 +2556,24 @@ dm_taps_plug(struct replica *r)
 	}
 	for (i = 0; i < cfg.num_nics && rc == 0; i++) {
 		const libxl_device_nic *nic = &cfg.nics[i];
-		char tap[64], script[PATH_MAX], e_path[96], e_tap[80],
-		    e_script[PATH_MAX + 8], e_netdev[80];
+		char vif[64], tap[IF_NAMESIZE], script[PATH_MAX], e_path[96],
+		    e_tap[80], e_script[PATH_MAX + 8], e_netdev[80];
 		char *argv[] = { script, "add", "type_if=tap", NULL };
 		char *env[] = { e_script, "XENBUS_TYPE=vif", e_path,
 			"XENBUS_BASE_PATH=backend", e_netdev, e_tap, NULL };
 		int code;
 
 		if (nic->ifname)
-			snprintf(tap, sizeof(tap), "%s-emu", nic->ifname);
+			snprintf(vif, sizeof(vif), "%s", nic->ifname);
 		else
-			snprintf(tap, sizeof(tap), "vif%u.%d-emu", r->domid,
+			snprintf(vif, sizeof(vif), "vif%u.%d", r->domid,
 			    nic->devid);
-		if (strlen(tap) >= IF_NAMESIZE || if_nametoindex(tap) == 0)
+		if (!emu_tap(vif, tap))
 			continue;	/* a PV-only vif */
 		/* The policy let only Xen's scripts or --allow-script in. */
 		snprintf(script, sizeof(script), "%s%s",
 		    nic->script && nic->script[0] == '/' ? "" :
-		    "/etc/xen/scripts/", nic->script ? nic->script :
-		    "vif-bridge");
+		    XEN_SCRIPT_DIR, nic->script ? nic->script : "vif-bridge");
 		snprintf(e_script, sizeof(e_script), "script=%s", script);
 		snprintf(e_path, sizeof(e_path), "XENBUS_PATH=backend/vif/%u/%d",
 		    r->domid, nic->devid);
@@ -2674,14 +2685,7 @@ dm_start(struct replica *r, char **argv)
 		    (sfd != 3 && dup2(sfd, 3) == -1) ||
 		    fcntl(3, F_SETFD, 0) == -1)
 			_exit(127);
-		{
-			int z = open("/dev/null", O_RDONLY);
-
-			if (z != -1 && z != 0) {
-				dup2(z, 0);
-				close(z);
-			}
-		}
+		stdin_null();
 		(void)close_range(4, ~0u, 0);
 		execv(argv[0], argv);
 		_exit(127);

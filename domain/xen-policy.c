@@ -26,7 +26,6 @@
 #include "xen-policy.h"
 
 /* Xen's own hotplug scripts, which libxl finds here by bare name. */
-#define XEN_SCRIPT_DIR	"/etc/xen/scripts/"
 
 #define NOT_ALLOWED	"not allowed by remusd's policy"
 

@@ -20,6 +20,10 @@
 
 struct diskmap;
 
+/* Where Xen's hotplug scripts live: libxl runs a bare script name from
+ * here (the policy's test of a script, and the backup's re-run of one). */
+#define XEN_SCRIPT_DIR	"/etc/xen/scripts/"
+
 struct xen_policy {
 	/* The backup's copies of the guest's disks (remusd --disk
 	 * [GUEST:]NAME=IMAGE), or NULL.  Each of the twin's disks is the
