@@ -5,6 +5,7 @@
  *   remus-qmp [-t MS] [-v] save SOCK FILE
  *   remus-qmp [-t MS] [-v] status SOCK
  *   remus-qmp [-t MS] [-v] exec SOCK COMMAND [ARGS_JSON]
+ *   remus-qmp [-t MS] [-v] load SOCK FILE
  *
  * save runs a checkpoint's device-model sequence: stop,
  * xen-save-devices-state into FILE (live false), cont.  It sends cont
@@ -17,7 +18,14 @@
  *
  * U being the time from stop to cont's reply (to the save's reply without
  * cont), S the status before.  status prints query-status's status, exec
- * the "return" value of COMMAND as JSON.  -t bounds each step (default
+ * the "return" value of COMMAND as JSON.  load gives FILE to a QEMU
+ * started with -incoming defer (a standby device model: the descriptor
+ * over the socket, migrate-incoming) and prints
+ *
+ *   loaded FILE bytes N load_us U status S
+ *
+ * U from the descriptor's passing until the load is done, S the status
+ * after it.  -t bounds each step (default
  * 10000 ms), -v logs the QEMU version and the events skipped.
  *
  * Exit status: 0 done; 1 QEMU refused or failed a command, or did not
@@ -25,6 +33,7 @@
  * no one listening, no greeting in time, not QMP).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -51,6 +60,7 @@ usage(int status)
 	    "usage: remus-qmp [-t MS] [-v] save SOCK FILE\n"
 	    "       remus-qmp [-t MS] [-v] status SOCK\n"
 	    "       remus-qmp [-t MS] [-v] exec SOCK COMMAND [ARGS_JSON]\n"
+	    "       remus-qmp [-t MS] [-v] load SOCK FILE\n"
 	    "       remus-qmp -h | --help\n"
 	    "Exit status:\n"
 	    "  0 done\n"
@@ -106,6 +116,33 @@ save(struct qmp *q, const char *file)
 	return 0;
 }
 
+/* FILE into a QEMU waiting with -incoming defer. */
+static int
+load(struct qmp *q, const char *file)
+{
+	char status[64];
+	struct stat st;
+	uint64_t t0;
+	int fd, rc = EXIT_QMP;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		log_warn("%s", file);
+		goto out;
+	}
+	t0 = now_us();
+	if (qmp_load_devices(q, fd, status, sizeof status) == 0) {
+		printf("loaded %s bytes %lld load_us %llu status %s\n", file,
+		    (long long)st.st_size,
+		    (unsigned long long)(now_us() - t0), status);
+		rc = 0;
+	}
+out:
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -142,6 +179,7 @@ main(int argc, char **argv)
 	verb = argv[0];
 	sock = argv[1];
 	if (!(strcmp(verb, "save") == 0 && argc == 3) &&
+	    !(strcmp(verb, "load") == 0 && argc == 3) &&
 	    !(strcmp(verb, "status") == 0 && argc == 2) &&
 	    !(strcmp(verb, "exec") == 0 && (argc == 3 || argc == 4)))
 		usage(EXIT_USAGE);
@@ -151,6 +189,8 @@ main(int argc, char **argv)
 		return EXIT_CONNECT;
 	if (strcmp(verb, "save") == 0) {
 		rc = save(q, argv[2]);
+	} else if (strcmp(verb, "load") == 0) {
+		rc = load(q, argv[2]);
 	} else if (strcmp(verb, "status") == 0) {
 		if (qmp_status(q, status, sizeof status) == 0) {
 			printf("%s\n", status);

@@ -167,20 +167,45 @@ qmp_wait(struct qmp *q, short events, uint64_t deadline)
 	}
 }
 
-/* Send LEN bytes of S by DEADLINE.  0, or -1 with errno (ETIMEDOUT, EPIPE
- * if QEMU is gone, or send's). */
+/* Send LEN bytes of S by DEADLINE; FD, unless -1, goes with the first
+ * byte (SCM_RIGHTS: QEMU's getfd takes the descriptor that came with its
+ * command).  0, or -1 with errno (ETIMEDOUT, EPIPE if QEMU is gone, or
+ * send's). */
 static int
-qmp_send(struct qmp *q, const char *s, size_t len, uint64_t deadline)
+qmp_send(struct qmp *q, const char *s, size_t len, uint64_t deadline, int fd)
 {
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov;
+	struct msghdr msg;
 	ssize_t n;
 
 	while (len > 0) {
 		/* MSG_NOSIGNAL: a dead QEMU is EPIPE here, not a SIGPIPE
 		 * that kills the caller. */
-		n = send(q->fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (fd == -1) {
+			n = send(q->fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		} else {
+			memset(&msg, 0, sizeof msg);
+			memset(&cm, 0, sizeof cm);
+			iov.iov_base = (void *)s;
+			iov.iov_len = len;
+			msg.msg_iov = &iov;
+			msg.msg_iovlen = 1;
+			msg.msg_control = cm.buf;
+			msg.msg_controllen = sizeof cm.buf;
+			cm.hdr.cmsg_level = SOL_SOCKET;
+			cm.hdr.cmsg_type = SCM_RIGHTS;
+			cm.hdr.cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(&cm.hdr), &fd, sizeof(int));
+			n = sendmsg(q->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		if (n > 0) {
 			s += n;
 			len -= (size_t)n;
+			fd = -1;	/* it went with those bytes */
 		} else if (n == 0) {
 			errno = EPIPE;
 			return -1;
@@ -221,7 +246,9 @@ qmp_read_line(struct qmp *q, uint64_t deadline, size_t *linelen,
 		n = read(q->fd, q->buf + q->len, sizeof q->buf - q->len);
 		if (n > 0) {
 			q->len += (size_t)n;
-		} else if (n == 0) {
+		} else if (n == 0 || errno == ECONNRESET) {
+			/* A QEMU that exits with our request unread resets
+			 * the connection: gone all the same. */
 			errno = EPIPE;
 			return -1;
 		} else if (errno == EAGAIN) {
@@ -312,23 +339,19 @@ qmp_add(struct json_object *obj, const char *key, struct json_object *val)
 	return 0;
 }
 
-/* Run CMD with ARGS (an object, borrowed; NULL for none) and wait until
- * DEADLINE for its reply.  On success *RET (if RET) holds a new reference
- * to the "return" value.  0, or -1 with errno, logged: EIO (QEMU's
- * error), ETIMEDOUT, EPROTO, EPIPE, ENOTCONN, EMSGSIZE, ENOMEM. */
+/* Send CMD with ARGS (an object, borrowed; NULL for none), and FD unless
+ * -1, by DEADLINE; its reply is qmp_reply's to wait for.  0, or -1 with
+ * errno, logged: ETIMEDOUT, EPIPE, ENOTCONN, EMSGSIZE, ENOMEM. */
 static int
-qmp_call(struct qmp *q, const char *cmd, struct json_object *args,
-    uint64_t deadline, struct json_object **ret)
+qmp_request(struct qmp *q, const char *cmd, struct json_object *args,
+    uint64_t deadline, int fd)
 {
-	struct json_object *req = NULL, *reply = NULL, *v, *err;
-	char ex[QMP_EXCERPT + 4], desc[QMP_DESC_MAX + 4];
-	const char *text, *s, *cls;
+	struct json_object *req = NULL;
+	const char *text;
 	char *line = NULL;
 	size_t len;
 	int saved;
 
-	if (ret != NULL)
-		*ret = NULL;
 	if (q->dead) {
 		log_warnx("%s: %s: not sent: the connection failed before",
 		    q->path, cmd);
@@ -362,7 +385,7 @@ qmp_call(struct qmp *q, const char *cmd, struct json_object *args,
 	}
 	memcpy(line, text, len);
 	line[len] = '\n';
-	if (qmp_send(q, line, len + 1, deadline) == -1) {
+	if (qmp_send(q, line, len + 1, deadline, fd) == -1) {
 		/* Part of a request may be on the wire: the stream is lost
 		 * whatever the error. */
 		q->dead = 1;
@@ -373,7 +396,32 @@ qmp_call(struct qmp *q, const char *cmd, struct json_object *args,
 			log_warn("%s: %s: send", q->path, cmd);
 		goto err;
 	}
+	json_object_put(req);
+	free(line);
+	return 0;
+err:
+	saved = errno;
+	json_object_put(req);
+	free(line);
+	errno = saved;
+	return -1;
+}
 
+/* Wait until DEADLINE for the reply to the last request, CMD (for the
+ * log).  On success *RET (if RET) holds a new reference to the "return"
+ * value.  0, or -1 with errno, logged: EIO (QEMU's error), ETIMEDOUT,
+ * EPROTO, EPIPE. */
+static int
+qmp_reply(struct qmp *q, const char *cmd, uint64_t deadline,
+    struct json_object **ret)
+{
+	struct json_object *reply = NULL, *v, *err;
+	char ex[QMP_EXCERPT + 4], desc[QMP_DESC_MAX + 4];
+	const char *s, *cls;
+	int saved;
+
+	if (ret != NULL)
+		*ret = NULL;
 	for (;;) {
 		if ((reply = qmp_next(q, cmd, deadline)) == NULL)
 			goto err;
@@ -393,8 +441,6 @@ qmp_call(struct qmp *q, const char *cmd, struct json_object *args,
 			if (ret != NULL)
 				*ret = json_object_get(v);
 			json_object_put(reply);
-			json_object_put(req);
-			free(line);
 			return 0;
 		} else if (json_object_object_get_ex(reply, "error", &err)) {
 			s = qmp_str(err, "desc");
@@ -425,10 +471,21 @@ qmp_call(struct qmp *q, const char *cmd, struct json_object *args,
 err:
 	saved = errno;
 	json_object_put(reply);
-	json_object_put(req);
-	free(line);
 	errno = saved;
 	return -1;
+}
+
+/* Run CMD with ARGS (an object, borrowed; NULL for none) and wait until
+ * DEADLINE for its reply, as qmp_request and qmp_reply. */
+static int
+qmp_call(struct qmp *q, const char *cmd, struct json_object *args,
+    uint64_t deadline, struct json_object **ret)
+{
+	if (ret != NULL)
+		*ret = NULL;
+	if (qmp_request(q, cmd, args, deadline, -1) == -1)
+		return -1;
+	return qmp_reply(q, cmd, deadline, ret);
 }
 
 static int
@@ -591,18 +648,18 @@ qmp_cont(struct qmp *q)
 	return qmp_call(q, "cont", NULL, qmp_deadline(q), NULL);
 }
 
-int
-qmp_save_devices(struct qmp *q, const char *file)
+/* xen-save-devices-state's arguments for FILE, or NULL (logged). */
+static struct json_object *
+qmp_save_args(struct qmp *q, const char *file)
 {
 	struct json_object *args;
-	int rc, saved;
 
 	if (file == NULL || file[0] != '/') {
 		log_warnx("%s: xen-save-devices-state: \"%s\" is not an "
 		    "absolute path (QEMU would open it in its own working "
 		    "directory)", q->path, file ? file : "");
 		errno = EINVAL;
-		return -1;
+		return NULL;
 	}
 	if ((args = json_object_new_object()) == NULL ||
 	    qmp_add(args, "filename", json_object_new_string(file)) == -1 ||
@@ -610,10 +667,99 @@ qmp_save_devices(struct qmp *q, const char *file)
 		json_object_put(args);
 		errno = ENOMEM;
 		log_warn("%s: xen-save-devices-state", q->path);
+		return NULL;
+	}
+	return args;
+}
+
+int
+qmp_save_devices_begin(struct qmp *q, const char *file)
+{
+	struct json_object *args;
+	int rc, saved;
+
+	if ((args = qmp_save_args(q, file)) == NULL)
+		return -1;
+	rc = qmp_request(q, "xen-save-devices-state", args, qmp_deadline(q),
+	    -1);
+	saved = errno;
+	json_object_put(args);
+	errno = saved;
+	return rc;
+}
+
+int
+qmp_save_devices_end(struct qmp *q)
+{
+	return qmp_reply(q, "xen-save-devices-state", qmp_deadline(q), NULL);
+}
+
+int
+qmp_save_devices(struct qmp *q, const char *file)
+{
+	if (qmp_save_devices_begin(q, file) == -1)
+		return -1;
+	return qmp_save_devices_end(q);
+}
+
+/* How often qmp_load_devices asks whether the load is done: QEMU loads a
+ * device model's few hundred KB in milliseconds, and the activation that
+ * waits for it is a failover's downtime. */
+#define QMP_LOAD_POLL_US	2000
+
+int
+qmp_load_devices(struct qmp *q, int fd, char *status, size_t len)
+{
+	static const char name[] = "remus-devstate";
+	struct json_object *args = NULL;
+	uint64_t deadline = qmp_deadline(q);
+	int rc = -1, saved;
+
+	if (fd < 0 || len == 0) {
+		log_warnx("%s: load: no descriptor to load from", q->path);
+		errno = EINVAL;
 		return -1;
 	}
-	rc = qmp_call(q, "xen-save-devices-state", args, qmp_deadline(q),
-	    NULL);
+	/* getfd keeps the descriptor under NAME (not a number: QEMU would
+	 * take "fd:N" for its own descriptor N); migrate-incoming takes
+	 * it from there. */
+	if ((args = json_object_new_object()) == NULL ||
+	    qmp_add(args, "fdname", json_object_new_string(name)) == -1) {
+		errno = ENOMEM;
+		log_warn("%s: getfd", q->path);
+		goto out;
+	}
+	if (qmp_request(q, "getfd", args, deadline, fd) == -1 ||
+	    qmp_reply(q, "getfd", deadline, NULL) == -1)
+		goto out;
+	json_object_put(args);
+	if ((args = json_object_new_object()) == NULL ||
+	    qmp_add(args, "uri", json_object_new_string("fd:remus-devstate"))
+	    == -1) {
+		errno = ENOMEM;
+		log_warn("%s: migrate-incoming", q->path);
+		goto out;
+	}
+	if (qmp_call(q, "migrate-incoming", args, deadline, NULL) == -1)
+		goto out;
+	/* The load runs in QEMU's main loop: done when the status is no
+	 * longer "inmigrate" (a load that fails makes QEMU 7.2 exit: the
+	 * connection ends, EPIPE). */
+	for (;;) {
+		if (qmp_status(q, status, len) == -1)
+			goto out;
+		if (strcmp(status, "inmigrate") != 0)
+			break;
+		if (now_us() >= deadline) {
+			log_warnx("%s: device state not loaded within %u ms "
+			    "(still \"inmigrate\")", q->path, q->timeout_ms);
+			errno = ETIMEDOUT;
+			goto out;
+		}
+		usleep(QMP_LOAD_POLL_US);
+	}
+	rc = 0;
+out:
 	saved = errno;
 	json_object_put(args);
 	errno = saved;

@@ -65,6 +65,24 @@ int	qmp_stop(struct qmp *q);
 int	qmp_save_devices(struct qmp *q, const char *file);
 int	qmp_cont(struct qmp *q);
 
+/* qmp_save_devices in two halves, so that the caller works while QEMU
+ * writes the file: _begin sends the command, _end waits for its reply.
+ * Nothing else may be sent on Q between them.  0, or -1 with errno as
+ * qmp_exec(). */
+int	qmp_save_devices_begin(struct qmp *q, const char *file);
+int	qmp_save_devices_end(struct qmp *q);
+
+/* Load the device state at FD's offset (a QEVM stream: a file, a memfd)
+ * into a QEMU started with "-incoming defer", as a standby device model
+ * waits: FD goes over the socket (getfd, SCM_RIGHTS; QEMU gets its own
+ * copy), migrate-incoming "fd:..." starts the load, and the call returns
+ * once QEMU's status is no longer "inmigrate", that status in STATUS
+ * (LEN bytes: "paused" under -S, else "running").  All within the
+ * handle's timeout.  0, or -1 with errno as qmp_exec(), ETIMEDOUT (still
+ * loading), EPIPE (QEMU exited: 7.2 does when the state does not load),
+ * EINVAL (no FD), ERANGE (status too long). */
+int	qmp_load_devices(struct qmp *q, int fd, char *status, size_t len);
+
 /* QEMU's run state, query-status's "status" ("running", "paused",
  * "prelaunch", "inmigrate", ...), NUL-terminated into BUF of LEN bytes.
  * 0, or -1 with errno as qmp_exec(), or ERANGE if it does not fit. */

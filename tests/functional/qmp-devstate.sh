@@ -8,6 +8,11 @@
 #   load      a second QEMU with -incoming "exec:cat FILE" gets to paused
 #             with the migration completed; saved again it writes the same
 #             bytes; cont -> running.  The running QEMU's file loads too.
+#   standby   a QEMU started with -incoming defer (the backup's standby
+#             device model) loads a's file given over the socket
+#             (remus-qmp load: getfd, migrate-incoming fd:...): paused,
+#             the same bytes saved again; a second load is refused; a
+#             truncated file makes the standby exit (EPIPE, exit 1)
 #   refusals  truncated files: the incoming QEMU exits 1 ("load of
 #             migration failed"); a file QEMU cannot create: exit 1 with
 #             QEMU's reason, and the QEMU is running again; a missing
@@ -109,6 +114,34 @@ remus-qmp exec "$T/c.sock" cont >/dev/null || fail "c: cont failed"
 status_is "$T/c.sock" running || fail "c: $(remus-qmp status "$T/c.sock") after cont"
 ok "c: loaded r's file: paused, cont -> running"
 kill "$c_pid"
+
+# ---- standby: -incoming defer, the state given at failover ----------------
+start_qemu s -S -incoming defer
+s_pid=$LAST_PID
+status_is "$T/s.sock" inmigrate || fail "s: status $(remus-qmp status "$T/s.sock"), want inmigrate"
+out=$(remus-qmp load "$T/s.sock" "$T/a.devst") || fail "s: remus-qmp load exited $?"
+set -- $out
+[ "$1 $3 $4 $7 $8" = "loaded bytes $(stat -c %s "$T/a.devst") status paused" ] || fail "s: load said '$out'"
+status_is "$T/s.sock" paused || fail "s: $(remus-qmp status "$T/s.sock") after load"
+save s "$T/s.devst"
+cmp -s "$T/a.devst" "$T/s.devst" || fail "s: its device state differs from a's: $(cmp "$T/a.devst" "$T/s.devst")"
+ok "standby s: loaded a's file over the socket in $6 us: paused, saved again the same $SIZE bytes"
+st=0
+remus-qmp load "$T/s.sock" "$T/a.devst" >/dev/null 2>"$T/again.err" || st=$?
+[ $st -eq 1 ] && [ "$(wc -l <"$T/again.err")" -eq 1 ] || fail "s: second load: exit $st: $(cat "$T/again.err")"
+ok "standby s: a second load refused, exit 1: $(sed 's/.*qmp: //' "$T/again.err")"
+kill "$s_pid"
+
+size=$(stat -c %s "$T/a.devst")
+head -c $((size / 2)) "$T/a.devst" >"$T/half.devst"
+start_qemu h -S -incoming defer
+h_pid=$LAST_PID
+st=0
+remus-qmp load "$T/h.sock" "$T/half.devst" >/dev/null 2>"$T/half.err" || st=$?
+[ $st -eq 1 ] || fail "h: load of a truncated file: exit $st, want 1 ($(cat "$T/half.err"))"
+grep -q "QEMU closed the connection" "$T/half.err" || fail "h: $(cat "$T/half.err")"
+wait_for 20 sh -c "! kill -0 $h_pid 2>/dev/null" || fail "h: QEMU still up with a truncated state"
+ok "standby h: half a file: QEMU exits, load exit 1: $(sed 's/.*qmp: //' "$T/half.err" | tail -1)"
 
 # ---- refusals: truncated files ---------------------------------------------
 # QEMU finds the stream short and exits 1; it never gets to paused.  (An

@@ -4,8 +4,10 @@
  * request it reads, for the test to look at.  Covered: greeting and
  * capabilities, events and stale replies skipped, QEMU's error, a peer
  * that never answers, a line over the limit and one at it, greetings that
- * are not QMP, a missing socket, no listener, a peer that hangs up, and
- * arguments refused before anything is sent.
+ * are not QMP, a missing socket, no listener, a peer that hangs up,
+ * arguments refused before anything is sent, the split save with events
+ * between, and the standby load (the descriptor passed with getfd, the
+ * status polled until the load is done).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -35,13 +38,16 @@
  * request read and $PREV that of the one before (raw JSON). */
 struct step {
 	char		 op;	/* S send a line, R read a request, H hang,
-				 * L send a line of N bytes: a valid reply */
+				 * L send a line of N bytes: a valid reply,
+				 * F read a request that brings a descriptor
+				 * (its first bytes go to the file "passed") */
 	const char	*text;
 	size_t		 n;	/* L: its length, "\r\n" included */
 };
 
 #define SEND(t)		{ 'S', (t), 0 }
 #define READ		{ 'R', NULL, 0 }
+#define READ_FD		{ 'F', NULL, 0 }
 #define HANG		{ 'H', NULL, 0 }
 #define LONG(n)		{ 'L', NULL, (n) }
 #define END		{ 0, NULL, 0 }
@@ -49,7 +55,7 @@ struct step {
 #define HELLO		SEND(GREETING), READ, SEND(RET_EMPTY)
 
 static char dir[] = "/tmp/test-qmp.XXXXXX";
-static char sock[128], reqlog[128], logfile[128];
+static char sock[128], reqlog[128], logfile[128], passed[128];
 static pid_t fakes[8];
 static int nfakes;
 
@@ -62,6 +68,7 @@ setup(void)
 	snprintf(sock, sizeof sock, "%s/qmp.sock", dir);
 	snprintf(reqlog, sizeof reqlog, "%s/requests", dir);
 	snprintf(logfile, sizeof logfile, "%s/log", dir);
+	snprintf(passed, sizeof passed, "%s/passed", dir);
 	/* The log goes to a file (fd 2), to check what the client says. */
 	fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	cr_assert(fd != -1);
@@ -138,15 +145,50 @@ fake_run(int lfd, const struct step *steps)
 			if (write_full(fd, line, n) == -1)
 				_exit(2);
 			break;
+		case 'F':
 		case 'R':
+			n = 0;
+			if (s->op == 'F') {
+				/* The descriptor comes with the first byte. */
+				union {
+					struct cmsghdr	h;
+					char		b[CMSG_SPACE(sizeof(int))];
+				} cm;
+				struct iovec iov = { line, 1 };
+				struct msghdr msg = { .msg_iov = &iov,
+				    .msg_iovlen = 1, .msg_control = cm.b,
+				    .msg_controllen = sizeof cm.b };
+				struct cmsghdr *c;
+				char got[16];
+				ssize_t k;
+				int pfd, out;
+
+				if (recvmsg(fd, &msg, 0) != 1)
+					_exit(3);
+				c = CMSG_FIRSTHDR(&msg);
+				if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+					_exit(4);
+				memcpy(&pfd, CMSG_DATA(c), sizeof pfd);
+				k = pread(pfd, got, sizeof got, 0);
+				out = open(passed, O_WRONLY | O_CREAT, 0644);
+				if (k < 0 || out == -1 ||
+				    write_full(out, got, (size_t)k) == -1)
+					_exit(2);
+				close(out);
+				close(pfd);
+				if (line[0] == '\n')
+					goto got_line;
+				n = 1;
+			}
 			/* One request line, a byte at a time: no read-ahead
 			 * into the next one. */
-			for (n = 0; n < sizeof line - 1; n++) {
+			for (; n < sizeof line - 1; n++) {
 				if (read(fd, line + n, 1) != 1)
 					_exit(3);
 				if (line[n] == '\n')
 					break;
 			}
+got_line:
 			logfd = open(reqlog, O_WRONLY | O_APPEND | O_CREAT,
 			    0644);
 			if (logfd == -1 || write_full(logfd, line, n + 1) == -1)
@@ -652,4 +694,123 @@ Test(qmp, bad_arguments_are_refused_before_sending)
 	qmp_close(NULL);
 	/* Only qmp_capabilities and query-status were sent. */
 	cr_assert_eq(requests(), 2);
+}
+
+Test(qmp, split_save_skips_events_between)
+{
+	static const struct step script[] = {
+		HELLO, READ,
+		SEND("{\"event\": \"STOP\", \"timestamp\": {\"seconds\": 1, "
+		    "\"microseconds\": 2}}"),
+		SEND(RET_EMPTY),
+		END,
+	};
+	struct json_object *r, *a;
+	struct qmp *q;
+
+	fake_start(script);
+	q = qmp_open(sock, 2000);
+	cr_assert_not_null(q);
+	cr_assert_eq(qmp_save_devices_begin(q, "/var/lib/x"), 0);
+	/* The caller's work here; the reply waits in the socket. */
+	usleep(20000);
+	cr_assert_eq(qmp_save_devices_end(q), 0);
+	qmp_close(q);
+	r = request(1);
+	cr_assert_str_eq(str_at(r, "execute"), "xen-save-devices-state");
+	cr_assert(json_object_object_get_ex(r, "arguments", &a));
+	cr_assert_str_eq(str_at(a, "filename"), "/var/lib/x");
+	cr_assert_str_eq(str_at(a, "live"), "false");
+	json_object_put(r);
+}
+
+Test(qmp, load_passes_the_descriptor_and_waits)
+{
+	static const struct step script[] = {
+		HELLO, READ_FD, SEND(RET_EMPTY),
+		READ, SEND(RET_EMPTY),
+		READ, SEND("{\"return\": {\"status\": \"inmigrate\"}, "
+		    "\"id\": $ID}"),
+		READ, SEND("{\"event\": \"RESUME\"}"),
+		SEND("{\"return\": {\"status\": \"running\"}, \"id\": $ID}"),
+		END,
+	};
+	struct json_object *r, *a;
+	char st[32], got[16] = "";
+	struct qmp *q;
+	int fd, pf;
+
+	fake_start(script);
+	fd = memfd_create("state", MFD_CLOEXEC);
+	cr_assert(fd != -1);
+	cr_assert_eq(write(fd, "QEVMtest", 8), 8);
+	q = qmp_open(sock, 2000);
+	cr_assert_not_null(q);
+	cr_assert_eq(qmp_load_devices(q, fd, st, sizeof st), 0, "%s",
+	    logged());
+	cr_assert_str_eq(st, "running");
+	qmp_close(q);
+	close(fd);
+	/* The fake read the state through the descriptor it was given. */
+	pf = open(passed, O_RDONLY);
+	cr_assert(pf != -1);
+	cr_assert_eq(read(pf, got, sizeof got), 8);
+	close(pf);
+	cr_assert_eq(memcmp(got, "QEVMtest", 8), 0);
+	r = request(1);
+	cr_assert_str_eq(str_at(r, "execute"), "getfd");
+	cr_assert(json_object_object_get_ex(r, "arguments", &a));
+	cr_assert_str_eq(str_at(a, "fdname"), "remus-devstate");
+	json_object_put(r);
+	r = request(2);
+	cr_assert_str_eq(str_at(r, "execute"), "migrate-incoming");
+	cr_assert(json_object_object_get_ex(r, "arguments", &a));
+	cr_assert_str_eq(str_at(a, "uri"), "fd:remus-devstate");
+	json_object_put(r);
+	cr_assert_eq(requests(), 5);
+}
+
+Test(qmp, load_refused_or_qemu_gone)
+{
+	static const struct step refused[] = {
+		HELLO, READ_FD, SEND(RET_EMPTY), READ,
+		SEND("{\"error\": {\"class\": \"GenericError\", \"desc\": "
+		    "\"'-incoming' was not specified on the command line\"}, "
+		    "\"id\": $ID}"),
+		END,
+	};
+	static const struct step gone[] = {
+		HELLO, READ_FD, SEND(RET_EMPTY), READ, SEND(RET_EMPTY), READ,
+		END,
+	};
+	char st[32];
+	struct qmp *q;
+	int fd;
+
+	fd = memfd_create("state", MFD_CLOEXEC);
+	cr_assert(fd != -1);
+	fake_start(refused);
+	q = qmp_open(sock, 2000);
+	cr_assert_not_null(q);
+	errno = 0;
+	cr_assert_eq(qmp_load_devices(q, -1, st, sizeof st), -1);
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_eq(qmp_load_devices(q, fd, st, sizeof st), -1);
+	cr_assert_eq(errno, EIO);
+	cr_assert(strstr(logged(), "migrate-incoming: '-incoming' was not "
+	    "specified") != NULL, "%s", logged());
+	qmp_close(q);
+	unlink(reqlog);
+	unlink(passed);
+	fake_start(gone);
+	q = qmp_open(sock, 2000);
+	cr_assert_not_null(q);
+	errno = 0;
+	cr_assert_eq(qmp_load_devices(q, fd, st, sizeof st), -1);
+	cr_assert_eq(errno, EPIPE);
+	cr_assert(strstr(logged(), "query-status: QEMU closed the "
+	    "connection") != NULL, "%s", logged());
+	qmp_close(q);
+	close(fd);
 }
