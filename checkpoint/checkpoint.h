@@ -206,6 +206,9 @@ struct ckpt_epoch_stats {
 	uint64_t	suspend_us;	/* the guest reaching its safe point */
 	uint64_t	dirtylog_us;	/* reading and clearing the dirty log */
 	uint64_t	copy_us;	/* copying dirty pages to staging */
+	uint64_t	state_us;	/* the guest's state and its device
+					 * model's (HVM: QEMU's save) */
+	uint64_t	resume_us;	/* resume: guest told to run .. back */
 	/* The pre-copy, before the suspend, the guest running (0: none): */
 	uint64_t	precopy_us;	/* reading the log and copying */
 	uint64_t	precopy_pages;	/* pages it copied */

@@ -835,6 +835,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 	}
 	st->copy_us = now_us() - t1;
 	epoch_state(epoch, &es, EPOCH_COPIED);
+	t1 = now_us();
 	*state_len = STATE_MAX;
 	if (c->dops->save_state == NULL)
 		*state_len = 0;
@@ -853,6 +854,7 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		why = "device model state failed";
 		goto guest_err;
 	}
+	st->state_us = now_us() - t1;
 	if (devices_hook(c, "postsuspend", epoch) == -1 ||
 	    devices_hook(c, "preresume", epoch) == -1) {
 		lost(c, "device hook failed");
@@ -868,12 +870,14 @@ take_checkpoint(struct ckpt *c, uint64_t epoch, struct ckpt_epoch_stats *st,
 		st->raw_bytes += n * c->info.page_size;
 		return (int64_t)n;
 	}
+	t1 = now_us();
 	if (c->dops->resume(c->dom) == -1) {
 		log_warn("epoch %" PRIu64 ": resume failed", epoch);
 		c->suspended = 0;
 		why = "resume failed";
 		goto guest_err;
 	}
+	st->resume_us = now_us() - t1;
 	c->suspended = 0;
 	epoch_state(epoch, &es, EPOCH_RESUMED);
 	st->dirty_pages += n;

@@ -206,6 +206,8 @@ struct domain {
 	char			qmp_path[64];
 	char			dm_file[64];
 	struct qmp		*qmp;
+	int			dm_saving;	/* xen-save-devices-state sent,
+						 * its reply not yet read */
 	uint8_t			*dm_buf;
 	size_t			dm_cap;
 	int			dm_dirtylog;	/* QEMU reports its DMA writes */
@@ -250,6 +252,10 @@ struct replica {
 	uint8_t			*dev_pending;
 	size_t			dev_pending_len, dev_pending_cap;
 	uint64_t		dev_pending_epoch;
+	/* Its standby device model (dm_standby): QEMU with libxl's command
+	 * line (DM_ARGV, ending "-incoming defer") waiting for the state. */
+	char			**dm_argv;
+	pid_t			dm_pid;
 };
 
 
@@ -1125,6 +1131,7 @@ dm_qmp_close(struct domain *d)
 {
 	qmp_close(d->qmp);
 	d->qmp = NULL;
+	d->dm_saving = 0;
 }
 
 /* QEMU writes guest memory itself (emulated DMA: disk reads, received
@@ -1148,19 +1155,26 @@ dm_dirtylog(struct domain *d, int on)
 	return rc;
 }
 
-/* While suspended (after xen_suspend stopped QEMU): QEMU writes its
- * device state to dm_file, which we read back for the epoch. */
+/* While suspended: QEMU has been writing its device state to dm_file
+ * since xen_suspend stopped it (the dirty log was read and the pages
+ * copied meanwhile); its reply says the file is whole, and we read it
+ * back for the epoch. */
 static int
 xen_save_devices(struct domain *d, uint32_t *kind, const void **buf,
     size_t *len)
 {
-	struct qmp *q = dm_qmp(d);
 	struct stat st;
 	size_t got = 0;
-	int fd = -1;
+	int fd = -1, rc;
 
 	errno = 0;
-	if (q == NULL || qmp_save_devices(q, d->dm_file) == -1) {
+	if (d->qmp == NULL || !d->dm_saving)
+		rc = dm_qmp(d) == NULL ? -1 : qmp_save_devices(d->qmp,
+		    d->dm_file);
+	else
+		rc = qmp_save_devices_end(d->qmp);
+	d->dm_saving = 0;
+	if (rc == -1) {
 		log_warnx("%s: device model state not saved", d->name);
 		goto err;
 	}
@@ -1382,7 +1396,7 @@ withdraw_suspend(struct domain *d, const char *path)
  * as refusing too: the request it took may have been a shutdown that
  * replaced ours. */
 static int
-xen_suspend(struct domain *d)
+suspend_guest(struct domain *d)
 {
 	char path[64];
 	uint64_t t0 = now_us(), spin = 50, el;
@@ -1450,12 +1464,42 @@ xen_suspend(struct domain *d)
 	d->refused_since = 0;
 	d->suspended = 1;
 	d->suspended_once = 1;
+	return 0;
+}
+
+static int
+xen_suspend(struct domain *d)
+{
+	/* QMP's connect, greeting and negotiation are three exchanges with
+	 * QEMU: done before the guest stops, not in its pause. */
+	if (d->hvm_dm && dm_qmp(d) == NULL) {
+		log_warnx("%s: device model does not answer", d->name);
+		return -1;
+	}
+	if (suspend_guest(d) == -1) {
+		/* Not suspended: QEMU's one QMP client slot is xl's again
+		 * until the next try. */
+		if (!d->suspended)
+			dm_qmp_close(d);
+		return -1;
+	}
 	/* The device model stops too before the log is read: stopped, QEMU
 	 * completes or cancels its I/O and writes no more guest memory
 	 * until cont, so the pages copied are the pages it left. */
 	if (d->hvm_dm && (dm_qmp(d) == NULL || qmp_stop(d->qmp) == -1)) {
 		log_warnx("%s: device model did not stop", d->name);
 		return -1;
+	}
+	/* Stopped, QEMU touches no guest memory: it writes its device
+	 * state while the engine reads the dirty log and copies the pages
+	 * (xen_save_devices collects the reply). */
+	if (d->hvm_dm) {
+		if (qmp_save_devices_begin(d->qmp, d->dm_file) == -1) {
+			log_warnx("%s: device model state not asked for",
+			    d->name);
+			return -1;
+		}
+		d->dm_saving = 1;
 	}
 	return 0;
 }
@@ -1640,7 +1684,15 @@ xen_resume(struct domain *d)
 	 * an interrupt that never comes.  Seen in the lab: an HVM guest's
 	 * serial console and e1000 dead after the first epochs. */
 	if (d->hvm_dm) {
-		int rc = dm_qmp(d) == NULL ? -1 : qmp_cont(d->qmp);
+		int rc;
+
+		/* A checkpoint that failed before taking the state leaves
+		 * its reply in the way of cont's. */
+		if (d->qmp != NULL && d->dm_saving) {
+			(void)qmp_save_devices_end(d->qmp);
+			d->dm_saving = 0;
+		}
+		rc = dm_qmp(d) == NULL ? -1 : qmp_cont(d->qmp);
 
 		dm_qmp_close(d);
 		if (rc == -1) {
@@ -1962,6 +2014,8 @@ xen_hold(struct domain *d)
 	return 0;
 }
 
+static int	dm_standby(struct replica *);
+
 /* The twin is built in the background while the first, full epoch
  * arrives (libxl takes tens of seconds under TCG; the handshake must not
  * wait for it).  Everything that touches the twin waits here first. */
@@ -2014,6 +2068,11 @@ twin_ready(struct replica *r)
 	log_info("backup domain %s: domid %u, paused, %" PRIu64 " frames",
 	    r->twin, r->domid, r->nr_pages);
 	r->broken = 0;
+	/* A failover must not wait for QEMU to start (dm_standby); if it
+	 * cannot be readied now, the failover starts it. */
+	if (r->hvm_dm && dm_standby(r) == -1)
+		log_warnx("backup domain %u: no standby device model: a "
+		    "failover will start one (seconds more)", r->domid);
 	return 0;
 }
 
@@ -2598,12 +2657,16 @@ dm_taps_plug(struct replica *r)
 /* The twin's device model was started by libxl when it built the twin,
  * with every emulated device reset.  Activated, the guest needs the
  * committed ones: as libxl's own restore starts QEMU (-incoming with the
- * saved state on a descriptor), QEMU is started again with the same
- * command line and the committed state as an incoming migration.  The
- * fresh one goes first, and before Xen is given the guest's platform
- * state (vCPUs, interrupt controllers, the IRQ lines' levels): that is
- * the order of libxl's restore, where no QEMU exists while Xen loads
- * it, so nothing a dying QEMU does reaches the loaded state.
+ * saved state), QEMU runs with the same command line as an incoming
+ * migration.  Restarting it at failover costs seconds (a process start,
+ * its devices built, the NIC's hotplug script), so it is restarted once
+ * the twin is built: a standby with "-incoming defer" (dm_standby), its
+ * taps plugged and its serial pty published then, and at failover it is
+ * given the committed state over QMP (dm_load) and continued.  The fresh
+ * one goes long before Xen is given the guest's platform state (vCPUs,
+ * interrupt controllers, the IRQ lines' levels), as in libxl's restore,
+ * where no QEMU exists while Xen loads it: nothing a dying QEMU does
+ * reaches the loaded state.
  * dm_stop_fresh: the fresh one's command line with room for -incoming
  * (free it), once it is gone; NULL (the twin is not started). */
 static char **
@@ -2646,32 +2709,23 @@ err:
 	return NULL;
 }
 
-/* dm_start: QEMU again, from ARGV (dm_stop_fresh's) with the committed
- * state.  0 once it runs with the state loaded, or -1. */
-static int
-dm_start(struct replica *r, char **argv)
+/* Start QEMU from ARGV ("-incoming X" appended in the room
+ * dm_stop_fresh left), SFD (unless -1) as its descriptor 3, its output
+ * in libxl's log file; its pid where libxl keeps it (xl destroy kills
+ * that one).  The pid, or -1. */
+static pid_t
+dm_spawn(struct replica *r, char **argv, const char *incoming, int sfd)
 {
-	char path[96], file[64] = "", logf[128], inc[16], st[32] = "";
+	char path[96], logf[128], v[16];
+	int lfd;
 	pid_t dm;
-	int sfd = -1, lfd = -1, rc = -1;
-	struct qmp *q = NULL;
-	uint64_t t0;
 	size_t i;
 
-	for (i = 0; argv[i] != NULL; i++)
+	for (i = 0; argv[i] != NULL && strcmp(argv[i], "-incoming") != 0;
+	    i++)
 		;
-	snprintf(inc, sizeof(inc), "fd:%d", 3);
 	argv[i] = "-incoming";
-	argv[i + 1] = inc;
-	/* The state QEMU reads, in a file as libxl's restore has it. */
-	snprintf(file, sizeof(file), "/var/lib/xen/remus-dm-resume.%u",
-	    r->domid);
-	sfd = open(file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (sfd == -1 || write_full(sfd, r->dev, r->dev_len) == -1 ||
-	    lseek(sfd, 0, SEEK_SET) == -1) {
-		log_warn("backup domain %u: %s", r->domid, file);
-		goto out;
-	}
+	argv[i + 1] = (char *)incoming;
 	snprintf(logf, sizeof(logf), "/var/log/xen/qemu-dm-%s.log", r->twin);
 	lfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (lfd == -1)
@@ -2682,84 +2736,209 @@ dm_start(struct replica *r, char **argv)
 		/* Output first: LFD may be 3.  A descriptor already at 3
 		 * keeps its close-on-exec flag through dup2: clear it. */
 		if (dup2(lfd, 1) == -1 || dup2(lfd, 2) == -1 ||
-		    (sfd != 3 && dup2(sfd, 3) == -1) ||
-		    fcntl(3, F_SETFD, 0) == -1)
+		    (sfd != -1 && ((sfd != 3 && dup2(sfd, 3) == -1) ||
+		    fcntl(3, F_SETFD, 0) == -1)))
 			_exit(127);
 		stdin_null();
-		(void)close_range(4, ~0u, 0);
+		(void)close_range(sfd != -1 ? 4 : 3, ~0u, 0);
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	if (lfd != -1)
+		close(lfd);
 	if (dm == -1) {
 		log_warn("backup domain %u: device model not started",
 		    r->domid);
-		goto out;
+		return -1;
 	}
-	{
-		char v[16];
+	snprintf(v, sizeof(v), "%d", (int)dm);
+	snprintf(path, sizeof(path), "/local/domain/%u/image/"
+	    "device-model-pid", r->domid);
+	if (!xs_write(r->h.xsh, XBT_NULL, path, v, strlen(v)))
+		log_warn("backup domain %u: %s", r->domid, path);
+	return dm;
+}
 
-		snprintf(v, sizeof(v), "%d", (int)dm);
-		snprintf(path, sizeof(path), "/local/domain/%u/image/"
-		    "device-model-pid", r->domid);
-		if (!xs_write(r->h.xsh, XBT_NULL, path, v, strlen(v)))
-			log_warn("backup domain %u: %s", r->domid, path);
-	}
-	/* Up, and the state loaded: QMP answers once QEMU has started, and
-	 * says "inmigrate" until the incoming migration is done. */
+/* Wait until QEMU DM answers QMP with a status other than SKIP ("" for
+ * none), that status in ST.  The connection, or NULL (logged). */
+static struct qmp *
+dm_wait(struct replica *r, pid_t dm, const char *skip, char *st, size_t len)
+{
+	struct qmp *q = NULL;
+	char path[96];
+	uint64_t t0 = now_us();
+
+	st[0] = '\0';
 	snprintf(path, sizeof(path), "/var/run/xen/qmp-libxl-%u", r->domid);
-	t0 = now_us();
 	while (now_us() - t0 < (uint64_t)QMP_TIMEOUT_MS * 1000 * 4) {
 		if (q == NULL)
 			q = qmp_open(path, QMP_TIMEOUT_MS);
-		if (q != NULL && qmp_status(q, st, sizeof(st)) == 0 &&
-		    strcmp(st, "inmigrate") != 0)
-			break;
+		if (q != NULL && qmp_status(q, st, len) == 0 &&
+		    strcmp(st, skip) != 0)
+			return q;
 		if (proc_pid_wait_gone(dm, 0)) {
-			log_warnx("backup domain %u: the device model exited "
-			    "while loading the state (%s)", r->domid, logf);
-			goto out;
+			log_warnx("backup domain %u: the device model (pid %d) "
+			    "exited (/var/log/xen/qemu-dm-%s.log)", r->domid,
+			    (int)dm, r->twin);
+			goto err;
 		}
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	log_warnx("backup domain %u: the device model (pid %d) in state '%s' "
+	    "after %d ms", r->domid, (int)dm, st, QMP_TIMEOUT_MS * 4);
+err:
+	qmp_close(q);
+	return NULL;
+}
+
+/* Its serial port (the console) is a new pty: where xl console finds it,
+ * as libxl writes it after starting QEMU (serial/0/tty for xl console -t
+ * serial, console/tty for the default). */
+static void
+dm_publish_pty(struct replica *r, struct qmp *q)
+{
+	static const char *const node[] = { "serial/0/tty", "console/tty" };
+	char pty[64], tpath[64];
+	size_t i;
+
+	if (qmp_chardev_pty(q, "serial0", pty, sizeof(pty)) == -1)
+		return;
+	for (i = 0; i < 2; i++) {
+		snprintf(tpath, sizeof(tpath), "/local/domain/%u/%s",
+		    r->domid, node[i]);
+		if (!xs_write(r->h.xsh, XBT_NULL, tpath, pty, strlen(pty)))
+			log_warn("backup domain %u: %s", r->domid, tpath);
+	}
+}
+
+/* The twin's standby device model, once the twin is built: libxl's fresh
+ * QEMU gone, the same command line with "-incoming defer" up, its pty
+ * published and its taps plugged.  0, or -1: the failover then starts
+ * QEMU itself (dm_start), seconds slower. */
+static int
+dm_standby(struct replica *r)
+{
+	char st[32];
+	struct qmp *q;
+	uint64_t t0 = now_us();
+
+	if ((r->dm_argv = dm_stop_fresh(r)) == NULL)
+		return -1;
+	if ((r->dm_pid = dm_spawn(r, r->dm_argv, "defer", -1)) == -1) {
+		r->dm_pid = 0;
+		return -1;
+	}
+	if ((q = dm_wait(r, r->dm_pid, "", st, sizeof(st))) == NULL)
+		goto err;
+	if (strcmp(st, "inmigrate") != 0) {
+		log_warnx("backup domain %u: standby device model in state "
+		    "'%s', not waiting for a state", r->domid, st);
+		qmp_close(q);
+		goto err;
+	}
+	dm_publish_pty(r, q);
+	qmp_close(q);
+	if (dm_taps_plug(r) == -1)
+		goto err;
+	log_info("backup domain %u: standby device model (pid %d) up in "
+	    "%.2f s", r->domid, (int)r->dm_pid,
+	    (double)(now_us() - t0) / 1e6);
+	return 0;
+err:
+	(void)kill(r->dm_pid, SIGKILL);
+	(void)proc_pid_wait_gone(r->dm_pid, 2000);
+	r->dm_pid = 0;
+	return -1;
+}
+
+/* The device model continued with the loaded state Q's QEMU holds (in
+ * state ST), the guest announced.  0, or -1. */
+static int
+dm_go(struct replica *r, struct qmp *q, const char *st)
+{
 	if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0 &&
 	    strcmp(st, "prelaunch") != 0 && strcmp(st, "postmigrate") != 0) {
 		log_warnx("backup domain %u: device model in state '%s' "
 		    "after loading the state", r->domid, st);
-		goto out;
+		return -1;
 	}
-	/* Its serial port (the console) is a new pty: where xl console
-	 * finds it, as libxl writes it after starting QEMU (serial/0/tty
-	 * for xl console -t serial, console/tty for the default). */
-	{
-		static const char *const node[] = { "serial/0/tty",
-			"console/tty" };
-		char pty[64], tpath[64];
-
-		if (qmp_chardev_pty(q, "serial0", pty, sizeof(pty)) == 0)
-			for (i = 0; i < 2; i++) {
-				snprintf(tpath, sizeof(tpath),
-				    "/local/domain/%u/%s", r->domid, node[i]);
-				if (!xs_write(r->h.xsh, XBT_NULL, tpath, pty,
-				    strlen(pty)))
-					log_warn("backup domain %u: %s",
-					    r->domid, tpath);
-			}
-	}
-	if (dm_taps_plug(r) == -1)
-		goto out;
 	if (strcmp(st, "running") != 0 && qmp_cont(q) == -1)
-		goto out;
+		return -1;
 	/* The network still sends the guest's MAC to where the primary was
 	 * (a switch, dom0's bridge: its old tap while the primary is only
-	 * paused).  QEMU announces an incoming guest itself, but before its
-	 * taps were plugged; now, as a migration's end does (RARP from each
-	 * emulated NIC, 5 rounds over ~1 s).  PV vifs: the guest's netfront
-	 * announces itself when it reconnects. */
+	 * paused).  QEMU announces an incoming guest itself, but maybe
+	 * before its taps were plugged; now, as a migration's end does
+	 * (RARP from each emulated NIC, 5 rounds over ~1 s).  PV vifs: the
+	 * guest's netfront announces itself when it reconnects. */
 	if (qmp_exec(q, "announce-self", "{\"initial\": 50, \"max\": 550, "
 	    "\"rounds\": 5, \"step\": 100}", NULL) == -1)
 		log_warn("backup domain %u: announce-self (the network may "
 		    "reach the guest only once it sends)", r->domid);
+	return 0;
+}
+
+/* dm_load: the standby given the committed state over QMP (a memfd, no
+ * file: nothing of it is left behind).  0 once it runs with the state,
+ * or -1 (logged). */
+static int
+dm_load(struct replica *r)
+{
+	char path[96], st[32];
+	struct qmp *q = NULL;
+	uint64_t t0 = now_us();
+	int fd, rc = -1;
+
+	fd = memfd_create("remus-dm-state", MFD_CLOEXEC);
+	if (fd == -1 || write_full(fd, r->dev, r->dev_len) == -1 ||
+	    lseek(fd, 0, SEEK_SET) == -1) {
+		log_warn("backup domain %u: the state for QEMU", r->domid);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/var/run/xen/qmp-libxl-%u", r->domid);
+	if ((q = qmp_open(path, QMP_TIMEOUT_MS)) == NULL ||
+	    qmp_load_devices(q, fd, st, sizeof(st)) == -1 ||
+	    dm_go(r, q, st) == -1)
+		goto out;
+	log_info("backup domain %u: standby device model (pid %d) runs from "
+	    "epoch %" PRIu64 "'s state (%zu bytes) in %.3f s", r->domid,
+	    (int)r->dm_pid, r->epoch, r->dev_len,
+	    (double)(now_us() - t0) / 1e6);
+	rc = 0;
+out:
+	qmp_close(q);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+/* dm_start: QEMU started at failover from ARGV (dm_stop_fresh's) with
+ * the committed state on descriptor 3 -- when there is no standby, or it
+ * failed.  0 once it runs with the state loaded, or -1. */
+static int
+dm_start(struct replica *r, char **argv)
+{
+	char st[32] = "";
+	pid_t dm;
+	int sfd, rc = -1;
+	struct qmp *q = NULL;
+	uint64_t t0 = now_us();
+
+	sfd = memfd_create("remus-dm-state", MFD_CLOEXEC);
+	if (sfd == -1 || write_full(sfd, r->dev, r->dev_len) == -1 ||
+	    lseek(sfd, 0, SEEK_SET) == -1) {
+		log_warn("backup domain %u: the state for QEMU", r->domid);
+		goto out;
+	}
+	if ((dm = dm_spawn(r, argv, "fd:3", sfd)) == -1)
+		goto out;
+	/* QMP answers once QEMU has started, and says "inmigrate" until
+	 * the incoming migration is done. */
+	if ((q = dm_wait(r, dm, "inmigrate", st, sizeof(st))) == NULL)
+		goto out;
+	dm_publish_pty(r, q);
+	if (dm_taps_plug(r) == -1 || dm_go(r, q, st) == -1)
+		goto out;
 	log_info("backup domain %u: device model (pid %d) runs from epoch "
 	    "%" PRIu64 "'s state (%zu bytes) in %.2f s", r->domid, (int)dm,
 	    r->epoch, r->dev_len, (double)(now_us() - t0) / 1e6);
@@ -2768,18 +2947,33 @@ out:
 	qmp_close(q);
 	if (sfd != -1)
 		close(sfd);
-	if (lfd != -1)
-		close(lfd);
-	if (file[0])
-		(void)unlink(file);
 	return rc;
+}
+
+/* The twin's device model running with the committed state: the standby
+ * loaded, or -- none, or it failed -- QEMU started with it. */
+static int
+dm_activate(struct replica *r)
+{
+	if (r->dm_pid > 0) {
+		if (dm_load(r) == 0)
+			return 0;
+		log_warnx("backup domain %u: standby device model failed: "
+		    "starting it again with the state", r->domid);
+		(void)kill(r->dm_pid, SIGKILL);
+		if (!proc_pid_wait_gone(r->dm_pid, 2000))
+			return -1;
+		r->dm_pid = 0;
+	}
+	if (r->dm_argv == NULL)
+		return -1;
+	return dm_start(r, r->dm_argv);
 }
 
 static int
 xrep_activate(struct replica *r)
 {
 	const struct xen_state *st = (const struct xen_state *)r->state;
-	char **dm_argv = NULL;
 	uint32_t old;
 	size_t i;
 
@@ -2790,12 +2984,15 @@ xrep_activate(struct replica *r)
 	}
 	if (twin_ready(r) == -1)
 		return -1;
-	if (r->hvm_dm && (dm_argv = dm_stop_fresh(r)) == NULL)
+	/* No standby (it could not be started): the fresh one still runs,
+	 * and goes now, before the platform state is loaded. */
+	if (r->hvm_dm && r->dm_argv == NULL &&
+	    (r->dm_argv = dm_stop_fresh(r)) == NULL)
 		return -1;
 	if (xc_domain_set_tsc_info(r->h.xch, r->domid, st->tsc_mode,
 	    st->tsc_elapsed_nsec, st->tsc_khz, st->tsc_incarnation) < 0) {
 		log_warn("backup domain %u: TSC info", r->domid);
-		goto err;
+		return -1;
 	}
 	for (i = 0; i < st->nr_params; i++) {
 		uint32_t idx = (uint32_t)st->params[i][0];
@@ -2812,14 +3009,12 @@ xrep_activate(struct replica *r)
 	if (xc_domain_hvm_setcontext(r->h.xch, r->domid,
 	    (uint8_t *)r->state + sizeof(*st), st->ctx_len) < 0) {
 		log_warn("backup domain %u: load vCPU state", r->domid);
-		goto err;
+		return -1;
 	}
 	/* The emulated devices must be there before a vCPU runs: its first
 	 * port access would find no device model to answer it. */
-	if (r->hvm_dm && dm_start(r, dm_argv) == -1)
-		goto err;
-	free(dm_argv);
-	dm_argv = NULL;
+	if (r->hvm_dm && dm_activate(r) == -1)
+		return -1;
 	if (xc_domain_unpause(r->h.xch, r->domid) < 0) {
 		log_warn("backup domain %u: unpause", r->domid);
 		return -1;
@@ -2844,9 +3039,6 @@ xrep_activate(struct replica *r)
 	else
 		guardian_start(r->json, r->domid, r->name);
 	return 0;
-err:
-	free(dm_argv);
-	return -1;
 }
 
 static void
@@ -2875,6 +3067,7 @@ xrep_close(struct replica *r)
 	free(r->state);
 	free(r->dev);
 	free(r->dev_pending);
+	free(r->dm_argv);
 	free(r->json);
 	/* Autoclear: the loop device goes when blkback lets go too. */
 	for (size_t i = 0; i < r->nloop; i++)

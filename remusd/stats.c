@@ -113,13 +113,15 @@ stats_epoch(struct stats *s, const struct ckpt_epoch_stats *e)
 		    "\"ack_rtt_us\":%" PRIu64 ",\"waits\":%" PRIu64 ","
 		    "\"wait_us\":%" PRIu64 ",\"suspend_us\":%" PRIu64 ","
 		    "\"dirtylog_us\":%" PRIu64 ",\"copy_us\":%" PRIu64 ","
+		    "\"state_us\":%" PRIu64 ",\"resume_us\":%" PRIu64 ","
 		    "\"precopy_us\":%" PRIu64 ",\"precopy_pages\":%" PRIu64
 		    ",\"recopy_pages\":%" PRIu64 ","
 		    "\"trigger\":\"%s\"}\n",
 		    e->epoch, e->full, e->start_us, e->period_us, e->pause_us,
 		    e->dirty_pages, e->raw_bytes, e->wire_bytes, e->encode_us,
 		    e->send_us, e->ack_rtt_us, e->waits, e->wait_us,
-		    e->suspend_us, e->dirtylog_us, e->copy_us, e->precopy_us,
+		    e->suspend_us, e->dirtylog_us, e->copy_us, e->state_us,
+		    e->resume_us, e->precopy_us,
 		    e->precopy_pages, e->recopy_pages,
 		    ckpt_trigger_str(e->trigger));
 		fflush(s->json);

@@ -813,7 +813,7 @@ remus_blackhole() {
 	if [ "$rc" = 0 ] && [ "$n" != 0 ] && [ -n "$t1" ] && [ -n "$t2" ] &&
 	    [ "$t2" -gt "$t1" ] && [ "$got" -gt 0 ] &&
 	    case $st in r|b|'') true ;; *) false ;; esac; then
-		ok remus-blackhole "$n epochs in $(el "$T" "$(now)") s, protecting after $ts s (pause p50 $p ms: suspend $(json_p50 /tmp/remus-bh.json suspend_us), dirty log $(json_p50 /tmp/remus-bh.json dirtylog_us), copy $(json_p50 /tmp/remus-bh.json copy_us) ms; $hz Hz), rc=$rc; domU left '$st', ticks $t1 -> $t2$net$1"
+		ok remus-blackhole "$n epochs in $(el "$T" "$(now)") s, protecting after $ts s (pause p50 $p ms: suspend $(json_p50 /tmp/remus-bh.json suspend_us), dirty log $(json_p50 /tmp/remus-bh.json dirtylog_us), copy $(json_p50 /tmp/remus-bh.json copy_us), state $(json_p50 /tmp/remus-bh.json state_us), resume $(json_p50 /tmp/remus-bh.json resume_us) ms; $hz Hz), rc=$rc; domU left '$st', ticks $t1 -> $t2$net$1"
 		return 0
 	fi
 	tail -20 /tmp/remus-bh.log
@@ -1072,7 +1072,7 @@ remus_bench() {
 		xl destroy domu--backup 2>/dev/null; xl destroy domu 2>/dev/null
 		return 2
 	fi
-	echo "@@BENCH xen tool=remus guest=$GUEST_TYPE interval_ms=$INT pause_ms_p50=$(pm_key p50_ms "$pm") pause_ms_p90=$(pm_key p90_ms "$pm") pause_self_ms_p50=$p suspend_ms_p50=$(json_p50 /tmp/remus-bench.json suspend_us) dirtylog_ms_p50=$(json_p50 /tmp/remus-bench.json dirtylog_us) copy_ms_p50=$(json_p50 /tmp/remus-bench.json copy_us) hz=$hz bytes_per_epoch=$bpe failover_s=$FO_S"
+	echo "@@BENCH xen tool=remus guest=$GUEST_TYPE interval_ms=$INT pause_ms_p50=$(pm_key p50_ms "$pm") pause_ms_p90=$(pm_key p90_ms "$pm") pause_self_ms_p50=$p suspend_ms_p50=$(json_p50 /tmp/remus-bench.json suspend_us) dirtylog_ms_p50=$(json_p50 /tmp/remus-bench.json dirtylog_us) copy_ms_p50=$(json_p50 /tmp/remus-bench.json copy_us) state_ms_p50=$(json_p50 /tmp/remus-bench.json state_us) resume_ms_p50=$(json_p50 /tmp/remus-bench.json resume_us) hz=$hz bytes_per_epoch=$bpe failover_s=$FO_S"
 	return 0
 }
 if has remusbench; then
