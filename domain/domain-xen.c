@@ -38,10 +38,11 @@
  * the epoch's DEVICE_STATE record, and continued before the domain resumes, as
  * libxl's checkpoint does; its DMA writes reach Xen's dirty log through
  * the global dirty log libxl also turns on.  A guest without PV drivers
- * is suspended by Xen itself.  At failover the twin's QEMU, which libxl
- * started fresh, is started again with the committed state as an
- * incoming migration (dm_stop_fresh, dm_start), its emulated NICs'
- * taps plugged and the guest announced.  Run end to end in the lab on an
+ * is suspended by Xen itself.  The twin's QEMU, which libxl started
+ * fresh, is replaced once the twin is built by a standby waiting for an
+ * incoming migration (dm_standby), its emulated NICs' taps plugged; at
+ * failover it is given the committed state over QMP (dm_load) and the
+ * guest announced.  Run end to end in the lab on an
  * HVM guest without PV drivers (tests/lab/xen/run hvm, docs/xen.md).
  *
  * Limitations: one vCPU state per blob is whatever xc_domain_hvm_getcontext

@@ -9,7 +9,12 @@
  *   domain suspended -> qmp_stop()
  *                       qmp_save_devices(F)   QEMU writes a "QEVM" stream
  *                                             without RAM to file F
+ *                                             (or _begin ... _end, the
+ *                                             caller working between)
  *   domain resumed   -> qmp_cont()
+ *
+ * and on the backup, at failover, into a standby QEMU waiting with
+ * "-incoming defer": qmp_load_devices(fd), then qmp_cont().
  *
  * Every call blocks, and is bounded by the timeout given to qmp_open(): a
  * stuck QEMU costs a failed call (ETIMEDOUT), never a hung caller.  One

@@ -807,12 +807,14 @@ remus_blackhole() {
 	rebooted /tmp/remus-bh.log && return 2
 	read -r p hz bpe n <<<"$(json_stats /tmp/remus-bh.json)"
 	t1=$(tick_of domu); sleep 4; t2=$(tick_of domu)
-	# Running (r), blocked (b), or no flag at all: runnable, waiting for
-	# a CPU (common under TCG on a loaded host); not paused, not dying.
+	# Running (r), blocked (b), both ("rb": seen with the HVM guest;
+	# the flags are Xen's summary over the vCPUs), or no flag at all:
+	# runnable, waiting for a CPU
+	# (common under TCG on a loaded host); not paused, not dying.
 	st=$(state_of domu)
 	if [ "$rc" = 0 ] && [ "$n" != 0 ] && [ -n "$t1" ] && [ -n "$t2" ] &&
 	    [ "$t2" -gt "$t1" ] && [ "$got" -gt 0 ] &&
-	    case $st in r|b|'') true ;; *) false ;; esac; then
+	    case $st in r|b|rb|'') true ;; *) false ;; esac; then
 		ok remus-blackhole "$n epochs in $(el "$T" "$(now)") s, protecting after $ts s (pause p50 $p ms: suspend $(json_p50 /tmp/remus-bh.json suspend_us), dirty log $(json_p50 /tmp/remus-bh.json dirtylog_us), copy $(json_p50 /tmp/remus-bh.json copy_us), state $(json_p50 /tmp/remus-bh.json state_us), resume $(json_p50 /tmp/remus-bh.json resume_us) ms; $hz Hz), rc=$rc; domU left '$st', ticks $t1 -> $t2$net$1"
 		return 0
 	fi
