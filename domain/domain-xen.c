@@ -535,7 +535,16 @@ check_guest_type(struct xen_handles *h, uint32_t domid, const char *name,
 	snprintf(path, sizeof(path), "/local/domain/0/device-model/%u", domid);
 	dm = xs_read(h->xsh, XBT_NULL, path, NULL);
 	*hvm_dm = *nopv = 0;
-	if ((type && strcmp(type, "hvm") == 0) || dm) {
+	/* A PVH guest can have a QEMU too: libxl starts one to serve its
+	 * qdisk vbds (and other PV backends, "-machine xenpv").  It holds
+	 * no guest state -- the frontends reconnect to fresh backends after
+	 * a resume elsewhere, as after xl migrate, which saves nothing of
+	 * it either -- so there is nothing of it to checkpoint. */
+	if (dm && type && strcmp(type, "hvm") != 0)
+		log_info("%s: its QEMU serves PV backends only (qdisk): "
+		    "nothing of it is saved, the twin has its own backends",
+		    name);
+	else if ((type && strcmp(type, "hvm") == 0) || dm) {
 		char *ver, *stub;
 		uint64_t irq = 0;
 
@@ -2185,10 +2194,13 @@ twin_disks(struct replica *r, libxl_domain_config *cfg,
 			return -1;
 		r->nloop++;
 		log_info("backup domain %s: disk %s is %s (%s) here, in place "
-		    "of %s", r->twin, vdev[i], r->loop_dev[k], image,
-		    dk->pdev_path ? dk->pdev_path : "?");
+		    "of %s%s", r->twin, vdev[i], r->loop_dev[k], image,
+		    dk->pdev_path ? dk->pdev_path : "?",
+		    dk->backend == LIBXL_DISK_BACKEND_QDISK ? " (QEMU's qdisk "
+		    "there, blkback here: the same vbd to the guest)" : "");
 		/* The hotplug script stays the guest's own: a phy: script
-		 * takes a loop device as well as the nbd one. */
+		 * takes a loop device as well as the nbd one.  A qdisk vbd
+		 * has none, and blkback gets libxl's default. */
 		free(dk->pdev_path);
 		dk->pdev_path = strdup(r->loop_dev[k]);
 		dk->backend = LIBXL_DISK_BACKEND_PHY;
@@ -2879,9 +2891,25 @@ dm_go(struct replica *r, struct qmp *q, const char *st)
 	return 0;
 }
 
-/* dm_load: the standby given the committed state over QMP (a memfd, no
- * file: nothing of it is left behind).  0 once it runs with the state,
- * or -1 (logged). */
+/* The committed device state in a memfd, at its start, for QEMU to read
+ * (no file: nothing of it is left behind).  The descriptor, or -1. */
+static int
+dm_state_fd(struct replica *r)
+{
+	int fd = memfd_create("remus-dm-state", MFD_CLOEXEC);
+
+	if (fd == -1 || write_full(fd, r->dev, r->dev_len) == -1 ||
+	    lseek(fd, 0, SEEK_SET) == -1) {
+		log_warn("backup domain %u: the state for QEMU", r->domid);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* dm_load: the standby given the committed state over QMP.  0 once it
+ * runs with the state, or -1 (logged). */
 static int
 dm_load(struct replica *r)
 {
@@ -2890,12 +2918,8 @@ dm_load(struct replica *r)
 	uint64_t t0 = now_us();
 	int fd, rc = -1;
 
-	fd = memfd_create("remus-dm-state", MFD_CLOEXEC);
-	if (fd == -1 || write_full(fd, r->dev, r->dev_len) == -1 ||
-	    lseek(fd, 0, SEEK_SET) == -1) {
-		log_warn("backup domain %u: the state for QEMU", r->domid);
+	if ((fd = dm_state_fd(r)) == -1)
 		goto out;
-	}
 	snprintf(path, sizeof(path), "/var/run/xen/qmp-libxl-%u", r->domid);
 	if ((q = qmp_open(path, QMP_TIMEOUT_MS)) == NULL ||
 	    qmp_load_devices(q, fd, st, sizeof(st)) == -1 ||
@@ -2925,13 +2949,8 @@ dm_start(struct replica *r, char **argv)
 	struct qmp *q = NULL;
 	uint64_t t0 = now_us();
 
-	sfd = memfd_create("remus-dm-state", MFD_CLOEXEC);
-	if (sfd == -1 || write_full(sfd, r->dev, r->dev_len) == -1 ||
-	    lseek(sfd, 0, SEEK_SET) == -1) {
-		log_warn("backup domain %u: the state for QEMU", r->domid);
-		goto out;
-	}
-	if ((dm = dm_spawn(r, argv, "fd:3", sfd)) == -1)
+	if ((sfd = dm_state_fd(r)) == -1 ||
+	    (dm = dm_spawn(r, argv, "fd:3", sfd)) == -1)
 		goto out;
 	/* QMP answers once QEMU has started, and says "inmigrate" until
 	 * the incoming migration is done. */

@@ -202,6 +202,9 @@ Test(xen_policy, lab_variants_accepted)
 	accepted(&lab, lab_plus(DISK0, "\"specification\": \"xen\", "
 	    "\"colo_enable\": \"False\", \"discard_enable\": \"True\""));
 	accepted(&lab, lab_plus(PVH, "\"pvshim\": \"False\""));
+	/* a QEMU-backed vbd (run check's remusqdisk phase): no script */
+	accepted(&lab, lab_with("\"pdev_path\": \"/dev/nbd0\",",
+	    "\"pdev_path\": \"/dev/nbd0\", \"backend\": \"qdisk\","));
 }
 
 Test(xen_policy, no_policy_refuses_everything_the_lab_names)

@@ -1358,6 +1358,10 @@ fi
 # /tmp/b.img on a loop device.  The domU writes a number to its disk 10
 # times a second and checks the disk holds the last one it wrote, so a
 # twin whose disk is not its memory's checkpoint counts diskbad.
+# remusqdisk: the same with the vbd served by QEMU (backendtype=qdisk,
+# no hotplug script: libxl starts a QEMU for the PVH domU's backends);
+# its checks are named remus-qdisk-*.  DK is the name's middle part.
+DK=disk
 disk_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
 # remus_disk_try NOTE: protect the domU with its disk, fail over by
 # destroy, check the twin's disk; 2 when the guest died on the way.
@@ -1366,7 +1370,7 @@ remus_disk_try() {
 	r0=$(ask_retry GET); d0=$(echo "$r0" | disk_field disk)
 	if [ -z "$d0" ]; then
 		tr -d '\r' < "$CONS/guest-domu.log" | grep -v DOMU-TICK | tail -20
-		fail remus-disk-guest "the domU has no disk workload ('$r0')$1"
+		fail remus-$DK-guest "the domU has no disk workload ('$r0')$1"
 		return 1
 	fi
 	REMUSD_ARGS="--disk /tmp/b.img --disk-sync-listen 127.0.0.1:5271" \
@@ -1374,16 +1378,16 @@ remus_disk_try() {
 	rc=$?
 	if [ $rc = 0 ] && grep -q 'replicating xvda.* through remus-diskd' /tmp/remus-disk.log &&
 	    grep -q 'remus (pid [0-9]*) attached' /tmp/diskd.log; then
-		ok remus-disk-attach "remus attached to remus-diskd for xvda=/dev/nbd0; $(grep -o 'disk xvda is /dev/loop[0-9]* ([^)]*)' /tmp/remusd-disk.log | head -1)$1"
+		ok remus-$DK-attach "remus attached to remus-diskd for xvda=/dev/nbd0; $(grep -o 'disk xvda is /dev/loop[0-9]* ([^)]*)' /tmp/remusd-disk.log | head -1)$1"
 	elif [ $rc = 0 ]; then
-		fail remus-disk-attach "$(grep -i disk /tmp/remus-disk.log | head -3)$1"
+		fail remus-$DK-attach "$(grep -i disk /tmp/remus-disk.log | head -3)$1"
 	else
 		remus_logs disk 30
 		kill $RP 2>/dev/null; wait $RP 2>/dev/null
 		kill -TERM $BP 2>/dev/null; wait $BP 2>/dev/null
 		domu_dead && return 2
 		rebooted /tmp/remus-disk.log && return 2
-		fail remus-disk-attach "no epochs$1"
+		fail remus-$DK-attach "no epochs$1"
 		return 1
 	fi
 	n=0
@@ -1391,10 +1395,10 @@ remus_disk_try() {
 		sleep 1; n=$((n + 1))
 	done
 	grep -q 'initial sync complete' /tmp/remusd-disk.log &&
-	    ok remus-disk-sync "$(grep -o 'initial sync of [^ ]* done.*' /tmp/diskd.log | head -1)$1" ||
-	    fail remus-disk-sync "$(grep -i sync /tmp/remusd-disk.log /tmp/diskd.log | tail -3)$1"
+	    ok remus-$DK-sync "$(grep -o 'initial sync of [^ ]* done.*' /tmp/diskd.log | head -1)$1" ||
+	    fail remus-$DK-sync "$(grep -i sync /tmp/remusd-disk.log /tmp/diskd.log | tail -3)$1"
 	r1=$(ask_retry GET); d1=$(echo "$r1" | disk_field disk)
-	FO_NAME=disk-destroy remus_failover disk destroy "$1" || return
+	FO_NAME=$DK-destroy remus_failover disk destroy "$1" || return
 	# remus_failover left the twin as domu (twin_reboot runs only for
 	# how=destroy without FO_NAME)
 	r2=$(ask_retry GET); d2=$(echo "$r2" | disk_field disk)
@@ -1404,11 +1408,11 @@ remus_disk_try() {
 	if [ -n "$d1" ] && [ -n "$d2" ] && [ -n "$d3" ] && [ "$b2" = 0 ] &&
 	    [ "$d2" -ge "$d1" ] && [ "$d3" -gt "$d2" ] &&
 	    grep -q 'holds the disk of committed epoch' /tmp/remusd-disk.log; then
-		ok remus-disk-failover "the twin's disk is its checkpoint's: disk number $d1 before, $d2 -> $d3 after failover, diskbad=$b2; $(grep -o 'holds the disk of committed epoch [0-9]*' /tmp/remusd-disk.log)$1"
+		ok remus-$DK-failover "the twin's disk is its checkpoint's: disk number $d1 before, $d2 -> $d3 after failover, diskbad=$b2; $(grep -o 'holds the disk of committed epoch [0-9]*' /tmp/remusd-disk.log)$1"
 	else
 		tr -d '\r' < "$CONS/guest-domu.log" 2>/dev/null | grep -a DISK | tail -5
 		tail -5 /tmp/remusd-disk.log
-		fail remus-disk-failover "before '$r1', after '$r2' then '$r3'$1"
+		fail remus-$DK-failover "before '$r1', after '$r2' then '$r3'$1"
 	fi
 	return 0
 }
@@ -1428,28 +1432,33 @@ remus_disk() {
 	while [ ! -S /run/remus/diskd-nbd0.sock ] && [ $n -lt 20 ]; do sleep 1; n=$((n + 1)); done
 	if [ ! -S /run/remus/diskd-nbd0.sock ]; then
 		cat /tmp/diskd.log
-		fail remus-diskd "no control socket"
+		fail remus-${DK}d "no control socket"
 		return
 	fi
-	ok remus-diskd "$(tail -1 /tmp/diskd.log)"
+	ok remus-${DK}d "$(tail -1 /tmp/diskd.log)"
 	cp /tmp/domu.cfg /tmp/domu-nodisk.cfg
-	echo "disk = [ 'format=raw,vdev=xvda,access=rw,script=/tmp/block-lab,target=/dev/nbd0' ]" >> /tmp/domu.cfg
+	if [ "$DK" = qdisk ]; then
+		echo "disk = [ 'format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=/dev/nbd0' ]" >> /tmp/domu.cfg
+	else
+		echo "disk = [ 'format=raw,vdev=xvda,access=rw,script=/tmp/block-lab,target=/dev/nbd0' ]" >> /tmp/domu.cfg
+	fi
 	xl destroy domu 2>/dev/null
-	with_retry remus-disk remus_disk_try
+	with_retry remus-$DK remus_disk_try
 	grep -q detached /tmp/diskd.log &&
-	    ok remus-diskd-detached "remus-diskd serves on after remus went: $(grep -o 'remus (pid [0-9]*) detached' /tmp/diskd.log)" ||
-	    fail remus-diskd-detached "$(tail -3 /tmp/diskd.log)"
+	    ok remus-${DK}d-detached "remus-diskd serves on after remus went: $(grep -o 'remus (pid [0-9]*) detached' /tmp/diskd.log)" ||
+	    fail remus-${DK}d-detached "$(tail -3 /tmp/diskd.log)"
 	xl destroy domu 2>/dev/null
 	kill -TERM $DP 2>/dev/null; wait $DP 2>/dev/null
 	cp /tmp/domu-nodisk.cfg /tmp/domu.cfg
 }
-if has remusdisk; then
+for DK in disk qdisk; do
+	has remus$DK || continue
 	if [ ! -x /usr/bin/remus-diskd ]; then
-		fail remus-disk "remus-diskd not in this build"
+		fail remus-$DK "remus-diskd not in this build"
 	else
 		remus_disk
 	fi
-fi
+done
 
 xl list
 echo "@@SUMMARY fails=$FAILS"
