@@ -987,9 +987,9 @@ take_devices(struct backup *b, const struct stream_rec *rec)
 	b->dev_kind = rec->u.devstate.kind;
 	return 0;
 bad:
-	snprintf(b->why, sizeof b->why, "epoch %" PRIu64 ": DEVICE_STATE: "
-	    "bad LZ4 block (%" PRIu32 " bytes)", b->epoch,
-	    rec->u.devstate.len);
+	/* The caller says which epoch. */
+	snprintf(b->why, sizeof b->why, "DEVICE_STATE: bad LZ4 block (%"
+	    PRIu32 " bytes)", rec->u.devstate.len);
 	errno = EPROTO;
 	return -1;
 }

@@ -893,9 +893,22 @@ guest_err:
  * with compression off (remus -u) -- as it is.  Packed here, after the
  * resume, so that the pause does not pay for it. */
 static int
-send_devices(struct ckpt *c)
+send_devices(struct ckpt *c, uint64_t epoch)
 {
 	size_t n = 0, bound = codec_blob_bound(c->dev_len);
+
+	if (fault_injected_epoch(FI_DEVSTATE_BAD_LZ4, epoch)) {
+		/* The raw length, then a block LZ4 cannot decode. */
+		uint8_t bad[20];
+		uint32_t raw = htole32((uint32_t)c->dev_len);
+
+		memcpy(bad, &raw, 4);
+		memset(bad + 4, 0xff, sizeof bad - 4);
+		log_info("epoch %" PRIu64 ": fault devstate-bad-lz4: device "
+		    "state sent as a bad LZ4 block", epoch);
+		return stream_write_device_state(c->w, c->dev_kind,
+		    STREAM_DEVSTATE_LZ4, bad, sizeof bad);
+	}
 
 	if (c->cfg.compress && bound != 0 &&
 	    buf_reserve(&c->dev_packed, &c->dev_packed_cap, bound) == 0 &&
@@ -921,7 +934,7 @@ queue_epoch_tail(struct ckpt *c, uint64_t epoch, uint64_t n,
 	    c->state, (uint32_t)state_len) == -1)
 		goto err;
 	if ((c->info.flags & DOMAIN_INFO_DEVICE_MODEL) &&
-	    send_devices(c) == -1)
+	    send_devices(c, epoch) == -1)
 		goto err;
 	for (i = 0; i < c->ndevs; i++) {
 		const struct ckpt_device_ops *o = c->devs[i].ops;

@@ -29,6 +29,7 @@ static const char *const names[FI_MAX] = {
 	[FI_ACTIVATED_DROP] = "activated-drop",
 	[FI_PRECOPY_SLOW] = "precopy-slow",
 	[FI_ACTIVATE_SLOW_PID] = "activate-slow-pid",
+	[FI_DEVSTATE_BAD_LZ4] = "devstate-bad-lz4",
 };
 
 const char *

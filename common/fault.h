@@ -36,6 +36,9 @@ enum remus_fault {
 	FI_ACTIVATE_SLOW_PID,	/* backup, proc activation: the intermediate
 				 * child reports the guest's pid 300 ms late,
 				 * as a loaded host's scheduler may */
+	FI_DEVSTATE_BAD_LZ4,	/* primary: the epoch's DEVICE_STATE says LZ4
+				 * but its block does not decode (well framed:
+				 * what a buggy or hostile primary sends) */
 	FI_MAX
 };
 

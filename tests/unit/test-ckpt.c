@@ -24,6 +24,7 @@
 #include "checkpoint.h"
 #include "compiler.h"
 #include "domain.h"
+#include "fault.h"
 #include "log.h"
 #include "stream.h"
 #include "transport.h"
@@ -1410,6 +1411,35 @@ Test(ckpt, torn_epoch_is_never_applied)
 Test(ckpt, failover_activates_the_last_committed_devices)
 {
 	run_torn(1);
+}
+
+/* A primary that sends a well-framed DEVICE_STATE whose LZ4 block does
+ * not decode (a bug, or a hostile peer: the record's checksum is right):
+ * the backup refuses that epoch, stands down with an ERROR, and keeps
+ * the epoch before it, memory and devices -- nothing of the bad epoch is
+ * applied and nothing is activated. */
+Test(ckpt, bad_device_state_block_is_refused)
+{
+	struct backup *b;
+
+	fdom.devmodel = frep_keeps_devices = 1;
+	fault_mask |= 1u << FI_DEVSTATE_BAD_LZ4;
+	fault_epoch = 5;
+	b = start_real_backup(0, 0);
+	start_engine(25, 1);
+	run_for(10);
+	cr_assert(bdone, "the backup took a bad device state block");
+	cr_assert(eq(int, BRES, BACKUP_STOOD_DOWN), "backup result %d", BRES);
+	/* The backup's ERROR on its way to the primary. */
+	if (H.result == CKPT_RUNNING)
+		run_for(5);
+	cr_assert(eq(u64, frep.committed, 4));
+	cr_assert_str_eq(frep.dev_committed, "dev:4");
+	cr_assert(eq(u64, frep.activated, 0));
+	cr_assert(eq(int, frep.mismatches, 0));
+	cr_assert(H.result != CKPT_RUNNING && H.result != CKPT_STOPPED,
+	    "the primary went on: %d", H.result);
+	stop_real_backup(b);
 }
 
 /* ---- HELLO's flags and the devices' declarations ------------------------- */
