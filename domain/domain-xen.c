@@ -2196,14 +2196,17 @@ twin_disks(struct replica *r, libxl_domain_config *cfg,
 		log_info("backup domain %s: disk %s is %s (%s) here, in place "
 		    "of %s%s", r->twin, vdev[i], r->loop_dev[k], image,
 		    dk->pdev_path ? dk->pdev_path : "?",
-		    dk->backend == LIBXL_DISK_BACKEND_QDISK ? " (QEMU's qdisk "
-		    "there, blkback here: the same vbd to the guest)" : "");
-		/* The hotplug script stays the guest's own: a phy: script
-		 * takes a loop device as well as the nbd one.  A qdisk vbd
-		 * has none, and blkback gets libxl's default. */
+		    dk->backend == LIBXL_DISK_BACKEND_QDISK ? ", served by "
+		    "QEMU (qdisk) as there" : "");
+		/* The vbd's backend stays the guest's own: QEMU's qdisk
+		 * opens the loop device as it opened the nbd one, and a
+		 * phy: hotplug script takes either.  (Made phy, a qdisk
+		 * vbd would get libxl's default block script, which this
+		 * host may not run: a hotplug timeout, seen in the lab.) */
 		free(dk->pdev_path);
 		dk->pdev_path = strdup(r->loop_dev[k]);
-		dk->backend = LIBXL_DISK_BACKEND_PHY;
+		if (dk->backend != LIBXL_DISK_BACKEND_QDISK)
+			dk->backend = LIBXL_DISK_BACKEND_PHY;
 		dk->format = LIBXL_DISK_FORMAT_RAW;
 		if (dk->pdev_path == NULL)
 			return -1;

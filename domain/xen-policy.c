@@ -281,8 +281,9 @@ static const struct key b_info_keys[] = {
 };
 
 /* pdev_path, backend and format are replaced by the backup's image on a
- * loop device (phy, raw) before libxl sees them (domain-xen.c
- * twin_disks); vdev is matched to its image (check_disks). */
+ * loop device (phy, or qdisk as the primary's; raw) before libxl sees
+ * them (domain-xen.c twin_disks); vdev is matched to its image
+ * (check_disks). */
 static const struct key disk_keys[] = {
 	{ "pdev_path",	R_ANY, NULL, NULL },
 	{ "vdev",	R_ANY, NULL, NULL },

@@ -4,6 +4,15 @@
 remus_shell_test(lab-xen ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/run
   LABELS lab nosan TIMEOUT 3600)
 
+# The same lab with an unmodified HVM guest (qemu-xen device model, its
+# state in every epoch, the standby QEMU at failover): replication,
+# blackhole, kill and destroy failover, netbuf on the emulated NIC's tap,
+# the emulated disk.  Ten to twenty minutes: the HVM guest boots in about
+# a minute under TCG and dies to the emulation more often than the PVH
+# one (each retry logged with its cause).
+remus_shell_test(lab-xen-hvm ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/run
+  ARGS hvm LABELS lab nosan TIMEOUT 3600)
+
 # xen-drvtest drives the xen guest driver without the engine, inside the
 # lab's dom0 (the run script copies it in from <build>/bin).
 if(REMUS_WITH_XEN AND TARGET remus_domain

@@ -542,6 +542,13 @@ remus_epochs() {
 hvm_ack() { [ "$GUEST_TYPE" = hvm ] && echo "--xen-ack-timeout ${HVM_ACK_MS:-5000}"; }
 remus_protect() {
 	local tag=$1 int=$2 n; shift 2
+	# An HVM epoch pauses the guest ~70 ms under TCG (PVH: ~35): at 100
+	# ms it would run a third of the time, and a reply netbuf holds for
+	# an epoch can miss the checks' read timeouts (seen once: the
+	# netbuf-kill check's INC unanswered in 4 tries).  HVM_MIN_INT is
+	# the floor of an HVM guest's interval.
+	[ "$GUEST_TYPE" = hvm ] && [ "$int" -lt "${HVM_MIN_INT:-200}" ] &&
+	    int=${HVM_MIN_INT:-200}
 	OLD=$(domid_of domu)
 	# a retry reuses TAG: an old stats file would pass for new epochs
 	rm -rf /tmp/remusd-$tag /tmp/remus-$tag.json /tmp/remus-$tag.log
@@ -580,14 +587,14 @@ remus_logs() {
 	echo "--- remusd-$1.log"; tail -${2:-15} /tmp/remusd-$1.log
 }
 # wait_twin_running SECONDS: until the twin (domu--backup, or domu once
-# it took the name back from a gone primary) is running: state r or b.
+# it took the name back from a gone primary) is running: state r, b or rb.
 wait_twin_running() {
 	local t0
 	t0=$(now)
 	while [ "$(el "$t0" "$(now)" | cut -d. -f1)" -lt "$1" ]; do
-		case $(state_of domu--backup) in r|b) return 0 ;; esac
+		case $(state_of domu--backup) in r|b|rb) return 0 ;; esac
 		[ "$(domid_of domu)" != "$OLD" ] &&
-		    case $(state_of domu) in r|b) return 0 ;; esac
+		    case $(state_of domu) in r|b|rb) return 0 ;; esac
 		sleep 0.2
 	done
 	return 1
