@@ -257,6 +257,7 @@ struct replica {
 	 * line (DM_ARGV, ending "-incoming defer") waiting for the state. */
 	char			**dm_argv;
 	pid_t			dm_pid;
+	int			closing;	/* xrep_close: no standby */
 };
 
 
@@ -1086,6 +1087,23 @@ load_config(struct domain *d)
 	}
 	for (int i = 0; i < cfg.num_disks; i++) {
 		size_t off = strlen(d->disks);
+
+		/* QEMU's qdisk writes through dom0's page cache unless the
+		 * vbd is direct-io-safe (O_DIRECT): a write the guest saw
+		 * complete can reach remus-diskd (or shared storage) only
+		 * later, after its epoch closed, and a failover would run
+		 * the guest on a disk without it.  An HVM guest's QEMU is
+		 * stopped at each checkpoint, which flushes its disks. */
+		if (!d->hvm_dm && cfg.disks[i].backend ==
+		    LIBXL_DISK_BACKEND_QDISK && !cfg.disks[i].direct_io_safe) {
+			log_warnx("%s: disk %s is served by QEMU (qdisk) "
+			    "through dom0's page cache, where a write the "
+			    "guest saw complete can miss its epoch: add "
+			    "direct-io-safe to its disk spec", d->name,
+			    cfg.disks[i].vdev ? cfg.disks[i].vdev : "?");
+			errno = ENOTSUP;
+			goto out;
+		}
 		snprintf(d->disks + off, sizeof(d->disks) - off, "%s%s=%s",
 		    off ? "," : "", cfg.disks[i].vdev ? cfg.disks[i].vdev : "?",
 		    cfg.disks[i].pdev_path ? cfg.disks[i].pdev_path : "");
@@ -2080,7 +2098,7 @@ twin_ready(struct replica *r)
 	r->broken = 0;
 	/* A failover must not wait for QEMU to start (dm_standby); if it
 	 * cannot be readied now, the failover starts it. */
-	if (r->hvm_dm && dm_standby(r) == -1)
+	if (r->hvm_dm && !r->closing && dm_standby(r) == -1)
 		log_warnx("backup domain %u: no standby device model: a "
 		    "failover will start one (seconds more)", r->domid);
 	return 0;
@@ -3069,6 +3087,9 @@ xrep_close(struct replica *r)
 {
 	if (r == NULL)
 		return;
+	/* The build's job is reaped; the twin goes below (no standby
+	 * device model for it). */
+	r->closing = 1;
 	if (r->building)
 		(void)twin_ready(r);
 	chunks_free(r->h.fmem, r->chunks, r->nr_chunks, r->fr.gfn_span);
