@@ -770,6 +770,27 @@ Test(qmp, load_passes_the_descriptor_and_waits)
 	cr_assert_eq(requests(), 5);
 }
 
+/* A fresh fake playing SCRIPT: qmp_load_devices fails with WANT_ERRNO
+ * and logs WANT. */
+static void
+load_fails(const struct step *script, int fd, int want_errno,
+    const char *want)
+{
+	char st[32];
+	struct qmp *q;
+
+	unlink(reqlog);
+	unlink(passed);
+	fake_start(script);
+	q = qmp_open(sock, 2000);
+	cr_assert_not_null(q);
+	errno = 0;
+	cr_assert_eq(qmp_load_devices(q, fd, st, sizeof st), -1);
+	cr_assert_eq(errno, want_errno);
+	cr_assert(strstr(logged(), want) != NULL, "%s", logged());
+	qmp_close(q);
+}
+
 Test(qmp, load_refused_or_qemu_gone)
 {
 	static const struct step refused[] = {
@@ -783,34 +804,15 @@ Test(qmp, load_refused_or_qemu_gone)
 		HELLO, READ_FD, SEND(RET_EMPTY), READ, SEND(RET_EMPTY), READ,
 		END,
 	};
-	char st[32];
-	struct qmp *q;
+	static const struct step idle[] = { HELLO, END };
 	int fd;
 
 	fd = memfd_create("state", MFD_CLOEXEC);
 	cr_assert(fd != -1);
-	fake_start(refused);
-	q = qmp_open(sock, 2000);
-	cr_assert_not_null(q);
-	errno = 0;
-	cr_assert_eq(qmp_load_devices(q, -1, st, sizeof st), -1);
-	cr_assert_eq(errno, EINVAL);
-	errno = 0;
-	cr_assert_eq(qmp_load_devices(q, fd, st, sizeof st), -1);
-	cr_assert_eq(errno, EIO);
-	cr_assert(strstr(logged(), "migrate-incoming: '-incoming' was not "
-	    "specified") != NULL, "%s", logged());
-	qmp_close(q);
-	unlink(reqlog);
-	unlink(passed);
-	fake_start(gone);
-	q = qmp_open(sock, 2000);
-	cr_assert_not_null(q);
-	errno = 0;
-	cr_assert_eq(qmp_load_devices(q, fd, st, sizeof st), -1);
-	cr_assert_eq(errno, EPIPE);
-	cr_assert(strstr(logged(), "query-status: QEMU closed the "
-	    "connection") != NULL, "%s", logged());
-	qmp_close(q);
+	load_fails(idle, -1, EINVAL, "load: no descriptor to load from");
+	load_fails(refused, fd, EIO, "migrate-incoming: '-incoming' was not "
+	    "specified");
+	load_fails(gone, fd, EPIPE, "query-status: QEMU closed the "
+	    "connection");
 	close(fd);
 }
