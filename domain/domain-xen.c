@@ -201,6 +201,11 @@ struct domain {
 	 * read into DM_BUF for the epoch (save_devices).  The QMP
 	 * connection lives from suspend to resume only, as libxl's does:
 	 * QEMU serves one client at a time, and xl needs it between. */
+	/* A PVH guest's qdisk vbds that QEMU writes through dom0's page
+	 * cache (no direct-io-safe): their devices, flushed at each
+	 * checkpoint (flush_cached_disks). */
+	int			flush_fd[DISKMAP_MAX];
+	size_t			nflush;
 	int			hvm_dm;
 	int			hvm_nopv;	/* no PV drivers: suspended by
 						 * the toolstack, as libxl does */
@@ -1089,20 +1094,36 @@ load_config(struct domain *d)
 		size_t off = strlen(d->disks);
 
 		/* QEMU's qdisk writes through dom0's page cache unless the
-		 * vbd is direct-io-safe (O_DIRECT): a write the guest saw
-		 * complete can reach remus-diskd (or shared storage) only
-		 * later, after its epoch closed, and a failover would run
-		 * the guest on a disk without it.  An HVM guest's QEMU is
-		 * stopped at each checkpoint, which flushes its disks. */
+		 * vbd is direct-io-safe (O_DIRECT, which Debian 12's
+		 * qemu-system-xen cannot do: no Linux AIO in that build): a
+		 * write the guest saw complete reaches remus-diskd only at
+		 * writeback, after its epoch closed, and a failover would
+		 * run the guest on a disk without it (seen in the lab).
+		 * Such a device is flushed at each checkpoint.  An HVM
+		 * guest's QEMU is stopped then, which flushes its disks. */
 		if (!d->hvm_dm && cfg.disks[i].backend ==
-		    LIBXL_DISK_BACKEND_QDISK && !cfg.disks[i].direct_io_safe) {
-			log_warnx("%s: disk %s is served by QEMU (qdisk) "
-			    "through dom0's page cache, where a write the "
-			    "guest saw complete can miss its epoch: add "
-			    "direct-io-safe to its disk spec", d->name,
-			    cfg.disks[i].vdev ? cfg.disks[i].vdev : "?");
-			errno = ENOTSUP;
-			goto out;
+		    LIBXL_DISK_BACKEND_QDISK && !cfg.disks[i].direct_io_safe &&
+		    cfg.disks[i].pdev_path != NULL) {
+			int fd;
+
+			if (d->nflush == DISKMAP_MAX) {
+				log_warnx("%s: more than %d qdisk vbds",
+				    d->name, DISKMAP_MAX);
+				errno = E2BIG;
+				goto out;
+			}
+			fd = open(cfg.disks[i].pdev_path, O_RDONLY | O_CLOEXEC);
+			if (fd == -1) {
+				log_warn("%s: disk %s: %s", d->name,
+				    cfg.disks[i].vdev ? cfg.disks[i].vdev : "?",
+				    cfg.disks[i].pdev_path);
+				goto out;
+			}
+			d->flush_fd[d->nflush++] = fd;
+			log_info("%s: disk %s: QEMU (qdisk) writes %s through "
+			    "dom0's page cache: flushed at each checkpoint",
+			    d->name, cfg.disks[i].vdev ? cfg.disks[i].vdev :
+			    "?", cfg.disks[i].pdev_path);
 		}
 		snprintf(d->disks + off, sizeof(d->disks) - off, "%s%s=%s",
 		    off ? "," : "", cfg.disks[i].vdev ? cfg.disks[i].vdev : "?",
@@ -1495,6 +1516,24 @@ suspend_guest(struct domain *d)
 	return 0;
 }
 
+/* The guest suspended, its qdisk vbds' writes that dom0's page cache
+ * still holds go to their devices (remus-diskd's nbd): before the
+ * engine closes the epoch's disk log, every write the guest saw complete
+ * is in it.  (A write still in QEMU's hands was not seen complete: the
+ * guest's blkfront issues it again after a failover.) */
+static int
+flush_cached_disks(struct domain *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nflush; i++)
+		if (fdatasync(d->flush_fd[i]) == -1) {
+			log_warn("%s: flush of a qdisk vbd's device", d->name);
+			return -1;
+		}
+	return 0;
+}
+
 static int
 xen_suspend(struct domain *d)
 {
@@ -1511,6 +1550,8 @@ xen_suspend(struct domain *d)
 			dm_qmp_close(d);
 		return -1;
 	}
+	if (flush_cached_disks(d) == -1)
+		return -1;
 	/* The device model stops too before the log is read: stopped, QEMU
 	 * completes or cancels its I/O and writes no more guest memory
 	 * until cont, so the pages copied are the pages it left. */
@@ -1766,6 +1807,8 @@ free:
 	free(d->dm_buf);
 	if (d->lockfd != -1)
 		close(d->lockfd);
+	for (size_t i = 0; i < d->nflush; i++)
+		close(d->flush_fd[i]);
 	chunks_free(d->h.fmem, d->chunks, d->nr_chunks, d->fr.gfn_span);
 	free(d->gfn2idx);
 	free(d->xbitmap);
