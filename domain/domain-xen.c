@@ -73,6 +73,7 @@
 #include <xenforeignmemory.h>
 #include <xentoollog.h>
 #include <xen/hvm/params.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <net/if.h>
 #include <libxl.h>
@@ -3068,6 +3069,18 @@ xrep_activate(struct replica *r)
 	}
 	if (twin_ready(r) == -1)
 		return -1;
+	/* The images are final (the disk buffer applied the last committed
+	 * epoch to the files).  A loop device's own page cache can hold
+	 * blocks read through it before -- by a QEMU serving the twin's
+	 * disk, as it starts -- which the disk buffer's writes to the file
+	 * went around: dropped, or the guest would read stale blocks (seen
+	 * in the lab with a qdisk vbd: diskbad=1). */
+	for (i = 0; i < r->nloop; i++)
+		if (ioctl(r->loop_fd[i], BLKFLSBUF, 0) == -1) {
+			log_warn("backup domain %u: %s: drop its cache",
+			    r->domid, r->loop_dev[i]);
+			return -1;
+		}
 	/* No standby (it could not be started): the fresh one still runs,
 	 * and goes now, before the platform state is loaded. */
 	if (r->hvm_dm && r->dm_argv == NULL &&
