@@ -392,7 +392,14 @@ qmp_request(struct qmp *q, const char *cmd, struct json_object *args,
 		if (errno == ETIMEDOUT)
 			log_warnx("%s: %s: QEMU took no request within %u ms",
 			    q->path, cmd, q->timeout_ms);
-		else
+		else if (errno == EPIPE || errno == ECONNRESET) {
+			/* As qmp_next says it: a QEMU that exited (7.2 does
+			 * when a state does not load) is gone whichever of
+			 * the two we were at. */
+			log_warnx("%s: %s: QEMU closed the connection",
+			    q->path, cmd);
+			errno = EPIPE;
+		} else
 			log_warn("%s: %s: send", q->path, cmd);
 		goto err;
 	}

@@ -139,6 +139,8 @@ h_pid=$LAST_PID
 st=0
 remus-qmp load "$T/h.sock" "$T/half.devst" >/dev/null 2>"$T/half.err" || st=$?
 [ $st -eq 1 ] || fail "h: load of a truncated file: exit $st, want 1 ($(cat "$T/half.err"))"
+# (whether the last query-status was being sent or answered when QEMU
+# exited, the line is the same)
 grep -q "QEMU closed the connection" "$T/half.err" || fail "h: $(cat "$T/half.err")"
 wait_for 20 sh -c "! kill -0 $h_pid 2>/dev/null" || fail "h: QEMU still up with a truncated state"
 ok "standby h: half a file: QEMU exits, load exit 1: $(sed 's/.*qmp: //' "$T/half.err" | tail -1)"
