@@ -619,7 +619,14 @@ remus_failover() {
 	if [ "$how" = kill ]; then
 		out=$(remus -F -n -b domu 2>&1); rc=$?
 	fi
-	tstate=$(state_of domu--backup)
+	# xl list once gave nothing for the twin (state '') right after it
+	# listed it paused (an HVM run): asked again before judging
+	for i in 1 2 3; do
+		tstate=$(state_of domu--backup)
+		[ -n "$tstate" ] && break
+		xl list domu--backup 2>&1 | sed 's/^/@@INFO twin list: /'
+		sleep 0.5
+	done
 	# Judged only while remus still runs: a guest that died meanwhile
 	# (a TCG triple fault is a reboot: END, no failover) is the
 	# caller's to retry or fail, not a refusal or a twin that failed.
