@@ -1521,15 +1521,21 @@ suspend_guest(struct domain *d)
  * still holds go to their devices (remus-diskd's nbd): before the
  * engine closes the epoch's disk log, every write the guest saw complete
  * is in it.  (A write still in QEMU's hands was not seen complete: the
- * guest's blkfront issues it again after a failover.) */
+ * guest's blkfront issues it again after a failover.)  Written out and
+ * waited for, without fdatasync's cache flush, which remus-diskd would
+ * turn into an fdatasync of its image every epoch: it logs a write when
+ * the write arrives, and durability is the backup's, at commit. */
 static int
 flush_cached_disks(struct domain *d)
 {
 	size_t i;
 
 	for (i = 0; i < d->nflush; i++)
-		if (fdatasync(d->flush_fd[i]) == -1) {
-			log_warn("%s: flush of a qdisk vbd's device", d->name);
+		if (sync_file_range(d->flush_fd[i], 0, 0,
+		    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+		    SYNC_FILE_RANGE_WAIT_AFTER) == -1) {
+			log_warn("%s: write-out of a qdisk vbd's device",
+			    d->name);
 			return -1;
 		}
 	return 0;
