@@ -263,7 +263,6 @@ struct replica {
 	 * line (DM_ARGV, ending "-incoming defer") waiting for the state. */
 	char			**dm_argv;
 	pid_t			dm_pid;
-	int			closing;	/* xrep_close: no standby */
 };
 
 
@@ -800,6 +799,14 @@ guardian_run(const char *json, uint32_t domid)
 	}
 }
 
+/* libxl's QMP socket of domain DOMID's QEMU (the primary's and the
+ * twin's alike), into BUF of LEN bytes. */
+static void
+dm_qmp_path(uint32_t domid, char *buf, size_t len)
+{
+	snprintf(buf, len, "/var/run/xen/qmp-libxl-%u", domid);
+}
+
 /* In a child about to exec: standard input from /dev/null, not ours. */
 static void
 stdin_null(void)
@@ -1006,8 +1013,7 @@ xen_open(const char *spec, const struct domain_opts *o)
 	if (d->hvm_dm) {
 		/* libxl's QMP socket for the domain's QEMU, and where QEMU
 		 * writes its state for us (libxl's is qemu-save.<domid>). */
-		snprintf(d->qmp_path, sizeof(d->qmp_path),
-		    "/var/run/xen/qmp-libxl-%u", d->domid);
+		dm_qmp_path(d->domid, d->qmp_path, sizeof(d->qmp_path));
 		snprintf(d->dm_file, sizeof(d->dm_file),
 		    "/var/lib/xen/remus-dm-save.%u", d->domid);
 	}
@@ -1217,12 +1223,10 @@ xen_save_devices(struct domain *d, uint32_t *kind, const void **buf,
 	size_t got = 0;
 	int fd = -1, rc;
 
-	errno = 0;
-	if (d->qmp == NULL || !d->dm_saving)
-		rc = dm_qmp(d) == NULL ? -1 : qmp_save_devices(d->qmp,
-		    d->dm_file);
-	else
-		rc = qmp_save_devices_end(d->qmp);
+	/* Only ever after xen_suspend, which asked for it (dm_saving: the
+	 * connection is open). */
+	errno = EPROTO;
+	rc = d->dm_saving ? qmp_save_devices_end(d->qmp) : -1;
 	d->dm_saving = 0;
 	if (rc == -1) {
 		log_warnx("%s: device model state not saved", d->name);
@@ -2096,9 +2100,9 @@ static int	dm_standby(struct replica *);
 
 /* The twin is built in the background while the first, full epoch
  * arrives (libxl takes tens of seconds under TCG; the handshake must not
- * wait for it).  Everything that touches the twin waits here first. */
+ * wait for it).  twin_built reaps the build and maps the twin. */
 static int
-twin_ready(struct replica *r)
+twin_built(struct replica *r)
 {
 	static const uint32_t own[] = { HVM_PARAM_STORE_PFN,
 	    HVM_PARAM_CONSOLE_PFN, HVM_PARAM_IOREQ_PFN,
@@ -2146,9 +2150,21 @@ twin_ready(struct replica *r)
 	log_info("backup domain %s: domid %u, paused, %" PRIu64 " frames",
 	    r->twin, r->domid, r->nr_pages);
 	r->broken = 0;
-	/* A failover must not wait for QEMU to start (dm_standby); if it
-	 * cannot be readied now, the failover starts it. */
-	if (r->hvm_dm && !r->closing && dm_standby(r) == -1)
+	return 0;
+}
+
+/* Everything that touches the twin waits here first: built, and an HVM
+ * twin's standby device model readied once, since a failover must not
+ * wait for QEMU to start (dm_standby; if it cannot be readied now, the
+ * failover starts one). */
+static int
+twin_ready(struct replica *r)
+{
+	int was_building = r->building;
+
+	if (twin_built(r) == -1)
+		return -1;
+	if (was_building && r->hvm_dm && dm_standby(r) == -1)
 		log_warnx("backup domain %u: no standby device model: a "
 		    "failover will start one (seconds more)", r->domid);
 	return 0;
@@ -2853,7 +2869,7 @@ dm_wait(struct replica *r, pid_t dm, const char *skip, char *st, size_t len)
 	uint64_t t0 = now_us();
 
 	st[0] = '\0';
-	snprintf(path, sizeof(path), "/var/run/xen/qmp-libxl-%u", r->domid);
+	dm_qmp_path(r->domid, path, sizeof(path));
 	while (now_us() - t0 < (uint64_t)QMP_TIMEOUT_MS * 1000 * 4) {
 		if (q == NULL)
 			q = qmp_open(path, QMP_TIMEOUT_MS);
@@ -2991,7 +3007,7 @@ dm_load(struct replica *r)
 
 	if ((fd = dm_state_fd(r)) == -1)
 		goto out;
-	snprintf(path, sizeof(path), "/var/run/xen/qmp-libxl-%u", r->domid);
+	dm_qmp_path(r->domid, path, sizeof(path));
 	if ((q = qmp_open(path, QMP_TIMEOUT_MS)) == NULL ||
 	    qmp_load_devices(q, fd, st, sizeof(st)) == -1 ||
 	    dm_go(r, q, st) == -1)
@@ -3151,9 +3167,8 @@ xrep_close(struct replica *r)
 		return;
 	/* The build's job is reaped; the twin goes below (no standby
 	 * device model for it). */
-	r->closing = 1;
 	if (r->building)
-		(void)twin_ready(r);
+		(void)twin_built(r);
 	chunks_free(r->h.fmem, r->chunks, r->nr_chunks, r->fr.gfn_span);
 	frames_free(&r->fr);
 	free(r->scratch);

@@ -718,6 +718,7 @@ int
 qmp_load_devices(struct qmp *q, int fd, char *status, size_t len)
 {
 	static const char name[] = "remus-devstate";
+	char uri[sizeof "fd:" + sizeof name];
 	struct json_object *args = NULL;
 	uint64_t deadline = qmp_deadline(q);
 	int rc = -1, saved;
@@ -740,9 +741,9 @@ qmp_load_devices(struct qmp *q, int fd, char *status, size_t len)
 	    qmp_reply(q, "getfd", deadline, NULL) == -1)
 		goto out;
 	json_object_put(args);
+	snprintf(uri, sizeof uri, "fd:%s", name);
 	if ((args = json_object_new_object()) == NULL ||
-	    qmp_add(args, "uri", json_object_new_string("fd:remus-devstate"))
-	    == -1) {
+	    qmp_add(args, "uri", json_object_new_string(uri)) == -1) {
 		errno = ENOMEM;
 		log_warn("%s: migrate-incoming", q->path);
 		goto out;
