@@ -15,6 +15,14 @@
  *                            "disk=N diskbad=B".
  *   labtool count FILE       copy stdin to stdout, keeping the running byte
  *                            total in FILE (for measuring a stream's size).
+ *   labtool probe IP PORT SECONDS
+ *                            (in dom0) until the service answers GET: a
+ *                            new connection every 10 ms, each given 2 s;
+ *                            prints "MS REPLY" (milliseconds since the
+ *                            start) at the first reply, exit 1 if none
+ *                            came in SECONDS.  Times a failover to the
+ *                            10 ms, where one connect at a time waits out
+ *                            TCP's SYN retries (1 s, then 3 s).
  *
  * The counter lives in guest memory only, so after a failover GET tells
  * which checkpoint the replica resumed from.  The disk number lives in
@@ -25,7 +33,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -276,6 +286,118 @@ spin(void)
 	}
 }
 
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+#define PROBE_SOCKS 200		/* 2 s of attempts at one per 10 ms */
+
+/* Each attempt: non-blocking connect, "GET" once connected, one line
+ * back.  The first whole line beginning "count=" ends the probe. */
+static int
+probe(const char *ip, int port, int seconds)
+{
+	struct probe_sock { int fd; int sent; double t0; size_t got; char buf[256]; };
+	static struct probe_sock ps[PROBE_SOCKS];
+	struct pollfd pfd[PROBE_SOCKS];
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	double start = mono_ms(), next = start;
+	int n;
+
+	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
+		fprintf(stderr, "labtool probe: bad address %s\n", ip);
+		return 2;
+	}
+	for (int i = 0; i < PROBE_SOCKS; i++)
+		ps[i].fd = -1;
+	while (mono_ms() - start < seconds * 1e3) {
+		double now = mono_ms();
+
+		if (now >= next) {
+			for (int i = 0; i < PROBE_SOCKS; i++) {
+				if (ps[i].fd >= 0)
+					continue;
+				ps[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+				if (ps[i].fd < 0)
+					break;
+				ps[i].sent = 0;
+				ps[i].got = 0;
+				ps[i].t0 = now;
+				if (connect(ps[i].fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+				    errno != EINPROGRESS) {
+					close(ps[i].fd);
+					ps[i].fd = -1;
+				}
+				break;
+			}
+			next = now + 10;
+		}
+		n = 0;
+		for (int i = 0; i < PROBE_SOCKS; i++) {
+			if (ps[i].fd < 0)
+				continue;
+			if (now - ps[i].t0 > 2000) {	/* a lost SYN: give up on it */
+				close(ps[i].fd);
+				ps[i].fd = -1;
+				continue;
+			}
+			pfd[n].fd = ps[i].fd;
+			pfd[n].events = ps[i].sent ? POLLIN : POLLOUT;
+			pfd[n].revents = 0;
+			n++;
+		}
+		if (poll(pfd, (nfds_t)n, 5) < 0 && errno != EINTR)
+			return 2;
+		for (int k = 0; k < n; k++) {
+			struct probe_sock *p = NULL;
+			int err = 0;
+			socklen_t el = sizeof(err);
+			ssize_t r;
+
+			if (pfd[k].revents == 0)
+				continue;
+			for (int i = 0; i < PROBE_SOCKS; i++)
+				if (ps[i].fd == pfd[k].fd)
+					p = &ps[i];
+			if (!p->sent) {
+				if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
+				    err != 0 || write(p->fd, "GET\n", 4) != 4) {
+					close(p->fd);	/* refused: try again later */
+					p->fd = -1;
+					continue;
+				}
+				p->sent = 1;
+				continue;
+			}
+			r = read(p->fd, p->buf + p->got, sizeof(p->buf) - 1 - p->got);
+			if (r <= 0) {
+				close(p->fd);
+				p->fd = -1;
+				continue;
+			}
+			p->got += (size_t)r;
+			p->buf[p->got] = 0;
+			char *nl = strchr(p->buf, '\n');
+			if (nl == NULL)
+				continue;
+			*nl = 0;
+			if (strncmp(p->buf, "count=", 6) != 0) {
+				close(p->fd);
+				p->fd = -1;
+				continue;
+			}
+			printf("%.0f %s\n", mono_ms() - start, p->buf);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -290,6 +412,8 @@ main(int argc, char **argv)
 		return count(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "spin") == 0)
 		spin();
-	fprintf(stderr, "usage: labtool serve PORT MIB RATE [DISK] | labtool count FILE | labtool spin\n");
+	if (argc == 5 && strcmp(argv[1], "probe") == 0)
+		return probe(argv[2], atoi(argv[3]), atoi(argv[4]));
+	fprintf(stderr, "usage: labtool serve PORT MIB RATE [DISK] | labtool count FILE | labtool spin | labtool probe IP PORT SECONDS\n");
 	return 2;
 }
