@@ -654,7 +654,7 @@ wait_twin_running() {
 # Checks the twin runs and answers with the last ACKed state; NOTE ends
 # its result lines (with_retry's retry note).
 remus_failover() {
-	local tag=$1 how=$2 note=$3 before T fo r after twin tstate out rc tn i
+	local tag=$1 how=$2 note=$3 before T fo r after twin tstate out rc tn i dmpid
 	sleep 3
 	if ! kill -0 $RP 2>/dev/null; then
 		# remus ended by itself: the guest died (the TCG crash)
@@ -696,6 +696,18 @@ remus_failover() {
 	if [ "$how" = destroy ]; then
 		:	# below
 	elif [ "$how" = kill ]; then
+		kill -9 $RP
+		xl pause "$OLD"
+		gone=0.0
+	elif [ "$how" = dmlost ]; then
+		# The backup's standby QEMU died before the failover (a crash):
+		# the twin must come up all the same, remusd starting QEMU with
+		# the committed state itself (dm_activate's fallback)
+		dmpid=$(xenstore-read "/local/domain/$(domid_of domu--backup)/image/device-model-pid" 2>/dev/null)
+		echo "@@INFO remus-dmlost: killing the standby device model (pid '$dmpid')"
+		[ -n "$dmpid" ] && kill -9 "$dmpid"
+		sleep 1
+		T=$(now)
 		kill -9 $RP
 		xl pause "$OLD"
 		gone=0.0
@@ -748,6 +760,12 @@ remus_failover() {
 	twin=$(domid_of domu--backup)
 	[ -z "$twin" ] && [ "$(domid_of domu)" != "$OLD" ] && twin=$(domid_of domu)
 	tty=$(xenstore-read /local/domain/${twin:-none}/console/tty 2>/dev/null)
+	# dmlost: the twin ran through the fallback, not a standby
+	if [ "$how" = dmlost ] &&
+	    ! grep -q 'standby device model failed: starting it again' /tmp/remusd-$tag.log; then
+		run_s=na
+		echo "@@INFO remus-dmlost: remusd did not log the fallback"
+	fi
 	if [ "$run_s" != na ] && [ -n "$after" ] && [ -n "$before" ] &&
 	    [ "$after" -ge "$before" ] && [ -n "$t1" ] && [ -n "$t2" ] &&
 	    [ "$t2" -gt "$t1" ] && [ -n "$tty" ] && [ -c "$tty" ]; then
@@ -831,7 +849,8 @@ if has remus; then
 	if [ ! -x /usr/bin/remus ] || [ ! -x /usr/bin/remusd ]; then
 		fail remus "remus/remusd not in this build"
 	else
-		for how in kill destroy; do
+		# dmlost: an HVM twin's standby device model crashed
+		for how in kill destroy $([ "$GUEST_TYPE" = hvm ] && echo dmlost); do
 			with_retry remus-$how remus_run $how
 		done
 	fi
