@@ -52,12 +52,17 @@ destroy_begin() {
 	local i
 	T=$(now)
 	# its wall-clock time, to set against remus's and remusd's logs
-	echo "@@INFO xl destroy $1 at $(date -u -d @"$EPOCHREALTIME" +%T.%3N 2>/dev/null || echo "$EPOCHREALTIME")"
+	# (dom0 has no date(1))
+	echo "@@INFO xl destroy $1 at $EPOCHREALTIME s since the epoch"
 	xl destroy "$1" >/tmp/destroy.out 2>&1 &
 	DESTROY_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		case $(state_of "$1") in ''|*p*) break ;; esac
-		sleep 0.05
+	# 'p' only: a suspend for a checkpoint shows 's' (remus and xl
+	# remus both suspend with SHUTDOWN_suspend), a runnable vCPU
+	# '------', which state_of makes ''
+	for ((i = 0; i < 250; i++)); do
+		xl list "$1" >/dev/null 2>&1 || break
+		case $(state_of "$1") in *p*) break ;; esac
+		sleep 0.02
 	done
 	start_probe "$T"
 }
