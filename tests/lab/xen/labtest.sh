@@ -190,8 +190,12 @@ emulation_death() {
 	# in dom0 (run suspend, eighth session): a user page fault at 0 is
 	# the kernel's to deliver (SIGSEGV), never a triple fault.
 	# Kernel text is anywhere in ffffffff80000000-ffffffffbfffffff
-	# (KASLR): the HVM guest died at ffffffffa... and ffffffffb... RIPs.
-	0010:\[\<ffffffff[89ab]*|0033:*)
+	# (KASLR): the HVM guest died at ffffffffa... and ffffffffb... RIPs;
+	# modules' text from ffffffffc0000000 (an HVM guest died at
+	# ffffffffc0486f60, its CR2 unrecorded then).  A real NULL access
+	# there would be an oops, not a triple fault: the fault was not
+	# deliverable.
+	0010:\[\<ffffffff[89abc]*|0033:*)
 		if [ -n "$cr2" ] && [ "$((16#$cr2))" = 0 ]; then
 			echo "@@INFO retry $1: emulation fault: $what at guest ${rip%%:*} RIP $rip with CR2 0: an undeliverable page fault no instruction there raises (QEMU TCG nested paging, docs/xen-suspend.md)"
 			return 0
@@ -204,7 +208,7 @@ emulation_death() {
 		echo "@@INFO retry $1: died while booting with no remus running (not protection; emulation fault or guest kernel): $what at guest RIP ${rip:-unknown}"
 		return 0
 	fi
-	echo "@@INFO no retry for $1: $what at guest RIP ${rip:-unknown}, not the known emulation fault"
+	echo "@@INFO no retry for $1: $what at guest RIP ${rip:-unknown} (CR2 ${cr2:-unknown}), not the known emulation fault"
 	return 1
 }
 
