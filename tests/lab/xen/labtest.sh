@@ -505,6 +505,7 @@ drv_replicate() {
 	xl destroy "$old"
 	echo go >&7; exec 7>&-
 	wait $DP; rc=$?
+	start_probe "$T"; probe_wait
 	r=$(probe_reply); fo=$(probe_secs)
 	after=$(echo "$r" | count_of)
 	xl list
