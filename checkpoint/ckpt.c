@@ -896,25 +896,23 @@ static int
 send_devices(struct ckpt *c, uint64_t epoch)
 {
 	size_t n = 0, bound = codec_blob_bound(c->dev_len);
+	int bad = fault_injected_epoch(FI_DEVSTATE_BAD_LZ4, epoch);
+	int packed = (c->cfg.compress || bad) && bound != 0 &&
+	    buf_reserve(&c->dev_packed, &c->dev_packed_cap, bound) == 0 &&
+	    codec_blob_pack(c->dev_state, c->dev_len, c->dev_packed,
+	    &n) == 0;
 
-	if (fault_injected_epoch(FI_DEVSTATE_BAD_LZ4, epoch)) {
+	if (bad) {
 		/* Half of the packed block: the record well framed, the
 		 * block cut short, so that LZ4 cannot decode it. */
-		if (bound == 0 || buf_reserve(&c->dev_packed,
-		    &c->dev_packed_cap, bound) == -1 ||
-		    codec_blob_pack(c->dev_state, c->dev_len, c->dev_packed,
-		    &n) == -1)
+		if (!packed)
 			return -1;
 		log_info("epoch %" PRIu64 ": fault devstate-bad-lz4: device "
 		    "state sent as half an LZ4 block", epoch);
 		return stream_write_device_state(c->w, c->dev_kind,
 		    STREAM_DEVSTATE_LZ4, c->dev_packed, (uint32_t)(n / 2));
 	}
-
-	if (c->cfg.compress && bound != 0 &&
-	    buf_reserve(&c->dev_packed, &c->dev_packed_cap, bound) == 0 &&
-	    codec_blob_pack(c->dev_state, c->dev_len, c->dev_packed,
-	    &n) == 0 && n < c->dev_len)
+	if (packed && n < c->dev_len)
 		return stream_write_device_state(c->w, c->dev_kind,
 		    STREAM_DEVSTATE_LZ4, c->dev_packed, (uint32_t)n);
 	return stream_write_device_state(c->w, c->dev_kind,
