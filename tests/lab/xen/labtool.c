@@ -305,6 +305,7 @@ probe(const char *ip, int port, int seconds)
 	struct probe_sock { int fd; int sent; double t0; size_t got; char buf[256]; };
 	static struct probe_sock ps[PROBE_SOCKS];
 	struct pollfd pfd[PROBE_SOCKS];
+	int slot[PROBE_SOCKS];		/* pfd[k] is ps[slot[k]] */
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	double start = mono_ms(), next = start;
 	int n;
@@ -349,21 +350,18 @@ probe(const char *ip, int port, int seconds)
 			pfd[n].fd = ps[i].fd;
 			pfd[n].events = ps[i].sent ? POLLIN : POLLOUT;
 			pfd[n].revents = 0;
-			n++;
+			slot[n++] = i;
 		}
 		if (poll(pfd, (nfds_t)n, 5) < 0 && errno != EINTR)
 			return 2;
 		for (int k = 0; k < n; k++) {
-			struct probe_sock *p = NULL;
+			struct probe_sock *p = &ps[slot[k]];
 			int err = 0;
 			socklen_t el = sizeof(err);
 			ssize_t r;
 
 			if (pfd[k].revents == 0)
 				continue;
-			for (int i = 0; i < PROBE_SOCKS; i++)
-				if (ps[i].fd == pfd[k].fd)
-					p = &ps[i];
 			if (!p->sent) {
 				if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
 				    err != 0 || write(p->fd, "GET\n", 4) != 4) {
