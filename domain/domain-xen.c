@@ -3002,7 +3002,7 @@ dm_load(struct replica *r)
 {
 	char path[96], st[32];
 	struct qmp *q = NULL;
-	uint64_t t0 = now_us(), t_open = 0, t_load = 0;
+	uint64_t t0 = now_us(), t_open = 0, t_load = 0, t_end;
 	int fd, rc = -1;
 
 	if ((fd = dm_state_fd(r)) == -1)
@@ -3016,14 +3016,15 @@ dm_load(struct replica *r)
 	t_load = now_us();
 	if (dm_go(r, q, st) == -1)
 		goto out;
+	t_end = now_us();
 	/* Where a failover's time goes: the connection, QEMU's load, and
 	 * cont with the announcement. */
 	log_info("backup domain %u: standby device model (pid %d) runs from "
 	    "epoch %" PRIu64 "'s state (%zu bytes) in %.3f s (connect %.3f, "
 	    "load %.3f, cont %.3f)", r->domid, (int)r->dm_pid, r->epoch,
-	    r->dev_len, (double)(now_us() - t0) / 1e6,
+	    r->dev_len, (double)(t_end - t0) / 1e6,
 	    (double)(t_open - t0) / 1e6, (double)(t_load - t_open) / 1e6,
-	    (double)(now_us() - t_load) / 1e6);
+	    (double)(t_end - t_load) / 1e6);
 	rc = 0;
 out:
 	qmp_close(q);
