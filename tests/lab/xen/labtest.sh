@@ -411,12 +411,20 @@ fi
 # the drivers come up (docs/xen.md).  HVM_NIC, HVM_CMDLINE, HVM_HAP
 # (Debian's Xen has no shadow paging: hap = 0 is refused) vary it.  It
 # takes the PVH domU's name, so the checks after it protect it.
+# The guest's clock: left to itself the kernel keeps time by Xen's
+# emulated HPET (TCG's TSC fails its calibration against the PIT and its
+# watchdog then drops the TSC: "source=hpet available=hpet,acpi_pm"),
+# and every clock read is then an MMIO exit that Xen decodes and
+# emulates -- under TCG an emulated SVM exit each, where the guest dies
+# (the PVH guest reads pvclock with no exit).  The TSC is sound here
+# (TCG's is the host's, and tsc_mode native lets the guest read it
+# without a trap), so tsc=reliable clocksource=tsc keeps it.
 if has hvm; then
 	[ -n "$(domid_of domu)" ] && xl destroy domu
 	# QEMU's tap for the emulated NIC opens /dev/net/tun
 	modprobe tun 2>/dev/null || echo "modprobe tun failed"
 	sed -e 's/^type = "pvh"/type = "hvm"/' \
-	    -e "s/^extra = .*/cmdline = \"${HVM_CMDLINE:-console=ttyS0 quiet xen_nopv}\"/" \
+	    -e "s/^extra = .*/cmdline = \"${HVM_CMDLINE:-console=ttyS0 quiet xen_nopv tsc=reliable clocksource=tsc}\"/" \
 	    -e "s/mac=00:16:3e:00:00:02'/mac=00:16:3e:00:00:02,type=${HVM_NIC:-ioemu,model=e1000}'/" \
 	    /tmp/domu.cfg > /tmp/hvm.cfg
 	[ -n "${HVM_PV:-}" ] || echo 'xen_platform_pci = 0' >> /tmp/hvm.cfg
@@ -444,6 +452,7 @@ EOC
 		id=$(domid_of domu)
 		dmpid=$(xenstore-read /local/domain/$id/image/device-model-pid 2>/dev/null)
 		echo "@@INFO hvm device model pid '$dmpid': $(tr '\0' ' ' < /proc/$dmpid/cmdline 2>/dev/null)"
+		echo "@@INFO hvm guest's clock: $(tr -d '\r' < "$CONS/guest-domu.log" | grep -a '^@@DOMU-CLOCK' | tail -1)"
 		echo "@@INFO hvm xenstore /libxl/$id: $(xenstore-ls /libxl/$id 2>/dev/null | tr '\n' ';' | head -c 600)"
 		echo "@@INFO hvm libxl config: $(xl list -l domu 2>/dev/null | tr -d '\n ' | head -c 3000)"
 		ls -la /var/run/xen/ | sed 's/^/@@INFO run-xen: /'
