@@ -1010,6 +1010,12 @@ xen_open(const char *spec, const struct domain_opts *o)
 	if (check_guest_type(&d->h, d->domid, d->name, &d->hvm_dm,
 	    &d->hvm_nopv) == -1)
 		goto err;
+	if (protect_lock(d) == -1)
+		goto err;
+	/* Only once the lock is ours: xen_close removes dm_file, and a
+	 * second remus refused here removed the running one's file
+	 * between QEMU's writing it and its reading it back (that epoch
+	 * failed, and with it the protection: a lab run saw it). */
 	if (d->hvm_dm) {
 		/* libxl's QMP socket for the domain's QEMU, and where QEMU
 		 * writes its state for us (libxl's is qemu-save.<domid>). */
@@ -1017,8 +1023,6 @@ xen_open(const char *spec, const struct domain_opts *o)
 		snprintf(d->dm_file, sizeof(d->dm_file),
 		    "/var/lib/xen/remus-dm-save.%u", d->domid);
 	}
-	if (protect_lock(d) == -1)
-		goto err;
 	if (load_config(d) == -1)
 		goto err;
 	if (xc_domain_nr_gpfns(d->h.xch, d->domid, &gpfns) < 0) {

@@ -694,7 +694,17 @@ remus_failover() {
 	sleep 2		# several epochs: the INC is ACKed
 	xl list
 	if [ "$how" = kill ]; then
+		# The refused remus must leave the running one's files alone:
+		# it once removed the device state file QEMU had just written
+		# for the running remus, whose epoch then failed.  QEMU
+		# rewrites that file in place each epoch (O_TRUNC), so its
+		# inode stays the same unless someone removed it meanwhile.
+		dmf=/var/lib/xen/remus-dm-save.$(domid_of domu)
+		i0=$(ls -i "$dmf" 2>/dev/null | awk '{print $1}')
 		out=$(remus -F -n -b domu 2>&1); rc=$?
+		i1=$(ls -i "$dmf" 2>/dev/null | awk '{print $1}')
+		[ "$GUEST_TYPE" = hvm ] && [ "$i0" != "$i1" ] &&
+		    out="$out; and the running remus's $dmf was removed (inode '$i0' -> '$i1')"
 	fi
 	# xl list once gave nothing for the twin (state '') right after it
 	# listed it paused (an HVM run): asked again before judging
@@ -714,6 +724,7 @@ remus_failover() {
 	fi
 	if [ "$how" = kill ]; then
 		[ $rc = 2 ] && echo "$out" | grep -q 'already protected' &&
+		    ! echo "$out" | grep -q 'was removed (inode' &&
 		    ok remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'$note" ||
 		    fail remus-second-refused${FO_NAME:+-$FO_NAME} "rc=$rc '$out'$note"
 	fi
