@@ -640,6 +640,11 @@ remus_protect() {
 	# --disk (REMUSD_ARGS) when there is one.  remusd's default 5 s
 	# --hello-timeout: remus connects once its devices are set up (the
 	# vif's plug took 5.4 s under TCG on a loaded host).
+	# A retry's files must not speak for it: the shell's redirection
+	# truncates a log only once the child runs, and remus its stats
+	# file once it has started -- a check that read them first saw
+	# the last try's epochs and went on before this one protected.
+	rm -f /tmp/remus-$tag.json /tmp/remus-$tag.log /tmp/remusd-$tag.log
 	remusd --no-fence -d -v --insecure --listen 127.0.0.1:5270 -t "${REMUS_TIMEOUT_MS:-120000}" \
 	    --allow-bridge xenbr0 --allow-kernel /guest/vmlinuz --allow-kernel /guest/initrd \
 	    --allow-script /tmp/block-lab $([ "$GUEST_TYPE" = hvm ] && echo --allow-hvm) \
@@ -899,6 +904,7 @@ fi
 remus_blackhole() {
 	local T rc p hz bpe n t1 t2 st ts i
 	T=$(now)
+	rm -f /tmp/remus-bh.json /tmp/remus-bh.log	# not the last try's
 	remus -v -b -i 100 --stats-json /tmp/remus-bh.json $(hvm_ack) xen:domu >/tmp/remus-bh.log 2>&1 &
 	RP=$!
 	# The 30 s count from protection's start, not from the launch: in one
@@ -950,6 +956,10 @@ remus_blackhole() {
 		return 0
 	fi
 	tail -20 /tmp/remus-bh.log
+	# The guest can die while it is judged, remus gone: its ticks stop
+	# (a run met that after 100 good epochs, the death an emulation
+	# signature's): the caller's to retry if the signature says so.
+	domu_dead && return 2
 	fail remus-blackhole "$n epochs rc=$rc (protecting after $ts s); domU '$st', ticks '$t1' -> '$t2'$net$1"
 	return 1
 }
