@@ -687,7 +687,7 @@ wait_twin_running() {
 # Checks the twin runs and answers with the last ACKed state; NOTE ends
 # its result lines (with_retry's retry note).
 remus_failover() {
-	local tag=$1 how=$2 note=$3 before T fo r after twin tstate out rc tn i dmpid
+	local tag=$1 how=$2 note=$3 before T fo r after twin tstate out rc tn i dmpid dmf i0 i1
 	sleep 3
 	if ! kill -0 $RP 2>/dev/null; then
 		# remus ended by itself: the guest died (the TCG crash)
