@@ -9,8 +9,8 @@ remus_shell_test(lab-xen ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/run
 # blackhole, kill and destroy failover, the standby QEMU lost before a
 # failover, netbuf on the emulated NIC's tap, the emulated disk.  Six to
 # eight minutes: the HVM guest boots in about a minute under TCG and still
-# dies to the emulation more often than the PVH one (about once a run
-# since it keeps time by its TSC, four times with the HPET; up to 6
+# dies to the emulation more often than the PVH one (1.8 times a run
+# since it keeps time by its TSC, four with the HPET; up to 6
 # retries a check, each logged with its cause; docs/xen.md).
 remus_shell_test(lab-xen-hvm ${CMAKE_CURRENT_SOURCE_DIR}/lab/xen/run
   ARGS hvm LABELS lab nosan TIMEOUT 3600)
