@@ -24,7 +24,7 @@ CONS=/var/log/xen/console
 GUEST_TYPE=pvh
 # Retries of a check after the emulation killed its domU (with_retry).
 LAB_RETRIES_GIVEN=${LAB_RETRIES:-}
-LAB_RETRIES=${LAB_RETRIES:-3}
+LAB_RETRIES=${LAB_RETRIES:-6}
 
 # ask CMD: one request to the domU's counter service; prints its reply
 # ("count=C tick=T") or nothing.
@@ -217,9 +217,10 @@ emulation_death() {
 # processes stopped).  After such a death FN runs again on a new domU --
 # only when Xen's log shows one of the emulation's signatures
 # (emulation_death, which logs the cause of each retry) and at most
-# LAB_RETRIES times (default 3: CI's runs met two deaths in one check, a
-# run here three in one protection's start; docs/xen-suspend.md; 6 once
-# the guest is HVM, below); any
+# LAB_RETRIES times (default 6: CI's runs met two deaths in one check, a
+# run here three in one protection's start, and the twelfth session's CI
+# run four in a row in remus-disk, twelve in the run, on its machine;
+# docs/xen-suspend.md; HVM_RETRIES for the HVM guest, below); any
 # other death fails CHECK.  Every check that protects the domU goes
 # through here.  A domu is left for what follows.
 with_retry() {
