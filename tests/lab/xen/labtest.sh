@@ -219,7 +219,7 @@ emulation_death() {
 # (emulation_death, which logs the cause of each retry) and at most
 # LAB_RETRIES times (default 6: CI's runs met two deaths in one check, a
 # run here three in one protection's start, and the twelfth session's CI
-# run four in a row in remus-disk, twelve in the run, on its machine;
+# run four in a row in remus-disk, at least eleven in the run, on its machine;
 # docs/xen-suspend.md; HVM_RETRIES for the HVM guest, below); any
 # other death fails CHECK.  Every check that protects the domU goes
 # through here.  A domu is left for what follows.
@@ -1183,7 +1183,7 @@ remus_switchover_lost() {
 	    { [ -z "$new" ] || domid_dead "$new"; }; then
 		# remus held its copy as it must, then the twin died after its
 		# activation (the likeliest cause of this check's failure in
-		# CI's run of the twelfth session, twelve deaths in it): as for
+		# CI's run of the twelfth session, eleven deaths or more): as for
 		# remus-switchover, with_retry retries only when Xen's log
 		# shows the emulation's fault, and fails else
 		echo "@@INFO remus-switchover-lost: the twin (domid ${new:-gone}) died after its activation; primary domid $OLD held (state $st)"
