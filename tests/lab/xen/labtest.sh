@@ -23,7 +23,6 @@ CONS=/var/log/xen/console
 # pvh, or hvm once the hvm phase replaced the domU (BENCH xen's guest=)
 GUEST_TYPE=pvh
 # Retries of a check after the emulation killed its domU (with_retry).
-LAB_RETRIES_GIVEN=${LAB_RETRIES:-}
 LAB_RETRIES=${LAB_RETRIES:-6}
 
 # ask CMD: one request to the domU's counter service; prints its reply
@@ -220,7 +219,8 @@ emulation_death() {
 # LAB_RETRIES times (default 6: CI's runs met two deaths in one check, a
 # run here three in one protection's start, and the twelfth session's CI
 # run four in a row in remus-disk, at least eleven in the run, on its machine;
-# docs/xen-suspend.md; HVM_RETRIES for the HVM guest, below); any
+# the HVM guest's series here two checks 4 times in a row, docs/xen.md;
+# docs/xen-suspend.md); any
 # other death fails CHECK.  Every check that protects the domU goes
 # through here.  A domu is left for what follows.
 with_retry() {
@@ -441,13 +441,6 @@ EOC
 	cp /tmp/hvm.cfg /tmp/domu.cfg
 	GUEST_TYPE=hvm
 	CREATE_SECS=${HVM_CREATE_SECS:-900}
-	# The HVM guest dies of the emulation's two faults far more often
-	# than the PVH one (every VM exit of its emulated devices is
-	# emulated SVM): a ten-run series met 5 and 13 deaths in a run, and
-	# two checks died 4 times in a row (tests/lab/xen/passrate,
-	# docs/xen.md).  6 retries for it, each still only after a death
-	# with one of the signatures, each logged with its cause.
-	LAB_RETRIES=${LAB_RETRIES_GIVEN:-${HVM_RETRIES:-6}}
 	echo "@@INFO hvm.cfg: $(tr '\n' ';' < /tmp/hvm.cfg)"
 	if create_domu; then
 		id=$(domid_of domu)
@@ -1246,7 +1239,7 @@ checkpoints() { grep -c 'guest has suspended' "$1" 2>/dev/null; }
 # (xl's backup then fails over by itself: nothing to time; with_retry
 # runs it again on a new domU, as remus_bench).
 xl_remus_bench() {
-	local old n n2 T c0 b0 pm before T1 c1 b1 secs eps hz bpe r fo ans after
+	local old n n2 T c0 b0 pm before T1 c1 b1 secs eps hz bpe r fo ans after bk
 	old=$(domid_of domu)
 	rm -f /tmp/xl.bytes
 	xl -vvv remus -F -n -i "$INT" -s '' domu \
@@ -1301,16 +1294,17 @@ xl_remus_bench() {
 	destroy_end
 	ans=$(answer_secs)
 	after=$(echo "$r" | count_of)
+	bk=$(domid_of domu)	# xl's backup, once it failed over
 	if [ "$fo" != na ] && [ -n "$after" ] && [ -n "$before" ] &&
 	    [ "$after" -ge "$before" ]; then
 		ok xl-remus-failover "backup answers $fo s after the primary was stopped (xl destroy took $gone s; a GET on the running backup $ans s; $r; count before $before)$1"
 	elif grep -q 'Remus Failover for domain' /tmp/xlremus.log &&
-	    domid_dead "$(domid_of domu)"; then
+	    domid_dead "$bk"; then
 		# xl's backup failed over (it is "domu" now), then died: as
 		# for remus's twin (remus_failover), with_retry retries only
 		# on a signature in Xen's log -- seen once, a CR2-0 death
 		# within a second of xl's failover (thirteenth session)
-		echo "@@INFO xl-remus-failover: xl remus's backup (domid $(domid_of domu)) died after its failover; reply '$r'"
+		echo "@@INFO xl-remus-failover: xl remus's backup (domid ${bk:-gone}) died after its failover; reply '$r'"
 		wait $RP 2>/dev/null
 		xl destroy domu 2>/dev/null
 		return 2
